@@ -1,0 +1,468 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// ClientJSON is a client as the admin API shows and takes it, with RFC
+// 7591 names. ClientSecret is set only in the answers to create and
+// rotate-secret.
+type ClientJSON struct {
+	ClientID                string          `json:"client_id"`
+	ClientSecret            string          `json:"client_secret,omitempty"`
+	ClientName              string          `json:"client_name"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	Scope                   string          `json:"scope"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                 string          `json:"jwks_uri,omitempty"`
+	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn,omitempty"`
+	Audience                []string        `json:"audience"`
+	AccessTokenTTL          int64           `json:"access_token_ttl"`
+	IntrospectionAllowed    bool            `json:"introspection_allowed"`
+	ClientIDIssuedAt        int64           `json:"client_id_issued_at,omitempty"`
+	ClientSecretExpiresAt   int64           `json:"client_secret_expires_at"`
+	UpdatedAt               int64           `json:"updated_at,omitempty"`
+}
+
+// clientInput is what create and update accept: ClientJSON without the
+// server-set fields, so that sending one of those is an unknown field.
+type clientInput struct {
+	ClientID                string          `json:"client_id"`
+	ClientName              string          `json:"client_name"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	Scope                   string          `json:"scope"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks"`
+	JWKSURI                 string          `json:"jwks_uri"`
+	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn"`
+	Audience                []string        `json:"audience"`
+	AccessTokenTTL          int64           `json:"access_token_ttl"`
+	IntrospectionAllowed    bool            `json:"introspection_allowed"`
+}
+
+// ClientList is the answer of GET /admin/clients.
+type ClientList struct {
+	Clients []ClientJSON `json:"clients"`
+}
+
+// KeyJSON is a signing key as GET /admin/keys shows it.
+type KeyJSON struct {
+	KID         string `json:"kid"`
+	Alg         string `json:"alg"`
+	State       string `json:"state"`
+	CreatedAt   string `json:"created_at"`
+	ActivatedAt string `json:"activated_at,omitempty"`
+	RetiredAt   string `json:"retired_at,omitempty"`
+}
+
+// KeyList is the answer of GET /admin/keys.
+type KeyList struct {
+	Keys []KeyJSON `json:"keys"`
+}
+
+// Limits of client metadata.
+const (
+	maxAdminBody   = 64 << 10
+	maxNameLen     = 200
+	maxAudiences   = 20
+	maxAudienceLen = 256
+)
+
+var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
+
+func clientJSON(c storage.Client) ClientJSON {
+	out := ClientJSON{
+		ClientID:                c.ID,
+		ClientName:              c.Name,
+		GrantTypes:              nonNil(c.GrantTypes),
+		ResponseTypes:           nonNil(c.ResponseTypes),
+		RedirectURIs:            nonNil(c.RedirectURIs),
+		Scope:                   strings.Join(c.Scopes, " "),
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		Audience:                nonNil(c.Audience),
+		AccessTokenTTL:          int64(c.AccessTokenTTL / time.Second),
+		IntrospectionAllowed:    c.IntrospectionAllowed,
+		ClientIDIssuedAt:        c.CreatedAt.Unix(),
+		UpdatedAt:               c.UpdatedAt.Unix(),
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// validClient checks client metadata and turns it into a record (without
+// ID, secret or times).
+func (s *Server) validClient(in clientInput) (storage.Client, error) {
+	c := storage.Client{Name: strings.TrimSpace(in.ClientName), IntrospectionAllowed: in.IntrospectionAllowed}
+	if len(c.Name) > maxNameLen || !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
+		return c, invalidMetadata(fmt.Sprintf("client_name must be at most %d printable characters", maxNameLen))
+	}
+	if len(in.ResponseTypes) > 0 || len(in.RedirectURIs) > 0 {
+		return c, invalidMetadata("response_types and redirect_uris are not supported yet: this server serves client_credentials only")
+	}
+	if len(in.JWKS) > 0 && !bytes.Equal(bytes.TrimSpace(in.JWKS), []byte("null")) || in.JWKSURI != "" || in.TLSClientAuthSubjectDN != "" {
+		return c, invalidMetadata("jwks, jwks_uri and tls_client_auth_subject_dn are not supported yet")
+	}
+	switch {
+	case in.GrantTypes == nil:
+		c.GrantTypes = []string{"client_credentials"}
+	default:
+		c.GrantTypes = []string{}
+		for _, g := range in.GrantTypes {
+			if !contains(supportedGrants, g) {
+				return c, invalidMetadata(fmt.Sprintf("grant type %q is not supported (supported: %s)", g, strings.Join(supportedGrants, ", ")))
+			}
+			if contains(c.GrantTypes, g) {
+				return c, invalidMetadata(fmt.Sprintf("grant type %q is listed twice", g))
+			}
+			c.GrantTypes = append(c.GrantTypes, g)
+		}
+	}
+	sc, err := s.scopes.Parse(in.Scope)
+	if err != nil {
+		return c, invalidMetadata(fmt.Sprintf("scope: %v (known scopes: %s)", err, strings.Join(s.scopes.Names(), ", ")))
+	}
+	c.Scopes = sc
+	switch in.TokenEndpointAuthMethod {
+	case "":
+		c.TokenEndpointAuthMethod = authBasic
+	case authBasic, authPost:
+		c.TokenEndpointAuthMethod = in.TokenEndpointAuthMethod
+	default:
+		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use %s or %s)", in.TokenEndpointAuthMethod, authBasic, authPost))
+	}
+	if len(in.Audience) > maxAudiences {
+		return c, invalidMetadata(fmt.Sprintf("at most %d audience values", maxAudiences))
+	}
+	c.Audience = []string{}
+	for _, a := range in.Audience {
+		if err := validAudience(a); err != nil {
+			return c, invalidMetadata("audience: " + err.Error())
+		}
+		if contains(c.Audience, a) {
+			return c, invalidMetadata(fmt.Sprintf("audience %q is listed twice", a))
+		}
+		c.Audience = append(c.Audience, a)
+	}
+	maxTTL := int64(s.cfg.MaxAccessTokenTTL / time.Second)
+	if in.AccessTokenTTL < 0 || in.AccessTokenTTL > maxTTL {
+		return c, invalidMetadata(fmt.Sprintf("access_token_ttl must be between 1 and %d seconds, or 0 for the server default", maxTTL))
+	}
+	c.AccessTokenTTL = time.Duration(in.AccessTokenTTL) * time.Second
+	return c, nil
+}
+
+// validAudience checks one audience value: 1 to 256 printable characters
+// without spaces.
+func validAudience(a string) error {
+	if a == "" || len(a) > maxAudienceLen || !utf8.ValidString(a) {
+		return fmt.Errorf("each value must be 1 to %d characters of valid UTF-8", maxAudienceLen)
+	}
+	if strings.IndexFunc(a, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return errors.New("values must not contain spaces or control characters")
+	}
+	return nil
+}
+
+// newSecret returns a client secret of 256 random bits and its digest.
+func newSecret() (string, []byte, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", nil, fmt.Errorf("generate secret: %w", err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(raw[:])
+	sum := sha256.Sum256([]byte(secret))
+	return secret, sum[:], nil
+}
+
+// CreateClient registers a client from its JSON metadata and returns it
+// with its new secret, the only time the secret is shown. A client_id may
+// be given; otherwise one is generated.
+func (s *Server) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, error) {
+	if in.ClientSecret != "" {
+		return ClientJSON{}, invalidMetadata("client_secret is generated by the server and cannot be set")
+	}
+	return s.createClient(ctx, clientInput{
+		ClientID: in.ClientID, ClientName: in.ClientName, GrantTypes: in.GrantTypes, ResponseTypes: in.ResponseTypes,
+		RedirectURIs: in.RedirectURIs, Scope: in.Scope, TokenEndpointAuthMethod: in.TokenEndpointAuthMethod, JWKS: in.JWKS,
+		JWKSURI: in.JWKSURI, TLSClientAuthSubjectDN: in.TLSClientAuthSubjectDN, Audience: in.Audience,
+		AccessTokenTTL: in.AccessTokenTTL, IntrospectionAllowed: in.IntrospectionAllowed,
+	})
+}
+
+func (s *Server) createClient(ctx context.Context, in clientInput) (ClientJSON, error) {
+	c, err := s.validClient(in)
+	if err != nil {
+		return ClientJSON{}, err
+	}
+	c.ID = in.ClientID
+	if c.ID == "" {
+		var raw [12]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return ClientJSON{}, err
+		}
+		c.ID = hex.EncodeToString(raw[:])
+	} else if !clientIDPattern.MatchString(c.ID) {
+		return ClientJSON{}, invalidMetadata("client_id must be 1 to 128 characters: letters, digits and . _ ~ - (starting with a letter or digit)")
+	}
+	if c.Name == "" {
+		c.Name = c.ID
+	}
+	secret, hash, err := newSecret()
+	if err != nil {
+		return ClientJSON{}, err
+	}
+	c.SecretHash = hash
+	c.CreatedAt = s.now().Truncate(time.Second)
+	c.UpdatedAt = c.CreatedAt
+	if err := s.store.CreateClient(ctx, c); err != nil {
+		return ClientJSON{}, err
+	}
+	out := clientJSON(c)
+	out.ClientSecret = secret
+	return out, nil
+}
+
+// AdminHandler returns the handler of the admin listener. Every request
+// needs the admin bearer token.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/admin/clients", s.adminClients)
+	mux.HandleFunc("/admin/clients/{id}", s.adminClient)
+	mux.HandleFunc("/admin/clients/{id}/secret", s.adminClientSecret)
+	mux.HandleFunc("/admin/keys", s.adminKeys)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+	})
+	return s.middleware("admin", s.requireAdmin(mux))
+}
+
+// requireAdmin checks the admin bearer token in constant time.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		sum := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(sum[:], s.adminTokenHash[:]) != 1 {
+			s.writeAdminError(w, r, &adminError{http.StatusUnauthorized, "unauthorized", "A valid admin bearer token is required."})
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Allowed methods: "+allow+".")
+}
+
+// decodeJSON reads a JSON body strictly: JSON content type, at most
+// maxAdminBody bytes, no unknown fields, one value.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return &adminError{http.StatusUnsupportedMediaType, "invalid_request", "The Content-Type must be application/json."}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &adminError{http.StatusRequestEntityTooLarge, "invalid_request", "The request body is larger than 64 KiB."}
+		}
+		return badRequest("The body is not valid JSON for this endpoint: " + jsonErrText(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("The body must hold exactly one JSON value.")
+	}
+	return nil
+}
+
+// jsonErrText describes a decoding error without echoing the input.
+func jsonErrText(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	}
+	return "malformed JSON"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (s *Server) adminClients(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodGet:
+		list, err := s.store.ListClients(ctx)
+		if err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		out := ClientList{Clients: make([]ClientJSON, 0, len(list))}
+		for _, c := range list {
+			out.Clients = append(out.Clients, clientJSON(c))
+		}
+		writeJSON(w, http.StatusOK, out)
+	case http.MethodPost:
+		var in clientInput
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		out, err := s.createClient(ctx, in)
+		if err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		s.log.Info("client created", requestField(ctx), clientField(out.ClientID))
+		w.Header().Set("Location", "/admin/clients/"+out.ClientID)
+		writeJSON(w, http.StatusCreated, out)
+	default:
+		methodNotAllowed(w, "GET, POST")
+	}
+}
+
+func (s *Server) adminClient(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	switch r.Method {
+	case http.MethodGet:
+		c, err := s.store.GetClient(ctx, id)
+		if err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, clientJSON(c))
+	case http.MethodPut:
+		var in clientInput
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		if in.ClientID != "" && in.ClientID != id {
+			s.writeAdminError(w, r, invalidMetadata("client_id in the body differs from the one in the path"))
+			return
+		}
+		c, err := s.validClient(in)
+		if err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		c.ID = id
+		if c.Name == "" {
+			c.Name = id
+		}
+		c.UpdatedAt = s.now().Truncate(time.Second)
+		if err := s.store.UpdateClient(ctx, c); err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		got, err := s.store.GetClient(ctx, id)
+		if err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		s.log.Info("client updated", requestField(ctx), clientField(id))
+		writeJSON(w, http.StatusOK, clientJSON(got))
+	case http.MethodDelete:
+		if err := s.store.DeleteClient(ctx, id); err != nil {
+			s.writeAdminError(w, r, err)
+			return
+		}
+		s.log.Info("client deleted", requestField(ctx), clientField(id))
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		methodNotAllowed(w, "GET, PUT, DELETE")
+	}
+}
+
+func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, "POST")
+		return
+	}
+	id := r.PathValue("id")
+	secret, hash, err := newSecret()
+	if err != nil {
+		s.writeAdminError(w, r, err)
+		return
+	}
+	if err := s.store.SetClientSecret(ctx, id, hash, s.now().Truncate(time.Second)); err != nil {
+		s.writeAdminError(w, r, err)
+		return
+	}
+	c, err := s.store.GetClient(ctx, id)
+	if err != nil {
+		s.writeAdminError(w, r, err)
+		return
+	}
+	s.log.Info("client secret rotated", requestField(ctx), clientField(id))
+	out := clientJSON(c)
+	out.ClientSecret = secret
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	out := KeyList{Keys: []KeyJSON{}}
+	for _, k := range s.ring.Keys() {
+		out.Keys = append(out.Keys, KeyJSON{
+			KID: k.ID, Alg: k.Alg, State: k.State,
+			CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339), ActivatedAt: rfc3339(k.ActivatedAt), RetiredAt: rfc3339(k.RetiredAt),
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

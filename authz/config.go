@@ -1,0 +1,135 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/keys"
+	"github.com/idvauth/idvauth/scopes"
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/memory"
+)
+
+// Defaults of the settings in Config.
+const (
+	DefaultIssuer            = "http://127.0.0.1:8080"
+	DefaultAccessTokenTTL    = 5 * time.Minute
+	DefaultMaxAccessTokenTTL = time.Hour
+	DefaultAudience          = "idv-api"
+	DefaultAccessTokenAlg    = keys.ES256
+	DefaultJWKSMaxAge        = 15 * time.Minute
+)
+
+// Scope is a scope registered in addition to the built-in ones.
+type Scope = scopes.Scope
+
+// Config configures a Server. Zero values take the documented defaults;
+// Store, Secrets and AdminToken are required.
+type Config struct {
+	// Issuer is the issuer URL, the "iss" of every token; DefaultIssuer
+	// if empty. It must be an absolute http or https URL without query
+	// or fragment.
+	Issuer string
+	// Store keeps clients, tokens and keys. If nil, New opens the store
+	// that DatabaseURL names, or an in-memory store if DatabaseURL is
+	// empty (a choice the caller allows only in development).
+	Store storage.Store
+	// DatabaseURL is the PostgreSQL connection URL.
+	DatabaseURL string
+	// Secrets encrypt the signing keys at rest: the first encrypts, all
+	// decrypt. Each must be at least keys.MinSecretLen characters.
+	Secrets []string
+	// AdminToken is the bearer token of the admin API.
+	AdminToken string
+	// Scopes are registered in addition to the built-in ones.
+	Scopes []scopes.Scope
+	// AccessTokenTTL is the access token lifetime; DefaultAccessTokenTTL
+	// if zero.
+	AccessTokenTTL time.Duration
+	// MaxAccessTokenTTL caps a client's own access_token_ttl;
+	// DefaultMaxAccessTokenTTL if zero.
+	MaxAccessTokenTTL time.Duration
+	// DefaultAudience is the "aud" of tokens for clients that registered
+	// no audience; DefaultAudience if empty.
+	DefaultAudience string
+	// AccessTokenAlg signs access tokens: ES256 (default) or RS256.
+	AccessTokenAlg string
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS;
+	// DefaultJWKSMaxAge if zero.
+	JWKSMaxAge time.Duration
+	// Logger receives the server's logs; zap.NewNop if nil.
+	Logger *zap.Logger
+	// Now returns the current time; time.Now if nil.
+	Now func() time.Time
+}
+
+// withDefaults fills in defaults and validates the result.
+func (c Config) withDefaults() (Config, error) {
+	if c.Issuer == "" {
+		c.Issuer = DefaultIssuer
+	}
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	if c.AccessTokenTTL == 0 {
+		c.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if c.MaxAccessTokenTTL == 0 {
+		c.MaxAccessTokenTTL = DefaultMaxAccessTokenTTL
+	}
+	if c.DefaultAudience == "" {
+		c.DefaultAudience = DefaultAudience
+	}
+	if c.AccessTokenAlg == "" {
+		c.AccessTokenAlg = DefaultAccessTokenAlg
+	}
+	if c.JWKSMaxAge == 0 {
+		c.JWKSMaxAge = DefaultJWKSMaxAge
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Store == nil && c.DatabaseURL == "" {
+		c.Store = memory.New()
+	}
+	var errs []error
+	if err := validIssuer(c.Issuer); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Store == nil && c.DatabaseURL != "" {
+		errs = append(errs, errors.New("IDVAUTH_DATABASE_URL is set, but this build has no PostgreSQL storage yet; run with --dev and no database URL"))
+	}
+	if len(c.Secrets) == 0 {
+		errs = append(errs, errors.New("no secrets configured (IDVAUTH_SECRETS)"))
+	}
+	if len(c.AdminToken) < 32 {
+		errs = append(errs, errors.New("the admin token (IDVAUTH_ADMIN_TOKEN) must be at least 32 characters"))
+	}
+	if c.AccessTokenTTL < time.Second || c.AccessTokenTTL > c.MaxAccessTokenTTL {
+		errs = append(errs, fmt.Errorf("access token lifetime %s must be between 1s and the maximum %s", c.AccessTokenTTL, c.MaxAccessTokenTTL))
+	}
+	if !keys.ValidAlg(c.AccessTokenAlg) {
+		errs = append(errs, fmt.Errorf("access token algorithm %q is not supported (use ES256 or RS256)", c.AccessTokenAlg))
+	}
+	if err := validAudience(c.DefaultAudience); err != nil {
+		errs = append(errs, fmt.Errorf("default audience: %w", err))
+	}
+	if c.JWKSMaxAge < 0 {
+		errs = append(errs, errors.New("JWKS max-age must not be negative"))
+	}
+	return c, errors.Join(errs...)
+}
+
+func validIssuer(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("issuer %q must be an absolute http(s) URL without query, fragment or user info", s)
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// metadata is the authorization server metadata (RFC 8414) served at both
+// well-known paths. It lists only what works.
+type metadata struct {
+	Issuer                                    string   `json:"issuer"`
+	TokenEndpoint                             string   `json:"token_endpoint"`
+	JWKSURI                                   string   `json:"jwks_uri"`
+	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
+	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	ScopesSupported                           []string `json:"scopes_supported"`
+	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	GrantTypesSupported                       []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+}
+
+func (s *Server) buildDiscovery() ([]byte, error) {
+	methods := []string{authBasic, authPost}
+	m := metadata{
+		Issuer:                            s.cfg.Issuer,
+		TokenEndpoint:                     s.cfg.Issuer + "/oauth2/token",
+		JWKSURI:                           s.cfg.Issuer + "/.well-known/jwks.json",
+		IntrospectionEndpoint:             s.cfg.Issuer + "/oauth2/introspect",
+		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
+		ScopesSupported:                   s.scopes.Names(),
+		ResponseTypesSupported:            []string{},
+		GrantTypesSupported:               supportedGrants,
+		TokenEndpointAuthMethodsSupported: methods,
+		IntrospectionEndpointAuthMethodsSupported: methods,
+		RevocationEndpointAuthMethodsSupported:    methods,
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("authz: encode discovery: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(s.discovery)
+}
+
+// handleJWKS serves the public keys with a max-age and an ETag.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	body, etag := s.ring.JWKS()
+	h := w.Header()
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.JWKSMaxAge/time.Second)))
+	h.Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/jwk-set+json")
+	_, _ = w.Write(body)
+}
+
+func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	writeStatus(w, http.StatusOK, "ok")
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Ready(ctx); err != nil {
+		s.log.Warn("not ready", zap.Error(err))
+		writeStatus(w, http.StatusServiceUnavailable, "unavailable")
+		return
+	}
+	writeStatus(w, http.StatusOK, "ok")
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(`{"status":"` + status + `"}` + "\n"))
+}
+
+// allowGet answers 405 to anything but GET and HEAD.
+func allowGet(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET.")
+	return false
+}
+
+// PublicHandler returns the handler of the public listener.
+func (s *Server) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", s.handleDiscovery)
+	mux.HandleFunc("/.well-known/oauth-authorization-server", s.handleDiscovery)
+	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("/oauth2/token", s.handleToken)
+	mux.HandleFunc("/oauth2/introspect", s.handleIntrospect)
+	mux.HandleFunc("/oauth2/revoke", s.handleRevoke)
+	mux.HandleFunc("/health/live", s.handleLive)
+	mux.HandleFunc("/health/ready", s.handleReady)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+	})
+	return s.middleware("public", mux)
+}

@@ -1,0 +1,39 @@
+package authz
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+)
+
+// handleRevoke serves /oauth2/revoke (RFC 7009). A client can revoke only
+// its own tokens; a token that is unknown, invalid or another client's is
+// answered 200 and left alone, as RFC 7009 section 2.2 asks. A store
+// failure is a 503, never a 200 that did not revoke.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if oe := readForm(w, r); oe != nil {
+		oe.write(w)
+		return
+	}
+	if !r.PostForm.Has("token") {
+		writeJSONError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
+		return
+	}
+	err := s.provider.NewRevocationRequest(ctx, r)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	switch {
+	case err == nil, errors.Is(err, fosite.ErrUnauthorizedClient):
+		w.WriteHeader(http.StatusOK)
+	default:
+		s.logFosite(ctx, "revoke", err)
+		rfc := fosite.ErrorToRFC6749Error(err)
+		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || rfc.CodeField >= 500 {
+			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be revoked; retry.")
+			return
+		}
+		writeFositeJSON(w, err)
+	}
+}

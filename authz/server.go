@@ -1,0 +1,226 @@
+package authz
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/token/hmac"
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/keys"
+	"github.com/idvauth/idvauth/scopes"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Server is the authorization server. Build it with New; it is safe for
+// concurrent use.
+type Server struct {
+	cfg      Config
+	log      *zap.Logger
+	store    storage.Store
+	ring     *keys.Ring
+	scopes   *scopes.Registry
+	provider *fosite.Fosite
+	strategy *jwtStrategy
+	fstore   *fositeStore
+	// adminTokenHash is the SHA-256 of the admin bearer token.
+	adminTokenHash [32]byte
+	discovery      []byte
+	reqIDs         requestIDs
+}
+
+// New validates cfg, opens the key ring (creating keys on first start),
+// and composes fosite. It does not listen; see Serve.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store}
+	s.adminTokenHash = sha256.Sum256([]byte(cfg.AdminToken))
+	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	sealer, err := keys.NewSealer(cfg.Secrets, rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	if s.ring, err = keys.Open(ctx, keys.Config{Store: cfg.Store, Sealer: sealer, Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("authz: open key ring: %w", err)
+	}
+	if err := s.compose(); err != nil {
+		return nil, err
+	}
+	if s.discovery, err = s.buildDiscovery(); err != nil {
+		return nil, err
+	}
+	s.reqIDs.init()
+	return s, nil
+}
+
+// compose builds the fosite provider with only the handlers idvauth uses.
+func (s *Server) compose() error {
+	// fosite's HMAC strategy (refresh tokens, later authorization codes)
+	// gets its own secrets, derived from the operator's.
+	var hmacSecrets [][]byte
+	for _, sec := range s.cfg.Secrets {
+		k, err := hkdf.Key(sha256.New, []byte(sec), []byte("idvauth"), "idvauth fosite hmac v1", 32)
+		if err != nil {
+			return fmt.Errorf("authz: derive hmac secret: %w", err)
+		}
+		hmacSecrets = append(hmacSecrets, k)
+	}
+	fc := &fosite.Config{
+		AccessTokenLifespan:          s.cfg.AccessTokenTTL,
+		AccessTokenIssuer:            s.cfg.Issuer,
+		TokenURL:                     s.cfg.Issuer + "/oauth2/token",
+		ScopeStrategy:                s.scopes.Allowed,
+		AudienceMatchingStrategy:     s.audienceAllowed,
+		ClientSecretsHasher:          sha256Hasher{},
+		ClientAuthenticationStrategy: s.authenticateClient,
+		SendDebugMessagesToClients:   false,
+		GlobalSecret:                 hmacSecrets[0],
+		RotatedGlobalSecrets:         hmacSecrets[1:],
+	}
+	s.fstore = &fositeStore{s: s}
+	s.strategy = &jwtStrategy{s: s}
+	helper := &oauth2.HandleHelper{AccessTokenStrategy: s.strategy, AccessTokenStorage: s.fstore, Config: fc}
+	refresh := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	fc.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
+		&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc},
+	}
+	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&introspector{s: s}}
+	fc.RevocationHandlers = fosite.RevocationHandlers{
+		&oauth2.TokenRevocationHandler{TokenRevocationStorage: s.fstore, RefreshTokenStrategy: refresh, AccessTokenStrategy: s.strategy},
+	}
+	s.provider = fosite.NewOAuth2Provider(s.fstore, fc)
+	return nil
+}
+
+// now is the server's clock, in UTC.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+// client loads a client for fosite.
+func (s *Server) client(ctx context.Context, id string) (*client, error) {
+	rec, err := s.store.GetClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{rec: rec, audience: rec.Audience, maxTTL: s.cfg.MaxAccessTokenTTL}
+	if len(c.audience) == 0 {
+		c.audience = []string{s.cfg.DefaultAudience}
+	}
+	return c, nil
+}
+
+// audienceAllowed is fosite's audience strategy: every requested audience
+// must be registered for the client, exactly.
+func (s *Server) audienceAllowed(allowed []string, requested []string) error {
+	for _, a := range requested {
+		if !contains(allowed, a) {
+			return errInvalidTarget.WithHintf("The client is not registered for audience '%s'.", a)
+		}
+	}
+	return nil
+}
+
+// errInvalidTarget is RFC 8707's error for a resource or audience the
+// client may not have.
+var errInvalidTarget = &fosite.RFC6749Error{
+	ErrorField:       "invalid_target",
+	DescriptionField: "The requested resource or audience is invalid, unknown, or not allowed for this client.",
+	CodeField:        http.StatusBadRequest,
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Ready reports whether the server can serve requests: the store answers
+// and the ring has an active key for access tokens.
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if _, err := s.ring.Active(s.cfg.AccessTokenAlg); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close releases the store.
+func (s *Server) Close() { s.store.Close() }
+
+// Timeouts of the HTTP servers that Serve runs.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 32 << 10
+	// ShutdownTimeout bounds how long Serve waits for in-flight requests.
+	ShutdownTimeout = 20 * time.Second
+)
+
+// Serve serves the public endpoints on public and the admin API on admin
+// until ctx is done, then stops accepting connections, lets in-flight
+// requests finish (at most ShutdownTimeout) and returns nil. It returns an
+// error if a listener fails.
+func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
+	mk := func(h http.Handler, name string) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          zap.NewStdLog(s.log.Named(name)),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+	}
+	servers := []*http.Server{mk(s.PublicHandler(), "public"), mk(s.AdminHandler(), "admin")}
+	listeners := []net.Listener{public, admin}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if serr := srv.Shutdown(sctx); serr != nil {
+				s.log.Warn("shutdown did not finish cleanly", zap.Error(serr))
+			}
+		}()
+	}
+	wg.Wait()
+	return err
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/idvauth/idvauth/authz"
+)
+
+// fileConfig is the YAML config file. Unknown keys are an error.
+type fileConfig struct {
+	Issuer            string        `yaml:"issuer"`
+	PublicAddr        string        `yaml:"public_addr"`
+	AdminAddr         string        `yaml:"admin_addr"`
+	DatabaseURL       string        `yaml:"database_url"`
+	Secrets           []string      `yaml:"secrets"`
+	AdminToken        string        `yaml:"admin_token"`
+	AdminURL          string        `yaml:"admin_url"`
+	AccessTokenTTL    string        `yaml:"access_token_ttl"`
+	MaxAccessTokenTTL string        `yaml:"max_access_token_ttl"`
+	DefaultAudience   string        `yaml:"default_audience"`
+	AccessTokenAlg    string        `yaml:"access_token_alg"`
+	JWKSMaxAge        string        `yaml:"jwks_max_age"`
+	LogLevel          string        `yaml:"log_level"`
+	Scopes            []authz.Scope `yaml:"scopes"`
+}
+
+// setting is one string-valued setting with its flag, env and file names.
+type setting struct {
+	flag  string // "" if there is no flag
+	env   string
+	file  func(*fileConfig) string
+	def   string
+	usage string
+}
+
+var (
+	sIssuer = setting{"issuer", "IDVAUTH_ISSUER", func(f *fileConfig) string { return f.Issuer },
+		authz.DefaultIssuer, "issuer URL: the iss of every token"}
+	sPublicAddr = setting{"public-addr", "IDVAUTH_PUBLIC_ADDR", func(f *fileConfig) string { return f.PublicAddr },
+		"127.0.0.1:8080", "public listener (OAuth endpoints)"}
+	sAdminAddr = setting{"admin-addr", "IDVAUTH_ADMIN_ADDR", func(f *fileConfig) string { return f.AdminAddr },
+		"127.0.0.1:8081", "admin listener (admin API)"}
+	sDatabaseURL = setting{"database-url", "IDVAUTH_DATABASE_URL", func(f *fileConfig) string { return f.DatabaseURL },
+		"", "PostgreSQL URL (none: in-memory, only with --dev)"}
+	sSecrets = setting{"", "IDVAUTH_SECRETS", func(f *fileConfig) string { return strings.Join(f.Secrets, ",") },
+		"", ""}
+	sAdminToken = setting{"admin-token", "IDVAUTH_ADMIN_TOKEN", func(f *fileConfig) string { return f.AdminToken },
+		"", "admin API bearer token (prefer the env variable: flags show in ps)"}
+	sAdminURL = setting{"admin-url", "IDVAUTH_ADMIN_URL", func(f *fileConfig) string { return f.AdminURL },
+		"http://127.0.0.1:8081", "admin API URL"}
+	sAccessTTL = setting{"access-token-ttl", "IDVAUTH_ACCESS_TOKEN_TTL", func(f *fileConfig) string { return f.AccessTokenTTL },
+		authz.DefaultAccessTokenTTL.String(), "access token lifetime"}
+	sMaxAccessTTL = setting{"max-access-token-ttl", "IDVAUTH_MAX_ACCESS_TOKEN_TTL", func(f *fileConfig) string { return f.MaxAccessTokenTTL },
+		authz.DefaultMaxAccessTokenTTL.String(), "longest access_token_ttl a client may have"}
+	sDefaultAudience = setting{"default-audience", "IDVAUTH_DEFAULT_AUDIENCE", func(f *fileConfig) string { return f.DefaultAudience },
+		authz.DefaultAudience, "aud of tokens for clients that register no audience"}
+	sAccessAlg = setting{"access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG", func(f *fileConfig) string { return f.AccessTokenAlg },
+		authz.DefaultAccessTokenAlg, "access token signing algorithm: ES256 or RS256"}
+	sJWKSMaxAge = setting{"jwks-max-age", "IDVAUTH_JWKS_MAX_AGE", func(f *fileConfig) string { return f.JWKSMaxAge },
+		authz.DefaultJWKSMaxAge.String(), "Cache-Control max-age of the JWKS"}
+	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
+		"info", "log level: debug, info, warn or error"}
+)
+
+// addFlag registers the setting's flag on cmd.
+func addFlag(cmd *cobra.Command, s setting) {
+	if s.flag != "" {
+		cmd.Flags().String(s.flag, s.def, s.usage+" (env "+s.env+")")
+	}
+}
+
+// resolver resolves settings in the order flag, env, file, default.
+type resolver struct {
+	cmd  *cobra.Command
+	env  lookupEnv
+	file *fileConfig
+}
+
+func newResolver(cmd *cobra.Command, env lookupEnv) (*resolver, error) {
+	r := &resolver{cmd: cmd, env: env, file: &fileConfig{}}
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		path, _ = env("IDVAUTH_CONFIG")
+	}
+	if path == "" {
+		return r, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(r.file); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// get returns the setting's value and whether it was set anywhere (flag,
+// env or file) rather than defaulted.
+func (r *resolver) get(s setting) (string, bool) {
+	if s.flag != "" {
+		if f := r.cmd.Flags().Lookup(s.flag); f != nil && f.Changed {
+			return f.Value.String(), true
+		}
+	}
+	if v, ok := r.env(s.env); ok && v != "" {
+		return v, true
+	}
+	if v := s.file(r.file); v != "" {
+		return v, true
+	}
+	return s.def, false
+}
+
+func (r *resolver) duration(s setting) (time.Duration, error) {
+	v, _ := r.get(s)
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration (examples: 5m, 90s, 1h)", s.env, v)
+	}
+	return d, nil
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// run executes the CLI with args and returns the process exit code. env
+// reads the environment (os.LookupEnv in main); cancelling ctx stops
+// `serve` like SIGTERM does.
+func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Writer) int {
+	cmd := newRootCmd(env)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	return 0
+}
+
+// lookupEnv reads an environment variable; tests pass their own.
+type lookupEnv func(string) (string, bool)
+
+func newRootCmd(env lookupEnv) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "idvauth",
+		Short: "OAuth 2.0 / OpenID Connect authorization server for identity verification",
+		Long: `idvauth issues short-lived access tokens for identity-verification (IDV,
+KYC/AML) APIs, signs them with keys it rotates, and lets resource servers
+check them through its JWKS or its introspection endpoint.
+
+Settings come from flags, then IDVAUTH_* environment variables, then the
+config file (--config), then defaults. See 'idvauth serve --help'.`,
+		Example: `  # Try it: one command, nothing persists
+  idvauth serve --dev
+
+  # Register a backend service (talks to the admin API)
+  export IDVAUTH_ADMIN_TOKEN=...
+  idvauth clients create --name "KYC backend" --scope identity.verify`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("config", "", "YAML config file (env IDVAUTH_CONFIG)")
+	root.AddCommand(newServeCmd(env), newClientsCmd(env), newVersionCmd())
+	return root
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/idvauth/idvauth/authz"
+)
+
+func newServeCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authorization server",
+		Long: `Run the authorization server: the public OAuth 2.0 endpoints on the public
+listener and the admin API on the admin listener.
+
+With --dev it is a one-command demo: in-memory storage unless a database URL
+is given, a generated admin token and secrets where none is set, two demo
+clients, and curl lines to paste. Nothing persists in --dev.
+
+Without --dev, IDVAUTH_DATABASE_URL, IDVAUTH_SECRETS and IDVAUTH_ADMIN_TOKEN
+are required. IDVAUTH_SECRETS is a comma-separated list of secrets of at
+least 32 characters: the first encrypts signing keys, all decrypt.
+
+SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`,
+		Example: `  # Demo on 127.0.0.1:8080 (public) and 127.0.0.1:8081 (admin)
+  idvauth serve --dev
+
+  # Demo with your own issuer and admin token
+  IDVAUTH_ADMIN_TOKEN=$(openssl rand -hex 32) idvauth serve --dev --issuer http://localhost:8080
+
+  # Production
+  IDVAUTH_DATABASE_URL=postgres://idvauth@db/idvauth IDVAUTH_SECRETS=... \
+  IDVAUTH_ADMIN_TOKEN=... idvauth serve --config /etc/idvauth.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, env) },
+	}
+	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sLogLevel} {
+		addFlag(cmd, s)
+	}
+	return cmd
+}
+
+// serveConfig is everything serve needs, resolved from flags, env and file.
+type serveConfig struct {
+	dev                   bool
+	publicAddr            string
+	adminAddr             string
+	logLevel              zapcore.Level
+	authz                 authz.Config
+	generatedAdminToken   bool
+	generatedSecrets      bool
+	databaseURLGivenInDev bool
+}
+
+func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
+	var sc serveConfig
+	r, err := newResolver(cmd, env)
+	if err != nil {
+		return sc, err
+	}
+	sc.dev, _ = cmd.Flags().GetBool("dev")
+	sc.publicAddr, _ = r.get(sPublicAddr)
+	sc.adminAddr, _ = r.get(sAdminAddr)
+	lvl, _ := r.get(sLogLevel)
+	if sc.logLevel, err = zapcore.ParseLevel(lvl); err != nil {
+		return sc, fmt.Errorf("IDVAUTH_LOG_LEVEL: %q is not a level (debug, info, warn, error)", lvl)
+	}
+	a := &sc.authz
+	a.Issuer, _ = r.get(sIssuer)
+	a.DatabaseURL, _ = r.get(sDatabaseURL)
+	a.DefaultAudience, _ = r.get(sDefaultAudience)
+	a.AccessTokenAlg, _ = r.get(sAccessAlg)
+	a.Scopes = r.file.Scopes
+	if a.AccessTokenTTL, err = r.duration(sAccessTTL); err != nil {
+		return sc, err
+	}
+	if a.MaxAccessTokenTTL, err = r.duration(sMaxAccessTTL); err != nil {
+		return sc, err
+	}
+	if a.JWKSMaxAge, err = r.duration(sJWKSMaxAge); err != nil {
+		return sc, err
+	}
+	var missing []string
+	a.AdminToken, _ = r.get(sAdminToken)
+	if a.AdminToken == "" {
+		if !sc.dev {
+			missing = append(missing, "IDVAUTH_ADMIN_TOKEN (the admin API bearer token, 32+ characters; e.g. openssl rand -hex 32)")
+		}
+		a.AdminToken, sc.generatedAdminToken = randomToken(), true
+	}
+	if secrets, _ := r.get(sSecrets); secrets != "" {
+		for _, s := range strings.Split(secrets, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				a.Secrets = append(a.Secrets, s)
+			}
+		}
+	}
+	if len(a.Secrets) == 0 {
+		if !sc.dev {
+			missing = append(missing, "IDVAUTH_SECRETS (comma-separated secrets of 32+ characters that encrypt signing keys)")
+		}
+		a.Secrets, sc.generatedSecrets = []string{randomToken()}, true
+	}
+	if a.DatabaseURL == "" && !sc.dev {
+		missing = append(missing, "IDVAUTH_DATABASE_URL (PostgreSQL; or run 'idvauth serve --dev' to try idvauth in memory)")
+	}
+	if len(missing) > 0 {
+		return sc, fmt.Errorf("cannot start without these settings:\n  - %s", strings.Join(missing, "\n  - "))
+	}
+	return sc, nil
+}
+
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newLogger(dev bool, level zapcore.Level, w io.Writer) *zap.Logger {
+	var enc zapcore.Encoder
+	if dev {
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level))
+}
+
+func serve(cmd *cobra.Command, env lookupEnv) error {
+	sc, err := loadServeConfig(cmd, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(sc.dev, sc.logLevel, cmd.ErrOrStderr())
+	defer func() { _ = log.Sync() }()
+	sc.authz.Logger = log
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := authz.New(ctx, sc.authz)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	var lc net.ListenConfig
+	public, err := lc.Listen(ctx, "tcp", sc.publicAddr)
+	if err != nil {
+		return fmt.Errorf("public listener: %w", err)
+	}
+	admin, err := lc.Listen(ctx, "tcp", sc.adminAddr)
+	if err != nil {
+		public.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	if sc.dev {
+		demo, err := srv.SeedDemo(ctx)
+		if err != nil {
+			public.Close()
+			admin.Close()
+			return fmt.Errorf("seed demo clients: %w", err)
+		}
+		printDevBanner(cmd.OutOrStdout(), sc, demo, public.Addr().String(), admin.Addr().String())
+	}
+	log.Info("idvauth serving", zap.String("version", version()), zap.String("issuer", sc.authz.Issuer),
+		zap.String("public_addr", public.Addr().String()), zap.String("admin_addr", admin.Addr().String()), zap.Bool("dev", sc.dev))
+	if err := srv.Serve(ctx, public, admin); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("idvauth stopped")
+	return nil
+}
+
+func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr, adminAddr string) {
+	iss := "http://" + publicAddr
+	bar := strings.Repeat("=", 78)
+	fmt.Fprintf(w, `%s
+  idvauth is running in DEVELOPMENT mode (--dev).
+  NOTHING PERSISTS: clients, tokens and signing keys live in memory and are
+  gone when this process stops. Never use --dev in production.
+%s
+
+  Issuer       %s
+  Public       http://%s
+  Admin API    http://%s
+`, bar, bar, sc.authz.Issuer, publicAddr, adminAddr)
+	if sc.generatedAdminToken {
+		fmt.Fprintf(w, "  Admin token  %s   (generated for this run)\n", sc.authz.AdminToken)
+	}
+	fmt.Fprintf(w, `
+  Demo backend service   client_id %s   client_secret %s
+  Demo resource server   client_id %s   client_secret %s
+  (secrets are shown once; they are new on every start)
+
+Try it (paste into a shell):
+
+  # 1. Get an access token (client credentials)
+  curl -s -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token
+
+  # 2. Keep one in $TOKEN
+  TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+  # 3. Introspect it as the resource server
+  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
+
+  # 4. Revoke it, then introspect again: {"active":false}
+  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/revoke
+  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
+
+  # The public keys and the discovery document
+  curl -s %s/.well-known/jwks.json
+  curl -s %s/.well-known/openid-configuration
+`,
+		d.Service.ClientID, d.Service.ClientSecret, d.ResourceServer.ClientID, d.ResourceServer.ClientSecret,
+		d.Service.ClientID, d.Service.ClientSecret, iss,
+		d.Service.ClientID, d.Service.ClientSecret, iss,
+		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
+		d.Service.ClientID, d.Service.ClientSecret, iss,
+		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
+		iss, iss)
+	if sc.generatedAdminToken {
+		fmt.Fprintf(w, `
+  # Manage clients through the admin API
+  export IDVAUTH_ADMIN_TOKEN=%s IDVAUTH_ADMIN_URL=http://%s
+  idvauth clients list
+`, sc.authz.AdminToken, adminAddr)
+	} else {
+		fmt.Fprintf(w, `
+  # Manage clients through the admin API (with your IDVAUTH_ADMIN_TOKEN set)
+  IDVAUTH_ADMIN_URL=http://%s idvauth clients list
+`, adminAddr)
+	}
+	fmt.Fprintln(w, bar)
+}

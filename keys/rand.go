@@ -1,0 +1,5 @@
+package keys
+
+import "crypto/rand"
+
+var cryptoRand = rand.Reader

@@ -1,0 +1,264 @@
+package keys
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Config configures a Ring. Store and Sealer are required.
+type Config struct {
+	// Store keeps the keys; the ring reads it on Open and Reload and adds
+	// keys to it.
+	Store storage.KeyStore
+	// Sealer encrypts private keys before they reach the store.
+	Sealer *Sealer
+	// Now returns the current time; time.Now if nil.
+	Now func() time.Time
+	// Rand is the source of key material and nonces; crypto/rand if nil.
+	Rand io.Reader
+}
+
+// Ring is the set of published keys with one active signer per algorithm.
+// Reads (Active, Verify, JWKS) take no lock: they use an immutable snapshot
+// that Reload swaps atomically. A Ring is safe for concurrent use.
+type Ring struct {
+	cfg  Config
+	cur  atomic.Pointer[snapshot]
+	mu   sync.Mutex // serialises Reload
+	algs []jose.SignatureAlgorithm
+}
+
+type snapshot struct {
+	byKID  map[string]*Key
+	active map[string]*Key
+	keys   []*Key // published, in JWKS order
+	jwks   []byte
+	etag   string
+}
+
+// ErrUnknownKey is returned (wrapped) by Verify for a token whose kid is not
+// a published key.
+var ErrUnknownKey = errors.New("unknown signing key")
+
+// Open loads the keys from the store, decrypts them, and creates an active
+// key for every algorithm that has none. A key that none of the secrets
+// can decrypt is an error: the ring never silently replaces keys.
+func Open(ctx context.Context, cfg Config) (*Ring, error) {
+	if cfg.Store == nil || cfg.Sealer == nil {
+		return nil, errors.New("keys: Open needs a Store and a Sealer")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = cryptoRand
+	}
+	r := &Ring{cfg: cfg, algs: []jose.SignatureAlgorithm{jose.ES256, jose.RS256}}
+	if err := r.Reload(ctx); err != nil {
+		return nil, err
+	}
+	created := false
+	for _, alg := range algorithms {
+		if r.cur.Load().active[alg] != nil {
+			continue
+		}
+		if err := r.create(ctx, alg); err != nil {
+			return nil, err
+		}
+		created = true
+	}
+	if created {
+		if err := r.Reload(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// create generates, seals and stores a new active key for alg.
+func (r *Ring) create(ctx context.Context, alg string) error {
+	priv, err := generate(alg, r.cfg.Rand)
+	if err != nil {
+		return fmt.Errorf("keys: generate %s key: %w", alg, err)
+	}
+	k, err := newKey(alg, priv)
+	if err != nil {
+		return err
+	}
+	der, err := k.marshalPrivate()
+	if err != nil {
+		return fmt.Errorf("keys: encode %s key: %w", alg, err)
+	}
+	sealed, err := r.cfg.Sealer.Seal(der, []byte(k.ID))
+	if err != nil {
+		return err
+	}
+	pub, err := json.Marshal(k.public)
+	if err != nil {
+		return fmt.Errorf("keys: encode public key: %w", err)
+	}
+	now := r.cfg.Now().UTC()
+	rec := storage.Key{ID: k.ID, Alg: alg, State: StateActive, Sealed: sealed, PublicJWK: pub, CreatedAt: now, ActivatedAt: now}
+	if err := r.cfg.Store.CreateKey(ctx, rec); err != nil {
+		return fmt.Errorf("keys: store %s key: %w", alg, err)
+	}
+	return nil
+}
+
+// Reload reads the keys from the store and swaps in a new snapshot.
+func (r *Ring) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	recs, err := r.cfg.Store.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: list keys: %w", err)
+	}
+	old := r.cur.Load()
+	s := &snapshot{byKID: make(map[string]*Key), active: make(map[string]*Key)}
+	for _, rec := range recs {
+		if rec.State != StateNext && rec.State != StateActive && rec.State != StateRetired {
+			continue // removed from publication
+		}
+		k, err := r.load(old, rec)
+		if err != nil {
+			return err
+		}
+		s.byKID[k.ID] = k
+		s.keys = append(s.keys, k)
+		if k.State != StateActive {
+			continue
+		}
+		// Every replica picks the same key if several are active: the
+		// earliest activated, then the smallest kid.
+		if cur := s.active[k.Alg]; cur == nil || k.ActivatedAt.Before(cur.ActivatedAt) ||
+			(k.ActivatedAt.Equal(cur.ActivatedAt) && k.ID < cur.ID) {
+			s.active[k.Alg] = k
+		}
+	}
+	sort.SliceStable(s.keys, func(i, j int) bool {
+		if s.keys[i].Alg != s.keys[j].Alg {
+			return s.keys[i].Alg < s.keys[j].Alg
+		}
+		return s.keys[i].CreatedAt.Before(s.keys[j].CreatedAt)
+	})
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(s.keys))}
+	for _, k := range s.keys {
+		set.Keys = append(set.Keys, k.public)
+	}
+	if s.jwks, err = json.Marshal(set); err != nil {
+		return fmt.Errorf("keys: encode JWKS: %w", err)
+	}
+	sum := sha256.Sum256(s.jwks)
+	s.etag = `"` + b64.EncodeToString(sum[:12]) + `"`
+	r.cur.Store(s)
+	return nil
+}
+
+// load turns a stored key into a Key, reusing the decrypted key of the
+// previous snapshot when the record is unchanged.
+func (r *Ring) load(old *snapshot, rec storage.Key) (*Key, error) {
+	if !ValidAlg(rec.Alg) {
+		return nil, fmt.Errorf("keys: key %s has unsupported algorithm %q", rec.ID, rec.Alg)
+	}
+	var k *Key
+	if old != nil {
+		if prev := old.byKID[rec.ID]; prev != nil {
+			c := *prev
+			k = &c
+		}
+	}
+	if k == nil {
+		der, _, err := r.cfg.Sealer.Open(rec.Sealed, []byte(rec.ID))
+		if err != nil {
+			return nil, fmt.Errorf("keys: key %s: %w (is IDVAUTH_SECRETS right?)", rec.ID, err)
+		}
+		priv, err := parsePrivate(der)
+		if err != nil {
+			return nil, fmt.Errorf("keys: key %s: decode: %w", rec.ID, err)
+		}
+		if k, err = newKey(rec.Alg, priv); err != nil {
+			return nil, err
+		}
+		if k.ID != rec.ID {
+			return nil, fmt.Errorf("keys: key %s does not match its stored id", rec.ID)
+		}
+	}
+	k.State, k.CreatedAt, k.ActivatedAt, k.RetiredAt = rec.State, rec.CreatedAt, rec.ActivatedAt, rec.RetiredAt
+	return k, nil
+}
+
+// Active returns the key that signs with alg now.
+func (r *Ring) Active(alg string) (*Key, error) {
+	if k := r.cur.Load().active[alg]; k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("keys: no active %s key", alg)
+}
+
+// Keys returns the published keys in JWKS order.
+func (r *Ring) Keys() []*Key { return append([]*Key(nil), r.cur.Load().keys...) }
+
+// JWKS returns the JSON Web Key Set of the published keys (public parts
+// only) and its entity tag. The caller must not modify the bytes.
+func (r *Ring) JWKS() (body []byte, etag string) {
+	s := r.cur.Load()
+	return s.jwks, s.etag
+}
+
+// Verify checks a compact JWS against the published keys: the kid must name
+// a published key, the alg must be that key's algorithm, the typ must be
+// typ, and the signature must verify. It returns the payload, the key, and
+// the signature part of the token.
+func (r *Ring) Verify(token, typ string) (payload []byte, key *Key, signature string, err error) {
+	jws, err := jose.ParseSignedCompact(token, r.algs)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("keys: parse: %w", err)
+	}
+	h := jws.Signatures[0].Header
+	k := r.cur.Load().byKID[h.KeyID]
+	if k == nil {
+		return nil, nil, "", ErrUnknownKey
+	}
+	if h.Algorithm != k.Alg {
+		return nil, nil, "", fmt.Errorf("keys: token alg %q does not match key alg %q", h.Algorithm, k.Alg)
+	}
+	if t, _ := h.ExtraHeaders[jose.HeaderType].(string); t != typ {
+		return nil, nil, "", fmt.Errorf("keys: token typ %q, want %q", t, typ)
+	}
+	payload, err = jws.Verify(k.signer.Public())
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("keys: verify: %w", err)
+	}
+	dot := lastDot(token)
+	return payload, k, token[dot+1:], nil
+}
+
+// SignatureOf returns the signature part of a compact JWS, or "" if token
+// has no signature part. It does not verify anything.
+func SignatureOf(token string) string {
+	if d := lastDot(token); d >= 0 {
+		return token[d+1:]
+	}
+	return ""
+}
+
+func lastDot(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '.' {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,228 @@
+// Package memory is an in-memory storage.Store for `serve --dev` and fast
+// tests. Nothing survives the process. It is safe for concurrent use.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+type tokenKey struct {
+	kind storage.TokenKind
+	sig  string
+}
+
+// Store is an in-memory storage.Store. The zero value is not usable; call
+// New.
+type Store struct {
+	mu      sync.RWMutex
+	clients map[string]storage.Client
+	tokens  map[tokenKey]storage.Token
+	keys    []storage.Key
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		clients: make(map[string]storage.Client),
+		tokens:  make(map[tokenKey]storage.Token),
+	}
+}
+
+// Ping always succeeds.
+func (s *Store) Ping(context.Context) error { return nil }
+
+// Close does nothing.
+func (s *Store) Close() {}
+
+func cloneClient(c storage.Client) storage.Client {
+	c.SecretHash = slices.Clone(c.SecretHash)
+	c.GrantTypes = slices.Clone(c.GrantTypes)
+	c.ResponseTypes = slices.Clone(c.ResponseTypes)
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.Scopes = slices.Clone(c.Scopes)
+	c.Audience = slices.Clone(c.Audience)
+	return c
+}
+
+func cloneToken(t storage.Token) storage.Token {
+	t.Scopes = slices.Clone(t.Scopes)
+	t.Audience = slices.Clone(t.Audience)
+	return t
+}
+
+func cloneKey(k storage.Key) storage.Key {
+	k.Sealed = slices.Clone(k.Sealed)
+	k.PublicJWK = slices.Clone(k.PublicJWK)
+	return k
+}
+
+// CreateClient implements storage.ClientStore.
+func (s *Store) CreateClient(_ context.Context, c storage.Client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[c.ID]; ok {
+		return fmt.Errorf("memory: create client %q: %w", c.ID, storage.ErrAlreadyExists)
+	}
+	s.clients[c.ID] = cloneClient(c)
+	return nil
+}
+
+// GetClient implements storage.ClientStore.
+func (s *Store) GetClient(_ context.Context, id string) (storage.Client, error) {
+	s.mu.RLock()
+	c, ok := s.clients[id]
+	s.mu.RUnlock()
+	if !ok {
+		return storage.Client{}, fmt.Errorf("memory: get client %q: %w", id, storage.ErrNotFound)
+	}
+	return cloneClient(c), nil
+}
+
+// ListClients implements storage.ClientStore.
+func (s *Store) ListClients(context.Context) ([]storage.Client, error) {
+	s.mu.RLock()
+	out := make([]storage.Client, 0, len(s.clients))
+	for _, c := range s.clients {
+		out = append(out, cloneClient(c))
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// UpdateClient implements storage.ClientStore.
+func (s *Store) UpdateClient(_ context.Context, c storage.Client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.clients[c.ID]
+	if !ok {
+		return fmt.Errorf("memory: update client %q: %w", c.ID, storage.ErrNotFound)
+	}
+	c = cloneClient(c)
+	c.SecretHash = old.SecretHash
+	c.CreatedAt = old.CreatedAt
+	s.clients[c.ID] = c
+	return nil
+}
+
+// SetClientSecret implements storage.ClientStore.
+func (s *Store) SetClientSecret(_ context.Context, id string, hash []byte, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[id]
+	if !ok {
+		return fmt.Errorf("memory: set client secret %q: %w", id, storage.ErrNotFound)
+	}
+	c.SecretHash = slices.Clone(hash)
+	c.UpdatedAt = now
+	s.clients[id] = c
+	return nil
+}
+
+// DeleteClient implements storage.ClientStore.
+func (s *Store) DeleteClient(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[id]; !ok {
+		return fmt.Errorf("memory: delete client %q: %w", id, storage.ErrNotFound)
+	}
+	delete(s.clients, id)
+	for k, t := range s.tokens {
+		if t.ClientID == id {
+			delete(s.tokens, k)
+		}
+	}
+	return nil
+}
+
+// CreateToken implements storage.TokenStore.
+func (s *Store) CreateToken(_ context.Context, t storage.Token) error {
+	k := tokenKey{t.Kind, t.Signature}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[t.ClientID]; !ok {
+		return fmt.Errorf("memory: create token of client %q: %w", t.ClientID, storage.ErrNotFound)
+	}
+	if _, ok := s.tokens[k]; ok {
+		return fmt.Errorf("memory: create %s: %w", t.Kind, storage.ErrAlreadyExists)
+	}
+	s.tokens[k] = cloneToken(t)
+	return nil
+}
+
+// GetToken implements storage.TokenStore.
+func (s *Store) GetToken(_ context.Context, kind storage.TokenKind, sig string) (storage.Token, error) {
+	s.mu.RLock()
+	t, ok := s.tokens[tokenKey{kind, sig}]
+	s.mu.RUnlock()
+	if !ok {
+		return storage.Token{}, fmt.Errorf("memory: get %s: %w", kind, storage.ErrNotFound)
+	}
+	return cloneToken(t), nil
+}
+
+// DeleteToken implements storage.TokenStore.
+func (s *Store) DeleteToken(_ context.Context, kind storage.TokenKind, sig string) error {
+	k := tokenKey{kind, sig}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tokens[k]; !ok {
+		return fmt.Errorf("memory: delete %s: %w", kind, storage.ErrNotFound)
+	}
+	delete(s.tokens, k)
+	return nil
+}
+
+// RevokeRequest implements storage.TokenStore.
+func (s *Store) RevokeRequest(_ context.Context, kind storage.TokenKind, requestID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, t := range s.tokens {
+		if t.Kind == kind && t.RequestID == requestID {
+			delete(s.tokens, k)
+		}
+	}
+	return nil
+}
+
+// CreateKey implements storage.KeyStore.
+func (s *Store) CreateKey(_ context.Context, k storage.Key) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, old := range s.keys {
+		if old.ID == k.ID {
+			return fmt.Errorf("memory: create key %q: %w", k.ID, storage.ErrAlreadyExists)
+		}
+	}
+	s.keys = append(s.keys, cloneKey(k))
+	return nil
+}
+
+// ListKeys implements storage.KeyStore.
+func (s *Store) ListKeys(context.Context) ([]storage.Key, error) {
+	s.mu.RLock()
+	out := make([]storage.Key, len(s.keys))
+	for i, k := range s.keys {
+		out[i] = cloneKey(k)
+	}
+	s.mu.RUnlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Len returns the number of clients and token records held, for tests and
+// diagnostics.
+func (s *Store) Len() (clients, tokens int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.clients), len(s.tokens)
+}

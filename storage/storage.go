@@ -1,0 +1,153 @@
+// Package storage defines the records idvauth keeps and the store
+// interfaces that the authorization server consumes. Backends
+// (storage/memory, storage/postgres) implement them; every backend must
+// pass the contract suite in storage/storagetest.
+//
+// Records are plain values: a backend copies what it is given and returns
+// copies, so callers may keep and modify what they get. Errors are wrapped
+// sentinels; test them with errors.Is.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every backend returns (wrapped) for these conditions.
+var (
+	// ErrNotFound: the record does not exist (or, for a token, its client
+	// no longer exists).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a record with the same key exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: the change lost a race or breaks a rule of the store.
+	ErrConflict = errors.New("conflict")
+)
+
+// Client is a registered OAuth 2.0 client. Field names follow RFC 7591
+// where one exists.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the SHA-256 digest of the client secret; empty for a
+	// client without a secret.
+	SecretHash []byte
+	GrantTypes []string
+	// ResponseTypes and RedirectURIs are kept for the authorization-code
+	// flow.
+	ResponseTypes []string
+	RedirectURIs  []string
+	Scopes        []string
+	Audience      []string
+	// TokenEndpointAuthMethod is the RFC 7591 client authentication method.
+	TokenEndpointAuthMethod string
+	// AccessTokenTTL overrides the server's access token lifetime when
+	// non-zero.
+	AccessTokenTTL time.Duration
+	// IntrospectionAllowed lets the client call the introspection endpoint.
+	IntrospectionAllowed bool
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+// TokenKind says what a stored token record is.
+type TokenKind string
+
+// Token kinds.
+const (
+	AccessToken  TokenKind = "access_token"
+	RefreshToken TokenKind = "refresh_token"
+)
+
+// Token is the server-side record of an issued token. It is keyed by the
+// token's signature (the JWS signature of a JWT, the HMAC part of an
+// opaque token), never by the token itself.
+type Token struct {
+	Kind      TokenKind
+	Signature string
+	// RequestID groups every token issued from one grant; revocation
+	// works on it.
+	RequestID string
+	ClientID  string
+	// Subject is the opaque subject the token was issued for.
+	Subject  string
+	Scopes   []string
+	Audience []string
+	// KeyID is the kid of the key that signed the token, if any.
+	KeyID string
+	// JTI is the token's unique identifier, if any.
+	JTI       string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Key is a signing key as kept at rest: the private part sealed by the keys
+// package, the public part as a JWK.
+type Key struct {
+	ID  string
+	Alg string
+	// State is the lifecycle state named by the keys package.
+	State string
+	// Sealed is the encrypted private key.
+	Sealed []byte
+	// PublicJWK is the JSON Web Key of the public part.
+	PublicJWK   []byte
+	CreatedAt   time.Time
+	ActivatedAt time.Time
+	RetiredAt   time.Time
+}
+
+// ClientStore keeps registered clients.
+type ClientStore interface {
+	// CreateClient stores a new client; ErrAlreadyExists if the ID is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// GetClient returns the client or ErrNotFound.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns every client ordered by ID.
+	ListClients(ctx context.Context) ([]Client, error)
+	// UpdateClient replaces a client's metadata (everything but ID,
+	// SecretHash and CreatedAt); ErrNotFound if it does not exist.
+	UpdateClient(ctx context.Context, c Client) error
+	// SetClientSecret replaces a client's secret digest; ErrNotFound if
+	// the client does not exist.
+	SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error
+	// DeleteClient removes a client and, in the same step, every token
+	// issued to it; ErrNotFound if it does not exist.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// TokenStore keeps records of issued tokens.
+type TokenStore interface {
+	// CreateToken stores a token record. It is ErrNotFound if the client
+	// does not exist (so no token outlives a deleted client) and
+	// ErrAlreadyExists if the signature is taken.
+	CreateToken(ctx context.Context, t Token) error
+	// GetToken returns the record of kind with signature, expired or not;
+	// ErrNotFound if there is none.
+	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
+	// DeleteToken removes one record; ErrNotFound if there is none.
+	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
+	// RevokeRequest removes every record of kind issued from requestID.
+	// Removing nothing is not an error.
+	RevokeRequest(ctx context.Context, kind TokenKind, requestID string) error
+}
+
+// KeyStore keeps signing keys.
+type KeyStore interface {
+	// CreateKey stores a new key; ErrAlreadyExists if the ID is taken.
+	CreateKey(ctx context.Context, k Key) error
+	// ListKeys returns every key ordered by creation time, oldest first.
+	ListKeys(ctx context.Context) ([]Key, error)
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	ClientStore
+	TokenStore
+	KeyStore
+	// Ping reports whether the backend can serve requests.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close()
+}
