@@ -1,0 +1,223 @@
+package authz_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/idvauth/idvauth/authz"
+)
+
+func (ts *testServer) adminDo(t testing.TB, method, path, contentType, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.admin+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	code, _, b := do(t, req)
+	return code, b
+}
+
+func (ts *testServer) listClients(t testing.TB) string {
+	t.Helper()
+	code, b := ts.adminDo(t, http.MethodGet, "/admin/clients", "", "")
+	if code != 200 {
+		t.Fatalf("list: %d %s", code, b)
+	}
+	return string(b)
+}
+
+func TestAdminClientLifecycle(t *testing.T) {
+	ts := startServer(t, authz.Config{})
+	code, b := ts.adminDo(t, http.MethodPost, "/admin/clients", "application/json",
+		`{"client_id":"kyc-backend","client_name":"KYC backend","scope":"identity.verify","audience":["idv-api"],"access_token_ttl":120}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	var c authz.ClientJSON
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientID != "kyc-backend" || len(c.ClientSecret) < 43 || c.TokenEndpointAuthMethod != "client_secret_basic" ||
+		strings.Join(c.GrantTypes, ",") != "client_credentials" || c.AccessTokenTTL != 120 {
+		t.Fatalf("created client = %+v", c)
+	}
+	if strings.Contains(ts.listClients(t), c.ClientSecret) || strings.Contains(ts.listClients(t), "client_secret\"") {
+		t.Fatal("list shows a secret")
+	}
+	code, b = ts.adminDo(t, http.MethodGet, "/admin/clients/kyc-backend", "", "")
+	if code != 200 || strings.Contains(string(b), "client_secret\"") {
+		t.Fatalf("get: %d %s", code, b)
+	}
+	if _, err := ts.ccConfig(c, "identity.verify").Token(context.Background()); err != nil {
+		t.Fatalf("token with the new client: %v", err)
+	}
+
+	// Update: scope and name change, the secret does not.
+	code, b = ts.adminDo(t, http.MethodPut, "/admin/clients/kyc-backend", "application/json",
+		`{"client_name":"KYC backend v2","scope":"identity.read_status"}`)
+	if code != 200 || !strings.Contains(string(b), `"KYC backend v2"`) || !strings.Contains(string(b), `"identity.read_status"`) {
+		t.Fatalf("update: %d %s", code, b)
+	}
+	if _, err := ts.ccConfig(c, "identity.verify").Token(context.Background()); err == nil {
+		t.Fatal("scope removed by update still granted")
+	}
+	if _, err := ts.ccConfig(c, "identity.read_status").Token(context.Background()); err != nil {
+		t.Fatalf("secret changed by update: %v", err)
+	}
+
+	// Rotate: the old secret stops working, the new one works.
+	code, b = ts.adminDo(t, http.MethodPost, "/admin/clients/kyc-backend/secret", "", "")
+	if code != 200 {
+		t.Fatalf("rotate: %d %s", code, b)
+	}
+	var rotated authz.ClientJSON
+	_ = json.Unmarshal(b, &rotated)
+	if rotated.ClientSecret == "" || rotated.ClientSecret == c.ClientSecret {
+		t.Fatalf("rotate gave secret %q", rotated.ClientSecret)
+	}
+	if _, err := ts.ccConfig(c, "identity.read_status").Token(context.Background()); err == nil {
+		t.Fatal("old secret works after rotation")
+	}
+	if _, err := ts.ccConfig(rotated, "identity.read_status").Token(context.Background()); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+
+	if code, b = ts.adminDo(t, http.MethodDelete, "/admin/clients/kyc-backend", "", ""); code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", code, b)
+	}
+	if code, _ = ts.adminDo(t, http.MethodGet, "/admin/clients/kyc-backend", "", ""); code != http.StatusNotFound {
+		t.Fatalf("get after delete: %d", code)
+	}
+	code, b = ts.adminDo(t, http.MethodGet, "/admin/keys", "", "")
+	if code != 200 || !strings.Contains(string(b), `"ES256"`) || !strings.Contains(string(b), `"RS256"`) || strings.Contains(string(b), `"d"`) {
+		t.Fatalf("keys: %d %s", code, b)
+	}
+}
+
+func TestAdminRefusals(t *testing.T) {
+	ts := startServer(t, authz.Config{})
+	before := ts.listClients(t)
+	const js = "application/json"
+	tests := []struct {
+		name         string
+		method, path string
+		ct, body     string
+		token        string // "" = the right one
+		want         int
+		wantErr      string
+	}{
+		{"no token", "GET", "/admin/clients", "", "", "-", 401, "unauthorized"},
+		{"wrong token", "GET", "/admin/clients", "", "", "wrong", 401, "unauthorized"},
+		{"unknown field", "POST", "/admin/clients", js, `{"client_name":"x","is_admin":true}`, "", 400, "invalid_request"},
+		{"client_secret given", "POST", "/admin/clients", js, `{"client_secret":"mine"}`, "", 400, "invalid_request"},
+		{"bad JSON", "POST", "/admin/clients", js, `{"client_name":`, "", 400, "invalid_request"},
+		{"two values", "POST", "/admin/clients", js, `{} {}`, "", 400, "invalid_request"},
+		{"wrong type", "POST", "/admin/clients", js, `{"scope":["identity.verify"]}`, "", 400, "invalid_request"},
+		{"wrong content type", "POST", "/admin/clients", "text/plain", `{}`, "", 415, "invalid_request"},
+		{"too large", "POST", "/admin/clients", js, `{"client_name":"` + strings.Repeat("a", 70<<10) + `"}`, "", 413, "invalid_request"},
+		{"unknown scope", "POST", "/admin/clients", js, `{"scope":"identity.verify admin"}`, "", 400, "invalid_client_metadata"},
+		{"bad client_id", "POST", "/admin/clients", js, `{"client_id":"../etc"}`, "", 400, "invalid_client_metadata"},
+		{"NUL in client_id", "POST", "/admin/clients", js, `{"client_id":"a\u0000b"}`, "", 400, "invalid_client_metadata"},
+		{"long name", "POST", "/admin/clients", js, `{"client_name":"` + strings.Repeat("n", 300) + `"}`, "", 400, "invalid_client_metadata"},
+		{"control char in name", "POST", "/admin/clients", js, `{"client_name":"a\u0007b"}`, "", 400, "invalid_client_metadata"},
+		{"unsupported grant", "POST", "/admin/clients", js, `{"grant_types":["password"]}`, "", 400, "invalid_client_metadata"},
+		{"unsupported auth method", "POST", "/admin/clients", js, `{"token_endpoint_auth_method":"none"}`, "", 400, "invalid_client_metadata"},
+		{"redirect uris", "POST", "/admin/clients", js, `{"redirect_uris":["https://app/cb"]}`, "", 400, "invalid_client_metadata"},
+		{"audience with space", "POST", "/admin/clients", js, `{"audience":["a b"]}`, "", 400, "invalid_client_metadata"},
+		{"duplicate audience", "POST", "/admin/clients", js, `{"audience":["a","a"]}`, "", 400, "invalid_client_metadata"},
+		{"negative ttl", "POST", "/admin/clients", js, `{"access_token_ttl":-1}`, "", 400, "invalid_client_metadata"},
+		{"ttl over max", "POST", "/admin/clients", js, `{"access_token_ttl":999999}`, "", 400, "invalid_client_metadata"},
+		{"duplicate id", "POST", "/admin/clients", js, `{"client_id":"demo-service"}`, "", 409, "already_exists"},
+		{"get unknown", "GET", "/admin/clients/nobody", "", "", "", 404, "not_found"},
+		{"update unknown", "PUT", "/admin/clients/nobody", js, `{}`, "", 404, "not_found"},
+		{"update id mismatch", "PUT", "/admin/clients/demo-service", js, `{"client_id":"other"}`, "", 400, "invalid_client_metadata"},
+		{"update bad scope", "PUT", "/admin/clients/demo-service", js, `{"scope":"nope"}`, "", 400, "invalid_client_metadata"},
+		{"delete unknown", "DELETE", "/admin/clients/nobody", "", "", "", 404, "not_found"},
+		{"rotate unknown", "POST", "/admin/clients/nobody/secret", "", "", "", 404, "not_found"},
+		{"wrong method", "PATCH", "/admin/clients", js, `{}`, "", 405, "method_not_allowed"},
+		{"wrong method on secret", "GET", "/admin/clients/demo-service/secret", "", "", "", 405, "method_not_allowed"},
+		{"unknown path", "GET", "/admin/nope", "", "", "", 404, "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, ts.admin+tt.path, strings.NewReader(tt.body))
+			switch tt.token {
+			case "":
+				req.Header.Set("Authorization", "Bearer "+adminToken)
+			case "-":
+			default:
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			if tt.ct != "" {
+				req.Header.Set("Content-Type", tt.ct)
+			}
+			code, _, b := do(t, req)
+			if code != tt.want {
+				t.Fatalf("status = %d, want %d: %s", code, tt.want, b)
+			}
+			if got, desc := oauthErr(t, b); got != tt.wantErr || desc == "" {
+				t.Errorf("error = %q (%q), want %q with a description", got, desc, tt.wantErr)
+			}
+		})
+	}
+	if after := ts.listClients(t); after != before {
+		t.Errorf("refused admin requests changed the clients:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestLogsHoldNoSecrets drives every flow with debug logging and fails if
+// a secret, token or the admin token reaches the log.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	ts := startServer(t, authz.Config{Logger: zap.New(core)})
+	ctx := context.Background()
+	svc, rs := ts.demo.Service, ts.demo.ResourceServer
+	tok, err := ts.ccConfig(svc, "identity.verify").Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.introspect(t, tok.AccessToken)
+	post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong-"+svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	post(t, ts.public+"/oauth2/introspect", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
+	post(t, ts.public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
+	_, b := ts.adminDo(t, http.MethodPost, "/admin/clients", "application/json", `{"client_name":"x"}`)
+	var created authz.ClientJSON
+	_ = json.Unmarshal(b, &created)
+	_, b = ts.adminDo(t, http.MethodPost, "/admin/clients/"+created.ClientID+"/secret", "", "")
+	var rotated authz.ClientJSON
+	_ = json.Unmarshal(b, &rotated)
+	ts.adminDo(t, http.MethodGet, "/admin/clients", "", "")
+	if logs.Len() == 0 {
+		t.Fatal("no logs observed: the test would prove nothing")
+	}
+	secrets := []string{svc.ClientSecret, rs.ClientSecret, tok.AccessToken, adminToken, secret, created.ClientSecret, rotated.ClientSecret}
+	// Parts of the token (its signature identifies it in storage) count too.
+	secrets = append(secrets, strings.Split(tok.AccessToken, ".")[2])
+	for _, e := range logs.All() {
+		var buf bytes.Buffer
+		buf.WriteString(e.Message)
+		for k, v := range e.ContextMap() {
+			buf.WriteString(" " + k + "=")
+			jb, _ := json.Marshal(v)
+			buf.Write(jb)
+		}
+		for _, s := range secrets {
+			if s != "" && strings.Contains(buf.String(), s) {
+				t.Fatalf("log entry %q contains a secret or token", e.Message)
+			}
+		}
+	}
+}
