@@ -23,6 +23,8 @@ const (
 	DefaultAudience          = "idv-api"
 	DefaultAccessTokenAlg    = keys.ES256
 	DefaultJWKSMaxAge        = 15 * time.Minute
+	DefaultJanitorInterval   = 5 * time.Minute
+	DefaultJanitorBatch      = 1000
 )
 
 // Scope is a scope registered in addition to the built-in ones.
@@ -62,6 +64,12 @@ type Config struct {
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS;
 	// DefaultJWKSMaxAge if zero.
 	JWKSMaxAge time.Duration
+	// JanitorInterval is how often Serve deletes expired tokens;
+	// DefaultJanitorInterval if zero, never if negative.
+	JanitorInterval time.Duration
+	// JanitorBatch is how many rows one delete statement removes at most;
+	// DefaultJanitorBatch if zero.
+	JanitorBatch int
 	// Logger receives the server's logs; zap.NewNop if nil.
 	Logger *zap.Logger
 	// Now returns the current time; time.Now if nil.
@@ -88,6 +96,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.JWKSMaxAge == 0 {
 		c.JWKSMaxAge = DefaultJWKSMaxAge
+	}
+	if c.JanitorInterval == 0 {
+		c.JanitorInterval = DefaultJanitorInterval
+	}
+	if c.JanitorBatch <= 0 {
+		c.JanitorBatch = DefaultJanitorBatch
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -741,3 +741,28 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+func TestJanitorDeletesExpiredTokens(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	store := memory.New()
+	ts := startServer(t, authz.Config{Store: store, Now: clock, JanitorBatch: 2})
+	for i := 0; i < 5; i++ {
+		if _, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := ts.srv.Janitor(context.Background()); err != nil || n != 0 {
+		t.Fatalf("Janitor before expiry = %d, %v, want 0", n, err)
+	}
+	mu.Lock()
+	now = now.Add(6 * time.Minute)
+	mu.Unlock()
+	if n, err := ts.srv.Janitor(context.Background()); err != nil || n != 5 {
+		t.Fatalf("Janitor after expiry = %d, %v, want 5", n, err)
+	}
+	if _, tokens := store.Len(); tokens != 0 {
+		t.Fatalf("%d tokens left", tokens)
+	}
+}

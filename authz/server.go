@@ -163,6 +163,45 @@ func (s *Server) Ready(ctx context.Context) error {
 	return nil
 }
 
+// Janitor deletes expired token records in batches until none is left, and
+// returns how many it deleted. A store shared by several replicas may let
+// only one of them clean at a time; the others delete nothing.
+func (s *Server) Janitor(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.store.DeleteExpired(ctx, s.now(), s.cfg.JanitorBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("authz: delete expired tokens: %w", err)
+		}
+		if n < s.cfg.JanitorBatch {
+			return total, nil
+		}
+	}
+}
+
+// runJanitor runs Janitor every JanitorInterval until ctx is done.
+func (s *Server) runJanitor(ctx context.Context) {
+	if s.cfg.JanitorInterval < 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.JanitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.Janitor(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("janitor pass failed", zap.Error(err))
+			} else if n > 0 {
+				s.log.Debug("janitor deleted expired tokens", zap.Int("count", n))
+			}
+		}
+	}
+}
+
 // Close releases the store.
 func (s *Server) Close() { s.store.Close() }
 
@@ -204,11 +243,16 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 			}
 		}()
 	}
+	jctx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() { defer close(janitorDone); s.runJanitor(jctx) }()
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopJanitor()
+	<-janitorDone
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -131,6 +131,9 @@ type TokenStore interface {
 	// RevokeRequest removes every record of kind issued from requestID.
 	// Removing nothing is not an error.
 	RevokeRequest(ctx context.Context, kind TokenKind, requestID string) error
+	// DeleteExpired removes at most limit token records that expired
+	// before before, and returns how many it removed.
+	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // KeyStore keeps signing keys.

@@ -194,6 +194,23 @@ func (s *Store) RevokeRequest(_ context.Context, kind storage.TokenKind, request
 	return nil
 }
 
+// DeleteExpired implements storage.TokenStore.
+func (s *Store) DeleteExpired(_ context.Context, before time.Time, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, t := range s.tokens {
+		if n >= limit {
+			break
+		}
+		if t.ExpiresAt.Before(before) {
+			delete(s.tokens, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // CreateKey implements storage.KeyStore.
 func (s *Store) CreateKey(_ context.Context, k storage.Key) error {
 	s.mu.Lock()

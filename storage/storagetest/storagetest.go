@@ -1,0 +1,583 @@
+// Package storagetest is the contract every storage backend must pass.
+// A backend's test calls Run with a function that returns a fresh, empty
+// store:
+//
+//	func TestContract(t *testing.T) {
+//		storagetest.Run(t, func(t testing.TB) storage.Store { return memory.New() })
+//	}
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Run runs the contract suite; newStore must return a fresh, empty store
+// for each call (each subtest gets its own).
+func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s storage.Store)
+	}{
+		{"ClientCRUD", testClientCRUD},
+		{"ClientNotFound", testClientNotFound},
+		{"ClientAlreadyExists", testClientAlreadyExists},
+		{"ClientOddValues", testClientOddValues},
+		{"TokenLifecycle", testTokenLifecycle},
+		{"TokenNeedsClient", testTokenNeedsClient},
+		{"TokenAlreadyExists", testTokenAlreadyExists},
+		{"TokenKindsAreSeparate", testTokenKindsAreSeparate},
+		{"RevokeRequest", testRevokeRequest},
+		{"DeleteClientDeletesTokens", testDeleteClientDeletesTokens},
+		{"DeleteExpired", testDeleteExpired},
+		{"TokenOddLookups", testTokenOddLookups},
+		{"Keys", testKeys},
+		{"ConcurrentCreateOneWins", testConcurrentCreateOneWins},
+		{"ConcurrentDeleteOneWins", testConcurrentDeleteOneWins},
+		{"ConcurrentTokensAndDelete", testConcurrentTokensAndDelete},
+		{"Ping", func(t *testing.T, s storage.Store) {
+			if err := s.Ping(context.Background()); err != nil {
+				t.Fatalf("Ping() = %v", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			tt.fn(t, s)
+		})
+	}
+}
+
+// id returns a unique identifier with prefix.
+func id(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// now is a time with the precision every backend keeps (microseconds).
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+func newClient(name string) storage.Client {
+	t := now()
+	return storage.Client{
+		ID:                      id(name),
+		Name:                    "Client " + name,
+		SecretHash:              bytes.Repeat([]byte{7}, 32),
+		GrantTypes:              []string{"client_credentials"},
+		ResponseTypes:           []string{},
+		RedirectURIs:            []string{},
+		Scopes:                  []string{"identity.verify", "identity.read_status"},
+		Audience:                []string{"idv-api", "other"},
+		TokenEndpointAuthMethod: "client_secret_basic",
+		AccessTokenTTL:          2 * time.Minute,
+		IntrospectionAllowed:    true,
+		CreatedAt:               t,
+		UpdatedAt:               t,
+	}
+}
+
+func mustCreateClient(t testing.TB, s storage.Store, name string) storage.Client {
+	t.Helper()
+	c := newClient(name)
+	if err := s.CreateClient(context.Background(), c); err != nil {
+		t.Fatalf("CreateClient(%s) = %v", c.ID, err)
+	}
+	return c
+}
+
+func newToken(clientID string, kind storage.TokenKind) storage.Token {
+	t := now()
+	return storage.Token{
+		Kind:      kind,
+		Signature: id("sig"),
+		RequestID: id("req"),
+		ClientID:  clientID,
+		Subject:   clientID,
+		Scopes:    []string{"identity.verify"},
+		Audience:  []string{"idv-api"},
+		KeyID:     "kid-1",
+		JTI:       id("jti"),
+		IssuedAt:  t,
+		ExpiresAt: t.Add(5 * time.Minute),
+	}
+}
+
+func mustCreateToken(t testing.TB, s storage.Store, tok storage.Token) {
+	t.Helper()
+	if err := s.CreateToken(context.Background(), tok); err != nil {
+		t.Fatalf("CreateToken = %v", err)
+	}
+}
+
+func equalClient(t testing.TB, got, want storage.Client) {
+	t.Helper()
+	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("client times = %v/%v, want %v/%v", got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+	}
+	got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("client =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func equalToken(t testing.TB, got, want storage.Token) {
+	t.Helper()
+	if !got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("token times = %v/%v, want %v/%v", got.IssuedAt, got.ExpiresAt, want.IssuedAt, want.ExpiresAt)
+	}
+	got.IssuedAt, got.ExpiresAt, want.IssuedAt, want.ExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("token =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func testClientCRUD(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a := mustCreateClient(t, s, "a")
+	b := mustCreateClient(t, s, "b")
+	got, err := s.GetClient(ctx, a.ID)
+	if err != nil {
+		t.Fatalf("GetClient = %v", err)
+	}
+	equalClient(t, got, a)
+	// The store keeps its own copy.
+	got.Scopes[0] = "changed"
+	if again, _ := s.GetClient(ctx, a.ID); again.Scopes[0] != "identity.verify" {
+		t.Error("changing a returned client changed the stored one")
+	}
+	list, err := s.ListClients(ctx)
+	if err != nil {
+		t.Fatalf("ListClients = %v", err)
+	}
+	var ids []string
+	for _, c := range list {
+		ids = append(ids, c.ID)
+	}
+	want := []string{a.ID, b.ID}
+	if a.ID > b.ID {
+		want = []string{b.ID, a.ID}
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("ListClients ids = %v, want %v", ids, want)
+	}
+
+	upd := a
+	upd.Name = "renamed"
+	upd.Scopes = []string{"identity.read_status"}
+	upd.Audience = []string{}
+	upd.AccessTokenTTL = 0
+	upd.IntrospectionAllowed = false
+	upd.SecretHash = []byte("ignored by UpdateClient")
+	upd.CreatedAt = now().Add(-time.Hour)
+	upd.UpdatedAt = now().Add(time.Minute)
+	if err := s.UpdateClient(ctx, upd); err != nil {
+		t.Fatalf("UpdateClient = %v", err)
+	}
+	got, _ = s.GetClient(ctx, a.ID)
+	wantUpd := upd
+	wantUpd.SecretHash = a.SecretHash
+	wantUpd.CreatedAt = a.CreatedAt
+	equalClient(t, got, wantUpd)
+
+	newHash := bytes.Repeat([]byte{9}, 32)
+	at := now().Add(2 * time.Minute)
+	if err := s.SetClientSecret(ctx, a.ID, newHash, at); err != nil {
+		t.Fatalf("SetClientSecret = %v", err)
+	}
+	got, _ = s.GetClient(ctx, a.ID)
+	if !bytes.Equal(got.SecretHash, newHash) || !got.UpdatedAt.Equal(at) || got.Name != "renamed" {
+		t.Errorf("after SetClientSecret: hash %x updated %v name %q", got.SecretHash, got.UpdatedAt, got.Name)
+	}
+
+	if err := s.DeleteClient(ctx, a.ID); err != nil {
+		t.Fatalf("DeleteClient = %v", err)
+	}
+	if _, err := s.GetClient(ctx, a.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetClient after delete = %v, want ErrNotFound", err)
+	}
+	if list, _ := s.ListClients(ctx); len(list) != 1 || list[0].ID != b.ID {
+		t.Errorf("ListClients after delete = %d clients", len(list))
+	}
+}
+
+func testClientNotFound(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	missing := newClient("missing")
+	for name, err := range map[string]error{
+		"GetClient":       func() error { _, err := s.GetClient(ctx, missing.ID); return err }(),
+		"UpdateClient":    s.UpdateClient(ctx, missing),
+		"SetClientSecret": s.SetClientSecret(ctx, missing.ID, []byte("x"), now()),
+		"DeleteClient":    s.DeleteClient(ctx, missing.ID),
+	} {
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s(missing) = %v, want ErrNotFound", name, err)
+		}
+	}
+	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
+		t.Errorf("ListClients on an empty store = %d, %v", len(list), err)
+	}
+}
+
+func testClientAlreadyExists(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a := mustCreateClient(t, s, "a")
+	dup := newClient("dup")
+	dup.ID = a.ID
+	if err := s.CreateClient(ctx, dup); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("CreateClient(duplicate) = %v, want ErrAlreadyExists", err)
+	}
+	got, _ := s.GetClient(ctx, a.ID)
+	equalClient(t, got, a)
+}
+
+// testClientOddValues: values a caller might pass that a backend could
+// choke on are not found, never another error.
+func testClientOddValues(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 10000)), "' OR 1=1 --", "%", "_"} {
+		if _, err := s.GetClient(ctx, v); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetClient(%.20q) = %v, want ErrNotFound", v, err)
+		}
+		if err := s.DeleteClient(ctx, v); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("DeleteClient(%.20q) = %v, want ErrNotFound", v, err)
+		}
+	}
+	// Unicode names survive.
+	c := newClient("unicode")
+	c.Name = "Vérification d'identité — 身份"
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetClient(ctx, c.ID)
+	equalClient(t, got, c)
+}
+
+func testTokenLifecycle(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	tok := newToken(c.ID, storage.AccessToken)
+	mustCreateToken(t, s, tok)
+	got, err := s.GetToken(ctx, storage.AccessToken, tok.Signature)
+	if err != nil {
+		t.Fatalf("GetToken = %v", err)
+	}
+	equalToken(t, got, tok)
+	got.Scopes[0] = "changed"
+	if again, _ := s.GetToken(ctx, storage.AccessToken, tok.Signature); again.Scopes[0] != "identity.verify" {
+		t.Error("changing a returned token changed the stored one")
+	}
+	// An expired token is still returned: the caller decides.
+	old := newToken(c.ID, storage.AccessToken)
+	old.ExpiresAt = now().Add(-time.Hour)
+	mustCreateToken(t, s, old)
+	if _, err := s.GetToken(ctx, storage.AccessToken, old.Signature); err != nil {
+		t.Errorf("GetToken(expired) = %v, want the record", err)
+	}
+	if err := s.DeleteToken(ctx, storage.AccessToken, tok.Signature); err != nil {
+		t.Fatalf("DeleteToken = %v", err)
+	}
+	if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetToken after delete = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteToken twice = %v, want ErrNotFound", err)
+	}
+}
+
+func testTokenNeedsClient(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	tok := newToken(id("ghost"), storage.AccessToken)
+	if err := s.CreateToken(ctx, tok); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("CreateToken for a missing client = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused token was stored: %v", err)
+	}
+}
+
+func testTokenAlreadyExists(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	tok := newToken(c.ID, storage.AccessToken)
+	mustCreateToken(t, s, tok)
+	dup := newToken(c.ID, storage.AccessToken)
+	dup.Signature = tok.Signature
+	if err := s.CreateToken(ctx, dup); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("CreateToken(duplicate signature) = %v, want ErrAlreadyExists", err)
+	}
+	got, _ := s.GetToken(ctx, storage.AccessToken, tok.Signature)
+	equalToken(t, got, tok)
+}
+
+func testTokenKindsAreSeparate(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	at := newToken(c.ID, storage.AccessToken)
+	rt := newToken(c.ID, storage.RefreshToken)
+	rt.Signature = at.Signature
+	rt.RequestID = at.RequestID
+	mustCreateToken(t, s, at)
+	mustCreateToken(t, s, rt)
+	if err := s.RevokeRequest(ctx, storage.RefreshToken, at.RequestID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetToken(ctx, storage.RefreshToken, rt.Signature); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("refresh token after RevokeRequest(refresh) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetToken(ctx, storage.AccessToken, at.Signature); err != nil {
+		t.Errorf("access token after RevokeRequest(refresh) = %v, want it kept", err)
+	}
+}
+
+func testRevokeRequest(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	a1 := newToken(c.ID, storage.AccessToken)
+	a2 := newToken(c.ID, storage.AccessToken)
+	a2.RequestID = a1.RequestID
+	other := newToken(c.ID, storage.AccessToken)
+	for _, tok := range []storage.Token{a1, a2, other} {
+		mustCreateToken(t, s, tok)
+	}
+	if err := s.RevokeRequest(ctx, storage.AccessToken, a1.RequestID); err != nil {
+		t.Fatalf("RevokeRequest = %v", err)
+	}
+	for _, tok := range []storage.Token{a1, a2} {
+		if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("token of the revoked request: %v, want ErrNotFound", err)
+		}
+	}
+	if _, err := s.GetToken(ctx, storage.AccessToken, other.Signature); err != nil {
+		t.Errorf("token of another request: %v, want it kept", err)
+	}
+	if err := s.RevokeRequest(ctx, storage.AccessToken, id("none")); err != nil {
+		t.Errorf("RevokeRequest(unknown) = %v, want nil", err)
+	}
+}
+
+func testDeleteClientDeletesTokens(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a := mustCreateClient(t, s, "a")
+	b := mustCreateClient(t, s, "b")
+	ta := newToken(a.ID, storage.AccessToken)
+	tb := newToken(b.ID, storage.AccessToken)
+	mustCreateToken(t, s, ta)
+	mustCreateToken(t, s, tb)
+	if err := s.DeleteClient(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetToken(ctx, storage.AccessToken, ta.Signature); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("token of a deleted client = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetToken(ctx, storage.AccessToken, tb.Signature); err != nil {
+		t.Errorf("token of another client = %v, want it kept", err)
+	}
+}
+
+func testDeleteExpired(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	var expired []storage.Token
+	for i := 0; i < 5; i++ {
+		tok := newToken(c.ID, storage.AccessToken)
+		tok.ExpiresAt = now().Add(-time.Duration(i+1) * time.Minute)
+		expired = append(expired, tok)
+		mustCreateToken(t, s, tok)
+	}
+	live := newToken(c.ID, storage.AccessToken)
+	mustCreateToken(t, s, live)
+	n, err := s.DeleteExpired(ctx, now(), 3)
+	if err != nil || n != 3 {
+		t.Fatalf("DeleteExpired(limit 3) = %d, %v, want 3", n, err)
+	}
+	n, err = s.DeleteExpired(ctx, now(), 100)
+	if err != nil || n != 2 {
+		t.Fatalf("second DeleteExpired = %d, %v, want the 2 left", n, err)
+	}
+	for _, tok := range expired {
+		if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("expired token kept: %v", err)
+		}
+	}
+	if _, err := s.GetToken(ctx, storage.AccessToken, live.Signature); err != nil {
+		t.Errorf("live token deleted: %v", err)
+	}
+	if n, _ := s.DeleteExpired(ctx, now(), 100); n != 0 {
+		t.Errorf("third DeleteExpired = %d, want 0", n)
+	}
+}
+
+func testTokenOddLookups(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 20000)), "' OR 1=1 --"} {
+		if _, err := s.GetToken(ctx, storage.AccessToken, v); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetToken(%.20q) = %v, want ErrNotFound", v, err)
+		}
+		if err := s.DeleteToken(ctx, storage.AccessToken, v); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("DeleteToken(%.20q) = %v, want ErrNotFound", v, err)
+		}
+		if err := s.RevokeRequest(ctx, storage.AccessToken, v); err != nil {
+			t.Errorf("RevokeRequest(%.20q) = %v, want nil", v, err)
+		}
+	}
+}
+
+func testKeys(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	if keys, err := s.ListKeys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("ListKeys on an empty store = %d, %v", len(keys), err)
+	}
+	base := now()
+	k1 := storage.Key{ID: id("k1"), Alg: "ES256", State: "active", Sealed: []byte{1, 2, 3}, PublicJWK: []byte(`{"kty":"EC"}`), CreatedAt: base, ActivatedAt: base}
+	k2 := storage.Key{ID: id("k2"), Alg: "RS256", State: "next", Sealed: []byte{4}, PublicJWK: []byte(`{"kty":"RSA"}`), CreatedAt: base.Add(time.Second)}
+	for _, k := range []storage.Key{k2, k1} {
+		if err := s.CreateKey(ctx, k); err != nil {
+			t.Fatalf("CreateKey = %v", err)
+		}
+	}
+	if err := s.CreateKey(ctx, k1); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("CreateKey(duplicate) = %v, want ErrAlreadyExists", err)
+	}
+	keys, err := s.ListKeys(ctx)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("ListKeys = %d, %v", len(keys), err)
+	}
+	for i, want := range []storage.Key{k1, k2} {
+		got := keys[i]
+		if got.ID != want.ID || got.Alg != want.Alg || got.State != want.State || !bytes.Equal(got.Sealed, want.Sealed) ||
+			!got.CreatedAt.Equal(want.CreatedAt) || !got.ActivatedAt.Equal(want.ActivatedAt) || !got.RetiredAt.IsZero() {
+			t.Errorf("key %d = %+v, want %+v", i, got, want)
+		}
+		if !jsonEqual(got.PublicJWK, want.PublicJWK) {
+			t.Errorf("key %d public JWK = %s, want %s", i, got.PublicJWK, want.PublicJWK)
+		}
+	}
+}
+
+func jsonEqual(a, b []byte) bool {
+	return bytes.Equal(bytes.ReplaceAll(a, []byte(" "), nil), bytes.ReplaceAll(b, []byte(" "), nil))
+}
+
+// race runs fn in n goroutines at once and returns how many succeeded and
+// the errors of the others.
+func race(n int, fn func(i int) error) (int, []error) {
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	var mu sync.Mutex
+	var errs []error
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := fn(i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
+			ok.Add(1)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return int(ok.Load()), errs
+}
+
+const racers = 16
+
+func testConcurrentCreateOneWins(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	cid := id("contended")
+	won, errs := race(racers, func(i int) error {
+		c := newClient(fmt.Sprint(i))
+		c.ID = cid
+		return s.CreateClient(ctx, c)
+	})
+	if won != 1 {
+		t.Fatalf("%d concurrent creates of one client succeeded, want exactly 1", won)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("losing create = %v, want ErrAlreadyExists", err)
+		}
+	}
+	c := mustCreateClient(t, s, "tok")
+	sig := id("sig")
+	won, errs = race(racers, func(i int) error {
+		tok := newToken(c.ID, storage.AccessToken)
+		tok.Signature = sig
+		return s.CreateToken(ctx, tok)
+	})
+	if won != 1 {
+		t.Fatalf("%d concurrent creates of one token succeeded, want exactly 1", won)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("losing token create = %v, want ErrAlreadyExists", err)
+		}
+	}
+}
+
+func testConcurrentDeleteOneWins(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	tok := newToken(c.ID, storage.AccessToken)
+	mustCreateToken(t, s, tok)
+	won, errs := race(racers, func(int) error { return s.DeleteToken(ctx, storage.AccessToken, tok.Signature) })
+	if won != 1 {
+		t.Fatalf("%d concurrent deletes of one token succeeded, want exactly 1", won)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("losing delete = %v, want ErrNotFound", err)
+		}
+	}
+	won, _ = race(racers, func(int) error { return s.DeleteClient(ctx, c.ID) })
+	if won != 1 {
+		t.Fatalf("%d concurrent deletes of one client succeeded, want exactly 1", won)
+	}
+}
+
+// testConcurrentTokensAndDelete: tokens created while their client is
+// deleted either fail or are deleted with it; none outlives the client.
+func testConcurrentTokensAndDelete(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	var mu sync.Mutex
+	var created []storage.Token
+	_, _ = race(racers, func(i int) error {
+		if i == racers/2 {
+			return s.DeleteClient(ctx, c.ID)
+		}
+		tok := newToken(c.ID, storage.AccessToken)
+		err := s.CreateToken(ctx, tok)
+		if err == nil {
+			mu.Lock()
+			created = append(created, tok)
+			mu.Unlock()
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("CreateToken racing DeleteClient = %v, want nil or ErrNotFound", err)
+		}
+		return err
+	})
+	for _, tok := range created {
+		if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("a token outlived its deleted client: %v", err)
+		}
+	}
+}
