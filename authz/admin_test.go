@@ -40,7 +40,11 @@ func (ts *testServer) listClients(t testing.TB) string {
 }
 
 func TestAdminClientLifecycle(t *testing.T) {
-	ts := startServer(t, authz.Config{})
+	forBackends(t, testAdminClientLifecycle)
+}
+
+func testAdminClientLifecycle(t *testing.T, cfg authz.Config) {
+	ts := startServer(t, cfg)
 	code, b := ts.adminDo(t, http.MethodPost, "/admin/clients", "application/json",
 		`{"client_id":"kyc-backend","client_name":"KYC backend","scope":"identity.verify","audience":["idv-api"],"access_token_ttl":120}`)
 	if code != http.StatusCreated {
@@ -108,7 +112,11 @@ func TestAdminClientLifecycle(t *testing.T) {
 }
 
 func TestAdminRefusals(t *testing.T) {
-	ts := startServer(t, authz.Config{})
+	forBackends(t, testAdminRefusals)
+}
+
+func testAdminRefusals(t *testing.T, cfg authz.Config) {
+	ts := startServer(t, cfg)
 	before := ts.listClients(t)
 	const js = "application/json"
 	tests := []struct {

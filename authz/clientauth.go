@@ -76,7 +76,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 		if isNotFound(err) {
 			return nil, fosite.ErrInvalidClient
 		}
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}
 	if c.rec.TokenEndpointAuthMethod != method {
 		s.debugAuthFailure(ctx, id, "wrong authentication method "+method, nil)

@@ -12,7 +12,6 @@ import (
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
-	"github.com/idvauth/idvauth/storage/memory"
 )
 
 // Defaults of the settings in Config.
@@ -41,8 +40,12 @@ type Config struct {
 	// that DatabaseURL names, or an in-memory store if DatabaseURL is
 	// empty (a choice the caller allows only in development).
 	Store storage.Store
-	// DatabaseURL is the PostgreSQL connection URL.
+	// DatabaseURL is the PostgreSQL connection URL; its schema must be
+	// migrated (Migrate).
 	DatabaseURL string
+	// DatabaseMaxConns caps the PostgreSQL pool when the URL sets no
+	// pool_max_conns; postgres.DefaultMaxConns() if zero.
+	DatabaseMaxConns int32
 	// Secrets encrypt the signing keys at rest: the first encrypts, all
 	// decrypt. Each must be at least keys.MinSecretLen characters.
 	Secrets []string
@@ -109,15 +112,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Store == nil && c.DatabaseURL == "" {
-		c.Store = memory.New()
-	}
 	var errs []error
 	if err := validIssuer(c.Issuer); err != nil {
 		errs = append(errs, err)
-	}
-	if c.Store == nil && c.DatabaseURL != "" {
-		errs = append(errs, errors.New("IDVAUTH_DATABASE_URL is set, but this build has no PostgreSQL storage yet; run with --dev and no database URL"))
 	}
 	if len(c.Secrets) == 0 {
 		errs = append(errs, errors.New("no secrets configured (IDVAUTH_SECRETS)"))

@@ -23,6 +23,7 @@ import (
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
 const (
@@ -33,9 +34,10 @@ const (
 // testServer is a real server on loopback ports.
 type testServer struct {
 	srv    *authz.Server
-	public string // base URL of the public listener
-	admin  string // base URL of the admin listener
-	store  storage.Store
+	public string        // base URL of the public listener
+	admin  string        // base URL of the admin listener
+	store  storage.Store // nil for PostgreSQL
+	dbURL  string
 	demo   authz.DemoClients
 	stop   func() error
 }
@@ -43,6 +45,18 @@ type testServer struct {
 // startServer runs a server on 127.0.0.1:0 with cfg (Store, Secrets,
 // AdminToken, Issuer filled in when empty) until the test ends.
 func startServer(t testing.TB, cfg authz.Config) *testServer {
+	t.Helper()
+	ts := startServerNoSeed(t, cfg)
+	demo, err := ts.srv.SeedDemo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.demo = demo
+	return ts
+}
+
+// startServerNoSeed is startServer without the demo clients.
+func startServerNoSeed(t testing.TB, cfg authz.Config) *testServer {
 	t.Helper()
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,7 +66,7 @@ func startServer(t testing.TB, cfg authz.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Store == nil {
+	if cfg.Store == nil && cfg.DatabaseURL == "" {
 		cfg.Store = memory.New()
 	}
 	if cfg.Secrets == nil {
@@ -71,10 +85,6 @@ func startServer(t testing.TB, cfg authz.Config) *testServer {
 	srv, err := authz.New(ctx, cfg)
 	if err != nil {
 		cancel()
-		t.Fatal(err)
-	}
-	demo, err := srv.SeedDemo(ctx)
-	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -97,7 +107,25 @@ func startServer(t testing.TB, cfg authz.Config) *testServer {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &testServer{srv: srv, public: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(), store: cfg.Store, demo: demo, stop: stop}
+	return &testServer{srv: srv, public: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(),
+		store: cfg.Store, dbURL: cfg.DatabaseURL, stop: stop}
+}
+
+// forBackends runs fn once on the memory store and once on a fresh
+// PostgreSQL schema (skipped without IDVAUTH_TEST_DATABASE_URL).
+func forBackends(t *testing.T, fn func(t *testing.T, cfg authz.Config)) {
+	t.Run("memory", func(t *testing.T) { fn(t, authz.Config{Store: memory.New()}) })
+	t.Run("postgres", func(t *testing.T) { fn(t, authz.Config{DatabaseURL: pgtest.URL(t)}) })
+}
+
+// countTokens returns how many token records the server's store holds.
+func (ts *testServer) countTokens(t testing.TB) int {
+	t.Helper()
+	if m, ok := ts.store.(*memory.Store); ok {
+		_, n := m.Len()
+		return n
+	}
+	return pgtest.CountTokens(t, ts.dbURL)
 }
 
 // ccConfig is the x/oauth2 client-credentials config of a client.
@@ -211,45 +239,47 @@ func (ts *testServer) verify(t testing.TB, tok string, alg jose.SignatureAlgorit
 }
 
 func TestClientCredentialsEndToEnd(t *testing.T) {
-	ts := startServer(t, authz.Config{})
-	ctx := context.Background()
-	tok, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(ctx)
-	if err != nil {
-		t.Fatalf("client credentials: %v", err)
-	}
-	if tok.TokenType != "bearer" && tok.TokenType != "Bearer" {
-		t.Errorf("token_type = %q, want bearer", tok.TokenType)
-	}
-	if got := tok.Extra("scope"); got != "identity.verify" {
-		t.Errorf("scope in token response = %v, want identity.verify", got)
-	}
-	start := time.Now()
-	c := ts.verify(t, tok.AccessToken, jose.ES256)
-	err = c.ValidateWithLeeway(jwt.Expected{Issuer: ts.public, AnyAudience: jwt.Audience{"idv-api"}, Time: start}, 0)
-	if err != nil {
-		t.Errorf("claims: %v", err)
-	}
-	if c.ClientID != "demo-service" || c.Subject != "demo-service" || c.Scope != "identity.verify" || c.ID == "" {
-		t.Errorf("claims = client_id %q sub %q scope %q jti %q", c.ClientID, c.Subject, c.Scope, c.ID)
-	}
-	if life := c.Expiry.Time().Sub(c.IssuedAt.Time()); life != 5*time.Minute {
-		t.Errorf("lifetime = %s, want 5m", life)
-	}
-	if len(c.Audience) != 1 || c.Audience[0] != "idv-api" {
-		t.Errorf("aud = %v, want [idv-api] (the default audience)", c.Audience)
-	}
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		ctx := context.Background()
+		tok, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(ctx)
+		if err != nil {
+			t.Fatalf("client credentials: %v", err)
+		}
+		if tok.TokenType != "bearer" && tok.TokenType != "Bearer" {
+			t.Errorf("token_type = %q, want bearer", tok.TokenType)
+		}
+		if got := tok.Extra("scope"); got != "identity.verify" {
+			t.Errorf("scope in token response = %v, want identity.verify", got)
+		}
+		start := time.Now()
+		c := ts.verify(t, tok.AccessToken, jose.ES256)
+		err = c.ValidateWithLeeway(jwt.Expected{Issuer: ts.public, AnyAudience: jwt.Audience{"idv-api"}, Time: start}, 0)
+		if err != nil {
+			t.Errorf("claims: %v", err)
+		}
+		if c.ClientID != "demo-service" || c.Subject != "demo-service" || c.Scope != "identity.verify" || c.ID == "" {
+			t.Errorf("claims = client_id %q sub %q scope %q jti %q", c.ClientID, c.Subject, c.Scope, c.ID)
+		}
+		if life := c.Expiry.Time().Sub(c.IssuedAt.Time()); life != 5*time.Minute {
+			t.Errorf("lifetime = %s, want 5m", life)
+		}
+		if len(c.Audience) != 1 || c.Audience[0] != "idv-api" {
+			t.Errorf("aud = %v, want [idv-api] (the default audience)", c.Audience)
+		}
 
-	m, _ := ts.introspect(t, tok.AccessToken)
-	if m["active"] != true || m["scope"] != "identity.verify" || m["client_id"] != "demo-service" || m["sub"] != "demo-service" ||
-		m["exp"] != float64(c.Expiry.Time().Unix()) || m["jti"] != c.ID || m["iss"] != ts.public {
-		t.Errorf("introspection = %v", m)
-	}
+		m, _ := ts.introspect(t, tok.AccessToken)
+		if m["active"] != true || m["scope"] != "identity.verify" || m["client_id"] != "demo-service" || m["sub"] != "demo-service" ||
+			m["exp"] != float64(c.Expiry.Time().Unix()) || m["jti"] != c.ID || m["iss"] != ts.public {
+			t.Errorf("introspection = %v", m)
+		}
 
-	code, h, body := post(t, ts.public+"/oauth2/revoke", "demo-service", ts.demo.Service.ClientSecret, url.Values{"token": {tok.AccessToken}})
-	if code != http.StatusOK || h.Get("Cache-Control") != "no-store" {
-		t.Fatalf("revoke: status %d cache %q: %s", code, h.Get("Cache-Control"), body)
-	}
-	ts.requireInactive(t, tok.AccessToken)
+		code, h, body := post(t, ts.public+"/oauth2/revoke", "demo-service", ts.demo.Service.ClientSecret, url.Values{"token": {tok.AccessToken}})
+		if code != http.StatusOK || h.Get("Cache-Control") != "no-store" {
+			t.Fatalf("revoke: status %d cache %q: %s", code, h.Get("Cache-Control"), body)
+		}
+		ts.requireInactive(t, tok.AccessToken)
+	})
 }
 
 func TestTokenResponseHeadersAndPostAuth(t *testing.T) {
@@ -334,111 +364,118 @@ func oauthErr(t testing.TB, body []byte) (code, desc string) {
 }
 
 func TestTokenEndpointRefusals(t *testing.T) {
-	ts := startServer(t, authz.Config{})
-	svc := ts.demo.Service
-	ctx := context.Background()
-	noGrant, err := ts.srv.CreateClient(ctx, authz.ClientJSON{ClientName: "resource server", GrantTypes: []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifyOnly, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify", Audience: []string{"idv-api"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc := func(extra string) string { return "grant_type=client_credentials" + extra }
-	tests := []struct {
-		name        string
-		id, secret  string
-		contentType string
-		method      string
-		path        string
-		body        string
-		wantStatus  int
-		wantError   string
-	}{
-		{name: "wrong secret", id: svc.ClientID, secret: "wrong", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
-		{name: "unknown client", id: "nobody", secret: "x", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
-		{name: "no credentials", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
-		{name: "disallowed scope", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&scope=identity.read_status"), wantStatus: 400, wantError: "invalid_scope"},
-		{name: "unknown scope", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&scope=admin"), wantStatus: 400, wantError: "invalid_scope"},
-		{name: "grant not registered", id: noGrant.ClientID, secret: noGrant.ClientSecret, body: cc(""), wantStatus: 400, wantError: "unauthorized_client"},
-		{name: "unsupported grant", id: svc.ClientID, secret: svc.ClientSecret, body: "grant_type=password&username=a&password=b", wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "missing grant", id: svc.ClientID, secret: svc.ClientSecret, body: "scope=identity.verify", wantStatus: 400, wantError: "invalid_request"},
-		{name: "audience not registered", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&audience=other-api"), wantStatus: 400, wantError: "invalid_target"},
-		{name: "resource not registered", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&resource=https%3A%2F%2Fevil.example"), wantStatus: 400, wantError: "invalid_target"},
-		{name: "audience and resource", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&audience=idv-api&resource=idv-api"), wantStatus: 400, wantError: "invalid_request"},
-		{name: "wrong auth method", id: "", body: cc("&client_id=" + svc.ClientID + "&client_secret=" + svc.ClientSecret), wantStatus: 401, wantError: "invalid_client"},
-		{name: "basic and body secret", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&client_secret=" + svc.ClientSecret), wantStatus: 400, wantError: "invalid_request"},
-		{name: "duplicate parameter", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&grant_type=client_credentials"), wantStatus: 400, wantError: "invalid_request"},
-		{name: "duplicate scope", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&scope=identity.verify&scope=identity.read_status"), wantStatus: 400, wantError: "invalid_request"},
-		{name: "1 MB body", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&pad=" + strings.Repeat("a", 1<<20)), wantStatus: 413, wantError: "invalid_request"},
-		{name: "JSON content type", id: svc.ClientID, secret: svc.ClientSecret, contentType: "application/json", body: `{"grant_type":"client_credentials"}`, wantStatus: 400, wantError: "invalid_request"},
-		{name: "multipart content type", id: svc.ClientID, secret: svc.ClientSecret, contentType: "multipart/form-data; boundary=x", body: "--x--", wantStatus: 400, wantError: "invalid_request"},
-		{name: "no content type", id: svc.ClientID, secret: svc.ClientSecret, contentType: "-", body: cc(""), wantStatus: 400, wantError: "invalid_request"},
-		{name: "GET", id: svc.ClientID, secret: svc.ClientSecret, method: http.MethodGet, wantStatus: 405, wantError: "invalid_request"},
-		{name: "query parameters", id: svc.ClientID, secret: svc.ClientSecret, path: "/oauth2/token?grant_type=client_credentials", body: cc(""), wantStatus: 400, wantError: "invalid_request"},
-		{name: "bad form encoding", id: svc.ClientID, secret: svc.ClientSecret, body: "grant_type=%zz", wantStatus: 400, wantError: "invalid_request"},
-		{name: "NUL in client id", id: "demo\x00service", secret: "x", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
-		{name: "invalid UTF-8 scope", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&scope=%ff%fe"), wantStatus: 400, wantError: "invalid_scope"},
-		{name: "long client id", id: strings.Repeat("a", 20000), secret: "x", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
-	}
-	_, tokensBefore := ts.store.(*memory.Store).Len()
-	var unknownDesc, wrongDesc string
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			method, path, ct := tt.method, tt.path, tt.contentType
-			if method == "" {
-				method = http.MethodPost
-			}
-			if path == "" {
-				path = "/oauth2/token"
-			}
-			req, _ := http.NewRequest(method, ts.public+path, strings.NewReader(tt.body))
-			switch ct {
-			case "":
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			case "-":
-			default:
-				req.Header.Set("Content-Type", ct)
-			}
-			if tt.id != "" {
-				req.SetBasicAuth(url.QueryEscape(tt.id), url.QueryEscape(tt.secret))
-			}
-			code, h, body := do(t, req)
-			if code != tt.wantStatus {
-				t.Fatalf("status = %d, want %d: %s", code, tt.wantStatus, body)
-			}
-			gotErr, desc := oauthErr(t, body)
-			if gotErr != tt.wantError {
-				t.Errorf("error = %q, want %q (%s)", gotErr, tt.wantError, desc)
-			}
-			if h.Get("Cache-Control") != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", h.Get("Cache-Control"))
-			}
-			if strings.Contains(string(body), "access_token") {
-				t.Errorf("refusal contains an access token: %s", body)
-			}
-			switch tt.name {
-			case "unknown client":
-				unknownDesc = desc
-			case "wrong secret":
-				wrongDesc = desc
-			}
-		})
-	}
-	if unknownDesc != wrongDesc {
-		t.Errorf("unknown client and wrong secret answer differently: %q vs %q", unknownDesc, wrongDesc)
-	}
-	if _, tokensAfter := ts.store.(*memory.Store).Len(); tokensAfter != tokensBefore {
-		t.Errorf("refused requests stored %d tokens", tokensAfter-tokensBefore)
-	}
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		svc := ts.demo.Service
+		ctx := context.Background()
+		noGrant, err := ts.srv.CreateClient(ctx, authz.ClientJSON{ClientName: "resource server", GrantTypes: []string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifyOnly, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify", Audience: []string{"idv-api"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := func(extra string) string { return "grant_type=client_credentials" + extra }
+		tests := []struct {
+			name        string
+			id, secret  string
+			contentType string
+			method      string
+			path        string
+			body        string
+			wantStatus  int
+			wantError   string
+		}{
+			{name: "wrong secret", id: svc.ClientID, secret: "wrong", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
+			{name: "unknown client", id: "nobody", secret: "x", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
+			{name: "no credentials", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
+			{name: "disallowed scope", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&scope=identity.read_status"), wantStatus: 400, wantError: "invalid_scope"},
+			{name: "unknown scope", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&scope=admin"), wantStatus: 400, wantError: "invalid_scope"},
+			{name: "grant not registered", id: noGrant.ClientID, secret: noGrant.ClientSecret, body: cc(""), wantStatus: 400, wantError: "unauthorized_client"},
+			{name: "unsupported grant", id: svc.ClientID, secret: svc.ClientSecret, body: "grant_type=password&username=a&password=b", wantStatus: 400, wantError: "unsupported_grant_type"},
+			{name: "missing grant", id: svc.ClientID, secret: svc.ClientSecret, body: "scope=identity.verify", wantStatus: 400, wantError: "invalid_request"},
+			{name: "audience not registered", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&audience=other-api"), wantStatus: 400, wantError: "invalid_target"},
+			{name: "resource not registered", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&resource=https%3A%2F%2Fevil.example"), wantStatus: 400, wantError: "invalid_target"},
+			{name: "audience and resource", id: verifyOnly.ClientID, secret: verifyOnly.ClientSecret, body: cc("&audience=idv-api&resource=idv-api"), wantStatus: 400, wantError: "invalid_request"},
+			{name: "wrong auth method", id: "", body: cc("&client_id=" + svc.ClientID + "&client_secret=" + svc.ClientSecret), wantStatus: 401, wantError: "invalid_client"},
+			{name: "basic and body secret", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&client_secret=" + svc.ClientSecret), wantStatus: 400, wantError: "invalid_request"},
+			{name: "duplicate parameter", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&grant_type=client_credentials"), wantStatus: 400, wantError: "invalid_request"},
+			{name: "duplicate scope", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&scope=identity.verify&scope=identity.read_status"), wantStatus: 400, wantError: "invalid_request"},
+			{name: "1 MB body", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&pad=" + strings.Repeat("a", 1<<20)), wantStatus: 413, wantError: "invalid_request"},
+			{name: "JSON content type", id: svc.ClientID, secret: svc.ClientSecret, contentType: "application/json", body: `{"grant_type":"client_credentials"}`, wantStatus: 400, wantError: "invalid_request"},
+			{name: "multipart content type", id: svc.ClientID, secret: svc.ClientSecret, contentType: "multipart/form-data; boundary=x", body: "--x--", wantStatus: 400, wantError: "invalid_request"},
+			{name: "no content type", id: svc.ClientID, secret: svc.ClientSecret, contentType: "-", body: cc(""), wantStatus: 400, wantError: "invalid_request"},
+			{name: "GET", id: svc.ClientID, secret: svc.ClientSecret, method: http.MethodGet, wantStatus: 405, wantError: "invalid_request"},
+			{name: "query parameters", id: svc.ClientID, secret: svc.ClientSecret, path: "/oauth2/token?grant_type=client_credentials", body: cc(""), wantStatus: 400, wantError: "invalid_request"},
+			{name: "bad form encoding", id: svc.ClientID, secret: svc.ClientSecret, body: "grant_type=%zz", wantStatus: 400, wantError: "invalid_request"},
+			{name: "NUL in client id", id: "demo\x00service", secret: "x", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
+			{name: "invalid UTF-8 scope", id: svc.ClientID, secret: svc.ClientSecret, body: cc("&scope=%ff%fe"), wantStatus: 400, wantError: "invalid_scope"},
+			{name: "long client id", id: strings.Repeat("a", 20000), secret: "x", body: cc(""), wantStatus: 401, wantError: "invalid_client"},
+		}
+		tokensBefore := ts.countTokens(t)
+		var unknownDesc, wrongDesc string
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				method, path, ct := tt.method, tt.path, tt.contentType
+				if method == "" {
+					method = http.MethodPost
+				}
+				if path == "" {
+					path = "/oauth2/token"
+				}
+				req, _ := http.NewRequest(method, ts.public+path, strings.NewReader(tt.body))
+				switch ct {
+				case "":
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				case "-":
+				default:
+					req.Header.Set("Content-Type", ct)
+				}
+				if tt.id != "" {
+					req.SetBasicAuth(url.QueryEscape(tt.id), url.QueryEscape(tt.secret))
+				}
+				code, h, body := do(t, req)
+				if code != tt.wantStatus {
+					t.Fatalf("status = %d, want %d: %s", code, tt.wantStatus, body)
+				}
+				gotErr, desc := oauthErr(t, body)
+				if gotErr != tt.wantError {
+					t.Errorf("error = %q, want %q (%s)", gotErr, tt.wantError, desc)
+				}
+				if h.Get("Cache-Control") != "no-store" {
+					t.Errorf("Cache-Control = %q, want no-store", h.Get("Cache-Control"))
+				}
+				if strings.Contains(string(body), "access_token") {
+					t.Errorf("refusal contains an access token: %s", body)
+				}
+				switch tt.name {
+				case "unknown client":
+					unknownDesc = desc
+				case "wrong secret":
+					wrongDesc = desc
+				}
+			})
+		}
+		if unknownDesc != wrongDesc {
+			t.Errorf("unknown client and wrong secret answer differently: %q vs %q", unknownDesc, wrongDesc)
+		}
+		if tokensAfter := ts.countTokens(t); tokensAfter != tokensBefore {
+			t.Errorf("refused requests stored %d tokens", tokensAfter-tokensBefore)
+		}
+	})
 }
 
 func TestIntrospection(t *testing.T) {
+	forBackends(t, testIntrospection)
+}
+
+func testIntrospection(t *testing.T, cfg authz.Config) {
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	ts := startServer(t, authz.Config{Now: clock})
+	cfg.Now = clock
+	ts := startServer(t, cfg)
 	ctx := context.Background()
 	tok, err := ts.ccConfig(ts.demo.Service, "identity.verify", "identity.read_status").Token(ctx)
 	if err != nil {
@@ -528,79 +565,83 @@ func TestIntrospection(t *testing.T) {
 }
 
 func TestRevocation(t *testing.T) {
-	ts := startServer(t, authz.Config{})
-	ctx := context.Background()
-	a, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Another client's revocation is answered 200 (RFC 7009) and changes nothing.
-	code, _, body := post(t, ts.public+"/oauth2/revoke", other.ClientID, other.ClientSecret, url.Values{"token": {a.AccessToken}})
-	if code != http.StatusOK {
-		t.Fatalf("foreign revoke: %d %s", code, body)
-	}
-	if m, _ := ts.introspect(t, a.AccessToken); m["active"] != true {
-		t.Fatalf("another client revoked the token: %v", m)
-	}
-	for name, tc := range map[string]struct {
-		id, sec string
-		form    url.Values
-		want    int
-	}{
-		"no credentials": {"", "", url.Values{"token": {a.AccessToken}}, 401},
-		"wrong secret":   {ts.demo.Service.ClientID, "x", url.Values{"token": {a.AccessToken}}, 401},
-		"missing token":  {ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token_type_hint": {"access_token"}}, 400},
-		"duplicate":      {ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {a.AccessToken, "x"}}, 400},
-	} {
-		code, _, body := post(t, ts.public+"/oauth2/revoke", tc.id, tc.sec, tc.form)
-		if code != tc.want {
-			t.Errorf("%s: status %d %s, want %d", name, code, body, tc.want)
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		ctx := context.Background()
+		a, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		oauthErr(t, body)
-	}
-	if m, _ := ts.introspect(t, a.AccessToken); m["active"] != true {
-		t.Fatalf("a refused revocation revoked the token: %v", m)
-	}
-	// Unknown and garbage tokens: 200, nothing happens.
-	for _, tok := range []string{"garbage", "a.b.c"} {
-		if code, _, body := post(t, ts.public+"/oauth2/revoke", ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {tok}}); code != 200 {
-			t.Errorf("revoke %q: %d %s, want 200", tok, code, body)
+		other, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// The owner revokes: inactive.
-	if code, _, body := post(t, ts.public+"/oauth2/revoke", ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {a.AccessToken}, "token_type_hint": {"access_token"}}); code != 200 {
-		t.Fatalf("revoke: %d %s", code, body)
-	}
-	ts.requireInactive(t, a.AccessToken)
+		// Another client's revocation is answered 200 (RFC 7009) and changes nothing.
+		code, _, body := post(t, ts.public+"/oauth2/revoke", other.ClientID, other.ClientSecret, url.Values{"token": {a.AccessToken}})
+		if code != http.StatusOK {
+			t.Fatalf("foreign revoke: %d %s", code, body)
+		}
+		if m, _ := ts.introspect(t, a.AccessToken); m["active"] != true {
+			t.Fatalf("another client revoked the token: %v", m)
+		}
+		for name, tc := range map[string]struct {
+			id, sec string
+			form    url.Values
+			want    int
+		}{
+			"no credentials": {"", "", url.Values{"token": {a.AccessToken}}, 401},
+			"wrong secret":   {ts.demo.Service.ClientID, "x", url.Values{"token": {a.AccessToken}}, 401},
+			"missing token":  {ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token_type_hint": {"access_token"}}, 400},
+			"duplicate":      {ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {a.AccessToken, "x"}}, 400},
+		} {
+			code, _, body := post(t, ts.public+"/oauth2/revoke", tc.id, tc.sec, tc.form)
+			if code != tc.want {
+				t.Errorf("%s: status %d %s, want %d", name, code, body, tc.want)
+			}
+			oauthErr(t, body)
+		}
+		if m, _ := ts.introspect(t, a.AccessToken); m["active"] != true {
+			t.Fatalf("a refused revocation revoked the token: %v", m)
+		}
+		// Unknown and garbage tokens: 200, nothing happens.
+		for _, tok := range []string{"garbage", "a.b.c"} {
+			if code, _, body := post(t, ts.public+"/oauth2/revoke", ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {tok}}); code != 200 {
+				t.Errorf("revoke %q: %d %s, want 200", tok, code, body)
+			}
+		}
+		// The owner revokes: inactive.
+		if code, _, body := post(t, ts.public+"/oauth2/revoke", ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {a.AccessToken}, "token_type_hint": {"access_token"}}); code != 200 {
+			t.Fatalf("revoke: %d %s", code, body)
+		}
+		ts.requireInactive(t, a.AccessToken)
+	})
 }
 
 func TestDeletedClientTokensInactive(t *testing.T) {
-	ts := startServer(t, authz.Config{})
-	ctx := context.Background()
-	c, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := ts.ccConfig(c, "identity.verify").Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, _ := ts.introspect(t, tok.AccessToken); m["active"] != true {
-		t.Fatalf("fresh token inactive: %v", m)
-	}
-	req, _ := http.NewRequest(http.MethodDelete, ts.admin+"/admin/clients/"+c.ClientID, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if code, _, body := do(t, req); code != http.StatusNoContent {
-		t.Fatalf("delete: %d %s", code, body)
-	}
-	ts.requireInactive(t, tok.AccessToken)
-	if _, err := ts.ccConfig(c, "identity.verify").Token(ctx); err == nil {
-		t.Fatal("a deleted client got a token")
-	}
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		ctx := context.Background()
+		c, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ts.ccConfig(c, "identity.verify").Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := ts.introspect(t, tok.AccessToken); m["active"] != true {
+			t.Fatalf("fresh token inactive: %v", m)
+		}
+		req, _ := http.NewRequest(http.MethodDelete, ts.admin+"/admin/clients/"+c.ClientID, nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		if code, _, body := do(t, req); code != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", code, body)
+		}
+		ts.requireInactive(t, tok.AccessToken)
+		if _, err := ts.ccConfig(c, "identity.verify").Token(ctx); err == nil {
+			t.Fatal("a deleted client got a token")
+		}
+	})
 }
 
 func TestDiscoveryAndHealth(t *testing.T) {
@@ -743,11 +784,15 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 }
 
 func TestJanitorDeletesExpiredTokens(t *testing.T) {
+	forBackends(t, testJanitor)
+}
+
+func testJanitor(t *testing.T, cfg authz.Config) {
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	store := memory.New()
-	ts := startServer(t, authz.Config{Store: store, Now: clock, JanitorBatch: 2})
+	cfg.Now, cfg.JanitorBatch = clock, 2
+	ts := startServer(t, cfg)
 	for i := 0; i < 5; i++ {
 		if _, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(context.Background()); err != nil {
 			t.Fatal(err)
@@ -762,7 +807,7 @@ func TestJanitorDeletesExpiredTokens(t *testing.T) {
 	if n, err := ts.srv.Janitor(context.Background()); err != nil || n != 5 {
 		t.Fatalf("Janitor after expiry = %d, %v, want 5", n, err)
 	}
-	if _, tokens := store.Len(); tokens != 0 {
+	if tokens := ts.countTokens(t); tokens != 0 {
 		t.Fatalf("%d tokens left", tokens)
 	}
 }

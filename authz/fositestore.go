@@ -159,8 +159,8 @@ func (f *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) e
 }
 
 // toFosite maps storage errors to fosite's: not found stays not found (an
-// inactive or unknown token), anything else is a server error whose text
-// goes to the log only.
+// inactive or unknown token), anything else means the store is unavailable
+// (503, retry), with its text for the log only.
 func toFosite(err error) error {
 	switch {
 	case err == nil:
@@ -168,6 +168,6 @@ func toFosite(err error) error {
 	case errors.Is(err, storage.ErrNotFound):
 		return fmt.Errorf("%w: %w", fosite.ErrNotFound, err)
 	default:
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}
 }

@@ -47,6 +47,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store}
+	if s.store == nil {
+		if s.store, err = openStore(ctx, cfg); err != nil {
+			return nil, err
+		}
+		s.cfg.Store = s.store
+	}
+	ok := false
+	defer func() {
+		if !ok && cfg.Store == nil {
+			s.store.Close()
+		}
+	}()
 	s.adminTokenHash = sha256.Sum256([]byte(cfg.AdminToken))
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
@@ -55,7 +67,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
-	if s.ring, err = keys.Open(ctx, keys.Config{Store: cfg.Store, Sealer: sealer, Now: cfg.Now}); err != nil {
+	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("authz: open key ring: %w", err)
 	}
 	if err := s.compose(); err != nil {
@@ -65,6 +77,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.reqIDs.init()
+	ok = true
 	return s, nil
 }
 

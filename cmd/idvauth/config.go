@@ -30,6 +30,7 @@ type fileConfig struct {
 	AccessTokenAlg    string        `yaml:"access_token_alg"`
 	JWKSMaxAge        string        `yaml:"jwks_max_age"`
 	LogLevel          string        `yaml:"log_level"`
+	JanitorInterval   string        `yaml:"janitor_interval"`
 	Scopes            []authz.Scope `yaml:"scopes"`
 }
 
@@ -67,6 +68,8 @@ var (
 		authz.DefaultAccessTokenAlg, "access token signing algorithm: ES256 or RS256"}
 	sJWKSMaxAge = setting{"jwks-max-age", "IDVAUTH_JWKS_MAX_AGE", func(f *fileConfig) string { return f.JWKSMaxAge },
 		authz.DefaultJWKSMaxAge.String(), "Cache-Control max-age of the JWKS"}
+	sJanitorInterval = setting{"janitor-interval", "IDVAUTH_JANITOR_INTERVAL", func(f *fileConfig) string { return f.JanitorInterval },
+		authz.DefaultJanitorInterval.String(), "how often expired tokens are deleted (0 turns the janitor off)"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
 )

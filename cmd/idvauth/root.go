@@ -46,6 +46,6 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (env IDVAUTH_CONFIG)")
-	root.AddCommand(newServeCmd(env), newClientsCmd(env), newVersionCmd())
+	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newVersionCmd())
 	return root
 }

@@ -48,7 +48,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, env) },
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sLogLevel} {
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sLogLevel} {
 		addFlag(cmd, s)
 	}
 	return cmd
@@ -93,6 +93,12 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	}
 	if a.JWKSMaxAge, err = r.duration(sJWKSMaxAge); err != nil {
 		return sc, err
+	}
+	if a.JanitorInterval, err = r.duration(sJanitorInterval); err != nil {
+		return sc, err
+	}
+	if a.JanitorInterval == 0 {
+		a.JanitorInterval = -1 // off
 	}
 	var missing []string
 	a.AdminToken, _ = r.get(sAdminToken)
@@ -195,16 +201,22 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr, adminAddr string) {
 	iss := "http://" + publicAddr
 	bar := strings.Repeat("=", 78)
+	persist := `  NOTHING PERSISTS: clients, tokens and signing keys live in memory and are
+  gone when this process stops.`
+	if sc.authz.DatabaseURL != "" {
+		persist = `  Data is kept in the database given, but the admin token and secrets may be
+  generated for this run only.`
+	}
 	fmt.Fprintf(w, `%s
   idvauth is running in DEVELOPMENT mode (--dev).
-  NOTHING PERSISTS: clients, tokens and signing keys live in memory and are
-  gone when this process stops. Never use --dev in production.
+%s
+  Never use --dev in production.
 %s
 
   Issuer       %s
   Public       http://%s
   Admin API    http://%s
-`, bar, bar, sc.authz.Issuer, publicAddr, adminAddr)
+`, bar, persist, bar, sc.authz.Issuer, publicAddr, adminAddr)
 	if sc.generatedAdminToken {
 		fmt.Fprintf(w, "  Admin token  %s   (generated for this run)\n", sc.authz.AdminToken)
 	}

@@ -1,0 +1,51 @@
+package authz
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/memory"
+	"github.com/idvauth/idvauth/storage/postgres"
+)
+
+// openStore opens the store cfg names: PostgreSQL for a database URL,
+// memory otherwise.
+func openStore(ctx context.Context, cfg Config) (storage.Store, error) {
+	if cfg.DatabaseURL == "" {
+		return memory.New(), nil
+	}
+	s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	return s, nil
+}
+
+// Migration is one schema migration and whether it is applied.
+type Migration = postgres.Migration
+
+// Migrate applies the pending schema migrations to the database at url and
+// returns the versions before and after. It is safe to run from several
+// replicas at once.
+func Migrate(ctx context.Context, url string) (from, to int32, err error) {
+	return postgres.Migrate(ctx, url)
+}
+
+// MigrationStatus lists the schema migrations and which are applied.
+func MigrationStatus(ctx context.Context, url string) ([]Migration, error) {
+	return postgres.Status(ctx, url)
+}
+
+// RunJanitor opens the database at url and deletes its expired token
+// records once, without starting a server.
+func RunJanitor(ctx context.Context, url string) (int, error) {
+	st, err := postgres.Open(ctx, postgres.Config{URL: url, MaxConns: 2})
+	if err != nil {
+		return 0, fmt.Errorf("authz: %w", err)
+	}
+	defer st.Close()
+	s := &Server{cfg: Config{Now: time.Now, JanitorBatch: DefaultJanitorBatch}, store: st}
+	return s.Janitor(ctx)
+}

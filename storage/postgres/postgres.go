@@ -1,0 +1,342 @@
+// Package postgres is the PostgreSQL storage.Store, on pgx and pgxpool.
+// Schema changes are the embedded migrations (package migrations), applied
+// with Migrate; Open refuses a database whose schema is behind.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Store is a storage.Store on a pgxpool. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Config configures Open.
+type Config struct {
+	// URL is the PostgreSQL connection URL or DSN. Pool settings may be
+	// given in it (pool_max_conns, pool_min_conns, ...).
+	URL string
+	// MaxConns caps the pool when the URL sets no pool_max_conns;
+	// DefaultMaxConns() if zero.
+	MaxConns int32
+}
+
+// DefaultMaxConns is the pool size used when none is configured: four
+// connections per CPU, at least eight. Token issuance and introspection
+// hold a connection for one short statement each, so a few per core keep
+// the CPUs busy while others wait on the network.
+func DefaultMaxConns() int32 { return int32(max(8, 4*runtime.GOMAXPROCS(0))) }
+
+// Open connects to the database and checks that its schema is current.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: invalid database URL: %w", redact(err))
+	}
+	if !strings.Contains(cfg.URL, "pool_max_conns") {
+		pc.MaxConns = cfg.MaxConns
+		if pc.MaxConns <= 0 {
+			pc.MaxConns = DefaultMaxConns()
+		}
+	}
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", redact(err))
+	}
+	s := &Store{pool: pool}
+	if err := s.checkSchema(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redact keeps connection strings out of error text: pgconn's parse
+// errors already hide passwords; this drops anything that looks like a URL.
+func redact(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("cannot parse the connection string")
+	}
+	return err
+}
+
+// Ping implements storage.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Close implements storage.Store.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool returns the connection pool, for metrics and tests.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// textOK reports whether v can be stored in a text column: PostgreSQL
+// refuses NUL bytes and invalid UTF-8. A lookup of such a value finds
+// nothing.
+func textOK(v string) bool {
+	return utf8.ValidString(v) && strings.IndexByte(v, 0) < 0
+}
+
+func allTextOK(vs ...[]string) bool {
+	for _, l := range vs {
+		for _, v := range l {
+			if !textOK(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// mapErr translates pgx errors to storage sentinels.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("postgres: %s: %w", op, storage.ErrAlreadyExists)
+		case "23503": // foreign_key_violation: the client is gone
+			return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+		case "40001", "40P01": // serialization failure, deadlock
+			return fmt.Errorf("postgres: %s: %w", op, storage.ErrConflict)
+		}
+		// Keep the server's message out: it may quote values.
+		return fmt.Errorf("postgres: %s: database error %s", op, pe.Code)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+const clientCols = `id, name, secret_hash, grant_types, response_types, redirect_uris, scopes, audience,
+	token_endpoint_auth_method, access_token_ttl_seconds, introspection_allowed, created_at, updated_at`
+
+func scanClient(row pgx.Row) (storage.Client, error) {
+	var c storage.Client
+	var ttl int64
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.ResponseTypes, &c.RedirectURIs, &c.Scopes, &c.Audience,
+		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.CreatedAt, &c.UpdatedAt)
+	c.AccessTokenTTL = time.Duration(ttl) * time.Second
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, err
+}
+
+func validClient(c storage.Client) error {
+	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.TokenEndpointAuthMethod) ||
+		!allTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience) {
+		return fmt.Errorf("postgres: client %q holds text PostgreSQL cannot store: %w", c.ID, storage.ErrConflict)
+	}
+	return nil
+}
+
+// CreateClient implements storage.ClientStore.
+func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
+	if err := validClient(c); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		c.ID, c.Name, c.SecretHash, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
+		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.CreatedAt, c.UpdatedAt)
+	return mapErr("create client", err)
+}
+
+// GetClient implements storage.ClientStore.
+func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	if !textOK(id) {
+		return storage.Client{}, fmt.Errorf("postgres: get client: %w", storage.ErrNotFound)
+	}
+	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
+	return c, mapErr("get client", err)
+}
+
+// ListClients implements storage.ClientStore.
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, mapErr("list clients", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
+	return out, mapErr("list clients", err)
+}
+
+// UpdateClient implements storage.ClientStore.
+func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
+	if !textOK(c.ID) {
+		return fmt.Errorf("postgres: update client: %w", storage.ErrNotFound)
+	}
+	if err := validClient(c); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE clients SET name = $2, grant_types = $3, response_types = $4, redirect_uris = $5,
+		scopes = $6, audience = $7, token_endpoint_auth_method = $8, access_token_ttl_seconds = $9,
+		introspection_allowed = $10, updated_at = $11 WHERE id = $1`,
+		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
+		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.UpdatedAt)
+	return affected("update client", tag, err)
+}
+
+func affected(op string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// SetClientSecret implements storage.ClientStore.
+func (s *Store) SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error {
+	if !textOK(id) {
+		return fmt.Errorf("postgres: set client secret: %w", storage.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now)
+	return affected("set client secret", tag, err)
+}
+
+// DeleteClient implements storage.ClientStore. The foreign key deletes the
+// client's tokens in the same statement.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if !textOK(id) {
+		return fmt.Errorf("postgres: delete client: %w", storage.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	return affected("delete client", tag, err)
+}
+
+// CreateToken implements storage.TokenStore in one statement: the foreign
+// key refuses a token of a client that no longer exists.
+func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
+	if !textOK(t.ClientID) {
+		return fmt.Errorf("postgres: create token: %w", storage.ErrNotFound)
+	}
+	if !textOK(t.Signature) || !textOK(t.RequestID) || !textOK(t.Subject) || !textOK(t.KeyID) || !textOK(t.JTI) ||
+		!allTextOK(t.Scopes, t.Audience) {
+		return fmt.Errorf("postgres: create token: text PostgreSQL cannot store: %w", storage.ErrConflict)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (kind, signature, request_id, client_id, subject, scopes, audience,
+		key_id, jti, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, nonNil(t.Scopes), nonNil(t.Audience),
+		t.KeyID, t.JTI, t.IssuedAt, t.ExpiresAt)
+	return mapErr("create token", err)
+}
+
+// GetToken implements storage.TokenStore: one indexed read.
+func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, sig string) (storage.Token, error) {
+	if !textOK(sig) {
+		return storage.Token{}, fmt.Errorf("postgres: get token: %w", storage.ErrNotFound)
+	}
+	t := storage.Token{Kind: kind, Signature: sig}
+	err := s.pool.QueryRow(ctx, `SELECT request_id, client_id, subject, scopes, audience, key_id, jti, issued_at, expires_at
+		FROM tokens WHERE signature = $1 AND kind = $2`, sig, string(kind)).
+		Scan(&t.RequestID, &t.ClientID, &t.Subject, &t.Scopes, &t.Audience, &t.KeyID, &t.JTI, &t.IssuedAt, &t.ExpiresAt)
+	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
+	return t, mapErr("get token", err)
+}
+
+// DeleteToken implements storage.TokenStore.
+func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, sig string) error {
+	if !textOK(sig) {
+		return fmt.Errorf("postgres: delete token: %w", storage.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE signature = $1 AND kind = $2`, sig, string(kind))
+	return affected("delete token", tag, err)
+}
+
+// RevokeRequest implements storage.TokenStore.
+func (s *Store) RevokeRequest(ctx context.Context, kind storage.TokenKind, requestID string) error {
+	if !textOK(requestID) {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE request_id = $1 AND kind = $2`, requestID, string(kind))
+	return mapErr("revoke request", err)
+}
+
+// janitorLockClass and the current schema name form the advisory lock
+// that lets one replica at a time delete expired tokens.
+const janitorLockClass int32 = 0x69647661 // "idva"
+
+// DeleteExpired implements storage.TokenStore. Only one replica cleans at
+// a time: if another holds the janitor lock, it deletes nothing.
+func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var locked bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))`, janitorLockClass).Scan(&locked); err != nil || !locked {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM tokens WHERE ctid IN (
+			SELECT ctid FROM tokens WHERE expires_at < $1 LIMIT $2)`, before, limit)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, mapErr("delete expired tokens", err)
+}
+
+// CreateKey implements storage.KeyStore.
+func (s *Store) CreateKey(ctx context.Context, k storage.Key) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (id, alg, state, sealed, public_jwk, created_at, activated_at, retired_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.ID, k.Alg, k.State, k.Sealed, k.PublicJWK, k.CreatedAt, nullTime(k.ActivatedAt), nullTime(k.RetiredAt))
+	return mapErr("create key", err)
+}
+
+// ListKeys implements storage.KeyStore.
+func (s *Store) ListKeys(ctx context.Context) ([]storage.Key, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, alg, state, sealed, public_jwk, created_at, activated_at, retired_at
+		FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, mapErr("list keys", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Key, error) {
+		var k storage.Key
+		var act, ret *time.Time
+		err := r.Scan(&k.ID, &k.Alg, &k.State, &k.Sealed, &k.PublicJWK, &k.CreatedAt, &act, &ret)
+		k.CreatedAt = k.CreatedAt.UTC()
+		if act != nil {
+			k.ActivatedAt = act.UTC()
+		}
+		if ret != nil {
+			k.RetiredAt = ret.UTC()
+		}
+		return k, err
+	})
+	return out, mapErr("list keys", err)
+}

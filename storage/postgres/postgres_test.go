@@ -1,0 +1,83 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
+	"github.com/idvauth/idvauth/storage/storagetest"
+)
+
+func TestContract(t *testing.T) {
+	pgtest.BaseURL(t)
+	storagetest.Run(t, func(t testing.TB) storage.Store { return pgtest.Open(t) })
+}
+
+func TestOpenRefusesSchemaBehind(t *testing.T) {
+	u := pgtest.Schema(t)
+	_, err := postgres.Open(context.Background(), postgres.Config{URL: u})
+	if !errors.Is(err, postgres.ErrSchemaBehind) {
+		t.Fatalf("Open on an empty schema = %v, want ErrSchemaBehind", err)
+	}
+	st, err := postgres.Status(context.Background(), u)
+	if err != nil || len(st) == 0 || st[0].Applied {
+		t.Fatalf("Status before migrating = %+v, %v", st, err)
+	}
+}
+
+func TestConcurrentMigrate(t *testing.T) {
+	u := pgtest.Schema(t)
+	latest, err := postgres.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	tos := make([]int32, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, tos[i], errs[i] = postgres.Migrate(context.Background(), u)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil || tos[i] != latest {
+			t.Errorf("migrator %d: to %d, %v; want %d", i, tos[i], err, latest)
+		}
+	}
+	st, err := postgres.Status(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st {
+		if !m.Applied {
+			t.Errorf("migration %d %s not applied", m.Version, m.Name)
+		}
+	}
+	s, err := postgres.Open(context.Background(), postgres.Config{URL: u})
+	if err != nil {
+		t.Fatalf("Open after migrating: %v", err)
+	}
+	s.Close()
+}
+
+func TestOpenBadURL(t *testing.T) {
+	_, err := postgres.Open(context.Background(), postgres.Config{URL: "postgres://user:hunter2@127.0.0.1:1/x?connect_timeout=1"})
+	if err == nil {
+		t.Fatal("Open of an unreachable database succeeded")
+	}
+	if got := err.Error(); strings.Contains(got, "hunter2") {
+		t.Fatalf("error shows the password: %s", got)
+	}
+	if _, err := postgres.Open(context.Background(), postgres.Config{URL: "postgres://%zz"}); err == nil {
+		t.Fatal("Open of a malformed URL succeeded")
+	}
+}
+
