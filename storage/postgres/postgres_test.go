@@ -80,4 +80,3 @@ func TestOpenBadURL(t *testing.T) {
 		t.Fatal("Open of a malformed URL succeeded")
 	}
 }
-
