@@ -99,6 +99,7 @@ func startServerNoSeed(t testing.TB, cfg authz.Config) *testServer {
 			case <-time.After(30 * time.Second):
 				serveErr = errors.New("Serve did not return within 30s of cancel")
 			}
+			srv.Close()
 		})
 		return serveErr
 	}

@@ -48,7 +48,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store}
 	if s.store == nil {
-		if s.store, err = openStore(ctx, cfg); err != nil {
+		if s.store, err = openStore(ctx, cfg, s.log); err != nil {
 			return nil, err
 		}
 		s.cfg.Store = s.store

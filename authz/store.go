@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres"
@@ -12,11 +14,17 @@ import (
 
 // openStore opens the store cfg names: PostgreSQL for a database URL,
 // memory otherwise.
-func openStore(ctx context.Context, cfg Config) (storage.Store, error) {
+func openStore(ctx context.Context, cfg Config, log *zap.Logger) (storage.Store, error) {
 	if cfg.DatabaseURL == "" {
 		return memory.New(), nil
 	}
-	s, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DatabaseMaxConns})
+	s, err := postgres.Open(ctx, postgres.Config{
+		URL:      cfg.DatabaseURL,
+		MaxConns: cfg.DatabaseMaxConns,
+		OnListenError: func(err error) {
+			log.Warn("client change listener lost its database connection; client cache off until it is back", zap.Error(err))
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
@@ -41,7 +49,7 @@ func MigrationStatus(ctx context.Context, url string) ([]Migration, error) {
 // RunJanitor opens the database at url and deletes its expired token
 // records once, without starting a server.
 func RunJanitor(ctx context.Context, url string) (int, error) {
-	st, err := postgres.Open(ctx, postgres.Config{URL: url, MaxConns: 2})
+	st, err := postgres.Open(ctx, postgres.Config{URL: url, MaxConns: 2, ClientCacheTTL: -1})
 	if err != nil {
 		return 0, fmt.Errorf("authz: %w", err)
 	}

@@ -28,6 +28,11 @@ type Store struct {
 	// issuance. Revocations and deletions go through pool and are durable
 	// before they are answered.
 	tokenPool *pgxpool.Pool
+
+	cache         *clientCache // nil when disabled
+	onListenError func(error)
+	stopListen    context.CancelFunc
+	listenDone    chan struct{}
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -40,7 +45,18 @@ type Config struct {
 	// MaxConns caps the pool when the URL sets no pool_max_conns;
 	// DefaultMaxConns() if zero.
 	MaxConns int32
+	// ClientCacheTTL bounds how long a client read from the database is
+	// reused; DefaultClientCacheTTL if zero, no cache if negative. Every
+	// change of a client reaches every replica's cache at once through
+	// LISTEN/NOTIFY; the TTL only bounds the damage of a lost one.
+	ClientCacheTTL time.Duration
+	// OnListenError is told when the client change listener loses its
+	// connection (the cache is off until it is back). Optional.
+	OnListenError func(error)
 }
+
+// DefaultClientCacheTTL is the longest a cached client lives.
+const DefaultClientCacheTTL = 10 * time.Second
 
 // DefaultMaxConns is the pool size used when none is configured: four
 // connections per CPU, at least eight. Token issuance and introspection
@@ -74,10 +90,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", redact(err))
 	}
-	s := &Store{pool: pool, tokenPool: tokenPool}
+	s := &Store{pool: pool, tokenPool: tokenPool, onListenError: cfg.OnListenError}
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	ttl := cfg.ClientCacheTTL
+	if ttl == 0 {
+		ttl = DefaultClientCacheTTL
+	}
+	if ttl > 0 {
+		s.cache = newClientCache(ttl)
+		lctx, cancel := context.WithCancel(context.Background())
+		s.stopListen, s.listenDone = cancel, make(chan struct{})
+		go s.listen(lctx, pc.ConnConfig.Copy(), s.listenDone)
 	}
 	return s, nil
 }
@@ -97,6 +123,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close implements storage.Store.
 func (s *Store) Close() {
+	if s.stopListen != nil {
+		s.stopListen()
+		<-s.listenDone
+	}
 	s.pool.Close()
 	s.tokenPool.Close()
 }
@@ -198,8 +228,30 @@ func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error
 	if !textOK(id) {
 		return storage.Client{}, fmt.Errorf("postgres: get client: %w", storage.ErrNotFound)
 	}
+	var gen uint64
+	if s.cache != nil {
+		c, ok, g := s.cache.get(id)
+		if ok {
+			return c, nil
+		}
+		gen = g
+	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
-	return c, mapErr("get client", err)
+	if err != nil {
+		return c, mapErr("get client", err)
+	}
+	if s.cache != nil {
+		s.cache.put(c, gen)
+	}
+	return c, nil
+}
+
+// forget drops a client from this replica's cache at once; the trigger's
+// notification tells the other replicas.
+func (s *Store) forget(id string) {
+	if s.cache != nil {
+		s.cache.invalidate(id)
+	}
 }
 
 // ListClients implements storage.ClientStore.
@@ -225,6 +277,7 @@ func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
 		introspection_allowed = $10, updated_at = $11 WHERE id = $1`,
 		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
 		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.UpdatedAt)
+	s.forget(c.ID)
 	return affected("update client", tag, err)
 }
 
@@ -244,6 +297,7 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, hash []byte, now
 		return fmt.Errorf("postgres: set client secret: %w", storage.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now)
+	s.forget(id)
 	return affected("set client secret", tag, err)
 }
 
@@ -254,6 +308,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("postgres: delete client: %w", storage.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	s.forget(id)
 	return affected("delete client", tag, err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres"
@@ -79,4 +80,45 @@ func TestOpenBadURL(t *testing.T) {
 	if _, err := postgres.Open(context.Background(), postgres.Config{URL: "postgres://%zz"}); err == nil {
 		t.Fatal("Open of a malformed URL succeeded")
 	}
+}
+
+// TestClientCacheFollowsOtherReplicas: a change made through one store
+// reaches another store's cache through NOTIFY, long before the TTL.
+func TestClientCacheFollowsOtherReplicas(t *testing.T) {
+	u := pgtest.URL(t)
+	ctx := context.Background()
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, postgres.Config{URL: u, ClientCacheTTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := open(), open()
+	c := storage.Client{ID: "cached", Name: "c", SecretHash: []byte{1}, TokenEndpointAuthMethod: "client_secret_basic",
+		CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := a.CreateClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not seen within 10s (cache TTL is 1h, so NOTIFY failed)", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Fill b's cache (once its listener runs, reads are cached).
+	waitFor("first read", func() bool { _, err := b.GetClient(ctx, "cached"); return err == nil })
+	if err := a.SetClientSecret(ctx, "cached", []byte{2}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("secret change", func() bool { g, _ := b.GetClient(ctx, "cached"); return len(g.SecretHash) == 1 && g.SecretHash[0] == 2 })
+	if err := a.DeleteClient(ctx, "cached"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("deletion", func() bool { _, err := b.GetClient(ctx, "cached"); return errors.Is(err, storage.ErrNotFound) })
 }
