@@ -58,6 +58,14 @@ type TokenKind string
 const (
 	AccessToken  TokenKind = "access_token"
 	RefreshToken TokenKind = "refresh_token"
+	// AuthorizeCode is an authorization code, redeemed once.
+	AuthorizeCode TokenKind = "authorize_code"
+	// PKCE holds a code's RFC 7636 challenge, keyed like the code.
+	PKCE TokenKind = "pkce"
+	// OpenIDConnect holds what an ID token issued for a code needs.
+	OpenIDConnect TokenKind = "openid_connect"
+	// PushedRequest is an RFC 9126 pushed authorization request.
+	PushedRequest TokenKind = "pushed_request"
 )
 
 // Token is the server-side record of an issued token. It is keyed by the
@@ -80,6 +88,14 @@ type Token struct {
 	JTI       string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// Session is what the server needs to resume the grant (a code's
+	// redirect URI and PKCE challenge, a nonce, the time of login),
+	// opaque to the store. It holds no personal data the grant does not
+	// need: people appear by opaque subject only.
+	Session []byte
+	// ConsumedAt is when the record was used up (a code redeemed, a
+	// refresh token rotated); zero while it is usable.
+	ConsumedAt time.Time
 }
 
 // Key is a signing key as kept at rest: the private part sealed by the keys
@@ -128,6 +144,12 @@ type TokenStore interface {
 	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
 	// DeleteToken removes one record; ErrNotFound if there is none.
 	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
+	// ConsumeToken marks the record of kind with signature used at now and
+	// returns it. Of any number of concurrent calls for one record exactly
+	// one succeeds; the others, and every later call, get the record with
+	// ErrConflict, so that the caller can revoke what the first use
+	// issued. ErrNotFound if there is none.
+	ConsumeToken(ctx context.Context, kind TokenKind, signature string, now time.Time) (Token, error)
 	// RevokeRequest removes every record of kind issued from requestID.
 	// Removing nothing is not an error.
 	RevokeRequest(ctx context.Context, kind TokenKind, requestID string) error

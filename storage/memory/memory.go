@@ -56,6 +56,10 @@ func cloneClient(c storage.Client) storage.Client {
 func cloneToken(t storage.Token) storage.Token {
 	t.Scopes = slices.Clone(t.Scopes)
 	t.Audience = slices.Clone(t.Audience)
+	t.Session = slices.Clone(t.Session)
+	if len(t.Session) == 0 {
+		t.Session = nil
+	}
 	return t
 }
 
@@ -167,6 +171,23 @@ func (s *Store) GetToken(_ context.Context, kind storage.TokenKind, sig string) 
 	if !ok {
 		return storage.Token{}, fmt.Errorf("memory: get %s: %w", kind, storage.ErrNotFound)
 	}
+	return cloneToken(t), nil
+}
+
+// ConsumeToken implements storage.TokenStore.
+func (s *Store) ConsumeToken(_ context.Context, kind storage.TokenKind, sig string, now time.Time) (storage.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := tokenKey{kind, sig}
+	t, ok := s.tokens[k]
+	if !ok {
+		return storage.Token{}, fmt.Errorf("memory: consume %s: %w", kind, storage.ErrNotFound)
+	}
+	if !t.ConsumedAt.IsZero() {
+		return cloneToken(t), fmt.Errorf("memory: consume %s: already used: %w", kind, storage.ErrConflict)
+	}
+	t.ConsumedAt = now
+	s.tokens[k] = t
 	return cloneToken(t), nil
 }
 

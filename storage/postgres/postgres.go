@@ -28,6 +28,7 @@ type Store struct {
 	// issuance. Revocations and deletions go through pool and are durable
 	// before they are answered.
 	tokenPool *pgxpool.Pool
+	inserter  *tokenInserter // on tokenPool
 
 	cache         *clientCache // nil when disabled
 	onListenError func(error)
@@ -90,7 +91,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", redact(err))
 	}
-	s := &Store{pool: pool, tokenPool: tokenPool, onListenError: cfg.OnListenError}
+	s := &Store{pool: pool, tokenPool: tokenPool, onListenError: cfg.OnListenError,
+		inserter: newTokenInserter(tokenPool, tokenFlushers())}
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -159,6 +161,18 @@ func nonNil(s []string) []string {
 	return s
 }
 
+func nonNilBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func isForeignKeyViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
 func nullTime(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -200,6 +214,9 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.CreatedAt, &c.UpdatedAt)
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if len(c.SecretHash) == 0 {
+		c.SecretHash = nil
+	}
 	return c, err
 }
 
@@ -218,7 +235,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		c.ID, c.Name, c.SecretHash, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
+		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
 		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.CreatedAt, c.UpdatedAt)
 	return mapErr("create client", err)
 }
@@ -296,7 +313,7 @@ func (s *Store) SetClientSecret(ctx context.Context, id string, hash []byte, now
 	if !textOK(id) {
 		return fmt.Errorf("postgres: set client secret: %w", storage.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, now)
+	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, nonNilBytes(hash), now)
 	s.forget(id)
 	return affected("set client secret", tag, err)
 }
@@ -312,8 +329,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return affected("delete client", tag, err)
 }
 
-// CreateToken implements storage.TokenStore in one statement: the foreign
-// key refuses a token of a client that no longer exists.
+// CreateToken implements storage.TokenStore in one statement, shared with
+// concurrent calls (tokenInserter): the foreign key refuses a token of a
+// client that no longer exists.
 func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 	if !textOK(t.ClientID) {
 		return fmt.Errorf("postgres: create token: %w", storage.ErrNotFound)
@@ -322,11 +340,23 @@ func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 		!allTextOK(t.Scopes, t.Audience) {
 		return fmt.Errorf("postgres: create token: text PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
-	_, err := s.tokenPool.Exec(ctx, `INSERT INTO tokens (kind, signature, request_id, client_id, subject, scopes, audience,
-		key_id, jti, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, nonNil(t.Scopes), nonNil(t.Audience),
-		t.KeyID, t.JTI, t.IssuedAt, t.ExpiresAt)
-	return mapErr("create token", err)
+	return s.inserter.insert(ctx, t)
+}
+
+const tokenCols = `request_id, client_id, subject, scopes, audience, key_id, jti, issued_at, expires_at, session, consumed_at`
+
+func scanToken(row pgx.Row, t *storage.Token) error {
+	var consumed *time.Time
+	err := row.Scan(&t.RequestID, &t.ClientID, &t.Subject, &t.Scopes, &t.Audience, &t.KeyID, &t.JTI,
+		&t.IssuedAt, &t.ExpiresAt, &t.Session, &consumed)
+	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
+	if consumed != nil {
+		t.ConsumedAt = consumed.UTC()
+	}
+	if len(t.Session) == 0 {
+		t.Session = nil
+	}
+	return err
 }
 
 // GetToken implements storage.TokenStore: one indexed read.
@@ -335,11 +365,28 @@ func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, sig string
 		return storage.Token{}, fmt.Errorf("postgres: get token: %w", storage.ErrNotFound)
 	}
 	t := storage.Token{Kind: kind, Signature: sig}
-	err := s.pool.QueryRow(ctx, `SELECT request_id, client_id, subject, scopes, audience, key_id, jti, issued_at, expires_at
-		FROM tokens WHERE signature = $1 AND kind = $2`, sig, string(kind)).
-		Scan(&t.RequestID, &t.ClientID, &t.Subject, &t.Scopes, &t.Audience, &t.KeyID, &t.JTI, &t.IssuedAt, &t.ExpiresAt)
-	t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
+	err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE signature = $1 AND kind = $2`, sig, string(kind)), &t)
 	return t, mapErr("get token", err)
+}
+
+// ConsumeToken implements storage.TokenStore with a conditional update:
+// concurrent callers queue on the row lock, and each one after the first
+// finds consumed_at set and updates nothing.
+func (s *Store) ConsumeToken(ctx context.Context, kind storage.TokenKind, sig string, now time.Time) (storage.Token, error) {
+	if !textOK(sig) {
+		return storage.Token{}, fmt.Errorf("postgres: consume token: %w", storage.ErrNotFound)
+	}
+	t := storage.Token{Kind: kind, Signature: sig}
+	err := scanToken(s.pool.QueryRow(ctx, `UPDATE tokens SET consumed_at = $3
+		WHERE signature = $1 AND kind = $2 AND consumed_at IS NULL RETURNING `+tokenCols, sig, string(kind), now), &t)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return t, mapErr("consume token", err)
+	}
+	t, err = s.GetToken(ctx, kind, sig)
+	if err != nil {
+		return t, err
+	}
+	return t, fmt.Errorf("postgres: consume token: already used: %w", storage.ErrConflict)
 }
 
 // DeleteToken implements storage.TokenStore.

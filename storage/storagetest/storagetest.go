@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"ClientNotFound", testClientNotFound},
 		{"ClientAlreadyExists", testClientAlreadyExists},
 		{"ClientOddValues", testClientOddValues},
+		{"ClientWithoutSecret", testClientWithoutSecret},
 		{"TokenLifecycle", testTokenLifecycle},
 		{"TokenNeedsClient", testTokenNeedsClient},
 		{"TokenAlreadyExists", testTokenAlreadyExists},
@@ -46,6 +47,9 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"ConcurrentCreateOneWins", testConcurrentCreateOneWins},
 		{"ConcurrentDeleteOneWins", testConcurrentDeleteOneWins},
 		{"ConcurrentTokensAndDelete", testConcurrentTokensAndDelete},
+		{"ConsumeToken", testConsumeToken},
+		{"ConcurrentConsumeOneWins", testConcurrentConsumeOneWins},
+		{"ConcurrentCreateMixed", testConcurrentCreateMixed},
 		{"Ping", func(t *testing.T, s storage.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatalf("Ping() = %v", err)
@@ -135,10 +139,12 @@ func equalClient(t testing.TB, got, want storage.Client) {
 
 func equalToken(t testing.TB, got, want storage.Token) {
 	t.Helper()
-	if !got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
-		t.Errorf("token times = %v/%v, want %v/%v", got.IssuedAt, got.ExpiresAt, want.IssuedAt, want.ExpiresAt)
+	if !got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) || !got.ConsumedAt.Equal(want.ConsumedAt) {
+		t.Errorf("token times = %v/%v/%v, want %v/%v/%v", got.IssuedAt, got.ExpiresAt, got.ConsumedAt,
+			want.IssuedAt, want.ExpiresAt, want.ConsumedAt)
 	}
-	got.IssuedAt, got.ExpiresAt, want.IssuedAt, want.ExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	got.IssuedAt, got.ExpiresAt, got.ConsumedAt = time.Time{}, time.Time{}, time.Time{}
+	want.IssuedAt, want.ExpiresAt, want.ConsumedAt = time.Time{}, time.Time{}, time.Time{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("token =\n%+v\nwant\n%+v", got, want)
 	}
@@ -579,5 +585,176 @@ func testConcurrentTokensAndDelete(t *testing.T, s storage.Store) {
 		if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("a token outlived its deleted client: %v", err)
 		}
+	}
+}
+
+func testConsumeToken(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	code := newToken(c.ID, storage.AuthorizeCode)
+	code.Session = []byte("{\"redirect_uri\":\"https://app.example/cb\"}\x00\xff")
+	mustCreateToken(t, s, code)
+	pkce := newToken(c.ID, storage.PKCE)
+	pkce.Signature, pkce.RequestID = code.Signature, code.RequestID
+	mustCreateToken(t, s, pkce)
+
+	got, err := s.GetToken(ctx, storage.AuthorizeCode, code.Signature)
+	if err != nil {
+		t.Fatalf("GetToken = %v", err)
+	}
+	equalToken(t, got, code)
+
+	at := now().Add(3 * time.Second)
+	got, err = s.ConsumeToken(ctx, storage.AuthorizeCode, code.Signature, at)
+	if err != nil {
+		t.Fatalf("ConsumeToken = %v", err)
+	}
+	want := code
+	want.ConsumedAt = at
+	equalToken(t, got, want)
+	if got, _ = s.GetToken(ctx, storage.AuthorizeCode, code.Signature); !got.ConsumedAt.Equal(at) {
+		t.Errorf("GetToken after consume: ConsumedAt = %v, want %v", got.ConsumedAt, at)
+	}
+	got, err = s.ConsumeToken(ctx, storage.AuthorizeCode, code.Signature, at.Add(time.Second))
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("second ConsumeToken = %v, want ErrConflict", err)
+	}
+	// The loser learns what the first use was, to revoke what it issued.
+	equalToken(t, got, want)
+
+	// Kinds are separate: the PKCE record under the same signature is
+	// still usable.
+	if got, err := s.ConsumeToken(ctx, storage.PKCE, pkce.Signature, at); err != nil || got.RequestID != code.RequestID {
+		t.Errorf("ConsumeToken(PKCE) = %+v, %v; want the unused record", got, err)
+	}
+	for _, v := range []string{id("missing"), "", "a\x00b", "\xff\xfe", string(make([]byte, 20000))} {
+		if _, err := s.ConsumeToken(ctx, storage.AuthorizeCode, v, at); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("ConsumeToken(%.20q) = %v, want ErrNotFound", v, err)
+		}
+	}
+	// An access token record without a session reads back without one.
+	acc := newToken(c.ID, storage.AccessToken)
+	mustCreateToken(t, s, acc)
+	if got, err := s.GetToken(ctx, storage.AccessToken, acc.Signature); err != nil || got.Session != nil || !got.ConsumedAt.IsZero() {
+		t.Errorf("GetToken(access) = %+v, %v; want no session, not consumed", got, err)
+	}
+}
+
+// testConcurrentConsumeOneWins is the code redemption and refresh token
+// rotation race: of many concurrent uses of one record, exactly one wins.
+func testConcurrentConsumeOneWins(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	for _, kind := range []storage.TokenKind{storage.AuthorizeCode, storage.RefreshToken} {
+		for round := 0; round < 5; round++ {
+			tok := newToken(c.ID, kind)
+			mustCreateToken(t, s, tok)
+			won, errs := race(racers, func(int) error {
+				_, err := s.ConsumeToken(ctx, kind, tok.Signature, now())
+				return err
+			})
+			if won != 1 {
+				t.Fatalf("%d concurrent uses of one %s succeeded, want exactly 1", won, kind)
+			}
+			for _, err := range errs {
+				if !errors.Is(err, storage.ErrConflict) {
+					t.Errorf("losing use of %s = %v, want ErrConflict", kind, err)
+				}
+			}
+		}
+	}
+}
+
+// testConcurrentCreateMixed creates many tokens at once, some of them
+// duplicates and some for a client that does not exist, with values that
+// need quoting: each call gets its own answer and each stored record
+// reads back exactly (a backend that groups inserts must still do this).
+func testConcurrentCreateMixed(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	odd := []string{`a,b`, `{x}`, `"q"`, `back\slash`, `NULL`, ` spaced `, "", "ünïcødé", `'; DROP TABLE tokens; --`}
+	dup := id("dup")
+	const n = 64
+	toks := make([]storage.Token, n)
+	for i := range toks {
+		toks[i] = newToken(c.ID, storage.AccessToken)
+		toks[i].Scopes = []string{odd[i%len(odd)], fmt.Sprint(i)}
+		toks[i].Audience = odd[:i%len(odd)]
+		if i%len(odd) == 0 {
+			toks[i].Audience = nil
+		}
+		switch i % 8 {
+		case 3:
+			toks[i].Signature = dup
+		case 5:
+			toks[i].ClientID = id("ghost")
+		}
+	}
+	errs := make([]error, n)
+	race(n, func(i int) error {
+		errs[i] = s.CreateToken(ctx, toks[i])
+		return errs[i]
+	})
+	dupWins := 0
+	for i, tok := range toks {
+		switch {
+		case i%8 == 5:
+			if !errors.Is(errs[i], storage.ErrNotFound) {
+				t.Errorf("token %d for a missing client: CreateToken = %v, want ErrNotFound", i, errs[i])
+			}
+		case i%8 == 3 && errs[i] != nil:
+			if !errors.Is(errs[i], storage.ErrAlreadyExists) {
+				t.Errorf("token %d with a taken signature: CreateToken = %v, want ErrAlreadyExists", i, errs[i])
+			}
+		case errs[i] != nil:
+			t.Errorf("token %d: CreateToken = %v", i, errs[i])
+		default:
+			if i%8 == 3 {
+				dupWins++
+			}
+			got, err := s.GetToken(ctx, storage.AccessToken, tok.Signature)
+			if err != nil {
+				t.Errorf("token %d: GetToken = %v", i, err)
+				continue
+			}
+			if tok.Audience == nil {
+				tok.Audience = []string{}
+			}
+			if len(got.Audience) == 0 {
+				got.Audience = []string{}
+			}
+			equalToken(t, got, tok)
+		}
+	}
+	if dupWins != 1 {
+		t.Errorf("%d creates of one signature succeeded, want exactly 1", dupWins)
+	}
+}
+
+// testClientWithoutSecret: a public client has no secret and may leave
+// every list empty.
+func testClientWithoutSecret(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	at := now()
+	c := storage.Client{ID: id("public"), Name: "public", TokenEndpointAuthMethod: "none", CreatedAt: at, UpdatedAt: at}
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatalf("CreateClient(no secret, no lists) = %v", err)
+	}
+	got, err := s.GetClient(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("GetClient = %v", err)
+	}
+	if len(got.SecretHash) != 0 || len(got.GrantTypes)+len(got.ResponseTypes)+len(got.RedirectURIs)+len(got.Scopes)+len(got.Audience) != 0 ||
+		got.TokenEndpointAuthMethod != "none" {
+		t.Errorf("GetClient = %+v, want no secret and empty lists", got)
+	}
+	if err := s.SetClientSecret(ctx, c.ID, []byte("digest"), at); err != nil {
+		t.Fatalf("SetClientSecret = %v", err)
+	}
+	if err := s.SetClientSecret(ctx, c.ID, nil, at); err != nil {
+		t.Fatalf("SetClientSecret(nil) = %v", err)
+	}
+	if got, _ := s.GetClient(ctx, c.ID); len(got.SecretHash) != 0 {
+		t.Errorf("secret after clearing it = %x, want none", got.SecretHash)
 	}
 }
