@@ -160,7 +160,7 @@ func applyClientFlags(cmd *cobra.Command, c *authz.ClientJSON) {
 }
 
 func newClientsCmd(env lookupEnv) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := group(&cobra.Command{
 		Use:   "clients",
 		Short: "Manage OAuth 2.0 clients through the admin API",
 		Long: `Manage OAuth 2.0 clients through the admin API of a running server.
@@ -170,7 +170,7 @@ and authenticated with IDVAUTH_ADMIN_TOKEN.`,
 		Example: `  export IDVAUTH_ADMIN_TOKEN=...
   idvauth clients create --name "KYC backend" --scope identity.verify
   idvauth clients list -o json`,
-	}
+	})
 	cmd.PersistentFlags().String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
 	cmd.PersistentFlags().String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
 
@@ -306,7 +306,7 @@ rest stays as it is. The secret is not changed (see rotate-secret).`,
 		Use:     "delete CLIENT_ID",
 		Short:   "Delete a client and every token issued to it",
 		Long:    "Delete a client. Its tokens stop working at once: introspection answers active: false.",
-		Example: "  idvauth clients delete demo-service",
+		Example: "  idvauth clients delete demo-service\n  idvauth clients delete demo-service -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := outputJSON(cmd)

@@ -24,20 +24,20 @@ func databaseURL(cmd *cobra.Command, env lookupEnv) (string, error) {
 }
 
 func newMigrateCmd(env lookupEnv) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := group(&cobra.Command{
 		Use:   "migrate",
 		Short: "Apply or show PostgreSQL schema migrations",
 		Long: `Apply or show the schema migrations built into this binary. 'serve' refuses
 to start against a database whose schema is behind.`,
 		Example: `  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate up
   idvauth migrate status -o json`,
-	}
+	})
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Apply every pending migration",
 		Long: `Apply every pending migration. Safe to run from several replicas at once:
 one migrates while the others wait, then finds nothing left to do.`,
-		Example: "  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate up",
+		Example: "  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate up\n  idvauth migrate up -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := outputJSON(cmd)

@@ -23,6 +23,15 @@ func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Wr
 	return 0
 }
 
+// group makes cmd a command group that shows its help when called alone and
+// fails on an unknown subcommand: cobra would otherwise show the help and
+// exit 0 for `idvauth migrate donw`, which scripts take for success.
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	return cmd
+}
+
 // lookupEnv reads an environment variable; tests pass their own.
 type lookupEnv func(string) (string, bool)
 

@@ -64,6 +64,9 @@ type serveConfig struct {
 	generatedAdminToken   bool
 	generatedSecrets      bool
 	databaseURLGivenInDev bool
+	// issuerSet is whether the issuer was set (flag, env or file) rather
+	// than defaulted.
+	issuerSet bool
 }
 
 func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
@@ -80,7 +83,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, fmt.Errorf("IDVAUTH_LOG_LEVEL: %q is not a level (debug, info, warn, error)", lvl)
 	}
 	a := &sc.authz
-	a.Issuer, _ = r.get(sIssuer)
+	a.Issuer, sc.issuerSet = r.get(sIssuer)
 	a.DatabaseURL, _ = r.get(sDatabaseURL)
 	a.DefaultAudience, _ = r.get(sDefaultAudience)
 	a.AccessTokenAlg, _ = r.get(sAccessAlg)
@@ -164,16 +167,30 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	var lc net.ListenConfig
+	var public net.Listener
+	if sc.dev && !sc.issuerSet {
+		// The demo's issuer is where its public listener really is (another
+		// --public-addr, or port 0), so that discovery and the iss of its
+		// tokens name this server; only known once bound.
+		if public, err = lc.Listen(ctx, "tcp", sc.publicAddr); err != nil {
+			return fmt.Errorf("public listener: %w", err)
+		}
+		sc.authz.Issuer = devIssuer(public.Addr())
+	}
 	srv, err := authz.New(ctx, sc.authz)
 	if err != nil {
+		if public != nil {
+			public.Close()
+		}
 		return err
 	}
 	defer srv.Close()
 
-	var lc net.ListenConfig
-	public, err := lc.Listen(ctx, "tcp", sc.publicAddr)
-	if err != nil {
-		return fmt.Errorf("public listener: %w", err)
+	if public == nil {
+		if public, err = lc.Listen(ctx, "tcp", sc.publicAddr); err != nil {
+			return fmt.Errorf("public listener: %w", err)
+		}
 	}
 	admin, err := lc.Listen(ctx, "tcp", sc.adminAddr)
 	if err != nil {
@@ -196,6 +213,19 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	}
 	log.Info("idvauth stopped")
 	return nil
+}
+
+// devIssuer is the issuer URL of a --dev server whose public listener is
+// at addr; a wildcard host becomes loopback.
+func devIssuer(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr, adminAddr string) {

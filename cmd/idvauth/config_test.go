@@ -1,0 +1,280 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+
+	"github.com/idvauth/idvauth/authz"
+)
+
+// writeConfig writes a YAML config file for t and returns its path.
+func writeConfig(t testing.TB, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "idvauth.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// loadServe resolves the serve settings of `idvauth serve args...` with env,
+// the way serve does, without starting anything.
+func loadServe(t testing.TB, env map[string]string, args ...string) (serveConfig, error) {
+	t.Helper()
+	root := newRootCmd(envOf(env))
+	cmd, rest, err := root.Find([]string{"serve"})
+	if err != nil || cmd.Name() != "serve" || len(rest) != 0 {
+		t.Fatalf("no serve command: %v", err)
+	}
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatalf("parse flags %q: %v", args, err)
+	}
+	return loadServeConfig(cmd, envOf(env))
+}
+
+// TestSettingsPrecedence checks flag > IDVAUTH_* env > config file >
+// default for each kind of setting.
+func TestSettingsPrecedence(t *testing.T) {
+	t.Parallel()
+	file := writeConfig(t, `
+issuer: http://file.example
+public_addr: 127.0.0.1:7001
+admin_addr: 127.0.0.1:7002
+access_token_ttl: 90s
+default_audience: file-aud
+log_level: warn
+secrets:
+  - file-secret-0123456789abcdef0123456789abcdef
+  - file-secret-old-0123456789abcdef0123456789ab
+admin_token: file-admin-token-0123456789abcdef0123456789
+`)
+	type want struct {
+		issuer, publicAddr, adminAddr, audience string
+		ttl                                     time.Duration
+		level                                   zapcore.Level
+		secrets                                 []string
+		adminToken                              string
+		issuerSet                               bool
+	}
+	def := want{
+		issuer: authz.DefaultIssuer, publicAddr: "127.0.0.1:8080", adminAddr: "127.0.0.1:8081",
+		audience: authz.DefaultAudience, ttl: authz.DefaultAccessTokenTTL, level: zapcore.InfoLevel,
+	}
+	fromFile := want{
+		issuer: "http://file.example", publicAddr: "127.0.0.1:7001", adminAddr: "127.0.0.1:7002",
+		audience: "file-aud", ttl: 90 * time.Second, level: zapcore.WarnLevel,
+		secrets:    []string{"file-secret-0123456789abcdef0123456789abcdef", "file-secret-old-0123456789abcdef0123456789ab"},
+		adminToken: "file-admin-token-0123456789abcdef0123456789", issuerSet: true,
+	}
+	env := map[string]string{
+		"IDVAUTH_ISSUER":           "http://env.example",
+		"IDVAUTH_PUBLIC_ADDR":      "127.0.0.1:6001",
+		"IDVAUTH_ADMIN_ADDR":       "127.0.0.1:6002",
+		"IDVAUTH_ACCESS_TOKEN_TTL": "2m",
+		"IDVAUTH_DEFAULT_AUDIENCE": "env-aud",
+		"IDVAUTH_LOG_LEVEL":        "debug",
+		"IDVAUTH_SECRETS":          " env-secret-0123456789abcdef0123456789abcdef , ,env-secret-old-0123456789abcdef0123456789ab",
+		"IDVAUTH_ADMIN_TOKEN":      "env-admin-token-0123456789abcdef0123456789",
+	}
+	fromEnv := want{
+		issuer: "http://env.example", publicAddr: "127.0.0.1:6001", adminAddr: "127.0.0.1:6002",
+		audience: "env-aud", ttl: 2 * time.Minute, level: zapcore.DebugLevel,
+		secrets:    []string{"env-secret-0123456789abcdef0123456789abcdef", "env-secret-old-0123456789abcdef0123456789ab"},
+		adminToken: "env-admin-token-0123456789abcdef0123456789", issuerSet: true,
+	}
+	flags := []string{
+		"--issuer", "http://flag.example", "--public-addr", "127.0.0.1:5001", "--admin-addr", "127.0.0.1:5002",
+		"--access-token-ttl", "30s", "--default-audience", "flag-aud", "--log-level", "error",
+		"--admin-token", "flag-admin-token-0123456789abcdef0123456789",
+	}
+	fromFlags := want{
+		issuer: "http://flag.example", publicAddr: "127.0.0.1:5001", adminAddr: "127.0.0.1:5002",
+		audience: "flag-aud", ttl: 30 * time.Second, level: zapcore.ErrorLevel,
+		secrets:    fromEnv.secrets, // secrets have no flag: they do not belong in ps
+		adminToken: "flag-admin-token-0123456789abcdef0123456789", issuerSet: true,
+	}
+	with := func(m map[string]string, kv ...string) map[string]string {
+		out := map[string]string{}
+		for k, v := range m {
+			out[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want want
+	}{
+		{"defaults", nil, []string{"--dev"}, def},
+		{"file", nil, []string{"--dev", "--config", file}, fromFile},
+		{"file named by IDVAUTH_CONFIG", map[string]string{"IDVAUTH_CONFIG": file}, []string{"--dev"}, fromFile},
+		{"env beats file", env, []string{"--dev", "--config", file}, fromEnv},
+		{"empty env does not beat file", map[string]string{"IDVAUTH_ISSUER": "", "IDVAUTH_SECRETS": "", "IDVAUTH_LOG_LEVEL": ""},
+			[]string{"--dev", "--config", file}, fromFile},
+		{"flag beats env and file", env, append([]string{"--dev", "--config", file}, flags...), fromFlags},
+		{"--config beats IDVAUTH_CONFIG", with(nil, "IDVAUTH_CONFIG", filepath.Join(t.TempDir(), "missing.yaml")),
+			[]string{"--dev", "--config", file}, fromFile},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := loadServe(t, tt.env, tt.args...)
+			if err != nil {
+				t.Fatalf("loadServeConfig(%q) = %v", tt.args, err)
+			}
+			a := sc.authz
+			got := want{
+				issuer: a.Issuer, publicAddr: sc.publicAddr, adminAddr: sc.adminAddr, audience: a.DefaultAudience,
+				ttl: a.AccessTokenTTL, level: sc.logLevel, issuerSet: sc.issuerSet,
+			}
+			if !sc.generatedSecrets {
+				got.secrets = a.Secrets
+			}
+			if !sc.generatedAdminToken {
+				got.adminToken = a.AdminToken
+			}
+			if got.issuer != tt.want.issuer || got.publicAddr != tt.want.publicAddr || got.adminAddr != tt.want.adminAddr ||
+				got.audience != tt.want.audience || got.ttl != tt.want.ttl || got.level != tt.want.level ||
+				got.issuerSet != tt.want.issuerSet || got.adminToken != tt.want.adminToken || !slices.Equal(got.secrets, tt.want.secrets) {
+				// No secret values in the message: only whether they match.
+				t.Errorf("settings = issuer %s, public %s, admin %s, audience %s, ttl %s, level %s, issuerSet %t, admin token ok %t, secrets ok %t;\n"+
+					"want issuer %s, public %s, admin %s, audience %s, ttl %s, level %s, issuerSet %t",
+					got.issuer, got.publicAddr, got.adminAddr, got.audience, got.ttl, got.level, got.issuerSet,
+					got.adminToken == tt.want.adminToken, slices.Equal(got.secrets, tt.want.secrets),
+					tt.want.issuer, tt.want.publicAddr, tt.want.adminAddr, tt.want.audience, tt.want.ttl, tt.want.level, tt.want.issuerSet)
+			}
+		})
+	}
+}
+
+// TestSettingsDevGenerates checks that --dev generates what is not set, and
+// only that.
+func TestSettingsDevGenerates(t *testing.T) {
+	t.Parallel()
+	sc, err := loadServe(t, nil, "--dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sc.generatedAdminToken || len(sc.authz.AdminToken) < 32 {
+		t.Errorf("--dev admin token: generated %t, %d characters; want a generated token of 32+", sc.generatedAdminToken, len(sc.authz.AdminToken))
+	}
+	if !sc.generatedSecrets || len(sc.authz.Secrets) != 1 || len(sc.authz.Secrets[0]) < 32 {
+		t.Errorf("--dev secrets: generated %t, %d of them; want one generated secret of 32+", sc.generatedSecrets, len(sc.authz.Secrets))
+	}
+	if sc.authz.DatabaseURL != "" {
+		t.Errorf("--dev database URL = %q, want none (in-memory)", sc.authz.DatabaseURL)
+	}
+	again, err := loadServe(t, nil, "--dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.authz.AdminToken == sc.authz.AdminToken || again.authz.Secrets[0] == sc.authz.Secrets[0] {
+		t.Error("--dev generated the same admin token or secret twice")
+	}
+	sc, err = loadServe(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken}, "--dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.generatedAdminToken || sc.authz.AdminToken != adminToken {
+		t.Errorf("--dev with IDVAUTH_ADMIN_TOKEN: generated %t, token given kept %t; want the given one", sc.generatedAdminToken, sc.authz.AdminToken == adminToken)
+	}
+}
+
+// TestSettingsJanitorInterval checks that 0 turns the janitor off rather
+// than taking the default.
+func TestSettingsJanitorInterval(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		arg  string
+		want time.Duration
+	}{
+		{"0", -1},
+		{"0s", -1},
+		{"1m", time.Minute},
+	} {
+		sc, err := loadServe(t, nil, "--dev", "--janitor-interval", tt.arg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.authz.JanitorInterval != tt.want {
+			t.Errorf("--janitor-interval %s: JanitorInterval = %s, want %s", tt.arg, sc.authz.JanitorInterval, tt.want)
+		}
+	}
+}
+
+// TestSettingsConfigFileErrors checks that a bad config file stops start-up
+// with a message naming the file or the problem.
+func TestSettingsConfigFileErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string // "" means: the file does not exist
+		want string
+	}{
+		{"missing file", "", "read config file"},
+		{"unknown key", "issuer: http://x.example\nisuer: typo\n", "field isuer not found"},
+		{"not YAML", "issuer: [unclosed\n", "config file"},
+		{"wrong type", "secrets: not-a-list\n", "config file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "absent.yaml")
+			if tt.yaml != "" {
+				path = writeConfig(t, tt.yaml)
+			}
+			if _, err := loadServe(t, nil, "--dev", "--config", path); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("loadServeConfig(--config %s) = %v, want an error with %q", tt.name, err, tt.want)
+			}
+			// Through the CLI: non-zero exit and the message on stderr.
+			code, _, errOut := cli(t, nil, "serve", "--dev", "--config", path, "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+			if code == 0 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("serve --dev --config (%s) = exit %d, stderr %q; want non-zero and %q", tt.name, code, errOut, tt.want)
+			}
+		})
+	}
+	// An empty file is no config, not an error.
+	if _, err := loadServe(t, nil, "--dev", "--config", writeConfig(t, "")); err != nil {
+		t.Errorf("empty config file: %v, want no error", err)
+	}
+}
+
+// TestSettingsPrecedenceThroughServe checks the precedence end to end:
+// serve fails early on an invalid issuer and names the one it used.
+func TestSettingsPrecedenceThroughServe(t *testing.T) {
+	t.Parallel()
+	file := writeConfig(t, "issuer: ftp://from-file\n")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"file", nil, []string{"--config", file}, "ftp://from-file"},
+		{"env beats file", map[string]string{"IDVAUTH_ISSUER": "ftp://from-env"}, []string{"--config", file}, "ftp://from-env"},
+		{"flag beats env", map[string]string{"IDVAUTH_ISSUER": "ftp://from-env"}, []string{"--config", file, "--issuer", "ftp://from-flag"}, "ftp://from-flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"serve", "--dev", "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, tt.args...)
+			code, out, errOut := cli(t, tt.env, args...)
+			want := `issuer "` + tt.want + `" must be an absolute http(s) URL`
+			if code == 0 || !strings.Contains(errOut, want) {
+				t.Errorf("idvauth %s = exit %d, stderr %q; want non-zero and %q", strings.Join(args, " "), code, errOut, want)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q, want nothing (no banner) when start-up fails", redact(out))
+			}
+		})
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// allCommands returns cmd and every command below it.
+func allCommands(cmd *cobra.Command) []*cobra.Command {
+	out := []*cobra.Command{cmd}
+	for _, c := range cmd.Commands() {
+		out = append(out, allCommands(c)...)
+	}
+	return out
+}
+
+// TestHelp checks that every command documents itself with an example
+// that invokes it, and that --help shows it and exits 0.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	cmds := allCommands(newRootCmd(envOf(nil)))
+	if len(cmds) < 14 {
+		t.Fatalf("command tree has %d commands, want at least 14 (root, serve, migrate up|status, janitor, clients and its 6, version)", len(cmds))
+	}
+	for _, c := range cmds {
+		path := c.CommandPath()
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			if c.Short == "" || c.Long == "" || c.Example == "" {
+				t.Errorf("%s: Short %t, Long %t, Example %t; want all set", path, c.Short != "", c.Long != "", c.Example != "")
+			}
+			if !strings.Contains(c.Example, path) {
+				t.Errorf("%s: Example does not invoke %q:\n%s", path, path, c.Example)
+			}
+			if c.Flags().Lookup("output") != nil && !strings.Contains(c.Example, "-o json") {
+				t.Errorf("%s: has -o but its Example shows no -o json:\n%s", path, c.Example)
+			}
+			args := append(strings.Fields(path)[1:], "--help")
+			code, out, errOut := cli(t, nil, args...)
+			if code != 0 || errOut != "" {
+				t.Fatalf("idvauth %s = exit %d, stderr %q; want 0 and nothing", strings.Join(args, " "), code, errOut)
+			}
+			if !strings.Contains(out, "Examples:\n"+c.Example) {
+				t.Errorf("idvauth %s does not show the Examples section:\n%s", strings.Join(args, " "), out)
+			}
+			if !strings.Contains(out, "Usage:\n  "+path) {
+				t.Errorf("idvauth %s does not show the usage of %s:\n%s", strings.Join(args, " "), path, out)
+			}
+		})
+	}
+}
+
+// TestHelpClientsCreate is the help an operator sees first.
+func TestHelpClientsCreate(t *testing.T) {
+	t.Parallel()
+	code, out, _ := cli(t, nil, "clients", "create", "--help")
+	for _, want := range []string{"Examples", "idvauth clients create --name", "--scope", "--admin-url", "--admin-token", "-o, --output"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("clients create --help lacks %q", want)
+		}
+	}
+	if code != 0 {
+		t.Errorf("clients create --help = exit %d, want 0", code)
+	}
+	// -h is --help; `help clients create` too.
+	for _, args := range [][]string{{"clients", "create", "-h"}, {"help", "clients", "create"}} {
+		if code, got, _ := cli(t, nil, args...); code != 0 || got != out {
+			t.Errorf("idvauth %s = exit %d, same text as --help %t; want 0 and the same text", strings.Join(args, " "), code, got == out)
+		}
+	}
+}
+
+// TestGroupsWithoutSubcommand checks that a command group without a
+// subcommand shows its help instead of failing.
+func TestGroupsWithoutSubcommand(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"clients"}, {"migrate"}} {
+		code, out, errOut := cli(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "Available Commands:") || errOut != "" {
+			t.Errorf("idvauth %s = exit %d, stderr %q, lists commands %t; want 0 and the help", strings.Join(args, " "), code, errOut, strings.Contains(out, "Available Commands:"))
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := cli(t, nil, "version")
+	if code != 0 || errOut != "" {
+		t.Fatalf("idvauth version = exit %d, stderr %q; want 0 and nothing", code, errOut)
+	}
+	if !regexp.MustCompile(`^idvauth \S+ \(go\S+\)\n$`).MatchString(out) {
+		t.Errorf("idvauth version = %q, want \"idvauth VERSION (goX.Y.Z)\\n\"", out)
+	}
+	if v := version(); v == "" || !strings.Contains(out, " "+v+" ") {
+		t.Errorf("idvauth version = %q, want it to show version() = %q", out, v)
+	}
+	if code, _, errOut := cli(t, nil, "version", "extra"); code == 0 || !strings.Contains(errOut, `unknown command "extra"`) {
+		t.Errorf("idvauth version extra = exit %d, stderr %q; want non-zero and unknown command", code, errOut)
+	}
+}
+
+func TestVersionLinkTime(t *testing.T) {
+	// Not parallel: it sets the package variable that -ldflags -X sets.
+	old := buildVersion
+	buildVersion = "v1.2.3"
+	t.Cleanup(func() { buildVersion = old })
+	if _, out, _ := cli(t, nil, "version"); !strings.HasPrefix(out, "idvauth v1.2.3 (") {
+		t.Errorf("idvauth version with buildVersion v1.2.3 = %q, want it shown", out)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `Error: unknown command "frobnicate" for "idvauth"`},
+		{[]string{"clients", "frobnicate"}, `Error: unknown command "frobnicate" for "idvauth clients"`},
+		{[]string{"migrate", "down"}, `Error: unknown command "down" for "idvauth migrate"`},
+		{[]string{"--frobnicate"}, "Error: unknown flag: --frobnicate"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := cli(t, nil, tt.args...)
+		if code == 0 || !strings.HasPrefix(errOut, tt.want) {
+			t.Errorf("idvauth %s = exit %d, stderr %q; want non-zero and %q", strings.Join(tt.args, " "), code, errOut, tt.want)
+		}
+		if out != "" {
+			t.Errorf("idvauth %s printed %q on stdout, want nothing", strings.Join(tt.args, " "), out)
+		}
+	}
+}

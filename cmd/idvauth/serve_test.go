@@ -1,0 +1,339 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestServeDevBanner starts `serve --dev`, runs the curl lines of its
+// banner exactly as printed, follows its admin instructions, and stops it
+// by cancelling its context.
+func TestServeDevBanner(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl", "sed"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the banner's curl lines need %s on PATH: %v", tool, err)
+		}
+	}
+	d := startDev(t, nil)
+
+	for _, want := range []string{"DEVELOPMENT mode (--dev)", "NOTHING PERSISTS", "Never use --dev in production", "(generated for this run)"} {
+		if !strings.Contains(d.banner, want) {
+			t.Errorf("banner lacks %q", want)
+		}
+	}
+	// Without --issuer the issuer is where the public listener is, so that
+	// discovery and the iss of tokens name this server (port 0 here).
+	if d.issuer != d.publicURL {
+		t.Errorf("banner: Issuer %s, Public %s; want the same URL when no issuer is set", d.issuer, d.publicURL)
+	}
+	if strings.HasSuffix(d.publicURL, ":0") || strings.HasSuffix(d.adminURL, ":0") {
+		t.Errorf("banner shows the requested port 0, want the bound ports: public %s, admin %s", d.publicURL, d.adminURL)
+	}
+
+	// The shell lines of the banner, in order: token, TOKEN=..., introspect,
+	// revoke, introspect, JWKS, discovery.
+	var lines []string
+	for _, l := range strings.Split(d.banner, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "curl ") || strings.HasPrefix(l, "TOKEN=$(curl ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 7 {
+		t.Fatalf("banner has %d curl lines, want 7:\n%s", len(lines), redact(strings.Join(lines, "\n")))
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, d.publicURL+"/") {
+			t.Errorf("curl line does not call the public URL %s: %s", d.publicURL, redact(l))
+		}
+	}
+	token, setToken, introspect, revoke, introspectAgain, jwks, discovery :=
+		lines[0], lines[1], lines[2], lines[3], lines[4], lines[5], lines[6]
+
+	// 1. Get an access token.
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		Scope       string `json:"scope"`
+	}
+	decodeJSON(t, "token curl", bash(t, token), &tok)
+	if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer") || tok.Scope != "identity.verify" {
+		t.Fatalf("token curl: access_token set %t, token_type %q, scope %q; want a bearer token for identity.verify",
+			tok.AccessToken != "", tok.TokenType, tok.Scope)
+	}
+	if iss := jwtClaim(t, tok.AccessToken, "iss"); iss != d.issuer {
+		t.Errorf("access token iss = %v, want %s", iss, d.issuer)
+	}
+
+	// 2 and 3. Keep one in $TOKEN and introspect it.
+	var active struct {
+		Active   bool   `json:"active"`
+		ClientID string `json:"client_id"`
+		Scope    string `json:"scope"`
+		Iss      string `json:"iss"`
+	}
+	decodeJSON(t, "introspect curl", bash(t, setToken+"\n"+introspect), &active)
+	if !active.Active || active.ClientID != "demo-service" || active.Scope != "identity.verify" {
+		t.Errorf("introspect curl = active %t, client_id %q, scope %q; want active demo-service identity.verify",
+			active.Active, active.ClientID, active.Scope)
+	}
+
+	// 4. Revoke it, then introspect again.
+	out := strings.TrimSpace(bash(t, setToken+"\n"+revoke+"\necho\n"+introspectAgain))
+	var inactive map[string]any
+	decodeJSON(t, "introspect after revoke", out[strings.LastIndex(out, "\n")+1:], &inactive)
+	if inactive["active"] != false {
+		t.Errorf("introspect after revoke = %s, want {\"active\":false}", redact(out))
+	}
+
+	var keys struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	decodeJSON(t, "JWKS curl", bash(t, jwks), &keys)
+	if len(keys.Keys) == 0 {
+		t.Error("JWKS curl: no keys")
+	}
+	for _, k := range keys.Keys {
+		if _, ok := k["d"]; ok {
+			t.Errorf("JWKS publishes a private key part: kid %v", k["kid"])
+		}
+	}
+	var disc struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	decodeJSON(t, "discovery curl", bash(t, discovery), &disc)
+	if disc.Issuer != d.issuer || disc.TokenEndpoint != d.publicURL+"/oauth2/token" {
+		t.Errorf("discovery: issuer %q, token_endpoint %q; want %s and %s/oauth2/token", disc.Issuer, disc.TokenEndpoint, d.issuer, d.publicURL)
+	}
+
+	// The banner's admin instructions: export ... then `idvauth clients list`.
+	m := regexp.MustCompile(`(?m)^  export IDVAUTH_ADMIN_TOKEN=(\S+) IDVAUTH_ADMIN_URL=(\S+)$`).FindStringSubmatch(d.banner)
+	if m == nil {
+		t.Fatalf("banner has no export line for the admin API:\n%s", redact(d.banner))
+	}
+	if m[2] != d.adminURL {
+		t.Errorf("export line: IDVAUTH_ADMIN_URL=%s, want %s", m[2], d.adminURL)
+	}
+	if !strings.Contains(d.banner, "  idvauth clients list\n") {
+		t.Error("banner lacks `idvauth clients list`")
+	}
+	list := mustCLI(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": m[1], "IDVAUTH_ADMIN_URL": m[2]}, "clients", "list")
+	for _, id := range []string{"demo-service", "demo-resource-server"} {
+		if !strings.Contains(list, "\n"+id+" ") {
+			t.Errorf("clients list lacks %s:\n%s", id, list)
+		}
+	}
+
+	// Cancelling the context is SIGTERM: a graceful stop and exit 0.
+	if code := d.stop(); code != 0 {
+		t.Fatalf("serve --dev after cancel = exit %d, want 0; stderr:\n%s", code, redact(d.stderr.String()))
+	}
+	if !strings.Contains(d.stderr.String(), "idvauth stopped") {
+		t.Errorf("stderr lacks the stop log line:\n%s", redact(d.stderr.String()))
+	}
+	u, _ := url.Parse(d.publicURL)
+	if c, err := net.Dial("tcp", u.Host); err == nil {
+		c.Close()
+		t.Errorf("public listener %s still accepts connections after serve returned", u.Host)
+	}
+}
+
+// TestServeDevOwnAdminToken checks that an admin token given by env is used
+// and never echoed by the banner.
+func TestServeDevOwnAdminToken(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken}, "--issuer", "http://localhost:9999")
+	if strings.Contains(d.banner, adminToken) || strings.Contains(d.banner, "Admin token") {
+		t.Error("banner shows the admin token given by env; it must print only generated ones")
+	}
+	if !strings.Contains(d.banner, "(with your IDVAUTH_ADMIN_TOKEN set)") {
+		t.Error("banner lacks the hint to use your own IDVAUTH_ADMIN_TOKEN")
+	}
+	// A given issuer is kept, even where it differs from the listener.
+	if d.issuer != "http://localhost:9999" {
+		t.Errorf("banner Issuer = %s, want the --issuer given, http://localhost:9999", d.issuer)
+	}
+	mustCLI(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}, "clients", "list")
+}
+
+// TestServeRefusesBadSettings checks that serve stops before listening on a
+// missing or invalid setting, and names it.
+func TestServeRefusesBadSettings(t *testing.T) {
+	t.Parallel()
+	const secret = "test-secret-0123456789abcdef0123456789abcdef"
+	full := func(drop string) map[string]string {
+		m := map[string]string{
+			"IDVAUTH_DATABASE_URL": "postgres://idvauth@127.0.0.1:1/idvauth",
+			"IDVAUTH_SECRETS":      secret,
+			"IDVAUTH_ADMIN_TOKEN":  adminToken,
+		}
+		delete(m, drop)
+		return m
+	}
+	addrs := []string{"--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    []string
+		notWant []string
+	}{
+		{
+			name: "nothing set",
+			env:  nil,
+			want: []string{"cannot start without these settings", "IDVAUTH_ADMIN_TOKEN", "IDVAUTH_SECRETS", "IDVAUTH_DATABASE_URL", "idvauth serve --dev"},
+		},
+		{
+			name:    "no database",
+			env:     full("IDVAUTH_DATABASE_URL"),
+			want:    []string{"cannot start without these settings", "IDVAUTH_DATABASE_URL"},
+			notWant: []string{"IDVAUTH_SECRETS", "IDVAUTH_ADMIN_TOKEN"},
+		},
+		{
+			name:    "no secrets",
+			env:     full("IDVAUTH_SECRETS"),
+			want:    []string{"cannot start without these settings", "IDVAUTH_SECRETS"},
+			notWant: []string{"IDVAUTH_DATABASE_URL", "IDVAUTH_ADMIN_TOKEN"},
+		},
+		{
+			name:    "no admin token",
+			env:     full("IDVAUTH_ADMIN_TOKEN"),
+			want:    []string{"cannot start without these settings", "IDVAUTH_ADMIN_TOKEN"},
+			notWant: []string{"IDVAUTH_DATABASE_URL", "IDVAUTH_SECRETS"},
+		},
+		{
+			name:    "empty env values count as unset",
+			env:     map[string]string{"IDVAUTH_DATABASE_URL": "", "IDVAUTH_SECRETS": "", "IDVAUTH_ADMIN_TOKEN": ""},
+			want:    []string{"IDVAUTH_ADMIN_TOKEN", "IDVAUTH_SECRETS", "IDVAUTH_DATABASE_URL"},
+			notWant: nil,
+		},
+		{
+			name: "short admin token in dev",
+			env:  map[string]string{"IDVAUTH_ADMIN_TOKEN": "short"},
+			args: []string{"--dev"},
+			want: []string{"IDVAUTH_ADMIN_TOKEN", "at least 32 characters"},
+		},
+		{
+			name: "bad duration",
+			env:  map[string]string{"IDVAUTH_ACCESS_TOKEN_TTL": "5"},
+			args: []string{"--dev"},
+			want: []string{`IDVAUTH_ACCESS_TOKEN_TTL: "5" is not a duration`},
+		},
+		{
+			name: "bad log level",
+			args: []string{"--dev", "--log-level", "loud"},
+			want: []string{`IDVAUTH_LOG_LEVEL: "loud" is not a level`},
+		},
+		{
+			name: "unsupported algorithm",
+			args: []string{"--dev", "--access-token-alg", "HS256"},
+			want: []string{`"HS256" is not supported`},
+		},
+		{
+			name: "arguments",
+			args: []string{"--dev", "extra"},
+			want: []string{`unknown command "extra"`},
+		},
+		{
+			name: "invalid public address",
+			args: []string{"--dev", "--public-addr", "127.0.0.1:-1"},
+			want: []string{"public listener"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args := append(append([]string{"serve"}, addrs...), tt.args...)
+			code, out, errOut := cli(t, tt.env, args...)
+			if code == 0 {
+				t.Fatalf("idvauth %s = exit 0, want non-zero", strings.Join(args, " "))
+			}
+			if strings.Contains(out, "DEVELOPMENT mode") {
+				t.Errorf("banner printed although start-up failed")
+			}
+			if !strings.HasPrefix(errOut, "Error: ") {
+				t.Errorf("stderr = %q, want it to start with \"Error: \"", redact(errOut))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, redact(errOut))
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(errOut, w) {
+					t.Errorf("stderr names %q, which was set:\n%s", w, redact(errOut))
+				}
+			}
+			if strings.Contains(errOut, secret) || strings.Contains(errOut, adminToken) {
+				t.Error("stderr contains a secret or the admin token")
+			}
+		})
+	}
+}
+
+// TestDevIssuer checks the issuer that --dev derives from its listener.
+func TestDevIssuer(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"0.0.0.0:9000", "http://127.0.0.1:9000"},
+		{"[::]:9000", "http://127.0.0.1:9000"},
+		{"[::1]:9000", "http://[::1]:9000"},
+	}
+	for _, tt := range tests {
+		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := devIssuer(addr); got != tt.want {
+			t.Errorf("devIssuer(%s) = %s, want %s", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// bash runs script with bash -c and returns its stdout.
+func bash(t testing.TB, script string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "bash", "-c", "set -e\n"+script)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("bash -c %s: %v; stderr: %s", redact(script), err, redact(stderr))
+	}
+	return string(out)
+}
+
+// decodeJSON unmarshals s into v or fails the test naming what.
+func decodeJSON(t testing.TB, what, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("%s: %v in %s", what, err, redact(s))
+	}
+}
+
+// jwtClaim returns one claim of a JWT's payload, unverified.
+func jwtClaim(t testing.TB, jwt, name string) any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token has %d parts, want a JWS compact serialization", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatalf("access token payload: %v", err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(b, &claims); err != nil {
+		t.Fatalf("access token payload: %v", err)
+	}
+	return claims[name]
+}
