@@ -15,6 +15,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/idvauth/idvauth/storage"
 )
 
 // Signing algorithms the ring supports.
@@ -35,9 +37,10 @@ func ValidAlg(alg string) bool { return alg == ES256 || alg == RS256 }
 
 // Key lifecycle states.
 const (
-	StateNext    = "next"    // published, not yet signing
-	StateActive  = "active"  // signing
-	StateRetired = "retired" // published, verify-only
+	StateNext    = storage.KeyNext    // published, not yet signing
+	StateActive  = storage.KeyActive  // signing
+	StateRetired = storage.KeyRetired // published, verify-only
+	StateRemoved = storage.KeyRemoved // unpublished: its tokens no longer verify
 )
 
 // rsaBits is the RSA modulus size of generated RS256 keys.

@@ -28,6 +28,41 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the source of key material and nonces; crypto/rand if nil.
 	Rand io.Reader
+	// Schedule is when Maintain rotates keys; no automatic rotation if
+	// its Every is zero.
+	Schedule Schedule
+}
+
+// Schedule is the automatic rotation timeline of each algorithm's keys:
+//
+//	created (next) --PrePublish--> active --Every--> retired --Retain--> removed
+//
+// A next key is published PrePublish before the active key has signed for
+// Every, and becomes active when both have passed; so every resource server
+// whose JWKS cache is younger than PrePublish already knows it. A retired
+// key stays published for Retain, long enough for every token it signed
+// to expire.
+type Schedule struct {
+	// Every is how long a key signs.
+	Every time.Duration
+	// PrePublish is how long a key is published before it signs: at
+	// least the JWKS cache lifetime plus the longest a replica may take
+	// to see a new key.
+	PrePublish time.Duration
+	// Retain is how long a retired key stays published: at least the
+	// longest token lifetime plus clock skew and replica lag.
+	Retain time.Duration
+}
+
+// Validate checks that the schedule is one keys can follow.
+func (sc Schedule) Validate() error {
+	if sc.Every < 0 || sc.PrePublish < 0 || sc.Retain < 0 {
+		return errors.New("keys: negative rotation period")
+	}
+	if sc.Every > 0 && sc.Every <= sc.PrePublish {
+		return fmt.Errorf("keys: rotation interval %v must be longer than the pre-publication period %v", sc.Every, sc.PrePublish)
+	}
+	return nil
 }
 
 // Ring is the set of published keys with one active signer per algorithm.
@@ -43,6 +78,10 @@ type Ring struct {
 type snapshot struct {
 	byKID  map[string]*Key
 	active map[string]*Key
+	next   map[string]*Key
+	// records is every stored key, removed ones too, without their
+	// sealed private parts.
+	records []storage.Key
 	keys   []*Key // published, in JWKS order
 	jwks   []byte
 	etag   string
@@ -65,56 +104,79 @@ func Open(ctx context.Context, cfg Config) (*Ring, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = cryptoRand
 	}
+	if err := cfg.Schedule.Validate(); err != nil {
+		return nil, err
+	}
 	r := &Ring{cfg: cfg, algs: []jose.SignatureAlgorithm{jose.ES256, jose.RS256}}
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.ensureActive(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ensureActive creates an active key for every algorithm that has none.
+// Replicas starting together on an empty store may all try; the store
+// keeps one, and the others load it.
+func (r *Ring) ensureActive(ctx context.Context) error {
 	created := false
 	for _, alg := range algorithms {
 		if r.cur.Load().active[alg] != nil {
 			continue
 		}
-		if err := r.create(ctx, alg); err != nil {
-			return nil, err
+		if _, err := r.create(ctx, alg, StateActive); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+			return err
 		}
 		created = true
 	}
 	if created {
 		if err := r.Reload(ctx); err != nil {
-			return nil, err
+			return err
+		}
+		for _, alg := range algorithms {
+			if r.cur.Load().active[alg] == nil {
+				return fmt.Errorf("keys: no active %s key after creating one", alg)
+			}
 		}
 	}
-	return r, nil
+	return nil
 }
 
-// create generates, seals and stores a new active key for alg.
-func (r *Ring) create(ctx context.Context, alg string) error {
+// create generates, seals and stores a new key for alg in state (next or
+// active), and returns its kid. ErrAlreadyExists (wrapped) if the
+// algorithm already has a key in that state.
+func (r *Ring) create(ctx context.Context, alg, state string) (string, error) {
 	priv, err := generate(alg, r.cfg.Rand)
 	if err != nil {
-		return fmt.Errorf("keys: generate %s key: %w", alg, err)
+		return "", fmt.Errorf("keys: generate %s key: %w", alg, err)
 	}
 	k, err := newKey(alg, priv)
 	if err != nil {
-		return err
+		return "", err
 	}
 	der, err := k.marshalPrivate()
 	if err != nil {
-		return fmt.Errorf("keys: encode %s key: %w", alg, err)
+		return "", fmt.Errorf("keys: encode %s key: %w", alg, err)
 	}
 	sealed, err := r.cfg.Sealer.Seal(der, []byte(k.ID))
 	if err != nil {
-		return err
+		return "", err
 	}
 	pub, err := json.Marshal(k.public)
 	if err != nil {
-		return fmt.Errorf("keys: encode public key: %w", err)
+		return "", fmt.Errorf("keys: encode public key: %w", err)
 	}
 	now := r.cfg.Now().UTC()
-	rec := storage.Key{ID: k.ID, Alg: alg, State: StateActive, Sealed: sealed, PublicJWK: pub, CreatedAt: now, ActivatedAt: now}
-	if err := r.cfg.Store.CreateKey(ctx, rec); err != nil {
-		return fmt.Errorf("keys: store %s key: %w", alg, err)
+	rec := storage.Key{ID: k.ID, Alg: alg, State: state, Sealed: sealed, PublicJWK: pub, CreatedAt: now}
+	if state == StateActive {
+		rec.ActivatedAt = now
 	}
-	return nil
+	if err := r.cfg.Store.CreateKey(ctx, rec); err != nil {
+		return "", fmt.Errorf("keys: store %s key: %w", alg, err)
+	}
+	return k.ID, nil
 }
 
 // Reload reads the keys from the store and swaps in a new snapshot.
@@ -126,8 +188,11 @@ func (r *Ring) Reload(ctx context.Context) error {
 		return fmt.Errorf("keys: list keys: %w", err)
 	}
 	old := r.cur.Load()
-	s := &snapshot{byKID: make(map[string]*Key), active: make(map[string]*Key)}
+	s := &snapshot{byKID: make(map[string]*Key), active: make(map[string]*Key), next: make(map[string]*Key)}
 	for _, rec := range recs {
+		public := rec
+		public.Sealed = nil
+		s.records = append(s.records, public)
 		if rec.State != StateNext && rec.State != StateActive && rec.State != StateRetired {
 			continue // removed from publication
 		}
@@ -137,6 +202,11 @@ func (r *Ring) Reload(ctx context.Context) error {
 		}
 		s.byKID[k.ID] = k
 		s.keys = append(s.keys, k)
+		if k.State == StateNext {
+			if cur := s.next[k.Alg]; cur == nil || k.CreatedAt.Before(cur.CreatedAt) {
+				s.next[k.Alg] = k
+			}
+		}
 		if k.State != StateActive {
 			continue
 		}

@@ -98,6 +98,21 @@ type Token struct {
 	ConsumedAt time.Time
 }
 
+// Key lifecycle states. A key is published in the JWKS while next, active
+// or retired; it signs only while active.
+const (
+	KeyNext    = "next"    // published, not yet signing
+	KeyActive  = "active"  // signing
+	KeyRetired = "retired" // published, verify-only
+	KeyRemoved = "removed" // no longer published; kept for the record
+)
+
+// KeyChange moves one key from one lifecycle state to another.
+type KeyChange struct {
+	ID       string
+	From, To string
+}
+
 // Key is a signing key as kept at rest: the private part sealed by the keys
 // package, the public part as a JWK.
 type Key struct {
@@ -158,10 +173,23 @@ type TokenStore interface {
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
-// KeyStore keeps signing keys.
+// KeyStore keeps signing keys. At most one key per algorithm is next and
+// one is active: a CreateKey or UpdateKeys that would make a second is
+// ErrAlreadyExists. This is what lets several replicas try the same
+// rotation step at once, and exactly one of them make it.
 type KeyStore interface {
-	// CreateKey stores a new key; ErrAlreadyExists if the ID is taken.
+	// CreateKey stores a new key; ErrAlreadyExists if the ID is taken or
+	// the key would be a second next or active key of its algorithm.
 	CreateKey(ctx context.Context, k Key) error
+	// UpdateKeys applies changes in order, all or none. A change applies
+	// only to a key in state From: otherwise the result is ErrConflict
+	// (ErrNotFound if there is no such key) and nothing changes. Moving to
+	// active sets ActivatedAt to at; moving to retired, or to removed
+	// before retiring, sets RetiredAt to at.
+	UpdateKeys(ctx context.Context, at time.Time, changes ...KeyChange) error
+	// SetKeySealed replaces the sealed private part of a key (when it is
+	// re-encrypted under a new secret); ErrNotFound if there is no key.
+	SetKeySealed(ctx context.Context, id string, sealed []byte) error
 	// ListKeys returns every key ordered by creation time, oldest first.
 	ListKeys(ctx context.Context) ([]Key, error)
 }

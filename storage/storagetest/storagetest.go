@@ -44,6 +44,8 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"DeleteExpired", testDeleteExpired},
 		{"TokenOddLookups", testTokenOddLookups},
 		{"Keys", testKeys},
+		{"KeyLifecycle", testKeyLifecycle},
+		{"ConcurrentKeyStepOneWins", testConcurrentKeyStepOneWins},
 		{"ConcurrentCreateOneWins", testConcurrentCreateOneWins},
 		{"ConcurrentDeleteOneWins", testConcurrentDeleteOneWins},
 		{"ConcurrentTokensAndDelete", testConcurrentTokensAndDelete},
@@ -756,5 +758,160 @@ func testClientWithoutSecret(t *testing.T, s storage.Store) {
 	}
 	if got, _ := s.GetClient(ctx, c.ID); len(got.SecretHash) != 0 {
 		t.Errorf("secret after clearing it = %x, want none", got.SecretHash)
+	}
+}
+
+func newKey(alg, state string, at time.Time) storage.Key {
+	return storage.Key{ID: id("kid"), Alg: alg, State: state, Sealed: []byte("sealed"), PublicJWK: []byte(`{"kty":"EC"}`), CreatedAt: at}
+}
+
+func keyByID(t testing.TB, s storage.Store, kid string) storage.Key {
+	t.Helper()
+	keys, err := s.ListKeys(context.Background())
+	if err != nil {
+		t.Fatalf("ListKeys = %v", err)
+	}
+	for _, k := range keys {
+		if k.ID == kid {
+			return k
+		}
+	}
+	t.Fatalf("key %s not listed", kid)
+	return storage.Key{}
+}
+
+func testKeyLifecycle(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	t0 := now()
+	active := newKey("ES256", storage.KeyActive, t0)
+	active.ActivatedAt = t0
+	next := newKey("ES256", storage.KeyNext, t0.Add(time.Second))
+	for _, k := range []storage.Key{active, next} {
+		if err := s.CreateKey(ctx, k); err != nil {
+			t.Fatalf("CreateKey(%s) = %v", k.State, err)
+		}
+	}
+	// One next and one active per algorithm; other algorithms are apart.
+	for _, state := range []string{storage.KeyNext, storage.KeyActive} {
+		if err := s.CreateKey(ctx, newKey("ES256", state, t0)); !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("CreateKey(second %s ES256) = %v, want ErrAlreadyExists", state, err)
+		}
+		if err := s.CreateKey(ctx, newKey("RS256", state, t0)); err != nil {
+			t.Errorf("CreateKey(%s RS256) = %v", state, err)
+		}
+	}
+	if err := s.CreateKey(ctx, newKey("ES256", storage.KeyRetired, t0)); err != nil {
+		t.Errorf("CreateKey(retired ES256) = %v; retired keys are not limited", err)
+	}
+
+	// Promotion: the active key retires and the next one signs, together.
+	t1 := t0.Add(time.Hour)
+	promote := []storage.KeyChange{{ID: active.ID, From: storage.KeyActive, To: storage.KeyRetired}, {ID: next.ID, From: storage.KeyNext, To: storage.KeyActive}}
+	if err := s.UpdateKeys(ctx, t1, promote...); err != nil {
+		t.Fatalf("UpdateKeys(promote) = %v", err)
+	}
+	if k := keyByID(t, s, active.ID); k.State != storage.KeyRetired || !k.RetiredAt.Equal(t1) || !k.ActivatedAt.Equal(t0) {
+		t.Errorf("old active key = %s retired %v activated %v, want retired at %v", k.State, k.RetiredAt, k.ActivatedAt, t1)
+	}
+	if k := keyByID(t, s, next.ID); k.State != storage.KeyActive || !k.ActivatedAt.Equal(t1) || !k.RetiredAt.IsZero() {
+		t.Errorf("new active key = %s activated %v, want active at %v", k.State, k.ActivatedAt, t1)
+	}
+	// The same step again finds the states changed: nothing happens.
+	if err := s.UpdateKeys(ctx, t1.Add(time.Minute), promote...); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("UpdateKeys(promote again) = %v, want ErrConflict", err)
+	}
+	if k := keyByID(t, s, active.ID); !k.RetiredAt.Equal(t1) {
+		t.Errorf("a refused step changed RetiredAt to %v", k.RetiredAt)
+	}
+	// All or none: a valid change followed by a refused one changes nothing.
+	err := s.UpdateKeys(ctx, t1, storage.KeyChange{ID: active.ID, From: storage.KeyRetired, To: storage.KeyRemoved},
+		storage.KeyChange{ID: id("missing"), From: storage.KeyNext, To: storage.KeyActive})
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateKeys(with a missing key) = %v, want ErrNotFound", err)
+	}
+	if k := keyByID(t, s, active.ID); k.State != storage.KeyRetired {
+		t.Errorf("a refused UpdateKeys left the key %s, want retired", k.State)
+	}
+	// A second active key of an algorithm is refused, and nothing changes.
+	extra := newKey("ES256", storage.KeyNext, t1)
+	if err := s.CreateKey(ctx, extra); err != nil {
+		t.Fatalf("CreateKey(next) = %v", err)
+	}
+	if err := s.UpdateKeys(ctx, t1, storage.KeyChange{ID: extra.ID, From: storage.KeyNext, To: storage.KeyActive}); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("UpdateKeys(second active) = %v, want ErrAlreadyExists", err)
+	}
+	if k := keyByID(t, s, extra.ID); k.State != storage.KeyNext {
+		t.Errorf("refused activation left the key %s", k.State)
+	}
+	// Removal keeps the record, with its retirement time.
+	t2 := t1.Add(time.Hour)
+	if err := s.UpdateKeys(ctx, t2, storage.KeyChange{ID: active.ID, From: storage.KeyRetired, To: storage.KeyRemoved},
+		storage.KeyChange{ID: extra.ID, From: storage.KeyNext, To: storage.KeyRemoved}); err != nil {
+		t.Fatalf("UpdateKeys(remove) = %v", err)
+	}
+	if k := keyByID(t, s, active.ID); k.State != storage.KeyRemoved || !k.RetiredAt.Equal(t1) {
+		t.Errorf("removed key = %s retired %v, want removed, retired at %v", k.State, k.RetiredAt, t1)
+	}
+	if k := keyByID(t, s, extra.ID); k.State != storage.KeyRemoved || !k.RetiredAt.Equal(t2) {
+		t.Errorf("removed next key = %s retired %v, want removed at %v", k.State, k.RetiredAt, t2)
+	}
+	// Re-encryption replaces the sealed part only.
+	if err := s.SetKeySealed(ctx, next.ID, []byte("resealed")); err != nil {
+		t.Fatalf("SetKeySealed = %v", err)
+	}
+	if k := keyByID(t, s, next.ID); string(k.Sealed) != "resealed" || k.State != storage.KeyActive {
+		t.Errorf("after SetKeySealed: sealed %q state %s", k.Sealed, k.State)
+	}
+	for _, v := range []string{id("missing"), "a\x00b", "\xff"} {
+		if err := s.SetKeySealed(ctx, v, []byte("x")); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("SetKeySealed(%q) = %v, want ErrNotFound", v, err)
+		}
+		if err := s.UpdateKeys(ctx, t2, storage.KeyChange{ID: v, From: storage.KeyNext, To: storage.KeyActive}); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("UpdateKeys(%q) = %v, want ErrNotFound", v, err)
+		}
+	}
+}
+
+// testConcurrentKeyStepOneWins: replicas that try the same rotation step
+// at once (publish a next key; promote it) succeed exactly once.
+func testConcurrentKeyStepOneWins(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	t0 := now()
+	active := newKey("ES256", storage.KeyActive, t0)
+	active.ActivatedAt = t0
+	if err := s.CreateKey(ctx, active); err != nil {
+		t.Fatal(err)
+	}
+	nexts := make([]storage.Key, racers)
+	won, errs := race(racers, func(i int) error {
+		nexts[i] = newKey("ES256", storage.KeyNext, t0)
+		return s.CreateKey(ctx, nexts[i])
+	})
+	if won != 1 {
+		t.Fatalf("%d replicas published a next key, want exactly 1", won)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("losing publish = %v, want ErrAlreadyExists", err)
+		}
+	}
+	keys, _ := s.ListKeys(ctx)
+	var next storage.Key
+	for _, k := range keys {
+		if k.State == storage.KeyNext {
+			next = k
+		}
+	}
+	won, errs = race(racers, func(int) error {
+		return s.UpdateKeys(ctx, t0.Add(time.Hour), storage.KeyChange{ID: active.ID, From: storage.KeyActive, To: storage.KeyRetired},
+			storage.KeyChange{ID: next.ID, From: storage.KeyNext, To: storage.KeyActive})
+	})
+	if won != 1 {
+		t.Fatalf("%d replicas promoted the next key, want exactly 1", won)
+	}
+	for _, err := range errs {
+		if !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("losing promotion = %v, want ErrConflict", err)
+		}
 	}
 }
