@@ -82,9 +82,9 @@ type snapshot struct {
 	// records is every stored key, removed ones too, without their
 	// sealed private parts.
 	records []storage.Key
-	keys   []*Key // published, in JWKS order
-	jwks   []byte
-	etag   string
+	keys    []*Key // published, in JWKS order
+	jwks    []byte
+	etag    string
 }
 
 // ErrUnknownKey is returned (wrapped) by Verify for a token whose kid is not
