@@ -68,21 +68,6 @@ type ClientList struct {
 	Clients []ClientJSON `json:"clients"`
 }
 
-// KeyJSON is a signing key as GET /admin/keys shows it.
-type KeyJSON struct {
-	KID         string `json:"kid"`
-	Alg         string `json:"alg"`
-	State       string `json:"state"`
-	CreatedAt   string `json:"created_at"`
-	ActivatedAt string `json:"activated_at,omitempty"`
-	RetiredAt   string `json:"retired_at,omitempty"`
-}
-
-// KeyList is the answer of GET /admin/keys.
-type KeyList struct {
-	Keys []KeyJSON `json:"keys"`
-}
-
 // Limits of client metadata.
 const (
 	maxAdminBody   = 64 << 10
@@ -259,6 +244,8 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("/admin/clients/{id}", s.adminClient)
 	mux.HandleFunc("/admin/clients/{id}/secret", s.adminClientSecret)
 	mux.HandleFunc("/admin/keys", s.adminKeys)
+	mux.HandleFunc("/admin/keys/rotate", s.adminRotateKeys)
+	mux.HandleFunc("/admin/keys/{kid}/retire", s.adminRetireKey)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
@@ -442,21 +429,6 @@ func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("client secret rotated", requestField(ctx), clientField(id))
 	out := clientJSON(c)
 	out.ClientSecret = secret
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		methodNotAllowed(w, "GET")
-		return
-	}
-	out := KeyList{Keys: []KeyJSON{}}
-	for _, k := range s.ring.Keys() {
-		out.Keys = append(out.Keys, KeyJSON{
-			KID: k.ID, Alg: k.Alg, State: k.State,
-			CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339), ActivatedAt: rfc3339(k.ActivatedAt), RetiredAt: rfc3339(k.RetiredAt),
-		})
-	}
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -24,6 +24,16 @@ const (
 	DefaultJWKSMaxAge        = 15 * time.Minute
 	DefaultJanitorInterval   = 5 * time.Minute
 	DefaultJanitorBatch      = 1000
+	// DefaultKeyRotationInterval is how long a signing key signs.
+	DefaultKeyRotationInterval = 30 * 24 * time.Hour
+	// DefaultKeyCheckInterval is how often every replica reloads the keys
+	// and takes any rotation step that is due. Key changes reach replicas
+	// on PostgreSQL at once through LISTEN/NOTIFY; this bounds the lag when
+	// a notification is lost.
+	DefaultKeyCheckInterval = 10 * time.Second
+	// ClockSkew is the clock difference between us and resource servers
+	// that key retention allows for.
+	ClockSkew = 5 * time.Minute
 )
 
 // Scope is a scope registered in addition to the built-in ones.
@@ -67,6 +77,13 @@ type Config struct {
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS;
 	// DefaultJWKSMaxAge if zero.
 	JWKSMaxAge time.Duration
+	// KeyRotationInterval is how long a signing key signs before the next
+	// one takes over; DefaultKeyRotationInterval if zero, never (only by
+	// hand) if negative. It must be longer than KeyPrePublish().
+	KeyRotationInterval time.Duration
+	// KeyCheckInterval is how often Serve reloads the keys and takes due
+	// rotation steps; DefaultKeyCheckInterval if zero.
+	KeyCheckInterval time.Duration
 	// JanitorInterval is how often Serve deletes expired tokens;
 	// DefaultJanitorInterval if zero, never if negative.
 	JanitorInterval time.Duration
@@ -106,6 +123,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.JanitorBatch <= 0 {
 		c.JanitorBatch = DefaultJanitorBatch
 	}
+	if c.KeyRotationInterval == 0 {
+		c.KeyRotationInterval = DefaultKeyRotationInterval
+	}
+	if c.KeyCheckInterval <= 0 {
+		c.KeyCheckInterval = DefaultKeyCheckInterval
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -134,6 +157,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.JWKSMaxAge < 0 {
 		errs = append(errs, errors.New("JWKS max-age must not be negative"))
 	}
+	if sc := c.KeySchedule(); sc.Every > 0 && sc.Every <= sc.PrePublish {
+		errs = append(errs, fmt.Errorf("key rotation interval %s must be longer than the %s a new key is published before it signs (twice the JWKS max-age plus %s)",
+			sc.Every, sc.PrePublish, c.KeyCheckInterval))
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -143,4 +170,21 @@ func validIssuer(s string) error {
 		return fmt.Errorf("issuer %q must be an absolute http(s) URL without query, fragment or user info", s)
 	}
 	return nil
+}
+
+// KeySchedule is the rotation timeline that follows from the settings
+// (after defaults): a next key is published two JWKS cache lifetimes plus
+// one key check before it signs, so that every resource server's cached
+// JWKS holds it even if a replica saw it late; a retired key stays
+// published for the longest access token lifetime plus clock skew and one
+// key check, so that every token it signed expires first.
+func (c Config) KeySchedule() keys.Schedule {
+	sc := keys.Schedule{
+		PrePublish: 2*c.JWKSMaxAge + c.KeyCheckInterval,
+		Retain:     c.MaxAccessTokenTTL + ClockSkew + c.KeyCheckInterval,
+	}
+	if c.KeyRotationInterval > 0 {
+		sc.Every = c.KeyRotationInterval
+	}
+	return sc
 }

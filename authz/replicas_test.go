@@ -68,7 +68,14 @@ const sharedIssuer = "https://idvauth.example"
 // demo clients (which would rotate their secrets).
 func startServerKeepingDemo(t *testing.T, dbURL string, svc, rs authz.ClientJSON) *testServer {
 	t.Helper()
-	ts := startServerNoSeed(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer})
+	return startServerKeepingDemoCfg(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, svc, rs)
+}
+
+// startServerKeepingDemoCfg starts a replica with cfg that uses the demo
+// clients another replica seeded.
+func startServerKeepingDemoCfg(t *testing.T, cfg authz.Config, svc, rs authz.ClientJSON) *testServer {
+	t.Helper()
+	ts := startServerNoSeed(t, cfg)
 	ts.demo = authz.DemoClients{Service: svc, ResourceServer: rs}
 	return ts
 }

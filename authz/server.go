@@ -37,6 +37,8 @@ type Server struct {
 	adminTokenHash [32]byte
 	discovery      []byte
 	reqIDs         requestIDs
+	// keysChanged wakes the key loop when the store reports a change.
+	keysChanged chan struct{}
 }
 
 // New validates cfg, opens the key ring (creating keys on first start),
@@ -46,9 +48,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store}
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store, keysChanged: make(chan struct{}, 1)}
 	if s.store == nil {
-		if s.store, err = openStore(ctx, cfg, s.log); err != nil {
+		if s.store, err = openStore(ctx, cfg, s.log, s.notifyKeysChanged); err != nil {
 			return nil, err
 		}
 		s.cfg.Store = s.store
@@ -67,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
-	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now}); err != nil {
+	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now, Schedule: cfg.KeySchedule()}); err != nil {
 		return nil, fmt.Errorf("authz: open key ring: %w", err)
 	}
 	if err := s.compose(); err != nil {
@@ -257,14 +259,16 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 		}()
 	}
 	jctx, stopJanitor := context.WithCancel(ctx)
-	janitorDone := make(chan struct{})
-	go func() { defer close(janitorDone); s.runJanitor(jctx) }()
+	janitorDone := make(chan struct{}, 2)
+	go func() { defer func() { janitorDone <- struct{}{} }(); s.runJanitor(jctx) }()
+	go func() { defer func() { janitorDone <- struct{}{} }(); s.runKeys(jctx) }()
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
 	stopJanitor()
+	<-janitorDone
 	<-janitorDone
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()

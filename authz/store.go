@@ -14,7 +14,7 @@ import (
 
 // openStore opens the store cfg names: PostgreSQL for a database URL,
 // memory otherwise.
-func openStore(ctx context.Context, cfg Config, log *zap.Logger) (storage.Store, error) {
+func openStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged func()) (storage.Store, error) {
 	if cfg.DatabaseURL == "" {
 		return memory.New(), nil
 	}
@@ -22,8 +22,9 @@ func openStore(ctx context.Context, cfg Config, log *zap.Logger) (storage.Store,
 		URL:      cfg.DatabaseURL,
 		MaxConns: cfg.DatabaseMaxConns,
 		OnListenError: func(err error) {
-			log.Warn("client change listener lost its database connection; client cache off until it is back", zap.Error(err))
+			log.Warn("change listener lost its database connection; client cache off and key changes polled until it is back", zap.Error(err))
 		},
+		OnKeysChanged: keysChanged,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)

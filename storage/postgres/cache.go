@@ -10,8 +10,11 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// clientChannel is the NOTIFY channel of client changes (migration 002).
-const clientChannel = "idvauth_client_changed"
+// NOTIFY channels: client changes (migration 002), key changes (004).
+const (
+	clientChannel = "idvauth_client_changed"
+	keysChannel   = "idvauth_keys_changed"
+)
 
 // clientCache keeps clients read from the database so that token issuance
 // and introspection need no client query. It is correct only while its
@@ -94,14 +97,17 @@ func cloneClient(c storage.Client) storage.Client {
 }
 
 // listen keeps a LISTEN connection open until ctx is done, invalidating
-// the cache on every notification, and reconnecting with back-off when the
+// the cache and telling onKeysChanged on every notification, and
+// reconnecting with back-off when the
 // connection fails. It closes done when it returns.
 func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, done chan<- struct{}) {
 	defer close(done)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := s.listenOnce(ctx, cfg)
-		s.cache.setListening(false)
+		if s.cache != nil {
+			s.cache.setListening(false)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -123,15 +129,25 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+clientChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+clientChannel+"; LISTEN "+keysChannel); err != nil {
 		return err
 	}
-	s.cache.setListening(true)
+	if s.cache != nil {
+		s.cache.setListening(true)
+	}
+	if s.onKeysChanged != nil {
+		s.onKeysChanged()
+	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		s.cache.invalidate(n.Payload)
+		switch {
+		case n.Channel == keysChannel && s.onKeysChanged != nil:
+			s.onKeysChanged()
+		case n.Channel == clientChannel && s.cache != nil:
+			s.cache.invalidate(n.Payload)
+		}
 	}
 }

@@ -32,6 +32,7 @@ type Store struct {
 
 	cache         *clientCache // nil when disabled
 	onListenError func(error)
+	onKeysChanged func()
 	stopListen    context.CancelFunc
 	listenDone    chan struct{}
 }
@@ -51,9 +52,14 @@ type Config struct {
 	// change of a client reaches every replica's cache at once through
 	// LISTEN/NOTIFY; the TTL only bounds the damage of a lost one.
 	ClientCacheTTL time.Duration
-	// OnListenError is told when the client change listener loses its
+	// OnListenError is told when the change listener loses its
 	// connection (the cache is off until it is back). Optional.
 	OnListenError func(error)
+	// OnKeysChanged is called, from the listener, when any replica (or a
+	// person with psql) changes the signing keys, and when the listener
+	// (re)connects, as changes may have been missed. It must not block.
+	// Optional.
+	OnKeysChanged func()
 }
 
 // DefaultClientCacheTTL is the longest a cached client lives.
@@ -91,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", redact(err))
 	}
-	s := &Store{pool: pool, tokenPool: tokenPool, onListenError: cfg.OnListenError,
+	s := &Store{pool: pool, tokenPool: tokenPool, onListenError: cfg.OnListenError, onKeysChanged: cfg.OnKeysChanged,
 		inserter: newTokenInserter(tokenPool, tokenFlushers())}
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
@@ -103,6 +109,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if ttl > 0 {
 		s.cache = newClientCache(ttl)
+	}
+	if s.cache != nil || s.onKeysChanged != nil {
 		lctx, cancel := context.WithCancel(context.Background())
 		s.stopListen, s.listenDone = cancel, make(chan struct{})
 		go s.listen(lctx, pc.ConnConfig.Copy(), s.listenDone)
