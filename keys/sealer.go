@@ -36,10 +36,13 @@ type Sealer struct {
 }
 
 // NewSealer derives one AES-256 key per secret with HKDF-SHA256. rand
-// supplies nonces (crypto/rand.Reader in production).
+// supplies nonces; crypto/rand if nil.
 func NewSealer(secrets []string, rand io.Reader) (*Sealer, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("keys: no secret configured")
+	}
+	if rand == nil {
+		rand = cryptoRand
 	}
 	s := &Sealer{rand: rand}
 	for i, sec := range secrets {

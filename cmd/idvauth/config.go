@@ -31,6 +31,7 @@ type fileConfig struct {
 	JWKSMaxAge        string        `yaml:"jwks_max_age"`
 	LogLevel          string        `yaml:"log_level"`
 	JanitorInterval   string        `yaml:"janitor_interval"`
+	KeyRotation       string        `yaml:"key_rotation_interval"`
 	Scopes            []authz.Scope `yaml:"scopes"`
 }
 
@@ -70,6 +71,8 @@ var (
 		authz.DefaultJWKSMaxAge.String(), "Cache-Control max-age of the JWKS"}
 	sJanitorInterval = setting{"janitor-interval", "IDVAUTH_JANITOR_INTERVAL", func(f *fileConfig) string { return f.JanitorInterval },
 		authz.DefaultJanitorInterval.String(), "how often expired tokens are deleted (0 turns the janitor off)"}
+	sKeyRotation = setting{"key-rotation-interval", "IDVAUTH_KEY_ROTATION_INTERVAL", func(f *fileConfig) string { return f.KeyRotation },
+		authz.DefaultKeyRotationInterval.String(), "how long a signing key signs before the next one takes over (0: only by hand)"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
 )

@@ -48,7 +48,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, env) },
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sLogLevel} {
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation, sLogLevel} {
 		addFlag(cmd, s)
 	}
 	return cmd
@@ -103,6 +103,12 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if a.JanitorInterval == 0 {
 		a.JanitorInterval = -1 // off
 	}
+	if a.KeyRotationInterval, err = r.duration(sKeyRotation); err != nil {
+		return sc, err
+	}
+	if a.KeyRotationInterval == 0 {
+		a.KeyRotationInterval = -1 // only by hand
+	}
 	var missing []string
 	a.AdminToken, _ = r.get(sAdminToken)
 	if a.AdminToken == "" {
@@ -111,13 +117,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		}
 		a.AdminToken, sc.generatedAdminToken = randomToken(), true
 	}
-	if secrets, _ := r.get(sSecrets); secrets != "" {
-		for _, s := range strings.Split(secrets, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				a.Secrets = append(a.Secrets, s)
-			}
-		}
-	}
+	a.Secrets = secretList(r)
 	if len(a.Secrets) == 0 {
 		if !sc.dev {
 			missing = append(missing, "IDVAUTH_SECRETS (comma-separated secrets of 32+ characters that encrypt signing keys)")
@@ -294,4 +294,17 @@ Try it (paste into a shell):
 `, adminAddr)
 	}
 	fmt.Fprintln(w, bar)
+}
+
+// secretList is IDVAUTH_SECRETS split at commas, blanks dropped.
+func secretList(r *resolver) []string {
+	var out []string
+	if secrets, _ := r.get(sSecrets); secrets != "" {
+		for _, s := range strings.Split(secrets, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }

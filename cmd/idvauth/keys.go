@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz"
+)
+
+func newKeysCmd(env lookupEnv) *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "keys",
+		Short: "List, rotate and retire signing keys",
+		Long: `Manage the keys that sign access tokens. list, rotate and retire talk to the
+admin API of a running server (IDVAUTH_ADMIN_URL, IDVAUTH_ADMIN_TOKEN);
+reencrypt works on the database directly.
+
+Keys rotate on their own every --key-rotation-interval (serve): a new key is
+published in the JWKS before it signs, and an old one stays published until
+every token it signed has expired. rotate and retire are for emergencies.`,
+		Example: `  idvauth keys list
+  idvauth keys rotate --alg ES256
+  idvauth keys retire KID --revoke-tokens -o json`,
+	})
+	cmd.PersistentFlags().String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
+	cmd.PersistentFlags().String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
+
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "Show every signing key: kid, algorithm, state and times",
+		Long:    "Show every signing key the store holds, removed ones too, oldest first. Private parts never leave the server.",
+		Example: "  idvauth keys list\n  idvauth keys list -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return keysCall(cmd, env, http.MethodGet, "/admin/keys", nil)
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new key sign now (every algorithm, or --alg)",
+		Long: `Make a new key sign from now on and retire the current one; tokens it signed
+stay valid until they expire. The new key is the published next key if there
+is one (resource servers may know it already), otherwise a new key: resource
+servers that have not seen it fetch the JWKS again when they meet its kid.`,
+		Example: "  idvauth keys rotate\n  idvauth keys rotate --alg RS256 -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			alg, _ := cmd.Flags().GetString("alg")
+			return keysCall(cmd, env, http.MethodPost, "/admin/keys/rotate", authz.RotateKeysRequest{Alg: alg})
+		},
+	}
+	rotate.Flags().String("alg", "", "rotate only this algorithm: ES256 or RS256")
+	retire := &cobra.Command{
+		Use:   "retire KID",
+		Short: "Stop a key signing; with --revoke-tokens, unpublish it and kill its tokens",
+		Long: `Stop a key signing. An active key is replaced at once (as by rotate). Its
+tokens stay valid until they expire, unless --revoke-tokens: then the key
+leaves the JWKS now and every token it signed introspects inactive, on every
+replica within a second. Use --revoke-tokens when the key may have leaked.`,
+		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			revoke, _ := cmd.Flags().GetBool("revoke-tokens")
+			return keysCall(cmd, env, http.MethodPost, "/admin/keys/"+url.PathEscape(args[0])+"/retire",
+				authz.RetireKeyRequest{RevokeTokens: revoke})
+		},
+	}
+	retire.Flags().Bool("revoke-tokens", false, "also unpublish the key and make every token it signed inactive")
+	for _, c := range []*cobra.Command{list, rotate, retire} {
+		addOutputFlag(c)
+	}
+	cmd.AddCommand(list, rotate, retire, newReencryptCmd(env))
+	return cmd
+}
+
+// keysCall calls the admin API and prints the key list it answers.
+func keysCall(cmd *cobra.Command, env lookupEnv, method, path string, body any) error {
+	asJSON, err := outputJSON(cmd)
+	if err != nil {
+		return err
+	}
+	ac, err := newAdminClient(cmd, env)
+	if err != nil {
+		return err
+	}
+	out, err := ac.do(cmd.Context(), method, path, body)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := cmd.OutOrStdout().Write(out)
+		return err
+	}
+	var kl authz.KeyList
+	if err := json.Unmarshal(out, &kl); err != nil {
+		return fmt.Errorf("unexpected admin API answer: %w", err)
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED")
+	for _, k := range kl.Keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, dash(k.CreatedAt), dash(k.ActivatedAt), dash(k.RetiredAt))
+	}
+	return tw.Flush()
+}
+
+func newReencryptCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reencrypt",
+		Short: "Re-encrypt every signing key under the first of IDVAUTH_SECRETS",
+		Long: `Re-encrypt the private keys in the database under the first secret of
+IDVAUTH_SECRETS. To change the secret: put the new one first and keep the old
+one after it ("new,old"), restart the servers, run this, then drop the old
+secret. Works on the database directly (IDVAUTH_DATABASE_URL); a key that
+none of the secrets decrypts is an error, and nothing is regenerated.`,
+		Example: `  IDVAUTH_SECRETS="$NEW,$OLD" IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth \
+    idvauth keys reencrypt
+  idvauth keys reencrypt -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := outputJSON(cmd)
+			if err != nil {
+				return err
+			}
+			u, err := databaseURL(cmd, env)
+			if err != nil {
+				return err
+			}
+			r, err := newResolver(cmd, env)
+			if err != nil {
+				return err
+			}
+			secrets := secretList(r)
+			if len(secrets) == 0 {
+				return errors.New("no secrets: set IDVAUTH_SECRETS (the new secret first, then the old ones)")
+			}
+			n, err := authz.Reencrypt(cmd.Context(), u, secrets)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]int{"reencrypted": n})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted %d keys under the first secret\n", n)
+			return nil
+		},
+	}
+	cmd.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
+	addOutputFlag(cmd)
+	return cmd
+}
