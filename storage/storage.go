@@ -47,8 +47,12 @@ type Client struct {
 	AccessTokenTTL time.Duration
 	// IntrospectionAllowed lets the client call the introspection endpoint.
 	IntrospectionAllowed bool
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID
+	// tokens (OpenID Connect Dynamic Client Registration); empty means the
+	// server's default.
+	IDTokenSignedResponseAlg string
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
 }
 
 // TokenKind says what a stored token record is.
@@ -129,6 +133,41 @@ type Key struct {
 	RetiredAt   time.Time
 }
 
+// User is a person who signs in through the login page. People appear
+// everywhere else (tokens, consents, sessions, logs) by ID only.
+type User struct {
+	// ID is the opaque, server-generated identifier: the sub claim.
+	ID string
+	// Username is what the person types to sign in; unique.
+	Username string
+	Name     string
+	Email    string
+	// PasswordHash is the PHC-formatted argon2id hash of the password.
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Consent is what a person allowed one client: the union of the scopes
+// granted to it so far.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// BrowserSession is the server-side record of a signed-in browser. The
+// cookie holds a random value; the store keeps only its digest (ID).
+type BrowserSession struct {
+	// ID is the digest of the cookie value.
+	ID     string
+	UserID string
+	// AuthTime is when the person last entered their password.
+	AuthTime  time.Time
+	ExpiresAt time.Time
+}
+
 // ClientStore keeps registered clients.
 type ClientStore interface {
 	// CreateClient stores a new client; ErrAlreadyExists if the ID is taken.
@@ -168,8 +207,9 @@ type TokenStore interface {
 	// RevokeRequest removes every record of kind issued from requestID.
 	// Removing nothing is not an error.
 	RevokeRequest(ctx context.Context, kind TokenKind, requestID string) error
-	// DeleteExpired removes at most limit token records that expired
-	// before before, and returns how many it removed.
+	// DeleteExpired removes at most limit token records, and at most
+	// limit browser sessions and failure windows, that expired before
+	// before, and returns how many it removed.
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
@@ -194,11 +234,69 @@ type KeyStore interface {
 	ListKeys(ctx context.Context) ([]Key, error)
 }
 
+// UserStore keeps people, what they consented to and their browser
+// sessions. Deleting a user deletes, in the same step, their consents,
+// their browser sessions and every token record whose Subject is their ID.
+type UserStore interface {
+	// CreateUser stores a new user; ErrAlreadyExists if the ID or the
+	// username is taken.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser returns the user with id or ErrNotFound.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername returns the user with username or ErrNotFound.
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// ListUsers returns every user ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// DeleteUser removes a user with their consents, browser sessions and
+	// tokens; ErrNotFound if there is no such user.
+	DeleteUser(ctx context.Context, id string) error
+
+	// SaveConsent creates or replaces the consent of (UserID, ClientID);
+	// ErrNotFound if the user or the client does not exist.
+	SaveConsent(ctx context.Context, c Consent) error
+	// GetConsent returns the consent of userID to clientID or ErrNotFound.
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	// ListConsents returns the user's consents ordered by client ID.
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteConsents withdraws the user's consent to clientID, or to every
+	// client when clientID is empty, and returns how many it removed.
+	DeleteConsents(ctx context.Context, userID, clientID string) (int, error)
+
+	// CreateBrowserSession stores a session; ErrNotFound if the user does
+	// not exist, ErrAlreadyExists if the ID is taken.
+	CreateBrowserSession(ctx context.Context, bs BrowserSession) error
+	// GetBrowserSession returns the session, expired or not, or
+	// ErrNotFound.
+	GetBrowserSession(ctx context.Context, id string) (BrowserSession, error)
+	// DeleteBrowserSession removes one session; ErrNotFound if there is
+	// none.
+	DeleteBrowserSession(ctx context.Context, id string) error
+}
+
+// FailureStore counts failed attempts (logins, client authentications) in
+// fixed windows shared by every replica. Keys are chosen by the caller and
+// must not contain personal data (hash a username first).
+type FailureStore interface {
+	// AddFailure counts one failure under key at now and returns the
+	// number counted in the current window, this one included. A window
+	// starts at the first failure after the previous one ended and lasts
+	// window.
+	AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	// Failures returns the number counted under key in the window that
+	// holds now, and when that window ends; zero and the zero time when
+	// there is none.
+	Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error)
+	// ClearFailures forgets the failures under key.
+	ClearFailures(ctx context.Context, key string) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	ClientStore
 	TokenStore
 	KeyStore
+	UserStore
+	FailureStore
 	// Ping reports whether the backend can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -21,10 +21,15 @@ type tokenKey struct {
 // Store is an in-memory storage.Store. The zero value is not usable; call
 // New.
 type Store struct {
-	mu      sync.RWMutex
-	clients map[string]storage.Client
-	tokens  map[tokenKey]storage.Token
-	keys    []storage.Key
+	mu        sync.RWMutex
+	clients   map[string]storage.Client
+	tokens    map[tokenKey]storage.Token
+	keys      []storage.Key
+	users     map[string]storage.User
+	usernames map[string]string // username to user ID
+	consents  map[consentKey]storage.Consent
+	sessions  map[string]storage.BrowserSession
+	failures  map[string]failureWindow
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -32,8 +37,13 @@ var _ storage.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		clients: make(map[string]storage.Client),
-		tokens:  make(map[tokenKey]storage.Token),
+		clients:   make(map[string]storage.Client),
+		tokens:    make(map[tokenKey]storage.Token),
+		users:     make(map[string]storage.User),
+		usernames: make(map[string]string),
+		consents:  make(map[consentKey]storage.Consent),
+		sessions:  make(map[string]storage.BrowserSession),
+		failures:  make(map[string]failureWindow),
 	}
 }
 
@@ -145,6 +155,11 @@ func (s *Store) DeleteClient(_ context.Context, id string) error {
 			delete(s.tokens, k)
 		}
 	}
+	for k := range s.consents {
+		if k.client == id {
+			delete(s.consents, k)
+		}
+	}
 	return nil
 }
 
@@ -215,21 +230,30 @@ func (s *Store) RevokeRequest(_ context.Context, kind storage.TokenKind, request
 	return nil
 }
 
-// DeleteExpired implements storage.TokenStore.
+// DeleteExpired implements storage.TokenStore: at most limit each of
+// token records, browser sessions and failure windows.
 func (s *Store) DeleteExpired(_ context.Context, before time.Time, limit int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return deleteExpired(s.tokens, before, limit, func(t storage.Token) time.Time { return t.ExpiresAt }) +
+		deleteExpired(s.sessions, before, limit, func(bs storage.BrowserSession) time.Time { return bs.ExpiresAt }) +
+		deleteExpired(s.failures, before, limit, func(w failureWindow) time.Time { return w.end }), nil
+}
+
+// deleteExpired removes at most limit entries of m whose expiry is before
+// before, and returns how many it removed.
+func deleteExpired[K comparable, V any](m map[K]V, before time.Time, limit int, expiry func(V) time.Time) int {
 	n := 0
-	for k, t := range s.tokens {
+	for k, v := range m {
 		if n >= limit {
 			break
 		}
-		if t.ExpiresAt.Before(before) {
-			delete(s.tokens, k)
+		if expiry(v).Before(before) {
+			delete(m, k)
 			n++
 		}
 	}
-	return n, nil
+	return n
 }
 
 // CreateKey implements storage.KeyStore.

@@ -213,13 +213,14 @@ func mapErr(op string, err error) error {
 }
 
 const clientCols = `id, name, secret_hash, grant_types, response_types, redirect_uris, scopes, audience,
-	token_endpoint_auth_method, access_token_ttl_seconds, introspection_allowed, created_at, updated_at`
+	token_endpoint_auth_method, access_token_ttl_seconds, introspection_allowed, id_token_signed_response_alg,
+	created_at, updated_at`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	var ttl int64
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.ResponseTypes, &c.RedirectURIs, &c.Scopes, &c.Audience,
-		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.CreatedAt, &c.UpdatedAt)
+		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt)
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	if len(c.SecretHash) == 0 {
@@ -229,7 +230,7 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 }
 
 func validClient(c storage.Client) error {
-	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.TokenEndpointAuthMethod) ||
+	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.TokenEndpointAuthMethod) || !textOK(c.IDTokenSignedResponseAlg) ||
 		!allTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience) {
 		return fmt.Errorf("postgres: client %q holds text PostgreSQL cannot store: %w", c.ID, storage.ErrConflict)
 	}
@@ -242,9 +243,10 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 		return err
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
-		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.CreatedAt, c.UpdatedAt)
+		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
+		c.IDTokenSignedResponseAlg, c.CreatedAt, c.UpdatedAt)
 	return mapErr("create client", err)
 }
 
@@ -299,9 +301,9 @@ func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE clients SET name = $2, grant_types = $3, response_types = $4, redirect_uris = $5,
 		scopes = $6, audience = $7, token_endpoint_auth_method = $8, access_token_ttl_seconds = $9,
-		introspection_allowed = $10, updated_at = $11 WHERE id = $1`,
+		introspection_allowed = $10, id_token_signed_response_alg = $11, updated_at = $12 WHERE id = $1`,
 		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
-		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.UpdatedAt)
+		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt)
 	s.forget(c.ID)
 	return affected("update client", tag, err)
 }
@@ -419,6 +421,16 @@ func (s *Store) RevokeRequest(ctx context.Context, kind storage.TokenKind, reque
 // that lets one replica at a time delete expired tokens.
 const janitorLockClass int32 = 0x69647661 // "idva"
 
+// expiredDeletes remove at most $2 expired rows each: token records,
+// browser sessions, failure windows. A failure window restarted by a
+// concurrent AddFailure is rechecked on its new version (the outer
+// window_end condition) and kept.
+var expiredDeletes = []string{
+	`DELETE FROM tokens WHERE ctid IN (SELECT ctid FROM tokens WHERE expires_at < $1 LIMIT $2)`,
+	`DELETE FROM browser_sessions WHERE ctid IN (SELECT ctid FROM browser_sessions WHERE expires_at < $1 LIMIT $2)`,
+	`DELETE FROM failures WHERE ctid IN (SELECT ctid FROM failures WHERE window_end < $1 LIMIT $2) AND window_end < $1`,
+}
+
 // DeleteExpired implements storage.TokenStore. Only one replica cleans at
 // a time: if another holds the janitor lock, it deletes nothing.
 func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -428,12 +440,19 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))`, janitorLockClass).Scan(&locked); err != nil || !locked {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM tokens WHERE ctid IN (
-			SELECT ctid FROM tokens WHERE expires_at < $1 LIMIT $2)`, before, limit)
-		n = int(tag.RowsAffected())
-		return err
+		for _, q := range expiredDeletes {
+			tag, err := tx.Exec(ctx, q, before, limit)
+			if err != nil {
+				return err
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
 	})
-	return n, mapErr("delete expired tokens", err)
+	if err != nil {
+		return 0, mapErr("delete expired records", err)
+	}
+	return n, nil
 }
 
 // CreateKey implements storage.KeyStore.

@@ -52,6 +52,19 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"ConsumeToken", testConsumeToken},
 		{"ConcurrentConsumeOneWins", testConcurrentConsumeOneWins},
 		{"ConcurrentCreateMixed", testConcurrentCreateMixed},
+		{"ClientIDTokenAlg", testClientIDTokenAlg},
+		{"UserCRUD", testUserCRUD},
+		{"UserNotFound", testUserNotFound},
+		{"UserAlreadyExists", testUserAlreadyExists},
+		{"UserOddValues", testUserOddValues},
+		{"DeleteUserDeletesEverything", testDeleteUserDeletesEverything},
+		{"Consents", testConsents},
+		{"ConsentNeedsUserAndClient", testConsentNeedsUserAndClient},
+		{"DeleteClientDeletesConsents", testDeleteClientDeletesConsents},
+		{"BrowserSessions", testBrowserSessions},
+		{"DeleteExpiredSessionsAndFailures", testDeleteExpiredSessionsAndFailures},
+		{"Failures", testFailures},
+		{"ConcurrentFailuresCountExactly", testConcurrentFailuresCountExactly},
 		{"Ping", func(t *testing.T, s storage.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatalf("Ping() = %v", err)
@@ -188,6 +201,7 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	upd.Audience = []string{}
 	upd.AccessTokenTTL = 0
 	upd.IntrospectionAllowed = false
+	upd.IDTokenSignedResponseAlg = "ES256"
 	upd.SecretHash = []byte("ignored by UpdateClient")
 	upd.CreatedAt = now().Add(-time.Hour)
 	upd.UpdatedAt = now().Add(time.Minute)

@@ -1,0 +1,242 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Errors name users by their opaque ID only: never a username, an email,
+// a session digest or a failure key.
+
+const userCols = `id, username, name, email, password_hash, created_at, updated_at`
+
+func scanUser(row pgx.Row) (storage.User, error) {
+	var u storage.User
+	err := row.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, err
+}
+
+// CreateUser implements storage.UserStore. The primary key and the unique
+// username refuse a second user with either.
+func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
+	if !textOK(u.ID) || !textOK(u.Username) || !textOK(u.Name) || !textOK(u.Email) || !textOK(u.PasswordHash) {
+		return fmt.Errorf("postgres: create user %q: text PostgreSQL cannot store: %w", u.ID, storage.ErrConflict)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Username, u.Name, u.Email, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+	return mapErr(fmt.Sprintf("create user %q", u.ID), err)
+}
+
+// GetUser implements storage.UserStore.
+func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+	if !textOK(id) {
+		return storage.User{}, fmt.Errorf("postgres: get user: %w", storage.ErrNotFound)
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	return u, mapErr(fmt.Sprintf("get user %q", id), err)
+}
+
+// GetUserByUsername implements storage.UserStore: one read of the unique
+// index.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
+	if !textOK(username) {
+		return storage.User{}, fmt.Errorf("postgres: get user by username: %w", storage.ErrNotFound)
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = $1`, username))
+	return u, mapErr("get user by username", err)
+}
+
+// ListUsers implements storage.UserStore. Usernames are ordered byte by
+// byte (COLLATE "C"), as in every backend, whatever the database's
+// collation.
+func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY username COLLATE "C"`)
+	if err != nil {
+		return nil, mapErr("list users", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
+	return out, mapErr("list users", err)
+}
+
+// DeleteUser implements storage.UserStore in one transaction: the user
+// row (whose foreign keys delete the consents and browser sessions), then
+// the tokens issued for them. The user goes first so that a call for an ID
+// that is no user (a client's, say) deletes no tokens.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if !textOK(id) {
+		return fmt.Errorf("postgres: delete user: %w", storage.ErrNotFound)
+	}
+	found := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		found = true
+		_, err = tx.Exec(ctx, `DELETE FROM tokens WHERE subject = $1`, id)
+		return err
+	})
+	if err != nil {
+		return mapErr(fmt.Sprintf("delete user %q", id), err)
+	}
+	if !found {
+		return fmt.Errorf("postgres: delete user %q: %w", id, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// SaveConsent implements storage.UserStore with one upsert; the foreign
+// keys refuse a missing user or client.
+func (s *Store) SaveConsent(ctx context.Context, c storage.Consent) error {
+	if !textOK(c.UserID) || !textOK(c.ClientID) {
+		return fmt.Errorf("postgres: save consent: %w", storage.ErrNotFound)
+	}
+	op := fmt.Sprintf("save consent of user %q to client %q", c.UserID, c.ClientID)
+	if !allTextOK(c.Scopes) {
+		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = EXCLUDED.scopes, granted_at = EXCLUDED.granted_at`,
+		c.UserID, c.ClientID, nonNil(c.Scopes), c.GrantedAt)
+	return mapErr(op, err)
+}
+
+const consentCols = `user_id, client_id, scopes, granted_at`
+
+func scanConsent(row pgx.Row) (storage.Consent, error) {
+	var c storage.Consent
+	err := row.Scan(&c.UserID, &c.ClientID, &c.Scopes, &c.GrantedAt)
+	c.GrantedAt = c.GrantedAt.UTC()
+	return c, err
+}
+
+// GetConsent implements storage.UserStore.
+func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
+	if !textOK(userID) || !textOK(clientID) {
+		return storage.Consent{}, fmt.Errorf("postgres: get consent: %w", storage.ErrNotFound)
+	}
+	c, err := scanConsent(s.pool.QueryRow(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = $1 AND client_id = $2`,
+		userID, clientID))
+	return c, mapErr(fmt.Sprintf("get consent of user %q to client %q", userID, clientID), err)
+}
+
+// ListConsents implements storage.UserStore, ordered byte by byte.
+func (s *Store) ListConsents(ctx context.Context, userID string) ([]storage.Consent, error) {
+	if !textOK(userID) {
+		return []storage.Consent{}, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = $1 ORDER BY client_id COLLATE "C"`, userID)
+	if err != nil {
+		return nil, mapErr("list consents", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Consent, error) { return scanConsent(r) })
+	return out, mapErr("list consents", err)
+}
+
+// DeleteConsents implements storage.UserStore.
+func (s *Store) DeleteConsents(ctx context.Context, userID, clientID string) (int, error) {
+	if !textOK(userID) || !textOK(clientID) {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM consents WHERE user_id = $1 AND ($2 = '' OR client_id = $2)`, userID, clientID)
+	if err != nil {
+		return 0, mapErr(fmt.Sprintf("delete consents of user %q", userID), err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// CreateBrowserSession implements storage.UserStore; the foreign key
+// refuses a missing user.
+func (s *Store) CreateBrowserSession(ctx context.Context, bs storage.BrowserSession) error {
+	if !textOK(bs.UserID) {
+		return fmt.Errorf("postgres: create browser session: %w", storage.ErrNotFound)
+	}
+	op := fmt.Sprintf("create browser session of user %q", bs.UserID)
+	if !textOK(bs.ID) {
+		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO browser_sessions (id, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)`,
+		bs.ID, bs.UserID, bs.AuthTime, bs.ExpiresAt)
+	return mapErr(op, err)
+}
+
+// GetBrowserSession implements storage.UserStore.
+func (s *Store) GetBrowserSession(ctx context.Context, id string) (storage.BrowserSession, error) {
+	if !textOK(id) {
+		return storage.BrowserSession{}, fmt.Errorf("postgres: get browser session: %w", storage.ErrNotFound)
+	}
+	bs := storage.BrowserSession{ID: id}
+	err := s.pool.QueryRow(ctx, `SELECT user_id, auth_time, expires_at FROM browser_sessions WHERE id = $1`, id).
+		Scan(&bs.UserID, &bs.AuthTime, &bs.ExpiresAt)
+	bs.AuthTime, bs.ExpiresAt = bs.AuthTime.UTC(), bs.ExpiresAt.UTC()
+	return bs, mapErr("get browser session", err)
+}
+
+// DeleteBrowserSession implements storage.UserStore.
+func (s *Store) DeleteBrowserSession(ctx context.Context, id string) error {
+	if !textOK(id) {
+		return fmt.Errorf("postgres: delete browser session: %w", storage.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE id = $1`, id)
+	return affected("delete browser session", tag, err)
+}
+
+// errWindow refuses a window that would count nothing.
+var errWindow = errors.New("the window must be positive")
+
+// AddFailure implements storage.FailureStore in one upsert: concurrent
+// callers, on any replica, queue on the row lock and each sees the count
+// its own failure made. A window that has ended (window_end <= now)
+// restarts at 1.
+func (s *Store) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
+	if window <= 0 {
+		return 0, fmt.Errorf("postgres: add failure: %w", errWindow)
+	}
+	if !textOK(key) {
+		return 0, fmt.Errorf("postgres: add failure: key PostgreSQL cannot store: %w", storage.ErrConflict)
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `INSERT INTO failures AS f (key, count, window_start, window_end) VALUES ($1, 1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN f.window_end <= $2 THEN 1 ELSE f.count + 1 END,
+			window_start = CASE WHEN f.window_end <= $2 THEN $2 ELSE f.window_start END,
+			window_end = CASE WHEN f.window_end <= $2 THEN $3 ELSE f.window_end END
+		RETURNING count`, key, now, now.Add(window)).Scan(&n)
+	if err != nil {
+		return 0, mapErr("add failure", err)
+	}
+	return n, nil
+}
+
+// Failures implements storage.FailureStore.
+func (s *Store) Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
+	if !textOK(key) {
+		return 0, time.Time{}, nil
+	}
+	var n int
+	var end time.Time
+	err := s.pool.QueryRow(ctx, `SELECT count, window_end FROM failures WHERE key = $1 AND window_end > $2`, key, now).Scan(&n, &end)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, mapErr("read failures", err)
+	}
+	return n, end.UTC(), nil
+}
+
+// ClearFailures implements storage.FailureStore.
+func (s *Store) ClearFailures(ctx context.Context, key string) error {
+	if !textOK(key) {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM failures WHERE key = $1`, key)
+	return mapErr("clear failures", err)
+}

@@ -1,0 +1,729 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Contract tests of UserStore and FailureStore, and of the ID token
+// algorithm of a client.
+
+func newUser(name string) storage.User {
+	t := now()
+	return storage.User{
+		ID:           id("user"),
+		Username:     id(name),
+		Name:         "Person " + name,
+		Email:        name + "@example.org",
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		CreatedAt:    t,
+		UpdatedAt:    t,
+	}
+}
+
+func mustCreateUser(t testing.TB, s storage.Store, name string) storage.User {
+	t.Helper()
+	u := newUser(name)
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser(%s) = %v", u.ID, err)
+	}
+	return u
+}
+
+func equalUser(t testing.TB, got, want storage.User) {
+	t.Helper()
+	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("user times = %v/%v, want %v/%v", got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+	}
+	got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if got != want {
+		t.Errorf("user =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func equalConsent(t testing.TB, got, want storage.Consent) {
+	t.Helper()
+	if !got.GrantedAt.Equal(want.GrantedAt) {
+		t.Errorf("consent granted at %v, want %v", got.GrantedAt, want.GrantedAt)
+	}
+	got.GrantedAt, want.GrantedAt = time.Time{}, time.Time{}
+	if len(got.Scopes) == 0 && len(want.Scopes) == 0 {
+		got.Scopes, want.Scopes = nil, nil
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("consent =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func equalSession(t testing.TB, got, want storage.BrowserSession) {
+	t.Helper()
+	if got.ID != want.ID || got.UserID != want.UserID || !got.AuthTime.Equal(want.AuthTime) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("browser session =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func mustSaveConsent(t testing.TB, s storage.Store, c storage.Consent) {
+	t.Helper()
+	if err := s.SaveConsent(context.Background(), c); err != nil {
+		t.Fatalf("SaveConsent(%s, %s) = %v", c.UserID, c.ClientID, err)
+	}
+}
+
+func mustCreateSession(t testing.TB, s storage.Store, userID string, expires time.Time) storage.BrowserSession {
+	t.Helper()
+	bs := storage.BrowserSession{ID: id("bs"), UserID: userID, AuthTime: expires.Add(-8 * time.Hour), ExpiresAt: expires}
+	if err := s.CreateBrowserSession(context.Background(), bs); err != nil {
+		t.Fatalf("CreateBrowserSession = %v", err)
+	}
+	return bs
+}
+
+func mustAddFailure(t testing.TB, s storage.Store, key string, at time.Time, window time.Duration, want int) {
+	t.Helper()
+	if n, err := s.AddFailure(context.Background(), key, at, window); err != nil || n != want {
+		t.Fatalf("AddFailure(at %v) = %d, %v; want %d", at, n, err, want)
+	}
+}
+
+func wantFailures(t testing.TB, s storage.Store, key string, at time.Time, want int, wantEnd time.Time) {
+	t.Helper()
+	n, end, err := s.Failures(context.Background(), key, at)
+	if err != nil || n != want || !end.Equal(wantEnd) {
+		t.Errorf("Failures(at %v) = %d, %v, %v; want %d, %v", at, n, end, err, want, wantEnd)
+	}
+}
+
+func testClientIDTokenAlg(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	plain := mustCreateClient(t, s, "default")
+	if got, _ := s.GetClient(ctx, plain.ID); got.IDTokenSignedResponseAlg != "" {
+		t.Errorf("IDTokenSignedResponseAlg of a client created without one = %q, want empty", got.IDTokenSignedResponseAlg)
+	}
+	c := newClient("alg")
+	c.IDTokenSignedResponseAlg = "ES256"
+	if err := s.CreateClient(ctx, c); err != nil {
+		t.Fatalf("CreateClient = %v", err)
+	}
+	got, err := s.GetClient(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("GetClient = %v", err)
+	}
+	equalClient(t, got, c)
+	for _, alg := range []string{"RS256", ""} {
+		upd := c
+		upd.IDTokenSignedResponseAlg = alg
+		if err := s.UpdateClient(ctx, upd); err != nil {
+			t.Fatalf("UpdateClient(alg %q) = %v", alg, err)
+		}
+		if got, _ := s.GetClient(ctx, c.ID); got.IDTokenSignedResponseAlg != alg {
+			t.Errorf("GetClient after UpdateClient(alg %q): alg %q", alg, got.IDTokenSignedResponseAlg)
+		}
+		list, err := s.ListClients(ctx)
+		if err != nil {
+			t.Fatalf("ListClients = %v", err)
+		}
+		for _, l := range list {
+			if l.ID == c.ID && l.IDTokenSignedResponseAlg != alg {
+				t.Errorf("ListClients after UpdateClient(alg %q): alg %q", alg, l.IDTokenSignedResponseAlg)
+			}
+		}
+	}
+	if err := s.SetClientSecret(ctx, c.ID, []byte("digest"), now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetClient(ctx, plain.ID); got.IDTokenSignedResponseAlg != "" {
+		t.Errorf("another client's alg = %q, want empty", got.IDTokenSignedResponseAlg)
+	}
+}
+
+func testUserCRUD(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	// Byte order puts "Zed" before "alice" before "émile"; many
+	// collations would not.
+	zed, alice, emile := newUser("Zed"), newUser("alice"), newUser("émile")
+	for _, u := range []storage.User{emile, zed, alice} {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatalf("CreateUser(%s) = %v", u.Username, err)
+		}
+	}
+	got, err := s.GetUser(ctx, alice.ID)
+	if err != nil {
+		t.Fatalf("GetUser = %v", err)
+	}
+	equalUser(t, got, alice)
+	got, err = s.GetUserByUsername(ctx, zed.Username)
+	if err != nil {
+		t.Fatalf("GetUserByUsername = %v", err)
+	}
+	equalUser(t, got, zed)
+
+	list, err := s.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers = %v", err)
+	}
+	var names []string
+	for _, u := range list {
+		names = append(names, u.Username)
+	}
+	want := []string{zed.Username, alice.Username, emile.Username}
+	if !sort.StringsAreSorted(want) {
+		t.Fatalf("test usernames %q are not in byte order", want)
+	}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("ListUsers usernames = %q, want %q", names, want)
+	}
+	for _, u := range list {
+		if u.ID == emile.ID {
+			equalUser(t, u, emile)
+		}
+	}
+
+	if err := s.DeleteUser(ctx, alice.ID); err != nil {
+		t.Fatalf("DeleteUser = %v", err)
+	}
+	if _, err := s.GetUser(ctx, alice.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetUser after delete = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetUserByUsername(ctx, alice.Username); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetUserByUsername after delete = %v, want ErrNotFound", err)
+	}
+	if list, _ := s.ListUsers(ctx); len(list) != 2 {
+		t.Errorf("ListUsers after delete = %d users, want 2", len(list))
+	}
+	// The username is free again.
+	again := newUser("alice")
+	again.Username = alice.Username
+	if err := s.CreateUser(ctx, again); err != nil {
+		t.Fatalf("CreateUser(username of a deleted user) = %v", err)
+	}
+	if got, _ := s.GetUserByUsername(ctx, alice.Username); got.ID != again.ID {
+		t.Errorf("GetUserByUsername = user %s, want the new user %s", got.ID, again.ID)
+	}
+}
+
+func testUserNotFound(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	missing := newUser("missing")
+	for name, err := range map[string]error{
+		"GetUser":           func() error { _, err := s.GetUser(ctx, missing.ID); return err }(),
+		"GetUserByUsername": func() error { _, err := s.GetUserByUsername(ctx, missing.Username); return err }(),
+		"DeleteUser":        s.DeleteUser(ctx, missing.ID),
+	} {
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s(missing) = %v, want ErrNotFound", name, err)
+		}
+	}
+	if list, err := s.ListUsers(ctx); err != nil || len(list) != 0 {
+		t.Errorf("ListUsers on an empty store = %d, %v", len(list), err)
+	}
+}
+
+func testUserAlreadyExists(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a := mustCreateUser(t, s, "a")
+	sameID := newUser("other")
+	sameID.ID = a.ID
+	sameName := newUser("other")
+	sameName.Username = a.Username
+	for name, u := range map[string]storage.User{"duplicate id": sameID, "duplicate username": sameName} {
+		if err := s.CreateUser(ctx, u); !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("CreateUser(%s) = %v, want ErrAlreadyExists", name, err)
+		}
+	}
+	got, _ := s.GetUser(ctx, a.ID)
+	equalUser(t, got, a)
+	if _, err := s.GetUser(ctx, sameName.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused user was stored: %v", err)
+	}
+	if _, err := s.GetUserByUsername(ctx, sameID.Username); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused user was stored: %v", err)
+	}
+	if list, _ := s.ListUsers(ctx); len(list) != 1 {
+		t.Errorf("ListUsers = %d users, want 1", len(list))
+	}
+}
+
+// testUserOddValues: text a backend cannot keep (NUL bytes, invalid
+// UTF-8) is refused with ErrConflict and stores nothing; looking such
+// values up finds nothing.
+func testUserOddValues(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	fields := map[string]func(u *storage.User, v string){
+		"ID":           func(u *storage.User, v string) { u.ID = v },
+		"Username":     func(u *storage.User, v string) { u.Username = v },
+		"Name":         func(u *storage.User, v string) { u.Name = v },
+		"Email":        func(u *storage.User, v string) { u.Email = v },
+		"PasswordHash": func(u *storage.User, v string) { u.PasswordHash = v },
+	}
+	for _, v := range []string{"a\x00b", "\xff\xfe", "\x00"} {
+		for field, set := range fields {
+			u := newUser("odd")
+			set(&u, v)
+			if err := s.CreateUser(ctx, u); !errors.Is(err, storage.ErrConflict) {
+				t.Errorf("CreateUser(%s %q) = %v, want ErrConflict", field, v, err)
+			}
+		}
+	}
+	if list, err := s.ListUsers(ctx); err != nil || len(list) != 0 {
+		t.Errorf("ListUsers after refused creates = %d, %v; want none", len(list), err)
+	}
+
+	at := now()
+	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 10000)), "' OR 1=1 --", "%", "_"} {
+		notFound := map[string]error{
+			"GetUser":              func() error { _, err := s.GetUser(ctx, v); return err }(),
+			"GetUserByUsername":    func() error { _, err := s.GetUserByUsername(ctx, v); return err }(),
+			"DeleteUser":           s.DeleteUser(ctx, v),
+			"GetConsent":           func() error { _, err := s.GetConsent(ctx, v, v); return err }(),
+			"GetBrowserSession":    func() error { _, err := s.GetBrowserSession(ctx, v); return err }(),
+			"DeleteBrowserSession": s.DeleteBrowserSession(ctx, v),
+		}
+		for name, err := range notFound {
+			if !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%s(%.20q) = %v, want ErrNotFound", name, v, err)
+			}
+		}
+		if l, err := s.ListConsents(ctx, v); err != nil || len(l) != 0 {
+			t.Errorf("ListConsents(%.20q) = %d, %v; want none", v, len(l), err)
+		}
+		if n, err := s.DeleteConsents(ctx, v, v); err != nil || n != 0 {
+			t.Errorf("DeleteConsents(%.20q) = %d, %v; want 0", v, n, err)
+		}
+		if n, end, err := s.Failures(ctx, v, at); err != nil || n != 0 || !end.IsZero() {
+			t.Errorf("Failures(%.20q) = %d, %v, %v; want none", v, n, end, err)
+		}
+		if err := s.ClearFailures(ctx, v); err != nil {
+			t.Errorf("ClearFailures(%.20q) = %v", v, err)
+		}
+	}
+
+	u := mustCreateUser(t, s, "u")
+	c := mustCreateClient(t, s, "c")
+	for _, v := range []string{"a\x00b", "\xff\xfe"} {
+		if _, err := s.AddFailure(ctx, v, at, time.Minute); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("AddFailure(%q) = %v, want ErrConflict", v, err)
+		}
+		if err := s.SaveConsent(ctx, storage.Consent{UserID: u.ID, ClientID: c.ID, Scopes: []string{"ok", v}, GrantedAt: at}); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("SaveConsent(scope %q) = %v, want ErrConflict", v, err)
+		}
+		if err := s.SaveConsent(ctx, storage.Consent{UserID: v, ClientID: c.ID, GrantedAt: at}); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("SaveConsent(user %q) = %v, want ErrNotFound", v, err)
+		}
+		if err := s.CreateBrowserSession(ctx, storage.BrowserSession{ID: id("bs"), UserID: v, AuthTime: at, ExpiresAt: at}); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("CreateBrowserSession(user %q) = %v, want ErrNotFound", v, err)
+		}
+		if err := s.CreateBrowserSession(ctx, storage.BrowserSession{ID: v, UserID: u.ID, AuthTime: at, ExpiresAt: at}); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("CreateBrowserSession(id %q) = %v, want ErrConflict", v, err)
+		}
+	}
+	if _, err := s.GetConsent(ctx, u.ID, c.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused consent was stored: %v", err)
+	}
+
+	// Unicode survives.
+	uni := newUser("unicode")
+	uni.Username = id("zoë-身份")
+	uni.Name = "Zoë Ångström — 身份"
+	uni.Email = "zoë@exämple.org"
+	if err := s.CreateUser(ctx, uni); err != nil {
+		t.Fatalf("CreateUser(unicode) = %v", err)
+	}
+	got, err := s.GetUserByUsername(ctx, uni.Username)
+	if err != nil {
+		t.Fatalf("GetUserByUsername(unicode) = %v", err)
+	}
+	equalUser(t, got, uni)
+}
+
+// testDeleteUserDeletesEverything: a deleted user's consents, browser
+// sessions and tokens go with them; nobody else's do.
+func testDeleteUserDeletesEverything(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a, b := mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
+	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	at := now()
+	for _, c := range []storage.Consent{
+		{UserID: u.ID, ClientID: a.ID, Scopes: []string{"openid"}, GrantedAt: at},
+		{UserID: u.ID, ClientID: b.ID, Scopes: []string{"openid"}, GrantedAt: at},
+		{UserID: v.ID, ClientID: a.ID, Scopes: []string{"openid"}, GrantedAt: at},
+	} {
+		mustSaveConsent(t, s, c)
+	}
+	su1, su2 := mustCreateSession(t, s, u.ID, at.Add(time.Hour)), mustCreateSession(t, s, u.ID, at.Add(-time.Hour))
+	sv := mustCreateSession(t, s, v.ID, at.Add(time.Hour))
+	tu1 := newToken(a.ID, storage.AccessToken)
+	tu1.Subject = u.ID
+	tu2 := newToken(b.ID, storage.RefreshToken)
+	tu2.Subject = u.ID
+	tv := newToken(a.ID, storage.AccessToken)
+	tv.Subject = v.ID
+	tc := newToken(a.ID, storage.AccessToken) // the client's own: Subject is a.ID
+	for _, tok := range []storage.Token{tu1, tu2, tv, tc} {
+		mustCreateToken(t, s, tok)
+	}
+
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatalf("DeleteUser = %v", err)
+	}
+	if _, err := s.GetUserByUsername(ctx, u.Username); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetUserByUsername(deleted) = %v, want ErrNotFound", err)
+	}
+	for _, cid := range []string{a.ID, b.ID} {
+		if _, err := s.GetConsent(ctx, u.ID, cid); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("consent of a deleted user = %v, want ErrNotFound", err)
+		}
+	}
+	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 0 {
+		t.Errorf("ListConsents(deleted user) = %d, want none", len(l))
+	}
+	for _, bs := range []storage.BrowserSession{su1, su2} {
+		if _, err := s.GetBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("browser session of a deleted user = %v, want ErrNotFound", err)
+		}
+	}
+	for _, tok := range []storage.Token{tu1, tu2} {
+		if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s of a deleted user = %v, want ErrNotFound", tok.Kind, err)
+		}
+	}
+
+	// Everything else stays.
+	if got, err := s.GetUser(ctx, v.ID); err != nil {
+		t.Errorf("GetUser(other user) = %v", err)
+	} else {
+		equalUser(t, got, v)
+	}
+	if _, err := s.GetConsent(ctx, v.ID, a.ID); err != nil {
+		t.Errorf("consent of another user = %v, want it kept", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, sv.ID); err != nil {
+		t.Errorf("browser session of another user = %v, want it kept", err)
+	}
+	for _, tok := range []storage.Token{tv, tc} {
+		if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); err != nil {
+			t.Errorf("token of subject %s = %v, want it kept", tok.Subject, err)
+		}
+	}
+	for _, cid := range []string{a.ID, b.ID} {
+		if _, err := s.GetClient(ctx, cid); err != nil {
+			t.Errorf("GetClient = %v, want the client kept", err)
+		}
+	}
+
+	if err := s.DeleteUser(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteUser twice = %v, want ErrNotFound", err)
+	}
+	// An ID that is no user deletes nothing, even tokens with that subject.
+	if err := s.DeleteUser(ctx, a.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteUser(a client's ID) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetToken(ctx, tc.Kind, tc.Signature); err != nil {
+		t.Errorf("DeleteUser(no such user) deleted a token of that subject: %v", err)
+	}
+}
+
+func testConsents(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a, b := mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
+	u, w := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "w")
+	t0 := now()
+	scopes := []string{"openid", "identity.verify"}
+	first := storage.Consent{UserID: u.ID, ClientID: a.ID, Scopes: scopes, GrantedAt: t0}
+	mustSaveConsent(t, s, first)
+	// The store keeps its own copy.
+	scopes[0] = "changed"
+	first.Scopes = []string{"openid", "identity.verify"}
+	got, err := s.GetConsent(ctx, u.ID, a.ID)
+	if err != nil {
+		t.Fatalf("GetConsent = %v", err)
+	}
+	equalConsent(t, got, first)
+	got.Scopes[0] = "changed"
+	if again, _ := s.GetConsent(ctx, u.ID, a.ID); again.Scopes[0] != "openid" {
+		t.Error("changing a returned consent changed the stored one")
+	}
+
+	// Saving again replaces: scopes and time.
+	replaced := storage.Consent{UserID: u.ID, ClientID: a.ID, Scopes: []string{"openid", "identity.verify", "identity.read_status"},
+		GrantedAt: t0.Add(time.Minute)}
+	mustSaveConsent(t, s, replaced)
+	got, _ = s.GetConsent(ctx, u.ID, a.ID)
+	equalConsent(t, got, replaced)
+
+	toB := storage.Consent{UserID: u.ID, ClientID: b.ID, Scopes: []string{"identity.read_status"}, GrantedAt: t0}
+	mustSaveConsent(t, s, toB)
+	others := storage.Consent{UserID: w.ID, ClientID: a.ID, Scopes: []string{"openid"}, GrantedAt: t0}
+	mustSaveConsent(t, s, others)
+	list, err := s.ListConsents(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("ListConsents = %v", err)
+	}
+	want := []storage.Consent{replaced, toB}
+	if b.ID < a.ID {
+		want = []storage.Consent{toB, replaced}
+	}
+	if len(list) != len(want) {
+		t.Fatalf("ListConsents = %d consents, want %d", len(list), len(want))
+	}
+	for i := range want {
+		equalConsent(t, list[i], want[i])
+	}
+
+	// Withdraw one.
+	if n, err := s.DeleteConsents(ctx, u.ID, a.ID); err != nil || n != 1 {
+		t.Errorf("DeleteConsents(one) = %d, %v; want 1", n, err)
+	}
+	if _, err := s.GetConsent(ctx, u.ID, a.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetConsent after withdrawal = %v, want ErrNotFound", err)
+	}
+	if n, err := s.DeleteConsents(ctx, u.ID, a.ID); err != nil || n != 0 {
+		t.Errorf("DeleteConsents(one, again) = %d, %v; want 0", n, err)
+	}
+	if _, err := s.GetConsent(ctx, u.ID, b.ID); err != nil {
+		t.Errorf("the consent to another client = %v, want it kept", err)
+	}
+
+	// Withdraw all: the other user's consent stays.
+	mustSaveConsent(t, s, replaced)
+	if n, err := s.DeleteConsents(ctx, u.ID, ""); err != nil || n != 2 {
+		t.Errorf("DeleteConsents(all) = %d, %v; want 2", n, err)
+	}
+	if l, err := s.ListConsents(ctx, u.ID); err != nil || len(l) != 0 {
+		t.Errorf("ListConsents after withdrawing all = %d, %v; want none", len(l), err)
+	}
+	if n, err := s.DeleteConsents(ctx, u.ID, ""); err != nil || n != 0 {
+		t.Errorf("DeleteConsents(all, again) = %d, %v; want 0", n, err)
+	}
+	got, err = s.GetConsent(ctx, w.ID, a.ID)
+	if err != nil {
+		t.Fatalf("another user's consent = %v, want it kept", err)
+	}
+	equalConsent(t, got, others)
+
+	// A consent may hold no scopes.
+	empty := storage.Consent{UserID: u.ID, ClientID: b.ID, GrantedAt: t0}
+	mustSaveConsent(t, s, empty)
+	if got, err := s.GetConsent(ctx, u.ID, b.ID); err != nil || len(got.Scopes) != 0 {
+		t.Errorf("GetConsent(no scopes) = %+v, %v; want no scopes", got, err)
+	}
+}
+
+func testConsentNeedsUserAndClient(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	u := mustCreateUser(t, s, "u")
+	ghostUser, ghostClient := id("ghost"), id("ghost")
+	for name, cons := range map[string]storage.Consent{
+		"missing user":   {UserID: ghostUser, ClientID: c.ID, Scopes: []string{"openid"}, GrantedAt: now()},
+		"missing client": {UserID: u.ID, ClientID: ghostClient, Scopes: []string{"openid"}, GrantedAt: now()},
+	} {
+		if err := s.SaveConsent(ctx, cons); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("SaveConsent(%s) = %v, want ErrNotFound", name, err)
+		}
+		if _, err := s.GetConsent(ctx, cons.UserID, cons.ClientID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s: a refused consent was stored: %v", name, err)
+		}
+	}
+	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 0 {
+		t.Errorf("ListConsents = %d, want none", len(l))
+	}
+}
+
+func testDeleteClientDeletesConsents(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a, b := mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
+	u := mustCreateUser(t, s, "u")
+	for _, cid := range []string{a.ID, b.ID} {
+		mustSaveConsent(t, s, storage.Consent{UserID: u.ID, ClientID: cid, Scopes: []string{"openid"}, GrantedAt: now()})
+	}
+	if err := s.DeleteClient(ctx, a.ID); err != nil {
+		t.Fatalf("DeleteClient = %v", err)
+	}
+	if _, err := s.GetConsent(ctx, u.ID, a.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("consent to a deleted client = %v, want ErrNotFound", err)
+	}
+	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 1 || l[0].ClientID != b.ID {
+		t.Errorf("ListConsents after DeleteClient = %+v, want only the consent to %s", l, b.ID)
+	}
+	// A client registered again under the ID does not inherit consent.
+	again := newClient("a")
+	again.ID = a.ID
+	if err := s.CreateClient(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetConsent(ctx, u.ID, a.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("consent to a re-registered client = %v, want ErrNotFound", err)
+	}
+}
+
+func testBrowserSessions(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "u")
+	t0 := now()
+	bs := storage.BrowserSession{ID: id("bs"), UserID: u.ID, AuthTime: t0, ExpiresAt: t0.Add(8 * time.Hour)}
+	if err := s.CreateBrowserSession(ctx, bs); err != nil {
+		t.Fatalf("CreateBrowserSession = %v", err)
+	}
+	got, err := s.GetBrowserSession(ctx, bs.ID)
+	if err != nil {
+		t.Fatalf("GetBrowserSession = %v", err)
+	}
+	equalSession(t, got, bs)
+
+	dup := storage.BrowserSession{ID: bs.ID, UserID: u.ID, AuthTime: t0.Add(time.Hour), ExpiresAt: t0.Add(9 * time.Hour)}
+	if err := s.CreateBrowserSession(ctx, dup); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("CreateBrowserSession(duplicate) = %v, want ErrAlreadyExists", err)
+	}
+	got, _ = s.GetBrowserSession(ctx, bs.ID)
+	equalSession(t, got, bs)
+
+	// An expired session is still returned: the caller decides.
+	old := mustCreateSession(t, s, u.ID, t0.Add(-time.Hour))
+	if got, err := s.GetBrowserSession(ctx, old.ID); err != nil {
+		t.Errorf("GetBrowserSession(expired) = %v, want the record", err)
+	} else {
+		equalSession(t, got, old)
+	}
+
+	ghost := storage.BrowserSession{ID: id("bs"), UserID: id("ghost"), AuthTime: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.CreateBrowserSession(ctx, ghost); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CreateBrowserSession(missing user) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, ghost.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a refused session was stored: %v", err)
+	}
+
+	if err := s.DeleteBrowserSession(ctx, bs.ID); err != nil {
+		t.Fatalf("DeleteBrowserSession = %v", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetBrowserSession after delete = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("DeleteBrowserSession twice = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, old.ID); err != nil {
+		t.Errorf("another session = %v, want it kept", err)
+	}
+}
+
+// testDeleteExpiredSessionsAndFailures: DeleteExpired removes at most
+// limit each of expired token records, browser sessions and failure
+// windows, and counts them all.
+func testDeleteExpiredSessionsAndFailures(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	u := mustCreateUser(t, s, "u")
+	t0 := now()
+	tok := newToken(c.ID, storage.AccessToken)
+	tok.ExpiresAt = t0.Add(-time.Minute)
+	mustCreateToken(t, s, tok)
+	var expiredSessions []storage.BrowserSession
+	var expiredKeys []string
+	for i := range 3 {
+		expiredSessions = append(expiredSessions, mustCreateSession(t, s, u.ID, t0.Add(-time.Duration(i+1)*time.Minute)))
+		key := id("fail")
+		mustAddFailure(t, s, key, t0.Add(-2*time.Hour), time.Minute, 1)
+		expiredKeys = append(expiredKeys, key)
+	}
+	live := mustCreateSession(t, s, u.ID, t0.Add(time.Hour))
+	liveKey := id("fail")
+	mustAddFailure(t, s, liveKey, t0.Add(-time.Minute), time.Hour, 1)
+
+	// 1 token, 2 sessions, 2 windows; then 1 session, 1 window; then none.
+	for i, want := range []int{5, 2, 0} {
+		if n, err := s.DeleteExpired(ctx, t0, 2); err != nil || n != want {
+			t.Fatalf("DeleteExpired call %d (limit 2) = %d, %v; want %d", i+1, n, err, want)
+		}
+	}
+	for _, bs := range expiredSessions {
+		if _, err := s.GetBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("expired session kept: %v", err)
+		}
+	}
+	for _, key := range expiredKeys {
+		// Asked about a time inside it, a window still stored would answer.
+		wantFailures(t, s, key, t0.Add(-2*time.Hour), 0, time.Time{})
+	}
+	if _, err := s.GetBrowserSession(ctx, live.ID); err != nil {
+		t.Errorf("live session deleted: %v", err)
+	}
+	wantFailures(t, s, liveKey, t0, 1, t0.Add(-time.Minute).Add(time.Hour))
+}
+
+func testFailures(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	key, other := id("fail"), id("fail")
+	t0 := now()
+	const w = time.Minute
+	for i := range 3 {
+		mustAddFailure(t, s, key, t0.Add(time.Duration(i)*10*time.Second), w, i+1)
+	}
+	wantFailures(t, s, key, t0.Add(30*time.Second), 3, t0.Add(w))
+	wantFailures(t, s, key, t0.Add(w-time.Second), 3, t0.Add(w))
+	// The window holds [start, start+window): at its end it is over.
+	wantFailures(t, s, key, t0.Add(w), 0, time.Time{})
+	wantFailures(t, s, other, t0, 0, time.Time{})
+
+	// The first failure after the end starts a new window, which is fixed:
+	// later failures do not move its end.
+	t1 := t0.Add(w)
+	mustAddFailure(t, s, key, t1, w, 1)
+	wantFailures(t, s, key, t1, 1, t1.Add(w))
+	mustAddFailure(t, s, key, t1.Add(30*time.Second), w, 2)
+	wantFailures(t, s, key, t1.Add(30*time.Second), 2, t1.Add(w))
+
+	// Keys are counted apart, and cleared apart.
+	mustAddFailure(t, s, other, t1, time.Hour, 1)
+	if err := s.ClearFailures(ctx, key); err != nil {
+		t.Fatalf("ClearFailures = %v", err)
+	}
+	wantFailures(t, s, key, t1.Add(31*time.Second), 0, time.Time{})
+	wantFailures(t, s, other, t1.Add(31*time.Second), 1, t1.Add(time.Hour))
+	if err := s.ClearFailures(ctx, key); err != nil {
+		t.Errorf("ClearFailures(nothing counted) = %v", err)
+	}
+	mustAddFailure(t, s, key, t1.Add(32*time.Second), w, 1)
+
+	// A window that would hold nothing is refused, and counts nothing.
+	fresh := id("fail")
+	for _, bad := range []time.Duration{0, -time.Second} {
+		if _, err := s.AddFailure(ctx, fresh, t0, bad); err == nil {
+			t.Errorf("AddFailure(window %v) succeeded, want an error", bad)
+		}
+	}
+	wantFailures(t, s, fresh, t0, 0, time.Time{})
+}
+
+// testConcurrentFailuresCountExactly: failures counted at once, as by
+// several replicas, each get their own count: 1 to n, none lost or
+// repeated.
+func testConcurrentFailuresCountExactly(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	key := id("fail")
+	at := now()
+	const n = 50
+	counts := make([]int, n)
+	won, errs := race(n, func(i int) error {
+		var err error
+		counts[i], err = s.AddFailure(ctx, key, at, time.Hour)
+		return err
+	})
+	if won != n {
+		t.Fatalf("%d of %d concurrent AddFailure calls succeeded; errors: %v", won, n, errs)
+	}
+	slices.Sort(counts)
+	for i, c := range counts {
+		if c != i+1 {
+			t.Fatalf("sorted counts = %v, want 1 to %d each once", counts, n)
+		}
+	}
+	wantFailures(t, s, key, at, n, at.Add(time.Hour))
+}
