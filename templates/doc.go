@@ -1,0 +1,28 @@
+// Package templates renders the pages idvauth shows to people: sign-in,
+// consent, sign-out confirmation, a plain message and an error page.
+//
+// The pages are html/template files embedded in the binary and parsed once
+// by New; a Pages is then safe for concurrent use and renders without
+// parsing or reading files. Every value is escaped for its context by
+// html/template, so callers pass plain strings, never HTML.
+//
+// The pages use no JavaScript, no external assets and no inline style
+// attributes. All CSS sits in one style element, identical on every page,
+// whose SHA-256 hash Pages.CSP names, so the server can serve the pages
+// under a strict Content-Security-Policy. The caller sets that header and
+// the rest of the response: for example
+//
+//	var buf bytes.Buffer
+//	if err := pages.Login(&buf, data); err != nil { ... }
+//	h := w.Header()
+//	h.Set("Content-Type", "text/html; charset=utf-8")
+//	h.Set("Content-Security-Policy", pages.CSP())
+//	h.Set("Cache-Control", "no-store")
+//	h.Set("X-Content-Type-Options", "nosniff")
+//	h.Set("Referrer-Policy", "same-origin")
+//	w.WriteHeader(status)
+//	buf.WriteTo(w)
+//
+// Rendering writes straight to the writer; a caller that wants to choose
+// the status code after a possible error renders into a buffer first.
+package templates

@@ -1,0 +1,237 @@
+package templates
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"strings"
+)
+
+//go:embed *.html style.css
+var files embed.FS
+
+// styleFile holds the CSS inlined into every page's one style element.
+const styleFile = "style.css"
+
+// Pages renders idvauth's person-facing pages. Build one with New; the zero
+// value is not usable. A Pages is immutable and safe for concurrent use.
+type Pages struct {
+	login, consent, logout, message, errorPage *template.Template
+	csp                                        string
+}
+
+// LoginData fills the sign-in page.
+type LoginData struct {
+	// Action is the URL the form posts to.
+	Action string
+	// CSRF is the anti-forgery token, posted back as the field "csrf".
+	CSRF string
+	// Return is posted back unchanged as the field "return"; the server
+	// must validate it, the page only carries it.
+	Return string
+	// ClientName, if set, adds "to continue to <ClientName>".
+	ClientName string
+	// Username prefills the username field, e.g. after a failed attempt.
+	Username string
+	// Error, if set, is shown in the alert region and marks both fields
+	// invalid; empty shows no alert.
+	Error string
+}
+
+// Scope is one requested scope as the consent page lists it.
+type Scope struct {
+	// Name is the scope's name, e.g. "identity.verify", shown small.
+	Name string
+	// Description says in plain words what the scope allows. If empty the
+	// page shows Name in its place.
+	Description string
+}
+
+// ConsentData fills the consent page. Its form posts the field "decision"
+// with the value "allow" or "deny", plus "csrf" and "return".
+type ConsentData struct {
+	// Action is the URL the form posts to.
+	Action string
+	// CSRF is the anti-forgery token, posted back as the field "csrf".
+	CSRF string
+	// Return is posted back unchanged as the field "return".
+	Return string
+	// ClientName is the client's display name. If empty the page names the
+	// client by ClientID.
+	ClientName string
+	// ClientID is the client's id, shown small beside ClientName.
+	ClientID string
+	// UserName is the signed-in person's display name ("Signed in as");
+	// empty omits the line.
+	UserName string
+	// Scopes are the requested scopes, listed in this order.
+	Scopes []Scope
+}
+
+// LogoutData fills the sign-out confirmation page.
+type LogoutData struct {
+	// Action is the URL the form posts to.
+	Action string
+	// CSRF is the anti-forgery token, posted back as the field "csrf".
+	CSRF string
+}
+
+// MessageData fills the plain message page, e.g. "You are signed out".
+type MessageData struct {
+	// Title is the heading and the page title; empty shows "Message".
+	Title string
+	// Message is the text below the heading; line breaks are kept.
+	Message string
+}
+
+// ErrorData fills the error page, shown instead of redirecting when the
+// client or redirect URI cannot be trusted.
+type ErrorData struct {
+	// Title is the heading and the page title; empty shows
+	// "Something went wrong".
+	Title string
+	// Message is the text below the heading; line breaks are kept.
+	Message string
+	// Status, if not zero, is shown small above the heading as
+	// "Error <Status>". It does not set the HTTP status; the caller does.
+	Status int
+}
+
+// New parses the embedded templates once; the result is safe for
+// concurrent use. An error means the embedded files are broken, which
+// a test catches before release.
+func New() (*Pages, error) {
+	return parse(files)
+}
+
+// parse builds Pages from the files in fsys; tests pass a wrapped FS.
+func parse(fsys fs.FS) (*Pages, error) {
+	css, err := fs.ReadFile(fsys, styleFile)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	// The CSS becomes template text, so it must hold no actions, and it
+	// must not end the style element early.
+	if bytes.Contains(css, []byte("{{")) || bytes.Contains(bytes.ToLower(css), []byte("</style")) {
+		return nil, fmt.Errorf("templates: %s holds \"{{\" or \"</style\"", styleFile)
+	}
+	base, err := template.New("base.html").ParseFS(fsys, "base.html")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	if _, err := base.New("style").Parse(string(css)); err != nil {
+		return nil, fmt.Errorf("templates: %s: %w", styleFile, err)
+	}
+
+	page := func(file string) (*template.Template, error) {
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.ParseFS(fsys, file); err != nil {
+			return nil, err
+		}
+		return t.Lookup("base"), nil
+	}
+	p := &Pages{}
+	for _, f := range []struct {
+		file string
+		dst  **template.Template
+		zero any
+	}{
+		{"login.html", &p.login, LoginData{}},
+		{"consent.html", &p.consent, ConsentData{}},
+		{"logout.html", &p.logout, LogoutData{}},
+		{"message.html", &p.message, MessageData{}},
+		{"error.html", &p.errorPage, ErrorData{}},
+	} {
+		t, err := page(f.file)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", f.file, err)
+		}
+		// Render once now: html/template escapes on first use, so this
+		// reports escaping errors at start-up rather than on a request,
+		// and proves the style element holds the CSS byte for byte (the
+		// escaper drops CSS comments, which would break the hash).
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, f.zero); err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", f.file, err)
+		}
+		if got, ok := styleText(buf.String()); !ok || got != string(css) {
+			return nil, fmt.Errorf("templates: %s: style element differs from %s", f.file, styleFile)
+		}
+		*f.dst = t
+	}
+
+	sum := sha256.Sum256(css)
+	p.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
+	return p, nil
+}
+
+// styleText returns the text between the first <style> and </style> of page.
+func styleText(page string) (string, bool) {
+	_, rest, ok := strings.Cut(page, "<style>")
+	if !ok {
+		return "", false
+	}
+	css, _, ok := strings.Cut(rest, "</style>")
+	return css, ok
+}
+
+// Login renders the sign-in page to w.
+func (p *Pages) Login(w io.Writer, d LoginData) error {
+	return render(p.login, "login", w, d)
+}
+
+// Consent renders the consent page to w.
+func (p *Pages) Consent(w io.Writer, d ConsentData) error {
+	return render(p.consent, "consent", w, d)
+}
+
+// Logout renders the sign-out confirmation page to w.
+func (p *Pages) Logout(w io.Writer, d LogoutData) error {
+	return render(p.logout, "logout", w, d)
+}
+
+// Message renders the plain message page to w.
+func (p *Pages) Message(w io.Writer, d MessageData) error {
+	return render(p.message, "message", w, d)
+}
+
+// Error renders the error page to w.
+func (p *Pages) Error(w io.Writer, d ErrorData) error {
+	return render(p.errorPage, "error", w, d)
+}
+
+// CSP returns the Content-Security-Policy under which every page works:
+//
+//	default-src 'none'; style-src 'sha256-…'; img-src data:; base-uri 'none'; frame-ancestors 'none'
+//
+// where the hash is that of the one style element all pages share. It has
+// no form-action directive on purpose: Chrome applies form-action to the
+// redirect that follows a form post, which would block the redirect back
+// to the client.
+func (p *Pages) CSP() string {
+	return p.csp
+}
+
+// errNotBuilt is returned when a Pages was not built by New.
+var errNotBuilt = errors.New("templates: Pages not built by New")
+
+// render executes the page t, named name in errors, with data into w.
+func render(t *template.Template, name string, w io.Writer, data any) error {
+	if t == nil {
+		return errNotBuilt
+	}
+	if err := t.Execute(w, data); err != nil {
+		return fmt.Errorf("templates: render %s page: %w", name, err)
+	}
+	return nil
+}
