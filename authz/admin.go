@@ -13,12 +13,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ory/fosite"
+
+	"github.com/idvauth/idvauth/keys"
+	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -26,41 +31,43 @@ import (
 // 7591 names. ClientSecret is set only in the answers to create and
 // rotate-secret.
 type ClientJSON struct {
-	ClientID                string          `json:"client_id"`
-	ClientSecret            string          `json:"client_secret,omitempty"`
-	ClientName              string          `json:"client_name"`
-	GrantTypes              []string        `json:"grant_types"`
-	ResponseTypes           []string        `json:"response_types"`
-	RedirectURIs            []string        `json:"redirect_uris"`
-	Scope                   string          `json:"scope"`
-	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
-	JWKS                    json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI                 string          `json:"jwks_uri,omitempty"`
-	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn,omitempty"`
-	Audience                []string        `json:"audience"`
-	AccessTokenTTL          int64           `json:"access_token_ttl"`
-	IntrospectionAllowed    bool            `json:"introspection_allowed"`
-	ClientIDIssuedAt        int64           `json:"client_id_issued_at,omitempty"`
-	ClientSecretExpiresAt   int64           `json:"client_secret_expires_at"`
-	UpdatedAt               int64           `json:"updated_at,omitempty"`
+	ClientID                 string          `json:"client_id"`
+	ClientSecret             string          `json:"client_secret,omitempty"`
+	ClientName               string          `json:"client_name"`
+	GrantTypes               []string        `json:"grant_types"`
+	ResponseTypes            []string        `json:"response_types"`
+	RedirectURIs             []string        `json:"redirect_uris"`
+	Scope                    string          `json:"scope"`
+	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method"`
+	JWKS                     json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                  string          `json:"jwks_uri,omitempty"`
+	TLSClientAuthSubjectDN   string          `json:"tls_client_auth_subject_dn,omitempty"`
+	Audience                 []string        `json:"audience"`
+	AccessTokenTTL           int64           `json:"access_token_ttl"`
+	IntrospectionAllowed     bool            `json:"introspection_allowed"`
+	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg,omitempty"`
+	ClientIDIssuedAt         int64           `json:"client_id_issued_at,omitempty"`
+	ClientSecretExpiresAt    int64           `json:"client_secret_expires_at"`
+	UpdatedAt                int64           `json:"updated_at,omitempty"`
 }
 
 // clientInput is what create and update accept: ClientJSON without the
 // server-set fields, so that sending one of those is an unknown field.
 type clientInput struct {
-	ClientID                string          `json:"client_id"`
-	ClientName              string          `json:"client_name"`
-	GrantTypes              []string        `json:"grant_types"`
-	ResponseTypes           []string        `json:"response_types"`
-	RedirectURIs            []string        `json:"redirect_uris"`
-	Scope                   string          `json:"scope"`
-	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
-	JWKS                    json.RawMessage `json:"jwks"`
-	JWKSURI                 string          `json:"jwks_uri"`
-	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn"`
-	Audience                []string        `json:"audience"`
-	AccessTokenTTL          int64           `json:"access_token_ttl"`
-	IntrospectionAllowed    bool            `json:"introspection_allowed"`
+	ClientID                 string          `json:"client_id"`
+	ClientName               string          `json:"client_name"`
+	GrantTypes               []string        `json:"grant_types"`
+	ResponseTypes            []string        `json:"response_types"`
+	RedirectURIs             []string        `json:"redirect_uris"`
+	Scope                    string          `json:"scope"`
+	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method"`
+	JWKS                     json.RawMessage `json:"jwks"`
+	JWKSURI                  string          `json:"jwks_uri"`
+	TLSClientAuthSubjectDN   string          `json:"tls_client_auth_subject_dn"`
+	Audience                 []string        `json:"audience"`
+	AccessTokenTTL           int64           `json:"access_token_ttl"`
+	IntrospectionAllowed     bool            `json:"introspection_allowed"`
+	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -70,28 +77,74 @@ type ClientList struct {
 
 // Limits of client metadata.
 const (
-	maxAdminBody   = 64 << 10
-	maxNameLen     = 200
-	maxAudiences   = 20
-	maxAudienceLen = 256
+	maxAdminBody    = 64 << 10
+	maxNameLen      = 200
+	maxAudiences    = 20
+	maxAudienceLen  = 256
+	maxRedirectURIs = 20
+	maxRedirectLen  = 2000
 )
+
+// validRedirectURI checks one redirect URI at registration (RFC 6749
+// section 3.1.2, RFC 8252 for native apps): absolute, no fragment, no
+// user info, no wildcard; https, or http on a loopback host; a public
+// (native) client may also use a private-use scheme with a dot in it
+// (reverse domain name, RFC 8252 section 7.1).
+func validRedirectURI(raw string, public bool) error {
+	if raw == "" || len(raw) > maxRedirectLen || !utf8.ValidString(raw) || strings.ContainsAny(raw, "*\x00 ") || strings.IndexFunc(raw, unicode.IsControl) >= 0 {
+		return fmt.Errorf("must be 1 to %d characters without spaces, wildcards or control characters", maxRedirectLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return errors.New("must be an absolute URI")
+	}
+	switch {
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return errors.New("must not have a fragment")
+	case u.User != nil:
+		return errors.New("must not hold user information")
+	case u.Scheme == "https":
+		if u.Host == "" {
+			return errors.New("must name a host")
+		}
+	case u.Scheme == "http":
+		if !fosite.IsLocalhost(u) {
+			return errors.New("http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https")
+		}
+	case strings.Contains(u.Scheme, "."):
+		if !public {
+			return errors.New("private-use URI schemes are for public (native) clients only")
+		}
+	default:
+		return errors.New("must use https (or http on a loopback host, or a reverse-domain scheme for native apps)")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
 
 func clientJSON(c storage.Client) ClientJSON {
 	out := ClientJSON{
-		ClientID:                c.ID,
-		ClientName:              c.Name,
-		GrantTypes:              nonNil(c.GrantTypes),
-		ResponseTypes:           nonNil(c.ResponseTypes),
-		RedirectURIs:            nonNil(c.RedirectURIs),
-		Scope:                   strings.Join(c.Scopes, " "),
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-		Audience:                nonNil(c.Audience),
-		AccessTokenTTL:          int64(c.AccessTokenTTL / time.Second),
-		IntrospectionAllowed:    c.IntrospectionAllowed,
-		ClientIDIssuedAt:        c.CreatedAt.Unix(),
-		UpdatedAt:               c.UpdatedAt.Unix(),
+		ClientID:                 c.ID,
+		ClientName:               c.Name,
+		GrantTypes:               nonNil(c.GrantTypes),
+		ResponseTypes:            nonNil(c.ResponseTypes),
+		RedirectURIs:             nonNil(c.RedirectURIs),
+		Scope:                    strings.Join(c.Scopes, " "),
+		TokenEndpointAuthMethod:  c.TokenEndpointAuthMethod,
+		Audience:                 nonNil(c.Audience),
+		AccessTokenTTL:           int64(c.AccessTokenTTL / time.Second),
+		IntrospectionAllowed:     c.IntrospectionAllowed,
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+		ClientIDIssuedAt:         c.CreatedAt.Unix(),
+		UpdatedAt:                c.UpdatedAt.Unix(),
 	}
 	return out
 }
@@ -110,15 +163,23 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	if len(c.Name) > maxNameLen || !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
 		return c, invalidMetadata(fmt.Sprintf("client_name must be at most %d printable characters", maxNameLen))
 	}
-	if len(in.ResponseTypes) > 0 || len(in.RedirectURIs) > 0 {
-		return c, invalidMetadata("response_types and redirect_uris are not supported yet: this server serves client_credentials only")
-	}
 	if len(in.JWKS) > 0 && !bytes.Equal(bytes.TrimSpace(in.JWKS), []byte("null")) || in.JWKSURI != "" || in.TLSClientAuthSubjectDN != "" {
 		return c, invalidMetadata("jwks, jwks_uri and tls_client_auth_subject_dn are not supported yet")
 	}
+	switch in.TokenEndpointAuthMethod {
+	case "":
+		c.TokenEndpointAuthMethod = authBasic
+	case authBasic, authPost, authNone:
+		c.TokenEndpointAuthMethod = in.TokenEndpointAuthMethod
+	default:
+		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use %s, %s or %s)", in.TokenEndpointAuthMethod, authBasic, authPost, authNone))
+	}
+	public := c.TokenEndpointAuthMethod == authNone
 	switch {
+	case in.GrantTypes == nil && len(in.RedirectURIs) > 0:
+		c.GrantTypes = []string{grantAuthorizationCode}
 	case in.GrantTypes == nil:
-		c.GrantTypes = []string{"client_credentials"}
+		c.GrantTypes = []string{grantClientCredentials}
 	default:
 		c.GrantTypes = []string{}
 		for _, g := range in.GrantTypes {
@@ -131,18 +192,57 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 			c.GrantTypes = append(c.GrantTypes, g)
 		}
 	}
+	code := contains(c.GrantTypes, grantAuthorizationCode)
+	switch {
+	case contains(c.GrantTypes, grantRefreshToken) && !code:
+		return c, invalidMetadata("the refresh_token grant needs the authorization_code grant")
+	case public && contains(c.GrantTypes, grantClientCredentials):
+		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot use client_credentials: it has no secret")
+	case public && in.IntrospectionAllowed:
+		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot be allowed to introspect")
+	case code && len(in.RedirectURIs) == 0:
+		return c, invalidMetadata("the authorization_code grant needs at least one redirect_uris entry")
+	case !code && (len(in.RedirectURIs) > 0 || len(in.ResponseTypes) > 0):
+		return c, invalidMetadata("redirect_uris and response_types are for clients with the authorization_code grant")
+	}
+	if code {
+		switch {
+		case in.ResponseTypes == nil:
+			c.ResponseTypes = []string{"code"}
+		case len(in.ResponseTypes) == 1 && in.ResponseTypes[0] == "code":
+			c.ResponseTypes = []string{"code"}
+		default:
+			return c, invalidMetadata(`response_types must be ["code"]: the only response type this server supports`)
+		}
+	} else {
+		c.ResponseTypes = []string{}
+	}
+	if len(in.RedirectURIs) > maxRedirectURIs {
+		return c, invalidMetadata(fmt.Sprintf("at most %d redirect_uris", maxRedirectURIs))
+	}
+	c.RedirectURIs = []string{}
+	for _, u := range in.RedirectURIs {
+		if err := validRedirectURI(u, public); err != nil {
+			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q: %v", truncate(u, 80), err))
+		}
+		if contains(c.RedirectURIs, u) {
+			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q is listed twice", truncate(u, 80)))
+		}
+		c.RedirectURIs = append(c.RedirectURIs, u)
+	}
+	switch in.IDTokenSignedResponseAlg {
+	case "", keys.RS256, keys.ES256:
+		c.IDTokenSignedResponseAlg = in.IDTokenSignedResponseAlg
+	default:
+		return c, invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s or %s)", truncate(in.IDTokenSignedResponseAlg, 20), keys.RS256, keys.ES256))
+	}
 	sc, err := s.scopes.Parse(in.Scope)
 	if err != nil {
 		return c, invalidMetadata(fmt.Sprintf("scope: %v (known scopes: %s)", err, strings.Join(s.scopes.Names(), ", ")))
 	}
 	c.Scopes = sc
-	switch in.TokenEndpointAuthMethod {
-	case "":
-		c.TokenEndpointAuthMethod = authBasic
-	case authBasic, authPost:
-		c.TokenEndpointAuthMethod = in.TokenEndpointAuthMethod
-	default:
-		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use %s or %s)", in.TokenEndpointAuthMethod, authBasic, authPost))
+	if contains(c.Scopes, scopes.OfflineAccess) && !contains(c.GrantTypes, grantRefreshToken) {
+		return c, invalidMetadata("scope offline_access needs the refresh_token grant")
 	}
 	if len(in.Audience) > maxAudiences {
 		return c, invalidMetadata(fmt.Sprintf("at most %d audience values", maxAudiences))
@@ -200,6 +300,7 @@ func (s *Server) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, e
 		RedirectURIs: in.RedirectURIs, Scope: in.Scope, TokenEndpointAuthMethod: in.TokenEndpointAuthMethod, JWKS: in.JWKS,
 		JWKSURI: in.JWKSURI, TLSClientAuthSubjectDN: in.TLSClientAuthSubjectDN, Audience: in.Audience,
 		AccessTokenTTL: in.AccessTokenTTL, IntrospectionAllowed: in.IntrospectionAllowed,
+		IDTokenSignedResponseAlg: in.IDTokenSignedResponseAlg,
 	})
 }
 
@@ -221,11 +322,13 @@ func (s *Server) createClient(ctx context.Context, in clientInput) (ClientJSON, 
 	if c.Name == "" {
 		c.Name = c.ID
 	}
-	secret, hash, err := newSecret()
-	if err != nil {
-		return ClientJSON{}, err
+	var secret string
+	if c.TokenEndpointAuthMethod != authNone {
+		var err error
+		if secret, c.SecretHash, err = newSecret(); err != nil {
+			return ClientJSON{}, err
+		}
 	}
-	c.SecretHash = hash
 	c.CreatedAt = s.now().Truncate(time.Second)
 	c.UpdatedAt = c.CreatedAt
 	if err := s.store.CreateClient(ctx, c); err != nil {
@@ -243,6 +346,9 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("/admin/clients", s.adminClients)
 	mux.HandleFunc("/admin/clients/{id}", s.adminClient)
 	mux.HandleFunc("/admin/clients/{id}/secret", s.adminClientSecret)
+	mux.HandleFunc("/admin/users", s.adminUsers)
+	mux.HandleFunc("/admin/users/{id}", s.adminUser)
+	mux.HandleFunc("/admin/users/{id}/consents", s.adminUserConsents)
 	mux.HandleFunc("/admin/keys", s.adminKeys)
 	mux.HandleFunc("/admin/keys/rotate", s.adminRotateKeys)
 	mux.HandleFunc("/admin/keys/{kid}/retire", s.adminRetireKey)
@@ -412,6 +518,13 @@ func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if c, err := s.store.GetClient(ctx, id); err != nil {
+		s.writeAdminError(w, r, err)
+		return
+	} else if c.TokenEndpointAuthMethod == authNone {
+		s.writeAdminError(w, r, badRequest("This is a public client (token_endpoint_auth_method none): it has no secret to rotate."))
+		return
+	}
 	secret, hash, err := newSecret()
 	if err != nil {
 		s.writeAdminError(w, r, err)

@@ -16,6 +16,9 @@ import (
 const (
 	authBasic = "client_secret_basic"
 	authPost  = "client_secret_post"
+	// authNone is a public client (a browser or mobile app that cannot
+	// keep a secret): it names itself with client_id and must use PKCE.
+	authNone = "none"
 )
 
 // sha256Hasher is fosite's secret hasher: client secrets are 256 random
@@ -66,8 +69,11 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	} else {
 		method = authPost
 		id, secret = form.Get("client_id"), form.Get("client_secret")
-		if id == "" || !form.Has("client_secret") {
+		if id == "" {
 			return nil, fosite.ErrInvalidClient.WithHint("Client authentication is missing.")
+		}
+		if !form.Has("client_secret") {
+			method = authNone
 		}
 	}
 	c, err := s.client(ctx, id)
@@ -81,6 +87,9 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	if c.rec.TokenEndpointAuthMethod != method {
 		s.debugAuthFailure(ctx, id, "wrong authentication method "+method, nil)
 		return nil, fosite.ErrInvalidClient
+	}
+	if method == authNone {
+		return c, nil
 	}
 	if (sha256Hasher{}).Compare(ctx, c.rec.SecretHash, []byte(secret)) != nil {
 		s.debugAuthFailure(ctx, id, "wrong secret", nil)

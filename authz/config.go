@@ -31,6 +31,19 @@ const (
 	// on PostgreSQL at once through LISTEN/NOTIFY; this bounds the lag when
 	// a notification is lost.
 	DefaultKeyCheckInterval = 10 * time.Second
+	// DefaultIDTokenAlg signs ID tokens of clients that registered no
+	// id_token_signed_response_alg (OpenID Connect's default).
+	DefaultIDTokenAlg   = keys.RS256
+	DefaultIDTokenTTL   = 15 * time.Minute
+	DefaultCodeTTL      = time.Minute
+	MaxCodeTTL          = 10 * time.Minute
+	DefaultRefreshTTL   = 14 * 24 * time.Hour
+	DefaultSessionTTL   = 8 * time.Hour
+	DefaultLoginWindow  = 15 * time.Minute
+	DefaultLoginMaxFail = 5
+	// DefaultLoginMaxFailIP is per source address: a shared office NAT may
+	// hold many people who mistype.
+	DefaultLoginMaxFailIP = 50
 	// ClockSkew is the clock difference between us and resource servers
 	// that key retention allows for.
 	ClockSkew = 5 * time.Minute
@@ -90,6 +103,33 @@ type Config struct {
 	// JanitorBatch is how many rows one delete statement removes at most;
 	// DefaultJanitorBatch if zero.
 	JanitorBatch int
+	// IDTokenAlg signs the ID tokens of clients that registered no
+	// id_token_signed_response_alg: RS256 (default) or ES256.
+	IDTokenAlg string
+	// IDTokenTTL is the ID token lifetime; DefaultIDTokenTTL if zero.
+	IDTokenTTL time.Duration
+	// CodeTTL is how long an authorization code may be redeemed;
+	// DefaultCodeTTL if zero, at most MaxCodeTTL.
+	CodeTTL time.Duration
+	// RefreshTokenTTL is the lifetime of a refresh token (each rotation
+	// issues a new one with a full lifetime); DefaultRefreshTTL if zero.
+	RefreshTokenTTL time.Duration
+	// SessionTTL is how long a browser stays signed in;
+	// DefaultSessionTTL if zero.
+	SessionTTL time.Duration
+	// LoginMaxFailures is how many failed sign-ins one account may have in
+	// LoginWindow before further attempts are refused until the window
+	// ends; DefaultLoginMaxFail if zero.
+	LoginMaxFailures int
+	// LoginMaxFailuresPerIP is the same limit per source address;
+	// DefaultLoginMaxFailIP if zero.
+	LoginMaxFailuresPerIP int
+	// LoginWindow is the window of the login limits; DefaultLoginWindow
+	// if zero.
+	LoginWindow time.Duration
+	// Argon2 are the parameters of new password hashes; DefaultArgon2
+	// where zero.
+	Argon2 Argon2
 	// Logger receives the server's logs; zap.NewNop if nil.
 	Logger *zap.Logger
 	// Now returns the current time; time.Now if nil.
@@ -129,6 +169,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.KeyCheckInterval <= 0 {
 		c.KeyCheckInterval = DefaultKeyCheckInterval
 	}
+	if c.IDTokenAlg == "" {
+		c.IDTokenAlg = DefaultIDTokenAlg
+	}
+	c.IDTokenTTL = orDefault(c.IDTokenTTL, DefaultIDTokenTTL)
+	c.CodeTTL = orDefault(c.CodeTTL, DefaultCodeTTL)
+	c.RefreshTokenTTL = orDefault(c.RefreshTokenTTL, DefaultRefreshTTL)
+	c.SessionTTL = orDefault(c.SessionTTL, DefaultSessionTTL)
+	c.LoginWindow = orDefault(c.LoginWindow, DefaultLoginWindow)
+	if c.LoginMaxFailures == 0 {
+		c.LoginMaxFailures = DefaultLoginMaxFail
+	}
+	if c.LoginMaxFailuresPerIP == 0 {
+		c.LoginMaxFailuresPerIP = DefaultLoginMaxFailIP
+	}
+	c.Argon2 = c.Argon2.withDefaults()
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -151,6 +206,26 @@ func (c Config) withDefaults() (Config, error) {
 	if !keys.ValidAlg(c.AccessTokenAlg) {
 		errs = append(errs, fmt.Errorf("access token algorithm %q is not supported (use ES256 or RS256)", c.AccessTokenAlg))
 	}
+	if !keys.ValidAlg(c.IDTokenAlg) {
+		errs = append(errs, fmt.Errorf("ID token algorithm %q is not supported (use RS256 or ES256)", c.IDTokenAlg))
+	}
+	if c.CodeTTL < time.Second || c.CodeTTL > MaxCodeTTL {
+		errs = append(errs, fmt.Errorf("authorization code lifetime %s must be between 1s and %s", c.CodeTTL, MaxCodeTTL))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ID token lifetime", c.IDTokenTTL}, {"refresh token lifetime", c.RefreshTokenTTL}, {"session lifetime", c.SessionTTL}, {"login window", c.LoginWindow}} {
+		if d.v < time.Second {
+			errs = append(errs, fmt.Errorf("%s %s must be at least 1s", d.name, d.v))
+		}
+	}
+	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerIP < 1 {
+		errs = append(errs, errors.New("login failure limits must be at least 1"))
+	}
+	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.MemoryKiB > maxArgonMemoryKiB {
+		errs = append(errs, fmt.Errorf("argon2 memory %d KiB must be between 8 KiB per thread and %d KiB", c.Argon2.MemoryKiB, maxArgonMemoryKiB))
+	}
 	if err := validAudience(c.DefaultAudience); err != nil {
 		errs = append(errs, fmt.Errorf("default audience: %w", err))
 	}
@@ -162,6 +237,13 @@ func (c Config) withDefaults() (Config, error) {
 			sc.Every, sc.PrePublish, c.KeyCheckInterval))
 	}
 	return c, errors.Join(errs...)
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 func validIssuer(s string) error {

@@ -9,44 +9,76 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/keys"
 )
 
 // metadata is the authorization server metadata (RFC 8414) served at both
 // well-known paths. It lists only what works.
 type metadata struct {
-	Issuer                                    string   `json:"issuer"`
-	TokenEndpoint                             string   `json:"token_endpoint"`
-	JWKSURI                                   string   `json:"jwks_uri"`
-	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
-	RevocationEndpoint                        string   `json:"revocation_endpoint"`
-	ScopesSupported                           []string `json:"scopes_supported"`
-	ResponseTypesSupported                    []string `json:"response_types_supported"`
-	GrantTypesSupported                       []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
-	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
-	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	UserinfoEndpoint                           string   `json:"userinfo_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	ScopesSupported                            []string `json:"scopes_supported"`
+	ResponseTypesSupported                     []string `json:"response_types_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	ResponseModesSupported                     []string `json:"response_modes_supported"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
+	SubjectTypesSupported                      []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                            []string `json:"claims_supported"`
+	PromptValuesSupported                      []string `json:"prompt_values_supported"`
+	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
 	methods := []string{authBasic, authPost}
 	m := metadata{
 		Issuer:                            s.cfg.Issuer,
+		AuthorizationEndpoint:             s.cfg.Issuer + "/oauth2/authorize",
 		TokenEndpoint:                     s.cfg.Issuer + "/oauth2/token",
+		UserinfoEndpoint:                  s.cfg.Issuer + "/userinfo",
 		JWKSURI:                           s.cfg.Issuer + "/.well-known/jwks.json",
 		IntrospectionEndpoint:             s.cfg.Issuer + "/oauth2/introspect",
 		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
 		ScopesSupported:                   s.scopes.Names(),
-		ResponseTypesSupported:            []string{},
+		ResponseTypesSupported:            []string{"code"},
 		GrantTypesSupported:               supportedGrants,
-		TokenEndpointAuthMethodsSupported: methods,
+		TokenEndpointAuthMethodsSupported: []string{authBasic, authPost, authNone},
 		IntrospectionEndpointAuthMethodsSupported: methods,
-		RevocationEndpointAuthMethodsSupported:    methods,
+		RevocationEndpointAuthMethodsSupported:    []string{authBasic, authPost, authNone},
+		ResponseModesSupported:                    []string{"query"},
+		CodeChallengeMethodsSupported:             []string{"S256"},
+		SubjectTypesSupported:                     []string{"public"},
+		IDTokenSigningAlgValuesSupported:          []string{s.cfg.IDTokenAlg, otherAlg(s.cfg.IDTokenAlg)},
+		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "jti",
+			"name", "preferred_username", "updated_at", "email"},
+		PromptValuesSupported:                      []string{"none", "login", "consent"},
+		AuthorizationResponseIssParameterSupported: true,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("authz: encode discovery: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// otherAlg is the signing algorithm that alg is not: the ring keeps both.
+func otherAlg(alg string) string {
+	if alg == keys.RS256 {
+		return keys.ES256
+	}
+	return keys.RS256
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +151,12 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.handleDiscovery)
 	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("/oauth2/authorize", s.handleAuthorize)
 	mux.HandleFunc("/oauth2/token", s.handleToken)
+	mux.HandleFunc("/userinfo", s.handleUserinfo)
+	mux.HandleFunc(loginPath, s.handleLogin)
+	mux.HandleFunc(consentPath, s.handleConsent)
+	mux.HandleFunc(logoutPath, s.handleLogout)
 	mux.HandleFunc("/oauth2/introspect", s.handleIntrospect)
 	mux.HandleFunc("/oauth2/revoke", s.handleRevoke)
 	mux.HandleFunc("/health/live", s.handleLive)

@@ -663,11 +663,36 @@ func TestDiscoveryAndHealth(t *testing.T) {
 			m["jwks_uri"] != ts.public+"/.well-known/jwks.json" {
 			t.Errorf("%s = %v", p, m)
 		}
-		if g, _ := json.Marshal(m["grant_types_supported"]); string(g) != `["client_credentials"]` {
+		if g, _ := json.Marshal(m["grant_types_supported"]); string(g) != `["client_credentials","authorization_code","refresh_token"]` {
 			t.Errorf("grant_types_supported = %s, want only what works", g)
 		}
-		if _, ok := m["authorization_endpoint"]; ok {
-			t.Error("discovery advertises an authorization endpoint that does not exist yet")
+		for k, want := range map[string]string{
+			"response_types_supported":                       `["code"]`,
+			"response_modes_supported":                       `["query"]`,
+			"code_challenge_methods_supported":               `["S256"]`,
+			"authorization_response_iss_parameter_supported": `true`,
+			"request_parameter_supported":                    `false`,
+			"id_token_signing_alg_values_supported":          `["RS256","ES256"]`,
+		} {
+			if g, _ := json.Marshal(m[k]); string(g) != want {
+				t.Errorf("%s = %s, want %s", k, g, want)
+			}
+		}
+		// Every advertised endpoint exists.
+		for _, k := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"} {
+			u, _ := m[k].(string)
+			if !strings.HasPrefix(u, ts.public+"/") {
+				t.Errorf("%s = %q, not on this server", k, u)
+				continue
+			}
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound {
+				t.Errorf("%s %s answers 404", k, u)
+			}
 		}
 	}
 	for _, p := range []string{"/health/live", "/health/ready"} {

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -21,10 +24,24 @@ type fositeStore struct {
 }
 
 var (
-	_ fosite.ClientManager          = (*fositeStore)(nil)
-	_ oauth2.AccessTokenStorage     = (*fositeStore)(nil)
-	_ oauth2.TokenRevocationStorage = (*fositeStore)(nil)
+	_ fosite.ClientManager               = (*fositeStore)(nil)
+	_ oauth2.CoreStorage                 = (*fositeStore)(nil)
+	_ oauth2.TokenRevocationStorage      = (*fositeStore)(nil)
+	_ pkce.PKCERequestStorage            = (*fositeStore)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
 )
+
+// storedRequest is what a code, PKCE, OpenID Connect or refresh record
+// keeps of the request behind it, as the record's opaque Session. Granted
+// scopes and audience are the record's own columns.
+type storedRequest struct {
+	// Form is what fosite kept of the request form (it strips the rest):
+	// the redirect URI, the PKCE challenge, the nonce.
+	Form              url.Values `json:"form,omitempty"`
+	RequestedScopes   []string   `json:"requested_scopes,omitempty"`
+	RequestedAudience []string   `json:"requested_audience,omitempty"`
+	Session           *session   `json:"session"`
+}
 
 // GetClient implements fosite.ClientManager.
 func (f *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
@@ -52,9 +69,14 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 	if !ok {
 		return fosite.ErrServerError.WithDebug("unexpected session type")
 	}
-	exp := sess.AccessExp
-	if kind == storage.RefreshToken {
+	var exp time.Time
+	switch kind {
+	case storage.AccessToken:
+		exp = sess.AccessExp
+	case storage.RefreshToken:
 		exp = sess.RefreshExp
+	default: // a code and what rides with it
+		exp = sess.CodeExp
 	}
 	t := storage.Token{
 		Kind:      kind,
@@ -69,6 +91,15 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 	}
 	if kind == storage.AccessToken {
 		t.KeyID, t.JTI = sess.KeyID, sess.JTI
+	} else {
+		var err error
+		t.Session, err = json.Marshal(storedRequest{
+			Form: req.GetRequestForm(), RequestedScopes: req.GetRequestedScopes(),
+			RequestedAudience: req.GetRequestedAudience(), Session: sess,
+		})
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
 	}
 	if err := f.s.store.CreateToken(ctx, t); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
@@ -85,7 +116,49 @@ func (f *fositeStore) getToken(ctx context.Context, kind storage.TokenKind, sig 
 	if err != nil {
 		return nil, toFosite(err)
 	}
-	return requesterOf(t), nil
+	if kind == storage.AccessToken {
+		return requesterOf(t), nil
+	}
+	req, err := f.resume(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if !t.ConsumedAt.IsZero() {
+		// Used up: fosite treats this as reuse and revokes the grant.
+		if kind == storage.AuthorizeCode {
+			f.s.revokeGrant(ctx, kind, sig, t.RequestID)
+			return req, fosite.ErrInvalidatedAuthorizeCode
+		}
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// resume rebuilds the request behind a code or refresh record, with the
+// client as it is now (a deleted client makes the grant fail).
+func (f *fositeStore) resume(ctx context.Context, t storage.Token) (*fosite.Request, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(t.Session, &sr); err != nil || sr.Session == nil {
+		return nil, fosite.ErrServerError.WithDebug("a stored grant cannot be decoded")
+	}
+	c, err := f.s.client(ctx, t.ClientID)
+	if err != nil {
+		return nil, toFosite(err)
+	}
+	if sr.Form == nil {
+		sr.Form = url.Values{}
+	}
+	return &fosite.Request{
+		ID:                t.RequestID,
+		RequestedAt:       t.IssuedAt,
+		Client:            c,
+		RequestedScope:    sr.RequestedScopes,
+		GrantedScope:      t.Scopes,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   t.Audience,
+		Form:              sr.Form,
+		Session:           sr.Session,
+	}, nil
 }
 
 // requesterOf rebuilds the fosite view of a stored token.
@@ -139,13 +212,83 @@ func (f *fositeStore) DeleteRefreshTokenSession(ctx context.Context, sig string)
 	return toFosite(f.s.store.DeleteToken(ctx, storage.RefreshToken, sig))
 }
 
-// RotateRefreshToken implements oauth2.RefreshTokenStorage: the grant's
-// refresh and access tokens stop working.
-func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, _ string) error {
-	if err := f.RevokeRefreshToken(ctx, requestID); err != nil {
-		return err
+// RotateRefreshToken implements oauth2.RefreshTokenStorage: the used
+// refresh token is marked consumed (its record stays, so that a reuse is
+// recognised until it expires) and the grant's access tokens stop
+// working. Of two concurrent rotations of one token exactly one wins; the
+// other is a reuse and revokes the whole grant.
+func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
+	if _, err := f.s.store.ConsumeToken(ctx, storage.RefreshToken, sig, f.s.now()); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			f.s.revokeGrant(ctx, storage.RefreshToken, sig, requestID)
+			return fosite.ErrInactiveToken.WithWrap(errTokenReused)
+		}
+		return toFosite(err)
 	}
 	return f.RevokeAccessToken(ctx, requestID)
+}
+
+// errTokenReused marks a code or refresh token used twice.
+var errTokenReused = errors.New("token reused")
+
+// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (f *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, sig string, req fosite.Requester) error {
+	return f.createToken(ctx, storage.AuthorizeCode, sig, req)
+}
+
+// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage; a
+// redeemed code comes back with fosite.ErrInvalidatedAuthorizeCode.
+func (f *fositeStore) GetAuthorizeCodeSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return f.getToken(ctx, storage.AuthorizeCode, sig)
+}
+
+// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage:
+// of concurrent redemptions exactly one gets past this; the others revoke
+// what the grant issued.
+func (f *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig string) error {
+	t, err := f.s.store.ConsumeToken(ctx, storage.AuthorizeCode, sig, f.s.now())
+	if err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			f.s.revokeGrant(ctx, storage.AuthorizeCode, sig, t.RequestID)
+			return fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(errTokenReused)
+		}
+		return toFosite(err)
+	}
+	return nil
+}
+
+// CreatePKCERequestSession implements pkce.PKCERequestStorage.
+func (f *fositeStore) CreatePKCERequestSession(ctx context.Context, sig string, req fosite.Requester) error {
+	return f.createToken(ctx, storage.PKCE, sig, req)
+}
+
+// GetPKCERequestSession implements pkce.PKCERequestStorage.
+func (f *fositeStore) GetPKCERequestSession(ctx context.Context, sig string, _ fosite.Session) (fosite.Requester, error) {
+	return f.getToken(ctx, storage.PKCE, sig)
+}
+
+// DeletePKCERequestSession implements pkce.PKCERequestStorage. It keeps
+// the record: fosite deletes it before it compares the verifier, and a
+// missing record would let a second attempt without any verifier pass for
+// a client that need not use PKCE. The record expires with its code.
+func (f *fositeStore) DeletePKCERequestSession(context.Context, string) error {
+	return nil
+}
+
+// CreateOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+// fosite hands over the code itself; only its signature is stored.
+func (f *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	return f.createToken(ctx, storage.OpenIDConnect, f.s.codeSignature(ctx, code), req)
+}
+
+// GetOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+func (f *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
+	return f.getToken(ctx, storage.OpenIDConnect, f.s.codeSignature(ctx, code))
+}
+
+// DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+func (f *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return toFosite(f.s.store.DeleteToken(ctx, storage.OpenIDConnect, f.s.codeSignature(ctx, code)))
 }
 
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage.

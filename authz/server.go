@@ -9,17 +9,21 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/templates"
 )
 
 // Server is the authorization server. Build it with New; it is safe for
@@ -39,6 +43,18 @@ type Server struct {
 	reqIDs         requestIDs
 	// keysChanged wakes the key loop when the store reports a change.
 	keysChanged chan struct{}
+	// codes makes and checks authorization codes and refresh tokens
+	// (opaque, HMAC-signed).
+	codes *oauth2.HMACSHAStrategy
+	pages *templates.Pages
+	// secureCookies: the issuer is https, so cookies are Secure and
+	// __Host- prefixed.
+	secureCookies bool
+	// throttleSecret keys the hash of usernames in login failure counters.
+	throttleSecret []byte
+	// dummyHash is checked against when a username is unknown, so that
+	// the answer takes as long as for a wrong password.
+	dummyHash string
 }
 
 // New validates cfg, opens the key ring (creating keys on first start),
@@ -75,6 +91,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.compose(); err != nil {
 		return nil, err
 	}
+	if s.pages, err = templates.New(); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	s.secureCookies = strings.HasPrefix(cfg.Issuer, "https://")
+	if s.dummyHash, err = cfg.Argon2.hashPassword(randomToken()); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}
@@ -95,6 +118,10 @@ func (s *Server) compose() error {
 		}
 		hmacSecrets = append(hmacSecrets, k)
 	}
+	var err error
+	if s.throttleSecret, err = hkdf.Key(sha256.New, []byte(s.cfg.Secrets[0]), []byte("idvauth"), "idvauth login throttle v1", 32); err != nil {
+		return fmt.Errorf("authz: derive throttle secret: %w", err)
+	}
 	fc := &fosite.Config{
 		AccessTokenLifespan:          s.cfg.AccessTokenTTL,
 		AccessTokenIssuer:            s.cfg.Issuer,
@@ -106,20 +133,71 @@ func (s *Server) compose() error {
 		SendDebugMessagesToClients:   false,
 		GlobalSecret:                 hmacSecrets[0],
 		RotatedGlobalSecrets:         hmacSecrets[1:],
+		AuthorizeCodeLifespan:        s.cfg.CodeTTL,
+		RefreshTokenLifespan:         s.cfg.RefreshTokenTTL,
+		IDTokenLifespan:              s.cfg.IDTokenTTL,
+		IDTokenIssuer:                s.cfg.Issuer,
+		RefreshTokenScopes:           []string{scopes.OfflineAccess},
+		// PKCE: S256 only; required of public clients, checked for
+		// everyone who sends it (parseAuthorize adds the rules).
+		EnforcePKCE:                    false,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		AllowedPromptValues:            []string{"login", "none", "consent"},
+		OmitRedirectScopeParam:         true,
 	}
 	s.fstore = &fositeStore{s: s}
 	s.strategy = &jwtStrategy{s: s}
 	helper := &oauth2.HandleHelper{AccessTokenStrategy: s.strategy, AccessTokenStorage: s.fstore, Config: fc}
-	refresh := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	s.codes = oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	explicit := &oauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy: s.strategy, RefreshTokenStrategy: s.codes, AuthorizeCodeStrategy: s.codes,
+		CoreStorage: s.fstore, TokenRevocationStorage: s.fstore, Config: fc,
+	}
+	idTokens := &openid.IDTokenHandleHelper{IDTokenStrategy: &idTokenStrategy{s: s}}
+	oidc := &openid.OpenIDConnectExplicitHandler{
+		IDTokenHandleHelper:           idTokens,
+		OpenIDConnectRequestStorage:   s.fstore,
+		OpenIDConnectRequestValidator: openid.NewOpenIDConnectRequestValidator(hintDecoder{s: s}, fc),
+		Config:                        fc,
+	}
+	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: s.codes, Storage: s.fstore, Config: fc}
+	fc.AuthorizeEndpointHandlers = fosite.AuthorizeEndpointHandlers{explicit, pkceHandler, oidc}
 	fc.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
 		&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc},
+		explicit,
+		&oauth2.RefreshTokenGrantHandler{AccessTokenStrategy: s.strategy, RefreshTokenStrategy: s.codes, TokenRevocationStorage: s.fstore, Config: fc},
+		oidc,
+		&openid.OpenIDConnectRefreshHandler{IDTokenHandleHelper: idTokens, Config: fc},
+		pkceHandler,
 	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&introspector{s: s}}
 	fc.RevocationHandlers = fosite.RevocationHandlers{
-		&oauth2.TokenRevocationHandler{TokenRevocationStorage: s.fstore, RefreshTokenStrategy: refresh, AccessTokenStrategy: s.strategy},
+		&oauth2.TokenRevocationHandler{TokenRevocationStorage: s.fstore, RefreshTokenStrategy: s.codes, AccessTokenStrategy: s.strategy},
 	}
 	s.provider = fosite.NewOAuth2Provider(s.fstore, fc)
 	return nil
+}
+
+// codeSignature is the stored key of an authorization code.
+func (s *Server) codeSignature(ctx context.Context, code string) string {
+	return s.codes.AuthorizeCodeSignature(ctx, code)
+}
+
+// revokeGrant ends a grant whose code or refresh token was used twice:
+// the used record goes first (so that a redemption still in flight sees it
+// gone and revokes what it issued itself), then every access and refresh
+// token of the grant.
+func (s *Server) revokeGrant(ctx context.Context, kind storage.TokenKind, sig, requestID string) {
+	if err := s.store.DeleteToken(ctx, kind, sig); err != nil && !isNotFound(err) {
+		s.log.Error("revoke reused grant: delete record", requestField(ctx), zap.Error(err))
+	}
+	for _, k := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
+		if err := s.store.RevokeRequest(ctx, k, requestID); err != nil {
+			s.log.Error("revoke reused grant", requestField(ctx), zap.String("kind", string(k)), zap.Error(err))
+		}
+	}
+	s.log.Warn("reuse detected; grant revoked", requestField(ctx), zap.String("kind", string(kind)))
 }
 
 // now is the server's clock, in UTC.

@@ -1,24 +1,37 @@
 package authz
 
 import (
+	"maps"
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
 )
 
 // session is the fosite session of one grant. It holds no personal data:
-// the subject is an opaque identifier (a client ID for client credentials).
+// the subject is an opaque identifier (a client ID for client credentials,
+// a user ID for a person). It is stored, as JSON, with authorization codes
+// and refresh tokens, so that the grant can resume on any replica.
 type session struct {
-	Subject    string
-	AccessExp  time.Time
-	RefreshExp time.Time
-	CodeExp    time.Time
+	Subject    string    `json:"sub"`
+	AccessExp  time.Time `json:"access_exp"`
+	RefreshExp time.Time `json:"refresh_exp"`
+	CodeExp    time.Time `json:"code_exp"`
 	// KeyID and JTI are set by the access-token strategy when it signs.
-	KeyID string
-	JTI   string
+	KeyID string `json:"-"`
+	JTI   string `json:"-"`
+	// Claims are the ID token claims of an OpenID Connect grant: subject,
+	// auth_time, the time of the request, the nonce.
+	Claims *jwt.IDTokenClaims `json:"id_token_claims,omitempty"`
+	// Headers are the ID token's extra JOSE headers (none today).
+	Headers *jwt.Headers `json:"-"`
 }
 
-var _ fosite.Session = (*session)(nil)
+var (
+	_ fosite.Session = (*session)(nil)
+	_ openid.Session = (*session)(nil)
+)
 
 func (s *session) SetExpiresAt(t fosite.TokenType, exp time.Time) {
 	switch t {
@@ -46,10 +59,36 @@ func (s *session) GetExpiresAt(t fosite.TokenType) time.Time {
 func (s *session) GetUsername() string { return "" }
 func (s *session) GetSubject() string  { return s.Subject }
 
+// IDTokenClaims implements openid.Session.
+func (s *session) IDTokenClaims() *jwt.IDTokenClaims {
+	if s.Claims == nil {
+		s.Claims = &jwt.IDTokenClaims{Subject: s.Subject}
+	}
+	return s.Claims
+}
+
+// IDTokenHeaders implements openid.Session.
+func (s *session) IDTokenHeaders() *jwt.Headers {
+	if s.Headers == nil {
+		s.Headers = &jwt.Headers{}
+	}
+	return s.Headers
+}
+
 func (s *session) Clone() fosite.Session {
 	if s == nil {
 		return nil
 	}
 	c := *s
+	if s.Claims != nil {
+		cl := *s.Claims
+		cl.Audience = append([]string(nil), s.Claims.Audience...)
+		cl.AuthenticationMethodsReferences = append([]string(nil), s.Claims.AuthenticationMethodsReferences...)
+		cl.Extra = maps.Clone(s.Claims.Extra)
+		c.Claims = &cl
+	}
+	if s.Headers != nil {
+		c.Headers = &jwt.Headers{Extra: maps.Clone(s.Headers.Extra)}
+	}
 	return &c
 }

@@ -1,14 +1,25 @@
 package authz
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ory/fosite"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Grant types.
+const (
+	grantClientCredentials = "client_credentials"
+	grantAuthorizationCode = "authorization_code"
+	grantRefreshToken      = "refresh_token"
 )
 
 // supportedGrants are the grant types the token endpoint serves.
-var supportedGrants = []string{"client_credentials"}
+var supportedGrants = []string{grantClientCredentials, grantAuthorizationCode, grantRefreshToken}
 
 // handleToken serves /oauth2/token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -46,24 +57,67 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
-	c := ar.GetClient()
-	sess.Subject = c.GetID()
-	for _, sc := range ar.GetRequestedScopes() {
-		ar.GrantScope(sc) // each was checked against the client by the grant handler
-	}
-	aud := ar.GetRequestedAudience()
-	if len(aud) == 0 {
-		aud = c.GetAudience()
-	}
-	for _, a := range aud {
-		ar.GrantAudience(a)
+	gt := form.Get("grant_type")
+	if gt == grantClientCredentials {
+		c := ar.GetClient()
+		sess.Subject = c.GetID()
+		for _, sc := range ar.GetRequestedScopes() {
+			ar.GrantScope(sc) // each was checked against the client by the grant handler
+		}
+		aud := ar.GetRequestedAudience()
+		if len(aud) == 0 {
+			aud = c.GetAudience()
+		}
+		for _, a := range aud {
+			ar.GrantAudience(a)
+		}
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
+	if err := s.checkGrantStands(ctx, gt, form, ar); err != nil {
+		s.writeTokenError(w, r, ar, err)
+		return
+	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// checkGrantStands runs after a code or refresh token was redeemed and its
+// tokens stored. It closes two races: with a reuse of the same code or
+// refresh token (the reuse deletes the used record before it revokes the
+// grant, so a redemption that finds its record gone lost, and revokes what
+// it stored itself), and with the deletion of the person (whose tokens
+// must not outlive them).
+func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Values, ar fosite.AccessRequester) error {
+	requestID := ar.GetID()
+	var kind storage.TokenKind
+	var sig string
+	switch gt {
+	case grantAuthorizationCode:
+		kind, sig = storage.AuthorizeCode, s.codes.AuthorizeCodeSignature(ctx, form.Get("code"))
+	case grantRefreshToken:
+		kind, sig = storage.RefreshToken, s.codes.RefreshTokenSignature(ctx, form.Get("refresh_token"))
+	default:
+		return nil
+	}
+	_, err := s.store.GetToken(ctx, kind, sig)
+	if isNotFound(err) {
+		s.revokeGrant(ctx, kind, sig, requestID)
+		return fosite.ErrInvalidGrant.WithHint("The grant was used twice at once and has been revoked.").WithWrap(errTokenReused)
+	}
+	if err == nil {
+		_, err = s.store.GetUser(ctx, ar.GetSession().GetSubject())
+		if isNotFound(err) {
+			s.revokeGrant(ctx, kind, sig, requestID)
+			return fosite.ErrInvalidGrant.WithHint("The person this grant was for no longer exists.")
+		}
+	}
+	if err != nil {
+		return fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
+	return nil
 }
 
 func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {

@@ -18,6 +18,18 @@ const (
 	ReadStatus = "identity.read_status"
 )
 
+// Built-in OpenID Connect scopes.
+const (
+	// OpenID asks for an ID token: who signed in.
+	OpenID = "openid"
+	// Profile releases the name and username at the userinfo endpoint.
+	Profile = "profile"
+	// Email releases the email address at the userinfo endpoint.
+	Email = "email"
+	// OfflineAccess asks for a refresh token.
+	OfflineAccess = "offline_access"
+)
+
 // MaxLen is the longest scope name the registry accepts.
 const MaxLen = 128
 
@@ -32,6 +44,10 @@ func Builtin() []Scope {
 	return []Scope{
 		{Name: Verify, Description: "Start identity verifications (documents, selfie, address checks) on your behalf."},
 		{Name: ReadStatus, Description: "Read the status and outcome of identity verifications."},
+		{Name: OpenID, Description: "Confirm who you are when you sign in."},
+		{Name: Profile, Description: "See your name and username."},
+		{Name: Email, Description: "See your email address."},
+		{Name: OfflineAccess, Description: "Keep access while you are not signed in, until you withdraw it."},
 	}
 }
 

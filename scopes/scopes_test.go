@@ -93,8 +93,9 @@ func TestBuiltinDescriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Names(); !reflect.DeepEqual(got, []string{ReadStatus, Verify}) {
-		t.Fatalf("Names() = %q, want the two built-in scopes", got)
+	want := []string{Email, ReadStatus, Verify, OfflineAccess, OpenID, Profile}
+	if got := r.Names(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Names() = %q, want %q", got, want)
 	}
 	for _, n := range r.Names() {
 		s, _ := r.Get(n)
