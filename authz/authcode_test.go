@@ -696,3 +696,42 @@ func TestConcurrentReuseRevokesAll(t *testing.T) {
 		}
 	})
 }
+
+// TestDemoSignIn follows what `serve --dev` prints: the authorize URL, the
+// demo person's credentials, and the dev callback page that shows how to
+// redeem the code. Seeding twice (a restart on one database) works too.
+func TestDemoSignIn(t *testing.T) {
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		cfg = codeFlowConfig(cfg)
+		cfg.Dev = true
+		ts := startServer(t, cfg)
+		d, err := ts.srv.SeedDemo(ctxb())
+		if err != nil {
+			t.Fatalf("second SeedDemo: %v", err)
+		}
+		b := newBrowser(t)
+		p := b.follow(ts.public, b.get(d.AuthorizeURL))
+		if !p.isLogin() {
+			t.Fatalf("demo authorize URL = %d, want the login page", p.status)
+		}
+		p = b.submit(ts.public, p.onlyForm(t), url.Values{"username": {authz.DemoUsername}, "password": {d.Password}})
+		if !p.isConsent() {
+			t.Fatalf("demo login = %d, want the consent page:\n%s", p.status, p.body)
+		}
+		p = b.follow(ts.public, b.submit(ts.public, p.onlyForm(t), url.Values{"decision": {"allow"}}))
+		if p.status != 200 || !strings.Contains(p.body, "curl -s -u 'demo-web:"+d.Web.ClientSecret+"'") {
+			t.Fatalf("dev callback = %d:\n%s", p.status, p.body)
+		}
+		var code string
+		for _, line := range strings.Split(p.body, "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "code" {
+				code = f[1]
+			}
+		}
+		web := webClient{ClientJSON: d.Web}
+		tok := ts.redeemOK(t, web, code, d.Verifier)
+		if tok.IDToken == "" || tok.RefreshToken == "" {
+			t.Errorf("demo tokens = %+v, want ID and refresh tokens", tok)
+		}
+	})
+}

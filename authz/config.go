@@ -130,6 +130,9 @@ type Config struct {
 	// Argon2 are the parameters of new password hashes; DefaultArgon2
 	// where zero.
 	Argon2 Argon2
+	// Dev serves DevCallbackPath, the page the demo web client of
+	// SeedDemo lands on. Development only.
+	Dev bool
 	// Logger receives the server's logs; zap.NewNop if nil.
 	Logger *zap.Logger
 	// Now returns the current time; time.Now if nil.

@@ -157,6 +157,9 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(loginPath, s.handleLogin)
 	mux.HandleFunc(consentPath, s.handleConsent)
 	mux.HandleFunc(logoutPath, s.handleLogout)
+	if s.cfg.Dev {
+		mux.HandleFunc(DevCallbackPath, s.handleDevCallback)
+	}
 	mux.HandleFunc("/oauth2/introspect", s.handleIntrospect)
 	mux.HandleFunc("/oauth2/revoke", s.handleRevoke)
 	mux.HandleFunc("/health/live", s.handleLive)

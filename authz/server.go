@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -52,6 +53,8 @@ type Server struct {
 	secureCookies bool
 	// throttleSecret keys the hash of usernames in login failure counters.
 	throttleSecret []byte
+	// demo is what SeedDemo made, for the dev callback page.
+	demo atomic.Pointer[DemoClients]
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string

@@ -93,19 +93,19 @@ func TestClientsLifecycle(t *testing.T) {
 	if want := []string{rs.ClientID, "IDV API", "-", "-", "-", "true", "default"}; !slices.Equal(listed[rs.ClientID], want) {
 		t.Errorf("clients list row of %s = %q, want %q", rs.ClientID, listed[rs.ClientID], want)
 	}
-	for _, demo := range []string{authz.DemoServiceID, authz.DemoResourceServerID} {
+	for _, demo := range []string{authz.DemoServiceID, authz.DemoResourceServerID, authz.DemoWebID} {
 		if listed[demo] == nil {
 			t.Errorf("clients list lacks %s", demo)
 		}
 	}
-	if len(listed) != 4 {
-		t.Errorf("clients list has %d clients, want 4 (two demo, two created)", len(listed))
+	if len(listed) != 5 {
+		t.Errorf("clients list has %d clients, want 5 (three demo, two created)", len(listed))
 	}
 	out = mustCLI(t, env, "clients", "list", "-o", "json")
 	var l authz.ClientList
 	decodeJSON(t, "clients list -o json", out, &l)
-	if len(l.Clients) != 4 {
-		t.Errorf("clients list -o json has %d clients, want 4", len(l.Clients))
+	if len(l.Clients) != 5 {
+		t.Errorf("clients list -o json has %d clients, want 5", len(l.Clients))
 	}
 	if strings.Contains(out, "client_secret\"") || strings.Contains(out, secret) {
 		t.Error("clients list -o json shows a client secret")
@@ -213,8 +213,8 @@ func TestClientsAdminToken(t *testing.T) {
 	}
 	// The refused calls changed nothing, and the flag beats the env.
 	out := mustCLI(t, env, "clients", "list", "--admin-token", adminToken)
-	if !strings.Contains(out, "\n"+authz.DemoServiceID+" ") || strings.Count(out, "\n") != 3 {
-		t.Errorf("clients list --admin-token (right) with a wrong env token = %q, want the two demo clients", out)
+	if !strings.Contains(out, "\n"+authz.DemoServiceID+" ") || strings.Count(out, "\n") != 4 {
+		t.Errorf("clients list --admin-token (right) with a wrong env token = %q, want the three demo clients", out)
 	}
 	// And --admin-url beats IDVAUTH_ADMIN_URL.
 	bad := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": "http://" + freeAddr(t)}

@@ -76,6 +76,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, err
 	}
 	sc.dev, _ = cmd.Flags().GetBool("dev")
+	sc.authz.Dev = sc.dev
 	sc.publicAddr, _ = r.get(sPublicAddr)
 	sc.adminAddr, _ = r.get(sAdminAddr)
 	lvl, _ := r.get(sLogLevel)
@@ -231,7 +232,7 @@ func devIssuer(addr net.Addr) string {
 func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr, adminAddr string) {
 	iss := "http://" + publicAddr
 	bar := strings.Repeat("=", 78)
-	persist := `  NOTHING PERSISTS: clients, tokens and signing keys live in memory and are
+	persist := `  NOTHING PERSISTS: clients, people, tokens and signing keys live in memory and are
   gone when this process stops.`
 	if sc.authz.DatabaseURL != "" {
 		persist = `  Data is kept in the database given, but the admin token and secrets may be
@@ -273,6 +274,16 @@ Try it (paste into a shell):
   # The public keys and the discovery document
   curl -s %s/.well-known/jwks.json
   curl -s %s/.well-known/openid-configuration
+
+Sign a person in (authorization code + PKCE + OpenID Connect):
+
+  Demo person    username %s   password %s   (new on every start)
+  Demo web app   client_id %s   client_secret %s
+
+  Open this URL in a browser, sign in, allow; the page you land on shows the
+  code and the curl line that redeems it:
+
+  %s
 `,
 		d.Service.ClientID, d.Service.ClientSecret, d.ResourceServer.ClientID, d.ResourceServer.ClientSecret,
 		d.Service.ClientID, d.Service.ClientSecret, iss,
@@ -280,7 +291,8 @@ Try it (paste into a shell):
 		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
 		d.Service.ClientID, d.Service.ClientSecret, iss,
 		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
-		iss, iss)
+		iss, iss,
+		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.AuthorizeURL)
 	if sc.generatedAdminToken {
 		fmt.Fprintf(w, `
   # Manage clients through the admin API

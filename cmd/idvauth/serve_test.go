@@ -3,7 +3,11 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"html"
+	"io"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -336,4 +340,80 @@ func jwtClaim(t testing.TB, jwt, name string) any {
 		t.Fatalf("access token payload: %v", err)
 	}
 	return claims[name]
+}
+
+// TestServeDevSignIn follows the banner's sign-in instructions as a person
+// would: open the printed URL, sign in with the printed credentials, allow,
+// and run the curl line of the page landed on.
+func TestServeDevSignIn(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the callback page's curl line needs %s on PATH: %v", tool, err)
+		}
+	}
+	d := startDev(t, nil)
+	m := regexp.MustCompile(`(?m)^  Demo person +username (\S+) +password (\S+)`).FindStringSubmatch(d.banner)
+	if m == nil {
+		t.Fatalf("banner has no demo person:\n%s", redact(d.banner))
+	}
+	username, password := m[1], m[2]
+	authURL := regexp.MustCompile(`(?m)^  (` + regexp.QuoteMeta(d.publicURL) + `/oauth2/authorize\?\S+)$`).FindStringSubmatch(d.banner)
+	if authURL == nil {
+		t.Fatalf("banner has no authorize URL on %s:\n%s", d.publicURL, redact(d.banner))
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	get := func(u string) string {
+		resp, err := browser.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	hidden := regexp.MustCompile(`<input type="hidden" name="(csrf|return)" value="([^"]*)">`)
+	submit := func(page, action string, extra url.Values) string {
+		form := url.Values{}
+		for _, h := range hidden.FindAllStringSubmatch(page, -1) {
+			form.Set(h[1], html.UnescapeString(h[2]))
+		}
+		if form.Get("csrf") == "" {
+			t.Fatalf("no CSRF token on the page:\n%s", page)
+		}
+		for k, v := range extra {
+			form[k] = v
+		}
+		resp, err := browser.PostForm(d.publicURL+action, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	page := get(authURL[1])
+	if !strings.Contains(page, `name="password"`) {
+		t.Fatalf("the printed URL does not show the login page:\n%s", page)
+	}
+	page = submit(page, "/login", url.Values{"username": {username}, "password": {password}})
+	if !strings.Contains(page, "Demo web app wants to access your account") {
+		t.Fatalf("the printed credentials do not lead to the consent page:\n%s", page)
+	}
+	page = submit(page, "/consent", url.Values{"decision": {"allow"}})
+	i := strings.Index(page, "curl -s -u 'demo-web:")
+	if i < 0 {
+		t.Fatalf("the callback page has no redeem line:\n%s", redact(page))
+	}
+	line := strings.SplitN(strings.ReplaceAll(page[i:], "\\\n", ""), "\n", 2)[0]
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		IDToken      string `json:"id_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	decodeJSON(t, "redeem curl", bash(t, line), &tok)
+	if tok.AccessToken == "" || tok.IDToken == "" || tok.RefreshToken == "" {
+		t.Errorf("redeem curl gave access %t, id %t, refresh %t; want all three", tok.AccessToken != "", tok.IDToken != "", tok.RefreshToken != "")
+	}
 }
