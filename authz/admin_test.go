@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
 )
@@ -200,11 +201,47 @@ func testAdminRefusals(t *testing.T, cfg authz.Config) {
 
 // TestLogsHoldNoSecrets drives every flow with debug logging and fails if
 // a secret, token or the admin token reaches the log.
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func TestLogsHoldNoSecrets(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	ts := startServer(t, authz.Config{Logger: zap.New(core)})
+	ts := startServer(t, authz.Config{Logger: zap.New(core), Argon2: authz.Argon2{Time: 1, MemoryKiB: 64, Threads: 1}})
 	ctx := context.Background()
 	svc, rs := ts.demo.Service, ts.demo.ResourceServer
+
+	// The person-facing flow: a failed and a good login, consent, code,
+	// refresh, reuse, userinfo, logout.
+	user := ts.createUser(t, "logcheck")
+	web := ts.createWebClient(t, authz.ClientJSON{})
+	br := newBrowser(t)
+	v := oauth2.GenerateVerifier()
+	nonce := randomString(20)
+	p := br.follow(ts.public, br.get(authURL(web, "state-logs-0001", v, nonce)))
+	p = br.submit(ts.public, p.onlyForm(t), url.Values{"username": {"logcheck"}, "password": {"a wrong password 123"}})
+	p = br.submit(ts.public, p.onlyForm(t), url.Values{"username": {"logcheck"}, "password": {testPassword}})
+	p = br.submit(ts.public, p.onlyForm(t), url.Values{"decision": {"allow"}})
+	code := redirectedToClient(t, p, redirectURI).query.Get("code")
+	first := ts.redeemOK(t, web, code, v)
+	st, body := ts.refresh(t, web, first.RefreshToken)
+	second := decodeTokens(t, st, body)
+	req, _ := http.NewRequest("GET", ts.public+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+second.AccessToken)
+	do(t, req)
+	ts.refresh(t, web, first.RefreshToken) // reuse
+	ts.redeem(t, web, code, v)             // reuse
+	var cookies []string
+	for _, ck := range br.client.Jar.Cookies(mustURL(t, ts.public)) {
+		cookies = append(cookies, ck.Value)
+	}
+	lp := br.get(ts.public + "/logout")
+	br.submit(ts.public, lp.onlyForm(t), nil)
 	tok, err := ts.ccConfig(svc, "identity.verify").Token(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +260,13 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if logs.Len() == 0 {
 		t.Fatal("no logs observed: the test would prove nothing")
 	}
-	secrets := []string{svc.ClientSecret, rs.ClientSecret, tok.AccessToken, adminToken, secret, created.ClientSecret, rotated.ClientSecret}
+	secrets := []string{svc.ClientSecret, rs.ClientSecret, tok.AccessToken, adminToken, secret, created.ClientSecret, rotated.ClientSecret,
+		web.ClientSecret, testPassword, "a wrong password 123", code, v, nonce, first.AccessToken, first.RefreshToken, first.IDToken,
+		second.AccessToken, second.RefreshToken, "logcheck@example.com", user.Name, "logcheck"}
+	secrets = append(secrets, cookies...)
+	if len(cookies) < 2 {
+		t.Fatalf("the browser holds %d cookies, want the session and CSRF ones", len(cookies))
+	}
 	// Parts of the token (its signature identifies it in storage) count too.
 	secrets = append(secrets, strings.Split(tok.AccessToken, ".")[2])
 	for _, e := range logs.All() {

@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -734,4 +735,63 @@ func TestDemoSignIn(t *testing.T) {
 			t.Errorf("demo tokens = %+v, want ID and refresh tokens", tok)
 		}
 	})
+}
+
+func TestAdminUsers(t *testing.T) {
+	ts := startServer(t, codeFlowConfig(authz.Config{}))
+	ada := ts.createUser(t, "ada")
+	code, body := ts.adminJSON(t, "GET", "/admin/users/"+ada.ID, nil)
+	if code != 200 || strings.Contains(string(body), "password") || strings.Contains(string(body), "argon2") {
+		t.Fatalf("get user = %d %s, want it without any password", code, body)
+	}
+	_, before := ts.adminJSON(t, "GET", "/admin/users", nil)
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		body     any
+		want     int
+		wantErr  string
+		wantDesc string
+	}{
+		{"short password", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "abc"}, 400, "weak_password", "at least 12"},
+		{"common password", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "Password1234!"}, 400, "weak_password", "breach"},
+		{"repeated password", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "passwordpassword"}, 400, "weak_password", "breach"},
+		{"keyboard sequence", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "qwertyuiopasdf"}, 400, "weak_password", "sequence"},
+		{"few characters", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "abababababababab"}, 400, "weak_password", "too few"},
+		{"password holds username", "POST", "/admin/users", authz.UserInput{Username: "beatrice", Password: "beatrice-likes-tea-42"}, 400, "weak_password", "username"},
+		{"password holds email", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "my mail is trice99 ok", Email: "trice99@example.com"}, 400, "weak_password", "email"},
+		{"no password", "POST", "/admin/users", authz.UserInput{Username: "bea"}, 400, "invalid_request", "password"},
+		{"username with space", "POST", "/admin/users", authz.UserInput{Username: "bea trice", Password: testPassword}, 400, "invalid_request", "username"},
+		{"username path", "POST", "/admin/users", authz.UserInput{Username: "../x", Password: testPassword}, 400, "invalid_request", "username"},
+		{"bad email", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: testPassword, Email: "not-an-email"}, 400, "invalid_request", "email"},
+		{"email with name", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: testPassword, Email: "Bea <bea@example.com>"}, 400, "invalid_request", "email"},
+		{"control character in name", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: testPassword, Name: "Bea\u0007"}, 400, "invalid_request", "name"},
+		{"unknown field", "POST", "/admin/users", map[string]any{"username": "bea", "password": testPassword, "is_admin": true}, 400, "invalid_request", "is_admin"},
+		{"password hash given", "POST", "/admin/users", map[string]any{"username": "bea", "password_hash": "$argon2id$..."}, 400, "invalid_request", "password_hash"},
+		{"duplicate username", "POST", "/admin/users", authz.UserInput{Username: "ada", Password: testPassword}, 409, "already_exists", "username"},
+		{"duplicate in other case", "POST", "/admin/users", authz.UserInput{Username: "ADA", Password: testPassword}, 409, "already_exists", "username"},
+		{"get unknown", "GET", "/admin/users/nobody", nil, 404, "not_found", ""},
+		{"delete unknown", "DELETE", "/admin/users/nobody", nil, 404, "not_found", ""},
+		{"wrong method", "PATCH", "/admin/users", nil, 405, "method_not_allowed", ""},
+		{"wrong method on consents", "GET", "/admin/users/" + ada.ID + "/consents", nil, 405, "method_not_allowed", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := ts.adminJSON(t, tt.method, tt.path, tt.body)
+			if code != tt.want {
+				t.Fatalf("status = %d, want %d: %s", code, tt.want, body)
+			}
+			got, desc := oauthErr(t, body)
+			if got != tt.wantErr || desc == "" || !strings.Contains(desc, tt.wantDesc) {
+				t.Errorf("error = %q (%q), want %q mentioning %q", got, desc, tt.wantErr, tt.wantDesc)
+			}
+			if strings.Contains(string(body), testPassword) {
+				t.Error("the answer echoes the password")
+			}
+		})
+	}
+	if _, after := ts.adminJSON(t, "GET", "/admin/users", nil); !bytes.Equal(after, before) {
+		t.Errorf("refused requests changed the users:\nbefore %s\nafter  %s", before, after)
+	}
 }
