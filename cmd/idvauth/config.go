@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,17 @@ type fileConfig struct {
 	LogLevel          string        `yaml:"log_level"`
 	JanitorInterval   string        `yaml:"janitor_interval"`
 	KeyRotation       string        `yaml:"key_rotation_interval"`
+	IDTokenAlg        string        `yaml:"id_token_alg"`
+	IDTokenTTL        string        `yaml:"id_token_ttl"`
+	CodeTTL           string        `yaml:"code_ttl"`
+	RefreshTokenTTL   string        `yaml:"refresh_token_ttl"`
+	SessionTTL        string        `yaml:"session_ttl"`
+	LoginMaxFailures  string        `yaml:"login_max_failures"`
+	LoginMaxFailIP    string        `yaml:"login_max_failures_per_ip"`
+	LoginWindow       string        `yaml:"login_window"`
+	Argon2Time        string        `yaml:"argon2_time"`
+	Argon2MemoryKiB   string        `yaml:"argon2_memory_kib"`
+	Argon2Threads     string        `yaml:"argon2_threads"`
 	Scopes            []authz.Scope `yaml:"scopes"`
 }
 
@@ -73,6 +85,28 @@ var (
 		authz.DefaultJanitorInterval.String(), "how often expired tokens are deleted (0 turns the janitor off)"}
 	sKeyRotation = setting{"key-rotation-interval", "IDVAUTH_KEY_ROTATION_INTERVAL", func(f *fileConfig) string { return f.KeyRotation },
 		authz.DefaultKeyRotationInterval.String(), "how long a signing key signs before the next one takes over (0: only by hand)"}
+	sIDTokenAlg = setting{"id-token-alg", "IDVAUTH_ID_TOKEN_ALG", func(f *fileConfig) string { return f.IDTokenAlg },
+		authz.DefaultIDTokenAlg, "ID token signing algorithm for clients that registered none: RS256 or ES256"}
+	sIDTokenTTL = setting{"id-token-ttl", "IDVAUTH_ID_TOKEN_TTL", func(f *fileConfig) string { return f.IDTokenTTL },
+		authz.DefaultIDTokenTTL.String(), "ID token lifetime"}
+	sCodeTTL = setting{"code-ttl", "IDVAUTH_CODE_TTL", func(f *fileConfig) string { return f.CodeTTL },
+		authz.DefaultCodeTTL.String(), "authorization code lifetime (at most 10m)"}
+	sRefreshTTL = setting{"refresh-token-ttl", "IDVAUTH_REFRESH_TOKEN_TTL", func(f *fileConfig) string { return f.RefreshTokenTTL },
+		authz.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one)"}
+	sSessionTTL = setting{"session-ttl", "IDVAUTH_SESSION_TTL", func(f *fileConfig) string { return f.SessionTTL },
+		authz.DefaultSessionTTL.String(), "how long a browser stays signed in"}
+	sLoginMaxFail = setting{"login-max-failures", "IDVAUTH_LOGIN_MAX_FAILURES", func(f *fileConfig) string { return f.LoginMaxFailures },
+		fmt.Sprint(authz.DefaultLoginMaxFail), "failed sign-ins per account in a login window before sign-in is paused"}
+	sLoginMaxFailIP = setting{"login-max-failures-per-ip", "IDVAUTH_LOGIN_MAX_FAILURES_PER_IP", func(f *fileConfig) string { return f.LoginMaxFailIP },
+		fmt.Sprint(authz.DefaultLoginMaxFailIP), "failed sign-ins per source address in a login window"}
+	sLoginWindow = setting{"login-window", "IDVAUTH_LOGIN_WINDOW", func(f *fileConfig) string { return f.LoginWindow },
+		authz.DefaultLoginWindow.String(), "window of the sign-in failure limits (and the pause)"}
+	sArgon2Time = setting{"argon2-time", "IDVAUTH_ARGON2_TIME", func(f *fileConfig) string { return f.Argon2Time },
+		fmt.Sprint(authz.DefaultArgon2.Time), "argon2id passes for new password hashes"}
+	sArgon2Memory = setting{"argon2-memory-kib", "IDVAUTH_ARGON2_MEMORY_KIB", func(f *fileConfig) string { return f.Argon2MemoryKiB },
+		fmt.Sprint(authz.DefaultArgon2.MemoryKiB), "argon2id memory in KiB for new password hashes"}
+	sArgon2Threads = setting{"argon2-threads", "IDVAUTH_ARGON2_THREADS", func(f *fileConfig) string { return f.Argon2Threads },
+		fmt.Sprint(authz.DefaultArgon2.Threads), "argon2id lanes for new password hashes"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
 )
@@ -127,6 +161,16 @@ func (r *resolver) get(s setting) (string, bool) {
 		return v, true
 	}
 	return s.def, false
+}
+
+// uint parses a non-negative integer setting of at most bits bits.
+func (r *resolver) uint(s setting, bits int) (uint64, error) {
+	v, _ := r.get(s)
+	n, err := strconv.ParseUint(v, 10, bits)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a whole number from 0 to %d", s.env, v, uint64(1)<<bits-1)
+	}
+	return n, nil
 }
 
 func (r *resolver) duration(s setting) (time.Duration, error) {

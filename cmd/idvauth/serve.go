@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -48,7 +49,9 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, env) },
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation, sLogLevel} {
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
+		sArgon2Time, sArgon2Memory, sArgon2Threads, sLogLevel} {
 		addFlag(cmd, s)
 	}
 	return cmd
@@ -110,6 +113,36 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if a.KeyRotationInterval == 0 {
 		a.KeyRotationInterval = -1 // only by hand
 	}
+	a.IDTokenAlg, _ = r.get(sIDTokenAlg)
+	for _, d := range []struct {
+		s   setting
+		dst *time.Duration
+	}{{sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
+		if *d.dst, err = r.duration(d.s); err != nil {
+			return sc, err
+		}
+	}
+	var n uint64
+	if n, err = r.uint(sLoginMaxFail, 16); err != nil {
+		return sc, err
+	}
+	a.LoginMaxFailures = int(n)
+	if n, err = r.uint(sLoginMaxFailIP, 16); err != nil {
+		return sc, err
+	}
+	a.LoginMaxFailuresPerIP = int(n)
+	if n, err = r.uint(sArgon2Time, 8); err != nil {
+		return sc, err
+	}
+	a.Argon2.Time = uint32(n)
+	if n, err = r.uint(sArgon2Memory, 21); err != nil {
+		return sc, err
+	}
+	a.Argon2.MemoryKiB = uint32(n)
+	if n, err = r.uint(sArgon2Threads, 8); err != nil {
+		return sc, err
+	}
+	a.Argon2.Threads = uint8(n)
 	var missing []string
 	a.AdminToken, _ = r.get(sAdminToken)
 	if a.AdminToken == "" {

@@ -231,6 +231,28 @@ func TestServeRefusesBadSettings(t *testing.T) {
 			want: []string{`IDVAUTH_ACCESS_TOKEN_TTL: "5" is not a duration`},
 		},
 		{
+			name: "bad count",
+			env:  map[string]string{"IDVAUTH_LOGIN_MAX_FAILURES": "five"},
+			args: []string{"--dev"},
+			want: []string{`IDVAUTH_LOGIN_MAX_FAILURES: "five" is not a whole number`},
+		},
+		{
+			name: "code lifetime too long",
+			args: []string{"--dev", "--code-ttl", "1h"},
+			want: []string{"authorization code lifetime 1h0m0s must be between 1s and 10m0s"},
+		},
+		{
+			name: "HS256 ID tokens",
+			args: []string{"--dev", "--id-token-alg", "HS256"},
+			want: []string{`ID token algorithm "HS256" is not supported`},
+		},
+		{
+			name: "argon2 memory too small",
+			env:  map[string]string{"IDVAUTH_ARGON2_MEMORY_KIB": "1"},
+			args: []string{"--dev"},
+			want: []string{"argon2 memory 1 KiB"},
+		},
+		{
 			name: "bad log level",
 			args: []string{"--dev", "--log-level", "loud"},
 			want: []string{`IDVAUTH_LOG_LEVEL: "loud" is not a level`},
