@@ -122,7 +122,9 @@ func addClientFlags(cmd *cobra.Command) {
 	f.String("scope", "", "space-separated scopes the client may get, e.g. \"identity.verify identity.read_status\"")
 	f.StringArray("audience", nil, "audience the client's tokens may name (repeatable); none: the server's default audience")
 	f.StringArray("grant-type", nil, "grant type (repeatable; default client_credentials; --grant-type '' for none, e.g. a resource server)")
-	f.String("auth-method", "", "token_endpoint_auth_method: client_secret_basic (default) or client_secret_post")
+	f.String("auth-method", "", "token_endpoint_auth_method: client_secret_basic (default), client_secret_post, or none (a public app: no secret, PKCE required)")
+	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
+	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
 	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
 }
@@ -150,6 +152,12 @@ func applyClientFlags(cmd *cobra.Command, c *authz.ClientJSON) {
 	}
 	if f.Changed("auth-method") {
 		c.TokenEndpointAuthMethod, _ = f.GetString("auth-method")
+	}
+	if f.Changed("redirect-uri") {
+		c.RedirectURIs, _ = f.GetStringArray("redirect-uri")
+	}
+	if f.Changed("id-token-alg") {
+		c.IDTokenSignedResponseAlg, _ = f.GetString("id-token-alg")
 	}
 	if f.Changed("access-token-ttl") {
 		c.AccessTokenTTL, _ = f.GetInt64("access-token-ttl")
@@ -183,7 +191,15 @@ bits) and returns it once: store it now, it cannot be shown again.`,
   idvauth clients create --name "KYC backend" --scope "identity.verify identity.read_status" --audience idv-api
 
   # A resource server that may introspect tokens and get none itself
-  idvauth clients create --id idv-api --name "IDV API" --grant-type '' --introspection-allowed -o json`,
+  idvauth clients create --id idv-api --name "IDV API" --grant-type '' --introspection-allowed -o json
+
+  # A web app that signs people in (authorization code + PKCE, refresh tokens)
+  idvauth clients create --name "Onboarding web" --grant-type authorization_code --grant-type refresh_token \
+    --redirect-uri https://onboarding.example/callback --scope "openid profile email offline_access identity.verify"
+
+  # A mobile app: public, no secret, PKCE required
+  idvauth clients create --name "Onboarding iOS" --auth-method none --grant-type authorization_code \
+    --redirect-uri com.example.onboarding:/callback --scope "openid identity.verify"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := outputJSON(cmd)
@@ -273,6 +289,7 @@ bits) and returns it once: store it now, it cannot be shown again.`,
 		Long: `Change a client's metadata: the flags you give replace those fields, the
 rest stays as it is. The secret is not changed (see rotate-secret).`,
 		Example: `  idvauth clients update demo-service --scope identity.read_status
+  idvauth clients update demo-web --redirect-uri https://app.example/callback --redirect-uri https://app.example/cb2
   idvauth clients update idv-api --introspection-allowed=false -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -376,6 +393,15 @@ func clientBody(c authz.ClientJSON) map[string]any {
 	if c.GrantTypes != nil {
 		m["grant_types"] = c.GrantTypes
 	}
+	if len(c.RedirectURIs) > 0 {
+		m["redirect_uris"] = c.RedirectURIs
+	}
+	if len(c.ResponseTypes) > 0 {
+		m["response_types"] = c.ResponseTypes
+	}
+	if c.IDTokenSignedResponseAlg != "" {
+		m["id_token_signed_response_alg"] = c.IDTokenSignedResponseAlg
+	}
 	return m
 }
 
@@ -403,6 +429,12 @@ func printClient(cmd *cobra.Command, body []byte, asJSON, withSecret bool) error
 	}
 	fmt.Fprintf(tw, "client_name\t%s\n", c.ClientName)
 	fmt.Fprintf(tw, "grant_types\t%s\n", dash(strings.Join(c.GrantTypes, " ")))
+	if len(c.RedirectURIs) > 0 {
+		fmt.Fprintf(tw, "redirect_uris\t%s\n", strings.Join(c.RedirectURIs, " "))
+	}
+	if c.IDTokenSignedResponseAlg != "" {
+		fmt.Fprintf(tw, "id_token_signed_response_alg\t%s\n", c.IDTokenSignedResponseAlg)
+	}
 	fmt.Fprintf(tw, "scope\t%s\n", dash(c.Scope))
 	fmt.Fprintf(tw, "audience\t%s\n", dash(strings.Join(c.Audience, " ")))
 	fmt.Fprintf(tw, "token_endpoint_auth_method\t%s\n", c.TokenEndpointAuthMethod)

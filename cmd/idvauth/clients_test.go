@@ -370,3 +370,37 @@ func randHex(t testing.TB) string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+// TestClientsWebApp registers a web app and a public mobile app from the
+// CLI, and updates the web app without losing its redirect URIs.
+func TestClientsWebApp(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, nil, "--admin-token", adminToken)
+	env := map[string]string{"IDVAUTH_ADMIN_URL": d.adminURL, "IDVAUTH_ADMIN_TOKEN": adminToken}
+	out := mustCLI(t, env, "clients", "create", "--id", "web", "--name", "Onboarding web", "--grant-type", "authorization_code",
+		"--grant-type", "refresh_token", "--redirect-uri", "https://onboarding.example/callback", "--id-token-alg", "ES256",
+		"--scope", "openid profile offline_access identity.verify", "-o", "json")
+	var c authz.ClientJSON
+	decodeJSON(t, "clients create (web)", out, &c)
+	if c.ClientSecret == "" || len(c.RedirectURIs) != 1 || c.IDTokenSignedResponseAlg != "ES256" {
+		t.Fatalf("web app = %+v", c)
+	}
+	mustCLI(t, env, "clients", "update", "web", "--name", "Onboarding")
+	decodeJSON(t, "clients get", mustCLI(t, env, "clients", "get", "web", "-o", "json"), &c)
+	if c.ClientName != "Onboarding" || len(c.RedirectURIs) != 1 || c.RedirectURIs[0] != "https://onboarding.example/callback" || c.IDTokenSignedResponseAlg != "ES256" {
+		t.Errorf("after update = %+v, want the redirect URI and ID token alg kept", c)
+	}
+	out = mustCLI(t, env, "clients", "create", "--id", "ios", "--auth-method", "none", "--grant-type", "authorization_code",
+		"--redirect-uri", "com.example.onboarding:/callback", "--scope", "openid")
+	if strings.Contains(out, "client_secret") || !strings.Contains(out, "com.example.onboarding:/callback") {
+		t.Errorf("public client create = %q, want no secret and its redirect URI", out)
+	}
+	code, _, errOut := cli(t, env, "clients", "rotate-secret", "ios")
+	if code == 0 || !strings.Contains(errOut, "public client") {
+		t.Errorf("rotate-secret of a public client = exit %d, %q", code, errOut)
+	}
+	code, _, errOut = cli(t, env, "clients", "create", "--redirect-uri", "http://evil.example/cb")
+	if code == 0 || !strings.Contains(errOut, "loopback") {
+		t.Errorf("http redirect URI = exit %d, %q; want refused with the reason", code, errOut)
+	}
+}
