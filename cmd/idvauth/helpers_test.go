@@ -46,11 +46,19 @@ var secretLike = regexp.MustCompile(`[A-Za-z0-9_-]{32,}`)
 // client secrets, admin tokens or access tokens.
 func redact(s string) string { return secretLike.ReplaceAllString(s, "[REDACTED]") }
 
-// cli runs the CLI once to completion and returns its exit code and output.
+// cli runs the CLI once to completion, with nothing on stdin, and returns
+// its exit code and output.
 func cli(t testing.TB, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return cliStdin(t, env, "", args...)
+}
+
+// cliStdin is cli with stdin as the command's standard input (a pipe, not a
+// terminal).
+func cliStdin(t testing.TB, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errOut syncBuffer
-	code = run(t.Context(), args, envOf(env), &out, &errOut)
+	code = run(t.Context(), args, envOf(env), strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -101,7 +109,7 @@ func startServe(t testing.TB, env map[string]string, args ...string) *server {
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		s.code = run(ctx, append([]string{"serve"}, args...), envOf(env), s.stdout, s.stderr)
+		s.code = run(ctx, append([]string{"serve"}, args...), envOf(env), strings.NewReader(""), s.stdout, s.stderr)
 	}()
 	t.Cleanup(func() {
 		if code := s.stop(); code != 0 {

@@ -223,7 +223,7 @@ func TestDatabaseCommandsNeedURL(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	bad := "postgres://idvauth@" + freeAddr(t) + "/idvauth?sslmode=disable&connect_timeout=5"
-	if code := run(ctx, []string{"migrate", "status"}, envOf(map[string]string{"IDVAUTH_DATABASE_URL": bad}), &stdout, &stderr); code == 0 ||
+	if code := run(ctx, []string{"migrate", "status"}, envOf(map[string]string{"IDVAUTH_DATABASE_URL": bad}), strings.NewReader(""), &stdout, &stderr); code == 0 ||
 		!strings.HasPrefix(stderr.String(), "Error: ") || strings.Contains(stderr.String(), "goroutine ") {
 		t.Errorf("migrate status on an unreachable database = exit %d, stderr %q; want non-zero and one error", code, stderr.String())
 	}

@@ -9,11 +9,13 @@ import (
 )
 
 // run executes the CLI with args and returns the process exit code. env
-// reads the environment (os.LookupEnv in main); cancelling ctx stops
-// `serve` like SIGTERM does.
-func run(ctx context.Context, args []string, env lookupEnv, stdout, stderr io.Writer) int {
+// reads the environment (os.LookupEnv in main); stdin is where `users
+// create` reads a password (os.Stdin in main: a terminal is prompted);
+// cancelling ctx stops `serve` like SIGTERM does.
+func run(ctx context.Context, args []string, env lookupEnv, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := newRootCmd(env)
 	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
@@ -55,6 +57,6 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (env IDVAUTH_CONFIG)")
-	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newVersionCmd())
+	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newVersionCmd())
 	return root
 }
