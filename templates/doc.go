@@ -19,7 +19,7 @@
 //	h.Set("Content-Security-Policy", pages.CSP())
 //	h.Set("Cache-Control", "no-store")
 //	h.Set("X-Content-Type-Options", "nosniff")
-//	h.Set("Referrer-Policy", "same-origin")
+//	h.Set("Referrer-Policy", "no-referrer") // the forms carry CSRF tokens; no Origin check depends on it
 //	w.WriteHeader(status)
 //	buf.WriteTo(w)
 //
