@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -58,6 +59,16 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	gt := form.Get("grant_type")
+	// fosite's grant handlers time tokens with time.Now(); ours come from
+	// the server's clock, as everything else does.
+	if sess, ok := ar.GetSession().(*session); ok {
+		now := s.now().Truncate(time.Second)
+		gtype := fosite.GrantType(gt)
+		sess.AccessExp = now.Add(fosite.GetEffectiveLifespan(ar.GetClient(), gtype, fosite.AccessToken, s.cfg.AccessTokenTTL))
+		if !sess.RefreshExp.IsZero() {
+			sess.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
+		}
+	}
 	if gt == grantClientCredentials {
 		c := ar.GetClient()
 		sess.Subject = c.GetID()
