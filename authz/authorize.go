@@ -579,16 +579,27 @@ func (s *Server) throttleKeys(username string, r *http.Request) (account, ip str
 	return account, "login:ip:" + host
 }
 
+// readPageRequest reads a login or consent form post and the
+// authorization request it carries, parsed and checked again from
+// scratch. It answers any error itself and returns false.
+func (s *Server) readPageRequest(w http.ResponseWriter, r *http.Request) (string, fosite.AuthorizeRequester, bool) {
+	if !s.readPageForm(w, r) {
+		return "", nil, false
+	}
+	raw := r.PostForm.Get("return")
+	ar, err := s.parseAuthorize(r.Context(), r, raw)
+	if err != nil {
+		s.writeAuthorizeError(w, r, ar, err)
+		return "", nil, false
+	}
+	return raw, ar, true
+}
+
 // handleLogin serves the login form's post.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !s.readPageForm(w, r) {
-		return
-	}
-	raw := r.PostForm.Get("return")
-	ar, err := s.parseAuthorize(ctx, r, raw)
-	if err != nil {
-		s.writeAuthorizeError(w, r, ar, err)
+	raw, ar, ok := s.readPageRequest(w, r)
+	if !ok {
 		return
 	}
 	c := ar.GetClient().(*client)
@@ -710,13 +721,8 @@ func humanDuration(d time.Duration) string {
 // handleConsent serves the consent form's post.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !s.readPageForm(w, r) {
-		return
-	}
-	raw := r.PostForm.Get("return")
-	ar, err := s.parseAuthorize(ctx, r, raw)
-	if err != nil {
-		s.writeAuthorizeError(w, r, ar, err)
+	raw, ar, ok := s.readPageRequest(w, r)
+	if !ok {
 		return
 	}
 	_, user, ok, err := s.browserSession(ctx, r)
