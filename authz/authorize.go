@@ -572,11 +572,7 @@ func (s *Server) throttleKeys(username string, r *http.Request) (account, ip str
 	m := hmac.New(sha256.New, s.throttleSecret)
 	m.Write([]byte(username))
 	account = "login:user:" + hex.EncodeToString(m.Sum(nil)[:16])
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return account, "login:ip:" + host
+	return account, "login:ip:" + ipString(s.clientIP(r))
 }
 
 // readPageRequest reads a login or consent form post and the

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -130,6 +131,12 @@ type Config struct {
 	// Argon2 are the parameters of new password hashes; DefaultArgon2
 	// where zero.
 	Argon2 Argon2
+	// TrustedProxies are the addresses of reverse proxies in front of the
+	// public listener. Only a request whose TCP peer is one of them has
+	// its X-Forwarded-For believed (for the client address that rate
+	// limits, login throttling and the audit trail use). None by default:
+	// the peer is the client.
+	TrustedProxies []netip.Prefix
 	// Dev serves DevCallbackPath, the page the demo web client of
 	// SeedDemo lands on. Development only.
 	Dev bool

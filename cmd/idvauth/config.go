@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -44,6 +45,7 @@ type fileConfig struct {
 	Argon2Time        string        `yaml:"argon2_time"`
 	Argon2MemoryKiB   string        `yaml:"argon2_memory_kib"`
 	Argon2Threads     string        `yaml:"argon2_threads"`
+	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	Scopes            []authz.Scope `yaml:"scopes"`
 }
 
@@ -107,6 +109,8 @@ var (
 		fmt.Sprint(authz.DefaultArgon2.MemoryKiB), "argon2id memory in KiB for new password hashes"}
 	sArgon2Threads = setting{"argon2-threads", "IDVAUTH_ARGON2_THREADS", func(f *fileConfig) string { return f.Argon2Threads },
 		fmt.Sprint(authz.DefaultArgon2.Threads), "argon2id lanes for new password hashes"}
+	sTrustedProxies = setting{"trusted-proxies", "IDVAUTH_TRUSTED_PROXIES", func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
+		"", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
 )
@@ -171,6 +175,28 @@ func (r *resolver) uint(s setting, bits int) (uint64, error) {
 		return 0, fmt.Errorf("%s: %q is not a whole number from 0 to %d", s.env, v, uint64(1)<<bits-1)
 	}
 	return n, nil
+}
+
+// prefixes parses a comma-separated list of IP addresses and CIDR ranges.
+func (r *resolver) prefixes(s setting) ([]netip.Prefix, error) {
+	v, _ := r.get(s)
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: %q is neither an IP address nor a CIDR range (examples: 10.0.0.7, 10.0.0.0/8, fd00::/8)", s.env, f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func (r *resolver) duration(s setting) (time.Duration, error) {

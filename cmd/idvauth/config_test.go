@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -276,5 +277,26 @@ func TestSettingsPrecedenceThroughServe(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing (no banner) when start-up fails", redact(out))
 			}
 		})
+	}
+}
+
+// TestSettingsTrustedProxies checks the trusted proxy list from env and
+// file, and that a bad entry stops start-up naming it.
+func TestSettingsTrustedProxies(t *testing.T) {
+	t.Parallel()
+	sc, err := loadServe(t, map[string]string{"IDVAUTH_TRUSTED_PROXIES": "10.0.0.7, 10.1.0.0/16,fd00::/8"}, "--dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(sc.authz.TrustedProxies)
+	if want := "[10.0.0.7/32 10.1.0.0/16 fd00::/8]"; got != want {
+		t.Errorf("TrustedProxies = %s, want %s", got, want)
+	}
+	sc, err = loadServe(t, nil, "--dev", "--config", writeConfig(t, "trusted_proxies: [192.0.2.0/24]\n"))
+	if err != nil || fmt.Sprint(sc.authz.TrustedProxies) != "[192.0.2.0/24]" {
+		t.Errorf("trusted_proxies from file = %v, %v", sc.authz.TrustedProxies, err)
+	}
+	if _, err := loadServe(t, nil, "--dev", "--trusted-proxies", "10.0.0.0/8,proxy.internal"); err == nil || !strings.Contains(err.Error(), `"proxy.internal" is neither`) {
+		t.Errorf("--trusted-proxies with a host name: %v, want an error naming it", err)
 	}
 }

@@ -51,7 +51,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
-		sArgon2Time, sArgon2Memory, sArgon2Threads, sLogLevel} {
+		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sLogLevel} {
 		addFlag(cmd, s)
 	}
 	return cmd
@@ -143,6 +143,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, err
 	}
 	a.Argon2.Threads = uint8(n)
+	if a.TrustedProxies, err = r.prefixes(sTrustedProxies); err != nil {
+		return sc, err
+	}
 	var missing []string
 	a.AdminToken, _ = r.get(sAdminToken)
 	if a.AdminToken == "" {

@@ -1,0 +1,47 @@
+package authz
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+)
+
+func TestClientIP(t *testing.T) {
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("fd00::/8"),
+	}}}
+	tests := []struct {
+		name   string
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"direct", "203.0.113.9:4000", nil, "203.0.113.9"},
+		{"direct ignores XFF", "203.0.113.9:4000", []string{"198.51.100.1"}, "203.0.113.9"},
+		{"proxy without XFF", "10.1.2.3:4000", nil, "10.1.2.3"},
+		{"proxy forwards", "10.1.2.3:4000", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"client-written entries ignored", "10.1.2.3:4000", []string{"1.1.1.1, 198.51.100.1"}, "198.51.100.1"},
+		{"proxy chain", "10.1.2.3:4000", []string{"198.51.100.1, 10.9.9.9"}, "198.51.100.1"},
+		{"several headers", "10.1.2.3:4000", []string{"6.6.6.6", "198.51.100.1, 10.9.9.9"}, "198.51.100.1"},
+		{"garbage stops at last trusted", "10.1.2.3:4000", []string{"198.51.100.1, bogus"}, "10.1.2.3"},
+		{"ipv6 proxy", "[fd00::1]:4000", []string{"2001:db8::7"}, "2001:db8::7"},
+		{"mapped v4 peer", "[::ffff:203.0.113.9]:4000", nil, "203.0.113.9"},
+		{"all trusted", "10.1.2.3:4000", []string{"10.4.4.4"}, "10.4.4.4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/oauth2/token", nil)
+			r.RemoteAddr = tt.remote
+			for _, h := range tt.xff {
+				r.Header.Add("X-Forwarded-For", h)
+			}
+			if got := s.clientIP(r).String(); got != tt.want {
+				t.Errorf("clientIP(%s, XFF %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
+			}
+		})
+	}
+	if got := ipString((&Server{}).clientIP(httptest.NewRequest("GET", "/", nil))); got != "192.0.2.1" {
+		t.Errorf("httptest peer = %s", got)
+	}
+}
