@@ -51,8 +51,30 @@ type Client struct {
 	// tokens (OpenID Connect Dynamic Client Registration); empty means the
 	// server's default.
 	IDTokenSignedResponseAlg string
-	CreatedAt                time.Time
-	UpdatedAt                time.Time
+	// JWKS is the client's registered JSON Web Key Set (RFC 7591 jwks),
+	// public keys only, as JSON; nil if none. JWKSURI is where the client
+	// publishes it instead (RFC 7591 jwks_uri); empty if none.
+	JWKS    []byte
+	JWKSURI string
+	// TLSClientAuth names the certificate subject a tls_client_auth client
+	// must present (RFC 8705 section 2.1.2): at most one field is set.
+	TLSClientAuth TLSClientAuth
+	// CertificateBoundAccessTokens binds every access token of the client
+	// to its TLS client certificate (RFC 8705
+	// tls_client_certificate_bound_access_tokens).
+	CertificateBoundAccessTokens bool
+	CreatedAt                    time.Time
+	UpdatedAt                    time.Time
+}
+
+// TLSClientAuth is the RFC 8705 section 2.1.2 subject of a client
+// certificate: the subject DN, or one subjectAltName entry.
+type TLSClientAuth struct {
+	SubjectDN string
+	SANDNS    string
+	SANURI    string
+	SANIP     string
+	SANEmail  string
 }
 
 // TokenKind says what a stored token record is.
@@ -208,8 +230,8 @@ type TokenStore interface {
 	// Removing nothing is not an error.
 	RevokeRequest(ctx context.Context, kind TokenKind, requestID string) error
 	// DeleteExpired removes at most limit token records, and at most
-	// limit browser sessions and failure windows, that expired before
-	// before, and returns how many it removed.
+	// limit browser sessions, failure windows and used assertions, that
+	// expired before before, and returns how many it removed.
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
@@ -290,10 +312,22 @@ type FailureStore interface {
 	ClearFailures(ctx context.Context, key string) error
 }
 
+// AssertionStore remembers used client assertions (RFC 7523 section 3
+// jti), so that each is accepted once on every replica.
+type AssertionStore interface {
+	// UseAssertion records that clientID used the assertion jti, which
+	// expires at expires. Of any number of concurrent calls with one
+	// (clientID, jti) exactly one succeeds; the others, and every later
+	// call until DeleteExpired removes the record after expires, get
+	// ErrAlreadyExists.
+	UseAssertion(ctx context.Context, clientID, jti string, expires time.Time) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	ClientStore
 	TokenStore
+	AssertionStore
 	KeyStore
 	UserStore
 	FailureStore

@@ -30,7 +30,10 @@ type Store struct {
 	consents  map[consentKey]storage.Consent
 	sessions  map[string]storage.BrowserSession
 	failures  map[string]failureWindow
+	used      map[assertionKey]time.Time
 }
+
+type assertionKey struct{ client, jti string }
 
 var _ storage.Store = (*Store)(nil)
 
@@ -44,6 +47,7 @@ func New() *Store {
 		consents:  make(map[consentKey]storage.Consent),
 		sessions:  make(map[string]storage.BrowserSession),
 		failures:  make(map[string]failureWindow),
+		used:      make(map[assertionKey]time.Time),
 	}
 }
 
@@ -60,6 +64,7 @@ func cloneClient(c storage.Client) storage.Client {
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.Scopes = slices.Clone(c.Scopes)
 	c.Audience = slices.Clone(c.Audience)
+	c.JWKS = slices.Clone(c.JWKS)
 	return c
 }
 
@@ -237,7 +242,20 @@ func (s *Store) DeleteExpired(_ context.Context, before time.Time, limit int) (i
 	defer s.mu.Unlock()
 	return deleteExpired(s.tokens, before, limit, func(t storage.Token) time.Time { return t.ExpiresAt }) +
 		deleteExpired(s.sessions, before, limit, func(bs storage.BrowserSession) time.Time { return bs.ExpiresAt }) +
-		deleteExpired(s.failures, before, limit, func(w failureWindow) time.Time { return w.end }), nil
+		deleteExpired(s.failures, before, limit, func(w failureWindow) time.Time { return w.end }) +
+		deleteExpired(s.used, before, limit, func(t time.Time) time.Time { return t }), nil
+}
+
+// UseAssertion implements storage.AssertionStore.
+func (s *Store) UseAssertion(_ context.Context, clientID, jti string, expires time.Time) error {
+	k := assertionKey{clientID, jti}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.used[k]; ok {
+		return fmt.Errorf("memory: use assertion of client %q: %w", clientID, storage.ErrAlreadyExists)
+	}
+	s.used[k] = expires
+	return nil
 }
 
 // deleteExpired removes at most limit entries of m whose expiry is before

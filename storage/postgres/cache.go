@@ -93,6 +93,9 @@ func cloneClient(c storage.Client) storage.Client {
 	c.RedirectURIs = append([]string{}, c.RedirectURIs...)
 	c.Scopes = append([]string{}, c.Scopes...)
 	c.Audience = append([]string{}, c.Audience...)
+	if c.JWKS != nil {
+		c.JWKS = append([]byte(nil), c.JWKS...)
+	}
 	return c
 }
 

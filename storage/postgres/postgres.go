@@ -214,14 +214,23 @@ func mapErr(op string, err error) error {
 
 const clientCols = `id, name, secret_hash, grant_types, response_types, redirect_uris, scopes, audience,
 	token_endpoint_auth_method, access_token_ttl_seconds, introspection_allowed, id_token_signed_response_alg,
+	jwks, jwks_uri, tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri,
+	tls_client_auth_san_ip, tls_client_auth_san_email, tls_client_certificate_bound_access_tokens,
 	created_at, updated_at`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	var ttl int64
+	var jwks string
+	a := &c.TLSClientAuth
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.ResponseTypes, &c.RedirectURIs, &c.Scopes, &c.Audience,
-		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt)
+		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.IDTokenSignedResponseAlg,
+		&jwks, &c.JWKSURI, &a.SubjectDN, &a.SANDNS, &a.SANURI, &a.SANIP, &a.SANEmail, &c.CertificateBoundAccessTokens,
+		&c.CreatedAt, &c.UpdatedAt)
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
+	if jwks != "" {
+		c.JWKS = []byte(jwks)
+	}
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	if len(c.SecretHash) == 0 {
 		c.SecretHash = nil
@@ -230,8 +239,10 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 }
 
 func validClient(c storage.Client) error {
+	a := c.TLSClientAuth
 	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.TokenEndpointAuthMethod) || !textOK(c.IDTokenSignedResponseAlg) ||
-		!allTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience) {
+		!allTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience) || !textOK(string(c.JWKS)) ||
+		!allTextOK([]string{c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail}) {
 		return fmt.Errorf("postgres: client %q holds text PostgreSQL cannot store: %w", c.ID, storage.ErrConflict)
 	}
 	return nil
@@ -242,11 +253,13 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 	if err := validClient(c); err != nil {
 		return err
 	}
+	a := c.TLSClientAuth
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
 		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
-		c.IDTokenSignedResponseAlg, c.CreatedAt, c.UpdatedAt)
+		c.IDTokenSignedResponseAlg, string(c.JWKS), c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail,
+		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt)
 	return mapErr("create client", err)
 }
 
@@ -301,9 +314,14 @@ func (s *Store) UpdateClient(ctx context.Context, c storage.Client) error {
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE clients SET name = $2, grant_types = $3, response_types = $4, redirect_uris = $5,
 		scopes = $6, audience = $7, token_endpoint_auth_method = $8, access_token_ttl_seconds = $9,
-		introspection_allowed = $10, id_token_signed_response_alg = $11, updated_at = $12 WHERE id = $1`,
+		introspection_allowed = $10, id_token_signed_response_alg = $11, updated_at = $12,
+		jwks = $13, jwks_uri = $14, tls_client_auth_subject_dn = $15, tls_client_auth_san_dns = $16,
+		tls_client_auth_san_uri = $17, tls_client_auth_san_ip = $18, tls_client_auth_san_email = $19,
+		tls_client_certificate_bound_access_tokens = $20 WHERE id = $1`,
 		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
-		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt)
+		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt,
+		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI,
+		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertificateBoundAccessTokens)
 	s.forget(c.ID)
 	return affected("update client", tag, err)
 }
@@ -429,6 +447,26 @@ var expiredDeletes = []string{
 	`DELETE FROM tokens WHERE ctid IN (SELECT ctid FROM tokens WHERE expires_at < $1 LIMIT $2)`,
 	`DELETE FROM browser_sessions WHERE ctid IN (SELECT ctid FROM browser_sessions WHERE expires_at < $1 LIMIT $2)`,
 	`DELETE FROM failures WHERE ctid IN (SELECT ctid FROM failures WHERE window_end < $1 LIMIT $2) AND window_end < $1`,
+	`DELETE FROM used_assertions WHERE ctid IN (SELECT ctid FROM used_assertions WHERE expires_at < $1 LIMIT $2)`,
+}
+
+// UseAssertion implements storage.AssertionStore with one insert that
+// does nothing on conflict: the primary key lets exactly one of
+// concurrent uses add the row. It goes through the durable pool: a
+// replayed assertion must stay refused after a crash.
+func (s *Store) UseAssertion(ctx context.Context, clientID, jti string, expires time.Time) error {
+	if !textOK(clientID) || !textOK(jti) {
+		return fmt.Errorf("postgres: use assertion: text PostgreSQL cannot store: %w", storage.ErrConflict)
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO used_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (client_id, jti) DO NOTHING`, clientID, jti, expires)
+	if err != nil {
+		return mapErr("use assertion", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: use assertion of client %q: %w", clientID, storage.ErrAlreadyExists)
+	}
+	return nil
 }
 
 // DeleteExpired implements storage.TokenStore. Only one replica cleans at

@@ -65,6 +65,9 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"DeleteExpiredSessionsAndFailures", testDeleteExpiredSessionsAndFailures},
 		{"Failures", testFailures},
 		{"ConcurrentFailuresCountExactly", testConcurrentFailuresCountExactly},
+		{"ClientAuthFields", testClientAuthFields},
+		{"UseAssertion", testUseAssertion},
+		{"ConcurrentUseAssertionOneWins", testConcurrentUseAssertionOneWins},
 		{"Ping", func(t *testing.T, s storage.Store) {
 			if err := s.Ping(context.Background()); err != nil {
 				t.Fatalf("Ping() = %v", err)
