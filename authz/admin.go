@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -31,43 +30,55 @@ import (
 // 7591 names. ClientSecret is set only in the answers to create and
 // rotate-secret.
 type ClientJSON struct {
-	ClientID                 string          `json:"client_id"`
-	ClientSecret             string          `json:"client_secret,omitempty"`
-	ClientName               string          `json:"client_name"`
-	GrantTypes               []string        `json:"grant_types"`
-	ResponseTypes            []string        `json:"response_types"`
-	RedirectURIs             []string        `json:"redirect_uris"`
-	Scope                    string          `json:"scope"`
-	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method"`
-	JWKS                     json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI                  string          `json:"jwks_uri,omitempty"`
-	TLSClientAuthSubjectDN   string          `json:"tls_client_auth_subject_dn,omitempty"`
-	Audience                 []string        `json:"audience"`
-	AccessTokenTTL           int64           `json:"access_token_ttl"`
-	IntrospectionAllowed     bool            `json:"introspection_allowed"`
-	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg,omitempty"`
-	ClientIDIssuedAt         int64           `json:"client_id_issued_at,omitempty"`
-	ClientSecretExpiresAt    int64           `json:"client_secret_expires_at"`
-	UpdatedAt                int64           `json:"updated_at,omitempty"`
+	ClientID                string          `json:"client_id"`
+	ClientSecret            string          `json:"client_secret,omitempty"`
+	ClientName              string          `json:"client_name"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	Scope                   string          `json:"scope"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                 string          `json:"jwks_uri,omitempty"`
+	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS     string          `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI     string          `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP      string          `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail   string          `json:"tls_client_auth_san_email,omitempty"`
+	// TLSClientCertificateBoundAccessTokens: RFC 8705 section 3.4.
+	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens"`
+	Audience                              []string `json:"audience"`
+	AccessTokenTTL                        int64    `json:"access_token_ttl"`
+	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
+	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
+	ClientIDIssuedAt                      int64    `json:"client_id_issued_at,omitempty"`
+	ClientSecretExpiresAt                 int64    `json:"client_secret_expires_at"`
+	UpdatedAt                             int64    `json:"updated_at,omitempty"`
 }
 
 // clientInput is what create and update accept: ClientJSON without the
 // server-set fields, so that sending one of those is an unknown field.
 type clientInput struct {
-	ClientID                 string          `json:"client_id"`
-	ClientName               string          `json:"client_name"`
-	GrantTypes               []string        `json:"grant_types"`
-	ResponseTypes            []string        `json:"response_types"`
-	RedirectURIs             []string        `json:"redirect_uris"`
-	Scope                    string          `json:"scope"`
-	TokenEndpointAuthMethod  string          `json:"token_endpoint_auth_method"`
-	JWKS                     json.RawMessage `json:"jwks"`
-	JWKSURI                  string          `json:"jwks_uri"`
-	TLSClientAuthSubjectDN   string          `json:"tls_client_auth_subject_dn"`
-	Audience                 []string        `json:"audience"`
-	AccessTokenTTL           int64           `json:"access_token_ttl"`
-	IntrospectionAllowed     bool            `json:"introspection_allowed"`
-	IDTokenSignedResponseAlg string          `json:"id_token_signed_response_alg"`
+	ClientID                string          `json:"client_id"`
+	ClientName              string          `json:"client_name"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	Scope                   string          `json:"scope"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks"`
+	JWKSURI                 string          `json:"jwks_uri"`
+	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn"`
+	TLSClientAuthSANDNS     string          `json:"tls_client_auth_san_dns"`
+	TLSClientAuthSANURI     string          `json:"tls_client_auth_san_uri"`
+	TLSClientAuthSANIP      string          `json:"tls_client_auth_san_ip"`
+	TLSClientAuthSANEmail   string          `json:"tls_client_auth_san_email"`
+
+	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens"`
+	Audience                              []string `json:"audience"`
+	AccessTokenTTL                        int64    `json:"access_token_ttl"`
+	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
+	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -145,6 +156,15 @@ func clientJSON(c storage.Client) ClientJSON {
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		ClientIDIssuedAt:         c.CreatedAt.Unix(),
 		UpdatedAt:                c.UpdatedAt.Unix(),
+		JWKS:                     c.JWKS,
+		JWKSURI:                  c.JWKSURI,
+		TLSClientAuthSubjectDN:   c.TLSClientAuth.SubjectDN,
+		TLSClientAuthSANDNS:      c.TLSClientAuth.SANDNS,
+		TLSClientAuthSANURI:      c.TLSClientAuth.SANURI,
+		TLSClientAuthSANIP:       c.TLSClientAuth.SANIP,
+		TLSClientAuthSANEmail:    c.TLSClientAuth.SANEmail,
+
+		TLSClientCertificateBoundAccessTokens: c.CertificateBoundAccessTokens,
 	}
 	return out
 }
@@ -163,16 +183,16 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	if len(c.Name) > maxNameLen || !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
 		return c, invalidMetadata(fmt.Sprintf("client_name must be at most %d printable characters", maxNameLen))
 	}
-	if len(in.JWKS) > 0 && !bytes.Equal(bytes.TrimSpace(in.JWKS), []byte("null")) || in.JWKSURI != "" || in.TLSClientAuthSubjectDN != "" {
-		return c, invalidMetadata("jwks, jwks_uri and tls_client_auth_subject_dn are not supported yet")
-	}
-	switch in.TokenEndpointAuthMethod {
-	case "":
+	switch {
+	case in.TokenEndpointAuthMethod == "":
 		c.TokenEndpointAuthMethod = authBasic
-	case authBasic, authPost, authNone:
+	case contains(authMethods, in.TokenEndpointAuthMethod):
 		c.TokenEndpointAuthMethod = in.TokenEndpointAuthMethod
 	default:
-		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use %s, %s or %s)", in.TokenEndpointAuthMethod, authBasic, authPost, authNone))
+		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use one of %s)", truncate(in.TokenEndpointAuthMethod, 40), strings.Join(authMethods, ", ")))
+	}
+	if err := validAuthMetadata(in, &c); err != nil {
+		return c, err
 	}
 	public := c.TokenEndpointAuthMethod == authNone
 	switch {
@@ -298,7 +318,9 @@ func (s *Server) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, e
 	return s.createClient(ctx, clientInput{
 		ClientID: in.ClientID, ClientName: in.ClientName, GrantTypes: in.GrantTypes, ResponseTypes: in.ResponseTypes,
 		RedirectURIs: in.RedirectURIs, Scope: in.Scope, TokenEndpointAuthMethod: in.TokenEndpointAuthMethod, JWKS: in.JWKS,
-		JWKSURI: in.JWKSURI, TLSClientAuthSubjectDN: in.TLSClientAuthSubjectDN, Audience: in.Audience,
+		JWKSURI: in.JWKSURI, TLSClientAuthSubjectDN: in.TLSClientAuthSubjectDN, TLSClientAuthSANDNS: in.TLSClientAuthSANDNS,
+		TLSClientAuthSANURI: in.TLSClientAuthSANURI, TLSClientAuthSANIP: in.TLSClientAuthSANIP, TLSClientAuthSANEmail: in.TLSClientAuthSANEmail,
+		TLSClientCertificateBoundAccessTokens: in.TLSClientCertificateBoundAccessTokens, Audience: in.Audience,
 		AccessTokenTTL: in.AccessTokenTTL, IntrospectionAllowed: in.IntrospectionAllowed,
 		IDTokenSignedResponseAlg: in.IDTokenSignedResponseAlg,
 	})
@@ -323,7 +345,7 @@ func (s *Server) createClient(ctx context.Context, in clientInput) (ClientJSON, 
 		c.Name = c.ID
 	}
 	var secret string
-	if c.TokenEndpointAuthMethod != authNone {
+	if hasSecret(c.TokenEndpointAuthMethod) {
 		var err error
 		if secret, c.SecretHash, err = newSecret(); err != nil {
 			return ClientJSON{}, err
@@ -523,6 +545,9 @@ func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if c.TokenEndpointAuthMethod == authNone {
 		s.writeAdminError(w, r, badRequest("This is a public client (token_endpoint_auth_method none): it has no secret to rotate."))
+		return
+	} else if !hasSecret(c.TokenEndpointAuthMethod) {
+		s.writeAdminError(w, r, badRequest(fmt.Sprintf("This client authenticates with %s, not a secret: it has no secret to rotate.", c.TokenEndpointAuthMethod)))
 		return
 	}
 	secret, hash, err := newSecret()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -122,16 +123,55 @@ func addClientFlags(cmd *cobra.Command) {
 	f.String("scope", "", "space-separated scopes the client may get, e.g. \"identity.verify identity.read_status\"")
 	f.StringArray("audience", nil, "audience the client's tokens may name (repeatable); none: the server's default audience")
 	f.StringArray("grant-type", nil, "grant type (repeatable; default client_credentials; --grant-type '' for none, e.g. a resource server)")
-	f.String("auth-method", "", "token_endpoint_auth_method: client_secret_basic (default), client_secret_post, or none (a public app: no secret, PKCE required)")
+	f.String("auth-method", "", "token_endpoint_auth_method: client_secret_basic (default), client_secret_post, private_key_jwt, tls_client_auth, self_signed_tls_client_auth, or none (a public app: no secret, PKCE required)")
+	f.String("jwks-file", "", "file with the client's public keys (a JWK Set or one JWK) for private_key_jwt or self_signed_tls_client_auth")
+	f.String("jwks-uri", "", "https URL where the client publishes its public keys (instead of --jwks-file)")
+	f.String("tls-subject-dn", "", "tls_client_auth: the certificate subject DN (RFC 4514), e.g. \"CN=kyc-backend,O=Example\"")
+	f.String("tls-san-dns", "", "tls_client_auth: a DNS name in the certificate's subjectAltName (instead of --tls-subject-dn)")
+	f.String("tls-san-uri", "", "tls_client_auth: a URI in the certificate's subjectAltName")
+	f.String("tls-san-ip", "", "tls_client_auth: an IP address in the certificate's subjectAltName")
+	f.String("tls-san-email", "", "tls_client_auth: an email address in the certificate's subjectAltName")
+	f.Bool("cert-bound-tokens", false, "bind the client's access tokens to its TLS client certificate (RFC 8705; always on for the tls methods)")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
 	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
 }
 
-// applyClientFlags copies the flags the user set onto c.
-func applyClientFlags(cmd *cobra.Command, c *authz.ClientJSON) {
+// applyClientFlags copies the flags the user set onto c. A new
+// --auth-method drops the keys and certificate subject of the old one
+// unless they are given again.
+func applyClientFlags(cmd *cobra.Command, c *authz.ClientJSON) error {
 	f := cmd.Flags()
+	if f.Changed("auth-method") {
+		c.JWKS, c.JWKSURI = nil, ""
+		c.TLSClientAuthSubjectDN, c.TLSClientAuthSANDNS, c.TLSClientAuthSANURI, c.TLSClientAuthSANIP, c.TLSClientAuthSANEmail = "", "", "", "", ""
+	}
+	if f.Changed("jwks-file") {
+		path, _ := f.GetString("jwks-file")
+		jwks, err := readJWKSFile(path)
+		if err != nil {
+			return err
+		}
+		c.JWKS, c.JWKSURI = jwks, ""
+	}
+	if f.Changed("jwks-uri") {
+		c.JWKSURI, _ = f.GetString("jwks-uri")
+		c.JWKS = nil
+	}
+	for _, fl := range []struct {
+		name string
+		dst  *string
+	}{{"tls-subject-dn", &c.TLSClientAuthSubjectDN}, {"tls-san-dns", &c.TLSClientAuthSANDNS}, {"tls-san-uri", &c.TLSClientAuthSANURI},
+		{"tls-san-ip", &c.TLSClientAuthSANIP}, {"tls-san-email", &c.TLSClientAuthSANEmail}} {
+		if f.Changed(fl.name) {
+			c.TLSClientAuthSubjectDN, c.TLSClientAuthSANDNS, c.TLSClientAuthSANURI, c.TLSClientAuthSANIP, c.TLSClientAuthSANEmail = "", "", "", "", ""
+			*fl.dst, _ = f.GetString(fl.name)
+		}
+	}
+	if f.Changed("cert-bound-tokens") {
+		c.TLSClientCertificateBoundAccessTokens, _ = f.GetBool("cert-bound-tokens")
+	}
 	if f.Changed("name") {
 		c.ClientName, _ = f.GetString("name")
 	}
@@ -165,6 +205,35 @@ func applyClientFlags(cmd *cobra.Command, c *authz.ClientJSON) {
 	if f.Changed("introspection-allowed") {
 		c.IntrospectionAllowed, _ = f.GetBool("introspection-allowed")
 	}
+	return nil
+}
+
+// maxJWKSFile bounds what --jwks-file reads; the server takes 16 KiB.
+const maxJWKSFile = 64 << 10
+
+// readJWKSFile reads a JWK Set, or one JWK that it wraps in a set. The
+// server refuses private keys; this only checks that the file is JSON.
+func readJWKSFile(path string) (json.RawMessage, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--jwks-file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxJWKSFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--jwks-file: %w", err)
+	}
+	if len(b) > maxJWKSFile {
+		return nil, fmt.Errorf("--jwks-file: %s is larger than %d KiB", path, maxJWKSFile>>10)
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, fmt.Errorf("--jwks-file: %s is not a JSON object (a JWK Set or one JWK)", path)
+	}
+	if _, ok := probe["keys"]; ok {
+		return json.RawMessage(b), nil
+	}
+	return json.RawMessage(`{"keys":[` + strings.TrimSpace(string(b)) + `]}`), nil
 }
 
 func newClientsCmd(env lookupEnv) *cobra.Command {
@@ -197,6 +266,10 @@ bits) and returns it once: store it now, it cannot be shown again.`,
   idvauth clients create --name "Onboarding web" --grant-type authorization_code --grant-type refresh_token \
     --redirect-uri https://onboarding.example/callback --scope "openid profile email offline_access identity.verify"
 
+  # A backend that authenticates with mutual TLS (RFC 8705), or with a signed JWT (RFC 7523)
+  idvauth clients create --id kyc-mtls --auth-method tls_client_auth --tls-subject-dn "CN=kyc-mtls" --scope identity.verify
+  idvauth clients create --id kyc-jwt --auth-method private_key_jwt --jwks-file kyc-jwt.jwks.json --scope identity.verify
+
   # A mobile app: public, no secret, PKCE required
   idvauth clients create --name "Onboarding iOS" --auth-method none --grant-type authorization_code \
     --redirect-uri com.example.onboarding:/callback --scope "openid identity.verify"`,
@@ -212,7 +285,9 @@ bits) and returns it once: store it now, it cannot be shown again.`,
 			}
 			var c authz.ClientJSON
 			c.ClientID, _ = cmd.Flags().GetString("id")
-			applyClientFlags(cmd, &c)
+			if err := applyClientFlags(cmd, &c); err != nil {
+				return err
+			}
 			body, err := ac.do(cmd.Context(), http.MethodPost, "/admin/clients", clientBody(c))
 			if err != nil {
 				return err
@@ -310,7 +385,9 @@ rest stays as it is. The secret is not changed (see rotate-secret).`,
 			if err := json.Unmarshal(body, &c); err != nil {
 				return fmt.Errorf("unexpected admin API answer: %w", err)
 			}
-			applyClientFlags(cmd, &c)
+			if err := applyClientFlags(cmd, &c); err != nil {
+				return err
+			}
 			if body, err = ac.do(cmd.Context(), http.MethodPut, path, clientBody(c)); err != nil {
 				return err
 			}
@@ -402,6 +479,19 @@ func clientBody(c authz.ClientJSON) map[string]any {
 	if c.IDTokenSignedResponseAlg != "" {
 		m["id_token_signed_response_alg"] = c.IDTokenSignedResponseAlg
 	}
+	if len(c.JWKS) > 0 {
+		m["jwks"] = c.JWKS
+	}
+	for k, v := range map[string]string{"jwks_uri": c.JWKSURI, "tls_client_auth_subject_dn": c.TLSClientAuthSubjectDN,
+		"tls_client_auth_san_dns": c.TLSClientAuthSANDNS, "tls_client_auth_san_uri": c.TLSClientAuthSANURI,
+		"tls_client_auth_san_ip": c.TLSClientAuthSANIP, "tls_client_auth_san_email": c.TLSClientAuthSANEmail} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if c.TLSClientCertificateBoundAccessTokens {
+		m["tls_client_certificate_bound_access_tokens"] = true
+	}
 	return m
 }
 
@@ -438,6 +528,19 @@ func printClient(cmd *cobra.Command, body []byte, asJSON, withSecret bool) error
 	fmt.Fprintf(tw, "scope\t%s\n", dash(c.Scope))
 	fmt.Fprintf(tw, "audience\t%s\n", dash(strings.Join(c.Audience, " ")))
 	fmt.Fprintf(tw, "token_endpoint_auth_method\t%s\n", c.TokenEndpointAuthMethod)
+	for _, kv := range [][2]string{{"jwks_uri", c.JWKSURI}, {"tls_client_auth_subject_dn", c.TLSClientAuthSubjectDN},
+		{"tls_client_auth_san_dns", c.TLSClientAuthSANDNS}, {"tls_client_auth_san_uri", c.TLSClientAuthSANURI},
+		{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail}} {
+		if kv[1] != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
+		}
+	}
+	if len(c.JWKS) > 0 {
+		fmt.Fprintf(tw, "jwks\t%d bytes (see -o json)\n", len(c.JWKS))
+	}
+	if c.TLSClientCertificateBoundAccessTokens {
+		fmt.Fprintf(tw, "tls_client_certificate_bound_access_tokens\ttrue\n")
+	}
 	fmt.Fprintf(tw, "access_token_ttl\t%s\n", ttl(c.AccessTokenTTL))
 	fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)
 	if c.ClientIDIssuedAt > 0 {
