@@ -48,10 +48,14 @@ func (sha256Hasher) Compare(_ context.Context, hash, data []byte) error {
 // Every failure answers the same invalid_client, so a caller learns nothing
 // about which client IDs exist; the reason goes to the debug log.
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-	if form.Has("client_assertion") || form.Has("client_assertion_type") {
-		return nil, fosite.ErrInvalidClient.WithHint("Client assertions (private_key_jwt) are not enabled on this server.")
-	}
 	id, secret, basic := r.BasicAuth()
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		c, err := s.authenticateAssertion(ctx, form, basic)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	method := authBasic
 	if basic {
 		if form.Has("client_secret") {

@@ -253,3 +253,25 @@ func validSubject(a *storage.TLSClientAuth) error {
 	}
 	return nil
 }
+
+// authMethods lists the client authentication methods that work on this
+// server (the certificate methods only when the listener asks for client
+// certificates), with none if public is set.
+func (s *Server) authMethods(public bool) []string {
+	var out []string
+	for _, m := range authMethods {
+		if certMethod(m) && !s.mtlsEnabled() || m == authNone && !public {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func algNames(algs []jose.SignatureAlgorithm) []string {
+	out := make([]string, len(algs))
+	for i, a := range algs {
+		out[i] = string(a)
+	}
+	return out
+}

@@ -27,6 +27,7 @@ type metadata struct {
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	GrantTypesSupported                        []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -42,7 +43,7 @@ type metadata struct {
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
-	methods := []string{authBasic, authPost}
+	methods := s.authMethods(false)
 	m := metadata{
 		Issuer:                            s.cfg.Issuer,
 		AuthorizationEndpoint:             s.cfg.Issuer + "/oauth2/authorize",
@@ -54,9 +55,9 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		ScopesSupported:                   s.scopes.Names(),
 		ResponseTypesSupported:            []string{"code"},
 		GrantTypesSupported:               supportedGrants,
-		TokenEndpointAuthMethodsSupported: []string{authBasic, authPost, authNone},
+		TokenEndpointAuthMethodsSupported: s.authMethods(true),
 		IntrospectionEndpointAuthMethodsSupported: methods,
-		RevocationEndpointAuthMethodsSupported:    []string{authBasic, authPost, authNone},
+		RevocationEndpointAuthMethodsSupported:    s.authMethods(true),
 		ResponseModesSupported:                    []string{"query"},
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		SubjectTypesSupported:                     []string{"public"},
@@ -64,6 +65,7 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "jti",
 			"name", "preferred_username", "updated_at", "email"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
+		TokenEndpointAuthSigningAlgValuesSupported: algNames(assertionAlgs),
 		AuthorizationResponseIssParameterSupported: true,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")

@@ -667,12 +667,14 @@ func TestDiscoveryAndHealth(t *testing.T) {
 			t.Errorf("grant_types_supported = %s, want only what works", g)
 		}
 		for k, want := range map[string]string{
-			"response_types_supported":                       `["code"]`,
-			"response_modes_supported":                       `["query"]`,
-			"code_challenge_methods_supported":               `["S256"]`,
-			"authorization_response_iss_parameter_supported": `true`,
-			"request_parameter_supported":                    `false`,
-			"id_token_signing_alg_values_supported":          `["RS256","ES256"]`,
+			"response_types_supported":                         `["code"]`,
+			"response_modes_supported":                         `["query"]`,
+			"code_challenge_methods_supported":                 `["S256"]`,
+			"authorization_response_iss_parameter_supported":   `true`,
+			"request_parameter_supported":                      `false`,
+			"id_token_signing_alg_values_supported":            `["RS256","ES256"]`,
+			"token_endpoint_auth_methods_supported":            `["client_secret_basic","client_secret_post","private_key_jwt","none"]`,
+			"token_endpoint_auth_signing_alg_values_supported": `["ES256","RS256","PS256","EdDSA"]`,
 		} {
 			if g, _ := json.Marshal(m[k]); string(g) != want {
 				t.Errorf("%s = %s, want %s", k, g, want)

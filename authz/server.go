@@ -58,6 +58,10 @@ type Server struct {
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string
+	// parsedJWKS and jwksFetch hold clients' keys (private_key_jwt,
+	// self_signed_tls_client_auth).
+	parsedJWKS jwksCache
+	jwksFetch  *jwksFetcher
 }
 
 // New validates cfg, opens the key ring (creating keys on first start),
@@ -67,7 +71,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store, keysChanged: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store, keysChanged: make(chan struct{}, 1),
+		jwksFetch: newJWKSFetcher(cfg.Now)}
 	if s.store == nil {
 		if s.store, err = openStore(ctx, cfg, s.log, s.notifyKeysChanged); err != nil {
 			return nil, err

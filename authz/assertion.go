@@ -1,0 +1,253 @@
+package authz
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/ory/fosite"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// jwtBearerAssertion is the client_assertion_type of RFC 7523 section 2.2.
+const jwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// assertionAlgs are the JWS algorithms a client assertion may use. "none"
+// and the HMAC algorithms are not among them: go-jose refuses them before
+// any key is looked at, so a public key can never serve as an HMAC secret.
+var assertionAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA}
+
+// Limits of client assertions.
+const (
+	maxAssertionLen = 8 << 10
+	maxJTILen       = 256
+	// maxAssertionLifetime: an assertion must expire at most this long
+	// after it is used, so that the used-jti records stay few and short.
+	maxAssertionLifetime = 5 * time.Minute
+	// assertionLeeway allows for clock differences with the client.
+	assertionLeeway = 30 * time.Second
+)
+
+// assertionClaims are the claims of RFC 7523 section 3 that are checked.
+type assertionClaims struct {
+	jwt.Claims
+}
+
+// parsedAssertion is a client assertion read but not yet verified.
+type parsedAssertion struct {
+	tok    *jwt.JSONWebToken
+	claims assertionClaims // unverified until verify succeeds
+	alg    string
+	kid    string
+}
+
+// parseAssertion reads a client assertion without verifying it: the JWS
+// must be compact, one signature, an allowed algorithm; iss and sub must
+// both be the client ID.
+func parseAssertion(raw string) (*parsedAssertion, error) {
+	if raw == "" || len(raw) > maxAssertionLen {
+		return nil, fmt.Errorf("the assertion must be 1 to %d bytes", maxAssertionLen)
+	}
+	tok, err := jwt.ParseSigned(raw, assertionAlgs)
+	if err != nil {
+		return nil, errors.New("the assertion is not a compact JWS signed with ES256, RS256, PS256 or EdDSA")
+	}
+	if len(tok.Headers) != 1 {
+		return nil, errors.New("the assertion must have one signature")
+	}
+	p := &parsedAssertion{tok: tok, alg: tok.Headers[0].Algorithm, kid: tok.Headers[0].KeyID}
+	if err := tok.UnsafeClaimsWithoutVerification(&p.claims); err != nil {
+		return nil, errors.New("the assertion's claims are not valid JSON")
+	}
+	c := p.claims
+	switch {
+	case c.Issuer == "" || c.Subject == "":
+		return nil, errors.New("the assertion needs iss and sub, both the client_id")
+	case c.Issuer != c.Subject:
+		return nil, errors.New("the assertion's iss and sub differ: both must be the client_id")
+	case c.ID == "" || len(c.ID) > maxJTILen:
+		return nil, fmt.Errorf("the assertion needs a jti of at most %d characters", maxJTILen)
+	case c.Expiry == nil:
+		return nil, errors.New("the assertion needs exp")
+	}
+	return p, nil
+}
+
+// authenticateAssertion is private_key_jwt client authentication (RFC
+// 7523 section 2.2 and 3, OpenID Connect Core section 9).
+func (s *Server) authenticateAssertion(ctx context.Context, form url.Values, basic bool) (*client, error) {
+	if basic || form.Has("client_secret") {
+		return nil, fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not a client assertion and a secret.")
+	}
+	if form.Get("client_assertion_type") != jwtBearerAssertion || len(form["client_assertion"]) != 1 {
+		return nil, fosite.ErrInvalidRequest.WithHintf("client_assertion_type must be %s, with one client_assertion.", jwtBearerAssertion)
+	}
+	p, err := parseAssertion(form.Get("client_assertion"))
+	if err != nil {
+		s.debugAuthFailure(ctx, form.Get("client_id"), "bad assertion", err)
+		return nil, fosite.ErrInvalidClient
+	}
+	id := p.claims.Subject
+	if fid := form.Get("client_id"); fid != "" && fid != id {
+		return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the assertion's sub.")
+	}
+	c, err := s.client(ctx, id)
+	if err != nil {
+		s.debugAuthFailure(ctx, id, "unknown client or store error", err)
+		if isNotFound(err) {
+			return nil, fosite.ErrInvalidClient
+		}
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
+	if c.rec.TokenEndpointAuthMethod != authPrivateKeyJWT {
+		s.debugAuthFailure(ctx, id, "wrong authentication method "+authPrivateKeyJWT, nil)
+		return nil, fosite.ErrInvalidClient
+	}
+	keys, err := s.clientKeys(ctx, c, p.kid)
+	if err != nil {
+		s.debugAuthFailure(ctx, id, "client keys unavailable", err)
+		return nil, fosite.ErrInvalidClient
+	}
+	claims, err := p.verify(keys)
+	if err != nil {
+		s.debugAuthFailure(ctx, id, "assertion signature", err)
+		return nil, fosite.ErrInvalidClient
+	}
+	if err := s.checkAssertionClaims(claims); err != nil {
+		s.debugAuthFailure(ctx, id, "assertion claims", err)
+		return nil, fosite.ErrInvalidClient
+	}
+	if err := s.store.UseAssertion(ctx, id, claims.ID, claims.Expiry.Time().Add(assertionLeeway)); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			s.debugAuthFailure(ctx, id, "assertion replayed", nil)
+			return nil, fosite.ErrInvalidClient
+		}
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
+	return c, nil
+}
+
+// verify checks the signature with the key named by kid, or with each
+// key of the set that fits the algorithm when there is no kid, and
+// returns the verified claims.
+func (p *parsedAssertion) verify(set *jose.JSONWebKeySet) (assertionClaims, error) {
+	var claims assertionClaims
+	for _, k := range set.Keys {
+		if p.kid != "" && k.KeyID != p.kid {
+			continue
+		}
+		if !keyFitsAlg(k, p.alg) {
+			continue
+		}
+		if err := p.tok.Claims(k.Key, &claims); err == nil {
+			return claims, nil
+		}
+	}
+	return claims, errors.New("no registered key verifies the assertion")
+}
+
+// keyFitsAlg reports whether k may verify alg: the key type fits, and
+// the key's own alg, if it names one, is alg.
+func keyFitsAlg(k jose.JSONWebKey, alg string) bool {
+	if k.Algorithm != "" && k.Algorithm != alg {
+		return false
+	}
+	switch k.Key.(type) {
+	case *ecdsa.PublicKey:
+		return alg == string(jose.ES256)
+	case *rsa.PublicKey:
+		return alg == string(jose.RS256) || alg == string(jose.PS256)
+	case ed25519.PublicKey:
+		return alg == string(jose.EdDSA)
+	}
+	return false
+}
+
+// checkAssertionClaims checks the verified claims: aud names this server
+// (its issuer identifier, as draft-ietf-oauth-rfc7523bis asks, or its
+// token endpoint, as RFC 7523 and OpenID Connect Core section 9 do), and
+// the assertion is current and short-lived.
+func (s *Server) checkAssertionClaims(c assertionClaims) error {
+	now := s.now()
+	if len(c.Audience) != 1 {
+		return errors.New("aud must be one value: the issuer identifier")
+	}
+	if aud := c.Audience[0]; aud != s.cfg.Issuer && aud != s.cfg.Issuer+"/" && aud != s.cfg.Issuer+"/oauth2/token" {
+		return fmt.Errorf("aud %q is neither the issuer nor the token endpoint", truncate(aud, 100))
+	}
+	exp := c.Expiry.Time()
+	switch {
+	case !now.Before(exp.Add(assertionLeeway)):
+		return errors.New("the assertion has expired")
+	case exp.After(now.Add(maxAssertionLifetime + assertionLeeway)):
+		return fmt.Errorf("the assertion expires more than %s from now", maxAssertionLifetime)
+	case c.NotBefore != nil && now.Add(assertionLeeway).Before(c.NotBefore.Time()):
+		return errors.New("the assertion is not valid yet (nbf)")
+	case c.IssuedAt != nil && now.Add(assertionLeeway).Before(c.IssuedAt.Time()):
+		return errors.New("the assertion was issued in the future (iat)")
+	case c.IssuedAt != nil && exp.Sub(c.IssuedAt.Time()) > maxAssertionLifetime+assertionLeeway:
+		return fmt.Errorf("the assertion lives longer than %s (exp - iat)", maxAssertionLifetime)
+	}
+	return nil
+}
+
+// clientKeys returns the client's public keys: its registered jwks
+// (parsed once per client record), or what its jwks_uri publishes
+// (fetched, cached, refetched when kid is unknown).
+func (s *Server) clientKeys(ctx context.Context, c *client, kid string) (*jose.JSONWebKeySet, error) {
+	if c.rec.JWKSURI != "" {
+		return s.jwksFetch.get(ctx, c.rec.JWKSURI, kid)
+	}
+	if len(c.rec.JWKS) == 0 {
+		return nil, errors.New("the client has no keys")
+	}
+	return s.parsedJWKS.get(c.rec.ID, c.rec.JWKS)
+}
+
+// jwksCache keeps the parsed key set of each client, keyed by client ID
+// and checked against the stored bytes, so that a changed jwks is parsed
+// again and an unchanged one never. It is safe for concurrent use.
+type jwksCache struct {
+	mu      sync.Mutex
+	entries map[string]jwksCacheEntry
+}
+
+type jwksCacheEntry struct {
+	raw string
+	set *jose.JSONWebKeySet
+}
+
+// maxJWKSCacheEntries bounds the cache; past it, the cache starts over.
+const maxJWKSCacheEntries = 10000
+
+func (j *jwksCache) get(clientID string, raw []byte) (*jose.JSONWebKeySet, error) {
+	j.mu.Lock()
+	e, ok := j.entries[clientID]
+	j.mu.Unlock()
+	if ok && e.raw == string(raw) {
+		return e.set, nil
+	}
+	set, err := parseClientJWKS(raw)
+	if err != nil {
+		return nil, fmt.Errorf("registered jwks: %w", err)
+	}
+	j.mu.Lock()
+	if j.entries == nil || len(j.entries) >= maxJWKSCacheEntries {
+		j.entries = make(map[string]jwksCacheEntry)
+	}
+	j.entries[clientID] = jwksCacheEntry{raw: string(raw), set: set}
+	j.mu.Unlock()
+	return set, nil
+}
+
+// mtlsEnabled reports whether clients can present TLS certificates.
+func (s *Server) mtlsEnabled() bool { return false }

@@ -1,0 +1,143 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Limits of fetching a client's jwks_uri.
+const (
+	// jwksFetchTimeout bounds one fetch, connection included.
+	jwksFetchTimeout = 5 * time.Second
+	// jwksTTL is how long a fetched key set is used before it is fetched
+	// again: a client that rotates keys publishes the new one at least
+	// this long before it signs with it.
+	jwksTTL = 5 * time.Minute
+	// jwksStaleTTL is how long a key set is still used while its URI
+	// fails, so that a short outage of the client's server does not stop
+	// its authentication.
+	jwksStaleTTL = time.Hour
+	// jwksRefetchInterval: an assertion with an unknown kid makes the set
+	// be fetched again, at most this often per URI, so that made-up kids
+	// cannot turn the server into a request amplifier.
+	jwksRefetchInterval = 30 * time.Second
+	// maxJWKSEntries bounds the cache (one entry per jwks_uri).
+	maxJWKSEntries = 10000
+)
+
+// jwksFetcher fetches and caches the key sets of clients' jwks_uri. It is
+// safe for concurrent use; concurrent misses on one URI share one fetch.
+type jwksFetcher struct {
+	client *http.Client
+	now    func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*jwksEntry
+}
+
+type jwksEntry struct {
+	mu        sync.Mutex // held during a fetch
+	set       *jose.JSONWebKeySet
+	fetchedAt time.Time // of set
+	triedAt   time.Time // last fetch attempt
+}
+
+func newJWKSFetcher(now func() time.Time) *jwksFetcher {
+	return &jwksFetcher{
+		client: &http.Client{
+			Timeout: jwksFetchTimeout,
+			// A redirect could lead from https to http or to another host:
+			// the registered URI is the only one fetched.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		now:     now,
+		entries: make(map[string]*jwksEntry),
+	}
+}
+
+// get returns the key set published at uri, holding kid if kid is not
+// empty and the set has it.
+func (f *jwksFetcher) get(ctx context.Context, uri, kid string) (*jose.JSONWebKeySet, error) {
+	f.mu.Lock()
+	e, ok := f.entries[uri]
+	if !ok {
+		if len(f.entries) >= maxJWKSEntries {
+			clear(f.entries)
+		}
+		e = &jwksEntry{}
+		f.entries[uri] = e
+	}
+	f.mu.Unlock()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := f.now()
+	usable := e.set != nil && now.Sub(e.fetchedAt) < jwksStaleTTL
+	if e.set != nil && now.Sub(e.fetchedAt) < jwksTTL && (kid == "" || hasKid(e.set, kid)) {
+		return e.set, nil
+	}
+	if !e.triedAt.IsZero() && now.Sub(e.triedAt) < jwksRefetchInterval {
+		if usable {
+			return e.set, nil
+		}
+		return nil, errors.New("jwks_uri failed a moment ago")
+	}
+	e.triedAt = now
+	set, err := f.fetch(ctx, uri)
+	if err != nil {
+		if usable {
+			return e.set, nil
+		}
+		return nil, err
+	}
+	e.set, e.fetchedAt = set, now
+	return set, nil
+}
+
+func hasKid(set *jose.JSONWebKeySet, kid string) bool {
+	for _, k := range set.Keys {
+		if k.KeyID == kid {
+			return true
+		}
+	}
+	return false
+}
+
+// fetch GETs uri and parses the answer as a client key set: 200, at most
+// maxJWKSBytes, public keys only.
+func (f *jwksFetcher) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	if err != nil {
+		return nil, fmt.Errorf("jwks_uri: %w", err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("jwks_uri: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("jwks_uri: HTTP %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("jwks_uri: read: %w", err)
+	}
+	if len(body) > maxJWKSBytes {
+		return nil, fmt.Errorf("jwks_uri: the key set is larger than %d KiB", maxJWKSBytes>>10)
+	}
+	set, err := parseClientJWKS(body)
+	if err != nil {
+		return nil, fmt.Errorf("jwks_uri: %w", err)
+	}
+	return set, nil
+}
