@@ -248,6 +248,3 @@ func (j *jwksCache) get(clientID string, raw []byte) (*jose.JSONWebKeySet, error
 	j.mu.Unlock()
 	return set, nil
 }
-
-// mtlsEnabled reports whether clients can present TLS certificates.
-func (s *Server) mtlsEnabled() bool { return false }

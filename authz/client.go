@@ -17,6 +17,9 @@ type client struct {
 	audience fosite.Arguments
 	// maxTTL caps the client's own access token lifetime.
 	maxTTL time.Duration
+	// certThumb is the x5t#S256 of the certificate the client presented
+	// on this request, if any.
+	certThumb string
 }
 
 var (

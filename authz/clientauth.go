@@ -54,6 +54,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 		if err != nil {
 			return nil, err
 		}
+		s.noteCertificate(r, c)
 		return c, nil
 	}
 	method := authBasic
@@ -88,18 +89,42 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 		}
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}
+	if certMethod(c.rec.TokenEndpointAuthMethod) && method == authNone && s.mtlsEnabled() {
+		// RFC 8705: the client names itself with client_id and proves
+		// who it is with its TLS certificate; a secret instead is the
+		// wrong method, refused below.
+		chain, err := s.peerCertificates(r)
+		if err == nil {
+			err = s.authenticateCertificate(ctx, c, chain)
+		}
+		if err != nil {
+			s.debugAuthFailure(ctx, id, "client certificate", err)
+			return nil, fosite.ErrInvalidClient
+		}
+		c.certThumb = thumbprint(chain[0])
+		return c, nil
+	}
 	if c.rec.TokenEndpointAuthMethod != method {
 		s.debugAuthFailure(ctx, id, "wrong authentication method "+method, nil)
 		return nil, fosite.ErrInvalidClient
 	}
-	if method == authNone {
-		return c, nil
-	}
-	if (sha256Hasher{}).Compare(ctx, c.rec.SecretHash, []byte(secret)) != nil {
+	if method != authNone && (sha256Hasher{}).Compare(ctx, c.rec.SecretHash, []byte(secret)) != nil {
 		s.debugAuthFailure(ctx, id, "wrong secret", nil)
 		return nil, fosite.ErrInvalidClient
 	}
+	s.noteCertificate(r, c)
 	return c, nil
+}
+
+// noteCertificate remembers the certificate a client that authenticated
+// otherwise presented, for clients whose tokens are bound to it.
+func (s *Server) noteCertificate(r *http.Request, c *client) {
+	if !c.rec.CertificateBoundAccessTokens {
+		return
+	}
+	if chain, err := s.peerCertificates(r); err == nil && len(chain) > 0 {
+		c.certThumb = thumbprint(chain[0])
+	}
 }
 
 func (s *Server) debugAuthFailure(ctx context.Context, clientID, reason string, err error) {

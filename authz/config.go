@@ -137,6 +137,20 @@ type Config struct {
 	// limits, login throttling and the audit trail use). None by default:
 	// the peer is the client.
 	TrustedProxies []netip.Prefix
+	// TLSCertFile and TLSKeyFile (PEM) make the public listener serve
+	// TLS (1.2 or later, modern cipher suites); both or neither. They are
+	// read again when they change, without a restart.
+	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile (PEM) holds the CAs of tls_client_auth client
+	// certificates. With it, the public listener asks every TLS client
+	// for a certificate (without requiring one) and the mTLS client
+	// authentication methods are enabled. Reloaded like TLSCertFile.
+	TLSClientCAFile string
+	// TLSClientCertHeader names the request header in which a trusted
+	// proxy (TrustedProxies) that ends TLS forwards the client
+	// certificate, URL-encoded PEM like nginx's $ssl_client_escaped_cert.
+	// It is ignored on requests from anyone else. Empty: none.
+	TLSClientCertHeader string
 	// Dev serves DevCallbackPath, the page the demo web client of
 	// SeedDemo lands on. Development only.
 	Dev bool
@@ -238,6 +252,22 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if err := validAudience(c.DefaultAudience); err != nil {
 		errs = append(errs, fmt.Errorf("default audience: %w", err))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLS needs both a certificate file and a key file (IDVAUTH_TLS_CERT, IDVAUTH_TLS_KEY)"))
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" && c.TLSClientCertHeader == "" {
+		errs = append(errs, errors.New("a TLS client CA needs TLS on the listener (IDVAUTH_TLS_CERT) or a forwarded certificate header (IDVAUTH_TLS_CLIENT_CERT_HEADER)"))
+	}
+	if h := c.TLSClientCertHeader; h != "" {
+		if len(c.TrustedProxies) == 0 {
+			errs = append(errs, errors.New("a forwarded client certificate header needs trusted proxies (IDVAUTH_TRUSTED_PROXIES)"))
+		}
+		if strings.IndexFunc(h, func(r rune) bool {
+			return !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		}) >= 0 {
+			errs = append(errs, fmt.Errorf("forwarded client certificate header %q must be a header name (letters, digits, '-')", h))
+		}
 	}
 	if c.JWKSMaxAge < 0 {
 		errs = append(errs, errors.New("JWKS max-age must not be negative"))

@@ -40,6 +40,11 @@ type metadata struct {
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
 	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
+	// TLSClientCertificateBoundAccessTokens: RFC 8705 section 3.3. The
+	// mTLS endpoints are the ordinary ones (the listener asks for client
+	// certificates without requiring them), so there are no
+	// mtls_endpoint_aliases.
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
@@ -66,6 +71,7 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 			"name", "preferred_username", "updated_at", "email"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 		TokenEndpointAuthSigningAlgValuesSupported: algNames(assertionAlgs),
+		TLSClientCertificateBoundAccessTokens:      s.mtlsEnabled(),
 		AuthorizationResponseIssParameterSupported: true,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")

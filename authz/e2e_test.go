@@ -75,8 +75,12 @@ func startServerNoSeed(t testing.TB, cfg authz.Config) *testServer {
 	if cfg.AdminToken == "" {
 		cfg.AdminToken = adminToken
 	}
+	scheme := "http://"
+	if cfg.TLSCertFile != "" {
+		scheme = "https://"
+	}
 	if cfg.Issuer == "" {
-		cfg.Issuer = "http://" + pub.Addr().String()
+		cfg.Issuer = scheme + pub.Addr().String()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zaptest.NewLogger(t)
@@ -108,7 +112,7 @@ func startServerNoSeed(t testing.TB, cfg authz.Config) *testServer {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &testServer{srv: srv, public: "http://" + pub.Addr().String(), admin: "http://" + adm.Addr().String(),
+	return &testServer{srv: srv, public: scheme + pub.Addr().String(), admin: "http://" + adm.Addr().String(),
 		store: cfg.Store, dbURL: cfg.DatabaseURL, stop: stop}
 }
 

@@ -48,6 +48,9 @@ func (in *introspector) IntrospectToken(ctx context.Context, token string, _ fos
 		}
 	}
 	ar.Merge(requesterOf(rec))
+	if sess, ok := ar.GetSession().(*session); ok && claims.Cnf != nil {
+		sess.CertThumbprint = claims.Cnf.X5tS256
+	}
 	return fosite.AccessToken, nil
 }
 
@@ -63,6 +66,7 @@ type introspection struct {
 	IssuedAt  int64    `json:"iat"`
 	JTI       string   `json:"jti"`
 	TokenType string   `json:"token_type"`
+	Cnf       *cnf     `json:"cnf,omitempty"`
 }
 
 // maxTokenLen bounds the token parameter; our tokens are far shorter.
@@ -125,6 +129,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		IssuedAt:  ar.GetRequestedAt().Unix(),
 		JTI:       sess.JTI,
 		TokenType: "Bearer",
+	}
+	if sess.CertThumbprint != "" {
+		resp.Cnf = &cnf{X5tS256: sess.CertThumbprint}
 	}
 	_ = json.NewEncoder(w).Encode(resp)
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -62,6 +64,11 @@ type Server struct {
 	// self_signed_tls_client_auth).
 	parsedJWKS jwksCache
 	jwksFetch  *jwksFetcher
+	// tlsCert is the public listener's certificate and clientCAs the CAs
+	// of tls_client_auth clients, each reloaded when its files change;
+	// nil when not configured.
+	tlsCert   *reloading[*tls.Certificate]
+	clientCAs *reloading[*x509.CertPool]
 }
 
 // New validates cfg, opens the key ring (creating keys on first start),
@@ -98,6 +105,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err := s.compose(); err != nil {
 		return nil, err
+	}
+	if cfg.TLSCertFile != "" {
+		if s.tlsCert, err = newReloading(s.log, loadKeyPair(cfg.TLSCertFile, cfg.TLSKeyFile), cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return nil, fmt.Errorf("authz: %w", err)
+		}
+	}
+	if cfg.TLSClientCAFile != "" {
+		if s.clientCAs, err = newReloading(s.log, loadCertPool(cfg.TLSClientCAFile), cfg.TLSClientCAFile); err != nil {
+			return nil, fmt.Errorf("authz: %w", err)
+		}
 	}
 	if s.pages, err = templates.New(); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
@@ -338,8 +355,13 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	listeners := []net.Listener{public, admin}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
+		serve := srv.Serve
+		if tc := s.tlsConfig(); i == 0 && tc != nil {
+			srv.TLSConfig = tc
+			serve = func(l net.Listener) error { return srv.ServeTLS(l, "", "") }
+		}
 		go func() {
-			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()

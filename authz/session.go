@@ -18,6 +18,9 @@ type session struct {
 	AccessExp  time.Time `json:"access_exp"`
 	RefreshExp time.Time `json:"refresh_exp"`
 	CodeExp    time.Time `json:"code_exp"`
+	// CertThumbprint is the x5t#S256 of the client certificate the
+	// grant's tokens are bound to (RFC 8705 section 3); empty if none.
+	CertThumbprint string `json:"x5t_s256,omitempty"`
 	// KeyID and JTI are set by the access-token strategy when it signs.
 	KeyID string `json:"-"`
 	JTI   string `json:"-"`

@@ -81,6 +81,11 @@ func (j *jwtStrategy) GenerateAccessToken(_ context.Context, req fosite.Requeste
 		b = append(b, `,"scope":`...)
 		b = appendJSONString(b, strings.Join(sc, " "))
 	}
+	if sess.CertThumbprint != "" {
+		b = append(b, `,"cnf":{"x5t#S256":`...)
+		b = appendJSONString(b, sess.CertThumbprint)
+		b = append(b, '}')
+	}
 	b = append(b, '}')
 	token, sig, err := key.SignJWT(keys.TypeAccessToken, b)
 	*bp = b
@@ -102,6 +107,13 @@ type accessClaims struct {
 	JTI      string   `json:"jti"`
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope"`
+	Cnf      *cnf     `json:"cnf,omitempty"`
+}
+
+// cnf is the RFC 7800 confirmation claim of a certificate-bound token
+// (RFC 8705 section 3.1).
+type cnf struct {
+	X5tS256 string `json:"x5t#S256"`
 }
 
 var errTokenInvalid = errors.New("token is not valid")

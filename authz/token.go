@@ -68,6 +68,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if !sess.RefreshExp.IsZero() {
 			sess.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
 		}
+		if err := bindCertificate(ar, sess, gt); err != nil {
+			s.writeTokenError(w, r, ar, err)
+			return
+		}
 	}
 	if gt == grantClientCredentials {
 		c := ar.GetClient()

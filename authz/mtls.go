@@ -1,0 +1,328 @@
+package authz
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ory/fosite"
+	"go.uber.org/zap"
+)
+
+// Limits of forwarded client certificates.
+const (
+	maxCertHeaderLen = 16 << 10
+	maxCertChain     = 5
+)
+
+// tlsConfig is the public listener's TLS configuration: TLS 1.2 at least,
+// only AEAD cipher suites with forward secrecy (TLS 1.3 suites are all
+// such), the certificate reloaded when its files change; client
+// certificates requested, not required, when a client CA is configured,
+// and checked per client by authenticateClient.
+func (s *Server) tlsConfig() *tls.Config {
+	if s.tlsCert == nil {
+		return nil
+	}
+	c := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.tlsCert.get() },
+	}
+	if s.clientCAs != nil {
+		c.ClientAuth = tls.RequestClientCert
+	}
+	return c
+}
+
+// mtlsEnabled reports whether clients can authenticate with certificates:
+// a client CA is configured, and certificates arrive in the TLS handshake
+// or from a trusted proxy's header.
+func (s *Server) mtlsEnabled() bool {
+	return s.clientCAs != nil && (s.tlsCert != nil || s.cfg.TLSClientCertHeader != "")
+}
+
+// reloading is a value loaded from files and loaded again when one of
+// them changes (checked at most once a second, on use). A failed reload
+// keeps the previous value and is logged. It is safe for concurrent use.
+type reloading[T any] struct {
+	paths []string
+	load  func() (T, error)
+	log   *zap.Logger
+
+	mu      sync.Mutex
+	cur     T
+	stamp   string
+	checked time.Time
+}
+
+func newReloading[T any](log *zap.Logger, load func() (T, error), paths ...string) (*reloading[T], error) {
+	r := &reloading[T]{paths: paths, load: load, log: log}
+	stamp, err := r.fileStamp()
+	if err != nil {
+		return nil, err
+	}
+	if r.cur, err = load(); err != nil {
+		return nil, err
+	}
+	r.stamp, r.checked = stamp, time.Now()
+	return r, nil
+}
+
+// fileStamp identifies the files' current versions.
+func (r *reloading[T]) fileStamp() (string, error) {
+	var b strings.Builder
+	for _, p := range r.paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+	}
+	return b.String(), nil
+}
+
+func (r *reloading[T]) get() (T, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.checked) < time.Second {
+		return r.cur, nil
+	}
+	r.checked = time.Now()
+	stamp, err := r.fileStamp()
+	if err != nil || stamp == r.stamp {
+		return r.cur, nil
+	}
+	v, err := r.load()
+	if err != nil {
+		r.log.Warn("reload failed; keeping the previous version", zap.Strings("files", r.paths), zap.Error(err))
+		return r.cur, nil
+	}
+	r.cur, r.stamp = v, stamp
+	r.log.Info("reloaded", zap.Strings("files", r.paths))
+	return v, nil
+}
+
+func loadKeyPair(certFile, keyFile string) func() (*tls.Certificate, error) {
+	return func() (*tls.Certificate, error) {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("TLS certificate: %w", err)
+		}
+		return &c, nil
+	}
+}
+
+func loadCertPool(file string) func() (*x509.CertPool, error) {
+	return func() (*x509.CertPool, error) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client CA: %w", err)
+		}
+		p := x509.NewCertPool()
+		if !p.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("TLS client CA: %s holds no PEM certificate", file)
+		}
+		return p, nil
+	}
+}
+
+// parseForwardedCert reads the client certificate a trusted proxy
+// forwards: URL-encoded PEM (nginx $ssl_client_escaped_cert), the leaf
+// first, optionally followed by its chain.
+func parseForwardedCert(v string) ([]*x509.Certificate, error) {
+	if len(v) > maxCertHeaderLen {
+		return nil, errors.New("the forwarded certificate is too long")
+	}
+	raw, err := url.PathUnescape(v)
+	if err != nil {
+		return nil, errors.New("the forwarded certificate is not URL-encoded")
+	}
+	var out []*x509.Certificate
+	rest := []byte(raw)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, errors.New("the forwarded PEM holds something other than certificates")
+		}
+		if len(out) == maxCertChain {
+			return nil, errors.New("the forwarded chain is too long")
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, errors.New("a forwarded certificate does not parse")
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 || strings.TrimSpace(string(rest)) != "" {
+		return nil, errors.New("the forwarded value is not PEM certificates")
+	}
+	return out, nil
+}
+
+// peerCertificates returns the client's certificate chain, leaf first:
+// from the trusted proxy's header when the request came from one (the
+// header is ignored from anyone else), else from the TLS handshake. None
+// is not an error.
+func (s *Server) peerCertificates(r *http.Request) ([]*x509.Certificate, error) {
+	if h := s.cfg.TLSClientCertHeader; h != "" && s.fromTrustedProxy(r) {
+		vals := r.Header.Values(h)
+		switch len(vals) {
+		case 0:
+			return nil, nil
+		case 1:
+			return parseForwardedCert(vals[0])
+		default:
+			return nil, errors.New("more than one forwarded certificate header")
+		}
+	}
+	if r.TLS != nil && s.clientCAs != nil {
+		return r.TLS.PeerCertificates, nil
+	}
+	return nil, nil
+}
+
+// thumbprint is the RFC 8705 x5t#S256 of a certificate.
+func thumbprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// authenticateCertificate checks the certificate of a tls_client_auth or
+// self_signed_tls_client_auth client.
+func (s *Server) authenticateCertificate(ctx context.Context, c *client, chain []*x509.Certificate) error {
+	if len(chain) == 0 {
+		return errors.New("no client certificate")
+	}
+	leaf, now := chain[0], s.now()
+	switch c.rec.TokenEndpointAuthMethod {
+	case authTLS:
+		cas, err := s.clientCAs.get()
+		if err != nil {
+			return err
+		}
+		inter := x509.NewCertPool()
+		for _, ic := range chain[1:] {
+			inter.AddCert(ic)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: cas, Intermediates: inter, CurrentTime: now,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			return fmt.Errorf("certificate chain: %w", err)
+		}
+		return matchSubject(leaf, c)
+	case authSelfSignedTLS:
+		if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+			return errors.New("the certificate is expired or not yet valid")
+		}
+		set, err := s.clientKeys(ctx, c, "")
+		if err != nil {
+			return err
+		}
+		pk, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+		if !ok {
+			return errors.New("unsupported certificate key")
+		}
+		for _, k := range set.Keys {
+			if pk.Equal(k.Key) {
+				return nil
+			}
+		}
+		return errors.New("the certificate's key is not in the client's jwks")
+	}
+	return errors.New("not a certificate method")
+}
+
+// matchSubject checks the registered RFC 8705 section 2.1.2 subject.
+func matchSubject(leaf *x509.Certificate, c *client) error {
+	a := c.rec.TLSClientAuth
+	switch {
+	case a.SubjectDN != "":
+		want, err := parseDN(a.SubjectDN)
+		if err != nil {
+			return err
+		}
+		got, err := certDN(leaf.RawSubject)
+		if err != nil {
+			return err
+		}
+		if !want.equal(got) {
+			return errors.New("subject DN differs")
+		}
+		return nil
+	case a.SANDNS != "":
+		for _, n := range leaf.DNSNames {
+			if strings.EqualFold(n, a.SANDNS) {
+				return nil
+			}
+		}
+	case a.SANURI != "":
+		for _, u := range leaf.URIs {
+			if u.String() == a.SANURI {
+				return nil
+			}
+		}
+	case a.SANIP != "":
+		want, err := netip.ParseAddr(a.SANIP)
+		if err != nil {
+			return err
+		}
+		for _, ip := range leaf.IPAddresses {
+			if got, ok := netip.AddrFromSlice(ip); ok && got.Unmap() == want {
+				return nil
+			}
+		}
+	case a.SANEmail != "":
+		for _, e := range leaf.EmailAddresses {
+			if e == a.SANEmail {
+				return nil
+			}
+		}
+	}
+	return errors.New("no subjectAltName matches")
+}
+
+// bindCertificate decides the certificate binding (RFC 8705 section 3)
+// of the tokens a token request issues, before they are issued: a client
+// that authenticated with a certificate, or registered
+// tls_client_certificate_bound_access_tokens, gets tokens bound to the
+// certificate it presented; a public client's refresh token stays bound
+// to the certificate its grant began with.
+func bindCertificate(ar fosite.AccessRequester, sess *session, grant string) error {
+	c, ok := ar.GetClient().(*client)
+	if !ok {
+		return nil
+	}
+	if grant == grantRefreshToken && c.IsPublic() && sess.CertThumbprint != "" && sess.CertThumbprint != c.certThumb {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token is bound to another client certificate.")
+	}
+	if !certMethod(c.rec.TokenEndpointAuthMethod) && !c.rec.CertificateBoundAccessTokens {
+		sess.CertThumbprint = ""
+		return nil
+	}
+	if c.certThumb == "" {
+		return fosite.ErrInvalidRequest.WithHint("This client's tokens are bound to its TLS client certificate: connect with it.")
+	}
+	sess.CertThumbprint = c.certThumb
+	return nil
+}

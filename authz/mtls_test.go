@@ -1,0 +1,488 @@
+package authz_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/idvauth/idvauth/authz"
+)
+
+// testCert is a certificate with its key, made in the test.
+type testCert struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// certOpts shape a test certificate.
+type certOpts struct {
+	subject   pkix.Name
+	dns       []string
+	ips       []net.IP
+	notBefore time.Time
+	notAfter  time.Time
+	isCA      bool
+	server    bool
+}
+
+// newCert makes a certificate signed by parent (self-signed when parent
+// is nil).
+func newCert(t testing.TB, parent *testCert, o certOpts) *testCert {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if o.notBefore.IsZero() {
+		o.notBefore = time.Now().Add(-time.Hour)
+	}
+	if o.notAfter.IsZero() {
+		o.notAfter = time.Now().Add(24 * time.Hour)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: o.subject, NotBefore: o.notBefore, NotAfter: o.notAfter,
+		DNSNames: o.dns, IPAddresses: o.ips, BasicConstraintsValid: true, IsCA: o.isCA,
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	switch {
+	case o.isCA:
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+	case o.server:
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	default:
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	signer, signKey := tmpl, key
+	if parent != nil {
+		signer, signKey = parent.cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCert{cert: c, key: key}
+}
+
+func (c *testCert) certPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
+}
+
+func (c *testCert) keyPEM(t testing.TB) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func (c *testCert) tlsCert() tls.Certificate {
+	return tls.Certificate{Certificate: [][]byte{c.cert.Raw}, PrivateKey: c.key, Leaf: c.cert}
+}
+
+func (c *testCert) thumbprint() string {
+	sum := sha256.Sum256(c.cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func writeFile(t testing.TB, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tlsEnv is a server CA, a server certificate for 127.0.0.1 and a client
+// CA, as files for Config.
+type tlsEnv struct {
+	dir               string
+	serverCA, server  *testCert
+	clientCA          *testCert
+	certFile, keyFile string
+	clientCAFile      string
+	roots             *x509.CertPool
+}
+
+func newTLSEnv(t testing.TB) *tlsEnv {
+	t.Helper()
+	e := &tlsEnv{dir: t.TempDir()}
+	e.serverCA = newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "test server CA"}, isCA: true})
+	e.server = newCert(t, e.serverCA, certOpts{subject: pkix.Name{CommonName: "127.0.0.1"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}, server: true})
+	e.clientCA = newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "test client CA"}, isCA: true})
+	e.certFile = writeFile(t, e.dir, "server.crt", e.server.certPEM())
+	e.keyFile = writeFile(t, e.dir, "server.key", e.server.keyPEM(t))
+	e.clientCAFile = writeFile(t, e.dir, "client-ca.crt", e.clientCA.certPEM())
+	e.roots = x509.NewCertPool()
+	e.roots.AddCert(e.serverCA.cert)
+	return e
+}
+
+// httpClient is an HTTPS client that trusts the test server CA and
+// presents cert (none if nil).
+func (e *tlsEnv) httpClient(cert *testCert) *http.Client {
+	tc := &tls.Config{RootCAs: e.roots}
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{cert.tlsCert()}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
+}
+
+// postWith posts form with hc, with Basic auth unless id is "".
+func postWith(t testing.TB, hc *http.Client, u, id, sec string, form url.Values, header http.Header) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if id != "" {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// cnfOf is the cnf x5t#S256 of a JWT access token, verified with the JWKS.
+func (ts *testServer) cnfOf(t testing.TB, hc *http.Client, tok string) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token is not a JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Cnf *struct {
+			X5t string `json:"x5t#S256"`
+		} `json:"cnf"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Cnf == nil {
+		return ""
+	}
+	return c.Cnf.X5t
+}
+
+func accessToken(t testing.TB, body []byte) string {
+	t.Helper()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token answer %s: no access_token", body)
+	}
+	return tok.AccessToken
+}
+
+func TestMutualTLSClientAuth(t *testing.T) {
+	forBackends(t, testMutualTLSClientAuth)
+}
+
+func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
+	e := newTLSEnv(t)
+	cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile = e.certFile, e.keyFile, e.clientCAFile
+	ts := startServer(t, cfg)
+	dn := pkix.Name{CommonName: "kyc-mtls", Organization: []string{"Example"}}
+	good := newCert(t, e.clientCA, certOpts{subject: dn, dns: []string{"kyc.example"}})
+	expired := newCert(t, e.clientCA, certOpts{subject: dn, notBefore: time.Now().Add(-48 * time.Hour), notAfter: time.Now().Add(-24 * time.Hour)})
+	otherCA := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "other CA"}, isCA: true})
+	fromOtherCA := newCert(t, otherCA, certOpts{subject: dn, dns: []string{"kyc.example"}})
+	wrongDN := newCert(t, e.clientCA, certOpts{subject: pkix.Name{CommonName: "intruder", Organization: []string{"Example"}}})
+	self := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "self"}})
+	selfOther := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "self"}})
+	selfExpired := &testCert{key: self.key}
+	{
+		tmpl := *self.cert
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
+		der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &self.key.PublicKey, self.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		selfExpired.cert, _ = x509.ParseCertificate(der)
+	}
+
+	ts.createClient(t, map[string]any{"client_id": "mtls", "token_endpoint_auth_method": "tls_client_auth",
+		"tls_client_auth_subject_dn": "CN=kyc-mtls,O=Example", "scope": "identity.verify"})
+	ts.createClient(t, map[string]any{"client_id": "mtls-san", "token_endpoint_auth_method": "tls_client_auth",
+		"tls_client_auth_san_dns": "kyc.example", "scope": "identity.verify"})
+	ts.createClient(t, map[string]any{"client_id": "self", "token_endpoint_auth_method": "self_signed_tls_client_auth",
+		"jwks": json.RawMessage(jwksJSON(t, jose.JSONWebKey{Key: &self.key.PublicKey})), "scope": "identity.verify"})
+	bound := ts.createClient(t, map[string]any{"client_id": "bound-secret", "scope": "identity.verify",
+		"tls_client_certificate_bound_access_tokens": true})
+	svc, rs := ts.demo.Service, ts.demo.ResourceServer
+	tokenURL := ts.public + "/oauth2/token"
+	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}}
+	withID := func(id string, extra ...string) url.Values {
+		f := url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}, "client_id": {id}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			f.Set(extra[i], extra[i+1])
+		}
+		return f
+	}
+	tests := []struct {
+		name      string
+		cert      *testCert
+		basic     [2]string
+		form      url.Values
+		want      int
+		wantBound bool
+	}{
+		{"tls_client_auth", good, [2]string{}, withID("mtls"), 200, true},
+		{"tls_client_auth expired", expired, [2]string{}, withID("mtls"), 401, false},
+		{"tls_client_auth other CA", fromOtherCA, [2]string{}, withID("mtls"), 401, false},
+		{"tls_client_auth wrong DN", wrongDN, [2]string{}, withID("mtls"), 401, false},
+		{"tls_client_auth self-signed", self, [2]string{}, withID("mtls"), 401, false},
+		{"tls_client_auth no certificate", nil, [2]string{}, withID("mtls"), 401, false},
+		{"tls_client_auth downgrade: Basic secret", good, [2]string{"mtls", "guess"}, cc, 401, false},
+		{"tls_client_auth downgrade: client_secret", good, [2]string{}, withID("mtls", "client_secret", "guess"), 401, false},
+		{"tls_client_auth downgrade: assertion", good, [2]string{}, withID("mtls", "client_assertion_type", jwtBearer, "client_assertion", "a.b.c"), 401, false},
+		{"tls_client_auth SAN", good, [2]string{}, withID("mtls-san"), 200, true},
+		{"tls_client_auth SAN other CA", fromOtherCA, [2]string{}, withID("mtls-san"), 401, false},
+		{"tls_client_auth SAN missing", wrongDN, [2]string{}, withID("mtls-san"), 401, false},
+		{"self_signed_tls_client_auth", self, [2]string{}, withID("self"), 200, true},
+		{"self_signed_tls_client_auth other key", selfOther, [2]string{}, withID("self"), 401, false},
+		{"self_signed_tls_client_auth expired", selfExpired, [2]string{}, withID("self"), 401, false},
+		{"self_signed_tls_client_auth CA-issued other key", good, [2]string{}, withID("self"), 401, false},
+		{"self_signed_tls_client_auth no certificate", nil, [2]string{}, withID("self"), 401, false},
+		{"bound secret client with certificate", good, [2]string{bound.ClientID, bound.ClientSecret}, cc, 200, true},
+		{"bound secret client without certificate", nil, [2]string{bound.ClientID, bound.ClientSecret}, cc, 400, false},
+		{"secret client with certificate: not bound", good, [2]string{svc.ClientID, svc.ClientSecret}, cc, 200, false},
+		{"secret client with wrong secret and a good certificate", good, [2]string{svc.ClientID, "wrong"}, cc, 401, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hc := e.httpClient(tt.cert)
+			code, b := postWith(t, hc, tokenURL, tt.basic[0], tt.basic[1], tt.form, nil)
+			if code != tt.want {
+				t.Fatalf("token = %d %s, want %d", code, b, tt.want)
+			}
+			if code == 401 {
+				if e, _ := oauthErr(t, b); e != "invalid_client" {
+					t.Errorf("error = %q, want invalid_client", e)
+				}
+			}
+			if code != 200 {
+				return
+			}
+			tok := accessToken(t, b)
+			verifyWith(t, hc, ts.public, tok)
+			want := ""
+			if tt.wantBound {
+				want = tt.cert.thumbprint()
+			}
+			if got := ts.cnfOf(t, hc, tok); got != want {
+				t.Errorf("access token cnf x5t#S256 = %q, want %q", got, want)
+			}
+			// Introspection (by a resource server without a certificate)
+			// shows the binding.
+			code, b = postWith(t, e.httpClient(nil), ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}, nil)
+			var m struct {
+				Active bool `json:"active"`
+				Cnf    *struct {
+					X5t string `json:"x5t#S256"`
+				} `json:"cnf"`
+			}
+			if code != 200 || json.Unmarshal(b, &m) != nil || !m.Active {
+				t.Fatalf("introspect = %d %s, want active", code, b)
+			}
+			got := ""
+			if m.Cnf != nil {
+				got = m.Cnf.X5t
+			}
+			if got != want {
+				t.Errorf("introspection cnf x5t#S256 = %q, want %q", got, want)
+			}
+		})
+	}
+
+	// Discovery names the methods and the binding.
+	resp, err := e.httpClient(nil).Get(ts.public + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&md)
+	resp.Body.Close()
+	methods, _ := json.Marshal(md["token_endpoint_auth_methods_supported"])
+	if !strings.Contains(string(methods), `"tls_client_auth","self_signed_tls_client_auth"`) || md["tls_client_certificate_bound_access_tokens"] != true {
+		t.Errorf("discovery: methods %s, bound %v; want the mTLS methods and true", methods, md["tls_client_certificate_bound_access_tokens"])
+	}
+	if _, ok := md["mtls_endpoint_aliases"]; ok {
+		t.Errorf("discovery has mtls_endpoint_aliases, but the mTLS endpoints are the same")
+	}
+}
+
+// TestTLSListener: TLS 1.2 at least, no CBC or RSA key exchange suites,
+// and a new certificate in the files is served without a restart.
+func TestTLSListener(t *testing.T) {
+	e := newTLSEnv(t)
+	ts := startServerNoSeed(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile})
+	addr := strings.TrimPrefix(ts.public, "https://")
+	dial := func(tc *tls.Config) (*tls.ConnectionState, error) {
+		tc.RootCAs = e.roots
+		conn, err := tls.Dial("tcp", addr, tc)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		st := conn.ConnectionState()
+		return &st, nil
+	}
+	if _, err := dial(&tls.Config{MaxVersion: tls.VersionTLS11, MinVersion: tls.VersionTLS10}); err == nil {
+		t.Errorf("TLS 1.1 handshake succeeded, want refused")
+	}
+	if _, err := dial(&tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}); err == nil {
+		t.Errorf("TLS 1.2 handshake with CBC and RSA key exchange suites succeeded, want refused")
+	}
+	st, err := dial(&tls.Config{MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS 1.2 handshake: %v", err)
+	}
+	if st.PeerCertificates[0].SerialNumber.Cmp(e.server.cert.SerialNumber) != 0 {
+		t.Fatalf("served certificate is not the configured one")
+	}
+	if resp, err := e.httpClient(nil).Get(ts.public + "/health/live"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /health/live over TLS = %v %v", resp, err)
+	}
+
+	next := newCert(t, e.serverCA, certOpts{subject: pkix.Name{CommonName: "127.0.0.1 renewed"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}, server: true})
+	// Write the key first, then the certificate; a torn pair in between
+	// keeps the old one (the reload fails and is retried).
+	writeFile(t, e.dir, "server.key.tmp", next.keyPEM(t))
+	writeFile(t, e.dir, "server.crt.tmp", next.certPEM())
+	if err := os.Rename(filepath.Join(e.dir, "server.key.tmp"), e.keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(e.dir, "server.crt.tmp"), e.certFile); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, err := dial(&tls.Config{})
+		if err == nil && st.PeerCertificates[0].SerialNumber.Cmp(next.cert.SerialNumber) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the renewed certificate was not served within 15s (last error %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestForwardedClientCertificate: behind a trusted proxy that ends TLS,
+// the certificate comes in a header, believed only from the proxy.
+func TestForwardedClientCertificate(t *testing.T) {
+	e := newTLSEnv(t)
+	good := newCert(t, e.clientCA, certOpts{subject: pkix.Name{CommonName: "kyc-mtls", Organization: []string{"Example"}}})
+	hdr := http.Header{"X-Ssl-Client-Cert": {url.PathEscape(string(good.certPEM()))}}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"mtls"}}
+	for _, tt := range []struct {
+		name    string
+		proxies string
+		header  http.Header
+		want    int
+	}{
+		{"from the trusted proxy", "127.0.0.1/32", hdr, 200},
+		{"from an untrusted peer", "10.0.0.0/8", hdr, 401},
+		{"garbage from the trusted proxy", "127.0.0.1/32", http.Header{"X-Ssl-Client-Cert": {"%ZZnot-pem"}}, 401},
+		{"two headers from the trusted proxy", "127.0.0.1/32", http.Header{"X-Ssl-Client-Cert": {hdr.Get("X-Ssl-Client-Cert"), hdr.Get("X-Ssl-Client-Cert")}}, 401},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := netipPrefix(tt.proxies)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := startServerNoSeed(t, authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-SSL-Client-Cert", TrustedProxies: p})
+			ts.createClient(t, map[string]any{"client_id": "mtls", "token_endpoint_auth_method": "tls_client_auth",
+				"tls_client_auth_subject_dn": "CN=kyc-mtls,O=Example"})
+			code, b := postWith(t, http.DefaultClient, ts.public+"/oauth2/token", "", "", form, tt.header)
+			if code != tt.want {
+				t.Fatalf("token = %d %s, want %d", code, b, tt.want)
+			}
+			if code == 200 {
+				if got := ts.cnfOf(t, nil, accessToken(t, b)); got != good.thumbprint() {
+					t.Errorf("cnf x5t#S256 = %q, want %q", got, good.thumbprint())
+				}
+			}
+		})
+	}
+}
+
+var errNoPrefix = errors.New("bad prefix")
+
+func netipPrefix(s string) ([]netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return nil, errNoPrefix
+	}
+	return []netip.Prefix{p}, nil
+}
+
+// verifyWith checks tok's signature against the JWKS fetched with hc.
+func verifyWith(t testing.TB, hc *http.Client, base, tok string) {
+	t.Helper()
+	resp, err := hc.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := set.Key(parsed.Headers[0].KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("JWKS has %d keys with the token's kid", len(keys))
+	}
+	var c map[string]any
+	if err := parsed.Claims(keys[0].Key, &c); err != nil {
+		t.Fatalf("verify access token: %v", err)
+	}
+}
