@@ -46,6 +46,10 @@ type fileConfig struct {
 	Argon2MemoryKiB   string        `yaml:"argon2_memory_kib"`
 	Argon2Threads     string        `yaml:"argon2_threads"`
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
+	TLSCert           string        `yaml:"tls_cert"`
+	TLSKey            string        `yaml:"tls_key"`
+	TLSClientCA       string        `yaml:"tls_client_ca"`
+	TLSClientCertHdr  string        `yaml:"tls_client_cert_header"`
 	Scopes            []authz.Scope `yaml:"scopes"`
 }
 
@@ -111,6 +115,14 @@ var (
 		fmt.Sprint(authz.DefaultArgon2.Threads), "argon2id lanes for new password hashes"}
 	sTrustedProxies = setting{"trusted-proxies", "IDVAUTH_TRUSTED_PROXIES", func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
 		"", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed"}
+	sTLSCert = setting{"tls-cert", "IDVAUTH_TLS_CERT", func(f *fileConfig) string { return f.TLSCert },
+		"", "PEM certificate (chain) of the public listener: serve HTTPS (reloaded when the file changes)"}
+	sTLSKey = setting{"tls-key", "IDVAUTH_TLS_KEY", func(f *fileConfig) string { return f.TLSKey },
+		"", "PEM private key of --tls-cert"}
+	sTLSClientCA = setting{"tls-client-ca", "IDVAUTH_TLS_CLIENT_CA", func(f *fileConfig) string { return f.TLSClientCA },
+		"", "PEM CA certificates of client certificates: enables tls_client_auth and self_signed_tls_client_auth"}
+	sTLSClientCertHeader = setting{"tls-client-cert-header", "IDVAUTH_TLS_CLIENT_CERT_HEADER", func(f *fileConfig) string { return f.TLSClientCertHdr },
+		"", "header in which a trusted proxy that ends TLS forwards the client certificate (URL-encoded PEM, nginx $ssl_client_escaped_cert)"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
 )

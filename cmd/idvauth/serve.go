@@ -51,7 +51,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
-		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sLogLevel} {
+		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel} {
 		addFlag(cmd, s)
 	}
 	return cmd
@@ -146,6 +146,10 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if a.TrustedProxies, err = r.prefixes(sTrustedProxies); err != nil {
 		return sc, err
 	}
+	a.TLSCertFile, _ = r.get(sTLSCert)
+	a.TLSKeyFile, _ = r.get(sTLSKey)
+	a.TLSClientCAFile, _ = r.get(sTLSClientCA)
+	a.TLSClientCertHeader, _ = r.get(sTLSClientCertHeader)
 	var missing []string
 	a.AdminToken, _ = r.get(sAdminToken)
 	if a.AdminToken == "" {
@@ -214,6 +218,9 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 			return fmt.Errorf("public listener: %w", err)
 		}
 		sc.authz.Issuer = devIssuer(public.Addr())
+		if sc.authz.TLSCertFile != "" {
+			sc.authz.Issuer = "https://" + strings.TrimPrefix(sc.authz.Issuer, "http://")
+		}
 	}
 	srv, err := authz.New(ctx, sc.authz)
 	if err != nil {
@@ -266,7 +273,11 @@ func devIssuer(addr net.Addr) string {
 }
 
 func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr, adminAddr string) {
-	iss := "http://" + publicAddr
+	scheme := "http://"
+	if sc.authz.TLSCertFile != "" {
+		scheme = "https://"
+	}
+	iss := scheme + publicAddr
 	bar := strings.Repeat("=", 78)
 	persist := `  NOTHING PERSISTS: clients, people, tokens and signing keys live in memory and are
   gone when this process stops.`
@@ -281,9 +292,9 @@ func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr
 %s
 
   Issuer       %s
-  Public       http://%s
+  Public       %s%s
   Admin API    http://%s
-`, bar, persist, bar, sc.authz.Issuer, publicAddr, adminAddr)
+`, bar, persist, bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
 	if sc.generatedAdminToken {
 		fmt.Fprintf(w, "  Admin token  %s   (generated for this run)\n", sc.authz.AdminToken)
 	}
