@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -257,6 +258,24 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	var rotated authz.ClientJSON
 	_ = json.Unmarshal(b, &rotated)
 	ts.adminDo(t, http.MethodGet, "/admin/clients", "", "")
+	// private_key_jwt: a good assertion, its replay, one signed by
+	// another key; a registration with a private key.
+	jk := mustKey(t, jose.ES256)
+	ts.createClient(t, map[string]any{"client_id": "logs-jwt", "token_endpoint_auth_method": "private_key_jwt",
+		"jwks": json.RawMessage(jwksJSON(t, pub(jk)))})
+	assertion := signAssertion(t, jk, assertionClaims("logs-jwt", ts.public))
+	badAssertion := signAssertion(t, mustKey(t, jose.ES256), assertionClaims("logs-jwt", ts.public))
+	for _, a := range []string{assertion, assertion, badAssertion} {
+		post(t, ts.public+"/oauth2/token", "", "", assertionForm(a))
+	}
+	privJWKS := jwksJSON(t, jk)
+	ts.adminDo(t, http.MethodPost, "/admin/clients", "application/json", `{"token_endpoint_auth_method":"private_key_jwt","jwks":`+privJWKS+`}`)
+	var privJWK struct {
+		Keys []struct {
+			D string `json:"d"`
+		} `json:"keys"`
+	}
+	_ = json.Unmarshal([]byte(privJWKS), &privJWK)
 	if logs.Len() == 0 {
 		t.Fatal("no logs observed: the test would prove nothing")
 	}
@@ -264,6 +283,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		web.ClientSecret, testPassword, "a wrong password 123", code, v, nonce, first.AccessToken, first.RefreshToken, first.IDToken,
 		second.AccessToken, second.RefreshToken, "logcheck@example.com", user.Name, "logcheck"}
 	secrets = append(secrets, cookies...)
+	secrets = append(secrets, assertion, strings.Split(assertion, ".")[2], badAssertion, privJWK.Keys[0].D)
 	if len(cookies) < 2 {
 		t.Fatalf("the browser holds %d cookies, want the session and CSRF ones", len(cookies))
 	}

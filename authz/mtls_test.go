@@ -26,8 +26,10 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/storage/memory"
 )
 
 // testCert is a certificate with its key, made in the test.
@@ -486,3 +488,90 @@ func verifyWith(t testing.TB, hc *http.Client, base, tok string) {
 		t.Fatalf("verify access token: %v", err)
 	}
 }
+
+// TestPublicClientBoundRefreshToken: a public app registered with
+// tls_client_certificate_bound_access_tokens gets access and refresh
+// tokens bound to the certificate it redeemed its code with; refreshing
+// needs that certificate.
+func TestPublicClientBoundRefreshToken(t *testing.T) {
+	e := newTLSEnv(t)
+	ts := startServer(t, codeFlowConfig(authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile, TLSClientCAFile: e.clientCAFile}))
+	ts.createUser(t, "ada")
+	code, b := ts.adminJSON(t, "POST", "/admin/clients", map[string]any{"client_id": "mobile", "token_endpoint_auth_method": "none",
+		"grant_types": []string{"authorization_code", "refresh_token"}, "redirect_uris": []string{redirectURI},
+		"scope": "openid offline_access identity.verify", "tls_client_certificate_bound_access_tokens": true})
+	if code != http.StatusCreated {
+		t.Fatalf("create public client: %d %s", code, b)
+	}
+	var cj authz.ClientJSON
+	_ = json.Unmarshal(b, &cj)
+	c := webClient{ClientJSON: cj, cfg: &oauth2.Config{ClientID: "mobile", RedirectURL: redirectURI,
+		Endpoint: oauth2.Endpoint{AuthURL: ts.public + "/oauth2/authorize", TokenURL: ts.public + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
+		Scopes:   []string{"openid", "offline_access", "identity.verify"}}}
+	br := newBrowser(t)
+	br.client.Transport = e.httpClient(nil).Transport
+	v := oauth2.GenerateVerifier()
+	authCode := newCode(t, ts, br, c, v)
+
+	// The device's key: a self-made certificate is enough for binding.
+	device := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "device"}})
+	other := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "thief"}})
+	tokenURL := ts.public + "/oauth2/token"
+	st, body := postWith(t, e.httpClient(device), tokenURL, "", "", url.Values{"grant_type": {"authorization_code"}, "code": {authCode},
+		"redirect_uri": {redirectURI}, "client_id": {"mobile"}, "code_verifier": {v}}, nil)
+	first := decodeTokens(t, st, body)
+	if got := ts.cnfOf(t, nil, first.AccessToken); got != device.thumbprint() {
+		t.Fatalf("access token cnf = %q, want the device certificate's %q", got, device.thumbprint())
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}, "client_id": {"mobile"}}
+	for _, tt := range []struct {
+		name string
+		cert *testCert
+	}{{"another certificate", other}, {"no certificate", nil}} {
+		st, body := postWith(t, e.httpClient(tt.cert), tokenURL, "", "", refresh, nil)
+		if ec, _ := oauthErr(t, body); st != http.StatusBadRequest || ec != "invalid_grant" {
+			t.Errorf("refresh with %s = %d %s, want 400 invalid_grant", tt.name, st, body)
+		}
+	}
+	st, body = postWith(t, e.httpClient(device), tokenURL, "", "", refresh, nil)
+	second := decodeTokens(t, st, body)
+	if got := ts.cnfOf(t, nil, second.AccessToken); got != device.thumbprint() {
+		t.Errorf("refreshed access token cnf = %q, want %q", got, device.thumbprint())
+	}
+}
+
+// TestTLSConfigRefusals: TLS settings that cannot work stop New with a
+// message that names them.
+func TestTLSConfigRefusals(t *testing.T) {
+	e := newTLSEnv(t)
+	garbage := writeFile(t, e.dir, "garbage.pem", []byte("not PEM"))
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	for _, tt := range []struct {
+		name string
+		cfg  authz.Config
+		want string
+	}{
+		{"cert without key", authz.Config{TLSCertFile: e.certFile}, "IDVAUTH_TLS_KEY"},
+		{"client CA without TLS", authz.Config{TLSClientCAFile: e.clientCAFile}, "needs TLS"},
+		{"header without trusted proxies", authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-Cert"}, "IDVAUTH_TRUSTED_PROXIES"},
+		{"bad header name", authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X Cert:", TrustedProxies: trusted}, "header name"},
+		{"unreadable cert", authz.Config{TLSCertFile: garbage, TLSKeyFile: e.keyFile}, "TLS certificate"},
+		{"missing cert", authz.Config{TLSCertFile: filepath.Join(e.dir, "nope"), TLSKeyFile: e.keyFile}, "nope"},
+		{"client CA without certificates", authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile, TLSClientCAFile: garbage}, "no PEM certificate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.Store, cfg.Secrets, cfg.AdminToken = memoryStore(), []string{secret}, adminToken
+			srv, err := authz.New(t.Context(), cfg)
+			if err == nil {
+				srv.Close()
+				t.Fatalf("New(%s) = nil error, want one naming %q", tt.name, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New(%s) = %v, want it to name %q", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+func memoryStore() *memory.Store { return memory.New() }
