@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -27,6 +28,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/storage/memory"
@@ -339,6 +341,45 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 			}
 		})
 	}
+
+	t.Run("x/oauth2 with tls_client_auth", func(t *testing.T) {
+		// x/oauth2 sends client_id without a secret in the body: exactly
+		// what tls_client_auth asks for.
+		ctx := context.WithValue(t.Context(), oauth2.HTTPClient, e.httpClient(good))
+		cfg := clientcredentials.Config{ClientID: "mtls", TokenURL: tokenURL, Scopes: []string{"identity.verify"}, AuthStyle: oauth2.AuthStyleInParams}
+		tok, err := cfg.Token(ctx)
+		if err != nil {
+			t.Fatalf("x/oauth2 Token() = %v", err)
+		}
+		if got := ts.cnfOf(t, nil, tok.AccessToken); got != good.thumbprint() {
+			t.Errorf("cnf = %q, want %q", got, good.thumbprint())
+		}
+		ctx = context.WithValue(t.Context(), oauth2.HTTPClient, e.httpClient(wrongDN))
+		if _, err := cfg.Token(ctx); err == nil {
+			t.Errorf("x/oauth2 Token() with a wrong-DN certificate succeeded")
+		}
+	})
+
+	t.Run("private_key_jwt over TLS, certificate-bound", func(t *testing.T) {
+		jk := mustKey(t, jose.EdDSA)
+		ts.createClient(t, map[string]any{"client_id": "jwt-bound", "token_endpoint_auth_method": "private_key_jwt",
+			"jwks": json.RawMessage(jwksJSON(t, pub(jk))), "scope": "identity.verify", "tls_client_certificate_bound_access_tokens": true})
+		a := signAssertion(t, jk, assertionClaims("jwt-bound", ts.public))
+		code, b := postWith(t, e.httpClient(self), tokenURL, "", "", assertionForm(a), nil)
+		if code != 200 {
+			t.Fatalf("token = %d %s", code, b)
+		}
+		if got := ts.cnfOf(t, nil, accessToken(t, b)); got != self.thumbprint() {
+			t.Errorf("cnf = %q, want the presented certificate's %q", got, self.thumbprint())
+		}
+		if code, b := postWith(t, e.httpClient(self), tokenURL, "", "", assertionForm(a), nil); code != 401 {
+			t.Errorf("replayed assertion over TLS = %d %s, want 401", code, b)
+		}
+		a = signAssertion(t, jk, assertionClaims("jwt-bound", ts.public))
+		if code, b := postWith(t, e.httpClient(nil), tokenURL, "", "", assertionForm(a), nil); code != 400 {
+			t.Errorf("bound private_key_jwt client without a certificate = %d %s, want 400", code, b)
+		}
+	})
 
 	// Discovery names the methods and the binding.
 	resp, err := e.httpClient(nil).Get(ts.public + "/.well-known/openid-configuration")
