@@ -28,6 +28,8 @@ type metadata struct {
 	GrantTypesSupported                        []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpointAuthSigningAlgValues  []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	RevocationEndpointAuthSigningAlgValues     []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -71,6 +73,8 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 			"name", "preferred_username", "updated_at", "email"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 		TokenEndpointAuthSigningAlgValuesSupported: algNames(assertionAlgs),
+		IntrospectionEndpointAuthSigningAlgValues:  algNames(assertionAlgs),
+		RevocationEndpointAuthSigningAlgValues:     algNames(assertionAlgs),
 		TLSClientCertificateBoundAccessTokens:      s.mtlsEnabled(),
 		AuthorizationResponseIssParameterSupported: true,
 	}
@@ -175,5 +179,5 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
-	return s.middleware("public", mux)
+	return s.middleware("public", s.stripCertHeader(mux))
 }

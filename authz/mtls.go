@@ -326,3 +326,19 @@ func bindCertificate(ar fosite.AccessRequester, sess *session, grant string) err
 	sess.CertThumbprint = c.certThumb
 	return nil
 }
+
+// stripCertHeader removes the forwarded-certificate header from requests
+// that did not come from a trusted proxy, so that nothing behind this
+// handler can mistake a client's own header for the proxy's.
+func (s *Server) stripCertHeader(next http.Handler) http.Handler {
+	h := s.cfg.TLSClientCertHeader
+	if h == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok && !s.fromTrustedProxy(r) {
+			r.Header.Del(h)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
