@@ -1,0 +1,93 @@
+package authz
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+func TestJWKSFetcher(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubSet, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k1"}}})
+	privSet, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k, KeyID: "k1"}}})
+	var mu sync.Mutex
+	status, body := http.StatusOK, string(pubSet)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "/jwks", http.StatusFound)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	set := func(s int, b string) {
+		mu.Lock()
+		status, body = s, b
+		mu.Unlock()
+	}
+	var clock atomic.Int64
+	now := func() time.Time { return time.Unix(1_800_000_000, 0).Add(time.Duration(clock.Load())) }
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+
+	for _, tt := range []struct {
+		name, path string
+		status     int
+		body       string
+	}{
+		{"HTTP 500", "/jwks", 500, string(pubSet)},
+		{"too large", "/jwks", 200, `{"keys":[` + strings.Repeat(" ", maxJWKSBytes) + `]}`},
+		{"private key", "/jwks", 200, string(privSet)},
+		{"not JSON", "/jwks", 200, "<html>"},
+		{"redirect", "/redirect", 200, string(pubSet)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			set(tt.status, tt.body)
+			f := newJWKSFetcher(now)
+			if got, err := f.get(t.Context(), srv.URL+tt.path, ""); err == nil {
+				t.Errorf("get(%s) = %d keys, want an error", tt.name, len(got.Keys))
+			}
+		})
+	}
+
+	t.Run("cached, stale while failing, then gone", func(t *testing.T) {
+		set(http.StatusOK, string(pubSet))
+		f := newJWKSFetcher(now)
+		uri := srv.URL + "/jwks"
+		before := hits.Load()
+		for range 3 {
+			if got, err := f.get(t.Context(), uri, "k1"); err != nil || len(got.Keys) != 1 {
+				t.Fatalf("get = %v, %v; want the key", got, err)
+			}
+		}
+		if n := hits.Load() - before; n != 1 {
+			t.Errorf("3 gets fetched %d times, want 1", n)
+		}
+		set(http.StatusInternalServerError, "")
+		advance(jwksTTL + time.Second)
+		if got, err := f.get(t.Context(), uri, "k1"); err != nil || len(got.Keys) != 1 {
+			t.Errorf("get while the URI fails within the stale limit = %v, %v; want the cached key", got, err)
+		}
+		advance(jwksStaleTTL)
+		if _, err := f.get(t.Context(), uri, "k1"); err == nil {
+			t.Errorf("get past the stale limit while the URI fails = nil error, want one")
+		}
+	})
+}
