@@ -300,3 +300,25 @@ func TestSettingsTrustedProxies(t *testing.T) {
 		t.Errorf("--trusted-proxies with a host name: %v, want an error naming it", err)
 	}
 }
+
+// TestSettingsTLS checks the TLS settings from flags, env and file, in
+// that order of precedence.
+func TestSettingsTLS(t *testing.T) {
+	t.Parallel()
+	sc, err := loadServe(t, map[string]string{"IDVAUTH_TLS_CERT": "env.crt", "IDVAUTH_TLS_KEY": "env.key", "IDVAUTH_TLS_CLIENT_CERT_HEADER": "X-Env"},
+		"--dev", "--tls-cert", "flag.crt", "--tls-client-ca", "flag-ca.crt",
+		"--config", writeConfig(t, "tls_cert: file.crt\ntls_key: file.key\ntls_client_ca: file-ca.crt\ntls_client_cert_header: X-File\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sc.authz
+	got := []string{a.TLSCertFile, a.TLSKeyFile, a.TLSClientCAFile, a.TLSClientCertHeader}
+	want := []string{"flag.crt", "env.key", "flag-ca.crt", "X-Env"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("TLS settings = %q, want %q", got, want)
+	}
+	sc, err = loadServe(t, nil, "--dev", "--config", writeConfig(t, "tls_client_cert_header: X-File\n"))
+	if err != nil || sc.authz.TLSClientCertHeader != "X-File" {
+		t.Errorf("tls_client_cert_header from file = %q, %v", sc.authz.TLSClientCertHeader, err)
+	}
+}
