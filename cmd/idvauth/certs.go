@@ -1,31 +1,22 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz"
 )
 
-// The certs commands make a local test CA and certificates for trying
-// mutual TLS. They are operator tooling for a laptop, not a PKI: keys are
-// ECDSA P-256, written once (never overwritten) with mode 0600.
-
+// newCertsCmd: a local test CA and certificates for trying mutual TLS.
+// authz.IssueCert makes them; this writes the files (keys 0600, never
+// overwriting) and prints where they are.
 func newCertsCmd() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "certs",
@@ -46,16 +37,8 @@ Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
 		Example: "  idvauth certs ca --out ./pki/ca\n  idvauth certs ca --out ./pki/ca --cn 'Example test CA' -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, _ := cmd.Flags().GetString("out")
 			cn, _ := cmd.Flags().GetString("cn")
-			days, _ := cmd.Flags().GetInt("days")
-			tmpl, err := certTemplate(pkix.Name{CommonName: cn}, days)
-			if err != nil {
-				return err
-			}
-			tmpl.IsCA, tmpl.KeyUsage = true, x509.KeyUsageCertSign|x509.KeyUsageCRLSign
-			tmpl.MaxPathLenZero = true
-			return issue(cmd, out, "ca", tmpl, nil, nil)
+			return issue(cmd, "ca", authz.CertRequest{Kind: authz.CertCA, Subject: pkix.Name{CommonName: cn}})
 		},
 	}
 	ca.Flags().String("cn", "idvauth test CA", "the CA's common name")
@@ -68,30 +51,14 @@ IDVAUTH_TLS_KEY.`,
 		Example: "  idvauth certs server --ca ./pki/ca --host 127.0.0.1 --host localhost --out ./pki/server -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, _ := cmd.Flags().GetString("out")
 			hosts, _ := cmd.Flags().GetStringArray("host")
-			days, _ := cmd.Flags().GetInt("days")
 			if len(hosts) == 0 {
 				return errors.New("give at least one --host (e.g. --host 127.0.0.1 --host localhost)")
 			}
-			tmpl, err := certTemplate(pkix.Name{CommonName: hosts[0]}, days)
-			if err != nil {
-				return err
+			if caDir, _ := cmd.Flags().GetString("ca"); caDir == "" {
+				return errors.New("give the test CA with --ca DIR")
 			}
-			for _, h := range hosts {
-				if ip := net.ParseIP(h); ip != nil {
-					tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-				} else {
-					tmpl.DNSNames = append(tmpl.DNSNames, h)
-				}
-			}
-			tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-			caDir, _ := cmd.Flags().GetString("ca")
-			caCert, caKey, err := loadCA(caDir)
-			if err != nil {
-				return err
-			}
-			return issue(cmd, out, "server", tmpl, caCert, caKey)
+			return issue(cmd, "server", authz.CertRequest{Kind: authz.CertServer, Subject: pkix.Name{CommonName: hosts[0]}, Hosts: hosts})
 		},
 	}
 	server.Flags().StringArray("host", nil, "DNS name or IP address the server is reached at (repeatable)")
@@ -107,39 +74,24 @@ client.jwks.json, the public key to register with --jwks-file
   idvauth certs client --self-signed --cn kyc-self --out ./pki/kyc-self -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, _ := cmd.Flags().GetString("out")
 			cn, _ := cmd.Flags().GetString("cn")
 			org, _ := cmd.Flags().GetString("org")
-			days, _ := cmd.Flags().GetInt("days")
 			dns, _ := cmd.Flags().GetStringArray("dns")
 			self, _ := cmd.Flags().GetBool("self-signed")
 			caDir, _ := cmd.Flags().GetString("ca")
-			if cn == "" {
+			switch {
+			case cn == "":
 				return errors.New("give the client's --cn")
+			case self && caDir != "":
+				return errors.New("--self-signed and --ca exclude each other")
+			case !self && caDir == "":
+				return errors.New("give the test CA with --ca DIR, or --self-signed")
 			}
 			name := pkix.Name{CommonName: cn}
 			if org != "" {
 				name.Organization = []string{org}
 			}
-			tmpl, err := certTemplate(name, days)
-			if err != nil {
-				return err
-			}
-			tmpl.DNSNames = dns
-			tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-			switch {
-			case self && caDir != "":
-				return errors.New("--self-signed and --ca exclude each other")
-			case self:
-				return issue(cmd, out, "client", tmpl, nil, nil)
-			case caDir == "":
-				return errors.New("give the test CA with --ca DIR, or --self-signed")
-			}
-			caCert, caKey, err := loadCA(caDir)
-			if err != nil {
-				return err
-			}
-			return issue(cmd, out, "client", tmpl, caCert, caKey)
+			return issue(cmd, "client", authz.CertRequest{Kind: authz.CertClient, Subject: name, Hosts: dns})
 		},
 	}
 	client.Flags().String("cn", "", "the client's common name, e.g. its client_id")
@@ -159,45 +111,6 @@ client.jwks.json, the public key to register with --jwks-file
 	return cmd
 }
 
-func certTemplate(name pkix.Name, days int) (*x509.Certificate, error) {
-	if days < 1 || days > 3650 {
-		return nil, errors.New("--days must be between 1 and 3650")
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now().Add(-5 * time.Minute) // allow for clock differences
-	return &x509.Certificate{SerialNumber: serial, Subject: name, NotBefore: now, NotAfter: now.Add(time.Duration(days) * 24 * time.Hour),
-		BasicConstraintsValid: true}, nil
-}
-
-func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	cb, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("--ca: %w", err)
-	}
-	kb, err := os.ReadFile(filepath.Join(dir, "ca.key"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("--ca: %w", err)
-	}
-	cp, _ := pem.Decode(cb)
-	kp, _ := pem.Decode(kb)
-	if cp == nil || kp == nil {
-		return nil, nil, fmt.Errorf("--ca: %s does not hold ca.crt and ca.key in PEM", dir)
-	}
-	cert, err := x509.ParseCertificate(cp.Bytes)
-	if err != nil || !cert.IsCA {
-		return nil, nil, fmt.Errorf("--ca: %s/ca.crt is not a CA certificate", dir)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(kp.Bytes)
-	key, ok := k.(*ecdsa.PrivateKey)
-	if err != nil || !ok {
-		return nil, nil, fmt.Errorf("--ca: %s/ca.key is not an ECDSA key in PKCS #8", dir)
-	}
-	return cert, key, nil
-}
-
 // issued is what the certs commands print with -o json.
 type issued struct {
 	Certificate string `json:"certificate"`
@@ -208,63 +121,47 @@ type issued struct {
 	NotAfter    string `json:"not_after"`
 }
 
-// issue makes a key, signs tmpl with caKey (self-signed when caCert is
-// nil) and writes base.crt and base.key (and base.jwks.json for clients)
-// into dir.
-func issue(cmd *cobra.Command, dir, base string, tmpl, caCert *x509.Certificate, caKey *ecdsa.PrivateKey) error {
+// issue makes the certificate of req (signed by --ca when given) and
+// writes base.crt, base.key and, for clients, base.jwks.json into --out.
+func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 	asJSON, err := outputJSON(cmd)
 	if err != nil {
 		return err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dir, _ := cmd.Flags().GetString("out")
+	req.Days, _ = cmd.Flags().GetInt("days")
+	if f := cmd.Flags().Lookup("ca"); f != nil && f.Value.String() != "" {
+		caDir := f.Value.String()
+		if req.CACert, err = os.ReadFile(filepath.Join(caDir, "ca.crt")); err != nil {
+			return fmt.Errorf("--ca: %w", err)
+		}
+		if req.CAKey, err = os.ReadFile(filepath.Join(caDir, "ca.key")); err != nil {
+			return fmt.Errorf("--ca: %w", err)
+		}
+	}
+	c, err := authz.IssueCert(req)
 	if err != nil {
 		return err
 	}
-	parent, signer := tmpl, key
-	if caCert != nil {
-		parent, signer = caCert, caKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		return fmt.Errorf("create certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	out := issued{
-		Certificate: filepath.Join(dir, base+".crt"), Key: filepath.Join(dir, base+".key"),
-		SubjectDN: tmpl.Subject.String(), NotAfter: tmpl.NotAfter.UTC().Format(time.RFC3339),
-	}
-	sum := sha256.Sum256(der)
-	out.Thumbprint = base64.RawURLEncoding.EncodeToString(sum[:])
-	files := []struct {
+	out := issued{Certificate: filepath.Join(dir, base+".crt"), Key: filepath.Join(dir, base+".key"),
+		SubjectDN: c.SubjectDN, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
+	type file struct {
 		path string
 		data []byte
 		mode os.FileMode
-	}{
-		{out.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600},
-		{out.Certificate, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644},
 	}
-	if base == "client" {
-		set, err := json.MarshalIndent(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, Use: "sig", Algorithm: string(jose.ES256)}}}, "", "  ")
-		if err != nil {
-			return err
-		}
+	files := []file{{out.Key, c.KeyPEM, 0o600}, {out.Certificate, c.CertPEM, 0o644}}
+	if c.JWKS != nil {
 		out.JWKS = filepath.Join(dir, base+".jwks.json")
-		files = append(files, struct {
-			path string
-			data []byte
-			mode os.FileMode
-		}{out.JWKS, append(set, '\n'), 0o644})
+		files = append(files, file{out.JWKS, c.JWKS, 0o644})
 	}
 	for _, f := range files {
 		if _, err := os.Stat(f.path); err == nil {
 			return fmt.Errorf("%s exists: not overwritten (choose another --out)", f.path)
 		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
 	}
 	for _, f := range files {
 		if err := writeNew(f.path, f.data, f.mode); err != nil {
