@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // AuditEntry is one event of the audit trail. Entries form a hash chain:
@@ -75,16 +78,66 @@ type auditBody struct {
 const auditTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
 // Canonical returns the canonical form of e's event fields (everything but
-// Seq and the hashes). Time is truncated to microseconds.
+// Seq and the hashes). Time is truncated to microseconds. Invalid UTF-8 in
+// a string becomes U+FFFD, one per bad byte (as encoding/json does), before
+// encoding, so that the canonical form of a decoded canonical form is
+// itself; of Details keys that then coincide, the last in byte order wins.
 func (e AuditEntry) Canonical() []byte {
 	b, err := json.Marshal(auditBody{
-		Time: e.Time.UTC().Truncate(time.Microsecond).Format(auditTimeLayout), Type: e.Type, Actor: e.Actor,
-		RequestID: e.RequestID, ClientID: e.ClientID, Subject: e.Subject, IP: e.IP, Outcome: e.Outcome, Details: e.Details,
+		Time: e.Time.UTC().Truncate(time.Microsecond).Format(auditTimeLayout), Type: validText(e.Type), Actor: validText(e.Actor),
+		RequestID: validText(e.RequestID), ClientID: validText(e.ClientID), Subject: validText(e.Subject), IP: validText(e.IP),
+		Outcome: validText(e.Outcome), Details: validDetails(e.Details),
 	})
 	if err != nil { // strings and a map of strings always marshal
 		panic("storage: marshal audit entry: " + err.Error())
 	}
 	return b
+}
+
+// validText replaces each byte of s that is not part of valid UTF-8 with
+// U+FFFD. encoding/json writes such a byte as the escape \ufffd but the
+// rune U+FFFD as itself: without this, re-encoding a decoded body would
+// change it.
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// validDetails is m with validText applied to keys and values; m itself if
+// nothing changes.
+func validDetails(m map[string]string) map[string]string {
+	clean := true
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return m
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(map[string]string, len(m))
+	for _, k := range keys {
+		out[validText(k)] = validText(m[k])
+	}
+	return out
 }
 
 // DecodeAuditBody fills e's event fields from body, the canonical form a
