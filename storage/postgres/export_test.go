@@ -21,3 +21,6 @@ func HoldAuditFlushes(s *Store, hook func()) {
 
 // QueuedAudit is how many AppendAudit calls wait for a group append.
 func QueuedAudit(s *Store) int { return s.auditor.queued() }
+
+// SetAuditFlushers sets how many audit group appends s runs at once.
+func SetAuditFlushers(s *Store, n int) { s.auditor.max = n }
