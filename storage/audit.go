@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,8 +142,11 @@ func validDetails(m map[string]string) map[string]string {
 }
 
 // DecodeAuditBody fills e's event fields from body, the canonical form a
-// store kept, and sets e.Body. It fails if body is not a canonical form
-// (which verification reports as a broken entry).
+// store kept, and sets e.Body. It fails if body is not one JSON object of
+// the canonical form's fields with a time in its layout (which
+// verification reports as a broken entry). It does not check that body is
+// canonical (field order, spacing, escapes): AuditVerifier does, by
+// comparing body with the Canonical of what it decoded.
 func DecodeAuditBody(e *AuditEntry, body []byte) error {
 	var b auditBody
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -150,9 +154,16 @@ func DecodeAuditBody(e *AuditEntry, body []byte) error {
 	if err := dec.Decode(&b); err != nil {
 		return fmt.Errorf("audit entry %d: body is not valid: %w", e.Seq, err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("audit entry %d: body is not valid: data after the entry", e.Seq)
+	}
 	t, err := time.Parse(auditTimeLayout, b.Time)
 	if err != nil {
 		return fmt.Errorf("audit entry %d: body time: %w", e.Seq, err)
+	}
+	// In UTC, as Canonical writes it, the time must still fit the layout.
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("audit entry %d: body time: year %d out of range", e.Seq, y)
 	}
 	e.Time, e.Type, e.Actor, e.RequestID, e.ClientID, e.Subject, e.IP, e.Outcome, e.Details =
 		t.UTC(), b.Type, b.Actor, b.RequestID, b.ClientID, b.Subject, b.IP, b.Outcome, b.Details
@@ -197,10 +208,14 @@ type AuditStore interface {
 	// AppendAudit returned knows the entry survives a crash. Entries of
 	// concurrent calls, from this process or from other replicas, all land
 	// in one chain; a backend may commit several calls' entries together.
-	// It sets nothing in the caller's values.
+	// It sets nothing in the caller's values. It fails, appending none of
+	// entries, if an entry's canonical form does not decode (a Time
+	// outside the years 0 to 9999).
 	AppendAudit(ctx context.Context, entries ...AuditEntry) error
 	// ListAudit returns the entries f selects in Seq order, decoded from
-	// their bodies, with Seq, PrevHash, Hash and Body set.
+	// their bodies, with Seq, PrevHash, Hash and Body set. An entry whose
+	// body does not decode (a tampered one) has only those four set, so
+	// that AuditVerifier can name it.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	// DropAuditBefore drops the leading entries older than before: it
 	// appends a checkpoint entry (type AuditCheckpoint, at now) recording
