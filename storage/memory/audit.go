@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,24 +22,31 @@ type auditLog struct {
 
 // AppendAudit implements storage.AuditStore.
 func (s *Store) AppendAudit(_ context.Context, entries ...storage.AuditEntry) error {
+	// Decode first: an entry whose canonical form does not decode (a
+	// Time outside the years 0 to 9999) fails the call before anything
+	// is appended.
+	decoded := make([]storage.AuditEntry, len(entries))
+	for i, e := range entries {
+		if err := storage.DecodeAuditBody(&decoded[i], e.Canonical()); err != nil {
+			return fmt.Errorf("memory: append audit entries: %w", err)
+		}
+	}
 	s.auditMu.Lock()
 	defer s.auditMu.Unlock()
-	s.appendAuditLocked(entries...)
+	s.appendAuditLocked(decoded...)
 	return nil
 }
 
-func (s *Store) appendAuditLocked(entries ...storage.AuditEntry) {
+// appendAuditLocked chains entries, decoded from their canonical forms,
+// onto the log; s.auditMu must be held.
+func (s *Store) appendAuditLocked(decoded ...storage.AuditEntry) {
 	a := &s.audit
 	if a.head == nil {
 		a.head = storage.ZeroAuditHash
 	}
-	for _, e := range entries {
-		body := e.Canonical()
+	for _, out := range decoded {
 		a.seq++
-		out := storage.AuditEntry{Seq: a.seq, PrevHash: a.head, Hash: storage.AuditHash(a.head, body)}
-		if err := storage.DecodeAuditBody(&out, body); err != nil {
-			panic("memory: canonical audit body does not decode: " + err.Error())
-		}
+		out.Seq, out.PrevHash, out.Hash = a.seq, a.head, storage.AuditHash(a.head, out.Body)
 		a.entries = append(a.entries, out)
 		a.head = out.Hash
 	}
@@ -87,14 +95,19 @@ func (s *Store) DropAuditBefore(_ context.Context, before, now time.Time) (int, 
 		return 0, nil
 	}
 	last := es[n-1]
-	s.appendAuditLocked(storage.AuditEntry{
+	cp := storage.AuditEntry{
 		Time: now, Type: storage.AuditCheckpoint, Actor: "system", Outcome: "ok",
 		Details: map[string]string{
 			"dropped_through": strconv.FormatInt(last.Seq, 10),
 			"last_hash":       hex.EncodeToString(last.Hash),
 			"dropped":         strconv.Itoa(n),
 		},
-	})
+	}
+	var decoded storage.AuditEntry
+	if err := storage.DecodeAuditBody(&decoded, cp.Canonical()); err != nil {
+		return 0, fmt.Errorf("memory: drop audit entries: %w", err)
+	}
+	s.appendAuditLocked(decoded)
 	s.audit.entries = slices.Clone(s.audit.entries[n:])
 	return n, nil
 }

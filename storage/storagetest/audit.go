@@ -24,6 +24,7 @@ var auditTests = []struct {
 	{"AuditPagination", testAuditPagination},
 	{"AuditPageCap", testAuditPageCap},
 	{"AuditOddValues", testAuditOddValues},
+	{"AuditTimeOutOfRange", testAuditTimeOutOfRange},
 	{"AuditConcurrentAppend", testAuditConcurrentAppend},
 	{"AuditDropConcurrent", testAuditDropConcurrent},
 	{"ListTokensBySubject", testListTokensBySubject},
@@ -311,6 +312,36 @@ func testAuditOddValues(t *testing.T, s storage.Store) {
 	if es := mustListAudit(t, s, storage.AuditFilter{ClientID: "c\uFFFD"}); len(es) != 1 || es[0].Seq != got[5].Seq {
 		t.Errorf("ListAudit(client U+FFFD) = %d entries, want entry %d", len(es), got[5].Seq)
 	}
+	verifyAudit(t, s)
+}
+
+// testAuditTimeOutOfRange appends entries whose canonical form cannot
+// hold their time: the call fails and appends none of its entries.
+func testAuditTimeOutOfRange(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	good := auditEntry(now(), "token.issued", "c", "")
+	tests := []struct {
+		name string
+		at   time.Time
+	}{
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"year -1", time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := auditEntry(tt.at, "token.issued", "c", "")
+			if err := s.AppendAudit(ctx, good, bad); err == nil {
+				t.Errorf("AppendAudit(entry at %v) = nil, want an error", tt.at)
+			}
+			if _, err := s.DropAuditBefore(ctx, time.Now(), tt.at); err != nil {
+				t.Errorf("DropAuditBefore(nothing to drop, now %v) = %v", tt.at, err)
+			}
+		})
+	}
+	if es := mustListAudit(t, s, storage.AuditFilter{}); len(es) != 0 {
+		t.Errorf("after failed appends: %d entries, want none", len(es))
+	}
+	mustAppendAudit(t, s, good)
 	verifyAudit(t, s)
 }
 
