@@ -277,8 +277,8 @@ func TestAuditTwoReplicas(t *testing.T) {
 }
 
 // TestAuditGroupCommit holds one append so that others queue behind it,
-// and checks that the queue is appended in one statement, in order of
-// arrival, with each caller answered.
+// and checks that the queue is appended in one statement, with each caller
+// answered.
 func TestAuditGroupCommit(t *testing.T) {
 	var mu sync.Mutex
 	var batches []int
