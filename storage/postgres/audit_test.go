@@ -205,6 +205,19 @@ func TestAuditTamper(t *testing.T) {
 	}
 }
 
+// waitFor polls cond until it holds; it fails the test after a generous
+// deadline (a hang, not a slow machine).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func mustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	t.Helper()
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
@@ -306,16 +319,12 @@ func TestAuditGroupCommit(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); errs[0] = s.AppendAudit(ctx, entry(0, 0)) }()
-	for flushes.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the first flush", func() bool { return flushes.Load() > 0 })
 	for i := 1; i <= queued; i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = s.AppendAudit(ctx, entry(i, 0), entry(i, 1)) }()
 	}
-	for postgres.QueuedAudit(s) < queued {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the queue", func() bool { return postgres.QueuedAudit(s) == queued })
 	close(release)
 	wg.Wait()
 	for i, err := range errs {
@@ -354,16 +363,12 @@ func TestAuditGroupCommitError(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); errs[0] = s.AppendAudit(ctx, e) }()
-	for flushes.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the first flush", func() bool { return flushes.Load() > 0 })
 	for i := 1; i < len(errs); i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = s.AppendAudit(ctx, e) }()
 	}
-	for postgres.QueuedAudit(s) < len(errs)-1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the queue", func() bool { return postgres.QueuedAudit(s) == len(errs)-1 })
 	close(release)
 	wg.Wait()
 	for i, err := range errs {

@@ -309,8 +309,11 @@ func testAuditOddValues(t *testing.T, s storage.Store) {
 			t.Errorf("ListAudit(%#v) = %d entries, want entry %d", f, len(es), got[1].Seq)
 		}
 	}
-	if es := mustListAudit(t, s, storage.AuditFilter{ClientID: "c\uFFFD"}); len(es) != 1 || es[0].Seq != got[5].Seq {
-		t.Errorf("ListAudit(client U+FFFD) = %d entries, want entry %d", len(es), got[5].Seq)
+	for _, limit := range []int{0, 1} {
+		f := storage.AuditFilter{ClientID: "c\uFFFD", Limit: limit}
+		if es := mustListAudit(t, s, f); len(es) != 1 || es[0].Seq != got[5].Seq {
+			t.Errorf("ListAudit(client U+FFFD, limit %d) = %d entries, want entry %d", limit, len(es), got[5].Seq)
+		}
 	}
 	verifyAudit(t, s)
 }
