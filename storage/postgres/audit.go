@@ -57,6 +57,9 @@ const maxAuditBatch = 256
 // head row lock lets one append at a time commit anyway: a second flush in
 // flight would only wait on it holding a connection, while the entries
 // that queue behind a single flush all go in the next statement.
+// BenchmarkAppendAudit (two cores, 32 appenders, durable commits): one
+// flusher 190-250us per entry at 16 entries a batch, two 210-240us at 11,
+// four 310us at 7.
 const auditFlushers = 1
 
 func newAuditor(pool *pgxpool.Pool, onBatch func(int, time.Duration)) *auditor {
