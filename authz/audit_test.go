@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
 // auditAll reads the whole audit trail through the admin API, a few
@@ -256,4 +259,94 @@ func tokenFrom(t testing.TB, body []byte) string {
 		t.Fatalf("no access_token in %s (%v)", body, err)
 	}
 	return v.AccessToken
+}
+
+// TestAuditVerifyFindsTampering edits the trail with SQL as the table
+// owner (trigger disabled) and checks that the admin API's verification
+// names the changed entry, and the one after a removed entry.
+func TestAuditVerifyFindsTampering(t *testing.T) {
+	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
+	svc := ts.demo.Service
+	for range 5 {
+		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	}
+	if v := ts.auditVerify(t); !v.OK {
+		t.Fatalf("clean trail: verify = %+v", v)
+	}
+	issued := ts.auditAll(t, url.Values{"type": {authz.EventTokenIssued}})
+	if len(issued) != 5 {
+		t.Fatalf("%d token.issued entries, want 5", len(issued))
+	}
+	conn := ts.db(t)
+	ctx := context.Background()
+	// An UPDATE with the trigger in place is refused.
+	if _, err := conn.Exec(ctx, `UPDATE audit_entries SET body = body WHERE seq = $1`, issued[1].Seq); err == nil {
+		t.Fatal("UPDATE of an audit entry succeeded with the trigger in place")
+	}
+	if _, err := conn.Exec(ctx, `ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only`); err != nil {
+		t.Fatal(err)
+	}
+	// Changed: another client ID inside the body.
+	if _, err := conn.Exec(ctx, `UPDATE audit_entries SET body = convert_to(replace(convert_from(body, 'UTF8'), $2, 'someone-else'), 'UTF8') WHERE seq = $1`,
+		issued[1].Seq, svc.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if v := ts.auditVerify(t); v.OK || v.BrokenAt != issued[1].Seq {
+		t.Errorf("after changing entry %d: verify = %+v, want broken_at %d", issued[1].Seq, v, issued[1].Seq)
+	}
+	// Removed: the changed entry goes; the break is now at its seq, as missing.
+	if _, err := conn.Exec(ctx, `DELETE FROM audit_entries WHERE seq = $1`, issued[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if v := ts.auditVerify(t); v.OK || v.BrokenAt != issued[1].Seq || !strings.Contains(v.Reason, "missing") {
+		t.Errorf("after deleting entry %d: verify = %+v, want broken_at %d (missing)", issued[1].Seq, v, issued[1].Seq)
+	}
+}
+
+// TestAuditRetention drops old entries behind a checkpoint: the rest
+// still verifies, and the checkpoint names what was dropped.
+func TestAuditRetention(t *testing.T) {
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		var mu sync.Mutex
+		now := time.Now()
+		cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		cfg.AuditRetention = time.Hour
+		ts := startServer(t, cfg)
+		svc := ts.demo.Service
+		for range 3 {
+			post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Hour)
+		cutoff := now.Add(-time.Hour)
+		mu.Unlock()
+		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		var old []authz.AuditEntryJSON
+		for _, e := range ts.auditAll(t, nil) {
+			if at, _ := time.Parse(time.RFC3339Nano, e.Time); at.Before(cutoff) {
+				old = append(old, e)
+			}
+		}
+		if len(old) < 4 {
+			t.Fatalf("%d entries before the cutoff, want the first keys' and tokens'", len(old))
+		}
+		n, err := ts.srv.DropOldAudit(context.Background())
+		if err != nil || n != len(old) {
+			t.Fatalf("DropOldAudit = %d, %v; want the %d old entries", n, err, len(old))
+		}
+		rest := ts.auditAll(t, nil)
+		if rest[0].Seq != old[len(old)-1].Seq+1 {
+			t.Errorf("first entry after the drop is %d, want %d", rest[0].Seq, old[len(old)-1].Seq+1)
+		}
+		cp := ofType(rest, authz.EventAuditCheckpoint)
+		if len(cp) != 1 || cp[0].Details["dropped_through"] != fmt.Sprint(old[len(old)-1].Seq) || cp[0].Details["last_hash"] != old[len(old)-1].Hash {
+			t.Errorf("checkpoint = %+v, want one for entries up to %d", cp, old[len(old)-1].Seq)
+		}
+		if v := ts.auditVerify(t); !v.OK {
+			t.Errorf("verify after retention = %+v", v)
+		}
+		if n, err := ts.srv.DropOldAudit(context.Background()); err != nil || n != 0 {
+			t.Errorf("second DropOldAudit = %d, %v; want nothing to drop", n, err)
+		}
+	})
 }
