@@ -371,13 +371,20 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("/admin/users", s.adminUsers)
 	mux.HandleFunc("/admin/users/{id}", s.adminUser)
 	mux.HandleFunc("/admin/users/{id}/consents", s.adminUserConsents)
+	mux.HandleFunc("/admin/users/{id}/erase", s.adminUserErase)
+	mux.HandleFunc("/admin/users/{id}/export", s.adminUserExport)
 	mux.HandleFunc("/admin/keys", s.adminKeys)
 	mux.HandleFunc("/admin/keys/rotate", s.adminRotateKeys)
 	mux.HandleFunc("/admin/keys/{kid}/retire", s.adminRetireKey)
+	mux.HandleFunc("/admin/audit", s.adminAudit)
+	mux.HandleFunc("/admin/audit/verify", s.adminAuditVerify)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
-	return s.middleware("admin", s.requireAdmin(mux))
+	outer := http.NewServeMux()
+	outer.Handle("/metrics", s.metricsHandler())
+	outer.Handle("/", s.auditAdmin(s.requireAdmin(mux)))
+	return s.middleware("admin", outer)
 }
 
 // requireAdmin checks the admin bearer token in constant time.
@@ -472,6 +479,7 @@ func (s *Server) adminClients(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("client created", requestField(ctx), clientField(out.ClientID))
+		noteAdmin(ctx, EventClientCreated, out.ClientID, "", map[string]string{"grant_types": strings.Join(out.GrantTypes, " "), "scope": out.Scope, "auth_method": out.TokenEndpointAuthMethod})
 		w.Header().Set("Location", "/admin/clients/"+out.ClientID)
 		writeJSON(w, http.StatusCreated, out)
 	default:
@@ -520,6 +528,7 @@ func (s *Server) adminClient(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("client updated", requestField(ctx), clientField(id))
+		noteAdmin(ctx, EventClientUpdated, id, "", map[string]string{"grant_types": strings.Join(got.GrantTypes, " "), "scope": strings.Join(got.Scopes, " "), "auth_method": got.TokenEndpointAuthMethod})
 		writeJSON(w, http.StatusOK, clientJSON(got))
 	case http.MethodDelete:
 		if err := s.store.DeleteClient(ctx, id); err != nil {
@@ -527,6 +536,7 @@ func (s *Server) adminClient(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("client deleted", requestField(ctx), clientField(id))
+		noteAdmin(ctx, EventClientDeleted, id, "", nil)
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		methodNotAllowed(w, "GET, PUT, DELETE")
@@ -565,6 +575,7 @@ func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("client secret rotated", requestField(ctx), clientField(id))
+	noteAdmin(ctx, EventClientSecret, id, "", nil)
 	out := clientJSON(c)
 	out.ClientSecret = secret
 	writeJSON(w, http.StatusOK, out)

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -84,7 +85,7 @@ func parseAssertion(raw string) (*parsedAssertion, error) {
 
 // authenticateAssertion is private_key_jwt client authentication (RFC
 // 7523 section 2.2 and 3, OpenID Connect Core section 9).
-func (s *Server) authenticateAssertion(ctx context.Context, form url.Values, basic bool) (*client, error) {
+func (s *Server) authenticateAssertion(ctx context.Context, r *http.Request, form url.Values, basic bool) (*client, error) {
 	if basic || form.Has("client_secret") {
 		return nil, fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not a client assertion and a secret.")
 	}
@@ -100,36 +101,46 @@ func (s *Server) authenticateAssertion(ctx context.Context, form url.Values, bas
 	if fid := form.Get("client_id"); fid != "" && fid != id {
 		return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the assertion's sub.")
 	}
+	ip := ipString(s.clientIP(r))
+	if wait, err := s.clientLocked(ctx, id, ip); err != nil {
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	} else if wait > 0 {
+		s.rateLimited(r, "cooloff")
+		return nil, rateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
+	}
+	fail := func(reason string, err error) (*client, error) {
+		s.debugAuthFailure(ctx, id, reason, err)
+		s.authFailed(ctx, id, ip)
+		return nil, fosite.ErrInvalidClient
+	}
 	c, err := s.client(ctx, id)
 	if err != nil {
-		s.debugAuthFailure(ctx, id, "unknown client or store error", err)
 		if isNotFound(err) {
-			return nil, fosite.ErrInvalidClient
+			return fail("unknown client", err)
 		}
+		s.debugAuthFailure(ctx, id, "store error", err)
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}
 	if c.rec.TokenEndpointAuthMethod != authPrivateKeyJWT {
-		s.debugAuthFailure(ctx, id, "wrong authentication method "+authPrivateKeyJWT, nil)
-		return nil, fosite.ErrInvalidClient
+		return fail("wrong authentication method "+authPrivateKeyJWT, nil)
 	}
 	keys, err := s.clientKeys(ctx, c, p.kid)
 	if err != nil {
+		// The client's keys are unreachable: not the caller's fault, so
+		// not counted against it.
 		s.debugAuthFailure(ctx, id, "client keys unavailable", err)
 		return nil, fosite.ErrInvalidClient
 	}
 	claims, err := p.verify(keys)
 	if err != nil {
-		s.debugAuthFailure(ctx, id, "assertion signature", err)
-		return nil, fosite.ErrInvalidClient
+		return fail("assertion signature", err)
 	}
 	if err := s.checkAssertionClaims(claims); err != nil {
-		s.debugAuthFailure(ctx, id, "assertion claims", err)
-		return nil, fosite.ErrInvalidClient
+		return fail("assertion claims", err)
 	}
 	if err := s.store.UseAssertion(ctx, id, claims.ID, claims.Expiry.Time().Add(assertionLeeway)); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
-			s.debugAuthFailure(ctx, id, "assertion replayed", nil)
-			return nil, fosite.ErrInvalidClient
+			return fail("assertion replayed", nil)
 		}
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}

@@ -91,6 +91,9 @@ func TestPrivateKeyJWT(t *testing.T) {
 }
 
 func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
+	// The refusals below are many failures of one client from one
+	// address: more than the lock-out allows.
+	cfg.ClientAuthMaxFailures, cfg.ClientAuthMaxFailuresPerIP = 1000, 1000
 	ts := startServer(t, cfg)
 	es, ed, rs := mustKey(t, jose.ES256), mustKey(t, jose.EdDSA), mustKey(t, jose.RS256)
 	ps := rs
@@ -311,5 +314,25 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 	}
 	if n := fetches.Load(); n != 2 {
 		t.Errorf("jwks_uri fetched %d times, want 2 (one refetch for the new kid)", n)
+	}
+}
+
+// TestPrivateKeyJWTLockout: failed assertions count towards the client
+// lock-out like wrong secrets, so forged assertions cannot be tried
+// without end.
+func TestPrivateKeyJWTLockout(t *testing.T) {
+	ts := startServer(t, authz.Config{ClientAuthMaxFailures: 3, ClientAuthWindow: time.Minute})
+	k := mustKey(t, jose.ES256)
+	c := ts.createClient(t, map[string]any{"client_id": "jwt-lock", "token_endpoint_auth_method": "private_key_jwt",
+		"jwks": json.RawMessage(jwksJSON(t, pub(k)))})
+	forger := mustKey(t, jose.ES256)
+	for i := range 3 {
+		if code, _, b := post(t, ts.public+"/oauth2/token", "", "", assertionForm(signAssertion(t, forger, assertionClaims(c.ClientID, ts.public)))); code != 401 {
+			t.Fatalf("forged assertion %d = %d %s, want 401", i, code, b)
+		}
+	}
+	code, _, b := post(t, ts.public+"/oauth2/token", "", "", assertionForm(signAssertion(t, k, assertionClaims(c.ClientID, ts.public))))
+	if code != http.StatusTooManyRequests {
+		t.Errorf("good assertion after 3 forged ones = %d %s, want 429 (locked out)", code, b)
 	}
 }

@@ -568,10 +568,14 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, c *client, 
 // throttleKeys are the failure counters of one login attempt: the account
 // (by a keyed hash of the username, so the store holds no usernames) and
 // the source address.
+// A nil r gives the account key alone.
 func (s *Server) throttleKeys(username string, r *http.Request) (account, ip string) {
 	m := hmac.New(sha256.New, s.throttleSecret)
 	m.Write([]byte(username))
 	account = "login:user:" + hex.EncodeToString(m.Sum(nil)[:16])
+	if r == nil {
+		return account, ""
+	}
 	return account, "login:ip:" + ipString(s.clientIP(r))
 }
 
@@ -594,6 +598,14 @@ func (s *Server) readPageRequest(w http.ResponseWriter, r *http.Request) (string
 // handleLogin serves the login form's post.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if ok, wait := s.limits.login.allow(ipString(s.clientIP(r)), s.now()); !ok {
+		// A page, not JSON: a person reads this one.
+		s.rateLimited(r, "ip")
+		w.Header().Set("Retry-After", retryAfter(wait))
+		s.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
+			"Too many sign-in attempts come from your network. Try again in "+humanDuration(max(wait, time.Second))+".")
+		return
+	}
 	raw, ar, ok := s.readPageRequest(w, r)
 	if !ok {
 		return
@@ -614,6 +626,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		wait := max(until.Sub(now), time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		s.log.Info("login refused: too many failures", requestField(ctx), clientField(c.GetID()))
+		if s.audit(ctx, storage.AuditEntry{Type: EventLoginFailed, Actor: actorAnonymous, ClientID: c.GetID(), IP: ipString(s.clientIP(r)),
+			Outcome: "throttled"}) != nil {
+			s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+			return
+		}
 		s.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
 			"There were too many failed sign-in attempts. For your safety, signing in is paused; try again in "+humanDuration(wait)+".")
 		return
@@ -639,6 +656,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.log.Info("login failed", requestField(ctx), clientField(c.GetID()))
+		e := storage.AuditEntry{Type: EventLoginFailed, Actor: actorAnonymous, ClientID: c.GetID(), IP: ipString(s.clientIP(r)),
+			Outcome: "unknown_user"}
+		if err == nil {
+			e.Subject, e.Outcome = user.ID, "wrong_password"
+		}
+		if s.audit(ctx, e) != nil {
+			s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+			return
+		}
 		s.loginPage(w, r, http.StatusOK, c, raw, username, "The username or password is not correct.")
 		return
 	}
@@ -654,6 +680,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}
 	if err := s.store.CreateBrowserSession(ctx, bs); err != nil {
 		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	if s.audit(ctx, storage.AuditEntry{Type: EventLoginSucceeded, Actor: actorUser(user.ID), ClientID: c.GetID(), Subject: user.ID,
+		IP: ipString(s.clientIP(r))}) != nil {
+		_ = s.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
+		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
 	s.setCookie(w, sessionCookie, value, s.cfg.SessionTTL)
@@ -736,6 +768,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	case "allow":
 	case "deny":
 		s.log.Info("consent refused", requestField(ctx), clientField(c.GetID()), userField(user.ID))
+		if s.audit(ctx, storage.AuditEntry{Type: EventConsentGiven, Actor: actorUser(user.ID), ClientID: c.GetID(), Subject: user.ID,
+			IP: ipString(s.clientIP(r)), Outcome: "access_denied"}) != nil {
+			s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+			return
+		}
 		s.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The person refused the request."))
 		return
 	default:
@@ -752,6 +789,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.store.SaveConsent(ctx, storage.Consent{UserID: user.ID, ClientID: c.GetID(), Scopes: granted, GrantedAt: s.now()}); err != nil {
 		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	if s.audit(ctx, storage.AuditEntry{Type: EventConsentGiven, Actor: actorUser(user.ID), ClientID: c.GetID(), Subject: user.ID,
+		IP: ipString(s.clientIP(r)), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
+		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
 	s.log.Info("consent given", requestField(ctx), clientField(c.GetID()), userField(user.ID))

@@ -15,10 +15,14 @@ import (
 
 // benchBackends runs fn on the memory store and, when
 // IDVAUTH_TEST_DATABASE_URL is set, on PostgreSQL.
+// Each runs with the audit trail on and, as "noaudit", off: the ratio is
+// what the trail costs.
 func benchBackends(b *testing.B, fn func(b *testing.B, cfg Config)) {
 	b.Run("memory", func(b *testing.B) { fn(b, Config{Store: memory.New()}) })
+	b.Run("memory-noaudit", func(b *testing.B) { fn(b, Config{Store: memory.New(), AuditDisabled: true}) })
 	if os.Getenv(pgtest.EnvURL) != "" {
 		b.Run("postgres", func(b *testing.B) { fn(b, Config{DatabaseURL: pgtest.URL(b)}) })
+		b.Run("postgres-noaudit", func(b *testing.B) { fn(b, Config{DatabaseURL: pgtest.URL(b), AuditDisabled: true}) })
 	}
 }
 
@@ -27,6 +31,7 @@ func benchBackends(b *testing.B, fn func(b *testing.B, cfg Config)) {
 func newBenchServer(b *testing.B, cfg Config) (http.Handler, ClientJSON, ClientJSON) {
 	b.Helper()
 	cfg.Secrets, cfg.AdminToken, cfg.JanitorInterval = []string{testSecret}, testAdminToken, -1
+	cfg.RateLimits = RateLimits{TokenPerClient: -1, IntrospectPerClient: -1, PerIP: -1}
 	s, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

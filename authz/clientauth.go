@@ -50,11 +50,14 @@ func (sha256Hasher) Compare(_ context.Context, hash, data []byte) error {
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	id, secret, basic := r.BasicAuth()
 	if form.Has("client_assertion") || form.Has("client_assertion_type") {
-		c, err := s.authenticateAssertion(ctx, form, basic)
+		c, err := s.authenticateAssertion(ctx, r, form, basic)
 		if err != nil {
 			return nil, err
 		}
 		s.noteCertificate(r, c)
+		if err := s.clientRateLimit(r, c.rec.ID); err != nil {
+			return nil, err
+		}
 		return c, nil
 	}
 	method := authBasic
@@ -81,10 +84,18 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 			method = authNone
 		}
 	}
+	ip := ipString(s.clientIP(r))
+	if wait, err := s.clientLocked(ctx, id, ip); err != nil {
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	} else if wait > 0 {
+		s.rateLimited(r, "cooloff")
+		return nil, rateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
+	}
 	c, err := s.client(ctx, id)
 	if err != nil {
 		s.debugAuthFailure(ctx, id, "unknown client or store error", err)
 		if isNotFound(err) {
+			s.authFailed(ctx, id, ip)
 			return nil, fosite.ErrInvalidClient
 		}
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
@@ -99,20 +110,29 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 		}
 		if err != nil {
 			s.debugAuthFailure(ctx, id, "client certificate", err)
+			s.authFailed(ctx, id, ip)
 			return nil, fosite.ErrInvalidClient
 		}
 		c.certThumb = thumbprint(chain[0])
+		if err := s.clientRateLimit(r, id); err != nil {
+			return nil, err
+		}
 		return c, nil
 	}
 	if c.rec.TokenEndpointAuthMethod != method {
 		s.debugAuthFailure(ctx, id, "wrong authentication method "+method, nil)
+		s.authFailed(ctx, id, ip)
 		return nil, fosite.ErrInvalidClient
 	}
 	if method != authNone && (sha256Hasher{}).Compare(ctx, c.rec.SecretHash, []byte(secret)) != nil {
 		s.debugAuthFailure(ctx, id, "wrong secret", nil)
+		s.authFailed(ctx, id, ip)
 		return nil, fosite.ErrInvalidClient
 	}
 	s.noteCertificate(r, c)
+	if err := s.clientRateLimit(r, id); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -127,8 +147,40 @@ func (s *Server) noteCertificate(r *http.Request, c *client) {
 	}
 }
 
+// clientRateLimit applies the per-client request limit of the endpoint
+// to a client that authenticated.
+func (s *Server) clientRateLimit(r *http.Request, id string) error {
+	l := s.limits.token
+	if r.URL.Path == "/oauth2/introspect" {
+		l = s.limits.introspect
+	}
+	if ok, wait := l.allow(id, s.now()); !ok {
+		s.rateLimited(r, "client")
+		return rateLimitedError(wait, "This client sends too many requests; retry after the time in Retry-After.")
+	}
+	return nil
+}
+
+// authFailed counts a failed client authentication.
+func (s *Server) authFailed(ctx context.Context, clientID, ip string) {
+	s.metrics.authFailures.Inc()
+	s.countAuthFailure(ctx, clientID, ip)
+}
+
 func (s *Server) debugAuthFailure(ctx context.Context, clientID, reason string, err error) {
 	if ce := s.log.Check(zap.DebugLevel, "client authentication failed"); ce != nil {
 		ce.Write(zap.String("request_id", requestID(ctx)), zap.String("client_id", clientID), zap.String("reason", reason), zap.Error(err))
 	}
+}
+
+// claimedClientID is the client ID a request names (HTTP Basic user or
+// the client_id parameter), authenticated or not, for the audit trail.
+func claimedClientID(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(id); err == nil {
+			return truncate(u, maxAuditField)
+		}
+		return ""
+	}
+	return truncate(r.PostForm.Get("client_id"), maxAuditField)
 }

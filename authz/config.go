@@ -151,6 +151,35 @@ type Config struct {
 	// certificate, URL-encoded PEM like nginx's $ssl_client_escaped_cert.
 	// It is ignored on requests from anyone else. Empty: none.
 	TLSClientCertHeader string
+	// RateLimits are the token-bucket limits of the OAuth endpoints and
+	// the login form; defaults where zero, off where negative.
+	RateLimits RateLimits
+	// ClientAuthMaxFailures is how many failed client authentications of
+	// one client ID from one address, in ClientAuthWindow, start a
+	// cool-off: that client ID is refused from that address until the
+	// window ends. DefaultClientAuthMaxFailures if zero.
+	ClientAuthMaxFailures int
+	// ClientAuthMaxFailuresPerIP is the same limit per address, whatever
+	// the client ID; DefaultClientAuthMaxFailuresPerIP if zero.
+	ClientAuthMaxFailuresPerIP int
+	// ClientAuthWindow is the window (and cool-off) of the client
+	// authentication limits; DefaultClientAuthWindow if zero.
+	ClientAuthWindow time.Duration
+	// ClientLockCacheTTL is how long a replica trusts its last read of the
+	// shared failure counters of one client ID and address (a cool-off
+	// that another replica starts is seen within it);
+	// DefaultClientLockCacheTTL if zero, no caching if negative.
+	ClientLockCacheTTL time.Duration
+	// MetricsToken, if set, is the bearer token /metrics requires; without
+	// it /metrics on the admin listener is open.
+	MetricsToken string
+	// AuditDisabled turns the audit trail off. It is on by default; turn
+	// it off only to measure what it costs.
+	AuditDisabled bool
+	// AuditRetention is how long audit entries are kept: older leading
+	// entries are dropped behind a checkpoint by the janitor. Zero keeps
+	// everything.
+	AuditRetention time.Duration
 	// Dev serves DevCallbackPath, the page the demo web client of
 	// SeedDemo lands on. Development only.
 	Dev bool
@@ -201,6 +230,15 @@ func (c Config) withDefaults() (Config, error) {
 	c.RefreshTokenTTL = orDefault(c.RefreshTokenTTL, DefaultRefreshTTL)
 	c.SessionTTL = orDefault(c.SessionTTL, DefaultSessionTTL)
 	c.LoginWindow = orDefault(c.LoginWindow, DefaultLoginWindow)
+	c.RateLimits = c.RateLimits.withDefaults()
+	c.ClientAuthWindow = orDefault(c.ClientAuthWindow, DefaultClientAuthWindow)
+	c.ClientLockCacheTTL = orDefault(c.ClientLockCacheTTL, DefaultClientLockCacheTTL)
+	if c.ClientAuthMaxFailures == 0 {
+		c.ClientAuthMaxFailures = DefaultClientAuthMaxFailures
+	}
+	if c.ClientAuthMaxFailuresPerIP == 0 {
+		c.ClientAuthMaxFailuresPerIP = DefaultClientAuthMaxFailuresPerIP
+	}
 	if c.LoginMaxFailures == 0 {
 		c.LoginMaxFailures = DefaultLoginMaxFail
 	}

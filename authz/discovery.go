@@ -164,7 +164,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.handleDiscovery)
 	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("/oauth2/authorize", s.handleAuthorize)
-	mux.HandleFunc("/oauth2/token", s.handleToken)
+	mux.HandleFunc("/oauth2/token", s.limitIP(s.handleToken))
 	mux.HandleFunc("/userinfo", s.handleUserinfo)
 	mux.HandleFunc(loginPath, s.handleLogin)
 	mux.HandleFunc(consentPath, s.handleConsent)
@@ -172,8 +172,8 @@ func (s *Server) PublicHandler() http.Handler {
 	if s.cfg.Dev {
 		mux.HandleFunc(DevCallbackPath, s.handleDevCallback)
 	}
-	mux.HandleFunc("/oauth2/introspect", s.handleIntrospect)
-	mux.HandleFunc("/oauth2/revoke", s.handleRevoke)
+	mux.HandleFunc("/oauth2/introspect", s.limitIP(s.handleIntrospect))
+	mux.HandleFunc("/oauth2/revoke", s.limitIP(s.handleRevoke))
 	mux.HandleFunc("/health/live", s.handleLive)
 	mux.HandleFunc("/health/ready", s.handleReady)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

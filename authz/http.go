@@ -85,6 +85,9 @@ func (s *Server) middleware(name string, next http.Handler) http.Handler {
 					writeJSONError(sw, http.StatusInternalServerError, "server_error", "The server met an unexpected condition.")
 				}
 			}
+			if s.metrics != nil {
+				s.metrics.observe(name, endpointOf(r), max(sw.status, http.StatusOK), time.Since(start))
+			}
 			if ce := log.Check(zap.DebugLevel, "request"); ce != nil {
 				ce.Write(zap.String("request_id", id), zap.String("method", r.Method), zap.String("path", r.URL.Path),
 					zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))

@@ -32,6 +32,9 @@ func (in *introspector) IntrospectToken(ctx context.Context, token string, _ fos
 	if err != nil {
 		return "", fosite.ErrInactiveToken.WithWrap(err)
 	}
+	if n, ok := ctx.Value(introspectNoteKey{}).(*introspectNote); ok {
+		n.jti, n.clientID = claims.JTI, claims.ClientID // signed by us: safe to record
+	}
 	rec, err := in.s.store.GetToken(ctx, storage.AccessToken, sig)
 	if err != nil {
 		if isNotFound(err) {
@@ -81,13 +84,25 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		oe.write(w)
 		return
 	}
+	e := storage.AuditEntry{Type: EventTokenIntrospected, Actor: actorAnonymous, ClientID: claimedClientID(r), IP: ipString(s.clientIP(r))}
 	caller, err := s.authenticateClient(ctx, r, r.PostForm)
 	if err != nil {
 		s.logFosite(ctx, "introspect", err)
+		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
+		if s.audit(ctx, e) != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+			return
+		}
 		writeFositeJSON(w, err)
 		return
 	}
+	e.ClientID, e.Actor = caller.GetID(), actorClient(caller.GetID())
 	if !caller.(*client).rec.IntrospectionAllowed {
+		e.Outcome = "unauthorized_client"
+		if s.audit(ctx, e) != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+			return
+		}
 		writeJSONError(w, http.StatusUnauthorized, "unauthorized_client", "This client may not call the introspection endpoint.")
 		return
 	}
@@ -103,18 +118,32 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	if len(token) > maxTokenLen || token == "" {
+	note := &introspectNote{}
+	in := s.metrics.introspected
+	e.Details = map[string]string{"active": "false"}
+	answerInactive := func() {
+		if note.jti != "" {
+			e.Details["jti"], e.Details["token_client_id"] = note.jti, note.clientID
+		}
+		if s.audit(ctx, e) != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+			return
+		}
 		_, _ = w.Write(inactive)
+		in.WithLabelValues("false").Inc()
+	}
+	if len(token) > maxTokenLen || token == "" {
+		answerInactive()
 		return
 	}
-	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, &session{}, scopes...)
+	_, ar, err := s.provider.IntrospectToken(context.WithValue(ctx, introspectNoteKey{}, note), token, fosite.AccessToken, &session{}, scopes...)
 	if err != nil {
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 			s.logFosite(ctx, "introspect", err)
 			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
 			return
 		}
-		_, _ = w.Write(inactive)
+		answerInactive()
 		return
 	}
 	sess := ar.GetSession().(*session)
@@ -133,7 +162,20 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if sess.CertThumbprint != "" {
 		resp.Cnf = &cnf{X5tS256: sess.CertThumbprint}
 	}
+	e.Subject = sess.Subject
+	e.Details = map[string]string{"active": "true", "jti": sess.JTI, "token_client_id": resp.ClientID}
+	if s.audit(ctx, e) != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+		return
+	}
 	_ = json.NewEncoder(w).Encode(resp)
+	in.WithLabelValues("true").Inc()
 }
+
+// introspectNote carries what the introspector learnt of a token whose
+// signature verified, for the audit entry of an inactive answer.
+type introspectNote struct{ jti, clientID string }
+
+type introspectNoteKey struct{}
 
 var inactive = []byte(`{"active":false}` + "\n")

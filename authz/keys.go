@@ -203,7 +203,7 @@ func Reencrypt(ctx context.Context, databaseURL string, secrets []string) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("authz: %w", err)
 	}
-	st, err := openStore(ctx, Config{DatabaseURL: databaseURL}, zap.NewNop(), nil)
+	st, err := openStore(ctx, Config{DatabaseURL: databaseURL}, zap.NewNop(), nil, nil)
 	if err != nil {
 		return 0, err
 	}

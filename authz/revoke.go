@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/ory/fosite"
+
+	"github.com/idvauth/idvauth/storage"
 )
 
 // handleRevoke serves /oauth2/revoke (RFC 7009). A client can revoke only
@@ -24,13 +26,28 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	err := s.provider.NewRevocationRequest(ctx, r)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
+	cid := claimedClientID(r)
+	e := storage.AuditEntry{Type: EventTokenRevoked, Actor: actorAnonymous, ClientID: cid, IP: ipString(s.clientIP(r)),
+		Details: map[string]string{"token_type_hint": truncate(r.PostForm.Get("token_type_hint"), 32)}}
+	switch {
+	case err == nil:
+		e.Actor = actorClient(cid)
+	case errors.Is(err, fosite.ErrUnauthorizedClient):
+		// Another client's token: answered 200 and left alone.
+		e.Actor, e.Outcome = actorClient(cid), "not_own_token"
+	default:
+		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
+	}
+	if s.audit(ctx, e) != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+		return
+	}
 	switch {
 	case err == nil, errors.Is(err, fosite.ErrUnauthorizedClient):
 		w.WriteHeader(http.StatusOK)
 	default:
 		s.logFosite(ctx, "revoke", err)
-		rfc := fosite.ErrorToRFC6749Error(err)
-		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || rfc.CodeField >= 500 {
+		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be revoked; retry.")
 			return
 		}

@@ -56,7 +56,10 @@ type Server struct {
 	// throttleSecret keys the hash of usernames in login failure counters.
 	throttleSecret []byte
 	// demo is what SeedDemo made, for the dev callback page.
-	demo atomic.Pointer[DemoClients]
+	demo    atomic.Pointer[DemoClients]
+	metrics *metrics
+	limits  limiters
+	locks   lockCache
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string
@@ -80,8 +83,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store, keysChanged: make(chan struct{}, 1),
 		jwksFetch: newJWKSFetcher(cfg.Now)}
+	// Metrics first: the store reports audit batches from its start.
+	s.metrics = newMetrics(s)
 	if s.store == nil {
-		if s.store, err = openStore(ctx, cfg, s.log, s.notifyKeysChanged); err != nil {
+		if s.store, err = openStore(ctx, cfg, s.log, s.notifyKeysChanged, s.observeAuditBatch); err != nil {
 			return nil, err
 		}
 		s.cfg.Store = s.store
@@ -100,7 +105,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
-	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now, Schedule: cfg.KeySchedule()}); err != nil {
+	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange}); err != nil {
 		return nil, fmt.Errorf("authz: open key ring: %w", err)
 	}
 	if err := s.compose(); err != nil {
@@ -116,6 +121,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("authz: %w", err)
 		}
 	}
+	s.metrics.watchPool(s.store)
+	s.limits = newLimiters(cfg.RateLimits)
 	if s.pages, err = templates.New(); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
@@ -298,6 +305,21 @@ func (s *Server) Janitor(ctx context.Context) (int, error) {
 	}
 }
 
+// DropOldAudit drops the audit entries older than AuditRetention behind a
+// checkpoint entry, and returns how many it dropped; it does nothing when
+// retention is zero (keep everything).
+func (s *Server) DropOldAudit(ctx context.Context) (int, error) {
+	if s.cfg.AuditRetention <= 0 {
+		return 0, nil
+	}
+	now := s.now()
+	n, err := s.store.DropAuditBefore(ctx, now.Add(-s.cfg.AuditRetention), now)
+	if err != nil {
+		return n, fmt.Errorf("authz: audit retention: %w", err)
+	}
+	return n, nil
+}
+
 // runJanitor runs Janitor every JanitorInterval until ctx is done.
 func (s *Server) runJanitor(ctx context.Context) {
 	if s.cfg.JanitorInterval < 0 {
@@ -315,6 +337,11 @@ func (s *Server) runJanitor(ctx context.Context) {
 				s.log.Warn("janitor pass failed", zap.Error(err))
 			} else if n > 0 {
 				s.log.Debug("janitor deleted expired tokens", zap.Int("count", n))
+			}
+			if n, err := s.DropOldAudit(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("audit retention pass failed", zap.Error(err))
+			} else if n > 0 {
+				s.log.Info("audit entries past retention dropped behind a checkpoint", zap.Int("count", n))
 			}
 		}
 	}

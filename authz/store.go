@@ -14,7 +14,7 @@ import (
 
 // openStore opens the store cfg names: PostgreSQL for a database URL,
 // memory otherwise.
-func openStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged func()) (storage.Store, error) {
+func openStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged func(), onAuditBatch func(int, time.Duration)) (storage.Store, error) {
 	if cfg.DatabaseURL == "" {
 		return memory.New(), nil
 	}
@@ -25,6 +25,7 @@ func openStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged fun
 			log.Warn("change listener lost its database connection; client cache off and key changes polled until it is back", zap.Error(err))
 		},
 		OnKeysChanged: keysChanged,
+		OnAuditBatch:  onAuditBatch,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)

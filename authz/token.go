@@ -2,12 +2,14 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/ory/fosite"
+	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -96,7 +98,45 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
+	if err := s.audit(ctx, s.issuedEntry(r, gt, ar, resp)); err != nil {
+		// No token leaves without its entry: take back what was stored.
+		s.revokeIssued(ctx, ar.GetID())
+		s.writeTokenError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be recorded; retry."))
+		return
+	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
+	s.metrics.issued.WithLabelValues(gt).Inc()
+}
+
+// issuedEntry is the audit entry of a token response.
+func (s *Server) issuedEntry(r *http.Request, gt string, ar fosite.AccessRequester, resp fosite.AccessResponder) storage.AuditEntry {
+	sess, _ := ar.GetSession().(*session)
+	cid := ar.GetClient().GetID()
+	d := map[string]string{
+		"grant": gt, "scope": strings.Join(ar.GetGrantedScopes(), " "), "aud": strings.Join(ar.GetGrantedAudience(), " "),
+	}
+	e := storage.AuditEntry{Type: EventTokenIssued, Actor: actorClient(cid), ClientID: cid, IP: ipString(s.clientIP(r)), Details: d}
+	if sess != nil {
+		e.Subject = sess.Subject
+		d["jti"], d["kid"], d["exp"] = sess.JTI, sess.KeyID, auditTime(sess.AccessExp)
+	}
+	if resp.GetExtra("refresh_token") != nil {
+		d["refresh_token"] = "issued"
+	}
+	if resp.GetExtra("id_token") != nil {
+		d["id_token"] = "issued"
+	}
+	return e
+}
+
+// revokeIssued removes the tokens a grant request just stored.
+func (s *Server) revokeIssued(ctx context.Context, requestID string) {
+	ctx = context.WithoutCancel(ctx)
+	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
+		if err := s.store.RevokeRequest(ctx, kind, requestID); err != nil {
+			s.log.Error("tokens of an unrecorded response not revoked", requestField(ctx), zap.Error(err))
+		}
+	}
 }
 
 // checkGrantStands runs after a code or refresh token was redeemed and its
@@ -137,6 +177,23 @@ func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Value
 
 func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	s.logFosite(r.Context(), "token", err)
+	cid, actor := claimedClientID(r), actorAnonymous
+	if ar != nil && ar.GetClient() != nil && ar.GetClient().GetID() != "" {
+		cid = ar.GetClient().GetID()
+		actor = actorClient(cid)
+	}
+	gt := r.PostForm.Get("grant_type")
+	if !contains(supportedGrants, gt) {
+		gt = "unsupported"
+	}
+	e := storage.AuditEntry{
+		Type: EventTokenRefused, Actor: actor, ClientID: cid, IP: ipString(s.clientIP(r)),
+		Outcome: fosite.ErrorToRFC6749Error(err).ErrorField, Details: map[string]string{"grant": gt},
+	}
+	if aerr := s.audit(r.Context(), e); aerr != nil && !errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The request could not be recorded; retry.")
+	}
+	setRetryAfter(w, err)
 	if fosite.ErrorToRFC6749Error(err).CodeField == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="idvauth"`)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -155,6 +156,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("user created", requestField(ctx), userField(out.ID))
+		noteAdmin(ctx, EventUserCreated, "", out.ID, nil)
 		w.Header().Set("Location", "/admin/users/"+out.ID)
 		writeJSON(w, http.StatusCreated, out)
 	default:
@@ -179,6 +181,7 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("user deleted", requestField(ctx), userField(id))
+		noteAdmin(ctx, EventUserDeleted, "", id, nil)
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		methodNotAllowed(w, "GET, DELETE")
@@ -204,5 +207,6 @@ func (s *Server) adminUserConsents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("consents withdrawn", requestField(ctx), userField(id), zap.Int("count", n))
+	noteAdmin(ctx, EventConsentWithdrawn, r.URL.Query().Get("client_id"), id, map[string]string{"withdrawn": strconv.Itoa(n)})
 	writeJSON(w, http.StatusOK, ConsentWithdrawal{UserID: id, Withdrawn: n})
 }

@@ -31,6 +31,11 @@ type Config struct {
 	// Schedule is when Maintain rotates keys; no automatic rotation if
 	// its Every is zero.
 	Schedule Schedule
+	// OnChange, if set, is called after this ring changed a key in the
+	// store: created it (From is "") or moved it between states. Steps
+	// another replica took are not reported here. It must not block long:
+	// it runs inside the step.
+	OnChange func(ctx context.Context, alg string, ch storage.KeyChange)
 }
 
 // Schedule is the automatic rotation timeline of each algorithm's keys:
@@ -175,6 +180,9 @@ func (r *Ring) create(ctx context.Context, alg, state string) (string, error) {
 	}
 	if err := r.cfg.Store.CreateKey(ctx, rec); err != nil {
 		return "", fmt.Errorf("keys: store %s key: %w", alg, err)
+	}
+	if r.cfg.OnChange != nil {
+		r.cfg.OnChange(ctx, alg, storage.KeyChange{ID: k.ID, To: state})
 	}
 	return k.ID, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -57,14 +58,14 @@ func (r *Ring) Maintain(ctx context.Context) (changed bool, err error) {
 			continue
 		}
 		if !now.Before(due) && !now.Before(next.CreatedAt.Add(sc.PrePublish)) {
-			if err := step(r.cfg.Store.UpdateKeys(ctx, now, promote(act, next)...)); err != nil {
+			if err := step(r.update(ctx, now, promote(act, next)...)); err != nil {
 				return changed, fmt.Errorf("keys: activate %s key %s: %w", alg, next.ID, err)
 			}
 		}
 	}
 	for _, k := range snap.keys {
 		if k.State == StateRetired && !now.Before(k.RetiredAt.Add(sc.Retain)) {
-			err := r.cfg.Store.UpdateKeys(ctx, now, storage.KeyChange{ID: k.ID, From: StateRetired, To: StateRemoved})
+			err := r.update(ctx, now, storage.KeyChange{ID: k.ID, From: StateRetired, To: StateRemoved})
 			if err := step(err); err != nil {
 				return changed, fmt.Errorf("keys: remove key %s: %w", k.ID, err)
 			}
@@ -107,7 +108,7 @@ func (r *Ring) RotateNow(ctx context.Context, alg string) (*Key, error) {
 			}
 			continue // load the next key, ours or another replica's
 		}
-		err := r.cfg.Store.UpdateKeys(ctx, r.cfg.Now().UTC(), promote(act, next)...)
+		err := r.update(ctx, r.cfg.Now().UTC(), promote(act, next)...)
 		if err != nil && !lostRace(err) {
 			return nil, fmt.Errorf("keys: activate %s key %s: %w", alg, next.ID, err)
 		}
@@ -141,7 +142,7 @@ func (r *Ring) Retire(ctx context.Context, kid string, revokeTokens bool) error 
 	case StateRemoved:
 		return nil
 	case StateNext:
-		if err := r.cfg.Store.UpdateKeys(ctx, now, storage.KeyChange{ID: kid, From: StateNext, To: StateRemoved}); err != nil {
+		if err := r.update(ctx, now, storage.KeyChange{ID: kid, From: StateNext, To: StateRemoved}); err != nil {
 			return fmt.Errorf("keys: withdraw key %s: %w", kid, err)
 		}
 		return r.Reload(ctx)
@@ -156,10 +157,24 @@ func (r *Ring) Retire(ctx context.Context, kid string, revokeTokens bool) error 
 	if !revokeTokens {
 		return nil
 	}
-	if err := r.cfg.Store.UpdateKeys(ctx, now, storage.KeyChange{ID: kid, From: StateRetired, To: StateRemoved}); err != nil && !lostRace(err) {
+	if err := r.update(ctx, now, storage.KeyChange{ID: kid, From: StateRetired, To: StateRemoved}); err != nil && !lostRace(err) {
 		return fmt.Errorf("keys: remove key %s: %w", kid, err)
 	}
 	return r.Reload(ctx)
+}
+
+// update applies changes in the store and reports each to OnChange.
+func (r *Ring) update(ctx context.Context, at time.Time, changes ...storage.KeyChange) error {
+	if err := r.cfg.Store.UpdateKeys(ctx, at, changes...); err != nil {
+		return err
+	}
+	if r.cfg.OnChange != nil {
+		for _, ch := range changes {
+			rec, _ := r.record(ch.ID)
+			r.cfg.OnChange(ctx, rec.Alg, ch)
+		}
+	}
+	return nil
 }
 
 // record returns the stored record of kid as of the last reload.

@@ -310,3 +310,31 @@ func TestReencrypt(t *testing.T) {
 		t.Fatalf("Reencrypt with a wrong secret = %v, want ErrNoSecret", err)
 	}
 }
+
+// TestOnChangeReportsOwnStepsOnly checks that OnChange sees every change
+// this ring makes, and none that another ring made.
+func TestOnChangeReportsOwnStepsOnly(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	var got []string
+	r, err := Open(ctx, Config{Store: store, Sealer: newSealer(t, secretA), OnChange: func(_ context.Context, alg string, ch storage.KeyChange) {
+		got = append(got, alg+":"+ch.From+">"+ch.To)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ES256:>active RS256:>active"; strings.Join(got, " ") != want {
+		t.Errorf("after Open: changes %q, want %q", got, want)
+	}
+	got = nil
+	other := openRing(t, store, secretA)
+	if _, err := other.RotateNow(ctx, ES256); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RotateNow(ctx, RS256); err != nil {
+		t.Fatal(err)
+	}
+	if want := "RS256:>next RS256:active>retired RS256:next>active"; strings.Join(got, " ") != want {
+		t.Errorf("after rotations: changes %q, want %q (only this ring's RS256 rotation)", got, want)
+	}
+}

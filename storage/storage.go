@@ -229,6 +229,10 @@ type TokenStore interface {
 	// RevokeRequest removes every record of kind issued from requestID.
 	// Removing nothing is not an error.
 	RevokeRequest(ctx context.Context, kind TokenKind, requestID string) error
+	// ListTokensBySubject returns every record, of any kind, expired or
+	// not, whose Subject is subject, ordered by IssuedAt (for a person's
+	// data export).
+	ListTokensBySubject(ctx context.Context, subject string) ([]Token, error)
 	// DeleteExpired removes at most limit token records, and at most
 	// limit browser sessions, failure windows and used assertions, that
 	// expired before before, and returns how many it removed.
@@ -293,6 +297,9 @@ type UserStore interface {
 	// DeleteBrowserSession removes one session; ErrNotFound if there is
 	// none.
 	DeleteBrowserSession(ctx context.Context, id string) error
+	// ListBrowserSessions returns the user's sessions, expired or not,
+	// ordered by AuthTime.
+	ListBrowserSessions(ctx context.Context, userID string) ([]BrowserSession, error)
 }
 
 // FailureStore counts failed attempts (logins, client authentications) in
@@ -331,6 +338,7 @@ type Store interface {
 	KeyStore
 	UserStore
 	FailureStore
+	AuditStore
 	// Ping reports whether the backend can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -51,6 +52,17 @@ type fileConfig struct {
 	TLSClientCA       string        `yaml:"tls_client_ca"`
 	TLSClientCertHdr  string        `yaml:"tls_client_cert_header"`
 	Scopes            []authz.Scope `yaml:"scopes"`
+
+	Audit                   string `yaml:"audit"`
+	AuditRetention          string `yaml:"audit_retention"`
+	RateTokenPerClient      string `yaml:"rate_limit_token_per_client"`
+	RateIntrospectPerClient string `yaml:"rate_limit_introspect_per_client"`
+	RatePerIP               string `yaml:"rate_limit_per_ip"`
+	RateLoginPerIP          string `yaml:"rate_limit_login_per_ip"`
+	ClientAuthMaxFailures   string `yaml:"client_auth_max_failures"`
+	ClientAuthMaxFailuresIP string `yaml:"client_auth_max_failures_per_ip"`
+	ClientAuthWindow        string `yaml:"client_auth_window"`
+	MetricsToken            string `yaml:"metrics_token"`
 }
 
 // setting is one string-valued setting with its flag, env and file names.
@@ -125,6 +137,27 @@ var (
 		"", "header in which a trusted proxy that ends TLS forwards the client certificate (URL-encoded PEM, nginx $ssl_client_escaped_cert)"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
+	sAudit = setting{"audit", "IDVAUTH_AUDIT", func(f *fileConfig) string { return f.Audit },
+		"on", "audit trail: on, or off (only to measure its cost: nothing is recorded)"}
+	sAuditRetention = setting{"audit-retention", "IDVAUTH_AUDIT_RETENTION", func(f *fileConfig) string { return f.AuditRetention },
+		"0", "how long audit entries are kept, e.g. 2160h; older ones are dropped behind a checkpoint by the janitor (0: keep everything)"}
+	sRateToken = setting{"rate-limit-token-per-client", "IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT", func(f *fileConfig) string { return f.RateTokenPerClient },
+		fmt.Sprint(authz.DefaultRateTokenPerClient), "token and revocation requests per second per client (0 or off: no limit)"}
+	sRateIntrospect = setting{"rate-limit-introspect-per-client", "IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT", func(f *fileConfig) string { return f.RateIntrospectPerClient },
+		fmt.Sprint(authz.DefaultRateIntrospectPerClient), "introspection requests per second per caller (0 or off: no limit)"}
+	sRatePerIP = setting{"rate-limit-per-ip", "IDVAUTH_RATE_LIMIT_PER_IP", func(f *fileConfig) string { return f.RatePerIP },
+		fmt.Sprint(authz.DefaultRatePerIP), "token, introspection and revocation requests per second per client address (0 or off: no limit)"}
+	sRateLogin = setting{"rate-limit-login-per-ip", "IDVAUTH_RATE_LIMIT_LOGIN_PER_IP", func(f *fileConfig) string { return f.RateLoginPerIP },
+		fmt.Sprint(authz.DefaultRateLoginPerIP), "login form posts per second per client address (0 or off: no limit)"}
+	sClientAuthMaxFail = setting{"client-auth-max-failures", "IDVAUTH_CLIENT_AUTH_MAX_FAILURES", func(f *fileConfig) string { return f.ClientAuthMaxFailures },
+		fmt.Sprint(authz.DefaultClientAuthMaxFailures), "failed client authentications of one client ID from one address in a window before it is refused from there"}
+	sClientAuthMaxFailIP = setting{"client-auth-max-failures-per-ip", "IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", func(f *fileConfig) string { return f.ClientAuthMaxFailuresIP },
+		fmt.Sprint(authz.DefaultClientAuthMaxFailuresPerIP), "failed client authentications from one address in a window, whatever the client ID"}
+	sClientAuthWindow = setting{"client-auth-window", "IDVAUTH_CLIENT_AUTH_WINDOW", func(f *fileConfig) string { return f.ClientAuthWindow },
+		authz.DefaultClientAuthWindow.String(), "window of the client authentication failure limits (and the cool-off)"}
+	// sMetricsToken has no flag: flags show in ps.
+	sMetricsToken = setting{"", "IDVAUTH_METRICS_TOKEN", func(f *fileConfig) string { return f.MetricsToken },
+		"", ""}
 )
 
 // addFlag registers the setting's flag on cmd.
@@ -209,6 +242,35 @@ func (r *resolver) prefixes(s setting) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// rate parses a rate limit in requests per second: a decimal number, with
+// "0" or "off" for no limit (a negative value in authz.RateLimits).
+func (r *resolver) rate(s setting) (float64, error) {
+	v, _ := r.get(s)
+	if strings.EqualFold(strings.TrimSpace(v), "off") {
+		return -1, nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, fmt.Errorf("%s: %q is not a rate in requests per second (examples: 50, 0.5, off)", s.env, v)
+	}
+	if f == 0 {
+		return -1, nil
+	}
+	return f, nil
+}
+
+// onOff parses an on/off setting (true and false are taken too).
+func (r *resolver) onOff(s setting) (bool, error) {
+	v, _ := r.get(s)
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true":
+		return true, nil
+	case "off", "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %q is neither on nor off (example: %s=off)", s.env, v, s.env)
 }
 
 func (r *resolver) duration(s setting) (time.Duration, error) {

@@ -322,3 +322,149 @@ func TestSettingsTLS(t *testing.T) {
 		t.Errorf("tls_client_cert_header from file = %q, %v", sc.authz.TLSClientCertHeader, err)
 	}
 }
+
+// TestSettingsAuditAndLimits checks the audit, rate limit, client
+// authentication and metrics settings from flags, env and file.
+func TestSettingsAuditAndLimits(t *testing.T) {
+	t.Parallel()
+	type limits struct {
+		auditOff                         bool
+		retention                        time.Duration
+		rates                            authz.RateLimits
+		maxFail, maxFailIP               int
+		window                           time.Duration
+		metricsTokenSet, metricsTokenLen int
+	}
+	got := func(sc serveConfig) limits {
+		a := sc.authz
+		l := limits{auditOff: a.AuditDisabled, retention: a.AuditRetention, rates: a.RateLimits,
+			maxFail: a.ClientAuthMaxFailures, maxFailIP: a.ClientAuthMaxFailuresPerIP, window: a.ClientAuthWindow}
+		if a.MetricsToken != "" {
+			l.metricsTokenSet, l.metricsTokenLen = 1, len(a.MetricsToken)
+		}
+		return l
+	}
+	def := limits{
+		rates: authz.RateLimits{TokenPerClient: authz.DefaultRateTokenPerClient, IntrospectPerClient: authz.DefaultRateIntrospectPerClient,
+			PerIP: authz.DefaultRatePerIP, LoginPerIP: authz.DefaultRateLoginPerIP},
+		maxFail: authz.DefaultClientAuthMaxFailures, maxFailIP: authz.DefaultClientAuthMaxFailuresPerIP, window: authz.DefaultClientAuthWindow,
+	}
+	metricsToken := "metrics-token-0123456789abcdef0123456789"
+	file := writeConfig(t, `
+audit: off
+audit_retention: 2160h
+rate_limit_token_per_client: 20
+rate_limit_introspect_per_client: 0.5
+rate_limit_per_ip: off
+rate_limit_login_per_ip: 0
+client_auth_max_failures: 5
+client_auth_max_failures_per_ip: 50
+client_auth_window: 30m
+metrics_token: `+metricsToken+`
+`)
+	fromFile := limits{auditOff: true, retention: 2160 * time.Hour,
+		rates:   authz.RateLimits{TokenPerClient: 20, IntrospectPerClient: 0.5, PerIP: -1, LoginPerIP: -1},
+		maxFail: 5, maxFailIP: 50, window: 30 * time.Minute, metricsTokenSet: 1, metricsTokenLen: len(metricsToken)}
+	env := map[string]string{
+		"IDVAUTH_AUDIT":                            "ON",
+		"IDVAUTH_AUDIT_RETENTION":                  "90d",
+		"IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT":      "7",
+		"IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT": "Off",
+		"IDVAUTH_RATE_LIMIT_PER_IP":                "250.5",
+		"IDVAUTH_RATE_LIMIT_LOGIN_PER_IP":          "2",
+		"IDVAUTH_CLIENT_AUTH_MAX_FAILURES":         "3",
+		"IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP":  "30",
+		"IDVAUTH_CLIENT_AUTH_WINDOW":               "1h",
+		"IDVAUTH_METRICS_TOKEN":                    metricsToken + "-env",
+	}
+	fromEnv := limits{retention: 90 * 24 * time.Hour,
+		rates:   authz.RateLimits{TokenPerClient: 7, IntrospectPerClient: -1, PerIP: 250.5, LoginPerIP: 2},
+		maxFail: 3, maxFailIP: 30, window: time.Hour, metricsTokenSet: 1, metricsTokenLen: len(metricsToken) + 4}
+	flags := []string{"--audit", "off", "--audit-retention", "0", "--rate-limit-token-per-client", "0",
+		"--rate-limit-introspect-per-client", "1e3", "--rate-limit-per-ip", "off", "--rate-limit-login-per-ip", "0.25",
+		"--client-auth-max-failures", "10", "--client-auth-max-failures-per-ip", "100", "--client-auth-window", "5m"}
+	fromFlags := limits{auditOff: true,
+		rates:   authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: 1000, PerIP: -1, LoginPerIP: 0.25},
+		maxFail: 10, maxFailIP: 100, window: 5 * time.Minute, metricsTokenSet: 1, metricsTokenLen: len(metricsToken) + 4}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want limits
+	}{
+		{"defaults", nil, []string{"--dev"}, def},
+		{"file", nil, []string{"--dev", "--config", file}, fromFile},
+		{"env beats file", env, []string{"--dev", "--config", file}, fromEnv},
+		{"flag beats env", env, append([]string{"--dev", "--config", file}, flags...), fromFlags},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sc, err := loadServe(t, tt.env, tt.args...)
+			if err != nil {
+				t.Fatalf("loadServeConfig(%q) = %v", tt.args, err)
+			}
+			if g := got(sc); g != tt.want {
+				t.Errorf("settings = %+v\nwant %+v", g, tt.want)
+			}
+		})
+	}
+	// The metrics token has no flag: it would show in ps.
+	root := newRootCmd(envOf(nil))
+	serve, _, _ := root.Find([]string{"serve"})
+	if serve.Flags().Lookup("metrics-token") != nil {
+		t.Error("serve has a --metrics-token flag; the token belongs in the environment or the file")
+	}
+}
+
+// TestSettingsAuditAndLimitsErrors checks that a bad value stops start-up
+// with a message naming the env variable and an example.
+func TestSettingsAuditAndLimitsErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"audit", map[string]string{"IDVAUTH_AUDIT": "maybe"}, nil, `IDVAUTH_AUDIT: "maybe" is neither on nor off (example: IDVAUTH_AUDIT=off)`},
+		{"audit flag", nil, []string{"--audit", "disabled"}, `IDVAUTH_AUDIT: "disabled" is neither on nor off`},
+		{"retention", map[string]string{"IDVAUTH_AUDIT_RETENTION": "3 months"}, nil,
+			`IDVAUTH_AUDIT_RETENTION: "3 months" is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)`},
+		{"negative retention", map[string]string{"IDVAUTH_AUDIT_RETENTION": "-1h"}, nil, `IDVAUTH_AUDIT_RETENTION: "-1h" is not a retention period`},
+		{"retention without janitor", map[string]string{"IDVAUTH_AUDIT_RETENTION": "2160h", "IDVAUTH_JANITOR_INTERVAL": "0"}, nil,
+			`IDVAUTH_AUDIT_RETENTION: "2160h" needs the janitor`},
+		{"rate not a number", map[string]string{"IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT": "fast"}, nil,
+			`IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT: "fast" is not a rate in requests per second (examples: 50, 0.5, off)`},
+		{"rate negative", map[string]string{"IDVAUTH_RATE_LIMIT_PER_IP": "-5"}, nil, `IDVAUTH_RATE_LIMIT_PER_IP: "-5" is not a rate`},
+		{"rate NaN", nil, []string{"--rate-limit-login-per-ip", "NaN"}, `IDVAUTH_RATE_LIMIT_LOGIN_PER_IP: "NaN" is not a rate`},
+		{"rate infinite", map[string]string{"IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT": "+Inf"}, nil, `IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT: "+Inf" is not a rate`},
+		{"rate with unit", map[string]string{"IDVAUTH_RATE_LIMIT_PER_IP": "100/s"}, nil, `IDVAUTH_RATE_LIMIT_PER_IP: "100/s" is not a rate`},
+		{"max failures zero", map[string]string{"IDVAUTH_CLIENT_AUTH_MAX_FAILURES": "0"}, nil,
+			`IDVAUTH_CLIENT_AUTH_MAX_FAILURES: "0" must be at least 1 (example: IDVAUTH_CLIENT_AUTH_MAX_FAILURES=20)`},
+		{"max failures not a number", map[string]string{"IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP": "lots"}, nil,
+			`IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP: "lots" is not a whole number`},
+		{"window", map[string]string{"IDVAUTH_CLIENT_AUTH_WINDOW": "15"}, nil, `IDVAUTH_CLIENT_AUTH_WINDOW: "15" is not a duration (examples: 5m, 90s, 1h)`},
+		{"window too short", nil, []string{"--client-auth-window", "10ms"}, `IDVAUTH_CLIENT_AUTH_WINDOW: "10ms" must be at least 1s (example: IDVAUTH_CLIENT_AUTH_WINDOW=15m)`},
+		{"metrics token short", map[string]string{"IDVAUTH_METRICS_TOKEN": "scrape-me"}, nil,
+			"IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)"},
+		{"metrics token is the admin token", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken, "IDVAUTH_ADMIN_TOKEN": adminToken}, nil,
+			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := loadServe(t, tt.env, append([]string{"--dev"}, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("loadServeConfig = %v, want an error with %q", err, tt.want)
+			}
+			args := append([]string{"serve", "--dev", "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, tt.args...)
+			code, out, errOut := cli(t, tt.env, args...)
+			if code == 0 || out != "" || !strings.HasPrefix(errOut, "Error: ") || !strings.Contains(errOut, tt.want) {
+				t.Errorf("idvauth %s = exit %d, stdout %q, stderr %q; want non-zero, no banner, %q", strings.Join(args, " "), code, redact(out), errOut, tt.want)
+			}
+			if strings.Contains(errOut, adminToken) {
+				t.Error("the error shows the admin token")
+			}
+		})
+	}
+}

@@ -77,7 +77,7 @@ func TestHelpClientsCreate(t *testing.T) {
 // subcommand shows its help instead of failing.
 func TestGroupsWithoutSubcommand(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"clients"}, {"migrate"}} {
+	for _, args := range [][]string{nil, {"clients"}, {"migrate"}, {"users"}, {"audit"}} {
 		code, out, errOut := cli(t, nil, args...)
 		if code != 0 || !strings.Contains(out, "Available Commands:") || errOut != "" {
 			t.Errorf("idvauth %s = exit %d, stderr %q, lists commands %t; want 0 and the help", strings.Join(args, " "), code, errOut, strings.Contains(out, "Available Commands:"))
@@ -121,6 +121,7 @@ func TestUnknownCommand(t *testing.T) {
 		{[]string{"frobnicate"}, `Error: unknown command "frobnicate" for "idvauth"`},
 		{[]string{"clients", "frobnicate"}, `Error: unknown command "frobnicate" for "idvauth clients"`},
 		{[]string{"migrate", "down"}, `Error: unknown command "down" for "idvauth migrate"`},
+		{[]string{"audit", "tail"}, `Error: unknown command "tail" for "idvauth audit"`},
 		{[]string{"--frobnicate"}, "Error: unknown flag: --frobnicate"},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,6 +36,13 @@ Without --dev, IDVAUTH_DATABASE_URL, IDVAUTH_SECRETS and IDVAUTH_ADMIN_TOKEN
 are required. IDVAUTH_SECRETS is a comma-separated list of secrets of at
 least 32 characters: the first encrypts signing keys, all decrypt.
 
+Every token issued or refused, sign-in and admin change is recorded in a
+hash-chained audit trail (see 'idvauth audit'); --audit off turns it off
+(only to measure its cost) and --audit-retention drops old entries.
+IDVAUTH_METRICS_TOKEN (env or config file only: flags show in ps), if set,
+is the bearer token that /metrics on the admin listener requires; without
+it /metrics is open to whoever reaches the admin listener.
+
 SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`,
 		Example: `  # Demo on 127.0.0.1:8080 (public) and 127.0.0.1:8081 (admin)
   idvauth serve --dev
@@ -44,14 +52,19 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 
   # Production
   IDVAUTH_DATABASE_URL=postgres://idvauth@db/idvauth IDVAUTH_SECRETS=... \
-  IDVAUTH_ADMIN_TOKEN=... idvauth serve --config /etc/idvauth.yaml`,
+  IDVAUTH_ADMIN_TOKEN=... idvauth serve --config /etc/idvauth.yaml
+
+  # Keep 90 days of audit trail; at most 20 token requests a second per client
+  idvauth serve --config /etc/idvauth.yaml --audit-retention 2160h --rate-limit-token-per-client 20`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, env) },
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
-		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel} {
+		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
+		sAudit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin,
+		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow} {
 		addFlag(cmd, s)
 	}
 	return cmd
@@ -150,6 +163,12 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	a.TLSKeyFile, _ = r.get(sTLSKey)
 	a.TLSClientCAFile, _ = r.get(sTLSClientCA)
 	a.TLSClientCertHeader, _ = r.get(sTLSClientCertHeader)
+	if err := loadAbuseSettings(r, a); err != nil {
+		return sc, err
+	}
+	if err := loadAuditSettings(r, a); err != nil {
+		return sc, err
+	}
 	var missing []string
 	a.AdminToken, _ = r.get(sAdminToken)
 	if a.AdminToken == "" {
@@ -171,7 +190,88 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if len(missing) > 0 {
 		return sc, fmt.Errorf("cannot start without these settings:\n  - %s", strings.Join(missing, "\n  - "))
 	}
+	if a.MetricsToken, _ = r.get(sMetricsToken); a.MetricsToken != "" {
+		switch {
+		case len(a.MetricsToken) < 32:
+			return sc, errors.New("IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)")
+		case a.MetricsToken == a.AdminToken:
+			return sc, errors.New("IDVAUTH_METRICS_TOKEN: must not be the admin token (a scraper should not hold the keys to the admin API; e.g. openssl rand -hex 32)")
+		}
+	}
 	return sc, nil
+}
+
+// loadAbuseSettings reads the rate limits and the client authentication
+// failure limits into a.
+func loadAbuseSettings(r *resolver, a *authz.Config) error {
+	var err error
+	for _, rl := range []struct {
+		s   setting
+		dst *float64
+	}{
+		{sRateToken, &a.RateLimits.TokenPerClient}, {sRateIntrospect, &a.RateLimits.IntrospectPerClient},
+		{sRatePerIP, &a.RateLimits.PerIP}, {sRateLogin, &a.RateLimits.LoginPerIP},
+	} {
+		if *rl.dst, err = r.rate(rl.s); err != nil {
+			return err
+		}
+	}
+	for _, l := range []struct {
+		s   setting
+		dst *int
+	}{{sClientAuthMaxFail, &a.ClientAuthMaxFailures}, {sClientAuthMaxFailIP, &a.ClientAuthMaxFailuresPerIP}} {
+		n, err := r.uint(l.s, 16)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			v, _ := r.get(l.s)
+			return fmt.Errorf("%s: %q must be at least 1 (example: %s=%s)", l.s.env, v, l.s.env, l.s.def)
+		}
+		*l.dst = int(n)
+	}
+	if a.ClientAuthWindow, err = r.duration(sClientAuthWindow); err != nil {
+		return err
+	}
+	if a.ClientAuthWindow < time.Second {
+		v, _ := r.get(sClientAuthWindow)
+		return fmt.Errorf("%s: %q must be at least 1s (example: %s=15m)", sClientAuthWindow.env, v, sClientAuthWindow.env)
+	}
+	return nil
+}
+
+// loadAuditSettings reads the audit trail settings into a. Retention is
+// applied by the janitor, so it needs a janitor interval.
+func loadAuditSettings(r *resolver, a *authz.Config) error {
+	on, err := r.onOff(sAudit)
+	if err != nil {
+		return err
+	}
+	a.AuditDisabled = !on
+	v, _ := r.get(sAuditRetention)
+	d, err := parseDays(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%s: %q is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)", sAuditRetention.env, v)
+	}
+	a.AuditRetention = d
+	if d > 0 && a.JanitorInterval < 0 {
+		return fmt.Errorf("%s: %q needs the janitor, which drops old entries, but IDVAUTH_JANITOR_INTERVAL=0 turns it off (example: IDVAUTH_JANITOR_INTERVAL=5m)", sAuditRetention.env, v)
+	}
+	return nil
+}
+
+// parseDays parses a Go duration (90s, 2160h) or a whole number of days
+// (90d).
+func parseDays(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.ParseUint(n, 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a whole number of days", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
 }
 
 func randomToken() string {
@@ -204,6 +304,10 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	log := newLogger(sc.dev, sc.logLevel, cmd.ErrOrStderr())
 	defer func() { _ = log.Sync() }()
 	sc.authz.Logger = log
+	if sc.authz.AuditDisabled {
+		log.Warn("AUDIT TRAIL OFF: token issuance, sign-ins and admin changes are NOT recorded; " +
+			"turn it off only to measure its cost (IDVAUTH_AUDIT=off)")
+	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,7 +41,9 @@ and authenticated with IDVAUTH_ADMIN_TOKEN. Passwords are never taken as
 flags: create prompts for one, or reads it from stdin.`,
 		Example: `  export IDVAUTH_ADMIN_TOKEN=...
   idvauth users create --username ada --name "Ada Lovelace" --email ada@example.com
-  idvauth users list -o json`,
+  idvauth users list -o json
+  idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw
+  idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes`,
 	})
 	cmd.PersistentFlags().String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
 	cmd.PersistentFlags().String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
@@ -230,10 +233,93 @@ end those at once).`,
 	}
 	withdraw.Flags().String("client", "", "withdraw only the consent to this client_id")
 
-	for _, c := range []*cobra.Command{create, list, get, del, withdraw} {
+	erase := &cobra.Command{
+		Use:   "erase USER_ID --yes",
+		Short: "Erase a person for good (GDPR right to erasure); needs --yes",
+		Long: `Erase a person: their profile, password hash, consents, browser sessions,
+refresh tokens and codes are removed and their access tokens stop working
+(introspection answers active: false), in one step. The audit trail keeps
+only the opaque user ID. It cannot be undone: save 'idvauth users export'
+first if the person asked for their data too.
+
+Nothing is asked interactively (scripts and CI have no terminal): without
+--yes the command refuses and erases nothing.`,
+		Example: `  idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json
+  idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes
+  idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := outputJSON(cmd)
+			if err != nil {
+				return err
+			}
+			if yes, _ := cmd.Flags().GetBool("yes"); !yes {
+				return fmt.Errorf("users erase removes user %s and everything held about them for good; add --yes to confirm (nothing was erased)", args[0])
+			}
+			ac, err := newAdminClient(cmd, env)
+			if err != nil {
+				return err
+			}
+			body, err := ac.do(cmd.Context(), http.MethodPost, "/admin/users/"+url.PathEscape(args[0])+"/erase", nil)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err = cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var ue authz.UserErasure
+			if err := json.Unmarshal(body, &ue); err != nil {
+				return fmt.Errorf("unexpected admin API answer: %w", err)
+			}
+			if !ue.Erased || ue.UserID != args[0] {
+				return fmt.Errorf("the admin API did not confirm the erasure of user %s", args[0])
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "erased user %s: profile, password hash, consents, sessions and tokens removed\n", ue.UserID)
+			return nil
+		},
+	}
+	erase.Flags().Bool("yes", false, "confirm the erasure (required: it cannot be undone)")
+
+	export := &cobra.Command{
+		Use:   "export USER_ID",
+		Short: "Print everything held about a person, as JSON (GDPR right of access)",
+		Long: `Print everything idvauth holds about a person, as indented JSON: their
+record, consents, browser sessions, the records of their tokens (never token
+values, which are not kept) and the audit entries about them. The password
+hash is held but not exported. The output is JSON either way: there is no
+-o flag.
+
+It holds personal data: write it somewhere only the person and you can read.`,
+		Example: `  idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw
+  (umask 077; idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json)`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ac, err := newAdminClient(cmd, env)
+			if err != nil {
+				return err
+			}
+			body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/users/"+url.PathEscape(args[0])+"/export", nil)
+			if err != nil {
+				return err
+			}
+			var out bytes.Buffer
+			if err := json.Indent(&out, body, "", "  "); err != nil {
+				return fmt.Errorf("unexpected admin API answer: %w", err)
+			}
+			if !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
+				out.WriteByte('\n')
+			}
+			_, err = cmd.OutOrStdout().Write(out.Bytes())
+			return err
+		},
+	}
+
+	for _, c := range []*cobra.Command{create, list, get, del, withdraw, erase} {
 		addOutputFlag(c)
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(export)
 	return cmd
 }
 

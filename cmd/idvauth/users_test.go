@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
@@ -401,4 +403,85 @@ func sortedKeys(m map[string]any) []string {
 // failure message.
 func redactPassword(s, password string) string {
 	return redact(strings.ReplaceAll(s, password, "[PASSWORD]"))
+}
+
+// TestUsersEraseExport exports a person, refuses to erase without --yes,
+// then erases them.
+func TestUsersEraseExport(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken})
+	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
+	username := "ada-" + randHex(t)
+	password := "analytical engine " + randHex(t)
+	code, out, errOut := cliStdin(t, env, password+"\n", "users", "create", "--username", username, "--name", "Ada Lovelace", "-o", "json")
+	if code != 0 {
+		t.Fatalf("users create = exit %d, stderr %q", code, redactPassword(errOut, password))
+	}
+	var u authz.UserJSON
+	decodeJSON(t, "users create -o json", out, &u)
+
+	// export: indented JSON of everything held, never the password.
+	out = mustCLI(t, env, "users", "export", u.ID)
+	var x authz.UserExport
+	decodeJSON(t, "users export", out, &x)
+	if x.User != u || len(x.Audit) == 0 || x.Audit[0].Type != authz.EventUserCreated || x.Audit[0].Subject != u.ID {
+		t.Errorf("users export = user %+v, audit %q; want %+v and the user.created entry", x.User, types(x.Audit), u)
+	}
+	// Indented with two spaces (each export is audited, so a second
+	// answer differs: compare the layout, not the content).
+	var compact, indented bytes.Buffer
+	if err := json.Compact(&compact, []byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Indent(&indented, compact.Bytes(), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if out != indented.String()+"\n" || !strings.HasPrefix(out, "{\n  \"user\": {\n") {
+		t.Errorf("users export =\n%s\nwant it indented:\n%s", out, indented.String())
+	}
+	if strings.Contains(out, password) || strings.Contains(out, "$argon2") {
+		t.Error("users export shows the password or its hash")
+	}
+	if code, _, errOut := cli(t, env, "users", "export", u.ID, "-o", "json"); code == 0 || !strings.Contains(errOut, "unknown shorthand flag: 'o'") {
+		t.Errorf("users export -o json = exit %d, stderr %q; want unknown flag (it is JSON either way)", code, errOut)
+	}
+
+	// erase without --yes: refused before any call, nothing erased.
+	code, out, errOut = cli(t, env, "users", "erase", u.ID)
+	want := "Error: users erase removes user " + u.ID + " and everything held about them for good; add --yes to confirm (nothing was erased)\n"
+	if code == 0 || out != "" || errOut != want {
+		t.Errorf("users erase without --yes = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q", code, out, errOut, want)
+	}
+	if got := tableRows(mustCLI(t, env, "users", "get", u.ID)); got["id"] != u.ID {
+		t.Errorf("after a refused erase, users get = %q, want the person still there", got)
+	}
+
+	// erase --yes: gone; get, export and erase again answer not found.
+	if out := mustCLI(t, env, "users", "erase", u.ID, "--yes"); out != "erased user "+u.ID+": profile, password hash, consents, sessions and tokens removed\n" {
+		t.Errorf("users erase --yes = %q", out)
+	}
+	notFound := "Error: admin API: not_found: No such resource. (HTTP 404)\n"
+	for _, args := range [][]string{{"users", "get", u.ID}, {"users", "export", u.ID}, {"users", "erase", u.ID, "--yes"}} {
+		if code, out, errOut := cli(t, env, args...); code == 0 || out != "" || errOut != notFound {
+			t.Errorf("idvauth %s after erase = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q", strings.Join(args, " "), code, out, errOut, notFound)
+		}
+	}
+	// The trail keeps the opaque ID only.
+	es := jsonLines(t, "audit list --subject", mustCLI(t, env, "audit", "list", "--subject", u.ID, "-o", "json"))
+	if got := types(es); !slices.Contains(got, authz.EventUserErased) {
+		t.Errorf("audit entries about the erased person = %q, want a user.erased entry", got)
+	}
+	if trail := mustCLI(t, env, "audit", "list", "-o", "json"); strings.Contains(trail, username) || strings.Contains(trail, "Ada Lovelace") {
+		t.Error("the audit trail holds the erased person's username or name")
+	}
+
+	// -o json is the API's answer.
+	other := "grace-" + randHex(t)
+	_, out, _ = cliStdin(t, env, password+"\n", "users", "create", "--username", other, "-o", "json")
+	decodeJSON(t, "users create -o json", out, &u)
+	var ue authz.UserErasure
+	decodeJSON(t, "users erase -o json", mustCLI(t, env, "users", "erase", u.ID, "--yes", "-o", "json"), &ue)
+	if ue != (authz.UserErasure{UserID: u.ID, Erased: true}) {
+		t.Errorf("users erase -o json = %+v, want user_id %s, erased true", ue, u.ID)
+	}
 }

@@ -31,6 +31,9 @@ type Store struct {
 	sessions  map[string]storage.BrowserSession
 	failures  map[string]failureWindow
 	used      map[assertionKey]time.Time
+
+	auditMu sync.Mutex
+	audit   auditLog
 }
 
 type assertionKey struct{ client, jti string }
@@ -233,6 +236,25 @@ func (s *Store) RevokeRequest(_ context.Context, kind storage.TokenKind, request
 		}
 	}
 	return nil
+}
+
+// ListTokensBySubject implements storage.TokenStore.
+func (s *Store) ListTokensBySubject(_ context.Context, subject string) ([]storage.Token, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []storage.Token
+	for _, t := range s.tokens {
+		if t.Subject == subject {
+			out = append(out, cloneToken(t))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].IssuedAt.Equal(out[j].IssuedAt) {
+			return out[i].IssuedAt.Before(out[j].IssuedAt)
+		}
+		return out[i].Kind < out[j].Kind || out[i].Kind == out[j].Kind && out[i].Signature < out[j].Signature
+	})
+	return out, nil
 }
 
 // DeleteExpired implements storage.TokenStore: at most limit each of

@@ -231,6 +231,25 @@ func (s *Store) DeleteBrowserSession(_ context.Context, id string) error {
 // errWindow refuses a window that would count nothing.
 var errWindow = errors.New("the window must be positive")
 
+// ListBrowserSessions implements storage.UserStore.
+func (s *Store) ListBrowserSessions(_ context.Context, userID string) ([]storage.BrowserSession, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []storage.BrowserSession
+	for _, bs := range s.sessions {
+		if bs.UserID == userID {
+			out = append(out, bs)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].AuthTime.Equal(out[j].AuthTime) {
+			return out[i].AuthTime.Before(out[j].AuthTime)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
 // AddFailure implements storage.FailureStore. A window that has ended
 // (its end is not after now) restarts at 1.
 func (s *Store) AddFailure(_ context.Context, key string, now time.Time, window time.Duration) (int, error) {

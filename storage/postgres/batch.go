@@ -12,19 +12,23 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// tokenInserter stores new token records in groups. A CreateToken that
-// finds fewer than max inserts in flight runs its own at once, so an idle
-// server adds no latency; one that finds them all busy queues, and the
-// next free flush stores everything queued in one statement. Under load a
-// row then costs a fraction of a statement and a transaction: on two cores
-// this is the difference between PostgreSQL and the signer competing for
-// CPU and the signer having it.
-type tokenInserter struct {
-	pool *pgxpool.Pool
-	max  int // concurrent flushes
+// committer stores items in groups, for callers that each wait until
+// their own item is committed. A caller that finds fewer than max flushes
+// in flight runs its own at once, so an idle server adds no latency; one
+// that finds them all busy queues, and the next free flush stores
+// everything queued (up to maxBatch items) in one statement. Under load an
+// item then costs a fraction of a statement and a transaction.
+//
+// The zero value is not usable; set max, maxBatch and flush.
+type committer[T any] struct {
+	max      int // concurrent flushes
+	maxBatch int // items per flush
+	// flush stores group and returns one error per item (nil for all
+	// stored). It must not keep group.
+	flush func(ctx context.Context, group []T) []error
 
 	mu      sync.Mutex
-	queue   []*pendingToken
+	queue   []*pending[T]
 	running int
 
 	// beforeFlush, if set, runs before each flush; tests use it to hold
@@ -32,37 +36,31 @@ type tokenInserter struct {
 	beforeFlush func()
 }
 
-type pendingToken struct {
-	t    storage.Token
+type pending[T any] struct {
+	item T
 	done chan error
 }
 
-// maxTokenBatch bounds one statement; larger queues take several.
-const maxTokenBatch = 256
-
-// flushTimeout bounds one group insert. It does not come from a caller's
-// context: the group holds other callers' tokens too.
+// flushTimeout bounds one group statement. It does not come from a
+// caller's context: the group holds other callers' items too.
 const flushTimeout = 10 * time.Second
 
-func newTokenInserter(pool *pgxpool.Pool, max int) *tokenInserter {
-	return &tokenInserter{pool: pool, max: max}
-}
-
-// insert stores t and returns when its group is committed (or failed).
-func (in *tokenInserter) insert(ctx context.Context, t storage.Token) error {
-	p := &pendingToken{t: t, done: make(chan error, 1)}
-	in.mu.Lock()
-	in.queue = append(in.queue, p)
-	lead := in.running < in.max
-	var group []*pendingToken
+// do stores item and returns when its group is committed (or failed), or
+// when ctx is done; then the item may still be stored later.
+func (c *committer[T]) do(ctx context.Context, item T) error {
+	p := &pending[T]{item: item, done: make(chan error, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, p)
+	lead := c.running < c.max
+	var group []*pending[T]
 	if lead {
-		in.running++
-		group = in.take()
+		c.running++
+		group = c.take()
 	}
-	in.mu.Unlock()
+	c.mu.Unlock()
 	if lead {
-		in.flush(group)
-		in.next()
+		c.run(group)
+		c.next()
 	}
 	select {
 	case err := <-p.done:
@@ -72,31 +70,87 @@ func (in *tokenInserter) insert(ctx context.Context, t storage.Token) error {
 	}
 }
 
-// take removes up to maxTokenBatch queued tokens; in.mu must be held.
-func (in *tokenInserter) take() []*pendingToken {
-	n := min(len(in.queue), maxTokenBatch)
-	group := in.queue[:n:n]
-	in.queue = in.queue[n:]
-	if len(in.queue) == 0 {
-		in.queue = nil
+// take removes up to maxBatch queued items; c.mu must be held.
+func (c *committer[T]) take() []*pending[T] {
+	n := min(len(c.queue), c.maxBatch)
+	group := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	if len(c.queue) == 0 {
+		c.queue = nil
 	}
 	return group
 }
 
 // next hands what queued during a flush to a new flusher, so the caller
 // that led the flush can answer its own request now.
-func (in *tokenInserter) next() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if len(in.queue) == 0 {
-		in.running--
+func (c *committer[T]) next() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		c.running--
 		return
 	}
-	group := in.take()
+	group := c.take()
 	go func() {
-		in.flush(group)
-		in.next()
+		c.run(group)
+		c.next()
 	}()
+}
+
+// run flushes group and answers each of its callers.
+func (c *committer[T]) run(group []*pending[T]) {
+	if c.beforeFlush != nil {
+		c.beforeFlush()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	items := make([]T, len(group))
+	for i, p := range group {
+		items[i] = p.item
+	}
+	errs := c.flush(ctx, items)
+	for i, p := range group {
+		p.done <- errs[i]
+	}
+}
+
+// queued is how many items wait for a flush.
+func (c *committer[T]) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
+// sameError returns n copies of err, the answer of a group that failed or
+// succeeded as a whole.
+func sameError(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// tokenInserter stores new token records in groups (a committer): on two
+// cores this is the difference between PostgreSQL and the signer
+// competing for CPU and the signer having it.
+type tokenInserter struct {
+	pool *pgxpool.Pool
+	committer[storage.Token]
+}
+
+// maxTokenBatch bounds one statement; larger queues take several.
+const maxTokenBatch = 256
+
+func newTokenInserter(pool *pgxpool.Pool, max int) *tokenInserter {
+	in := &tokenInserter{pool: pool}
+	in.committer = committer[storage.Token]{max: max, maxBatch: maxTokenBatch, flush: in.flush}
+	return in
+}
+
+// insert stores t and returns when its group is committed (or failed).
+func (in *tokenInserter) insert(ctx context.Context, t storage.Token) error {
+	return in.do(ctx, t)
 }
 
 const insertTokenSQL = `INSERT INTO tokens (kind, signature, request_id, client_id, subject, scopes, audience,
@@ -116,15 +170,9 @@ const insertTokensSQL = `INSERT INTO tokens (kind, signature, request_id, client
 	ON CONFLICT DO NOTHING
 	RETURNING kind, signature`
 
-func (in *tokenInserter) flush(group []*pendingToken) {
-	if in.beforeFlush != nil {
-		in.beforeFlush()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	defer cancel()
+func (in *tokenInserter) flush(ctx context.Context, group []storage.Token) []error {
 	if len(group) == 1 {
-		group[0].done <- in.insertOne(ctx, group[0].t)
-		return
+		return []error{in.insertOne(ctx, group[0])}
 	}
 	n := len(group)
 	var (
@@ -134,8 +182,7 @@ func (in *tokenInserter) flush(group []*pendingToken) {
 		iats, exps = make([]time.Time, n), make([]time.Time, n)
 		sessions   = make([][]byte, n)
 	)
-	for i, p := range group {
-		t := p.t
+	for i, t := range group {
 		kinds[i], sigs[i], reqs[i], clients[i], subs[i] = string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject
 		scopes[i], auds[i], kids[i], jtis[i] = arrayLiteral(t.Scopes), arrayLiteral(t.Audience), t.KeyID, t.JTI
 		iats[i], exps[i], sessions[i] = t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session)
@@ -156,21 +203,18 @@ func (in *tokenInserter) flush(group []*pendingToken) {
 		}
 	}
 	if err != nil && !isForeignKeyViolation(err) {
-		err = mapErr("create token", err)
-		for _, p := range group {
-			p.done <- err
-		}
-		return
+		return sameError(n, mapErr("create token", err))
 	}
-	for _, p := range group {
+	errs := make([]error, n)
+	for i, t := range group {
 		// Of rows with one key, the first of the group was stored.
-		if k := (tokenKey{string(p.t.Kind), p.t.Signature}); err == nil && stored[k] {
+		if k := (tokenKey{string(t.Kind), t.Signature}); err == nil && stored[k] {
 			delete(stored, k)
-			p.done <- nil
 			continue
 		}
-		p.done <- in.insertOne(ctx, p.t)
+		errs[i] = in.insertOne(ctx, t)
 	}
+	return errs
 }
 
 type tokenKey struct{ kind, sig string }

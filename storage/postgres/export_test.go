@@ -1,6 +1,6 @@
 package postgres
 
-// Test hooks into the group inserter.
+// Test hooks into the group committers.
 
 // HoldTokenFlushes makes s run one group insert at a time and calls hook
 // before each.
@@ -10,8 +10,17 @@ func HoldTokenFlushes(s *Store, hook func()) {
 }
 
 // QueuedTokens is how many tokens wait for a group insert.
-func QueuedTokens(s *Store) int {
-	s.inserter.mu.Lock()
-	defer s.inserter.mu.Unlock()
-	return len(s.inserter.queue)
+func QueuedTokens(s *Store) int { return s.inserter.queued() }
+
+// HoldAuditFlushes makes s run one audit append at a time and calls hook
+// before each.
+func HoldAuditFlushes(s *Store, hook func()) {
+	s.auditor.max = 1
+	s.auditor.beforeFlush = hook
 }
+
+// QueuedAudit is how many AppendAudit calls wait for a group append.
+func QueuedAudit(s *Store) int { return s.auditor.queued() }
+
+// SetAuditFlushers sets how many audit group appends s runs at once.
+func SetAuditFlushers(s *Store, n int) { s.auditor.max = n }

@@ -29,6 +29,7 @@ type Store struct {
 	// before they are answered.
 	tokenPool *pgxpool.Pool
 	inserter  *tokenInserter // on tokenPool
+	auditor   *auditor       // on pool: audit entries are durable
 
 	cache         *clientCache // nil when disabled
 	onListenError func(error)
@@ -60,6 +61,11 @@ type Config struct {
 	// (re)connects, as changes may have been missed. It must not block.
 	// Optional.
 	OnKeysChanged func()
+	// OnAuditBatch, if set, is called after each group append of audit
+	// entries that committed, with the number of entries it appended and
+	// how long the statement (and its commit) took. It runs on the
+	// appending goroutine and must not block. Optional.
+	OnAuditBatch func(entries int, commit time.Duration)
 }
 
 // DefaultClientCacheTTL is the longest a cached client lives.
@@ -98,7 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", redact(err))
 	}
 	s := &Store{pool: pool, tokenPool: tokenPool, onListenError: cfg.OnListenError, onKeysChanged: cfg.OnKeysChanged,
-		inserter: newTokenInserter(tokenPool, tokenFlushers())}
+		inserter: newTokenInserter(tokenPool, tokenFlushers()), auditor: newAuditor(pool, cfg.OnAuditBatch)}
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
 		return nil, err

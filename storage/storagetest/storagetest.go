@@ -74,12 +74,15 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 			}
 		}},
 	}
+	tests = append(tests, auditTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
 			tt.fn(t, s)
 		})
 	}
+	// Tests whose cases each need a fresh store.
+	t.Run("AuditDrop", func(t *testing.T) { testAuditDrop(t, newStore) })
 }
 
 // id returns a unique identifier with prefix.

@@ -1,0 +1,230 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Audit event types: the Type of every entry the server writes.
+const (
+	EventTokenIssued       = "token.issued"
+	EventTokenRefused      = "token.refused"
+	EventTokenIntrospected = "token.introspected"
+	EventTokenRevoked      = "token.revoked"
+	EventClientCreated     = "client.created"
+	EventClientUpdated     = "client.updated"
+	EventClientDeleted     = "client.deleted"
+	EventClientSecret      = "client.secret_rotated"
+	// EventClientLocked: failed client authentications from one address
+	// reached the limit; that client ID is refused from there for a while.
+	EventClientLocked     = "client.locked"
+	EventKeyCreated       = "key.created"
+	EventKeyActivated     = "key.activated"
+	EventKeyRetired       = "key.retired"
+	EventKeyRemoved       = "key.removed"
+	EventLoginSucceeded   = "login.succeeded"
+	EventLoginFailed      = "login.failed"
+	EventConsentGiven     = "consent.given"
+	EventConsentWithdrawn = "consent.withdrawn"
+	EventUserCreated      = "user.created"
+	EventUserDeleted      = "user.deleted"
+	EventUserErased       = "user.erased"
+	// EventUserExported: everything held about a person was read out.
+	EventUserExported = "user.exported"
+	// EventAdminRequest is an admin API call that changed nothing (a read,
+	// or a refused change).
+	EventAdminRequest = "admin.request"
+	// EventAuditCheckpoint stands for entries dropped by retention.
+	EventAuditCheckpoint = storage.AuditCheckpoint
+)
+
+// Actors of audit entries.
+const (
+	actorAdmin     = "admin"
+	actorSystem    = "system"
+	actorAnonymous = "anonymous"
+)
+
+func actorClient(id string) string { return "client:" + id }
+func actorUser(id string) string   { return "user:" + id }
+
+// maxAuditField bounds caller-supplied text (a claimed client ID) in an
+// entry.
+const maxAuditField = 128
+
+// audit appends e to the audit trail and returns once it is durable, so
+// that a caller answers only requests whose entry survives a crash. It
+// fills in the time, the request ID and an "ok" outcome where e has none.
+// With the trail disabled it does nothing. A failure is logged here; the
+// caller must then not report success.
+func (s *Server) audit(ctx context.Context, e storage.AuditEntry) error {
+	if s.cfg.AuditDisabled {
+		return nil
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	if e.RequestID == "" {
+		e.RequestID = requestID(ctx)
+	}
+	if e.Outcome == "" {
+		e.Outcome = "ok"
+	}
+	e.ClientID = truncate(e.ClientID, maxAuditField)
+	start := time.Now()
+	err := s.store.AppendAudit(ctx, e)
+	if s.metrics != nil {
+		s.metrics.auditAppend.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		s.log.Error("audit entry not written", zap.String("request_id", e.RequestID), zap.String("type", e.Type), zap.Error(err))
+	}
+	return err
+}
+
+// onKeyChange audits a key lifecycle step this replica took.
+func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChange) {
+	typ := map[string]string{
+		"next": EventKeyCreated, "active": EventKeyActivated, "retired": EventKeyRetired, "removed": EventKeyRemoved,
+	}[ch.To]
+	if ch.From == "" {
+		typ = EventKeyCreated
+	}
+	actor := actorSystem
+	if n := auditNoteOf(ctx); n != nil {
+		actor = actorAdmin
+	}
+	_ = s.audit(ctx, storage.AuditEntry{Type: typ, Actor: actor, Details: map[string]string{
+		"kid": ch.ID, "alg": alg, "from": ch.From, "to": ch.To,
+	}})
+}
+
+// --- admin API ---
+
+// auditNote is what an admin handler tells the audit middleware about the
+// change it made.
+type auditNote struct {
+	typ      string
+	clientID string
+	subject  string
+	details  map[string]string
+}
+
+type auditNoteKey struct{}
+
+func auditNoteOf(ctx context.Context) *auditNote {
+	n, _ := ctx.Value(auditNoteKey{}).(*auditNote)
+	return n
+}
+
+// noteAdmin records the change an admin call made, for its audit entry.
+func noteAdmin(ctx context.Context, typ, clientID, subject string, details map[string]string) {
+	if n := auditNoteOf(ctx); n != nil {
+		n.typ, n.clientID, n.subject, n.details = typ, clientID, subject, details
+	}
+}
+
+// bufferedWriter holds an admin answer until its audit entry is durable.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+// auditAdmin writes one audit entry for every admin API call, with its
+// outcome, before the answer leaves: the event the handler noted, or
+// admin.request. If the entry cannot be written the caller gets a 503
+// instead of the answer (a change the handler made stays made, and the
+// failure is logged).
+func (s *Server) auditAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AuditDisabled {
+			next.ServeHTTP(w, r)
+			return
+		}
+		note := &auditNote{}
+		bw := &bufferedWriter{header: w.Header()}
+		inner := r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, note))
+		next.ServeHTTP(bw, inner) // the mux sets inner.Pattern
+		r.Pattern = inner.Pattern // for the metrics label
+		if bw.status == 0 {
+			bw.status = http.StatusOK
+		}
+		e := storage.AuditEntry{
+			Type: EventAdminRequest, Actor: actorAdmin, IP: ipString(s.clientIP(r)),
+			Outcome: "ok", ClientID: note.clientID, Subject: note.subject,
+			Details: map[string]string{"method": r.Method, "route": routeOf(inner), "status": strconv.Itoa(bw.status)},
+		}
+		if note.typ != "" {
+			e.Type = note.typ
+			for k, v := range note.details {
+				e.Details[k] = v
+			}
+		}
+		if bw.status == http.StatusUnauthorized {
+			e.Actor = actorAnonymous
+		}
+		if bw.status >= 400 {
+			e.Outcome = errorCodeOf(bw.body.Bytes(), bw.status)
+		}
+		if err := s.audit(r.Context(), e); err != nil {
+			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The audit trail could not be written; the request may have taken effect. Check and retry.")
+			return
+		}
+		w.WriteHeader(bw.status)
+		_, _ = w.Write(bw.body.Bytes())
+	})
+}
+
+// routeOf is the matched route pattern of an admin request ("GET
+// /admin/clients/{id}" style without the method), or the path's first
+// two segments when none matched: never a raw path with IDs in it.
+func routeOf(r *http.Request) string {
+	if p := r.Pattern; p != "" && p != "/" {
+		return p
+	}
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
+	if len(parts) >= 2 {
+		return truncate("/"+parts[0]+"/"+parts[1], maxAuditField)
+	}
+	return "unmatched"
+}
+
+// errorCodeOf reads the "error" member of a JSON error answer.
+func errorCodeOf(body []byte, status int) string {
+	const key = `"error":`
+	i := bytes.Index(body, []byte(key))
+	if i >= 0 {
+		rest := bytes.TrimLeft(body[i+len(key):], " ")
+		if len(rest) > 0 && rest[0] == '"' {
+			if j := bytes.IndexByte(rest[1:], '"'); j >= 0 && j < 64 {
+				return string(rest[1 : 1+j])
+			}
+		}
+	}
+	return "http_" + strconv.Itoa(status)
+}
+
+// auditTime is the form of times in entry details.
+func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,352 @@
+package authz_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
+)
+
+// auditAll reads the whole audit trail through the admin API, a few
+// entries a page so that the cursor is exercised.
+func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntryJSON {
+	t.Helper()
+	var out []authz.AuditEntryJSON
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = v
+	}
+	if q.Get("limit") == "" {
+		q.Set("limit", "7")
+	}
+	for {
+		code, body := ts.adminJSON(t, "GET", "/admin/audit?"+q.Encode(), nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET /admin/audit?%s = %d %s", q.Encode(), code, body)
+		}
+		var page authz.AuditPage
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Entries...)
+		if page.NextCursor == "" {
+			return out
+		}
+		q.Set("cursor", page.NextCursor)
+	}
+}
+
+func (ts *testServer) auditVerify(t testing.TB) authz.AuditVerification {
+	t.Helper()
+	code, body := ts.adminJSON(t, "GET", "/admin/audit/verify", nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET /admin/audit/verify = %d %s", code, body)
+	}
+	var v authz.AuditVerification
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func ofType(es []authz.AuditEntryJSON, typ string) []authz.AuditEntryJSON {
+	var out []authz.AuditEntryJSON
+	for _, e := range es {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestAuditTrailRecordsEvents drives issuance, introspection, revocation,
+// refusals and admin calls, and reads them back from the trail.
+func TestAuditTrailRecordsEvents(t *testing.T) {
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		svc, rs := ts.demo.Service, ts.demo.ResourceServer
+		code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}})
+		if code != http.StatusOK {
+			t.Fatalf("token: %d %s", code, body)
+		}
+		tok := tokenFrom(t, body)
+		claims := ts.verify(t, tok, "ES256")
+		ts.introspect(t, tok)
+		ts.introspect(t, "garbage")
+		post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong-secret", url.Values{"grant_type": {"client_credentials"}})
+		post(t, ts.public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok}})
+		ts.introspect(t, tok) // inactive now, but signed by us: its jti is recorded
+		created := ts.createWebClient(t, authz.ClientJSON{ClientName: "audited app"})
+		ts.adminJSON(t, "GET", "/admin/clients", nil)
+		noAuth, _ := http.Get(ts.admin + "/admin/clients")
+		noAuth.Body.Close()
+
+		all := ts.auditAll(t, nil)
+		for i, e := range all {
+			if e.Seq != all[0].Seq+int64(i) {
+				t.Fatalf("entry %d has seq %d, want %d (gapless)", i, e.Seq, all[0].Seq+int64(i))
+			}
+			if e.Time == "" || e.Type == "" || e.Actor == "" || e.Outcome == "" || len(e.Hash) != 64 || len(e.PrevHash) != 64 {
+				t.Errorf("entry %+v lacks a field", e)
+			}
+			raw, _ := json.Marshal(e)
+			for _, secretText := range []string{svc.ClientSecret, rs.ClientSecret, tok, created.ClientSecret, "wrong-secret", adminToken} {
+				if secretText != "" && strings.Contains(string(raw), secretText) {
+					t.Errorf("entry %d holds a secret or token: %s", e.Seq, raw)
+				}
+			}
+		}
+		issued := ofType(all, authz.EventTokenIssued)
+		if len(issued) != 1 {
+			t.Fatalf("token.issued entries = %d, want 1: %+v", len(issued), issued)
+		}
+		if d := issued[0].Details; issued[0].ClientID != svc.ClientID || issued[0].Actor != "client:"+svc.ClientID || d["jti"] != claims.ID ||
+			d["grant"] != "client_credentials" || d["scope"] != "identity.verify" || d["aud"] != "idv-api" || d["kid"] == "" ||
+			issued[0].Subject != svc.ClientID || issued[0].IP != "127.0.0.1" || issued[0].RequestID == "" {
+			t.Errorf("token.issued entry = %+v", issued[0])
+		}
+		refused := ofType(all, authz.EventTokenRefused)
+		if len(refused) != 1 || refused[0].Outcome != "invalid_client" || refused[0].ClientID != svc.ClientID || refused[0].IP != "127.0.0.1" {
+			t.Errorf("token.refused entries = %+v, want one invalid_client for %s", refused, svc.ClientID)
+		}
+		intro := ofType(all, authz.EventTokenIntrospected)
+		if len(intro) != 3 {
+			t.Fatalf("token.introspected entries = %d, want 3", len(intro))
+		}
+		want := []struct{ active, jti string }{{"true", claims.ID}, {"false", ""}, {"false", claims.ID}}
+		for i, w := range want {
+			if e := intro[i]; e.ClientID != rs.ClientID || e.Details["active"] != w.active || e.Details["jti"] != w.jti {
+				t.Errorf("introspection %d = client %s details %v, want caller %s active %s jti %q", i, e.ClientID, e.Details, rs.ClientID, w.active, w.jti)
+			}
+		}
+		if rv := ofType(all, authz.EventTokenRevoked); len(rv) != 1 || rv[0].Outcome != "ok" || rv[0].ClientID != svc.ClientID {
+			t.Errorf("token.revoked entries = %+v", rv)
+		}
+		if cc := ofType(all, authz.EventClientCreated); len(cc) != 1 || cc[0].ClientID != created.ClientID || cc[0].Actor != "admin" || cc[0].Details["status"] != "201" {
+			t.Errorf("client.created entries = %+v, want one for %s", cc, created.ClientID)
+		}
+		var sawList, sawRefusal bool
+		for _, e := range ofType(all, authz.EventAdminRequest) {
+			switch {
+			case e.Details["route"] == "/admin/clients" && e.Details["method"] == "GET" && e.Outcome == "ok":
+				sawList = true
+			case e.Outcome == "unauthorized" && e.Actor == "anonymous" && e.Details["status"] == "401":
+				sawRefusal = true
+			}
+		}
+		if !sawList || !sawRefusal {
+			t.Errorf("admin.request entries: list seen %v, refused call seen %v", sawList, sawRefusal)
+		}
+		if len(ofType(all, authz.EventKeyCreated)) < 2 {
+			t.Errorf("key.created entries = %d, want one per first key", len(ofType(all, authz.EventKeyCreated)))
+		}
+
+		// Filters.
+		byType := ts.auditAll(t, url.Values{"type": {authz.EventTokenIntrospected}})
+		if len(byType) != 3 {
+			t.Errorf("type filter: %d entries, want 3", len(byType))
+		}
+		byClient := ts.auditAll(t, url.Values{"client_id": {svc.ClientID}, "type": {authz.EventTokenIssued}})
+		if len(byClient) != 1 || byClient[0].Seq != issued[0].Seq {
+			t.Errorf("client filter: %+v", byClient)
+		}
+		if none := ts.auditAll(t, url.Values{"since": {"2999-01-01T00:00:00Z"}}); len(none) != 0 {
+			t.Errorf("since in the future: %d entries, want 0", len(none))
+		}
+
+		v := ts.auditVerify(t)
+		if !v.OK || v.BrokenAt != 0 || v.Entries < int64(len(all)) || v.LastHash == "" {
+			t.Errorf("verify = %+v, want ok over at least %d entries", v, len(all))
+		}
+	})
+}
+
+// TestAuditAdminRefusals checks that bad audit queries get a 400 and
+// that only GET is allowed.
+func TestAuditAdminRefusals(t *testing.T) {
+	ts := startServer(t, authz.Config{})
+	for _, q := range []string{"since=yesterday", "until=2026-13-01T00:00:00Z", "limit=0", "limit=1001", "limit=x",
+		"cursor=-1", "cursor=abc", "bogus=1", "type=a&type=b", "client_id=" + strings.Repeat("x", 300), "subject=%00"} {
+		code, body := ts.adminJSON(t, "GET", "/admin/audit?"+q, nil)
+		if code != http.StatusBadRequest || !strings.Contains(string(body), `"error":"invalid_request"`) {
+			t.Errorf("GET /admin/audit?%s = %d %s, want 400 invalid_request", q, code, body)
+		}
+	}
+	for _, p := range []string{"/admin/audit", "/admin/audit/verify"} {
+		if code, _ := ts.adminJSON(t, "POST", p, map[string]string{}); code != http.StatusMethodNotAllowed {
+			t.Errorf("POST %s = %d, want 405", p, code)
+		}
+	}
+}
+
+// TestAuditEveryIssuedTokenHasOneEntry issues tokens from concurrent
+// workers and checks that each token that arrived has exactly one
+// token.issued entry, and that the chain verifies.
+func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		cfg.RateLimits.TokenPerClient = -1
+		ts := startServer(t, cfg)
+		svc := ts.demo.Service
+		const workers, each = 16, 20
+		var mu sync.Mutex
+		jtis := map[string]bool{}
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+					if code != http.StatusOK {
+						t.Errorf("token: %d %s", code, body)
+						return
+					}
+					c := ts.verify(t, tokenFrom(t, body), "ES256")
+					mu.Lock()
+					jtis[c.ID] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		entries := ts.auditAll(t, url.Values{"type": {authz.EventTokenIssued}, "limit": {"1000"}})
+		seen := map[string]int{}
+		for _, e := range entries {
+			seen[e.Details["jti"]]++
+		}
+		for jti := range jtis {
+			if seen[jti] != 1 {
+				t.Errorf("token %s has %d token.issued entries, want 1", jti, seen[jti])
+			}
+		}
+		if len(jtis) != workers*each || len(entries) != workers*each {
+			t.Errorf("%d tokens arrived, %d token.issued entries; want %d of each", len(jtis), len(entries), workers*each)
+		}
+		if v := ts.auditVerify(t); !v.OK {
+			t.Errorf("verify after concurrent issuance = %+v", v)
+		}
+	})
+}
+
+// TestAuditOff checks that with the trail disabled nothing is written and
+// issuance works.
+func TestAuditOff(t *testing.T) {
+	ts := startServer(t, authz.Config{AuditDisabled: true})
+	svc := ts.demo.Service
+	if code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	if all := ts.auditAll(t, nil); len(all) != 0 {
+		t.Errorf("audit off: %d entries, want none; first %s", len(all), fmt.Sprint(all[0]))
+	}
+}
+
+// tokenFrom reads access_token from a token response.
+func tokenFrom(t testing.TB, body []byte) string {
+	t.Helper()
+	var v struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.AccessToken == "" {
+		t.Fatalf("no access_token in %s (%v)", body, err)
+	}
+	return v.AccessToken
+}
+
+// TestAuditVerifyFindsTampering edits the trail with SQL as the table
+// owner (trigger disabled) and checks that the admin API's verification
+// names the changed entry, and the one after a removed entry.
+func TestAuditVerifyFindsTampering(t *testing.T) {
+	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
+	svc := ts.demo.Service
+	for range 5 {
+		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	}
+	if v := ts.auditVerify(t); !v.OK {
+		t.Fatalf("clean trail: verify = %+v", v)
+	}
+	issued := ts.auditAll(t, url.Values{"type": {authz.EventTokenIssued}})
+	if len(issued) != 5 {
+		t.Fatalf("%d token.issued entries, want 5", len(issued))
+	}
+	conn := ts.db(t)
+	ctx := context.Background()
+	// An UPDATE with the trigger in place is refused.
+	if _, err := conn.Exec(ctx, `UPDATE audit_entries SET body = body WHERE seq = $1`, issued[1].Seq); err == nil {
+		t.Fatal("UPDATE of an audit entry succeeded with the trigger in place")
+	}
+	if _, err := conn.Exec(ctx, `ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only`); err != nil {
+		t.Fatal(err)
+	}
+	// Changed: another client ID inside the body.
+	if _, err := conn.Exec(ctx, `UPDATE audit_entries SET body = convert_to(replace(convert_from(body, 'UTF8'), $2, 'someone-else'), 'UTF8') WHERE seq = $1`,
+		issued[1].Seq, svc.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	if v := ts.auditVerify(t); v.OK || v.BrokenAt != issued[1].Seq {
+		t.Errorf("after changing entry %d: verify = %+v, want broken_at %d", issued[1].Seq, v, issued[1].Seq)
+	}
+	// Removed: the changed entry goes; the break is now at its seq, as missing.
+	if _, err := conn.Exec(ctx, `DELETE FROM audit_entries WHERE seq = $1`, issued[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if v := ts.auditVerify(t); v.OK || v.BrokenAt != issued[1].Seq || !strings.Contains(v.Reason, "missing") {
+		t.Errorf("after deleting entry %d: verify = %+v, want broken_at %d (missing)", issued[1].Seq, v, issued[1].Seq)
+	}
+}
+
+// TestAuditRetention drops old entries behind a checkpoint: the rest
+// still verifies, and the checkpoint names what was dropped.
+func TestAuditRetention(t *testing.T) {
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		var mu sync.Mutex
+		now := time.Now()
+		cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		cfg.AuditRetention = time.Hour
+		ts := startServer(t, cfg)
+		svc := ts.demo.Service
+		for range 3 {
+			post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Hour)
+		cutoff := now.Add(-time.Hour)
+		mu.Unlock()
+		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		var old []authz.AuditEntryJSON
+		for _, e := range ts.auditAll(t, nil) {
+			if at, _ := time.Parse(time.RFC3339Nano, e.Time); at.Before(cutoff) {
+				old = append(old, e)
+			}
+		}
+		if len(old) < 4 {
+			t.Fatalf("%d entries before the cutoff, want the first keys' and tokens'", len(old))
+		}
+		n, err := ts.srv.DropOldAudit(context.Background())
+		if err != nil || n != len(old) {
+			t.Fatalf("DropOldAudit = %d, %v; want the %d old entries", n, err, len(old))
+		}
+		rest := ts.auditAll(t, nil)
+		if rest[0].Seq != old[len(old)-1].Seq+1 {
+			t.Errorf("first entry after the drop is %d, want %d", rest[0].Seq, old[len(old)-1].Seq+1)
+		}
+		cp := ofType(rest, authz.EventAuditCheckpoint)
+		if len(cp) != 1 || cp[0].Details["dropped_through"] != fmt.Sprint(old[len(old)-1].Seq) || cp[0].Details["last_hash"] != old[len(old)-1].Hash {
+			t.Errorf("checkpoint = %+v, want one for entries up to %d", cp, old[len(old)-1].Seq)
+		}
+		if v := ts.auditVerify(t); !v.OK {
+			t.Errorf("verify after retention = %+v", v)
+		}
+		if n, err := ts.srv.DropOldAudit(context.Background()); err != nil || n != 0 {
+			t.Errorf("second DropOldAudit = %d, %v; want nothing to drop", n, err)
+		}
+	})
+}

@@ -1,0 +1,193 @@
+package authz
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// AuditEntryJSON is an audit entry in the admin API.
+type AuditEntryJSON struct {
+	Seq       int64             `json:"seq"`
+	Time      string            `json:"time"`
+	Type      string            `json:"type"`
+	Actor     string            `json:"actor"`
+	RequestID string            `json:"request_id,omitempty"`
+	ClientID  string            `json:"client_id,omitempty"`
+	Subject   string            `json:"subject,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	Outcome   string            `json:"outcome"`
+	Details   map[string]string `json:"details,omitempty"`
+	PrevHash  string            `json:"prev_hash"`
+	Hash      string            `json:"hash"`
+}
+
+// AuditPage is the answer of GET /admin/audit: entries in order, and the
+// cursor of the next page ("" on the last page).
+type AuditPage struct {
+	Entries    []AuditEntryJSON `json:"entries"`
+	NextCursor string           `json:"next_cursor"`
+}
+
+// AuditVerification is the answer of GET /admin/audit/verify.
+type AuditVerification struct {
+	// OK: every entry checked and the chain is whole.
+	OK bool `json:"ok"`
+	// Entries is how many entries were checked.
+	Entries int64 `json:"entries"`
+	// FirstSeq and LastSeq bound the chain that was checked; LastHash is
+	// the hash at its head (keep it: a later verification whose chain no
+	// longer holds it shows entries were removed from the end).
+	FirstSeq int64  `json:"first_seq,omitempty"`
+	LastSeq  int64  `json:"last_seq,omitempty"`
+	LastHash string `json:"last_hash,omitempty"`
+	// BrokenAt and Reason name the first broken link when !OK.
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+func auditJSON(e storage.AuditEntry) AuditEntryJSON {
+	return AuditEntryJSON{
+		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Type: e.Type, Actor: e.Actor, RequestID: e.RequestID,
+		ClientID: e.ClientID, Subject: e.Subject, IP: e.IP, Outcome: e.Outcome, Details: e.Details,
+		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
+	}
+}
+
+// DefaultAuditPage is the page size of GET /admin/audit without limit.
+const DefaultAuditPage = 100
+
+// auditFilter reads the query of GET /admin/audit: since, until (RFC 3339),
+// type, client_id, subject, cursor, limit (1 to storage.MaxAuditPage).
+func auditFilter(q url.Values) (storage.AuditFilter, error) {
+	f := storage.AuditFilter{Limit: DefaultAuditPage}
+	for k := range q {
+		switch k {
+		case "since", "until", "type", "client_id", "subject", "cursor", "limit":
+			if len(q[k]) > 1 {
+				return f, badRequest("The parameter '" + k + "' is given more than once.")
+			}
+		default:
+			return f, badRequest("Unknown parameter '" + truncate(safeParam(k), 64) + "'; known: since, until, type, client_id, subject, cursor, limit.")
+		}
+	}
+	var err error
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(t.name); v != "" {
+			if *t.dst, err = time.Parse(time.RFC3339, v); err != nil {
+				return f, badRequest("'" + t.name + "' must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z.")
+			}
+		}
+	}
+	if v := q.Get("cursor"); v != "" {
+		if f.AfterSeq, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterSeq < 0 {
+			return f, badRequest("'cursor' must be the next_cursor of an earlier page.")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > storage.MaxAuditPage {
+			return f, badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", storage.MaxAuditPage))
+		}
+	}
+	f.Type, f.ClientID, f.Subject = q.Get("type"), q.Get("client_id"), q.Get("subject")
+	for _, v := range []string{f.Type, f.ClientID, f.Subject} {
+		if len(v) > 256 || !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return f, badRequest("A filter value is too long or not valid text.")
+		}
+	}
+	return f, nil
+}
+
+// adminAudit serves GET /admin/audit.
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	f, err := auditFilter(r.URL.Query())
+	if err != nil {
+		s.writeAdminError(w, r, err)
+		return
+	}
+	list, err := s.store.ListAudit(r.Context(), f)
+	if err != nil {
+		s.writeAdminError(w, r, err)
+		return
+	}
+	out := AuditPage{Entries: make([]AuditEntryJSON, 0, len(list))}
+	for _, e := range list {
+		out.Entries = append(out.Entries, auditJSON(e))
+	}
+	if len(list) == f.Limit {
+		out.NextCursor = strconv.FormatInt(list[len(list)-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// VerifyAudit walks the whole audit chain and reports the first broken
+// link, if any.
+func (s *Server) VerifyAudit(ctx context.Context) (AuditVerification, error) {
+	var v storage.AuditVerifier
+	var out AuditVerification
+	f := storage.AuditFilter{Limit: storage.MaxAuditPage}
+	for {
+		page, err := s.store.ListAudit(ctx, f)
+		if err != nil {
+			return out, fmt.Errorf("authz: read audit trail: %w", err)
+		}
+		for _, e := range page {
+			if err := v.Add(e); err != nil {
+				return broken(out, err)
+			}
+			if out.FirstSeq == 0 {
+				out.FirstSeq = e.Seq
+			}
+			out.LastSeq, out.LastHash = e.Seq, hex.EncodeToString(e.Hash)
+			out.Entries++
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		f.AfterSeq = page[len(page)-1].Seq
+	}
+	if _, err := v.Finish(); err != nil {
+		return broken(out, err)
+	}
+	out.OK = true
+	return out, nil
+}
+
+func broken(out AuditVerification, err error) (AuditVerification, error) {
+	var b *storage.AuditBreak
+	if !errors.As(err, &b) {
+		return out, err
+	}
+	out.BrokenAt, out.Reason = b.Seq, b.Reason
+	return out, nil
+}
+
+// adminAuditVerify serves GET /admin/audit/verify.
+func (s *Server) adminAuditVerify(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	out, err := s.VerifyAudit(r.Context())
+	if err != nil {
+		s.writeAdminError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,189 @@
+package authz
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/idvauth/idvauth/storage/postgres"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own
+// (no global state). Label values come from fixed sets (endpoint names,
+// status codes, grant types, key IDs of the ring): never from a request's
+// text, so that their number stays bounded and holds no personal data.
+type metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	issued       *prometheus.CounterVec
+	introspected *prometheus.CounterVec
+	authFailures prometheus.Counter
+	limited      *prometheus.CounterVec
+	auditAppend  prometheus.Histogram
+	auditBatch   prometheus.Histogram
+	auditCommit  prometheus.Histogram
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idvauth_http_requests_total", Help: "HTTP requests answered, by listener, endpoint and status code.",
+	}, []string{"listener", "endpoint", "code"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "idvauth_http_request_duration_seconds", Help: "Time to answer HTTP requests, by listener and endpoint.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"listener", "endpoint"})
+	m.issued = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idvauth_tokens_issued_total", Help: "Token responses sent, by grant type.",
+	}, []string{"grant"})
+	m.introspected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idvauth_introspections_total", Help: "Introspection answers, by whether the token was active.",
+	}, []string{"active"})
+	m.authFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "idvauth_client_auth_failures_total", Help: "Failed client authentications.",
+	})
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idvauth_rate_limited_total", Help: "Requests refused with 429, by endpoint and limit (ip, client, cooloff).",
+	}, []string{"endpoint", "limit"})
+	m.auditAppend = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "idvauth_audit_append_seconds", Help: "Time a request waits for its audit entry to be durable.",
+		Buckets: []float64{.0002, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	})
+	m.auditBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "idvauth_audit_batch_entries", Help: "Audit entries committed together (group commit; PostgreSQL).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+	})
+	m.auditCommit = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "idvauth_audit_commit_seconds", Help: "Time to commit one audit batch (PostgreSQL).",
+		Buckets: []float64{.0002, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	})
+	keyAge := prometheus.NewDesc("idvauth_signing_key_age_seconds", "Age of each published signing key, by kid, algorithm and state.",
+		[]string{"kid", "alg", "state"}, nil)
+	m.reg.MustRegister(m.requests, m.latency, m.issued, m.introspected, m.authFailures, m.limited,
+		m.auditAppend, m.auditBatch, m.auditCommit,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectorFunc{descs: []*prometheus.Desc{keyAge}, collect: func(ch chan<- prometheus.Metric) {
+			now := s.now()
+			for _, k := range s.ring.Records() {
+				if k.State == "removed" {
+					continue
+				}
+				ch <- prometheus.MustNewConstMetric(keyAge, prometheus.GaugeValue, now.Sub(k.CreatedAt).Seconds(), k.ID, k.Alg, k.State)
+			}
+		}})
+	return m
+}
+
+// watchPool adds the pool figures of a PostgreSQL store.
+func (m *metrics) watchPool(st any) {
+	if ps, ok := st.(interface{ PoolStats() postgres.PoolStats }); ok {
+		m.reg.MustRegister(poolCollector(ps.PoolStats))
+	}
+}
+
+// collectorFunc is a prometheus.Collector computed at scrape time.
+type collectorFunc struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// poolCollector reports the PostgreSQL pool figures at scrape time.
+func poolCollector(stats func() postgres.PoolStats) prometheus.Collector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("idvauth_db_"+name, help, nil, nil)
+	}
+	total, idle, acquired, maxc := d("connections", "Open database connections."), d("connections_idle", "Idle database connections."),
+		d("connections_acquired", "Database connections in use."), d("connections_max", "Cap on database connections.")
+	acq, empty, wait := d("acquires_total", "Connection acquisitions."), d("acquires_waited_total", "Connection acquisitions that waited for a connection."),
+		d("acquire_seconds_total", "Time spent acquiring connections.")
+	return collectorFunc{descs: []*prometheus.Desc{total, idle, acquired, maxc, acq, empty, wait}, collect: func(ch chan<- prometheus.Metric) {
+		st := stats()
+		g := func(desc *prometheus.Desc, t prometheus.ValueType, v float64) {
+			ch <- prometheus.MustNewConstMetric(desc, t, v)
+		}
+		g(total, prometheus.GaugeValue, float64(st.Total))
+		g(idle, prometheus.GaugeValue, float64(st.Idle))
+		g(acquired, prometheus.GaugeValue, float64(st.Acquired))
+		g(maxc, prometheus.GaugeValue, float64(st.Max))
+		g(acq, prometheus.CounterValue, float64(st.AcquireCount))
+		g(empty, prometheus.CounterValue, float64(st.EmptyAcquireCount))
+		g(wait, prometheus.CounterValue, st.AcquireDuration.Seconds())
+	}}
+}
+
+// observe records one answered request.
+func (m *metrics) observe(listener, endpoint string, status int, d time.Duration) {
+	m.requests.WithLabelValues(listener, endpoint, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(listener, endpoint).Observe(d.Seconds())
+}
+
+func (m *metrics) rateLimited(endpoint, limit string) {
+	m.limited.WithLabelValues(endpoint, limit).Inc()
+}
+
+// publicEndpoints are the endpoint labels of the public listener.
+var publicEndpoints = map[string]bool{
+	"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true, "/.well-known/jwks.json": true,
+	"/oauth2/authorize": true, "/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true, "/userinfo": true,
+	loginPath: true, consentPath: true, logoutPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
+}
+
+// endpointOf is the endpoint label of a request: its path if it is one
+// of ours, the matched pattern on the admin listener, or "other".
+func endpointOf(r *http.Request) string {
+	if publicEndpoints[r.URL.Path] {
+		return r.URL.Path
+	}
+	if p := r.Pattern; strings.HasPrefix(p, "/admin/") || p == "/metrics" {
+		return p
+	}
+	return "other"
+}
+
+// metricsHandler serves /metrics: open on the admin listener unless a
+// metrics token is configured, then it needs that bearer token (never the
+// admin token: a scraper should not hold the keys to the admin API).
+func (s *Server) metricsHandler() http.Handler {
+	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	want := sha256.Sum256([]byte(s.cfg.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, "GET, HEAD")
+			return
+		}
+		if s.cfg.MetricsToken != "" {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sum := sha256.Sum256([]byte(tok))
+			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				writeJSONError(w, http.StatusUnauthorized, "unauthorized", "A valid metrics bearer token is required.")
+				return
+			}
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// observeAuditBatch records one committed audit batch (called by the
+// PostgreSQL store, possibly before the metrics exist).
+func (s *Server) observeAuditBatch(entries int, commit time.Duration) {
+	if m := s.metrics; m != nil {
+		m.auditBatch.Observe(float64(entries))
+		m.auditCommit.Observe(commit.Seconds())
+	}
+}
