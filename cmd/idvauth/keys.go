@@ -63,7 +63,7 @@ servers that have not seen it fetch the JWKS again when they meet its kid.`,
 tokens stay valid until they expire, unless --revoke-tokens: then the key
 leaves the JWKS now and every token it signed introspects inactive, on every
 replica within a second. Use --revoke-tokens when the key may have leaked.`,
-		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw -o json",
+		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw -o json\n\n  # A kid that starts with - goes after --\n  idvauth keys retire --revoke-tokens -- -xY2...Qw",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			revoke, _ := cmd.Flags().GetBool("revoke-tokens")

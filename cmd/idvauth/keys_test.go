@@ -49,7 +49,7 @@ func TestKeysCommands(t *testing.T) {
 	if es2 == "" || es2 == es || activeOf(kl, "RS256") != rs {
 		t.Fatalf("keys rotate --alg ES256: %+v", kl)
 	}
-	kl = keyListOf(t, mustCLI(t, env, "keys", "retire", es, "--revoke-tokens", "-o", "json"))
+	kl = keyListOf(t, mustCLI(t, env, "keys", "retire", "--revoke-tokens", "-o", "json", "--", es))
 	for _, k := range kl.Keys {
 		if k.KID == es && (k.State != "removed" || k.RetiredAt == "") {
 			t.Errorf("retired key after --revoke-tokens: %+v", k)
