@@ -564,6 +564,25 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	if got := ts.cnfOf(t, nil, first.AccessToken); got != device.thumbprint() {
 		t.Fatalf("access token cnf = %q, want the device certificate's %q", got, device.thumbprint())
 	}
+	// The bound access token is good at /userinfo only with the device's
+	// certificate (RFC 8705 section 3).
+	for _, tt := range []struct {
+		name string
+		cert *testCert
+		want int
+	}{{"the device certificate", device, http.StatusOK}, {"another certificate", other, http.StatusUnauthorized}, {"no certificate", nil, http.StatusUnauthorized}} {
+		req, _ := http.NewRequest(http.MethodGet, ts.public+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+first.AccessToken)
+		resp, err := e.httpClient(tt.cert).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ub, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want || (tt.want != http.StatusOK && strings.Contains(string(ub), "ada")) {
+			t.Errorf("/userinfo with %s = %d %s, want %d", tt.name, resp.StatusCode, ub, tt.want)
+		}
+	}
 	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}, "client_id": {"mobile"}}
 	for _, tt := range []struct {
 		name string

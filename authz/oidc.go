@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -182,6 +183,15 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		}
 		bearerError(http.StatusUnauthorized, "invalid_token", "The access token is not active.")
 		return
+	}
+	// RFC 8705 section 3: a certificate-bound token is good only with
+	// its certificate.
+	if sess, ok := ar.GetSession().(*session); ok && sess.CertThumbprint != "" {
+		chain, err := s.peerCertificates(r)
+		if err != nil || len(chain) == 0 || subtle.ConstantTimeCompare([]byte(thumbprint(chain[0])), []byte(sess.CertThumbprint)) != 1 {
+			bearerError(http.StatusUnauthorized, "invalid_token", "The access token is bound to a client certificate that this request did not present.")
+			return
+		}
 	}
 	granted := ar.GetGrantedScopes()
 	if !granted.Has(scopes.OpenID) {
