@@ -301,6 +301,7 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 	if v := ts.auditVerify(t); v.OK || v.BrokenAt != issued[1].Seq || !strings.Contains(v.Reason, "missing") {
 		t.Errorf("after deleting entry %d: verify = %+v, want broken_at %d (missing)", issued[1].Seq, v, issued[1].Seq)
 	}
+
 }
 
 // TestAuditRetention drops old entries behind a checkpoint: the rest
@@ -349,4 +350,37 @@ func TestAuditRetention(t *testing.T) {
 			t.Errorf("second DropOldAudit = %d, %v; want nothing to drop", n, err)
 		}
 	})
+}
+
+// TestAuditVerifyFindsTruncation removes the last entries, as someone
+// with the database role could (retention's switch lets DELETE through):
+// the hashes cannot show it, the chain head does.
+func TestAuditVerifyFindsTruncation(t *testing.T) {
+	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
+	svc := ts.demo.Service
+	for range 3 {
+		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	}
+	conn := ts.db(t)
+	ctx := context.Background()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	if err := tx.QueryRow(ctx, `SELECT max(seq) FROM audit_entries`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL idvauth.audit_retention = 'on'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM audit_entries WHERE seq > $1`, last-2); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := ts.auditVerify(t); v.OK || v.BrokenAt != last-1 || !strings.Contains(v.Reason, "removed from the end") {
+		t.Errorf("after removing entries %d and %d: verify = %+v, want broken_at %d (removed from the end)", last-1, last, v, last-1)
+	}
 }

@@ -141,13 +141,22 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 	var v storage.AuditVerifier
 	var out AuditVerification
+	// The head first: entries appended while we walk come after it.
+	headSeq, headHash, err := s.store.AuditHead(ctx)
+	if err != nil {
+		return out, fmt.Errorf("authz: read audit head: %w", err)
+	}
 	f := storage.AuditFilter{Limit: storage.MaxAuditPage}
+walk:
 	for {
 		page, err := s.store.ListAudit(ctx, f)
 		if err != nil {
 			return out, fmt.Errorf("authz: read audit trail: %w", err)
 		}
 		for _, e := range page {
+			if e.Seq > headSeq {
+				break walk
+			}
 			if err := v.Add(e); err != nil {
 				return broken(out, err)
 			}
@@ -164,6 +173,14 @@ func (s *Server) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 	}
 	if _, err := v.Finish(); err != nil {
 		return broken(out, err)
+	}
+	if out.LastSeq != headSeq || (headSeq > 0 && out.LastHash != hex.EncodeToString(headHash)) {
+		out.BrokenAt = out.LastSeq + 1
+		out.Reason = fmt.Sprintf("the chain head says the last entry is %d, but the trail ends at %d (entries removed from the end)", headSeq, out.LastSeq)
+		if out.LastSeq == headSeq {
+			out.BrokenAt, out.Reason = headSeq, "the last entry's hash differs from the chain head's"
+		}
+		return out, nil
 	}
 	out.OK = true
 	return out, nil

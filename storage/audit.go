@@ -223,6 +223,11 @@ type AuditStore interface {
 	// Seq, in one transaction. It returns how many it removed (zero and no
 	// checkpoint if none is older than before).
 	DropAuditBefore(ctx context.Context, before, now time.Time) (int, error)
+	// AuditHead returns the Seq and Hash of the last entry ever appended
+	// (0 and ZeroAuditHash before the first). It is kept apart from the
+	// entries, so that entries removed from the end of the chain, which
+	// the hashes alone cannot show, are seen by comparing with it.
+	AuditHead(ctx context.Context) (int64, []byte, error)
 }
 
 // AuditBreak is the first broken link a verification found.

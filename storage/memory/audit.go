@@ -111,3 +111,13 @@ func (s *Store) DropAuditBefore(_ context.Context, before, now time.Time) (int, 
 	s.audit.entries = slices.Clone(s.audit.entries[n:])
 	return n, nil
 }
+
+// AuditHead implements storage.AuditStore.
+func (s *Store) AuditHead(context.Context) (int64, []byte, error) {
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
+	if s.audit.head == nil {
+		return 0, slices.Clone(storage.ZeroAuditHash), nil
+	}
+	return s.audit.seq, slices.Clone(s.audit.head), nil
+}

@@ -302,3 +302,13 @@ func (s *Store) ListBrowserSessions(ctx context.Context, userID string) ([]stora
 	})
 	return out, mapErr("list browser sessions", err)
 }
+
+// AuditHead implements storage.AuditStore: the one row of audit_head.
+func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
+	var seq int64
+	var hash []byte
+	if err := s.pool.QueryRow(ctx, `SELECT seq, hash FROM audit_head`).Scan(&seq, &hash); err != nil {
+		return 0, nil, mapErr("read audit head", err)
+	}
+	return seq, hash, nil
+}

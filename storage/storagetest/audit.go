@@ -112,6 +112,9 @@ func wantStored(t testing.TB, got, want storage.AuditEntry) {
 }
 
 func testAuditAppendList(t *testing.T, s storage.Store) {
+	if seq, hash, err := s.AuditHead(context.Background()); err != nil || seq != 0 || !bytes.Equal(hash, storage.ZeroAuditHash) {
+		t.Errorf("AuditHead() of an empty trail = %d, %x, %v; want 0 and the zero hash", seq, hash, err)
+	}
 	base := now().Add(-time.Hour)
 	in := []storage.AuditEntry{
 		auditEntry(base.Add(123456789*time.Nanosecond), "token.issued", id("c"), ""),
@@ -138,6 +141,10 @@ func testAuditAppendList(t *testing.T, s storage.Store) {
 	}
 	if n := verifyAudit(t, s); n != int64(len(in)) {
 		t.Errorf("verified %d entries, want %d", n, len(in))
+	}
+	seq, hash, err := s.AuditHead(context.Background())
+	if last := got[len(got)-1]; err != nil || seq != last.Seq || !bytes.Equal(hash, last.Hash) {
+		t.Errorf("AuditHead() = %d, %x, %v; want the last entry's %d, %x", seq, hash, err, last.Seq, last.Hash)
 	}
 	// The caller's values are left alone.
 	if in[0].Seq != 0 || in[0].Hash != nil || in[0].Body != nil {
