@@ -340,6 +340,10 @@ func (s *Server) createClient(ctx context.Context, in clientInput) (ClientJSON, 
 		c.ID = hex.EncodeToString(raw[:])
 	} else if !clientIDPattern.MatchString(c.ID) {
 		return ClientJSON{}, invalidMetadata("client_id must be 1 to 128 characters: letters, digits and . _ ~ - (starting with a letter or digit)")
+	} else if strings.HasPrefix(c.ID, "u_") {
+		// A client's tokens have its ID as subject; people's IDs start
+		// with u_, and must stay theirs alone.
+		return ClientJSON{}, invalidMetadata("client_id must not start with u_ (people's IDs do)")
 	}
 	if c.Name == "" {
 		c.Name = c.ID

@@ -141,6 +141,7 @@ func testAdminRefusals(t *testing.T, cfg authz.Config) {
 		{"unknown scope", "POST", "/admin/clients", js, `{"scope":"identity.verify admin"}`, "", 400, "invalid_client_metadata"},
 		{"bad client_id", "POST", "/admin/clients", js, `{"client_id":"../etc"}`, "", 400, "invalid_client_metadata"},
 		{"NUL in client_id", "POST", "/admin/clients", js, `{"client_id":"a\u0000b"}`, "", 400, "invalid_client_metadata"},
+		{"client_id like a person's", "POST", "/admin/clients", js, `{"client_id":"u_3mJr7AoUXx2Wqd9KvYg5Tw"}`, "", 400, "invalid_client_metadata"},
 		{"long name", "POST", "/admin/clients", js, `{"client_name":"` + strings.Repeat("n", 300) + `"}`, "", 400, "invalid_client_metadata"},
 		{"control char in name", "POST", "/admin/clients", js, `{"client_name":"a\u0007b"}`, "", 400, "invalid_client_metadata"},
 		{"unsupported grant", "POST", "/admin/clients", js, `{"grant_types":["password"]}`, "", 400, "invalid_client_metadata"},

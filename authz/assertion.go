@@ -138,7 +138,9 @@ func (s *Server) authenticateAssertion(ctx context.Context, r *http.Request, for
 	if err := s.checkAssertionClaims(claims); err != nil {
 		return fail("assertion claims", err)
 	}
-	if err := s.store.UseAssertion(ctx, id, claims.ID, claims.Expiry.Time().Add(assertionLeeway)); err != nil {
+	// The jti is kept past the assertion's end by more than the leeway:
+	// replicas' clocks differ from the janitor's too.
+	if err := s.store.UseAssertion(ctx, id, claims.ID, claims.Expiry.Time().Add(assertionLeeway+ClockSkew)); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
 			return fail("assertion replayed", nil)
 		}

@@ -598,7 +598,7 @@ func (s *Server) readPageRequest(w http.ResponseWriter, r *http.Request) (string
 // handleLogin serves the login form's post.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if ok, wait := s.limits.login.allow(ipString(s.clientIP(r)), s.now()); !ok {
+	if ok, wait := s.limits.login.allow(limitKey(s.clientIP(r)), s.now()); !ok {
 		// A page, not JSON: a person reads this one.
 		s.rateLimited(r, "ip")
 		w.Header().Set("Retry-After", retryAfter(wait))

@@ -45,3 +45,17 @@ func TestClientIP(t *testing.T) {
 		t.Errorf("httptest peer = %s", got)
 	}
 }
+
+func TestLimitKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.9":           "203.0.113.9",
+		"::ffff:203.0.113.9":    "203.0.113.9",
+		"2001:db8:1:2:3:4:5:6":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::77": "2001:db8:1:2::/64",
+	} {
+		a := netip.MustParseAddr(in)
+		if got := limitKey(a.Unmap()); got != want {
+			t.Errorf("limitKey(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

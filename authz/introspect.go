@@ -89,7 +89,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.logFosite(ctx, "introspect", err)
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
-		if s.audit(ctx, e) != nil {
+		if e.Outcome != "too_many_requests" && s.audit(ctx, e) != nil {
 			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 			return
 		}

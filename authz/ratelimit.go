@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -25,6 +26,10 @@ const (
 	DefaultRateIntrospectPerClient = 5000
 	DefaultRatePerIP               = 10000
 	DefaultRateLoginPerIP          = 10
+	// DefaultRateFailedPerIP bounds refused requests (bad credentials,
+	// malformed requests) per address: each one costs an audit entry,
+	// and the audit chain is shared by every replica.
+	DefaultRateFailedPerIP = 10
 	// rateBurst is the bucket size in seconds of the rate.
 	rateBurst = 10
 
@@ -50,6 +55,10 @@ type RateLimits struct {
 	PerIP float64
 	// LoginPerIP limits posts of the login form per client address.
 	LoginPerIP float64
+	// FailedPerIP limits refused requests (4xx answers) to the token,
+	// introspection and revocation endpoints per client address: past
+	// it, the address gets 429 before any work, and no audit entry.
+	FailedPerIP float64
 }
 
 func (rl RateLimits) withDefaults() RateLimits {
@@ -63,6 +72,7 @@ func (rl RateLimits) withDefaults() RateLimits {
 	rl.IntrospectPerClient = def(rl.IntrospectPerClient, DefaultRateIntrospectPerClient)
 	rl.PerIP = def(rl.PerIP, DefaultRatePerIP)
 	rl.LoginPerIP = def(rl.LoginPerIP, DefaultRateLoginPerIP)
+	rl.FailedPerIP = def(rl.FailedPerIP, DefaultRateFailedPerIP)
 	return rl
 }
 
@@ -99,6 +109,17 @@ func newLimiter(rate float64) *limiter {
 // allow takes one token from key's bucket at now. If there is none it
 // returns false and how long until there is.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	return l.take(key, now, true)
+}
+
+// empty reports whether key's bucket has no token left at now, and how
+// long until it has one, without taking one.
+func (l *limiter) empty(key string, now time.Time) (bool, time.Duration) {
+	ok, wait := l.take(key, now, false)
+	return !ok, wait
+}
+
+func (l *limiter) take(key string, now time.Time, consume bool) (bool, time.Duration) {
 	if l == nil || l.rate <= 0 {
 		return true, 0
 	}
@@ -116,6 +137,9 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		sh.swept = now
 	}
 	b := sh.buckets[key]
+	if b == nil && !consume {
+		return true, 0 // a full bucket
+	}
 	if b == nil {
 		b = &bucket{tokens: l.burst, last: now}
 		sh.buckets[key] = b
@@ -125,7 +149,9 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		b.last = now
 	}
 	if b.tokens >= 1 {
-		b.tokens--
+		if consume {
+			b.tokens--
+		}
 		return true, 0
 	}
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
@@ -133,13 +159,13 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 
 // limiters are the server's buckets.
 type limiters struct {
-	token, introspect, ip, login *limiter
+	token, introspect, ip, login, failed *limiter
 }
 
 func newLimiters(rl RateLimits) limiters {
 	return limiters{
 		token: newLimiter(rl.TokenPerClient), introspect: newLimiter(rl.IntrospectPerClient),
-		ip: newLimiter(rl.PerIP), login: newLimiter(rl.LoginPerIP),
+		ip: newLimiter(rl.PerIP), login: newLimiter(rl.LoginPerIP), failed: newLimiter(rl.FailedPerIP),
 	}
 }
 
@@ -154,16 +180,40 @@ func writeRateLimited(w http.ResponseWriter, wait time.Duration, desc string) {
 	writeJSONError(w, http.StatusTooManyRequests, "too_many_requests", desc)
 }
 
-// limitIP wraps an OAuth endpoint with the per-address limit.
+// limitIP wraps an OAuth endpoint with the per-address limits: on all
+// requests, and on refused ones (an address past that gets 429 before any
+// work is done, and without an audit entry, so that a flood of bad
+// requests cannot occupy the audit trail that every replica shares).
 func (s *Server) limitIP(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := s.limits.ip.allow(ipString(s.clientIP(r)), s.now()); !ok {
+		ip, now := limitKey(s.clientIP(r)), s.now()
+		if empty, wait := s.limits.failed.empty(ip, now); empty {
+			s.rateLimited(r, "failures")
+			writeRateLimited(w, wait, "Too many refused requests from this address; retry after the time in Retry-After.")
+			return
+		}
+		if ok, wait := s.limits.ip.allow(ip, now); !ok {
 			s.rateLimited(r, "ip")
 			writeRateLimited(w, wait, "Too many requests from this address; retry after the time in Retry-After.")
 			return
 		}
-		next(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		next(sw, r)
+		if sw.status >= 400 && sw.status < 500 && sw.status != http.StatusTooManyRequests {
+			s.limits.failed.allow(ip, s.now())
+		}
 	}
+}
+
+// limitKey is the rate-limit key of an address: IPv6 addresses by their
+// /64, which one host or customer usually holds whole, so that rotating
+// addresses inside it does not reset the limits.
+func limitKey(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return ipString(a)
 }
 
 // rateLimited counts and debug-logs one refused request.
@@ -200,6 +250,9 @@ func setRetryAfter(w http.ResponseWriter, err error) {
 // lockKeys are the shared failure counters of a client authentication from
 // an address: the client ID from that address, and the address.
 func lockKeys(clientID, ip string) (pair, addr string) {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		ip = limitKey(a)
+	}
 	return "clientauth:" + clientID + "|" + ip, "clientauth:ip:" + ip
 }
 

@@ -259,3 +259,23 @@ func TestMetricsToken(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedRequestsLimit checks that an address sending refused
+// requests is stopped before any work once it used up its failures
+// bucket, and that those 429s write no audit entries.
+func TestRefusedRequestsLimit(t *testing.T) {
+	ts := startServer(t, authz.Config{RateLimits: authz.RateLimits{FailedPerIP: 0.5}}) // a bucket of 5
+	form := url.Values{"grant_type": {"client_credentials"}}
+	for i := range 5 {
+		if code, _, body := post(t, ts.public+"/oauth2/token", "nobody-"+strconv.Itoa(i), "x", form); code != http.StatusUnauthorized {
+			t.Fatalf("refused request %d = %d %s, want 401", i+1, code, body)
+		}
+	}
+	for _, ep := range []string{"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"} {
+		code, h, body := post(t, ts.public+ep, "nobody", "x", url.Values{"grant_type": {"client_credentials"}, "token": {"x"}})
+		requireLimited(t, ep+" after 5 refusals", code, h, body, 3)
+	}
+	if refused := ts.auditAll(t, url.Values{"type": {authz.EventTokenRefused}}); len(refused) != 5 {
+		t.Errorf("token.refused entries = %d, want 5 (the 429s are not audited)", len(refused))
+	}
+}

@@ -38,7 +38,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	default:
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
 	}
-	if s.audit(ctx, e) != nil {
+	if e.Outcome != "too_many_requests" && s.audit(ctx, e) != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 		return
 	}

@@ -190,6 +190,13 @@ func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosi
 		Type: EventTokenRefused, Actor: actor, ClientID: cid, IP: ipString(s.clientIP(r)),
 		Outcome: fosite.ErrorToRFC6749Error(err).ErrorField, Details: map[string]string{"grant": gt},
 	}
+	// A 429 (rate limit, lock-out) is counted in the metrics, not audited:
+	// a flood must not occupy the shared audit trail.
+	if e.Outcome == "too_many_requests" {
+		setRetryAfter(w, err)
+		s.provider.WriteAccessError(r.Context(), w, ar, err)
+		return
+	}
 	if aerr := s.audit(r.Context(), e); aerr != nil && !errors.Is(err, fosite.ErrTemporarilyUnavailable) {
 		err = fosite.ErrTemporarilyUnavailable.WithHint("The request could not be recorded; retry.")
 	}

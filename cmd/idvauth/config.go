@@ -59,6 +59,7 @@ type fileConfig struct {
 	RateIntrospectPerClient string `yaml:"rate_limit_introspect_per_client"`
 	RatePerIP               string `yaml:"rate_limit_per_ip"`
 	RateLoginPerIP          string `yaml:"rate_limit_login_per_ip"`
+	RateFailedPerIP         string `yaml:"rate_limit_failures_per_ip"`
 	ClientAuthMaxFailures   string `yaml:"client_auth_max_failures"`
 	ClientAuthMaxFailuresIP string `yaml:"client_auth_max_failures_per_ip"`
 	ClientAuthWindow        string `yaml:"client_auth_window"`
@@ -149,6 +150,8 @@ var (
 		fmt.Sprint(authz.DefaultRatePerIP), "token, introspection and revocation requests per second per client address (0 or off: no limit)"}
 	sRateLogin = setting{"rate-limit-login-per-ip", "IDVAUTH_RATE_LIMIT_LOGIN_PER_IP", func(f *fileConfig) string { return f.RateLoginPerIP },
 		fmt.Sprint(authz.DefaultRateLoginPerIP), "login form posts per second per client address (0 or off: no limit)"}
+	sRateFailed = setting{"rate-limit-failures-per-ip", "IDVAUTH_RATE_LIMIT_FAILURES_PER_IP", func(f *fileConfig) string { return f.RateFailedPerIP },
+		fmt.Sprint(authz.DefaultRateFailedPerIP), "refused token, introspection and revocation requests per second per client address (0 or off: no limit)"}
 	sClientAuthMaxFail = setting{"client-auth-max-failures", "IDVAUTH_CLIENT_AUTH_MAX_FAILURES", func(f *fileConfig) string { return f.ClientAuthMaxFailures },
 		fmt.Sprint(authz.DefaultClientAuthMaxFailures), "failed client authentications of one client ID from one address in a window before it is refused from there"}
 	sClientAuthMaxFailIP = setting{"client-auth-max-failures-per-ip", "IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", func(f *fileConfig) string { return f.ClientAuthMaxFailuresIP },

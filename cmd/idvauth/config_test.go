@@ -346,7 +346,7 @@ func TestSettingsAuditAndLimits(t *testing.T) {
 	}
 	def := limits{
 		rates: authz.RateLimits{TokenPerClient: authz.DefaultRateTokenPerClient, IntrospectPerClient: authz.DefaultRateIntrospectPerClient,
-			PerIP: authz.DefaultRatePerIP, LoginPerIP: authz.DefaultRateLoginPerIP},
+			PerIP: authz.DefaultRatePerIP, LoginPerIP: authz.DefaultRateLoginPerIP, FailedPerIP: authz.DefaultRateFailedPerIP},
 		maxFail: authz.DefaultClientAuthMaxFailures, maxFailIP: authz.DefaultClientAuthMaxFailuresPerIP, window: authz.DefaultClientAuthWindow,
 	}
 	metricsToken := "metrics-token-0123456789abcdef0123456789"
@@ -363,7 +363,7 @@ client_auth_window: 30m
 metrics_token: `+metricsToken+`
 `)
 	fromFile := limits{auditOff: true, retention: 2160 * time.Hour,
-		rates:   authz.RateLimits{TokenPerClient: 20, IntrospectPerClient: 0.5, PerIP: -1, LoginPerIP: -1},
+		rates:   authz.RateLimits{TokenPerClient: 20, IntrospectPerClient: 0.5, PerIP: -1, LoginPerIP: -1, FailedPerIP: authz.DefaultRateFailedPerIP},
 		maxFail: 5, maxFailIP: 50, window: 30 * time.Minute, metricsTokenSet: 1, metricsTokenLen: len(metricsToken)}
 	env := map[string]string{
 		"IDVAUTH_AUDIT":                            "ON",
@@ -378,13 +378,13 @@ metrics_token: `+metricsToken+`
 		"IDVAUTH_METRICS_TOKEN":                    metricsToken + "-env",
 	}
 	fromEnv := limits{retention: 90 * 24 * time.Hour,
-		rates:   authz.RateLimits{TokenPerClient: 7, IntrospectPerClient: -1, PerIP: 250.5, LoginPerIP: 2},
+		rates:   authz.RateLimits{TokenPerClient: 7, IntrospectPerClient: -1, PerIP: 250.5, LoginPerIP: 2, FailedPerIP: authz.DefaultRateFailedPerIP},
 		maxFail: 3, maxFailIP: 30, window: time.Hour, metricsTokenSet: 1, metricsTokenLen: len(metricsToken) + 4}
 	flags := []string{"--audit", "off", "--audit-retention", "0", "--rate-limit-token-per-client", "0",
 		"--rate-limit-introspect-per-client", "1e3", "--rate-limit-per-ip", "off", "--rate-limit-login-per-ip", "0.25",
 		"--client-auth-max-failures", "10", "--client-auth-max-failures-per-ip", "100", "--client-auth-window", "5m"}
 	fromFlags := limits{auditOff: true,
-		rates:   authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: 1000, PerIP: -1, LoginPerIP: 0.25},
+		rates:   authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: 1000, PerIP: -1, LoginPerIP: 0.25, FailedPerIP: authz.DefaultRateFailedPerIP},
 		maxFail: 10, maxFailIP: 100, window: 5 * time.Minute, metricsTokenSet: 1, metricsTokenLen: len(metricsToken) + 4}
 	tests := []struct {
 		name string

@@ -63,7 +63,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
-		sAudit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin,
+		sAudit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow} {
 		addFlag(cmd, s)
 	}
@@ -210,7 +210,7 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 		dst *float64
 	}{
 		{sRateToken, &a.RateLimits.TokenPerClient}, {sRateIntrospect, &a.RateLimits.IntrospectPerClient},
-		{sRatePerIP, &a.RateLimits.PerIP}, {sRateLogin, &a.RateLimits.LoginPerIP},
+		{sRatePerIP, &a.RateLimits.PerIP}, {sRateLogin, &a.RateLimits.LoginPerIP}, {sRateFailed, &a.RateLimits.FailedPerIP},
 	} {
 		if *rl.dst, err = r.rate(rl.s); err != nil {
 			return err
