@@ -24,21 +24,20 @@ type auditRow struct {
 	body                          []byte
 }
 
-// newAuditRow builds e's row. The columns come from the decoded body, so
-// they say what the body says; a NUL, which a text column cannot hold,
+// newAuditRow builds e's row. The columns are the sealed entry's fields,
+// so they say what the body says; a NUL, which a text column cannot hold,
 // becomes U+FFFD there (ListAudit compares exactly after reading).
 func newAuditRow(e storage.AuditEntry) (auditRow, error) {
-	body := e.Canonical()
-	var d storage.AuditEntry
-	if err := storage.DecodeAuditBody(&d, body); err != nil {
+	d, err := e.Sealed()
+	if err != nil {
 		return auditRow{}, err
 	}
 	return auditRow{at: d.Time, typ: auditColumn(d.Type), actor: auditColumn(d.Actor),
-		clientID: auditColumn(d.ClientID), subject: auditColumn(d.Subject), body: body}, nil
+		clientID: auditColumn(d.ClientID), subject: auditColumn(d.Subject), body: d.Body}, nil
 }
 
-// auditColumn maps decoded text (valid UTF-8: it came out of JSON) to what
-// a text column can hold.
+// auditColumn maps sealed text (valid UTF-8) to what a text column can
+// hold.
 func auditColumn(v string) string { return strings.ReplaceAll(v, "\x00", "\uFFFD") }
 
 // auditor appends audit entries in groups (a committer of AppendAudit
