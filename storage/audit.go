@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,6 +94,31 @@ func (e AuditEntry) Canonical() []byte {
 		panic("storage: marshal audit entry: " + err.Error())
 	}
 	return b
+}
+
+// Sealed returns e as a store keeps it: its event fields as decoding its
+// canonical form gives them back (Time in UTC truncated to microseconds,
+// invalid UTF-8 replaced, empty Details nil, Details copied), Body set to
+// that canonical form, and Seq and the hashes cleared. It is
+// DecodeAuditBody(e.Canonical()) without the decoding, and fails where
+// that fails: for a Time outside the years 0 to 9999, which the canonical
+// layout cannot hold.
+func (e AuditEntry) Sealed() (AuditEntry, error) {
+	t := e.Time.UTC().Truncate(time.Microsecond)
+	if y := t.Year(); y < 0 || y > 9999 {
+		return AuditEntry{}, fmt.Errorf("audit entry %d: body time: year %d out of range", e.Seq, y)
+	}
+	var d map[string]string
+	if len(e.Details) > 0 {
+		d = validDetails(maps.Clone(e.Details))
+	}
+	s := AuditEntry{
+		Time: t, Type: validText(e.Type), Actor: validText(e.Actor), RequestID: validText(e.RequestID),
+		ClientID: validText(e.ClientID), Subject: validText(e.Subject), IP: validText(e.IP),
+		Outcome: validText(e.Outcome), Details: d,
+	}
+	s.Body = s.Canonical()
+	return s, nil
 }
 
 // validText replaces each byte of s that is not part of valid UTF-8 with

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"maps"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,7 +60,42 @@ func TestCanonical(t *testing.T) {
 			if !bytes.Equal(d.Body, got) {
 				t.Errorf("DecodeAuditBody set Body %s, want %s", d.Body, got)
 			}
+			checkSealed(t, tt.e, d)
 		})
+	}
+}
+
+// checkSealed checks that e.Sealed() is decoded, the entry that decoding
+// e's canonical form gives, and leaves e alone.
+func checkSealed(t *testing.T, e, decoded storage.AuditEntry) {
+	t.Helper()
+	before := maps.Clone(e.Details)
+	s, err := e.Sealed()
+	if err != nil {
+		t.Fatalf("Sealed() = %v", err)
+	}
+	if !reflect.DeepEqual(s, decoded) {
+		t.Errorf("Sealed() = %#v, want the decoded canonical form %#v", s, decoded)
+	}
+	if s.Details != nil {
+		for k := range s.Details {
+			s.Details[k] = "changed"
+		}
+		if !maps.Equal(e.Details, before) {
+			t.Errorf("Sealed() shares its Details with the entry")
+		}
+	}
+}
+
+func TestSealedTimeRange(t *testing.T) {
+	for _, at := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 12, 31, 23, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 30, 0, 0, time.FixedZone("", -3600))} {
+		e := storage.AuditEntry{Time: at}
+		var d storage.AuditEntry
+		decodeErr := storage.DecodeAuditBody(&d, e.Canonical())
+		if _, err := e.Sealed(); (err == nil) != (decodeErr == nil) {
+			t.Errorf("time %v: Sealed() = %v, but decoding the canonical form = %v", at, err, decodeErr)
+		}
 	}
 }
 
@@ -299,6 +336,7 @@ func FuzzCanonical(f *testing.F) {
 		if again := d.Canonical(); !bytes.Equal(again, c) {
 			t.Fatalf("Canonical is not stable: %q then %q", c, again)
 		}
+		checkSealed(t, e, d)
 		var v storage.AuditVerifier
 		if err := v.Add(storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash, Hash: storage.AuditHash(storage.ZeroAuditHash, c), Body: c}); err != nil {
 			t.Fatalf("verifier refused the canonical form %q: %v", c, err)

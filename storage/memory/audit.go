@@ -22,29 +22,29 @@ type auditLog struct {
 
 // AppendAudit implements storage.AuditStore.
 func (s *Store) AppendAudit(_ context.Context, entries ...storage.AuditEntry) error {
-	// Decode first: an entry whose canonical form does not decode (a
-	// Time outside the years 0 to 9999) fails the call before anything
-	// is appended.
-	decoded := make([]storage.AuditEntry, len(entries))
+	// Seal first: an entry that cannot be sealed (a Time outside the
+	// years 0 to 9999) fails the call before anything is appended.
+	sealed := make([]storage.AuditEntry, len(entries))
 	for i, e := range entries {
-		if err := storage.DecodeAuditBody(&decoded[i], e.Canonical()); err != nil {
+		var err error
+		if sealed[i], err = e.Sealed(); err != nil {
 			return fmt.Errorf("memory: append audit entries: %w", err)
 		}
 	}
 	s.auditMu.Lock()
 	defer s.auditMu.Unlock()
-	s.appendAuditLocked(decoded...)
+	s.appendAuditLocked(sealed...)
 	return nil
 }
 
-// appendAuditLocked chains entries, decoded from their canonical forms,
-// onto the log; s.auditMu must be held.
-func (s *Store) appendAuditLocked(decoded ...storage.AuditEntry) {
+// appendAuditLocked chains sealed entries onto the log; s.auditMu must be
+// held.
+func (s *Store) appendAuditLocked(sealed ...storage.AuditEntry) {
 	a := &s.audit
 	if a.head == nil {
 		a.head = storage.ZeroAuditHash
 	}
-	for _, out := range decoded {
+	for _, out := range sealed {
 		a.seq++
 		out.Seq, out.PrevHash, out.Hash = a.seq, a.head, storage.AuditHash(a.head, out.Body)
 		a.entries = append(a.entries, out)
@@ -103,11 +103,11 @@ func (s *Store) DropAuditBefore(_ context.Context, before, now time.Time) (int, 
 			"dropped":         strconv.Itoa(n),
 		},
 	}
-	var decoded storage.AuditEntry
-	if err := storage.DecodeAuditBody(&decoded, cp.Canonical()); err != nil {
+	sealed, err := cp.Sealed()
+	if err != nil {
 		return 0, fmt.Errorf("memory: drop audit entries: %w", err)
 	}
-	s.appendAuditLocked(decoded)
+	s.appendAuditLocked(sealed)
 	s.audit.entries = slices.Clone(s.audit.entries[n:])
 	return n, nil
 }

@@ -27,9 +27,17 @@ type committer[T any] struct {
 	// stored). It must not keep group.
 	flush func(ctx context.Context, group []T) []error
 
+	// linger, if set, bounds how long a flusher waits, under load, for
+	// the queue to grow to the size of the flush before it (see next):
+	// fewer, larger groups then commit, which saves a commit (a WAL flush
+	// for a durable one) per item on a busy server.
+	linger time.Duration
+
 	mu      sync.Mutex
 	queue   []*pending[T]
 	running int
+	want    int           // a waiting flusher wants this many items queued
+	filled  chan struct{} // closed when the queue has want items
 
 	// beforeFlush, if set, runs before each flush; tests use it to hold
 	// a flush and let a queue build up.
@@ -51,6 +59,10 @@ func (c *committer[T]) do(ctx context.Context, item T) error {
 	p := &pending[T]{item: item, done: make(chan error, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
+	if c.want > 0 && len(c.queue) >= c.want {
+		close(c.filled)
+		c.want, c.filled = 0, nil
+	}
 	lead := c.running < c.max
 	var group []*pending[T]
 	if lead {
@@ -60,7 +72,7 @@ func (c *committer[T]) do(ctx context.Context, item T) error {
 	c.mu.Unlock()
 	if lead {
 		c.run(group)
-		c.next()
+		c.next(len(group))
 	}
 	select {
 	case err := <-p.done:
@@ -81,19 +93,40 @@ func (c *committer[T]) take() []*pending[T] {
 	return group
 }
 
-// next hands what queued during a flush to a new flusher, so the caller
-// that led the flush can answer its own request now.
-func (c *committer[T]) next() {
+// next hands what queued during a flush of flushed items to a new
+// flusher, so the caller that led the flush can answer its own request
+// now. Under load, when fewer items queued than the flush carried, the
+// new flusher first waits (up to linger) until as many have queued.
+func (c *committer[T]) next(flushed int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 {
 		c.running--
 		return
 	}
-	group := c.take()
+	var group []*pending[T]
+	var filled chan struct{}
+	if c.linger > 0 && len(c.queue) < min(flushed, c.maxBatch) && c.want == 0 {
+		c.want, filled = min(flushed, c.maxBatch), make(chan struct{})
+		c.filled = filled
+	} else {
+		group = c.take()
+	}
 	go func() {
+		if filled != nil {
+			t := time.NewTimer(c.linger)
+			select {
+			case <-filled:
+			case <-t.C:
+			}
+			t.Stop()
+			c.mu.Lock()
+			c.want, c.filled = 0, nil
+			group = c.take()
+			c.mu.Unlock()
+		}
 		c.run(group)
-		c.next()
+		c.next(len(group))
 	}()
 }
 

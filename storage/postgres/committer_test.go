@@ -1,0 +1,83 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCommitterLinger: after a flush of two, a flusher that finds one
+// item queued waits for a second rather than flushing it alone; after a
+// flush of one it never waits.
+func TestCommitterLinger(t *testing.T) {
+	var mu sync.Mutex
+	var groups [][]int
+	c := &committer[int]{max: 1, maxBatch: 10, linger: time.Hour, flush: func(_ context.Context, g []int) []error {
+		mu.Lock()
+		groups = append(groups, slices.Clone(g))
+		mu.Unlock()
+		return make([]error, len(g))
+	}}
+	hold := make(chan struct{})
+	var flushes atomic.Int32
+	c.beforeFlush = func() {
+		if flushes.Add(1) <= 2 {
+			<-hold
+		}
+	}
+	done := make(chan int, 5)
+	do := func(i int) {
+		go func() {
+			if err := c.do(context.Background(), i); err != nil {
+				t.Error(err)
+			}
+			done <- i
+		}()
+	}
+	waitQueued := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); c.queued() != n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d items queued, want %d", c.queued(), n)
+			}
+		}
+	}
+	do(1) // leads, held
+	for flushes.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	do(2)
+	waitQueued(1)
+	do(3)
+	waitQueued(2)
+	hold <- struct{}{} // flushes [1]; [2 3] is taken at once and held
+	waitQueued(0)
+	do(4)
+	waitQueued(1)
+	hold <- struct{}{} // flushes [2 3]; [4] waits for a second item
+	for range 3 {
+		<-done
+	}
+	select {
+	case i := <-done:
+		t.Fatalf("item %d answered before a second item queued", i)
+	case <-time.After(50 * time.Millisecond):
+	}
+	do(5)
+	<-done
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	want := [][]int{{1}, {2, 3}, {4, 5}}
+	if len(groups) != len(want) {
+		t.Fatalf("groups %v, want %v", groups, want)
+	}
+	for i := range want {
+		if !slices.Equal(groups[i], want[i]) {
+			t.Fatalf("groups %v, want %v", groups, want)
+		}
+	}
+}
