@@ -176,6 +176,11 @@ type Config struct {
 	// AuditDisabled turns the audit trail off. It is on by default; turn
 	// it off only to measure what it costs.
 	AuditDisabled bool
+	// AuditFastCommit answers a request once its audit entry is committed
+	// but before PostgreSQL flushed it to disk: the entry survives any
+	// crash or kill of idvauth, not a crash of PostgreSQL. Faster; off by
+	// default (see postgres.Config.AuditFastCommit).
+	AuditFastCommit bool
 	// AuditRetention is how long audit entries are kept: older leading
 	// entries are dropped behind a checkpoint by the janitor. Zero keeps
 	// everything.

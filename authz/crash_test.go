@@ -30,6 +30,9 @@ import (
 // TestMain); its value is the database URL.
 const childEnv = "IDVAUTH_TEST_CHILD_SERVER_DB"
 
+// childFastEnv, set, makes the child use AuditFastCommit.
+const childFastEnv = "IDVAUTH_TEST_CHILD_FAST_COMMIT"
+
 func TestMain(m *testing.M) {
 	if db := os.Getenv(childEnv); db != "" {
 		if err := runChildServer(db); err != nil {
@@ -59,7 +62,8 @@ func runChildServer(db string) error {
 		return err
 	}
 	srv, err := authz.New(ctx, authz.Config{DatabaseURL: db, Secrets: []string{secret}, AdminToken: adminToken,
-		Issuer: "http://" + pub.Addr().String(), RateLimits: authz.RateLimits{TokenPerClient: -1, PerIP: -1}, Logger: zap.NewNop()})
+		Issuer: "http://" + pub.Addr().String(), RateLimits: authz.RateLimits{TokenPerClient: -1, PerIP: -1}, Logger: zap.NewNop(),
+		AuditFastCommit: os.Getenv(childFastEnv) != ""})
 	if err != nil {
 		return err
 	}
@@ -77,9 +81,19 @@ func runChildServer(db string) error {
 // response that arrived has exactly one token.issued entry, and that the
 // chain still verifies.
 func TestAuditSurvivesSIGKILL(t *testing.T) {
+	t.Run("durable", func(t *testing.T) { testAuditSurvivesSIGKILL(t, false) })
+	// Fast commit does not wait for PostgreSQL's disk flush: a kill of
+	// idvauth loses nothing either.
+	t.Run("fast", func(t *testing.T) { testAuditSurvivesSIGKILL(t, true) })
+}
+
+func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 	db := pgtest.URL(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+db)
+	if fast {
+		cmd.Env = append(cmd.Env, childFastEnv+"=1")
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -24,8 +24,9 @@ func openStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged fun
 		OnListenError: func(err error) {
 			log.Warn("change listener lost its database connection; client cache off and key changes polled until it is back", zap.Error(err))
 		},
-		OnKeysChanged: keysChanged,
-		OnAuditBatch:  onAuditBatch,
+		OnKeysChanged:   keysChanged,
+		OnAuditBatch:    onAuditBatch,
+		AuditFastCommit: cfg.AuditFastCommit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)

@@ -55,6 +55,7 @@ type fileConfig struct {
 
 	Audit                   string `yaml:"audit"`
 	AuditRetention          string `yaml:"audit_retention"`
+	AuditCommit             string `yaml:"audit_commit"`
 	RateTokenPerClient      string `yaml:"rate_limit_token_per_client"`
 	RateIntrospectPerClient string `yaml:"rate_limit_introspect_per_client"`
 	RatePerIP               string `yaml:"rate_limit_per_ip"`
@@ -140,6 +141,8 @@ var (
 		"info", "log level: debug, info, warn or error"}
 	sAudit = setting{"audit", "IDVAUTH_AUDIT", func(f *fileConfig) string { return f.Audit },
 		"on", "audit trail: on, or off (only to measure its cost: nothing is recorded)"}
+	sAuditCommit = setting{"audit-commit", "IDVAUTH_AUDIT_COMMIT", func(f *fileConfig) string { return f.AuditCommit },
+		"durable", "when a request's audit entry counts as written: durable (flushed to disk by PostgreSQL) or fast (committed; survives a crash of idvauth, not of PostgreSQL)"}
 	sAuditRetention = setting{"audit-retention", "IDVAUTH_AUDIT_RETENTION", func(f *fileConfig) string { return f.AuditRetention },
 		"0", "how long audit entries are kept, e.g. 2160h; older ones are dropped behind a checkpoint by the janitor (0: keep everything)"}
 	sRateToken = setting{"rate-limit-token-per-client", "IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT", func(f *fileConfig) string { return f.RateTokenPerClient },

@@ -468,3 +468,22 @@ func TestSettingsAuditAndLimitsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSettingsAuditCommit checks IDVAUTH_AUDIT_COMMIT: durable by default,
+// fast on request, anything else named in the error.
+func TestSettingsAuditCommit(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		fast bool
+	}{{nil, nil, false}, {map[string]string{"IDVAUTH_AUDIT_COMMIT": "fast"}, nil, true}, {nil, []string{"--audit-commit", "Durable"}, false}} {
+		sc, err := loadServe(t, tt.env, append([]string{"--dev"}, tt.args...)...)
+		if err != nil || sc.authz.AuditFastCommit != tt.fast {
+			t.Errorf("env %v args %v: AuditFastCommit = %v, %v; want %v", tt.env, tt.args, sc.authz.AuditFastCommit, err, tt.fast)
+		}
+	}
+	if _, err := loadServe(t, nil, "--dev", "--audit-commit", "sometimes"); err == nil || !strings.Contains(err.Error(), `IDVAUTH_AUDIT_COMMIT: "sometimes" must be durable or fast`) {
+		t.Errorf("--audit-commit sometimes: %v, want an error naming the setting", err)
+	}
+}

@@ -63,7 +63,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
-		sAudit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
+		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow} {
 		addFlag(cmd, s)
 	}
@@ -248,6 +248,13 @@ func loadAuditSettings(r *resolver, a *authz.Config) error {
 		return err
 	}
 	a.AuditDisabled = !on
+	switch v, _ := r.get(sAuditCommit); strings.ToLower(v) {
+	case "durable":
+	case "fast":
+		a.AuditFastCommit = true
+	default:
+		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", sAuditCommit.env, v, sAuditCommit.env)
+	}
 	v, _ := r.get(sAuditRetention)
 	d, err := parseDays(v)
 	if err != nil || d < 0 {

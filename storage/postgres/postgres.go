@@ -66,6 +66,12 @@ type Config struct {
 	// how long the statement (and its commit) took. It runs on the
 	// appending goroutine and must not block. Optional.
 	OnAuditBatch func(entries int, commit time.Duration)
+	// AuditFastCommit lets AppendAudit return once its batch is committed,
+	// before PostgreSQL has flushed it to disk (synchronous_commit off, as
+	// for new tokens): entries then survive any crash of idvauth, but the
+	// last moments' may be lost if PostgreSQL itself crashes. The default
+	// waits for the flush.
+	AuditFastCommit bool
 }
 
 // DefaultClientCacheTTL is the longest a cached client lives.
@@ -105,6 +111,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{pool: pool, tokenPool: tokenPool, onListenError: cfg.OnListenError, onKeysChanged: cfg.OnKeysChanged,
 		inserter: newTokenInserter(tokenPool, tokenFlushers()), auditor: newAuditor(pool, cfg.OnAuditBatch)}
+	if cfg.AuditFastCommit {
+		s.auditor = newAuditor(tokenPool, cfg.OnAuditBatch)
+	}
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
 		return nil, err
