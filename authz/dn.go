@@ -220,8 +220,29 @@ func (d dn) equal(o dn) bool {
 	return true
 }
 
+// foldValue folds ASCII case and ASCII space runs only: Unicode case
+// folding would make look-alikes equal (the Kelvin sign K and k), which a
+// CA letting subscribers choose their CN could be used for.
 func foldValue(v string) string {
-	return strings.ToLower(strings.Join(strings.Fields(v), " "))
+	var b strings.Builder
+	space, started := false, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			space = started
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+		started = true
+	}
+	return b.String()
 }
 
 // String is d in RFC 4514 form, escaping what must be escaped.

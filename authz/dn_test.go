@@ -50,14 +50,16 @@ func TestCertDNEqual(t *testing.T) {
 		t.Fatal(err)
 	}
 	for in, want := range map[string]bool{
-		"CN=KYC backend,O=Example,C=DE":   true,
-		"cn=kyc  BACKEND,o=example,c=de":  true,
-		"CN=KYC backend,O=Example":        false,
-		"O=Example,CN=KYC backend,C=DE":   false,
-		"CN=KYC backend,O=Example,C=FR":   false,
-		"CN=KYC backend+O=Example,C=DE":   false,
-		"CN=KYC backendX,O=Example,C=DE":  false,
-		"CN=KYC backend,O=Example,C=DE,L": false,
+		"CN=KYC backend,O=Example,C=DE":      true,
+		"cn=kyc  BACKEND,o=example,c=de":     true,
+		"CN=KYC backend,O=Example":           false,
+		"O=Example,CN=KYC backend,C=DE":      false,
+		"CN=KYC backend,O=Example,C=FR":      false,
+		"CN=KYC backend+O=Example,C=DE":      false,
+		"CN=KYC backendX,O=Example,C=DE":     false,
+		"CN=KYC backend,O=Example,C=DE,L":    false,
+		"CN=KYC bac\u212Aend,O=Example,C=DE": false, // Kelvin sign, not K
+		"CN=KYC\u00a0backend,O=Example,C=DE": false, // no-break space
 	} {
 		d, err := parseDN(in)
 		got := err == nil && d.equal(cd)
