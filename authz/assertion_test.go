@@ -262,6 +262,12 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 			t.Fatalf("revoke with an assertion = %d %s", code, b)
 		}
 		ts.requireInactive(t, tok.AccessToken)
+		// The audit entry names the client the assertion authenticated,
+		// though the form named none.
+		rv := ts.auditAll(t, url.Values{"type": {authz.EventTokenRevoked}})
+		if len(rv) != 1 || rv[0].ClientID != c.ClientID || rv[0].Actor != "client:"+c.ClientID {
+			t.Errorf("token.revoked entries = %+v, want one by %s", rv, c.ClientID)
+		}
 	})
 }
 

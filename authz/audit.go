@@ -37,6 +37,8 @@ const (
 	EventUserCreated      = "user.created"
 	EventUserDeleted      = "user.deleted"
 	EventUserErased       = "user.erased"
+	// EventUserinfoRead: a client read a person's claims at /userinfo.
+	EventUserinfoRead = "userinfo.read"
 	// EventUserExported: everything held about a person was read out.
 	EventUserExported = "user.exported"
 	// EventAdminRequest is an admin API call that changed nothing (a read,

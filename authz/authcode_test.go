@@ -164,6 +164,9 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 				t.Errorf("userinfo %s = %v", method, ui)
 			}
 		}
+		if reads := ts.auditAll(t, url.Values{"type": {authz.EventUserinfoRead}}); len(reads) != 2 || reads[0].Subject != user.ID || reads[0].ClientID != c.ClientID {
+			t.Errorf("userinfo.read entries = %+v, want two for %s by %s", reads, user.ID, c.ClientID)
+		}
 
 		// 7. A second sign-in: the session and the consent are remembered,
 		// so the browser goes straight back with a code.

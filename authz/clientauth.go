@@ -48,6 +48,21 @@ func (sha256Hasher) Compare(_ context.Context, hash, data []byte) error {
 // Every failure answers the same invalid_client, so a caller learns nothing
 // about which client IDs exist; the reason goes to the debug log.
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	c, err := s.checkClient(ctx, r, form)
+	if n, ok := ctx.Value(authNoteKey{}).(*authNote); ok && err == nil {
+		n.clientID = c.GetID()
+	}
+	return c, err
+}
+
+// authNote receives the ID of the client that authenticated, for callers
+// whose client authentication runs inside fosite (revocation).
+type authNote struct{ clientID string }
+
+type authNoteKey struct{}
+
+// checkClient is authenticateClient without the note.
+func (s *Server) checkClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	id, secret, basic := r.BasicAuth()
 	if form.Has("client_assertion") || form.Has("client_assertion_type") {
 		c, err := s.authenticateAssertion(ctx, r, form, basic)

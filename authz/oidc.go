@@ -216,6 +216,12 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	if granted.Has(scopes.Email) {
 		out.Email = u.Email
 	}
+	cid := ar.GetClient().GetID()
+	if s.audit(ctx, storage.AuditEntry{Type: EventUserinfoRead, Actor: actorClient(cid), ClientID: cid, Subject: u.ID,
+		IP: ipString(s.clientIP(r)), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -23,10 +24,14 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
 		return
 	}
-	err := s.provider.NewRevocationRequest(ctx, r)
+	note := &authNote{}
+	err := s.provider.NewRevocationRequest(context.WithValue(ctx, authNoteKey{}, note), r)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	cid := claimedClientID(r)
+	if note.clientID != "" {
+		cid = note.clientID // authenticated; a client_assertion need not name it
+	}
 	e := storage.AuditEntry{Type: EventTokenRevoked, Actor: actorAnonymous, ClientID: cid, IP: ipString(s.clientIP(r)),
 		Details: map[string]string{"token_type_hint": truncate(r.PostForm.Get("token_type_hint"), 32)}}
 	switch {
