@@ -120,7 +120,11 @@ func (s *Server) ExportUser(ctx context.Context, id string) (UserExport, error) 
 			return out, fmt.Errorf("authz: export audit entries: %w", err)
 		}
 		for _, e := range page {
-			out.Audit = append(out.Audit, auditJSON(e))
+			j := auditJSON(e)
+			if e.Actor != actorUser(id) {
+				j.IP = "" // another party's address (a client's, a resource server's)
+			}
+			out.Audit = append(out.Audit, j)
 		}
 		if len(page) < f.Limit {
 			return out, nil

@@ -67,6 +67,11 @@ func TestEraseUser(t *testing.T) {
 		if strings.Contains(string(b), hash) || strings.Contains(string(b), toks.RefreshToken) || strings.Contains(string(b), toks.AccessToken) {
 			t.Error("export holds the password hash or a token")
 		}
+		for _, e := range ex.Audit {
+			if e.IP != "" && e.Actor != "user:"+u.ID {
+				t.Errorf("export shows the address of %s (entry %d): only the person's own are theirs", e.Actor, e.Seq)
+			}
+		}
 
 		if ts.findText(t, email) == "" || ts.findText(t, hash) == "" {
 			t.Fatal("the search does not find the email and hash before erasure: it would prove nothing after")
