@@ -71,6 +71,13 @@ func (s *Server) audit(ctx context.Context, e storage.AuditEntry) error {
 	if s.cfg.AuditDisabled {
 		return nil
 	}
+	e = s.completeAudit(ctx, e)
+	return s.observeAudit(e, func() error { return s.store.AppendAudit(ctx, e) })
+}
+
+// completeAudit fills in what e leaves out: the time, the request id and
+// outcome ok.
+func (s *Server) completeAudit(ctx context.Context, e storage.AuditEntry) storage.AuditEntry {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
@@ -81,8 +88,14 @@ func (s *Server) audit(ctx context.Context, e storage.AuditEntry) error {
 		e.Outcome = "ok"
 	}
 	e.ClientID = truncate(e.ClientID, maxAuditField)
+	return e
+}
+
+// observeAudit runs store, which appends e, timing it and logging its
+// failure.
+func (s *Server) observeAudit(e storage.AuditEntry, store func() error) error {
 	start := time.Now()
-	err := s.store.AppendAudit(ctx, e)
+	err := store()
 	if s.metrics != nil {
 		s.metrics.auditAppend.Observe(time.Since(start).Seconds())
 	}

@@ -101,7 +101,15 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
 	}
-	if err := f.s.store.CreateToken(ctx, t); err != nil {
+	var err error
+	if iss, ok := ctx.Value(issuanceKey{}).(*issuance); ok && kind == storage.AccessToken {
+		e := f.s.completeAudit(ctx, issuedEntryOf(iss.grant, iss.ip, req))
+		err = f.s.observeAudit(e, func() error { return f.s.store.CreateTokenAudited(ctx, t, e) })
+		iss.audited = err == nil
+	} else {
+		err = f.s.store.CreateToken(ctx, t)
+	}
+	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			// The client was deleted while the token was being issued.
 			return fosite.ErrInvalidClient.WithWrap(err)

@@ -89,6 +89,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			ar.GrantAudience(a)
 		}
 	}
+	// A client_credentials token is stored with its entry, in one commit
+	// (see fositeStore.createToken).
+	var iss *issuance
+	if gt == grantClientCredentials && !s.cfg.AuditDisabled {
+		iss = &issuance{grant: gt, ip: ipString(s.clientIP(r))}
+		ctx = context.WithValue(ctx, issuanceKey{}, iss)
+	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
 		s.writeTokenError(w, r, ar, err)
@@ -98,33 +105,52 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
-	if err := s.audit(ctx, s.issuedEntry(r, gt, ar, resp)); err != nil {
-		// No token leaves without its entry: take back what was stored.
-		s.revokeIssued(ctx, ar.GetID())
-		s.writeTokenError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be recorded; retry."))
-		return
+	if iss == nil || !iss.audited {
+		if err := s.audit(ctx, s.issuedEntry(r, gt, ar, resp)); err != nil {
+			// No token leaves without its entry: take back what was stored.
+			s.revokeIssued(ctx, ar.GetID())
+			s.writeTokenError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be recorded; retry."))
+			return
+		}
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.metrics.issued.WithLabelValues(gt).Inc()
 }
 
+// issuance is what the audit entry of a client_credentials token needs
+// besides the request fosite hands the store; audited says that the store
+// appended the entry with the token.
+type issuance struct {
+	grant, ip string
+	audited   bool
+}
+
+type issuanceKey struct{}
+
 // issuedEntry is the audit entry of a token response.
 func (s *Server) issuedEntry(r *http.Request, gt string, ar fosite.AccessRequester, resp fosite.AccessResponder) storage.AuditEntry {
-	sess, _ := ar.GetSession().(*session)
-	cid := ar.GetClient().GetID()
-	d := map[string]string{
-		"grant": gt, "scope": strings.Join(ar.GetGrantedScopes(), " "), "aud": strings.Join(ar.GetGrantedAudience(), " "),
+	e := issuedEntryOf(gt, ipString(s.clientIP(r)), ar)
+	if resp.GetExtra("refresh_token") != nil {
+		e.Details["refresh_token"] = "issued"
 	}
-	e := storage.AuditEntry{Type: EventTokenIssued, Actor: actorClient(cid), ClientID: cid, IP: ipString(s.clientIP(r)), Details: d}
+	if resp.GetExtra("id_token") != nil {
+		e.Details["id_token"] = "issued"
+	}
+	return e
+}
+
+// issuedEntryOf is the audit entry of the access token of req, of grant
+// gt, asked for from ip.
+func issuedEntryOf(gt, ip string, req fosite.Requester) storage.AuditEntry {
+	sess, _ := req.GetSession().(*session)
+	cid := req.GetClient().GetID()
+	d := map[string]string{
+		"grant": gt, "scope": strings.Join(req.GetGrantedScopes(), " "), "aud": strings.Join(req.GetGrantedAudience(), " "),
+	}
+	e := storage.AuditEntry{Type: EventTokenIssued, Actor: actorClient(cid), ClientID: cid, IP: ip, Details: d}
 	if sess != nil {
 		e.Subject = sess.Subject
 		d["jti"], d["kid"], d["exp"] = sess.JTI, sess.KeyID, auditTime(sess.AccessExp)
-	}
-	if resp.GetExtra("refresh_token") != nil {
-		d["refresh_token"] = "issued"
-	}
-	if resp.GetExtra("id_token") != nil {
-		d["id_token"] = "issued"
 	}
 	return e
 }

@@ -238,6 +238,11 @@ type AuditStore interface {
 	// entries, if an entry's canonical form does not decode (a Time
 	// outside the years 0 to 9999).
 	AppendAudit(ctx context.Context, entries ...AuditEntry) error
+	// CreateTokenAudited stores t (as CreateToken does, with its errors)
+	// and appends e (as AppendAudit does) in one step: when it returns nil
+	// both are durable, and otherwise neither exists. Issuance uses it to
+	// commit a token and its entry once instead of twice.
+	CreateTokenAudited(ctx context.Context, t Token, e AuditEntry) error
 	// ListAudit returns the entries f selects in Seq order, decoded from
 	// their bodies, with Seq, PrevHash, Hash and Body set. An entry whose
 	// body does not decode (a tampered one) has only those four set, so

@@ -37,6 +37,29 @@ func (s *Store) AppendAudit(_ context.Context, entries ...storage.AuditEntry) er
 	return nil
 }
 
+// CreateTokenAudited implements storage.AuditStore: the token and its
+// entry appear together, under both locks.
+func (s *Store) CreateTokenAudited(_ context.Context, t storage.Token, e storage.AuditEntry) error {
+	sealed, err := e.Sealed()
+	if err != nil {
+		return fmt.Errorf("memory: append audit entries: %w", err)
+	}
+	k := tokenKey{t.Kind, t.Signature}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[t.ClientID]; !ok {
+		return fmt.Errorf("memory: create token of client %q: %w", t.ClientID, storage.ErrNotFound)
+	}
+	if _, ok := s.tokens[k]; ok {
+		return fmt.Errorf("memory: create %s: %w", t.Kind, storage.ErrAlreadyExists)
+	}
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
+	s.tokens[k] = cloneToken(t)
+	s.appendAuditLocked(sealed)
+	return nil
+}
+
 // appendAuditLocked chains sealed entries onto the log; s.auditMu must be
 // held.
 func (s *Store) appendAuditLocked(sealed ...storage.AuditEntry) {

@@ -41,12 +41,19 @@ func newAuditRow(e storage.AuditEntry) (auditRow, error) {
 func auditColumn(v string) string { return strings.ReplaceAll(v, "\x00", "\uFFFD") }
 
 // auditor appends audit entries in groups (a committer of AppendAudit
-// calls, each a run of rows kept together and in order) through
-// audit_append, on the durable pool.
+// and CreateTokenAudited calls, each a run of rows kept together and in
+// order, and perhaps a token) through audit_append, on the durable pool.
 type auditor struct {
 	pool    *pgxpool.Pool
 	onBatch func(entries int, commit time.Duration)
-	committer[[]auditRow]
+	committer[auditItem]
+}
+
+// auditItem is one call's rows and, for CreateTokenAudited, its token,
+// stored in the same transaction.
+type auditItem struct {
+	token *storage.Token
+	rows  []auditRow
 }
 
 // maxAuditBatch bounds the AppendAudit calls one statement appends.
@@ -75,7 +82,7 @@ const auditLinger = time.Millisecond
 
 func newAuditor(pool *pgxpool.Pool, onBatch func(int, time.Duration)) *auditor {
 	a := &auditor{pool: pool, onBatch: onBatch}
-	a.committer = committer[[]auditRow]{max: auditFlushers, maxBatch: maxAuditBatch, linger: auditLinger, flush: a.flush}
+	a.committer = committer[auditItem]{max: auditFlushers, maxBatch: maxAuditBatch, linger: auditLinger, flush: a.flush}
 	return a
 }
 
@@ -95,13 +102,51 @@ func appendAuditRows(ctx context.Context, q interface {
 	return q.QueryRow(ctx, appendAuditSQL, ats, types, actors, clients, subjects, bodies).Scan(&last)
 }
 
-func (a *auditor) flush(ctx context.Context, group [][]auditRow) []error {
+// errTokenTaken rolls back a group whose tokens were not all stored.
+var errTokenTaken = fmt.Errorf("postgres: create token: %w", storage.ErrAlreadyExists)
+
+func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 	var rows []auditRow
+	var tokens []storage.Token
 	for _, g := range group {
-		rows = append(rows, g...)
+		rows = append(rows, g.rows...)
+		if g.token != nil {
+			tokens = append(tokens, *g.token)
+		}
 	}
 	start := time.Now()
-	err := appendAuditRows(ctx, a.pool, rows)
+	var err error
+	if len(tokens) == 0 {
+		err = appendAuditRows(ctx, a.pool, rows)
+	} else {
+		// The group's tokens (tokenInserter's statement) and entries
+		// commit together: one commit, and no token without its entry.
+		err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+			stored, err := insertTokenGroup(ctx, tx, tokens)
+			if err == nil && len(stored) < len(tokens) {
+				err = errTokenTaken
+			}
+			if err != nil {
+				return err
+			}
+			return appendAuditRows(ctx, tx, rows)
+		})
+		if errors.Is(err, errTokenTaken) || isForeignKeyViolation(err) {
+			if len(group) > 1 {
+				// Some token cannot be stored: each call alone, so
+				// that only its own fails.
+				errs := make([]error, len(group))
+				for i := range group {
+					errs[i] = a.flush(ctx, group[i:i+1])[0]
+				}
+				return errs
+			}
+			if err == errTokenTaken {
+				return []error{err}
+			}
+			return []error{mapErr("create token", err)}
+		}
+	}
 	if err == nil && a.onBatch != nil {
 		a.onBatch(len(rows), time.Since(start))
 	}
@@ -123,7 +168,21 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...storage.AuditEntry) 
 		}
 		rows[i] = r
 	}
-	return s.auditor.do(ctx, rows)
+	return s.auditor.do(ctx, auditItem{rows: rows})
+}
+
+// CreateTokenAudited implements storage.AuditStore: t and e go in the
+// same group transaction as concurrent AppendAudit calls (durable unless
+// AuditFastCommit).
+func (s *Store) CreateTokenAudited(ctx context.Context, t storage.Token, e storage.AuditEntry) error {
+	if err := checkToken(t); err != nil {
+		return err
+	}
+	r, err := newAuditRow(e)
+	if err != nil {
+		return fmt.Errorf("postgres: append audit entries: %w", err)
+	}
+	return s.auditor.do(ctx, auditItem{token: &t, rows: []auditRow{r}})
 }
 
 // ListAudit implements storage.AuditStore: one indexed query per page.

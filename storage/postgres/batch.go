@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
@@ -207,6 +208,27 @@ func (in *tokenInserter) flush(ctx context.Context, group []storage.Token) []err
 	if len(group) == 1 {
 		return []error{in.insertOne(ctx, group[0])}
 	}
+	stored, err := insertTokenGroup(ctx, in.pool, group)
+	if err != nil && !isForeignKeyViolation(err) {
+		return sameError(len(group), mapErr("create token", err))
+	}
+	errs := make([]error, len(group))
+	for i, t := range group {
+		// Of rows with one key, the first of the group was stored.
+		if k := (tokenKey{string(t.Kind), t.Signature}); err == nil && stored[k] {
+			delete(stored, k)
+			continue
+		}
+		errs[i] = in.insertOne(ctx, t)
+	}
+	return errs
+}
+
+// insertTokenGroup runs insertTokensSQL for group on q and returns the
+// keys of the rows it stored.
+func insertTokenGroup(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, group []storage.Token) (map[tokenKey]bool, error) {
 	n := len(group)
 	var (
 		kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis = make([]string, n), make([]string, n),
@@ -220,34 +242,20 @@ func (in *tokenInserter) flush(ctx context.Context, group []storage.Token) []err
 		scopes[i], auds[i], kids[i], jtis[i] = arrayLiteral(t.Scopes), arrayLiteral(t.Audience), t.KeyID, t.JTI
 		iats[i], exps[i], sessions[i] = t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session)
 	}
-	rows, err := in.pool.Query(ctx, insertTokensSQL, kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis, iats, exps, sessions)
+	rows, err := q.Query(ctx, insertTokensSQL, kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis, iats, exps, sessions)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	stored := make(map[tokenKey]bool, n)
-	if err == nil {
-		var k tokenKey
-		for rows.Next() {
-			if err = rows.Scan(&k.kind, &k.sig); err != nil {
-				break
-			}
-			stored[k] = true
+	var k tokenKey
+	for rows.Next() {
+		if err := rows.Scan(&k.kind, &k.sig); err != nil {
+			return nil, err
 		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
+		stored[k] = true
 	}
-	if err != nil && !isForeignKeyViolation(err) {
-		return sameError(n, mapErr("create token", err))
-	}
-	errs := make([]error, n)
-	for i, t := range group {
-		// Of rows with one key, the first of the group was stored.
-		if k := (tokenKey{string(t.Kind), t.Signature}); err == nil && stored[k] {
-			delete(stored, k)
-			continue
-		}
-		errs[i] = in.insertOne(ctx, t)
-	}
-	return errs
+	return stored, rows.Err()
 }
 
 type tokenKey struct{ kind, sig string }

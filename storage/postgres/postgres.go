@@ -29,7 +29,7 @@ type Store struct {
 	// before they are answered.
 	tokenPool *pgxpool.Pool
 	inserter  *tokenInserter // on tokenPool
-	auditor   *auditor       // on pool: audit entries are durable
+	auditor   *auditor       // on pool: audit entries, and tokens stored with theirs, are durable
 
 	cache         *clientCache // nil when disabled
 	onListenError func(error)
@@ -376,6 +376,14 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // concurrent calls (tokenInserter): the foreign key refuses a token of a
 // client that no longer exists.
 func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
+	if err := checkToken(t); err != nil {
+		return err
+	}
+	return s.inserter.insert(ctx, t)
+}
+
+// checkToken refuses a token whose text PostgreSQL cannot store.
+func checkToken(t storage.Token) error {
 	if !textOK(t.ClientID) {
 		return fmt.Errorf("postgres: create token: %w", storage.ErrNotFound)
 	}
@@ -383,7 +391,7 @@ func (s *Store) CreateToken(ctx context.Context, t storage.Token) error {
 		!allTextOK(t.Scopes, t.Audience) {
 		return fmt.Errorf("postgres: create token: text PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
-	return s.inserter.insert(ctx, t)
+	return nil
 }
 
 const tokenCols = `request_id, client_id, subject, scopes, audience, key_id, jti, issued_at, expires_at, session, consumed_at`

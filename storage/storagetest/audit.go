@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -27,6 +28,7 @@ var auditTests = []struct {
 	{"AuditTimeOutOfRange", testAuditTimeOutOfRange},
 	{"AuditConcurrentAppend", testAuditConcurrentAppend},
 	{"AuditDropConcurrent", testAuditDropConcurrent},
+	{"CreateTokenAudited", testCreateTokenAudited},
 	{"ListTokensBySubject", testListTokensBySubject},
 	{"ListBrowserSessions", testListBrowserSessions},
 }
@@ -628,5 +630,109 @@ func testListBrowserSessions(t *testing.T, s storage.Store) {
 				equalSession(t, got[i], tt.want[i])
 			}
 		})
+	}
+}
+
+// testCreateTokenAudited: of concurrent CreateTokenAudited calls (beside
+// AppendAudit calls), some with a taken signature, an unknown client or an
+// entry that cannot be sealed, a token exists iff its entry does, and the
+// chain stays gapless.
+func testCreateTokenAudited(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "c")
+	taken := newToken(c.ID, storage.AccessToken)
+	mustCreateToken(t, s, taken)
+	const workers, calls = 16, 20
+	at := now().Add(-time.Minute)
+	type result struct {
+		tok  storage.Token
+		kind string // "ok", "taken", "client", "time", "plain"
+		err  error
+	}
+	results := make(chan result, workers*calls)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range calls {
+				tok := newToken(c.ID, storage.AccessToken)
+				e := auditEntry(at, "token.issued", c.ID, "")
+				r := result{tok: tok, kind: "ok"}
+				switch (w*calls + i) % 10 {
+				case 1:
+					r.kind, tok.Signature = "taken", taken.Signature
+				case 2:
+					r.kind, tok.ClientID = "client", id("gone")
+				case 3:
+					r.kind, e.Time = "time", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+				case 4:
+					r.kind = "plain"
+				}
+				r.tok = tok
+				e.RequestID = fmt.Sprintf("%d/%d", w, i)
+				e.Details = map[string]string{"sig": tok.Signature}
+				if r.kind == "plain" {
+					r.err = s.AppendAudit(ctx, e)
+				} else {
+					r.err = s.CreateTokenAudited(ctx, tok, e)
+				}
+				results <- r
+			}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	entries := make(map[string]int)
+	all := allAudit(t, s)
+	for i, e := range all {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d has Seq %d: seqs are not contiguous", i+1, e.Seq)
+		}
+		entries[e.Details["sig"]]++
+	}
+	want := 0
+	for r := range results {
+		switch r.kind {
+		case "ok", "plain":
+			if r.err != nil {
+				t.Fatalf("%s call = %v", r.kind, r.err)
+			}
+			want++
+			if n := entries[r.tok.Signature]; n != 1 {
+				t.Errorf("token %s: %d entries, want 1", r.tok.Signature, n)
+			}
+		case "taken":
+			if !errors.Is(r.err, storage.ErrAlreadyExists) {
+				t.Errorf("CreateTokenAudited(taken signature) = %v, want ErrAlreadyExists", r.err)
+			}
+		case "client":
+			if !errors.Is(r.err, storage.ErrNotFound) {
+				t.Errorf("CreateTokenAudited(unknown client) = %v, want ErrNotFound", r.err)
+			}
+		case "time":
+			if r.err == nil {
+				t.Errorf("CreateTokenAudited(entry in year 10000) = nil, want an error")
+			}
+		}
+		if (r.kind == "client" || r.kind == "time") && entries[r.tok.Signature] != 0 {
+			t.Errorf("failed %s call appended its entry", r.kind)
+		}
+		_, err := s.GetToken(ctx, storage.AccessToken, r.tok.Signature)
+		switch {
+		case r.kind == "ok" && err != nil:
+			t.Errorf("GetToken(stored with its entry) = %v", err)
+		case (r.kind == "client" || r.kind == "time" || r.kind == "plain") && !errors.Is(err, storage.ErrNotFound):
+			t.Errorf("GetToken(%s call) = %v, want ErrNotFound", r.kind, err)
+		}
+	}
+	if entries[taken.Signature] != 0 {
+		t.Errorf("calls with a taken signature appended %d entries", entries[taken.Signature])
+	}
+	if len(all) != want {
+		t.Errorf("%d entries, want %d", len(all), want)
+	}
+	if n := verifyAudit(t, s); n != int64(want) {
+		t.Errorf("verified %d entries, want %d", n, want)
 	}
 }
