@@ -88,22 +88,22 @@ func newAuditor(pool *pgxpool.Pool, onBatch func(int, time.Duration)) *auditor {
 
 const appendAuditSQL = `SELECT audit_append($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])`
 
-// appendAuditRows appends rows in one statement on q.
-func appendAuditRows(ctx context.Context, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, rows []auditRow) error {
+// auditArgs are the arguments of appendAuditSQL for rows.
+func auditArgs(rows []auditRow) []any {
 	n := len(rows)
 	ats, types, actors, clients, subjects, bodies := make([]time.Time, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([][]byte, n)
 	for i, r := range rows {
 		ats[i], types[i], actors[i], clients[i], subjects[i], bodies[i] = r.at, r.typ, r.actor, r.clientID, r.subject, r.body
 	}
-	var last int64
-	return q.QueryRow(ctx, appendAuditSQL, ats, types, actors, clients, subjects, bodies).Scan(&last)
+	return []any{ats, types, actors, clients, subjects, bodies}
 }
 
-// errTokenTaken rolls back a group whose tokens were not all stored.
-var errTokenTaken = fmt.Errorf("postgres: create token: %w", storage.ErrAlreadyExists)
+// insertAuditedTokensSQL stores a group's tokens beside its entries. A
+// taken key fails it (and so the group's transaction) instead of being
+// skipped as in insertTokensSQL: the entries must not commit without
+// their tokens.
+const insertAuditedTokensSQL = insertTokensSelect
 
 func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 	var rows []auditRow
@@ -115,37 +115,27 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 		}
 	}
 	start := time.Now()
-	var err error
-	if len(tokens) == 0 {
-		err = appendAuditRows(ctx, a.pool, rows)
-	} else {
-		// The group's tokens (tokenInserter's statement) and entries
-		// commit together: one commit, and no token without its entry.
-		err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-			stored, err := insertTokenGroup(ctx, tx, tokens)
-			if err == nil && len(stored) < len(tokens) {
-				err = errTokenTaken
+	// One round trip: the statements go as one pipeline, which
+	// PostgreSQL runs as one implicit transaction, so the group's tokens
+	// and entries commit together (one commit, and no token without its
+	// entry) or not at all.
+	b := &pgx.Batch{}
+	if len(tokens) > 0 {
+		b.Queue(insertAuditedTokensSQL, tokenGroupArgs(tokens)...)
+	}
+	b.Queue(appendAuditSQL, auditArgs(rows)...)
+	err := a.pool.SendBatch(ctx, b).Close()
+	if len(tokens) > 0 && (isUniqueViolation(err) || isForeignKeyViolation(err)) {
+		if len(group) > 1 {
+			// Some token cannot be stored: each call alone, so that
+			// only its own fails.
+			errs := make([]error, len(group))
+			for i := range group {
+				errs[i] = a.flush(ctx, group[i:i+1])[0]
 			}
-			if err != nil {
-				return err
-			}
-			return appendAuditRows(ctx, tx, rows)
-		})
-		if errors.Is(err, errTokenTaken) || isForeignKeyViolation(err) {
-			if len(group) > 1 {
-				// Some token cannot be stored: each call alone, so
-				// that only its own fails.
-				errs := make([]error, len(group))
-				for i := range group {
-					errs[i] = a.flush(ctx, group[i:i+1])[0]
-				}
-				return errs
-			}
-			if err == errTokenTaken {
-				return []error{err}
-			}
-			return []error{mapErr("create token", err)}
+			return errs
 		}
+		return []error{mapErr("create token", err)}
 	}
 	if err == nil && a.onBatch != nil {
 		a.onBatch(len(rows), time.Since(start))
@@ -317,7 +307,8 @@ func (s *Store) DropAuditBefore(ctx context.Context, before, now time.Time) (int
 		if err != nil {
 			return err
 		}
-		return appendAuditRows(ctx, tx, []auditRow{cp})
+		_, err = tx.Exec(ctx, appendAuditSQL, auditArgs([]auditRow{cp})...)
+		return err
 	})
 	if err != nil {
 		return 0, mapErr("drop audit entries", err)

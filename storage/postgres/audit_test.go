@@ -414,3 +414,45 @@ func BenchmarkAppendAudit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCreateTokenAudited stores a token and its entry per call, as
+// client_credentials issuance does with the trail on: one caller (every
+// call pays a whole durable commit) and 16 (grouped).
+func BenchmarkCreateTokenAudited(b *testing.B) {
+	for _, callers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			var entries, batches atomic.Int64
+			s, _ := openAudit(b, func(n int, _ time.Duration) { entries.Add(int64(n)); batches.Add(1) })
+			now := time.Now()
+			if err := s.CreateClient(context.Background(), storage.Client{ID: "c", Name: "c", CreatedAt: now, UpdatedAt: now}); err != nil {
+				b.Fatal(err)
+			}
+			e := storage.AuditEntry{Time: now, Type: "token.issued", Actor: "client:c", ClientID: "c", Outcome: "ok",
+				Details: map[string]string{"grant": "client_credentials", "scope": "identity.verify"}}
+			var next atomic.Int64 // calls handed out
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
+						t := storage.Token{Kind: storage.AccessToken, Signature: fmt.Sprintf("sig-%d", n), RequestID: fmt.Sprintf("req-%d", n),
+							ClientID: "c", Subject: "c", Scopes: []string{"identity.verify"}, Audience: []string{"idv-api"},
+							KeyID: "kid", JTI: fmt.Sprintf("jti-%d", n), IssuedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
+						if err := s.CreateTokenAudited(context.Background(), t, e); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			if n := batches.Load(); n > 0 {
+				b.ReportMetric(float64(entries.Load())/float64(n), "entries/batch")
+			}
+		})
+	}
+}

@@ -190,17 +190,21 @@ func (in *tokenInserter) insert(ctx context.Context, t storage.Token) error {
 const insertTokenSQL = `INSERT INTO tokens (kind, signature, request_id, client_id, subject, scopes, audience,
 	key_id, jti, issued_at, expires_at, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
-// insertTokensSQL stores a group in order. Rows whose key is taken (by an
-// earlier row of the group, or before) are skipped and then retried
-// alone, which names the error; a client deleted meanwhile fails the
-// whole statement, and then every row is retried alone.
-const insertTokensSQL = `INSERT INTO tokens (kind, signature, request_id, client_id, subject, scopes, audience,
+// insertTokensSelect stores a group in order; insertTokensSQL and
+// audit.go's statement end it differently.
+const insertTokensSelect = `INSERT INTO tokens (kind, signature, request_id, client_id, subject, scopes, audience,
 	key_id, jti, issued_at, expires_at, session)
 	SELECT k, s, r, c, sub, sc::text[], a::text[], kid, j, iat, exp, sess
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::bytea[])
 		WITH ORDINALITY AS u(k, s, r, c, sub, sc, a, kid, j, iat, exp, sess, n)
-	ORDER BY n
+	ORDER BY n`
+
+// insertTokensSQL stores a group in order. Rows whose key is taken (by an
+// earlier row of the group, or before) are skipped and then retried
+// alone, which names the error; a client deleted meanwhile fails the
+// whole statement, and then every row is retried alone.
+const insertTokensSQL = insertTokensSelect + `
 	ON CONFLICT DO NOTHING
 	RETURNING kind, signature`
 
@@ -229,6 +233,25 @@ func (in *tokenInserter) flush(ctx context.Context, group []storage.Token) []err
 func insertTokenGroup(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, group []storage.Token) (map[tokenKey]bool, error) {
+	rows, err := q.Query(ctx, insertTokensSQL, tokenGroupArgs(group)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	stored := make(map[tokenKey]bool, len(group))
+	var k tokenKey
+	for rows.Next() {
+		if err := rows.Scan(&k.kind, &k.sig); err != nil {
+			return nil, err
+		}
+		stored[k] = true
+	}
+	return stored, rows.Err()
+}
+
+// tokenGroupArgs are the arguments of insertTokensSelect for group: one
+// array per column.
+func tokenGroupArgs(group []storage.Token) []any {
 	n := len(group)
 	var (
 		kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis = make([]string, n), make([]string, n),
@@ -242,20 +265,7 @@ func insertTokenGroup(ctx context.Context, q interface {
 		scopes[i], auds[i], kids[i], jtis[i] = arrayLiteral(t.Scopes), arrayLiteral(t.Audience), t.KeyID, t.JTI
 		iats[i], exps[i], sessions[i] = t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session)
 	}
-	rows, err := q.Query(ctx, insertTokensSQL, kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis, iats, exps, sessions)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	stored := make(map[tokenKey]bool, n)
-	var k tokenKey
-	for rows.Next() {
-		if err := rows.Scan(&k.kind, &k.sig); err != nil {
-			return nil, err
-		}
-		stored[k] = true
-	}
-	return stored, rows.Err()
+	return []any{kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis, iats, exps, sessions}
 }
 
 type tokenKey struct{ kind, sig string }
