@@ -63,11 +63,10 @@ const maxAuditBatch = 256
 // head row lock lets one append at a time commit anyway: a second flush in
 // flight would only wait on it holding a connection, while the entries
 // that queue behind a single flush all go in the next statement.
-// BenchmarkAppendAudit (two cores, 32 appenders, durable commits): one
-// flusher 190-250us per entry at 16 entries a batch, two 210-240us at 11,
-// four 310us at 7. End to end (idvauth-load, 32 workers) two were no
-// better either: 1.9k-2.2k tokens/s against 1.9k-2.5k for one, at 7
-// entries a flush against 10.
+// BenchmarkAppendAudit (two cores, 32 appenders, durable commits, one
+// quiet run): one flusher 42us per entry at 27 entries a batch, two 59us
+// at 14, four 110us at 7. End to end (idvauth-load, 32 workers) two were
+// no better either.
 const auditFlushers = 1
 
 // auditLinger bounds how long a flush waits, under load, for as many
