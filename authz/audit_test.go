@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,37 @@ func (ts *testServer) auditVerify(t testing.TB) authz.AuditVerification {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// auditVerifyParts verifies the trail in parts of limit entries, from
+// from ("" for the start), the way audit verify does, and returns the
+// last answer, the entries checked in all and the calls made. Every
+// part but the last must be intact and incomplete.
+func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (last authz.AuditVerification, entries int64, calls int) {
+	t.Helper()
+	for {
+		q := url.Values{"limit": {strconv.Itoa(limit)}}
+		if from != "" {
+			q.Set("from", from)
+		}
+		code, body := ts.adminJSON(t, "GET", "/admin/audit/verify?"+q.Encode(), nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET /admin/audit/verify?%s = %d %s", q.Encode(), code, body)
+		}
+		calls++
+		last = authz.AuditVerification{}
+		if err := json.Unmarshal(body, &last); err != nil {
+			t.Fatal(err)
+		}
+		if last.Entries > int64(limit) {
+			t.Fatalf("verify with limit %d checked %d entries", limit, last.Entries)
+		}
+		entries += last.Entries
+		if !last.OK || last.Complete || calls > 1000 {
+			return last, entries, calls
+		}
+		from = fmt.Sprintf("%d:%s", last.LastSeq, last.LastHash)
+	}
 }
 
 func ofType(es []authz.AuditEntryJSON, typ string) []authz.AuditEntryJSON {
@@ -346,6 +378,17 @@ func TestAuditRetention(t *testing.T) {
 		if v := ts.auditVerify(t); !v.OK {
 			t.Errorf("verify after retention = %+v", v)
 		}
+		// In parts, the start must be vouched for by the checkpoint before
+		// the walk reaches it.
+		// (Parts of 2: each call appends an entry, which the next sees.)
+		if v, n, _ := ts.auditVerifyParts(t, "", 2); !v.OK || !v.Complete || n != v.LastSeq-rest[0].Seq+1 {
+			t.Errorf("verify after retention in parts of 2 = %+v after %d entries, want ok and complete, every entry from %d", v, n, rest[0].Seq)
+		}
+		dropped := fmt.Sprintf("%d:%s", old[0].Seq, old[0].Hash)
+		if code, body := ts.adminJSON(t, "GET", "/admin/audit/verify?from="+dropped, nil); code != http.StatusBadRequest ||
+			!strings.Contains(string(body), "no longer in the audit trail") {
+			t.Errorf("verify from a dropped entry = %d %s, want 400 naming it", code, body)
+		}
 		if n, err := ts.srv.DropOldAudit(context.Background()); err != nil || n != 0 {
 			t.Errorf("second DropOldAudit = %d, %v; want nothing to drop", n, err)
 		}
@@ -382,5 +425,117 @@ func TestAuditVerifyFindsTruncation(t *testing.T) {
 	}
 	if v := ts.auditVerify(t); v.OK || v.BrokenAt != last-1 || !strings.Contains(v.Reason, "removed from the end") {
 		t.Errorf("after removing entries %d and %d: verify = %+v, want broken_at %d (removed from the end)", last-1, last, v, last-1)
+	}
+}
+
+// TestAuditVerifyInParts checks verification in parts (limit) and from a
+// kept head (from): the parts add up to the whole, a kept head checks
+// only what came after it, and a head that no longer matches, or lies
+// beyond the chain, is a broken trail.
+func TestAuditVerifyInParts(t *testing.T) {
+	forBackends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		svc := ts.demo.Service
+		token := func() {
+			post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		}
+		for range 5 {
+			token()
+		}
+		whole := ts.auditVerify(t)
+		if !whole.OK || !whole.Complete || whole.FirstSeq != 1 || whole.Entries < 5 {
+			t.Fatalf("verify = %+v, want ok, complete, from seq 1", whole)
+		}
+		v, n, calls := ts.auditVerifyParts(t, "", 2)
+		// The whole trail at the time, since the calls are audited too.
+		if !v.OK || !v.Complete || v.LastSeq < whole.LastSeq || n != v.LastSeq || calls < int(whole.Entries+1)/2 {
+			t.Errorf("verify in parts of 2 = %+v after %d entries in %d calls; want ok, complete, every entry once", v, n, calls)
+		}
+
+		head := fmt.Sprintf("%d:%s", v.LastSeq, v.LastHash)
+		before := ts.auditAll(t, nil)
+		token()
+		after, n, _ := ts.auditVerifyParts(t, head, 1000)
+		if !after.OK || !after.Complete || after.FirstSeq != v.LastSeq+1 || n != after.LastSeq-v.LastSeq || n < 2 {
+			t.Errorf("verify from %s = %+v, %d entries; want ok, only the entries after it", head, after, n)
+		}
+		var kept authz.AuditEntryJSON // an entry that is not the last
+		for _, e := range before {
+			if e.Type == authz.EventTokenIssued {
+				kept = e
+			}
+		}
+		// A kept head that no longer matches: the chain was rewritten.
+		wrong := fmt.Sprintf("%d:%s", kept.Seq, strings.Repeat("ab", 32))
+		if v, _, _ := ts.auditVerifyParts(t, wrong, 1000); v.OK || v.BrokenAt != kept.Seq || !strings.Contains(v.Reason, "not the one kept") {
+			t.Errorf("verify from a changed head = %+v, want broken at %d", v, kept.Seq)
+		}
+		// A kept head beyond the chain: entries were removed from the end.
+		beyond := fmt.Sprintf("%d:%s", after.LastSeq+100, after.LastHash)
+		if v, _, _ := ts.auditVerifyParts(t, beyond, 1000); v.OK || !strings.Contains(v.Reason, "removed from the end") {
+			t.Errorf("verify from beyond the head = %+v, want broken (removed from the end)", v)
+		}
+
+		zero := strings.Repeat("0", 64)
+		for _, q := range []string{
+			"from=abc", "from=1:" + strings.Repeat("g", 64), "from=1:" + strings.Repeat("AB", 32), "from=0:" + zero,
+			"from=-1:" + zero, "from=1:" + zero[:62], "from=", "limit=0", "limit=1000001", "limit=x", "limit=",
+			"limit=1&limit=2", "cursor=3", "from=1:" + zero + "&from=2:" + zero,
+		} {
+			code, body := ts.adminJSON(t, "GET", "/admin/audit/verify?"+q, nil)
+			if code != http.StatusBadRequest || !strings.Contains(string(body), `"invalid_request"`) {
+				t.Errorf("GET /admin/audit/verify?%s = %d %s, want 400 invalid_request", q, code, body)
+			}
+		}
+		if v := ts.auditVerify(t); !v.OK || !v.Complete {
+			t.Errorf("verify after the refused calls = %+v, want intact", v)
+		}
+	})
+}
+
+// TestAuditVerifyFromKeptHead rewrites an entry and every hash after it,
+// head included, as the database's owner could: the chain then verifies
+// whole, and only a head kept from before the rewrite shows it.
+func TestAuditVerifyFromKeptHead(t *testing.T) {
+	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
+	svc := ts.demo.Service
+	for range 3 {
+		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	}
+	kept := ts.auditVerify(t)
+	issued := ofType(ts.auditAll(t, nil), authz.EventTokenIssued)
+	conn := ts.db(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only`,
+		`UPDATE audit_entries SET body = convert_to(replace(convert_from(body, 'UTF8'), 'client_credentials', 'client_credentialz'), 'UTF8') WHERE seq = ` +
+			strconv.FormatInt(issued[0].Seq, 10),
+		`DO $$
+		DECLARE r record; h bytea;
+		BEGIN
+			FOR r IN SELECT seq, body FROM audit_entries ORDER BY seq LOOP
+				IF h IS NULL THEN
+					SELECT prev_hash INTO h FROM audit_entries WHERE seq = r.seq;
+				END IF;
+				UPDATE audit_entries SET prev_hash = h, hash = sha256(h || r.body) WHERE seq = r.seq;
+				h := sha256(h || r.body);
+			END LOOP;
+			UPDATE audit_head SET hash = h;
+		END $$`,
+		`ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if e := ts.auditAll(t, nil)[issued[0].Seq-1]; e.Details["grant"] != "client_credentialz" {
+		t.Fatalf("the rewrite did not take: %+v", e)
+	}
+	if v := ts.auditVerify(t); !v.OK {
+		t.Fatalf("verify of the rewritten chain = %+v; the test expects the rewrite to go unseen without a kept head", v)
+	}
+	from := fmt.Sprintf("%d:%s", kept.LastSeq, kept.LastHash)
+	if v, _, _ := ts.auditVerifyParts(t, from, 1000); v.OK || v.BrokenAt != kept.LastSeq || !strings.Contains(v.Reason, "rewritten") {
+		t.Errorf("verify from the head kept before the rewrite = %+v, want broken at %d", v, kept.LastSeq)
 	}
 }

@@ -40,13 +40,20 @@ type AuditPage struct {
 
 // AuditVerification is the answer of GET /admin/audit/verify.
 type AuditVerification struct {
-	// OK: every entry checked and the chain is whole.
+	// OK: every entry checked is intact and linked to the one before;
+	// when Complete, the chain also ends at its head.
 	OK bool `json:"ok"`
+	// Complete: the check reached the head of the chain. Only a call
+	// with a limit can end before it; continue it from LastSeq:LastHash.
+	Complete bool `json:"complete"`
 	// Entries is how many entries were checked.
 	Entries int64 `json:"entries"`
-	// FirstSeq and LastSeq bound the chain that was checked; LastHash is
-	// the hash at its head (keep it: a later verification whose chain no
-	// longer holds it shows entries were removed from the end).
+	// FirstSeq and LastSeq bound the entries that were checked; LastHash
+	// is the hash of the last (keep it: a later verification from
+	// LastSeq:LastHash shows whether the chain up to it was rewritten,
+	// and one whose chain no longer holds it, that entries were removed
+	// from the end). With from and nothing after it, LastSeq:LastHash is
+	// from.
 	FirstSeq int64  `json:"first_seq,omitempty"`
 	LastSeq  int64  `json:"last_seq,omitempty"`
 	LastHash string `json:"last_hash,omitempty"`
@@ -55,6 +62,17 @@ type AuditVerification struct {
 	Reason   string `json:"reason,omitempty"`
 }
 
+// AuditAnchor is an audit entry checked before, and the hash it had then:
+// a verification can start after it.
+type AuditAnchor struct {
+	Seq  int64
+	Hash []byte
+}
+
+// MaxAuditVerifyLimit bounds the limit of one GET /admin/audit/verify.
+const MaxAuditVerifyLimit = 1_000_000
+
+// auditJSON is e as the admin API shows it.
 func auditJSON(e storage.AuditEntry) AuditEntryJSON {
 	return AuditEntryJSON{
 		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Type: e.Type, Actor: e.Actor, RequestID: e.RequestID,
@@ -136,9 +154,12 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// VerifyAudit walks the whole audit chain and reports the first broken
-// link, if any.
-func (s *Server) VerifyAudit(ctx context.Context) (AuditVerification, error) {
+// VerifyAudit checks the audit chain, from its first entry or, given
+// from, from the entry after it (from itself must still have the hash
+// kept for it), and reports the first broken link. With limit > 0 it
+// checks at most limit entries and may answer incomplete; the next call
+// continues from its LastSeq:LastHash.
+func (s *Server) VerifyAudit(ctx context.Context, from *AuditAnchor, limit int64) (AuditVerification, error) {
 	var v storage.AuditVerifier
 	var out AuditVerification
 	// The head first: entries appended while we walk come after it.
@@ -147,8 +168,37 @@ func (s *Server) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 		return out, fmt.Errorf("authz: read audit head: %w", err)
 	}
 	f := storage.AuditFilter{Limit: storage.MaxAuditPage}
+	if from != nil {
+		if from.Seq > headSeq {
+			out.BrokenAt = headSeq + 1
+			out.Reason = fmt.Sprintf("the chain head says the last entry is %d, but entry %d was checked before (entries removed from the end)", headSeq, from.Seq)
+			return out, nil
+		}
+		page, err := s.store.ListAudit(ctx, storage.AuditFilter{AfterSeq: from.Seq - 1, Limit: 1})
+		if err != nil {
+			return out, fmt.Errorf("authz: read audit trail: %w", err)
+		}
+		if len(page) == 0 || page[0].Seq != from.Seq {
+			return out, badRequest(fmt.Sprintf("Entry %d is no longer in the audit trail: retention dropped it, or it was deleted. "+
+				"Verify the whole trail (without 'from'), which tells which.", from.Seq))
+		}
+		if err := v.Anchor(page[0], from.Hash); err != nil {
+			return broken(out, err)
+		}
+		f.AfterSeq, out.LastSeq, out.LastHash = from.Seq, from.Seq, hex.EncodeToString(from.Hash)
+	}
 walk:
-	for {
+	for out.LastSeq < headSeq {
+		if limit > 0 {
+			if out.Entries == limit {
+				if _, err := v.Finish(); err != nil {
+					return broken(out, err)
+				}
+				out.OK = true
+				return out, nil
+			}
+			f.Limit = int(min(limit-out.Entries, storage.MaxAuditPage))
+		}
 		page, err := s.store.ListAudit(ctx, f)
 		if err != nil {
 			return out, fmt.Errorf("authz: read audit trail: %w", err)
@@ -162,6 +212,11 @@ walk:
 			}
 			if out.FirstSeq == 0 {
 				out.FirstSeq = e.Seq
+				if from == nil && e.Seq != 1 {
+					if err := s.vouchFor(ctx, &v, e.Seq); err != nil {
+						return out, err
+					}
+				}
 			}
 			out.LastSeq, out.LastHash = e.Seq, hex.EncodeToString(e.Hash)
 			out.Entries++
@@ -171,6 +226,7 @@ walk:
 		}
 		f.AfterSeq = page[len(page)-1].Seq
 	}
+	out.Complete = true
 	if _, err := v.Finish(); err != nil {
 		return broken(out, err)
 	}
@@ -186,6 +242,28 @@ walk:
 	return out, nil
 }
 
+// vouchFor finds the retention checkpoint that accounts for the entries
+// before first, the first entry v checked, so that a verification in
+// parts knows at its start whether the chain's beginning is whole.
+func (s *Server) vouchFor(ctx context.Context, v *storage.AuditVerifier, first int64) error {
+	f := storage.AuditFilter{Type: storage.AuditCheckpoint, AfterSeq: first, Limit: storage.MaxAuditPage}
+	for {
+		page, err := s.store.ListAudit(ctx, f)
+		if err != nil {
+			return fmt.Errorf("authz: read audit trail: %w", err)
+		}
+		for _, cp := range page {
+			if v.Vouch(cp) {
+				return nil
+			}
+		}
+		if len(page) < f.Limit {
+			return nil
+		}
+		f.AfterSeq = page[len(page)-1].Seq
+	}
+}
+
 func broken(out AuditVerification, err error) (AuditVerification, error) {
 	var b *storage.AuditBreak
 	if !errors.As(err, &b) {
@@ -195,16 +273,66 @@ func broken(out AuditVerification, err error) (AuditVerification, error) {
 	return out, nil
 }
 
-// adminAuditVerify serves GET /admin/audit/verify.
+// adminAuditVerify serves GET /admin/audit/verify: from=SEQ:HASH
+// (optional) and limit (optional, 1 to MaxAuditVerifyLimit).
 func (s *Server) adminAuditVerify(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		methodNotAllowed(w, "GET")
 		return
 	}
-	out, err := s.VerifyAudit(r.Context())
-	if err != nil {
-		s.writeAdminError(w, r, err)
-		return
+	from, limit, err := auditVerifyQuery(r.URL.Query())
+	if err == nil {
+		var out AuditVerification
+		if out, err = s.VerifyAudit(r.Context(), from, limit); err == nil {
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	s.writeAdminError(w, r, err)
+}
+
+// auditVerifyQuery reads the query of GET /admin/audit/verify.
+func auditVerifyQuery(q url.Values) (*AuditAnchor, int64, error) {
+	for k := range q {
+		switch k {
+		case "from", "limit":
+			if len(q[k]) > 1 {
+				return nil, 0, badRequest("The parameter '" + k + "' is given more than once.")
+			}
+		default:
+			return nil, 0, badRequest("Unknown parameter '" + truncate(safeParam(k), 64) + "'; known: from, limit.")
+		}
+	}
+	var from *AuditAnchor
+	if v := q.Get("from"); v != "" || q.Has("from") {
+		a, err := ParseAuditAnchor(v)
+		if err != nil {
+			return nil, 0, badRequest("'from' " + err.Error() + ".")
+		}
+		from = &a
+	}
+	var limit int64
+	if v := q.Get("limit"); v != "" || q.Has("limit") {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > MaxAuditVerifyLimit {
+			return nil, 0, badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", MaxAuditVerifyLimit))
+		}
+		limit = n
+	}
+	return from, limit, nil
+}
+
+// ParseAuditAnchor reads SEQ:HASH, an entry's seq and its hash in hex, as
+// a verification prints them.
+func ParseAuditAnchor(v string) (AuditAnchor, error) {
+	seq, h, ok := strings.Cut(v, ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil || n < 1 || len(h) != 64 || strings.ToLower(h) != h {
+		return AuditAnchor{}, errors.New("must be SEQ:HASH, an entry's seq and its 64-hex-digit hash, as audit verify prints them (e.g. 42:" + strings.Repeat("0", 64) + ")")
+	}
+	hash, err := hex.DecodeString(h)
+	if err != nil {
+		return AuditAnchor{}, errors.New("must be SEQ:HASH with HASH in hex (lower case)")
+	}
+	return AuditAnchor{Seq: n, Hash: hash}, nil
 }

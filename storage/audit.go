@@ -282,20 +282,48 @@ type AuditVerifier struct {
 	vouched bool
 }
 
-// Add checks the next entry. It returns an *AuditBreak for the first
-// broken link; after one, the verifier's state is undefined.
-func (v *AuditVerifier) Add(e AuditEntry) error {
+// Anchor starts the verifier at e, an entry checked before whose hash
+// the caller kept (hash): Add then takes the entries after it, and
+// Finish does not ask for the entries before it. It returns an
+// *AuditBreak if e was changed since, or does not match its own hash.
+// It must come before any Add.
+func (v *AuditVerifier) Anchor(e AuditEntry, hash []byte) error {
+	if _, err := checkEntry(e); err != nil {
+		return err
+	}
+	if !bytes.Equal(e.Hash, hash) {
+		return &AuditBreak{Seq: e.Seq, Reason: "its hash is not the one kept for it (the chain was rewritten up to here)"}
+	}
+	e.Details = nil
+	v.last, v.firstSeq, v.firstPrev, v.vouched = &e, e.Seq+1, e.Hash, true
+	return nil
+}
+
+// checkEntry checks e on its own: a canonical body that its hash covers.
+// It returns the decoded body.
+func checkEntry(e AuditEntry) (AuditEntry, error) {
 	brk := func(reason string) error { return &AuditBreak{Seq: e.Seq, Reason: reason} }
 	var check AuditEntry
 	check.Seq = e.Seq
 	if err := DecodeAuditBody(&check, e.Body); err != nil {
-		return brk("its body is not a canonical entry")
+		return check, brk("its body is not a canonical entry")
 	}
 	if !bytes.Equal(check.Canonical(), e.Body) {
-		return brk("its body is not in canonical form")
+		return check, brk("its body is not in canonical form")
 	}
 	if !bytes.Equal(AuditHash(e.PrevHash, e.Body), e.Hash) {
-		return brk("its hash does not match its content (changed entry)")
+		return check, brk("its hash does not match its content (changed entry)")
+	}
+	return check, nil
+}
+
+// Add checks the next entry. It returns an *AuditBreak for the first
+// broken link; after one, the verifier's state is undefined.
+func (v *AuditVerifier) Add(e AuditEntry) error {
+	brk := func(reason string) error { return &AuditBreak{Seq: e.Seq, Reason: reason} }
+	check, err := checkEntry(e)
+	if err != nil {
+		return err
 	}
 	if v.last == nil {
 		v.firstSeq, v.firstPrev = e.Seq, e.PrevHash
@@ -313,16 +341,27 @@ func (v *AuditVerifier) Add(e AuditEntry) error {
 			return brk("it does not follow the previous entry (an entry before it was changed, removed or inserted)")
 		}
 	}
-	if check.Type == AuditCheckpoint && !v.vouched {
-		through, err := strconv.ParseInt(check.Details["dropped_through"], 10, 64)
-		if err == nil && through == v.firstSeq-1 && check.Details["last_hash"] == hex.EncodeToString(v.firstPrev) {
-			v.vouched = true
-		}
-	}
+	v.Vouch(check)
 	v.n++
 	e.Details = nil
 	v.last = &e
 	return nil
+}
+
+// Vouch takes cp, if it is the retention checkpoint of the entries
+// before the first one added, as accounting for them, and reports
+// whether they are accounted for. Add calls it for every entry; a
+// verification that does not reach cp (one checked in parts) can find it
+// first and call Vouch, then Finish at any point: cp's own place in the
+// chain is checked when Add reaches it.
+func (v *AuditVerifier) Vouch(cp AuditEntry) bool {
+	if !v.vouched && v.firstSeq != 0 && cp.Type == AuditCheckpoint {
+		through, err := strconv.ParseInt(cp.Details["dropped_through"], 10, 64)
+		if err == nil && through == v.firstSeq-1 && cp.Details["last_hash"] == hex.EncodeToString(v.firstPrev) {
+			v.vouched = true
+		}
+	}
+	return v.vouched
 }
 
 // Finish reports whether what was fed is a whole chain: it fails if the

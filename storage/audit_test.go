@@ -343,3 +343,43 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// TestAuditVerifierAnchor checks a verification that starts after an
+// entry checked before: the kept hash must match, the entry must match
+// its own hash, and the links after it are checked as ever.
+func TestAuditVerifierAnchor(t *testing.T) {
+	es := chain(1, storage.ZeroAuditHash, events(6)...)
+	var v storage.AuditVerifier
+	if err := v.Anchor(es[2], es[2].Hash); err != nil {
+		t.Fatalf("Anchor(entry 3, its hash) = %v", err)
+	}
+	for _, e := range es[3:] {
+		if err := v.Add(e); err != nil {
+			t.Fatalf("Add(%d) after the anchor = %v", e.Seq, err)
+		}
+	}
+	if n, err := v.Finish(); n != 3 || err != nil {
+		t.Errorf("Finish = %d, %v; want the 3 entries after the anchor", n, err)
+	}
+
+	var brk *storage.AuditBreak
+	v = storage.AuditVerifier{}
+	if err := v.Anchor(es[2], es[1].Hash); !errors.As(err, &brk) || brk.Seq != 3 || !strings.Contains(brk.Reason, "not the one kept") {
+		t.Errorf("Anchor with another hash = %v, want a break at 3", err)
+	}
+	// A rewritten anchor whose stored hash is the kept one.
+	changed := es[2]
+	changed.Body = bytes.Replace(changed.Body, []byte(`"client_id":"c"`), []byte(`"client_id":"x"`), 1)
+	v = storage.AuditVerifier{}
+	if err := v.Anchor(changed, es[2].Hash); !errors.As(err, &brk) || brk.Seq != 3 || !strings.Contains(brk.Reason, "changed entry") {
+		t.Errorf("Anchor of a changed entry = %v, want a break at 3", err)
+	}
+	// A gap right after the anchor.
+	v = storage.AuditVerifier{}
+	if err := v.Anchor(es[2], es[2].Hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Add(es[4]); !errors.As(err, &brk) || brk.Seq != 4 {
+		t.Errorf("Add(5) right after anchor 3 = %v, want entry 4 missing", err)
+	}
+}

@@ -100,54 +100,110 @@ admin API returned it (the API's pages are followed and not shown).`,
 
 	verify := &cobra.Command{
 		Use:   "verify",
-		Short: "Check the hash chain of the whole audit trail; exit 1 if it is broken",
-		Long: `Have the server walk the whole audit trail and check every link of its hash
-chain. An intact trail prints how many entries were checked and the hash at
-its head: keep that hash elsewhere, since a later trail that no longer holds
-it has lost entries at its end. A broken trail names the first bad entry and
-why, and the command exits 1 (with -o json too, after printing the answer).`,
-		Example: "  idvauth audit verify\n  idvauth audit verify -o json",
-		Args:    cobra.NoArgs,
+		Short: "Check the hash chain of the audit trail; exit 1 if it is broken",
+		Long: `Have the server check every link of the audit trail's hash chain, in parts
+of --page entries. An intact trail prints how many entries were checked and
+the seq and hash of the last one. Keep that SEQ:HASH somewhere the database's
+owner cannot write: a later "audit verify --from SEQ:HASH" then checks only
+the entries after it, and fails if the chain up to it was rewritten or
+entries were removed from its end.
+
+A broken trail names the first bad entry and why, and the command exits 1.
+With -o json it prints the admin API's answers as JSON lines, one per part;
+the last says whether the trail is intact ("ok") and whole ("complete").`,
+		Example: `  idvauth audit verify
+  idvauth audit verify --from 1042:3f5c...e9   # only what came after a kept head
+  idvauth audit verify -o json | tail -n 1`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := outputJSON(cmd)
 			if err != nil {
 				return err
 			}
+			page, _ := cmd.Flags().GetInt64("page")
+			if page < 1 || page > authz.MaxAuditVerifyLimit {
+				return fmt.Errorf("--page must be from 1 to %d", authz.MaxAuditVerifyLimit)
+			}
+			from, _ := cmd.Flags().GetString("from")
+			if from != "" {
+				if _, err := authz.ParseAuditAnchor(from); err != nil {
+					return fmt.Errorf("--from %w", err)
+				}
+			}
 			ac, err := newAdminClient(cmd, env)
 			if err != nil {
 				return err
 			}
-			body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/audit/verify", nil)
-			if err != nil {
-				return err
-			}
-			var v authz.AuditVerification
-			if err := json.Unmarshal(body, &v); err != nil {
-				return fmt.Errorf("unexpected admin API answer: %w", err)
-			}
 			w := cmd.OutOrStdout()
-			switch {
-			case asJSON:
-				if _, err := w.Write(body); err != nil {
+			var total authz.AuditVerification
+			for next := from; ; {
+				q := url.Values{"limit": {strconv.FormatInt(page, 10)}}
+				if next != "" {
+					q.Set("from", next)
+				}
+				body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/audit/verify?"+q.Encode(), nil)
+				if err != nil {
 					return err
 				}
-			case v.OK && v.Entries == 0:
-				fmt.Fprintln(w, "audit trail intact: 0 entries")
-			case v.OK:
-				fmt.Fprintf(w, "audit trail intact: %d %s (seq %d..%d), head hash %s\n", v.Entries, plural(v.Entries, "entry", "entries"),
-					v.FirstSeq, v.LastSeq, cell(v.LastHash))
-			default:
-				fmt.Fprintf(w, "audit trail BROKEN at entry %d: %s\n", v.BrokenAt, printable(v.Reason))
+				var v authz.AuditVerification
+				if err := json.Unmarshal(body, &v); err != nil {
+					return fmt.Errorf("unexpected admin API answer: %w", err)
+				}
+				if asJSON { // one line per answer
+					var line bytes.Buffer
+					if err := json.Compact(&line, body); err != nil {
+						return fmt.Errorf("unexpected admin API answer: %w", err)
+					}
+					if _, err := fmt.Fprintln(w, line.String()); err != nil {
+						return err
+					}
+				}
+				if total.FirstSeq == 0 {
+					total.FirstSeq = v.FirstSeq
+				}
+				total.OK, total.Complete, total.Entries = v.OK, v.Complete, total.Entries+v.Entries
+				total.LastSeq, total.LastHash, total.BrokenAt, total.Reason = v.LastSeq, v.LastHash, v.BrokenAt, v.Reason
+				if !v.OK || v.Complete {
+					break
+				}
+				n := fmt.Sprintf("%d:%s", v.LastSeq, v.LastHash)
+				if v.Entries == 0 || n == next {
+					return errors.New("the admin API's verification made no progress; is the server older than this command?")
+				}
+				next = n
 			}
-			if !v.OK {
-				return fmt.Errorf("audit verification failed: the chain breaks at entry %d", v.BrokenAt)
+			switch {
+			case asJSON:
+			case total.OK && total.LastSeq == 0:
+				fmt.Fprintln(w, "audit trail intact: 0 entries")
+			case total.OK:
+				what := "audit trail intact"
+				if from != "" {
+					what += " after entry " + strings.SplitN(from, ":", 2)[0]
+				}
+				if total.Entries == 0 {
+					fmt.Fprintf(w, "%s: no new entries\n", what)
+				} else {
+					fmt.Fprintf(w, "%s: %d %s (seq %d..%d)\n", what, total.Entries, plural(total.Entries, "entry", "entries"),
+						total.FirstSeq, total.LastSeq)
+				}
+				fmt.Fprintf(w, "head %d:%s (keep it; next time: idvauth audit verify --from %d:%s)\n",
+					total.LastSeq, cell(total.LastHash), total.LastSeq, cell(total.LastHash))
+			default:
+				fmt.Fprintf(w, "audit trail BROKEN at entry %d: %s\n", total.BrokenAt, printable(total.Reason))
+			}
+			if !total.OK {
+				return fmt.Errorf("audit verification failed: the chain breaks at entry %d", total.BrokenAt)
 			}
 			return nil
 		},
 	}
+	verify.Flags().String("from", "", "check only the entries after SEQ:HASH, the head a verification printed before, and that it still has that hash")
+	verify.Flags().Int64("page", 100000, "entries the server checks per request")
 	addOutputFlag(list)
 	list.Flags().Lookup("output").Usage = "output format: table or json (JSON lines: one entry per line, as the admin API returned it)"
 	addOutputFlag(verify)
+	verify.Flags().Lookup("output").Usage = "output format: table or json (the admin API's answers, one JSON line per part)"
 
 	export := &cobra.Command{
 		Use:   "export",

@@ -205,6 +205,8 @@ type fakeAdmin struct {
 	pageSize int
 	failPage int // answer 500 to this page (1-based); 0: never
 	verify   string
+	// verifyFn, if set, answers /admin/audit/verify instead of verify.
+	verifyFn func(q url.Values) string
 
 	mu      sync.Mutex
 	queries []url.Values
@@ -221,6 +223,13 @@ func (f *fakeAdmin) start(t testing.TB) string {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/admin/audit/verify":
+			if f.verifyFn != nil {
+				f.mu.Lock()
+				f.queries = append(f.queries, r.URL.Query())
+				f.mu.Unlock()
+				fmt.Fprint(w, f.verifyFn(r.URL.Query()))
+				return
+			}
 			fmt.Fprint(w, f.verify)
 		case "/admin/audit":
 			q := r.URL.Query()
@@ -338,13 +347,80 @@ func TestAuditVerify(t *testing.T) {
 	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
 	auditClient(t, d, env)
 	out := mustCLI(t, env, "audit", "verify")
-	if !regexp.MustCompile(`^audit trail intact: \d+ entries \(seq 1\.\.\d+\), head hash [0-9a-f]{64}\n$`).MatchString(out) {
-		t.Errorf("audit verify = %q, want \"audit trail intact: N entries (seq 1..N), head hash H\"", out)
+	m := regexp.MustCompile(`^audit trail intact: \d+ entries \(seq 1\.\.(\d+)\)\nhead (\d+):([0-9a-f]{64}) \(keep it; next time: idvauth audit verify --from (\d+:[0-9a-f]{64})\)\n$`).FindStringSubmatch(out)
+	if m == nil || m[1] != m[2] || m[4] != m[2]+":"+m[3] {
+		t.Fatalf("audit verify = %q, want \"audit trail intact: N entries (seq 1..N)\" and the head to keep", out)
 	}
+	// From the kept head: only what came after it (the verification's own
+	// admin.request entry).
+	out = mustCLI(t, env, "audit", "verify", "--from", m[4])
+	if !regexp.MustCompile(`^audit trail intact after entry ` + m[2] + `: 1 entry \(seq \d+\.\.\d+\)\nhead \d+:[0-9a-f]{64} `).MatchString(out) {
+		t.Errorf("audit verify --from %s = %q, want the one entry after it", m[4], out)
+	}
+	// A head that does not match: the chain was rewritten.
+	code, out, errOut := cli(t, env, "audit", "verify", "--from", "1:"+strings.Repeat("ab", 32))
+	if code == 0 || !strings.HasPrefix(out, "audit trail BROKEN at entry 1: its hash is not the one kept") || !strings.Contains(errOut, "entry 1") {
+		t.Errorf("audit verify --from a wrong head = exit %d, %q, %q; want 1, broken at entry 1", code, out, errOut)
+	}
+	for _, args := range [][]string{{"--from", "12"}, {"--from", "x:" + strings.Repeat("a", 64)}, {"--page", "0"}, {"--page", "1000001"}} {
+		code, out, errOut := cli(t, env, append([]string{"audit", "verify"}, args...)...)
+		if code == 0 || out != "" || !strings.HasPrefix(errOut, "Error: --") {
+			t.Errorf("audit verify %q = exit %d, %q, %q; want a usage error", args, code, out, errOut)
+		}
+	}
+
+	// In parts of 2, as JSON lines: the last is the whole answer.
+	lines := strings.Split(strings.TrimSpace(mustCLI(t, env, "audit", "verify", "--page", "2", "-o", "json")), "\n")
 	var v authz.AuditVerification
-	decodeJSON(t, "audit verify -o json", mustCLI(t, env, "audit", "verify", "-o", "json"), &v)
-	if !v.OK || v.Entries < 4 || v.FirstSeq != 1 || v.LastSeq != v.Entries || len(v.LastHash) != 64 || v.BrokenAt != 0 {
-		t.Errorf("audit verify -o json = %+v, want ok, 4+ entries from seq 1, a head hash", v)
+	decodeJSON(t, "audit verify -o json", lines[len(lines)-1], &v)
+	var sum int64
+	for _, l := range lines {
+		var p authz.AuditVerification
+		decodeJSON(t, "audit verify -o json", l, &p)
+		sum += p.Entries
+	}
+	if !v.OK || !v.Complete || len(lines) < 3 || sum != v.LastSeq || len(v.LastHash) != 64 || v.BrokenAt != 0 {
+		t.Errorf("audit verify --page 2 -o json: %d lines, %d entries in all, last %+v; want several parts adding up to an intact trail", len(lines), sum, v)
+	}
+}
+
+// TestAuditVerifyParts checks, against a fake API, that audit verify
+// continues each part from the last one's head and stops at a break.
+func TestAuditVerifyParts(t *testing.T) {
+	t.Parallel()
+	hash := func(seq int64) string { return strings.Repeat(fmt.Sprintf("%02x", seq), 32) }
+	f := &fakeAdmin{verifyFn: func(q url.Values) string {
+		var after int64
+		if from := q.Get("from"); from != "" {
+			a, _ := authz.ParseAuditAnchor(from)
+			after = a.Seq
+		}
+		limit, _ := strconv.ParseInt(q.Get("limit"), 10, 64)
+		last := min(after+limit, 7)
+		v := authz.AuditVerification{OK: last < 6 || after >= 6, Complete: last == 7, Entries: last - after, FirstSeq: after + 1,
+			LastSeq: last, LastHash: hash(last)}
+		if !v.OK {
+			v.Entries, v.LastSeq, v.LastHash, v.BrokenAt, v.Reason = 6-after-1, 5, hash(5), 6, "its hash does not match its content (changed entry)"
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}}
+	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": f.start(t)}
+	code, out, _ := cli(t, env, "audit", "verify", "--page", "2")
+	if want := "audit trail BROKEN at entry 6: its hash does not match its content (changed entry)\n"; code == 0 || out != want {
+		t.Errorf("audit verify in parts over a break = exit %d, %q; want 1, %q", code, out, want)
+	}
+	var sent []string
+	for _, q := range f.queries {
+		sent = append(sent, q.Get("from")+"/"+q.Get("limit"))
+	}
+	if want := []string{"/2", "2:" + hash(2) + "/2", "4:" + hash(4) + "/2"}; !slices.Equal(sent, want) {
+		t.Errorf("queries %q, want %q", sent, want)
+	}
+	f.queries = nil
+	out = mustCLI(t, env, "audit", "verify", "--page", "3", "--from", "6:"+hash(6))
+	if want := "audit trail intact after entry 6: 1 entry (seq 7..7)\nhead 7:" + hash(7) + " (keep it; next time: idvauth audit verify --from 7:" + hash(7) + ")\n"; out != want {
+		t.Errorf("audit verify --from 6 = %q, want %q", out, want)
 	}
 }
 
@@ -352,7 +428,7 @@ func TestAuditVerify(t *testing.T) {
 // memory store cannot produce, against a fake admin API.
 func TestAuditVerifyBroken(t *testing.T) {
 	t.Parallel()
-	body := `{"ok":false,"entries":41,"first_seq":1,"last_seq":41,"last_hash":"` + strings.Repeat("ab", 32) +
+	body := `{"ok":false,"complete":false,"entries":41,"first_seq":1,"last_seq":41,"last_hash":"` + strings.Repeat("ab", 32) +
 		`","broken_at":42,"reason":"its hash does not match its content (changed entry)"}`
 	f := &fakeAdmin{verify: body}
 	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": f.start(t)}
@@ -365,13 +441,13 @@ func TestAuditVerifyBroken(t *testing.T) {
 		t.Errorf("audit verify of a broken trail: stderr %q, want %q", errOut, want)
 	}
 	code, out, errOut = cli(t, env, "audit", "verify", "-o", "json")
-	if code == 0 || out != body || !strings.Contains(errOut, "entry 42") {
+	if code == 0 || out != body+"\n" || !strings.Contains(errOut, "entry 42") {
 		t.Errorf("audit verify -o json of a broken trail = exit %d, stdout %q, stderr %q; want non-zero, the API's answer, entry 42 named",
 			code, out, errOut)
 	}
 
 	// An empty trail is intact.
-	f2 := &fakeAdmin{verify: `{"ok":true,"entries":0}`}
+	f2 := &fakeAdmin{verify: `{"ok":true,"complete":true,"entries":0}`}
 	env["IDVAUTH_ADMIN_URL"] = f2.start(t)
 	if out := mustCLI(t, env, "audit", "verify"); out != "audit trail intact: 0 entries\n" {
 		t.Errorf("audit verify of an empty trail = %q", out)
