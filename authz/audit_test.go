@@ -89,6 +89,15 @@ func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (la
 	}
 }
 
+// issueTokens has the demo service get n client-credentials tokens.
+func (ts *testServer) issueTokens(t testing.TB, n int) {
+	t.Helper()
+	svc := ts.demo.Service
+	for range n {
+		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	}
+}
+
 func ofType(es []authz.AuditEntryJSON, typ string) []authz.AuditEntryJSON {
 	var out []authz.AuditEntryJSON
 	for _, e := range es {
@@ -400,10 +409,7 @@ func TestAuditRetention(t *testing.T) {
 // the hashes cannot show it, the chain head does.
 func TestAuditVerifyFindsTruncation(t *testing.T) {
 	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
-	svc := ts.demo.Service
-	for range 3 {
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-	}
+	ts.issueTokens(t, 3)
 	conn := ts.db(t)
 	ctx := context.Background()
 	tx, err := conn.Begin(ctx)
@@ -435,13 +441,7 @@ func TestAuditVerifyFindsTruncation(t *testing.T) {
 func TestAuditVerifyInParts(t *testing.T) {
 	forBackends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
-		svc := ts.demo.Service
-		token := func() {
-			post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-		}
-		for range 5 {
-			token()
-		}
+		ts.issueTokens(t, 5)
 		whole := ts.auditVerify(t)
 		if !whole.OK || !whole.Complete || whole.FirstSeq != 1 || whole.Entries < 5 {
 			t.Fatalf("verify = %+v, want ok, complete, from seq 1", whole)
@@ -454,7 +454,7 @@ func TestAuditVerifyInParts(t *testing.T) {
 
 		head := fmt.Sprintf("%d:%s", v.LastSeq, v.LastHash)
 		before := ts.auditAll(t, nil)
-		token()
+		ts.issueTokens(t, 1)
 		after, n, _ := ts.auditVerifyParts(t, head, 1000)
 		if !after.OK || !after.Complete || after.FirstSeq != v.LastSeq+1 || n != after.LastSeq-v.LastSeq || n < 2 {
 			t.Errorf("verify from %s = %+v, %d entries; want ok, only the entries after it", head, after, n)
@@ -498,10 +498,7 @@ func TestAuditVerifyInParts(t *testing.T) {
 // whole, and only a head kept from before the rewrite shows it.
 func TestAuditVerifyFromKeptHead(t *testing.T) {
 	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
-	svc := ts.demo.Service
-	for range 3 {
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-	}
+	ts.issueTokens(t, 3)
 	kept := ts.auditVerify(t)
 	issued := ofType(ts.auditAll(t, nil), authz.EventTokenIssued)
 	conn := ts.db(t)
