@@ -10,10 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -132,13 +133,6 @@ func validRedirectURI(raw string, public bool) error {
 	return nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
 
 func clientJSON(c storage.Client) ClientJSON {
@@ -186,10 +180,10 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	switch {
 	case in.TokenEndpointAuthMethod == "":
 		c.TokenEndpointAuthMethod = authBasic
-	case contains(authMethods, in.TokenEndpointAuthMethod):
+	case slices.Contains(authMethods, in.TokenEndpointAuthMethod):
 		c.TokenEndpointAuthMethod = in.TokenEndpointAuthMethod
 	default:
-		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use one of %s)", truncate(in.TokenEndpointAuthMethod, 40), strings.Join(authMethods, ", ")))
+		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use one of %s)", web.Truncate(in.TokenEndpointAuthMethod, 40), strings.Join(authMethods, ", ")))
 	}
 	if err := validAuthMetadata(in, &c); err != nil {
 		return c, err
@@ -203,20 +197,20 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	default:
 		c.GrantTypes = []string{}
 		for _, g := range in.GrantTypes {
-			if !contains(supportedGrants, g) {
+			if !slices.Contains(supportedGrants, g) {
 				return c, invalidMetadata(fmt.Sprintf("grant type %q is not supported (supported: %s)", g, strings.Join(supportedGrants, ", ")))
 			}
-			if contains(c.GrantTypes, g) {
+			if slices.Contains(c.GrantTypes, g) {
 				return c, invalidMetadata(fmt.Sprintf("grant type %q is listed twice", g))
 			}
 			c.GrantTypes = append(c.GrantTypes, g)
 		}
 	}
-	code := contains(c.GrantTypes, grantAuthorizationCode)
+	code := slices.Contains(c.GrantTypes, grantAuthorizationCode)
 	switch {
-	case contains(c.GrantTypes, grantRefreshToken) && !code:
+	case slices.Contains(c.GrantTypes, grantRefreshToken) && !code:
 		return c, invalidMetadata("the refresh_token grant needs the authorization_code grant")
-	case public && contains(c.GrantTypes, grantClientCredentials):
+	case public && slices.Contains(c.GrantTypes, grantClientCredentials):
 		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot use client_credentials: it has no secret")
 	case public && in.IntrospectionAllowed:
 		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot be allowed to introspect")
@@ -243,10 +237,10 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	c.RedirectURIs = []string{}
 	for _, u := range in.RedirectURIs {
 		if err := validRedirectURI(u, public); err != nil {
-			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q: %v", truncate(u, 80), err))
+			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q: %v", web.Truncate(u, 80), err))
 		}
-		if contains(c.RedirectURIs, u) {
-			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q is listed twice", truncate(u, 80)))
+		if slices.Contains(c.RedirectURIs, u) {
+			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q is listed twice", web.Truncate(u, 80)))
 		}
 		c.RedirectURIs = append(c.RedirectURIs, u)
 	}
@@ -254,14 +248,14 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	case "", keys.RS256, keys.ES256:
 		c.IDTokenSignedResponseAlg = in.IDTokenSignedResponseAlg
 	default:
-		return c, invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s or %s)", truncate(in.IDTokenSignedResponseAlg, 20), keys.RS256, keys.ES256))
+		return c, invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s or %s)", web.Truncate(in.IDTokenSignedResponseAlg, 20), keys.RS256, keys.ES256))
 	}
 	sc, err := s.scopes.Parse(in.Scope)
 	if err != nil {
 		return c, invalidMetadata(fmt.Sprintf("scope: %v (known scopes: %s)", err, strings.Join(s.scopes.Names(), ", ")))
 	}
 	c.Scopes = sc
-	if contains(c.Scopes, scopes.OfflineAccess) && !contains(c.GrantTypes, grantRefreshToken) {
+	if slices.Contains(c.Scopes, scopes.OfflineAccess) && !slices.Contains(c.GrantTypes, grantRefreshToken) {
 		return c, invalidMetadata("scope offline_access needs the refresh_token grant")
 	}
 	if len(in.Audience) > maxAudiences {
@@ -272,7 +266,7 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 		if err := validAudience(a); err != nil {
 			return c, invalidMetadata("audience: " + err.Error())
 		}
-		if contains(c.Audience, a) {
+		if slices.Contains(c.Audience, a) {
 			return c, invalidMetadata(fmt.Sprintf("audience %q is listed twice", a))
 		}
 		c.Audience = append(c.Audience, a)
@@ -383,7 +377,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("/admin/audit", s.adminAudit)
 	mux.HandleFunc("/admin/audit/verify", s.adminAuditVerify)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+		web.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
 	outer := http.NewServeMux()
 	outer.Handle("/metrics", s.metricsHandler())
@@ -398,63 +392,12 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		tok, ok := strings.CutPrefix(auth, "Bearer ")
 		sum := sha256.Sum256([]byte(tok))
 		if !ok || subtle.ConstantTimeCompare(sum[:], s.adminTokenHash[:]) != 1 {
-			s.writeAdminError(w, r, &adminError{http.StatusUnauthorized, "unauthorized", "A valid admin bearer token is required."})
+			s.writeAdminError(w, r, web.NewError(http.StatusUnauthorized, "unauthorized", "A valid admin bearer token is required."))
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
-}
-
-func methodNotAllowed(w http.ResponseWriter, allow string) {
-	w.Header().Set("Allow", allow)
-	writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Allowed methods: "+allow+".")
-}
-
-// decodeJSON reads a JSON body strictly: JSON content type, at most
-// maxAdminBody bytes, no unknown fields, one value.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		return &adminError{http.StatusUnsupportedMediaType, "invalid_request", "The Content-Type must be application/json."}
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &adminError{http.StatusRequestEntityTooLarge, "invalid_request", "The request body is larger than 64 KiB."}
-		}
-		return badRequest("The body is not valid JSON for this endpoint: " + jsonErrText(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return badRequest("The body must hold exactly one JSON value.")
-	}
-	return nil
-}
-
-// jsonErrText describes a decoding error without echoing the input.
-func jsonErrText(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %q has the wrong type", te.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "the body is empty or cut short"
-	}
-	return "malformed JSON"
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
 
 func (s *Server) adminClients(w http.ResponseWriter, r *http.Request) {
@@ -470,10 +413,10 @@ func (s *Server) adminClients(w http.ResponseWriter, r *http.Request) {
 		for _, c := range list {
 			out.Clients = append(out.Clients, clientJSON(c))
 		}
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	case http.MethodPost:
 		var in clientInput
-		if err := decodeJSON(w, r, &in); err != nil {
+		if err := web.DecodeJSON(w, r, &in); err != nil {
 			s.writeAdminError(w, r, err)
 			return
 		}
@@ -482,12 +425,12 @@ func (s *Server) adminClients(w http.ResponseWriter, r *http.Request) {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		s.log.Info("client created", requestField(ctx), clientField(out.ClientID))
+		s.log.Info("client created", web.RequestField(ctx), clientField(out.ClientID))
 		noteAdmin(ctx, EventClientCreated, out.ClientID, "", map[string]string{"grant_types": strings.Join(out.GrantTypes, " "), "scope": out.Scope, "auth_method": out.TokenEndpointAuthMethod})
 		w.Header().Set("Location", "/admin/clients/"+out.ClientID)
-		writeJSON(w, http.StatusCreated, out)
+		web.WriteJSON(w, http.StatusCreated, out)
 	default:
-		methodNotAllowed(w, "GET, POST")
+		web.MethodNotAllowed(w, "GET, POST")
 	}
 }
 
@@ -501,10 +444,10 @@ func (s *Server) adminClient(w http.ResponseWriter, r *http.Request) {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, clientJSON(c))
+		web.WriteJSON(w, http.StatusOK, clientJSON(c))
 	case http.MethodPut:
 		var in clientInput
-		if err := decodeJSON(w, r, &in); err != nil {
+		if err := web.DecodeJSON(w, r, &in); err != nil {
 			s.writeAdminError(w, r, err)
 			return
 		}
@@ -531,26 +474,26 @@ func (s *Server) adminClient(w http.ResponseWriter, r *http.Request) {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		s.log.Info("client updated", requestField(ctx), clientField(id))
+		s.log.Info("client updated", web.RequestField(ctx), clientField(id))
 		noteAdmin(ctx, EventClientUpdated, id, "", map[string]string{"grant_types": strings.Join(got.GrantTypes, " "), "scope": strings.Join(got.Scopes, " "), "auth_method": got.TokenEndpointAuthMethod})
-		writeJSON(w, http.StatusOK, clientJSON(got))
+		web.WriteJSON(w, http.StatusOK, clientJSON(got))
 	case http.MethodDelete:
 		if err := s.store.DeleteClient(ctx, id); err != nil {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		s.log.Info("client deleted", requestField(ctx), clientField(id))
+		s.log.Info("client deleted", web.RequestField(ctx), clientField(id))
 		noteAdmin(ctx, EventClientDeleted, id, "", nil)
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		methodNotAllowed(w, "GET, PUT, DELETE")
+		web.MethodNotAllowed(w, "GET, PUT, DELETE")
 	}
 }
 
 func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodPost {
-		methodNotAllowed(w, "POST")
+		web.MethodNotAllowed(w, "POST")
 		return
 	}
 	id := r.PathValue("id")
@@ -578,11 +521,11 @@ func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
 		s.writeAdminError(w, r, err)
 		return
 	}
-	s.log.Info("client secret rotated", requestField(ctx), clientField(id))
+	s.log.Info("client secret rotated", web.RequestField(ctx), clientField(id))
 	noteAdmin(ctx, EventClientSecret, id, "", nil)
 	out := clientJSON(c)
 	out.ClientSecret = secret
-	writeJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }
 
 func rfc3339(t time.Time) string {

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -101,7 +101,7 @@ func (s *Server) authenticateAssertion(ctx context.Context, r *http.Request, for
 	if fid := form.Get("client_id"); fid != "" && fid != id {
 		return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the assertion's sub.")
 	}
-	ip := ipString(s.clientIP(r))
+	ip := s.ips.String(r)
 	if wait, err := s.clientLocked(ctx, id, ip); err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	} else if wait > 0 {
@@ -195,7 +195,7 @@ func (s *Server) checkAssertionClaims(c assertionClaims) error {
 		return errors.New("aud must be one value: the issuer identifier")
 	}
 	if aud := c.Audience[0]; aud != s.cfg.Issuer && aud != s.cfg.Issuer+"/" && aud != s.cfg.Issuer+"/oauth2/token" {
-		return fmt.Errorf("aud %q is neither the issuer nor the token endpoint", truncate(aud, 100))
+		return fmt.Errorf("aud %q is neither the issuer nor the token endpoint", web.Truncate(aud, 100))
 	}
 	exp := c.Expiry.Time()
 	switch {
@@ -218,46 +218,10 @@ func (s *Server) checkAssertionClaims(c assertionClaims) error {
 // (fetched, cached, refetched when kid is unknown).
 func (s *Server) clientKeys(ctx context.Context, c *client, kid string) (*jose.JSONWebKeySet, error) {
 	if c.rec.JWKSURI != "" {
-		return s.jwksFetch.get(ctx, c.rec.JWKSURI, kid)
+		return s.jwksFetch.Get(ctx, c.rec.JWKSURI, kid)
 	}
 	if len(c.rec.JWKS) == 0 {
 		return nil, errors.New("the client has no keys")
 	}
-	return s.parsedJWKS.get(c.rec.ID, c.rec.JWKS)
-}
-
-// jwksCache keeps the parsed key set of each client, keyed by client ID
-// and checked against the stored bytes, so that a changed jwks is parsed
-// again and an unchanged one never. It is safe for concurrent use.
-type jwksCache struct {
-	mu      sync.Mutex
-	entries map[string]jwksCacheEntry
-}
-
-type jwksCacheEntry struct {
-	raw string
-	set *jose.JSONWebKeySet
-}
-
-// maxJWKSCacheEntries bounds the cache; past it, the cache starts over.
-const maxJWKSCacheEntries = 10000
-
-func (j *jwksCache) get(clientID string, raw []byte) (*jose.JSONWebKeySet, error) {
-	j.mu.Lock()
-	e, ok := j.entries[clientID]
-	j.mu.Unlock()
-	if ok && e.raw == string(raw) {
-		return e.set, nil
-	}
-	set, err := parseClientJWKS(raw)
-	if err != nil {
-		return nil, fmt.Errorf("registered jwks: %w", err)
-	}
-	j.mu.Lock()
-	if j.entries == nil || len(j.entries) >= maxJWKSCacheEntries {
-		j.entries = make(map[string]jwksCacheEntry)
-	}
-	j.entries[clientID] = jwksCacheEntry{raw: string(raw), set: set}
-	j.mu.Unlock()
-	return set, nil
+	return s.parsedJWKS.Get(c.rec.ID, c.rec.JWKS)
 }

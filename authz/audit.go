@@ -6,10 +6,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
-	"go.uber.org/zap"
-
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -48,63 +47,6 @@ const (
 	EventAuditCheckpoint = storage.AuditCheckpoint
 )
 
-// Actors of audit entries.
-const (
-	actorAdmin     = "admin"
-	actorSystem    = "system"
-	actorAnonymous = "anonymous"
-)
-
-func actorClient(id string) string { return "client:" + id }
-func actorUser(id string) string   { return "user:" + id }
-
-// maxAuditField bounds caller-supplied text (a claimed client ID) in an
-// entry.
-const maxAuditField = 128
-
-// audit appends e to the audit trail and returns once it is durable, so
-// that a caller answers only requests whose entry survives a crash. It
-// fills in the time, the request ID and an "ok" outcome where e has none.
-// With the trail disabled it does nothing. A failure is logged here; the
-// caller must then not report success.
-func (s *Server) audit(ctx context.Context, e storage.AuditEntry) error {
-	if s.cfg.AuditDisabled {
-		return nil
-	}
-	e = s.completeAudit(ctx, e)
-	return s.observeAudit(e, func() error { return s.store.AppendAudit(ctx, e) })
-}
-
-// completeAudit fills in what e leaves out: the time, the request id and
-// outcome ok.
-func (s *Server) completeAudit(ctx context.Context, e storage.AuditEntry) storage.AuditEntry {
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	if e.RequestID == "" {
-		e.RequestID = requestID(ctx)
-	}
-	if e.Outcome == "" {
-		e.Outcome = "ok"
-	}
-	e.ClientID = truncate(e.ClientID, maxAuditField)
-	return e
-}
-
-// observeAudit runs store, which appends e, timing it and logging its
-// failure.
-func (s *Server) observeAudit(e storage.AuditEntry, store func() error) error {
-	start := time.Now()
-	err := store()
-	if s.metrics != nil {
-		s.metrics.auditAppend.Observe(time.Since(start).Seconds())
-	}
-	if err != nil {
-		s.log.Error("audit entry not written", zap.String("request_id", e.RequestID), zap.String("type", e.Type), zap.Error(err))
-	}
-	return err
-}
-
 // onKeyChange audits a key lifecycle step this replica took.
 func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChange) {
 	typ := map[string]string{
@@ -113,11 +55,11 @@ func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChan
 	if ch.From == "" {
 		typ = EventKeyCreated
 	}
-	actor := actorSystem
+	actor := audit.System
 	if n := auditNoteOf(ctx); n != nil {
-		actor = actorAdmin
+		actor = audit.Admin
 	}
-	_ = s.audit(ctx, storage.AuditEntry{Type: typ, Actor: actor, Details: map[string]string{
+	_ = s.trail.Append(ctx, storage.AuditEntry{Type: typ, Actor: actor, Details: map[string]string{
 		"kid": ch.ID, "alg": alg, "from": ch.From, "to": ch.To,
 	}})
 }
@@ -187,7 +129,7 @@ func (s *Server) auditAdmin(next http.Handler) http.Handler {
 			bw.status = http.StatusOK
 		}
 		e := storage.AuditEntry{
-			Type: EventAdminRequest, Actor: actorAdmin, IP: ipString(s.clientIP(r)),
+			Type: EventAdminRequest, Actor: audit.Admin, IP: s.ips.String(r),
 			Outcome: "ok", ClientID: note.clientID, Subject: note.subject,
 			Details: map[string]string{"method": r.Method, "route": routeOf(inner), "status": strconv.Itoa(bw.status)},
 		}
@@ -198,13 +140,13 @@ func (s *Server) auditAdmin(next http.Handler) http.Handler {
 			}
 		}
 		if bw.status == http.StatusUnauthorized {
-			e.Actor = actorAnonymous
+			e.Actor = audit.Anonymous
 		}
 		if bw.status >= 400 {
 			e.Outcome = errorCodeOf(bw.body.Bytes(), bw.status)
 		}
-		if err := s.audit(r.Context(), e); err != nil {
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The audit trail could not be written; the request may have taken effect. Check and retry.")
+		if err := s.trail.Append(r.Context(), e); err != nil {
+			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The audit trail could not be written; the request may have taken effect. Check and retry.")
 			return
 		}
 		w.WriteHeader(bw.status)
@@ -221,7 +163,7 @@ func routeOf(r *http.Request) string {
 	}
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
 	if len(parts) >= 2 {
-		return truncate("/"+parts[0]+"/"+parts[1], maxAuditField)
+		return web.Truncate("/"+parts[0]+"/"+parts[1], audit.MaxField)
 	}
 	return "unmatched"
 }
@@ -240,6 +182,3 @@ func errorCodeOf(body []byte, status int) string {
 	}
 	return "http_" + strconv.Itoa(status)
 }
-
-// auditTime is the form of times in entry details.
-func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

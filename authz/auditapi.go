@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -95,7 +96,7 @@ func auditFilter(q url.Values) (storage.AuditFilter, error) {
 				return f, badRequest("The parameter '" + k + "' is given more than once.")
 			}
 		default:
-			return f, badRequest("Unknown parameter '" + truncate(safeParam(k), 64) + "'; known: since, until, type, client_id, subject, cursor, limit.")
+			return f, badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: since, until, type, client_id, subject, cursor, limit.")
 		}
 	}
 	var err error
@@ -131,7 +132,7 @@ func auditFilter(q url.Values) (storage.AuditFilter, error) {
 // adminAudit serves GET /admin/audit.
 func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, "GET")
+		web.MethodNotAllowed(w, "GET")
 		return
 	}
 	f, err := auditFilter(r.URL.Query())
@@ -151,7 +152,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	if len(list) == f.Limit {
 		out.NextCursor = strconv.FormatInt(list[len(list)-1].Seq, 10)
 	}
-	writeJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }
 
 // VerifyAudit checks the audit chain, from its first entry or, given
@@ -277,14 +278,14 @@ func broken(out AuditVerification, err error) (AuditVerification, error) {
 // (optional) and limit (optional, 1 to MaxAuditVerifyLimit).
 func (s *Server) adminAuditVerify(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, "GET")
+		web.MethodNotAllowed(w, "GET")
 		return
 	}
 	from, limit, err := auditVerifyQuery(r.URL.Query())
 	if err == nil {
 		var out AuditVerification
 		if out, err = s.VerifyAudit(r.Context(), from, limit); err == nil {
-			writeJSON(w, http.StatusOK, out)
+			web.WriteJSON(w, http.StatusOK, out)
 			return
 		}
 	}
@@ -300,7 +301,7 @@ func auditVerifyQuery(q url.Values) (*AuditAnchor, int64, error) {
 				return nil, 0, badRequest("The parameter '" + k + "' is given more than once.")
 			}
 		default:
-			return nil, 0, badRequest("Unknown parameter '" + truncate(safeParam(k), 64) + "'; known: from, limit.")
+			return nil, 0, badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: from, limit.")
 		}
 	}
 	var from *AuditAnchor

@@ -22,6 +22,10 @@ import (
 	"github.com/ory/fosite/token/jwt"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/password"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/templates"
 )
@@ -175,7 +179,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 	}
 	resp.AddParameter("iss", s.cfg.Issuer)
 	if ce := s.log.Check(zap.InfoLevel, "authorization code issued"); ce != nil {
-		ce.Write(requestField(ctx), clientField(c.GetID()), userField(user.ID))
+		ce.Write(web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
 	}
 	s.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
@@ -193,7 +197,7 @@ func (s *Server) parseAuthorize(ctx context.Context, r *http.Request, raw string
 	}
 	for k, v := range q {
 		if len(v) > 1 {
-			return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is included more than once.", safeParam(k))
+			return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is included more than once.", web.SafeParam(k))
 		}
 	}
 	ar, err := s.provider.NewAuthorizeRequest(ctx, authorizeHTTPRequest(r, raw))
@@ -254,7 +258,7 @@ func (s *Server) parseAuthorize(ctx context.Context, r *http.Request, raw string
 	}
 	for _, sc := range ar.GetRequestedScopes() {
 		if !s.scopes.Allowed(c.GetScopes(), sc) {
-			return ar, fosite.ErrInvalidScope.WithHintf("The client may not request scope '%s'.", safeParam(sc))
+			return ar, fosite.ErrInvalidScope.WithHintf("The client may not request scope '%s'.", web.SafeParam(sc))
 		}
 	}
 	if err := s.audienceAllowed(c.GetAudience(), ar.GetRequestedAudience()); err != nil {
@@ -517,7 +521,7 @@ func (s *Server) pageHeaders(w http.ResponseWriter) {
 func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, render func(*bytes.Buffer) error) {
 	var buf bytes.Buffer
 	if err := render(&buf); err != nil {
-		s.log.Error("render page", requestField(r.Context()), zap.Error(err))
+		s.log.Error("render page", web.RequestField(r.Context()), zap.Error(err))
 		s.pageHeaders(w)
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = w.Write([]byte("<!doctype html><title>Error</title><p>The server met an unexpected condition.</p>\n"))
@@ -576,7 +580,7 @@ func (s *Server) throttleKeys(username string, r *http.Request) (account, ip str
 	if r == nil {
 		return account, ""
 	}
-	return account, "login:ip:" + ipString(s.clientIP(r))
+	return account, "login:ip:" + s.ips.String(r)
 }
 
 // readPageRequest reads a login or consent form post and the
@@ -598,10 +602,10 @@ func (s *Server) readPageRequest(w http.ResponseWriter, r *http.Request) (string
 // handleLogin serves the login form's post.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if ok, wait := s.limits.login.allow(limitKey(s.clientIP(r)), s.now()); !ok {
+	if ok, wait := s.limits.login.Allow(clientip.LimitKey(s.ips.Addr(r)), s.now()); !ok {
 		// A page, not JSON: a person reads this one.
 		s.rateLimited(r, "ip")
-		w.Header().Set("Retry-After", retryAfter(wait))
+		w.Header().Set("Retry-After", web.RetryAfter(wait))
 		s.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
 			"Too many sign-in attempts come from your network. Try again in "+humanDuration(max(wait, time.Second))+".")
 		return
@@ -612,8 +616,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	c := ar.GetClient().(*client)
 	username := normalizeUsername(r.PostForm.Get("username"))
-	password := r.PostForm.Get("password")
-	if username == "" || password == "" || len(username) > maxUsernameLen || len(password) > maxPasswordLen {
+	pw := r.PostForm.Get("password")
+	if username == "" || pw == "" || len(username) > maxUsernameLen || len(pw) > password.MaxLen {
 		s.loginPage(w, r, http.StatusBadRequest, c, raw, "", "Enter your username and password.")
 		return
 	}
@@ -625,8 +629,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	} else if limited {
 		wait := max(until.Sub(now), time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		s.log.Info("login refused: too many failures", requestField(ctx), clientField(c.GetID()))
-		if s.audit(ctx, storage.AuditEntry{Type: EventLoginFailed, Actor: actorAnonymous, ClientID: c.GetID(), IP: ipString(s.clientIP(r)),
+		s.log.Info("login refused: too many failures", web.RequestField(ctx), clientField(c.GetID()))
+		if s.trail.Append(ctx, storage.AuditEntry{Type: EventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: s.ips.String(r),
 			Outcome: "throttled"}) != nil {
 			s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 			return
@@ -645,23 +649,23 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An unknown username costs the same hash as a wrong password.
-	match, herr := checkPassword(hash, password)
+	match, herr := password.Check(hash, pw)
 	if err != nil || herr != nil || !match {
 		if herr != nil && err == nil {
-			s.log.Error("stored password hash is malformed", requestField(ctx), userField(user.ID))
+			s.log.Error("stored password hash is malformed", web.RequestField(ctx), userField(user.ID))
 		}
 		for _, k := range []string{accountKey, ipKey} {
 			if _, ferr := s.store.AddFailure(ctx, k, now, s.cfg.LoginWindow); ferr != nil {
-				s.log.Warn("count failed login", requestField(ctx), zap.Error(ferr))
+				s.log.Warn("count failed login", web.RequestField(ctx), zap.Error(ferr))
 			}
 		}
-		s.log.Info("login failed", requestField(ctx), clientField(c.GetID()))
-		e := storage.AuditEntry{Type: EventLoginFailed, Actor: actorAnonymous, ClientID: c.GetID(), IP: ipString(s.clientIP(r)),
+		s.log.Info("login failed", web.RequestField(ctx), clientField(c.GetID()))
+		e := storage.AuditEntry{Type: EventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: s.ips.String(r),
 			Outcome: "unknown_user"}
 		if err == nil {
 			e.Subject, e.Outcome = user.ID, "wrong_password"
 		}
-		if s.audit(ctx, e) != nil {
+		if s.trail.Append(ctx, e) != nil {
 			s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
@@ -669,7 +673,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store.ClearFailures(ctx, accountKey); err != nil {
-		s.log.Warn("clear login failures", requestField(ctx), zap.Error(err))
+		s.log.Warn("clear login failures", web.RequestField(ctx), zap.Error(err))
 	}
 	// A new session ID at every login: an old cookie (perhaps planted)
 	// stops working.
@@ -682,14 +686,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if s.audit(ctx, storage.AuditEntry{Type: EventLoginSucceeded, Actor: actorUser(user.ID), ClientID: c.GetID(), Subject: user.ID,
-		IP: ipString(s.clientIP(r))}) != nil {
+	if s.trail.Append(ctx, storage.AuditEntry{Type: EventLoginSucceeded, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+		IP: s.ips.String(r)}) != nil {
 		_ = s.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
 		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
 	s.setCookie(w, sessionCookie, value, s.cfg.SessionTTL)
-	s.log.Info("login succeeded", requestField(ctx), clientField(c.GetID()), userField(user.ID))
+	s.log.Info("login succeeded", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
 	s.authorize(w, withSessionCookie(r, s.cookieName(sessionCookie), value), raw, flowState{freshLogin: true})
 }
 
@@ -767,9 +771,9 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	switch r.PostForm.Get("decision") {
 	case "allow":
 	case "deny":
-		s.log.Info("consent refused", requestField(ctx), clientField(c.GetID()), userField(user.ID))
-		if s.audit(ctx, storage.AuditEntry{Type: EventConsentGiven, Actor: actorUser(user.ID), ClientID: c.GetID(), Subject: user.ID,
-			IP: ipString(s.clientIP(r)), Outcome: "access_denied"}) != nil {
+		s.log.Info("consent refused", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
+		if s.trail.Append(ctx, storage.AuditEntry{Type: EventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+			IP: s.ips.String(r), Outcome: "access_denied"}) != nil {
 			s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
@@ -791,12 +795,12 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if s.audit(ctx, storage.AuditEntry{Type: EventConsentGiven, Actor: actorUser(user.ID), ClientID: c.GetID(), Subject: user.ID,
-		IP: ipString(s.clientIP(r)), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
+	if s.trail.Append(ctx, storage.AuditEntry{Type: EventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+		IP: s.ips.String(r), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
 		s.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
-	s.log.Info("consent given", requestField(ctx), clientField(c.GetID()), userField(user.ID))
+	s.log.Info("consent given", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
 	s.authorize(w, r, raw, flowState{consentGiven: true})
 }
 
@@ -818,7 +822,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if ck, err := r.Cookie(s.cookieName(sessionCookie)); err == nil {
 		if err := s.store.DeleteBrowserSession(ctx, sessionID(ck.Value)); err != nil && !isNotFound(err) {
-			s.log.Error("end browser session", requestField(ctx), zap.Error(err))
+			s.log.Error("end browser session", web.RequestField(ctx), zap.Error(err))
 			s.errorPage(w, r, http.StatusServiceUnavailable, "Could not sign you out", "The server cannot complete the request right now. Try again in a moment.")
 			return
 		}

@@ -10,6 +10,10 @@ import (
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/certs"
+	"github.com/idvauth/idvauth/authz/internal/web"
 )
 
 // Client authentication methods idvauth accepts today.
@@ -99,7 +103,7 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form url.Valu
 			method = authNone
 		}
 	}
-	ip := ipString(s.clientIP(r))
+	ip := s.ips.String(r)
 	if wait, err := s.clientLocked(ctx, id, ip); err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	} else if wait > 0 {
@@ -128,7 +132,7 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form url.Valu
 			s.authFailed(ctx, id, ip)
 			return nil, fosite.ErrInvalidClient
 		}
-		c.certThumb = thumbprint(chain[0])
+		c.certThumb = certs.Thumbprint(chain[0])
 		if err := s.clientRateLimit(r, id); err != nil {
 			return nil, err
 		}
@@ -158,7 +162,7 @@ func (s *Server) noteCertificate(r *http.Request, c *client) {
 		return
 	}
 	if chain, err := s.peerCertificates(r); err == nil && len(chain) > 0 {
-		c.certThumb = thumbprint(chain[0])
+		c.certThumb = certs.Thumbprint(chain[0])
 	}
 }
 
@@ -169,7 +173,7 @@ func (s *Server) clientRateLimit(r *http.Request, id string) error {
 	if r.URL.Path == "/oauth2/introspect" {
 		l = s.limits.introspect
 	}
-	if ok, wait := l.allow(id, s.now()); !ok {
+	if ok, wait := l.Allow(id, s.now()); !ok {
 		s.rateLimited(r, "client")
 		return rateLimitedError(wait, "This client sends too many requests; retry after the time in Retry-After.")
 	}
@@ -184,7 +188,7 @@ func (s *Server) authFailed(ctx context.Context, clientID, ip string) {
 
 func (s *Server) debugAuthFailure(ctx context.Context, clientID, reason string, err error) {
 	if ce := s.log.Check(zap.DebugLevel, "client authentication failed"); ce != nil {
-		ce.Write(zap.String("request_id", requestID(ctx)), zap.String("client_id", clientID), zap.String("reason", reason), zap.Error(err))
+		ce.Write(zap.String("request_id", web.RequestID(ctx)), zap.String("client_id", clientID), zap.String("reason", reason), zap.Error(err))
 	}
 }
 
@@ -193,9 +197,9 @@ func (s *Server) debugAuthFailure(ctx context.Context, clientID, reason string, 
 func claimedClientID(r *http.Request) string {
 	if id, _, ok := r.BasicAuth(); ok {
 		if u, err := url.QueryUnescape(id); err == nil {
-			return truncate(u, maxAuditField)
+			return web.Truncate(u, audit.MaxField)
 		}
 		return ""
 	}
-	return truncate(r.PostForm.Get("client_id"), maxAuditField)
+	return web.Truncate(r.PostForm.Get("client_id"), audit.MaxField)
 }

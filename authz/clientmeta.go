@@ -2,10 +2,6 @@ package authz
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +15,9 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/internal/certs"
+	"github.com/idvauth/idvauth/authz/internal/jwks"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -41,11 +40,8 @@ var authMethods = []string{authBasic, authPost, authPrivateKeyJWT, authTLS, auth
 
 // Limits of key and certificate metadata.
 const (
-	maxJWKSBytes   = 16 << 10
-	maxJWKSKeys    = 10
 	maxJWKSURILen  = 2000
 	maxSubjectLen  = 1000
-	minRSAKeyBits  = 2048
 	clientAuthHint = "tls_client_auth needs exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email"
 )
 
@@ -65,20 +61,20 @@ func certMethod(method string) bool { return method == authTLS || method == auth
 // into c.
 func validAuthMetadata(in clientInput, c *storage.Client) error {
 	method := c.TokenEndpointAuthMethod
-	jwks := bytes.TrimSpace(in.JWKS)
-	if bytes.Equal(jwks, []byte("null")) {
-		jwks = nil
+	rawJWKS := bytes.TrimSpace(in.JWKS)
+	if bytes.Equal(rawJWKS, []byte("null")) {
+		rawJWKS = nil
 	}
 	switch {
-	case len(jwks) > 0 && in.JWKSURI != "":
+	case len(rawJWKS) > 0 && in.JWKSURI != "":
 		return invalidMetadata("jwks and jwks_uri must not both be given (RFC 7591 section 2)")
-	case keyMethod(method) && len(jwks) == 0 && in.JWKSURI == "":
+	case keyMethod(method) && len(rawJWKS) == 0 && in.JWKSURI == "":
 		return invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %s needs jwks or jwks_uri", method))
-	case !keyMethod(method) && (len(jwks) > 0 || in.JWKSURI != ""):
+	case !keyMethod(method) && (len(rawJWKS) > 0 || in.JWKSURI != ""):
 		return invalidMetadata(fmt.Sprintf("jwks and jwks_uri are for %s and %s clients", authPrivateKeyJWT, authSelfSignedTLS))
 	}
-	if len(jwks) > 0 {
-		set, err := parseClientJWKS(jwks)
+	if len(rawJWKS) > 0 {
+		set, err := jwks.Parse(rawJWKS)
 		if err != nil {
 			return invalidMetadata("jwks: " + err.Error())
 		}
@@ -89,7 +85,7 @@ func validAuthMetadata(in clientInput, c *storage.Client) error {
 	}
 	if in.JWKSURI != "" {
 		if err := validJWKSURI(in.JWKSURI); err != nil {
-			return invalidMetadata(fmt.Sprintf("jwks_uri: %q: %v", truncate(in.JWKSURI, 80), err))
+			return invalidMetadata(fmt.Sprintf("jwks_uri: %q: %v", web.Truncate(in.JWKSURI, 80), err))
 		}
 		c.JWKSURI = in.JWKSURI
 	}
@@ -114,82 +110,6 @@ func validAuthMetadata(in clientInput, c *storage.Client) error {
 	}
 	c.TLSClientAuth = a
 	c.CertificateBoundAccessTokens = in.TLSClientCertificateBoundAccessTokens
-	return nil
-}
-
-// parseClientJWKS parses a client's registered JSON Web Key Set: at most
-// maxJWKSKeys public signing keys (EC P-256, RSA of 2048 bits or more,
-// Ed25519), each with an alg, if it names one, that fits the key.
-// Private or symmetric keys are refused: a client registers only what
-// verifies its signatures.
-func parseClientJWKS(raw []byte) (*jose.JSONWebKeySet, error) {
-	if len(raw) > maxJWKSBytes {
-		return nil, fmt.Errorf("must be at most %d KiB", maxJWKSBytes>>10)
-	}
-	var probe struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil || probe.Keys == nil {
-		return nil, errors.New(`must be a JSON Web Key Set: {"keys": [...]}`)
-	}
-	if len(probe.Keys) == 0 || len(probe.Keys) > maxJWKSKeys {
-		return nil, fmt.Errorf("must hold 1 to %d keys", maxJWKSKeys)
-	}
-	set := &jose.JSONWebKeySet{}
-	kids := map[string]bool{}
-	for i, kr := range probe.Keys {
-		var k jose.JSONWebKey
-		if err := k.UnmarshalJSON(kr); err != nil {
-			return nil, fmt.Errorf("key %d is not a valid JSON Web Key (RSA, EC P-256 or Ed25519 public keys)", i)
-		}
-		if err := checkClientKey(&k); err != nil {
-			return nil, fmt.Errorf("key %d: %v", i, err)
-		}
-		if k.KeyID != "" {
-			if kids[k.KeyID] {
-				return nil, fmt.Errorf("key %d: kid %q is used twice", i, truncate(k.KeyID, 40))
-			}
-			kids[k.KeyID] = true
-		}
-		set.Keys = append(set.Keys, k)
-	}
-	return set, nil
-}
-
-// checkClientKey checks one key of a client's key set.
-func checkClientKey(k *jose.JSONWebKey) error {
-	if !k.IsPublic() {
-		return errors.New("holds a private or symmetric key: register public keys only, and keep the private key with the client")
-	}
-	if !k.Valid() {
-		return errors.New("is not a valid public key")
-	}
-	if k.Use != "" && k.Use != "sig" {
-		return errors.New(`use must be "sig"`)
-	}
-	if len(k.KeyID) > 256 || !utf8.ValidString(k.KeyID) {
-		return errors.New("kid must be at most 256 characters")
-	}
-	var algs []string
-	switch pk := k.Key.(type) {
-	case *ecdsa.PublicKey:
-		if pk.Curve != elliptic.P256() {
-			return errors.New("EC keys must be on P-256 (ES256)")
-		}
-		algs = []string{string(jose.ES256)}
-	case *rsa.PublicKey:
-		if pk.N.BitLen() < minRSAKeyBits {
-			return fmt.Errorf("RSA keys must have at least %d bits", minRSAKeyBits)
-		}
-		algs = []string{string(jose.RS256), string(jose.PS256)}
-	case ed25519.PublicKey:
-		algs = []string{string(jose.EdDSA)}
-	default:
-		return errors.New("must be an RSA, EC P-256 or Ed25519 public key")
-	}
-	if k.Algorithm != "" && !contains(algs, k.Algorithm) {
-		return fmt.Errorf("alg %q does not fit the key (use %s)", truncate(k.Algorithm, 20), strings.Join(algs, " or "))
-	}
 	return nil
 }
 
@@ -227,7 +147,7 @@ func validSubject(a *storage.TLSClientAuth) error {
 	}
 	switch {
 	case a.SubjectDN != "":
-		dn, err := parseDN(a.SubjectDN)
+		dn, err := certs.ParseDN(a.SubjectDN)
 		if err != nil {
 			return fmt.Errorf("tls_client_auth_subject_dn: %v (RFC 4514, e.g. CN=backend,O=Example,C=DE)", err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -48,6 +49,17 @@ const (
 	// ClockSkew is the clock difference between us and resource servers
 	// that key retention allows for.
 	ClockSkew = 5 * time.Minute
+)
+
+// Argon2 are the argon2id parameters of new password hashes.
+type Argon2 = password.Params
+
+// The default argon2id parameters (RFC 9106's second recommended option,
+// two lanes).
+const (
+	DefaultArgon2Time      = password.DefaultTime
+	DefaultArgon2MemoryKiB = password.DefaultMemoryKiB
+	DefaultArgon2Threads   = password.DefaultThreads
 )
 
 // Scope is a scope registered in addition to the built-in ones.
@@ -128,8 +140,8 @@ type Config struct {
 	// LoginWindow is the window of the login limits; DefaultLoginWindow
 	// if zero.
 	LoginWindow time.Duration
-	// Argon2 are the parameters of new password hashes; DefaultArgon2
-	// where zero.
+	// Argon2 are the parameters of new password hashes; the
+	// DefaultArgon2 constants where zero.
 	Argon2 Argon2
 	// TrustedProxies are the addresses of reverse proxies in front of the
 	// public listener. Only a request whose TCP peer is one of them has
@@ -250,7 +262,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LoginMaxFailuresPerIP == 0 {
 		c.LoginMaxFailuresPerIP = DefaultLoginMaxFailIP
 	}
-	c.Argon2 = c.Argon2.withDefaults()
+	c.Argon2 = c.Argon2.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -290,8 +302,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerIP < 1 {
 		errs = append(errs, errors.New("login failure limits must be at least 1"))
 	}
-	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.MemoryKiB > maxArgonMemoryKiB {
-		errs = append(errs, fmt.Errorf("argon2 memory %d KiB must be between 8 KiB per thread and %d KiB", c.Argon2.MemoryKiB, maxArgonMemoryKiB))
+	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.MemoryKiB > password.MaxMemoryKiB {
+		errs = append(errs, fmt.Errorf("argon2 memory %d KiB must be between 8 KiB per thread and %d KiB", c.Argon2.MemoryKiB, password.MaxMemoryKiB))
 	}
 	if err := validAudience(c.DefaultAudience); err != nil {
 		errs = append(errs, fmt.Errorf("default audience: %w", err))

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -153,7 +154,7 @@ func allowGet(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header().Set("Allow", "GET, HEAD")
-	writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET.")
+	web.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET.")
 	return false
 }
 
@@ -177,7 +178,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/health/live", s.handleLive)
 	mux.HandleFunc("/health/ready", s.handleReady)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+		web.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
 	return s.middleware("public", s.stripCertHeader(mux))
 }

@@ -8,6 +8,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -71,7 +73,7 @@ func (s *Server) EraseUser(ctx context.Context, id string) error {
 	}
 	account, _ := s.throttleKeys(u.Username, nil)
 	if err := s.store.ClearFailures(ctx, account); err != nil {
-		s.log.Warn("login failure counter of an erased person not cleared", requestField(ctx), userField(id), zap.Error(err))
+		s.log.Warn("login failure counter of an erased person not cleared", web.RequestField(ctx), userField(id), zap.Error(err))
 	}
 	return nil
 }
@@ -121,7 +123,7 @@ func (s *Server) ExportUser(ctx context.Context, id string) (UserExport, error) 
 		}
 		for _, e := range page {
 			j := auditJSON(e)
-			if e.Actor != actorUser(id) {
+			if e.Actor != audit.User(id) {
 				j.IP = "" // another party's address (a client's, a resource server's)
 			}
 			out.Audit = append(out.Audit, j)
@@ -136,7 +138,7 @@ func (s *Server) ExportUser(ctx context.Context, id string) (UserExport, error) 
 // adminUserErase serves POST /admin/users/{id}/erase.
 func (s *Server) adminUserErase(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		methodNotAllowed(w, "POST")
+		web.MethodNotAllowed(w, "POST")
 		return
 	}
 	ctx := r.Context()
@@ -145,15 +147,15 @@ func (s *Server) adminUserErase(w http.ResponseWriter, r *http.Request) {
 		s.writeAdminError(w, r, err)
 		return
 	}
-	s.log.Info("user erased", requestField(ctx), userField(id))
+	s.log.Info("user erased", web.RequestField(ctx), userField(id))
 	noteAdmin(ctx, EventUserErased, "", id, nil)
-	writeJSON(w, http.StatusOK, UserErasure{UserID: id, Erased: true})
+	web.WriteJSON(w, http.StatusOK, UserErasure{UserID: id, Erased: true})
 }
 
 // adminUserExport serves GET /admin/users/{id}/export.
 func (s *Server) adminUserExport(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, "GET")
+		web.MethodNotAllowed(w, "GET")
 		return
 	}
 	out, err := s.ExportUser(r.Context(), r.PathValue("id"))
@@ -162,5 +164,5 @@ func (s *Server) adminUserExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noteAdmin(r.Context(), EventUserExported, "", out.User.ID, nil)
-	writeJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }

@@ -103,8 +103,8 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 	}
 	var err error
 	if iss, ok := ctx.Value(issuanceKey{}).(*issuance); ok && kind == storage.AccessToken {
-		e := f.s.completeAudit(ctx, issuedEntryOf(iss.grant, iss.ip, req))
-		err = f.s.observeAudit(e, func() error { return f.s.store.CreateTokenAudited(ctx, t, e) })
+		e := f.s.trail.Complete(ctx, issuedEntryOf(iss.grant, iss.ip, req))
+		err = f.s.trail.Observe(e, func() error { return f.s.store.CreateTokenAudited(ctx, t, e) })
 		iss.audited = err == nil
 	} else {
 		err = f.s.store.CreateToken(ctx, t)

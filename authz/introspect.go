@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -46,7 +49,7 @@ func (in *introspector) IntrospectToken(ctx context.Context, token string, _ fos
 		return "", fosite.ErrInactiveToken
 	}
 	for _, sc := range scopes {
-		if !contains(rec.Scopes, sc) {
+		if !slices.Contains(rec.Scopes, sc) {
 			return "", fosite.ErrInactiveToken
 		}
 	}
@@ -80,34 +83,34 @@ const maxTokenLen = 8 << 10
 // not an active token of ours is {"active": false} and nothing more.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if oe := readForm(w, r); oe != nil {
-		oe.write(w)
+	if oe := web.ReadForm(w, r); oe != nil {
+		oe.Write(w)
 		return
 	}
-	e := storage.AuditEntry{Type: EventTokenIntrospected, Actor: actorAnonymous, ClientID: claimedClientID(r), IP: ipString(s.clientIP(r))}
+	e := storage.AuditEntry{Type: EventTokenIntrospected, Actor: audit.Anonymous, ClientID: claimedClientID(r), IP: s.ips.String(r)}
 	caller, err := s.authenticateClient(ctx, r, r.PostForm)
 	if err != nil {
 		s.logFosite(ctx, "introspect", err)
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
-		if e.Outcome != "too_many_requests" && s.audit(ctx, e) != nil {
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+		if e.Outcome != "too_many_requests" && s.trail.Append(ctx, e) != nil {
+			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 			return
 		}
 		writeFositeJSON(w, err)
 		return
 	}
-	e.ClientID, e.Actor = caller.GetID(), actorClient(caller.GetID())
+	e.ClientID, e.Actor = caller.GetID(), audit.Client(caller.GetID())
 	if !caller.(*client).rec.IntrospectionAllowed {
 		e.Outcome = "unauthorized_client"
-		if s.audit(ctx, e) != nil {
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+		if s.trail.Append(ctx, e) != nil {
+			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 			return
 		}
-		writeJSONError(w, http.StatusUnauthorized, "unauthorized_client", "This client may not call the introspection endpoint.")
+		web.WriteError(w, http.StatusUnauthorized, "unauthorized_client", "This client may not call the introspection endpoint.")
 		return
 	}
 	if !r.PostForm.Has("token") {
-		writeJSONError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
 		return
 	}
 	token := r.PostForm.Get("token")
@@ -125,8 +128,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		if note.jti != "" {
 			e.Details["jti"], e.Details["token_client_id"] = note.jti, note.clientID
 		}
-		if s.audit(ctx, e) != nil {
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+		if s.trail.Append(ctx, e) != nil {
+			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 			return
 		}
 		_, _ = w.Write(inactive)
@@ -140,7 +143,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 			s.logFosite(ctx, "introspect", err)
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
+			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
 			return
 		}
 		answerInactive()
@@ -164,8 +167,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	e.Subject = sess.Subject
 	e.Details = map[string]string{"active": "true", "jti": sess.JTI, "token_client_id": resp.ClientID}
-	if s.audit(ctx, e) != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+	if s.trail.Append(ctx, e) != nil {
+		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 		return
 	}
 	_ = json.NewEncoder(w).Encode(resp)

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -118,14 +119,14 @@ func (s *Server) keyList() KeyList {
 
 func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, "GET")
+		web.MethodNotAllowed(w, "GET")
 		return
 	}
 	if err := s.ring.Reload(r.Context()); err != nil {
 		s.writeAdminError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.keyList())
+	web.WriteJSON(w, http.StatusOK, s.keyList())
 }
 
 // RotateKeysRequest is the body of POST /admin/keys/rotate.
@@ -141,11 +142,11 @@ type RetireKeyRequest struct {
 
 func (s *Server) adminRotateKeys(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		methodNotAllowed(w, "POST")
+		web.MethodNotAllowed(w, "POST")
 		return
 	}
 	var in RotateKeysRequest
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := web.DecodeJSON(w, r, &in); err != nil {
 		s.writeAdminError(w, r, err)
 		return
 	}
@@ -164,35 +165,35 @@ func (s *Server) adminRotateKeys(w http.ResponseWriter, r *http.Request) {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		s.log.Info("signing key rotated by the operator", requestField(r.Context()),
+		s.log.Info("signing key rotated by the operator", web.RequestField(r.Context()),
 			zap.String("alg", alg), zap.String("active_kid", k.ID), zap.String("previous_kid", before))
 	}
-	writeJSON(w, http.StatusOK, s.keyList())
+	web.WriteJSON(w, http.StatusOK, s.keyList())
 }
 
 func (s *Server) adminRetireKey(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		methodNotAllowed(w, "POST")
+		web.MethodNotAllowed(w, "POST")
 		return
 	}
 	var in RetireKeyRequest
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := web.DecodeJSON(w, r, &in); err != nil {
 		s.writeAdminError(w, r, err)
 		return
 	}
 	kid := r.PathValue("kid")
 	err := s.ring.Retire(r.Context(), kid, in.RevokeTokens)
 	if errors.Is(err, keys.ErrNoSuchKey) {
-		writeJSONError(w, http.StatusNotFound, "not_found", "No such key.")
+		web.WriteError(w, http.StatusNotFound, "not_found", "No such key.")
 		return
 	}
 	if err != nil {
 		s.writeAdminError(w, r, err)
 		return
 	}
-	s.log.Info("signing key retired by the operator", requestField(r.Context()),
+	s.log.Info("signing key retired by the operator", web.RequestField(r.Context()),
 		zap.String("kid", kid), zap.Bool("revoke_tokens", in.RevokeTokens))
-	writeJSON(w, http.StatusOK, s.keyList())
+	web.WriteJSON(w, http.StatusOK, s.keyList())
 }
 
 // Reencrypt seals every signing key in the store under the first of

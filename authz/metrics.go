@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage/postgres"
 )
 
@@ -163,14 +164,14 @@ func (s *Server) metricsHandler() http.Handler {
 	want := sha256.Sum256([]byte(s.cfg.MetricsToken))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			methodNotAllowed(w, "GET, HEAD")
+			web.MethodNotAllowed(w, "GET, HEAD")
 			return
 		}
 		if s.cfg.MetricsToken != "" {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(tok))
 			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-				writeJSONError(w, http.StatusUnauthorized, "unauthorized", "A valid metrics bearer token is required.")
+				web.WriteError(w, http.StatusUnauthorized, "unauthorized", "A valid metrics bearer token is required.")
 				return
 			}
 		}

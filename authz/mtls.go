@@ -3,23 +3,17 @@ package authz
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/ory/fosite"
-	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/internal/certs"
 )
 
 // Limits of forwarded client certificates.
@@ -44,7 +38,7 @@ func (s *Server) tlsConfig() *tls.Config {
 			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.tlsCert.get() },
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.tlsCert.Get() },
 	}
 	if s.clientCAs != nil {
 		c.ClientAuth = tls.RequestClientCert
@@ -59,140 +53,18 @@ func (s *Server) mtlsEnabled() bool {
 	return s.clientCAs != nil && (s.tlsCert != nil || s.cfg.TLSClientCertHeader != "")
 }
 
-// reloading is a value loaded from files and loaded again when one of
-// them changes (checked at most once a second, on use). A failed reload
-// keeps the previous value and is logged. It is safe for concurrent use.
-type reloading[T any] struct {
-	paths []string
-	load  func() (T, error)
-	log   *zap.Logger
-
-	mu      sync.Mutex
-	cur     T
-	stamp   string
-	checked time.Time
-}
-
-func newReloading[T any](log *zap.Logger, load func() (T, error), paths ...string) (*reloading[T], error) {
-	r := &reloading[T]{paths: paths, load: load, log: log}
-	stamp, err := r.fileStamp()
-	if err != nil {
-		return nil, err
-	}
-	if r.cur, err = load(); err != nil {
-		return nil, err
-	}
-	r.stamp, r.checked = stamp, time.Now()
-	return r, nil
-}
-
-// fileStamp identifies the files' current versions.
-func (r *reloading[T]) fileStamp() (string, error) {
-	var b strings.Builder
-	for _, p := range r.paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(&b, "%d/%d;", fi.ModTime().UnixNano(), fi.Size())
-	}
-	return b.String(), nil
-}
-
-func (r *reloading[T]) get() (T, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if time.Since(r.checked) < time.Second {
-		return r.cur, nil
-	}
-	r.checked = time.Now()
-	stamp, err := r.fileStamp()
-	if err != nil || stamp == r.stamp {
-		return r.cur, nil
-	}
-	v, err := r.load()
-	if err != nil {
-		r.log.Warn("reload failed; keeping the previous version", zap.Strings("files", r.paths), zap.Error(err))
-		return r.cur, nil
-	}
-	r.cur, r.stamp = v, stamp
-	r.log.Info("reloaded", zap.Strings("files", r.paths))
-	return v, nil
-}
-
-func loadKeyPair(certFile, keyFile string) func() (*tls.Certificate, error) {
-	return func() (*tls.Certificate, error) {
-		c, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("TLS certificate: %w", err)
-		}
-		return &c, nil
-	}
-}
-
-func loadCertPool(file string) func() (*x509.CertPool, error) {
-	return func() (*x509.CertPool, error) {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("TLS client CA: %w", err)
-		}
-		p := x509.NewCertPool()
-		if !p.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("TLS client CA: %s holds no PEM certificate", file)
-		}
-		return p, nil
-	}
-}
-
-// parseForwardedCert reads the client certificate a trusted proxy
-// forwards: URL-encoded PEM (nginx $ssl_client_escaped_cert), the leaf
-// first, optionally followed by its chain.
-func parseForwardedCert(v string) ([]*x509.Certificate, error) {
-	if len(v) > maxCertHeaderLen {
-		return nil, errors.New("the forwarded certificate is too long")
-	}
-	raw, err := url.PathUnescape(v)
-	if err != nil {
-		return nil, errors.New("the forwarded certificate is not URL-encoded")
-	}
-	var out []*x509.Certificate
-	rest := []byte(raw)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, errors.New("the forwarded PEM holds something other than certificates")
-		}
-		if len(out) == maxCertChain {
-			return nil, errors.New("the forwarded chain is too long")
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, errors.New("a forwarded certificate does not parse")
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 || strings.TrimSpace(string(rest)) != "" {
-		return nil, errors.New("the forwarded value is not PEM certificates")
-	}
-	return out, nil
-}
-
 // peerCertificates returns the client's certificate chain, leaf first:
 // from the trusted proxy's header when the request came from one (the
 // header is ignored from anyone else), else from the TLS handshake. None
 // is not an error.
 func (s *Server) peerCertificates(r *http.Request) ([]*x509.Certificate, error) {
-	if h := s.cfg.TLSClientCertHeader; h != "" && s.fromTrustedProxy(r) {
+	if h := s.cfg.TLSClientCertHeader; h != "" && s.ips.FromTrustedProxy(r) {
 		vals := r.Header.Values(h)
 		switch len(vals) {
 		case 0:
 			return nil, nil
 		case 1:
-			return parseForwardedCert(vals[0])
+			return certs.ParseForwarded(vals[0])
 		default:
 			return nil, errors.New("more than one forwarded certificate header")
 		}
@@ -201,12 +73,6 @@ func (s *Server) peerCertificates(r *http.Request) ([]*x509.Certificate, error) 
 		return r.TLS.PeerCertificates, nil
 	}
 	return nil, nil
-}
-
-// thumbprint is the RFC 8705 x5t#S256 of a certificate.
-func thumbprint(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // authenticateCertificate checks the certificate of a tls_client_auth or
@@ -218,7 +84,7 @@ func (s *Server) authenticateCertificate(ctx context.Context, c *client, chain [
 	leaf, now := chain[0], s.now()
 	switch c.rec.TokenEndpointAuthMethod {
 	case authTLS:
-		cas, err := s.clientCAs.get()
+		cas, err := s.clientCAs.Get()
 		if err != nil {
 			return err
 		}
@@ -258,15 +124,15 @@ func matchSubject(leaf *x509.Certificate, c *client) error {
 	a := c.rec.TLSClientAuth
 	switch {
 	case a.SubjectDN != "":
-		want, err := parseDN(a.SubjectDN)
+		want, err := certs.ParseDN(a.SubjectDN)
 		if err != nil {
 			return err
 		}
-		got, err := certDN(leaf.RawSubject)
+		got, err := certs.SubjectDN(leaf.RawSubject)
 		if err != nil {
 			return err
 		}
-		if !want.equal(got) {
+		if !want.Equal(got) {
 			return errors.New("subject DN differs")
 		}
 		return nil
@@ -336,7 +202,7 @@ func (s *Server) stripCertHeader(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok && !s.fromTrustedProxy(r) {
+		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok && !s.ips.FromTrustedProxy(r) {
 			r.Header.Del(h)
 		}
 		next.ServeHTTP(w, r)

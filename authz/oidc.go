@@ -15,6 +15,9 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/certs"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -152,19 +155,19 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET or POST.")
+		web.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET or POST.")
 		return
 	}
 	bearerError := func(status int, code, desc string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth", error="`+code+`", error_description="`+desc+`"`)
-		writeJSONError(w, status, code, desc)
+		web.WriteError(w, status, code, desc)
 	}
 	auth := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {
 		if auth == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth"`)
-			writeJSONError(w, http.StatusUnauthorized, "invalid_token", "A bearer access token is required.")
+			web.WriteError(w, http.StatusUnauthorized, "invalid_token", "A bearer access token is required.")
 			return
 		}
 		bearerError(http.StatusBadRequest, "invalid_request", "Send the access token as Authorization: Bearer.")
@@ -178,7 +181,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 			s.logFosite(ctx, "userinfo", err)
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
+			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
 			return
 		}
 		bearerError(http.StatusUnauthorized, "invalid_token", "The access token is not active.")
@@ -188,7 +191,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	// its certificate.
 	if sess, ok := ar.GetSession().(*session); ok && sess.CertThumbprint != "" {
 		chain, err := s.peerCertificates(r)
-		if err != nil || len(chain) == 0 || subtle.ConstantTimeCompare([]byte(thumbprint(chain[0])), []byte(sess.CertThumbprint)) != 1 {
+		if err != nil || len(chain) == 0 || subtle.ConstantTimeCompare([]byte(certs.Thumbprint(chain[0])), []byte(sess.CertThumbprint)) != 1 {
 			bearerError(http.StatusUnauthorized, "invalid_token", "The access token is bound to a client certificate that this request did not present.")
 			return
 		}
@@ -206,7 +209,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.logFosite(ctx, "userinfo", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
-		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The user could not be read; retry.")
+		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The user could not be read; retry.")
 		return
 	}
 	out := userInfo{Subject: u.ID}
@@ -217,9 +220,9 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		out.Email = u.Email
 	}
 	cid := ar.GetClient().GetID()
-	if s.audit(ctx, storage.AuditEntry{Type: EventUserinfoRead, Actor: actorClient(cid), ClientID: cid, Subject: u.ID,
-		IP: ipString(s.clientIP(r)), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+	if s.trail.Append(ctx, storage.AuditEntry{Type: EventUserinfoRead, Actor: audit.Client(cid), ClientID: cid, Subject: u.ID,
+		IP: s.ips.String(r), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
+		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

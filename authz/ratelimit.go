@@ -3,8 +3,6 @@ package authz
 import (
 	"context"
 	"errors"
-	"hash/maphash"
-	"math"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -14,6 +12,10 @@ import (
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/ratelimit"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -76,108 +78,16 @@ func (rl RateLimits) withDefaults() RateLimits {
 	return rl
 }
 
-// limiter is a set of token buckets, one per key, all with one rate. It is
-// per process: a replica limits what it serves (limits are about load,
-// which is per replica; brute force is stopped by the shared failure
-// counters). Idle buckets are dropped. Safe for concurrent use.
-type limiter struct {
-	rate  float64 // tokens per second; <= 0: no limit
-	burst float64
-	seed  maphash.Seed
-	shard [16]limiterShard
-}
-
-type limiterShard struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate float64) *limiter {
-	l := &limiter{rate: rate, burst: max(rate*rateBurst, 1), seed: maphash.MakeSeed()}
-	for i := range l.shard {
-		l.shard[i].buckets = make(map[string]*bucket)
-	}
-	return l
-}
-
-// allow takes one token from key's bucket at now. If there is none it
-// returns false and how long until there is.
-func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
-	return l.take(key, now, true)
-}
-
-// empty reports whether key's bucket has no token left at now, and how
-// long until it has one, without taking one.
-func (l *limiter) empty(key string, now time.Time) (bool, time.Duration) {
-	ok, wait := l.take(key, now, false)
-	return !ok, wait
-}
-
-func (l *limiter) take(key string, now time.Time, consume bool) (bool, time.Duration) {
-	if l == nil || l.rate <= 0 {
-		return true, 0
-	}
-	sh := &l.shard[maphash.String(l.seed, key)%uint64(len(l.shard))]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	// A full bucket is as good as none: drop idle ones now and then.
-	full := time.Duration(l.burst / l.rate * float64(time.Second))
-	if now.Sub(sh.swept) > full {
-		for k, b := range sh.buckets {
-			if now.Sub(b.last) > full {
-				delete(sh.buckets, k)
-			}
-		}
-		sh.swept = now
-	}
-	b := sh.buckets[key]
-	if b == nil && !consume {
-		return true, 0 // a full bucket
-	}
-	if b == nil {
-		b = &bucket{tokens: l.burst, last: now}
-		sh.buckets[key] = b
-	}
-	if dt := now.Sub(b.last); dt > 0 {
-		b.tokens = math.Min(l.burst, b.tokens+dt.Seconds()*l.rate)
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		if consume {
-			b.tokens--
-		}
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-}
-
 // limiters are the server's buckets.
 type limiters struct {
-	token, introspect, ip, login, failed *limiter
+	token, introspect, ip, login, failed *ratelimit.Limiter
 }
 
 func newLimiters(rl RateLimits) limiters {
 	return limiters{
-		token: newLimiter(rl.TokenPerClient), introspect: newLimiter(rl.IntrospectPerClient),
-		ip: newLimiter(rl.PerIP), login: newLimiter(rl.LoginPerIP), failed: newLimiter(rl.FailedPerIP),
+		token: ratelimit.New(rl.TokenPerClient), introspect: ratelimit.New(rl.IntrospectPerClient),
+		ip: ratelimit.New(rl.PerIP), login: ratelimit.New(rl.LoginPerIP), failed: ratelimit.New(rl.FailedPerIP),
 	}
-}
-
-// retryAfter is the Retry-After value for a wait: whole seconds, at least 1.
-func retryAfter(wait time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
-}
-
-// writeRateLimited answers 429 with Retry-After and an RFC 6749-style body.
-func writeRateLimited(w http.ResponseWriter, wait time.Duration, desc string) {
-	w.Header().Set("Retry-After", retryAfter(wait))
-	writeJSONError(w, http.StatusTooManyRequests, "too_many_requests", desc)
 }
 
 // limitIP wraps an OAuth endpoint with the per-address limits: on all
@@ -186,41 +96,30 @@ func writeRateLimited(w http.ResponseWriter, wait time.Duration, desc string) {
 // requests cannot occupy the audit trail that every replica shares).
 func (s *Server) limitIP(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ip, now := limitKey(s.clientIP(r)), s.now()
-		if empty, wait := s.limits.failed.empty(ip, now); empty {
+		ip, now := clientip.LimitKey(s.ips.Addr(r)), s.now()
+		if empty, wait := s.limits.failed.Empty(ip, now); empty {
 			s.rateLimited(r, "failures")
-			writeRateLimited(w, wait, "Too many refused requests from this address; retry after the time in Retry-After.")
+			web.WriteRateLimited(w, wait, "Too many refused requests from this address; retry after the time in Retry-After.")
 			return
 		}
-		if ok, wait := s.limits.ip.allow(ip, now); !ok {
+		if ok, wait := s.limits.ip.Allow(ip, now); !ok {
 			s.rateLimited(r, "ip")
-			writeRateLimited(w, wait, "Too many requests from this address; retry after the time in Retry-After.")
+			web.WriteRateLimited(w, wait, "Too many requests from this address; retry after the time in Retry-After.")
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &web.StatusWriter{ResponseWriter: w}
 		next(sw, r)
-		if sw.status >= 400 && sw.status < 500 && sw.status != http.StatusTooManyRequests {
-			s.limits.failed.allow(ip, s.now())
+		if sw.Status >= 400 && sw.Status < 500 && sw.Status != http.StatusTooManyRequests {
+			s.limits.failed.Allow(ip, s.now())
 		}
 	}
-}
-
-// limitKey is the rate-limit key of an address: IPv6 addresses by their
-// /64, which one host or customer usually holds whole, so that rotating
-// addresses inside it does not reset the limits.
-func limitKey(a netip.Addr) string {
-	if a.Is6() && !a.Is4In6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return ipString(a)
 }
 
 // rateLimited counts and debug-logs one refused request.
 func (s *Server) rateLimited(r *http.Request, limit string) {
 	s.metrics.rateLimited(endpointOf(r), limit)
 	if ce := s.log.Check(zap.DebugLevel, "request rate limited"); ce != nil {
-		ce.Write(requestField(r.Context()), zap.String("limit", limit))
+		ce.Write(web.RequestField(r.Context()), zap.String("limit", limit))
 	}
 }
 
@@ -241,7 +140,7 @@ func rateLimitedError(wait time.Duration, desc string) error {
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var rl *errRateLimited
 	if errors.As(err, &rl) {
-		w.Header().Set("Retry-After", retryAfter(rl.wait))
+		w.Header().Set("Retry-After", web.RetryAfter(rl.wait))
 	}
 }
 
@@ -251,7 +150,7 @@ func setRetryAfter(w http.ResponseWriter, err error) {
 // an address: the client ID from that address, and the address.
 func lockKeys(clientID, ip string) (pair, addr string) {
 	if a, err := netip.ParseAddr(ip); err == nil {
-		ip = limitKey(a)
+		ip = clientip.LimitKey(a)
 	}
 	return "clientauth:" + clientID + "|" + ip, "clientauth:ip:" + ip
 }
@@ -329,7 +228,7 @@ func (s *Server) countAuthFailure(ctx context.Context, clientID, ip string) {
 	}{{pair, "client_and_ip", s.cfg.ClientAuthMaxFailures}, {addr, "ip", s.cfg.ClientAuthMaxFailuresPerIP}} {
 		n, err := s.store.AddFailure(ctx, k.key, now, s.cfg.ClientAuthWindow)
 		if err != nil {
-			s.log.Warn("failed client authentication not counted", requestField(ctx), zap.Error(err))
+			s.log.Warn("failed client authentication not counted", web.RequestField(ctx), zap.Error(err))
 			continue
 		}
 		if n >= k.limit {
@@ -338,9 +237,9 @@ func (s *Server) countAuthFailure(ctx context.Context, clientID, ip string) {
 			s.locks.mu.Unlock()
 		}
 		if n == k.limit {
-			s.log.Warn("client authentication cool-off started", requestField(ctx), clientField(clientID), zap.String("scope", k.scope))
-			_ = s.audit(ctx, storage.AuditEntry{Type: EventClientLocked, Actor: actorSystem, ClientID: clientID, IP: ip,
-				Details: map[string]string{"scope": k.scope, "failures": strconv.Itoa(n), "until": auditTime(now.Add(s.cfg.ClientAuthWindow))}})
+			s.log.Warn("client authentication cool-off started", web.RequestField(ctx), clientField(clientID), zap.String("scope", k.scope))
+			_ = s.trail.Append(ctx, storage.AuditEntry{Type: EventClientLocked, Actor: audit.System, ClientID: clientID, IP: ip,
+				Details: map[string]string{"scope": k.scope, "failures": strconv.Itoa(n), "until": audit.Time(now.Add(s.cfg.ClientAuthWindow))}})
 		}
 	}
 }

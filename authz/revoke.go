@@ -7,6 +7,8 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -16,12 +18,12 @@ import (
 // failure is a 503, never a 200 that did not revoke.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if oe := readForm(w, r); oe != nil {
-		oe.write(w)
+	if oe := web.ReadForm(w, r); oe != nil {
+		oe.Write(w)
 		return
 	}
 	if !r.PostForm.Has("token") {
-		writeJSONError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
 		return
 	}
 	note := &authNote{}
@@ -32,19 +34,19 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if note.clientID != "" {
 		cid = note.clientID // authenticated; a client_assertion need not name it
 	}
-	e := storage.AuditEntry{Type: EventTokenRevoked, Actor: actorAnonymous, ClientID: cid, IP: ipString(s.clientIP(r)),
-		Details: map[string]string{"token_type_hint": truncate(r.PostForm.Get("token_type_hint"), 32)}}
+	e := storage.AuditEntry{Type: EventTokenRevoked, Actor: audit.Anonymous, ClientID: cid, IP: s.ips.String(r),
+		Details: map[string]string{"token_type_hint": web.Truncate(r.PostForm.Get("token_type_hint"), 32)}}
 	switch {
 	case err == nil:
-		e.Actor = actorClient(cid)
+		e.Actor = audit.Client(cid)
 	case errors.Is(err, fosite.ErrUnauthorizedClient):
 		// Another client's token: answered 200 and left alone.
-		e.Actor, e.Outcome = actorClient(cid), "not_own_token"
+		e.Actor, e.Outcome = audit.Client(cid), "not_own_token"
 	default:
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
 	}
-	if e.Outcome != "too_many_requests" && s.audit(ctx, e) != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+	if e.Outcome != "too_many_requests" && s.trail.Append(ctx, e) != nil {
+		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 		return
 	}
 	switch {
@@ -53,7 +55,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.logFosite(ctx, "revoke", err)
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be revoked; retry.")
+			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be revoked; retry.")
 			return
 		}
 		writeFositeJSON(w, err)

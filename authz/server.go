@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,11 @@ import (
 	"github.com/ory/fosite/token/hmac"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/certs"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/jwks"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -43,7 +49,9 @@ type Server struct {
 	// adminTokenHash is the SHA-256 of the admin bearer token.
 	adminTokenHash [32]byte
 	discovery      []byte
-	reqIDs         requestIDs
+	reqIDs         *web.RequestIDs
+	// ips finds the address a request came from.
+	ips clientip.Resolver
 	// keysChanged wakes the key loop when the store reports a change.
 	keysChanged chan struct{}
 	// codes makes and checks authorization codes and refresh tokens
@@ -58,20 +66,22 @@ type Server struct {
 	// demo is what SeedDemo made, for the dev callback page.
 	demo    atomic.Pointer[DemoClients]
 	metrics *metrics
-	limits  limiters
-	locks   lockCache
+	// trail writes the audit trail.
+	trail  *audit.Writer
+	limits limiters
+	locks  lockCache
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string
 	// parsedJWKS and jwksFetch hold clients' keys (private_key_jwt,
 	// self_signed_tls_client_auth).
-	parsedJWKS jwksCache
-	jwksFetch  *jwksFetcher
+	parsedJWKS jwks.Cache
+	jwksFetch  *jwks.Fetcher
 	// tlsCert is the public listener's certificate and clientCAs the CAs
 	// of tls_client_auth clients, each reloaded when its files change;
 	// nil when not configured.
-	tlsCert   *reloading[*tls.Certificate]
-	clientCAs *reloading[*x509.CertPool]
+	tlsCert   *certs.Reloading[*tls.Certificate]
+	clientCAs *certs.Reloading[*x509.CertPool]
 }
 
 // New validates cfg, opens the key ring (creating keys on first start),
@@ -82,7 +92,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store, keysChanged: make(chan struct{}, 1),
-		jwksFetch: newJWKSFetcher(cfg.Now)}
+		ips:       clientip.Resolver{Trusted: cfg.TrustedProxies},
+		jwksFetch: jwks.NewFetcher(cfg.Now)}
 	// Metrics first: the store reports audit batches from its start.
 	s.metrics = newMetrics(s)
 	if s.store == nil {
@@ -97,6 +108,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.store.Close()
 		}
 	}()
+	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
+		Observe: func(d time.Duration) { s.metrics.auditAppend.Observe(d.Seconds()) }})
 	s.adminTokenHash = sha256.Sum256([]byte(cfg.AdminToken))
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
@@ -112,12 +125,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if cfg.TLSCertFile != "" {
-		if s.tlsCert, err = newReloading(s.log, loadKeyPair(cfg.TLSCertFile, cfg.TLSKeyFile), cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+		if s.tlsCert, err = certs.NewReloading(s.log, certs.LoadKeyPair(cfg.TLSCertFile, cfg.TLSKeyFile), cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
 			return nil, fmt.Errorf("authz: %w", err)
 		}
 	}
 	if cfg.TLSClientCAFile != "" {
-		if s.clientCAs, err = newReloading(s.log, loadCertPool(cfg.TLSClientCAFile), cfg.TLSClientCAFile); err != nil {
+		if s.clientCAs, err = certs.NewReloading(s.log, certs.LoadCertPool(cfg.TLSClientCAFile), cfg.TLSClientCAFile); err != nil {
 			return nil, fmt.Errorf("authz: %w", err)
 		}
 	}
@@ -127,13 +140,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
 	s.secureCookies = strings.HasPrefix(cfg.Issuer, "https://")
-	if s.dummyHash, err = cfg.Argon2.hashPassword(randomToken()); err != nil {
+	if s.dummyHash, err = cfg.Argon2.Hash(randomToken()); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}
-	s.reqIDs.init()
+	s.reqIDs = web.NewRequestIDs()
 	ok = true
 	return s, nil
 }
@@ -222,14 +235,14 @@ func (s *Server) codeSignature(ctx context.Context, code string) string {
 // token of the grant.
 func (s *Server) revokeGrant(ctx context.Context, kind storage.TokenKind, sig, requestID string) {
 	if err := s.store.DeleteToken(ctx, kind, sig); err != nil && !isNotFound(err) {
-		s.log.Error("revoke reused grant: delete record", requestField(ctx), zap.Error(err))
+		s.log.Error("revoke reused grant: delete record", web.RequestField(ctx), zap.Error(err))
 	}
 	for _, k := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
 		if err := s.store.RevokeRequest(ctx, k, requestID); err != nil {
-			s.log.Error("revoke reused grant", requestField(ctx), zap.String("kind", string(k)), zap.Error(err))
+			s.log.Error("revoke reused grant", web.RequestField(ctx), zap.String("kind", string(k)), zap.Error(err))
 		}
 	}
-	s.log.Warn("reuse detected; grant revoked", requestField(ctx), zap.String("kind", string(kind)))
+	s.log.Warn("reuse detected; grant revoked", web.RequestField(ctx), zap.String("kind", string(kind)))
 }
 
 // now is the server's clock, in UTC.
@@ -252,7 +265,7 @@ func (s *Server) client(ctx context.Context, id string) (*client, error) {
 // must be registered for the client, exactly.
 func (s *Server) audienceAllowed(allowed []string, requested []string) error {
 	for _, a := range requested {
-		if !contains(allowed, a) {
+		if !slices.Contains(allowed, a) {
 			return errInvalidTarget.WithHintf("The client is not registered for audience '%s'.", a)
 		}
 	}
@@ -265,15 +278,6 @@ var errInvalidTarget = &fosite.RFC6749Error{
 	ErrorField:       "invalid_target",
 	DescriptionField: "The requested resource or audience is invalid, unknown, or not allowed for this client.",
 	CodeField:        http.StatusBadRequest,
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Ready reports whether the server can serve requests: the store answers

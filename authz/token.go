@@ -5,12 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -27,13 +30,13 @@ var supportedGrants = []string{grantClientCredentials, grantAuthorizationCode, g
 // handleToken serves /oauth2/token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if oe := readForm(w, r, "audience", "resource"); oe != nil {
-		oe.write(w)
+	if oe := web.ReadForm(w, r, "audience", "resource"); oe != nil {
+		oe.Write(w)
 		return
 	}
 	form := r.PostForm
-	if gt := form.Get("grant_type"); gt != "" && !contains(supportedGrants, gt) {
-		s.writeTokenError(w, r, nil, fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported by this server.", safeParam(gt)))
+	if gt := form.Get("grant_type"); gt != "" && !slices.Contains(supportedGrants, gt) {
+		s.writeTokenError(w, r, nil, fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported by this server.", web.SafeParam(gt)))
 		return
 	}
 	// RFC 8707 resource indicators name the audience too; a request may
@@ -93,7 +96,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// (see fositeStore.createToken).
 	var iss *issuance
 	if gt == grantClientCredentials && !s.cfg.AuditDisabled {
-		iss = &issuance{grant: gt, ip: ipString(s.clientIP(r))}
+		iss = &issuance{grant: gt, ip: s.ips.String(r)}
 		ctx = context.WithValue(ctx, issuanceKey{}, iss)
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
@@ -106,7 +109,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if iss == nil || !iss.audited {
-		if err := s.audit(ctx, s.issuedEntry(r, gt, ar, resp)); err != nil {
+		if err := s.trail.Append(ctx, s.issuedEntry(r, gt, ar, resp)); err != nil {
 			// No token leaves without its entry: take back what was stored.
 			s.revokeIssued(ctx, ar.GetID())
 			s.writeTokenError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be recorded; retry."))
@@ -129,7 +132,7 @@ type issuanceKey struct{}
 
 // issuedEntry is the audit entry of a token response.
 func (s *Server) issuedEntry(r *http.Request, gt string, ar fosite.AccessRequester, resp fosite.AccessResponder) storage.AuditEntry {
-	e := issuedEntryOf(gt, ipString(s.clientIP(r)), ar)
+	e := issuedEntryOf(gt, s.ips.String(r), ar)
 	if resp.GetExtra("refresh_token") != nil {
 		e.Details["refresh_token"] = "issued"
 	}
@@ -147,10 +150,10 @@ func issuedEntryOf(gt, ip string, req fosite.Requester) storage.AuditEntry {
 	d := map[string]string{
 		"grant": gt, "scope": strings.Join(req.GetGrantedScopes(), " "), "aud": strings.Join(req.GetGrantedAudience(), " "),
 	}
-	e := storage.AuditEntry{Type: EventTokenIssued, Actor: actorClient(cid), ClientID: cid, IP: ip, Details: d}
+	e := storage.AuditEntry{Type: EventTokenIssued, Actor: audit.Client(cid), ClientID: cid, IP: ip, Details: d}
 	if sess != nil {
 		e.Subject = sess.Subject
-		d["jti"], d["kid"], d["exp"] = sess.JTI, sess.KeyID, auditTime(sess.AccessExp)
+		d["jti"], d["kid"], d["exp"] = sess.JTI, sess.KeyID, audit.Time(sess.AccessExp)
 	}
 	return e
 }
@@ -160,7 +163,7 @@ func (s *Server) revokeIssued(ctx context.Context, requestID string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
 		if err := s.store.RevokeRequest(ctx, kind, requestID); err != nil {
-			s.log.Error("tokens of an unrecorded response not revoked", requestField(ctx), zap.Error(err))
+			s.log.Error("tokens of an unrecorded response not revoked", web.RequestField(ctx), zap.Error(err))
 		}
 	}
 }
@@ -203,17 +206,17 @@ func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Value
 
 func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	s.logFosite(r.Context(), "token", err)
-	cid, actor := claimedClientID(r), actorAnonymous
+	cid, actor := claimedClientID(r), audit.Anonymous
 	if ar != nil && ar.GetClient() != nil && ar.GetClient().GetID() != "" {
 		cid = ar.GetClient().GetID()
-		actor = actorClient(cid)
+		actor = audit.Client(cid)
 	}
 	gt := r.PostForm.Get("grant_type")
-	if !contains(supportedGrants, gt) {
+	if !slices.Contains(supportedGrants, gt) {
 		gt = "unsupported"
 	}
 	e := storage.AuditEntry{
-		Type: EventTokenRefused, Actor: actor, ClientID: cid, IP: ipString(s.clientIP(r)),
+		Type: EventTokenRefused, Actor: actor, ClientID: cid, IP: s.ips.String(r),
 		Outcome: fosite.ErrorToRFC6749Error(err).ErrorField, Details: map[string]string{"grant": gt},
 	}
 	// A 429 (rate limit, lock-out) is counted in the metrics, not audited:
@@ -223,7 +226,7 @@ func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosi
 		s.provider.WriteAccessError(r.Context(), w, ar, err)
 		return
 	}
-	if aerr := s.audit(r.Context(), e); aerr != nil && !errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+	if aerr := s.trail.Append(r.Context(), e); aerr != nil && !errors.Is(err, fosite.ErrTemporarilyUnavailable) {
 		err = fosite.ErrTemporarilyUnavailable.WithHint("The request could not be recorded; retry.")
 	}
 	setRetryAfter(w, err)

@@ -17,6 +17,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/password"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -89,8 +91,8 @@ func validUser(in UserInput) (storage.User, error) {
 	if in.Password == "" {
 		return u, badRequest("password is required")
 	}
-	if err := checkPasswordPolicy(in.Password, u.Username, u.Email); err != nil {
-		return u, &adminError{http.StatusBadRequest, "weak_password", err.Error() + "."}
+	if err := password.CheckPolicy(in.Password, u.Username, u.Email); err != nil {
+		return u, web.NewError(http.StatusBadRequest, "weak_password", err.Error()+".")
 	}
 	return u, nil
 }
@@ -114,14 +116,14 @@ func (s *Server) CreateUser(ctx context.Context, in UserInput) (UserJSON, error)
 	if u.ID, err = newUserID(); err != nil {
 		return UserJSON{}, err
 	}
-	if u.PasswordHash, err = s.cfg.Argon2.hashPassword(in.Password); err != nil {
+	if u.PasswordHash, err = s.cfg.Argon2.Hash(in.Password); err != nil {
 		return UserJSON{}, err
 	}
 	u.CreatedAt = s.now().Truncate(time.Second)
 	u.UpdatedAt = u.CreatedAt
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
-			return UserJSON{}, &adminError{http.StatusConflict, "already_exists", "A user with this username exists."}
+			return UserJSON{}, web.NewError(http.StatusConflict, "already_exists", "A user with this username exists.")
 		}
 		return UserJSON{}, err
 	}
@@ -143,10 +145,10 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 		for _, u := range list {
 			out.Users = append(out.Users, userJSON(u))
 		}
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	case http.MethodPost:
 		var in UserInput
-		if err := decodeJSON(w, r, &in); err != nil {
+		if err := web.DecodeJSON(w, r, &in); err != nil {
 			s.writeAdminError(w, r, err)
 			return
 		}
@@ -155,12 +157,12 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		s.log.Info("user created", requestField(ctx), userField(out.ID))
+		s.log.Info("user created", web.RequestField(ctx), userField(out.ID))
 		noteAdmin(ctx, EventUserCreated, "", out.ID, nil)
 		w.Header().Set("Location", "/admin/users/"+out.ID)
-		writeJSON(w, http.StatusCreated, out)
+		web.WriteJSON(w, http.StatusCreated, out)
 	default:
-		methodNotAllowed(w, "GET, POST")
+		web.MethodNotAllowed(w, "GET, POST")
 	}
 }
 
@@ -174,17 +176,17 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, userJSON(u))
+		web.WriteJSON(w, http.StatusOK, userJSON(u))
 	case http.MethodDelete:
 		if err := s.store.DeleteUser(ctx, id); err != nil {
 			s.writeAdminError(w, r, err)
 			return
 		}
-		s.log.Info("user deleted", requestField(ctx), userField(id))
+		s.log.Info("user deleted", web.RequestField(ctx), userField(id))
 		noteAdmin(ctx, EventUserDeleted, "", id, nil)
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		methodNotAllowed(w, "GET, DELETE")
+		web.MethodNotAllowed(w, "GET, DELETE")
 	}
 }
 
@@ -193,7 +195,7 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
 func (s *Server) adminUserConsents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodDelete {
-		methodNotAllowed(w, "DELETE")
+		web.MethodNotAllowed(w, "DELETE")
 		return
 	}
 	id := r.PathValue("id")
@@ -206,7 +208,7 @@ func (s *Server) adminUserConsents(w http.ResponseWriter, r *http.Request) {
 		s.writeAdminError(w, r, err)
 		return
 	}
-	s.log.Info("consents withdrawn", requestField(ctx), userField(id), zap.Int("count", n))
+	s.log.Info("consents withdrawn", web.RequestField(ctx), userField(id), zap.Int("count", n))
 	noteAdmin(ctx, EventConsentWithdrawn, r.URL.Query().Get("client_id"), id, map[string]string{"withdrawn": strconv.Itoa(n)})
-	writeJSON(w, http.StatusOK, ConsentWithdrawal{UserID: id, Withdrawn: n})
+	web.WriteJSON(w, http.StatusOK, ConsentWithdrawal{UserID: id, Withdrawn: n})
 }

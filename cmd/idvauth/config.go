@@ -122,11 +122,11 @@ var (
 	sLoginWindow = setting{"login-window", "IDVAUTH_LOGIN_WINDOW", func(f *fileConfig) string { return f.LoginWindow },
 		authz.DefaultLoginWindow.String(), "window of the sign-in failure limits (and the pause)"}
 	sArgon2Time = setting{"argon2-time", "IDVAUTH_ARGON2_TIME", func(f *fileConfig) string { return f.Argon2Time },
-		fmt.Sprint(authz.DefaultArgon2.Time), "argon2id passes for new password hashes"}
+		fmt.Sprint(authz.DefaultArgon2Time), "argon2id passes for new password hashes"}
 	sArgon2Memory = setting{"argon2-memory-kib", "IDVAUTH_ARGON2_MEMORY_KIB", func(f *fileConfig) string { return f.Argon2MemoryKiB },
-		fmt.Sprint(authz.DefaultArgon2.MemoryKiB), "argon2id memory in KiB for new password hashes"}
+		fmt.Sprint(authz.DefaultArgon2MemoryKiB), "argon2id memory in KiB for new password hashes"}
 	sArgon2Threads = setting{"argon2-threads", "IDVAUTH_ARGON2_THREADS", func(f *fileConfig) string { return f.Argon2Threads },
-		fmt.Sprint(authz.DefaultArgon2.Threads), "argon2id lanes for new password hashes"}
+		fmt.Sprint(authz.DefaultArgon2Threads), "argon2id lanes for new password hashes"}
 	sTrustedProxies = setting{"trusted-proxies", "IDVAUTH_TRUSTED_PROXIES", func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
 		"", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed"}
 	sTLSCert = setting{"tls-cert", "IDVAUTH_TLS_CERT", func(f *fileConfig) string { return f.TLSCert },

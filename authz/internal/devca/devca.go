@@ -1,4 +1,7 @@
-package authz
+// Package devca makes a local test CA and TLS server and client certificates
+// for trying mutual TLS on one machine (`idvauth certs`). It is for
+// development only: its CA has no revocation and its keys are plain files.
+package devca
 
 import (
 	"crypto/ecdsa"
@@ -15,50 +18,52 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/idvauth/idvauth/authz/internal/certs"
 )
 
-// CertKind is what IssueCert makes.
-type CertKind int
+// Kind is what Issue makes.
+type Kind int
 
 // Certificate kinds.
 const (
-	// CertCA is a self-signed CA.
-	CertCA CertKind = iota
-	// CertServer is a TLS server certificate for CertRequest.Hosts.
-	CertServer
-	// CertClient is a TLS client certificate.
-	CertClient
+	// CA is a self-signed CA.
+	CA Kind = iota
+	// Server is a TLS server certificate for Request.Hosts.
+	Server
+	// Client is a TLS client certificate.
+	Client
 )
 
-// CertRequest describes a certificate for IssueCert.
-type CertRequest struct {
-	Kind    CertKind
+// Request describes a certificate for Issue.
+type Request struct {
+	Kind    Kind
 	Subject pkix.Name
 	// Hosts are DNS names or IP addresses: the server's names, or a
 	// client's subjectAltName DNS entries.
 	Hosts []string
 	// Days is the validity, 1 to 3650.
 	Days int
-	// CACert and CAKey (PEM, from an earlier CertCA) sign the certificate;
+	// CACert and CAKey (PEM, from an earlier CA) sign the certificate;
 	// without them a server or client certificate is self-signed.
 	CACert, CAKey []byte
 }
 
-// IssuedCert is what IssueCert made: PEM certificate and PKCS #8 key, and
+// Issued is what Issue made: PEM certificate and PKCS #8 key, and
 // for a client the JWK Set of its public key (for
 // self_signed_tls_client_auth).
-type IssuedCert struct {
+type Issued struct {
 	CertPEM, KeyPEM, JWKS []byte
 	SubjectDN             string
 	Thumbprint            string // x5t#S256
 	NotAfter              time.Time
 }
 
-// IssueCert makes an ECDSA P-256 key and a certificate for trying TLS and
+// Issue makes an ECDSA P-256 key and a certificate for trying TLS and
 // mutual TLS locally ('idvauth certs'). It is no PKI: no revocation, no
 // policy, and the CA key is handled as a file by the caller.
-func IssueCert(req CertRequest) (IssuedCert, error) {
-	var out IssuedCert
+func Issue(req Request) (Issued, error) {
+	var out Issued
 	if req.Days < 1 || req.Days > 3650 {
 		return out, errors.New("the validity must be between 1 and 3650 days")
 	}
@@ -77,11 +82,11 @@ func IssueCert(req CertRequest) (IssuedCert, error) {
 		}
 	}
 	switch req.Kind {
-	case CertCA:
+	case CA:
 		tmpl.IsCA, tmpl.MaxPathLenZero, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageCRLSign
-	case CertServer:
+	case Server:
 		tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	case CertClient:
+	case Client:
 		tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageDigitalSignature, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	default:
 		return out, errors.New("unknown certificate kind")
@@ -91,7 +96,7 @@ func IssueCert(req CertRequest) (IssuedCert, error) {
 		return out, err
 	}
 	parent, signer := tmpl, key
-	if req.Kind != CertCA && (req.CACert != nil || req.CAKey != nil) {
+	if req.Kind != CA && (req.CACert != nil || req.CAKey != nil) {
 		if parent, signer, err = parseCA(req.CACert, req.CAKey); err != nil {
 			return out, err
 		}
@@ -108,12 +113,12 @@ func IssueCert(req CertRequest) (IssuedCert, error) {
 	if err != nil {
 		return out, err
 	}
-	out = IssuedCert{
+	out = Issued{
 		CertPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:    pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		SubjectDN: c.Subject.String(), Thumbprint: thumbprint(c), NotAfter: c.NotAfter,
+		SubjectDN: c.Subject.String(), Thumbprint: certs.Thumbprint(c), NotAfter: c.NotAfter,
 	}
-	if req.Kind == CertClient {
+	if req.Kind == Client {
 		set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, Use: "sig", Algorithm: string(jose.ES256)}}}
 		if out.JWKS, err = json.MarshalIndent(set, "", "  "); err != nil {
 			return out, err

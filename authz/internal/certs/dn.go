@@ -1,4 +1,4 @@
-package authz
+package certs
 
 import (
 	"crypto/x509/pkix"
@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/idvauth/idvauth/authz/internal/web"
 )
 
-// dn is a distinguished name in RFC 4514 order (most specific RDN
+// DN is a distinguished name in RFC 4514 order (most specific RDN
 // first), each attribute type by its short name where it has one.
-type dn [][]atv
+type DN [][]atv
 
 // atv is one attribute type and value.
 type atv struct{ typ, val string }
@@ -41,18 +43,18 @@ var dnAliases = map[string]string{"E": "EMAILADDRESS", "S": "ST"}
 
 const maxDNAttrs = 64
 
-// parseDN parses an RFC 4514 string ("CN=backend,O=Example,C=DE").
+// ParseDN parses an RFC 4514 string ("CN=backend,O=Example,C=DE").
 // Attribute types are case-insensitive keywords or dotted OIDs; values
 // may use the backslash escapes of section 2.4. Hex-encoded values
 // ("#04...") are not supported: register the string form.
-func parseDN(s string) (dn, error) {
+func ParseDN(s string) (DN, error) {
 	if !utf8.ValidString(s) {
 		return nil, errors.New("not valid UTF-8")
 	}
 	if strings.TrimSpace(s) == "" {
 		return nil, errors.New("empty")
 	}
-	var out dn
+	var out DN
 	var rdn []atv
 	n := 0
 	i := 0
@@ -140,7 +142,7 @@ func dnType(t string) (string, error) {
 	if t[0] >= '0' && t[0] <= '9' {
 		for _, part := range strings.Split(t, ".") {
 			if part == "" || strings.Trim(part, "0123456789") != "" || (len(part) > 1 && part[0] == '0') {
-				return "", fmt.Errorf("attribute type %q is not a keyword or dotted OID", truncate(t, 40))
+				return "", fmt.Errorf("attribute type %q is not a keyword or dotted OID", web.Truncate(t, 40))
 			}
 		}
 		if name, ok := dnTypes[t]; ok {
@@ -150,7 +152,7 @@ func dnType(t string) (string, error) {
 	}
 	for i, r := range t {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && (r >= '0' && r <= '9' || r == '-')) {
-			return "", fmt.Errorf("attribute type %q is not a keyword or dotted OID", truncate(t, 40))
+			return "", fmt.Errorf("attribute type %q is not a keyword or dotted OID", web.Truncate(t, 40))
 		}
 	}
 	t = strings.ToUpper(t)
@@ -165,15 +167,15 @@ func sortRDN(r []atv) []atv {
 	return r
 }
 
-// certDN is the subject of a certificate as a dn, from its DER encoding
+// SubjectDN is the subject of a certificate as a DN, from its DER encoding
 // so that the order is the certificate's own. Values that are not
 // strings (rare in subjects) keep their DER in hex after a '#'.
-func certDN(rawSubject []byte) (dn, error) {
+func SubjectDN(rawSubject []byte) (DN, error) {
 	var seq pkix.RDNSequence
 	if rest, err := asn1.Unmarshal(rawSubject, &seq); err != nil || len(rest) > 0 {
 		return nil, errors.New("cannot parse the certificate subject")
 	}
-	out := make(dn, 0, len(seq))
+	out := make(DN, 0, len(seq))
 	for i := len(seq) - 1; i >= 0; i-- {
 		var rdn []atv
 		for _, a := range seq[i] {
@@ -196,10 +198,10 @@ func certDN(rawSubject []byte) (dn, error) {
 	return out, nil
 }
 
-// equal compares two names the way RFC 4517 distinguishedNameMatch does
+// Equal compares two names the way RFC 4517 distinguishedNameMatch does
 // for the usual string attributes: same RDNs in the same order, types
 // equal, values equal ignoring case and runs of spaces.
-func (d dn) equal(o dn) bool {
+func (d DN) Equal(o DN) bool {
 	if len(d) != len(o) {
 		return false
 	}
@@ -246,7 +248,7 @@ func foldValue(v string) string {
 }
 
 // String is d in RFC 4514 form, escaping what must be escaped.
-func (d dn) String() string {
+func (d DN) String() string {
 	var b strings.Builder
 	for i, rdn := range d {
 		if i > 0 {

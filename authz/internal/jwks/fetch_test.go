@@ -1,4 +1,4 @@
-package authz
+package jwks
 
 import (
 	"crypto/ecdsa"
@@ -53,15 +53,15 @@ func TestJWKSFetcher(t *testing.T) {
 		body       string
 	}{
 		{"HTTP 500", "/jwks", 500, string(pubSet)},
-		{"too large", "/jwks", 200, `{"keys":[` + strings.Repeat(" ", maxJWKSBytes) + `]}`},
+		{"too large", "/jwks", 200, `{"keys":[` + strings.Repeat(" ", MaxBytes) + `]}`},
 		{"private key", "/jwks", 200, string(privSet)},
 		{"not JSON", "/jwks", 200, "<html>"},
 		{"redirect", "/redirect", 200, string(pubSet)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			set(tt.status, tt.body)
-			f := newJWKSFetcher(now)
-			if got, err := f.get(t.Context(), srv.URL+tt.path, ""); err == nil {
+			f := NewFetcher(now)
+			if got, err := f.Get(t.Context(), srv.URL+tt.path, ""); err == nil {
 				t.Errorf("get(%s) = %d keys, want an error", tt.name, len(got.Keys))
 			}
 		})
@@ -69,11 +69,11 @@ func TestJWKSFetcher(t *testing.T) {
 
 	t.Run("cached, stale while failing, then gone", func(t *testing.T) {
 		set(http.StatusOK, string(pubSet))
-		f := newJWKSFetcher(now)
+		f := NewFetcher(now)
 		uri := srv.URL + "/jwks"
 		before := hits.Load()
 		for range 3 {
-			if got, err := f.get(t.Context(), uri, "k1"); err != nil || len(got.Keys) != 1 {
+			if got, err := f.Get(t.Context(), uri, "k1"); err != nil || len(got.Keys) != 1 {
 				t.Fatalf("get = %v, %v; want the key", got, err)
 			}
 		}
@@ -81,12 +81,12 @@ func TestJWKSFetcher(t *testing.T) {
 			t.Errorf("3 gets fetched %d times, want 1", n)
 		}
 		set(http.StatusInternalServerError, "")
-		advance(jwksTTL + time.Second)
-		if got, err := f.get(t.Context(), uri, "k1"); err != nil || len(got.Keys) != 1 {
+		advance(fetchTTL + time.Second)
+		if got, err := f.Get(t.Context(), uri, "k1"); err != nil || len(got.Keys) != 1 {
 			t.Errorf("get while the URI fails within the stale limit = %v, %v; want the cached key", got, err)
 		}
-		advance(jwksStaleTTL)
-		if _, err := f.get(t.Context(), uri, "k1"); err == nil {
+		advance(staleTTL)
+		if _, err := f.Get(t.Context(), uri, "k1"); err == nil {
 			t.Errorf("get past the stale limit while the URI fails = nil error, want one")
 		}
 	})

@@ -1,4 +1,7 @@
-package authz
+// Package password hashes people's passwords with argon2id (RFC 9106) and
+// checks new ones against the password policy (NIST SP 800-63B). It keeps
+// no state.
+package password
 
 import (
 	"crypto/rand"
@@ -14,31 +17,35 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2 are the argon2id parameters of new password hashes. Hashes keep
+// Params are the argon2id parameters of new password hashes. Hashes keep
 // their own parameters, so changing these does not break existing ones.
-type Argon2 struct {
-	// Time is the number of passes; DefaultArgon2.Time if zero.
+type Params struct {
+	// Time is the number of passes; DefaultTime if zero.
 	Time uint32
-	// MemoryKiB is the memory per hash in KiB; DefaultArgon2.MemoryKiB if
-	// zero.
+	// MemoryKiB is the memory per hash in KiB; DefaultMemoryKiB if zero.
 	MemoryKiB uint32
-	// Threads is the parallelism; DefaultArgon2.Threads if zero.
+	// Threads is the parallelism; DefaultThreads if zero.
 	Threads uint8
 }
 
-// DefaultArgon2 follows RFC 9106's second recommended option (t=3, 64 MiB),
-// with two lanes.
-var DefaultArgon2 = Argon2{Time: 3, MemoryKiB: 64 << 10, Threads: 2}
+// The default parameters follow RFC 9106's second recommended option
+// (t=3, 64 MiB), with two lanes.
+const (
+	DefaultTime      = 3
+	DefaultMemoryKiB = 64 << 10
+	DefaultThreads   = 2
+)
 
-func (a Argon2) withDefaults() Argon2 {
+// WithDefaults returns a with the defaults where it has zeros.
+func (a Params) WithDefaults() Params {
 	if a.Time == 0 {
-		a.Time = DefaultArgon2.Time
+		a.Time = DefaultTime
 	}
 	if a.MemoryKiB == 0 {
-		a.MemoryKiB = DefaultArgon2.MemoryKiB
+		a.MemoryKiB = DefaultMemoryKiB
 	}
 	if a.Threads == 0 {
-		a.Threads = DefaultArgon2.Threads
+		a.Threads = DefaultThreads
 	}
 	return a
 }
@@ -46,13 +53,13 @@ func (a Argon2) withDefaults() Argon2 {
 const (
 	argonSaltLen = 16
 	argonKeyLen  = 32
-	// maxArgonMemoryKiB bounds what a stored hash may ask for (1 GiB), so
-	// a corrupt record cannot exhaust memory.
-	maxArgonMemoryKiB = 1 << 20
+	// MaxMemoryKiB bounds what a stored hash may ask for (1 GiB), so a
+	// corrupt record cannot exhaust memory.
+	MaxMemoryKiB = 1 << 20
 )
 
-// hashPassword returns the PHC string of password under argon2id.
-func (a Argon2) hashPassword(password string) (string, error) {
+// Hash returns the PHC string of password under argon2id.
+func (a Params) Hash(password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
@@ -65,16 +72,16 @@ func (a Argon2) hashPassword(password string) (string, error) {
 
 var errBadHash = errors.New("malformed password hash")
 
-// checkPassword reports whether password matches the PHC string hash, in
-// time that does not depend on where they differ.
-func checkPassword(hash, password string) (bool, error) {
+// Check reports whether password matches the PHC string hash, in time
+// that does not depend on where they differ. A malformed hash is an error.
+func Check(hash, password string) (bool, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return false, errBadHash
 	}
 	var m, t uint32
 	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > maxArgonMemoryKiB || t == 0 || t > 100 || p == 0 {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > MaxMemoryKiB || t == 0 || t > 100 || p == 0 {
 		return false, errBadHash
 	}
 	enc := base64.RawStdEncoding
@@ -87,10 +94,10 @@ func checkPassword(hash, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-// Password rules.
+// Password rules: the length in characters, and at most MaxLen bytes.
 const (
-	minPasswordLen = 12
-	maxPasswordLen = 256 // bytes; argon2 takes any length, people do not need more
+	MinLen = 12
+	MaxLen = 256 // bytes; argon2 takes any length, people do not need more
 )
 
 // commonPasswords are patterns at the top of every breach list. A password
@@ -105,22 +112,22 @@ var commonPasswords = []string{
 	"summer", "winter", "spring", "autumn", "google", "samsung", "liverpool", "chelsea", "arsenal",
 }
 
-// checkPasswordPolicy explains why password is not acceptable for the
+// CheckPolicy explains why password is not acceptable for the
 // person with username and email, or returns nil. The rules follow NIST SP
 // 800-63B: a minimum length, no composition rules, and a check against
 // values known from breaches and the person's own identifiers.
-func checkPasswordPolicy(password, username, email string) error {
+func CheckPolicy(password, username, email string) error {
 	if !utf8.ValidString(password) {
 		return errors.New("the password must be valid UTF-8")
 	}
 	if strings.IndexFunc(password, unicode.IsControl) >= 0 {
 		return errors.New("the password must not contain control characters")
 	}
-	if n := utf8.RuneCountInString(password); n < minPasswordLen {
-		return fmt.Errorf("the password must be at least %d characters long (it has %d)", minPasswordLen, n)
+	if n := utf8.RuneCountInString(password); n < MinLen {
+		return fmt.Errorf("the password must be at least %d characters long (it has %d)", MinLen, n)
 	}
-	if len(password) > maxPasswordLen {
-		return fmt.Errorf("the password must be at most %d bytes long", maxPasswordLen)
+	if len(password) > MaxLen {
+		return fmt.Errorf("the password must be at most %d bytes long", MaxLen)
 	}
 	lower := strings.ToLower(password)
 	distinct := map[rune]bool{}

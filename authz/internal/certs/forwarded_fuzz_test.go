@@ -1,4 +1,4 @@
-package authz
+package certs
 
 import (
 	"crypto/ecdsa"
@@ -14,7 +14,7 @@ import (
 )
 
 // FuzzParseForwardedCert: the forwarded-certificate header parser never
-// panics, and what it accepts is 1 to maxCertChain certificates.
+// panics, and what it accepts is 1 to MaxChain certificates.
 func FuzzParseForwardedCert(f *testing.F) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -32,16 +32,16 @@ func FuzzParseForwardedCert(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		chain, err := parseForwardedCert(v)
+		chain, err := ParseForwarded(v)
 		if err != nil {
 			return
 		}
-		if len(chain) == 0 || len(chain) > maxCertChain {
-			t.Fatalf("parseForwardedCert accepted %d certificates", len(chain))
+		if len(chain) == 0 || len(chain) > MaxChain {
+			t.Fatalf("ParseForwarded accepted %d certificates", len(chain))
 		}
 		for _, c := range chain {
 			if c == nil || len(c.Raw) == 0 {
-				t.Fatalf("parseForwardedCert returned an empty certificate")
+				t.Fatalf("ParseForwarded returned an empty certificate")
 			}
 		}
 	})

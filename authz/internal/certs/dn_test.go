@@ -1,4 +1,4 @@
-package authz
+package certs
 
 import (
 	"crypto/x509/pkix"
@@ -28,13 +28,13 @@ func TestParseDN(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		d, err := parseDN(tt.in)
+		d, err := ParseDN(tt.in)
 		got := ""
 		if err == nil {
 			got = d.String()
 		}
 		if got != tt.want {
-			t.Errorf("parseDN(%q) = %q (%v), want %q", tt.in, got, err, tt.want)
+			t.Errorf("ParseDN(%q) = %q (%v), want %q", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -45,7 +45,7 @@ func TestCertDNEqual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cd, err := certDN(raw)
+	cd, err := SubjectDN(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +61,10 @@ func TestCertDNEqual(t *testing.T) {
 		"CN=KYC bac\u212Aend,O=Example,C=DE": false, // Kelvin sign, not K
 		"CN=KYC\u00a0backend,O=Example,C=DE": false, // no-break space
 	} {
-		d, err := parseDN(in)
-		got := err == nil && d.equal(cd)
+		d, err := ParseDN(in)
+		got := err == nil && d.Equal(cd)
 		if got != want {
-			t.Errorf("parseDN(%q).equal(cert %q) = %v, want %v", in, cd, got, want)
+			t.Errorf("ParseDN(%q).Equal(cert %q) = %v, want %v", in, cd, got, want)
 		}
 	}
 }
@@ -75,16 +75,16 @@ func FuzzParseDN(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := parseDN(s)
+		d, err := ParseDN(s)
 		if err != nil {
 			return
 		}
-		again, err := parseDN(d.String())
+		again, err := ParseDN(d.String())
 		if err != nil {
-			t.Fatalf("parseDN(%q) = %q, which does not parse again: %v", s, d.String(), err)
+			t.Fatalf("ParseDN(%q) = %q, which does not parse again: %v", s, d.String(), err)
 		}
-		if !again.equal(d) || again.String() != d.String() {
-			t.Fatalf("parseDN(%q).String() = %q, parses again to %q", s, d.String(), again.String())
+		if !again.Equal(d) || again.String() != d.String() {
+			t.Fatalf("ParseDN(%q).String() = %q, parses again to %q", s, d.String(), again.String())
 		}
 	})
 }

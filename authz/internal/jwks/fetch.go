@@ -1,4 +1,4 @@
-package authz
+package jwks
 
 import (
 	"context"
@@ -14,64 +14,65 @@ import (
 
 // Limits of fetching a client's jwks_uri.
 const (
-	// jwksFetchTimeout bounds one fetch, connection included.
-	jwksFetchTimeout = 5 * time.Second
-	// jwksTTL is how long a fetched key set is used before it is fetched
+	// fetchTimeout bounds one fetch, connection included.
+	fetchTimeout = 5 * time.Second
+	// fetchTTL is how long a fetched key set is used before it is fetched
 	// again: a client that rotates keys publishes the new one at least
 	// this long before it signs with it.
-	jwksTTL = 5 * time.Minute
-	// jwksStaleTTL is how long a key set is still used while its URI
+	fetchTTL = 5 * time.Minute
+	// staleTTL is how long a key set is still used while its URI
 	// fails, so that a short outage of the client's server does not stop
 	// its authentication.
-	jwksStaleTTL = time.Hour
-	// jwksRefetchInterval: an assertion with an unknown kid makes the set
+	staleTTL = time.Hour
+	// refetchInterval: an assertion with an unknown kid makes the set
 	// be fetched again, at most this often per URI, so that made-up kids
 	// cannot turn the server into a request amplifier.
-	jwksRefetchInterval = 30 * time.Second
-	// maxJWKSEntries bounds the cache (one entry per jwks_uri).
-	maxJWKSEntries = 10000
+	refetchInterval = 30 * time.Second
+	// maxFetchEntries bounds the cache (one entry per jwks_uri).
+	maxFetchEntries = 10000
 )
 
-// jwksFetcher fetches and caches the key sets of clients' jwks_uri. It is
+// Fetcher fetches and caches the key sets of clients' jwks_uri. It is
 // safe for concurrent use; concurrent misses on one URI share one fetch.
-type jwksFetcher struct {
+type Fetcher struct {
 	client *http.Client
 	now    func() time.Time
 
 	mu      sync.Mutex
-	entries map[string]*jwksEntry
+	entries map[string]*fetchEntry
 }
 
-type jwksEntry struct {
+type fetchEntry struct {
 	mu        sync.Mutex // held during a fetch
 	set       *jose.JSONWebKeySet
 	fetchedAt time.Time // of set
 	triedAt   time.Time // last fetch attempt
 }
 
-func newJWKSFetcher(now func() time.Time) *jwksFetcher {
-	return &jwksFetcher{
+// NewFetcher returns a fetcher that reads the time from now.
+func NewFetcher(now func() time.Time) *Fetcher {
+	return &Fetcher{
 		client: &http.Client{
-			Timeout: jwksFetchTimeout,
+			Timeout: fetchTimeout,
 			// A redirect could lead from https to http or to another host:
 			// the registered URI is the only one fetched.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		now:     now,
-		entries: make(map[string]*jwksEntry),
+		entries: make(map[string]*fetchEntry),
 	}
 }
 
-// get returns the key set published at uri, holding kid if kid is not
+// Get returns the key set published at uri, holding kid if kid is not
 // empty and the set has it.
-func (f *jwksFetcher) get(ctx context.Context, uri, kid string) (*jose.JSONWebKeySet, error) {
+func (f *Fetcher) Get(ctx context.Context, uri, kid string) (*jose.JSONWebKeySet, error) {
 	f.mu.Lock()
 	e, ok := f.entries[uri]
 	if !ok {
-		if len(f.entries) >= maxJWKSEntries {
+		if len(f.entries) >= maxFetchEntries {
 			clear(f.entries)
 		}
-		e = &jwksEntry{}
+		e = &fetchEntry{}
 		f.entries[uri] = e
 	}
 	f.mu.Unlock()
@@ -79,11 +80,11 @@ func (f *jwksFetcher) get(ctx context.Context, uri, kid string) (*jose.JSONWebKe
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := f.now()
-	usable := e.set != nil && now.Sub(e.fetchedAt) < jwksStaleTTL
-	if e.set != nil && now.Sub(e.fetchedAt) < jwksTTL && (kid == "" || hasKid(e.set, kid)) {
+	usable := e.set != nil && now.Sub(e.fetchedAt) < staleTTL
+	if e.set != nil && now.Sub(e.fetchedAt) < fetchTTL && (kid == "" || HasKid(e.set, kid)) {
 		return e.set, nil
 	}
-	if !e.triedAt.IsZero() && now.Sub(e.triedAt) < jwksRefetchInterval {
+	if !e.triedAt.IsZero() && now.Sub(e.triedAt) < refetchInterval {
 		if usable {
 			return e.set, nil
 		}
@@ -101,7 +102,8 @@ func (f *jwksFetcher) get(ctx context.Context, uri, kid string) (*jose.JSONWebKe
 	return set, nil
 }
 
-func hasKid(set *jose.JSONWebKeySet, kid string) bool {
+// HasKid reports whether set holds a key with the ID kid.
+func HasKid(set *jose.JSONWebKeySet, kid string) bool {
 	for _, k := range set.Keys {
 		if k.KeyID == kid {
 			return true
@@ -111,9 +113,9 @@ func hasKid(set *jose.JSONWebKeySet, kid string) bool {
 }
 
 // fetch GETs uri and parses the answer as a client key set: 200, at most
-// maxJWKSBytes, public keys only.
-func (f *jwksFetcher) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
+// MaxBytes, public keys only.
+func (f *Fetcher) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
@@ -128,14 +130,14 @@ func (f *jwksFetcher) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySe
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("jwks_uri: HTTP %d", resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("jwks_uri: read: %w", err)
 	}
-	if len(body) > maxJWKSBytes {
-		return nil, fmt.Errorf("jwks_uri: the key set is larger than %d KiB", maxJWKSBytes>>10)
+	if len(body) > MaxBytes {
+		return nil, fmt.Errorf("jwks_uri: the key set is larger than %d KiB", MaxBytes>>10)
 	}
-	set, err := parseClientJWKS(body)
+	set, err := Parse(body)
 	if err != nil {
 		return nil, fmt.Errorf("jwks_uri: %w", err)
 	}

@@ -1,4 +1,4 @@
-package authz
+package clientip
 
 import (
 	"net/http/httptest"
@@ -7,10 +7,10 @@ import (
 )
 
 func TestClientIP(t *testing.T) {
-	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{
+	res := Resolver{Trusted: []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"),
 		netip.MustParsePrefix("fd00::/8"),
-	}}}
+	}}
 	tests := []struct {
 		name   string
 		remote string
@@ -36,12 +36,12 @@ func TestClientIP(t *testing.T) {
 			for _, h := range tt.xff {
 				r.Header.Add("X-Forwarded-For", h)
 			}
-			if got := s.clientIP(r).String(); got != tt.want {
-				t.Errorf("clientIP(%s, XFF %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
+			if got := res.Addr(r).String(); got != tt.want {
+				t.Errorf("Addr(%s, XFF %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
 			}
 		})
 	}
-	if got := ipString((&Server{}).clientIP(httptest.NewRequest("GET", "/", nil))); got != "192.0.2.1" {
+	if got := (Resolver{}).String(httptest.NewRequest("GET", "/", nil)); got != "192.0.2.1" {
 		t.Errorf("httptest peer = %s", got)
 	}
 }
@@ -54,8 +54,8 @@ func TestLimitKey(t *testing.T) {
 		"2001:db8:1:2:ffff::77": "2001:db8:1:2::/64",
 	} {
 		a := netip.MustParseAddr(in)
-		if got := limitKey(a.Unmap()); got != want {
-			t.Errorf("limitKey(%s) = %s, want %s", in, got, want)
+		if got := LimitKey(a.Unmap()); got != want {
+			t.Errorf("LimitKey(%s) = %s, want %s", in, got, want)
 		}
 	}
 }

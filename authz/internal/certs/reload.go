@@ -1,0 +1,105 @@
+package certs
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Reloading is a value loaded from files and loaded again when one of them
+// changes (checked at most once a second, on use). A failed reload keeps
+// the previous value and is logged. Build it with NewReloading; it is safe
+// for concurrent use.
+type Reloading[T any] struct {
+	paths []string
+	load  func() (T, error)
+	log   *zap.Logger
+
+	mu      sync.Mutex
+	cur     T
+	stamp   string
+	checked time.Time
+}
+
+// NewReloading loads the value with load, which reads paths, and returns
+// it wrapped; it fails if the files cannot be read or load fails.
+func NewReloading[T any](log *zap.Logger, load func() (T, error), paths ...string) (*Reloading[T], error) {
+	r := &Reloading[T]{paths: paths, load: load, log: log}
+	stamp, err := r.fileStamp()
+	if err != nil {
+		return nil, err
+	}
+	if r.cur, err = load(); err != nil {
+		return nil, err
+	}
+	r.stamp, r.checked = stamp, time.Now()
+	return r, nil
+}
+
+// fileStamp identifies the files' current versions.
+func (r *Reloading[T]) fileStamp() (string, error) {
+	var b strings.Builder
+	for _, p := range r.paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+	}
+	return b.String(), nil
+}
+
+// Get returns the current value, loading it again first if a file
+// changed since the last look.
+func (r *Reloading[T]) Get() (T, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.checked) < time.Second {
+		return r.cur, nil
+	}
+	r.checked = time.Now()
+	stamp, err := r.fileStamp()
+	if err != nil || stamp == r.stamp {
+		return r.cur, nil
+	}
+	v, err := r.load()
+	if err != nil {
+		r.log.Warn("reload failed; keeping the previous version", zap.Strings("files", r.paths), zap.Error(err))
+		return r.cur, nil
+	}
+	r.cur, r.stamp = v, stamp
+	r.log.Info("reloaded", zap.Strings("files", r.paths))
+	return v, nil
+}
+
+// LoadKeyPair returns a loader of a PEM certificate chain and its key.
+func LoadKeyPair(certFile, keyFile string) func() (*tls.Certificate, error) {
+	return func() (*tls.Certificate, error) {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("TLS certificate: %w", err)
+		}
+		return &c, nil
+	}
+}
+
+// LoadCertPool returns a loader of a PEM file of CA certificates.
+func LoadCertPool(file string) func() (*x509.CertPool, error) {
+	return func() (*x509.CertPool, error) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client CA: %w", err)
+		}
+		p := x509.NewCertPool()
+		if !p.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("TLS client CA: %s holds no PEM certificate", file)
+		}
+		return p, nil
+	}
+}

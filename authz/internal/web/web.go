@@ -1,0 +1,255 @@
+// Package web holds the HTTP pieces every idvauth handler shares: request
+// IDs, the JSON error shape of the OAuth endpoints and the admin API,
+// strict form and JSON reading, and a status-recording ResponseWriter. It
+// keeps no server state.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// MaxFormBytes bounds the body of the OAuth endpoints and of page forms.
+const MaxFormBytes = 64 << 10
+
+// MaxJSONBytes bounds a JSON request body of the admin API.
+const MaxJSONBytes = 64 << 10
+
+type ctxKey struct{}
+
+// RequestIDs hands out request IDs: a random per-process prefix and a
+// counter, cheap enough for the hot path and unique across replicas. Build
+// it with NewRequestIDs; it is safe for concurrent use.
+type RequestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+// NewRequestIDs returns a generator with a fresh random prefix.
+func NewRequestIDs() *RequestIDs {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &RequestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+// Next returns a new request ID.
+func (g *RequestIDs) Next() string {
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+}
+
+// WithRequestID returns ctx carrying the request ID id, for logs and audit
+// entries of everything that request causes.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// RequestID returns the request ID ctx carries, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// RequestField is the log field of ctx's request ID.
+func RequestField(ctx context.Context) zap.Field { return zap.String("request_id", RequestID(ctx)) }
+
+// StatusWriter records the status code of an answer.
+type StatusWriter struct {
+	http.ResponseWriter
+	// Status is the status written, 0 until something is.
+	Status int
+}
+
+// WriteHeader records code and passes it on.
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records an implicit 200 and passes b on.
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap returns the wrapped writer, for http.ResponseController.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Error is an RFC 6749 error answer; the admin API answers in the same
+// shape.
+type Error struct {
+	Status      int    `json:"-"`
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// NewError returns the error answer status, code, desc.
+func NewError(status int, code, desc string) *Error {
+	return &Error{Status: status, Code: code, Description: desc}
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// Write answers e.
+func (e *Error) Write(w http.ResponseWriter) { WriteError(w, e.Status, e.Code, e.Description) }
+
+// WriteError writes {"error","error_description"} with status, not to be
+// cached. A 401 without a WWW-Authenticate header gets the Basic one.
+func WriteError(w http.ResponseWriter, status int, code, desc string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", `Basic realm="idvauth"`)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Error{Code: code, Description: desc})
+}
+
+// WriteServerError answers the fixed 500 server_error.
+func WriteServerError(w http.ResponseWriter) {
+	WriteError(w, http.StatusInternalServerError, "server_error", "The server met an unexpected condition.")
+}
+
+// WriteUnavailable answers 503 temporarily_unavailable with desc.
+func WriteUnavailable(w http.ResponseWriter, desc string) {
+	WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", desc)
+}
+
+// RetryAfter is the Retry-After value for a wait: whole seconds, at least 1.
+func RetryAfter(wait time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
+}
+
+// WriteRateLimited answers 429 with Retry-After and an RFC 6749-style body.
+func WriteRateLimited(w http.ResponseWriter, wait time.Duration, desc string) {
+	w.Header().Set("Retry-After", RetryAfter(wait))
+	WriteError(w, http.StatusTooManyRequests, "too_many_requests", desc)
+}
+
+// ReadForm checks the shape of an OAuth POST and parses its body: POST
+// only, form-encoded, no query string, at most MaxFormBytes, and no
+// parameter more than once (RFC 6749 section 3.1) except the ones that
+// may repeat.
+func ReadForm(w http.ResponseWriter, r *http.Request, repeatable ...string) *Error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return NewError(http.StatusMethodNotAllowed, "invalid_request", "The request method must be POST.")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return NewError(http.StatusBadRequest, "invalid_request", "The Content-Type must be application/x-www-form-urlencoded.")
+	}
+	if r.URL.RawQuery != "" {
+		return NewError(http.StatusBadRequest, "invalid_request", "Parameters must be sent in the request body, not in the URL.")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return NewError(http.StatusRequestEntityTooLarge, "invalid_request", "The request body is larger than 64 KiB.")
+		}
+		return NewError(http.StatusBadRequest, "invalid_request", "The request body is not a valid form.")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 && !slices.Contains(repeatable, k) {
+			return NewError(http.StatusBadRequest, "invalid_request", "The parameter '"+SafeParam(k)+"' is included more than once.")
+		}
+	}
+	return nil
+}
+
+// SafeParam shortens and cleans a parameter name or value before it is
+// echoed in an error description.
+func SafeParam(k string) string {
+	out := make([]byte, 0, min(len(k), 40))
+	for i := 0; i < len(k) && len(out) < 40; i++ {
+		c := k[i]
+		if c >= 0x20 && c < 0x7f && c != '\'' && c != '"' && c != '\\' {
+			out = append(out, c)
+		} else {
+			out = append(out, '?')
+		}
+	}
+	return string(out)
+}
+
+// DecodeJSON reads a JSON body strictly into v: JSON content type, at most
+// MaxJSONBytes, no unknown fields, exactly one value. Its errors are
+// *Error answers that never echo the input.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return NewError(http.StatusUnsupportedMediaType, "invalid_request", "The Content-Type must be application/json.")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return NewError(http.StatusRequestEntityTooLarge, "invalid_request", "The request body is larger than 64 KiB.")
+		}
+		return NewError(http.StatusBadRequest, "invalid_request", "The body is not valid JSON for this endpoint: "+jsonErrText(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return NewError(http.StatusBadRequest, "invalid_request", "The body must hold exactly one JSON value.")
+	}
+	return nil
+}
+
+// jsonErrText describes a decoding error without echoing the input.
+func jsonErrText(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	}
+	return "malformed JSON"
+}
+
+// WriteJSON answers v as indented JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// MethodNotAllowed answers 405 with the allowed methods.
+func MethodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Allowed methods: "+allow+".")
+}
+
+// Truncate cuts s to n bytes, marking the cut.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
