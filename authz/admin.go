@@ -21,6 +21,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
@@ -179,16 +180,16 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	}
 	switch {
 	case in.TokenEndpointAuthMethod == "":
-		c.TokenEndpointAuthMethod = authBasic
-	case slices.Contains(authMethods, in.TokenEndpointAuthMethod):
+		c.TokenEndpointAuthMethod = clientauth.MethodBasic
+	case slices.Contains(clientauth.Supported(), in.TokenEndpointAuthMethod):
 		c.TokenEndpointAuthMethod = in.TokenEndpointAuthMethod
 	default:
-		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use one of %s)", web.Truncate(in.TokenEndpointAuthMethod, 40), strings.Join(authMethods, ", ")))
+		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use one of %s)", web.Truncate(in.TokenEndpointAuthMethod, 40), strings.Join(clientauth.Supported(), ", ")))
 	}
 	if err := validAuthMetadata(in, &c); err != nil {
 		return c, err
 	}
-	public := c.TokenEndpointAuthMethod == authNone
+	public := c.TokenEndpointAuthMethod == clientauth.MethodNone
 	switch {
 	case in.GrantTypes == nil && len(in.RedirectURIs) > 0:
 		c.GrantTypes = []string{grantAuthorizationCode}
@@ -343,7 +344,7 @@ func (s *Server) createClient(ctx context.Context, in clientInput) (ClientJSON, 
 		c.Name = c.ID
 	}
 	var secret string
-	if hasSecret(c.TokenEndpointAuthMethod) {
+	if clientauth.HasSecret(c.TokenEndpointAuthMethod) {
 		var err error
 		if secret, c.SecretHash, err = newSecret(); err != nil {
 			return ClientJSON{}, err
@@ -500,10 +501,10 @@ func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
 	if c, err := s.store.GetClient(ctx, id); err != nil {
 		s.writeAdminError(w, r, err)
 		return
-	} else if c.TokenEndpointAuthMethod == authNone {
+	} else if c.TokenEndpointAuthMethod == clientauth.MethodNone {
 		s.writeAdminError(w, r, badRequest("This is a public client (token_endpoint_auth_method none): it has no secret to rotate."))
 		return
-	} else if !hasSecret(c.TokenEndpointAuthMethod) {
+	} else if !clientauth.HasSecret(c.TokenEndpointAuthMethod) {
 		s.writeAdminError(w, r, badRequest(fmt.Sprintf("This client authenticates with %s, not a secret: it has no secret to rotate.", c.TokenEndpointAuthMethod)))
 		return
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/password"
@@ -86,7 +87,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, raw string, s
 		s.writeAuthorizeError(w, r, ar, err)
 		return
 	}
-	c := ar.GetClient().(*client)
+	c := ar.GetClient().(*clientauth.Client)
 	form := ar.GetRequestForm()
 	prompts := strings.Fields(form.Get("prompt"))
 	maxAge := int64(-1)
@@ -148,7 +149,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, raw string, s
 // issueCode grants what was asked (the client may have it: checked by
 // parseAuthorize; the person agreed: checked by authorize) and redirects
 // back with a code and the RFC 9207 iss parameter.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *client, user storage.User, bs storage.BrowserSession, st flowState) {
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clientauth.Client, user storage.User, bs storage.BrowserSession, st flowState) {
 	ctx := r.Context()
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
@@ -204,7 +205,7 @@ func (s *Server) parseAuthorize(ctx context.Context, r *http.Request, raw string
 	if err != nil {
 		return ar, err
 	}
-	c, ok := ar.GetClient().(*client)
+	c, ok := ar.GetClient().(*clientauth.Client)
 	if !ok {
 		return ar, fosite.ErrServerError.WithDebug("unexpected client type")
 	}
@@ -286,8 +287,8 @@ func (unredirectable) IsRedirectURIValid() bool { return false }
 // URI may differ in port only (RFC 8252 section 7.3). An absent
 // redirect_uri is allowed when exactly one is registered (RFC 6749 section
 // 3.1.2.3).
-func redirectRegistered(c *client, requested string) bool {
-	uris := c.rec.RedirectURIs
+func redirectRegistered(c *clientauth.Client, requested string) bool {
+	uris := c.Rec.RedirectURIs
 	if requested == "" {
 		return len(uris) == 1
 	}
@@ -544,14 +545,14 @@ func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, status int,
 	})
 }
 
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, c *client, raw, username, msg string) {
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, c *clientauth.Client, raw, username, msg string) {
 	csrf := s.csrfToken(w, r)
 	s.renderPage(w, r, status, func(b *bytes.Buffer) error {
-		return s.pages.Login(b, templates.LoginData{Action: loginPath, CSRF: csrf, Return: raw, ClientName: c.rec.Name, Username: username, Error: msg})
+		return s.pages.Login(b, templates.LoginData{Action: loginPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Username: username, Error: msg})
 	})
 }
 
-func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, c *client, u storage.User, requested []string, raw string) {
+func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, u storage.User, requested []string, raw string) {
 	csrf := s.csrfToken(w, r)
 	list := make([]templates.Scope, 0, len(requested))
 	for _, name := range requested {
@@ -563,7 +564,7 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request, c *client, 
 		name = u.Username
 	}
 	s.renderPage(w, r, http.StatusOK, func(b *bytes.Buffer) error {
-		return s.pages.Consent(b, templates.ConsentData{Action: consentPath, CSRF: csrf, Return: raw, ClientName: c.rec.Name, ClientID: c.GetID(), UserName: name, Scopes: list})
+		return s.pages.Consent(b, templates.ConsentData{Action: consentPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, ClientID: c.GetID(), UserName: name, Scopes: list})
 	})
 }
 
@@ -614,7 +615,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c := ar.GetClient().(*client)
+	c := ar.GetClient().(*clientauth.Client)
 	username := normalizeUsername(r.PostForm.Get("username"))
 	pw := r.PostForm.Get("password")
 	if username == "" || pw == "" || len(username) > maxUsernameLen || len(pw) > password.MaxLen {
@@ -767,7 +768,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.authorize(w, r, raw, flowState{})
 		return
 	}
-	c := ar.GetClient().(*client)
+	c := ar.GetClient().(*clientauth.Client)
 	switch r.PostForm.Get("decision") {
 	case "allow":
 	case "deny":

@@ -12,31 +12,14 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/jwks"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
-
-// Client authentication methods with keys or certificates.
-const (
-	// authPrivateKeyJWT: a JWT signed with a key of the client's jwks
-	// (RFC 7523 section 2.2, OpenID Connect Core section 9).
-	authPrivateKeyJWT = "private_key_jwt"
-	// authTLS: a certificate from the client CA whose subject is the
-	// registered one (RFC 8705 section 2.1).
-	authTLS = "tls_client_auth"
-	// authSelfSignedTLS: a certificate whose public key is in the
-	// client's jwks (RFC 8705 section 2.2).
-	authSelfSignedTLS = "self_signed_tls_client_auth"
-)
-
-// authMethods are the token_endpoint_auth_method values accepted, in the
-// order discovery lists them.
-var authMethods = []string{authBasic, authPost, authPrivateKeyJWT, authTLS, authSelfSignedTLS, authNone}
 
 // Limits of key and certificate metadata.
 const (
@@ -44,17 +27,6 @@ const (
 	maxSubjectLen  = 1000
 	clientAuthHint = "tls_client_auth needs exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email"
 )
-
-// hasSecret reports whether clients of method authenticate with a secret.
-func hasSecret(method string) bool { return method == authBasic || method == authPost }
-
-// keyMethod reports whether clients of method authenticate with a key of
-// their jwks or jwks_uri.
-func keyMethod(method string) bool { return method == authPrivateKeyJWT || method == authSelfSignedTLS }
-
-// certMethod reports whether clients of method authenticate with a TLS
-// client certificate.
-func certMethod(method string) bool { return method == authTLS || method == authSelfSignedTLS }
 
 // validAuthMetadata checks the key and certificate metadata of a client
 // against its (already checked) token_endpoint_auth_method and copies it
@@ -68,10 +40,10 @@ func validAuthMetadata(in clientInput, c *storage.Client) error {
 	switch {
 	case len(rawJWKS) > 0 && in.JWKSURI != "":
 		return invalidMetadata("jwks and jwks_uri must not both be given (RFC 7591 section 2)")
-	case keyMethod(method) && len(rawJWKS) == 0 && in.JWKSURI == "":
+	case clientauth.KeyMethod(method) && len(rawJWKS) == 0 && in.JWKSURI == "":
 		return invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %s needs jwks or jwks_uri", method))
-	case !keyMethod(method) && (len(rawJWKS) > 0 || in.JWKSURI != ""):
-		return invalidMetadata(fmt.Sprintf("jwks and jwks_uri are for %s and %s clients", authPrivateKeyJWT, authSelfSignedTLS))
+	case !clientauth.KeyMethod(method) && (len(rawJWKS) > 0 || in.JWKSURI != ""):
+		return invalidMetadata(fmt.Sprintf("jwks and jwks_uri are for %s and %s clients", clientauth.MethodPrivateKeyJWT, clientauth.MethodSelfSignedTLS))
 	}
 	if len(rawJWKS) > 0 {
 		set, err := jwks.Parse(rawJWKS)
@@ -100,9 +72,9 @@ func validAuthMetadata(in clientInput, c *storage.Client) error {
 		}
 	}
 	switch {
-	case method == authTLS && n != 1:
+	case method == clientauth.MethodTLS && n != 1:
 		return invalidMetadata(clientAuthHint)
-	case method != authTLS && n > 0:
+	case method != clientauth.MethodTLS && n > 0:
 		return invalidMetadata("tls_client_auth_subject_dn and tls_client_auth_san_* are for tls_client_auth clients")
 	}
 	if err := validSubject(&a); err != nil {
@@ -172,26 +144,4 @@ func validSubject(a *storage.TLSClientAuth) error {
 		}
 	}
 	return nil
-}
-
-// authMethods lists the client authentication methods that work on this
-// server (the certificate methods only when the listener asks for client
-// certificates), with none if public is set.
-func (s *Server) authMethods(public bool) []string {
-	var out []string
-	for _, m := range authMethods {
-		if certMethod(m) && !s.mtlsEnabled() || m == authNone && !public {
-			continue
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-func algNames(algs []jose.SignatureAlgorithm) []string {
-	out := make([]string, len(algs))
-	for i, a := range algs {
-		out[i] = string(a)
-	}
-	return out
 }

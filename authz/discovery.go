@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 )
@@ -51,7 +52,7 @@ type metadata struct {
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
-	methods := s.authMethods(false)
+	methods := s.clients.Methods(false)
 	m := metadata{
 		Issuer:                            s.cfg.Issuer,
 		AuthorizationEndpoint:             s.cfg.Issuer + "/oauth2/authorize",
@@ -63,9 +64,9 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		ScopesSupported:                   s.scopes.Names(),
 		ResponseTypesSupported:            []string{"code"},
 		GrantTypesSupported:               supportedGrants,
-		TokenEndpointAuthMethodsSupported: s.authMethods(true),
+		TokenEndpointAuthMethodsSupported: s.clients.Methods(true),
 		IntrospectionEndpointAuthMethodsSupported: methods,
-		RevocationEndpointAuthMethodsSupported:    s.authMethods(true),
+		RevocationEndpointAuthMethodsSupported:    s.clients.Methods(true),
 		ResponseModesSupported:                    []string{"query"},
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		SubjectTypesSupported:                     []string{"public"},
@@ -73,10 +74,10 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "jti",
 			"name", "preferred_username", "updated_at", "email"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
-		TokenEndpointAuthSigningAlgValuesSupported: algNames(assertionAlgs),
-		IntrospectionEndpointAuthSigningAlgValues:  algNames(assertionAlgs),
-		RevocationEndpointAuthSigningAlgValues:     algNames(assertionAlgs),
-		TLSClientCertificateBoundAccessTokens:      s.mtlsEnabled(),
+		TokenEndpointAuthSigningAlgValuesSupported: clientauth.AssertionAlgs(),
+		IntrospectionEndpointAuthSigningAlgValues:  clientauth.AssertionAlgs(),
+		RevocationEndpointAuthSigningAlgValues:     clientauth.AssertionAlgs(),
+		TLSClientCertificateBoundAccessTokens:      s.clients.MTLSEnabled(),
 		AuthorizationResponseIssParameterSupported: true,
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
@@ -180,5 +181,5 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
-	return s.middleware("public", s.stripCertHeader(mux))
+	return s.middleware("public", s.clients.StripCertHeader(mux))
 }

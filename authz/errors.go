@@ -8,6 +8,7 @@ import (
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -35,7 +36,7 @@ func (s *Server) logFosite(ctx context.Context, endpoint string, err error) {
 // writeFositeJSON writes a fosite error as a plain RFC 6749 answer (for
 // endpoints whose fosite writer does not suit).
 func writeFositeJSON(w http.ResponseWriter, err error) {
-	setRetryAfter(w, err)
+	clientauth.SetRetryAfter(w, err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	desc := rfc.GetDescription()
 	if rfc.CodeField >= 500 {

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -45,7 +46,7 @@ type storedRequest struct {
 
 // GetClient implements fosite.ClientManager.
 func (f *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := f.s.client(ctx, id)
+	c, err := f.s.clients.LoadClient(ctx, id)
 	if err != nil {
 		return nil, toFosite(err)
 	}
@@ -102,7 +103,7 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 		}
 	}
 	var err error
-	if iss, ok := ctx.Value(issuanceKey{}).(*issuance); ok && kind == storage.AccessToken {
+	if iss := issuanceOf(req); iss != nil && kind == storage.AccessToken {
 		e := f.s.trail.Complete(ctx, issuedEntryOf(iss.grant, iss.ip, req))
 		err = f.s.trail.Observe(e, func() error { return f.s.store.CreateTokenAudited(ctx, t, e) })
 		iss.audited = err == nil
@@ -149,7 +150,7 @@ func (f *fositeStore) resume(ctx context.Context, t storage.Token) (*fosite.Requ
 	if err := json.Unmarshal(t.Session, &sr); err != nil || sr.Session == nil {
 		return nil, fosite.ErrServerError.WithDebug("a stored grant cannot be decoded")
 	}
-	c, err := f.s.client(ctx, t.ClientID)
+	c, err := f.s.clients.LoadClient(ctx, t.ClientID)
 	if err != nil {
 		return nil, toFosite(err)
 	}
@@ -180,7 +181,7 @@ func requesterOf(t storage.Token) *fosite.Request {
 	return &fosite.Request{
 		ID:                t.RequestID,
 		RequestedAt:       t.IssuedAt,
-		Client:            &client{rec: storage.Client{ID: t.ClientID}},
+		Client:            &clientauth.Client{Rec: storage.Client{ID: t.ClientID}},
 		RequestedScope:    t.Scopes,
 		GrantedScope:      t.Scopes,
 		RequestedAudience: t.Audience,
@@ -321,4 +322,13 @@ func toFosite(err error) error {
 	default:
 		return fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}
+}
+
+// issuanceOf is the issuance the token endpoint put in req's session, or
+// nil.
+func issuanceOf(req fosite.Requester) *issuance {
+	if sess, ok := req.GetSession().(*session); ok {
+		return sess.issuance
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
@@ -35,8 +36,9 @@ func (in *introspector) IntrospectToken(ctx context.Context, token string, _ fos
 	if err != nil {
 		return "", fosite.ErrInactiveToken.WithWrap(err)
 	}
-	if n, ok := ctx.Value(introspectNoteKey{}).(*introspectNote); ok {
-		n.jti, n.clientID = claims.JTI, claims.ClientID // signed by us: safe to record
+	sess, _ := ar.GetSession().(*session)
+	if sess != nil {
+		sess.introspected = &introspectedToken{jti: claims.JTI, clientID: claims.ClientID} // signed by us: safe to record
 	}
 	rec, err := in.s.store.GetToken(ctx, storage.AccessToken, sig)
 	if err != nil {
@@ -54,7 +56,7 @@ func (in *introspector) IntrospectToken(ctx context.Context, token string, _ fos
 		}
 	}
 	ar.Merge(requesterOf(rec))
-	if sess, ok := ar.GetSession().(*session); ok && claims.Cnf != nil {
+	if sess, ok := ar.GetSession().(*session); ok && claims.Cnf != nil { // merged: the stored grant's session
 		sess.CertThumbprint = claims.Cnf.X5tS256
 	}
 	return fosite.AccessToken, nil
@@ -87,8 +89,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		oe.Write(w)
 		return
 	}
-	e := storage.AuditEntry{Type: EventTokenIntrospected, Actor: audit.Anonymous, ClientID: claimedClientID(r), IP: s.ips.String(r)}
-	caller, err := s.authenticateClient(ctx, r, r.PostForm)
+	e := storage.AuditEntry{Type: EventTokenIntrospected, Actor: audit.Anonymous, ClientID: clientauth.ClaimedID(r), IP: s.ips.String(r)}
+	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
 	if err != nil {
 		s.logFosite(ctx, "introspect", err)
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
@@ -100,7 +102,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.ClientID, e.Actor = caller.GetID(), audit.Client(caller.GetID())
-	if !caller.(*client).rec.IntrospectionAllowed {
+	if !caller.(*clientauth.Client).Rec.IntrospectionAllowed {
 		e.Outcome = "unauthorized_client"
 		if s.trail.Append(ctx, e) != nil {
 			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
@@ -121,12 +123,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	note := &introspectNote{}
+	sess := &session{}
 	in := s.metrics.introspected
 	e.Details = map[string]string{"active": "false"}
 	answerInactive := func() {
-		if note.jti != "" {
-			e.Details["jti"], e.Details["token_client_id"] = note.jti, note.clientID
+		if t := sess.introspected; t != nil {
+			e.Details["jti"], e.Details["token_client_id"] = t.jti, t.clientID
 		}
 		if s.trail.Append(ctx, e) != nil {
 			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
@@ -139,7 +141,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		answerInactive()
 		return
 	}
-	_, ar, err := s.provider.IntrospectToken(context.WithValue(ctx, introspectNoteKey{}, note), token, fosite.AccessToken, &session{}, scopes...)
+	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, sess, scopes...)
 	if err != nil {
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 			s.logFosite(ctx, "introspect", err)
@@ -149,7 +151,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		answerInactive()
 		return
 	}
-	sess := ar.GetSession().(*session)
+	sess = ar.GetSession().(*session)
 	resp := introspection{
 		Active:    true,
 		Scope:     strings.Join(ar.GetGrantedScopes(), " "),
@@ -174,11 +176,5 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 	in.WithLabelValues("true").Inc()
 }
-
-// introspectNote carries what the introspector learnt of a token whose
-// signature verified, for the audit entry of an inactive answer.
-type introspectNote struct{ jti, clientID string }
-
-type introspectNoteKey struct{}
 
 var inactive = []byte(`{"active":false}` + "\n")

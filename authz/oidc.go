@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -65,8 +66,8 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 		lifespan = t.s.cfg.IDTokenTTL
 	}
 	alg := t.s.cfg.IDTokenAlg
-	if cl, ok := req.GetClient().(*client); ok && cl.rec.IDTokenSignedResponseAlg != "" {
-		alg = cl.rec.IDTokenSignedResponseAlg
+	if cl, ok := req.GetClient().(*clientauth.Client); ok && cl.Rec.IDTokenSignedResponseAlg != "" {
+		alg = cl.Rec.IDTokenSignedResponseAlg
 	}
 	key, err := t.s.ring.Active(alg)
 	if err != nil {
@@ -190,7 +191,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	// RFC 8705 section 3: a certificate-bound token is good only with
 	// its certificate.
 	if sess, ok := ar.GetSession().(*session); ok && sess.CertThumbprint != "" {
-		chain, err := s.peerCertificates(r)
+		chain, err := s.clients.PeerCertificates(r)
 		if err != nil || len(chain) == 0 || subtle.ConstantTimeCompare([]byte(certs.Thumbprint(chain[0])), []byte(sess.CertThumbprint)) != 1 {
 			bearerError(http.StatusUnauthorized, "invalid_token", "The access token is bound to a client certificate that this request did not present.")
 			return

@@ -1,22 +1,14 @@
 package authz
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"net/netip"
-	"strconv"
-	"sync"
 	"time"
 
-	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
-	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/authz/internal/web"
-	"github.com/idvauth/idvauth/storage"
 )
 
 // Defaults of the rate limits (requests per second; a bucket holds
@@ -120,126 +112,5 @@ func (s *Server) rateLimited(r *http.Request, limit string) {
 	s.metrics.rateLimited(endpointOf(r), limit)
 	if ce := s.log.Check(zap.DebugLevel, "request rate limited"); ce != nil {
 		ce.Write(web.RequestField(r.Context()), zap.String("limit", limit))
-	}
-}
-
-// errRateLimited is the cause of a fosite error for a request over a
-// client's limit or in a client's cool-off; it carries the wait.
-type errRateLimited struct{ wait time.Duration }
-
-func (e *errRateLimited) Error() string { return "rate limited for " + e.wait.String() }
-
-// rateLimitedError is the fosite error answering a limited request: 429
-// with the wait in Retry-After (set by setRetryAfter).
-func rateLimitedError(wait time.Duration, desc string) error {
-	return (&fosite.RFC6749Error{ErrorField: "too_many_requests", DescriptionField: desc, CodeField: http.StatusTooManyRequests}).
-		WithWrap(&errRateLimited{wait})
-}
-
-// setRetryAfter sets Retry-After when err is a rate-limit refusal.
-func setRetryAfter(w http.ResponseWriter, err error) {
-	var rl *errRateLimited
-	if errors.As(err, &rl) {
-		w.Header().Set("Retry-After", web.RetryAfter(rl.wait))
-	}
-}
-
-// --- failed client authentication cool-off ---
-
-// lockKeys are the shared failure counters of a client authentication from
-// an address: the client ID from that address, and the address.
-func lockKeys(clientID, ip string) (pair, addr string) {
-	if a, err := netip.ParseAddr(ip); err == nil {
-		ip = clientip.LimitKey(a)
-	}
-	return "clientauth:" + clientID + "|" + ip, "clientauth:ip:" + ip
-}
-
-// lockCache remembers, per counter key, what the store said and when.
-type lockCache struct {
-	mu sync.Mutex
-	m  map[string]lockState
-}
-
-type lockState struct {
-	until   time.Time // locked until; zero if not locked
-	checked time.Time
-}
-
-// clientLocked reports whether clientID may not authenticate from ip now,
-// and for how long. It reads the store's shared counters at most once per
-// ClientLockCacheTTL per key, so every replica sees a cool-off another
-// one started within that time.
-func (s *Server) clientLocked(ctx context.Context, clientID, ip string) (time.Duration, error) {
-	now := s.now()
-	pair, addr := lockKeys(clientID, ip)
-	var wait time.Duration
-	for _, k := range []struct {
-		key   string
-		limit int
-	}{{pair, s.cfg.ClientAuthMaxFailures}, {addr, s.cfg.ClientAuthMaxFailuresPerIP}} {
-		until, err := s.lockedUntil(ctx, k.key, k.limit, now)
-		if err != nil {
-			return 0, err
-		}
-		if d := until.Sub(now); d > wait {
-			wait = d
-		}
-	}
-	return wait, nil
-}
-
-func (s *Server) lockedUntil(ctx context.Context, key string, limit int, now time.Time) (time.Time, error) {
-	c := &s.locks
-	c.mu.Lock()
-	st, ok := c.m[key]
-	c.mu.Unlock()
-	if ok && now.Sub(st.checked) < s.cfg.ClientLockCacheTTL {
-		return st.until, nil
-	}
-	n, end, err := s.store.Failures(ctx, key, now)
-	if err != nil {
-		return time.Time{}, err
-	}
-	st = lockState{checked: now}
-	if n >= limit {
-		st.until = end
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) > maxLockCache {
-		c.m = make(map[string]lockState)
-	}
-	c.m[key] = st
-	c.mu.Unlock()
-	return st.until, nil
-}
-
-// maxLockCache bounds the lock cache; past it the cache starts afresh.
-const maxLockCache = 100_000
-
-// countAuthFailure counts a failed client authentication in the shared
-// counters and audits the start of a cool-off.
-func (s *Server) countAuthFailure(ctx context.Context, clientID, ip string) {
-	now := s.now()
-	pair, addr := lockKeys(clientID, ip)
-	for _, k := range []struct {
-		key, scope string
-		limit      int
-	}{{pair, "client_and_ip", s.cfg.ClientAuthMaxFailures}, {addr, "ip", s.cfg.ClientAuthMaxFailuresPerIP}} {
-		n, err := s.store.AddFailure(ctx, k.key, now, s.cfg.ClientAuthWindow)
-		if err != nil {
-			s.log.Warn("failed client authentication not counted", web.RequestField(ctx), zap.Error(err))
-			continue
-		}
-		if n >= k.limit {
-			s.locks.mu.Lock()
-			delete(s.locks.m, k.key) // look again at once
-			s.locks.mu.Unlock()
-		}
-		if n == k.limit {
-			s.log.Warn("client authentication cool-off started", web.RequestField(ctx), clientField(clientID), zap.String("scope", k.scope))
-			_ = s.trail.Append(ctx, storage.AuditEntry{Type: EventClientLocked, Actor: audit.System, ClientID: clientID, IP: ip,
-				Details: map[string]string{"scope": k.scope, "failures": strconv.Itoa(n), "until": audit.Time(now.Add(s.cfg.ClientAuthWindow))}})
-		}
 	}
 }

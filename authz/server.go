@@ -24,10 +24,10 @@ import (
 	"github.com/ory/fosite/token/hmac"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
-	"github.com/idvauth/idvauth/authz/internal/jwks"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
@@ -69,14 +69,13 @@ type Server struct {
 	// trail writes the audit trail.
 	trail  *audit.Writer
 	limits limiters
-	locks  lockCache
+	// revokers are the revocation handlers /oauth2/revoke runs.
+	revokers fosite.RevocationHandlers
+	// clients authenticates clients.
+	clients *clientauth.Authenticator
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string
-	// parsedJWKS and jwksFetch hold clients' keys (private_key_jwt,
-	// self_signed_tls_client_auth).
-	parsedJWKS jwks.Cache
-	jwksFetch  *jwks.Fetcher
 	// tlsCert is the public listener's certificate and clientCAs the CAs
 	// of tls_client_auth clients, each reloaded when its files change;
 	// nil when not configured.
@@ -92,8 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store, keysChanged: make(chan struct{}, 1),
-		ips:       clientip.Resolver{Trusted: cfg.TrustedProxies},
-		jwksFetch: jwks.NewFetcher(cfg.Now)}
+		ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
 	// Metrics first: the store reports audit batches from its start.
 	s.metrics = newMetrics(s)
 	if s.store == nil {
@@ -121,9 +119,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange}); err != nil {
 		return nil, fmt.Errorf("authz: open key ring: %w", err)
 	}
-	if err := s.compose(); err != nil {
-		return nil, err
-	}
 	if cfg.TLSCertFile != "" {
 		if s.tlsCert, err = certs.NewReloading(s.log, certs.LoadKeyPair(cfg.TLSCertFile, cfg.TLSKeyFile), cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
 			return nil, fmt.Errorf("authz: %w", err)
@@ -134,8 +129,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("authz: %w", err)
 		}
 	}
-	s.metrics.watchPool(s.store)
 	s.limits = newLimiters(cfg.RateLimits)
+	if s.clients, err = clientauth.New(clientauth.Config{
+		Store: s.store, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, DefaultAudience: cfg.DefaultAudience,
+		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, ClockSkew: ClockSkew,
+		TLS: s.tlsCert != nil, ClientCAs: s.clientCAs, CertHeader: cfg.TLSClientCertHeader,
+		MaxFailures: cfg.ClientAuthMaxFailures, MaxFailuresPerIP: cfg.ClientAuthMaxFailuresPerIP,
+		Window: cfg.ClientAuthWindow, LockCacheTTL: cfg.ClientLockCacheTTL,
+		TokenLimiter: s.limits.token, IntrospectLimiter: s.limits.introspect,
+		OnFailure: s.metrics.authFailures.Inc, OnLimited: s.rateLimited,
+		Now: cfg.Now, Log: s.log,
+	}); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	if err := s.compose(); err != nil {
+		return nil, err
+	}
+	s.metrics.watchPool(s.store)
 	if s.pages, err = templates.New(); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
@@ -173,8 +183,8 @@ func (s *Server) compose() error {
 		TokenURL:                     s.cfg.Issuer + "/oauth2/token",
 		ScopeStrategy:                s.scopes.Allowed,
 		AudienceMatchingStrategy:     s.audienceAllowed,
-		ClientSecretsHasher:          sha256Hasher{},
-		ClientAuthenticationStrategy: s.authenticateClient,
+		ClientSecretsHasher:          clientauth.SecretHasher{},
+		ClientAuthenticationStrategy: s.clients.Authenticate,
 		SendDebugMessagesToClients:   false,
 		GlobalSecret:                 hmacSecrets[0],
 		RotatedGlobalSecrets:         hmacSecrets[1:],
@@ -217,9 +227,10 @@ func (s *Server) compose() error {
 		pkceHandler,
 	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&introspector{s: s}}
-	fc.RevocationHandlers = fosite.RevocationHandlers{
+	s.revokers = fosite.RevocationHandlers{
 		&oauth2.TokenRevocationHandler{TokenRevocationStorage: s.fstore, RefreshTokenStrategy: s.codes, AccessTokenStrategy: s.strategy},
 	}
+	fc.RevocationHandlers = s.revokers
 	s.provider = fosite.NewOAuth2Provider(s.fstore, fc)
 	return nil
 }
@@ -247,19 +258,6 @@ func (s *Server) revokeGrant(ctx context.Context, kind storage.TokenKind, sig, r
 
 // now is the server's clock, in UTC.
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
-
-// client loads a client for fosite.
-func (s *Server) client(ctx context.Context, id string) (*client, error) {
-	rec, err := s.store.GetClient(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	c := &client{rec: rec, audience: rec.Audience, maxTTL: s.cfg.MaxAccessTokenTTL}
-	if len(c.audience) == 0 {
-		c.audience = []string{s.cfg.DefaultAudience}
-	}
-	return c, nil
-}
 
 // audienceAllowed is fosite's audience strategy: every requested audience
 // must be registered for the client, exactly.

@@ -29,7 +29,26 @@ type session struct {
 	Claims *jwt.IDTokenClaims `json:"id_token_claims,omitempty"`
 	// Headers are the ID token's extra JOSE headers (none today).
 	Headers *jwt.Headers `json:"-"`
+
+	// Facts for the audit trail that travel with the request through
+	// fosite; never stored. issuance is set by the token endpoint for a
+	// token whose entry the store appends with it; introspected by the
+	// introspector once a token's signature verified.
+	issuance     *issuance
+	introspected *introspectedToken
 }
+
+// issuance is what the audit entry of a client_credentials token needs
+// besides the request fosite hands the store; audited says that the store
+// appended the entry with the token.
+type issuance struct {
+	grant, ip string
+	audited   bool
+}
+
+// introspectedToken is what the introspector learnt of a token whose
+// signature verified, for the audit entry of an inactive answer.
+type introspectedToken struct{ jti, clientID string }
 
 var (
 	_ fosite.Session = (*session)(nil)

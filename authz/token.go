@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
@@ -95,9 +96,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// A client_credentials token is stored with its entry, in one commit
 	// (see fositeStore.createToken).
 	var iss *issuance
-	if gt == grantClientCredentials && !s.cfg.AuditDisabled {
+	if gt == grantClientCredentials && s.trail.Enabled() {
 		iss = &issuance{grant: gt, ip: s.ips.String(r)}
-		ctx = context.WithValue(ctx, issuanceKey{}, iss)
+		sess.issuance = iss
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
@@ -119,16 +120,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.metrics.issued.WithLabelValues(gt).Inc()
 }
-
-// issuance is what the audit entry of a client_credentials token needs
-// besides the request fosite hands the store; audited says that the store
-// appended the entry with the token.
-type issuance struct {
-	grant, ip string
-	audited   bool
-}
-
-type issuanceKey struct{}
 
 // issuedEntry is the audit entry of a token response.
 func (s *Server) issuedEntry(r *http.Request, gt string, ar fosite.AccessRequester, resp fosite.AccessResponder) storage.AuditEntry {
@@ -206,7 +197,7 @@ func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Value
 
 func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	s.logFosite(r.Context(), "token", err)
-	cid, actor := claimedClientID(r), audit.Anonymous
+	cid, actor := clientauth.ClaimedID(r), audit.Anonymous
 	if ar != nil && ar.GetClient() != nil && ar.GetClient().GetID() != "" {
 		cid = ar.GetClient().GetID()
 		actor = audit.Client(cid)
@@ -222,14 +213,14 @@ func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosi
 	// A 429 (rate limit, lock-out) is counted in the metrics, not audited:
 	// a flood must not occupy the shared audit trail.
 	if e.Outcome == "too_many_requests" {
-		setRetryAfter(w, err)
+		clientauth.SetRetryAfter(w, err)
 		s.provider.WriteAccessError(r.Context(), w, ar, err)
 		return
 	}
 	if aerr := s.trail.Append(r.Context(), e); aerr != nil && !errors.Is(err, fosite.ErrTemporarilyUnavailable) {
 		err = fosite.ErrTemporarilyUnavailable.WithHint("The request could not be recorded; retry.")
 	}
-	setRetryAfter(w, err)
+	clientauth.SetRetryAfter(w, err)
 	if fosite.ErrorToRFC6749Error(err).CodeField == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="idvauth"`)
 	}

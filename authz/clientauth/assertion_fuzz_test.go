@@ -1,4 +1,4 @@
-package authz
+package clientauth
 
 import (
 	"crypto/ecdsa"

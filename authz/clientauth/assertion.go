@@ -1,4 +1,4 @@
-package authz
+package clientauth
 
 import (
 	"context"
@@ -19,8 +19,8 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// jwtBearerAssertion is the client_assertion_type of RFC 7523 section 2.2.
-const jwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+// JWTBearerAssertion is the client_assertion_type of RFC 7523 section 2.2.
+const JWTBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // assertionAlgs are the JWS algorithms a client assertion may use. "none"
 // and the HMAC algorithms are not among them: go-jose refuses them before
@@ -85,62 +85,62 @@ func parseAssertion(raw string) (*parsedAssertion, error) {
 
 // authenticateAssertion is private_key_jwt client authentication (RFC
 // 7523 section 2.2 and 3, OpenID Connect Core section 9).
-func (s *Server) authenticateAssertion(ctx context.Context, r *http.Request, form url.Values, basic bool) (*client, error) {
+func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Request, form url.Values, basic bool) (*Client, error) {
 	if basic || form.Has("client_secret") {
 		return nil, fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not a client assertion and a secret.")
 	}
-	if form.Get("client_assertion_type") != jwtBearerAssertion || len(form["client_assertion"]) != 1 {
-		return nil, fosite.ErrInvalidRequest.WithHintf("client_assertion_type must be %s, with one client_assertion.", jwtBearerAssertion)
+	if form.Get("client_assertion_type") != JWTBearerAssertion || len(form["client_assertion"]) != 1 {
+		return nil, fosite.ErrInvalidRequest.WithHintf("client_assertion_type must be %s, with one client_assertion.", JWTBearerAssertion)
 	}
 	p, err := parseAssertion(form.Get("client_assertion"))
 	if err != nil {
-		s.debugAuthFailure(ctx, form.Get("client_id"), "bad assertion", err)
+		a.debugAuthFailure(ctx, form.Get("client_id"), "bad assertion", err)
 		return nil, fosite.ErrInvalidClient
 	}
 	id := p.claims.Subject
 	if fid := form.Get("client_id"); fid != "" && fid != id {
 		return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the assertion's sub.")
 	}
-	ip := s.ips.String(r)
-	if wait, err := s.clientLocked(ctx, id, ip); err != nil {
+	ip := a.cfg.IPs.String(r)
+	if wait, err := a.clientLocked(ctx, id, ip); err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	} else if wait > 0 {
-		s.rateLimited(r, "cooloff")
-		return nil, rateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
+		a.cfg.OnLimited(r, "cooloff")
+		return nil, RateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
 	}
-	fail := func(reason string, err error) (*client, error) {
-		s.debugAuthFailure(ctx, id, reason, err)
-		s.authFailed(ctx, id, ip)
+	fail := func(reason string, err error) (*Client, error) {
+		a.debugAuthFailure(ctx, id, reason, err)
+		a.authFailed(ctx, id, ip)
 		return nil, fosite.ErrInvalidClient
 	}
-	c, err := s.client(ctx, id)
+	c, err := a.LoadClient(ctx, id)
 	if err != nil {
-		if isNotFound(err) {
+		if errors.Is(err, storage.ErrNotFound) {
 			return fail("unknown client", err)
 		}
-		s.debugAuthFailure(ctx, id, "store error", err)
+		a.debugAuthFailure(ctx, id, "store error", err)
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}
-	if c.rec.TokenEndpointAuthMethod != authPrivateKeyJWT {
-		return fail("wrong authentication method "+authPrivateKeyJWT, nil)
+	if c.Rec.TokenEndpointAuthMethod != MethodPrivateKeyJWT {
+		return fail("wrong authentication method "+MethodPrivateKeyJWT, nil)
 	}
-	keys, err := s.clientKeys(ctx, c, p.kid)
+	keys, err := a.clientKeys(ctx, c, p.kid)
 	if err != nil {
 		// The client's keys are unreachable: not the caller's fault, so
 		// not counted against it.
-		s.debugAuthFailure(ctx, id, "client keys unavailable", err)
+		a.debugAuthFailure(ctx, id, "client keys unavailable", err)
 		return nil, fosite.ErrInvalidClient
 	}
 	claims, err := p.verify(keys)
 	if err != nil {
 		return fail("assertion signature", err)
 	}
-	if err := s.checkAssertionClaims(claims); err != nil {
+	if err := a.checkAssertionClaims(claims); err != nil {
 		return fail("assertion claims", err)
 	}
 	// The jti is kept past the assertion's end by more than the leeway:
 	// replicas' clocks differ from the janitor's too.
-	if err := s.store.UseAssertion(ctx, id, claims.ID, claims.Expiry.Time().Add(assertionLeeway+ClockSkew)); err != nil {
+	if err := a.store.UseAssertion(ctx, id, claims.ID, claims.Expiry.Time().Add(assertionLeeway+a.cfg.ClockSkew)); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
 			return fail("assertion replayed", nil)
 		}
@@ -189,12 +189,12 @@ func keyFitsAlg(k jose.JSONWebKey, alg string) bool {
 // (its issuer identifier, as draft-ietf-oauth-rfc7523bis asks, or its
 // token endpoint, as RFC 7523 and OpenID Connect Core section 9 do), and
 // the assertion is current and short-lived.
-func (s *Server) checkAssertionClaims(c assertionClaims) error {
-	now := s.now()
+func (a *Authenticator) checkAssertionClaims(c assertionClaims) error {
+	now := a.now()
 	if len(c.Audience) != 1 {
 		return errors.New("aud must be one value: the issuer identifier")
 	}
-	if aud := c.Audience[0]; aud != s.cfg.Issuer && aud != s.cfg.Issuer+"/" && aud != s.cfg.Issuer+"/oauth2/token" {
+	if aud := c.Audience[0]; aud != a.cfg.Issuer && aud != a.cfg.Issuer+"/" && aud != a.cfg.Issuer+"/oauth2/token" {
 		return fmt.Errorf("aud %q is neither the issuer nor the token endpoint", web.Truncate(aud, 100))
 	}
 	exp := c.Expiry.Time()
@@ -216,12 +216,22 @@ func (s *Server) checkAssertionClaims(c assertionClaims) error {
 // clientKeys returns the client's public keys: its registered jwks
 // (parsed once per client record), or what its jwks_uri publishes
 // (fetched, cached, refetched when kid is unknown).
-func (s *Server) clientKeys(ctx context.Context, c *client, kid string) (*jose.JSONWebKeySet, error) {
-	if c.rec.JWKSURI != "" {
-		return s.jwksFetch.Get(ctx, c.rec.JWKSURI, kid)
+func (a *Authenticator) clientKeys(ctx context.Context, c *Client, kid string) (*jose.JSONWebKeySet, error) {
+	if c.Rec.JWKSURI != "" {
+		return a.jwksFetch.Get(ctx, c.Rec.JWKSURI, kid)
 	}
-	if len(c.rec.JWKS) == 0 {
+	if len(c.Rec.JWKS) == 0 {
 		return nil, errors.New("the client has no keys")
 	}
-	return s.parsedJWKS.Get(c.rec.ID, c.rec.JWKS)
+	return a.parsedJWKS.Get(c.Rec.ID, c.Rec.JWKS)
+}
+
+// AssertionAlgs names the JWS algorithms a client assertion may use, for
+// discovery.
+func AssertionAlgs() []string {
+	out := make([]string, len(assertionAlgs))
+	for i, a := range assertionAlgs {
+		out[i] = string(a)
+	}
+	return out
 }

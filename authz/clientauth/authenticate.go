@@ -1,0 +1,183 @@
+package clientauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/ory/fosite"
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/certs"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// SecretHasher is fosite's secret hasher: client secrets are 256 random
+// bits, so a slow hash adds nothing; we keep their SHA-256 digest and
+// compare in constant time.
+type SecretHasher struct{}
+
+var _ fosite.Hasher = SecretHasher{}
+
+// Hash returns the SHA-256 digest of data.
+func (SecretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
+	sum := sha256.Sum256(data)
+	return sum[:], nil
+}
+
+// Compare checks data against a digest in constant time.
+func (SecretHasher) Compare(_ context.Context, hash, data []byte) error {
+	sum := sha256.Sum256(data)
+	if len(hash) != sha256.Size || subtle.ConstantTimeCompare(hash, sum[:]) != 1 {
+		return errors.New("secret mismatch")
+	}
+	return nil
+}
+
+// Authenticate is fosite's client authentication strategy, also used by
+// introspection and revocation: it returns a *Client. It accepts exactly
+// the client's registered method. Every failure answers the same
+// invalid_client, so a caller learns nothing about which client IDs exist;
+// the reason goes to the debug log.
+func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	id, secret, basic := r.BasicAuth()
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		c, err := a.authenticateAssertion(ctx, r, form, basic)
+		if err != nil {
+			return nil, err
+		}
+		a.noteCertificate(r, c)
+		if err := a.clientRateLimit(r, c.Rec.ID); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	method := MethodBasic
+	if basic {
+		if form.Has("client_secret") {
+			return nil, fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not both HTTP Basic and client_secret in the body.")
+		}
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			return nil, fosite.ErrInvalidRequest.WithHint("The HTTP Basic credentials are not properly form-encoded (RFC 6749 section 2.3.1).")
+		}
+		if fid := form.Get("client_id"); fid != "" && fid != id {
+			return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the one in the Authorization header.")
+		}
+	} else {
+		method = MethodPost
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+		if id == "" {
+			return nil, fosite.ErrInvalidClient.WithHint("Client authentication is missing.")
+		}
+		if !form.Has("client_secret") {
+			method = MethodNone
+		}
+	}
+	ip := a.cfg.IPs.String(r)
+	if wait, err := a.clientLocked(ctx, id, ip); err != nil {
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	} else if wait > 0 {
+		a.cfg.OnLimited(r, "cooloff")
+		return nil, RateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
+	}
+	c, err := a.LoadClient(ctx, id)
+	if err != nil {
+		a.debugAuthFailure(ctx, id, "unknown client or store error", err)
+		if errors.Is(err, storage.ErrNotFound) {
+			a.authFailed(ctx, id, ip)
+			return nil, fosite.ErrInvalidClient
+		}
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
+	if CertMethod(c.Rec.TokenEndpointAuthMethod) && method == MethodNone && a.MTLSEnabled() {
+		// RFC 8705: the client names itself with client_id and proves
+		// who it is with its TLS certificate; a secret instead is the
+		// wrong method, refused below.
+		chain, err := a.PeerCertificates(r)
+		if err == nil {
+			err = a.authenticateCertificate(ctx, c, chain)
+		}
+		if err != nil {
+			a.debugAuthFailure(ctx, id, "client certificate", err)
+			a.authFailed(ctx, id, ip)
+			return nil, fosite.ErrInvalidClient
+		}
+		c.CertThumb = certs.Thumbprint(chain[0])
+		if err := a.clientRateLimit(r, id); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	if c.Rec.TokenEndpointAuthMethod != method {
+		a.debugAuthFailure(ctx, id, "wrong authentication method "+method, nil)
+		a.authFailed(ctx, id, ip)
+		return nil, fosite.ErrInvalidClient
+	}
+	if method != MethodNone && (SecretHasher{}).Compare(ctx, c.Rec.SecretHash, []byte(secret)) != nil {
+		a.debugAuthFailure(ctx, id, "wrong secret", nil)
+		a.authFailed(ctx, id, ip)
+		return nil, fosite.ErrInvalidClient
+	}
+	a.noteCertificate(r, c)
+	if err := a.clientRateLimit(r, id); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// noteCertificate remembers the certificate a client that authenticated
+// otherwise presented, for clients whose tokens are bound to it.
+func (a *Authenticator) noteCertificate(r *http.Request, c *Client) {
+	if !c.Rec.CertificateBoundAccessTokens {
+		return
+	}
+	if chain, err := a.PeerCertificates(r); err == nil && len(chain) > 0 {
+		c.CertThumb = certs.Thumbprint(chain[0])
+	}
+}
+
+// clientRateLimit applies the per-client request limit of the endpoint
+// to a client that authenticated.
+func (a *Authenticator) clientRateLimit(r *http.Request, id string) error {
+	l := a.cfg.TokenLimiter
+	if r.URL.Path == "/oauth2/introspect" {
+		l = a.cfg.IntrospectLimiter
+	}
+	if ok, wait := l.Allow(id, a.now()); !ok {
+		a.cfg.OnLimited(r, "client")
+		return RateLimitedError(wait, "This client sends too many requests; retry after the time in Retry-After.")
+	}
+	return nil
+}
+
+// authFailed counts a failed client authentication.
+func (a *Authenticator) authFailed(ctx context.Context, clientID, ip string) {
+	a.cfg.OnFailure()
+	a.countAuthFailure(ctx, clientID, ip)
+}
+
+func (a *Authenticator) debugAuthFailure(ctx context.Context, clientID, reason string, err error) {
+	if ce := a.log.Check(zap.DebugLevel, "client authentication failed"); ce != nil {
+		ce.Write(zap.String("request_id", web.RequestID(ctx)), zap.String("client_id", clientID), zap.String("reason", reason), zap.Error(err))
+	}
+}
+
+// claimedClientID is the client ID a request names (HTTP Basic user or
+// the client_id parameter), authenticated or not, for the audit trail.
+func ClaimedID(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(id); err == nil {
+			return web.Truncate(u, audit.MaxField)
+		}
+		return ""
+	}
+	return web.Truncate(r.PostForm.Get("client_id"), audit.MaxField)
+}

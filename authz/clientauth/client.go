@@ -1,0 +1,47 @@
+package clientauth
+
+import (
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Client adapts a storage.Client to fosite. It is built per request from
+// the store's record (LoadClient) and not shared between requests.
+type Client struct {
+	// Rec is the stored client.
+	Rec storage.Client
+	// Audience is the registered audience, or the server's default
+	// audience for a client that registered none.
+	Audience fosite.Arguments
+	// MaxTTL caps the client's own access token lifetime.
+	MaxTTL time.Duration
+	// CertThumb is the x5t#S256 of the certificate the client presented
+	// on this request, if any.
+	CertThumb string
+}
+
+var (
+	_ fosite.Client                         = (*Client)(nil)
+	_ fosite.ClientWithCustomTokenLifespans = (*Client)(nil)
+)
+
+func (c *Client) GetID() string                      { return c.Rec.ID }
+func (c *Client) GetHashedSecret() []byte            { return c.Rec.SecretHash }
+func (c *Client) GetRedirectURIs() []string          { return c.Rec.RedirectURIs }
+func (c *Client) GetGrantTypes() fosite.Arguments    { return c.Rec.GrantTypes }
+func (c *Client) GetResponseTypes() fosite.Arguments { return c.Rec.ResponseTypes }
+func (c *Client) GetScopes() fosite.Arguments        { return c.Rec.Scopes }
+func (c *Client) IsPublic() bool                     { return c.Rec.TokenEndpointAuthMethod == "none" }
+func (c *Client) GetAudience() fosite.Arguments      { return c.Audience }
+
+// GetEffectiveLifespan applies the client's access_token_ttl, capped by the
+// server's maximum.
+func (c *Client) GetEffectiveLifespan(_ fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {
+	if tt == fosite.AccessToken && c.Rec.AccessTokenTTL > 0 {
+		return min(c.Rec.AccessTokenTTL, c.MaxTTL)
+	}
+	return fallback
+}
