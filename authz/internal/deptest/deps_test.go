@@ -164,6 +164,8 @@ func TestRulesFire(t *testing.T) {
 		"github.com/jackc/puddle/v2":    {"sync"},
 		"net/http":                      {"net", "crypto/tls"},
 		"expvar":                        {"net/http"},
+		"github.com/ory/fosite":         {"net/http", "github.com/ory/x"},
+		"github.com/ory/x":              {"net/http/httptrace"},
 	}
 	tests := []struct {
 		name      string
@@ -194,9 +196,14 @@ func TestRulesFire(t *testing.T) {
 			want:    []string{"storage, keys: no zap"},
 		},
 		{
+			name:    "keys speaks fosite: one line per rule",
+			imports: map[string][]string{m("keys"): {"github.com/ory/fosite"}},
+			want:    []string{"storage, keys: no fosite", "keys: go-jose and storage only", "storage, keys: no HTTP"},
+		},
+		{
 			name:    "a backend speaks fosite",
 			imports: map[string][]string{m("storage/memory"): {"github.com/ory/fosite"}},
-			want:    []string{"storage, keys: no fosite"},
+			want:    []string{"storage, keys: no fosite", "storage, keys: no HTTP"},
 		},
 		{
 			name:      "keys picks a backend",
@@ -306,8 +313,8 @@ const (
 	// and external.
 	withTests
 	// transitive: everything the package's non-test build depends on.
-	// The first forbidden package on each import path is reported, with
-	// the path.
+	// A forbidden package is reported with the path it arrives by, once
+	// per direct import of the package.
 	transitive
 )
 
@@ -489,8 +496,11 @@ func check(g *graph, rules []rule) []violation {
 				}
 			case transitive:
 				// Breadth first, so each path shown is a shortest one;
-				// a forbidden package is reported and not entered.
+				// a forbidden package is reported and not entered, and
+				// only once per direct import it arrives by, since that
+				// import is what to change.
 				parent := map[string]string{from: ""}
+				reported := make(map[string]bool)
 				queue := []string{from}
 				for len(queue) > 0 {
 					cur := queue[0]
@@ -513,7 +523,10 @@ func check(g *graph, rules []rule) []violation {
 							via = append(via, n)
 						}
 						slices.Reverse(via)
-						add(to, via, false)
+						if !reported[via[1]] {
+							reported[via[1]] = true
+							add(to, via, false)
+						}
 					}
 				}
 			}
