@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -84,19 +85,19 @@ func (s *Server) SeedDemo(ctx context.Context) (DemoClients, error) {
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return d, err
 	}
-	d.Password = randomToken()[:20]
+	d.Password = web.RandomToken()[:20]
 	if d.User, err = s.CreateUser(ctx, UserInput{Username: DemoUsername, Password: d.Password, Name: "Demo Person", Email: "demo@example.com"}); err != nil {
 		return d, fmt.Errorf("demo user: %w", err)
 	}
-	d.Verifier = randomToken()
+	d.Verifier = web.RandomToken()
 	sum := sha256.Sum256([]byte(d.Verifier))
 	q := url.Values{
 		"response_type":         {"code"},
 		"client_id":             {DemoWebID},
 		"redirect_uri":          {s.cfg.Issuer + DevCallbackPath},
 		"scope":                 {"openid profile email offline_access identity.verify"},
-		"state":                 {randomToken()[:16]},
-		"nonce":                 {randomToken()[:16]},
+		"state":                 {web.RandomToken()[:16]},
+		"nonce":                 {web.RandomToken()[:16]},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
 	}

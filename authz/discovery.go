@@ -12,6 +12,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -165,12 +166,12 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/.well-known/openid-configuration", s.handleDiscovery)
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.handleDiscovery)
 	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
-	mux.HandleFunc("/oauth2/authorize", s.handleAuthorize)
+	mux.HandleFunc("/oauth2/authorize", s.signin.Authorize)
 	mux.HandleFunc("/oauth2/token", s.limitIP(s.handleToken))
 	mux.HandleFunc("/userinfo", s.handleUserinfo)
-	mux.HandleFunc(loginPath, s.handleLogin)
-	mux.HandleFunc(consentPath, s.handleConsent)
-	mux.HandleFunc(logoutPath, s.handleLogout)
+	mux.HandleFunc(login.LoginPath, s.signin.Login)
+	mux.HandleFunc(login.ConsentPath, s.signin.Consent)
+	mux.HandleFunc(login.LogoutPath, s.signin.Logout)
 	if s.cfg.Dev {
 		mux.HandleFunc(DevCallbackPath, s.handleDevCallback)
 	}

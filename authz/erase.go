@@ -10,6 +10,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -71,7 +72,7 @@ func (s *Server) EraseUser(ctx context.Context, id string) error {
 	if err := s.store.DeleteUser(ctx, id); err != nil {
 		return err
 	}
-	account, _ := s.throttleKeys(u.Username, nil)
+	account := login.AccountKey(s.throttleSecret, u.Username)
 	if err := s.store.ClearFailures(ctx, account); err != nil {
 		s.log.Warn("login failure counter of an erased person not cleared", web.RequestField(ctx), userField(id), zap.Error(err))
 	}

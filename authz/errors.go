@@ -19,18 +19,9 @@ import (
 // unexpected error is logged with the request ID and answered with a fixed
 // server_error.
 
-// logFosite logs an error fosite answered with: server errors at error
-// level with their wrapped cause, the rest at debug.
+// logFosite logs an error fosite answered with.
 func (s *Server) logFosite(ctx context.Context, endpoint string, err error) {
-	rfc := fosite.ErrorToRFC6749Error(err)
-	if rfc.CodeField >= 500 {
-		s.log.Error("request failed", zap.String("endpoint", endpoint), zap.String("request_id", web.RequestID(ctx)),
-			zap.String("error", rfc.ErrorField), zap.String("cause", rfc.GetDescription()+" "+rfc.DebugField), zap.NamedError("wrapped", rfc.Unwrap()))
-		return
-	}
-	if ce := s.log.Check(zap.DebugLevel, "request refused"); ce != nil {
-		ce.Write(zap.String("endpoint", endpoint), zap.String("request_id", web.RequestID(ctx)), zap.String("error", rfc.ErrorField))
-	}
+	web.LogFosite(ctx, s.log, endpoint, err)
 }
 
 // writeFositeJSON writes a fosite error as a plain RFC 6749 answer (for

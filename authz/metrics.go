@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/storage/postgres"
 )
 
@@ -141,7 +142,7 @@ func (m *metrics) rateLimited(endpoint, limit string) {
 var publicEndpoints = map[string]bool{
 	"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true, "/.well-known/jwks.json": true,
 	"/oauth2/authorize": true, "/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true, "/userinfo": true,
-	loginPath: true, consentPath: true, logoutPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
+	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
 }
 
 // endpointOf is the endpoint label of a request: its path if it is one

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +28,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -57,10 +57,6 @@ type Server struct {
 	// codes makes and checks authorization codes and refresh tokens
 	// (opaque, HMAC-signed).
 	codes *oauth2.HMACSHAStrategy
-	pages *templates.Pages
-	// secureCookies: the issuer is https, so cookies are Secure and
-	// __Host- prefixed.
-	secureCookies bool
 	// throttleSecret keys the hash of usernames in login failure counters.
 	throttleSecret []byte
 	// demo is what SeedDemo made, for the dev callback page.
@@ -73,9 +69,8 @@ type Server struct {
 	revokers fosite.RevocationHandlers
 	// clients authenticates clients.
 	clients *clientauth.Authenticator
-	// dummyHash is checked against when a username is unknown, so that
-	// the answer takes as long as for a wrong password.
-	dummyHash string
+	// signin serves the authorization endpoint and the login pages.
+	signin *login.Handler
 	// tlsCert is the public listener's certificate and clientCAs the CAs
 	// of tls_client_auth clients, each reloaded when its files change;
 	// nil when not configured.
@@ -145,14 +140,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.compose(); err != nil {
 		return nil, err
 	}
+	pages, err := templates.New()
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	if s.signin, err = login.New(login.Config{
+		Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: s.audienceAllowed,
+		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
+		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
+		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
+		Now: cfg.Now, Log: s.log,
+	}); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
 	s.metrics.watchPool(s.store)
-	if s.pages, err = templates.New(); err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
-	}
-	s.secureCookies = strings.HasPrefix(cfg.Issuer, "https://")
-	if s.dummyHash, err = cfg.Argon2.Hash(randomToken()); err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
-	}
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}

@@ -114,3 +114,8 @@ func (s *session) Clone() fosite.Session {
 	}
 	return &c
 }
+
+// newGrantSession is the session of a person's grant, for the login pages.
+func newGrantSession(userID string, claims *jwt.IDTokenClaims) fosite.Session {
+	return &session{Subject: userID, Claims: claims}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -54,7 +55,6 @@ type ConsentWithdrawal struct {
 
 // Limits of user fields.
 const (
-	maxUsernameLen  = 64
 	maxUserNameLen  = 200
 	maxEmailLen     = 254
 	userIDRawLength = 16 // bytes of randomness in a user ID
@@ -69,15 +69,12 @@ func userJSON(u storage.User) UserJSON {
 		CreatedAt: u.CreatedAt.Unix(), UpdatedAt: u.UpdatedAt.Unix()}
 }
 
-// normalizeUsername is how a username is stored and looked up.
-func normalizeUsername(u string) string { return strings.ToLower(strings.TrimSpace(u)) }
-
 // validUser checks a new person's fields, password policy included, and
 // returns the record to store (without ID, hash and times).
 func validUser(in UserInput) (storage.User, error) {
-	u := storage.User{Username: normalizeUsername(in.Username), Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email)}
+	u := storage.User{Username: login.NormalizeUsername(in.Username), Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email)}
 	if !usernamePattern.MatchString(u.Username) {
-		return u, badRequest(fmt.Sprintf("username must be 1 to %d characters: letters, digits and . _ @ + - (starting with a letter or digit)", maxUsernameLen))
+		return u, badRequest(fmt.Sprintf("username must be 1 to %d characters: letters, digits and . _ @ + - (starting with a letter or digit)", login.MaxUsernameLen))
 	}
 	if len(u.Name) > maxUserNameLen || !utf8.ValidString(u.Name) || strings.IndexFunc(u.Name, unicode.IsControl) >= 0 {
 		return u, badRequest(fmt.Sprintf("name must be at most %d printable characters", maxUserNameLen))

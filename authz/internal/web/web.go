@@ -7,6 +7,7 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ory/fosite"
 	"go.uber.org/zap"
 )
 
@@ -252,4 +254,26 @@ func Truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// LogFosite logs an error fosite answered with: server errors at error
+// level with their wrapped cause, the rest at debug.
+func LogFosite(ctx context.Context, log *zap.Logger, endpoint string, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField >= 500 {
+		log.Error("request failed", zap.String("endpoint", endpoint), zap.String("request_id", RequestID(ctx)),
+			zap.String("error", rfc.ErrorField), zap.String("cause", rfc.GetDescription()+" "+rfc.DebugField), zap.NamedError("wrapped", rfc.Unwrap()))
+		return
+	}
+	if ce := log.Check(zap.DebugLevel, "request refused"); ce != nil {
+		ce.Write(zap.String("endpoint", endpoint), zap.String("request_id", RequestID(ctx)), zap.String("error", rfc.ErrorField))
+	}
+}
+
+// RandomToken returns 256 random bits, base64url-encoded (43 characters):
+// session cookies, CSRF tokens, one-time secrets.
+func RandomToken() string {
+	var raw [32]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24 and later)
+	return base64.RawURLEncoding.EncodeToString(raw[:])
 }

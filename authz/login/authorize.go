@@ -1,0 +1,370 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// maxReturnLen bounds the authorization request carried through the
+// login and consent forms.
+const maxReturnLen = 8 << 10
+
+// flowState says what this request has just done, so that prompt=login
+// and prompt=consent are satisfied by the page the person just completed.
+type flowState struct {
+	freshLogin   bool
+	consentGiven bool
+}
+
+var pkceChallengePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// Authorize serves /oauth2/authorize (GET, or POST with a form).
+func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "Open this page with GET or POST.")
+		return
+	}
+	raw := r.URL.RawQuery
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxReturnLen)
+		if err := r.ParseForm(); err != nil || r.URL.RawQuery != "" {
+			h.errorPage(w, r, http.StatusBadRequest, "This sign-in link is not valid", "The authorization request must be a form of at most 8 KiB, without a query string.")
+			return
+		}
+		raw = r.PostForm.Encode()
+	}
+	h.authorize(w, r, raw, flowState{})
+}
+
+// authorize parses the authorization request in raw (a query string) and
+// takes it as far as it can: a login page, a consent page, or the redirect
+// back to the client with a code or an error.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, st flowState) {
+	ctx := r.Context()
+	ar, err := h.parseAuthorize(ctx, r, raw)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	c := ar.GetClient().(*clientauth.Client)
+	form := ar.GetRequestForm()
+	prompts := strings.Fields(form.Get("prompt"))
+	maxAge := int64(-1)
+	if v := form.Get("max_age"); v != "" {
+		maxAge, _ = strconv.ParseInt(v, 10, 64) // checked by parseAuthorize
+	}
+
+	bs, user, ok, err := h.browserSession(ctx, r)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	now := h.now()
+	needLogin := !ok
+	if ok && !st.freshLogin {
+		if slices.Contains(prompts, "login") || maxAge == 0 || (maxAge > 0 && now.Sub(bs.AuthTime) > time.Duration(maxAge)*time.Second) {
+			needLogin = true
+		}
+	}
+	if needLogin {
+		if slices.Contains(prompts, "none") {
+			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in, and prompt=none forbids asking them to."))
+			return
+		}
+		h.loginPage(w, r, http.StatusOK, c, raw, "", "")
+		return
+	}
+	if st.freshLogin {
+		// The person has just signed in: later pages of this request must
+		// not ask again.
+		raw = withoutLoginPrompt(raw)
+	}
+
+	requested := ar.GetRequestedScopes()
+	if !st.consentGiven {
+		covered := false
+		if !slices.Contains(prompts, "consent") {
+			consent, err := h.store.GetConsent(ctx, user.ID, c.GetID())
+			switch {
+			case err == nil:
+				covered = isSubset(requested, consent.Scopes)
+			case !errors.Is(err, storage.ErrNotFound):
+				h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+				return
+			}
+		}
+		if !covered {
+			if slices.Contains(prompts, "none") {
+				h.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The person has not consented to these scopes, and prompt=none forbids asking them to."))
+				return
+			}
+			h.consentPage(w, r, c, user, requested, raw)
+			return
+		}
+	}
+	h.issueCode(w, r, ar, c, user, bs, st)
+}
+
+// issueCode grants what was asked (the client may have it: checked by
+// parseAuthorize; the person agreed: checked by authorize) and redirects
+// back with a code and the RFC 9207 iss parameter.
+func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clientauth.Client, user storage.User, bs storage.BrowserSession, st flowState) {
+	ctx := r.Context()
+	for _, sc := range ar.GetRequestedScopes() {
+		ar.GrantScope(sc)
+	}
+	aud := ar.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = c.GetAudience()
+	}
+	for _, a := range aud {
+		ar.GrantAudience(a)
+	}
+	// The request counts from when it first reached us; a login made for
+	// it (which re-parsed it afterwards) belongs to it.
+	requestedAt := ar.GetRequestedAt()
+	if st.freshLogin && bs.AuthTime.Before(requestedAt) {
+		requestedAt = bs.AuthTime
+	}
+	sess := h.cfg.NewSession(user.ID, &jwt.IDTokenClaims{
+		Subject:     user.ID,
+		AuthTime:    bs.AuthTime,
+		RequestedAt: requestedAt,
+		Nonce:       ar.GetRequestForm().Get("nonce"),
+	})
+	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return
+	}
+	resp.AddParameter("iss", h.cfg.Issuer)
+	if ce := h.log.Check(zap.InfoLevel, "authorization code issued"); ce != nil {
+		ce.Write(web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
+	}
+	h.cfg.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// parseAuthorize parses raw as an authorization request with fosite and
+// adds idvauth's rules. A returned requester whose redirect URI is not
+// valid must not be redirected to.
+func (h *Handler) parseAuthorize(ctx context.Context, r *http.Request, raw string) (fosite.AuthorizeRequester, error) {
+	if len(raw) > maxReturnLen {
+		return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHint("The authorization request is longer than 8 KiB.")
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHint("The authorization request is not a valid query string.")
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is included more than once.", web.SafeParam(k))
+		}
+	}
+	ar, err := h.cfg.Provider.NewAuthorizeRequest(ctx, authorizeHTTPRequest(r, raw))
+	if err != nil {
+		return ar, err
+	}
+	c, ok := ar.GetClient().(*clientauth.Client)
+	if !ok {
+		return ar, fosite.ErrServerError.WithDebug("unexpected client type")
+	}
+	if !redirectRegistered(c, q.Get("redirect_uri")) {
+		// fosite matched loopback URIs on any port; only public (native)
+		// clients may use that (RFC 8252 section 7.3). No redirect.
+		return invalidRedirect(ar), fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not match any of the client's registered redirect URIs.")
+	}
+	form := ar.GetRequestForm()
+	switch {
+	case !c.GetGrantTypes().Has("authorization_code"):
+		return ar, fosite.ErrUnauthorizedClient.WithHint("The client is not registered for the authorization_code grant.")
+	case !ar.GetResponseTypes().ExactOne("code"):
+		return ar, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
+	case form.Has("response_mode") && form.Get("response_mode") != "query":
+		return ar, fosite.ErrInvalidRequest.WithHint("Only response_mode=query is supported.")
+	case form.Has("request"):
+		return ar, fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+	case form.Has("request_uri"):
+		return ar, fosite.ErrRequestURINotSupported.WithHint("request_uri is not supported.")
+	}
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case method != "" && method != "S256":
+		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be S256.")
+	case challenge != "" && method == "":
+		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be given, and S256.")
+	case challenge == "" && method != "":
+		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge is missing.")
+	case challenge == "" && c.IsPublic():
+		return ar, fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (code_challenge with code_challenge_method=S256).")
+	case challenge != "" && !pkceChallengePattern.MatchString(challenge):
+		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge must be 43 base64url characters (the SHA-256 of the verifier).")
+	}
+	prompts := strings.Fields(form.Get("prompt"))
+	for _, p := range prompts {
+		if p != "none" && p != "login" && p != "consent" {
+			return ar, fosite.ErrInvalidRequest.WithHint("prompt may hold none, login and consent only.")
+		}
+	}
+	if slices.Contains(prompts, "none") && len(prompts) > 1 {
+		return ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	if v := form.Get("max_age"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
+			return ar, fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative number of seconds.")
+		}
+	}
+	if len(form.Get("nonce")) > 512 || len(form.Get("state")) > 1024 {
+		return ar, fosite.ErrInvalidRequest.WithHint("nonce and state are limited to 512 and 1024 characters.")
+	}
+	for _, sc := range ar.GetRequestedScopes() {
+		if !h.cfg.Scopes.Allowed(c.GetScopes(), sc) {
+			return ar, fosite.ErrInvalidScope.WithHintf("The client may not request scope '%s'.", web.SafeParam(sc))
+		}
+	}
+	if err := h.cfg.AudienceAllowed(c.GetAudience(), ar.GetRequestedAudience()); err != nil {
+		return ar, err
+	}
+	return ar, nil
+}
+
+// invalidRedirect marks ar so that errors are shown, never redirected.
+func invalidRedirect(ar fosite.AuthorizeRequester) fosite.AuthorizeRequester {
+	if req, ok := ar.(*fosite.AuthorizeRequest); ok {
+		req.RedirectURI = nil
+	}
+	return unredirectable{ar}
+}
+
+// unredirectable is an authorization request whose redirect URI must not
+// be used.
+type unredirectable struct{ fosite.AuthorizeRequester }
+
+func (unredirectable) IsRedirectURIValid() bool { return false }
+
+// redirectRegistered applies exact matching: the redirect URI must be one
+// of the client's, character for character. A public client's loopback
+// URI may differ in port only (RFC 8252 section 7.3). An absent
+// redirect_uri is allowed when exactly one is registered (RFC 6749 section
+// 3.1.2.3).
+func redirectRegistered(c *clientauth.Client, requested string) bool {
+	uris := c.Rec.RedirectURIs
+	if requested == "" {
+		return len(uris) == 1
+	}
+	if slices.Contains(uris, requested) {
+		return true
+	}
+	if !c.IsPublic() {
+		return false
+	}
+	ru, err := url.Parse(requested)
+	if err != nil || ru.Scheme != "http" || ru.User != nil || ru.Fragment != "" {
+		return false
+	}
+	if ip := net.ParseIP(ru.Hostname()); ip == nil || !ip.IsLoopback() {
+		return false
+	}
+	for _, reg := range uris {
+		gu, err := url.Parse(reg)
+		if err == nil && gu.Scheme == "http" && gu.Hostname() == ru.Hostname() && gu.EscapedPath() == ru.EscapedPath() && gu.RawQuery == ru.RawQuery {
+			return true
+		}
+	}
+	return false
+}
+
+// authorizeHTTPRequest is a GET request for raw, for fosite to parse.
+func authorizeHTTPRequest(r *http.Request, raw string) *http.Request {
+	r2 := r.Clone(r.Context())
+	r2.Method = http.MethodGet
+	r2.URL = &url.URL{Path: "/oauth2/authorize", RawQuery: raw}
+	r2.RequestURI = r2.URL.RequestURI()
+	r2.Body, r2.ContentLength = http.NoBody, 0
+	r2.Form, r2.PostForm, r2.MultipartForm = nil, nil, nil
+	r2.Header = r.Header.Clone()
+	r2.Header.Del("Content-Type")
+	return r2
+}
+
+// withoutLoginPrompt drops prompt=login and max_age from a request that
+// the person has just signed in for.
+func withoutLoginPrompt(raw string) string {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return raw
+	}
+	if p := q.Get("prompt"); p != "" {
+		kept := slices.DeleteFunc(strings.Fields(p), func(v string) bool { return v == "login" })
+		if len(kept) == 0 {
+			q.Del("prompt")
+		} else {
+			q.Set("prompt", strings.Join(kept, " "))
+		}
+	}
+	q.Del("max_age")
+	return q.Encode()
+}
+
+func isSubset(sub, set []string) bool {
+	for _, v := range sub {
+		if !slices.Contains(set, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeAuthorizeError answers a failed authorization request: to the
+// client's redirect URI with error, state and iss when the client and its
+// redirect URI are known, otherwise as an error page to the person.
+func (h *Handler) writeAuthorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	h.logFosite(r.Context(), "authorize", err)
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if ar == nil || !ar.IsRedirectURIValid() || ar.GetRedirectURI() == nil {
+		status := rfc.CodeField
+		if status < 400 || status >= 500 || status == http.StatusUnauthorized {
+			// 401 would ask the browser for credentials it cannot give.
+			status = http.StatusBadRequest
+		}
+		desc := rfc.GetDescription()
+		if rfc.CodeField >= 500 {
+			status, desc = http.StatusServiceUnavailable, "The server cannot complete the request right now. Try again in a moment."
+		}
+		h.errorPage(w, r, status, "This sign-in link is not valid", desc)
+		return
+	}
+	u := *ar.GetRedirectURI()
+	u.Fragment = ""
+	q := u.Query()
+	q.Set("error", rfc.ErrorField)
+	desc := rfc.GetDescription()
+	if rfc.CodeField >= 500 {
+		desc = "The server met an unexpected condition."
+	}
+	q.Set("error_description", desc)
+	if st := ar.GetState(); st != "" {
+		q.Set("state", st)
+	}
+	q.Set("iss", h.cfg.Issuer)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(http.StatusSeeOther)
+}

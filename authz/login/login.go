@@ -1,0 +1,160 @@
+// Package login serves the person-facing side of the authorization-code
+// flow: /oauth2/authorize decides whether the person must sign in or
+// consent, and the login and consent forms post back with the original
+// request, which is parsed and checked again from scratch (a form field is
+// as untrusted as the first request). Nothing about the pending request is
+// kept on the server or in cookies; the browser session is. It also serves
+// logout, and owns the browser session cookie, CSRF tokens, the sign-in
+// throttling and the HTML pages' security headers.
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/password"
+	"github.com/idvauth/idvauth/authz/internal/ratelimit"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/scopes"
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/templates"
+)
+
+// Paths of the person-facing pages.
+const (
+	LoginPath   = "/login"
+	ConsentPath = "/consent"
+	LogoutPath  = "/logout"
+)
+
+// Store is what the pages read and write: people, their browser sessions
+// and consents, and the shared sign-in failure counters.
+type Store interface {
+	GetUser(ctx context.Context, id string) (storage.User, error)
+	GetUserByUsername(ctx context.Context, username string) (storage.User, error)
+	GetBrowserSession(ctx context.Context, id string) (storage.BrowserSession, error)
+	CreateBrowserSession(ctx context.Context, s storage.BrowserSession) error
+	DeleteBrowserSession(ctx context.Context, id string) error
+	GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error)
+	SaveConsent(ctx context.Context, c storage.Consent) error
+	Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error)
+	AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	ClearFailures(ctx context.Context, key string) error
+}
+
+// Provider is the part of fosite the authorization endpoint uses.
+type Provider interface {
+	NewAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error)
+	NewAuthorizeResponse(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session) (fosite.AuthorizeResponder, error)
+	WriteAuthorizeResponse(ctx context.Context, rw http.ResponseWriter, ar fosite.AuthorizeRequester, resp fosite.AuthorizeResponder)
+}
+
+// Config configures a Handler. Every field without a documented default is
+// required.
+type Config struct {
+	Store    Store
+	Provider Provider
+	// NewSession makes the fosite session of a grant for the person
+	// userID, with the ID token claims of the sign-in.
+	NewSession func(userID string, claims *jwt.IDTokenClaims) fosite.Session
+	Scopes     *scopes.Registry
+	// AudienceAllowed checks requested audiences against a client's.
+	AudienceAllowed func(allowed, requested []string) error
+	Pages           *templates.Pages
+	Audit           *audit.Writer
+	IPs             clientip.Resolver
+	// Issuer is the issuer URL; an https issuer makes cookies Secure and
+	// __Host- prefixed.
+	Issuer string
+	// SessionTTL is how long a browser stays signed in.
+	SessionTTL time.Duration
+	// LoginMaxFailures and LoginMaxFailuresPerIP are the failed sign-ins
+	// per account and per address in LoginWindow before sign-in pauses.
+	LoginMaxFailures, LoginMaxFailuresPerIP int
+	LoginWindow                             time.Duration
+	// ThrottleSecret keys the hash of usernames in failure counters.
+	ThrottleSecret []byte
+	// Argon2 are the parameters of the hash an unknown username is
+	// checked against, so that it costs what a wrong password does.
+	Argon2 password.Params
+	// LoginLimiter limits login form posts per address; nil: no limit.
+	LoginLimiter *ratelimit.Limiter
+	// OnLimited, if set, is called for each request refused by a limit.
+	OnLimited func(r *http.Request, limit string)
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Log receives the pages' logs; zap.NewNop if nil.
+	Log *zap.Logger
+}
+
+// Handler serves the authorization endpoint and the login, consent and
+// logout pages. Build it with New; it is safe for concurrent use.
+type Handler struct {
+	cfg   Config
+	store Store
+	log   *zap.Logger
+	// secureCookies: the issuer is https, so cookies are Secure and
+	// __Host- prefixed.
+	secureCookies bool
+	// dummyHash is checked against when a username is unknown, so that
+	// the answer takes as long as for a wrong password.
+	dummyHash string
+}
+
+// New returns a handler with cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Provider == nil || cfg.NewSession == nil || cfg.Scopes == nil || cfg.AudienceAllowed == nil ||
+		cfg.Pages == nil || cfg.Audit == nil || cfg.Issuer == "" || len(cfg.ThrottleSecret) == 0 {
+		return nil, errors.New("login: incomplete configuration")
+	}
+	if cfg.SessionTTL <= 0 || cfg.LoginWindow <= 0 || cfg.LoginMaxFailures < 1 || cfg.LoginMaxFailuresPerIP < 1 {
+		return nil, errors.New("login: session lifetime, login window and failure limits must be positive")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	if cfg.OnLimited == nil {
+		cfg.OnLimited = func(*http.Request, string) {}
+	}
+	dummy, err := cfg.Argon2.WithDefaults().Hash(web.RandomToken())
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, dummyHash: dummy,
+		secureCookies: strings.HasPrefix(cfg.Issuer, "https://")}, nil
+}
+
+// now is the clock, in UTC.
+func (h *Handler) now() time.Time { return h.cfg.Now().UTC() }
+
+func (h *Handler) logFosite(ctx context.Context, endpoint string, err error) {
+	web.LogFosite(ctx, h.log, endpoint, err)
+}
+
+// Usernames: how they are stored and looked up.
+const MaxUsernameLen = 64
+
+// NormalizeUsername is how a username is stored and looked up.
+func NormalizeUsername(u string) string { return strings.ToLower(strings.TrimSpace(u)) }
+
+func clientField(id string) zap.Field { return zap.String("client_id", id) }
+func userField(id string) zap.Field   { return zap.String("user_id", id) }
+
+// Audit events of sign-in and consent.
+const (
+	eventLoginSucceeded = "login.succeeded"
+	eventLoginFailed    = "login.failed"
+	eventConsentGiven   = "consent.given"
+)

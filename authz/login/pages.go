@@ -1,0 +1,75 @@
+package login
+
+import (
+	"bytes"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/templates"
+)
+
+// pageHeaders are the headers of every HTML page.
+func (h *Handler) pageHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Security-Policy", h.cfg.Pages.CSP())
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+	hd.Set("X-Content-Type-Options", "nosniff")
+}
+
+// renderPage renders a page into a buffer, then writes it with status.
+func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int, render func(*bytes.Buffer) error) {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		h.log.Error("render page", web.RequestField(r.Context()), zap.Error(err))
+		h.pageHeaders(w)
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("<!doctype html><title>Error</title><p>The server met an unexpected condition.</p>\n"))
+		return
+	}
+	h.pageHeaders(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	h.renderPage(w, r, status, func(b *bytes.Buffer) error {
+		return h.cfg.Pages.Error(b, templates.ErrorData{Title: title, Message: msg, Status: status})
+	})
+}
+
+func (h *Handler) messagePage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	h.renderPage(w, r, status, func(b *bytes.Buffer) error {
+		return h.cfg.Pages.Message(b, templates.MessageData{Title: title, Message: msg})
+	})
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, status int, c *clientauth.Client, raw, username, msg string) {
+	csrf := h.csrfToken(w, r)
+	h.renderPage(w, r, status, func(b *bytes.Buffer) error {
+		return h.cfg.Pages.Login(b, templates.LoginData{Action: LoginPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Username: username, Error: msg})
+	})
+}
+
+func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, u storage.User, requested []string, raw string) {
+	csrf := h.csrfToken(w, r)
+	list := make([]templates.Scope, 0, len(requested))
+	for _, name := range requested {
+		sc, _ := h.cfg.Scopes.Get(name)
+		list = append(list, templates.Scope{Name: sc.Name, Description: sc.Description})
+	}
+	name := u.Name
+	if name == "" {
+		name = u.Username
+	}
+	h.renderPage(w, r, http.StatusOK, func(b *bytes.Buffer) error {
+		return h.cfg.Pages.Consent(b, templates.ConsentData{Action: ConsentPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, ClientID: c.GetID(), UserName: name, Scopes: list})
+	})
+}

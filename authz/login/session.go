@@ -1,0 +1,114 @@
+package login
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// cookie names: the __Host- prefix (secure, host-only, path /) when the
+// issuer is https.
+func (h *Handler) cookieName(base string) string {
+	if h.secureCookies {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.cookieName(name), Value: value, Path: "/", MaxAge: int(maxAge / time.Second),
+		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) clearCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: h.cookieName(name), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
+}
+
+const (
+	sessionCookie = "idvauth_session"
+	csrfCookie    = "idvauth_csrf"
+)
+
+// sessionID is the stored ID of a session cookie value: its SHA-256.
+func sessionID(cookie string) string {
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:])
+}
+
+// browserSession returns the signed-in person of r, if any. A cookie
+// without a live record (expired, logged out, user deleted) is no session.
+func (h *Handler) browserSession(ctx context.Context, r *http.Request) (storage.BrowserSession, storage.User, bool, error) {
+	ck, err := r.Cookie(h.cookieName(sessionCookie))
+	if err != nil || len(ck.Value) != 43 {
+		return storage.BrowserSession{}, storage.User{}, false, nil
+	}
+	bs, err := h.store.GetBrowserSession(ctx, sessionID(ck.Value))
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return bs, storage.User{}, false, nil
+		}
+		return bs, storage.User{}, false, err
+	}
+	if !bs.ExpiresAt.After(h.now()) {
+		return bs, storage.User{}, false, nil
+	}
+	u, err := h.store.GetUser(ctx, bs.UserID)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return bs, u, false, nil
+		}
+		return bs, u, false, err
+	}
+	return bs, u, true, nil
+}
+
+// csrfToken returns the browser's CSRF token, setting a new one if it has
+// none. Forms carry it in a hidden field; posts must match the cookie.
+func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(h.cookieName(csrfCookie)); err == nil && len(ck.Value) == 43 {
+		return ck.Value
+	}
+	tok := web.RandomToken()
+	h.setCookie(w, csrfCookie, tok, 0)
+	return tok
+}
+
+// checkCSRF reports whether a post carries the browser's CSRF token.
+func (h *Handler) checkCSRF(r *http.Request) bool {
+	ck, err := r.Cookie(h.cookieName(csrfCookie))
+	if err != nil || len(ck.Value) != 43 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostForm.Get("csrf"))) == 1
+}
+
+// readPageForm parses a person-facing form post: POST only, form-encoded,
+// at most maxReturnLen*2 bytes, CSRF token checked. It answers the error
+// itself and returns false.
+func (h *Handler) readPageForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page only takes form submissions.")
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 2*maxReturnLen)
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read", "Go back to the application and start again.")
+		return false
+	}
+	if !h.checkCSRF(r) {
+		h.errorPage(w, r, http.StatusForbidden, "The form has expired", "For your safety this form can only be sent from the page that showed it. Go back to the application and start again.")
+		return false
+	}
+	return true
+}

@@ -1,0 +1,288 @@
+package login
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/password"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/templates"
+)
+
+// throttleKeys are the failure counters of one login attempt: the account
+// and the source address.
+func (h *Handler) throttleKeys(username string, r *http.Request) (account, ip string) {
+	return AccountKey(h.cfg.ThrottleSecret, username), "login:ip:" + h.cfg.IPs.String(r)
+}
+
+// AccountKey is the failure counter of the account username: a keyed hash
+// of the username under secret, so the store holds no usernames.
+func AccountKey(secret []byte, username string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(username))
+	return "login:user:" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// readPageRequest reads a login or consent form post and the
+// authorization request it carries, parsed and checked again from
+// scratch. It answers any error itself and returns false.
+func (h *Handler) readPageRequest(w http.ResponseWriter, r *http.Request) (string, fosite.AuthorizeRequester, bool) {
+	if !h.readPageForm(w, r) {
+		return "", nil, false
+	}
+	raw := r.PostForm.Get("return")
+	ar, err := h.parseAuthorize(r.Context(), r, raw)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, err)
+		return "", nil, false
+	}
+	return raw, ar, true
+}
+
+// Login serves the login form's post.
+func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if ok, wait := h.cfg.LoginLimiter.Allow(clientip.LimitKey(h.cfg.IPs.Addr(r)), h.now()); !ok {
+		// A page, not JSON: a person reads this one.
+		h.cfg.OnLimited(r, "ip")
+		w.Header().Set("Retry-After", web.RetryAfter(wait))
+		h.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
+			"Too many sign-in attempts come from your network. Try again in "+humanDuration(max(wait, time.Second))+".")
+		return
+	}
+	raw, ar, ok := h.readPageRequest(w, r)
+	if !ok {
+		return
+	}
+	c := ar.GetClient().(*clientauth.Client)
+	username := NormalizeUsername(r.PostForm.Get("username"))
+	pw := r.PostForm.Get("password")
+	if username == "" || pw == "" || len(username) > MaxUsernameLen || len(pw) > password.MaxLen {
+		h.loginPage(w, r, http.StatusBadRequest, c, raw, "", "Enter your username and password.")
+		return
+	}
+	now := h.now()
+	accountKey, ipKey := h.throttleKeys(username, r)
+	if until, limited, err := h.loginLimited(ctx, accountKey, ipKey, now); err != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	} else if limited {
+		wait := max(until.Sub(now), time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		h.log.Info("login refused: too many failures", web.RequestField(ctx), clientField(c.GetID()))
+		if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
+			Outcome: "throttled"}) != nil {
+			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+			return
+		}
+		h.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
+			"There were too many failed sign-in attempts. For your safety, signing in is paused; try again in "+humanDuration(wait)+".")
+		return
+	}
+	user, err := h.store.GetUserByUsername(ctx, username)
+	hash := h.dummyHash
+	switch {
+	case err == nil:
+		hash = user.PasswordHash
+	case !errors.Is(err, storage.ErrNotFound):
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	// An unknown username costs the same hash as a wrong password.
+	match, herr := password.Check(hash, pw)
+	if err != nil || herr != nil || !match {
+		if herr != nil && err == nil {
+			h.log.Error("stored password hash is malformed", web.RequestField(ctx), userField(user.ID))
+		}
+		for _, k := range []string{accountKey, ipKey} {
+			if _, ferr := h.store.AddFailure(ctx, k, now, h.cfg.LoginWindow); ferr != nil {
+				h.log.Warn("count failed login", web.RequestField(ctx), zap.Error(ferr))
+			}
+		}
+		h.log.Info("login failed", web.RequestField(ctx), clientField(c.GetID()))
+		e := storage.AuditEntry{Type: eventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
+			Outcome: "unknown_user"}
+		if err == nil {
+			e.Subject, e.Outcome = user.ID, "wrong_password"
+		}
+		if h.cfg.Audit.Append(ctx, e) != nil {
+			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+			return
+		}
+		h.loginPage(w, r, http.StatusOK, c, raw, username, "The username or password is not correct.")
+		return
+	}
+	if err := h.store.ClearFailures(ctx, accountKey); err != nil {
+		h.log.Warn("clear login failures", web.RequestField(ctx), zap.Error(err))
+	}
+	// A new session ID at every login: an old cookie (perhaps planted)
+	// stops working.
+	if ck, err := r.Cookie(h.cookieName(sessionCookie)); err == nil {
+		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
+	}
+	value := web.RandomToken()
+	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: now, ExpiresAt: now.Add(h.cfg.SessionTTL)}
+	if err := h.store.CreateBrowserSession(ctx, bs); err != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventLoginSucceeded, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+		IP: h.cfg.IPs.String(r)}) != nil {
+		_ = h.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+		return
+	}
+	h.setCookie(w, sessionCookie, value, h.cfg.SessionTTL)
+	h.log.Info("login succeeded", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
+	h.authorize(w, withSessionCookie(r, h.cookieName(sessionCookie), value), raw, flowState{freshLogin: true})
+}
+
+// withSessionCookie returns r as if the browser had sent the new session
+// cookie.
+func withSessionCookie(r *http.Request, name, value string) *http.Request {
+	r2 := r.Clone(r.Context())
+	r2.Header = r.Header.Clone()
+	var kept []string
+	for _, ck := range r.Cookies() {
+		if ck.Name != name {
+			kept = append(kept, ck.String())
+		}
+	}
+	kept = append(kept, (&http.Cookie{Name: name, Value: value}).String())
+	r2.Header.Set("Cookie", strings.Join(kept, "; "))
+	return r2
+}
+
+// loginLimited reports whether the account or the address has used up its
+// failures, and until when.
+func (h *Handler) loginLimited(ctx context.Context, accountKey, ipKey string, now time.Time) (time.Time, bool, error) {
+	var until time.Time
+	limited := false
+	for _, k := range []struct {
+		key   string
+		limit int
+	}{{accountKey, h.cfg.LoginMaxFailures}, {ipKey, h.cfg.LoginMaxFailuresPerIP}} {
+		n, end, err := h.store.Failures(ctx, k.key, now)
+		if err != nil {
+			return until, false, err
+		}
+		if n >= k.limit {
+			limited = true
+			if end.After(until) {
+				until = end
+			}
+		}
+	}
+	return until, limited, nil
+}
+
+// humanDuration says d in words a person reads at a glance.
+func humanDuration(d time.Duration) string {
+	switch m := int((d + time.Minute - 1) / time.Minute); {
+	case d < time.Minute:
+		return "a minute"
+	case m == 1:
+		return "1 minute"
+	default:
+		return strconv.Itoa(m) + " minutes"
+	}
+}
+
+// --- consent ---
+
+// Consent serves the consent form's post.
+func (h *Handler) Consent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	raw, ar, ok := h.readPageRequest(w, r)
+	if !ok {
+		return
+	}
+	_, user, ok, err := h.browserSession(ctx, r)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	if !ok {
+		// Signed out (or the session ended) while the page was open.
+		h.authorize(w, r, raw, flowState{})
+		return
+	}
+	c := ar.GetClient().(*clientauth.Client)
+	switch r.PostForm.Get("decision") {
+	case "allow":
+	case "deny":
+		h.log.Info("consent refused", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
+		if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+			IP: h.cfg.IPs.String(r), Outcome: "access_denied"}) != nil {
+			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+			return
+		}
+		h.writeAuthorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The person refused the request."))
+		return
+	default:
+		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read", "Choose Allow or Deny.")
+		return
+	}
+	granted := ar.GetRequestedScopes()
+	if old, err := h.store.GetConsent(ctx, user.ID, c.GetID()); err == nil {
+		for _, sc := range old.Scopes {
+			if !slices.Contains(granted, sc) && h.cfg.Scopes.Known(sc) {
+				granted = append(granted, sc)
+			}
+		}
+	}
+	if err := h.store.SaveConsent(ctx, storage.Consent{UserID: user.ID, ClientID: c.GetID(), Scopes: granted, GrantedAt: h.now()}); err != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+		IP: h.cfg.IPs.String(r), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+		return
+	}
+	h.log.Info("consent given", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
+	h.authorize(w, r, raw, flowState{consentGiven: true})
+}
+
+// --- logout ---
+
+// Logout shows a sign-out button (GET) and ends the browser session
+// (POST with the CSRF token).
+func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		csrf := h.csrfToken(w, r)
+		h.renderPage(w, r, http.StatusOK, func(b *bytes.Buffer) error {
+			return h.cfg.Pages.Logout(b, templates.LogoutData{Action: LogoutPath, CSRF: csrf})
+		})
+		return
+	}
+	if !h.readPageForm(w, r) {
+		return
+	}
+	if ck, err := r.Cookie(h.cookieName(sessionCookie)); err == nil {
+		if err := h.store.DeleteBrowserSession(ctx, sessionID(ck.Value)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			h.log.Error("end browser session", web.RequestField(ctx), zap.Error(err))
+			h.errorPage(w, r, http.StatusServiceUnavailable, "Could not sign you out", "The server cannot complete the request right now. Try again in a moment.")
+			return
+		}
+	}
+	h.clearCookie(w, sessionCookie)
+	h.messagePage(w, r, http.StatusOK, "You are signed out", "You can close this window.")
+}
