@@ -59,6 +59,8 @@ type Key struct {
 	RetiredAt   time.Time
 
 	signer crypto.Signer
+	// rand is the ring's Config.Rand: the signature nonces' source.
+	rand   io.Reader
 	public jose.JSONWebKey
 	// headers caches the encoded JWS protected header per "typ" value.
 	headers map[string]string
@@ -79,8 +81,9 @@ func generate(alg string, rand io.Reader) (crypto.Signer, error) {
 }
 
 // newKey wraps a private key: it derives the kid (the RFC 7638 thumbprint
-// of the public key) and the public JWK.
-func newKey(alg string, signer crypto.Signer) (*Key, error) {
+// of the public key) and the public JWK. rand is the source of signature
+// nonces.
+func newKey(alg string, signer crypto.Signer, rand io.Reader) (*Key, error) {
 	switch signer.(type) {
 	case *ecdsa.PrivateKey:
 		if alg != ES256 {
@@ -99,7 +102,7 @@ func newKey(alg string, signer crypto.Signer) (*Key, error) {
 		return nil, fmt.Errorf("keys: thumbprint: %w", err)
 	}
 	pub.KeyID = b64.EncodeToString(tp)
-	k := &Key{ID: pub.KeyID, Alg: alg, signer: signer, public: pub, headers: make(map[string]string)}
+	k := &Key{ID: pub.KeyID, Alg: alg, signer: signer, rand: rand, public: pub, headers: make(map[string]string)}
 	for _, typ := range []string{TypeAccessToken, TypeJWT} {
 		h, err := json.Marshal(struct {
 			Alg string `json:"alg"`
@@ -142,7 +145,7 @@ func (k *Key) SignJWT(typ string, payload []byte) (token, signature string, err 
 	var sig []byte
 	switch priv := k.signer.(type) {
 	case *ecdsa.PrivateKey:
-		r, s, err := ecdsa.Sign(cryptoRand, priv, digest[:])
+		r, s, err := ecdsa.Sign(k.rand, priv, digest[:])
 		if err != nil {
 			return "", "", fmt.Errorf("keys: sign: %w", err)
 		}
@@ -151,7 +154,7 @@ func (k *Key) SignJWT(typ string, payload []byte) (token, signature string, err 
 		s.FillBytes(raw[32:])
 		sig = raw[:]
 	case *rsa.PrivateKey:
-		sig, err = rsa.SignPKCS1v15(cryptoRand, priv, crypto.SHA256, digest[:])
+		sig, err = rsa.SignPKCS1v15(k.rand, priv, crypto.SHA256, digest[:])
 		if err != nil {
 			return "", "", fmt.Errorf("keys: sign: %w", err)
 		}
