@@ -126,6 +126,20 @@ const (
 // SignJWT signs payload (the JSON claims) as a compact JWS with header
 // {"alg", "kid", "typ"} and returns the token and its signature part
 // (base64url), which identifies the token in storage.
+//
+// It is written by hand rather than with go-jose's signer (same header
+// and payload bytes, TestSignJWTMatchesGoJose) because that is faster for
+// ES256. BenchmarkSignJWT, go test -run '^$' -bench SignJWT -benchmem
+// -count 6 ./keys, medians, Go 1.26.8, go-jose v4.1.8, on a shared
+// 2-core AMD EPYC, with encoding/json claims on the go-jose side:
+//
+//	ES256 hand-written   64.3 µs/op  7.1 KiB/op   65 allocs/op
+//	ES256 go-jose        97.1 µs/op 11.9 KiB/op  129 allocs/op  +51% (p=0.002; +35% in a second run)
+//	RS256 hand-written   1.82 ms/op  2.0 KiB/op    4 allocs/op
+//	RS256 go-jose        1.81 ms/op  6.7 KiB/op   64 allocs/op  no measurable difference
+//
+// The RSA private-key operation hides the signer's cost. go-jose would
+// also draw ECDSA nonces from its own reader, not the ring's Config.Rand.
 func (k *Key) SignJWT(typ string, payload []byte) (token, signature string, err error) {
 	header, ok := k.headers[typ]
 	if !ok {
