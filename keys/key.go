@@ -59,6 +59,8 @@ type Key struct {
 	RetiredAt   time.Time
 
 	signer crypto.Signer
+	// rand is the ring's Config.Rand: the signature nonces' source.
+	rand   io.Reader
 	public jose.JSONWebKey
 	// headers caches the encoded JWS protected header per "typ" value.
 	headers map[string]string
@@ -79,8 +81,9 @@ func generate(alg string, rand io.Reader) (crypto.Signer, error) {
 }
 
 // newKey wraps a private key: it derives the kid (the RFC 7638 thumbprint
-// of the public key) and the public JWK.
-func newKey(alg string, signer crypto.Signer) (*Key, error) {
+// of the public key) and the public JWK. rand is the source of signature
+// nonces.
+func newKey(alg string, signer crypto.Signer, rand io.Reader) (*Key, error) {
 	switch signer.(type) {
 	case *ecdsa.PrivateKey:
 		if alg != ES256 {
@@ -99,7 +102,7 @@ func newKey(alg string, signer crypto.Signer) (*Key, error) {
 		return nil, fmt.Errorf("keys: thumbprint: %w", err)
 	}
 	pub.KeyID = b64.EncodeToString(tp)
-	k := &Key{ID: pub.KeyID, Alg: alg, signer: signer, public: pub, headers: make(map[string]string)}
+	k := &Key{ID: pub.KeyID, Alg: alg, signer: signer, rand: rand, public: pub, headers: make(map[string]string)}
 	for _, typ := range []string{TypeAccessToken, TypeJWT} {
 		h, err := json.Marshal(struct {
 			Alg string `json:"alg"`
@@ -123,6 +126,20 @@ const (
 // SignJWT signs payload (the JSON claims) as a compact JWS with header
 // {"alg", "kid", "typ"} and returns the token and its signature part
 // (base64url), which identifies the token in storage.
+//
+// It is written by hand rather than with go-jose's signer (same header
+// and payload bytes, TestSignJWTMatchesGoJose) because that is faster for
+// ES256. BenchmarkSignJWT, go test -run '^$' -bench SignJWT -benchmem
+// -count 6 ./keys, medians, Go 1.26.8, go-jose v4.1.8, on a shared
+// 2-core AMD EPYC, with encoding/json claims on the go-jose side:
+//
+//	ES256 hand-written   64.3 µs/op  7.1 KiB/op   65 allocs/op
+//	ES256 go-jose        97.1 µs/op 11.9 KiB/op  129 allocs/op  +51% (p=0.002; +35% in a second run)
+//	RS256 hand-written   1.82 ms/op  2.0 KiB/op    4 allocs/op
+//	RS256 go-jose        1.81 ms/op  6.7 KiB/op   64 allocs/op  no measurable difference
+//
+// The RSA private-key operation hides the signer's cost. go-jose would
+// also draw ECDSA nonces from its own reader, not the ring's Config.Rand.
 func (k *Key) SignJWT(typ string, payload []byte) (token, signature string, err error) {
 	header, ok := k.headers[typ]
 	if !ok {
@@ -142,7 +159,7 @@ func (k *Key) SignJWT(typ string, payload []byte) (token, signature string, err 
 	var sig []byte
 	switch priv := k.signer.(type) {
 	case *ecdsa.PrivateKey:
-		r, s, err := ecdsa.Sign(cryptoRand, priv, digest[:])
+		r, s, err := ecdsa.Sign(k.rand, priv, digest[:])
 		if err != nil {
 			return "", "", fmt.Errorf("keys: sign: %w", err)
 		}
@@ -151,7 +168,7 @@ func (k *Key) SignJWT(typ string, payload []byte) (token, signature string, err 
 		s.FillBytes(raw[32:])
 		sig = raw[:]
 	case *rsa.PrivateKey:
-		sig, err = rsa.SignPKCS1v15(cryptoRand, priv, crypto.SHA256, digest[:])
+		sig, err = rsa.SignPKCS1v15(k.rand, priv, crypto.SHA256, digest[:])
 		if err != nil {
 			return "", "", fmt.Errorf("keys: sign: %w", err)
 		}

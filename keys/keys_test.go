@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,6 +167,79 @@ func TestSignVerifiesWithGoJoseAgainstJWKS(t *testing.T) {
 				t.Fatalf("Verify = %s, %v, %q, %v", got, vk, vsig, err)
 			}
 		})
+	}
+}
+
+var errTestRand = errors.New("test rand: failing")
+
+// testRand passes reads on to crypto/rand and counts them, or fails every
+// read once failing is set.
+type testRand struct {
+	reads   atomic.Int64
+	failing atomic.Bool
+}
+
+func (r *testRand) Read(p []byte) (int, error) {
+	if r.failing.Load() {
+		return 0, errTestRand
+	}
+	r.reads.Add(1)
+	return rand.Read(p)
+}
+
+func TestSigningUsesConfigRand(t *testing.T) {
+	// Since Go 1.26 crypto/ecdsa ignores a reader other than
+	// crypto/rand.Reader unless this is set; the runtime rereads GODEBUG
+	// when it changes.
+	t.Setenv("GODEBUG", "cryptocustomrand=1")
+	ctx := context.Background()
+	payload := []byte(`{"sub":"x"}`)
+	store := memory.New()
+
+	// A key the ring generates signs with the ring's Rand.
+	src := &testRand{}
+	r, err := Open(ctx, Config{Store: store, Sealer: newSealer(t, secretA), Rand: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := r.Active(ES256)
+	before := src.reads.Load()
+	if _, _, err := k.SignJWT(TypeAccessToken, payload); err != nil {
+		t.Fatal(err)
+	}
+	if src.reads.Load() == before {
+		t.Fatal("SignJWT(ES256) read nothing from Config.Rand")
+	}
+	src.failing.Store(true)
+	if _, _, err := k.SignJWT(TypeAccessToken, payload); !errors.Is(err, errTestRand) {
+		t.Fatalf("SignJWT(ES256) with a failing Config.Rand: err = %v, want %v", err, errTestRand)
+	}
+	// So does a key carried over by Reload.
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k, _ = r.Active(ES256)
+	if _, _, err := k.SignJWT(TypeAccessToken, payload); !errors.Is(err, errTestRand) {
+		t.Fatalf("SignJWT(ES256) after Reload with a failing Config.Rand: err = %v, want %v", err, errTestRand)
+	}
+
+	// A key another ring loads from the store signs with that ring's Rand.
+	failing := &testRand{}
+	failing.failing.Store(true)
+	r2, err := Open(ctx, Config{Store: store, Sealer: newSealer(t, secretA), Rand: failing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := r2.Active(ES256)
+	if k2.ID != k.ID {
+		t.Fatalf("second ring signs with %s, want the stored key %s", k2.ID, k.ID)
+	}
+	if _, _, err := k2.SignJWT(TypeAccessToken, payload); !errors.Is(err, errTestRand) {
+		t.Fatalf("SignJWT(ES256) of a loaded key with a failing Config.Rand: err = %v, want %v", err, errTestRand)
+	}
+	src.failing.Store(false)
+	if _, _, err := k.SignJWT(TypeAccessToken, payload); err != nil {
+		t.Fatalf("first ring's key after its Rand recovered: %v", err)
 	}
 }
 

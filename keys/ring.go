@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -26,7 +27,12 @@ type Config struct {
 	Sealer *Sealer
 	// Now returns the current time; time.Now if nil.
 	Now func() time.Time
-	// Rand is the source of key material and nonces; crypto/rand if nil.
+	// Rand is the source of key material and of signature nonces;
+	// crypto/rand.Reader if nil. Since Go 1.26, crypto/ecdsa and
+	// crypto/rsa use it only under GODEBUG=cryptocustomrand=1 and
+	// otherwise always draw from a secure source of their own; tests
+	// that need deterministic keys use testing/cryptotest.SetGlobalRandom.
+	// RS256 signatures (PKCS #1 v1.5) need no randomness.
 	Rand io.Reader
 	// Schedule is when Maintain rotates keys; no automatic rotation if
 	// its Every is zero.
@@ -107,7 +113,7 @@ func Open(ctx context.Context, cfg Config) (*Ring, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Rand == nil {
-		cfg.Rand = cryptoRand
+		cfg.Rand = rand.Reader
 	}
 	if err := cfg.Schedule.Validate(); err != nil {
 		return nil, err
@@ -157,7 +163,7 @@ func (r *Ring) create(ctx context.Context, alg, state string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("keys: generate %s key: %w", alg, err)
 	}
-	k, err := newKey(alg, priv)
+	k, err := newKey(alg, priv, r.cfg.Rand)
 	if err != nil {
 		return "", err
 	}
@@ -266,7 +272,7 @@ func (r *Ring) load(old *snapshot, rec storage.Key) (*Key, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys: key %s: decode: %w", rec.ID, err)
 		}
-		if k, err = newKey(rec.Alg, priv); err != nil {
+		if k, err = newKey(rec.Alg, priv, r.cfg.Rand); err != nil {
 			return nil, err
 		}
 		if k.ID != rec.ID {

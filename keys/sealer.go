@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -35,16 +36,16 @@ type Sealer struct {
 	rand  io.Reader
 }
 
-// NewSealer derives one AES-256 key per secret with HKDF-SHA256. rand
-// supplies nonces; crypto/rand if nil.
-func NewSealer(secrets []string, rand io.Reader) (*Sealer, error) {
+// NewSealer derives one AES-256 key per secret with HKDF-SHA256. random
+// supplies nonces; crypto/rand.Reader if nil.
+func NewSealer(secrets []string, random io.Reader) (*Sealer, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("keys: no secret configured")
 	}
-	if rand == nil {
-		rand = cryptoRand
+	if random == nil {
+		random = rand.Reader
 	}
-	s := &Sealer{rand: rand}
+	s := &Sealer{rand: random}
 	for i, sec := range secrets {
 		if len(sec) < MinSecretLen {
 			return nil, fmt.Errorf("keys: secret %d is %d characters long; use at least %d random characters", i+1, len(sec), MinSecretLen)

@@ -205,8 +205,10 @@ func AuditHash(prev, body []byte) []byte {
 	return h.Sum(nil)
 }
 
-// ZeroAuditHash is the PrevHash of the first entry ever.
-var ZeroAuditHash = make([]byte, sha256.Size)
+// ZeroAuditHash returns the PrevHash of the first entry ever: sha256.Size
+// zero bytes, in a new slice on every call, so no caller can change
+// another's.
+func ZeroAuditHash() []byte { return make([]byte, sha256.Size) }
 
 // AuditFilter selects audit entries. Zero fields select everything.
 type AuditFilter struct {
@@ -255,7 +257,7 @@ type AuditStore interface {
 	// checkpoint if none is older than before).
 	DropAuditBefore(ctx context.Context, before, now time.Time) (int, error)
 	// AuditHead returns the Seq and Hash of the last entry ever appended
-	// (0 and ZeroAuditHash before the first). It is kept apart from the
+	// (0 and ZeroAuditHash() before the first). It is kept apart from the
 	// entries, so that entries removed from the end of the chain, which
 	// the hashes alone cannot show, are seen by comparing with it.
 	AuditHead(ctx context.Context) (int64, []byte, error)
@@ -328,7 +330,7 @@ func (v *AuditVerifier) Add(e AuditEntry) error {
 	if v.last == nil {
 		v.firstSeq, v.firstPrev = e.Seq, e.PrevHash
 		if e.Seq == 1 {
-			if !bytes.Equal(e.PrevHash, ZeroAuditHash) {
+			if !bytes.Equal(e.PrevHash, ZeroAuditHash()) {
 				return brk("the first entry does not start the chain")
 			}
 			v.vouched = true

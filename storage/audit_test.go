@@ -169,7 +169,7 @@ func checkpoint(through storage.AuditEntry, dropped int) storage.AuditEntry {
 // afterDrop is a chain of 5 whose first 3 entries were dropped behind a
 // checkpoint (seq 6) made by mutate: entries 4 to 6, and 7 after it.
 func afterDrop(mutate func(cp *storage.AuditEntry)) []storage.AuditEntry {
-	full := chain(1, storage.ZeroAuditHash, events(5)...)
+	full := chain(1, storage.ZeroAuditHash(), events(5)...)
 	cp := checkpoint(full[2], 3)
 	if mutate != nil {
 		mutate(&cp)
@@ -179,7 +179,7 @@ func afterDrop(mutate func(cp *storage.AuditEntry)) []storage.AuditEntry {
 }
 
 func TestAuditVerifier(t *testing.T) {
-	whole := func() []storage.AuditEntry { return chain(1, storage.ZeroAuditHash, events(6)...) }
+	whole := func() []storage.AuditEntry { return chain(1, storage.ZeroAuditHash(), events(6)...) }
 	tests := []struct {
 		name    string
 		entries func() []storage.AuditEntry
@@ -243,7 +243,7 @@ func TestAuditVerifier(t *testing.T) {
 		{"deleted leading entries", func() []storage.AuditEntry { return whole()[3:] }, 4, false, 3},
 		{"dropped behind a checkpoint", func() []storage.AuditEntry { return afterDrop(nil) }, 0, false, 4},
 		{"only the checkpoint left", func() []storage.AuditEntry {
-			full := chain(1, storage.ZeroAuditHash, events(3)...)
+			full := chain(1, storage.ZeroAuditHash(), events(3)...)
 			return chain(4, full[2].Hash, checkpoint(full[2], 3))
 		}, 0, false, 1},
 		{"checkpoint with another hash", func() []storage.AuditEntry {
@@ -293,7 +293,7 @@ func FuzzDecodeAuditBody(f *testing.F) {
 	for _, e := range events(2) {
 		f.Add(e.Canonical())
 	}
-	f.Add(checkpoint(chain(1, storage.ZeroAuditHash, events(1)...)[0], 1).Canonical())
+	f.Add(checkpoint(chain(1, storage.ZeroAuditHash(), events(1)...)[0], 1).Canonical())
 	f.Add(storage.AuditEntry{Time: auditTime, ClientID: "a\x00\xff", Details: map[string]string{"\xfe": "<&>"}}.Canonical())
 	f.Add([]byte(`{"time":"2026-11-23T12:00:00.000000+01:00","type":"t","actor":"a","outcome":"ok"}`))
 	f.Add([]byte(`{"outcome":"ok","actor":"a","type":"t","time":"2026-11-23T12:00:00.000000Z"}`))
@@ -314,7 +314,7 @@ func FuzzDecodeAuditBody(f *testing.F) {
 		}
 		// A canonical body verifies as the first entry of a chain.
 		var v storage.AuditVerifier
-		err := v.Add(storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash, Hash: storage.AuditHash(storage.ZeroAuditHash, body), Body: body})
+		err := v.Add(storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash(), Hash: storage.AuditHash(storage.ZeroAuditHash(), body), Body: body})
 		if bytes.Equal(c, body) != (err == nil) {
 			t.Fatalf("body %q: canonical %t, but verifier said %v", body, bytes.Equal(c, body), err)
 		}
@@ -338,7 +338,7 @@ func FuzzCanonical(f *testing.F) {
 		}
 		checkSealed(t, e, d)
 		var v storage.AuditVerifier
-		if err := v.Add(storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash, Hash: storage.AuditHash(storage.ZeroAuditHash, c), Body: c}); err != nil {
+		if err := v.Add(storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash(), Hash: storage.AuditHash(storage.ZeroAuditHash(), c), Body: c}); err != nil {
 			t.Fatalf("verifier refused the canonical form %q: %v", c, err)
 		}
 	})
@@ -348,7 +348,7 @@ func FuzzCanonical(f *testing.F) {
 // entry checked before: the kept hash must match, the entry must match
 // its own hash, and the links after it are checked as ever.
 func TestAuditVerifierAnchor(t *testing.T) {
-	es := chain(1, storage.ZeroAuditHash, events(6)...)
+	es := chain(1, storage.ZeroAuditHash(), events(6)...)
 	var v storage.AuditVerifier
 	if err := v.Anchor(es[2], es[2].Hash); err != nil {
 		t.Fatalf("Anchor(entry 3, its hash) = %v", err)

@@ -65,7 +65,7 @@ func (s *Store) CreateTokenAudited(_ context.Context, t storage.Token, e storage
 func (s *Store) appendAuditLocked(sealed ...storage.AuditEntry) {
 	a := &s.audit
 	if a.head == nil {
-		a.head = storage.ZeroAuditHash
+		a.head = storage.ZeroAuditHash()
 	}
 	for _, out := range sealed {
 		a.seq++
@@ -140,7 +140,7 @@ func (s *Store) AuditHead(context.Context) (int64, []byte, error) {
 	s.auditMu.Lock()
 	defer s.auditMu.Unlock()
 	if s.audit.head == nil {
-		return 0, slices.Clone(storage.ZeroAuditHash), nil
+		return 0, storage.ZeroAuditHash(), nil
 	}
 	return s.audit.seq, slices.Clone(s.audit.head), nil
 }

@@ -114,7 +114,7 @@ func wantStored(t testing.TB, got, want storage.AuditEntry) {
 }
 
 func testAuditAppendList(t *testing.T, s storage.Store) {
-	if seq, hash, err := s.AuditHead(context.Background()); err != nil || seq != 0 || !bytes.Equal(hash, storage.ZeroAuditHash) {
+	if seq, hash, err := s.AuditHead(context.Background()); err != nil || seq != 0 || !bytes.Equal(hash, storage.ZeroAuditHash()) {
 		t.Errorf("AuditHead() of an empty trail = %d, %x, %v; want 0 and the zero hash", seq, hash, err)
 	}
 	base := now().Add(-time.Hour)
@@ -130,7 +130,7 @@ func testAuditAppendList(t *testing.T, s storage.Store) {
 	if len(got) != len(in) {
 		t.Fatalf("ListAudit() = %d entries, want %d", len(got), len(in))
 	}
-	prev := storage.ZeroAuditHash
+	prev := storage.ZeroAuditHash()
 	for i, e := range got {
 		if e.Seq != int64(i+1) {
 			t.Errorf("entry %d: Seq = %d, want %d", i, e.Seq, i+1)

@@ -1,5 +1,0 @@
-package keys
-
-import "crypto/rand"
-
-var cryptoRand = rand.Reader
