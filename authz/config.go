@@ -73,9 +73,12 @@ type Config struct {
 	// or fragment.
 	Issuer string
 	// Store keeps clients, tokens and keys. If nil, New opens the store
-	// that DatabaseURL names, or an in-memory store if DatabaseURL is
-	// empty (a choice the caller allows only in development).
+	// that DatabaseURL names, or, with InMemory, an in-memory store; with
+	// none of the three New fails (never a silent fallback).
 	Store storage.Store
+	// InMemory asks for an in-memory store when Store and DatabaseURL are
+	// unset: nothing persists. Development only (serve --dev).
+	InMemory bool
 	// DatabaseURL is the PostgreSQL connection URL; its schema must be
 	// migrated (Migrate).
 	DatabaseURL string
@@ -272,6 +275,9 @@ func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if err := validIssuer(c.Issuer); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Store == nil && c.DatabaseURL == "" && !c.InMemory {
+		errs = append(errs, errors.New("no store: set a database URL (IDVAUTH_DATABASE_URL), or ask for an in-memory store (development only)"))
 	}
 	if len(c.Secrets) == 0 {
 		errs = append(errs, errors.New("no secrets configured (IDVAUTH_SECRETS)"))

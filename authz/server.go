@@ -295,14 +295,25 @@ func (s *Server) Ready(ctx context.Context) error {
 // returns how many it deleted. A store shared by several replicas may let
 // only one of them clean at a time; the others delete nothing.
 func (s *Server) Janitor(ctx context.Context) (int, error) {
+	return deleteExpired(ctx, s.store, s.now(), s.cfg.JanitorBatch)
+}
+
+// expiredDeleter is the store the janitor cleans.
+type expiredDeleter interface {
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// deleteExpired deletes what expired before now from st, batch rows a
+// statement, until none is left.
+func deleteExpired(ctx context.Context, st expiredDeleter, now time.Time, batch int) (int, error) {
 	total := 0
 	for {
-		n, err := s.store.DeleteExpired(ctx, s.now(), s.cfg.JanitorBatch)
+		n, err := st.DeleteExpired(ctx, now, batch)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("authz: delete expired tokens: %w", err)
 		}
-		if n < s.cfg.JanitorBatch {
+		if n < batch {
 			return total, nil
 		}
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // openStore opens the store cfg names: PostgreSQL for a database URL,
-// memory otherwise.
+// memory if cfg asks for it (checked by withDefaults).
 func openStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged func(), onAuditBatch func(int, time.Duration)) (storage.Store, error) {
 	if cfg.DatabaseURL == "" {
 		return memory.New(), nil
@@ -57,6 +57,5 @@ func RunJanitor(ctx context.Context, url string) (int, error) {
 		return 0, fmt.Errorf("authz: %w", err)
 	}
 	defer st.Close()
-	s := &Server{cfg: Config{Now: time.Now, JanitorBatch: DefaultJanitorBatch}, store: st}
-	return s.Janitor(ctx)
+	return deleteExpired(ctx, st, time.Now().UTC(), DefaultJanitorBatch)
 }

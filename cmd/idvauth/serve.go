@@ -187,6 +187,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if a.DatabaseURL == "" && !sc.dev {
 		missing = append(missing, "IDVAUTH_DATABASE_URL (PostgreSQL; or run 'idvauth serve --dev' to try idvauth in memory)")
 	}
+	a.InMemory = sc.dev && a.DatabaseURL == ""
 	if len(missing) > 0 {
 		return sc, fmt.Errorf("cannot start without these settings:\n  - %s", strings.Join(missing, "\n  - "))
 	}
