@@ -2,9 +2,7 @@ package authz
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -73,10 +71,7 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 	if err != nil {
 		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	jti, err := randomID()
-	if err != nil {
-		return "", fosite.ErrServerError.WithWrap(err)
-	}
+	jti := web.Random(16)
 	now := t.s.now()
 	id := req.GetClient().GetID()
 	payload, err := json.Marshal(idClaims{
@@ -92,15 +87,6 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	return token, nil
-}
-
-// randomID returns 128 random bits, base64url.
-func randomID() (string, error) {
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(raw[:]), nil
 }
 
 // hintDecoder lets fosite's OpenID Connect validator read an id_token_hint:

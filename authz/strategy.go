@@ -2,8 +2,6 @@ package authz
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -50,11 +49,7 @@ func (j *jwtStrategy) GenerateAccessToken(_ context.Context, req fosite.Requeste
 	if exp.IsZero() {
 		exp = now.Add(j.s.cfg.AccessTokenTTL)
 	}
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", "", fosite.ErrServerError.WithWrap(err)
-	}
-	jti := base64.RawURLEncoding.EncodeToString(raw[:])
+	jti := web.Random(16)
 
 	bp := bufPool.Get().(*[]byte)
 	b := (*bp)[:0]

@@ -270,10 +270,14 @@ func LogFosite(ctx context.Context, log *zap.Logger, endpoint string, err error)
 	}
 }
 
-// RandomToken returns 256 random bits, base64url-encoded (43 characters):
-// session cookies, CSRF tokens, one-time secrets.
-func RandomToken() string {
-	var raw [32]byte
-	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24 and later)
-	return base64.RawURLEncoding.EncodeToString(raw[:])
+// Random returns n random bytes, base64url-encoded: the one source of
+// random identifiers and secrets (session cookies, CSRF tokens, jti,
+// client secrets, user IDs).
+func Random(n int) string {
+	raw := make([]byte, n)
+	_, _ = rand.Read(raw) // crypto/rand.Read never fails (Go 1.24 and later)
+	return base64.RawURLEncoding.EncodeToString(raw)
 }
+
+// RandomToken returns 256 random bits, base64url-encoded (43 characters).
+func RandomToken() string { return Random(32) }
