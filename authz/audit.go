@@ -48,7 +48,7 @@ const (
 )
 
 // onKeyChange audits a key lifecycle step this replica took.
-func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChange) {
+func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChange, requested bool) {
 	typ := map[string]string{
 		"next": EventKeyCreated, "active": EventKeyActivated, "retired": EventKeyRetired, "removed": EventKeyRemoved,
 	}[ch.To]
@@ -56,8 +56,8 @@ func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChan
 		typ = EventKeyCreated
 	}
 	actor := audit.System
-	if n := auditNoteOf(ctx); n != nil {
-		actor = audit.Admin
+	if requested {
+		actor = audit.Admin // only the admin API asks for key steps
 	}
 	_ = s.trail.Append(ctx, storage.AuditEntry{Type: typ, Actor: actor, Details: map[string]string{
 		"kid": ch.ID, "alg": alg, "from": ch.From, "to": ch.To,

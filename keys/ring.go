@@ -38,10 +38,11 @@ type Config struct {
 	// its Every is zero.
 	Schedule Schedule
 	// OnChange, if set, is called after this ring changed a key in the
-	// store: created it (From is "") or moved it between states. Steps
-	// another replica took are not reported here. It must not block long:
-	// it runs inside the step.
-	OnChange func(ctx context.Context, alg string, ch storage.KeyChange)
+	// store: created it (From is "") or moved it between states.
+	// requested says the step was asked for (RotateNow, Retire) rather
+	// than taken on schedule. Steps another replica took are not reported
+	// here. It must not block long: it runs inside the step.
+	OnChange func(ctx context.Context, alg string, ch storage.KeyChange, requested bool)
 }
 
 // Schedule is the automatic rotation timeline of each algorithm's keys:
@@ -137,7 +138,7 @@ func (r *Ring) ensureActive(ctx context.Context) error {
 		if r.cur.Load().active[alg] != nil {
 			continue
 		}
-		if _, err := r.create(ctx, alg, StateActive); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+		if _, err := r.create(ctx, alg, StateActive, false); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
 			return err
 		}
 		created = true
@@ -156,9 +157,9 @@ func (r *Ring) ensureActive(ctx context.Context) error {
 }
 
 // create generates, seals and stores a new key for alg in state (next or
-// active), and returns its kid. ErrAlreadyExists (wrapped) if the
+// active), and returns its kid; requested is passed to OnChange. ErrAlreadyExists (wrapped) if the
 // algorithm already has a key in that state.
-func (r *Ring) create(ctx context.Context, alg, state string) (string, error) {
+func (r *Ring) create(ctx context.Context, alg, state string, requested bool) (string, error) {
 	priv, err := generate(alg, r.cfg.Rand)
 	if err != nil {
 		return "", fmt.Errorf("keys: generate %s key: %w", alg, err)
@@ -188,7 +189,7 @@ func (r *Ring) create(ctx context.Context, alg, state string) (string, error) {
 		return "", fmt.Errorf("keys: store %s key: %w", alg, err)
 	}
 	if r.cfg.OnChange != nil {
-		r.cfg.OnChange(ctx, alg, storage.KeyChange{ID: k.ID, To: state})
+		r.cfg.OnChange(ctx, alg, storage.KeyChange{ID: k.ID, To: state}, requested)
 	}
 	return k.ID, nil
 }

@@ -50,7 +50,7 @@ func (r *Ring) Maintain(ctx context.Context) (changed bool, err error) {
 		due := act.ActivatedAt.Add(sc.Every)
 		if next == nil {
 			if !now.Before(due.Add(-sc.PrePublish)) {
-				_, err := r.create(ctx, alg, StateNext)
+				_, err := r.create(ctx, alg, StateNext, false)
 				if err := step(err); err != nil {
 					return changed, err
 				}
@@ -58,14 +58,14 @@ func (r *Ring) Maintain(ctx context.Context) (changed bool, err error) {
 			continue
 		}
 		if !now.Before(due) && !now.Before(next.CreatedAt.Add(sc.PrePublish)) {
-			if err := step(r.update(ctx, now, promote(act, next)...)); err != nil {
+			if err := step(r.update(ctx, now, false, promote(act, next)...)); err != nil {
 				return changed, fmt.Errorf("keys: activate %s key %s: %w", alg, next.ID, err)
 			}
 		}
 	}
 	for _, k := range snap.keys {
 		if k.State == StateRetired && !now.Before(k.RetiredAt.Add(sc.Retain)) {
-			err := r.update(ctx, now, storage.KeyChange{ID: k.ID, From: StateRetired, To: StateRemoved})
+			err := r.update(ctx, now, false, storage.KeyChange{ID: k.ID, From: StateRetired, To: StateRemoved})
 			if err := step(err); err != nil {
 				return changed, fmt.Errorf("keys: remove key %s: %w", k.ID, err)
 			}
@@ -103,12 +103,12 @@ func (r *Ring) RotateNow(ctx context.Context, alg string) (*Key, error) {
 		snap := r.cur.Load()
 		act, next := snap.active[alg], snap.next[alg]
 		if next == nil {
-			if _, err := r.create(ctx, alg, StateNext); err != nil && !lostRace(err) {
+			if _, err := r.create(ctx, alg, StateNext, true); err != nil && !lostRace(err) {
 				return nil, err
 			}
 			continue // load the next key, ours or another replica's
 		}
-		err := r.update(ctx, r.cfg.Now().UTC(), promote(act, next)...)
+		err := r.update(ctx, r.cfg.Now().UTC(), true, promote(act, next)...)
 		if err != nil && !lostRace(err) {
 			return nil, fmt.Errorf("keys: activate %s key %s: %w", alg, next.ID, err)
 		}
@@ -142,7 +142,7 @@ func (r *Ring) Retire(ctx context.Context, kid string, revokeTokens bool) error 
 	case StateRemoved:
 		return nil
 	case StateNext:
-		if err := r.update(ctx, now, storage.KeyChange{ID: kid, From: StateNext, To: StateRemoved}); err != nil {
+		if err := r.update(ctx, now, true, storage.KeyChange{ID: kid, From: StateNext, To: StateRemoved}); err != nil {
 			return fmt.Errorf("keys: withdraw key %s: %w", kid, err)
 		}
 		return r.Reload(ctx)
@@ -157,21 +157,22 @@ func (r *Ring) Retire(ctx context.Context, kid string, revokeTokens bool) error 
 	if !revokeTokens {
 		return nil
 	}
-	if err := r.update(ctx, now, storage.KeyChange{ID: kid, From: StateRetired, To: StateRemoved}); err != nil && !lostRace(err) {
+	if err := r.update(ctx, now, true, storage.KeyChange{ID: kid, From: StateRetired, To: StateRemoved}); err != nil && !lostRace(err) {
 		return fmt.Errorf("keys: remove key %s: %w", kid, err)
 	}
 	return r.Reload(ctx)
 }
 
-// update applies changes in the store and reports each to OnChange.
-func (r *Ring) update(ctx context.Context, at time.Time, changes ...storage.KeyChange) error {
+// update applies changes in the store and reports each to OnChange, with
+// requested.
+func (r *Ring) update(ctx context.Context, at time.Time, requested bool, changes ...storage.KeyChange) error {
 	if err := r.cfg.Store.UpdateKeys(ctx, at, changes...); err != nil {
 		return err
 	}
 	if r.cfg.OnChange != nil {
 		for _, ch := range changes {
 			rec, _ := r.record(ch.ID)
-			r.cfg.OnChange(ctx, rec.Alg, ch)
+			r.cfg.OnChange(ctx, rec.Alg, ch, requested)
 		}
 	}
 	return nil

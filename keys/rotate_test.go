@@ -317,13 +317,17 @@ func TestOnChangeReportsOwnStepsOnly(t *testing.T) {
 	ctx := context.Background()
 	store := memory.New()
 	var got []string
-	r, err := Open(ctx, Config{Store: store, Sealer: newSealer(t, secretA), OnChange: func(_ context.Context, alg string, ch storage.KeyChange) {
-		got = append(got, alg+":"+ch.From+">"+ch.To)
+	r, err := Open(ctx, Config{Store: store, Sealer: newSealer(t, secretA), OnChange: func(_ context.Context, alg string, ch storage.KeyChange, requested bool) {
+		by := "schedule"
+		if requested {
+			by = "request"
+		}
+		got = append(got, alg+":"+ch.From+">"+ch.To+"/"+by)
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "ES256:>active RS256:>active"; strings.Join(got, " ") != want {
+	if want := "ES256:>active/schedule RS256:>active/schedule"; strings.Join(got, " ") != want {
 		t.Errorf("after Open: changes %q, want %q", got, want)
 	}
 	got = nil
@@ -334,7 +338,20 @@ func TestOnChangeReportsOwnStepsOnly(t *testing.T) {
 	if _, err := r.RotateNow(ctx, RS256); err != nil {
 		t.Fatal(err)
 	}
-	if want := "RS256:>next RS256:active>retired RS256:next>active"; strings.Join(got, " ") != want {
+	if want := "RS256:>next/request RS256:active>retired/request RS256:next>active/request"; strings.Join(got, " ") != want {
 		t.Errorf("after rotations: changes %q, want %q (only this ring's RS256 rotation)", got, want)
+	}
+	got = nil
+	kid := r.Keys()[0].ID
+	if err := r.Retire(ctx, kid, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range got {
+		if !strings.HasSuffix(g, "/request") {
+			t.Errorf("after Retire: change %q, want every change requested", g)
+		}
+	}
+	if len(got) == 0 {
+		t.Error("Retire reported no change")
 	}
 }
