@@ -1,10 +1,16 @@
 package adminapi
 
 import (
+	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Audit event types: the Type of every entry the server writes, and what
@@ -117,4 +123,91 @@ func ParseAuditAnchor(v string) (AuditAnchor, error) {
 		return AuditAnchor{}, errors.New("must be SEQ:HASH with HASH in hex (lower case)")
 	}
 	return AuditAnchor{Seq: n, Hash: hash}, nil
+}
+
+// AuditQuery selects the entries of GET /admin/audit. A zero field
+// selects every entry.
+type AuditQuery struct {
+	Since    time.Time // at or after
+	Until    time.Time // before
+	Type     string    // an Event name
+	ClientID string
+	Subject  string // a person's user ID
+}
+
+func (q AuditQuery) values() url.Values {
+	v := url.Values{}
+	for _, t := range []struct {
+		name string
+		t    time.Time
+	}{{"since", q.Since}, {"until", q.Until}} {
+		if !t.t.IsZero() {
+			v.Set(t.name, t.t.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	for _, p := range [][2]string{{"type", q.Type}, {"client_id", q.ClientID}, {"subject", q.Subject}} {
+		if p[1] != "" {
+			v.Set(p[0], p[1])
+		}
+	}
+	return v
+}
+
+// rawAuditPage is an AuditPage with its entries as sent.
+type rawAuditPage struct {
+	Entries    []json.RawMessage `json:"entries"`
+	NextCursor string            `json:"next_cursor"`
+}
+
+// ListAudit reads the entries q selects, oldest first, with GET
+// /admin/audit page after page, and hands each to each: decoded, and as
+// sent (a copy). It stops after limit entries (0: after the last page) or
+// at the first error, of a call or of each, and returns how many entries
+// it handed on.
+func (c *Client) ListAudit(ctx context.Context, q AuditQuery, limit int, each func(AuditEntryJSON, json.RawMessage) error) (int, error) {
+	v, n := q.values(), 0
+	for {
+		size := MaxAuditPage
+		if limit > 0 && limit-n < size {
+			size = limit - n
+		}
+		v.Set("limit", strconv.Itoa(size))
+		p, _, err := call[rawAuditPage](ctx, c, http.MethodGet, "/admin/audit", v, nil)
+		if err != nil {
+			return n, err
+		}
+		for _, raw := range p.Entries {
+			var e AuditEntryJSON
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return n, errAnswer(err)
+			}
+			if err := each(e, raw); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if p.NextCursor == "" || (limit > 0 && n >= limit) {
+			return n, nil
+		}
+		if len(p.Entries) == 0 || p.NextCursor == v.Get("cursor") {
+			return n, errAnswer(fmt.Errorf("next_cursor %q does not move on", p.NextCursor))
+		}
+		v.Set("cursor", p.NextCursor)
+	}
+}
+
+// VerifyAudit has the server check the audit trail's hash chain (GET
+// /admin/audit/verify): from its start, or after from, a SEQ:HASH that a
+// verification returned before (see ParseAuditAnchor); and at most limit
+// entries (1 to MaxAuditVerifyLimit; 0: to the head). An incomplete
+// answer continues from its LastSeq:LastHash.
+func (c *Client) VerifyAudit(ctx context.Context, from string, limit int64) (AuditVerification, []byte, error) {
+	q := url.Values{}
+	if limit != 0 {
+		q.Set("limit", strconv.FormatInt(limit, 10))
+	}
+	if from != "" {
+		q.Set("from", from)
+	}
+	return call[AuditVerification](ctx, c, http.MethodGet, "/admin/audit/verify", q, nil)
 }

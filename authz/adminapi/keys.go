@@ -1,5 +1,10 @@
 package adminapi
 
+import (
+	"context"
+	"net/http"
+)
+
 // KeyJSON is a signing key in the admin API: public metadata only.
 type KeyJSON struct {
 	KID         string `json:"kid"`
@@ -25,4 +30,21 @@ type RotateKeysRequest struct {
 // RetireKeyRequest is the body of POST /admin/keys/{kid}/retire.
 type RetireKeyRequest struct {
 	RevokeTokens bool `json:"revoke_tokens"`
+}
+
+// ListKeys returns every signing key (GET /admin/keys).
+func (c *Client) ListKeys(ctx context.Context) (KeyList, []byte, error) {
+	return call[KeyList](ctx, c, http.MethodGet, "/admin/keys", nil, nil)
+}
+
+// RotateKeys makes a new key sign now (POST /admin/keys/rotate) and
+// returns every key.
+func (c *Client) RotateKeys(ctx context.Context, in RotateKeysRequest) (KeyList, []byte, error) {
+	return call[KeyList](ctx, c, http.MethodPost, "/admin/keys/rotate", nil, in)
+}
+
+// RetireKey stops key kid signing (POST /admin/keys/{kid}/retire) and
+// returns every key.
+func (c *Client) RetireKey(ctx context.Context, kid string, in RetireKeyRequest) (KeyList, []byte, error) {
+	return call[KeyList](ctx, c, http.MethodPost, route("keys", kid, "/retire"), nil, in)
 }

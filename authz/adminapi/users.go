@@ -1,5 +1,11 @@
 package adminapi
 
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
 // UserJSON is a person as the admin API shows them: never the password or
 // its hash.
 type UserJSON struct {
@@ -73,4 +79,49 @@ type TokenRecordJSON struct {
 	IssuedAt   string   `json:"issued_at"`
 	ExpiresAt  string   `json:"expires_at"`
 	ConsumedAt string   `json:"consumed_at,omitempty"`
+}
+
+// CreateUser registers a person (POST /admin/users). The server checks
+// the password and keeps only a hash of it.
+func (c *Client) CreateUser(ctx context.Context, in UserInput) (UserJSON, []byte, error) {
+	return call[UserJSON](ctx, c, http.MethodPost, "/admin/users", nil, in)
+}
+
+// ListUsers returns every person, by username (GET /admin/users).
+func (c *Client) ListUsers(ctx context.Context) (UserList, []byte, error) {
+	return call[UserList](ctx, c, http.MethodGet, "/admin/users", nil, nil)
+}
+
+// GetUser returns one person (GET /admin/users/{id}).
+func (c *Client) GetUser(ctx context.Context, id string) (UserJSON, []byte, error) {
+	return call[UserJSON](ctx, c, http.MethodGet, route("users", id), nil, nil)
+}
+
+// DeleteUser deletes a person with their consents (DELETE
+// /admin/users/{id}); their sessions end and their tokens are revoked.
+func (c *Client) DeleteUser(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, route("users", id), nil, nil)
+	return err
+}
+
+// WithdrawConsents withdraws what person id consented to (DELETE
+// /admin/users/{id}/consents): to clientID only, or to every client if
+// clientID is "".
+func (c *Client) WithdrawConsents(ctx context.Context, id, clientID string) (ConsentWithdrawal, []byte, error) {
+	var q url.Values
+	if clientID != "" {
+		q = url.Values{"client_id": {clientID}}
+	}
+	return call[ConsentWithdrawal](ctx, c, http.MethodDelete, route("users", id, "/consents"), q, nil)
+}
+
+// EraseUser erases a person for good (POST /admin/users/{id}/erase).
+func (c *Client) EraseUser(ctx context.Context, id string) (UserErasure, []byte, error) {
+	return call[UserErasure](ctx, c, http.MethodPost, route("users", id, "/erase"), nil, nil)
+}
+
+// ExportUser returns everything held about a person (GET
+// /admin/users/{id}/export). It holds personal data.
+func (c *Client) ExportUser(ctx context.Context, id string) (UserExport, []byte, error) {
+	return call[UserExport](ctx, c, http.MethodGet, route("users", id, "/export"), nil, nil)
 }
