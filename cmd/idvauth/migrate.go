@@ -32,7 +32,16 @@ to start against a database whose schema is behind.`,
 		Example: `  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate up
   idvauth migrate status -o json`,
 	})
-	up := &cobra.Command{
+	for _, c := range []*cobra.Command{migrateUpCmd(env), migrateStatusCmd(env)} {
+		c.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
+		addOutputFlag(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func migrateUpCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:   "up",
 		Short: "Apply every pending migration",
 		Long: `Apply every pending migration. Safe to run from several replicas at once:
@@ -63,7 +72,10 @@ one migrates while the others wait, then finds nothing left to do.`,
 			return nil
 		},
 	}
-	status := &cobra.Command{
+}
+
+func migrateStatusCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:     "status",
 		Short:   "Show which migrations are applied",
 		Long:    "Show every migration this binary has and whether the database has it.",
@@ -112,12 +124,6 @@ one migrates while the others wait, then finds nothing left to do.`,
 			return nil
 		},
 	}
-	for _, c := range []*cobra.Command{up, status} {
-		c.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
-		addOutputFlag(c)
-		cmd.AddCommand(c)
-	}
-	return cmd
 }
 
 func newJanitorCmd(env lookupEnv) *cobra.Command {
