@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,16 +98,8 @@ none of the secrets decrypts is an error, and nothing is regenerated.`,
     idvauth keys reencrypt
   idvauth keys reencrypt -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
-			u, err := databaseURL(cmd, env)
-			if err != nil {
-				return err
-			}
-			r, err := newResolver(cmd, env)
+		RunE: dbRunE(env, func(d *dbCall) error {
+			r, err := newResolver(d.cmd, env)
 			if err != nil {
 				return err
 			}
@@ -116,18 +107,13 @@ none of the secrets decrypts is an error, and nothing is regenerated.`,
 			if len(secrets) == 0 {
 				return errors.New("no secrets: set IDVAUTH_SECRETS (the new secret first, then the old ones)")
 			}
-			n, err := authz.Reencrypt(cmd.Context(), u, secrets)
+			n, err := authz.Reencrypt(d.ctx, d.url, secrets)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]int{"reencrypted": n})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted %d keys under the first secret\n", n)
-			return nil
-		},
+			return d.print(map[string]int{"reencrypted": n}, textf("re-encrypted %d keys under the first secret\n", n))
+		}),
 	}
-	cmd.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
-	addOutputFlag(cmd)
+	addDatabaseFlags(cmd)
 	return cmd
 }
