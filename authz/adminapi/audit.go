@@ -125,8 +125,8 @@ func ParseAuditAnchor(v string) (AuditAnchor, error) {
 	return AuditAnchor{Seq: n, Hash: hash}, nil
 }
 
-// AuditQuery selects the entries of GET /admin/audit. A zero field
-// selects every entry.
+// AuditQuery selects the entries of GET /admin/audit; a zero field does
+// not filter, and the zero AuditQuery selects every entry.
 type AuditQuery struct {
 	Since    time.Time // at or after
 	Until    time.Time // before

@@ -94,6 +94,7 @@ type Error struct {
 	Description string `json:"error_description"`
 }
 
+// Error reads "admin API: CODE: DESCRIPTION (HTTP STATUS)".
 func (e *Error) Error() string {
 	if e.Description == "" {
 		return fmt.Sprintf("admin API: %s (HTTP %d)", e.Code, e.Status)
