@@ -12,41 +12,6 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// Audit event types: the Type of every entry the server writes.
-const (
-	EventTokenIssued       = "token.issued"
-	EventTokenRefused      = "token.refused"
-	EventTokenIntrospected = "token.introspected"
-	EventTokenRevoked      = "token.revoked"
-	EventClientCreated     = "client.created"
-	EventClientUpdated     = "client.updated"
-	EventClientDeleted     = "client.deleted"
-	EventClientSecret      = "client.secret_rotated"
-	// EventClientLocked: failed client authentications from one address
-	// reached the limit; that client ID is refused from there for a while.
-	EventClientLocked     = "client.locked"
-	EventKeyCreated       = "key.created"
-	EventKeyActivated     = "key.activated"
-	EventKeyRetired       = "key.retired"
-	EventKeyRemoved       = "key.removed"
-	EventLoginSucceeded   = "login.succeeded"
-	EventLoginFailed      = "login.failed"
-	EventConsentGiven     = "consent.given"
-	EventConsentWithdrawn = "consent.withdrawn"
-	EventUserCreated      = "user.created"
-	EventUserDeleted      = "user.deleted"
-	EventUserErased       = "user.erased"
-	// EventUserinfoRead: a client read a person's claims at /userinfo.
-	EventUserinfoRead = "userinfo.read"
-	// EventUserExported: everything held about a person was read out.
-	EventUserExported = "user.exported"
-	// EventAdminRequest is an admin API call that changed nothing (a read,
-	// or a refused change).
-	EventAdminRequest = "admin.request"
-	// EventAuditCheckpoint stands for entries dropped by retention.
-	EventAuditCheckpoint = storage.AuditCheckpoint
-)
-
 // onKeyChange audits a key lifecycle step this replica took.
 func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChange, requested bool) {
 	typ := map[string]string{

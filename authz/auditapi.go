@@ -16,63 +16,6 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// AuditEntryJSON is an audit entry in the admin API.
-type AuditEntryJSON struct {
-	Seq       int64             `json:"seq"`
-	Time      string            `json:"time"`
-	Type      string            `json:"type"`
-	Actor     string            `json:"actor"`
-	RequestID string            `json:"request_id,omitempty"`
-	ClientID  string            `json:"client_id,omitempty"`
-	Subject   string            `json:"subject,omitempty"`
-	IP        string            `json:"ip,omitempty"`
-	Outcome   string            `json:"outcome"`
-	Details   map[string]string `json:"details,omitempty"`
-	PrevHash  string            `json:"prev_hash"`
-	Hash      string            `json:"hash"`
-}
-
-// AuditPage is the answer of GET /admin/audit: entries in order, and the
-// cursor of the next page ("" on the last page).
-type AuditPage struct {
-	Entries    []AuditEntryJSON `json:"entries"`
-	NextCursor string           `json:"next_cursor"`
-}
-
-// AuditVerification is the answer of GET /admin/audit/verify.
-type AuditVerification struct {
-	// OK: every entry checked is intact and linked to the one before;
-	// when Complete, the chain also ends at its head.
-	OK bool `json:"ok"`
-	// Complete: the check reached the head of the chain. Only a call
-	// with a limit can end before it; continue it from LastSeq:LastHash.
-	Complete bool `json:"complete"`
-	// Entries is how many entries were checked.
-	Entries int64 `json:"entries"`
-	// FirstSeq and LastSeq bound the entries that were checked; LastHash
-	// is the hash of the last (keep it: a later verification from
-	// LastSeq:LastHash shows whether the chain up to it was rewritten,
-	// and one whose chain no longer holds it, that entries were removed
-	// from the end). With from and nothing after it, LastSeq:LastHash is
-	// from.
-	FirstSeq int64  `json:"first_seq,omitempty"`
-	LastSeq  int64  `json:"last_seq,omitempty"`
-	LastHash string `json:"last_hash,omitempty"`
-	// BrokenAt and Reason name the first broken link when !OK.
-	BrokenAt int64  `json:"broken_at,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-}
-
-// AuditAnchor is an audit entry checked before, and the hash it had then:
-// a verification can start after it.
-type AuditAnchor struct {
-	Seq  int64
-	Hash []byte
-}
-
-// MaxAuditVerifyLimit bounds the limit of one GET /admin/audit/verify.
-const MaxAuditVerifyLimit = 1_000_000
-
 // auditJSON is e as the admin API shows it.
 func auditJSON(e storage.AuditEntry) AuditEntryJSON {
 	return AuditEntryJSON{
@@ -321,19 +264,4 @@ func auditVerifyQuery(q url.Values) (*AuditAnchor, int64, error) {
 		limit = n
 	}
 	return from, limit, nil
-}
-
-// ParseAuditAnchor reads SEQ:HASH, an entry's seq and its hash in hex, as
-// a verification prints them.
-func ParseAuditAnchor(v string) (AuditAnchor, error) {
-	seq, h, ok := strings.Cut(v, ":")
-	n, err := strconv.ParseInt(seq, 10, 64)
-	if !ok || err != nil || n < 1 || len(h) != 64 || strings.ToLower(h) != h {
-		return AuditAnchor{}, errors.New("must be SEQ:HASH, an entry's seq and its 64-hex-digit hash, as audit verify prints them (e.g. 42:" + strings.Repeat("0", 64) + ")")
-	}
-	hash, err := hex.DecodeString(h)
-	if err != nil {
-		return AuditAnchor{}, errors.New("must be SEQ:HASH with HASH in hex (lower case)")
-	}
-	return AuditAnchor{Seq: n, Hash: hash}, nil
 }

@@ -14,51 +14,6 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// UserErasure is the answer of POST /admin/users/{id}/erase.
-type UserErasure struct {
-	UserID string `json:"user_id"`
-	Erased bool   `json:"erased"`
-}
-
-// UserExport is everything idvauth holds about one person (GDPR article
-// 15), as GET /admin/users/{id}/export answers it. Token values and their
-// signatures are not kept, so they are not here; the password hash is
-// held but not exported.
-type UserExport struct {
-	User     UserJSON          `json:"user"`
-	Password string            `json:"password"`
-	Consents []ConsentJSON     `json:"consents"`
-	Sessions []SessionJSON     `json:"sessions"`
-	Tokens   []TokenRecordJSON `json:"tokens"`
-	// Audit holds the audit entries about the person.
-	Audit []AuditEntryJSON `json:"audit"`
-}
-
-// ConsentJSON is one consent in a person's export.
-type ConsentJSON struct {
-	ClientID  string `json:"client_id"`
-	Scope     string `json:"scope"`
-	GrantedAt string `json:"granted_at"`
-}
-
-// SessionJSON is one browser session in a person's export.
-type SessionJSON struct {
-	AuthTime  string `json:"auth_time"`
-	ExpiresAt string `json:"expires_at"`
-}
-
-// TokenRecordJSON is the record of one token in a person's export.
-type TokenRecordJSON struct {
-	Kind       string   `json:"kind"`
-	ClientID   string   `json:"client_id"`
-	Scope      string   `json:"scope,omitempty"`
-	Audience   []string `json:"aud,omitempty"`
-	JTI        string   `json:"jti,omitempty"`
-	IssuedAt   string   `json:"issued_at"`
-	ExpiresAt  string   `json:"expires_at"`
-	ConsumedAt string   `json:"consumed_at,omitempty"`
-}
-
 // EraseUser erases a person: profile, password hash, consents, browser
 // sessions, refresh tokens and codes are removed and their access tokens
 // made inactive, in one store transaction; their login failure counter is

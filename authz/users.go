@@ -23,36 +23,6 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// UserJSON is a person as the admin API shows them: never the password or
-// its hash.
-type UserJSON struct {
-	ID        string `json:"id"`
-	Username  string `json:"username"`
-	Name      string `json:"name"`
-	Email     string `json:"email"`
-	CreatedAt int64  `json:"created_at"`
-	UpdatedAt int64  `json:"updated_at"`
-}
-
-// UserInput is what POST /admin/users takes.
-type UserInput struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Name     string `json:"name"`
-	Email    string `json:"email"`
-}
-
-// UserList is the answer of GET /admin/users.
-type UserList struct {
-	Users []UserJSON `json:"users"`
-}
-
-// ConsentWithdrawal is the answer of DELETE /admin/users/{id}/consents.
-type ConsentWithdrawal struct {
-	UserID    string `json:"user_id"`
-	Withdrawn int    `json:"withdrawn"`
-}
-
 // Limits of user fields.
 const (
 	maxUserNameLen  = 200

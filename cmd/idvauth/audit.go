@@ -8,24 +8,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
-
-// auditPageSize is how many entries one call asks for: the most the admin
-// API gives in one page.
-const auditPageSize = 1000
 
 func newAuditCmd(env lookupEnv) *cobra.Command {
 	cmd := group(&cobra.Command{
@@ -46,10 +39,15 @@ and authenticated with IDVAUTH_ADMIN_TOKEN.
   idvauth audit verify -o json
   idvauth audit export --since 2026-11-01 --output-file audit-2026-11.jsonl`,
 	})
-	cmd.PersistentFlags().String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
-	cmd.PersistentFlags().String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
+	addAdminFlags(cmd)
+	cmd.AddCommand(auditListCmd(env), auditVerifyCmd(env), auditExportCmd(env))
+	return cmd
+}
 
-	list := &cobra.Command{
+func auditListCmd(env lookupEnv) *cobra.Command {
+	var q adminapi.AuditQuery // set by the check of the flags
+	var limit int
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "Show audit entries, oldest first, with filters",
 		Long: `Show the audit entries that match the filters, oldest first: all of them, or
@@ -62,29 +60,19 @@ admin API returned it (the API's pages are followed and not shown).`,
   idvauth audit list --client kyc-backend --type token.issued --limit 20
   idvauth audit list --subject u_3mJr7AoUXx2Wqd9KvYg5Tw --since 2026-11-01 -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
-			limit, _ := cmd.Flags().GetInt("limit")
-			if limit < 0 {
+		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) (err error) {
+			if limit, _ = cmd.Flags().GetInt("limit"); limit < 0 {
 				return fmt.Errorf("--limit must be 0 (every entry) or more, not %d", limit)
 			}
-			q, err := auditQuery(cmd, time.Now())
-			if err != nil {
-				return err
+			q, err = auditQuery(cmd, time.Now())
+			return err
+		}, func(a *adminCall, _ []string) error {
+			if a.json {
+				return streamAudit(a, q, limit)
 			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return streamAudit(cmd, ac, q, limit)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			tw := newTable(a.out)
 			fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tACTOR\tCLIENT\tSUBJECT\tOUTCOME\tDETAILS")
-			_, err = fetchAudit(cmd, ac, q, limit, func(_ json.RawMessage, e authz.AuditEntryJSON) error {
+			_, err := a.api.ListAudit(a.ctx, q, limit, func(e adminapi.AuditEntryJSON, _ json.RawMessage) error {
 				_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, auditTime(e.Time), cell(e.Type), cell(e.Actor),
 					cell(e.ClientID), cell(e.Subject), cell(e.Outcome), details(e.Details))
 				return err
@@ -93,12 +81,17 @@ admin API returned it (the API's pages are followed and not shown).`,
 				return err
 			}
 			return tw.Flush()
-		},
+		}),
 	}
-	addAuditFilterFlags(list)
-	list.Flags().Int("limit", 0, "show at most this many entries (0: every entry that matches)")
+	addAuditFilterFlags(cmd)
+	cmd.Flags().Int("limit", 0, "show at most this many entries (0: every entry that matches)")
+	addOutputFlag(cmd)
+	cmd.Flags().Lookup("output").Usage = "output format: table or json (JSON lines: one entry per line, as the admin API returned it)"
+	return cmd
+}
 
-	verify := &cobra.Command{
+func auditVerifyCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check the hash chain of the audit trail; exit 1 if it is broken",
 		Long: `Have the server check every link of the audit trail's hash chain, in parts
@@ -115,97 +108,99 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
   idvauth audit verify --from 1042:3f5c...e9   # only what came after a kept head
   idvauth audit verify -o json | tail -n 1`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
+		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) error {
+			if page, _ := cmd.Flags().GetInt64("page"); page < 1 || page > adminapi.MaxAuditVerifyLimit {
+				return fmt.Errorf("--page must be from 1 to %d", adminapi.MaxAuditVerifyLimit)
 			}
-			page, _ := cmd.Flags().GetInt64("page")
-			if page < 1 || page > authz.MaxAuditVerifyLimit {
-				return fmt.Errorf("--page must be from 1 to %d", authz.MaxAuditVerifyLimit)
-			}
-			from, _ := cmd.Flags().GetString("from")
-			if from != "" {
-				if _, err := authz.ParseAuditAnchor(from); err != nil {
+			if from, _ := cmd.Flags().GetString("from"); from != "" {
+				if _, err := adminapi.ParseAuditAnchor(from); err != nil {
 					return fmt.Errorf("--from %w", err)
 				}
 			}
-			ac, err := newAdminClient(cmd, env)
+			return nil
+		}, func(a *adminCall, _ []string) error {
+			page, _ := a.cmd.Flags().GetInt64("page")
+			from, _ := a.cmd.Flags().GetString("from")
+			total, err := verifyInParts(a, from, page)
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			var total authz.AuditVerification
-			for next := from; ; {
-				q := url.Values{"limit": {strconv.FormatInt(page, 10)}}
-				if next != "" {
-					q.Set("from", next)
-				}
-				body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/audit/verify?"+q.Encode(), nil)
-				if err != nil {
-					return err
-				}
-				var v authz.AuditVerification
-				if err := json.Unmarshal(body, &v); err != nil {
-					return fmt.Errorf("unexpected admin API answer: %w", err)
-				}
-				if asJSON { // one line per answer
-					var line bytes.Buffer
-					if err := json.Compact(&line, body); err != nil {
-						return fmt.Errorf("unexpected admin API answer: %w", err)
-					}
-					if _, err := fmt.Fprintln(w, line.String()); err != nil {
-						return err
-					}
-				}
-				if total.FirstSeq == 0 {
-					total.FirstSeq = v.FirstSeq
-				}
-				total.OK, total.Complete, total.Entries = v.OK, v.Complete, total.Entries+v.Entries
-				total.LastSeq, total.LastHash, total.BrokenAt, total.Reason = v.LastSeq, v.LastHash, v.BrokenAt, v.Reason
-				if !v.OK || v.Complete {
-					break
-				}
-				n := fmt.Sprintf("%d:%s", v.LastSeq, v.LastHash)
-				if v.Entries == 0 || n == next {
-					return errors.New("the admin API's verification made no progress; is the server older than this command?")
-				}
-				next = n
-			}
-			switch {
-			case asJSON:
-			case total.OK && total.LastSeq == 0:
-				fmt.Fprintln(w, "audit trail intact: 0 entries")
-			case total.OK:
-				what := "audit trail intact"
-				if from != "" {
-					what += " after entry " + strings.SplitN(from, ":", 2)[0]
-				}
-				if total.Entries == 0 {
-					fmt.Fprintf(w, "%s: no new entries\n", what)
-				} else {
-					fmt.Fprintf(w, "%s: %d %s (seq %d..%d)\n", what, total.Entries, plural(total.Entries, "entry", "entries"),
-						total.FirstSeq, total.LastSeq)
-				}
-				fmt.Fprintf(w, "head %d:%s (keep it; next time: idvauth audit verify --from %d:%s)\n",
-					total.LastSeq, cell(total.LastHash), total.LastSeq, cell(total.LastHash))
-			default:
-				fmt.Fprintf(w, "audit trail BROKEN at entry %d: %s\n", total.BrokenAt, printable(total.Reason))
+			if !a.json {
+				printVerification(a.out, total, from)
 			}
 			if !total.OK {
 				return fmt.Errorf("audit verification failed: the chain breaks at entry %d", total.BrokenAt)
 			}
 			return nil
-		},
+		}),
 	}
-	verify.Flags().String("from", "", "check only the entries after SEQ:HASH, the head a verification printed before, and that it still has that hash")
-	verify.Flags().Int64("page", 100000, "entries the server checks per request")
-	addOutputFlag(list)
-	list.Flags().Lookup("output").Usage = "output format: table or json (JSON lines: one entry per line, as the admin API returned it)"
-	addOutputFlag(verify)
-	verify.Flags().Lookup("output").Usage = "output format: table or json (the admin API's answers, one JSON line per part)"
+	cmd.Flags().String("from", "", "check only the entries after SEQ:HASH, the head a verification printed before, and that it still has that hash")
+	cmd.Flags().Int64("page", 100000, "entries the server checks per request")
+	addOutputFlag(cmd)
+	cmd.Flags().Lookup("output").Usage = "output format: table or json (the admin API's answers, one JSON line per part)"
+	return cmd
+}
 
-	export := &cobra.Command{
+// verifyInParts has the server verify the trail after from ("": from its
+// start) in parts of page entries, each from the head the one before
+// ended at, and adds the parts up. With -o json it prints each answer on a
+// line as it comes.
+func verifyInParts(a *adminCall, from string, page int64) (adminapi.AuditVerification, error) {
+	var total adminapi.AuditVerification
+	var buf bytes.Buffer
+	for next := from; ; {
+		v, raw, err := a.api.VerifyAudit(a.ctx, next, page)
+		if err != nil {
+			return total, err
+		}
+		if a.json {
+			if err := writeJSONLine(a.out, &buf, raw); err != nil {
+				return total, err
+			}
+		}
+		if total.FirstSeq == 0 {
+			total.FirstSeq = v.FirstSeq
+		}
+		total.OK, total.Complete, total.Entries = v.OK, v.Complete, total.Entries+v.Entries
+		total.LastSeq, total.LastHash, total.BrokenAt, total.Reason = v.LastSeq, v.LastHash, v.BrokenAt, v.Reason
+		if !v.OK || v.Complete {
+			return total, nil
+		}
+		n := fmt.Sprintf("%d:%s", v.LastSeq, v.LastHash)
+		if v.Entries == 0 || n == next {
+			return total, errors.New("the admin API's verification made no progress; is the server older than this command?")
+		}
+		next = n
+	}
+}
+
+// printVerification tells whether the trail after from ("": all of it)
+// is intact, with the head to keep, or where it breaks.
+func printVerification(w io.Writer, total adminapi.AuditVerification, from string) {
+	switch {
+	case total.OK && total.LastSeq == 0:
+		fmt.Fprintln(w, "audit trail intact: 0 entries")
+	case total.OK:
+		what := "audit trail intact"
+		if from != "" {
+			what += " after entry " + strings.SplitN(from, ":", 2)[0]
+		}
+		if total.Entries == 0 {
+			fmt.Fprintf(w, "%s: no new entries\n", what)
+		} else {
+			fmt.Fprintf(w, "%s: %d %s (seq %d..%d)\n", what, total.Entries, plural(total.Entries, "entry", "entries"),
+				total.FirstSeq, total.LastSeq)
+		}
+		fmt.Fprintf(w, "head %d:%s (keep it; next time: idvauth audit verify --from %d:%s)\n",
+			total.LastSeq, cell(total.LastHash), total.LastSeq, cell(total.LastHash))
+	default:
+		fmt.Fprintf(w, "audit trail BROKEN at entry %d: %s\n", total.BrokenAt, printable(total.Reason))
+	}
+}
+
+func auditExportCmd(env lookupEnv) *cobra.Command {
+	var q adminapi.AuditQuery // set by the check of the flags
+	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write audit entries as JSON lines, for a SIEM",
 		Long: `Write the audit entries that match the filters as JSON lines, oldest first:
@@ -216,33 +211,26 @@ removed.`,
 		Example: `  idvauth audit export --since 24h | siem-forwarder
   idvauth audit export --since 2026-11-01 --until 2026-12-01 --output-file audit-2026-11.jsonl`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			q, err := auditQuery(cmd, time.Now())
-			if err != nil {
-				return err
-			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			path, _ := cmd.Flags().GetString("output-file")
+		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) (err error) {
+			q, err = auditQuery(cmd, time.Now())
+			return err
+		}, func(a *adminCall, _ []string) error {
+			path, _ := a.cmd.Flags().GetString("output-file")
 			if path == "" {
-				return streamAudit(cmd, ac, q, 0)
+				return streamAudit(a, q, 0)
 			}
-			force, _ := cmd.Flags().GetBool("force")
-			n, err := exportToFile(cmd, ac, q, path, force)
+			force, _ := a.cmd.Flags().GetBool("force")
+			n, err := exportToFile(a, q, path, force)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "exported %d audit %s to %s\n", n, plural(n, "entry", "entries"), path)
+			fmt.Fprintf(a.out, "exported %d audit %s to %s\n", n, plural(n, "entry", "entries"), path)
 			return nil
-		},
+		}),
 	}
-	addAuditFilterFlags(export)
-	export.Flags().String("output-file", "", "write to this file (created 0600) instead of stdout")
-	export.Flags().Bool("force", false, "overwrite --output-file if it exists")
-
-	cmd.AddCommand(list, verify, export)
+	addAuditFilterFlags(cmd)
+	cmd.Flags().String("output-file", "", "write to this file (created 0600) instead of stdout")
+	cmd.Flags().Bool("force", false, "overwrite --output-file if it exists")
 	return cmd
 }
 
@@ -255,31 +243,29 @@ func addAuditFilterFlags(cmd *cobra.Command) {
 	f.String("subject", "", "only entries about this person (user ID)")
 }
 
-// auditQuery turns the filter flags into the query of GET /admin/audit;
-// durations count back from now.
-func auditQuery(cmd *cobra.Command, now time.Time) (url.Values, error) {
-	q := url.Values{}
-	var bounds [2]time.Time
-	for i, name := range []string{"since", "until"} {
-		v, _ := cmd.Flags().GetString(name)
+// auditQuery reads the filter flags; durations count back from now.
+func auditQuery(cmd *cobra.Command, now time.Time) (adminapi.AuditQuery, error) {
+	var q adminapi.AuditQuery
+	for _, b := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		v, _ := cmd.Flags().GetString(b.name)
 		if v == "" {
 			continue
 		}
 		t, err := parseWhen(v, now)
 		if err != nil {
-			return nil, fmt.Errorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", name, v)
+			return q, fmt.Errorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", b.name, v)
 		}
-		bounds[i] = t
-		q.Set(name, t.UTC().Format(time.RFC3339Nano))
+		*b.dst = t
 	}
-	if !bounds[0].IsZero() && !bounds[1].IsZero() && !bounds[0].Before(bounds[1]) {
-		return nil, errors.New("--since must be before --until")
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return q, errors.New("--since must be before --until")
 	}
-	for _, f := range []struct{ flag, param string }{{"type", "type"}, {"client", "client_id"}, {"subject", "subject"}} {
-		if v, _ := cmd.Flags().GetString(f.flag); v != "" {
-			q.Set(f.param, v)
-		}
-	}
+	q.Type, _ = cmd.Flags().GetString("type")
+	q.ClientID, _ = cmd.Flags().GetString("client")
+	q.Subject, _ = cmd.Flags().GetString("subject")
 	return q, nil
 }
 
@@ -302,57 +288,12 @@ func parseWhen(v string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// auditPage is a page of GET /admin/audit with its entries kept as sent.
-type auditPage struct {
-	Entries    []json.RawMessage `json:"entries"`
-	NextCursor string            `json:"next_cursor"`
-}
-
-// fetchAudit calls GET /admin/audit with q, page after page, and hands
-// each entry to each, as sent and decoded, until the last page or until
-// limit entries (0: no limit). It returns how many entries it handed on.
-func fetchAudit(cmd *cobra.Command, ac *adminClient, q url.Values, limit int, each func(json.RawMessage, authz.AuditEntryJSON) error) (int, error) {
-	n := 0
-	for {
-		size := auditPageSize
-		if limit > 0 && limit-n < size {
-			size = limit - n
-		}
-		q.Set("limit", strconv.Itoa(size))
-		body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/audit?"+q.Encode(), nil)
-		if err != nil {
-			return n, err
-		}
-		var p auditPage
-		if err := json.Unmarshal(body, &p); err != nil {
-			return n, fmt.Errorf("unexpected admin API answer: %w", err)
-		}
-		for _, raw := range p.Entries {
-			var e authz.AuditEntryJSON
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return n, fmt.Errorf("unexpected admin API answer: %w", err)
-			}
-			if err := each(raw, e); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if p.NextCursor == "" || (limit > 0 && n >= limit) {
-			return n, nil
-		}
-		if len(p.Entries) == 0 || p.NextCursor == q.Get("cursor") {
-			return n, fmt.Errorf("unexpected admin API answer: next_cursor %q does not move on", p.NextCursor)
-		}
-		q.Set("cursor", p.NextCursor)
-	}
-}
-
 // streamAudit writes the entries of q as JSON lines to stdout. A call that
 // fails half-way leaves the lines already written (a stream is read as it
 // comes) and returns the error.
-func streamAudit(cmd *cobra.Command, ac *adminClient, q url.Values, limit int) error {
-	w := bufio.NewWriter(cmd.OutOrStdout())
-	_, err := fetchAudit(cmd, ac, q, limit, jsonLine(w))
+func streamAudit(a *adminCall, q adminapi.AuditQuery, limit int) error {
+	w := bufio.NewWriter(a.out)
+	_, err := a.api.ListAudit(a.ctx, q, limit, jsonLine(w))
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
@@ -360,23 +301,26 @@ func streamAudit(cmd *cobra.Command, ac *adminClient, q url.Values, limit int) e
 }
 
 // jsonLine writes each entry, as the admin API sent it, on a line of w.
-func jsonLine(w io.Writer) func(json.RawMessage, authz.AuditEntryJSON) error {
+func jsonLine(w io.Writer) func(adminapi.AuditEntryJSON, json.RawMessage) error {
 	var buf bytes.Buffer
-	return func(raw json.RawMessage, _ authz.AuditEntryJSON) error {
-		buf.Reset()
-		if err := json.Compact(&buf, raw); err != nil {
-			return fmt.Errorf("unexpected admin API answer: %w", err)
-		}
-		buf.WriteByte('\n')
-		_, err := w.Write(buf.Bytes())
-		return err
+	return func(_ adminapi.AuditEntryJSON, raw json.RawMessage) error { return writeJSONLine(w, &buf, raw) }
+}
+
+// writeJSONLine writes raw, compacted, on a line of w, through buf.
+func writeJSONLine(w io.Writer, buf *bytes.Buffer, raw []byte) error {
+	buf.Reset()
+	if err := json.Compact(buf, raw); err != nil {
+		return fmt.Errorf("unexpected admin API answer: %w", err)
 	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // exportToFile writes the entries of q as JSON lines to a new file at path
 // (readable by its owner only), or over an existing one if force. A
 // failed export leaves no file behind.
-func exportToFile(cmd *cobra.Command, ac *adminClient, q url.Values, path string, force bool) (n int, err error) {
+func exportToFile(a *adminCall, q adminapi.AuditQuery, path string, force bool) (n int, err error) {
 	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if force {
 		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
@@ -403,7 +347,7 @@ func exportToFile(cmd *cobra.Command, ac *adminClient, q url.Values, path string
 		}
 	}
 	w := bufio.NewWriter(f)
-	if n, err = fetchAudit(cmd, ac, q, 0, jsonLine(w)); err != nil {
+	if n, err = a.api.ListAudit(a.ctx, q, 0, jsonLine(w)); err != nil {
 		return n, err
 	}
 	if err := w.Flush(); err != nil {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // auditClient registers a client on d and gets one token for it and one
@@ -26,7 +26,7 @@ import (
 func auditClient(t testing.TB, d *devServer, env map[string]string) (clientID string) {
 	t.Helper()
 	clientID = "audit-" + randHex(t)
-	var c authz.ClientJSON
+	var c adminapi.ClientJSON
 	decodeJSON(t, "clients create -o json", mustCLI(t, env, "clients", "create", "--id", clientID, "--scope", "identity.verify", "-o", "json"), &c)
 	for _, secret := range []string{c.ClientSecret, "wrong-secret"} {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, d.publicURL+"/oauth2/token",
@@ -50,16 +50,16 @@ func auditClient(t testing.TB, d *devServer, env map[string]string) (clientID st
 }
 
 // jsonLines decodes JSON lines strictly as audit entries.
-func jsonLines(t testing.TB, what, out string) []authz.AuditEntryJSON {
+func jsonLines(t testing.TB, what, out string) []adminapi.AuditEntryJSON {
 	t.Helper()
-	var es []authz.AuditEntryJSON
+	var es []adminapi.AuditEntryJSON
 	for i, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		if l == "" && out == "" {
 			break
 		}
 		dec := json.NewDecoder(strings.NewReader(l))
 		dec.DisallowUnknownFields()
-		var e authz.AuditEntryJSON
+		var e adminapi.AuditEntryJSON
 		if err := dec.Decode(&e); err != nil || dec.More() {
 			t.Fatalf("%s: line %d is not one audit entry (%v): %s", what, i+1, err, redact(l))
 		}
@@ -68,7 +68,7 @@ func jsonLines(t testing.TB, what, out string) []authz.AuditEntryJSON {
 	return es
 }
 
-func types(es []authz.AuditEntryJSON) []string {
+func types(es []adminapi.AuditEntryJSON) []string {
 	var out []string
 	for _, e := range es {
 		out = append(out, e.Type)
@@ -87,7 +87,7 @@ func TestAuditList(t *testing.T) {
 	// -o json: JSON lines, each byte for byte an entry of the API's page.
 	out := mustCLI(t, env, "audit", "list", "--client", clientID, "-o", "json")
 	es := jsonLines(t, "audit list --client -o json", out)
-	if got, want := types(es), []string{authz.EventClientCreated, authz.EventTokenIssued, authz.EventTokenRefused}; !slices.Equal(got, want) {
+	if got, want := types(es), []string{adminapi.EventClientCreated, adminapi.EventTokenIssued, adminapi.EventTokenRefused}; !slices.Equal(got, want) {
 		t.Errorf("audit list --client %s -o json: types %q, want %q", clientID, got, want)
 	}
 	var page struct {
@@ -142,8 +142,8 @@ func TestAuditList(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"type", []string{"--type", authz.EventTokenRefused}, []string{authz.EventTokenRefused}},
-		{"limit", []string{"--limit", "2"}, []string{authz.EventClientCreated, authz.EventTokenIssued}},
+		{"type", []string{"--type", adminapi.EventTokenRefused}, []string{adminapi.EventTokenRefused}},
+		{"limit", []string{"--limit", "2"}, []string{adminapi.EventClientCreated, adminapi.EventTokenIssued}},
 		{"since a duration ago", []string{"--since", "1h"}, types(es)},
 		{"since a date", []string{"--since", time.Now().UTC().Add(-24 * time.Hour).Format(time.DateOnly)}, types(es)},
 		{"until a duration ago", []string{"--until", "1h"}, nil},
@@ -158,7 +158,7 @@ func TestAuditList(t *testing.T) {
 	}
 	// Without filters: every entry, the key creations first.
 	all := jsonLines(t, "audit list -o json", mustCLI(t, env, "audit", "list", "-o", "json"))
-	if len(all) < len(es)+2 || all[0].Seq != 1 || all[0].Type != authz.EventKeyCreated {
+	if len(all) < len(es)+2 || all[0].Seq != 1 || all[0].Type != adminapi.EventKeyCreated {
 		t.Errorf("audit list -o json: %d entries starting with %q, want the whole trail from seq 1 (key.created)", len(all), types(all[:min(1, len(all))]))
 	}
 	// An empty answer prints the header only, or nothing as JSON.
@@ -201,7 +201,7 @@ func TestAuditListErrors(t *testing.T) {
 // pages of at most pageSize, and /admin/audit/verify with verify. It
 // records the queries it was sent.
 type fakeAdmin struct {
-	entries  []authz.AuditEntryJSON
+	entries  []adminapi.AuditEntryJSON
 	pageSize int
 	failPage int // answer 500 to this page (1-based); 0: never
 	verify   string
@@ -244,7 +244,7 @@ func (f *fakeAdmin) start(t testing.TB) string {
 			}
 			after, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
 			limit, _ := strconv.Atoi(q.Get("limit"))
-			page := authz.AuditPage{Entries: []authz.AuditEntryJSON{}}
+			page := adminapi.AuditPage{Entries: []adminapi.AuditEntryJSON{}}
 			for _, e := range f.entries {
 				if e.Seq > after && len(page.Entries) < min(limit, f.pageSize) {
 					page.Entries = append(page.Entries, e)
@@ -263,11 +263,11 @@ func (f *fakeAdmin) start(t testing.TB) string {
 	return srv.URL
 }
 
-func fakeEntries(n int) []authz.AuditEntryJSON {
-	var es []authz.AuditEntryJSON
+func fakeEntries(n int) []adminapi.AuditEntryJSON {
+	var es []adminapi.AuditEntryJSON
 	for i := 1; i <= n; i++ {
-		es = append(es, authz.AuditEntryJSON{
-			Seq: int64(i), Time: "2026-11-23T10:00:0" + strconv.Itoa(i%10) + ".5Z", Type: authz.EventTokenIssued,
+		es = append(es, adminapi.AuditEntryJSON{
+			Seq: int64(i), Time: "2026-11-23T10:00:0" + strconv.Itoa(i%10) + ".5Z", Type: adminapi.EventTokenIssued,
 			Actor: "client:c1", ClientID: "c1", Outcome: "ok", Details: map[string]string{"scope": "identity.verify openid", "grant": "client_credentials"},
 			PrevHash: strings.Repeat("0", 64), Hash: strings.Repeat(strconv.Itoa(i%10), 64),
 		})
@@ -371,11 +371,11 @@ func TestAuditVerify(t *testing.T) {
 
 	// In parts of 2, as JSON lines: the last is the whole answer.
 	lines := strings.Split(strings.TrimSpace(mustCLI(t, env, "audit", "verify", "--page", "2", "-o", "json")), "\n")
-	var v authz.AuditVerification
+	var v adminapi.AuditVerification
 	decodeJSON(t, "audit verify -o json", lines[len(lines)-1], &v)
 	var sum int64
 	for _, l := range lines {
-		var p authz.AuditVerification
+		var p adminapi.AuditVerification
 		decodeJSON(t, "audit verify -o json", l, &p)
 		sum += p.Entries
 	}
@@ -392,12 +392,12 @@ func TestAuditVerifyParts(t *testing.T) {
 	f := &fakeAdmin{verifyFn: func(q url.Values) string {
 		var after int64
 		if from := q.Get("from"); from != "" {
-			a, _ := authz.ParseAuditAnchor(from)
+			a, _ := adminapi.ParseAuditAnchor(from)
 			after = a.Seq
 		}
 		limit, _ := strconv.ParseInt(q.Get("limit"), 10, 64)
 		last := min(after+limit, 7)
-		v := authz.AuditVerification{OK: last < 6 || after >= 6, Complete: last == 7, Entries: last - after, FirstSeq: after + 1,
+		v := adminapi.AuditVerification{OK: last < 6 || after >= 6, Complete: last == 7, Entries: last - after, FirstSeq: after + 1,
 			LastSeq: last, LastHash: hash(last)}
 		if !v.OK {
 			v.Entries, v.LastSeq, v.LastHash, v.BrokenAt, v.Reason = 6-after-1, 5, hash(5), 6, "its hash does not match its content (changed entry)"
@@ -483,7 +483,7 @@ func TestAuditExportFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := types(jsonLines(t, "export file", string(b))); !slices.Equal(got, []string{authz.EventClientCreated, authz.EventTokenIssued, authz.EventTokenRefused}) {
+	if got := types(jsonLines(t, "export file", string(b))); !slices.Equal(got, []string{adminapi.EventClientCreated, adminapi.EventTokenIssued, adminapi.EventTokenRefused}) {
 		t.Errorf("export file holds %q", got)
 	}
 	if want := mustCLI(t, env, "audit", "list", "--client", clientID, "-o", "json"); string(b) != want {
@@ -503,9 +503,9 @@ func TestAuditExportFile(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustCLI(t, env, "audit", "export", "--type", authz.EventTokenIssued, "--client", clientID, "--output-file", path, "--force")
+	mustCLI(t, env, "audit", "export", "--type", adminapi.EventTokenIssued, "--client", clientID, "--output-file", path, "--force")
 	b, _ = os.ReadFile(path)
-	if got := types(jsonLines(t, "export file after --force", string(b))); !slices.Equal(got, []string{authz.EventTokenIssued}) {
+	if got := types(jsonLines(t, "export file after --force", string(b))); !slices.Equal(got, []string{adminapi.EventTokenIssued}) {
 		t.Errorf("export file after --force holds %q, want only the token.issued entry", got)
 	}
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {

@@ -30,7 +30,22 @@ Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
   idvauth certs server --ca ./pki/ca --host 127.0.0.1 --host localhost --out ./pki/server
   idvauth certs client --ca ./pki/ca --cn kyc-backend --out ./pki/kyc-backend -o json`,
 	})
-	ca := &cobra.Command{
+	ca := certsCACmd()
+	for _, c := range []*cobra.Command{ca, certsServerCmd(), certsClientCmd()} {
+		c.Flags().String("out", "", "directory to write into (created; existing files are never overwritten)")
+		c.Flags().Int("days", 30, "validity in days")
+		if c != ca {
+			c.Flags().String("ca", "", "directory holding ca.crt and ca.key (from 'idvauth certs ca')")
+		}
+		_ = c.MarkFlagRequired("out")
+		addOutputFlag(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func certsCACmd() *cobra.Command {
+	cmd := &cobra.Command{
 		Use:     "ca",
 		Short:   "Make a test CA (ca.crt, ca.key)",
 		Long:    "Make a self-signed test CA in --out: ca.crt (give it to idvauth as IDVAUTH_TLS_CLIENT_CA, and to clients to trust the server) and ca.key.",
@@ -41,8 +56,12 @@ Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
 			return issue(cmd, "ca", authz.CertRequest{Kind: authz.CertCA, Subject: pkix.Name{CommonName: cn}})
 		},
 	}
-	ca.Flags().String("cn", "idvauth test CA", "the CA's common name")
-	server := &cobra.Command{
+	cmd.Flags().String("cn", "idvauth test CA", "the CA's common name")
+	return cmd
+}
+
+func certsServerCmd() *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Make a server certificate for the public listener (server.crt, server.key)",
 		Long: `Make a certificate for the public listener, signed by the test CA in --ca,
@@ -61,8 +80,12 @@ IDVAUTH_TLS_KEY.`,
 			return issue(cmd, "server", authz.CertRequest{Kind: authz.CertServer, Subject: pkix.Name{CommonName: hosts[0]}, Hosts: hosts})
 		},
 	}
-	server.Flags().StringArray("host", nil, "DNS name or IP address the server is reached at (repeatable)")
-	client := &cobra.Command{
+	cmd.Flags().StringArray("host", nil, "DNS name or IP address the server is reached at (repeatable)")
+	return cmd
+}
+
+func certsClientCmd() *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "client",
 		Short: "Make a client certificate (client.crt, client.key, client.jwks.json)",
 		Long: `Make a client certificate with subject CN=--cn (and O=--org), signed by the
@@ -94,20 +117,10 @@ client.jwks.json, the public key to register with --jwks-file
 			return issue(cmd, "client", authz.CertRequest{Kind: authz.CertClient, Subject: name, Hosts: dns})
 		},
 	}
-	client.Flags().String("cn", "", "the client's common name, e.g. its client_id")
-	client.Flags().String("org", "", "organization (O) in the subject")
-	client.Flags().StringArray("dns", nil, "DNS name in the subjectAltName (repeatable), for --tls-san-dns")
-	client.Flags().Bool("self-signed", false, "self-signed, for self_signed_tls_client_auth")
-	for _, c := range []*cobra.Command{ca, server, client} {
-		c.Flags().String("out", "", "directory to write into (created; existing files are never overwritten)")
-		c.Flags().Int("days", 30, "validity in days")
-		if c != ca {
-			c.Flags().String("ca", "", "directory holding ca.crt and ca.key (from 'idvauth certs ca')")
-		}
-		_ = c.MarkFlagRequired("out")
-		addOutputFlag(c)
-		cmd.AddCommand(c)
-	}
+	cmd.Flags().String("cn", "", "the client's common name, e.g. its client_id")
+	cmd.Flags().String("org", "", "organization (O) in the subject")
+	cmd.Flags().StringArray("dns", nil, "DNS name in the subjectAltName (repeatable), for --tls-san-dns")
+	cmd.Flags().Bool("self-signed", false, "self-signed, for self_signed_tls_client_auth")
 	return cmd
 }
 

@@ -12,7 +12,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // TestClientsStrongAuth registers tls_client_auth and private_key_jwt
@@ -46,7 +46,7 @@ func TestClientsStrongAuth(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "private") || strings.Contains(out+errOut, `"d"`) {
 		t.Fatalf("create with a private key = exit %d, %q %q; want refused, key not echoed", code, out, errOut)
 	}
-	var c authz.ClientJSON
+	var c adminapi.ClientJSON
 	decodeJSON(t, "clients create (jwt)", mustCLI(t, env, "clients", "create", "--id", "jwt", "--auth-method", "private_key_jwt",
 		"--jwks-file", pubFile, "--scope", "identity.verify", "-o", "json"), &c)
 	if c.ClientSecret != "" || c.TokenEndpointAuthMethod != "private_key_jwt" || !strings.Contains(string(c.JWKS), `"k1"`) {
@@ -58,13 +58,13 @@ func TestClientsStrongAuth(t *testing.T) {
 		t.Fatalf("tls_client_auth client = %+v", c)
 	}
 	mustCLI(t, env, "clients", "update", "mtls", "--tls-san-dns", "kyc.example")
-	c = authz.ClientJSON{}
+	c = adminapi.ClientJSON{}
 	decodeJSON(t, "clients get", mustCLI(t, env, "clients", "get", "mtls", "-o", "json"), &c)
 	if c.TLSClientAuthSubjectDN != "" || c.TLSClientAuthSANDNS != "kyc.example" {
 		t.Errorf("after --tls-san-dns: subject %q san %q, want only the SAN", c.TLSClientAuthSubjectDN, c.TLSClientAuthSANDNS)
 	}
 	mustCLI(t, env, "clients", "update", "mtls", "--auth-method", "self_signed_tls_client_auth", "--jwks-file", pubFile)
-	c = authz.ClientJSON{}
+	c = adminapi.ClientJSON{}
 	decodeJSON(t, "clients get", mustCLI(t, env, "clients", "get", "mtls", "-o", "json"), &c)
 	if c.TokenEndpointAuthMethod != "self_signed_tls_client_auth" || c.TLSClientAuthSANDNS != "" || len(c.JWKS) == 0 {
 		t.Errorf("after switching to self_signed_tls_client_auth = %+v", c)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // TestClientsLifecycle drives every clients subcommand against a running
@@ -60,7 +61,7 @@ func TestClientsLifecycle(t *testing.T) {
 
 	// create -o json: a resource server that may introspect, as in the
 	// command's example; the server generates its id.
-	var rs authz.ClientJSON
+	var rs adminapi.ClientJSON
 	out = mustCLI(t, env, "clients", "create", "--name", "IDV API", "--grant-type", "", "--introspection-allowed", "-o", "json")
 	decodeJSON(t, "clients create -o json", out, &rs)
 	if rs.ClientID == "" || rs.ClientSecret == "" || len(rs.GrantTypes) != 0 || !rs.IntrospectionAllowed {
@@ -102,7 +103,7 @@ func TestClientsLifecycle(t *testing.T) {
 		t.Errorf("clients list has %d clients, want 5 (three demo, two created)", len(listed))
 	}
 	out = mustCLI(t, env, "clients", "list", "-o", "json")
-	var l authz.ClientList
+	var l adminapi.ClientList
 	decodeJSON(t, "clients list -o json", out, &l)
 	if len(l.Clients) != 5 {
 		t.Errorf("clients list -o json has %d clients, want 5", len(l.Clients))
@@ -146,7 +147,7 @@ func TestClientsLifecycle(t *testing.T) {
 	}
 
 	// rotate-secret: a new secret, the old one stops working.
-	var rotated authz.ClientJSON
+	var rotated adminapi.ClientJSON
 	decodeJSON(t, "clients rotate-secret -o json", mustCLI(t, env, "clients", "rotate-secret", id, "-o", "json"), &rotated)
 	if rotated.ClientID != id || rotated.ClientSecret == "" || rotated.ClientSecret == secret {
 		t.Fatalf("rotate-secret -o json = client_id %q, new secret set %t, same as old %t; want %s with a new secret",
@@ -311,9 +312,9 @@ func tableRows(out string) map[string]string {
 }
 
 // getClient runs `clients get ID -o json`.
-func getClient(t testing.TB, env map[string]string, id string) authz.ClientJSON {
+func getClient(t testing.TB, env map[string]string, id string) adminapi.ClientJSON {
 	t.Helper()
-	var c authz.ClientJSON
+	var c adminapi.ClientJSON
 	decodeJSON(t, "clients get -o json", mustCLI(t, env, "clients", "get", id, "-o", "json"), &c)
 	return c
 }
@@ -380,7 +381,7 @@ func TestClientsWebApp(t *testing.T) {
 	out := mustCLI(t, env, "clients", "create", "--id", "web", "--name", "Onboarding web", "--grant-type", "authorization_code",
 		"--grant-type", "refresh_token", "--redirect-uri", "https://onboarding.example/callback", "--id-token-alg", "ES256",
 		"--scope", "openid profile offline_access identity.verify", "-o", "json")
-	var c authz.ClientJSON
+	var c adminapi.ClientJSON
 	decodeJSON(t, "clients create (web)", out, &c)
 	if c.ClientSecret == "" || len(c.RedirectURIs) != 1 || c.IDTokenSignedResponseAlg != "ES256" {
 		t.Fatalf("web app = %+v", c)

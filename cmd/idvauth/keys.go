@@ -1,16 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"text/tabwriter"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 func newKeysCmd(env lookupEnv) *cobra.Command {
@@ -28,8 +26,7 @@ every token it signed has expired. rotate and retire are for emergencies.`,
   idvauth keys rotate --alg ES256
   idvauth keys retire KID --revoke-tokens -o json`,
 	})
-	cmd.PersistentFlags().String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
-	cmd.PersistentFlags().String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
+	addAdminFlags(cmd)
 
 	list := &cobra.Command{
 		Use:     "list",
@@ -37,9 +34,9 @@ every token it signed has expired. rotate and retire are for emergencies.`,
 		Long:    "Show every signing key the store holds, removed ones too, oldest first. Private parts never leave the server.",
 		Example: "  idvauth keys list\n  idvauth keys list -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return keysCall(cmd, env, http.MethodGet, "/admin/keys", nil)
-		},
+		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
+			return show(a, keyTable)(a.api.ListKeys(a.ctx))
+		}),
 	}
 	rotate := &cobra.Command{
 		Use:   "rotate",
@@ -50,10 +47,10 @@ is one (resource servers may know it already), otherwise a new key: resource
 servers that have not seen it fetch the JWKS again when they meet its kid.`,
 		Example: "  idvauth keys rotate\n  idvauth keys rotate --alg RS256 -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			alg, _ := cmd.Flags().GetString("alg")
-			return keysCall(cmd, env, http.MethodPost, "/admin/keys/rotate", authz.RotateKeysRequest{Alg: alg})
-		},
+		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
+			alg, _ := a.cmd.Flags().GetString("alg")
+			return show(a, keyTable)(a.api.RotateKeys(a.ctx, adminapi.RotateKeysRequest{Alg: alg}))
+		}),
 	}
 	rotate.Flags().String("alg", "", "rotate only this algorithm: ES256 or RS256")
 	retire := &cobra.Command{
@@ -65,11 +62,10 @@ leaves the JWKS now and every token it signed introspects inactive, on every
 replica within a second. Use --revoke-tokens when the key may have leaked.`,
 		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw -o json\n\n  # A kid that starts with - goes after --\n  idvauth keys retire --revoke-tokens -- -xY2...Qw",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			revoke, _ := cmd.Flags().GetBool("revoke-tokens")
-			return keysCall(cmd, env, http.MethodPost, "/admin/keys/"+url.PathEscape(args[0])+"/retire",
-				authz.RetireKeyRequest{RevokeTokens: revoke})
-		},
+		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+			revoke, _ := a.cmd.Flags().GetBool("revoke-tokens")
+			return show(a, keyTable)(a.api.RetireKey(a.ctx, args[0], adminapi.RetireKeyRequest{RevokeTokens: revoke}))
+		}),
 	}
 	retire.Flags().Bool("revoke-tokens", false, "also unpublish the key and make every token it signed inactive")
 	for _, c := range []*cobra.Command{list, rotate, retire} {
@@ -79,29 +75,9 @@ replica within a second. Use --revoke-tokens when the key may have leaked.`,
 	return cmd
 }
 
-// keysCall calls the admin API and prints the key list it answers.
-func keysCall(cmd *cobra.Command, env lookupEnv, method, path string, body any) error {
-	asJSON, err := outputJSON(cmd)
-	if err != nil {
-		return err
-	}
-	ac, err := newAdminClient(cmd, env)
-	if err != nil {
-		return err
-	}
-	out, err := ac.do(cmd.Context(), method, path, body)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		_, err := cmd.OutOrStdout().Write(out)
-		return err
-	}
-	var kl authz.KeyList
-	if err := json.Unmarshal(out, &kl); err != nil {
-		return fmt.Errorf("unexpected admin API answer: %w", err)
-	}
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+// keyTable prints a KeyList as a table, a key a line.
+func keyTable(w io.Writer, kl adminapi.KeyList) error {
+	tw := newTable(w)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED")
 	for _, k := range kl.Keys {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, dash(k.CreatedAt), dash(k.ActivatedAt), dash(k.RetiredAt))
@@ -122,16 +98,8 @@ none of the secrets decrypts is an error, and nothing is regenerated.`,
     idvauth keys reencrypt
   idvauth keys reencrypt -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
-			u, err := databaseURL(cmd, env)
-			if err != nil {
-				return err
-			}
-			r, err := newResolver(cmd, env)
+		RunE: dbRunE(env, func(d *dbCall) error {
+			r, err := newResolver(d.cmd, env)
 			if err != nil {
 				return err
 			}
@@ -139,18 +107,13 @@ none of the secrets decrypts is an error, and nothing is regenerated.`,
 			if len(secrets) == 0 {
 				return errors.New("no secrets: set IDVAUTH_SECRETS (the new secret first, then the old ones)")
 			}
-			n, err := authz.Reencrypt(cmd.Context(), u, secrets)
+			n, err := authz.Reencrypt(d.ctx, d.url, secrets)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]int{"reencrypted": n})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "re-encrypted %d keys under the first secret\n", n)
-			return nil
-		},
+			return d.print(map[string]int{"reencrypted": n}, textf("re-encrypted %d keys under the first secret\n", n))
+		}),
 	}
-	cmd.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
-	addOutputFlag(cmd)
+	addDatabaseFlags(cmd)
 	return cmd
 }

@@ -5,20 +5,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
-func keyListOf(t *testing.T, out string) authz.KeyList {
+func keyListOf(t *testing.T, out string) adminapi.KeyList {
 	t.Helper()
-	var kl authz.KeyList
+	var kl adminapi.KeyList
 	if err := json.Unmarshal([]byte(out), &kl); err != nil {
 		t.Fatalf("not a key list: %v\n%s", err, out)
 	}
 	return kl
 }
 
-func activeOf(kl authz.KeyList, alg string) string {
+func activeOf(kl adminapi.KeyList, alg string) string {
 	for _, k := range kl.Keys {
 		if k.Alg == alg && k.State == "active" {
 			return k.KID

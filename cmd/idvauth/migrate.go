@@ -1,9 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"text/tabwriter"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,54 @@ func databaseURL(cmd *cobra.Command, env lookupEnv) (string, error) {
 	return u, nil
 }
 
+// addDatabaseFlags adds --database-url and -o to a command that works on
+// the database directly.
+func addDatabaseFlags(cmd *cobra.Command) {
+	cmd.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
+	addOutputFlag(cmd)
+}
+
+// dbCall is one run of a command that works on the database directly.
+type dbCall struct {
+	ctx  context.Context
+	cmd  *cobra.Command
+	out  io.Writer
+	url  string // the database URL
+	json bool   // -o json
+}
+
+// dbRunE is the RunE of a command that works on the database directly:
+// it reads -o and the database URL, then hands both to run.
+func dbRunE(env lookupEnv, run func(*dbCall) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		asJSON, err := outputJSON(cmd)
+		if err != nil {
+			return err
+		}
+		u, err := databaseURL(cmd, env)
+		if err != nil {
+			return err
+		}
+		return run(&dbCall{ctx: cmd.Context(), cmd: cmd, out: cmd.OutOrStdout(), url: u, json: asJSON})
+	}
+}
+
+// print prints v as a JSON line with -o json, through text otherwise.
+func (d *dbCall) print(v any, text func(io.Writer) error) error {
+	if d.json {
+		return json.NewEncoder(d.out).Encode(v)
+	}
+	return text(d.out)
+}
+
+// textf is the text func of print that prints one formatted line.
+func textf(format string, args ...any) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, format, args...)
+		return err
+	}
+}
+
 func newMigrateCmd(env lookupEnv) *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "migrate",
@@ -32,92 +81,73 @@ to start against a database whose schema is behind.`,
 		Example: `  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate up
   idvauth migrate status -o json`,
 	})
-	up := &cobra.Command{
+	for _, c := range []*cobra.Command{migrateUpCmd(env), migrateStatusCmd(env)} {
+		addDatabaseFlags(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+func migrateUpCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:   "up",
 		Short: "Apply every pending migration",
 		Long: `Apply every pending migration. Safe to run from several replicas at once:
 one migrates while the others wait, then finds nothing left to do.`,
 		Example: "  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate up\n  idvauth migrate up -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
+		RunE: dbRunE(env, func(d *dbCall) error {
+			from, to, err := authz.Migrate(d.ctx, d.url)
 			if err != nil {
 				return err
 			}
-			u, err := databaseURL(cmd, env)
-			if err != nil {
-				return err
-			}
-			from, to, err := authz.Migrate(cmd.Context(), u)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]int32{"from": from, "to": to})
-			}
+			text := textf("migrated schema from version %d to %d\n", from, to)
 			if from == to {
-				fmt.Fprintf(cmd.OutOrStdout(), "schema is up to date (version %d)\n", to)
-			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "migrated schema from version %d to %d\n", from, to)
+				text = textf("schema is up to date (version %d)\n", to)
 			}
-			return nil
-		},
+			return d.print(map[string]int32{"from": from, "to": to}, text)
+		}),
 	}
-	status := &cobra.Command{
+}
+
+func migrateStatusCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:     "status",
 		Short:   "Show which migrations are applied",
 		Long:    "Show every migration this binary has and whether the database has it.",
 		Example: "  idvauth migrate status\n  idvauth migrate status -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
+		RunE: dbRunE(env, func(d *dbCall) error {
+			st, err := authz.MigrationStatus(d.ctx, d.url)
 			if err != nil {
 				return err
 			}
-			u, err := databaseURL(cmd, env)
-			if err != nil {
-				return err
+			type row struct {
+				Version int32  `json:"version"`
+				Name    string `json:"name"`
+				Applied bool   `json:"applied"`
 			}
-			st, err := authz.MigrationStatus(cmd.Context(), u)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				type row struct {
-					Version int32  `json:"version"`
-					Name    string `json:"name"`
-					Applied bool   `json:"applied"`
-				}
-				out := make([]row, 0, len(st))
-				for _, m := range st {
-					out = append(out, row{m.Version, m.Name, m.Applied})
-				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"migrations": out})
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
-			pending := 0
+			rows, pending := make([]row, 0, len(st)), 0
 			for _, m := range st {
-				fmt.Fprintf(tw, "%d\t%s\t%t\n", m.Version, m.Name, m.Applied)
+				rows = append(rows, row{m.Version, m.Name, m.Applied})
 				if !m.Applied {
 					pending++
 				}
 			}
-			if err := tw.Flush(); err != nil {
+			return d.print(map[string]any{"migrations": rows}, func(w io.Writer) error {
+				tw := newTable(w)
+				fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
+				for _, m := range rows {
+					fmt.Fprintf(tw, "%d\t%s\t%t\n", m.Version, m.Name, m.Applied)
+				}
+				if err := tw.Flush(); err != nil || pending == 0 {
+					return err
+				}
+				_, err := fmt.Fprintf(w, "%d pending: run 'idvauth migrate up'\n", pending)
 				return err
-			}
-			if pending > 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "%d pending: run 'idvauth migrate up'\n", pending)
-			}
-			return nil
-		},
+			})
+		}),
 	}
-	for _, c := range []*cobra.Command{up, status} {
-		c.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
-		addOutputFlag(c)
-		cmd.AddCommand(c)
-	}
-	return cmd
 }
 
 func newJanitorCmd(env lookupEnv) *cobra.Command {
@@ -129,27 +159,14 @@ every --janitor-interval; this command runs a pass on demand. If another
 replica is cleaning at the same moment, this pass deletes nothing.`,
 		Example: "  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth janitor -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
+		RunE: dbRunE(env, func(d *dbCall) error {
+			n, err := authz.RunJanitor(d.ctx, d.url)
 			if err != nil {
 				return err
 			}
-			u, err := databaseURL(cmd, env)
-			if err != nil {
-				return err
-			}
-			n, err := authz.RunJanitor(cmd.Context(), u)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]int{"deleted": n})
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted %d expired token records\n", n)
-			return nil
-		},
+			return d.print(map[string]int{"deleted": n}, textf("deleted %d expired token records\n", n))
+		}),
 	}
-	cmd.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
-	addOutputFlag(cmd)
+	addDatabaseFlags(cmd)
 	return cmd
 }

@@ -60,3 +60,21 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newAuditCmd(env), newCertsCmd(), newVersionCmd())
 	return root
 }
+
+// addOutputFlag adds -o, --output to cmd.
+func addOutputFlag(cmd *cobra.Command) {
+	cmd.Flags().StringP("output", "o", "table", "output format: table or json (exactly what the admin API returned)")
+}
+
+// outputJSON reports whether -o asks for JSON; a command without -o
+// prints text.
+func outputJSON(cmd *cobra.Command) (bool, error) {
+	o, _ := cmd.Flags().GetString("output")
+	switch o {
+	case "table", "":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, fmt.Errorf("--output must be table or json, not %q", o)
+}

@@ -135,27 +135,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 			return sc, err
 		}
 	}
-	var n uint64
-	if n, err = r.uint(sLoginMaxFail, 16); err != nil {
+	if err := loadPasswordSettings(r, a); err != nil {
 		return sc, err
 	}
-	a.LoginMaxFailures = int(n)
-	if n, err = r.uint(sLoginMaxFailIP, 16); err != nil {
-		return sc, err
-	}
-	a.LoginMaxFailuresPerIP = int(n)
-	if n, err = r.uint(sArgon2Time, 8); err != nil {
-		return sc, err
-	}
-	a.Argon2.Time = uint32(n)
-	if n, err = r.uint(sArgon2Memory, 21); err != nil {
-		return sc, err
-	}
-	a.Argon2.MemoryKiB = uint32(n)
-	if n, err = r.uint(sArgon2Threads, 8); err != nil {
-		return sc, err
-	}
-	a.Argon2.Threads = uint8(n)
 	if a.TrustedProxies, err = r.prefixes(sTrustedProxies); err != nil {
 		return sc, err
 	}
@@ -169,6 +151,44 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if err := loadAuditSettings(r, a); err != nil {
 		return sc, err
 	}
+	if err := loadCredentials(r, &sc); err != nil {
+		return sc, err
+	}
+	return sc, nil
+}
+
+// loadPasswordSettings reads the sign-in failure limits and the argon2id
+// parameters into a.
+func loadPasswordSettings(r *resolver, a *authz.Config) error {
+	n, err := r.uint(sLoginMaxFail, 16)
+	if err != nil {
+		return err
+	}
+	a.LoginMaxFailures = int(n)
+	if n, err = r.uint(sLoginMaxFailIP, 16); err != nil {
+		return err
+	}
+	a.LoginMaxFailuresPerIP = int(n)
+	if n, err = r.uint(sArgon2Time, 8); err != nil {
+		return err
+	}
+	a.Argon2.Time = uint32(n)
+	if n, err = r.uint(sArgon2Memory, 21); err != nil {
+		return err
+	}
+	a.Argon2.MemoryKiB = uint32(n)
+	if n, err = r.uint(sArgon2Threads, 8); err != nil {
+		return err
+	}
+	a.Argon2.Threads = uint8(n)
+	return nil
+}
+
+// loadCredentials reads the admin token, the secrets and the metrics
+// token into sc.authz, generating the first two under --dev, and names
+// every setting that serve cannot start without.
+func loadCredentials(r *resolver, sc *serveConfig) error {
+	a := &sc.authz
 	var missing []string
 	a.AdminToken, _ = r.get(sAdminToken)
 	if a.AdminToken == "" {
@@ -189,17 +209,17 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	}
 	a.InMemory = sc.dev && a.DatabaseURL == ""
 	if len(missing) > 0 {
-		return sc, fmt.Errorf("cannot start without these settings:\n  - %s", strings.Join(missing, "\n  - "))
+		return fmt.Errorf("cannot start without these settings:\n  - %s", strings.Join(missing, "\n  - "))
 	}
 	if a.MetricsToken, _ = r.get(sMetricsToken); a.MetricsToken != "" {
 		switch {
 		case len(a.MetricsToken) < 32:
-			return sc, errors.New("IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)")
+			return errors.New("IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)")
 		case a.MetricsToken == a.AdminToken:
-			return sc, errors.New("IDVAUTH_METRICS_TOKEN: must not be the admin token (a scraper should not hold the keys to the admin API; e.g. openssl rand -hex 32)")
+			return errors.New("IDVAUTH_METRICS_TOKEN: must not be the admin token (a scraper should not hold the keys to the admin API; e.g. openssl rand -hex 32)")
 		}
 	}
-	return sc, nil
+	return nil
 }
 
 // loadAbuseSettings reads the rate limits and the client authentication
@@ -452,19 +472,25 @@ Sign a person in (authorization code + PKCE + OpenID Connect):
 		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
 		iss, iss,
 		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.AuthorizeURL)
+	printDevAdminHint(w, sc, adminAddr)
+	fmt.Fprintln(w, bar)
+}
+
+// printDevAdminHint ends the --dev banner's examples with the CLI's admin
+// commands, with the admin token if it was generated for this run.
+func printDevAdminHint(w io.Writer, sc serveConfig, adminAddr string) {
 	if sc.generatedAdminToken {
 		fmt.Fprintf(w, `
   # Manage clients through the admin API
   export IDVAUTH_ADMIN_TOKEN=%s IDVAUTH_ADMIN_URL=http://%s
   idvauth clients list
 `, sc.authz.AdminToken, adminAddr)
-	} else {
-		fmt.Fprintf(w, `
+		return
+	}
+	fmt.Fprintf(w, `
   # Manage clients through the admin API (with your IDVAUTH_ADMIN_TOKEN set)
   IDVAUTH_ADMIN_URL=http://%s idvauth clients list
 `, adminAddr)
-	}
-	fmt.Fprintln(w, bar)
 }
 
 // secretList is IDVAUTH_SECRETS split at commas, blanks dropped.

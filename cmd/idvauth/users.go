@@ -8,20 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // maxPasswordInput bounds the password line read from stdin. The server's
@@ -45,10 +40,18 @@ flags: create prompts for one, or reads it from stdin.`,
   idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes`,
 	})
-	cmd.PersistentFlags().String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
-	cmd.PersistentFlags().String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
+	addAdminFlags(cmd)
+	for _, c := range []*cobra.Command{usersCreateCmd(env), usersListCmd(env), usersGetCmd(env), usersDeleteCmd(env),
+		usersWithdrawCmd(env), usersEraseCmd(env)} {
+		addOutputFlag(c)
+		cmd.AddCommand(c)
+	}
+	cmd.AddCommand(usersExportCmd(env))
+	return cmd
+}
 
-	create := &cobra.Command{
+func usersCreateCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "create --username USERNAME",
 		Short: "Register a person; the password is prompted for or read from stdin",
 		Long: `Register a person who can then sign in at the login page.
@@ -65,96 +68,56 @@ one, not the username or email) and keeps only an argon2id hash of it.`,
   # From a script: the password on stdin
   printf '%s\n' "$ADA_PASSWORD" | idvauth users create --username ada --password-stdin -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
+		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
+			f := a.cmd.Flags()
+			var in adminapi.UserInput
+			in.Username, _ = f.GetString("username")
+			in.Name, _ = f.GetString("name")
+			in.Email, _ = f.GetString("email")
+			fromStdin, _ := f.GetBool("password-stdin")
+			var err error
+			if in.Password, err = readPassword(a.cmd, in.Username, fromStdin); err != nil {
 				return err
 			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			var in authz.UserInput
-			in.Username, _ = cmd.Flags().GetString("username")
-			in.Name, _ = cmd.Flags().GetString("name")
-			in.Email, _ = cmd.Flags().GetString("email")
-			fromStdin, _ := cmd.Flags().GetBool("password-stdin")
-			if in.Password, err = readPassword(cmd, in.Username, fromStdin); err != nil {
-				return err
-			}
-			body, err := ac.do(cmd.Context(), http.MethodPost, "/admin/users", in)
-			if err != nil {
-				return err
-			}
-			return printUser(cmd, body, asJSON)
-		},
+			return show(a, userTable)(a.api.CreateUser(a.ctx, in))
+		}),
 	}
-	create.Flags().String("username", "", "what the person types to sign in (stored lower-case)")
-	create.Flags().String("name", "", "the person's full name")
-	create.Flags().String("email", "", "the person's email address")
-	create.Flags().Bool("password-stdin", false, "read the password from stdin (the default when stdin is not a terminal)")
-	_ = create.MarkFlagRequired("username")
+	cmd.Flags().String("username", "", "what the person types to sign in (stored lower-case)")
+	cmd.Flags().String("name", "", "the person's full name")
+	cmd.Flags().String("email", "", "the person's email address")
+	cmd.Flags().Bool("password-stdin", false, "read the password from stdin (the default when stdin is not a terminal)")
+	_ = cmd.MarkFlagRequired("username")
+	return cmd
+}
 
-	list := &cobra.Command{
+func usersListCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List people",
 		Long:    "List every registered person, ordered by username (never their passwords).",
 		Example: "  idvauth users list\n  idvauth users list -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/users", nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err = cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var l authz.UserList
-			if err := json.Unmarshal(body, &l); err != nil {
-				return fmt.Errorf("unexpected admin API answer: %w", err)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSERNAME\tNAME\tEMAIL\tCREATED")
-			for _, u := range l.Users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, dash(u.Name), dash(u.Email), unixTime(u.CreatedAt))
-			}
-			return tw.Flush()
-		},
+		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
+			return show(a, userListTable)(a.api.ListUsers(a.ctx))
+		}),
 	}
+}
 
-	get := &cobra.Command{
+func usersGetCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:     "get USER_ID",
 		Short:   "Show one person",
 		Long:    "Show one person's record (never their password).",
 		Example: "  idvauth users get u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/users/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
-			return printUser(cmd, body, asJSON)
-		},
+		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+			return show(a, userTable)(a.api.GetUser(a.ctx, args[0]))
+		}),
 	}
+}
 
-	del := &cobra.Command{
+func usersDeleteCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete USER_ID",
 		Short: "Delete a person, end their sessions and revoke their tokens",
 		Long: `Delete a person with their consents. Their browser sessions end and every
@@ -162,28 +125,14 @@ token issued for them is revoked at once: introspection answers active: false.
 There is no confirmation prompt.`,
 		Example: "  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw\n  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			if _, err := ac.do(cmd.Context(), http.MethodDelete, "/admin/users/"+url.PathEscape(args[0]), nil); err != nil {
-				return err
-			}
-			if asJSON {
-				fmt.Fprintf(cmd.OutOrStdout(), "{\"deleted\":%s}\n", strconv.Quote(args[0]))
-				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
-			return nil
-		},
+		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+			return showDeleted(a, a.api.DeleteUser(a.ctx, args[0]), args[0], "deleted user "+args[0])
+		}),
 	}
+}
 
-	withdraw := &cobra.Command{
+func usersWithdrawCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "withdraw-consents USER_ID",
 		Short: "Withdraw a person's consents, to every client or to one",
 		Long: `Withdraw what a person consented to: to one client with --client, to every
@@ -193,47 +142,24 @@ end those at once).`,
 		Example: `  idvauth users withdraw-consents u_3mJr7AoUXx2Wqd9KvYg5Tw
   idvauth users withdraw-consents u_3mJr7AoUXx2Wqd9KvYg5Tw --client kyc-web -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			path := "/admin/users/" + url.PathEscape(args[0]) + "/consents"
-			client, _ := cmd.Flags().GetString("client")
-			if client != "" {
-				path += "?" + url.Values{"client_id": {client}}.Encode()
-			}
-			body, err := ac.do(cmd.Context(), http.MethodDelete, path, nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err = cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var cw authz.ConsentWithdrawal
-			if err := json.Unmarshal(body, &cw); err != nil {
-				return fmt.Errorf("unexpected admin API answer: %w", err)
-			}
-			noun := "consents"
-			if cw.Withdrawn == 1 {
-				noun = "consent"
-			}
+		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+			client, _ := a.cmd.Flags().GetString("client")
 			to := ""
 			if client != "" {
 				to = " to client " + client
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "withdrew %d %s of user %s%s\n", cw.Withdrawn, noun, cw.UserID, to)
-			return nil
-		},
+			return show(a, func(w io.Writer, cw adminapi.ConsentWithdrawal) error {
+				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s\n", cw.Withdrawn, plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to)
+				return err
+			})(a.api.WithdrawConsents(a.ctx, args[0], client))
+		}),
 	}
-	withdraw.Flags().String("client", "", "withdraw only the consent to this client_id")
+	cmd.Flags().String("client", "", "withdraw only the consent to this client_id")
+	return cmd
+}
 
-	erase := &cobra.Command{
+func usersEraseCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "erase USER_ID --yes",
 		Short: "Erase a person for good (GDPR right to erasure); needs --yes",
 		Long: `Erase a person: their profile, password hash, consents, browser sessions,
@@ -248,40 +174,27 @@ Nothing is asked interactively (scripts and CI have no terminal): without
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := outputJSON(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: adminRunE(env, func(cmd *cobra.Command, args []string) error {
 			if yes, _ := cmd.Flags().GetBool("yes"); !yes {
 				return fmt.Errorf("users erase removes user %s and everything held about them for good; add --yes to confirm (nothing was erased)", args[0])
 			}
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			body, err := ac.do(cmd.Context(), http.MethodPost, "/admin/users/"+url.PathEscape(args[0])+"/erase", nil)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				_, err = cmd.OutOrStdout().Write(body)
-				return err
-			}
-			var ue authz.UserErasure
-			if err := json.Unmarshal(body, &ue); err != nil {
-				return fmt.Errorf("unexpected admin API answer: %w", err)
-			}
-			if !ue.Erased || ue.UserID != args[0] {
-				return fmt.Errorf("the admin API did not confirm the erasure of user %s", args[0])
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "erased user %s: profile, password hash, consents, sessions and tokens removed\n", ue.UserID)
 			return nil
-		},
+		}, func(a *adminCall, args []string) error {
+			return show(a, func(w io.Writer, ue adminapi.UserErasure) error {
+				if !ue.Erased || ue.UserID != args[0] {
+					return fmt.Errorf("the admin API did not confirm the erasure of user %s", args[0])
+				}
+				_, err := fmt.Fprintf(w, "erased user %s: profile, password hash, consents, sessions and tokens removed\n", ue.UserID)
+				return err
+			})(a.api.EraseUser(a.ctx, args[0]))
+		}),
 	}
-	erase.Flags().Bool("yes", false, "confirm the erasure (required: it cannot be undone)")
+	cmd.Flags().Bool("yes", false, "confirm the erasure (required: it cannot be undone)")
+	return cmd
+}
 
-	export := &cobra.Command{
+func usersExportCmd(env lookupEnv) *cobra.Command {
+	return &cobra.Command{
 		Use:   "export USER_ID",
 		Short: "Print everything held about a person, as JSON (GDPR right of access)",
 		Long: `Print everything idvauth holds about a person, as indented JSON: their
@@ -294,33 +207,22 @@ It holds personal data: write it somewhere only the person and you can read.`,
 		Example: `  idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw
   (umask 077; idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json)`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ac, err := newAdminClient(cmd, env)
-			if err != nil {
-				return err
-			}
-			body, err := ac.do(cmd.Context(), http.MethodGet, "/admin/users/"+url.PathEscape(args[0])+"/export", nil)
+		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+			_, raw, err := a.api.ExportUser(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
 			var out bytes.Buffer
-			if err := json.Indent(&out, body, "", "  "); err != nil {
+			if err := json.Indent(&out, raw, "", "  "); err != nil {
 				return fmt.Errorf("unexpected admin API answer: %w", err)
 			}
 			if !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
 				out.WriteByte('\n')
 			}
-			_, err = cmd.OutOrStdout().Write(out.Bytes())
+			_, err = a.out.Write(out.Bytes())
 			return err
-		},
+		}),
 	}
-
-	for _, c := range []*cobra.Command{create, list, get, del, withdraw, erase} {
-		addOutputFlag(c)
-		cmd.AddCommand(c)
-	}
-	cmd.AddCommand(export)
-	return cmd
 }
 
 // readPassword returns the new user's password: the first line of stdin
@@ -423,19 +325,9 @@ func askTwice(fd int, w io.Writer, username string) (string, error) {
 	return pw, nil
 }
 
-// printUser prints a UserJSON answer: as the API returned it with -o json,
-// as a two-column table otherwise.
-func printUser(cmd *cobra.Command, body []byte, asJSON bool) error {
-	w := cmd.OutOrStdout()
-	if asJSON {
-		_, err := w.Write(body)
-		return err
-	}
-	var u authz.UserJSON
-	if err := json.Unmarshal(body, &u); err != nil {
-		return fmt.Errorf("unexpected admin API answer: %w", err)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+// userTable prints a person as a two-column table.
+func userTable(w io.Writer, u adminapi.UserJSON) error {
+	tw := newTable(w)
 	fmt.Fprintf(tw, "id\t%s\n", u.ID)
 	fmt.Fprintf(tw, "username\t%s\n", u.Username)
 	fmt.Fprintf(tw, "name\t%s\n", dash(u.Name))
@@ -445,10 +337,12 @@ func printUser(cmd *cobra.Command, body []byte, asJSON bool) error {
 	return tw.Flush()
 }
 
-// unixTime shows Unix seconds as RFC 3339 UTC, "-" for none.
-func unixTime(sec int64) string {
-	if sec <= 0 {
-		return "-"
+// userListTable prints a UserList as a table, a person a line.
+func userListTable(w io.Writer, l adminapi.UserList) error {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tUSERNAME\tNAME\tEMAIL\tCREATED")
+	for _, u := range l.Users {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, dash(u.Name), dash(u.Email), unixTime(u.CreatedAt))
 	}
-	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
+	return tw.Flush()
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // TestUsersCreatePrompt runs `users create` with a pseudo-terminal as
@@ -42,7 +42,7 @@ func TestUsersCreatePrompt(t *testing.T) {
 		if got, want := c.stderr.String(), first(username)+"\n"+second+"\n"; got != want {
 			t.Errorf("users create at a terminal wrote %q on stderr, want the two prompts %q", redactPassword(got, password), want)
 		}
-		var u authz.UserJSON
+		var u adminapi.UserJSON
 		decodeJSON(t, "users create -o json", c.stdout.String(), &u)
 		if u.Username != username || strings.Contains(c.stdout.String(), password) {
 			t.Errorf("users create at a terminal printed username %q, the password %t; want %s, no password",

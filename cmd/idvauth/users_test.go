@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // userJSONKeys are the fields of a user answer: never a password.
@@ -126,7 +127,7 @@ func TestUsersLifecycle(t *testing.T) {
 	if want := adminGet(t, d, "/admin/users/"+id); out != want {
 		t.Errorf("users get -o json = %q, want the admin API's answer %q", out, want)
 	}
-	var u authz.UserJSON
+	var u adminapi.UserJSON
 	decodeJSON(t, "users get -o json", out, &u)
 	if u.ID != id || u.Username != username || u.Name != "Ada Lovelace" || u.Email != "ada@example.com" {
 		t.Errorf("users get -o json = %+v, want %s %s", u, id, username)
@@ -140,10 +141,10 @@ func TestUsersLifecycle(t *testing.T) {
 	if want := "withdrew 0 consents of user " + id + " to client " + authz.DemoServiceID + "\n"; out != want {
 		t.Errorf("users withdraw-consents --client = %q, want %q", out, want)
 	}
-	var cw authz.ConsentWithdrawal
+	var cw adminapi.ConsentWithdrawal
 	decodeJSON(t, "users withdraw-consents -o json",
 		mustCLI(t, env, "users", "withdraw-consents", id, "--client", "a client/with odd&chars", "-o", "json"), &cw)
-	if cw != (authz.ConsentWithdrawal{UserID: id, Withdrawn: 0}) {
+	if cw != (adminapi.ConsentWithdrawal{UserID: id, Withdrawn: 0}) {
 		t.Errorf("users withdraw-consents -o json = %+v, want user_id %s, withdrawn 0", cw, id)
 	}
 
@@ -292,7 +293,7 @@ func TestUsersErrors(t *testing.T) {
 		}
 	})
 	// None of the refused creates made a user.
-	var l authz.UserList
+	var l adminapi.UserList
 	decodeJSON(t, "users list -o json", mustCLI(t, env, "users", "list", "-o", "json"), &l)
 	for _, tt := range tests {
 		if i := slices.Index(tt.args, "--username"); i >= 0 {
@@ -417,14 +418,14 @@ func TestUsersEraseExport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("users create = exit %d, stderr %q", code, redactPassword(errOut, password))
 	}
-	var u authz.UserJSON
+	var u adminapi.UserJSON
 	decodeJSON(t, "users create -o json", out, &u)
 
 	// export: indented JSON of everything held, never the password.
 	out = mustCLI(t, env, "users", "export", u.ID)
-	var x authz.UserExport
+	var x adminapi.UserExport
 	decodeJSON(t, "users export", out, &x)
-	if x.User != u || len(x.Audit) == 0 || x.Audit[0].Type != authz.EventUserCreated || x.Audit[0].Subject != u.ID {
+	if x.User != u || len(x.Audit) == 0 || x.Audit[0].Type != adminapi.EventUserCreated || x.Audit[0].Subject != u.ID {
 		t.Errorf("users export = user %+v, audit %q; want %+v and the user.created entry", x.User, types(x.Audit), u)
 	}
 	// Indented with two spaces (each export is audited, so a second
@@ -468,7 +469,7 @@ func TestUsersEraseExport(t *testing.T) {
 	}
 	// The trail keeps the opaque ID only.
 	es := jsonLines(t, "audit list --subject", mustCLI(t, env, "audit", "list", "--subject", u.ID, "-o", "json"))
-	if got := types(es); !slices.Contains(got, authz.EventUserErased) {
+	if got := types(es); !slices.Contains(got, adminapi.EventUserErased) {
 		t.Errorf("audit entries about the erased person = %q, want a user.erased entry", got)
 	}
 	if trail := mustCLI(t, env, "audit", "list", "-o", "json"); strings.Contains(trail, username) || strings.Contains(trail, "Ada Lovelace") {
@@ -479,9 +480,9 @@ func TestUsersEraseExport(t *testing.T) {
 	other := "grace-" + randHex(t)
 	_, out, _ = cliStdin(t, env, password+"\n", "users", "create", "--username", other, "-o", "json")
 	decodeJSON(t, "users create -o json", out, &u)
-	var ue authz.UserErasure
+	var ue adminapi.UserErasure
 	decodeJSON(t, "users erase -o json", mustCLI(t, env, "users", "erase", u.ID, "--yes", "-o", "json"), &ue)
-	if ue != (authz.UserErasure{UserID: u.ID, Erased: true}) {
+	if ue != (adminapi.UserErasure{UserID: u.ID, Erased: true}) {
 		t.Errorf("users erase -o json = %+v, want user_id %s, erased true", ue, u.ID)
 	}
 }

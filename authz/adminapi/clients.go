@@ -1,0 +1,139 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+)
+
+// ClientJSON is a client as the admin API shows and takes it, with RFC
+// 7591 names. ClientSecret is set only in the answers to create and
+// rotate-secret.
+type ClientJSON struct {
+	ClientID                string          `json:"client_id"`
+	ClientSecret            string          `json:"client_secret,omitempty"`
+	ClientName              string          `json:"client_name"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	Scope                   string          `json:"scope"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                 string          `json:"jwks_uri,omitempty"`
+	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS     string          `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI     string          `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP      string          `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail   string          `json:"tls_client_auth_san_email,omitempty"`
+	// TLSClientCertificateBoundAccessTokens: RFC 8705 section 3.4.
+	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens"`
+	Audience                              []string `json:"audience"`
+	AccessTokenTTL                        int64    `json:"access_token_ttl"`
+	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
+	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
+	ClientIDIssuedAt                      int64    `json:"client_id_issued_at,omitempty"`
+	ClientSecretExpiresAt                 int64    `json:"client_secret_expires_at"`
+	UpdatedAt                             int64    `json:"updated_at,omitempty"`
+}
+
+// ClientList is the answer of GET /admin/clients.
+type ClientList struct {
+	Clients []ClientJSON `json:"clients"`
+}
+
+// clientRequest is the body of POST /admin/clients and PUT
+// /admin/clients/{id}: ClientJSON without the fields the server sets,
+// which it refuses as unknown.
+type clientRequest struct {
+	ClientID                string          `json:"client_id,omitempty"`
+	ClientName              string          `json:"client_name"`
+	GrantTypes              []string        `json:"grant_types,omitzero"` // nil: the default; empty: none
+	ResponseTypes           []string        `json:"response_types,omitempty"`
+	RedirectURIs            []string        `json:"redirect_uris,omitempty"`
+	Scope                   string          `json:"scope"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                 string          `json:"jwks_uri,omitempty"`
+	TLSClientAuthSubjectDN  string          `json:"tls_client_auth_subject_dn,omitempty"`
+	TLSClientAuthSANDNS     string          `json:"tls_client_auth_san_dns,omitempty"`
+	TLSClientAuthSANURI     string          `json:"tls_client_auth_san_uri,omitempty"`
+	TLSClientAuthSANIP      string          `json:"tls_client_auth_san_ip,omitempty"`
+	TLSClientAuthSANEmail   string          `json:"tls_client_auth_san_email,omitempty"`
+
+	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	Audience                              []string `json:"audience"`
+	AccessTokenTTL                        int64    `json:"access_token_ttl"`
+	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
+	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
+}
+
+func newClientRequest(c ClientJSON) clientRequest {
+	audience := c.Audience
+	if audience == nil {
+		audience = []string{}
+	}
+	return clientRequest{
+		ClientID:                              c.ClientID,
+		ClientName:                            c.ClientName,
+		GrantTypes:                            c.GrantTypes,
+		ResponseTypes:                         c.ResponseTypes,
+		RedirectURIs:                          c.RedirectURIs,
+		Scope:                                 c.Scope,
+		TokenEndpointAuthMethod:               c.TokenEndpointAuthMethod,
+		JWKS:                                  c.JWKS,
+		JWKSURI:                               c.JWKSURI,
+		TLSClientAuthSubjectDN:                c.TLSClientAuthSubjectDN,
+		TLSClientAuthSANDNS:                   c.TLSClientAuthSANDNS,
+		TLSClientAuthSANURI:                   c.TLSClientAuthSANURI,
+		TLSClientAuthSANIP:                    c.TLSClientAuthSANIP,
+		TLSClientAuthSANEmail:                 c.TLSClientAuthSANEmail,
+		TLSClientCertificateBoundAccessTokens: c.TLSClientCertificateBoundAccessTokens,
+		Audience:                              audience,
+		AccessTokenTTL:                        c.AccessTokenTTL,
+		IntrospectionAllowed:                  c.IntrospectionAllowed,
+		IDTokenSignedResponseAlg:              c.IDTokenSignedResponseAlg,
+	}
+}
+
+// CreateClient registers in with POST /admin/clients and returns the new
+// client, with its secret if it has one (shown this once). The fields
+// the server sets (ClientSecret, ClientIDIssuedAt, ClientSecretExpiresAt,
+// UpdatedAt) are not sent. An empty ClientID asks the server to generate
+// one; nil GrantTypes asks for the default (client_credentials), empty
+// ones for none.
+func (c *Client) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, []byte, error) {
+	return call[ClientJSON](ctx, c, http.MethodPost, "/admin/clients", nil, newClientRequest(in))
+}
+
+// ListClients returns every client (GET /admin/clients), never their
+// secrets.
+func (c *Client) ListClients(ctx context.Context) (ClientList, []byte, error) {
+	return call[ClientList](ctx, c, http.MethodGet, "/admin/clients", nil, nil)
+}
+
+// GetClient returns one client (GET /admin/clients/{id}), never its
+// secret.
+func (c *Client) GetClient(ctx context.Context, id string) (ClientJSON, []byte, error) {
+	return call[ClientJSON](ctx, c, http.MethodGet, route("clients", id), nil, nil)
+}
+
+// UpdateClient replaces the metadata of client id with that of in (PUT
+// /admin/clients/{id}), as CreateClient sends it, and returns the
+// client. Its secret does not change.
+func (c *Client) UpdateClient(ctx context.Context, id string, in ClientJSON) (ClientJSON, []byte, error) {
+	return call[ClientJSON](ctx, c, http.MethodPut, route("clients", id), nil, newClientRequest(in))
+}
+
+// DeleteClient deletes client id (DELETE /admin/clients/{id}); its tokens
+// stop working at once.
+func (c *Client) DeleteClient(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, route("clients", id), nil, nil)
+	return err
+}
+
+// RotateClientSecret gives client id a new secret (POST
+// /admin/clients/{id}/secret) and returns the client with it, shown this
+// once. The old secret stops working at once.
+func (c *Client) RotateClientSecret(ctx context.Context, id string) (ClientJSON, []byte, error) {
+	return call[ClientJSON](ctx, c, http.MethodPost, route("clients", id, "/secret"), nil, nil)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz/adminapi"
+)
+
+// This file holds what every command that calls the admin API shares: its
+// flags, its client, and the printing of the answer as JSON or as text.
+
+// addAdminFlags adds --admin-url and --admin-token to a command group
+// whose commands call the admin API.
+func addAdminFlags(group *cobra.Command) {
+	f := group.PersistentFlags()
+	f.String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
+	f.String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
+}
+
+// newAdminClient builds the admin API client from the admin URL and token
+// settings (flag, env, config file).
+func newAdminClient(cmd *cobra.Command, env lookupEnv) (*adminapi.Client, error) {
+	r, err := newResolver(cmd, env)
+	if err != nil {
+		return nil, err
+	}
+	base, _ := r.get(sAdminURL)
+	token, _ := r.get(sAdminToken)
+	c, err := adminapi.New(adminapi.Config{BaseURL: base, Token: token})
+	switch {
+	case errors.Is(err, adminapi.ErrBaseURL):
+		return nil, fmt.Errorf("IDVAUTH_ADMIN_URL: %q is not an http(s) URL", base)
+	case errors.Is(err, adminapi.ErrNoToken):
+		return nil, errors.New("no admin token: set IDVAUTH_ADMIN_TOKEN (serve --dev prints one)")
+	}
+	return c, err
+}
+
+// adminCall is one run of a command that calls the admin API.
+type adminCall struct {
+	ctx  context.Context
+	cmd  *cobra.Command
+	out  io.Writer
+	api  *adminapi.Client
+	json bool // -o json: print the answers as the admin API sent them
+}
+
+// adminRunE is the RunE of a command that calls the admin API: it reads
+// -o (if the command has it), then runs check (nil: none), the checks of
+// the command's flags and arguments that need no server, then builds the
+// client and hands all to run.
+func adminRunE(env lookupEnv, check func(*cobra.Command, []string) error, run func(*adminCall, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		asJSON, err := outputJSON(cmd)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(cmd, args); err != nil {
+				return err
+			}
+		}
+		api, err := newAdminClient(cmd, env)
+		if err != nil {
+			return err
+		}
+		return run(&adminCall{ctx: cmd.Context(), cmd: cmd, out: cmd.OutOrStdout(), api: api, json: asJSON}, args)
+	}
+}
+
+// show returns what prints the answer of an admin API call: as the API
+// sent it with -o json, through text otherwise. A failed call's error is
+// returned as it is:
+//
+//	return show(a, userTable)(a.api.GetUser(a.ctx, id))
+func show[T any](a *adminCall, text func(io.Writer, T) error) func(T, []byte, error) error {
+	return func(v T, raw []byte, err error) error {
+		if err != nil {
+			return err
+		}
+		if a.json {
+			_, err := a.out.Write(raw)
+			return err
+		}
+		return text(a.out, v)
+	}
+}
+
+// showDeleted prints that id was deleted, unless the call failed: the
+// admin API answers a delete with no body, so -o json prints
+// {"deleted":"ID"}.
+func showDeleted(a *adminCall, err error, id, text string) error {
+	if err != nil {
+		return err
+	}
+	if a.json {
+		_, err = fmt.Fprintf(a.out, "{\"deleted\":%s}\n", strconv.Quote(id))
+	} else {
+		_, err = fmt.Fprintln(a.out, text)
+	}
+	return err
+}
+
+// newTable returns a tabwriter for the tables of the admin commands.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// dash is s for a table cell, "-" if empty.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ttl shows an access_token_ttl in seconds, "default" for 0.
+func ttl(sec int64) string {
+	if sec == 0 {
+		return "default"
+	}
+	return (time.Duration(sec) * time.Second).String()
+}
+
+// unixTime shows Unix seconds as RFC 3339 UTC, "-" for none.
+func unixTime(sec int64) string {
+	if sec <= 0 {
+		return "-"
+	}
+	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
+}
