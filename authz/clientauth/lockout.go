@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -133,11 +134,8 @@ func (a *Authenticator) countAuthFailure(ctx context.Context, clientID, ip strin
 		}
 		if n == k.limit {
 			a.log.Warn("client authentication cool-off started", web.RequestField(ctx), zap.String("client_id", clientID), zap.String("scope", k.scope))
-			_ = a.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventClientLocked, Actor: audit.System, ClientID: clientID, IP: ip,
+			_ = a.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventClientLocked, Actor: audit.System, ClientID: clientID, IP: ip,
 				Details: map[string]string{"scope": k.scope, "failures": strconv.Itoa(n), "until": audit.Time(now.Add(a.cfg.Window))}})
 		}
 	}
 }
-
-// eventClientLocked is the audit event of a cool-off's start.
-const eventClientLocked = "client.locked"

@@ -151,10 +151,3 @@ func NormalizeUsername(u string) string { return strings.ToLower(strings.TrimSpa
 
 func clientField(id string) zap.Field { return zap.String("client_id", id) }
 func userField(id string) zap.Field   { return zap.String("user_id", id) }
-
-// Audit events of sign-in and consent.
-const (
-	eventLoginSucceeded = "login.succeeded"
-	eventLoginFailed    = "login.failed"
-	eventConsentGiven   = "consent.given"
-)

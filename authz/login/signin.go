@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -86,7 +87,7 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		wait := max(until.Sub(now), time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		h.log.Info("login refused: too many failures", web.RequestField(ctx), clientField(c.GetID()))
-		if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
+		if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
 			Outcome: "throttled"}) != nil {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 			return
@@ -116,7 +117,7 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.log.Info("login failed", web.RequestField(ctx), clientField(c.GetID()))
-		e := storage.AuditEntry{Type: eventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
+		e := storage.AuditEntry{Type: adminapi.EventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
 			Outcome: "unknown_user"}
 		if err == nil {
 			e.Subject, e.Outcome = user.ID, "wrong_password"
@@ -142,7 +143,7 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventLoginSucceeded, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginSucceeded, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
 		IP: h.cfg.IPs.String(r)}) != nil {
 		_ = h.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
@@ -228,7 +229,7 @@ func (h *Handler) Consent(w http.ResponseWriter, r *http.Request) {
 	case "allow":
 	case "deny":
 		h.log.Info("consent refused", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
-		if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+		if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
 			IP: h.cfg.IPs.String(r), Outcome: "access_denied"}) != nil {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 			return
@@ -251,7 +252,7 @@ func (h *Handler) Consent(w http.ResponseWriter, r *http.Request) {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: eventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventConsentGiven, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
 		IP: h.cfg.IPs.String(r), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
 		return
