@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
@@ -311,7 +312,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.MemoryKiB > password.MaxMemoryKiB {
 		errs = append(errs, fmt.Errorf("argon2 memory %d KiB must be between 8 KiB per thread and %d KiB", c.Argon2.MemoryKiB, password.MaxMemoryKiB))
 	}
-	if err := validAudience(c.DefaultAudience); err != nil {
+	if err := admin.ValidAudience(c.DefaultAudience); err != nil {
 		errs = append(errs, fmt.Errorf("default audience: %w", err))
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {

@@ -50,7 +50,7 @@ type DemoClients struct {
 func (s *Server) SeedDemo(ctx context.Context) (DemoClients, error) {
 	var d DemoClients
 	var err error
-	d.Service, err = s.seed(ctx, clientInput{
+	d.Service, err = s.seed(ctx, ClientJSON{
 		ClientID:   DemoServiceID,
 		ClientName: "Demo backend service",
 		Scope:      scopes.Verify + " " + scopes.ReadStatus,
@@ -58,7 +58,7 @@ func (s *Server) SeedDemo(ctx context.Context) (DemoClients, error) {
 	if err != nil {
 		return d, err
 	}
-	d.ResourceServer, err = s.seed(ctx, clientInput{
+	d.ResourceServer, err = s.seed(ctx, ClientJSON{
 		ClientID:             DemoResourceServerID,
 		ClientName:           "Demo IDV resource server",
 		GrantTypes:           []string{},
@@ -67,7 +67,7 @@ func (s *Server) SeedDemo(ctx context.Context) (DemoClients, error) {
 	if err != nil {
 		return d, err
 	}
-	d.Web, err = s.seed(ctx, clientInput{
+	d.Web, err = s.seed(ctx, ClientJSON{
 		ClientID:     DemoWebID,
 		ClientName:   "Demo web app",
 		GrantTypes:   []string{grantAuthorizationCode, grantRefreshToken},
@@ -86,7 +86,7 @@ func (s *Server) SeedDemo(ctx context.Context) (DemoClients, error) {
 		return d, err
 	}
 	d.Password = web.RandomToken()[:20]
-	if d.User, err = s.CreateUser(ctx, UserInput{Username: DemoUsername, Password: d.Password, Name: "Demo Person", Email: "demo@example.com"}); err != nil {
+	if d.User, err = s.admin.CreateUser(ctx, UserInput{Username: DemoUsername, Password: d.Password, Name: "Demo Person", Email: "demo@example.com"}); err != nil {
 		return d, fmt.Errorf("demo user: %w", err)
 	}
 	d.Verifier = web.RandomToken()
@@ -150,23 +150,11 @@ access token, ask who signed in:
 		url.QueryEscape(s.cfg.Issuer+DevCallbackPath), d.Verifier, s.cfg.Issuer, s.cfg.Issuer)
 }
 
-func (s *Server) seed(ctx context.Context, in clientInput) (ClientJSON, error) {
-	out, err := s.createClient(ctx, in)
+// seed registers the client in, or gives it a new secret if it exists.
+func (s *Server) seed(ctx context.Context, in ClientJSON) (ClientJSON, error) {
+	out, err := s.admin.CreateClient(ctx, in)
 	if !errors.Is(err, storage.ErrAlreadyExists) {
 		return out, err
 	}
-	secret, hash, err := newSecret()
-	if err != nil {
-		return out, err
-	}
-	if err := s.store.SetClientSecret(ctx, in.ClientID, hash, s.now()); err != nil {
-		return out, err
-	}
-	c, err := s.store.GetClient(ctx, in.ClientID)
-	if err != nil {
-		return out, err
-	}
-	out = clientJSON(c)
-	out.ClientSecret = secret
-	return out, nil
+	return s.admin.RotateSecret(ctx, in.ClientID)
 }

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
@@ -64,7 +65,7 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
 		ScopesSupported:                   s.scopes.Names(),
 		ResponseTypesSupported:            []string{"code"},
-		GrantTypesSupported:               supportedGrants,
+		GrantTypesSupported:               adminapi.Grants(),
 		TokenEndpointAuthMethodsSupported: s.clients.Methods(true),
 		IntrospectionEndpointAuthMethodsSupported: methods,
 		RevocationEndpointAuthMethodsSupported:    s.clients.Methods(true),

@@ -2,15 +2,11 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -88,85 +84,6 @@ func (s *Server) runKeys(ctx context.Context) {
 			s.log.Warn("signing keys not refreshed; retrying", zap.Error(err))
 		}
 	}
-}
-
-func (s *Server) keyList() KeyList {
-	out := KeyList{Keys: []KeyJSON{}}
-	for _, k := range s.ring.Records() {
-		out.Keys = append(out.Keys, KeyJSON{
-			KID: k.ID, Alg: k.Alg, State: k.State,
-			CreatedAt: rfc3339(k.CreatedAt), ActivatedAt: rfc3339(k.ActivatedAt), RetiredAt: rfc3339(k.RetiredAt),
-		})
-	}
-	return out
-}
-
-func (s *Server) adminKeys(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		web.MethodNotAllowed(w, "GET")
-		return
-	}
-	if err := s.ring.Reload(r.Context()); err != nil {
-		s.writeAdminError(w, r, err)
-		return
-	}
-	web.WriteJSON(w, http.StatusOK, s.keyList())
-}
-
-func (s *Server) adminRotateKeys(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		web.MethodNotAllowed(w, "POST")
-		return
-	}
-	var in RotateKeysRequest
-	if err := web.DecodeJSON(w, r, &in); err != nil {
-		s.writeAdminError(w, r, err)
-		return
-	}
-	algs := keys.Algorithms()
-	if in.Alg != "" {
-		if !keys.ValidAlg(in.Alg) {
-			s.writeAdminError(w, r, badRequest(fmt.Sprintf("alg must be one of %s.", strings.Join(algs, ", "))))
-			return
-		}
-		algs = []string{in.Alg}
-	}
-	for _, alg := range algs {
-		before := s.activeKIDs()[alg]
-		k, err := s.ring.RotateNow(r.Context(), alg)
-		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
-		}
-		s.log.Info("signing key rotated by the operator", web.RequestField(r.Context()),
-			zap.String("alg", alg), zap.String("active_kid", k.ID), zap.String("previous_kid", before))
-	}
-	web.WriteJSON(w, http.StatusOK, s.keyList())
-}
-
-func (s *Server) adminRetireKey(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		web.MethodNotAllowed(w, "POST")
-		return
-	}
-	var in RetireKeyRequest
-	if err := web.DecodeJSON(w, r, &in); err != nil {
-		s.writeAdminError(w, r, err)
-		return
-	}
-	kid := r.PathValue("kid")
-	err := s.ring.Retire(r.Context(), kid, in.RevokeTokens)
-	if errors.Is(err, keys.ErrNoSuchKey) {
-		web.WriteError(w, http.StatusNotFound, "not_found", "No such key.")
-		return
-	}
-	if err != nil {
-		s.writeAdminError(w, r, err)
-		return
-	}
-	s.log.Info("signing key retired by the operator", web.RequestField(r.Context()),
-		zap.String("kid", kid), zap.Bool("revoke_tokens", in.RevokeTokens))
-	web.WriteJSON(w, http.StatusOK, s.keyList())
 }
 
 // Reencrypt seals every signing key in the store under the first of

@@ -23,6 +23,7 @@ import (
 	"github.com/ory/fosite/token/hmac"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
@@ -46,10 +47,10 @@ type Server struct {
 	provider *fosite.Fosite
 	strategy *jwtStrategy
 	fstore   *fositeStore
-	// adminTokenHash is the SHA-256 of the admin bearer token.
-	adminTokenHash [32]byte
-	discovery      []byte
-	reqIDs         *web.RequestIDs
+	// admin serves the admin API.
+	admin     *admin.Handler
+	discovery []byte
+	reqIDs    *web.RequestIDs
 	// ips finds the address a request came from.
 	ips clientip.Resolver
 	// keysChanged wakes the key loop when the store reports a change.
@@ -103,7 +104,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}()
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
 		Observe: func(d time.Duration) { s.metrics.auditAppend.Observe(d.Seconds()) }})
-	s.adminTokenHash = sha256.Sum256([]byte(cfg.AdminToken))
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
@@ -154,6 +154,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
 	s.metrics.watchPool(s.store)
+	if s.admin, err = admin.New(admin.Config{
+		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
+		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, Argon2: cfg.Argon2,
+		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
+		Now:        cfg.Now, Log: s.log,
+	}); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}
@@ -433,4 +441,19 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// AdminHandler returns the handler of the admin listener: the admin API
+// and /metrics.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.metricsHandler())
+	mux.Handle("/", s.admin)
+	return s.middleware("admin", mux)
+}
+
+// CreateClient registers a client as POST /admin/clients does (without an
+// audit entry) and returns it with its new secret.
+func (s *Server) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, error) {
+	return s.admin.CreateClient(ctx, in)
 }

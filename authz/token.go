@@ -5,13 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/admin"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -20,13 +21,20 @@ import (
 
 // Grant types.
 const (
-	grantClientCredentials = "client_credentials"
-	grantAuthorizationCode = "authorization_code"
-	grantRefreshToken      = "refresh_token"
+	grantClientCredentials = adminapi.GrantClientCredentials
+	grantAuthorizationCode = adminapi.GrantAuthorizationCode
+	grantRefreshToken      = adminapi.GrantRefreshToken
 )
 
-// supportedGrants are the grant types the token endpoint serves.
-var supportedGrants = []string{grantClientCredentials, grantAuthorizationCode, grantRefreshToken}
+// supportedGrant reports whether the token endpoint serves the grant type
+// gt.
+func supportedGrant(gt string) bool {
+	switch gt {
+	case grantClientCredentials, grantAuthorizationCode, grantRefreshToken:
+		return true
+	}
+	return false
+}
 
 // handleToken serves /oauth2/token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +44,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
-	if gt := form.Get("grant_type"); gt != "" && !slices.Contains(supportedGrants, gt) {
+	if gt := form.Get("grant_type"); gt != "" && !supportedGrant(gt) {
 		s.writeTokenError(w, r, nil, fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported by this server.", web.SafeParam(gt)))
 		return
 	}
@@ -51,7 +59,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, a := range form["audience"] {
 		for _, v := range strings.Fields(a) {
-			if validAudience(v) != nil {
+			if admin.ValidAudience(v) != nil {
 				s.writeTokenError(w, r, nil, errInvalidTarget.WithHint("An audience or resource value is malformed."))
 				return
 			}
@@ -203,7 +211,7 @@ func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosi
 		actor = audit.Client(cid)
 	}
 	gt := r.PostForm.Get("grant_type")
-	if !slices.Contains(supportedGrants, gt) {
+	if !supportedGrant(gt) {
 		gt = "unsupported"
 	}
 	e := storage.AuditEntry{

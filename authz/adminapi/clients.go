@@ -137,3 +137,16 @@ func (c *Client) DeleteClient(ctx context.Context, id string) error {
 func (c *Client) RotateClientSecret(ctx context.Context, id string) (ClientJSON, []byte, error) {
 	return call[ClientJSON](ctx, c, http.MethodPost, route("clients", id, "/secret"), nil, nil)
 }
+
+// Grant types a client may register (grant_types) and the token endpoint
+// serves.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// Grants lists the grant types, in the order discovery names them.
+func Grants() []string {
+	return []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+}

@@ -1,9 +1,7 @@
-package authz
+package admin
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
@@ -34,14 +33,14 @@ const (
 // surprises; case matters nowhere (usernames are stored lower-case).
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._@+-]{0,63}$`)
 
-func userJSON(u storage.User) UserJSON {
-	return UserJSON{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email,
+func userJSON(u storage.User) adminapi.UserJSON {
+	return adminapi.UserJSON{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email,
 		CreatedAt: u.CreatedAt.Unix(), UpdatedAt: u.UpdatedAt.Unix()}
 }
 
 // validUser checks a new person's fields, password policy included, and
 // returns the record to store (without ID, hash and times).
-func validUser(in UserInput) (storage.User, error) {
+func validUser(in adminapi.UserInput) (storage.User, error) {
 	u := storage.User{Username: login.NormalizeUsername(in.Username), Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email)}
 	if !usernamePattern.MatchString(u.Username) {
 		return u, badRequest(fmt.Sprintf("username must be 1 to %d characters: letters, digits and . _ @ + - (starting with a letter or digit)", login.MaxUsernameLen))
@@ -65,117 +64,97 @@ func validUser(in UserInput) (storage.User, error) {
 }
 
 // newUserID returns an opaque user ID: 128 random bits, base64url.
-func newUserID() (string, error) {
-	var raw [userIDRawLength]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
-	}
-	return "u_" + base64.RawURLEncoding.EncodeToString(raw[:]), nil
-}
+func newUserID() string { return "u_" + web.Random(userIDRawLength) }
 
 // CreateUser registers a person. The password is checked against the
 // policy and kept only as an argon2id hash.
-func (s *Server) CreateUser(ctx context.Context, in UserInput) (UserJSON, error) {
+func (h *Handler) CreateUser(ctx context.Context, in adminapi.UserInput) (adminapi.UserJSON, error) {
 	u, err := validUser(in)
 	if err != nil {
-		return UserJSON{}, err
+		return adminapi.UserJSON{}, err
 	}
-	if u.ID, err = newUserID(); err != nil {
-		return UserJSON{}, err
+	u.ID = newUserID()
+	if u.PasswordHash, err = h.cfg.Argon2.WithDefaults().Hash(in.Password); err != nil {
+		return adminapi.UserJSON{}, err
 	}
-	if u.PasswordHash, err = s.cfg.Argon2.Hash(in.Password); err != nil {
-		return UserJSON{}, err
-	}
-	u.CreatedAt = s.now().Truncate(time.Second)
+	u.CreatedAt = h.now().Truncate(time.Second)
 	u.UpdatedAt = u.CreatedAt
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	if err := h.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, storage.ErrAlreadyExists) {
-			return UserJSON{}, web.NewError(http.StatusConflict, "already_exists", "A user with this username exists.")
+			return adminapi.UserJSON{}, web.NewError(http.StatusConflict, "already_exists", "A user with this username exists.")
 		}
-		return UserJSON{}, err
+		return adminapi.UserJSON{}, err
 	}
 	return userJSON(u), nil
 }
 
-func userField(id string) zap.Field { return zap.String("user_id", id) }
-
-func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
+// users serves /admin/users: list (GET) and create (POST).
+func (h *Handler) users(w http.ResponseWriter, r *http.Request) (reply, error) {
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
-		list, err := s.store.ListUsers(ctx)
+		list, err := h.store.ListUsers(ctx)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		out := UserList{Users: make([]UserJSON, 0, len(list))}
+		out := adminapi.UserList{Users: make([]adminapi.UserJSON, 0, len(list))}
 		for _, u := range list {
 			out.Users = append(out.Users, userJSON(u))
 		}
-		web.WriteJSON(w, http.StatusOK, out)
+		return ok(out)
 	case http.MethodPost:
-		var in UserInput
+		var in adminapi.UserInput
 		if err := web.DecodeJSON(w, r, &in); err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		out, err := s.CreateUser(ctx, in)
+		out, err := h.CreateUser(ctx, in)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		s.log.Info("user created", web.RequestField(ctx), userField(out.ID))
-		noteAdmin(ctx, EventUserCreated, "", out.ID, nil)
+		h.log.Info("user created", web.RequestField(ctx), userField(out.ID))
 		w.Header().Set("Location", "/admin/users/"+out.ID)
-		web.WriteJSON(w, http.StatusCreated, out)
-	default:
-		web.MethodNotAllowed(w, "GET, POST")
+		return reply{status: http.StatusCreated, body: out, event: &event{typ: adminapi.EventUserCreated, subject: out.ID}}, nil
 	}
+	return methodNotAllowed(w, "GET, POST")
 }
 
-func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
+// user serves /admin/users/{id}: read and delete.
+func (h *Handler) user(w http.ResponseWriter, r *http.Request) (reply, error) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	switch r.Method {
 	case http.MethodGet:
-		u, err := s.store.GetUser(ctx, id)
+		u, err := h.store.GetUser(ctx, id)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		web.WriteJSON(w, http.StatusOK, userJSON(u))
+		return ok(userJSON(u))
 	case http.MethodDelete:
-		if err := s.store.DeleteUser(ctx, id); err != nil {
-			s.writeAdminError(w, r, err)
-			return
+		if err := h.store.DeleteUser(ctx, id); err != nil {
+			return reply{}, err
 		}
-		s.log.Info("user deleted", web.RequestField(ctx), userField(id))
-		noteAdmin(ctx, EventUserDeleted, "", id, nil)
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		web.MethodNotAllowed(w, "GET, DELETE")
+		h.log.Info("user deleted", web.RequestField(ctx), userField(id))
+		return reply{status: http.StatusNoContent, event: &event{typ: adminapi.EventUserDeleted, subject: id}}, nil
 	}
+	return methodNotAllowed(w, "GET, DELETE")
 }
 
-// adminUserConsents withdraws a person's consents: to one client with
+// userConsents withdraws a person's consents (DELETE): to one client with
 // ?client_id=, to all otherwise. The client must ask again next time.
-func (s *Server) adminUserConsents(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) userConsents(w http.ResponseWriter, r *http.Request) (reply, error) {
 	ctx := r.Context()
 	if r.Method != http.MethodDelete {
-		web.MethodNotAllowed(w, "DELETE")
-		return
+		return methodNotAllowed(w, "DELETE")
 	}
-	id := r.PathValue("id")
-	if _, err := s.store.GetUser(ctx, id); err != nil {
-		s.writeAdminError(w, r, err)
-		return
+	id, clientID := r.PathValue("id"), r.URL.Query().Get("client_id")
+	if _, err := h.store.GetUser(ctx, id); err != nil {
+		return reply{}, err
 	}
-	n, err := s.store.DeleteConsents(ctx, id, r.URL.Query().Get("client_id"))
+	n, err := h.store.DeleteConsents(ctx, id, clientID)
 	if err != nil {
-		s.writeAdminError(w, r, err)
-		return
+		return reply{}, err
 	}
-	s.log.Info("consents withdrawn", web.RequestField(ctx), userField(id), zap.Int("count", n))
-	noteAdmin(ctx, EventConsentWithdrawn, r.URL.Query().Get("client_id"), id, map[string]string{"withdrawn": strconv.Itoa(n)})
-	web.WriteJSON(w, http.StatusOK, ConsentWithdrawal{UserID: id, Withdrawn: n})
+	h.log.Info("consents withdrawn", web.RequestField(ctx), userField(id), zap.Int("count", n))
+	return reply{status: http.StatusOK, body: adminapi.ConsentWithdrawal{UserID: id, Withdrawn: n},
+		event: &event{typ: adminapi.EventConsentWithdrawn, clientID: clientID, subject: id, details: map[string]string{"withdrawn": strconv.Itoa(n)}}}, nil
 }

@@ -1,11 +1,9 @@
-package authz
+package admin
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
@@ -28,7 +27,7 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// clientInput is what create and update accept: ClientJSON without the
+// clientInput is what create and update accept: adminapi.ClientJSON without the
 // server-set fields, so that sending one of those is an unknown field.
 type clientInput struct {
 	ClientID                string          `json:"client_id"`
@@ -101,8 +100,8 @@ func validRedirectURI(raw string, public bool) error {
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
 
-func clientJSON(c storage.Client) ClientJSON {
-	out := ClientJSON{
+func clientJSON(c storage.Client) adminapi.ClientJSON {
+	out := adminapi.ClientJSON{
 		ClientID:                 c.ID,
 		ClientName:               c.Name,
 		GrantTypes:               nonNil(c.GrantTypes),
@@ -138,7 +137,7 @@ func nonNil(s []string) []string {
 
 // validClient checks client metadata and turns it into a record (without
 // ID, secret or times).
-func (s *Server) validClient(in clientInput) (storage.Client, error) {
+func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 	c := storage.Client{Name: strings.TrimSpace(in.ClientName), IntrospectionAllowed: in.IntrospectionAllowed}
 	if len(c.Name) > maxNameLen || !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
 		return c, invalidMetadata(fmt.Sprintf("client_name must be at most %d printable characters", maxNameLen))
@@ -157,14 +156,14 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	public := c.TokenEndpointAuthMethod == clientauth.MethodNone
 	switch {
 	case in.GrantTypes == nil && len(in.RedirectURIs) > 0:
-		c.GrantTypes = []string{grantAuthorizationCode}
+		c.GrantTypes = []string{adminapi.GrantAuthorizationCode}
 	case in.GrantTypes == nil:
-		c.GrantTypes = []string{grantClientCredentials}
+		c.GrantTypes = []string{adminapi.GrantClientCredentials}
 	default:
 		c.GrantTypes = []string{}
 		for _, g := range in.GrantTypes {
-			if !slices.Contains(supportedGrants, g) {
-				return c, invalidMetadata(fmt.Sprintf("grant type %q is not supported (supported: %s)", g, strings.Join(supportedGrants, ", ")))
+			if !slices.Contains(adminapi.Grants(), g) {
+				return c, invalidMetadata(fmt.Sprintf("grant type %q is not supported (supported: %s)", g, strings.Join(adminapi.Grants(), ", ")))
 			}
 			if slices.Contains(c.GrantTypes, g) {
 				return c, invalidMetadata(fmt.Sprintf("grant type %q is listed twice", g))
@@ -172,11 +171,11 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 			c.GrantTypes = append(c.GrantTypes, g)
 		}
 	}
-	code := slices.Contains(c.GrantTypes, grantAuthorizationCode)
+	code := slices.Contains(c.GrantTypes, adminapi.GrantAuthorizationCode)
 	switch {
-	case slices.Contains(c.GrantTypes, grantRefreshToken) && !code:
+	case slices.Contains(c.GrantTypes, adminapi.GrantRefreshToken) && !code:
 		return c, invalidMetadata("the refresh_token grant needs the authorization_code grant")
-	case public && slices.Contains(c.GrantTypes, grantClientCredentials):
+	case public && slices.Contains(c.GrantTypes, adminapi.GrantClientCredentials):
 		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot use client_credentials: it has no secret")
 	case public && in.IntrospectionAllowed:
 		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot be allowed to introspect")
@@ -216,12 +215,12 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	default:
 		return c, invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s or %s)", web.Truncate(in.IDTokenSignedResponseAlg, 20), keys.RS256, keys.ES256))
 	}
-	sc, err := s.scopes.Parse(in.Scope)
+	sc, err := h.cfg.Scopes.Parse(in.Scope)
 	if err != nil {
-		return c, invalidMetadata(fmt.Sprintf("scope: %v (known scopes: %s)", err, strings.Join(s.scopes.Names(), ", ")))
+		return c, invalidMetadata(fmt.Sprintf("scope: %v (known scopes: %s)", err, strings.Join(h.cfg.Scopes.Names(), ", ")))
 	}
 	c.Scopes = sc
-	if slices.Contains(c.Scopes, scopes.OfflineAccess) && !slices.Contains(c.GrantTypes, grantRefreshToken) {
+	if slices.Contains(c.Scopes, scopes.OfflineAccess) && !slices.Contains(c.GrantTypes, adminapi.GrantRefreshToken) {
 		return c, invalidMetadata("scope offline_access needs the refresh_token grant")
 	}
 	if len(in.Audience) > maxAudiences {
@@ -229,7 +228,7 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	}
 	c.Audience = []string{}
 	for _, a := range in.Audience {
-		if err := validAudience(a); err != nil {
+		if err := ValidAudience(a); err != nil {
 			return c, invalidMetadata("audience: " + err.Error())
 		}
 		if slices.Contains(c.Audience, a) {
@@ -237,7 +236,7 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 		}
 		c.Audience = append(c.Audience, a)
 	}
-	maxTTL := int64(s.cfg.MaxAccessTokenTTL / time.Second)
+	maxTTL := int64(h.cfg.MaxAccessTokenTTL / time.Second)
 	if in.AccessTokenTTL < 0 || in.AccessTokenTTL > maxTTL {
 		return c, invalidMetadata(fmt.Sprintf("access_token_ttl must be between 1 and %d seconds, or 0 for the server default", maxTTL))
 	}
@@ -245,9 +244,9 @@ func (s *Server) validClient(in clientInput) (storage.Client, error) {
 	return c, nil
 }
 
-// validAudience checks one audience value: 1 to 256 printable characters
+// ValidAudience checks one audience value: 1 to 256 printable characters
 // without spaces.
-func validAudience(a string) error {
+func ValidAudience(a string) error {
 	if a == "" || len(a) > maxAudienceLen || !utf8.ValidString(a) {
 		return fmt.Errorf("each value must be 1 to %d characters of valid UTF-8", maxAudienceLen)
 	}
@@ -258,24 +257,20 @@ func validAudience(a string) error {
 }
 
 // newSecret returns a client secret of 256 random bits and its digest.
-func newSecret() (string, []byte, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", nil, fmt.Errorf("generate secret: %w", err)
-	}
-	secret := base64.RawURLEncoding.EncodeToString(raw[:])
+func newSecret() (string, []byte) {
+	secret := web.RandomToken()
 	sum := sha256.Sum256([]byte(secret))
-	return secret, sum[:], nil
+	return secret, sum[:]
 }
 
 // CreateClient registers a client from its JSON metadata and returns it
 // with its new secret, the only time the secret is shown. A client_id may
 // be given; otherwise one is generated.
-func (s *Server) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, error) {
+func (h *Handler) CreateClient(ctx context.Context, in adminapi.ClientJSON) (adminapi.ClientJSON, error) {
 	if in.ClientSecret != "" {
-		return ClientJSON{}, invalidMetadata("client_secret is generated by the server and cannot be set")
+		return adminapi.ClientJSON{}, invalidMetadata("client_secret is generated by the server and cannot be set")
 	}
-	return s.createClient(ctx, clientInput{
+	return h.createClient(ctx, clientInput{
 		ClientID: in.ClientID, ClientName: in.ClientName, GrantTypes: in.GrantTypes, ResponseTypes: in.ResponseTypes,
 		RedirectURIs: in.RedirectURIs, Scope: in.Scope, TokenEndpointAuthMethod: in.TokenEndpointAuthMethod, JWKS: in.JWKS,
 		JWKSURI: in.JWKSURI, TLSClientAuthSubjectDN: in.TLSClientAuthSubjectDN, TLSClientAuthSANDNS: in.TLSClientAuthSANDNS,
@@ -286,217 +281,161 @@ func (s *Server) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, e
 	})
 }
 
-func (s *Server) createClient(ctx context.Context, in clientInput) (ClientJSON, error) {
-	c, err := s.validClient(in)
+func (h *Handler) createClient(ctx context.Context, in clientInput) (adminapi.ClientJSON, error) {
+	c, err := h.validClient(in)
 	if err != nil {
-		return ClientJSON{}, err
+		return adminapi.ClientJSON{}, err
 	}
 	c.ID = in.ClientID
 	if c.ID == "" {
-		var raw [12]byte
-		if _, err := rand.Read(raw[:]); err != nil {
-			return ClientJSON{}, err
-		}
-		c.ID = hex.EncodeToString(raw[:])
+		c.ID = newClientID()
 	} else if !clientIDPattern.MatchString(c.ID) {
-		return ClientJSON{}, invalidMetadata("client_id must be 1 to 128 characters: letters, digits and . _ ~ - (starting with a letter or digit)")
+		return adminapi.ClientJSON{}, invalidMetadata("client_id must be 1 to 128 characters: letters, digits and . _ ~ - (starting with a letter or digit)")
 	} else if strings.HasPrefix(c.ID, "u_") {
 		// A client's tokens have its ID as subject; people's IDs start
 		// with u_, and must stay theirs alone.
-		return ClientJSON{}, invalidMetadata("client_id must not start with u_ (people's IDs do)")
+		return adminapi.ClientJSON{}, invalidMetadata("client_id must not start with u_ (people's IDs do)")
 	}
 	if c.Name == "" {
 		c.Name = c.ID
 	}
 	var secret string
 	if clientauth.HasSecret(c.TokenEndpointAuthMethod) {
-		var err error
-		if secret, c.SecretHash, err = newSecret(); err != nil {
-			return ClientJSON{}, err
-		}
+		secret, c.SecretHash = newSecret()
 	}
-	c.CreatedAt = s.now().Truncate(time.Second)
+	c.CreatedAt = h.now().Truncate(time.Second)
 	c.UpdatedAt = c.CreatedAt
-	if err := s.store.CreateClient(ctx, c); err != nil {
-		return ClientJSON{}, err
+	if err := h.store.CreateClient(ctx, c); err != nil {
+		return adminapi.ClientJSON{}, err
 	}
 	out := clientJSON(c)
 	out.ClientSecret = secret
 	return out, nil
 }
 
-// AdminHandler returns the handler of the admin listener. Every request
-// needs the admin bearer token.
-func (s *Server) AdminHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/admin/clients", s.adminClients)
-	mux.HandleFunc("/admin/clients/{id}", s.adminClient)
-	mux.HandleFunc("/admin/clients/{id}/secret", s.adminClientSecret)
-	mux.HandleFunc("/admin/users", s.adminUsers)
-	mux.HandleFunc("/admin/users/{id}", s.adminUser)
-	mux.HandleFunc("/admin/users/{id}/consents", s.adminUserConsents)
-	mux.HandleFunc("/admin/users/{id}/erase", s.adminUserErase)
-	mux.HandleFunc("/admin/users/{id}/export", s.adminUserExport)
-	mux.HandleFunc("/admin/keys", s.adminKeys)
-	mux.HandleFunc("/admin/keys/rotate", s.adminRotateKeys)
-	mux.HandleFunc("/admin/keys/{kid}/retire", s.adminRetireKey)
-	mux.HandleFunc("/admin/audit", s.adminAudit)
-	mux.HandleFunc("/admin/audit/verify", s.adminAuditVerify)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		web.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
-	})
-	outer := http.NewServeMux()
-	outer.Handle("/metrics", s.metricsHandler())
-	outer.Handle("/", s.auditAdmin(s.requireAdmin(mux)))
-	return s.middleware("admin", outer)
+// newClientID is a generated client ID: 96 random bits, hex.
+func newClientID() string {
+	var raw [12]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24 and later)
+	return hex.EncodeToString(raw[:])
 }
 
-// requireAdmin checks the admin bearer token in constant time.
-func (s *Server) requireAdmin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		sum := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.adminTokenHash[:]) != 1 {
-			s.writeAdminError(w, r, web.NewError(http.StatusUnauthorized, "unauthorized", "A valid admin bearer token is required."))
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
+// RotateSecret gives the client id a new secret and returns the client
+// with it, the only time it is shown.
+func (h *Handler) RotateSecret(ctx context.Context, id string) (adminapi.ClientJSON, error) {
+	if c, err := h.store.GetClient(ctx, id); err != nil {
+		return adminapi.ClientJSON{}, err
+	} else if c.TokenEndpointAuthMethod == clientauth.MethodNone {
+		return adminapi.ClientJSON{}, badRequest("This is a public client (token_endpoint_auth_method none): it has no secret to rotate.")
+	} else if !clientauth.HasSecret(c.TokenEndpointAuthMethod) {
+		return adminapi.ClientJSON{}, badRequest(fmt.Sprintf("This client authenticates with %s, not a secret: it has no secret to rotate.", c.TokenEndpointAuthMethod))
+	}
+	secret, hash := newSecret()
+	if err := h.store.SetClientSecret(ctx, id, hash, h.now().Truncate(time.Second)); err != nil {
+		return adminapi.ClientJSON{}, err
+	}
+	c, err := h.store.GetClient(ctx, id)
+	if err != nil {
+		return adminapi.ClientJSON{}, err
+	}
+	out := clientJSON(c)
+	out.ClientSecret = secret
+	return out, nil
 }
 
-func (s *Server) adminClients(w http.ResponseWriter, r *http.Request) {
+// clientEvent is the audit event of a client change.
+func clientEvent(typ string, c adminapi.ClientJSON) *event {
+	return &event{typ: typ, clientID: c.ClientID, details: map[string]string{
+		"grant_types": strings.Join(c.GrantTypes, " "), "scope": c.Scope, "auth_method": c.TokenEndpointAuthMethod}}
+}
+
+// clients serves /admin/clients: list (GET) and create (POST).
+func (h *Handler) clients(w http.ResponseWriter, r *http.Request) (reply, error) {
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
-		list, err := s.store.ListClients(ctx)
+		list, err := h.store.ListClients(ctx)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		out := ClientList{Clients: make([]ClientJSON, 0, len(list))}
+		out := adminapi.ClientList{Clients: make([]adminapi.ClientJSON, 0, len(list))}
 		for _, c := range list {
 			out.Clients = append(out.Clients, clientJSON(c))
 		}
-		web.WriteJSON(w, http.StatusOK, out)
+		return ok(out)
 	case http.MethodPost:
 		var in clientInput
 		if err := web.DecodeJSON(w, r, &in); err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		out, err := s.createClient(ctx, in)
+		out, err := h.createClient(ctx, in)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		s.log.Info("client created", web.RequestField(ctx), clientField(out.ClientID))
-		noteAdmin(ctx, EventClientCreated, out.ClientID, "", map[string]string{"grant_types": strings.Join(out.GrantTypes, " "), "scope": out.Scope, "auth_method": out.TokenEndpointAuthMethod})
+		h.log.Info("client created", web.RequestField(ctx), clientField(out.ClientID))
 		w.Header().Set("Location", "/admin/clients/"+out.ClientID)
-		web.WriteJSON(w, http.StatusCreated, out)
-	default:
-		web.MethodNotAllowed(w, "GET, POST")
+		return reply{status: http.StatusCreated, body: out, event: clientEvent(adminapi.EventClientCreated, out)}, nil
 	}
+	return methodNotAllowed(w, "GET, POST")
 }
 
-func (s *Server) adminClient(w http.ResponseWriter, r *http.Request) {
+// client serves /admin/clients/{id}: read, replace, delete.
+func (h *Handler) client(w http.ResponseWriter, r *http.Request) (reply, error) {
 	ctx := r.Context()
 	id := r.PathValue("id")
 	switch r.Method {
 	case http.MethodGet:
-		c, err := s.store.GetClient(ctx, id)
+		c, err := h.store.GetClient(ctx, id)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		web.WriteJSON(w, http.StatusOK, clientJSON(c))
+		return ok(clientJSON(c))
 	case http.MethodPut:
 		var in clientInput
 		if err := web.DecodeJSON(w, r, &in); err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
 		if in.ClientID != "" && in.ClientID != id {
-			s.writeAdminError(w, r, invalidMetadata("client_id in the body differs from the one in the path"))
-			return
+			return reply{}, invalidMetadata("client_id in the body differs from the one in the path")
 		}
-		c, err := s.validClient(in)
+		c, err := h.validClient(in)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
 		c.ID = id
 		if c.Name == "" {
 			c.Name = id
 		}
-		c.UpdatedAt = s.now().Truncate(time.Second)
-		if err := s.store.UpdateClient(ctx, c); err != nil {
-			s.writeAdminError(w, r, err)
-			return
+		c.UpdatedAt = h.now().Truncate(time.Second)
+		if err := h.store.UpdateClient(ctx, c); err != nil {
+			return reply{}, err
 		}
-		got, err := s.store.GetClient(ctx, id)
+		got, err := h.store.GetClient(ctx, id)
 		if err != nil {
-			s.writeAdminError(w, r, err)
-			return
+			return reply{}, err
 		}
-		s.log.Info("client updated", web.RequestField(ctx), clientField(id))
-		noteAdmin(ctx, EventClientUpdated, id, "", map[string]string{"grant_types": strings.Join(got.GrantTypes, " "), "scope": strings.Join(got.Scopes, " "), "auth_method": got.TokenEndpointAuthMethod})
-		web.WriteJSON(w, http.StatusOK, clientJSON(got))
+		h.log.Info("client updated", web.RequestField(ctx), clientField(id))
+		out := clientJSON(got)
+		return reply{status: http.StatusOK, body: out, event: clientEvent(adminapi.EventClientUpdated, out)}, nil
 	case http.MethodDelete:
-		if err := s.store.DeleteClient(ctx, id); err != nil {
-			s.writeAdminError(w, r, err)
-			return
+		if err := h.store.DeleteClient(ctx, id); err != nil {
+			return reply{}, err
 		}
-		s.log.Info("client deleted", web.RequestField(ctx), clientField(id))
-		noteAdmin(ctx, EventClientDeleted, id, "", nil)
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		web.MethodNotAllowed(w, "GET, PUT, DELETE")
+		h.log.Info("client deleted", web.RequestField(ctx), clientField(id))
+		return reply{status: http.StatusNoContent, event: &event{typ: adminapi.EventClientDeleted, clientID: id}}, nil
 	}
+	return methodNotAllowed(w, "GET, PUT, DELETE")
 }
 
-func (s *Server) adminClientSecret(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// clientSecret serves POST /admin/clients/{id}/secret: a new secret.
+func (h *Handler) clientSecret(w http.ResponseWriter, r *http.Request) (reply, error) {
 	if r.Method != http.MethodPost {
-		web.MethodNotAllowed(w, "POST")
-		return
+		return methodNotAllowed(w, "POST")
 	}
-	id := r.PathValue("id")
-	if c, err := s.store.GetClient(ctx, id); err != nil {
-		s.writeAdminError(w, r, err)
-		return
-	} else if c.TokenEndpointAuthMethod == clientauth.MethodNone {
-		s.writeAdminError(w, r, badRequest("This is a public client (token_endpoint_auth_method none): it has no secret to rotate."))
-		return
-	} else if !clientauth.HasSecret(c.TokenEndpointAuthMethod) {
-		s.writeAdminError(w, r, badRequest(fmt.Sprintf("This client authenticates with %s, not a secret: it has no secret to rotate.", c.TokenEndpointAuthMethod)))
-		return
-	}
-	secret, hash, err := newSecret()
+	out, err := h.RotateSecret(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.writeAdminError(w, r, err)
-		return
+		return reply{}, err
 	}
-	if err := s.store.SetClientSecret(ctx, id, hash, s.now().Truncate(time.Second)); err != nil {
-		s.writeAdminError(w, r, err)
-		return
-	}
-	c, err := s.store.GetClient(ctx, id)
-	if err != nil {
-		s.writeAdminError(w, r, err)
-		return
-	}
-	s.log.Info("client secret rotated", web.RequestField(ctx), clientField(id))
-	noteAdmin(ctx, EventClientSecret, id, "", nil)
-	out := clientJSON(c)
-	out.ClientSecret = secret
-	web.WriteJSON(w, http.StatusOK, out)
-}
-
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
+	h.log.Info("client secret rotated", web.RequestField(r.Context()), clientField(out.ClientID))
+	return reply{status: http.StatusOK, body: out, event: &event{typ: adminapi.EventClientSecret, clientID: out.ClientID}}, nil
 }

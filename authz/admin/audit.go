@@ -1,4 +1,4 @@
-package authz
+package admin
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
 // auditJSON is e as the admin API shows it.
-func auditJSON(e storage.AuditEntry) AuditEntryJSON {
-	return AuditEntryJSON{
+func auditJSON(e storage.AuditEntry) adminapi.AuditEntryJSON {
+	return adminapi.AuditEntryJSON{
 		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Type: e.Type, Actor: e.Actor, RequestID: e.RequestID,
 		ClientID: e.ClientID, Subject: e.Subject, IP: e.IP, Outcome: e.Outcome, Details: e.Details,
 		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
@@ -72,30 +73,27 @@ func auditFilter(q url.Values) (storage.AuditFilter, error) {
 	return f, nil
 }
 
-// adminAudit serves GET /admin/audit.
-func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
+// auditList serves GET /admin/audit.
+func (h *Handler) auditList(w http.ResponseWriter, r *http.Request) (reply, error) {
 	if r.Method != http.MethodGet {
-		web.MethodNotAllowed(w, "GET")
-		return
+		return methodNotAllowed(w, "GET")
 	}
 	f, err := auditFilter(r.URL.Query())
 	if err != nil {
-		s.writeAdminError(w, r, err)
-		return
+		return reply{}, err
 	}
-	list, err := s.store.ListAudit(r.Context(), f)
+	list, err := h.store.ListAudit(r.Context(), f)
 	if err != nil {
-		s.writeAdminError(w, r, err)
-		return
+		return reply{}, err
 	}
-	out := AuditPage{Entries: make([]AuditEntryJSON, 0, len(list))}
+	out := adminapi.AuditPage{Entries: make([]adminapi.AuditEntryJSON, 0, len(list))}
 	for _, e := range list {
 		out.Entries = append(out.Entries, auditJSON(e))
 	}
 	if len(list) == f.Limit {
 		out.NextCursor = strconv.FormatInt(list[len(list)-1].Seq, 10)
 	}
-	web.WriteJSON(w, http.StatusOK, out)
+	return ok(out)
 }
 
 // VerifyAudit checks the audit chain, from its first entry or, given
@@ -103,13 +101,13 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 // kept for it), and reports the first broken link. With limit > 0 it
 // checks at most limit entries and may answer incomplete; the next call
 // continues from its LastSeq:LastHash.
-func (s *Server) VerifyAudit(ctx context.Context, from *AuditAnchor, limit int64) (AuditVerification, error) {
+func (h *Handler) VerifyAudit(ctx context.Context, from *adminapi.AuditAnchor, limit int64) (adminapi.AuditVerification, error) {
 	var v storage.AuditVerifier
-	var out AuditVerification
+	var out adminapi.AuditVerification
 	// The head first: entries appended while we walk come after it.
-	headSeq, headHash, err := s.store.AuditHead(ctx)
+	headSeq, headHash, err := h.store.AuditHead(ctx)
 	if err != nil {
-		return out, fmt.Errorf("authz: read audit head: %w", err)
+		return out, fmt.Errorf("admin: read audit head: %w", err)
 	}
 	f := storage.AuditFilter{Limit: storage.MaxAuditPage}
 	if from != nil {
@@ -118,9 +116,9 @@ func (s *Server) VerifyAudit(ctx context.Context, from *AuditAnchor, limit int64
 			out.Reason = fmt.Sprintf("the chain head says the last entry is %d, but entry %d was checked before (entries removed from the end)", headSeq, from.Seq)
 			return out, nil
 		}
-		page, err := s.store.ListAudit(ctx, storage.AuditFilter{AfterSeq: from.Seq - 1, Limit: 1})
+		page, err := h.store.ListAudit(ctx, storage.AuditFilter{AfterSeq: from.Seq - 1, Limit: 1})
 		if err != nil {
-			return out, fmt.Errorf("authz: read audit trail: %w", err)
+			return out, fmt.Errorf("admin: read audit trail: %w", err)
 		}
 		if len(page) == 0 || page[0].Seq != from.Seq {
 			return out, badRequest(fmt.Sprintf("Entry %d is no longer in the audit trail: retention dropped it, or it was deleted. "+
@@ -143,9 +141,9 @@ walk:
 			}
 			f.Limit = int(min(limit-out.Entries, storage.MaxAuditPage))
 		}
-		page, err := s.store.ListAudit(ctx, f)
+		page, err := h.store.ListAudit(ctx, f)
 		if err != nil {
-			return out, fmt.Errorf("authz: read audit trail: %w", err)
+			return out, fmt.Errorf("admin: read audit trail: %w", err)
 		}
 		for _, e := range page {
 			if e.Seq > headSeq {
@@ -157,7 +155,7 @@ walk:
 			if out.FirstSeq == 0 {
 				out.FirstSeq = e.Seq
 				if from == nil && e.Seq != 1 {
-					if err := s.vouchFor(ctx, &v, e.Seq); err != nil {
+					if err := h.vouchFor(ctx, &v, e.Seq); err != nil {
 						return out, err
 					}
 				}
@@ -189,12 +187,12 @@ walk:
 // vouchFor finds the retention checkpoint that accounts for the entries
 // before first, the first entry v checked, so that a verification in
 // parts knows at its start whether the chain's beginning is whole.
-func (s *Server) vouchFor(ctx context.Context, v *storage.AuditVerifier, first int64) error {
+func (h *Handler) vouchFor(ctx context.Context, v *storage.AuditVerifier, first int64) error {
 	f := storage.AuditFilter{Type: storage.AuditCheckpoint, AfterSeq: first, Limit: storage.MaxAuditPage}
 	for {
-		page, err := s.store.ListAudit(ctx, f)
+		page, err := h.store.ListAudit(ctx, f)
 		if err != nil {
-			return fmt.Errorf("authz: read audit trail: %w", err)
+			return fmt.Errorf("admin: read audit trail: %w", err)
 		}
 		for _, cp := range page {
 			if v.Vouch(cp) {
@@ -208,7 +206,7 @@ func (s *Server) vouchFor(ctx context.Context, v *storage.AuditVerifier, first i
 	}
 }
 
-func broken(out AuditVerification, err error) (AuditVerification, error) {
+func broken(out adminapi.AuditVerification, err error) (adminapi.AuditVerification, error) {
 	var b *storage.AuditBreak
 	if !errors.As(err, &b) {
 		return out, err
@@ -217,26 +215,25 @@ func broken(out AuditVerification, err error) (AuditVerification, error) {
 	return out, nil
 }
 
-// adminAuditVerify serves GET /admin/audit/verify: from=SEQ:HASH
-// (optional) and limit (optional, 1 to MaxAuditVerifyLimit).
-func (s *Server) adminAuditVerify(w http.ResponseWriter, r *http.Request) {
+// auditVerify serves GET /admin/audit/verify: from=SEQ:HASH (optional)
+// and limit (optional, 1 to adminapi.MaxAuditVerifyLimit).
+func (h *Handler) auditVerify(w http.ResponseWriter, r *http.Request) (reply, error) {
 	if r.Method != http.MethodGet {
-		web.MethodNotAllowed(w, "GET")
-		return
+		return methodNotAllowed(w, "GET")
 	}
 	from, limit, err := auditVerifyQuery(r.URL.Query())
-	if err == nil {
-		var out AuditVerification
-		if out, err = s.VerifyAudit(r.Context(), from, limit); err == nil {
-			web.WriteJSON(w, http.StatusOK, out)
-			return
-		}
+	if err != nil {
+		return reply{}, err
 	}
-	s.writeAdminError(w, r, err)
+	out, err := h.VerifyAudit(r.Context(), from, limit)
+	if err != nil {
+		return reply{}, err
+	}
+	return ok(out)
 }
 
 // auditVerifyQuery reads the query of GET /admin/audit/verify.
-func auditVerifyQuery(q url.Values) (*AuditAnchor, int64, error) {
+func auditVerifyQuery(q url.Values) (*adminapi.AuditAnchor, int64, error) {
 	for k := range q {
 		switch k {
 		case "from", "limit":
@@ -247,9 +244,9 @@ func auditVerifyQuery(q url.Values) (*AuditAnchor, int64, error) {
 			return nil, 0, badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: from, limit.")
 		}
 	}
-	var from *AuditAnchor
+	var from *adminapi.AuditAnchor
 	if v := q.Get("from"); v != "" || q.Has("from") {
-		a, err := ParseAuditAnchor(v)
+		a, err := adminapi.ParseAuditAnchor(v)
 		if err != nil {
 			return nil, 0, badRequest("'from' " + err.Error() + ".")
 		}
@@ -258,8 +255,8 @@ func auditVerifyQuery(q url.Values) (*AuditAnchor, int64, error) {
 	var limit int64
 	if v := q.Get("limit"); v != "" || q.Has("limit") {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 || n > MaxAuditVerifyLimit {
-			return nil, 0, badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", MaxAuditVerifyLimit))
+		if err != nil || n < 1 || n > adminapi.MaxAuditVerifyLimit {
+			return nil, 0, badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", adminapi.MaxAuditVerifyLimit))
 		}
 		limit = n
 	}

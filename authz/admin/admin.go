@@ -1,0 +1,283 @@
+// Package admin serves the admin API (/admin/...): clients, people and
+// their erasure and export, signing keys, and the audit trail. Every call
+// needs the admin bearer token and writes one audit entry, with its
+// outcome, before its answer leaves.
+//
+// Each route returns its answer and the change it made as data (a reply);
+// one wrapper checks the caller, audits the call and writes the answer, so
+// no route can answer without its entry.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/password"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/keys"
+	"github.com/idvauth/idvauth/scopes"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Store is what the admin API reads and writes.
+type Store interface {
+	storage.ClientStore
+	CreateUser(ctx context.Context, u storage.User) error
+	GetUser(ctx context.Context, id string) (storage.User, error)
+	ListUsers(ctx context.Context) ([]storage.User, error)
+	DeleteUser(ctx context.Context, id string) error
+	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
+	DeleteConsents(ctx context.Context, userID, clientID string) (int, error)
+	ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error)
+	ListTokensBySubject(ctx context.Context, subject string) ([]storage.Token, error)
+	ClearFailures(ctx context.Context, key string) error
+	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error)
+	AuditHead(ctx context.Context) (int64, []byte, error)
+}
+
+// Keys is the key ring as the admin API uses it; *keys.Ring is one.
+type Keys interface {
+	Reload(ctx context.Context) error
+	Records() []storage.Key
+	Active(alg string) (*keys.Key, error)
+	RotateNow(ctx context.Context, alg string) (*keys.Key, error)
+	Retire(ctx context.Context, kid string, revokeTokens bool) error
+}
+
+// Config configures a Handler. Every field without a documented default is
+// required.
+type Config struct {
+	Store  Store
+	Keys   Keys
+	Scopes *scopes.Registry
+	Audit  *audit.Writer
+	IPs    clientip.Resolver
+	// AdminToken is the bearer token every call needs.
+	AdminToken string
+	// MaxAccessTokenTTL caps a client's access_token_ttl.
+	MaxAccessTokenTTL time.Duration
+	// Argon2 are the parameters of new password hashes.
+	Argon2 password.Params
+	// AccountKey names the sign-in failure counter of a username, cleared
+	// when its person is erased.
+	AccountKey func(username string) string
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Log receives the API's logs; zap.NewNop if nil.
+	Log *zap.Logger
+}
+
+// Handler serves the admin API. Build it with New; it is safe for
+// concurrent use.
+type Handler struct {
+	cfg       Config
+	store     Store
+	log       *zap.Logger
+	tokenHash [32]byte
+	mux       *http.ServeMux
+}
+
+// New returns a handler with cfg.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Scopes == nil || cfg.Audit == nil || cfg.AccountKey == nil || cfg.MaxAccessTokenTTL <= 0 {
+		return nil, errors.New("admin: incomplete configuration")
+	}
+	if len(cfg.AdminToken) < 32 {
+		return nil, errors.New("admin: the admin token must be at least 32 characters")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
+	for pattern, rt := range map[string]route{
+		"/admin/clients":             h.clients,
+		"/admin/clients/{id}":        h.client,
+		"/admin/clients/{id}/secret": h.clientSecret,
+		"/admin/users":               h.users,
+		"/admin/users/{id}":          h.user,
+		"/admin/users/{id}/consents": h.userConsents,
+		"/admin/users/{id}/erase":    h.userErase,
+		"/admin/users/{id}/export":   h.userExport,
+		"/admin/keys":                h.keys,
+		"/admin/keys/rotate":         h.rotateKeys,
+		"/admin/keys/{kid}/retire":   h.retireKey,
+		"/admin/audit":               h.auditList,
+		"/admin/audit/verify":        h.auditVerify,
+		"/":                          notFound,
+	} {
+		h.mux.HandleFunc(pattern, h.serve(rt))
+	}
+	return h, nil
+}
+
+// ServeHTTP serves the admin API.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// now is the clock, in UTC.
+func (h *Handler) now() time.Time { return h.cfg.Now().UTC() }
+
+// A route serves one admin API path. It returns its answer, and the change
+// it made for the audit trail, or an error that the wrapper answers. It may
+// set headers and read the body; it writes no status and no body.
+type route func(w http.ResponseWriter, r *http.Request) (reply, error)
+
+// reply is a route's answer.
+type reply struct {
+	status int
+	// body is answered as JSON; nil: no body.
+	body any
+	// event is what the call changed; nil: an admin.request entry.
+	event *event
+}
+
+// event is the audit entry of a change an admin call made.
+type event struct {
+	typ      string
+	clientID string
+	subject  string
+	details  map[string]string
+}
+
+func ok(body any) (reply, error) { return reply{status: http.StatusOK, body: body}, nil }
+
+func notFound(http.ResponseWriter, *http.Request) (reply, error) {
+	return reply{}, web.NewError(http.StatusNotFound, "not_found", "No such endpoint.")
+}
+
+// methodNotAllowed refuses a method; allow lists the route's methods.
+func methodNotAllowed(w http.ResponseWriter, allow string) (reply, error) {
+	w.Header().Set("Allow", allow)
+	return reply{}, web.NewError(http.StatusMethodNotAllowed, "method_not_allowed", "Allowed methods: "+allow+".")
+}
+
+var errUnauthorized = web.NewError(http.StatusUnauthorized, "unauthorized", "A valid admin bearer token is required.")
+
+// authorized checks the admin bearer token in constant time.
+func (h *Handler) authorized(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	sum := sha256.Sum256([]byte(tok))
+	return ok && subtle.ConstantTimeCompare(sum[:], h.tokenHash[:]) == 1
+}
+
+// serve runs rt for an authorized caller, writes one audit entry for the
+// call with its outcome (the event rt reported, or admin.request), then
+// the answer. If the entry cannot be written the caller gets a 503 instead
+// of the answer (a change rt made stays made, and the failure is logged).
+func (h *Handler) serve(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var rep reply
+		var err error = errUnauthorized
+		if h.authorized(r) {
+			w.Header().Set("Cache-Control", "no-store")
+			rep, err = rt(w, r)
+		}
+		var answer *web.Error
+		if err != nil {
+			answer = h.errorAnswer(r, err)
+			rep = reply{status: answer.Status}
+		}
+		if h.cfg.Audit.Enabled() {
+			if aerr := h.cfg.Audit.Append(r.Context(), h.entry(r, rep, answer)); aerr != nil {
+				web.WriteUnavailable(w, "The audit trail could not be written; the request may have taken effect. Check and retry.")
+				return
+			}
+		}
+		switch {
+		case answer != nil:
+			if answer.Status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth-admin"`)
+			}
+			answer.Write(w)
+		case rep.body == nil:
+			w.WriteHeader(rep.status)
+		default:
+			web.WriteJSON(w, rep.status, rep.body)
+		}
+	}
+}
+
+// entry is the audit entry of one admin call.
+func (h *Handler) entry(r *http.Request, rep reply, answer *web.Error) storage.AuditEntry {
+	e := storage.AuditEntry{
+		Type: adminapi.EventAdminRequest, Actor: audit.Admin, IP: h.cfg.IPs.String(r), Outcome: "ok",
+		Details: map[string]string{"method": r.Method, "route": routeOf(r), "status": strconv.Itoa(rep.status)},
+	}
+	if ev := rep.event; ev != nil {
+		e.Type, e.ClientID, e.Subject = ev.typ, ev.clientID, ev.subject
+		for k, v := range ev.details {
+			e.Details[k] = v
+		}
+	}
+	if answer != nil {
+		e.Outcome = answer.Code
+		if answer.Status == http.StatusUnauthorized {
+			e.Actor = audit.Anonymous
+		}
+	}
+	return e
+}
+
+// routeOf is the matched route pattern of an admin request ("/admin/clients/{id}"),
+// or the path's first two segments when none matched: never a raw path
+// with IDs in it.
+func routeOf(r *http.Request) string {
+	if p := r.Pattern; p != "" && p != "/" {
+		return p
+	}
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 3)
+	if len(parts) >= 2 {
+		return web.Truncate("/"+parts[0]+"/"+parts[1], audit.MaxField)
+	}
+	return "unmatched"
+}
+
+// errorAnswer is the answer to err: a *web.Error as it says, a storage
+// sentinel with its status, anything else a logged 500.
+func (h *Handler) errorAnswer(r *http.Request, err error) *web.Error {
+	var we *web.Error
+	switch {
+	case errors.As(err, &we):
+		return we
+	case errors.Is(err, storage.ErrNotFound):
+		return web.NewError(http.StatusNotFound, "not_found", "No such resource.")
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return web.NewError(http.StatusConflict, "already_exists", "A resource with this identifier exists already.")
+	case errors.Is(err, storage.ErrConflict):
+		return web.NewError(http.StatusConflict, "conflict", "The change conflicts with another one; retry.")
+	}
+	h.log.Error("admin request failed", web.RequestField(r.Context()), zap.String("path", r.URL.Path), zap.Error(err))
+	return web.NewError(http.StatusInternalServerError, "server_error", "The server met an unexpected condition.")
+}
+
+func badRequest(desc string) *web.Error {
+	return web.NewError(http.StatusBadRequest, "invalid_request", desc)
+}
+
+func invalidMetadata(desc string) *web.Error {
+	return web.NewError(http.StatusBadRequest, "invalid_client_metadata", desc)
+}
+
+func clientField(id string) zap.Field { return zap.String("client_id", id) }
+func userField(id string) zap.Field   { return zap.String("user_id", id) }
+
+// rfc3339 is t in RFC 3339, or "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
