@@ -12,6 +12,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/demo"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/keys"
@@ -98,7 +99,7 @@ func otherAlg(alg string) string {
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
-	if !allowGet(w, r) {
+	if !web.AllowGet(w, r) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -108,7 +109,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 
 // handleJWKS serves the public keys with a max-age and an ETag.
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	if !allowGet(w, r) {
+	if !web.AllowGet(w, r) {
 		return
 	}
 	body, etag := s.ring.JWKS()
@@ -124,14 +125,14 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
-	if !allowGet(w, r) {
+	if !web.AllowGet(w, r) {
 		return
 	}
 	writeStatus(w, http.StatusOK, "ok")
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
-	if !allowGet(w, r) {
+	if !web.AllowGet(w, r) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -151,16 +152,6 @@ func writeStatus(w http.ResponseWriter, code int, status string) {
 	_, _ = w.Write([]byte(`{"status":"` + status + `"}` + "\n"))
 }
 
-// allowGet answers 405 to anything but GET and HEAD.
-func allowGet(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return true
-	}
-	w.Header().Set("Allow", "GET, HEAD")
-	web.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET.")
-	return false
-}
-
 // PublicHandler returns the handler of the public listener.
 func (s *Server) PublicHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -174,7 +165,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.ConsentPath, s.signin.Consent)
 	mux.HandleFunc(login.LogoutPath, s.signin.Logout)
 	if s.cfg.Dev {
-		mux.HandleFunc(DevCallbackPath, s.handleDevCallback)
+		mux.HandleFunc(demo.CallbackPath, s.demo.Callback)
 	}
 	mux.HandleFunc("/oauth2/introspect", s.limitIP(s.handleIntrospect))
 	mux.HandleFunc("/oauth2/revoke", s.limitIP(s.handleRevoke))

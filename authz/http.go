@@ -2,11 +2,13 @@ package authz
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 )
 
 // middleware gives every request an ID (echoed in X-Request-Id), turns a
@@ -31,7 +33,7 @@ func (s *Server) middleware(name string, next http.Handler) http.Handler {
 				}
 			}
 			if s.metrics != nil {
-				s.metrics.observe(name, endpointOf(r), max(sw.Status, http.StatusOK), time.Since(start))
+				s.metrics.Observe(name, endpointOf(r), max(sw.Status, http.StatusOK), time.Since(start))
 			}
 			if ce := log.Check(zap.DebugLevel, "request"); ce != nil {
 				ce.Write(zap.String("request_id", id), zap.String("method", r.Method), zap.String("path", r.URL.Path),
@@ -43,3 +45,22 @@ func (s *Server) middleware(name string, next http.Handler) http.Handler {
 }
 
 func clientField(id string) zap.Field { return zap.String("client_id", id) }
+
+// publicEndpoints are the endpoint labels of the public listener.
+var publicEndpoints = map[string]bool{
+	"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true, "/.well-known/jwks.json": true,
+	"/oauth2/authorize": true, "/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true, "/userinfo": true,
+	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
+}
+
+// endpointOf is the endpoint label of a request: its path if it is one
+// of ours, the matched pattern on the admin listener, or "other".
+func endpointOf(r *http.Request) string {
+	if publicEndpoints[r.URL.Path] {
+		return r.URL.Path
+	}
+	if p := r.Pattern; strings.HasPrefix(p, "/admin/") || p == "/metrics" {
+		return p
+	}
+	return "other"
+}

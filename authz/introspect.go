@@ -124,7 +124,6 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Pragma", "no-cache")
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 	sess := &session{}
-	in := s.metrics.introspected
 	e.Details = map[string]string{"active": "false"}
 	answerInactive := func() {
 		if t := sess.introspected; t != nil {
@@ -135,7 +134,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _ = w.Write(inactive)
-		in.WithLabelValues("false").Inc()
+		s.metrics.Introspected(false)
 	}
 	if len(token) > maxTokenLen || token == "" {
 		answerInactive()
@@ -174,7 +173,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(resp)
-	in.WithLabelValues("true").Inc()
+	s.metrics.Introspected(true)
 }
 
 var inactive = []byte(`{"active":false}` + "\n")

@@ -109,7 +109,7 @@ func (s *Server) limitIP(next http.HandlerFunc) http.HandlerFunc {
 
 // rateLimited counts and debug-logs one refused request.
 func (s *Server) rateLimited(r *http.Request, limit string) {
-	s.metrics.rateLimited(endpointOf(r), limit)
+	s.metrics.RateLimited(endpointOf(r), limit)
 	if ce := s.log.Check(zap.DebugLevel, "request rate limited"); ce != nil {
 		ce.Write(web.RequestField(r.Context()), zap.String("limit", limit))
 	}

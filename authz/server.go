@@ -28,6 +28,9 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/demo"
+	"github.com/idvauth/idvauth/authz/internal/metrics"
+	"github.com/idvauth/idvauth/authz/internal/rotation"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/keys"
@@ -53,16 +56,16 @@ type Server struct {
 	reqIDs    *web.RequestIDs
 	// ips finds the address a request came from.
 	ips clientip.Resolver
-	// keysChanged wakes the key loop when the store reports a change.
-	keysChanged chan struct{}
+	// keeper keeps the key ring current.
+	keeper *rotation.Keeper
 	// codes makes and checks authorization codes and refresh tokens
 	// (opaque, HMAC-signed).
 	codes *oauth2.HMACSHAStrategy
 	// throttleSecret keys the hash of usernames in login failure counters.
 	throttleSecret []byte
-	// demo is what SeedDemo made, for the dev callback page.
-	demo    atomic.Pointer[DemoClients]
-	metrics *metrics
+	// demo seeds the development demo and serves its callback page.
+	demo    *demo.Demo
+	metrics *metrics.Metrics
 	// trail writes the audit trail.
 	trail  *audit.Writer
 	limits limiters
@@ -86,12 +89,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store, keysChanged: make(chan struct{}, 1),
+	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store,
 		ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+	// The store reports key changes from its start, before the keeper of
+	// the ring exists: those need no reload, the ring loads after.
+	var keeper atomic.Pointer[rotation.Keeper]
+	keysChanged := func() {
+		if k := keeper.Load(); k != nil {
+			k.Notify()
+		}
+	}
 	// Metrics first: the store reports audit batches from its start.
-	s.metrics = newMetrics(s)
+	s.metrics = metrics.New(cfg.Now, func() []storage.Key { return s.ring.Records() })
 	if s.store == nil {
-		if s.store, err = openStore(ctx, cfg, s.log, s.notifyKeysChanged, s.observeAuditBatch); err != nil {
+		if s.store, err = openStore(ctx, cfg, s.log, keysChanged, s.metrics.AuditBatch); err != nil {
 			return nil, err
 		}
 		s.cfg.Store = s.store
@@ -103,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
-		Observe: func(d time.Duration) { s.metrics.auditAppend.Observe(d.Seconds()) }})
+		Observe: s.metrics.AuditAppend})
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
@@ -114,6 +125,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange}); err != nil {
 		return nil, fmt.Errorf("authz: open key ring: %w", err)
 	}
+	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)
+	keeper.Store(s.keeper)
 	if cfg.TLSCertFile != "" {
 		if s.tlsCert, err = certs.NewReloading(s.log, certs.LoadKeyPair(cfg.TLSCertFile, cfg.TLSKeyFile), cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
 			return nil, fmt.Errorf("authz: %w", err)
@@ -132,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxFailures: cfg.ClientAuthMaxFailures, MaxFailuresPerIP: cfg.ClientAuthMaxFailuresPerIP,
 		Window: cfg.ClientAuthWindow, LockCacheTTL: cfg.ClientLockCacheTTL,
 		TokenLimiter: s.limits.token, IntrospectLimiter: s.limits.introspect,
-		OnFailure: s.metrics.authFailures.Inc, OnLimited: s.rateLimited,
+		OnFailure: s.metrics.AuthFailure, OnLimited: s.rateLimited,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
@@ -153,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
-	s.metrics.watchPool(s.store)
+	s.metrics.WatchPool(s.store)
 	if s.admin, err = admin.New(admin.Config{
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, Argon2: cfg.Argon2,
@@ -162,6 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
+	s.demo = demo.New(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}
@@ -418,7 +432,7 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	jctx, stopJanitor := context.WithCancel(ctx)
 	janitorDone := make(chan struct{}, 2)
 	go func() { defer func() { janitorDone <- struct{}{} }(); s.runJanitor(jctx) }()
-	go func() { defer func() { janitorDone <- struct{}{} }(); s.runKeys(jctx) }()
+	go func() { defer func() { janitorDone <- struct{}{} }(); s.keeper.Run(jctx) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -447,7 +461,7 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 // and /metrics.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", s.metricsHandler())
+	mux.Handle("/metrics", s.metrics.Handler(s.cfg.MetricsToken))
 	mux.Handle("/", s.admin)
 	return s.middleware("admin", mux)
 }

@@ -126,7 +126,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
-	s.metrics.issued.WithLabelValues(gt).Inc()
+	s.metrics.Issued(gt)
 }
 
 // issuedEntry is the audit entry of a token response.

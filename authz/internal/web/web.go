@@ -281,3 +281,13 @@ func Random(n int) string {
 
 // RandomToken returns 256 random bits, base64url-encoded (43 characters).
 func RandomToken() string { return Random(32) }
+
+// AllowGet answers 405 to anything but GET and HEAD.
+func AllowGet(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET.")
+	return false
+}

@@ -1,4 +1,9 @@
-package authz
+// Package metrics holds the server's Prometheus metrics, in a registry of
+// its own (no global state), and serves them. Label values come from fixed
+// sets (endpoint names, status codes, grant types, key IDs of the ring):
+// never from a request's text, so that their number stays bounded and holds
+// no personal data.
+package metrics
 
 import (
 	"crypto/sha256"
@@ -13,15 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/idvauth/idvauth/authz/internal/web"
-	"github.com/idvauth/idvauth/authz/login"
+	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres"
 )
 
-// metrics are the server's Prometheus metrics, in a registry of its own
-// (no global state). Label values come from fixed sets (endpoint names,
-// status codes, grant types, key IDs of the ring): never from a request's
-// text, so that their number stays bounded and holds no personal data.
-type metrics struct {
+// Metrics are the server's metrics. Build them with New; they are safe for
+// concurrent use.
+type Metrics struct {
 	reg          *prometheus.Registry
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
@@ -34,8 +37,10 @@ type metrics struct {
 	auditCommit  prometheus.Histogram
 }
 
-func newMetrics(s *Server) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+// New returns the metrics; now is the clock and keys lists the signing
+// keys whose ages are reported.
+func New(now func() time.Time, keys func() []storage.Key) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "idvauth_http_requests_total", Help: "HTTP requests answered, by listener, endpoint and status code.",
 	}, []string{"listener", "endpoint", "code"})
@@ -73,8 +78,8 @@ func newMetrics(s *Server) *metrics {
 		m.auditAppend, m.auditBatch, m.auditCommit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{keyAge}, collect: func(ch chan<- prometheus.Metric) {
-			now := s.now()
-			for _, k := range s.ring.Records() {
+			now := now()
+			for _, k := range keys() {
 				if k.State == "removed" {
 					continue
 				}
@@ -84,8 +89,8 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// watchPool adds the pool figures of a PostgreSQL store.
-func (m *metrics) watchPool(st any) {
+// WatchPool adds the pool figures of a PostgreSQL store.
+func (m *Metrics) WatchPool(st any) {
 	if ps, ok := st.(interface{ PoolStats() postgres.PoolStats }); ok {
 		m.reg.MustRegister(poolCollector(ps.PoolStats))
 	}
@@ -128,47 +133,29 @@ func poolCollector(stats func() postgres.PoolStats) prometheus.Collector {
 	}}
 }
 
-// observe records one answered request.
-func (m *metrics) observe(listener, endpoint string, status int, d time.Duration) {
+// Observe records one answered request.
+func (m *Metrics) Observe(listener, endpoint string, status int, d time.Duration) {
 	m.requests.WithLabelValues(listener, endpoint, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(listener, endpoint).Observe(d.Seconds())
 }
 
-func (m *metrics) rateLimited(endpoint, limit string) {
+// RateLimited counts a request refused by the limit named limit.
+func (m *Metrics) RateLimited(endpoint, limit string) {
 	m.limited.WithLabelValues(endpoint, limit).Inc()
 }
 
-// publicEndpoints are the endpoint labels of the public listener.
-var publicEndpoints = map[string]bool{
-	"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true, "/.well-known/jwks.json": true,
-	"/oauth2/authorize": true, "/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true, "/userinfo": true,
-	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
-}
-
-// endpointOf is the endpoint label of a request: its path if it is one
-// of ours, the matched pattern on the admin listener, or "other".
-func endpointOf(r *http.Request) string {
-	if publicEndpoints[r.URL.Path] {
-		return r.URL.Path
-	}
-	if p := r.Pattern; strings.HasPrefix(p, "/admin/") || p == "/metrics" {
-		return p
-	}
-	return "other"
-}
-
-// metricsHandler serves /metrics: open on the admin listener unless a
-// metrics token is configured, then it needs that bearer token (never the
-// admin token: a scraper should not hold the keys to the admin API).
-func (s *Server) metricsHandler() http.Handler {
-	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
-	want := sha256.Sum256([]byte(s.cfg.MetricsToken))
+// Handler serves /metrics: open unless token is set, then it needs that
+// bearer token (never the admin token: a scraper should not hold the keys
+// to the admin API).
+func (m *Metrics) Handler(token string) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			web.MethodNotAllowed(w, "GET, HEAD")
 			return
 		}
-		if s.cfg.MetricsToken != "" {
+		if token != "" {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(tok))
 			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
@@ -181,11 +168,25 @@ func (s *Server) metricsHandler() http.Handler {
 	})
 }
 
-// observeAuditBatch records one committed audit batch (called by the
-// PostgreSQL store, possibly before the metrics exist).
-func (s *Server) observeAuditBatch(entries int, commit time.Duration) {
-	if m := s.metrics; m != nil {
+// AuditBatch records one committed audit batch (the PostgreSQL store
+// reports them; a nil *Metrics ignores them).
+func (m *Metrics) AuditBatch(entries int, commit time.Duration) {
+	if m != nil {
 		m.auditBatch.Observe(float64(entries))
 		m.auditCommit.Observe(commit.Seconds())
 	}
 }
+
+// Issued counts a token response of grant.
+func (m *Metrics) Issued(grant string) { m.issued.WithLabelValues(grant).Inc() }
+
+// Introspected counts an introspection answer.
+func (m *Metrics) Introspected(active bool) {
+	m.introspected.WithLabelValues(strconv.FormatBool(active)).Inc()
+}
+
+// AuthFailure counts a failed client authentication.
+func (m *Metrics) AuthFailure() { m.authFailures.Inc() }
+
+// AuditAppend records how long a request waited for its audit entry.
+func (m *Metrics) AuditAppend(d time.Duration) { m.auditAppend.Observe(d.Seconds()) }

@@ -1,0 +1,49 @@
+package authz
+
+import (
+	"context"
+
+	"github.com/idvauth/idvauth/authz/internal/demo"
+	"github.com/idvauth/idvauth/authz/internal/devca"
+)
+
+// The development CA of `idvauth certs`, for trying mutual TLS on one
+// machine; see package devca.
+type (
+	// CertKind is what IssueCert makes.
+	CertKind = devca.Kind
+	// CertRequest describes a certificate for IssueCert.
+	CertRequest = devca.Request
+	// IssuedCert is what IssueCert made.
+	IssuedCert = devca.Issued
+)
+
+// Certificate kinds.
+const (
+	CertCA     = devca.CA
+	CertServer = devca.Server
+	CertClient = devca.Client
+)
+
+// IssueCert makes the certificate req describes.
+func IssueCert(req CertRequest) (IssuedCert, error) { return devca.Issue(req) }
+
+// The demo of `idvauth serve --dev`; see package demo.
+const (
+	DemoServiceID        = demo.ServiceID
+	DemoResourceServerID = demo.ResourceServerID
+	DemoWebID            = demo.WebID
+	DemoUsername         = demo.Username
+	// DevCallbackPath is where the demo web client's browser lands
+	// (Config.Dev only).
+	DevCallbackPath = demo.CallbackPath
+)
+
+// DemoClients are the seeded demo clients with their fresh secrets, and
+// the demo person with their fresh password.
+type DemoClients = demo.Clients
+
+// SeedDemo registers the demo clients and person of `serve --dev`. Clients
+// that exist already get new secrets, so the printed credentials always
+// work.
+func (s *Server) SeedDemo(ctx context.Context) (DemoClients, error) { return s.demo.Seed(ctx) }

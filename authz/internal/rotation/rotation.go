@@ -1,0 +1,105 @@
+// Package rotation keeps a replica's key ring current: it reloads the keys
+// at once when the store reports a change (another replica's step), and
+// takes every rotation step that is due on a fixed interval. The store
+// decides which replica takes a step; this loop only asks.
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/keys"
+)
+
+// Keeper runs the key loop of one replica. Build it with New; it is safe
+// for concurrent use.
+type Keeper struct {
+	ring    *keys.Ring
+	log     *zap.Logger
+	every   time.Duration
+	changed chan struct{}
+}
+
+// New returns a keeper of ring that takes due steps every interval. Wake
+// it with the function Notify returns.
+func New(ring *keys.Ring, log *zap.Logger, every time.Duration) *Keeper {
+	return &Keeper{ring: ring, log: log, every: every, changed: make(chan struct{}, 1)}
+}
+
+// Notify tells the loop that the keys changed in the store; it never
+// blocks.
+func (k *Keeper) Notify() {
+	select {
+	case k.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Maintain reloads the signing keys and takes every rotation step that is
+// due.
+func (k *Keeper) Maintain(ctx context.Context) error {
+	before := k.activeKIDs()
+	changed, err := k.ring.Maintain(ctx)
+	if err != nil {
+		return fmt.Errorf("rotation: %w", err)
+	}
+	if changed {
+		k.logChange("signing keys rotated", before)
+	}
+	return nil
+}
+
+// Reload reads the signing keys again, as after another replica's change.
+func (k *Keeper) Reload(ctx context.Context) error {
+	before := k.activeKIDs()
+	if err := k.ring.Reload(ctx); err != nil {
+		return fmt.Errorf("rotation: reload keys: %w", err)
+	}
+	k.logChange("signing keys reloaded", before)
+	return nil
+}
+
+func (k *Keeper) activeKIDs() map[string]string {
+	m := make(map[string]string)
+	for _, alg := range keys.Algorithms() {
+		if key, err := k.ring.Active(alg); err == nil {
+			m[alg] = key.ID
+		}
+	}
+	return m
+}
+
+// logChange logs the active keys if they differ from before. Key IDs are
+// public (they are in the JWKS).
+func (k *Keeper) logChange(msg string, before map[string]string) {
+	for alg, kid := range k.activeKIDs() {
+		if before[alg] != kid {
+			k.log.Info(msg, zap.String("alg", alg), zap.String("active_kid", kid), zap.String("previous_kid", before[alg]))
+		}
+	}
+}
+
+// Run keeps the ring current until ctx is done: a reload at once when
+// Notify was called, and a reload with any due rotation step every
+// interval.
+func (k *Keeper) Run(ctx context.Context) {
+	t := time.NewTicker(k.every)
+	defer t.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.changed:
+			err = k.Reload(ctx)
+		case <-t.C:
+			err = k.Maintain(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			k.log.Warn("signing keys not refreshed; retrying", zap.Error(err))
+		}
+	}
+}
