@@ -212,60 +212,38 @@ type Config struct {
 
 // withDefaults fills in defaults and validates the result.
 func (c Config) withDefaults() (Config, error) {
-	if c.Issuer == "" {
-		c.Issuer = DefaultIssuer
-	}
+	c.fillDefaults()
+	return c, c.validate()
+}
+
+// fillDefaults sets every zero setting to its default.
+func (c *Config) fillDefaults() {
+	setDefault(&c.Issuer, DefaultIssuer)
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
-	if c.AccessTokenTTL == 0 {
-		c.AccessTokenTTL = DefaultAccessTokenTTL
-	}
-	if c.MaxAccessTokenTTL == 0 {
-		c.MaxAccessTokenTTL = DefaultMaxAccessTokenTTL
-	}
-	if c.DefaultAudience == "" {
-		c.DefaultAudience = DefaultAudience
-	}
-	if c.AccessTokenAlg == "" {
-		c.AccessTokenAlg = DefaultAccessTokenAlg
-	}
-	if c.JWKSMaxAge == 0 {
-		c.JWKSMaxAge = DefaultJWKSMaxAge
-	}
-	if c.JanitorInterval == 0 {
-		c.JanitorInterval = DefaultJanitorInterval
-	}
-	if c.JanitorBatch <= 0 {
-		c.JanitorBatch = DefaultJanitorBatch
-	}
-	if c.KeyRotationInterval == 0 {
-		c.KeyRotationInterval = DefaultKeyRotationInterval
-	}
-	if c.KeyCheckInterval <= 0 {
-		c.KeyCheckInterval = DefaultKeyCheckInterval
-	}
-	if c.IDTokenAlg == "" {
-		c.IDTokenAlg = DefaultIDTokenAlg
-	}
-	c.IDTokenTTL = orDefault(c.IDTokenTTL, DefaultIDTokenTTL)
-	c.CodeTTL = orDefault(c.CodeTTL, DefaultCodeTTL)
-	c.RefreshTokenTTL = orDefault(c.RefreshTokenTTL, DefaultRefreshTTL)
-	c.SessionTTL = orDefault(c.SessionTTL, DefaultSessionTTL)
-	c.LoginWindow = orDefault(c.LoginWindow, DefaultLoginWindow)
+	setDefault(&c.AccessTokenTTL, DefaultAccessTokenTTL)
+	setDefault(&c.MaxAccessTokenTTL, DefaultMaxAccessTokenTTL)
+	setDefault(&c.DefaultAudience, DefaultAudience)
+	setDefault(&c.AccessTokenAlg, DefaultAccessTokenAlg)
+	setDefault(&c.JWKSMaxAge, DefaultJWKSMaxAge)
+	setDefault(&c.JanitorInterval, DefaultJanitorInterval)
+	c.JanitorBatch = max(c.JanitorBatch, 0)
+	setDefault(&c.JanitorBatch, DefaultJanitorBatch)
+	setDefault(&c.KeyRotationInterval, DefaultKeyRotationInterval)
+	c.KeyCheckInterval = max(c.KeyCheckInterval, 0)
+	setDefault(&c.KeyCheckInterval, DefaultKeyCheckInterval)
+	setDefault(&c.IDTokenAlg, DefaultIDTokenAlg)
+	setDefault(&c.IDTokenTTL, DefaultIDTokenTTL)
+	setDefault(&c.CodeTTL, DefaultCodeTTL)
+	setDefault(&c.RefreshTokenTTL, DefaultRefreshTTL)
+	setDefault(&c.SessionTTL, DefaultSessionTTL)
+	setDefault(&c.LoginWindow, DefaultLoginWindow)
 	c.RateLimits = c.RateLimits.withDefaults()
-	c.ClientAuthWindow = orDefault(c.ClientAuthWindow, DefaultClientAuthWindow)
-	c.ClientLockCacheTTL = orDefault(c.ClientLockCacheTTL, DefaultClientLockCacheTTL)
-	if c.ClientAuthMaxFailures == 0 {
-		c.ClientAuthMaxFailures = DefaultClientAuthMaxFailures
-	}
-	if c.ClientAuthMaxFailuresPerIP == 0 {
-		c.ClientAuthMaxFailuresPerIP = DefaultClientAuthMaxFailuresPerIP
-	}
-	if c.LoginMaxFailures == 0 {
-		c.LoginMaxFailures = DefaultLoginMaxFail
-	}
-	if c.LoginMaxFailuresPerIP == 0 {
-		c.LoginMaxFailuresPerIP = DefaultLoginMaxFailIP
-	}
+	setDefault(&c.ClientAuthWindow, DefaultClientAuthWindow)
+	setDefault(&c.ClientLockCacheTTL, DefaultClientLockCacheTTL)
+	setDefault(&c.ClientAuthMaxFailures, DefaultClientAuthMaxFailures)
+	setDefault(&c.ClientAuthMaxFailuresPerIP, DefaultClientAuthMaxFailuresPerIP)
+	setDefault(&c.LoginMaxFailures, DefaultLoginMaxFail)
+	setDefault(&c.LoginMaxFailuresPerIP, DefaultLoginMaxFailIP)
 	c.Argon2 = c.Argon2.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -273,10 +251,37 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	var errs []error
-	if err := validIssuer(c.Issuer); err != nil {
-		errs = append(errs, err)
+}
+
+// setDefault sets *p to def if it is the zero value.
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
 	}
+}
+
+// validate explains every setting that is wrong, or returns nil.
+func (c Config) validate() error {
+	var errs []error
+	for _, check := range []func() error{
+		func() error { return validIssuer(c.Issuer) },
+		c.validateStore,
+		c.validateTokens,
+		c.validateDurations,
+		c.validateLogin,
+		c.validateTLS,
+		c.validateKeys,
+	} {
+		if err := check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateStore() error {
+	var errs []error
 	if c.Store == nil && c.DatabaseURL == "" && !c.InMemory {
 		errs = append(errs, errors.New("no store: set a database URL (IDVAUTH_DATABASE_URL), or ask for an in-memory store (development only)"))
 	}
@@ -286,6 +291,11 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.AdminToken) < 32 {
 		errs = append(errs, errors.New("the admin token (IDVAUTH_ADMIN_TOKEN) must be at least 32 characters"))
 	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateTokens() error {
+	var errs []error
 	if c.AccessTokenTTL < time.Second || c.AccessTokenTTL > c.MaxAccessTokenTTL {
 		errs = append(errs, fmt.Errorf("access token lifetime %s must be between 1s and the maximum %s", c.AccessTokenTTL, c.MaxAccessTokenTTL))
 	}
@@ -298,6 +308,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CodeTTL < time.Second || c.CodeTTL > MaxCodeTTL {
 		errs = append(errs, fmt.Errorf("authorization code lifetime %s must be between 1s and %s", c.CodeTTL, MaxCodeTTL))
 	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateDurations() error {
+	var errs []error
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -306,6 +321,11 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("%s %s must be at least 1s", d.name, d.v))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateLogin() error {
+	var errs []error
 	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerIP < 1 {
 		errs = append(errs, errors.New("login failure limits must be at least 1"))
 	}
@@ -315,6 +335,11 @@ func (c Config) withDefaults() (Config, error) {
 	if err := admin.ValidAudience(c.DefaultAudience); err != nil {
 		errs = append(errs, fmt.Errorf("default audience: %w", err))
 	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateTLS() error {
+	var errs []error
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("TLS needs both a certificate file and a key file (IDVAUTH_TLS_CERT, IDVAUTH_TLS_KEY)"))
 	}
@@ -331,6 +356,11 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("forwarded client certificate header %q must be a header name (letters, digits, '-')", h))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateKeys() error {
+	var errs []error
 	if c.JWKSMaxAge < 0 {
 		errs = append(errs, errors.New("JWKS max-age must not be negative"))
 	}
@@ -338,14 +368,7 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("key rotation interval %s must be longer than the %s a new key is published before it signs (twice the JWKS max-age plus %s)",
 			sc.Every, sc.PrePublish, c.KeyCheckInterval))
 	}
-	return c, errors.Join(errs...)
-}
-
-func orDefault(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
+	return errors.Join(errs...)
 }
 
 func validIssuer(s string) error {

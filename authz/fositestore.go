@@ -287,17 +287,17 @@ func (f *fositeStore) DeletePKCERequestSession(context.Context, string) error {
 // CreateOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
 // fosite hands over the code itself; only its signature is stored.
 func (f *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
-	return f.createToken(ctx, storage.OpenIDConnect, f.s.codeSignature(ctx, code), req)
+	return f.createToken(ctx, storage.OpenIDConnect, f.s.codes.AuthorizeCodeSignature(ctx, code), req)
 }
 
 // GetOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
 func (f *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
-	return f.getToken(ctx, storage.OpenIDConnect, f.s.codeSignature(ctx, code))
+	return f.getToken(ctx, storage.OpenIDConnect, f.s.codes.AuthorizeCodeSignature(ctx, code))
 }
 
 // DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
 func (f *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return toFosite(f.s.store.DeleteToken(ctx, storage.OpenIDConnect, f.s.codeSignature(ctx, code)))
+	return toFosite(f.s.store.DeleteToken(ctx, storage.OpenIDConnect, f.s.codes.AuthorizeCodeSignature(ctx, code)))
 }
 
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage.

@@ -90,25 +90,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := storage.AuditEntry{Type: EventTokenIntrospected, Actor: audit.Anonymous, ClientID: clientauth.ClaimedID(r), IP: s.ips.String(r)}
-	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
-	if err != nil {
-		s.logFosite(ctx, "introspect", err)
-		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
-		if e.Outcome != "too_many_requests" && s.trail.Append(ctx, e) != nil {
-			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
-			return
-		}
-		writeFositeJSON(w, err)
-		return
-	}
-	e.ClientID, e.Actor = caller.GetID(), audit.Client(caller.GetID())
-	if !caller.(*clientauth.Client).Rec.IntrospectionAllowed {
-		e.Outcome = "unauthorized_client"
-		if s.trail.Append(ctx, e) != nil {
-			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
-			return
-		}
-		web.WriteError(w, http.StatusUnauthorized, "unauthorized_client", "This client may not call the introspection endpoint.")
+	if !s.introspectionCaller(w, r, &e) {
 		return
 	}
 	if !r.PostForm.Has("token") {
@@ -130,7 +112,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 			e.Details["jti"], e.Details["token_client_id"] = t.jti, t.clientID
 		}
 		if s.trail.Append(ctx, e) != nil {
-			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
+			web.WriteUnavailable(w, "The request could not be recorded; retry.")
 			return
 		}
 		_, _ = w.Write(inactive)
@@ -144,13 +126,57 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 			s.logFosite(ctx, "introspect", err)
-			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
+			web.WriteUnavailable(w, "The token could not be checked; retry.")
 			return
 		}
 		answerInactive()
 		return
 	}
 	sess = ar.GetSession().(*session)
+	resp := s.introspectionOf(ar, sess)
+	e.Subject = sess.Subject
+	e.Details = map[string]string{"active": "true", "jti": sess.JTI, "token_client_id": resp.ClientID}
+	if s.trail.Append(ctx, e) != nil {
+		web.WriteUnavailable(w, "The request could not be recorded; retry.")
+		return
+	}
+	_ = json.NewEncoder(w).Encode(resp)
+	s.metrics.Introspected(true)
+}
+
+var inactive = []byte(`{"active":false}` + "\n")
+
+// introspectionCaller authenticates the caller of introspection, which
+// must be allowed to introspect, and completes its audit entry e. On a
+// refusal it answers (after auditing it) and returns false.
+func (s *Server) introspectionCaller(w http.ResponseWriter, r *http.Request, e *storage.AuditEntry) bool {
+	ctx := r.Context()
+	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
+	if err != nil {
+		s.logFosite(ctx, "introspect", err)
+		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
+		if e.Outcome != "too_many_requests" && s.trail.Append(ctx, *e) != nil {
+			web.WriteUnavailable(w, "The request could not be recorded; retry.")
+			return false
+		}
+		writeFositeJSON(w, err)
+		return false
+	}
+	e.ClientID, e.Actor = caller.GetID(), audit.Client(caller.GetID())
+	if !caller.(*clientauth.Client).Rec.IntrospectionAllowed {
+		e.Outcome = "unauthorized_client"
+		if s.trail.Append(ctx, *e) != nil {
+			web.WriteUnavailable(w, "The request could not be recorded; retry.")
+			return false
+		}
+		web.WriteError(w, http.StatusUnauthorized, "unauthorized_client", "This client may not call the introspection endpoint.")
+		return false
+	}
+	return true
+}
+
+// introspectionOf is the answer for the active token ar, of session sess.
+func (s *Server) introspectionOf(ar fosite.AccessRequester, sess *session) introspection {
 	resp := introspection{
 		Active:    true,
 		Scope:     strings.Join(ar.GetGrantedScopes(), " "),
@@ -166,14 +192,5 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if sess.CertThumbprint != "" {
 		resp.Cnf = &cnf{X5tS256: sess.CertThumbprint}
 	}
-	e.Subject = sess.Subject
-	e.Details = map[string]string{"active": "true", "jti": sess.JTI, "token_client_id": resp.ClientID}
-	if s.trail.Append(ctx, e) != nil {
-		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
-		return
-	}
-	_ = json.NewEncoder(w).Encode(resp)
-	s.metrics.Introspected(true)
+	return resp
 }
-
-var inactive = []byte(`{"active":false}` + "\n")

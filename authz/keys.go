@@ -26,7 +26,7 @@ func Reencrypt(ctx context.Context, databaseURL string, secrets []string) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("authz: %w", err)
 	}
-	st, err := openStore(ctx, Config{DatabaseURL: databaseURL}, zap.NewNop(), nil, nil)
+	st, err := dialStore(ctx, Config{DatabaseURL: databaseURL}, zap.NewNop(), nil, nil)
 	if err != nil {
 		return 0, err
 	}

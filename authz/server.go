@@ -56,8 +56,10 @@ type Server struct {
 	reqIDs    *web.RequestIDs
 	// ips finds the address a request came from.
 	ips clientip.Resolver
-	// keeper keeps the key ring current.
-	keeper *rotation.Keeper
+	// keeper keeps the key ring current; keeperReady holds it once it
+	// exists, for the store's change notices.
+	keeper      *rotation.Keeper
+	keeperReady atomic.Pointer[rotation.Keeper]
 	// codes makes and checks authorization codes and refresh tokens
 	// (opaque, HMAC-signed).
 	codes *oauth2.HMACSHAStrategy
@@ -90,52 +92,64 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.Named("authz"), store: cfg.Store,
-		ips: clientip.Resolver{Trusted: cfg.TrustedProxies}}
+		ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, reqIDs: web.NewRequestIDs()}
+	// Metrics first: the store reports audit batches from its start.
+	s.metrics = metrics.New(cfg.Now, func() []storage.Key { return s.ring.Records() })
+	if err := s.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.assemble(ctx); err != nil {
+		if cfg.Store == nil {
+			s.store.Close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// openStore opens the store Config names, unless Config gave one, and
+// routes its key-change notices to the key loop.
+func (s *Server) openStore(ctx context.Context) error {
+	if s.store != nil {
+		return nil
+	}
 	// The store reports key changes from its start, before the keeper of
 	// the ring exists: those need no reload, the ring loads after.
-	var keeper atomic.Pointer[rotation.Keeper]
 	keysChanged := func() {
-		if k := keeper.Load(); k != nil {
+		if k := s.keeperReady.Load(); k != nil {
 			k.Notify()
 		}
 	}
-	// Metrics first: the store reports audit batches from its start.
-	s.metrics = metrics.New(cfg.Now, func() []storage.Key { return s.ring.Records() })
-	if s.store == nil {
-		if s.store, err = openStore(ctx, cfg, s.log, keysChanged, s.metrics.AuditBatch); err != nil {
-			return nil, err
-		}
-		s.cfg.Store = s.store
+	st, err := dialStore(ctx, s.cfg, s.log, keysChanged, s.metrics.AuditBatch)
+	if err != nil {
+		return err
 	}
-	ok := false
-	defer func() {
-		if !ok && cfg.Store == nil {
-			s.store.Close()
-		}
-	}()
+	s.store, s.cfg.Store = st, st
+	return nil
+}
+
+// assemble builds every part of the server on its store: the audit trail,
+// the key ring and its loop, TLS, client authentication, fosite, the
+// login pages, the admin API and the demo.
+func (s *Server) assemble(ctx context.Context) error {
+	cfg := s.cfg
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
 		Observe: s.metrics.AuditAppend})
+	var err error
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
+		return fmt.Errorf("authz: %w", err)
 	}
 	sealer, err := keys.NewSealer(cfg.Secrets, rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
+		return fmt.Errorf("authz: %w", err)
 	}
 	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange}); err != nil {
-		return nil, fmt.Errorf("authz: open key ring: %w", err)
+		return fmt.Errorf("authz: open key ring: %w", err)
 	}
 	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)
-	keeper.Store(s.keeper)
-	if cfg.TLSCertFile != "" {
-		if s.tlsCert, err = certs.NewReloading(s.log, certs.LoadKeyPair(cfg.TLSCertFile, cfg.TLSKeyFile), cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
-			return nil, fmt.Errorf("authz: %w", err)
-		}
-	}
-	if cfg.TLSClientCAFile != "" {
-		if s.clientCAs, err = certs.NewReloading(s.log, certs.LoadCertPool(cfg.TLSClientCAFile), cfg.TLSClientCAFile); err != nil {
-			return nil, fmt.Errorf("authz: %w", err)
-		}
+	s.keeperReady.Store(s.keeper)
+	if err := s.loadTLS(); err != nil {
+		return err
 	}
 	s.limits = newLimiters(cfg.RateLimits)
 	if s.clients, err = clientauth.New(clientauth.Config{
@@ -148,40 +162,63 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnFailure: s.metrics.AuthFailure, OnLimited: s.rateLimited,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
+		return fmt.Errorf("authz: %w", err)
 	}
 	if err := s.compose(); err != nil {
-		return nil, err
+		return err
 	}
+	if err := s.assemblePeople(); err != nil {
+		return err
+	}
+	s.metrics.WatchPool(s.store)
+	s.discovery, err = s.buildDiscovery()
+	return err
+}
+
+// loadTLS reads the public listener's certificate and the client CAs, if
+// configured.
+func (s *Server) loadTLS() error {
+	var err error
+	if f := s.cfg.TLSCertFile; f != "" {
+		if s.tlsCert, err = certs.NewReloading(s.log, certs.LoadKeyPair(f, s.cfg.TLSKeyFile), f, s.cfg.TLSKeyFile); err != nil {
+			return fmt.Errorf("authz: %w", err)
+		}
+	}
+	if f := s.cfg.TLSClientCAFile; f != "" {
+		if s.clientCAs, err = certs.NewReloading(s.log, certs.LoadCertPool(f), f); err != nil {
+			return fmt.Errorf("authz: %w", err)
+		}
+	}
+	return nil
+}
+
+// assemblePeople builds the parts that serve people and operators: the
+// login pages, the admin API and the demo.
+func (s *Server) assemblePeople() error {
+	cfg := s.cfg
 	pages, err := templates.New()
 	if err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
+		return fmt.Errorf("authz: %w", err)
 	}
 	if s.signin, err = login.New(login.Config{
-		Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: s.audienceAllowed,
+		Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
+		return fmt.Errorf("authz: %w", err)
 	}
-	s.metrics.WatchPool(s.store)
 	if s.admin, err = admin.New(admin.Config{
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, Argon2: cfg.Argon2,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		Now:        cfg.Now, Log: s.log,
 	}); err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
+		return fmt.Errorf("authz: %w", err)
 	}
 	s.demo = demo.New(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)
-	if s.discovery, err = s.buildDiscovery(); err != nil {
-		return nil, err
-	}
-	s.reqIDs = web.NewRequestIDs()
-	ok = true
-	return s, nil
+	return nil
 }
 
 // compose builds the fosite provider with only the handlers idvauth uses.
@@ -205,7 +242,7 @@ func (s *Server) compose() error {
 		AccessTokenIssuer:            s.cfg.Issuer,
 		TokenURL:                     s.cfg.Issuer + "/oauth2/token",
 		ScopeStrategy:                s.scopes.Allowed,
-		AudienceMatchingStrategy:     s.audienceAllowed,
+		AudienceMatchingStrategy:     audienceAllowed,
 		ClientSecretsHasher:          clientauth.SecretHasher{},
 		ClientAuthenticationStrategy: s.clients.Authenticate,
 		SendDebugMessagesToClients:   false,
@@ -258,11 +295,6 @@ func (s *Server) compose() error {
 	return nil
 }
 
-// codeSignature is the stored key of an authorization code.
-func (s *Server) codeSignature(ctx context.Context, code string) string {
-	return s.codes.AuthorizeCodeSignature(ctx, code)
-}
-
 // revokeGrant ends a grant whose code or refresh token was used twice:
 // the used record goes first (so that a redemption still in flight sees it
 // gone and revokes what it issued itself), then every access and refresh
@@ -284,7 +316,7 @@ func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 
 // audienceAllowed is fosite's audience strategy: every requested audience
 // must be registered for the client, exactly.
-func (s *Server) audienceAllowed(allowed []string, requested []string) error {
+func audienceAllowed(allowed []string, requested []string) error {
 	for _, a := range requested {
 		if !slices.Contains(allowed, a) {
 			return errInvalidTarget.WithHintf("The client is not registered for audience '%s'.", a)

@@ -12,9 +12,9 @@ import (
 	"github.com/idvauth/idvauth/storage/postgres"
 )
 
-// openStore opens the store cfg names: PostgreSQL for a database URL,
+// dialStore opens the store cfg names: PostgreSQL for a database URL,
 // memory if cfg asks for it (checked by withDefaults).
-func openStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged func(), onAuditBatch func(int, time.Duration)) (storage.Store, error) {
+func dialStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged func(), onAuditBatch func(int, time.Duration)) (storage.Store, error) {
 	if cfg.DatabaseURL == "" {
 		return memory.New(), nil
 	}

@@ -44,28 +44,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
-	if gt := form.Get("grant_type"); gt != "" && !supportedGrant(gt) {
-		s.writeTokenError(w, r, nil, fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported by this server.", web.SafeParam(gt)))
+	if err := checkTokenForm(form); err != nil {
+		s.writeTokenError(w, r, nil, err)
 		return
 	}
-	// RFC 8707 resource indicators name the audience too; a request may
-	// use one parameter or the other, not both.
-	if res := form["resource"]; len(res) > 0 {
-		if form.Has("audience") {
-			s.writeTokenError(w, r, nil, fosite.ErrInvalidRequest.WithHint("Use either 'audience' or 'resource', not both."))
-			return
-		}
-		form["audience"] = res
-	}
-	for _, a := range form["audience"] {
-		for _, v := range strings.Fields(a) {
-			if admin.ValidAudience(v) != nil {
-				s.writeTokenError(w, r, nil, errInvalidTarget.WithHint("An audience or resource value is malformed."))
-				return
-			}
-		}
-	}
-
 	sess := &session{}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
@@ -73,33 +55,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	gt := form.Get("grant_type")
-	// fosite's grant handlers time tokens with time.Now(); ours come from
-	// the server's clock, as everything else does.
-	if sess, ok := ar.GetSession().(*session); ok {
-		now := s.now().Truncate(time.Second)
-		gtype := fosite.GrantType(gt)
-		sess.AccessExp = now.Add(fosite.GetEffectiveLifespan(ar.GetClient(), gtype, fosite.AccessToken, s.cfg.AccessTokenTTL))
-		if !sess.RefreshExp.IsZero() {
-			sess.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
-		}
-		if err := bindCertificate(ar, sess, gt); err != nil {
-			s.writeTokenError(w, r, ar, err)
-			return
-		}
-	}
-	if gt == grantClientCredentials {
-		c := ar.GetClient()
-		sess.Subject = c.GetID()
-		for _, sc := range ar.GetRequestedScopes() {
-			ar.GrantScope(sc) // each was checked against the client by the grant handler
-		}
-		aud := ar.GetRequestedAudience()
-		if len(aud) == 0 {
-			aud = c.GetAudience()
-		}
-		for _, a := range aud {
-			ar.GrantAudience(a)
-		}
+	if err := s.prepareGrant(ar, sess, gt); err != nil {
+		s.writeTokenError(w, r, ar, err)
+		return
 	}
 	// A client_credentials token is stored with its entry, in one commit
 	// (see fositeStore.createToken).
@@ -127,6 +85,64 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.metrics.Issued(gt)
+}
+
+// checkTokenForm checks what fosite does not: the grant type is one we
+// serve, and the audience (or RFC 8707 resource, which names it too: a
+// request may use one parameter or the other, not both) is well-formed.
+// It copies resource to audience, where fosite reads it.
+func checkTokenForm(form url.Values) error {
+	if gt := form.Get("grant_type"); gt != "" && !supportedGrant(gt) {
+		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported by this server.", web.SafeParam(gt))
+	}
+	if res := form["resource"]; len(res) > 0 {
+		if form.Has("audience") {
+			return fosite.ErrInvalidRequest.WithHint("Use either 'audience' or 'resource', not both.")
+		}
+		form["audience"] = res
+	}
+	for _, a := range form["audience"] {
+		for _, v := range strings.Fields(a) {
+			if admin.ValidAudience(v) != nil {
+				return errInvalidTarget.WithHint("An audience or resource value is malformed.")
+			}
+		}
+	}
+	return nil
+}
+
+// prepareGrant readies the grant of access request ar before fosite issues
+// its tokens: their times from the server's clock (fosite's grant handlers
+// use time.Now), their certificate binding, and for client_credentials
+// the subject, scopes and audience. sess is the session the request began
+// with; a code or refresh token grant resumes a stored one instead.
+func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt string) error {
+	if grant, ok := ar.GetSession().(*session); ok {
+		now := s.now().Truncate(time.Second)
+		grant.AccessExp = now.Add(fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(gt), fosite.AccessToken, s.cfg.AccessTokenTTL))
+		if !grant.RefreshExp.IsZero() {
+			grant.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
+		}
+		if err := bindCertificate(ar, grant, gt); err != nil {
+			return err
+		}
+	}
+	if gt != grantClientCredentials {
+		return nil
+	}
+	c := ar.GetClient()
+	sess.Subject = c.GetID()
+	for _, sc := range ar.GetRequestedScopes() {
+		ar.GrantScope(sc) // each was checked against the client by the grant handler
+	}
+	aud := ar.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = c.GetAudience()
+	}
+	for _, a := range aud {
+		ar.GrantAudience(a)
+	}
+	return nil
 }
 
 // issuedEntry is the audit entry of a token response.
