@@ -5,6 +5,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/internal/demo"
 	"github.com/idvauth/idvauth/authz/internal/devca"
+	"github.com/idvauth/idvauth/authz/internal/web"
 )
 
 // The development CA of `idvauth certs`, for trying mutual TLS on one
@@ -47,3 +48,7 @@ type DemoClients = demo.Clients
 // that exist already get new secrets, so the printed credentials always
 // work.
 func (s *Server) SeedDemo(ctx context.Context) (DemoClients, error) { return s.demo.Seed(ctx) }
+
+// NewSecret returns a new 256-bit random secret, base64url (43
+// characters): for IDVAUTH_SECRETS or an admin token.
+func NewSecret() string { return web.RandomToken() }

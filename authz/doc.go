@@ -1,7 +1,14 @@
-// Package authz assembles the idvauth authorization server: the fosite
-// composition (client credentials, introspection, revocation), the JWT
-// access-token strategy on the key ring, the public OAuth 2.0 endpoints,
-// discovery and JWKS, health checks, and the admin API.
+// Package authz assembles the idvauth authorization server. New is the one
+// place that wires a server from a Config: the store, the audit trail, the
+// key ring and its rotation loop, client authentication (package
+// clientauth), the fosite composition (client credentials, authorization
+// code with PKCE and OpenID Connect, refresh tokens, introspection,
+// revocation), the login pages (package login) and the admin API (package
+// admin).
 //
-// New is the one place that wires a server from a Config.
+// authz itself serves the token, introspection, revocation, userinfo,
+// discovery, JWKS and health endpoints, and holds the JWT access-token and
+// ID-token strategies and the one adapter between fosite and the store.
+// Serve runs both listeners, the janitor and the key loop until its
+// context ends.
 package authz

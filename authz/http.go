@@ -44,8 +44,6 @@ func (s *Server) middleware(name string, next http.Handler) http.Handler {
 	})
 }
 
-func clientField(id string) zap.Field { return zap.String("client_id", id) }
-
 // publicEndpoints are the endpoint labels of the public listener.
 var publicEndpoints = map[string]bool{
 	"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true, "/.well-known/jwks.json": true,

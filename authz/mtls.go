@@ -8,12 +8,6 @@ import (
 	"github.com/idvauth/idvauth/authz/clientauth"
 )
 
-// Limits of forwarded client certificates.
-const (
-	maxCertHeaderLen = 16 << 10
-	maxCertChain     = 5
-)
-
 // tlsConfig is the public listener's TLS configuration: TLS 1.2 at least,
 // only AEAD cipher suites with forward secrecy (TLS 1.3 suites are all
 // such), the certificate reloaded when its files change; client

@@ -12,7 +12,7 @@ import (
 )
 
 // Defaults of the rate limits (requests per second; a bucket holds
-// rateBurst seconds' worth). They are far above what a well-behaved
+// ratelimit.BurstSeconds seconds' worth). They are far above what a well-behaved
 // service sends: a client-credentials client needs a token every few
 // minutes, and a resource server introspects once per API call.
 const (
@@ -24,8 +24,6 @@ const (
 	// malformed requests) per address: each one costs an audit entry,
 	// and the audit chain is shared by every replica.
 	DefaultRateFailedPerIP = 10
-	// rateBurst is the bucket size in seconds of the rate.
-	rateBurst = 10
 
 	DefaultClientAuthMaxFailures      = 20
 	DefaultClientAuthMaxFailuresPerIP = 200

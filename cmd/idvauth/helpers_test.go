@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -178,3 +181,25 @@ func freeAddr(t testing.TB) string {
 
 // adminToken is a fixed admin token for tests that pass their own.
 const adminToken = "test-admin-token-0123456789abcdef0123456789"
+
+// unavailable skips a test that needs something this machine lacks, with
+// a message saying what; under CI=true it fails instead, since .ci/run
+// installs everything the tests need.
+func unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: .ci/run must provide it)", msg)
+	}
+	t.Skip(msg)
+}
+
+// needTools calls unavailable unless every tool is on PATH.
+func needTools(t testing.TB, why string, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			unavailable(t, "%s need %s on PATH: %v", why, tool, err)
+		}
+	}
+}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -72,14 +70,13 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 
 // serveConfig is everything serve needs, resolved from flags, env and file.
 type serveConfig struct {
-	dev                   bool
-	publicAddr            string
-	adminAddr             string
-	logLevel              zapcore.Level
-	authz                 authz.Config
-	generatedAdminToken   bool
-	generatedSecrets      bool
-	databaseURLGivenInDev bool
+	dev                 bool
+	publicAddr          string
+	adminAddr           string
+	logLevel            zapcore.Level
+	authz               authz.Config
+	generatedAdminToken bool
+	generatedSecrets    bool
 	// issuerSet is whether the issuer was set (flag, env or file) rather
 	// than defaulted.
 	issuerSet bool
@@ -195,14 +192,14 @@ func loadCredentials(r *resolver, sc *serveConfig) error {
 		if !sc.dev {
 			missing = append(missing, "IDVAUTH_ADMIN_TOKEN (the admin API bearer token, 32+ characters; e.g. openssl rand -hex 32)")
 		}
-		a.AdminToken, sc.generatedAdminToken = randomToken(), true
+		a.AdminToken, sc.generatedAdminToken = authz.NewSecret(), true
 	}
 	a.Secrets = secretList(r)
 	if len(a.Secrets) == 0 {
 		if !sc.dev {
 			missing = append(missing, "IDVAUTH_SECRETS (comma-separated secrets of 32+ characters that encrypt signing keys)")
 		}
-		a.Secrets, sc.generatedSecrets = []string{randomToken()}, true
+		a.Secrets, sc.generatedSecrets = []string{authz.NewSecret()}, true
 	}
 	if a.DatabaseURL == "" && !sc.dev {
 		missing = append(missing, "IDVAUTH_DATABASE_URL (PostgreSQL; or run 'idvauth serve --dev' to try idvauth in memory)")
@@ -300,14 +297,6 @@ func parseDays(v string) (time.Duration, error) {
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(v)
-}
-
-func randomToken() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func newLogger(dev bool, level zapcore.Level, w io.Writer) *zap.Logger {

@@ -20,11 +20,7 @@ import (
 // by cancelling its context.
 func TestServeDevBanner(t *testing.T) {
 	t.Parallel()
-	for _, tool := range []string{"bash", "curl", "sed"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the banner's curl lines need %s on PATH: %v", tool, err)
-		}
-	}
+	needTools(t, "the banner's curl lines", "bash", "curl", "sed")
 	d := startDev(t, nil)
 
 	for _, want := range []string{"DEVELOPMENT mode (--dev)", "NOTHING PERSISTS", "Never use --dev in production", "(generated for this run)"} {
@@ -369,11 +365,7 @@ func jwtClaim(t testing.TB, jwt, name string) any {
 // and run the curl line of the page landed on.
 func TestServeDevSignIn(t *testing.T) {
 	t.Parallel()
-	for _, tool := range []string{"bash", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the callback page's curl line needs %s on PATH: %v", tool, err)
-		}
-	}
+	needTools(t, "the callback page's curl line", "bash", "curl")
 	d := startDev(t, nil)
 	m := regexp.MustCompile(`(?m)^  Demo person +username (\S+) +password (\S+)`).FindStringSubmatch(d.banner)
 	if m == nil {
