@@ -63,6 +63,20 @@ type AuditEntry struct {
 // that remains verify.
 const AuditCheckpoint = "audit.checkpoint"
 
+// NewAuditCheckpoint returns the checkpoint, at at, of dropped entries
+// whose last is the entry through with hash lastHash: the entry a store's
+// DropAuditBefore appends, and AuditVerifier.Vouch reads.
+func NewAuditCheckpoint(at time.Time, through int64, lastHash []byte, dropped int) AuditEntry {
+	return AuditEntry{
+		Time: at, Type: AuditCheckpoint, Actor: "system", Outcome: "ok",
+		Details: map[string]string{
+			"dropped_through": strconv.FormatInt(through, 10),
+			"last_hash":       hex.EncodeToString(lastHash),
+			"dropped":         strconv.Itoa(dropped),
+		},
+	}
+}
+
 // auditBody is the canonical form: fixed field order, UTC time with
 // microseconds (what PostgreSQL keeps), details sorted by key.
 type auditBody struct {

@@ -2,11 +2,9 @@ package memory
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -118,14 +116,7 @@ func (s *auditStore) DropAuditBefore(_ context.Context, before, now time.Time) (
 		return 0, nil
 	}
 	last := es[n-1]
-	cp := storage.AuditEntry{
-		Time: now, Type: storage.AuditCheckpoint, Actor: "system", Outcome: "ok",
-		Details: map[string]string{
-			"dropped_through": strconv.FormatInt(last.Seq, 10),
-			"last_hash":       hex.EncodeToString(last.Hash),
-			"dropped":         strconv.Itoa(n),
-		},
-	}
+	cp := storage.NewAuditCheckpoint(now, last.Seq, last.Hash, n)
 	sealed, err := cp.Sealed()
 	if err != nil {
 		return 0, fmt.Errorf("memory: drop audit entries: %w", err)

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -301,14 +300,7 @@ func (s *auditStore) DropAuditBefore(ctx context.Context, before, now time.Time)
 			return err
 		}
 		dropped = int(tag.RowsAffected())
-		cp, err := newAuditRow(storage.AuditEntry{
-			Time: now, Type: storage.AuditCheckpoint, Actor: "system", Outcome: "ok",
-			Details: map[string]string{
-				"dropped_through": strconv.FormatInt(through, 10),
-				"last_hash":       hex.EncodeToString(lastHash),
-				"dropped":         strconv.Itoa(dropped),
-			},
-		})
+		cp, err := newAuditRow(storage.NewAuditCheckpoint(now, through, lastHash, dropped))
 		if err != nil {
 			return err
 		}
