@@ -4,6 +4,7 @@ package memory
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,19 @@ func lookup[K comparable, V any](mu *sync.RWMutex, m map[K]V, k K) (V, bool) {
 	defer mu.RUnlock()
 	v, ok := m[k]
 	return v, ok
+}
+
+// matching returns clone(v), sorted by cmp, for every value v of m that
+// match accepts; nil if none does. The caller holds the lock of m.
+func matching[K comparable, V any](m map[K]V, match func(V) bool, clone func(V) V, cmp func(a, b V) int) []V {
+	var out []V
+	for _, v := range m {
+		if match(v) {
+			out = append(out, clone(v))
+		}
+	}
+	slices.SortFunc(out, cmp)
+	return out
 }
 
 // storable reports whether every v is text the PostgreSQL backend can

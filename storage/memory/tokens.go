@@ -1,11 +1,12 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"time"
 
 	"github.com/idvauth/idvauth/storage"
@@ -104,19 +105,9 @@ func (s *tokenStore) RevokeRequest(_ context.Context, kind storage.TokenKind, re
 func (s *tokenStore) ListTokensBySubject(_ context.Context, subject string) ([]storage.Token, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []storage.Token
-	for _, t := range s.tokens {
-		if t.Subject == subject {
-			out = append(out, cloneToken(t))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].IssuedAt.Equal(out[j].IssuedAt) {
-			return out[i].IssuedAt.Before(out[j].IssuedAt)
-		}
-		return out[i].Kind < out[j].Kind || out[i].Kind == out[j].Kind && out[i].Signature < out[j].Signature
-	})
-	return out, nil
+	return matching(s.tokens, func(t storage.Token) bool { return t.Subject == subject }, cloneToken, func(a, b storage.Token) int {
+		return cmp.Or(a.IssuedAt.Compare(b.IssuedAt), strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Signature, b.Signature))
+	}), nil
 }
 
 // DeleteExpired implements storage.TokenStore: at most limit each of

@@ -1,11 +1,13 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -23,6 +25,9 @@ func cloneConsent(c storage.Consent) storage.Consent {
 	c.Scopes = slices.Clone(c.Scopes)
 	return c
 }
+
+// cloneSession is bs: a session holds no slice or map.
+func cloneSession(bs storage.BrowserSession) storage.BrowserSession { return bs }
 
 // CreateUser implements storage.UserStore.
 func (s *userStore) CreateUser(_ context.Context, u storage.User) error {
@@ -125,14 +130,12 @@ func (s *userStore) GetConsent(_ context.Context, userID, clientID string) (stor
 // ListConsents implements storage.UserStore.
 func (s *userStore) ListConsents(_ context.Context, userID string) ([]storage.Consent, error) {
 	s.mu.RLock()
-	out := []storage.Consent{}
-	for k, c := range s.consents {
-		if k.user == userID {
-			out = append(out, cloneConsent(c))
-		}
+	defer s.mu.RUnlock()
+	out := matching(s.consents, func(c storage.Consent) bool { return c.UserID == userID }, cloneConsent,
+		func(a, b storage.Consent) int { return strings.Compare(a.ClientID, b.ClientID) })
+	if out == nil {
+		out = []storage.Consent{}
 	}
-	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ClientID < out[j].ClientID })
 	return out, nil
 }
 
@@ -195,17 +198,8 @@ func (s *userStore) DeleteBrowserSession(_ context.Context, id string) error {
 func (s *userStore) ListBrowserSessions(_ context.Context, userID string) ([]storage.BrowserSession, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []storage.BrowserSession
-	for _, bs := range s.sessions {
-		if bs.UserID == userID {
-			out = append(out, bs)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].AuthTime.Equal(out[j].AuthTime) {
-			return out[i].AuthTime.Before(out[j].AuthTime)
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out, nil
+	return matching(s.sessions, func(bs storage.BrowserSession) bool { return bs.UserID == userID }, cloneSession,
+		func(a, b storage.BrowserSession) int {
+			return cmp.Or(a.AuthTime.Compare(b.AuthTime), strings.Compare(a.ID, b.ID))
+		}), nil
 }
