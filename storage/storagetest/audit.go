@@ -670,7 +670,7 @@ func callTokenAudited(s storage.Store, client, taken string) []auditedCall {
 	ctx := context.Background()
 	const workers, calls = 16, 20
 	at := now().Add(-time.Minute)
-	results := make(chan auditedCall, workers*calls)
+	out := make([]auditedCall, workers*calls)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -698,16 +698,11 @@ func callTokenAudited(s storage.Store, client, taken string) []auditedCall {
 				} else {
 					r.err = s.CreateTokenAudited(ctx, tok, e)
 				}
-				results <- r
+				out[w*calls+i] = r
 			}
 		}()
 	}
 	wg.Wait()
-	close(results)
-	var out []auditedCall
-	for r := range results {
-		out = append(out, r)
-	}
 	return out
 }
 
