@@ -63,6 +63,20 @@ type AuditEntry struct {
 // that remains verify.
 const AuditCheckpoint = "audit.checkpoint"
 
+// NewAuditCheckpoint returns the checkpoint, at at, of dropped entries
+// whose last is the entry through with hash lastHash: the entry a store's
+// DropAuditBefore appends, and AuditVerifier.Vouch reads.
+func NewAuditCheckpoint(at time.Time, through int64, lastHash []byte, dropped int) AuditEntry {
+	return AuditEntry{
+		Time: at, Type: AuditCheckpoint, Actor: "system", Outcome: "ok",
+		Details: map[string]string{
+			"dropped_through": strconv.FormatInt(through, 10),
+			"last_hash":       hex.EncodeToString(lastHash),
+			"dropped":         strconv.Itoa(dropped),
+		},
+	}
+}
+
 // auditBody is the canonical form: fixed field order, UTC time with
 // microseconds (what PostgreSQL keeps), details sorted by key.
 type auditBody struct {
@@ -84,17 +98,7 @@ const auditTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 // a string becomes U+FFFD, one per bad byte (as encoding/json does), before
 // encoding, so that the canonical form of a decoded canonical form is
 // itself; of Details keys that then coincide, the last in byte order wins.
-func (e AuditEntry) Canonical() []byte {
-	b, err := json.Marshal(auditBody{
-		Time: e.Time.UTC().Truncate(time.Microsecond).Format(auditTimeLayout), Type: validText(e.Type), Actor: validText(e.Actor),
-		RequestID: validText(e.RequestID), ClientID: validText(e.ClientID), Subject: validText(e.Subject), IP: validText(e.IP),
-		Outcome: validText(e.Outcome), Details: validDetails(e.Details),
-	})
-	if err != nil { // strings and a map of strings always marshal
-		panic("storage: marshal audit entry: " + err.Error())
-	}
-	return b
-}
+func (e AuditEntry) Canonical() []byte { return e.event().body() }
 
 // Sealed returns e as a store keeps it: its event fields as decoding its
 // canonical form gives them back (Time in UTC truncated to microseconds,
@@ -104,21 +108,47 @@ func (e AuditEntry) Canonical() []byte {
 // that fails: for a Time outside the years 0 to 9999, which the canonical
 // layout cannot hold.
 func (e AuditEntry) Sealed() (AuditEntry, error) {
-	t := e.Time.UTC().Truncate(time.Microsecond)
-	if y := t.Year(); y < 0 || y > 9999 {
-		return AuditEntry{}, fmt.Errorf("audit entry %d: body time: year %d out of range", e.Seq, y)
+	s := e.event()
+	if err := checkYear(e.Seq, s.Time); err != nil {
+		return AuditEntry{}, err
 	}
+	s.Body = s.body()
+	return s, nil
+}
+
+// event returns e's event fields as its canonical form holds them: Time
+// in UTC truncated to microseconds, invalid UTF-8 replaced, Details
+// copied (nil if empty).
+func (e AuditEntry) event() AuditEntry {
 	var d map[string]string
 	if len(e.Details) > 0 {
 		d = validDetails(maps.Clone(e.Details))
 	}
-	s := AuditEntry{
-		Time: t, Type: validText(e.Type), Actor: validText(e.Actor), RequestID: validText(e.RequestID),
-		ClientID: validText(e.ClientID), Subject: validText(e.Subject), IP: validText(e.IP),
+	return AuditEntry{
+		Time: e.Time.UTC().Truncate(time.Microsecond), Type: validText(e.Type), Actor: validText(e.Actor),
+		RequestID: validText(e.RequestID), ClientID: validText(e.ClientID), Subject: validText(e.Subject), IP: validText(e.IP),
 		Outcome: validText(e.Outcome), Details: d,
 	}
-	s.Body = s.Canonical()
-	return s, nil
+}
+
+// body is the canonical form of e, an entry event returned.
+func (e AuditEntry) body() []byte {
+	b, err := json.Marshal(auditBody{
+		Time: e.Time.Format(auditTimeLayout), Type: e.Type, Actor: e.Actor, RequestID: e.RequestID, ClientID: e.ClientID,
+		Subject: e.Subject, IP: e.IP, Outcome: e.Outcome, Details: e.Details,
+	})
+	if err != nil { // strings and a map of strings always marshal
+		panic("storage: marshal audit entry: " + err.Error())
+	}
+	return b
+}
+
+// checkYear refuses a time (in UTC) that the canonical layout cannot hold.
+func checkYear(seq int64, t time.Time) error {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("audit entry %d: body time: year %d out of range", seq, y)
+	}
+	return nil
 }
 
 // validText replaces each byte of s that is not part of valid UTF-8 with
@@ -188,8 +218,8 @@ func DecodeAuditBody(e *AuditEntry, body []byte) error {
 		return fmt.Errorf("audit entry %d: body time: %w", e.Seq, err)
 	}
 	// In UTC, as Canonical writes it, the time must still fit the layout.
-	if y := t.UTC().Year(); y < 0 || y > 9999 {
-		return fmt.Errorf("audit entry %d: body time: year %d out of range", e.Seq, y)
+	if err := checkYear(e.Seq, t); err != nil {
+		return err
 	}
 	e.Time, e.Type, e.Actor, e.RequestID, e.ClientID, e.Subject, e.IP, e.Outcome, e.Details =
 		t.UTC(), b.Type, b.Actor, b.RequestID, b.ClientID, b.Subject, b.IP, b.Outcome, b.Details

@@ -289,6 +289,25 @@ func TestAuditVerifier(t *testing.T) {
 	}
 }
 
+// decodeStable decodes c, a canonical form, and checks that the canonical
+// form of what it decoded is c again.
+func decodeStable(t *testing.T, c []byte) storage.AuditEntry {
+	t.Helper()
+	var d storage.AuditEntry
+	if err := storage.DecodeAuditBody(&d, c); err != nil {
+		t.Fatalf("the canonical form %q does not decode: %v", c, err)
+	}
+	if again := d.Canonical(); !bytes.Equal(again, c) {
+		t.Fatalf("Canonical is not stable: %q then %q", c, again)
+	}
+	return d
+}
+
+// firstEntry is body as the first entry of a chain.
+func firstEntry(body []byte) storage.AuditEntry {
+	return storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash(), Hash: storage.AuditHash(storage.ZeroAuditHash(), body), Body: body}
+}
+
 func FuzzDecodeAuditBody(f *testing.F) {
 	for _, e := range events(2) {
 		f.Add(e.Canonical())
@@ -305,16 +324,10 @@ func FuzzDecodeAuditBody(f *testing.F) {
 			return
 		}
 		c := e.Canonical()
-		var d storage.AuditEntry
-		if err := storage.DecodeAuditBody(&d, c); err != nil {
-			t.Fatalf("the canonical form %q of a decoded body does not decode: %v", c, err)
-		}
-		if again := d.Canonical(); !bytes.Equal(again, c) {
-			t.Fatalf("Canonical is not stable: %q then %q", c, again)
-		}
+		decodeStable(t, c)
 		// A canonical body verifies as the first entry of a chain.
 		var v storage.AuditVerifier
-		err := v.Add(storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash(), Hash: storage.AuditHash(storage.ZeroAuditHash(), body), Body: body})
+		err := v.Add(firstEntry(body))
 		if bytes.Equal(c, body) != (err == nil) {
 			t.Fatalf("body %q: canonical %t, but verifier said %v", body, bytes.Equal(c, body), err)
 		}
@@ -329,16 +342,9 @@ func FuzzCanonical(f *testing.F) {
 		e := storage.AuditEntry{Time: auditTime.Add(time.Duration(nanos)), Type: typ, Actor: "system", ClientID: clientID,
 			Outcome: "ok", Details: map[string]string{key: value, key + "\xff": value + "\xff"}}
 		c := e.Canonical()
-		var d storage.AuditEntry
-		if err := storage.DecodeAuditBody(&d, c); err != nil {
-			t.Fatalf("Canonical() = %q does not decode: %v", c, err)
-		}
-		if again := d.Canonical(); !bytes.Equal(again, c) {
-			t.Fatalf("Canonical is not stable: %q then %q", c, again)
-		}
-		checkSealed(t, e, d)
+		checkSealed(t, e, decodeStable(t, c))
 		var v storage.AuditVerifier
-		if err := v.Add(storage.AuditEntry{Seq: 1, PrevHash: storage.ZeroAuditHash(), Hash: storage.AuditHash(storage.ZeroAuditHash(), c), Body: c}); err != nil {
+		if err := v.Add(firstEntry(c)); err != nil {
 			t.Fatalf("verifier refused the canonical form %q: %v", c, err)
 		}
 	})

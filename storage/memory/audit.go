@@ -2,26 +2,29 @@ package memory
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/idvauth/idvauth/storage"
 )
 
-// auditLog is the memory store's audit chain. It has its own lock so that
-// auditing does not wait on token work.
-type auditLog struct {
+// auditStore is the storage.AuditStore part of Store: the audit chain. It
+// has its own lock so that auditing does not wait on token work; only
+// CreateTokenAudited takes both (the tables' first).
+type auditStore struct {
+	tables *tables // for CreateTokenAudited
+
+	mu      sync.Mutex           // guards what follows
 	entries []storage.AuditEntry // in Seq order
 	seq     int64                // Seq of the last entry ever appended
 	head    []byte               // Hash of that entry
 }
 
 // AppendAudit implements storage.AuditStore.
-func (s *Store) AppendAudit(_ context.Context, entries ...storage.AuditEntry) error {
+func (s *auditStore) AppendAudit(_ context.Context, entries ...storage.AuditEntry) error {
 	// Seal first: an entry that cannot be sealed (a Time outside the
 	// years 0 to 9999) fails the call before anything is appended.
 	sealed := make([]storage.AuditEntry, len(entries))
@@ -31,59 +34,54 @@ func (s *Store) AppendAudit(_ context.Context, entries ...storage.AuditEntry) er
 			return fmt.Errorf("memory: append audit entries: %w", err)
 		}
 	}
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	s.appendAuditLocked(sealed...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appendLocked(sealed...)
 	return nil
 }
 
 // CreateTokenAudited implements storage.AuditStore: the token and its
 // entry appear together, under both locks.
-func (s *Store) CreateTokenAudited(_ context.Context, t storage.Token, e storage.AuditEntry) error {
+func (s *auditStore) CreateTokenAudited(_ context.Context, t storage.Token, e storage.AuditEntry) error {
 	sealed, err := e.Sealed()
 	if err != nil {
 		return fmt.Errorf("memory: append audit entries: %w", err)
 	}
-	k := tokenKey{t.Kind, t.Signature}
+	s.tables.mu.Lock()
+	defer s.tables.mu.Unlock()
+	if err := s.tables.addTokenLocked(t); err != nil {
+		return err
+	}
+	// Sealed already, the entry cannot fail to append: the token and its
+	// entry are stored both or neither.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.clients[t.ClientID]; !ok {
-		return fmt.Errorf("memory: create token of client %q: %w", t.ClientID, storage.ErrNotFound)
-	}
-	if _, ok := s.tokens[k]; ok {
-		return fmt.Errorf("memory: create %s: %w", t.Kind, storage.ErrAlreadyExists)
-	}
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	s.tokens[k] = cloneToken(t)
-	s.appendAuditLocked(sealed)
+	s.appendLocked(sealed)
 	return nil
 }
 
-// appendAuditLocked chains sealed entries onto the log; s.auditMu must be
-// held.
-func (s *Store) appendAuditLocked(sealed ...storage.AuditEntry) {
-	a := &s.audit
-	if a.head == nil {
-		a.head = storage.ZeroAuditHash()
+// appendLocked chains sealed entries onto the log; s.mu must be held.
+func (s *auditStore) appendLocked(sealed ...storage.AuditEntry) {
+	if s.head == nil {
+		s.head = storage.ZeroAuditHash()
 	}
 	for _, out := range sealed {
-		a.seq++
-		out.Seq, out.PrevHash, out.Hash = a.seq, a.head, storage.AuditHash(a.head, out.Body)
-		a.entries = append(a.entries, out)
-		a.head = out.Hash
+		s.seq++
+		out.Seq, out.PrevHash, out.Hash = s.seq, s.head, storage.AuditHash(s.head, out.Body)
+		s.entries = append(s.entries, out)
+		s.head = out.Hash
 	}
 }
 
 // ListAudit implements storage.AuditStore.
-func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error) {
+func (s *auditStore) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > storage.MaxAuditPage {
 		limit = storage.MaxAuditPage
 	}
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	es := s.audit.entries
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	es := s.entries
 	i := sort.Search(len(es), func(i int) bool { return es[i].Seq > f.AfterSeq })
 	var out []storage.AuditEntry
 	for ; i < len(es) && len(out) < limit; i++ {
@@ -106,10 +104,10 @@ func cloneAudit(e storage.AuditEntry) storage.AuditEntry {
 }
 
 // DropAuditBefore implements storage.AuditStore.
-func (s *Store) DropAuditBefore(_ context.Context, before, now time.Time) (int, error) {
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	es := s.audit.entries
+func (s *auditStore) DropAuditBefore(_ context.Context, before, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	es := s.entries
 	n := 0
 	for n < len(es) && es[n].Time.Before(before) {
 		n++
@@ -118,29 +116,22 @@ func (s *Store) DropAuditBefore(_ context.Context, before, now time.Time) (int, 
 		return 0, nil
 	}
 	last := es[n-1]
-	cp := storage.AuditEntry{
-		Time: now, Type: storage.AuditCheckpoint, Actor: "system", Outcome: "ok",
-		Details: map[string]string{
-			"dropped_through": strconv.FormatInt(last.Seq, 10),
-			"last_hash":       hex.EncodeToString(last.Hash),
-			"dropped":         strconv.Itoa(n),
-		},
-	}
+	cp := storage.NewAuditCheckpoint(now, last.Seq, last.Hash, n)
 	sealed, err := cp.Sealed()
 	if err != nil {
 		return 0, fmt.Errorf("memory: drop audit entries: %w", err)
 	}
-	s.appendAuditLocked(sealed)
-	s.audit.entries = slices.Clone(s.audit.entries[n:])
+	s.appendLocked(sealed)
+	s.entries = slices.Clone(s.entries[n:])
 	return n, nil
 }
 
 // AuditHead implements storage.AuditStore.
-func (s *Store) AuditHead(context.Context) (int64, []byte, error) {
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	if s.audit.head == nil {
+func (s *auditStore) AuditHead(context.Context) (int64, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.head == nil {
 		return 0, storage.ZeroAuditHash(), nil
 	}
-	return s.audit.seq, slices.Clone(s.audit.head), nil
+	return s.seq, slices.Clone(s.head), nil
 }

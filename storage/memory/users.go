@@ -1,41 +1,24 @@
 package memory
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/idvauth/idvauth/storage"
 )
 
-// Errors name users by their opaque ID only: never a username, an email,
-// a session digest or a failure key.
+// userStore is the storage.UserStore part of Store: people, their
+// consents and their browser sessions. Errors name people by their opaque
+// ID only: never a username, an email or a session digest.
+type userStore struct{ *tables }
 
 type consentKey struct {
 	user, client string
-}
-
-// failureWindow is one fixed window of failures under a key.
-type failureWindow struct {
-	count      int
-	start, end time.Time
-}
-
-// storable reports whether every v is text the PostgreSQL backend can
-// store (valid UTF-8 without NUL bytes). This backend refuses the same
-// values, so that both answer alike.
-func storable(vs ...string) bool {
-	for _, v := range vs {
-		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func cloneConsent(c storage.Consent) storage.Consent {
@@ -43,8 +26,11 @@ func cloneConsent(c storage.Consent) storage.Consent {
 	return c
 }
 
+// cloneSession is bs: a session holds no slice or map.
+func cloneSession(bs storage.BrowserSession) storage.BrowserSession { return bs }
+
 // CreateUser implements storage.UserStore.
-func (s *Store) CreateUser(_ context.Context, u storage.User) error {
+func (s *userStore) CreateUser(_ context.Context, u storage.User) error {
 	if !storable(u.ID, u.Username, u.Name, u.Email, u.PasswordHash) {
 		return fmt.Errorf("memory: create user %q: text the store cannot keep: %w", u.ID, storage.ErrConflict)
 	}
@@ -62,10 +48,8 @@ func (s *Store) CreateUser(_ context.Context, u storage.User) error {
 }
 
 // GetUser implements storage.UserStore.
-func (s *Store) GetUser(_ context.Context, id string) (storage.User, error) {
-	s.mu.RLock()
-	u, ok := s.users[id]
-	s.mu.RUnlock()
+func (s *userStore) GetUser(_ context.Context, id string) (storage.User, error) {
+	u, ok := lookup(&s.mu, s.users, id)
 	if !ok {
 		return storage.User{}, fmt.Errorf("memory: get user %q: %w", id, storage.ErrNotFound)
 	}
@@ -73,7 +57,7 @@ func (s *Store) GetUser(_ context.Context, id string) (storage.User, error) {
 }
 
 // GetUserByUsername implements storage.UserStore.
-func (s *Store) GetUserByUsername(_ context.Context, username string) (storage.User, error) {
+func (s *userStore) GetUserByUsername(_ context.Context, username string) (storage.User, error) {
 	s.mu.RLock()
 	id, ok := s.usernames[username]
 	u := s.users[id]
@@ -85,7 +69,7 @@ func (s *Store) GetUserByUsername(_ context.Context, username string) (storage.U
 }
 
 // ListUsers implements storage.UserStore.
-func (s *Store) ListUsers(context.Context) ([]storage.User, error) {
+func (s *userStore) ListUsers(context.Context) ([]storage.User, error) {
 	s.mu.RLock()
 	out := make([]storage.User, 0, len(s.users))
 	for _, u := range s.users {
@@ -97,7 +81,7 @@ func (s *Store) ListUsers(context.Context) ([]storage.User, error) {
 }
 
 // DeleteUser implements storage.UserStore.
-func (s *Store) DeleteUser(_ context.Context, id string) error {
+func (s *userStore) DeleteUser(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[id]
@@ -106,26 +90,14 @@ func (s *Store) DeleteUser(_ context.Context, id string) error {
 	}
 	delete(s.users, id)
 	delete(s.usernames, u.Username)
-	for k := range s.consents {
-		if k.user == id {
-			delete(s.consents, k)
-		}
-	}
-	for k, bs := range s.sessions {
-		if bs.UserID == id {
-			delete(s.sessions, k)
-		}
-	}
-	for k, t := range s.tokens {
-		if t.Subject == id {
-			delete(s.tokens, k)
-		}
-	}
+	maps.DeleteFunc(s.consents, func(k consentKey, _ storage.Consent) bool { return k.user == id })
+	maps.DeleteFunc(s.sessions, func(_ string, bs storage.BrowserSession) bool { return bs.UserID == id })
+	maps.DeleteFunc(s.tokens, func(_ tokenKey, t storage.Token) bool { return t.Subject == id })
 	return nil
 }
 
 // SaveConsent implements storage.UserStore.
-func (s *Store) SaveConsent(_ context.Context, c storage.Consent) error {
+func (s *userStore) SaveConsent(_ context.Context, c storage.Consent) error {
 	// Checks in the order the PostgreSQL backend makes them.
 	if !storable(c.UserID, c.ClientID) {
 		return fmt.Errorf("memory: save consent: %w", storage.ErrNotFound)
@@ -147,10 +119,8 @@ func (s *Store) SaveConsent(_ context.Context, c storage.Consent) error {
 }
 
 // GetConsent implements storage.UserStore.
-func (s *Store) GetConsent(_ context.Context, userID, clientID string) (storage.Consent, error) {
-	s.mu.RLock()
-	c, ok := s.consents[consentKey{userID, clientID}]
-	s.mu.RUnlock()
+func (s *userStore) GetConsent(_ context.Context, userID, clientID string) (storage.Consent, error) {
+	c, ok := lookup(&s.mu, s.consents, consentKey{userID, clientID})
 	if !ok {
 		return storage.Consent{}, fmt.Errorf("memory: get consent of user %q to client %q: %w", userID, clientID, storage.ErrNotFound)
 	}
@@ -158,21 +128,19 @@ func (s *Store) GetConsent(_ context.Context, userID, clientID string) (storage.
 }
 
 // ListConsents implements storage.UserStore.
-func (s *Store) ListConsents(_ context.Context, userID string) ([]storage.Consent, error) {
+func (s *userStore) ListConsents(_ context.Context, userID string) ([]storage.Consent, error) {
 	s.mu.RLock()
-	out := []storage.Consent{}
-	for k, c := range s.consents {
-		if k.user == userID {
-			out = append(out, cloneConsent(c))
-		}
+	defer s.mu.RUnlock()
+	out := matching(s.consents, func(c storage.Consent) bool { return c.UserID == userID }, cloneConsent,
+		func(a, b storage.Consent) int { return strings.Compare(a.ClientID, b.ClientID) })
+	if out == nil {
+		out = []storage.Consent{}
 	}
-	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].ClientID < out[j].ClientID })
 	return out, nil
 }
 
 // DeleteConsents implements storage.UserStore.
-func (s *Store) DeleteConsents(_ context.Context, userID, clientID string) (int, error) {
+func (s *userStore) DeleteConsents(_ context.Context, userID, clientID string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -186,7 +154,7 @@ func (s *Store) DeleteConsents(_ context.Context, userID, clientID string) (int,
 }
 
 // CreateBrowserSession implements storage.UserStore.
-func (s *Store) CreateBrowserSession(_ context.Context, bs storage.BrowserSession) error {
+func (s *userStore) CreateBrowserSession(_ context.Context, bs storage.BrowserSession) error {
 	// Checks in the order the PostgreSQL backend makes them.
 	if !storable(bs.UserID) {
 		return fmt.Errorf("memory: create browser session: %w", storage.ErrNotFound)
@@ -207,10 +175,8 @@ func (s *Store) CreateBrowserSession(_ context.Context, bs storage.BrowserSessio
 }
 
 // GetBrowserSession implements storage.UserStore.
-func (s *Store) GetBrowserSession(_ context.Context, id string) (storage.BrowserSession, error) {
-	s.mu.RLock()
-	bs, ok := s.sessions[id]
-	s.mu.RUnlock()
+func (s *userStore) GetBrowserSession(_ context.Context, id string) (storage.BrowserSession, error) {
+	bs, ok := lookup(&s.mu, s.sessions, id)
 	if !ok {
 		return storage.BrowserSession{}, fmt.Errorf("memory: get browser session: %w", storage.ErrNotFound)
 	}
@@ -218,7 +184,7 @@ func (s *Store) GetBrowserSession(_ context.Context, id string) (storage.Browser
 }
 
 // DeleteBrowserSession implements storage.UserStore.
-func (s *Store) DeleteBrowserSession(_ context.Context, id string) error {
+func (s *userStore) DeleteBrowserSession(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.sessions[id]; !ok {
@@ -228,64 +194,12 @@ func (s *Store) DeleteBrowserSession(_ context.Context, id string) error {
 	return nil
 }
 
-// errWindow refuses a window that would count nothing.
-var errWindow = errors.New("the window must be positive")
-
 // ListBrowserSessions implements storage.UserStore.
-func (s *Store) ListBrowserSessions(_ context.Context, userID string) ([]storage.BrowserSession, error) {
+func (s *userStore) ListBrowserSessions(_ context.Context, userID string) ([]storage.BrowserSession, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []storage.BrowserSession
-	for _, bs := range s.sessions {
-		if bs.UserID == userID {
-			out = append(out, bs)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].AuthTime.Equal(out[j].AuthTime) {
-			return out[i].AuthTime.Before(out[j].AuthTime)
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out, nil
-}
-
-// AddFailure implements storage.FailureStore. A window that has ended
-// (its end is not after now) restarts at 1.
-func (s *Store) AddFailure(_ context.Context, key string, now time.Time, window time.Duration) (int, error) {
-	if window <= 0 {
-		return 0, fmt.Errorf("memory: add failure: %w", errWindow)
-	}
-	if !storable(key) {
-		return 0, fmt.Errorf("memory: add failure: key the store cannot keep: %w", storage.ErrConflict)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, ok := s.failures[key]
-	if ok && now.Before(w.end) {
-		w.count++
-	} else {
-		w = failureWindow{count: 1, start: now, end: now.Add(window)}
-	}
-	s.failures[key] = w
-	return w.count, nil
-}
-
-// Failures implements storage.FailureStore.
-func (s *Store) Failures(_ context.Context, key string, now time.Time) (int, time.Time, error) {
-	s.mu.RLock()
-	w, ok := s.failures[key]
-	s.mu.RUnlock()
-	if !ok || !now.Before(w.end) {
-		return 0, time.Time{}, nil
-	}
-	return w.count, w.end, nil
-}
-
-// ClearFailures implements storage.FailureStore.
-func (s *Store) ClearFailures(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.failures, key)
-	return nil
+	return matching(s.sessions, func(bs storage.BrowserSession) bool { return bs.UserID == userID }, cloneSession,
+		func(a, b storage.BrowserSession) int {
+			return cmp.Or(a.AuthTime.Compare(b.AuthTime), strings.Compare(a.ID, b.ID))
+		}), nil
 }

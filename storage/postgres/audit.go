@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -142,10 +141,16 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 	return sameError(len(group), mapErr("append audit entries", err))
 }
 
+// auditStore is the storage.AuditStore part of Store.
+type auditStore struct {
+	pool    *pgxpool.Pool // durable: reads and retention
+	auditor *auditor      // appends, and tokens stored with their entries
+}
+
 // AppendAudit implements storage.AuditStore. Concurrent calls are
 // appended together, in one statement and transaction (durable: the pool
 // commits synchronously); each returns when that transaction committed.
-func (s *Store) AppendAudit(ctx context.Context, entries ...storage.AuditEntry) error {
+func (s *auditStore) AppendAudit(ctx context.Context, entries ...storage.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -163,7 +168,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...storage.AuditEntry) 
 // CreateTokenAudited implements storage.AuditStore: t and e go in the
 // same group transaction as concurrent AppendAudit calls (durable unless
 // AuditFastCommit).
-func (s *Store) CreateTokenAudited(ctx context.Context, t storage.Token, e storage.AuditEntry) error {
+func (s *auditStore) CreateTokenAudited(ctx context.Context, t storage.Token, e storage.AuditEntry) error {
 	if err := checkToken(t); err != nil {
 		return err
 	}
@@ -178,7 +183,7 @@ func (s *Store) CreateTokenAudited(ctx context.Context, t storage.Token, e stora
 // The filters run on the columns and are checked again on the decoded
 // entries. An entry whose body does not decode (a tampered one) comes
 // with Seq, PrevHash, Hash and Body only, for AuditVerifier to name.
-func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error) {
+func (s *auditStore) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > storage.MaxAuditPage {
 		limit = storage.MaxAuditPage
@@ -255,7 +260,7 @@ func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage
 // DropAuditBefore implements storage.AuditStore in one transaction that
 // holds the head lock: appends wait, so the checkpoint follows the last
 // entry every replica appended.
-func (s *Store) DropAuditBefore(ctx context.Context, before, now time.Time) (int, error) {
+func (s *auditStore) DropAuditBefore(ctx context.Context, before, now time.Time) (int, error) {
 	dropped := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var head int64
@@ -295,14 +300,7 @@ func (s *Store) DropAuditBefore(ctx context.Context, before, now time.Time) (int
 			return err
 		}
 		dropped = int(tag.RowsAffected())
-		cp, err := newAuditRow(storage.AuditEntry{
-			Time: now, Type: storage.AuditCheckpoint, Actor: "system", Outcome: "ok",
-			Details: map[string]string{
-				"dropped_through": strconv.FormatInt(through, 10),
-				"last_hash":       hex.EncodeToString(lastHash),
-				"dropped":         strconv.Itoa(dropped),
-			},
-		})
+		cp, err := newAuditRow(storage.NewAuditCheckpoint(now, through, lastHash, dropped))
 		if err != nil {
 			return err
 		}
@@ -315,56 +313,8 @@ func (s *Store) DropAuditBefore(ctx context.Context, before, now time.Time) (int
 	return dropped, nil
 }
 
-// ListTokensBySubject implements storage.TokenStore.
-func (s *Store) ListTokensBySubject(ctx context.Context, subject string) ([]storage.Token, error) {
-	if !textOK(subject) {
-		return nil, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT kind, signature, `+tokenCols+` FROM tokens WHERE subject = $1
-		ORDER BY issued_at, kind COLLATE "C", signature COLLATE "C"`, subject)
-	if err != nil {
-		return nil, mapErr("list tokens by subject", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Token, error) {
-		var t storage.Token
-		var kind string
-		var consumed *time.Time
-		err := r.Scan(&kind, &t.Signature, &t.RequestID, &t.ClientID, &t.Subject, &t.Scopes, &t.Audience, &t.KeyID, &t.JTI,
-			&t.IssuedAt, &t.ExpiresAt, &t.Session, &consumed)
-		t.Kind = storage.TokenKind(kind)
-		t.IssuedAt, t.ExpiresAt = t.IssuedAt.UTC(), t.ExpiresAt.UTC()
-		if consumed != nil {
-			t.ConsumedAt = consumed.UTC()
-		}
-		if len(t.Session) == 0 {
-			t.Session = nil
-		}
-		return t, err
-	})
-	return out, mapErr("list tokens by subject", err)
-}
-
-// ListBrowserSessions implements storage.UserStore.
-func (s *Store) ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error) {
-	if !textOK(userID) {
-		return nil, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id, user_id, auth_time, expires_at FROM browser_sessions WHERE user_id = $1
-		ORDER BY auth_time, id COLLATE "C"`, userID)
-	if err != nil {
-		return nil, mapErr("list browser sessions", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.BrowserSession, error) {
-		var bs storage.BrowserSession
-		err := r.Scan(&bs.ID, &bs.UserID, &bs.AuthTime, &bs.ExpiresAt)
-		bs.AuthTime, bs.ExpiresAt = bs.AuthTime.UTC(), bs.ExpiresAt.UTC()
-		return bs, err
-	})
-	return out, mapErr("list browser sessions", err)
-}
-
 // AuditHead implements storage.AuditStore: the one row of audit_head.
-func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
+func (s *auditStore) AuditHead(ctx context.Context) (int64, []byte, error) {
 	var seq int64
 	var hash []byte
 	if err := s.pool.QueryRow(ctx, `SELECT seq, hash FROM audit_head`).Scan(&seq, &hash); err != nil {

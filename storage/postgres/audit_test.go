@@ -30,16 +30,6 @@ func openAudit(t testing.TB, onBatch func(int, time.Duration)) (*postgres.Store,
 	return s, u
 }
 
-func connect(t testing.TB, u string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 // appendEntries appends n entries, one call each, for client "c-<i>".
 func appendEntries(t testing.TB, s storage.AuditStore, at time.Time, n int) {
 	t.Helper()
@@ -205,26 +195,6 @@ func TestAuditTamper(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds; it fails the test after a generous
-// deadline (a hang, not a slow machine).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 30s for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func mustExec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
-	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
 // TestAuditTwoReplicas appends through two stores (two pools, as two
 // replicas would) on one schema at once: one contiguous chain.
 func TestAuditTwoReplicas(t *testing.T) {
@@ -303,30 +273,17 @@ func TestAuditGroupCommit(t *testing.T) {
 		batches = append(batches, n)
 		mu.Unlock()
 	})
-	var flushes atomic.Int32
-	release := make(chan struct{})
-	postgres.HoldAuditFlushes(s, func() {
-		if flushes.Add(1) == 1 {
-			<-release
-		}
-	})
 	ctx := context.Background()
 	entry := func(i, j int) storage.AuditEntry {
 		return storage.AuditEntry{Time: time.Now(), Type: "token.issued", Actor: "system", RequestID: fmt.Sprintf("%d.%d", i, j), Outcome: "ok"}
 	}
 	const queued = 20
-	errs := make([]error, queued+1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); errs[0] = s.AppendAudit(ctx, entry(0, 0)) }()
-	waitFor(t, "the first flush", func() bool { return flushes.Load() > 0 })
-	for i := 1; i <= queued; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = s.AppendAudit(ctx, entry(i, 0), entry(i, 1)) }()
-	}
-	waitFor(t, "the queue", func() bool { return postgres.QueuedAudit(s) == queued })
-	close(release)
-	wg.Wait()
+	errs, _ := queueBehindHeldFlush(t, auditFlushes(s), queued, func(i int) error {
+		if i == 0 {
+			return s.AppendAudit(ctx, entry(0, 0))
+		}
+		return s.AppendAudit(ctx, entry(i, 0), entry(i, 1))
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("AppendAudit %d = %v", i, err)
@@ -350,27 +307,9 @@ func TestAuditGroupCommitError(t *testing.T) {
 	s, u := openAudit(t, func(int, time.Duration) { batches.Add(1) })
 	conn := connect(t, u)
 	mustExec(t, conn, `ALTER FUNCTION audit_append RENAME TO audit_append_gone`)
-	var flushes atomic.Int32
-	release := make(chan struct{})
-	postgres.HoldAuditFlushes(s, func() {
-		if flushes.Add(1) == 1 {
-			<-release
-		}
-	})
 	ctx := context.Background()
 	e := storage.AuditEntry{Time: time.Now(), Type: "token.issued", Actor: "system", Outcome: "ok"}
-	errs := make([]error, 6)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); errs[0] = s.AppendAudit(ctx, e) }()
-	waitFor(t, "the first flush", func() bool { return flushes.Load() > 0 })
-	for i := 1; i < len(errs); i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = s.AppendAudit(ctx, e) }()
-	}
-	waitFor(t, "the queue", func() bool { return postgres.QueuedAudit(s) == len(errs)-1 })
-	close(release)
-	wg.Wait()
+	errs, _ := queueBehindHeldFlush(t, auditFlushes(s), 5, func(int) error { return s.AppendAudit(ctx, e) })
 	for i, err := range errs {
 		if err == nil {
 			t.Errorf("AppendAudit %d without the append function = nil, want an error", i)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,13 +28,6 @@ func testGroupInsert(t *testing.T, s *postgres.Store, ghost bool) {
 		!errors.Is(err, storage.ErrAlreadyExists) {
 		t.Fatal(err)
 	}
-	var flushes atomic.Int32
-	release := make(chan struct{})
-	postgres.HoldTokenFlushes(s, func() {
-		if flushes.Add(1) == 1 {
-			<-release
-		}
-	})
 	tok := func(i int, client string) storage.Token {
 		return storage.Token{Kind: storage.AccessToken, Signature: fmt.Sprintf("sig-%d-%t", i, ghost), RequestID: fmt.Sprintf("req-%d", i),
 			ClientID: client, Subject: client, Scopes: []string{`odd,"scope"`, fmt.Sprint(i)}, Audience: []string{`{aud}`},
@@ -52,25 +43,9 @@ func testGroupInsert(t *testing.T, s *postgres.Store, ghost bool) {
 	}
 	toks[7].Signature = toks[6].Signature
 
-	errs := make([]error, len(toks))
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); errs[0] = s.CreateToken(ctx, toks[0]) }()
-	for flushes.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	for i := 1; i <= queued; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = s.CreateToken(ctx, toks[i]) }()
-	}
-	for postgres.QueuedTokens(s) < queued {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
-	wg.Wait()
-
-	if got := flushes.Load(); got != 2 {
-		t.Errorf("%d group inserts for 1 + %d queued tokens, want 2", got, queued)
+	errs, flushes := queueBehindHeldFlush(t, tokenFlushes(s), queued, func(i int) error { return s.CreateToken(ctx, toks[i]) })
+	if flushes != 2 {
+		t.Errorf("%d group inserts for 1 + %d queued tokens, want 2", flushes, queued)
 	}
 	// Tokens 6 and 7 share a signature: whichever queued first wins.
 	if (errs[6] == nil) == (errs[7] == nil) {

@@ -99,23 +99,46 @@ func cloneClient(c storage.Client) storage.Client {
 	return c
 }
 
-// listen keeps a LISTEN connection open until ctx is done, invalidating
-// the cache and telling onKeysChanged on every notification, and
-// reconnecting with back-off when the
-// connection fails. It closes done when it returns.
-func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, done chan<- struct{}) {
-	defer close(done)
+// listener keeps a LISTEN connection open, invalidating the client cache
+// and telling onKeysChanged on every notification, and reconnecting with
+// back-off when the connection fails.
+type listener struct {
+	cfg           *pgx.ConnConfig
+	cache         *clientCache // nil when disabled
+	onError       func(error)  // optional
+	onKeysChanged func()       // optional
+	cancel        context.CancelFunc
+	done          chan struct{} // closed when run returns
+}
+
+// startListener starts a listener on cfg; stop ends it.
+func startListener(cfg *pgx.ConnConfig, cache *clientCache, onError func(error), onKeysChanged func()) *listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{cfg: cfg, cache: cache, onError: onError, onKeysChanged: onKeysChanged, cancel: cancel, done: make(chan struct{})}
+	go l.run(ctx)
+	return l
+}
+
+// stop ends the listener and waits until it has.
+func (l *listener) stop() {
+	l.cancel()
+	<-l.done
+}
+
+// run listens until ctx is done.
+func (l *listener) run(ctx context.Context) {
+	defer close(l.done)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, cfg)
-		if s.cache != nil {
-			s.cache.setListening(false)
+		err := l.listenOnce(ctx)
+		if l.cache != nil {
+			l.cache.setListening(false)
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if s.onListenError != nil {
-			s.onListenError(err)
+		if l.onError != nil {
+			l.onError(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -126,8 +149,8 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, done chan<- str
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig) error {
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+func (l *listener) listenOnce(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
 		return err
 	}
@@ -135,11 +158,11 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+clientChannel+"; LISTEN "+keysChannel); err != nil {
 		return err
 	}
-	if s.cache != nil {
-		s.cache.setListening(true)
+	if l.cache != nil {
+		l.cache.setListening(true)
 	}
-	if s.onKeysChanged != nil {
-		s.onKeysChanged()
+	if l.onKeysChanged != nil {
+		l.onKeysChanged()
 	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
@@ -147,10 +170,10 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig) error {
 			return err
 		}
 		switch {
-		case n.Channel == keysChannel && s.onKeysChanged != nil:
-			s.onKeysChanged()
-		case n.Channel == clientChannel && s.cache != nil:
-			s.cache.invalidate(n.Payload)
+		case n.Channel == keysChannel && l.onKeysChanged != nil:
+			l.onKeysChanged()
+		case n.Channel == clientChannel && l.cache != nil:
+			l.cache.invalidate(n.Payload)
 		}
 	}
 }

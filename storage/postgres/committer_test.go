@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,18 +38,20 @@ func TestCommitterLinger(t *testing.T) {
 			done <- i
 		}()
 	}
-	waitQueued := func(n int) {
+	waitUntil := func(what string, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); c.queued() != n; time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("%d items queued, want %d", c.queued(), n)
+				t.Fatalf("waited 10s for %s", what)
 			}
 		}
 	}
-	do(1) // leads, held
-	for flushes.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	waitQueued := func(n int) {
+		t.Helper()
+		waitUntil(fmt.Sprintf("%d items queued", n), func() bool { return c.queued() == n })
 	}
+	do(1) // leads, held
+	waitUntil("the first flush", func() bool { return flushes.Load() > 0 })
 	do(2)
 	waitQueued(1)
 	do(3)

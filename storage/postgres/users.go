@@ -2,17 +2,18 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
 )
 
-// Errors name users by their opaque ID only: never a username, an email,
-// a session digest or a failure key.
+// userStore is the storage.UserStore part of Store: people, their
+// consents and their browser sessions. Errors name people by their opaque
+// ID only: never a username, an email or a session digest.
+type userStore struct{ pool *pgxpool.Pool }
 
 const userCols = `id, username, name, email, password_hash, created_at, updated_at`
 
@@ -25,7 +26,7 @@ func scanUser(row pgx.Row) (storage.User, error) {
 
 // CreateUser implements storage.UserStore. The primary key and the unique
 // username refuse a second user with either.
-func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
+func (s *userStore) CreateUser(ctx context.Context, u storage.User) error {
 	if !textOK(u.ID) || !textOK(u.Username) || !textOK(u.Name) || !textOK(u.Email) || !textOK(u.PasswordHash) {
 		return fmt.Errorf("postgres: create user %q: text PostgreSQL cannot store: %w", u.ID, storage.ErrConflict)
 	}
@@ -35,7 +36,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 }
 
 // GetUser implements storage.UserStore.
-func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
+func (s *userStore) GetUser(ctx context.Context, id string) (storage.User, error) {
 	if !textOK(id) {
 		return storage.User{}, fmt.Errorf("postgres: get user: %w", storage.ErrNotFound)
 	}
@@ -45,7 +46,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (storage.User, error) {
 
 // GetUserByUsername implements storage.UserStore: one read of the unique
 // index.
-func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
+func (s *userStore) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
 	if !textOK(username) {
 		return storage.User{}, fmt.Errorf("postgres: get user by username: %w", storage.ErrNotFound)
 	}
@@ -56,7 +57,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage
 // ListUsers implements storage.UserStore. Usernames are ordered byte by
 // byte (COLLATE "C"), as in every backend, whatever the database's
 // collation.
-func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
+func (s *userStore) ListUsers(ctx context.Context) ([]storage.User, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY username COLLATE "C"`)
 	if err != nil {
 		return nil, mapErr("list users", err)
@@ -69,7 +70,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 // row (whose foreign keys delete the consents and browser sessions), then
 // the tokens issued for them. The user goes first so that a call for an ID
 // that is no user (a client's, say) deletes no tokens.
-func (s *Store) DeleteUser(ctx context.Context, id string) error {
+func (s *userStore) DeleteUser(ctx context.Context, id string) error {
 	if !textOK(id) {
 		return fmt.Errorf("postgres: delete user: %w", storage.ErrNotFound)
 	}
@@ -94,7 +95,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 
 // SaveConsent implements storage.UserStore with one upsert; the foreign
 // keys refuse a missing user or client.
-func (s *Store) SaveConsent(ctx context.Context, c storage.Consent) error {
+func (s *userStore) SaveConsent(ctx context.Context, c storage.Consent) error {
 	if !textOK(c.UserID) || !textOK(c.ClientID) {
 		return fmt.Errorf("postgres: save consent: %w", storage.ErrNotFound)
 	}
@@ -118,7 +119,7 @@ func scanConsent(row pgx.Row) (storage.Consent, error) {
 }
 
 // GetConsent implements storage.UserStore.
-func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
+func (s *userStore) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
 	if !textOK(userID) || !textOK(clientID) {
 		return storage.Consent{}, fmt.Errorf("postgres: get consent: %w", storage.ErrNotFound)
 	}
@@ -128,7 +129,7 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (storag
 }
 
 // ListConsents implements storage.UserStore, ordered byte by byte.
-func (s *Store) ListConsents(ctx context.Context, userID string) ([]storage.Consent, error) {
+func (s *userStore) ListConsents(ctx context.Context, userID string) ([]storage.Consent, error) {
 	if !textOK(userID) {
 		return []storage.Consent{}, nil
 	}
@@ -141,7 +142,7 @@ func (s *Store) ListConsents(ctx context.Context, userID string) ([]storage.Cons
 }
 
 // DeleteConsents implements storage.UserStore.
-func (s *Store) DeleteConsents(ctx context.Context, userID, clientID string) (int, error) {
+func (s *userStore) DeleteConsents(ctx context.Context, userID, clientID string) (int, error) {
 	if !textOK(userID) || !textOK(clientID) {
 		return 0, nil
 	}
@@ -154,7 +155,7 @@ func (s *Store) DeleteConsents(ctx context.Context, userID, clientID string) (in
 
 // CreateBrowserSession implements storage.UserStore; the foreign key
 // refuses a missing user.
-func (s *Store) CreateBrowserSession(ctx context.Context, bs storage.BrowserSession) error {
+func (s *userStore) CreateBrowserSession(ctx context.Context, bs storage.BrowserSession) error {
 	if !textOK(bs.UserID) {
 		return fmt.Errorf("postgres: create browser session: %w", storage.ErrNotFound)
 	}
@@ -167,20 +168,26 @@ func (s *Store) CreateBrowserSession(ctx context.Context, bs storage.BrowserSess
 	return mapErr(op, err)
 }
 
+const sessionCols = `id, user_id, auth_time, expires_at`
+
+func scanSession(row pgx.Row) (storage.BrowserSession, error) {
+	var bs storage.BrowserSession
+	err := row.Scan(&bs.ID, &bs.UserID, &bs.AuthTime, &bs.ExpiresAt)
+	bs.AuthTime, bs.ExpiresAt = bs.AuthTime.UTC(), bs.ExpiresAt.UTC()
+	return bs, err
+}
+
 // GetBrowserSession implements storage.UserStore.
-func (s *Store) GetBrowserSession(ctx context.Context, id string) (storage.BrowserSession, error) {
+func (s *userStore) GetBrowserSession(ctx context.Context, id string) (storage.BrowserSession, error) {
 	if !textOK(id) {
 		return storage.BrowserSession{}, fmt.Errorf("postgres: get browser session: %w", storage.ErrNotFound)
 	}
-	bs := storage.BrowserSession{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT user_id, auth_time, expires_at FROM browser_sessions WHERE id = $1`, id).
-		Scan(&bs.UserID, &bs.AuthTime, &bs.ExpiresAt)
-	bs.AuthTime, bs.ExpiresAt = bs.AuthTime.UTC(), bs.ExpiresAt.UTC()
+	bs, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM browser_sessions WHERE id = $1`, id))
 	return bs, mapErr("get browser session", err)
 }
 
 // DeleteBrowserSession implements storage.UserStore.
-func (s *Store) DeleteBrowserSession(ctx context.Context, id string) error {
+func (s *userStore) DeleteBrowserSession(ctx context.Context, id string) error {
 	if !textOK(id) {
 		return fmt.Errorf("postgres: delete browser session: %w", storage.ErrNotFound)
 	}
@@ -188,55 +195,16 @@ func (s *Store) DeleteBrowserSession(ctx context.Context, id string) error {
 	return affected("delete browser session", tag, err)
 }
 
-// errWindow refuses a window that would count nothing.
-var errWindow = errors.New("the window must be positive")
-
-// AddFailure implements storage.FailureStore in one upsert: concurrent
-// callers, on any replica, queue on the row lock and each sees the count
-// its own failure made. A window that has ended (window_end <= now)
-// restarts at 1.
-func (s *Store) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
-	if window <= 0 {
-		return 0, fmt.Errorf("postgres: add failure: %w", errWindow)
+// ListBrowserSessions implements storage.UserStore.
+func (s *userStore) ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error) {
+	if !textOK(userID) {
+		return nil, nil
 	}
-	if !textOK(key) {
-		return 0, fmt.Errorf("postgres: add failure: key PostgreSQL cannot store: %w", storage.ErrConflict)
-	}
-	var n int
-	err := s.pool.QueryRow(ctx, `INSERT INTO failures AS f (key, count, window_start, window_end) VALUES ($1, 1, $2, $3)
-		ON CONFLICT (key) DO UPDATE SET
-			count = CASE WHEN f.window_end <= $2 THEN 1 ELSE f.count + 1 END,
-			window_start = CASE WHEN f.window_end <= $2 THEN $2 ELSE f.window_start END,
-			window_end = CASE WHEN f.window_end <= $2 THEN $3 ELSE f.window_end END
-		RETURNING count`, key, now, now.Add(window)).Scan(&n)
+	rows, err := s.pool.Query(ctx, `SELECT `+sessionCols+` FROM browser_sessions WHERE user_id = $1
+		ORDER BY auth_time, id COLLATE "C"`, userID)
 	if err != nil {
-		return 0, mapErr("add failure", err)
+		return nil, mapErr("list browser sessions", err)
 	}
-	return n, nil
-}
-
-// Failures implements storage.FailureStore.
-func (s *Store) Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
-	if !textOK(key) {
-		return 0, time.Time{}, nil
-	}
-	var n int
-	var end time.Time
-	err := s.pool.QueryRow(ctx, `SELECT count, window_end FROM failures WHERE key = $1 AND window_end > $2`, key, now).Scan(&n, &end)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, time.Time{}, nil
-	}
-	if err != nil {
-		return 0, time.Time{}, mapErr("read failures", err)
-	}
-	return n, end.UTC(), nil
-}
-
-// ClearFailures implements storage.FailureStore.
-func (s *Store) ClearFailures(ctx context.Context, key string) error {
-	if !textOK(key) {
-		return nil
-	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM failures WHERE key = $1`, key)
-	return mapErr("clear failures", err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.BrowserSession, error) { return scanSession(r) })
+	return out, mapErr("list browser sessions", err)
 }

@@ -572,34 +572,38 @@ func testListTokensBySubject(t *testing.T, s storage.Store) {
 	mustCreateToken(t, s, tok(storage.AccessToken, other, 0))
 	mustCreateToken(t, s, tok(storage.AccessToken, sub+"x", 0))
 
-	tests := []struct {
-		name    string
-		subject string
-		want    []storage.Token
-	}{
+	checkLists(t, "ListTokensBySubject", s.ListTokensBySubject, equalToken, []listCase[storage.Token]{
 		{"every record of the subject, by IssuedAt", sub, want},
 		{"unknown subject", id("sub"), nil},
 		{"NUL", sub + "\x00", nil},
 		{"not UTF-8", "\xff", nil},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// listCase is a key and what a call that lists by it must return, in
+// order.
+type listCase[T any] struct {
+	name string
+	key  string
+	want []T
+}
+
+// checkLists calls list (named call) in a subtest per case and checks its
+// answer with equal.
+func checkLists[T any](t *testing.T, call string, list func(context.Context, string) ([]T, error),
+	equal func(testing.TB, T, T), cases []listCase[T]) {
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.ListTokensBySubject(ctx, tt.subject)
+			got, err := list(context.Background(), tt.key)
 			if err != nil {
-				t.Fatalf("ListTokensBySubject(%q) = %v", tt.subject, err)
+				t.Fatalf("%s(%q) = %v", call, tt.key, err)
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("ListTokensBySubject(%q) = %d records, want %d", tt.subject, len(got), len(tt.want))
-			}
-			for i := range got {
-				equalToken(t, got[i], tt.want[i])
-			}
+			equalList(t, fmt.Sprintf("%s(%q)", call, tt.key), got, tt.want, equal)
 		})
 	}
 }
 
 func testListBrowserSessions(t *testing.T, s storage.Store) {
-	ctx := context.Background()
 	u, other := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "o")
 	base := now()
 	want := []storage.BrowserSession{
@@ -608,29 +612,11 @@ func testListBrowserSessions(t *testing.T, s storage.Store) {
 		mustCreateSession(t, s, u.ID, base.Add(2*time.Hour)),
 	}
 	mustCreateSession(t, s, other.ID, base.Add(time.Hour))
-	tests := []struct {
-		name   string
-		userID string
-		want   []storage.BrowserSession
-	}{
+	checkLists(t, "ListBrowserSessions", s.ListBrowserSessions, equalSession, []listCase[storage.BrowserSession]{
 		{"the user's sessions by AuthTime, expired too", u.ID, want},
 		{"unknown user", id("u"), nil},
 		{"NUL", u.ID + "\x00", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.ListBrowserSessions(ctx, tt.userID)
-			if err != nil {
-				t.Fatalf("ListBrowserSessions(%q) = %v", tt.userID, err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("ListBrowserSessions(%q) = %d sessions, want %d", tt.userID, len(got), len(tt.want))
-			}
-			for i := range got {
-				equalSession(t, got[i], tt.want[i])
-			}
-		})
-	}
+	})
 }
 
 // testCreateTokenAudited: of concurrent CreateTokenAudited calls (beside
@@ -638,30 +624,65 @@ func testListBrowserSessions(t *testing.T, s storage.Store) {
 // entry that cannot be sealed, a token exists iff its entry does, and the
 // chain stays gapless.
 func testCreateTokenAudited(t *testing.T, s storage.Store) {
-	ctx := context.Background()
 	c := mustCreateClient(t, s, "c")
 	taken := newToken(c.ID, storage.AccessToken)
 	mustCreateToken(t, s, taken)
+	calls := callTokenAudited(s, c.ID, taken.Signature)
+	entries := make(map[string]int)
+	all := allAudit(t, s)
+	for i, e := range all {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d has Seq %d: seqs are not contiguous", i+1, e.Seq)
+		}
+		entries[e.Details["sig"]]++
+	}
+	want := 0
+	for _, r := range calls {
+		if r.kind == "ok" || r.kind == "plain" {
+			want++
+		}
+		checkTokenAudited(t, s, r, entries[r.tok.Signature])
+	}
+	if entries[taken.Signature] != 0 {
+		t.Errorf("calls with a taken signature appended %d entries", entries[taken.Signature])
+	}
+	if len(all) != want {
+		t.Errorf("%d entries, want %d", len(all), want)
+	}
+	if n := verifyAudit(t, s); n != int64(want) {
+		t.Errorf("verified %d entries, want %d", n, want)
+	}
+}
+
+// auditedCall is one call of callTokenAudited.
+type auditedCall struct {
+	tok  storage.Token
+	kind string // "ok", "taken", "client", "time", "plain"
+	err  error
+}
+
+// callTokenAudited makes CreateTokenAudited calls from many goroutines at
+// once for tokens of client: a tenth each with the signature taken, for
+// an unknown client, with an entry that cannot be sealed, and (kind
+// "plain") AppendAudit of the entry alone. Each entry's detail "sig" names
+// its token.
+func callTokenAudited(s storage.Store, client, taken string) []auditedCall {
+	ctx := context.Background()
 	const workers, calls = 16, 20
 	at := now().Add(-time.Minute)
-	type result struct {
-		tok  storage.Token
-		kind string // "ok", "taken", "client", "time", "plain"
-		err  error
-	}
-	results := make(chan result, workers*calls)
+	out := make([]auditedCall, workers*calls)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range calls {
-				tok := newToken(c.ID, storage.AccessToken)
-				e := auditEntry(at, "token.issued", c.ID, "")
-				r := result{tok: tok, kind: "ok"}
+				tok := newToken(client, storage.AccessToken)
+				e := auditEntry(at, "token.issued", client, "")
+				r := auditedCall{kind: "ok"}
 				switch (w*calls + i) % 10 {
 				case 1:
-					r.kind, tok.Signature = "taken", taken.Signature
+					r.kind, tok.Signature = "taken", taken
 				case 2:
 					r.kind, tok.ClientID = "client", id("gone")
 				case 3:
@@ -677,62 +698,46 @@ func testCreateTokenAudited(t *testing.T, s storage.Store) {
 				} else {
 					r.err = s.CreateTokenAudited(ctx, tok, e)
 				}
-				results <- r
+				out[w*calls+i] = r
 			}
 		}()
 	}
 	wg.Wait()
-	close(results)
-	entries := make(map[string]int)
-	all := allAudit(t, s)
-	for i, e := range all {
-		if e.Seq != int64(i+1) {
-			t.Fatalf("entry %d has Seq %d: seqs are not contiguous", i+1, e.Seq)
+	return out
+}
+
+// checkTokenAudited checks the answer of call r, whose token has entries
+// entries in the chain, and that its token is stored iff it should be.
+func checkTokenAudited(t *testing.T, s storage.Store, r auditedCall, entries int) {
+	switch r.kind {
+	case "ok", "plain":
+		if r.err != nil {
+			t.Fatalf("%s call = %v", r.kind, r.err)
 		}
-		entries[e.Details["sig"]]++
-	}
-	want := 0
-	for r := range results {
-		switch r.kind {
-		case "ok", "plain":
-			if r.err != nil {
-				t.Fatalf("%s call = %v", r.kind, r.err)
-			}
-			want++
-			if n := entries[r.tok.Signature]; n != 1 {
-				t.Errorf("token %s: %d entries, want 1", r.tok.Signature, n)
-			}
-		case "taken":
-			if !errors.Is(r.err, storage.ErrAlreadyExists) {
-				t.Errorf("CreateTokenAudited(taken signature) = %v, want ErrAlreadyExists", r.err)
-			}
-		case "client":
-			if !errors.Is(r.err, storage.ErrNotFound) {
-				t.Errorf("CreateTokenAudited(unknown client) = %v, want ErrNotFound", r.err)
-			}
-		case "time":
-			if r.err == nil {
-				t.Errorf("CreateTokenAudited(entry in year 10000) = nil, want an error")
-			}
+		if entries != 1 {
+			t.Errorf("token %s: %d entries, want 1", r.tok.Signature, entries)
 		}
-		if (r.kind == "client" || r.kind == "time") && entries[r.tok.Signature] != 0 {
-			t.Errorf("failed %s call appended its entry", r.kind)
+	case "taken":
+		if !errors.Is(r.err, storage.ErrAlreadyExists) {
+			t.Errorf("CreateTokenAudited(taken signature) = %v, want ErrAlreadyExists", r.err)
 		}
-		_, err := s.GetToken(ctx, storage.AccessToken, r.tok.Signature)
-		switch {
-		case r.kind == "ok" && err != nil:
-			t.Errorf("GetToken(stored with its entry) = %v", err)
-		case (r.kind == "client" || r.kind == "time" || r.kind == "plain") && !errors.Is(err, storage.ErrNotFound):
-			t.Errorf("GetToken(%s call) = %v, want ErrNotFound", r.kind, err)
+	case "client":
+		if !errors.Is(r.err, storage.ErrNotFound) {
+			t.Errorf("CreateTokenAudited(unknown client) = %v, want ErrNotFound", r.err)
+		}
+	case "time":
+		if r.err == nil {
+			t.Errorf("CreateTokenAudited(entry in year 10000) = nil, want an error")
 		}
 	}
-	if entries[taken.Signature] != 0 {
-		t.Errorf("calls with a taken signature appended %d entries", entries[taken.Signature])
+	if (r.kind == "client" || r.kind == "time") && entries != 0 {
+		t.Errorf("failed %s call appended its entry", r.kind)
 	}
-	if len(all) != want {
-		t.Errorf("%d entries, want %d", len(all), want)
-	}
-	if n := verifyAudit(t, s); n != int64(want) {
-		t.Errorf("verified %d entries, want %d", n, want)
+	_, err := s.GetToken(context.Background(), storage.AccessToken, r.tok.Signature)
+	switch {
+	case r.kind == "ok" && err != nil:
+		t.Errorf("GetToken(stored with its entry) = %v", err)
+	case (r.kind == "client" || r.kind == "time" || r.kind == "plain") && !errors.Is(err, storage.ErrNotFound):
+		t.Errorf("GetToken(%s call) = %v, want ErrNotFound", r.kind, err)
 	}
 }

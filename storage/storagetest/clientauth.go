@@ -19,14 +19,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	c.TokenEndpointAuthMethod = "tls_client_auth"
 	c.TLSClientAuth = storage.TLSClientAuth{SubjectDN: "CN=backend,O=Example,C=DE"}
 	c.CertificateBoundAccessTokens = true
-	if err := s.CreateClient(ctx, c); err != nil {
-		t.Fatalf("CreateClient = %v", err)
-	}
-	got, err := s.GetClient(ctx, c.ID)
-	if err != nil {
-		t.Fatalf("GetClient = %v", err)
-	}
-	equalClient(t, got, c)
+	mustStoreClient(t, s, c)
 
 	upd := c
 	upd.TokenEndpointAuthMethod = "private_key_jwt"
@@ -37,8 +30,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)
 	}
-	got, _ = s.GetClient(ctx, c.ID)
-	equalClient(t, got, upd)
+	wantClient(t, s, upd)
 
 	for _, a := range []storage.TLSClientAuth{
 		{SANDNS: "backend.example"}, {SANURI: "spiffe://example/backend"}, {SANIP: "192.0.2.7"}, {SANEmail: "ops@example.com"},
@@ -48,8 +40,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 		if err := s.UpdateClient(ctx, upd); err != nil {
 			t.Fatalf("UpdateClient(%+v) = %v", a, err)
 		}
-		got, _ = s.GetClient(ctx, c.ID)
-		equalClient(t, got, upd)
+		wantClient(t, s, upd)
 	}
 	upd.TLSClientAuth, upd.JWKSURI = storage.TLSClientAuth{}, "https://keys.example/jwks.json"
 	upd.TokenEndpointAuthMethod = "self_signed_tls_client_auth"
@@ -70,8 +61,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 
 	// Get returns a copy: changing it changes nothing stored.
 	list[0].JWKS = []byte("changed")
-	got, _ = s.GetClient(ctx, c.ID)
-	equalClient(t, got, upd)
+	wantClient(t, s, upd)
 }
 
 // testUseAssertion: a client assertion is usable once per client until

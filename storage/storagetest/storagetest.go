@@ -147,6 +147,66 @@ func mustCreateToken(t testing.TB, s storage.Store, tok storage.Token) {
 	}
 }
 
+// mustStoreClient creates c and checks that it reads back as c.
+func mustStoreClient(t testing.TB, s storage.Store, c storage.Client) {
+	t.Helper()
+	if err := s.CreateClient(context.Background(), c); err != nil {
+		t.Fatalf("CreateClient(%s) = %v", c.ID, err)
+	}
+	wantClient(t, s, c)
+}
+
+// wantClient checks that the client with want's ID reads back as want,
+// and returns what it read.
+func wantClient(t testing.TB, s storage.Store, want storage.Client) storage.Client {
+	t.Helper()
+	got, err := s.GetClient(context.Background(), want.ID)
+	if err != nil {
+		t.Fatalf("GetClient(%s) = %v", want.ID, err)
+	}
+	equalClient(t, got, want)
+	return got
+}
+
+// errOf is the error of a lookup, for wantNotFound and wantKept.
+func errOf[T any](_ T, err error) error { return err }
+
+// wantNotFound checks that err, the answer about what, is ErrNotFound.
+func wantNotFound(t testing.TB, err error, what string) {
+	t.Helper()
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("%s = %v, want ErrNotFound", what, err)
+	}
+}
+
+// wantKept checks that err, the answer of a lookup of what, is nil.
+func wantKept(t testing.TB, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("%s = %v, want it kept", what, err)
+	}
+}
+
+// wantEachNotFound checks that each call named in errs, made with arg,
+// failed with ErrNotFound.
+func wantEachNotFound(t testing.TB, arg string, errs map[string]error) {
+	t.Helper()
+	for name, err := range errs {
+		wantNotFound(t, err, fmt.Sprintf("%s(%.20q)", name, arg))
+	}
+}
+
+// equalList checks got against want, element by element with equal.
+func equalList[T any](t testing.TB, what string, got, want []T, equal func(testing.TB, T, T)) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s = %d records, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		equal(t, got[i], want[i])
+	}
+}
+
 func equalClient(t testing.TB, got, want storage.Client) {
 	t.Helper()
 	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
@@ -175,11 +235,7 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	a := mustCreateClient(t, s, "a")
 	b := mustCreateClient(t, s, "b")
-	got, err := s.GetClient(ctx, a.ID)
-	if err != nil {
-		t.Fatalf("GetClient = %v", err)
-	}
-	equalClient(t, got, a)
+	got := wantClient(t, s, a)
 	// The store keeps its own copy.
 	got.Scopes[0] = "changed"
 	if again, _ := s.GetClient(ctx, a.ID); again.Scopes[0] != "identity.verify" {
@@ -214,11 +270,10 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)
 	}
-	got, _ = s.GetClient(ctx, a.ID)
 	wantUpd := upd
 	wantUpd.SecretHash = a.SecretHash
 	wantUpd.CreatedAt = a.CreatedAt
-	equalClient(t, got, wantUpd)
+	wantClient(t, s, wantUpd)
 
 	newHash := bytes.Repeat([]byte{9}, 32)
 	at := now().Add(2 * time.Minute)
@@ -233,9 +288,7 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	if err := s.DeleteClient(ctx, a.ID); err != nil {
 		t.Fatalf("DeleteClient = %v", err)
 	}
-	if _, err := s.GetClient(ctx, a.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetClient after delete = %v, want ErrNotFound", err)
-	}
+	wantNotFound(t, errOf(s.GetClient(ctx, a.ID)), "GetClient after delete")
 	if list, _ := s.ListClients(ctx); len(list) != 1 || list[0].ID != b.ID {
 		t.Errorf("ListClients after delete = %d clients", len(list))
 	}
@@ -244,16 +297,12 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 func testClientNotFound(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	missing := newClient("missing")
-	for name, err := range map[string]error{
-		"GetClient":       func() error { _, err := s.GetClient(ctx, missing.ID); return err }(),
+	wantEachNotFound(t, missing.ID, map[string]error{
+		"GetClient":       errOf(s.GetClient(ctx, missing.ID)),
 		"UpdateClient":    s.UpdateClient(ctx, missing),
 		"SetClientSecret": s.SetClientSecret(ctx, missing.ID, []byte("x"), now()),
 		"DeleteClient":    s.DeleteClient(ctx, missing.ID),
-	} {
-		if !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("%s(missing) = %v, want ErrNotFound", name, err)
-		}
-	}
+	})
 	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
 		t.Errorf("ListClients on an empty store = %d, %v", len(list), err)
 	}
@@ -267,8 +316,7 @@ func testClientAlreadyExists(t *testing.T, s storage.Store) {
 	if err := s.CreateClient(ctx, dup); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Fatalf("CreateClient(duplicate) = %v, want ErrAlreadyExists", err)
 	}
-	got, _ := s.GetClient(ctx, a.ID)
-	equalClient(t, got, a)
+	wantClient(t, s, a)
 }
 
 // testClientOddValues: values a caller might pass that a backend could
@@ -276,21 +324,15 @@ func testClientAlreadyExists(t *testing.T, s storage.Store) {
 func testClientOddValues(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 10000)), "' OR 1=1 --", "%", "_"} {
-		if _, err := s.GetClient(ctx, v); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("GetClient(%.20q) = %v, want ErrNotFound", v, err)
-		}
-		if err := s.DeleteClient(ctx, v); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("DeleteClient(%.20q) = %v, want ErrNotFound", v, err)
-		}
+		wantEachNotFound(t, v, map[string]error{
+			"GetClient":    errOf(s.GetClient(ctx, v)),
+			"DeleteClient": s.DeleteClient(ctx, v),
+		})
 	}
 	// Unicode names survive.
 	c := newClient("unicode")
 	c.Name = "Vérification d'identité — 身份"
-	if err := s.CreateClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := s.GetClient(ctx, c.ID)
-	equalClient(t, got, c)
+	mustStoreClient(t, s, c)
 }
 
 func testTokenLifecycle(t *testing.T, s storage.Store) {
@@ -311,18 +353,12 @@ func testTokenLifecycle(t *testing.T, s storage.Store) {
 	old := newToken(c.ID, storage.AccessToken)
 	old.ExpiresAt = now().Add(-time.Hour)
 	mustCreateToken(t, s, old)
-	if _, err := s.GetToken(ctx, storage.AccessToken, old.Signature); err != nil {
-		t.Errorf("GetToken(expired) = %v, want the record", err)
-	}
+	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, old.Signature)), "GetToken(expired)")
 	if err := s.DeleteToken(ctx, storage.AccessToken, tok.Signature); err != nil {
 		t.Fatalf("DeleteToken = %v", err)
 	}
-	if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetToken after delete = %v, want ErrNotFound", err)
-	}
-	if err := s.DeleteToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("DeleteToken twice = %v, want ErrNotFound", err)
-	}
+	wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "GetToken after delete")
+	wantNotFound(t, s.DeleteToken(ctx, storage.AccessToken, tok.Signature), "DeleteToken twice")
 }
 
 func testTokenNeedsClient(t *testing.T, s storage.Store) {
@@ -331,9 +367,7 @@ func testTokenNeedsClient(t *testing.T, s storage.Store) {
 	if err := s.CreateToken(ctx, tok); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("CreateToken for a missing client = %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("a refused token was stored: %v", err)
-	}
+	wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "GetToken(refused token)")
 }
 
 func testTokenAlreadyExists(t *testing.T, s storage.Store) {
@@ -362,12 +396,8 @@ func testTokenKindsAreSeparate(t *testing.T, s storage.Store) {
 	if err := s.RevokeRequest(ctx, storage.RefreshToken, at.RequestID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetToken(ctx, storage.RefreshToken, rt.Signature); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("refresh token after RevokeRequest(refresh) = %v, want ErrNotFound", err)
-	}
-	if _, err := s.GetToken(ctx, storage.AccessToken, at.Signature); err != nil {
-		t.Errorf("access token after RevokeRequest(refresh) = %v, want it kept", err)
-	}
+	wantNotFound(t, errOf(s.GetToken(ctx, storage.RefreshToken, rt.Signature)), "refresh token after RevokeRequest(refresh)")
+	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, at.Signature)), "access token after RevokeRequest(refresh)")
 }
 
 func testRevokeRequest(t *testing.T, s storage.Store) {
@@ -384,13 +414,9 @@ func testRevokeRequest(t *testing.T, s storage.Store) {
 		t.Fatalf("RevokeRequest = %v", err)
 	}
 	for _, tok := range []storage.Token{a1, a2} {
-		if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("token of the revoked request: %v, want ErrNotFound", err)
-		}
+		wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "token of the revoked request")
 	}
-	if _, err := s.GetToken(ctx, storage.AccessToken, other.Signature); err != nil {
-		t.Errorf("token of another request: %v, want it kept", err)
-	}
+	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, other.Signature)), "token of another request")
 	if err := s.RevokeRequest(ctx, storage.AccessToken, id("none")); err != nil {
 		t.Errorf("RevokeRequest(unknown) = %v, want nil", err)
 	}
@@ -407,12 +433,8 @@ func testDeleteClientDeletesTokens(t *testing.T, s storage.Store) {
 	if err := s.DeleteClient(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetToken(ctx, storage.AccessToken, ta.Signature); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("token of a deleted client = %v, want ErrNotFound", err)
-	}
-	if _, err := s.GetToken(ctx, storage.AccessToken, tb.Signature); err != nil {
-		t.Errorf("token of another client = %v, want it kept", err)
-	}
+	wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, ta.Signature)), "token of a deleted client")
+	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, tb.Signature)), "token of another client")
 }
 
 func testDeleteExpired(t *testing.T, s storage.Store) {
@@ -436,13 +458,9 @@ func testDeleteExpired(t *testing.T, s storage.Store) {
 		t.Fatalf("second DeleteExpired = %d, %v, want the 2 left", n, err)
 	}
 	for _, tok := range expired {
-		if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("expired token kept: %v", err)
-		}
+		wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "expired token")
 	}
-	if _, err := s.GetToken(ctx, storage.AccessToken, live.Signature); err != nil {
-		t.Errorf("live token deleted: %v", err)
-	}
+	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, live.Signature)), "live token")
 	if n, _ := s.DeleteExpired(ctx, now(), 100); n != 0 {
 		t.Errorf("third DeleteExpired = %d, want 0", n)
 	}
@@ -451,12 +469,10 @@ func testDeleteExpired(t *testing.T, s storage.Store) {
 func testTokenOddLookups(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 20000)), "' OR 1=1 --"} {
-		if _, err := s.GetToken(ctx, storage.AccessToken, v); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("GetToken(%.20q) = %v, want ErrNotFound", v, err)
-		}
-		if err := s.DeleteToken(ctx, storage.AccessToken, v); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("DeleteToken(%.20q) = %v, want ErrNotFound", v, err)
-		}
+		wantEachNotFound(t, v, map[string]error{
+			"GetToken":    errOf(s.GetToken(ctx, storage.AccessToken, v)),
+			"DeleteToken": s.DeleteToken(ctx, storage.AccessToken, v),
+		})
 		if err := s.RevokeRequest(ctx, storage.AccessToken, v); err != nil {
 			t.Errorf("RevokeRequest(%.20q) = %v, want nil", v, err)
 		}
@@ -604,9 +620,7 @@ func testConcurrentTokensAndDelete(t *testing.T, s storage.Store) {
 		return err
 	})
 	for _, tok := range created {
-		if _, err := s.GetToken(ctx, storage.AccessToken, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("a token outlived its deleted client: %v", err)
-		}
+		wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "token created racing its client's deletion")
 	}
 }
 
@@ -801,17 +815,29 @@ func keyByID(t testing.TB, s storage.Store, kid string) storage.Key {
 }
 
 func testKeyLifecycle(t *testing.T, s storage.Store) {
-	ctx := context.Background()
 	t0 := now()
-	active := newKey("ES256", storage.KeyActive, t0)
+	active, next := createKeysOnePerState(t, s, t0)
+	t1 := t0.Add(time.Hour)
+	promoteKeys(t, s, active, next, t0, t1)
+	extra := refuseSecondActiveKey(t, s, t1)
+	t2 := t1.Add(time.Hour)
+	removeKeys(t, s, active, extra, t1, t2)
+	resealKey(t, s, next, t2)
+}
+
+// createKeysOnePerState creates an active and a next ES256 key at t0,
+// and checks that there is at most one next and one active key per
+// algorithm, other algorithms apart.
+func createKeysOnePerState(t *testing.T, s storage.Store, t0 time.Time) (active, next storage.Key) {
+	ctx := context.Background()
+	active = newKey("ES256", storage.KeyActive, t0)
 	active.ActivatedAt = t0
-	next := newKey("ES256", storage.KeyNext, t0.Add(time.Second))
+	next = newKey("ES256", storage.KeyNext, t0.Add(time.Second))
 	for _, k := range []storage.Key{active, next} {
 		if err := s.CreateKey(ctx, k); err != nil {
 			t.Fatalf("CreateKey(%s) = %v", k.State, err)
 		}
 	}
-	// One next and one active per algorithm; other algorithms are apart.
 	for _, state := range []string{storage.KeyNext, storage.KeyActive} {
 		if err := s.CreateKey(ctx, newKey("ES256", state, t0)); !errors.Is(err, storage.ErrAlreadyExists) {
 			t.Errorf("CreateKey(second %s ES256) = %v, want ErrAlreadyExists", state, err)
@@ -823,9 +849,14 @@ func testKeyLifecycle(t *testing.T, s storage.Store) {
 	if err := s.CreateKey(ctx, newKey("ES256", storage.KeyRetired, t0)); err != nil {
 		t.Errorf("CreateKey(retired ES256) = %v; retired keys are not limited", err)
 	}
+	return active, next
+}
 
-	// Promotion: the active key retires and the next one signs, together.
-	t1 := t0.Add(time.Hour)
+// promoteKeys retires active and activates next together at t1, then
+// checks that the same step again, or a step with a missing key, changes
+// nothing.
+func promoteKeys(t *testing.T, s storage.Store, active, next storage.Key, t0, t1 time.Time) {
+	ctx := context.Background()
 	promote := []storage.KeyChange{{ID: active.ID, From: storage.KeyActive, To: storage.KeyRetired}, {ID: next.ID, From: storage.KeyNext, To: storage.KeyActive}}
 	if err := s.UpdateKeys(ctx, t1, promote...); err != nil {
 		t.Fatalf("UpdateKeys(promote) = %v", err)
@@ -852,7 +883,12 @@ func testKeyLifecycle(t *testing.T, s storage.Store) {
 	if k := keyByID(t, s, active.ID); k.State != storage.KeyRetired {
 		t.Errorf("a refused UpdateKeys left the key %s, want retired", k.State)
 	}
-	// A second active key of an algorithm is refused, and nothing changes.
+}
+
+// refuseSecondActiveKey creates a next ES256 key and checks that it
+// cannot become a second active one; it returns the key.
+func refuseSecondActiveKey(t *testing.T, s storage.Store, t1 time.Time) storage.Key {
+	ctx := context.Background()
 	extra := newKey("ES256", storage.KeyNext, t1)
 	if err := s.CreateKey(ctx, extra); err != nil {
 		t.Fatalf("CreateKey(next) = %v", err)
@@ -863,32 +899,39 @@ func testKeyLifecycle(t *testing.T, s storage.Store) {
 	if k := keyByID(t, s, extra.ID); k.State != storage.KeyNext {
 		t.Errorf("refused activation left the key %s", k.State)
 	}
-	// Removal keeps the record, with its retirement time.
-	t2 := t1.Add(time.Hour)
-	if err := s.UpdateKeys(ctx, t2, storage.KeyChange{ID: active.ID, From: storage.KeyRetired, To: storage.KeyRemoved},
-		storage.KeyChange{ID: extra.ID, From: storage.KeyNext, To: storage.KeyRemoved}); err != nil {
+	return extra
+}
+
+// removeKeys removes retired, retired at t1, and next at t2: removal
+// keeps the records, with their retirement time.
+func removeKeys(t *testing.T, s storage.Store, retired, next storage.Key, t1, t2 time.Time) {
+	if err := s.UpdateKeys(context.Background(), t2, storage.KeyChange{ID: retired.ID, From: storage.KeyRetired, To: storage.KeyRemoved},
+		storage.KeyChange{ID: next.ID, From: storage.KeyNext, To: storage.KeyRemoved}); err != nil {
 		t.Fatalf("UpdateKeys(remove) = %v", err)
 	}
-	if k := keyByID(t, s, active.ID); k.State != storage.KeyRemoved || !k.RetiredAt.Equal(t1) {
+	if k := keyByID(t, s, retired.ID); k.State != storage.KeyRemoved || !k.RetiredAt.Equal(t1) {
 		t.Errorf("removed key = %s retired %v, want removed, retired at %v", k.State, k.RetiredAt, t1)
 	}
-	if k := keyByID(t, s, extra.ID); k.State != storage.KeyRemoved || !k.RetiredAt.Equal(t2) {
+	if k := keyByID(t, s, next.ID); k.State != storage.KeyRemoved || !k.RetiredAt.Equal(t2) {
 		t.Errorf("removed next key = %s retired %v, want removed at %v", k.State, k.RetiredAt, t2)
 	}
-	// Re-encryption replaces the sealed part only.
-	if err := s.SetKeySealed(ctx, next.ID, []byte("resealed")); err != nil {
+}
+
+// resealKey checks that re-encryption replaces the sealed part of active
+// only, and that keys that are not there are not found.
+func resealKey(t *testing.T, s storage.Store, active storage.Key, at time.Time) {
+	ctx := context.Background()
+	if err := s.SetKeySealed(ctx, active.ID, []byte("resealed")); err != nil {
 		t.Fatalf("SetKeySealed = %v", err)
 	}
-	if k := keyByID(t, s, next.ID); string(k.Sealed) != "resealed" || k.State != storage.KeyActive {
+	if k := keyByID(t, s, active.ID); string(k.Sealed) != "resealed" || k.State != storage.KeyActive {
 		t.Errorf("after SetKeySealed: sealed %q state %s", k.Sealed, k.State)
 	}
 	for _, v := range []string{id("missing"), "a\x00b", "\xff"} {
-		if err := s.SetKeySealed(ctx, v, []byte("x")); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("SetKeySealed(%q) = %v, want ErrNotFound", v, err)
-		}
-		if err := s.UpdateKeys(ctx, t2, storage.KeyChange{ID: v, From: storage.KeyNext, To: storage.KeyActive}); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("UpdateKeys(%q) = %v, want ErrNotFound", v, err)
-		}
+		wantEachNotFound(t, v, map[string]error{
+			"SetKeySealed": s.SetKeySealed(ctx, v, []byte("x")),
+			"UpdateKeys":   s.UpdateKeys(ctx, at, storage.KeyChange{ID: v, From: storage.KeyNext, To: storage.KeyActive}),
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sort"
@@ -108,14 +109,7 @@ func testClientIDTokenAlg(t *testing.T, s storage.Store) {
 	}
 	c := newClient("alg")
 	c.IDTokenSignedResponseAlg = "ES256"
-	if err := s.CreateClient(ctx, c); err != nil {
-		t.Fatalf("CreateClient = %v", err)
-	}
-	got, err := s.GetClient(ctx, c.ID)
-	if err != nil {
-		t.Fatalf("GetClient = %v", err)
-	}
-	equalClient(t, got, c)
+	mustStoreClient(t, s, c)
 	for _, alg := range []string{"RS256", ""} {
 		upd := c
 		upd.IDTokenSignedResponseAlg = alg
@@ -188,12 +182,8 @@ func testUserCRUD(t *testing.T, s storage.Store) {
 	if err := s.DeleteUser(ctx, alice.ID); err != nil {
 		t.Fatalf("DeleteUser = %v", err)
 	}
-	if _, err := s.GetUser(ctx, alice.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetUser after delete = %v, want ErrNotFound", err)
-	}
-	if _, err := s.GetUserByUsername(ctx, alice.Username); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetUserByUsername after delete = %v, want ErrNotFound", err)
-	}
+	wantNotFound(t, errOf(s.GetUser(ctx, alice.ID)), "GetUser after delete")
+	wantNotFound(t, errOf(s.GetUserByUsername(ctx, alice.Username)), "GetUserByUsername after delete")
 	if list, _ := s.ListUsers(ctx); len(list) != 2 {
 		t.Errorf("ListUsers after delete = %d users, want 2", len(list))
 	}
@@ -211,15 +201,9 @@ func testUserCRUD(t *testing.T, s storage.Store) {
 func testUserNotFound(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	missing := newUser("missing")
-	for name, err := range map[string]error{
-		"GetUser":           func() error { _, err := s.GetUser(ctx, missing.ID); return err }(),
-		"GetUserByUsername": func() error { _, err := s.GetUserByUsername(ctx, missing.Username); return err }(),
-		"DeleteUser":        s.DeleteUser(ctx, missing.ID),
-	} {
-		if !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("%s(missing) = %v, want ErrNotFound", name, err)
-		}
-	}
+	wantNotFound(t, errOf(s.GetUser(ctx, missing.ID)), "GetUser(missing)")
+	wantNotFound(t, errOf(s.GetUserByUsername(ctx, missing.Username)), "GetUserByUsername(missing)")
+	wantNotFound(t, s.DeleteUser(ctx, missing.ID), "DeleteUser(missing)")
 	if list, err := s.ListUsers(ctx); err != nil || len(list) != 0 {
 		t.Errorf("ListUsers on an empty store = %d, %v", len(list), err)
 	}
@@ -239,12 +223,8 @@ func testUserAlreadyExists(t *testing.T, s storage.Store) {
 	}
 	got, _ := s.GetUser(ctx, a.ID)
 	equalUser(t, got, a)
-	if _, err := s.GetUser(ctx, sameName.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("a refused user was stored: %v", err)
-	}
-	if _, err := s.GetUserByUsername(ctx, sameID.Username); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("a refused user was stored: %v", err)
-	}
+	wantNotFound(t, errOf(s.GetUser(ctx, sameName.ID)), "GetUser(refused user)")
+	wantNotFound(t, errOf(s.GetUserByUsername(ctx, sameID.Username)), "GetUserByUsername(refused user)")
 	if list, _ := s.ListUsers(ctx); len(list) != 1 {
 		t.Errorf("ListUsers = %d users, want 1", len(list))
 	}
@@ -254,6 +234,30 @@ func testUserAlreadyExists(t *testing.T, s storage.Store) {
 // UTF-8) is refused with ErrConflict and stores nothing; looking such
 // values up finds nothing.
 func testUserOddValues(t *testing.T, s storage.Store) {
+	refuseOddUsers(t, s)
+	at := now()
+	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 10000)), "' OR 1=1 --", "%", "_"} {
+		lookUpOddPeople(t, s, v, at)
+	}
+	refuseOddConsentsAndSessions(t, s, at)
+	// Unicode survives.
+	uni := newUser("unicode")
+	uni.Username = id("zoë-身份")
+	uni.Name = "Zoë Ångström — 身份"
+	uni.Email = "zoë@exämple.org"
+	if err := s.CreateUser(context.Background(), uni); err != nil {
+		t.Fatalf("CreateUser(unicode) = %v", err)
+	}
+	got, err := s.GetUserByUsername(context.Background(), uni.Username)
+	if err != nil {
+		t.Fatalf("GetUserByUsername(unicode) = %v", err)
+	}
+	equalUser(t, got, uni)
+}
+
+// refuseOddUsers checks that a user with odd text in any field is
+// refused.
+func refuseOddUsers(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	fields := map[string]func(u *storage.User, v string){
 		"ID":           func(u *storage.User, v string) { u.ID = v },
@@ -274,36 +278,39 @@ func testUserOddValues(t *testing.T, s storage.Store) {
 	if list, err := s.ListUsers(ctx); err != nil || len(list) != 0 {
 		t.Errorf("ListUsers after refused creates = %d, %v; want none", len(list), err)
 	}
+}
 
-	at := now()
-	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 10000)), "' OR 1=1 --", "%", "_"} {
-		notFound := map[string]error{
-			"GetUser":              func() error { _, err := s.GetUser(ctx, v); return err }(),
-			"GetUserByUsername":    func() error { _, err := s.GetUserByUsername(ctx, v); return err }(),
-			"DeleteUser":           s.DeleteUser(ctx, v),
-			"GetConsent":           func() error { _, err := s.GetConsent(ctx, v, v); return err }(),
-			"GetBrowserSession":    func() error { _, err := s.GetBrowserSession(ctx, v); return err }(),
-			"DeleteBrowserSession": s.DeleteBrowserSession(ctx, v),
-		}
-		for name, err := range notFound {
-			if !errors.Is(err, storage.ErrNotFound) {
-				t.Errorf("%s(%.20q) = %v, want ErrNotFound", name, v, err)
-			}
-		}
-		if l, err := s.ListConsents(ctx, v); err != nil || len(l) != 0 {
-			t.Errorf("ListConsents(%.20q) = %d, %v; want none", v, len(l), err)
-		}
-		if n, err := s.DeleteConsents(ctx, v, v); err != nil || n != 0 {
-			t.Errorf("DeleteConsents(%.20q) = %d, %v; want 0", v, n, err)
-		}
-		if n, end, err := s.Failures(ctx, v, at); err != nil || n != 0 || !end.IsZero() {
-			t.Errorf("Failures(%.20q) = %d, %v, %v; want none", v, n, end, err)
-		}
-		if err := s.ClearFailures(ctx, v); err != nil {
-			t.Errorf("ClearFailures(%.20q) = %v", v, err)
-		}
+// lookUpOddPeople checks that looking up v as a user, consent, browser
+// session or failure key finds nothing.
+func lookUpOddPeople(t *testing.T, s storage.Store, v string, at time.Time) {
+	ctx := context.Background()
+	wantEachNotFound(t, v, map[string]error{
+		"GetUser":              errOf(s.GetUser(ctx, v)),
+		"GetUserByUsername":    errOf(s.GetUserByUsername(ctx, v)),
+		"DeleteUser":           s.DeleteUser(ctx, v),
+		"GetConsent":           errOf(s.GetConsent(ctx, v, v)),
+		"GetBrowserSession":    errOf(s.GetBrowserSession(ctx, v)),
+		"DeleteBrowserSession": s.DeleteBrowserSession(ctx, v),
+	})
+	if l, err := s.ListConsents(ctx, v); err != nil || len(l) != 0 {
+		t.Errorf("ListConsents(%.20q) = %d, %v; want none", v, len(l), err)
 	}
+	if n, err := s.DeleteConsents(ctx, v, v); err != nil || n != 0 {
+		t.Errorf("DeleteConsents(%.20q) = %d, %v; want 0", v, n, err)
+	}
+	if n, end, err := s.Failures(ctx, v, at); err != nil || n != 0 || !end.IsZero() {
+		t.Errorf("Failures(%.20q) = %d, %v, %v; want none", v, n, end, err)
+	}
+	if err := s.ClearFailures(ctx, v); err != nil {
+		t.Errorf("ClearFailures(%.20q) = %v", v, err)
+	}
+}
 
+// refuseOddConsentsAndSessions checks that failure keys, consents and
+// browser sessions with odd text are refused: ErrNotFound for a user that
+// cannot exist, ErrConflict for the rest.
+func refuseOddConsentsAndSessions(t *testing.T, s storage.Store, at time.Time) {
+	ctx := context.Background()
 	u := mustCreateUser(t, s, "u")
 	c := mustCreateClient(t, s, "c")
 	for _, v := range []string{"a\x00b", "\xff\xfe"} {
@@ -313,119 +320,103 @@ func testUserOddValues(t *testing.T, s storage.Store) {
 		if err := s.SaveConsent(ctx, storage.Consent{UserID: u.ID, ClientID: c.ID, Scopes: []string{"ok", v}, GrantedAt: at}); !errors.Is(err, storage.ErrConflict) {
 			t.Errorf("SaveConsent(scope %q) = %v, want ErrConflict", v, err)
 		}
-		if err := s.SaveConsent(ctx, storage.Consent{UserID: v, ClientID: c.ID, GrantedAt: at}); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("SaveConsent(user %q) = %v, want ErrNotFound", v, err)
-		}
-		if err := s.CreateBrowserSession(ctx, storage.BrowserSession{ID: id("bs"), UserID: v, AuthTime: at, ExpiresAt: at}); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("CreateBrowserSession(user %q) = %v, want ErrNotFound", v, err)
-		}
+		wantNotFound(t, s.SaveConsent(ctx, storage.Consent{UserID: v, ClientID: c.ID, GrantedAt: at}), fmt.Sprintf("SaveConsent(user %q)", v))
+		wantNotFound(t, s.CreateBrowserSession(ctx, storage.BrowserSession{ID: id("bs"), UserID: v, AuthTime: at, ExpiresAt: at}),
+			fmt.Sprintf("CreateBrowserSession(user %q)", v))
 		if err := s.CreateBrowserSession(ctx, storage.BrowserSession{ID: v, UserID: u.ID, AuthTime: at, ExpiresAt: at}); !errors.Is(err, storage.ErrConflict) {
 			t.Errorf("CreateBrowserSession(id %q) = %v, want ErrConflict", v, err)
 		}
 	}
-	if _, err := s.GetConsent(ctx, u.ID, c.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("a refused consent was stored: %v", err)
-	}
+	wantNotFound(t, errOf(s.GetConsent(ctx, u.ID, c.ID)), "GetConsent(refused consent)")
+}
 
-	// Unicode survives.
-	uni := newUser("unicode")
-	uni.Username = id("zoë-身份")
-	uni.Name = "Zoë Ångström — 身份"
-	uni.Email = "zoë@exämple.org"
-	if err := s.CreateUser(ctx, uni); err != nil {
-		t.Fatalf("CreateUser(unicode) = %v", err)
+// people is two clients and two users, u and v, each user with consents,
+// browser sessions and tokens; tc is a client's own token.
+type people struct {
+	a, b         storage.Client
+	u, v         storage.User
+	su1, su2, sv storage.BrowserSession
+	tu1, tu2, tv storage.Token
+	tc           storage.Token
+}
+
+func newPeople(t *testing.T, s storage.Store) people {
+	var p people
+	p.a, p.b = mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
+	p.u, p.v = mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	at := now()
+	for _, c := range []storage.Consent{
+		{UserID: p.u.ID, ClientID: p.a.ID, Scopes: []string{"openid"}, GrantedAt: at},
+		{UserID: p.u.ID, ClientID: p.b.ID, Scopes: []string{"openid"}, GrantedAt: at},
+		{UserID: p.v.ID, ClientID: p.a.ID, Scopes: []string{"openid"}, GrantedAt: at},
+	} {
+		mustSaveConsent(t, s, c)
 	}
-	got, err := s.GetUserByUsername(ctx, uni.Username)
-	if err != nil {
-		t.Fatalf("GetUserByUsername(unicode) = %v", err)
+	p.su1, p.su2 = mustCreateSession(t, s, p.u.ID, at.Add(time.Hour)), mustCreateSession(t, s, p.u.ID, at.Add(-time.Hour))
+	p.sv = mustCreateSession(t, s, p.v.ID, at.Add(time.Hour))
+	p.tu1 = newToken(p.a.ID, storage.AccessToken)
+	p.tu1.Subject = p.u.ID
+	p.tu2 = newToken(p.b.ID, storage.RefreshToken)
+	p.tu2.Subject = p.u.ID
+	p.tv = newToken(p.a.ID, storage.AccessToken)
+	p.tv.Subject = p.v.ID
+	p.tc = newToken(p.a.ID, storage.AccessToken) // the client's own: Subject is a.ID
+	for _, tok := range []storage.Token{p.tu1, p.tu2, p.tv, p.tc} {
+		mustCreateToken(t, s, tok)
 	}
-	equalUser(t, got, uni)
+	return p
 }
 
 // testDeleteUserDeletesEverything: a deleted user's consents, browser
 // sessions and tokens go with them; nobody else's do.
 func testDeleteUserDeletesEverything(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	a, b := mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
-	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
-	at := now()
-	for _, c := range []storage.Consent{
-		{UserID: u.ID, ClientID: a.ID, Scopes: []string{"openid"}, GrantedAt: at},
-		{UserID: u.ID, ClientID: b.ID, Scopes: []string{"openid"}, GrantedAt: at},
-		{UserID: v.ID, ClientID: a.ID, Scopes: []string{"openid"}, GrantedAt: at},
-	} {
-		mustSaveConsent(t, s, c)
-	}
-	su1, su2 := mustCreateSession(t, s, u.ID, at.Add(time.Hour)), mustCreateSession(t, s, u.ID, at.Add(-time.Hour))
-	sv := mustCreateSession(t, s, v.ID, at.Add(time.Hour))
-	tu1 := newToken(a.ID, storage.AccessToken)
-	tu1.Subject = u.ID
-	tu2 := newToken(b.ID, storage.RefreshToken)
-	tu2.Subject = u.ID
-	tv := newToken(a.ID, storage.AccessToken)
-	tv.Subject = v.ID
-	tc := newToken(a.ID, storage.AccessToken) // the client's own: Subject is a.ID
-	for _, tok := range []storage.Token{tu1, tu2, tv, tc} {
-		mustCreateToken(t, s, tok)
-	}
-
-	if err := s.DeleteUser(ctx, u.ID); err != nil {
+	p := newPeople(t, s)
+	if err := s.DeleteUser(ctx, p.u.ID); err != nil {
 		t.Fatalf("DeleteUser = %v", err)
 	}
-	if _, err := s.GetUserByUsername(ctx, u.Username); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetUserByUsername(deleted) = %v, want ErrNotFound", err)
+	wantUserGone(t, s, p)
+	wantOthersKept(t, s, p)
+	wantNotFound(t, s.DeleteUser(ctx, p.u.ID), "DeleteUser twice")
+	// An ID that is no user deletes nothing, even tokens with that subject.
+	wantNotFound(t, s.DeleteUser(ctx, p.a.ID), "DeleteUser(a client's ID)")
+	wantKept(t, errOf(s.GetToken(ctx, p.tc.Kind, p.tc.Signature)), "token of the subject of DeleteUser(no such user)")
+}
+
+// wantUserGone checks that p.u and everything of theirs is gone.
+func wantUserGone(t *testing.T, s storage.Store, p people) {
+	ctx := context.Background()
+	wantNotFound(t, errOf(s.GetUserByUsername(ctx, p.u.Username)), "GetUserByUsername(deleted)")
+	for _, cid := range []string{p.a.ID, p.b.ID} {
+		wantNotFound(t, errOf(s.GetConsent(ctx, p.u.ID, cid)), "consent of a deleted user")
 	}
-	for _, cid := range []string{a.ID, b.ID} {
-		if _, err := s.GetConsent(ctx, u.ID, cid); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("consent of a deleted user = %v, want ErrNotFound", err)
-		}
-	}
-	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 0 {
+	if l, _ := s.ListConsents(ctx, p.u.ID); len(l) != 0 {
 		t.Errorf("ListConsents(deleted user) = %d, want none", len(l))
 	}
-	for _, bs := range []storage.BrowserSession{su1, su2} {
-		if _, err := s.GetBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("browser session of a deleted user = %v, want ErrNotFound", err)
-		}
+	for _, bs := range []storage.BrowserSession{p.su1, p.su2} {
+		wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "browser session of a deleted user")
 	}
-	for _, tok := range []storage.Token{tu1, tu2} {
-		if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("%s of a deleted user = %v, want ErrNotFound", tok.Kind, err)
-		}
+	for _, tok := range []storage.Token{p.tu1, p.tu2} {
+		wantNotFound(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), string(tok.Kind)+" of a deleted user")
 	}
+}
 
-	// Everything else stays.
-	if got, err := s.GetUser(ctx, v.ID); err != nil {
+// wantOthersKept checks that p.v, the clients and everything of theirs
+// stay.
+func wantOthersKept(t *testing.T, s storage.Store, p people) {
+	ctx := context.Background()
+	if got, err := s.GetUser(ctx, p.v.ID); err != nil {
 		t.Errorf("GetUser(other user) = %v", err)
 	} else {
-		equalUser(t, got, v)
+		equalUser(t, got, p.v)
 	}
-	if _, err := s.GetConsent(ctx, v.ID, a.ID); err != nil {
-		t.Errorf("consent of another user = %v, want it kept", err)
+	wantKept(t, errOf(s.GetConsent(ctx, p.v.ID, p.a.ID)), "consent of another user")
+	wantKept(t, errOf(s.GetBrowserSession(ctx, p.sv.ID)), "browser session of another user")
+	for _, tok := range []storage.Token{p.tv, p.tc} {
+		wantKept(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "token of subject "+tok.Subject)
 	}
-	if _, err := s.GetBrowserSession(ctx, sv.ID); err != nil {
-		t.Errorf("browser session of another user = %v, want it kept", err)
-	}
-	for _, tok := range []storage.Token{tv, tc} {
-		if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); err != nil {
-			t.Errorf("token of subject %s = %v, want it kept", tok.Subject, err)
-		}
-	}
-	for _, cid := range []string{a.ID, b.ID} {
-		if _, err := s.GetClient(ctx, cid); err != nil {
-			t.Errorf("GetClient = %v, want the client kept", err)
-		}
-	}
-
-	if err := s.DeleteUser(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("DeleteUser twice = %v, want ErrNotFound", err)
-	}
-	// An ID that is no user deletes nothing, even tokens with that subject.
-	if err := s.DeleteUser(ctx, a.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("DeleteUser(a client's ID) = %v, want ErrNotFound", err)
-	}
-	if _, err := s.GetToken(ctx, tc.Kind, tc.Signature); err != nil {
-		t.Errorf("DeleteUser(no such user) deleted a token of that subject: %v", err)
+	for _, cid := range []string{p.a.ID, p.b.ID} {
+		wantKept(t, errOf(s.GetClient(ctx, cid)), "GetClient")
 	}
 }
 
@@ -434,27 +425,13 @@ func testConsents(t *testing.T, s storage.Store) {
 	a, b := mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
 	u, w := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "w")
 	t0 := now()
-	scopes := []string{"openid", "identity.verify"}
-	first := storage.Consent{UserID: u.ID, ClientID: a.ID, Scopes: scopes, GrantedAt: t0}
-	mustSaveConsent(t, s, first)
-	// The store keeps its own copy.
-	scopes[0] = "changed"
-	first.Scopes = []string{"openid", "identity.verify"}
-	got, err := s.GetConsent(ctx, u.ID, a.ID)
-	if err != nil {
-		t.Fatalf("GetConsent = %v", err)
-	}
-	equalConsent(t, got, first)
-	got.Scopes[0] = "changed"
-	if again, _ := s.GetConsent(ctx, u.ID, a.ID); again.Scopes[0] != "openid" {
-		t.Error("changing a returned consent changed the stored one")
-	}
+	saveConsentKeepsCopy(t, s, storage.Consent{UserID: u.ID, ClientID: a.ID, GrantedAt: t0})
 
 	// Saving again replaces: scopes and time.
 	replaced := storage.Consent{UserID: u.ID, ClientID: a.ID, Scopes: []string{"openid", "identity.verify", "identity.read_status"},
 		GrantedAt: t0.Add(time.Minute)}
 	mustSaveConsent(t, s, replaced)
-	got, _ = s.GetConsent(ctx, u.ID, a.ID)
+	got, _ := s.GetConsent(ctx, u.ID, a.ID)
 	equalConsent(t, got, replaced)
 
 	toB := storage.Consent{UserID: u.ID, ClientID: b.ID, Scopes: []string{"identity.read_status"}, GrantedAt: t0}
@@ -469,43 +446,9 @@ func testConsents(t *testing.T, s storage.Store) {
 	if b.ID < a.ID {
 		want = []storage.Consent{toB, replaced}
 	}
-	if len(list) != len(want) {
-		t.Fatalf("ListConsents = %d consents, want %d", len(list), len(want))
-	}
-	for i := range want {
-		equalConsent(t, list[i], want[i])
-	}
+	equalList(t, "ListConsents", list, want, equalConsent)
 
-	// Withdraw one.
-	if n, err := s.DeleteConsents(ctx, u.ID, a.ID); err != nil || n != 1 {
-		t.Errorf("DeleteConsents(one) = %d, %v; want 1", n, err)
-	}
-	if _, err := s.GetConsent(ctx, u.ID, a.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetConsent after withdrawal = %v, want ErrNotFound", err)
-	}
-	if n, err := s.DeleteConsents(ctx, u.ID, a.ID); err != nil || n != 0 {
-		t.Errorf("DeleteConsents(one, again) = %d, %v; want 0", n, err)
-	}
-	if _, err := s.GetConsent(ctx, u.ID, b.ID); err != nil {
-		t.Errorf("the consent to another client = %v, want it kept", err)
-	}
-
-	// Withdraw all: the other user's consent stays.
-	mustSaveConsent(t, s, replaced)
-	if n, err := s.DeleteConsents(ctx, u.ID, ""); err != nil || n != 2 {
-		t.Errorf("DeleteConsents(all) = %d, %v; want 2", n, err)
-	}
-	if l, err := s.ListConsents(ctx, u.ID); err != nil || len(l) != 0 {
-		t.Errorf("ListConsents after withdrawing all = %d, %v; want none", len(l), err)
-	}
-	if n, err := s.DeleteConsents(ctx, u.ID, ""); err != nil || n != 0 {
-		t.Errorf("DeleteConsents(all, again) = %d, %v; want 0", n, err)
-	}
-	got, err = s.GetConsent(ctx, w.ID, a.ID)
-	if err != nil {
-		t.Fatalf("another user's consent = %v, want it kept", err)
-	}
-	equalConsent(t, got, others)
+	withdrawConsents(t, s, replaced, b.ID, others)
 
 	// A consent may hold no scopes.
 	empty := storage.Consent{UserID: u.ID, ClientID: b.ID, GrantedAt: t0}
@@ -513,6 +456,57 @@ func testConsents(t *testing.T, s storage.Store) {
 	if got, err := s.GetConsent(ctx, u.ID, b.ID); err != nil || len(got.Scopes) != 0 {
 		t.Errorf("GetConsent(no scopes) = %+v, %v; want no scopes", got, err)
 	}
+}
+
+// saveConsentKeepsCopy saves c with two scopes and checks that neither
+// changing what it saved nor what it read back changes the stored one.
+func saveConsentKeepsCopy(t *testing.T, s storage.Store, c storage.Consent) {
+	scopes := []string{"openid", "identity.verify"}
+	c.Scopes = scopes
+	mustSaveConsent(t, s, c)
+	scopes[0] = "changed"
+	c.Scopes = []string{"openid", "identity.verify"}
+	got, err := s.GetConsent(context.Background(), c.UserID, c.ClientID)
+	if err != nil {
+		t.Fatalf("GetConsent = %v", err)
+	}
+	equalConsent(t, got, c)
+	got.Scopes[0] = "changed"
+	if again, _ := s.GetConsent(context.Background(), c.UserID, c.ClientID); again.Scopes[0] != "openid" {
+		t.Error("changing a returned consent changed the stored one")
+	}
+}
+
+// withdrawConsents withdraws toA, one of two consents of its user (the
+// other to client b), then both; others, of another user, stays.
+func withdrawConsents(t *testing.T, s storage.Store, toA storage.Consent, b string, others storage.Consent) {
+	ctx := context.Background()
+	u, a := toA.UserID, toA.ClientID
+	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n != 1 {
+		t.Errorf("DeleteConsents(one) = %d, %v; want 1", n, err)
+	}
+	wantNotFound(t, errOf(s.GetConsent(ctx, u, a)), "GetConsent after withdrawal")
+	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n != 0 {
+		t.Errorf("DeleteConsents(one, again) = %d, %v; want 0", n, err)
+	}
+	wantKept(t, errOf(s.GetConsent(ctx, u, b)), "the consent to another client")
+
+	// Withdraw all: the other user's consent stays.
+	mustSaveConsent(t, s, toA)
+	if n, err := s.DeleteConsents(ctx, u, ""); err != nil || n != 2 {
+		t.Errorf("DeleteConsents(all) = %d, %v; want 2", n, err)
+	}
+	if l, err := s.ListConsents(ctx, u); err != nil || len(l) != 0 {
+		t.Errorf("ListConsents after withdrawing all = %d, %v; want none", len(l), err)
+	}
+	if n, err := s.DeleteConsents(ctx, u, ""); err != nil || n != 0 {
+		t.Errorf("DeleteConsents(all, again) = %d, %v; want 0", n, err)
+	}
+	got, err := s.GetConsent(ctx, others.UserID, others.ClientID)
+	if err != nil {
+		t.Fatalf("another user's consent = %v, want it kept", err)
+	}
+	equalConsent(t, got, others)
 }
 
 func testConsentNeedsUserAndClient(t *testing.T, s storage.Store) {
@@ -527,9 +521,7 @@ func testConsentNeedsUserAndClient(t *testing.T, s storage.Store) {
 		if err := s.SaveConsent(ctx, cons); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("SaveConsent(%s) = %v, want ErrNotFound", name, err)
 		}
-		if _, err := s.GetConsent(ctx, cons.UserID, cons.ClientID); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("%s: a refused consent was stored: %v", name, err)
-		}
+		wantNotFound(t, errOf(s.GetConsent(ctx, cons.UserID, cons.ClientID)), "GetConsent(refused consent, "+name+")")
 	}
 	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 0 {
 		t.Errorf("ListConsents = %d, want none", len(l))
@@ -546,9 +538,7 @@ func testDeleteClientDeletesConsents(t *testing.T, s storage.Store) {
 	if err := s.DeleteClient(ctx, a.ID); err != nil {
 		t.Fatalf("DeleteClient = %v", err)
 	}
-	if _, err := s.GetConsent(ctx, u.ID, a.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("consent to a deleted client = %v, want ErrNotFound", err)
-	}
+	wantNotFound(t, errOf(s.GetConsent(ctx, u.ID, a.ID)), "consent to a deleted client")
 	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 1 || l[0].ClientID != b.ID {
 		t.Errorf("ListConsents after DeleteClient = %+v, want only the consent to %s", l, b.ID)
 	}
@@ -558,9 +548,7 @@ func testDeleteClientDeletesConsents(t *testing.T, s storage.Store) {
 	if err := s.CreateClient(ctx, again); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetConsent(ctx, u.ID, a.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("consent to a re-registered client = %v, want ErrNotFound", err)
-	}
+	wantNotFound(t, errOf(s.GetConsent(ctx, u.ID, a.ID)), "consent to a re-registered client")
 }
 
 func testBrowserSessions(t *testing.T, s storage.Store) {
@@ -596,22 +584,14 @@ func testBrowserSessions(t *testing.T, s storage.Store) {
 	if err := s.CreateBrowserSession(ctx, ghost); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CreateBrowserSession(missing user) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetBrowserSession(ctx, ghost.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("a refused session was stored: %v", err)
-	}
+	wantNotFound(t, errOf(s.GetBrowserSession(ctx, ghost.ID)), "GetBrowserSession(refused session)")
 
 	if err := s.DeleteBrowserSession(ctx, bs.ID); err != nil {
 		t.Fatalf("DeleteBrowserSession = %v", err)
 	}
-	if _, err := s.GetBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("GetBrowserSession after delete = %v, want ErrNotFound", err)
-	}
-	if err := s.DeleteBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("DeleteBrowserSession twice = %v, want ErrNotFound", err)
-	}
-	if _, err := s.GetBrowserSession(ctx, old.ID); err != nil {
-		t.Errorf("another session = %v, want it kept", err)
-	}
+	wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after delete")
+	wantNotFound(t, s.DeleteBrowserSession(ctx, bs.ID), "DeleteBrowserSession twice")
+	wantKept(t, errOf(s.GetBrowserSession(ctx, old.ID)), "another session")
 }
 
 // testDeleteExpiredSessionsAndFailures: DeleteExpired removes at most
@@ -644,17 +624,13 @@ func testDeleteExpiredSessionsAndFailures(t *testing.T, s storage.Store) {
 		}
 	}
 	for _, bs := range expiredSessions {
-		if _, err := s.GetBrowserSession(ctx, bs.ID); !errors.Is(err, storage.ErrNotFound) {
-			t.Errorf("expired session kept: %v", err)
-		}
+		wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "expired session")
 	}
 	for _, key := range expiredKeys {
 		// Asked about a time inside it, a window still stored would answer.
 		wantFailures(t, s, key, t0.Add(-2*time.Hour), 0, time.Time{})
 	}
-	if _, err := s.GetBrowserSession(ctx, live.ID); err != nil {
-		t.Errorf("live session deleted: %v", err)
-	}
+	wantKept(t, errOf(s.GetBrowserSession(ctx, live.ID)), "live session")
 	wantFailures(t, s, liveKey, t0, 1, t0.Add(-time.Minute).Add(time.Hour))
 }
 

@@ -1,0 +1,153 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// clientStore is the storage.ClientStore part of Store.
+type clientStore struct {
+	pool  *pgxpool.Pool
+	cache *clientCache // nil when disabled
+}
+
+const clientCols = `id, name, secret_hash, grant_types, response_types, redirect_uris, scopes, audience,
+	token_endpoint_auth_method, access_token_ttl_seconds, introspection_allowed, id_token_signed_response_alg,
+	jwks, jwks_uri, tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri,
+	tls_client_auth_san_ip, tls_client_auth_san_email, tls_client_certificate_bound_access_tokens,
+	created_at, updated_at`
+
+func scanClient(row pgx.Row) (storage.Client, error) {
+	var c storage.Client
+	var ttl int64
+	var jwks string
+	a := &c.TLSClientAuth
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.ResponseTypes, &c.RedirectURIs, &c.Scopes, &c.Audience,
+		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.IDTokenSignedResponseAlg,
+		&jwks, &c.JWKSURI, &a.SubjectDN, &a.SANDNS, &a.SANURI, &a.SANIP, &a.SANEmail, &c.CertificateBoundAccessTokens,
+		&c.CreatedAt, &c.UpdatedAt)
+	c.AccessTokenTTL = time.Duration(ttl) * time.Second
+	if jwks != "" {
+		c.JWKS = []byte(jwks)
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if len(c.SecretHash) == 0 {
+		c.SecretHash = nil
+	}
+	return c, err
+}
+
+func validClient(c storage.Client) error {
+	a := c.TLSClientAuth
+	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.TokenEndpointAuthMethod) || !textOK(c.IDTokenSignedResponseAlg) ||
+		!allTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience) || !textOK(string(c.JWKS)) ||
+		!allTextOK([]string{c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail}) {
+		return fmt.Errorf("postgres: client %q holds text PostgreSQL cannot store: %w", c.ID, storage.ErrConflict)
+	}
+	return nil
+}
+
+// CreateClient implements storage.ClientStore.
+func (s *clientStore) CreateClient(ctx context.Context, c storage.Client) error {
+	if err := validClient(c); err != nil {
+		return err
+	}
+	a := c.TLSClientAuth
+	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
+		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
+		c.IDTokenSignedResponseAlg, string(c.JWKS), c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail,
+		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt)
+	return mapErr("create client", err)
+}
+
+// GetClient implements storage.ClientStore.
+func (s *clientStore) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	if !textOK(id) {
+		return storage.Client{}, fmt.Errorf("postgres: get client: %w", storage.ErrNotFound)
+	}
+	var gen uint64
+	if s.cache != nil {
+		c, ok, g := s.cache.get(id)
+		if ok {
+			return c, nil
+		}
+		gen = g
+	}
+	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
+	if err != nil {
+		return c, mapErr("get client", err)
+	}
+	if s.cache != nil {
+		s.cache.put(c, gen)
+	}
+	return c, nil
+}
+
+// forget drops a client from this replica's cache at once; the trigger's
+// notification tells the other replicas.
+func (s *clientStore) forget(id string) {
+	if s.cache != nil {
+		s.cache.invalidate(id)
+	}
+}
+
+// ListClients implements storage.ClientStore.
+func (s *clientStore) ListClients(ctx context.Context) ([]storage.Client, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, mapErr("list clients", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
+	return out, mapErr("list clients", err)
+}
+
+// UpdateClient implements storage.ClientStore.
+func (s *clientStore) UpdateClient(ctx context.Context, c storage.Client) error {
+	if !textOK(c.ID) {
+		return fmt.Errorf("postgres: update client: %w", storage.ErrNotFound)
+	}
+	if err := validClient(c); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE clients SET name = $2, grant_types = $3, response_types = $4, redirect_uris = $5,
+		scopes = $6, audience = $7, token_endpoint_auth_method = $8, access_token_ttl_seconds = $9,
+		introspection_allowed = $10, id_token_signed_response_alg = $11, updated_at = $12,
+		jwks = $13, jwks_uri = $14, tls_client_auth_subject_dn = $15, tls_client_auth_san_dns = $16,
+		tls_client_auth_san_uri = $17, tls_client_auth_san_ip = $18, tls_client_auth_san_email = $19,
+		tls_client_certificate_bound_access_tokens = $20 WHERE id = $1`,
+		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
+		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt,
+		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI,
+		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertificateBoundAccessTokens)
+	s.forget(c.ID)
+	return affected("update client", tag, err)
+}
+
+// SetClientSecret implements storage.ClientStore.
+func (s *clientStore) SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error {
+	if !textOK(id) {
+		return fmt.Errorf("postgres: set client secret: %w", storage.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, nonNilBytes(hash), now)
+	s.forget(id)
+	return affected("set client secret", tag, err)
+}
+
+// DeleteClient implements storage.ClientStore. The foreign key deletes the
+// client's tokens in the same statement.
+func (s *clientStore) DeleteClient(ctx context.Context, id string) error {
+	if !textOK(id) {
+		return fmt.Errorf("postgres: delete client: %w", storage.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+	s.forget(id)
+	return affected("delete client", tag, err)
+}
