@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
@@ -92,9 +93,9 @@ func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (la
 // issueTokens has the demo service get n client-credentials tokens.
 func (ts *testServer) issueTokens(t testing.TB, n int) {
 	t.Helper()
-	svc := ts.demo.Service
+	svc := ts.Demo.Service
 	for range n {
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 	}
 }
 
@@ -111,10 +112,10 @@ func ofType(es []authz.AuditEntryJSON, typ string) []authz.AuditEntryJSON {
 // TestAuditTrailRecordsEvents drives issuance, introspection, revocation,
 // refusals and admin calls, and reads them back from the trail.
 func TestAuditTrailRecordsEvents(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
-		svc, rs := ts.demo.Service, ts.demo.ResourceServer
-		code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}})
+		svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
+		code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}})
 		if code != http.StatusOK {
 			t.Fatalf("token: %d %s", code, body)
 		}
@@ -122,12 +123,12 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 		claims := ts.verify(t, tok, "ES256")
 		ts.introspect(t, tok)
 		ts.introspect(t, "garbage")
-		post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong-secret", url.Values{"grant_type": {"client_credentials"}})
-		post(t, ts.public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok}})
+		post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong-secret", url.Values{"grant_type": {"client_credentials"}})
+		post(t, ts.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok}})
 		ts.introspect(t, tok) // inactive now, but signed by us: its jti is recorded
 		created := ts.createWebClient(t, authz.ClientJSON{ClientName: "audited app"})
 		ts.adminJSON(t, "GET", "/admin/clients", nil)
-		noAuth, _ := http.Get(ts.admin + "/admin/clients")
+		noAuth, _ := http.Get(ts.Admin + "/admin/clients")
 		noAuth.Body.Close()
 
 		all := ts.auditAll(t, nil)
@@ -139,7 +140,7 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 				t.Errorf("entry %+v lacks a field", e)
 			}
 			raw, _ := json.Marshal(e)
-			for _, secretText := range []string{svc.ClientSecret, rs.ClientSecret, tok, created.ClientSecret, "wrong-secret", adminToken} {
+			for _, secretText := range []string{svc.ClientSecret, rs.ClientSecret, tok, created.ClientSecret, "wrong-secret", testutil.AdminToken} {
 				if secretText != "" && strings.Contains(string(raw), secretText) {
 					t.Errorf("entry %d holds a secret or token: %s", e.Seq, raw)
 				}
@@ -232,10 +233,10 @@ func TestAuditAdminRefusals(t *testing.T) {
 // workers and checks that each token that arrived has exactly one
 // token.issued entry, and that the chain verifies.
 func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg.RateLimits.TokenPerClient = -1
 		ts := startServer(t, cfg)
-		svc := ts.demo.Service
+		svc := ts.Demo.Service
 		const workers, each = 16, 20
 		var mu sync.Mutex
 		jtis := map[string]bool{}
@@ -245,7 +246,7 @@ func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range each {
-					code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+					code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 					if code != http.StatusOK {
 						t.Errorf("token: %d %s", code, body)
 						return
@@ -281,8 +282,8 @@ func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
 // issuance works.
 func TestAuditOff(t *testing.T) {
 	ts := startServer(t, authz.Config{AuditDisabled: true})
-	svc := ts.demo.Service
-	if code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
+	svc := ts.Demo.Service
+	if code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
 		t.Fatalf("token: %d %s", code, body)
 	}
 	if all := ts.auditAll(t, nil); len(all) != 0 {
@@ -307,9 +308,9 @@ func tokenFrom(t testing.TB, body []byte) string {
 // names the changed entry, and the one after a removed entry.
 func TestAuditVerifyFindsTampering(t *testing.T) {
 	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
-	svc := ts.demo.Service
+	svc := ts.Demo.Service
 	for range 5 {
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 	}
 	if v := ts.auditVerify(t); !v.OK {
 		t.Fatalf("clean trail: verify = %+v", v)
@@ -348,21 +349,21 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 // TestAuditRetention drops old entries behind a checkpoint: the rest
 // still verifies, and the checkpoint names what was dropped.
 func TestAuditRetention(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		var mu sync.Mutex
 		now := time.Now()
 		cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		cfg.AuditRetention = time.Hour
 		ts := startServer(t, cfg)
-		svc := ts.demo.Service
+		svc := ts.Demo.Service
 		for range 3 {
-			post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+			post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 		}
 		mu.Lock()
 		now = now.Add(2 * time.Hour)
 		cutoff := now.Add(-time.Hour)
 		mu.Unlock()
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 		var old []authz.AuditEntryJSON
 		for _, e := range ts.auditAll(t, nil) {
 			if at, _ := time.Parse(time.RFC3339Nano, e.Time); at.Before(cutoff) {
@@ -372,7 +373,7 @@ func TestAuditRetention(t *testing.T) {
 		if len(old) < 4 {
 			t.Fatalf("%d entries before the cutoff, want the first keys' and tokens'", len(old))
 		}
-		n, err := ts.srv.DropOldAudit(context.Background())
+		n, err := ts.Srv.DropOldAudit(context.Background())
 		if err != nil || n != len(old) {
 			t.Fatalf("DropOldAudit = %d, %v; want the %d old entries", n, err, len(old))
 		}
@@ -398,7 +399,7 @@ func TestAuditRetention(t *testing.T) {
 			!strings.Contains(string(body), "no longer in the audit trail") {
 			t.Errorf("verify from a dropped entry = %d %s, want 400 naming it", code, body)
 		}
-		if n, err := ts.srv.DropOldAudit(context.Background()); err != nil || n != 0 {
+		if n, err := ts.Srv.DropOldAudit(context.Background()); err != nil || n != 0 {
 			t.Errorf("second DropOldAudit = %d, %v; want nothing to drop", n, err)
 		}
 	})
@@ -439,7 +440,7 @@ func TestAuditVerifyFindsTruncation(t *testing.T) {
 // only what came after it, and a head that no longer matches, or lies
 // beyond the chain, is a broken trail.
 func TestAuditVerifyInParts(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ts.issueTokens(t, 5)
 		whole := ts.auditVerify(t)

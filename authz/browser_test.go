@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // A browser for end-to-end tests: a cookie jar, no automatic redirects
@@ -180,11 +181,11 @@ func (ts *testServer) adminJSON(t testing.TB, method, path string, in any) (int,
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, ts.admin+path, body)
+	req, err := http.NewRequest(method, ts.Admin+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -255,7 +256,7 @@ func (ts *testServer) createWebClient(t testing.TB, in authz.ClientJSON) webClie
 	}
 	return webClient{ClientJSON: c, cfg: &oauth2.Config{
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURIs[0],
-		Endpoint: oauth2.Endpoint{AuthURL: ts.public + "/oauth2/authorize", TokenURL: ts.public + "/oauth2/token", AuthStyle: style},
+		Endpoint: oauth2.Endpoint{AuthURL: ts.Public + "/oauth2/authorize", TokenURL: ts.Public + "/oauth2/token", AuthStyle: style},
 		Scopes:   strings.Fields(c.Scope),
 	}}
 }
@@ -298,12 +299,12 @@ func redirectedToClient(t testing.TB, p page, redirect string) codeResult {
 // decision) from an authorize URL and returns the final redirect.
 func (b *browser) signIn(ts *testServer, authURL, username, decision string) page {
 	b.t.Helper()
-	p := b.follow(ts.public, b.get(authURL))
+	p := b.follow(ts.Public, b.get(authURL))
 	if p.isLogin() {
-		p = b.submit(ts.public, p.onlyForm(b.t), url.Values{"username": {username}, "password": {testPassword}})
+		p = b.submit(ts.Public, p.onlyForm(b.t), url.Values{"username": {username}, "password": {testPassword}})
 	}
 	if p.isConsent() {
-		p = b.submit(ts.public, p.onlyForm(b.t), url.Values{"decision": {decision}})
+		p = b.submit(ts.Public, p.onlyForm(b.t), url.Values{"decision": {decision}})
 	}
 	return p
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,23 +25,11 @@ import (
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
-// childEnv makes the test binary run a server instead of the tests (see
-// TestMain); its value is the database URL.
+// childEnv makes TestChildServer serve, on the database it names.
 const childEnv = "IDVAUTH_TEST_CHILD_SERVER_DB"
 
 // childFastEnv, set, makes the child use AuditFastCommit.
 const childFastEnv = "IDVAUTH_TEST_CHILD_FAST_COMMIT"
-
-func TestMain(m *testing.M) {
-	if db := os.Getenv(childEnv); db != "" {
-		if err := runChildServer(db); err != nil {
-			fmt.Fprintln(os.Stderr, "child server:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	os.Exit(m.Run())
-}
 
 // childReady is what the child server prints when it is serving.
 type childReady struct {
@@ -51,29 +38,19 @@ type childReady struct {
 	ClientSecret string `json:"client_secret"`
 }
 
-func runChildServer(db string) error {
-	ctx := context.Background()
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+// TestChildServer is the server that testAuditSurvivesSIGKILL runs in a
+// child process (childEnv set) and kills; run otherwise, it skips. It
+// prints childReady and serves until it is killed.
+func TestChildServer(t *testing.T) {
+	db := os.Getenv(childEnv)
+	if db == "" {
+		t.Skip("the child server of TestAuditSurvivesSIGKILL; runs only in its child process")
 	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv, err := authz.New(ctx, authz.Config{DatabaseURL: db, Secrets: []string{secret}, AdminToken: adminToken,
-		Issuer: "http://" + pub.Addr().String(), RateLimits: authz.RateLimits{TokenPerClient: -1, PerIP: -1}, Logger: zap.NewNop(),
+	ts := startServer(t, authz.Config{DatabaseURL: db, RateLimits: authz.RateLimits{TokenPerClient: -1, PerIP: -1}, Logger: zap.NewNop(),
 		AuditFastCommit: os.Getenv(childFastEnv) != ""})
-	if err != nil {
-		return err
-	}
-	demo, err := srv.SeedDemo(ctx)
-	if err != nil {
-		return err
-	}
-	b, _ := json.Marshal(childReady{Public: "http://" + pub.Addr().String(), ClientID: demo.Service.ClientID, ClientSecret: demo.Service.ClientSecret})
+	b, _ := json.Marshal(childReady{Public: ts.Public, ClientID: ts.Demo.Service.ClientID, ClientSecret: ts.Demo.Service.ClientSecret})
 	fmt.Println(string(b))
-	return srv.Serve(ctx, pub, adm)
+	select {}
 }
 
 // TestAuditSurvivesSIGKILL issues tokens from concurrent workers, kills
@@ -89,7 +66,8 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 
 func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 	db := pgtest.URL(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// The child's own timeout ends it should this test never kill it.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildServer$", "-test.timeout=5m")
 	cmd.Env = append(os.Environ(), childEnv+"="+db)
 	if fast {
 		cmd.Env = append(cmd.Env, childFastEnv+"=1")

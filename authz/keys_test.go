@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
@@ -69,10 +70,10 @@ func waitFor(t testing.TB, hang time.Duration, what string, cond func() bool) ti
 }
 
 func TestAdminKeysRotateAndRetire(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
-		svc := ts.demo.Service
+		svc := ts.Demo.Service
 		before := activeKID(t, ts.keyList(t), "ES256")
 		rsBefore := activeKID(t, ts.keyList(t), "RS256")
 		old, err := ts.ccConfig(svc, "identity.verify").Token(ctx)
@@ -159,7 +160,7 @@ func TestAdminKeysRotateAndRetire(t *testing.T) {
 			}
 		}
 		// Without the admin token: 401.
-		req, _ := http.NewRequest(http.MethodPost, ts.admin+"/admin/keys/rotate", strings.NewReader(`{}`))
+		req, _ := http.NewRequest(http.MethodPost, ts.Admin+"/admin/keys/rotate", strings.NewReader(`{}`))
 		req.Header.Set("Content-Type", "application/json")
 		if code, _, _ := do(t, req); code != http.StatusUnauthorized {
 			t.Errorf("rotate without the admin token: %d, want 401", code)
@@ -181,8 +182,8 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 	// A long poll interval: only the notification can bring the change.
 	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, KeyCheckInterval: time.Hour}
 	a := startServer(t, cfg)
-	b := startServerKeepingDemoCfg(t, cfg, a.demo.Service, a.demo.ResourceServer)
-	svc := a.demo.Service
+	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	svc := a.Demo.Service
 
 	oldKID := activeKID(t, a.keyList(t), "ES256")
 	old, err := b.ccConfig(svc, "identity.verify").Token(ctx)
@@ -229,7 +230,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, Now: clock,
 		KeyRotationInterval: 2 * time.Hour, JWKSMaxAge: 5 * time.Minute}
 	a := startServer(t, cfg)
-	b := startServerKeepingDemoCfg(t, cfg, a.demo.Service, a.demo.ResourceServer)
+	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
 	first := activeKID(t, a.keyList(t), "ES256")
 
 	both := func() {
@@ -238,7 +239,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := s.srv.MaintainKeys(ctx); err != nil {
+				if err := s.Srv.MaintainKeys(ctx); err != nil {
 					t.Errorf("MaintainKeys: %v", err)
 				}
 			}()
@@ -279,7 +280,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 		t.Fatalf("after the rotation: %+v", kl)
 	}
 	for name, s := range map[string]*testServer{"A": a, "B": b} {
-		tok, err := s.ccConfig(a.demo.Service, "identity.verify").Token(ctx)
+		tok, err := s.ccConfig(a.Demo.Service, "identity.verify").Token(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

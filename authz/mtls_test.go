@@ -31,6 +31,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/memory"
 )
 
@@ -222,7 +223,7 @@ func accessToken(t testing.TB, body []byte) string {
 }
 
 func TestMutualTLSClientAuth(t *testing.T) {
-	forBackends(t, testMutualTLSClientAuth)
+	testutil.Backends(t, testMutualTLSClientAuth)
 }
 
 func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
@@ -256,8 +257,8 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 		"jwks": json.RawMessage(jwksJSON(t, jose.JSONWebKey{Key: &self.key.PublicKey})), "scope": "identity.verify"})
 	bound := ts.createClient(t, map[string]any{"client_id": "bound-secret", "scope": "identity.verify",
 		"tls_client_certificate_bound_access_tokens": true})
-	svc, rs := ts.demo.Service, ts.demo.ResourceServer
-	tokenURL := ts.public + "/oauth2/token"
+	svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
+	tokenURL := ts.Public + "/oauth2/token"
 	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}}
 	withID := func(id string, extra ...string) url.Values {
 		f := url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}, "client_id": {id}}
@@ -312,7 +313,7 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 				return
 			}
 			tok := accessToken(t, b)
-			verifyWith(t, hc, ts.public, tok)
+			verifyWith(t, hc, ts.Public, tok)
 			want := ""
 			if tt.wantBound {
 				want = tt.cert.thumbprint()
@@ -322,7 +323,7 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 			}
 			// Introspection (by a resource server without a certificate)
 			// shows the binding.
-			code, b = postWith(t, e.httpClient(nil), ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}, nil)
+			code, b = postWith(t, e.httpClient(nil), ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}, nil)
 			var m struct {
 				Active bool `json:"active"`
 				Cnf    *struct {
@@ -364,7 +365,7 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 		jk := mustKey(t, jose.EdDSA)
 		ts.createClient(t, map[string]any{"client_id": "jwt-bound", "token_endpoint_auth_method": "private_key_jwt",
 			"jwks": json.RawMessage(jwksJSON(t, pub(jk))), "scope": "identity.verify", "tls_client_certificate_bound_access_tokens": true})
-		a := signAssertion(t, jk, assertionClaims("jwt-bound", ts.public))
+		a := signAssertion(t, jk, assertionClaims("jwt-bound", ts.Public))
 		code, b := postWith(t, e.httpClient(self), tokenURL, "", "", assertionForm(a), nil)
 		if code != 200 {
 			t.Fatalf("token = %d %s", code, b)
@@ -375,14 +376,14 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 		if code, b := postWith(t, e.httpClient(self), tokenURL, "", "", assertionForm(a), nil); code != 401 {
 			t.Errorf("replayed assertion over TLS = %d %s, want 401", code, b)
 		}
-		a = signAssertion(t, jk, assertionClaims("jwt-bound", ts.public))
+		a = signAssertion(t, jk, assertionClaims("jwt-bound", ts.Public))
 		if code, b := postWith(t, e.httpClient(nil), tokenURL, "", "", assertionForm(a), nil); code != 400 {
 			t.Errorf("bound private_key_jwt client without a certificate = %d %s, want 400", code, b)
 		}
 	})
 
 	// Discovery names the methods and the binding.
-	resp, err := e.httpClient(nil).Get(ts.public + "/.well-known/openid-configuration")
+	resp, err := e.httpClient(nil).Get(ts.Public + "/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,8 +403,8 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 // and a new certificate in the files is served without a restart.
 func TestTLSListener(t *testing.T) {
 	e := newTLSEnv(t)
-	ts := startServerNoSeed(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile})
-	addr := strings.TrimPrefix(ts.public, "https://")
+	ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile}, testutil.Options{NoDemo: true})
+	addr := strings.TrimPrefix(ts.Public, "https://")
 	dial := func(tc *tls.Config) (*tls.ConnectionState, error) {
 		tc.RootCAs = e.roots
 		conn, err := tls.Dial("tcp", addr, tc)
@@ -427,7 +428,7 @@ func TestTLSListener(t *testing.T) {
 	if st.PeerCertificates[0].SerialNumber.Cmp(e.server.cert.SerialNumber) != 0 {
 		t.Fatalf("served certificate is not the configured one")
 	}
-	if resp, err := e.httpClient(nil).Get(ts.public + "/health/live"); err != nil || resp.StatusCode != 200 {
+	if resp, err := e.httpClient(nil).Get(ts.Public + "/health/live"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET /health/live over TLS = %v %v", resp, err)
 	}
 
@@ -478,10 +479,10 @@ func TestForwardedClientCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := startServerNoSeed(t, authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-SSL-Client-Cert", TrustedProxies: p})
+			ts := startServer(t, authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-SSL-Client-Cert", TrustedProxies: p}, testutil.Options{NoDemo: true})
 			ts.createClient(t, map[string]any{"client_id": "mtls", "token_endpoint_auth_method": "tls_client_auth",
 				"tls_client_auth_subject_dn": "CN=kyc-mtls,O=Example"})
-			code, b := postWith(t, http.DefaultClient, ts.public+"/oauth2/token", "", "", form, tt.header)
+			code, b := postWith(t, http.DefaultClient, ts.Public+"/oauth2/token", "", "", form, tt.header)
 			if code != tt.want {
 				t.Fatalf("token = %d %s, want %d", code, b, tt.want)
 			}
@@ -547,7 +548,7 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	var cj authz.ClientJSON
 	_ = json.Unmarshal(b, &cj)
 	c := webClient{ClientJSON: cj, cfg: &oauth2.Config{ClientID: "mobile", RedirectURL: redirectURI,
-		Endpoint: oauth2.Endpoint{AuthURL: ts.public + "/oauth2/authorize", TokenURL: ts.public + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
+		Endpoint: oauth2.Endpoint{AuthURL: ts.Public + "/oauth2/authorize", TokenURL: ts.Public + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
 		Scopes:   []string{"openid", "offline_access", "identity.verify"}}}
 	br := newBrowser(t)
 	br.client.Transport = e.httpClient(nil).Transport
@@ -557,7 +558,7 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	// The device's key: a self-made certificate is enough for binding.
 	device := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "device"}})
 	other := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "thief"}})
-	tokenURL := ts.public + "/oauth2/token"
+	tokenURL := ts.Public + "/oauth2/token"
 	st, body := postWith(t, e.httpClient(device), tokenURL, "", "", url.Values{"grant_type": {"authorization_code"}, "code": {authCode},
 		"redirect_uri": {redirectURI}, "client_id": {"mobile"}, "code_verifier": {v}}, nil)
 	first := decodeTokens(t, st, body)
@@ -571,7 +572,7 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 		cert *testCert
 		want int
 	}{{"the device certificate", device, http.StatusOK}, {"another certificate", other, http.StatusUnauthorized}, {"no certificate", nil, http.StatusUnauthorized}} {
-		req, _ := http.NewRequest(http.MethodGet, ts.public+"/userinfo", nil)
+		req, _ := http.NewRequest(http.MethodGet, ts.Public+"/userinfo", nil)
 		req.Header.Set("Authorization", "Bearer "+first.AccessToken)
 		resp, err := e.httpClient(tt.cert).Do(req)
 		if err != nil {
@@ -621,7 +622,7 @@ func TestTLSConfigRefusals(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
-			cfg.Store, cfg.Secrets, cfg.AdminToken = memoryStore(), []string{secret}, adminToken
+			cfg.Store, cfg.Secrets, cfg.AdminToken = memoryStore(), []string{testutil.Secret}, testutil.AdminToken
 			srv, err := authz.New(t.Context(), cfg)
 			if err == nil {
 				srv.Close()
