@@ -17,6 +17,10 @@ import (
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
+// maxPages bounds the reading of the audit trail a page at a time, so
+// that a cursor that never ends fails the test instead of hanging it.
+const maxPages = 1000
+
 // auditAll reads the whole audit trail through the admin API, a few
 // entries a page so that the cursor is exercised.
 func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntryJSON {
@@ -29,7 +33,10 @@ func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntr
 	if q.Get("limit") == "" {
 		q.Set("limit", "7")
 	}
-	for {
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			t.Fatalf("GET /admin/audit: still a next cursor after %d pages", maxPages)
+		}
 		code, body := ts.adminJSON(t, "GET", "/admin/audit?"+q.Encode(), nil)
 		if code != http.StatusOK {
 			t.Fatalf("GET /admin/audit?%s = %d %s", q.Encode(), code, body)

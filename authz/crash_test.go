@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -81,9 +82,13 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// A child that never says it is ready is killed, which ends the read.
+	const startTimeout = time.Minute
+	startTimer := time.AfterFunc(startTimeout, func() { _ = cmd.Process.Kill() })
 	line, err := bufio.NewReader(out).ReadString('\n')
+	startTimer.Stop()
 	if err != nil {
-		t.Fatalf("child server did not start: %v", err)
+		t.Fatalf("child server did not start (within %v): %v", startTimeout, err)
 	}
 	var ready childReady
 	if err := json.Unmarshal([]byte(line), &ready); err != nil {
@@ -99,6 +104,17 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 		once    sync.Once
 		wg      sync.WaitGroup
 	)
+	kill := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			close(killed)
+		})
+	}
+	// The workers stop at the kill or, should it never come (a child that
+	// fails every request), at this deadline, and the check of how many
+	// responses arrived fails.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	for range workers {
 		wg.Add(1)
@@ -108,9 +124,11 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 				select {
 				case <-killed:
 					return
+				case <-ctx.Done():
+					return
 				default:
 				}
-				req, _ := http.NewRequest("POST", ready.Public+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+				req, _ := http.NewRequestWithContext(ctx, "POST", ready.Public+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 				req.SetBasicAuth(ready.ClientID, ready.ClientSecret)
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				resp, err := client.Do(req)
@@ -130,15 +148,13 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 				arrived[jti] = true
 				mu.Unlock()
 				if count.Add(1) == killAfter {
-					once.Do(func() {
-						_ = cmd.Process.Signal(syscall.SIGKILL)
-						close(killed)
-					})
+					kill()
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	kill()
 	_ = cmd.Wait()
 
 	st, err := postgres.Open(context.Background(), postgres.Config{URL: db, ClientCacheTTL: -1})
@@ -149,7 +165,10 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 	seen := map[string]int{}
 	var v storage.AuditVerifier
 	f := storage.AuditFilter{Limit: storage.MaxAuditPage}
-	for {
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			t.Fatalf("ListAudit: still full pages after %d", maxPages)
+		}
 		page, err := st.ListAudit(context.Background(), f)
 		if err != nil {
 			t.Fatal(err)

@@ -51,24 +51,6 @@ func kidOf(t testing.TB, tok string) string {
 	return parsed.Headers[0].KeyID
 }
 
-// waitFor polls cond until it holds and returns how long that took (for
-// the log). hang only guards against a test that would never end; it is
-// not the bound being tested.
-func waitFor(t testing.TB, hang time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	start := time.Now()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: never happened", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return time.Since(start)
-}
-
 func TestAdminKeysRotateAndRetire(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
@@ -197,7 +179,7 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 		t.Fatalf("rotate on A: %d %s", code, body)
 	}
 	newKID := activeKID(t, a.keyList(t), "ES256")
-	lag := waitFor(t, 30*time.Second, "B signing with the key A activated", func() bool {
+	lag := testutil.Eventually(t, 30*time.Second, "B signing with the key A activated", func() bool {
 		tok, err := b.ccConfig(svc, "identity.verify").Token(ctx)
 		return err == nil && kidOf(t, tok.AccessToken) == newKID
 	})
@@ -206,7 +188,7 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 	if code, body := a.adminDo(t, http.MethodPost, "/admin/keys/"+oldKID+"/retire", "application/json", `{"revoke_tokens":true}`); code != 200 {
 		t.Fatalf("retire on A: %d %s", code, body)
 	}
-	lag = waitFor(t, 30*time.Second, "B answering inactive for a revoked key's token", func() bool {
+	lag = testutil.Eventually(t, 30*time.Second, "B answering inactive for a revoked key's token", func() bool {
 		m, _ := b.introspect(t, old.AccessToken)
 		return m["active"] == false
 	})

@@ -443,17 +443,10 @@ func TestTLSListener(t *testing.T) {
 	if err := os.Rename(filepath.Join(e.dir, "server.crt.tmp"), e.certFile); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testutil.Eventually(t, 15*time.Second, "the renewed certificate served", func() bool {
 		st, err := dial(&tls.Config{})
-		if err == nil && st.PeerCertificates[0].SerialNumber.Cmp(next.cert.SerialNumber) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the renewed certificate was not served within 15s (last error %v)", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && st.PeerCertificates[0].SerialNumber.Cmp(next.cert.SerialNumber) == 0
+	})
 }
 
 // TestForwardedClientCertificate: behind a trusted proxy that ends TLS,

@@ -112,16 +112,10 @@ func TestTwoServersOneDatabase(t *testing.T) {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
 	// B hears of it through the database (LISTEN/NOTIFY) within moments.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := b.ccConfig(svc, "identity.verify").Token(ctx); err != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("B still accepts a secret rotated away on A after 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "B refusing a secret rotated away on A", func() bool {
+		_, err := b.ccConfig(svc, "identity.verify").Token(ctx)
+		return err != nil
+	})
 }
 
 // proxy forwards TCP to target and can be cut and restored, to play a
@@ -207,26 +201,16 @@ func TestReadyFollowsTheDatabase(t *testing.T) {
 		code, _, _ := do(t, mustReq(t, http.MethodGet, ts.Public+"/health/ready"))
 		return code
 	}
-	waitFor := func(want int) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for ready() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("/health/ready never became %d", want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitFor(200)
+	testutil.Eventually(t, 20*time.Second, "/health/ready answering 200", func() bool { return ready() == 200 })
 	p.down()
-	waitFor(503)
+	testutil.Eventually(t, 20*time.Second, "/health/ready answering 503 with the database down", func() bool { return ready() == 503 })
 	// Requests that need the database fail cleanly meanwhile.
 	code, _, body := post(t, ts.Public+"/oauth2/token", ts.Demo.Service.ClientID, ts.Demo.Service.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 	if code < 500 || strings.Contains(string(body), "postgres") || strings.Contains(string(body), "dial") {
 		t.Errorf("token while the database is down: %d %s, want a clean 5xx", code, body)
 	}
 	p.up(t)
-	waitFor(200)
+	testutil.Eventually(t, 20*time.Second, "/health/ready answering 200 with the database back", func() bool { return ready() == 200 })
 	if _, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(context.Background()); err != nil {
 		t.Fatalf("token after the database came back: %v", err)
 	}

@@ -1,6 +1,7 @@
 // Package testutil is the harness of the tests of package authz: Start
 // runs a server on loopback ports for a test, on a memory store or on
-// PostgreSQL, and Backends runs a test on both.
+// PostgreSQL, and Backends runs a test on both; Eventually waits for a
+// condition, with a deadline.
 //
 // Every helper takes the test, calls t.Helper and cleans up with
 // t.Cleanup.
