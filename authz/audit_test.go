@@ -357,19 +357,15 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 // still verifies, and the checkpoint names what was dropped.
 func TestAuditRetention(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		var mu sync.Mutex
-		now := time.Now()
-		cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		clock := testutil.NewClock(time.Now())
+		cfg.Now = clock.Now
 		cfg.AuditRetention = time.Hour
 		ts := startServer(t, cfg)
 		svc := ts.Demo.Service
 		for range 3 {
 			post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 		}
-		mu.Lock()
-		now = now.Add(2 * time.Hour)
-		cutoff := now.Add(-time.Hour)
-		mu.Unlock()
+		cutoff := clock.Advance(2 * time.Hour).Add(-time.Hour)
 		post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 		var old []authz.AuditEntryJSON
 		for _, e := range ts.auditAll(t, nil) {

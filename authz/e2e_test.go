@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -389,10 +388,8 @@ func TestIntrospection(t *testing.T) {
 }
 
 func testIntrospection(t *testing.T, cfg authz.Config) {
-	now := time.Now()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	cfg.Now = clock
+	clock := testutil.NewClock(time.Now())
+	cfg.Now = clock.Now
 	ts := startServer(t, cfg)
 	ctx := context.Background()
 	tok, err := ts.ccConfig(ts.Demo.Service, "identity.verify", "identity.read_status").Token(ctx)
@@ -475,9 +472,7 @@ func testIntrospection(t *testing.T, cfg authz.Config) {
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		mu.Lock()
-		now = now.Add(5*time.Minute + time.Second)
-		mu.Unlock()
+		clock.Advance(5*time.Minute + time.Second)
 		ts.requireInactive(t, at)
 	})
 }
@@ -732,10 +727,8 @@ func TestJanitorDeletesExpiredTokens(t *testing.T) {
 }
 
 func testJanitor(t *testing.T, cfg authz.Config) {
-	now := time.Now()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	cfg.Now, cfg.JanitorBatch = clock, 2
+	clock := testutil.NewClock(time.Now())
+	cfg.Now, cfg.JanitorBatch = clock.Now, 2
 	ts := startServer(t, cfg)
 	for i := 0; i < 5; i++ {
 		if _, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(context.Background()); err != nil {
@@ -745,9 +738,7 @@ func testJanitor(t *testing.T, cfg authz.Config) {
 	if n, err := ts.Srv.Janitor(context.Background()); err != nil || n != 0 {
 		t.Fatalf("Janitor before expiry = %d, %v, want 0", n, err)
 	}
-	mu.Lock()
-	now = now.Add(6 * time.Minute)
-	mu.Unlock()
+	clock.Advance(6 * time.Minute)
 	if n, err := ts.Srv.Janitor(context.Background()); err != nil || n != 5 {
 		t.Fatalf("Janitor after expiry = %d, %v, want 5", n, err)
 	}

@@ -204,12 +204,9 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 func TestOneRotationPerPeriod(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock := testutil.NewClock(time.Now())
 	// Published 2*5m+10s before it is due at 2h: from 1h49m50s.
-	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, Now: clock,
+	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, Now: clock.Now,
 		KeyRotationInterval: 2 * time.Hour, JWKSMaxAge: 5 * time.Minute}
 	a := startServer(t, cfg)
 	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
@@ -238,13 +235,13 @@ func TestOneRotationPerPeriod(t *testing.T) {
 		return n
 	}
 	// Before the pre-publication time nothing happens.
-	advance(time.Hour)
+	clock.Advance(time.Hour)
 	both()
 	if n := len(a.keyList(t).Keys); n != 2 {
 		t.Fatalf("%d keys an hour before the rotation is due, want 2", n)
 	}
 	// Within it, one next key is published, by one replica.
-	advance(55 * time.Minute)
+	clock.Advance(55 * time.Minute)
 	both()
 	if n := count(keys.StateNext); n != 1 {
 		t.Fatalf("%d next ES256 keys after both replicas tried, want 1", n)
@@ -253,7 +250,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 		t.Fatal("the next key signs before the rotation is due")
 	}
 	// When due, it is activated once; both replicas sign with it.
-	advance(30 * time.Minute)
+	clock.Advance(30 * time.Minute)
 	both()
 	both()
 	kl := a.keyList(t)
