@@ -19,6 +19,8 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
+// adminDo makes an admin API call with the admin token and returns status
+// and body.
 func (ts *testServer) adminDo(t testing.TB, method, path, contentType, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.Admin+path, strings.NewReader(body))
@@ -31,6 +33,34 @@ func (ts *testServer) adminDo(t testing.TB, method, path, contentType, body stri
 	}
 	code, _, b := do(t, req)
 	return code, b
+}
+
+// adminJSON is adminDo with in as a JSON body (none if nil).
+func (ts *testServer) adminJSON(t testing.TB, method, path string, in any) (int, []byte) {
+	t.Helper()
+	if in == nil {
+		return ts.adminDo(t, method, path, "", "")
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.adminDo(t, method, path, "application/json", string(b))
+}
+
+// adminCall is adminJSON that fails unless the answer has status want,
+// and decodes it.
+func adminCall[T any](t testing.TB, ts *testServer, method, path string, in any, want int) T {
+	t.Helper()
+	code, body := ts.adminJSON(t, method, path, in)
+	if code != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, path, code, body, want)
+	}
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s %s: %v: %s", method, path, err, body)
+	}
+	return v
 }
 
 func (ts *testServer) listClients(t testing.TB) string {

@@ -76,15 +76,7 @@ func assertionForm(assertion string) url.Values {
 
 func (ts *testServer) createClient(t testing.TB, in map[string]any) authz.ClientJSON {
 	t.Helper()
-	code, b := ts.adminJSON(t, http.MethodPost, "/admin/clients", in)
-	if code != http.StatusCreated {
-		t.Fatalf("create client %v: %d %s", in, code, b)
-	}
-	var c authz.ClientJSON
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return adminCall[authz.ClientJSON](t, ts, http.MethodPost, "/admin/clients", in, http.StatusCreated)
 }
 
 func TestPrivateKeyJWT(t *testing.T) {

@@ -37,14 +37,7 @@ func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntr
 		if pages == maxPages {
 			t.Fatalf("GET /admin/audit: still a next cursor after %d pages", maxPages)
 		}
-		code, body := ts.adminJSON(t, "GET", "/admin/audit?"+q.Encode(), nil)
-		if code != http.StatusOK {
-			t.Fatalf("GET /admin/audit?%s = %d %s", q.Encode(), code, body)
-		}
-		var page authz.AuditPage
-		if err := json.Unmarshal(body, &page); err != nil {
-			t.Fatal(err)
-		}
+		page := adminCall[authz.AuditPage](t, ts, "GET", "/admin/audit?"+q.Encode(), nil, http.StatusOK)
 		out = append(out, page.Entries...)
 		if page.NextCursor == "" {
 			return out
@@ -55,15 +48,7 @@ func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntr
 
 func (ts *testServer) auditVerify(t testing.TB) authz.AuditVerification {
 	t.Helper()
-	code, body := ts.adminJSON(t, "GET", "/admin/audit/verify", nil)
-	if code != http.StatusOK {
-		t.Fatalf("GET /admin/audit/verify = %d %s", code, body)
-	}
-	var v authz.AuditVerification
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return adminCall[authz.AuditVerification](t, ts, "GET", "/admin/audit/verify", nil, http.StatusOK)
 }
 
 // auditVerifyParts verifies the trail in parts of limit entries, from
@@ -77,15 +62,8 @@ func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (la
 		if from != "" {
 			q.Set("from", from)
 		}
-		code, body := ts.adminJSON(t, "GET", "/admin/audit/verify?"+q.Encode(), nil)
-		if code != http.StatusOK {
-			t.Fatalf("GET /admin/audit/verify?%s = %d %s", q.Encode(), code, body)
-		}
+		last = adminCall[authz.AuditVerification](t, ts, "GET", "/admin/audit/verify?"+q.Encode(), nil, http.StatusOK)
 		calls++
-		last = authz.AuditVerification{}
-		if err := json.Unmarshal(body, &last); err != nil {
-			t.Fatal(err)
-		}
 		if last.Entries > int64(limit) {
 			t.Fatalf("verify with limit %d checked %d entries", limit, last.Entries)
 		}
@@ -126,7 +104,7 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("token: %d %s", code, body)
 		}
-		tok := tokenFrom(t, body)
+		tok := accessToken(t, body)
 		claims := ts.verify(t, tok, "ES256")
 		ts.introspect(t, tok)
 		ts.introspect(t, "garbage")
@@ -258,7 +236,7 @@ func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
 						t.Errorf("token: %d %s", code, body)
 						return
 					}
-					c := ts.verify(t, tokenFrom(t, body), "ES256")
+					c := ts.verify(t, accessToken(t, body), "ES256")
 					mu.Lock()
 					jtis[c.ID] = true
 					mu.Unlock()
@@ -298,27 +276,13 @@ func TestAuditOff(t *testing.T) {
 	}
 }
 
-// tokenFrom reads access_token from a token response.
-func tokenFrom(t testing.TB, body []byte) string {
-	t.Helper()
-	var v struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil || v.AccessToken == "" {
-		t.Fatalf("no access_token in %s (%v)", body, err)
-	}
-	return v.AccessToken
-}
-
 // TestAuditVerifyFindsTampering edits the trail with SQL as the table
 // owner (trigger disabled) and checks that the admin API's verification
 // names the changed entry, and the one after a removed entry.
 func TestAuditVerifyFindsTampering(t *testing.T) {
 	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
 	svc := ts.Demo.Service
-	for range 5 {
-		post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-	}
+	ts.issueTokens(t, 5)
 	if v := ts.auditVerify(t); !v.OK {
 		t.Fatalf("clean trail: verify = %+v", v)
 	}
@@ -361,12 +325,9 @@ func TestAuditRetention(t *testing.T) {
 		cfg.Now = clock.Now
 		cfg.AuditRetention = time.Hour
 		ts := startServer(t, cfg)
-		svc := ts.Demo.Service
-		for range 3 {
-			post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-		}
+		ts.issueTokens(t, 3)
 		cutoff := clock.Advance(2 * time.Hour).Add(-time.Hour)
-		post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		ts.issueTokens(t, 1)
 		var old []authz.AuditEntryJSON
 		for _, e := range ts.auditAll(t, nil) {
 			if at, _ := time.Parse(time.RFC3339Nano, e.Time); at.Before(cutoff) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,7 +15,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // A browser for end-to-end tests: a cookie jar, no automatic redirects
@@ -171,44 +169,14 @@ func (p page) isConsent() bool {
 
 // --- admin helpers for people and web clients ---
 
-func (ts *testServer) adminJSON(t testing.TB, method, path string, in any) (int, []byte) {
-	t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, ts.Admin+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	code, _, b := do(t, req)
-	return code, b
-}
-
 const testPassword = "correct horse battery staple"
 
 // createUser registers a person with testPassword.
 func (ts *testServer) createUser(t testing.TB, username string) authz.UserJSON {
 	t.Helper()
-	code, b := ts.adminJSON(t, "POST", "/admin/users", authz.UserInput{
+	return adminCall[authz.UserJSON](t, ts, "POST", "/admin/users", authz.UserInput{
 		Username: username, Password: testPassword, Name: "Ada " + username, Email: username + "@example.com",
-	})
-	if code != http.StatusCreated {
-		t.Fatalf("create user: %d %s", code, b)
-	}
-	var u authz.UserJSON
-	if err := json.Unmarshal(b, &u); err != nil {
-		t.Fatal(err)
-	}
-	return u
+	}, http.StatusCreated)
 }
 
 // webClient is a registered web app and its x/oauth2 configuration.
@@ -242,14 +210,7 @@ func (ts *testServer) createWebClient(t testing.TB, in authz.ClientJSON) webClie
 	if in.IDTokenSignedResponseAlg != "" {
 		req["id_token_signed_response_alg"] = in.IDTokenSignedResponseAlg
 	}
-	code, b := ts.adminJSON(t, "POST", "/admin/clients", req)
-	if code != http.StatusCreated {
-		t.Fatalf("create client: %d %s", code, b)
-	}
-	var c authz.ClientJSON
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
+	c := adminCall[authz.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
 	style := oauth2.AuthStyleInHeader
 	if c.TokenEndpointAuthMethod == "none" {
 		style = oauth2.AuthStyleInParams

@@ -57,6 +57,12 @@ func (ts *testServer) ccConfig(c authz.ClientJSON, scopes ...string) *clientcred
 // returns status, headers and body.
 func post(t testing.TB, u, id, sec string, form url.Values) (int, http.Header, []byte) {
 	t.Helper()
+	return do(t, formRequest(t, u, id, sec, form))
+}
+
+// formRequest is a form POST to u with Basic auth (none when id is "").
+func formRequest(t testing.TB, u, id, sec string, form url.Values) *http.Request {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
@@ -65,14 +71,22 @@ func post(t testing.TB, u, id, sec string, form url.Values) (int, http.Header, [
 	if id != "" {
 		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
 	}
-	return do(t, req)
+	return req
 }
 
+// do sends req with http.DefaultClient and returns status, headers and
+// body.
 func do(t testing.TB, req *http.Request) (int, http.Header, []byte) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	return doWith(t, http.DefaultClient, req)
+}
+
+// doWith is do with hc.
+func doWith(t testing.TB, hc *http.Client, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -80,6 +94,18 @@ func do(t testing.TB, req *http.Request) (int, http.Header, []byte) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header, b
+}
+
+// accessToken reads access_token from a token response.
+func accessToken(t testing.TB, body []byte) string {
+	t.Helper()
+	var v struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.AccessToken == "" {
+		t.Fatalf("no access_token in %s (%v)", body, err)
+	}
+	return v.AccessToken
 }
 
 // introspect introspects tok as the demo resource server and returns the
@@ -545,9 +571,7 @@ func TestDeletedClientTokensInactive(t *testing.T) {
 		if m, _ := ts.introspect(t, tok.AccessToken); m["active"] != true {
 			t.Fatalf("fresh token inactive: %v", m)
 		}
-		req, _ := http.NewRequest(http.MethodDelete, ts.Admin+"/admin/clients/"+c.ClientID, nil)
-		req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
-		if code, _, body := do(t, req); code != http.StatusNoContent {
+		if code, body := ts.adminDo(t, http.MethodDelete, "/admin/clients/"+c.ClientID, "", ""); code != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", code, body)
 		}
 		ts.requireInactive(t, tok.AccessToken)

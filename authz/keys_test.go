@@ -20,15 +20,7 @@ import (
 
 func (ts *testServer) keyList(t testing.TB) authz.KeyList {
 	t.Helper()
-	code, body := ts.adminDo(t, http.MethodGet, "/admin/keys", "", "")
-	if code != http.StatusOK {
-		t.Fatalf("GET /admin/keys: %d %s", code, body)
-	}
-	var kl authz.KeyList
-	if err := json.Unmarshal(body, &kl); err != nil {
-		t.Fatal(err)
-	}
-	return kl
+	return adminCall[authz.KeyList](t, ts, http.MethodGet, "/admin/keys", nil, http.StatusOK)
 }
 
 func activeKID(t testing.TB, kl authz.KeyList, alg string) string {

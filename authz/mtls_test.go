@@ -73,30 +73,16 @@ func (e *tlsEnv) httpClient(cert *testutil.Cert) *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
 }
 
-// postWith posts form with hc, with Basic auth unless id is "".
+// postWith posts form with hc, with Basic auth unless id is "", and the
+// extra header.
 func postWith(t testing.TB, hc *http.Client, u, id, sec string, form url.Values, header http.Header) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := formRequest(t, u, id, sec, form)
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if id != "" {
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	code, _, b := doWith(t, hc, req)
+	return code, b
 }
 
 // cnfOf is the cnf x5t#S256 of a JWT access token, verified with the JWKS.
@@ -122,17 +108,6 @@ func (ts *testServer) cnfOf(t testing.TB, hc *http.Client, tok string) string {
 		return ""
 	}
 	return c.Cnf.X5t
-}
-
-func accessToken(t testing.TB, body []byte) string {
-	t.Helper()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		t.Fatalf("token answer %s: no access_token", body)
-	}
-	return tok.AccessToken
 }
 
 func TestMutualTLSClientAuth(t *testing.T) {

@@ -126,7 +126,7 @@ func TestDefaultLimitsLetBusyClientsThrough(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("token: %d %s", code, body)
 	}
-	tok := tokenFrom(t, body)
+	tok := accessToken(t, body)
 	for i := range 300 {
 		if code, _, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}); code != http.StatusOK {
 			t.Fatalf("introspection %d = %d %s", i+1, code, body)
@@ -200,7 +200,7 @@ func TestMetrics(t *testing.T) {
 		before := ts.scrape(t)
 		svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
 		_, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-		tok := tokenFrom(t, body)
+		tok := accessToken(t, body)
 		post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}})
 		post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"junk"}})
 		post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong", url.Values{"grant_type": {"client_credentials"}})

@@ -97,9 +97,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client from A on B: %v", err)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, b.Admin+"/admin/clients/"+c.ClientID, nil)
-	req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
-	if code, _, body := do(t, req); code != http.StatusNoContent {
+	if code, body := b.adminDo(t, http.MethodDelete, "/admin/clients/"+c.ClientID, "", ""); code != http.StatusNoContent {
 		t.Fatalf("delete on B: %d %s", code, body)
 	}
 	a.requireInactive(t, tok2.AccessToken)
