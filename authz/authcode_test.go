@@ -69,12 +69,18 @@ func authURL(c webClient, state, verifier, nonce string, extra ...oauth2.AuthCod
 	return c.cfg.AuthCodeURL(state, opts...)
 }
 
+// startCodeFlow starts a server for the code flow (codeFlowConfig) with a
+// person, "ada", a web client with the default metadata, and a browser.
+func startCodeFlow(t testing.TB, cfg authz.Config) (*testServer, authz.UserJSON, webClient, *browser) {
+	t.Helper()
+	ts := startServer(t, codeFlowConfig(cfg))
+	user := ts.createUser(t, "ada")
+	return ts, user, ts.createWebClient(t, authz.ClientJSON{}), newBrowser(t)
+}
+
 func TestAuthorizationCodeFlow(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		user := ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+		ts, user, c, b := startCodeFlow(t, cfg)
 		state, verifier, nonce := randomString(24), oauth2.GenerateVerifier(), randomString(24)
 
 		// 1. The login page, with the security headers every page sends.
@@ -288,10 +294,7 @@ func newCode(t testing.TB, ts *testServer, b *browser, c webClient, verifier str
 
 func TestRefreshRotationAndReuse(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		first := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
 
@@ -333,10 +336,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 
 func TestCodeSingleUseAndPKCE(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 
 		// A second redemption fails and revokes what the first issued.
@@ -452,10 +452,7 @@ func TestRedirectURIMustMatchExactly(t *testing.T) {
 
 func TestPromptNoneAndLogin(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		none := oauth2.SetAuthURLParam("prompt", "none")
 
@@ -510,10 +507,7 @@ func TestPromptNoneAndLogin(t *testing.T) {
 
 func TestConsentRememberedAndWithdrawn(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		user := ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		narrow := oauth2.SetAuthURLParam("scope", "openid identity.verify")
 		redirectedToClient(t, b.signIn(ts, authURL(c, "state-000001", v, "nonce-000001", narrow), "ada", "allow"), redirectURI)
@@ -539,10 +533,7 @@ func TestConsentRememberedAndWithdrawn(t *testing.T) {
 
 func TestCSRFAndLogout(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		user := ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		p := b.follow(ts.Public, b.get(authURL(c, "state-csrf-01", v, "nonce-csrf-01")))
 		f := p.onlyForm(t)
@@ -653,10 +644,7 @@ func TestLoginThrottling(t *testing.T) {
 // inactive.
 func TestConcurrentReuseRevokesAll(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		const n = 8
 		race := func(call func() (int, []byte)) []tokenAnswer {
