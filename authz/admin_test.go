@@ -16,20 +16,51 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
+// adminDo makes an admin API call with the admin token and returns status
+// and body.
 func (ts *testServer) adminDo(t testing.TB, method, path, contentType, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, ts.admin+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, ts.Admin+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	code, _, b := do(t, req)
 	return code, b
+}
+
+// adminJSON is adminDo with in as a JSON body (none if nil).
+func (ts *testServer) adminJSON(t testing.TB, method, path string, in any) (int, []byte) {
+	t.Helper()
+	if in == nil {
+		return ts.adminDo(t, method, path, "", "")
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.adminDo(t, method, path, "application/json", string(b))
+}
+
+// adminCall is adminJSON that fails unless the answer has status want,
+// and decodes it.
+func adminCall[T any](t testing.TB, ts *testServer, method, path string, in any, want int) T {
+	t.Helper()
+	code, body := ts.adminJSON(t, method, path, in)
+	if code != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, path, code, body, want)
+	}
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s %s: %v: %s", method, path, err, body)
+	}
+	return v
 }
 
 func (ts *testServer) listClients(t testing.TB) string {
@@ -42,7 +73,7 @@ func (ts *testServer) listClients(t testing.TB) string {
 }
 
 func TestAdminClientLifecycle(t *testing.T) {
-	forBackends(t, testAdminClientLifecycle)
+	testutil.Backends(t, testAdminClientLifecycle)
 }
 
 func testAdminClientLifecycle(t *testing.T, cfg authz.Config) {
@@ -114,7 +145,7 @@ func testAdminClientLifecycle(t *testing.T, cfg authz.Config) {
 }
 
 func TestAdminRefusals(t *testing.T) {
-	forBackends(t, testAdminRefusals)
+	testutil.Backends(t, testAdminRefusals)
 }
 
 func testAdminRefusals(t *testing.T, cfg authz.Config) {
@@ -176,10 +207,10 @@ func testAdminRefusals(t *testing.T, cfg authz.Config) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, ts.admin+tt.path, strings.NewReader(tt.body))
+			req, _ := http.NewRequest(tt.method, ts.Admin+tt.path, strings.NewReader(tt.body))
 			switch tt.token {
 			case "":
-				req.Header.Set("Authorization", "Bearer "+adminToken)
+				req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
 			case "-":
 			default:
 				req.Header.Set("Authorization", "Bearer "+tt.token)
@@ -216,7 +247,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	ts := startServer(t, authz.Config{Logger: zap.New(core), Argon2: authz.Argon2{Time: 1, MemoryKiB: 64, Threads: 1}})
 	ctx := context.Background()
-	svc, rs := ts.demo.Service, ts.demo.ResourceServer
+	svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
 
 	// The person-facing flow: a failed and a good login, consent, code,
 	// refresh, reuse, userinfo, logout.
@@ -225,33 +256,33 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	br := newBrowser(t)
 	v := oauth2.GenerateVerifier()
 	nonce := randomString(20)
-	p := br.follow(ts.public, br.get(authURL(web, "state-logs-0001", v, nonce)))
-	p = br.submit(ts.public, p.onlyForm(t), url.Values{"username": {"logcheck"}, "password": {"a wrong password 123"}})
-	p = br.submit(ts.public, p.onlyForm(t), url.Values{"username": {"logcheck"}, "password": {testPassword}})
-	p = br.submit(ts.public, p.onlyForm(t), url.Values{"decision": {"allow"}})
+	p := br.follow(ts.Public, br.get(authURL(web, "state-logs-0001", v, nonce)))
+	p = br.submit(ts.Public, p.onlyForm(t), url.Values{"username": {"logcheck"}, "password": {"a wrong password 123"}})
+	p = br.submit(ts.Public, p.onlyForm(t), url.Values{"username": {"logcheck"}, "password": {testPassword}})
+	p = br.submit(ts.Public, p.onlyForm(t), url.Values{"decision": {"allow"}})
 	code := redirectedToClient(t, p, redirectURI).query.Get("code")
 	first := ts.redeemOK(t, web, code, v)
 	st, body := ts.refresh(t, web, first.RefreshToken)
 	second := decodeTokens(t, st, body)
-	req, _ := http.NewRequest("GET", ts.public+"/userinfo", nil)
+	req, _ := http.NewRequest("GET", ts.Public+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+second.AccessToken)
 	do(t, req)
 	ts.refresh(t, web, first.RefreshToken) // reuse
 	ts.redeem(t, web, code, v)             // reuse
 	var cookies []string
-	for _, ck := range br.client.Jar.Cookies(mustURL(t, ts.public)) {
+	for _, ck := range br.client.Jar.Cookies(mustURL(t, ts.Public)) {
 		cookies = append(cookies, ck.Value)
 	}
-	lp := br.get(ts.public + "/logout")
-	br.submit(ts.public, lp.onlyForm(t), nil)
+	lp := br.get(ts.Public + "/logout")
+	br.submit(ts.Public, lp.onlyForm(t), nil)
 	tok, err := ts.ccConfig(svc, "identity.verify").Token(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.introspect(t, tok.AccessToken)
-	post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong-"+svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-	post(t, ts.public+"/oauth2/introspect", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
-	post(t, ts.public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
+	post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong-"+svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	post(t, ts.Public+"/oauth2/introspect", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
+	post(t, ts.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
 	_, b := ts.adminDo(t, http.MethodPost, "/admin/clients", "application/json", `{"client_name":"x"}`)
 	var created authz.ClientJSON
 	_ = json.Unmarshal(b, &created)
@@ -264,10 +295,10 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	jk := mustKey(t, jose.ES256)
 	ts.createClient(t, map[string]any{"client_id": "logs-jwt", "token_endpoint_auth_method": "private_key_jwt",
 		"jwks": json.RawMessage(jwksJSON(t, pub(jk)))})
-	assertion := signAssertion(t, jk, assertionClaims("logs-jwt", ts.public))
-	badAssertion := signAssertion(t, mustKey(t, jose.ES256), assertionClaims("logs-jwt", ts.public))
+	assertion := signAssertion(t, jk, assertionClaims("logs-jwt", ts.Public))
+	badAssertion := signAssertion(t, mustKey(t, jose.ES256), assertionClaims("logs-jwt", ts.Public))
 	for _, a := range []string{assertion, assertion, badAssertion} {
-		post(t, ts.public+"/oauth2/token", "", "", assertionForm(a))
+		post(t, ts.Public+"/oauth2/token", "", "", assertionForm(a))
 	}
 	privJWKS := jwksJSON(t, jk)
 	ts.adminDo(t, http.MethodPost, "/admin/clients", "application/json", `{"token_endpoint_auth_method":"private_key_jwt","jwks":`+privJWKS+`}`)
@@ -280,7 +311,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if logs.Len() == 0 {
 		t.Fatal("no logs observed: the test would prove nothing")
 	}
-	secrets := []string{svc.ClientSecret, rs.ClientSecret, tok.AccessToken, adminToken, secret, created.ClientSecret, rotated.ClientSecret,
+	secrets := []string{svc.ClientSecret, rs.ClientSecret, tok.AccessToken, testutil.AdminToken, testutil.Secret, created.ClientSecret, rotated.ClientSecret,
 		web.ClientSecret, testPassword, "a wrong password 123", code, v, nonce, first.AccessToken, first.RefreshToken, first.IDToken,
 		second.AccessToken, second.RefreshToken, "logcheck@example.com", user.Name, "logcheck"}
 	secrets = append(secrets, cookies...)

@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -75,19 +76,11 @@ func assertionForm(assertion string) url.Values {
 
 func (ts *testServer) createClient(t testing.TB, in map[string]any) authz.ClientJSON {
 	t.Helper()
-	code, b := ts.adminJSON(t, http.MethodPost, "/admin/clients", in)
-	if code != http.StatusCreated {
-		t.Fatalf("create client %v: %d %s", in, code, b)
-	}
-	var c authz.ClientJSON
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return adminCall[authz.ClientJSON](t, ts, http.MethodPost, "/admin/clients", in, http.StatusCreated)
 }
 
 func TestPrivateKeyJWT(t *testing.T) {
-	forBackends(t, testPrivateKeyJWT)
+	testutil.Backends(t, testPrivateKeyJWT)
 }
 
 func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
@@ -103,8 +96,8 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 	ps.KeyID = rsPub.KeyID
 	c := ts.createClient(t, map[string]any{"client_id": "jwt-client", "token_endpoint_auth_method": "private_key_jwt",
 		"scope": "identity.verify", "jwks": json.RawMessage(jwksJSON(t, pub(es), pub(ed), rsPub))})
-	tokenURL := ts.public + "/oauth2/token"
-	issuer := ts.public
+	tokenURL := ts.Public + "/oauth2/token"
+	issuer := ts.Public
 
 	for _, k := range []jose.JSONWebKey{es, ed, rs, ps} {
 		for _, aud := range []string{issuer, tokenURL} {
@@ -208,7 +201,7 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 	}
 
 	t.Run("secret client sends an assertion", func(t *testing.T) {
-		a := signAssertion(t, es, assertionClaims(ts.demo.Service.ClientID, issuer))
+		a := signAssertion(t, es, assertionClaims(ts.Demo.Service.ClientID, issuer))
 		if code, _, b := post(t, tokenURL, "", "", assertionForm(a)); code != http.StatusUnauthorized {
 			t.Errorf("assertion for a client_secret_basic client = %d %s, want 401", code, b)
 		}
@@ -247,18 +240,18 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		_ = json.Unmarshal(b, &tok)
 		form := url.Values{"token": {tok.AccessToken}, "client_assertion_type": {jwtBearer},
 			"client_assertion": {signAssertion(t, rsKey, assertionClaims(rsc.ClientID, tokenURL))}}
-		code, _, b = post(t, ts.public+"/oauth2/introspect", "", "", form)
+		code, _, b = post(t, ts.Public+"/oauth2/introspect", "", "", form)
 		var m map[string]any
 		if code != 200 || json.Unmarshal(b, &m) != nil || m["active"] != true {
 			t.Fatalf("introspect with an assertion = %d %s, want active", code, b)
 		}
-		code, _, b = post(t, ts.public+"/oauth2/introspect", "", "", form)
+		code, _, b = post(t, ts.Public+"/oauth2/introspect", "", "", form)
 		if code != http.StatusUnauthorized {
 			t.Errorf("introspect with a replayed assertion = %d %s, want 401", code, b)
 		}
 		form = url.Values{"token": {tok.AccessToken}, "client_assertion_type": {jwtBearer},
 			"client_assertion": {signAssertion(t, es, assertionClaims(c.ClientID, issuer))}}
-		if code, _, b := post(t, ts.public+"/oauth2/revoke", "", "", form); code != 200 {
+		if code, _, b := post(t, ts.Public+"/oauth2/revoke", "", "", form); code != 200 {
 			t.Fatalf("revoke with an assertion = %d %s", code, b)
 		}
 		ts.requireInactive(t, tok.AccessToken)
@@ -291,9 +284,9 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 	ts := startServer(t, authz.Config{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	c := ts.createClient(t, map[string]any{"client_id": "jwt-uri", "token_endpoint_auth_method": "private_key_jwt",
 		"scope": "identity.verify", "jwks_uri": keys.URL + "/jwks.json"})
-	tokenURL := ts.public + "/oauth2/token"
+	tokenURL := ts.Public + "/oauth2/token"
 	for i := range 3 {
-		if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k1, assertionClaims(c.ClientID, ts.public)))); code != 200 {
+		if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k1, assertionClaims(c.ClientID, ts.Public)))); code != 200 {
 			t.Fatalf("token %d with a key from jwks_uri = %d %s", i, code, b)
 		}
 	}
@@ -306,7 +299,7 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 	mu.Lock()
 	served = jwksJSON(t, pub(k1), pub(k2))
 	mu.Unlock()
-	if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k2, assertionClaims(c.ClientID, ts.public)))); code != 401 {
+	if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k2, assertionClaims(c.ClientID, ts.Public)))); code != 401 {
 		t.Fatalf("token with a new kid within the refetch interval = %d %s, want 401", code, b)
 	}
 	if n := fetches.Load(); n != 1 {
@@ -314,7 +307,7 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 	}
 	skew.Store(int64(31 * time.Second))
 	for i := range 2 {
-		if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k2, assertionClaims(c.ClientID, ts.public)))); code != 200 {
+		if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k2, assertionClaims(c.ClientID, ts.Public)))); code != 200 {
 			t.Fatalf("token %d with the new key after the refetch interval = %d %s, want 200", i, code, b)
 		}
 	}
@@ -333,11 +326,11 @@ func TestPrivateKeyJWTLockout(t *testing.T) {
 		"jwks": json.RawMessage(jwksJSON(t, pub(k)))})
 	forger := mustKey(t, jose.ES256)
 	for i := range 3 {
-		if code, _, b := post(t, ts.public+"/oauth2/token", "", "", assertionForm(signAssertion(t, forger, assertionClaims(c.ClientID, ts.public)))); code != 401 {
+		if code, _, b := post(t, ts.Public+"/oauth2/token", "", "", assertionForm(signAssertion(t, forger, assertionClaims(c.ClientID, ts.Public)))); code != 401 {
 			t.Fatalf("forged assertion %d = %d %s, want 401", i, code, b)
 		}
 	}
-	code, _, b := post(t, ts.public+"/oauth2/token", "", "", assertionForm(signAssertion(t, k, assertionClaims(c.ClientID, ts.public))))
+	code, _, b := post(t, ts.Public+"/oauth2/token", "", "", assertionForm(signAssertion(t, k, assertionClaims(c.ClientID, ts.Public))))
 	if code != http.StatusTooManyRequests {
 		t.Errorf("good assertion after 3 forged ones = %d %s, want 429 (locked out)", code, b)
 	}

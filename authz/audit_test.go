@@ -13,8 +13,13 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
+
+// maxPages bounds the reading of the audit trail a page at a time, so
+// that a cursor that never ends fails the test instead of hanging it.
+const maxPages = 1000
 
 // auditAll reads the whole audit trail through the admin API, a few
 // entries a page so that the cursor is exercised.
@@ -28,15 +33,11 @@ func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntr
 	if q.Get("limit") == "" {
 		q.Set("limit", "7")
 	}
-	for {
-		code, body := ts.adminJSON(t, "GET", "/admin/audit?"+q.Encode(), nil)
-		if code != http.StatusOK {
-			t.Fatalf("GET /admin/audit?%s = %d %s", q.Encode(), code, body)
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			t.Fatalf("GET /admin/audit: still a next cursor after %d pages", maxPages)
 		}
-		var page authz.AuditPage
-		if err := json.Unmarshal(body, &page); err != nil {
-			t.Fatal(err)
-		}
+		page := adminCall[authz.AuditPage](t, ts, "GET", "/admin/audit?"+q.Encode(), nil, http.StatusOK)
 		out = append(out, page.Entries...)
 		if page.NextCursor == "" {
 			return out
@@ -47,15 +48,7 @@ func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntr
 
 func (ts *testServer) auditVerify(t testing.TB) authz.AuditVerification {
 	t.Helper()
-	code, body := ts.adminJSON(t, "GET", "/admin/audit/verify", nil)
-	if code != http.StatusOK {
-		t.Fatalf("GET /admin/audit/verify = %d %s", code, body)
-	}
-	var v authz.AuditVerification
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return adminCall[authz.AuditVerification](t, ts, "GET", "/admin/audit/verify", nil, http.StatusOK)
 }
 
 // auditVerifyParts verifies the trail in parts of limit entries, from
@@ -69,15 +62,8 @@ func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (la
 		if from != "" {
 			q.Set("from", from)
 		}
-		code, body := ts.adminJSON(t, "GET", "/admin/audit/verify?"+q.Encode(), nil)
-		if code != http.StatusOK {
-			t.Fatalf("GET /admin/audit/verify?%s = %d %s", q.Encode(), code, body)
-		}
+		last = adminCall[authz.AuditVerification](t, ts, "GET", "/admin/audit/verify?"+q.Encode(), nil, http.StatusOK)
 		calls++
-		last = authz.AuditVerification{}
-		if err := json.Unmarshal(body, &last); err != nil {
-			t.Fatal(err)
-		}
 		if last.Entries > int64(limit) {
 			t.Fatalf("verify with limit %d checked %d entries", limit, last.Entries)
 		}
@@ -92,9 +78,9 @@ func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (la
 // issueTokens has the demo service get n client-credentials tokens.
 func (ts *testServer) issueTokens(t testing.TB, n int) {
 	t.Helper()
-	svc := ts.demo.Service
+	svc := ts.Demo.Service
 	for range n {
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 	}
 }
 
@@ -111,23 +97,23 @@ func ofType(es []authz.AuditEntryJSON, typ string) []authz.AuditEntryJSON {
 // TestAuditTrailRecordsEvents drives issuance, introspection, revocation,
 // refusals and admin calls, and reads them back from the trail.
 func TestAuditTrailRecordsEvents(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
-		svc, rs := ts.demo.Service, ts.demo.ResourceServer
-		code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}})
+		svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
+		code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}})
 		if code != http.StatusOK {
 			t.Fatalf("token: %d %s", code, body)
 		}
-		tok := tokenFrom(t, body)
+		tok := accessToken(t, body)
 		claims := ts.verify(t, tok, "ES256")
 		ts.introspect(t, tok)
 		ts.introspect(t, "garbage")
-		post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong-secret", url.Values{"grant_type": {"client_credentials"}})
-		post(t, ts.public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok}})
+		post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong-secret", url.Values{"grant_type": {"client_credentials"}})
+		post(t, ts.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok}})
 		ts.introspect(t, tok) // inactive now, but signed by us: its jti is recorded
 		created := ts.createWebClient(t, authz.ClientJSON{ClientName: "audited app"})
 		ts.adminJSON(t, "GET", "/admin/clients", nil)
-		noAuth, _ := http.Get(ts.admin + "/admin/clients")
+		noAuth, _ := http.Get(ts.Admin + "/admin/clients")
 		noAuth.Body.Close()
 
 		all := ts.auditAll(t, nil)
@@ -139,7 +125,7 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 				t.Errorf("entry %+v lacks a field", e)
 			}
 			raw, _ := json.Marshal(e)
-			for _, secretText := range []string{svc.ClientSecret, rs.ClientSecret, tok, created.ClientSecret, "wrong-secret", adminToken} {
+			for _, secretText := range []string{svc.ClientSecret, rs.ClientSecret, tok, created.ClientSecret, "wrong-secret", testutil.AdminToken} {
 				if secretText != "" && strings.Contains(string(raw), secretText) {
 					t.Errorf("entry %d holds a secret or token: %s", e.Seq, raw)
 				}
@@ -232,10 +218,10 @@ func TestAuditAdminRefusals(t *testing.T) {
 // workers and checks that each token that arrived has exactly one
 // token.issued entry, and that the chain verifies.
 func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg.RateLimits.TokenPerClient = -1
 		ts := startServer(t, cfg)
-		svc := ts.demo.Service
+		svc := ts.Demo.Service
 		const workers, each = 16, 20
 		var mu sync.Mutex
 		jtis := map[string]bool{}
@@ -245,12 +231,12 @@ func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for range each {
-					code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+					code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 					if code != http.StatusOK {
 						t.Errorf("token: %d %s", code, body)
 						return
 					}
-					c := ts.verify(t, tokenFrom(t, body), "ES256")
+					c := ts.verify(t, accessToken(t, body), "ES256")
 					mu.Lock()
 					jtis[c.ID] = true
 					mu.Unlock()
@@ -281,8 +267,8 @@ func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
 // issuance works.
 func TestAuditOff(t *testing.T) {
 	ts := startServer(t, authz.Config{AuditDisabled: true})
-	svc := ts.demo.Service
-	if code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
+	svc := ts.Demo.Service
+	if code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
 		t.Fatalf("token: %d %s", code, body)
 	}
 	if all := ts.auditAll(t, nil); len(all) != 0 {
@@ -290,27 +276,13 @@ func TestAuditOff(t *testing.T) {
 	}
 }
 
-// tokenFrom reads access_token from a token response.
-func tokenFrom(t testing.TB, body []byte) string {
-	t.Helper()
-	var v struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil || v.AccessToken == "" {
-		t.Fatalf("no access_token in %s (%v)", body, err)
-	}
-	return v.AccessToken
-}
-
 // TestAuditVerifyFindsTampering edits the trail with SQL as the table
 // owner (trigger disabled) and checks that the admin API's verification
 // names the changed entry, and the one after a removed entry.
 func TestAuditVerifyFindsTampering(t *testing.T) {
 	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
-	svc := ts.demo.Service
-	for range 5 {
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-	}
+	svc := ts.Demo.Service
+	ts.issueTokens(t, 5)
 	if v := ts.auditVerify(t); !v.OK {
 		t.Fatalf("clean trail: verify = %+v", v)
 	}
@@ -348,21 +320,14 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 // TestAuditRetention drops old entries behind a checkpoint: the rest
 // still verifies, and the checkpoint names what was dropped.
 func TestAuditRetention(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		var mu sync.Mutex
-		now := time.Now()
-		cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		clock := testutil.NewClock(time.Now())
+		cfg.Now = clock.Now
 		cfg.AuditRetention = time.Hour
 		ts := startServer(t, cfg)
-		svc := ts.demo.Service
-		for range 3 {
-			post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-		}
-		mu.Lock()
-		now = now.Add(2 * time.Hour)
-		cutoff := now.Add(-time.Hour)
-		mu.Unlock()
-		post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		ts.issueTokens(t, 3)
+		cutoff := clock.Advance(2 * time.Hour).Add(-time.Hour)
+		ts.issueTokens(t, 1)
 		var old []authz.AuditEntryJSON
 		for _, e := range ts.auditAll(t, nil) {
 			if at, _ := time.Parse(time.RFC3339Nano, e.Time); at.Before(cutoff) {
@@ -372,7 +337,7 @@ func TestAuditRetention(t *testing.T) {
 		if len(old) < 4 {
 			t.Fatalf("%d entries before the cutoff, want the first keys' and tokens'", len(old))
 		}
-		n, err := ts.srv.DropOldAudit(context.Background())
+		n, err := ts.Srv.DropOldAudit(context.Background())
 		if err != nil || n != len(old) {
 			t.Fatalf("DropOldAudit = %d, %v; want the %d old entries", n, err, len(old))
 		}
@@ -398,7 +363,7 @@ func TestAuditRetention(t *testing.T) {
 			!strings.Contains(string(body), "no longer in the audit trail") {
 			t.Errorf("verify from a dropped entry = %d %s, want 400 naming it", code, body)
 		}
-		if n, err := ts.srv.DropOldAudit(context.Background()); err != nil || n != 0 {
+		if n, err := ts.Srv.DropOldAudit(context.Background()); err != nil || n != 0 {
 			t.Errorf("second DropOldAudit = %d, %v; want nothing to drop", n, err)
 		}
 	})
@@ -439,7 +404,7 @@ func TestAuditVerifyFindsTruncation(t *testing.T) {
 // only what came after it, and a head that no longer matches, or lies
 // beyond the chain, is a broken trail.
 func TestAuditVerifyInParts(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ts.issueTokens(t, 5)
 		whole := ts.auditVerify(t)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // cheapArgon2 keeps password hashing fast in tests; production parameters
@@ -53,7 +54,7 @@ func (ts *testServer) verifyIDToken(t testing.TB, raw, clientID string, alg jose
 	if err := tok.Claims(keys[0].Key, &c); err != nil {
 		t.Fatalf("ID token signature: %v", err)
 	}
-	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: ts.public, AnyAudience: jwt.Audience{clientID}, Time: time.Now()}, 0); err != nil {
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: ts.Public, AnyAudience: jwt.Audience{clientID}, Time: time.Now()}, 0); err != nil {
 		t.Fatalf("ID token claims: %v (%+v)", err, c)
 	}
 	if typ, _ := tok.Headers[0].ExtraHeaders["typ"].(string); typ != "JWT" {
@@ -68,16 +69,22 @@ func authURL(c webClient, state, verifier, nonce string, extra ...oauth2.AuthCod
 	return c.cfg.AuthCodeURL(state, opts...)
 }
 
+// startCodeFlow starts a server for the code flow (codeFlowConfig) with a
+// person, "ada", a web client with the default metadata, and a browser.
+func startCodeFlow(t testing.TB, cfg authz.Config) (*testServer, authz.UserJSON, webClient, *browser) {
+	t.Helper()
+	ts := startServer(t, codeFlowConfig(cfg))
+	user := ts.createUser(t, "ada")
+	return ts, user, ts.createWebClient(t, authz.ClientJSON{}), newBrowser(t)
+}
+
 func TestAuthorizationCodeFlow(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		user := ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, user, c, b := startCodeFlow(t, cfg)
 		state, verifier, nonce := randomString(24), oauth2.GenerateVerifier(), randomString(24)
 
 		// 1. The login page, with the security headers every page sends.
-		p := b.follow(ts.public, b.get(authURL(c, state, verifier, nonce)))
+		p := b.follow(ts.Public, b.get(authURL(c, state, verifier, nonce)))
 		if p.status != 200 || !p.isLogin() {
 			t.Fatalf("authorize without a session = %d, want the login page:\n%s", p.status, p.body)
 		}
@@ -98,14 +105,14 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		// 2. A wrong password shows the page again, with a message.
 		beforeLogin := time.Now().Truncate(time.Second)
 		login := p.onlyForm(t)
-		p = b.submit(ts.public, login, url.Values{"username": {"ada"}, "password": {"wrong password here"}})
+		p = b.submit(ts.Public, login, url.Values{"username": {"ada"}, "password": {"wrong password here"}})
 		if !p.isLogin() || !strings.Contains(p.body, "not correct") {
 			t.Fatalf("wrong password = %d, want the login page with an error:\n%s", p.status, p.body)
 		}
 
 		// 3. The right one leads to the consent page, which lists each
 		// scope's description.
-		p = b.submit(ts.public, p.onlyForm(t), url.Values{"username": {"ada"}, "password": {testPassword}})
+		p = b.submit(ts.Public, p.onlyForm(t), url.Values{"username": {"ada"}, "password": {testPassword}})
 		if !p.isConsent() {
 			t.Fatalf("after login = %d, want the consent page:\n%s", p.status, p.body)
 		}
@@ -116,10 +123,10 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		}
 
 		// 4. Allow: back to the client with code, state and iss.
-		p = b.submit(ts.public, p.onlyForm(t), url.Values{"decision": {"allow"}})
+		p = b.submit(ts.Public, p.onlyForm(t), url.Values{"decision": {"allow"}})
 		res := redirectedToClient(t, p, redirectURI)
-		if res.query.Get("state") != state || res.query.Get("iss") != ts.public || res.query.Get("code") == "" {
-			t.Fatalf("redirect = %s, want code, state %q and iss %q", res.loc, state, ts.public)
+		if res.query.Get("state") != state || res.query.Get("iss") != ts.Public || res.query.Get("code") == "" {
+			t.Fatalf("redirect = %s, want code, state %q and iss %q", res.loc, state, ts.Public)
 		}
 
 		// 5. The code, redeemed with x/oauth2 and the PKCE verifier.
@@ -153,7 +160,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 
 		// 6. userinfo, GET and POST.
 		for _, method := range []string{"GET", "POST"} {
-			req, _ := http.NewRequest(method, ts.public+"/userinfo", nil)
+			req, _ := http.NewRequest(method, ts.Public+"/userinfo", nil)
 			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 			code, _, body := do(t, req)
 			var ui map[string]any
@@ -172,7 +179,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		// so the browser goes straight back with a code.
 		p = b.get(authURL(c, "second-state-0001", oauth2.GenerateVerifier(), "nonce-0002-abcdef"))
 		res = redirectedToClient(t, p, redirectURI)
-		if res.query.Get("code") == "" || res.query.Get("iss") != ts.public {
+		if res.query.Get("code") == "" || res.query.Get("iss") != ts.Public {
 			t.Fatalf("second authorize = %s, want a code at once", res.loc)
 		}
 	})
@@ -190,13 +197,13 @@ func TestUserinfoRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Granted openid only: sub, and no profile or email claims.
-	req, _ := http.NewRequest("GET", ts.public+"/userinfo", nil)
+	req, _ := http.NewRequest("GET", ts.Public+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	code, _, body := do(t, req)
 	if code != 200 || strings.Contains(string(body), "email") || strings.Contains(string(body), "name") {
 		t.Errorf("userinfo with openid only = %d %s, want sub alone", code, body)
 	}
-	cc, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(ctxb())
+	cc, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(ctxb())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +219,7 @@ func TestUserinfoRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", ts.public+"/userinfo", nil)
+			req, _ := http.NewRequest("GET", ts.Public+"/userinfo", nil)
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
 			}
@@ -242,7 +249,7 @@ func (ts *testServer) redeem(t testing.TB, c webClient, code, verifier string) (
 		form.Set("client_id", c.ClientID)
 		id = ""
 	}
-	st, _, body := post(t, ts.public+"/oauth2/token", id, sec, form)
+	st, _, body := post(t, ts.Public+"/oauth2/token", id, sec, form)
 	return st, body
 }
 
@@ -254,7 +261,7 @@ func (ts *testServer) redeemOK(t testing.TB, c webClient, code, verifier string)
 
 func (ts *testServer) refresh(t testing.TB, c webClient, rt string) (int, []byte) {
 	t.Helper()
-	st, _, body := post(t, ts.public+"/oauth2/token", c.ClientID, c.ClientSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	st, _, body := post(t, ts.Public+"/oauth2/token", c.ClientID, c.ClientSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 	return st, body
 }
 
@@ -286,11 +293,8 @@ func newCode(t testing.TB, ts *testServer, b *browser, c webClient, verifier str
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		first := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
 
@@ -331,11 +335,8 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestCodeSingleUseAndPKCE(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 
 		// A second redemption fails and revokes what the first issued.
@@ -366,7 +367,7 @@ func TestCodeSingleUseAndPKCE(t *testing.T) {
 			t.Errorf("unknown code = %d %s", st, body)
 		}
 		code = newCode(t, ts, b, c, v)
-		st, _, body = post(t, ts.public+"/oauth2/token", c.ClientID, c.ClientSecret, url.Values{
+		st, _, body = post(t, ts.Public+"/oauth2/token", c.ClientID, c.ClientSecret, url.Values{
 			"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {v}, "redirect_uri": {"https://app.example/other"}})
 		if st != 400 {
 			t.Errorf("code with another redirect_uri = %d %s", st, body)
@@ -375,7 +376,7 @@ func TestCodeSingleUseAndPKCE(t *testing.T) {
 }
 
 func TestPublicClientNeedsPKCE(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		ts.createUser(t, "ada")
 		c := ts.createWebClient(t, authz.ClientJSON{TokenEndpointAuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"}})
@@ -386,7 +387,7 @@ func TestPublicClientNeedsPKCE(t *testing.T) {
 		// Without PKCE: an error back to the client, before any login.
 		p := b.get(c.cfg.AuthCodeURL("state-nopkce-1"))
 		res := redirectedToClient(t, p, "http://127.0.0.1/cb")
-		if res.query.Get("error") != "invalid_request" || res.query.Get("state") != "state-nopkce-1" || res.query.Get("iss") != ts.public {
+		if res.query.Get("error") != "invalid_request" || res.query.Get("state") != "state-nopkce-1" || res.query.Get("iss") != ts.Public {
 			t.Fatalf("public client without PKCE = %s, want error=invalid_request with state and iss", res.loc)
 		}
 		// plain is refused too.
@@ -406,7 +407,7 @@ func TestPublicClientNeedsPKCE(t *testing.T) {
 			t.Error("no ID token for the public client")
 		}
 		// A public client cannot get client credentials.
-		st, _, body := post(t, ts.public+"/oauth2/token", "", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}})
+		st, _, body := post(t, ts.Public+"/oauth2/token", "", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}})
 		if st < 400 || st >= 500 {
 			t.Errorf("client_credentials for a public client = %d %s", st, body)
 		}
@@ -414,7 +415,7 @@ func TestPublicClientNeedsPKCE(t *testing.T) {
 }
 
 func TestRedirectURIMustMatchExactly(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		c := ts.createWebClient(t, authz.ClientJSON{RedirectURIs: []string{"https://app.example/callback", "http://127.0.0.1:8000/cb"}})
 		b := newBrowser(t)
@@ -441,7 +442,7 @@ func TestRedirectURIMustMatchExactly(t *testing.T) {
 			})
 		}
 		t.Run("unknown client", func(t *testing.T) {
-			p := b.get(ts.public + "/oauth2/authorize?response_type=code&client_id=nobody&redirect_uri=" + url.QueryEscape("https://evil.example/cb") + "&state=abcdefgh")
+			p := b.get(ts.Public + "/oauth2/authorize?response_type=code&client_id=nobody&redirect_uri=" + url.QueryEscape("https://evil.example/cb") + "&state=abcdefgh")
 			if p.status != http.StatusBadRequest || p.header.Get("Location") != "" {
 				t.Fatalf("unknown client = %d Location %q, want an error page", p.status, p.header.Get("Location"))
 			}
@@ -450,22 +451,19 @@ func TestRedirectURIMustMatchExactly(t *testing.T) {
 }
 
 func TestPromptNoneAndLogin(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		none := oauth2.SetAuthURLParam("prompt", "none")
 
 		// No session: login_required, with state and iss, no page.
 		res := redirectedToClient(t, b.get(authURL(c, "state-none-001", v, "nonce-none-01", none)), redirectURI)
-		if res.query.Get("error") != "login_required" || res.query.Get("state") != "state-none-001" || res.query.Get("iss") != ts.public {
+		if res.query.Get("error") != "login_required" || res.query.Get("state") != "state-none-001" || res.query.Get("iss") != ts.Public {
 			t.Fatalf("prompt=none without a session = %s", res.loc)
 		}
 		// Signed in, but no consent yet: consent_required.
-		p := b.follow(ts.public, b.get(authURL(c, "state-login-01", v, "nonce-login-1")))
-		p = b.submit(ts.public, p.onlyForm(t), url.Values{"username": {"ada"}, "password": {testPassword}})
+		p := b.follow(ts.Public, b.get(authURL(c, "state-login-01", v, "nonce-login-1")))
+		p = b.submit(ts.Public, p.onlyForm(t), url.Values{"username": {"ada"}, "password": {testPassword}})
 		if !p.isConsent() {
 			t.Fatalf("want the consent page, got %d", p.status)
 		}
@@ -474,7 +472,7 @@ func TestPromptNoneAndLogin(t *testing.T) {
 			t.Fatalf("prompt=none without consent = %s", res.loc)
 		}
 		// Consent given: prompt=none now gets a code silently.
-		redirectedToClient(t, b.submit(ts.public, p.onlyForm(t), url.Values{"decision": {"allow"}}), redirectURI)
+		redirectedToClient(t, b.submit(ts.Public, p.onlyForm(t), url.Values{"decision": {"allow"}}), redirectURI)
 		res = redirectedToClient(t, b.get(authURL(c, "state-none-003", v, "nonce-none-03", none)), redirectURI)
 		if res.query.Get("code") == "" {
 			t.Fatalf("prompt=none with session and consent = %s, want a code", res.loc)
@@ -485,7 +483,7 @@ func TestPromptNoneAndLogin(t *testing.T) {
 		if !p.isLogin() {
 			t.Fatalf("prompt=login with a session = %d, want the login page", p.status)
 		}
-		p = b.submit(ts.public, p.onlyForm(t), url.Values{"username": {"ada"}, "password": {testPassword}})
+		p = b.submit(ts.Public, p.onlyForm(t), url.Values{"username": {"ada"}, "password": {testPassword}})
 		if res := redirectedToClient(t, p, redirectURI); res.query.Get("code") == "" {
 			t.Fatalf("after prompt=login = %s, want a code", res.loc)
 		}
@@ -495,7 +493,7 @@ func TestPromptNoneAndLogin(t *testing.T) {
 		if !p.isConsent() {
 			t.Fatalf("prompt=consent = %d, want the consent page", p.status)
 		}
-		res = redirectedToClient(t, b.submit(ts.public, p.onlyForm(t), url.Values{"decision": {"deny"}}), redirectURI)
+		res = redirectedToClient(t, b.submit(ts.Public, p.onlyForm(t), url.Values{"decision": {"deny"}}), redirectURI)
 		if res.query.Get("error") != "access_denied" || res.query.Get("state") != "state-cons-001" {
 			t.Fatalf("deny = %s, want access_denied", res.loc)
 		}
@@ -508,11 +506,8 @@ func TestPromptNoneAndLogin(t *testing.T) {
 }
 
 func TestConsentRememberedAndWithdrawn(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		user := ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		narrow := oauth2.SetAuthURLParam("scope", "openid identity.verify")
 		redirectedToClient(t, b.signIn(ts, authURL(c, "state-000001", v, "nonce-000001", narrow), "ada", "allow"), redirectURI)
@@ -537,13 +532,10 @@ func TestConsentRememberedAndWithdrawn(t *testing.T) {
 }
 
 func TestCSRFAndLogout(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		user := ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
-		p := b.follow(ts.public, b.get(authURL(c, "state-csrf-01", v, "nonce-csrf-01")))
+		p := b.follow(ts.Public, b.get(authURL(c, "state-csrf-01", v, "nonce-csrf-01")))
 		f := p.onlyForm(t)
 
 		// Without the token, with a wrong one, and from a browser without
@@ -560,7 +552,7 @@ func TestCSRFAndLogout(t *testing.T) {
 			for k, v := range tc.extra {
 				extra[k] = v
 			}
-			p := tc.b.submit(ts.public, f, extra)
+			p := tc.b.submit(ts.Public, f, extra)
 			if p.status != http.StatusForbidden {
 				t.Errorf("%s: login post = %d, want 403", name, p.status)
 			}
@@ -571,12 +563,12 @@ func TestCSRFAndLogout(t *testing.T) {
 
 		// Signed in; logout (a CSRF-protected post) ends the session.
 		redirectedToClient(t, b.signIn(ts, authURL(c, "state-csrf-03", v, "nonce-csrf-03"), "ada", "allow"), redirectURI)
-		lp := b.get(ts.public + "/logout")
-		if st := b.post(ts.public+"/logout", url.Values{"csrf": {"forged"}}).status; st != http.StatusForbidden {
+		lp := b.get(ts.Public + "/logout")
+		if st := b.post(ts.Public+"/logout", url.Values{"csrf": {"forged"}}).status; st != http.StatusForbidden {
 			t.Errorf("logout without the CSRF token = %d, want 403", st)
 		}
 		redirectedToClient(t, b.get(authURL(c, "state-csrf-04", v, "nonce-csrf-04")), redirectURI) // still signed in
-		if p := b.submit(ts.public, lp.onlyForm(t), nil); p.status != 200 || !strings.Contains(p.body, "signed out") {
+		if p := b.submit(ts.Public, lp.onlyForm(t), nil); p.status != 200 || !strings.Contains(p.body, "signed out") {
 			t.Fatalf("logout = %d %s", p.status, p.body)
 		}
 		if p := b.get(authURL(c, "state-csrf-05", v, "nonce-csrf-05")); !p.isLogin() {
@@ -600,7 +592,7 @@ func TestCSRFAndLogout(t *testing.T) {
 }
 
 func TestLoginThrottling(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg = codeFlowConfig(cfg)
 		cfg.LoginMaxFailures = 3
 		cfg.LoginMaxFailuresPerIP = 8
@@ -610,9 +602,9 @@ func TestLoginThrottling(t *testing.T) {
 		c := ts.createWebClient(t, authz.ClientJSON{})
 		b := newBrowser(t)
 		v := oauth2.GenerateVerifier()
-		login := b.follow(ts.public, b.get(authURL(c, "state-thr-001", v, "nonce-thr-001"))).onlyForm(t)
+		login := b.follow(ts.Public, b.get(authURL(c, "state-thr-001", v, "nonce-thr-001"))).onlyForm(t)
 		attempt := func(user, pw string) page {
-			return b.submit(ts.public, login, url.Values{"username": {user}, "password": {pw}})
+			return b.submit(ts.Public, login, url.Values{"username": {user}, "password": {pw}})
 		}
 		// A known and an unknown username fail alike, up to the limit.
 		for i := 0; i < 3; i++ {
@@ -651,11 +643,8 @@ func TestLoginThrottling(t *testing.T) {
 // succeed, and since the rest are reuse, whatever was issued ends up
 // inactive.
 func TestConcurrentReuseRevokesAll(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
-		ts := startServer(t, codeFlowConfig(cfg))
-		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{})
-		b := newBrowser(t)
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		const n = 8
 		race := func(call func() (int, []byte)) []tokenAnswer {
@@ -708,24 +697,24 @@ func TestConcurrentReuseRevokesAll(t *testing.T) {
 // demo person's credentials, and the dev callback page that shows how to
 // redeem the code. Seeding twice (a restart on one database) works too.
 func TestDemoSignIn(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg = codeFlowConfig(cfg)
 		cfg.Dev = true
 		ts := startServer(t, cfg)
-		d, err := ts.srv.SeedDemo(ctxb())
+		d, err := ts.Srv.SeedDemo(ctxb())
 		if err != nil {
 			t.Fatalf("second SeedDemo: %v", err)
 		}
 		b := newBrowser(t)
-		p := b.follow(ts.public, b.get(d.AuthorizeURL))
+		p := b.follow(ts.Public, b.get(d.AuthorizeURL))
 		if !p.isLogin() {
 			t.Fatalf("demo authorize URL = %d, want the login page", p.status)
 		}
-		p = b.submit(ts.public, p.onlyForm(t), url.Values{"username": {authz.DemoUsername}, "password": {d.Password}})
+		p = b.submit(ts.Public, p.onlyForm(t), url.Values{"username": {authz.DemoUsername}, "password": {d.Password}})
 		if !p.isConsent() {
 			t.Fatalf("demo login = %d, want the consent page:\n%s", p.status, p.body)
 		}
-		p = b.follow(ts.public, b.submit(ts.public, p.onlyForm(t), url.Values{"decision": {"allow"}}))
+		p = b.follow(ts.Public, b.submit(ts.Public, p.onlyForm(t), url.Values{"decision": {"allow"}}))
 		if p.status != 200 || !strings.Contains(p.body, "curl -s -u 'demo-web:"+d.Web.ClientSecret+"'") {
 			t.Fatalf("dev callback = %d:\n%s", p.status, p.body)
 		}

@@ -1,50 +1,44 @@
-package authz
+package authz_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/idvauth/idvauth/storage/memory"
-	"github.com/idvauth/idvauth/storage/postgres/pgtest"
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
-// benchBackends runs fn on the memory store and, when
-// IDVAUTH_TEST_DATABASE_URL is set, on PostgreSQL.
-// Each runs with the audit trail on and, as "noaudit", off: the ratio is
-// what the trail costs.
-func benchBackends(b *testing.B, fn func(b *testing.B, cfg Config)) {
-	b.Run("memory", func(b *testing.B) { fn(b, Config{Store: memory.New()}) })
-	b.Run("memory-noaudit", func(b *testing.B) { fn(b, Config{Store: memory.New(), AuditDisabled: true}) })
-	if os.Getenv(pgtest.EnvURL) != "" {
-		b.Run("postgres", func(b *testing.B) { fn(b, Config{DatabaseURL: pgtest.URL(b)}) })
-		b.Run("postgres-noaudit", func(b *testing.B) { fn(b, Config{DatabaseURL: pgtest.URL(b), AuditDisabled: true}) })
-	}
+// benchBackends runs fn with the audit trail on and, as "noaudit", off
+// (the ratio is what the trail costs), each on the memory store and on
+// PostgreSQL (testutil.Backends).
+func benchBackends(b *testing.B, fn func(b *testing.B, cfg authz.Config)) {
+	b.Run("audit", func(b *testing.B) { testutil.Backends(b, fn) })
+	b.Run("noaudit", func(b *testing.B) {
+		testutil.Backends(b, func(b *testing.B, cfg authz.Config) {
+			cfg.AuditDisabled = true
+			fn(b, cfg)
+		})
+	})
 }
 
-// newBenchServer returns a server with one client-credentials client and
-// one introspecting client.
-func newBenchServer(b *testing.B, cfg Config) (http.Handler, ClientJSON, ClientJSON) {
+// newBenchServer returns the public handler of a server with one
+// client-credentials client and one introspecting client (the demo
+// clients), to call in process, without the network. It logs nothing and
+// has no rate limits or janitor: they are not what is measured.
+func newBenchServer(b *testing.B, cfg authz.Config) (http.Handler, authz.ClientJSON, authz.ClientJSON) {
 	b.Helper()
-	cfg.Secrets, cfg.AdminToken, cfg.JanitorInterval = []string{testSecret}, testAdminToken, -1
-	cfg.RateLimits = RateLimits{TokenPerClient: -1, IntrospectPerClient: -1, PerIP: -1}
-	s, err := New(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(s.Close)
-	d, err := s.SeedDemo(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s.PublicHandler(), d.Service, d.ResourceServer
+	cfg.Logger, cfg.JanitorInterval = zap.NewNop(), -1
+	cfg.RateLimits = authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: -1, PerIP: -1}
+	ts := startServer(b, cfg)
+	return ts.Srv.PublicHandler(), ts.Demo.Service, ts.Demo.ResourceServer
 }
 
-func tokenRequest(c ClientJSON) *http.Request {
+func tokenRequest(c authz.ClientJSON) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&scope=identity.verify"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth(c.ClientID, c.ClientSecret)
@@ -55,7 +49,7 @@ func tokenRequest(c ClientJSON) *http.Request {
 // through the public handler, in process (no network). Compare with
 // keys.BenchmarkSignES256 of the same run: signing is the floor.
 func BenchmarkTokenHandler(b *testing.B) {
-	benchBackends(b, func(b *testing.B, cfg Config) {
+	benchBackends(b, func(b *testing.B, cfg authz.Config) {
 		h, svc, _ := newBenchServer(b, cfg)
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -72,7 +66,7 @@ func BenchmarkTokenHandler(b *testing.B) {
 // BenchmarkIntrospectHandler measures introspection of an active JWT
 // access token through the public handler, in process.
 func BenchmarkIntrospectHandler(b *testing.B) {
-	benchBackends(b, func(b *testing.B, cfg Config) {
+	benchBackends(b, func(b *testing.B, cfg authz.Config) {
 		h, svc, rs := newBenchServer(b, cfg)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, tokenRequest(svc))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -170,44 +169,14 @@ func (p page) isConsent() bool {
 
 // --- admin helpers for people and web clients ---
 
-func (ts *testServer) adminJSON(t testing.TB, method, path string, in any) (int, []byte) {
-	t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, ts.admin+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	code, _, b := do(t, req)
-	return code, b
-}
-
 const testPassword = "correct horse battery staple"
 
 // createUser registers a person with testPassword.
 func (ts *testServer) createUser(t testing.TB, username string) authz.UserJSON {
 	t.Helper()
-	code, b := ts.adminJSON(t, "POST", "/admin/users", authz.UserInput{
+	return adminCall[authz.UserJSON](t, ts, "POST", "/admin/users", authz.UserInput{
 		Username: username, Password: testPassword, Name: "Ada " + username, Email: username + "@example.com",
-	})
-	if code != http.StatusCreated {
-		t.Fatalf("create user: %d %s", code, b)
-	}
-	var u authz.UserJSON
-	if err := json.Unmarshal(b, &u); err != nil {
-		t.Fatal(err)
-	}
-	return u
+	}, http.StatusCreated)
 }
 
 // webClient is a registered web app and its x/oauth2 configuration.
@@ -241,21 +210,14 @@ func (ts *testServer) createWebClient(t testing.TB, in authz.ClientJSON) webClie
 	if in.IDTokenSignedResponseAlg != "" {
 		req["id_token_signed_response_alg"] = in.IDTokenSignedResponseAlg
 	}
-	code, b := ts.adminJSON(t, "POST", "/admin/clients", req)
-	if code != http.StatusCreated {
-		t.Fatalf("create client: %d %s", code, b)
-	}
-	var c authz.ClientJSON
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
+	c := adminCall[authz.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
 	style := oauth2.AuthStyleInHeader
 	if c.TokenEndpointAuthMethod == "none" {
 		style = oauth2.AuthStyleInParams
 	}
 	return webClient{ClientJSON: c, cfg: &oauth2.Config{
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURIs[0],
-		Endpoint: oauth2.Endpoint{AuthURL: ts.public + "/oauth2/authorize", TokenURL: ts.public + "/oauth2/token", AuthStyle: style},
+		Endpoint: oauth2.Endpoint{AuthURL: ts.Public + "/oauth2/authorize", TokenURL: ts.Public + "/oauth2/token", AuthStyle: style},
 		Scopes:   strings.Fields(c.Scope),
 	}}
 }
@@ -298,12 +260,12 @@ func redirectedToClient(t testing.TB, p page, redirect string) codeResult {
 // decision) from an authorize URL and returns the final redirect.
 func (b *browser) signIn(ts *testServer, authURL, username, decision string) page {
 	b.t.Helper()
-	p := b.follow(ts.public, b.get(authURL))
+	p := b.follow(ts.Public, b.get(authURL))
 	if p.isLogin() {
-		p = b.submit(ts.public, p.onlyForm(b.t), url.Values{"username": {username}, "password": {testPassword}})
+		p = b.submit(ts.Public, p.onlyForm(b.t), url.Values{"username": {username}, "password": {testPassword}})
 	}
 	if p.isConsent() {
-		p = b.submit(ts.public, p.onlyForm(b.t), url.Values{"decision": {decision}})
+		p = b.submit(ts.Public, p.onlyForm(b.t), url.Values{"decision": {decision}})
 	}
 	return p
 }

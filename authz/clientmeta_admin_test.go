@@ -14,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // jwksJSON is the JSON Web Key Set of keys (public or private parts, as
@@ -50,7 +51,7 @@ func mustKey(t testing.TB, alg jose.SignatureAlgorithm) jose.JSONWebKey {
 func pub(k jose.JSONWebKey) jose.JSONWebKey { return k.Public() }
 
 func TestAdminClientAuthMetadata(t *testing.T) {
-	forBackends(t, testAdminClientAuthMetadata)
+	testutil.Backends(t, testAdminClientAuthMetadata)
 }
 
 func testAdminClientAuthMetadata(t *testing.T, cfg authz.Config) {

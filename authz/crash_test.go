@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -26,23 +26,11 @@ import (
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
-// childEnv makes the test binary run a server instead of the tests (see
-// TestMain); its value is the database URL.
+// childEnv makes TestChildServer serve, on the database it names.
 const childEnv = "IDVAUTH_TEST_CHILD_SERVER_DB"
 
 // childFastEnv, set, makes the child use AuditFastCommit.
 const childFastEnv = "IDVAUTH_TEST_CHILD_FAST_COMMIT"
-
-func TestMain(m *testing.M) {
-	if db := os.Getenv(childEnv); db != "" {
-		if err := runChildServer(db); err != nil {
-			fmt.Fprintln(os.Stderr, "child server:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	os.Exit(m.Run())
-}
 
 // childReady is what the child server prints when it is serving.
 type childReady struct {
@@ -51,29 +39,19 @@ type childReady struct {
 	ClientSecret string `json:"client_secret"`
 }
 
-func runChildServer(db string) error {
-	ctx := context.Background()
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+// TestChildServer is the server that testAuditSurvivesSIGKILL runs in a
+// child process (childEnv set) and kills; run otherwise, it skips. It
+// prints childReady and serves until it is killed.
+func TestChildServer(t *testing.T) {
+	db := os.Getenv(childEnv)
+	if db == "" {
+		t.Skip("the child server of TestAuditSurvivesSIGKILL; runs only in its child process")
 	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv, err := authz.New(ctx, authz.Config{DatabaseURL: db, Secrets: []string{secret}, AdminToken: adminToken,
-		Issuer: "http://" + pub.Addr().String(), RateLimits: authz.RateLimits{TokenPerClient: -1, PerIP: -1}, Logger: zap.NewNop(),
+	ts := startServer(t, authz.Config{DatabaseURL: db, RateLimits: authz.RateLimits{TokenPerClient: -1, PerIP: -1}, Logger: zap.NewNop(),
 		AuditFastCommit: os.Getenv(childFastEnv) != ""})
-	if err != nil {
-		return err
-	}
-	demo, err := srv.SeedDemo(ctx)
-	if err != nil {
-		return err
-	}
-	b, _ := json.Marshal(childReady{Public: "http://" + pub.Addr().String(), ClientID: demo.Service.ClientID, ClientSecret: demo.Service.ClientSecret})
+	b, _ := json.Marshal(childReady{Public: ts.Public, ClientID: ts.Demo.Service.ClientID, ClientSecret: ts.Demo.Service.ClientSecret})
 	fmt.Println(string(b))
-	return srv.Serve(ctx, pub, adm)
+	select {}
 }
 
 // TestAuditSurvivesSIGKILL issues tokens from concurrent workers, kills
@@ -89,7 +67,8 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 
 func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 	db := pgtest.URL(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// The child's own timeout ends it should this test never kill it.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildServer$", "-test.timeout=5m")
 	cmd.Env = append(os.Environ(), childEnv+"="+db)
 	if fast {
 		cmd.Env = append(cmd.Env, childFastEnv+"=1")
@@ -103,9 +82,13 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// A child that never says it is ready is killed, which ends the read.
+	const startTimeout = time.Minute
+	startTimer := time.AfterFunc(startTimeout, func() { _ = cmd.Process.Kill() })
 	line, err := bufio.NewReader(out).ReadString('\n')
+	startTimer.Stop()
 	if err != nil {
-		t.Fatalf("child server did not start: %v", err)
+		t.Fatalf("child server did not start (within %v): %v", startTimeout, err)
 	}
 	var ready childReady
 	if err := json.Unmarshal([]byte(line), &ready); err != nil {
@@ -121,6 +104,17 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 		once    sync.Once
 		wg      sync.WaitGroup
 	)
+	kill := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			close(killed)
+		})
+	}
+	// The workers stop at the kill or, should it never come (a child that
+	// fails every request), at this deadline, and the check of how many
+	// responses arrived fails.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	for range workers {
 		wg.Add(1)
@@ -130,9 +124,11 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 				select {
 				case <-killed:
 					return
+				case <-ctx.Done():
+					return
 				default:
 				}
-				req, _ := http.NewRequest("POST", ready.Public+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+				req, _ := http.NewRequestWithContext(ctx, "POST", ready.Public+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
 				req.SetBasicAuth(ready.ClientID, ready.ClientSecret)
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				resp, err := client.Do(req)
@@ -152,15 +148,13 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 				arrived[jti] = true
 				mu.Unlock()
 				if count.Add(1) == killAfter {
-					once.Do(func() {
-						_ = cmd.Process.Signal(syscall.SIGKILL)
-						close(killed)
-					})
+					kill()
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	kill()
 	_ = cmd.Wait()
 
 	st, err := postgres.Open(context.Background(), postgres.Config{URL: db, ClientCacheTTL: -1})
@@ -171,7 +165,10 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 	seen := map[string]int{}
 	var v storage.AuditVerifier
 	f := storage.AuditFilter{Limit: storage.MaxAuditPage}
-	for {
+	for pages := 0; ; pages++ {
+		if pages == maxPages {
+			t.Fatalf("ListAudit: still full pages after %d", maxPages)
+		}
 		page, err := st.ListAudit(context.Background(), f)
 		if err != nil {
 			t.Fatal(err)

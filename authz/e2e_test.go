@@ -10,133 +10,45 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"go.uber.org/zap/zaptest"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/idvauth/idvauth/authz"
-	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
-const (
-	secret     = "e2e-secret-0123456789-0123456789-0123456789"
-	adminToken = "e2e-admin-token-0123456789-0123456789-01"
-)
+// testServer is a server started by testutil.Start, with the requests
+// the tests make of it as methods.
+type testServer struct{ *testutil.Server }
 
-// testServer is a real server on loopback ports.
-type testServer struct {
-	srv    *authz.Server
-	public string        // base URL of the public listener
-	admin  string        // base URL of the admin listener
-	store  storage.Store // nil for PostgreSQL
-	dbURL  string
-	demo   authz.DemoClients
-	stop   func() error
-}
-
-// startServer runs a server on 127.0.0.1:0 with cfg (Store, Secrets,
-// AdminToken, Issuer filled in when empty) until the test ends.
-func startServer(t testing.TB, cfg authz.Config) *testServer {
+// startServer starts a server for the test with testutil.Start; o, at
+// most one, says which demo clients it has (none: its own).
+func startServer(t testing.TB, cfg authz.Config, o ...testutil.Options) *testServer {
 	t.Helper()
-	ts := startServerNoSeed(t, cfg)
-	demo, err := ts.srv.SeedDemo(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.demo = demo
-	return ts
-}
-
-// startServerNoSeed is startServer without the demo clients.
-func startServerNoSeed(t testing.TB, cfg authz.Config) *testServer {
-	t.Helper()
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Store == nil && cfg.DatabaseURL == "" {
-		cfg.Store = memory.New()
-	}
-	if cfg.Secrets == nil {
-		cfg.Secrets = []string{secret}
-	}
-	if cfg.AdminToken == "" {
-		cfg.AdminToken = adminToken
-	}
-	scheme := "http://"
-	if cfg.TLSCertFile != "" {
-		scheme = "https://"
-	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = scheme + pub.Addr().String()
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = zaptest.NewLogger(t)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := authz.New(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, pub, adm) }()
-	var once sync.Once
-	var serveErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case serveErr = <-done:
-			case <-time.After(30 * time.Second):
-				serveErr = errors.New("Serve did not return within 30s of cancel")
-			}
-			srv.Close()
-		})
-		return serveErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &testServer{srv: srv, public: scheme + pub.Addr().String(), admin: "http://" + adm.Addr().String(),
-		store: cfg.Store, dbURL: cfg.DatabaseURL, stop: stop}
-}
-
-// forBackends runs fn once on the memory store and once on a fresh
-// PostgreSQL schema (skipped without IDVAUTH_TEST_DATABASE_URL).
-func forBackends(t *testing.T, fn func(t *testing.T, cfg authz.Config)) {
-	t.Run("memory", func(t *testing.T) { fn(t, authz.Config{Store: memory.New()}) })
-	t.Run("postgres", func(t *testing.T) { fn(t, authz.Config{DatabaseURL: pgtest.URL(t)}) })
+	return &testServer{testutil.Start(t, cfg, o...)}
 }
 
 // countTokens returns how many token records the server's store holds.
 func (ts *testServer) countTokens(t testing.TB) int {
 	t.Helper()
-	if m, ok := ts.store.(*memory.Store); ok {
+	if m, ok := ts.Store.(*memory.Store); ok {
 		_, n := m.Len()
 		return n
 	}
-	return pgtest.CountTokens(t, ts.dbURL)
+	return pgtest.CountTokens(t, ts.DatabaseURL)
 }
 
 // ccConfig is the x/oauth2 client-credentials config of a client.
 func (ts *testServer) ccConfig(c authz.ClientJSON, scopes ...string) *clientcredentials.Config {
 	return &clientcredentials.Config{
-		ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: ts.public + "/oauth2/token",
+		ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: ts.Public + "/oauth2/token",
 		Scopes: scopes, AuthStyle: oauth2.AuthStyleInHeader,
 	}
 }
@@ -144,6 +56,12 @@ func (ts *testServer) ccConfig(c authz.ClientJSON, scopes ...string) *clientcred
 // post sends a form POST with Basic auth (skipped when id is "") and
 // returns status, headers and body.
 func post(t testing.TB, u, id, sec string, form url.Values) (int, http.Header, []byte) {
+	t.Helper()
+	return do(t, formRequest(t, u, id, sec, form))
+}
+
+// formRequest is a form POST to u with Basic auth (none when id is "").
+func formRequest(t testing.TB, u, id, sec string, form url.Values) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -153,14 +71,22 @@ func post(t testing.TB, u, id, sec string, form url.Values) (int, http.Header, [
 	if id != "" {
 		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
 	}
-	return do(t, req)
+	return req
 }
 
+// do sends req with http.DefaultClient and returns status, headers and
+// body.
 func do(t testing.TB, req *http.Request) (int, http.Header, []byte) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	return doWith(t, http.DefaultClient, req)
+}
+
+// doWith is do with hc.
+func doWith(t testing.TB, hc *http.Client, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -170,12 +96,24 @@ func do(t testing.TB, req *http.Request) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
+// accessToken reads access_token from a token response.
+func accessToken(t testing.TB, body []byte) string {
+	t.Helper()
+	var v struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.AccessToken == "" {
+		t.Fatalf("no access_token in %s (%v)", body, err)
+	}
+	return v.AccessToken
+}
+
 // introspect introspects tok as the demo resource server and returns the
 // decoded answer and its raw body.
 func (ts *testServer) introspect(t testing.TB, tok string) (map[string]any, string) {
 	t.Helper()
-	rs := ts.demo.ResourceServer
-	code, h, body := post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}})
+	rs := ts.Demo.ResourceServer
+	code, h, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}})
 	if code != http.StatusOK {
 		t.Fatalf("introspect: status %d: %s", code, body)
 	}
@@ -198,7 +136,7 @@ func (ts *testServer) requireInactive(t testing.TB, tok string) {
 
 func (ts *testServer) jwks(t testing.TB) jose.JSONWebKeySet {
 	t.Helper()
-	resp, err := http.Get(ts.public + "/.well-known/jwks.json")
+	resp, err := http.Get(ts.Public + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,10 +182,10 @@ func (ts *testServer) verify(t testing.TB, tok string, alg jose.SignatureAlgorit
 }
 
 func TestClientCredentialsEndToEnd(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
-		tok, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(ctx)
+		tok, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(ctx)
 		if err != nil {
 			t.Fatalf("client credentials: %v", err)
 		}
@@ -259,7 +197,7 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 		}
 		start := time.Now()
 		c := ts.verify(t, tok.AccessToken, jose.ES256)
-		err = c.ValidateWithLeeway(jwt.Expected{Issuer: ts.public, AnyAudience: jwt.Audience{"idv-api"}, Time: start}, 0)
+		err = c.ValidateWithLeeway(jwt.Expected{Issuer: ts.Public, AnyAudience: jwt.Audience{"idv-api"}, Time: start}, 0)
 		if err != nil {
 			t.Errorf("claims: %v", err)
 		}
@@ -275,11 +213,11 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 
 		m, _ := ts.introspect(t, tok.AccessToken)
 		if m["active"] != true || m["scope"] != "identity.verify" || m["client_id"] != "demo-service" || m["sub"] != "demo-service" ||
-			m["exp"] != float64(c.Expiry.Time().Unix()) || m["jti"] != c.ID || m["iss"] != ts.public {
+			m["exp"] != float64(c.Expiry.Time().Unix()) || m["jti"] != c.ID || m["iss"] != ts.Public {
 			t.Errorf("introspection = %v", m)
 		}
 
-		code, h, body := post(t, ts.public+"/oauth2/revoke", "demo-service", ts.demo.Service.ClientSecret, url.Values{"token": {tok.AccessToken}})
+		code, h, body := post(t, ts.Public+"/oauth2/revoke", "demo-service", ts.Demo.Service.ClientSecret, url.Values{"token": {tok.AccessToken}})
 		if code != http.StatusOK || h.Get("Cache-Control") != "no-store" {
 			t.Fatalf("revoke: status %d cache %q: %s", code, h.Get("Cache-Control"), body)
 		}
@@ -289,7 +227,7 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 
 func TestTokenResponseHeadersAndPostAuth(t *testing.T) {
 	ts := startServer(t, authz.Config{})
-	c, err := ts.srv.CreateClient(context.Background(), authz.ClientJSON{
+	c, err := ts.Srv.CreateClient(context.Background(), authz.ClientJSON{
 		ClientName: "post client", Scope: "identity.read_status", TokenEndpointAuthMethod: "client_secret_post",
 		Audience: []string{"idv-api", "billing"},
 	})
@@ -297,7 +235,7 @@ func TestTokenResponseHeadersAndPostAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ClientID}, "client_secret": {c.ClientSecret}}
-	code, h, body := post(t, ts.public+"/oauth2/token", "", "", form)
+	code, h, body := post(t, ts.Public+"/oauth2/token", "", "", form)
 	if code != http.StatusOK {
 		t.Fatalf("status %d: %s", code, body)
 	}
@@ -320,7 +258,7 @@ func TestTokenResponseHeadersAndPostAuth(t *testing.T) {
 	// by RFC 8707 resource.
 	for _, param := range []string{"audience", "resource"} {
 		form.Set(param, "billing")
-		code, _, body = post(t, ts.public+"/oauth2/token", "", "", form)
+		code, _, body = post(t, ts.Public+"/oauth2/token", "", "", form)
 		form.Del(param)
 		if code != http.StatusOK {
 			t.Fatalf("%s=billing: status %d: %s", param, code, body)
@@ -334,7 +272,7 @@ func TestTokenResponseHeadersAndPostAuth(t *testing.T) {
 
 func TestClientTokenLifetimeAndRS256(t *testing.T) {
 	ts := startServer(t, authz.Config{AccessTokenAlg: "RS256", MaxAccessTokenTTL: 30 * time.Minute})
-	c, err := ts.srv.CreateClient(context.Background(), authz.ClientJSON{Scope: "identity.verify", AccessTokenTTL: 60})
+	c, err := ts.Srv.CreateClient(context.Background(), authz.ClientJSON{Scope: "identity.verify", AccessTokenTTL: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +288,7 @@ func TestClientTokenLifetimeAndRS256(t *testing.T) {
 		t.Errorf("RS256 token introspects %v", m)
 	}
 	// A ttl above the server's maximum is refused at registration.
-	if _, err := ts.srv.CreateClient(context.Background(), authz.ClientJSON{AccessTokenTTL: 3600}); err == nil {
+	if _, err := ts.Srv.CreateClient(context.Background(), authz.ClientJSON{AccessTokenTTL: 3600}); err == nil {
 		t.Error("CreateClient with access_token_ttl above the maximum succeeded")
 	}
 }
@@ -369,15 +307,15 @@ func oauthErr(t testing.TB, body []byte) (code, desc string) {
 }
 
 func TestTokenEndpointRefusals(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
-		svc := ts.demo.Service
+		svc := ts.Demo.Service
 		ctx := context.Background()
-		noGrant, err := ts.srv.CreateClient(ctx, authz.ClientJSON{ClientName: "resource server", GrantTypes: []string{}})
+		noGrant, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{ClientName: "resource server", GrantTypes: []string{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		verifyOnly, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify", Audience: []string{"idv-api"}})
+		verifyOnly, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify", Audience: []string{"idv-api"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +367,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 				if path == "" {
 					path = "/oauth2/token"
 				}
-				req, _ := http.NewRequest(method, ts.public+path, strings.NewReader(tt.body))
+				req, _ := http.NewRequest(method, ts.Public+path, strings.NewReader(tt.body))
 				switch ct {
 				case "":
 					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -472,24 +410,22 @@ func TestTokenEndpointRefusals(t *testing.T) {
 }
 
 func TestIntrospection(t *testing.T) {
-	forBackends(t, testIntrospection)
+	testutil.Backends(t, testIntrospection)
 }
 
 func testIntrospection(t *testing.T, cfg authz.Config) {
-	now := time.Now()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	cfg.Now = clock
+	clock := testutil.NewClock(time.Now())
+	cfg.Now = clock.Now
 	ts := startServer(t, cfg)
 	ctx := context.Background()
-	tok, err := ts.ccConfig(ts.demo.Service, "identity.verify", "identity.read_status").Token(ctx)
+	tok, err := ts.ccConfig(ts.Demo.Service, "identity.verify", "identity.read_status").Token(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	at := tok.AccessToken
 	parts := strings.Split(at, ".")
 	other := startServer(t, authz.Config{})
-	foreign, err := other.ccConfig(other.demo.Service, "identity.verify").Token(ctx)
+	foreign, err := other.ccConfig(other.Demo.Service, "identity.verify").Token(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +438,7 @@ func testIntrospection(t *testing.T, cfg authz.Config) {
 		}
 		return string(b)
 	}
-	rs := ts.demo.ResourceServer
+	rs := ts.Demo.ResourceServer
 	t.Run("inactive answers", func(t *testing.T) {
 		for name, token := range map[string]string{
 			"garbage":            "garbage",
@@ -521,27 +457,27 @@ func testIntrospection(t *testing.T, cfg authz.Config) {
 	})
 	t.Run("scope parameter", func(t *testing.T) {
 		for sc, want := range map[string]bool{"identity.verify": true, "identity.verify identity.read_status": true, "other": false} {
-			code, _, body := post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {at}, "scope": {sc}})
+			code, _, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {at}, "scope": {sc}})
 			if code != 200 || strings.Contains(string(body), `"active":true`) != want {
 				t.Errorf("scope %q: %d %s, want active=%v", sc, code, body, want)
 			}
 		}
 	})
 	t.Run("caller must be an introspecting client", func(t *testing.T) {
-		svc := ts.demo.Service
+		svc := ts.Demo.Service
 		for name, creds := range map[string][2]string{
 			"no credentials":           {"", ""},
 			"non-introspecting client": {svc.ClientID, svc.ClientSecret},
 			"wrong secret":             {rs.ClientID, "nope"},
 			"unknown client":           {"nobody", "nope"},
 		} {
-			code, _, body := post(t, ts.public+"/oauth2/introspect", creds[0], creds[1], url.Values{"token": {at}})
+			code, _, body := post(t, ts.Public+"/oauth2/introspect", creds[0], creds[1], url.Values{"token": {at}})
 			if code != http.StatusUnauthorized || strings.Contains(string(body), "active") {
 				t.Errorf("%s: status %d body %s, want 401 without an answer", name, code, body)
 			}
 		}
 		// A bearer token is not a way in.
-		req, _ := http.NewRequest(http.MethodPost, ts.public+"/oauth2/introspect", strings.NewReader("token="+url.QueryEscape(at)))
+		req, _ := http.NewRequest(http.MethodPost, ts.Public+"/oauth2/introspect", strings.NewReader("token="+url.QueryEscape(at)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Authorization", "Bearer "+at)
 		if code, _, body := do(t, req); code != http.StatusUnauthorized {
@@ -554,7 +490,7 @@ func testIntrospection(t *testing.T, cfg authz.Config) {
 			"duplicate token": {"token": {at, at}},
 			"1 MB body":       {"token": {at}, "pad": {strings.Repeat("x", 1<<20)}},
 		} {
-			code, _, body := post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, form)
+			code, _, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, form)
 			if code/100 != 4 || strings.Contains(string(body), "active") {
 				t.Errorf("%s: status %d body %s, want a 4xx error", name, code, body)
 			}
@@ -562,27 +498,25 @@ func testIntrospection(t *testing.T, cfg authz.Config) {
 		}
 	})
 	t.Run("expired", func(t *testing.T) {
-		mu.Lock()
-		now = now.Add(5*time.Minute + time.Second)
-		mu.Unlock()
+		clock.Advance(5*time.Minute + time.Second)
 		ts.requireInactive(t, at)
 	})
 }
 
 func TestRevocation(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
-		a, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(ctx)
+		a, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+		other, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Another client's revocation is answered 200 (RFC 7009) and changes nothing.
-		code, _, body := post(t, ts.public+"/oauth2/revoke", other.ClientID, other.ClientSecret, url.Values{"token": {a.AccessToken}})
+		code, _, body := post(t, ts.Public+"/oauth2/revoke", other.ClientID, other.ClientSecret, url.Values{"token": {a.AccessToken}})
 		if code != http.StatusOK {
 			t.Fatalf("foreign revoke: %d %s", code, body)
 		}
@@ -595,11 +529,11 @@ func TestRevocation(t *testing.T) {
 			want    int
 		}{
 			"no credentials": {"", "", url.Values{"token": {a.AccessToken}}, 401},
-			"wrong secret":   {ts.demo.Service.ClientID, "x", url.Values{"token": {a.AccessToken}}, 401},
-			"missing token":  {ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token_type_hint": {"access_token"}}, 400},
-			"duplicate":      {ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {a.AccessToken, "x"}}, 400},
+			"wrong secret":   {ts.Demo.Service.ClientID, "x", url.Values{"token": {a.AccessToken}}, 401},
+			"missing token":  {ts.Demo.Service.ClientID, ts.Demo.Service.ClientSecret, url.Values{"token_type_hint": {"access_token"}}, 400},
+			"duplicate":      {ts.Demo.Service.ClientID, ts.Demo.Service.ClientSecret, url.Values{"token": {a.AccessToken, "x"}}, 400},
 		} {
-			code, _, body := post(t, ts.public+"/oauth2/revoke", tc.id, tc.sec, tc.form)
+			code, _, body := post(t, ts.Public+"/oauth2/revoke", tc.id, tc.sec, tc.form)
 			if code != tc.want {
 				t.Errorf("%s: status %d %s, want %d", name, code, body, tc.want)
 			}
@@ -610,12 +544,12 @@ func TestRevocation(t *testing.T) {
 		}
 		// Unknown and garbage tokens: 200, nothing happens.
 		for _, tok := range []string{"garbage", "a.b.c"} {
-			if code, _, body := post(t, ts.public+"/oauth2/revoke", ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {tok}}); code != 200 {
+			if code, _, body := post(t, ts.Public+"/oauth2/revoke", ts.Demo.Service.ClientID, ts.Demo.Service.ClientSecret, url.Values{"token": {tok}}); code != 200 {
 				t.Errorf("revoke %q: %d %s, want 200", tok, code, body)
 			}
 		}
 		// The owner revokes: inactive.
-		if code, _, body := post(t, ts.public+"/oauth2/revoke", ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"token": {a.AccessToken}, "token_type_hint": {"access_token"}}); code != 200 {
+		if code, _, body := post(t, ts.Public+"/oauth2/revoke", ts.Demo.Service.ClientID, ts.Demo.Service.ClientSecret, url.Values{"token": {a.AccessToken}, "token_type_hint": {"access_token"}}); code != 200 {
 			t.Fatalf("revoke: %d %s", code, body)
 		}
 		ts.requireInactive(t, a.AccessToken)
@@ -623,10 +557,10 @@ func TestRevocation(t *testing.T) {
 }
 
 func TestDeletedClientTokensInactive(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
-		c, err := ts.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+		c, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -637,9 +571,7 @@ func TestDeletedClientTokensInactive(t *testing.T) {
 		if m, _ := ts.introspect(t, tok.AccessToken); m["active"] != true {
 			t.Fatalf("fresh token inactive: %v", m)
 		}
-		req, _ := http.NewRequest(http.MethodDelete, ts.admin+"/admin/clients/"+c.ClientID, nil)
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		if code, _, body := do(t, req); code != http.StatusNoContent {
+		if code, body := ts.adminDo(t, http.MethodDelete, "/admin/clients/"+c.ClientID, "", ""); code != http.StatusNoContent {
 			t.Fatalf("delete: %d %s", code, body)
 		}
 		ts.requireInactive(t, tok.AccessToken)
@@ -652,7 +584,7 @@ func TestDeletedClientTokensInactive(t *testing.T) {
 func TestDiscoveryAndHealth(t *testing.T) {
 	ts := startServer(t, authz.Config{})
 	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
-		resp, err := http.Get(ts.public + p)
+		resp, err := http.Get(ts.Public + p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -662,9 +594,9 @@ func TestDiscoveryAndHealth(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %v", p, resp.StatusCode, err)
 		}
-		if m["issuer"] != ts.public || m["token_endpoint"] != ts.public+"/oauth2/token" ||
-			m["introspection_endpoint"] != ts.public+"/oauth2/introspect" || m["revocation_endpoint"] != ts.public+"/oauth2/revoke" ||
-			m["jwks_uri"] != ts.public+"/.well-known/jwks.json" {
+		if m["issuer"] != ts.Public || m["token_endpoint"] != ts.Public+"/oauth2/token" ||
+			m["introspection_endpoint"] != ts.Public+"/oauth2/introspect" || m["revocation_endpoint"] != ts.Public+"/oauth2/revoke" ||
+			m["jwks_uri"] != ts.Public+"/.well-known/jwks.json" {
 			t.Errorf("%s = %v", p, m)
 		}
 		if g, _ := json.Marshal(m["grant_types_supported"]); string(g) != `["client_credentials","authorization_code","refresh_token"]` {
@@ -687,7 +619,7 @@ func TestDiscoveryAndHealth(t *testing.T) {
 		// Every advertised endpoint exists.
 		for _, k := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"} {
 			u, _ := m[k].(string)
-			if !strings.HasPrefix(u, ts.public+"/") {
+			if !strings.HasPrefix(u, ts.Public+"/") {
 				t.Errorf("%s = %q, not on this server", k, u)
 				continue
 			}
@@ -702,7 +634,7 @@ func TestDiscoveryAndHealth(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"/health/live", "/health/ready"} {
-		resp, err := http.Get(ts.public + p)
+		resp, err := http.Get(ts.Public + p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -712,17 +644,17 @@ func TestDiscoveryAndHealth(t *testing.T) {
 		}
 	}
 	// ETag round trip on the JWKS.
-	resp, err := http.Get(ts.public + "/.well-known/jwks.json")
+	resp, err := http.Get(ts.Public + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodGet, ts.public+"/.well-known/jwks.json", nil)
+	req, _ := http.NewRequest(http.MethodGet, ts.Public+"/.well-known/jwks.json", nil)
 	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
 	if code, _, _ := do(t, req); code != http.StatusNotModified || resp.Header.Get("ETag") == "" {
 		t.Errorf("If-None-Match: %d (etag %q), want 304", code, resp.Header.Get("ETag"))
 	}
-	if code, _, body := do(t, mustReq(t, http.MethodGet, ts.public+"/nope")); code != 404 {
+	if code, _, body := do(t, mustReq(t, http.MethodGet, ts.Public+"/nope")); code != 404 {
 		t.Errorf("unknown path: %d %s", code, body)
 	}
 }
@@ -743,25 +675,25 @@ func (failingStore) Ping(context.Context) error { return errors.New("database do
 
 func TestReadyReportsStoreFailure(t *testing.T) {
 	ts := startServer(t, authz.Config{Store: failingStore{memory.New()}})
-	code, _, body := do(t, mustReq(t, http.MethodGet, ts.public+"/health/ready"))
+	code, _, body := do(t, mustReq(t, http.MethodGet, ts.Public+"/health/ready"))
 	if code != http.StatusServiceUnavailable || strings.Contains(string(body), "database down") {
 		t.Errorf("ready = %d %s, want 503 without detail", code, body)
 	}
-	if code, _, _ := do(t, mustReq(t, http.MethodGet, ts.public+"/health/live")); code != 200 {
+	if code, _, _ := do(t, mustReq(t, http.MethodGet, ts.Public+"/health/live")); code != 200 {
 		t.Errorf("live = %d, want 200", code)
 	}
 }
 
 func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	ts := startServer(t, authz.Config{})
-	svc := ts.demo.Service
-	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.public, "http://"))
+	svc := ts.Demo.Service
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.Public, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	body := "grant_type=client_credentials&scope=identity.verify"
-	req, _ := http.NewRequest(http.MethodPost, ts.public+"/oauth2/token", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, ts.Public+"/oauth2/token", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(svc.ClientID, svc.ClientSecret)
 	// Send the headers and half the body, so the request is in flight.
@@ -774,24 +706,20 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	}
 	// Wait until the server has the request (a health call on another
 	// connection proves it is still serving), then stop it.
-	if code, _, _ := do(t, mustReq(t, http.MethodGet, ts.public+"/health/live")); code != 200 {
+	if code, _, _ := do(t, mustReq(t, http.MethodGet, ts.Public+"/health/live")); code != 200 {
 		t.Fatal("server not serving")
 	}
 	stopped := make(chan error, 1)
-	go func() { stopped <- ts.stop() }()
+	go func() { stopped <- ts.Stop() }()
 	// New connections are refused once shutdown has begun.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", strings.TrimPrefix(ts.public, "http://"), time.Second)
+	testutil.Eventually(t, 10*time.Second, "the listener refusing connections after shutdown began", func() bool {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(ts.Public, "http://"), time.Second)
 		if err != nil {
-			break
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("listener still accepts connections 10s after shutdown began")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	select {
 	case err := <-stopped:
 		t.Fatalf("Serve returned (%v) before the in-flight request finished", err)
@@ -801,6 +729,9 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	pw.Close()
+	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
 		t.Fatal(err)
@@ -816,27 +747,23 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 }
 
 func TestJanitorDeletesExpiredTokens(t *testing.T) {
-	forBackends(t, testJanitor)
+	testutil.Backends(t, testJanitor)
 }
 
 func testJanitor(t *testing.T, cfg authz.Config) {
-	now := time.Now()
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	cfg.Now, cfg.JanitorBatch = clock, 2
+	clock := testutil.NewClock(time.Now())
+	cfg.Now, cfg.JanitorBatch = clock.Now, 2
 	ts := startServer(t, cfg)
 	for i := 0; i < 5; i++ {
-		if _, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(context.Background()); err != nil {
+		if _, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n, err := ts.srv.Janitor(context.Background()); err != nil || n != 0 {
+	if n, err := ts.Srv.Janitor(context.Background()); err != nil || n != 0 {
 		t.Fatalf("Janitor before expiry = %d, %v, want 0", n, err)
 	}
-	mu.Lock()
-	now = now.Add(6 * time.Minute)
-	mu.Unlock()
-	if n, err := ts.srv.Janitor(context.Background()); err != nil || n != 5 {
+	clock.Advance(6 * time.Minute)
+	if n, err := ts.Srv.Janitor(context.Background()); err != nil || n != 5 {
 		t.Fatalf("Janitor after expiry = %d, %v, want 5", n, err)
 	}
 	if tokens := ts.countTokens(t); tokens != 0 {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 )
@@ -21,7 +22,7 @@ import (
 // tokens, a failed login), exports their data, erases them, and checks
 // that nothing of them is left and their tokens are dead.
 func TestEraseUser(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		username := "zelda.erasable"
 		name, email := "Zelda Q. Erasable", "zelda.q.erasable@example.org"
@@ -37,8 +38,8 @@ func TestEraseUser(t *testing.T) {
 		br := newBrowser(t)
 		// One failed login first: the failure counter is keyed by the
 		// username's keyed hash.
-		p := br.follow(ts.public, br.get(authURL(c, randomString(16), oauth2.GenerateVerifier(), randomString(16))))
-		br.submit(ts.public, p.onlyForm(t), url.Values{"username": {username}, "password": {"not the password at all"}})
+		p := br.follow(ts.Public, br.get(authURL(c, randomString(16), oauth2.GenerateVerifier(), randomString(16))))
+		br.submit(ts.Public, p.onlyForm(t), url.Values{"username": {username}, "password": {"not the password at all"}})
 		v := oauth2.GenerateVerifier()
 		p = br.signIn(ts, authURL(c, randomString(16), v, randomString(16)), username, "allow")
 		res := redirectedToClient(t, p, c.RedirectURIs[0])
@@ -108,7 +109,7 @@ func TestEraseUser(t *testing.T) {
 // passwordHash reads a person's stored hash.
 func (ts *testServer) passwordHash(t testing.TB, id string) string {
 	t.Helper()
-	if m, ok := ts.store.(*memory.Store); ok {
+	if m, ok := ts.Store.(*memory.Store); ok {
 		u, err := m.GetUser(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +126,7 @@ func (ts *testServer) passwordHash(t testing.TB, id string) string {
 
 func (ts *testServer) db(t testing.TB) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), ts.dbURL)
+	conn, err := pgx.Connect(context.Background(), ts.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func (ts *testServer) db(t testing.TB) *pgx.Conn {
 func (ts *testServer) findText(t testing.TB, s string) string {
 	t.Helper()
 	ctx := context.Background()
-	if m, ok := ts.store.(*memory.Store); ok {
+	if m, ok := ts.Store.(*memory.Store); ok {
 		users, _ := m.ListUsers(ctx)
 		for _, u := range users {
 			if strings.Contains(fmt.Sprint(u), s) {

@@ -13,21 +13,14 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
 func (ts *testServer) keyList(t testing.TB) authz.KeyList {
 	t.Helper()
-	code, body := ts.adminDo(t, http.MethodGet, "/admin/keys", "", "")
-	if code != http.StatusOK {
-		t.Fatalf("GET /admin/keys: %d %s", code, body)
-	}
-	var kl authz.KeyList
-	if err := json.Unmarshal(body, &kl); err != nil {
-		t.Fatal(err)
-	}
-	return kl
+	return adminCall[authz.KeyList](t, ts, http.MethodGet, "/admin/keys", nil, http.StatusOK)
 }
 
 func activeKID(t testing.TB, kl authz.KeyList, alg string) string {
@@ -50,29 +43,11 @@ func kidOf(t testing.TB, tok string) string {
 	return parsed.Headers[0].KeyID
 }
 
-// waitFor polls cond until it holds and returns how long that took (for
-// the log). hang only guards against a test that would never end; it is
-// not the bound being tested.
-func waitFor(t testing.TB, hang time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	start := time.Now()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: never happened", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return time.Since(start)
-}
-
 func TestAdminKeysRotateAndRetire(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
-		svc := ts.demo.Service
+		svc := ts.Demo.Service
 		before := activeKID(t, ts.keyList(t), "ES256")
 		rsBefore := activeKID(t, ts.keyList(t), "RS256")
 		old, err := ts.ccConfig(svc, "identity.verify").Token(ctx)
@@ -159,7 +134,7 @@ func TestAdminKeysRotateAndRetire(t *testing.T) {
 			}
 		}
 		// Without the admin token: 401.
-		req, _ := http.NewRequest(http.MethodPost, ts.admin+"/admin/keys/rotate", strings.NewReader(`{}`))
+		req, _ := http.NewRequest(http.MethodPost, ts.Admin+"/admin/keys/rotate", strings.NewReader(`{}`))
 		req.Header.Set("Content-Type", "application/json")
 		if code, _, _ := do(t, req); code != http.StatusUnauthorized {
 			t.Errorf("rotate without the admin token: %d, want 401", code)
@@ -181,8 +156,8 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 	// A long poll interval: only the notification can bring the change.
 	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, KeyCheckInterval: time.Hour}
 	a := startServer(t, cfg)
-	b := startServerKeepingDemoCfg(t, cfg, a.demo.Service, a.demo.ResourceServer)
-	svc := a.demo.Service
+	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	svc := a.Demo.Service
 
 	oldKID := activeKID(t, a.keyList(t), "ES256")
 	old, err := b.ccConfig(svc, "identity.verify").Token(ctx)
@@ -196,7 +171,7 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 		t.Fatalf("rotate on A: %d %s", code, body)
 	}
 	newKID := activeKID(t, a.keyList(t), "ES256")
-	lag := waitFor(t, 30*time.Second, "B signing with the key A activated", func() bool {
+	lag := testutil.Eventually(t, 30*time.Second, "B signing with the key A activated", func() bool {
 		tok, err := b.ccConfig(svc, "identity.verify").Token(ctx)
 		return err == nil && kidOf(t, tok.AccessToken) == newKID
 	})
@@ -205,7 +180,7 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 	if code, body := a.adminDo(t, http.MethodPost, "/admin/keys/"+oldKID+"/retire", "application/json", `{"revoke_tokens":true}`); code != 200 {
 		t.Fatalf("retire on A: %d %s", code, body)
 	}
-	lag = waitFor(t, 30*time.Second, "B answering inactive for a revoked key's token", func() bool {
+	lag = testutil.Eventually(t, 30*time.Second, "B answering inactive for a revoked key's token", func() bool {
 		m, _ := b.introspect(t, old.AccessToken)
 		return m["active"] == false
 	})
@@ -221,15 +196,12 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 func TestOneRotationPerPeriod(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	ctx := context.Background()
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock := testutil.NewClock(time.Now())
 	// Published 2*5m+10s before it is due at 2h: from 1h49m50s.
-	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, Now: clock,
+	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, Now: clock.Now,
 		KeyRotationInterval: 2 * time.Hour, JWKSMaxAge: 5 * time.Minute}
 	a := startServer(t, cfg)
-	b := startServerKeepingDemoCfg(t, cfg, a.demo.Service, a.demo.ResourceServer)
+	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
 	first := activeKID(t, a.keyList(t), "ES256")
 
 	both := func() {
@@ -238,7 +210,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := s.srv.MaintainKeys(ctx); err != nil {
+				if err := s.Srv.MaintainKeys(ctx); err != nil {
 					t.Errorf("MaintainKeys: %v", err)
 				}
 			}()
@@ -255,13 +227,13 @@ func TestOneRotationPerPeriod(t *testing.T) {
 		return n
 	}
 	// Before the pre-publication time nothing happens.
-	advance(time.Hour)
+	clock.Advance(time.Hour)
 	both()
 	if n := len(a.keyList(t).Keys); n != 2 {
 		t.Fatalf("%d keys an hour before the rotation is due, want 2", n)
 	}
 	// Within it, one next key is published, by one replica.
-	advance(55 * time.Minute)
+	clock.Advance(55 * time.Minute)
 	both()
 	if n := count(keys.StateNext); n != 1 {
 		t.Fatalf("%d next ES256 keys after both replicas tried, want 1", n)
@@ -270,7 +242,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 		t.Fatal("the next key signs before the rotation is due")
 	}
 	// When due, it is activated once; both replicas sign with it.
-	advance(30 * time.Minute)
+	clock.Advance(30 * time.Minute)
 	both()
 	both()
 	kl := a.keyList(t)
@@ -279,7 +251,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 		t.Fatalf("after the rotation: %+v", kl)
 	}
 	for name, s := range map[string]*testServer{"A": a, "B": b} {
-		tok, err := s.ccConfig(a.demo.Service, "identity.verify").Token(ctx)
+		tok, err := s.ccConfig(a.Demo.Service, "identity.verify").Token(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

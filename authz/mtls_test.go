@@ -2,19 +2,13 @@ package authz_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -31,89 +25,9 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/memory"
 )
-
-// testCert is a certificate with its key, made in the test.
-type testCert struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-// certOpts shape a test certificate.
-type certOpts struct {
-	subject   pkix.Name
-	dns       []string
-	ips       []net.IP
-	notBefore time.Time
-	notAfter  time.Time
-	isCA      bool
-	server    bool
-}
-
-// newCert makes a certificate signed by parent (self-signed when parent
-// is nil).
-func newCert(t testing.TB, parent *testCert, o certOpts) *testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if o.notBefore.IsZero() {
-		o.notBefore = time.Now().Add(-time.Hour)
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = time.Now().Add(24 * time.Hour)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: o.subject, NotBefore: o.notBefore, NotAfter: o.notAfter,
-		DNSNames: o.dns, IPAddresses: o.ips, BasicConstraintsValid: true, IsCA: o.isCA,
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	switch {
-	case o.isCA:
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-	case o.server:
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	default:
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	signer, signKey := tmpl, key
-	if parent != nil {
-		signer, signKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: c, key: key}
-}
-
-func (c *testCert) certPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
-}
-
-func (c *testCert) keyPEM(t testing.TB) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func (c *testCert) tlsCert() tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{c.cert.Raw}, PrivateKey: c.key, Leaf: c.cert}
-}
-
-func (c *testCert) thumbprint() string {
-	sum := sha256.Sum256(c.cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
 
 func writeFile(t testing.TB, dir, name string, b []byte) string {
 	t.Helper()
@@ -128,8 +42,8 @@ func writeFile(t testing.TB, dir, name string, b []byte) string {
 // CA, as files for Config.
 type tlsEnv struct {
 	dir               string
-	serverCA, server  *testCert
-	clientCA          *testCert
+	serverCA, server  *testutil.Cert
+	clientCA          *testutil.Cert
 	certFile, keyFile string
 	clientCAFile      string
 	roots             *x509.CertPool
@@ -138,51 +52,37 @@ type tlsEnv struct {
 func newTLSEnv(t testing.TB) *tlsEnv {
 	t.Helper()
 	e := &tlsEnv{dir: t.TempDir()}
-	e.serverCA = newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "test server CA"}, isCA: true})
-	e.server = newCert(t, e.serverCA, certOpts{subject: pkix.Name{CommonName: "127.0.0.1"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}, server: true})
-	e.clientCA = newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "test client CA"}, isCA: true})
-	e.certFile = writeFile(t, e.dir, "server.crt", e.server.certPEM())
-	e.keyFile = writeFile(t, e.dir, "server.key", e.server.keyPEM(t))
-	e.clientCAFile = writeFile(t, e.dir, "client-ca.crt", e.clientCA.certPEM())
+	e.serverCA = testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "test server CA"}, CA: true})
+	e.server = testutil.NewCert(t, testutil.CertOptions{Parent: e.serverCA, Subject: pkix.Name{CommonName: "127.0.0.1"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	e.clientCA = testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "test client CA"}, CA: true})
+	e.certFile = writeFile(t, e.dir, "server.crt", e.server.CertPEM())
+	e.keyFile = writeFile(t, e.dir, "server.key", e.server.KeyPEM(t))
+	e.clientCAFile = writeFile(t, e.dir, "client-ca.crt", e.clientCA.CertPEM())
 	e.roots = x509.NewCertPool()
-	e.roots.AddCert(e.serverCA.cert)
+	e.roots.AddCert(e.serverCA.Cert)
 	return e
 }
 
 // httpClient is an HTTPS client that trusts the test server CA and
 // presents cert (none if nil).
-func (e *tlsEnv) httpClient(cert *testCert) *http.Client {
+func (e *tlsEnv) httpClient(cert *testutil.Cert) *http.Client {
 	tc := &tls.Config{RootCAs: e.roots}
 	if cert != nil {
-		tc.Certificates = []tls.Certificate{cert.tlsCert()}
+		tc.Certificates = []tls.Certificate{cert.TLS()}
 	}
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 30 * time.Second}
 }
 
-// postWith posts form with hc, with Basic auth unless id is "".
+// postWith posts form with hc, with Basic auth unless id is "", and the
+// extra header.
 func postWith(t testing.TB, hc *http.Client, u, id, sec string, form url.Values, header http.Header) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := formRequest(t, u, id, sec, form)
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if id != "" {
-		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(sec))
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	code, _, b := doWith(t, hc, req)
+	return code, b
 }
 
 // cnfOf is the cnf x5t#S256 of a JWT access token, verified with the JWKS.
@@ -210,19 +110,8 @@ func (ts *testServer) cnfOf(t testing.TB, hc *http.Client, tok string) string {
 	return c.Cnf.X5t
 }
 
-func accessToken(t testing.TB, body []byte) string {
-	t.Helper()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-		t.Fatalf("token answer %s: no access_token", body)
-	}
-	return tok.AccessToken
-}
-
 func TestMutualTLSClientAuth(t *testing.T) {
-	forBackends(t, testMutualTLSClientAuth)
+	testutil.Backends(t, testMutualTLSClientAuth)
 }
 
 func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
@@ -230,34 +119,26 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 	cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile = e.certFile, e.keyFile, e.clientCAFile
 	ts := startServer(t, cfg)
 	dn := pkix.Name{CommonName: "kyc-mtls", Organization: []string{"Example"}}
-	good := newCert(t, e.clientCA, certOpts{subject: dn, dns: []string{"kyc.example"}})
-	expired := newCert(t, e.clientCA, certOpts{subject: dn, notBefore: time.Now().Add(-48 * time.Hour), notAfter: time.Now().Add(-24 * time.Hour)})
-	otherCA := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "other CA"}, isCA: true})
-	fromOtherCA := newCert(t, otherCA, certOpts{subject: dn, dns: []string{"kyc.example"}})
-	wrongDN := newCert(t, e.clientCA, certOpts{subject: pkix.Name{CommonName: "intruder", Organization: []string{"Example"}}})
-	self := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "self"}})
-	selfOther := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "self"}})
-	selfExpired := &testCert{key: self.key}
-	{
-		tmpl := *self.cert
-		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
-		der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &self.key.PublicKey, self.key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		selfExpired.cert, _ = x509.ParseCertificate(der)
-	}
+	good := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: dn, DNSNames: []string{"kyc.example"}})
+	expired := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: dn, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	otherCA := testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "other CA"}, CA: true})
+	fromOtherCA := testutil.NewCert(t, testutil.CertOptions{Parent: otherCA, Subject: dn, DNSNames: []string{"kyc.example"}})
+	wrongDN := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: pkix.Name{CommonName: "intruder", Organization: []string{"Example"}}})
+	self := testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "self"}})
+	selfOther := testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "self"}})
+	selfExpired := testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "self"}, Key: self.Key,
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
 
 	ts.createClient(t, map[string]any{"client_id": "mtls", "token_endpoint_auth_method": "tls_client_auth",
 		"tls_client_auth_subject_dn": "CN=kyc-mtls,O=Example", "scope": "identity.verify"})
 	ts.createClient(t, map[string]any{"client_id": "mtls-san", "token_endpoint_auth_method": "tls_client_auth",
 		"tls_client_auth_san_dns": "kyc.example", "scope": "identity.verify"})
 	ts.createClient(t, map[string]any{"client_id": "self", "token_endpoint_auth_method": "self_signed_tls_client_auth",
-		"jwks": json.RawMessage(jwksJSON(t, jose.JSONWebKey{Key: &self.key.PublicKey})), "scope": "identity.verify"})
+		"jwks": json.RawMessage(jwksJSON(t, jose.JSONWebKey{Key: &self.Key.PublicKey})), "scope": "identity.verify"})
 	bound := ts.createClient(t, map[string]any{"client_id": "bound-secret", "scope": "identity.verify",
 		"tls_client_certificate_bound_access_tokens": true})
-	svc, rs := ts.demo.Service, ts.demo.ResourceServer
-	tokenURL := ts.public + "/oauth2/token"
+	svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
+	tokenURL := ts.Public + "/oauth2/token"
 	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}}
 	withID := func(id string, extra ...string) url.Values {
 		f := url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}, "client_id": {id}}
@@ -268,7 +149,7 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 	}
 	tests := []struct {
 		name      string
-		cert      *testCert
+		cert      *testutil.Cert
 		basic     [2]string
 		form      url.Values
 		want      int
@@ -312,17 +193,17 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 				return
 			}
 			tok := accessToken(t, b)
-			verifyWith(t, hc, ts.public, tok)
+			verifyWith(t, hc, ts.Public, tok)
 			want := ""
 			if tt.wantBound {
-				want = tt.cert.thumbprint()
+				want = tt.cert.Thumbprint()
 			}
 			if got := ts.cnfOf(t, hc, tok); got != want {
 				t.Errorf("access token cnf x5t#S256 = %q, want %q", got, want)
 			}
 			// Introspection (by a resource server without a certificate)
 			// shows the binding.
-			code, b = postWith(t, e.httpClient(nil), ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}, nil)
+			code, b = postWith(t, e.httpClient(nil), ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}, nil)
 			var m struct {
 				Active bool `json:"active"`
 				Cnf    *struct {
@@ -351,8 +232,8 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 		if err != nil {
 			t.Fatalf("x/oauth2 Token() = %v", err)
 		}
-		if got := ts.cnfOf(t, nil, tok.AccessToken); got != good.thumbprint() {
-			t.Errorf("cnf = %q, want %q", got, good.thumbprint())
+		if got := ts.cnfOf(t, nil, tok.AccessToken); got != good.Thumbprint() {
+			t.Errorf("cnf = %q, want %q", got, good.Thumbprint())
 		}
 		ctx = context.WithValue(t.Context(), oauth2.HTTPClient, e.httpClient(wrongDN))
 		if _, err := cfg.Token(ctx); err == nil {
@@ -364,25 +245,25 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 		jk := mustKey(t, jose.EdDSA)
 		ts.createClient(t, map[string]any{"client_id": "jwt-bound", "token_endpoint_auth_method": "private_key_jwt",
 			"jwks": json.RawMessage(jwksJSON(t, pub(jk))), "scope": "identity.verify", "tls_client_certificate_bound_access_tokens": true})
-		a := signAssertion(t, jk, assertionClaims("jwt-bound", ts.public))
+		a := signAssertion(t, jk, assertionClaims("jwt-bound", ts.Public))
 		code, b := postWith(t, e.httpClient(self), tokenURL, "", "", assertionForm(a), nil)
 		if code != 200 {
 			t.Fatalf("token = %d %s", code, b)
 		}
-		if got := ts.cnfOf(t, nil, accessToken(t, b)); got != self.thumbprint() {
-			t.Errorf("cnf = %q, want the presented certificate's %q", got, self.thumbprint())
+		if got := ts.cnfOf(t, nil, accessToken(t, b)); got != self.Thumbprint() {
+			t.Errorf("cnf = %q, want the presented certificate's %q", got, self.Thumbprint())
 		}
 		if code, b := postWith(t, e.httpClient(self), tokenURL, "", "", assertionForm(a), nil); code != 401 {
 			t.Errorf("replayed assertion over TLS = %d %s, want 401", code, b)
 		}
-		a = signAssertion(t, jk, assertionClaims("jwt-bound", ts.public))
+		a = signAssertion(t, jk, assertionClaims("jwt-bound", ts.Public))
 		if code, b := postWith(t, e.httpClient(nil), tokenURL, "", "", assertionForm(a), nil); code != 400 {
 			t.Errorf("bound private_key_jwt client without a certificate = %d %s, want 400", code, b)
 		}
 	})
 
 	// Discovery names the methods and the binding.
-	resp, err := e.httpClient(nil).Get(ts.public + "/.well-known/openid-configuration")
+	resp, err := e.httpClient(nil).Get(ts.Public + "/.well-known/openid-configuration")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,8 +283,8 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 // and a new certificate in the files is served without a restart.
 func TestTLSListener(t *testing.T) {
 	e := newTLSEnv(t)
-	ts := startServerNoSeed(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile})
-	addr := strings.TrimPrefix(ts.public, "https://")
+	ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile}, testutil.Options{NoDemo: true})
+	addr := strings.TrimPrefix(ts.Public, "https://")
 	dial := func(tc *tls.Config) (*tls.ConnectionState, error) {
 		tc.RootCAs = e.roots
 		conn, err := tls.Dial("tcp", addr, tc)
@@ -424,43 +305,36 @@ func TestTLSListener(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TLS 1.2 handshake: %v", err)
 	}
-	if st.PeerCertificates[0].SerialNumber.Cmp(e.server.cert.SerialNumber) != 0 {
+	if st.PeerCertificates[0].SerialNumber.Cmp(e.server.Cert.SerialNumber) != 0 {
 		t.Fatalf("served certificate is not the configured one")
 	}
-	if resp, err := e.httpClient(nil).Get(ts.public + "/health/live"); err != nil || resp.StatusCode != 200 {
+	if resp, err := e.httpClient(nil).Get(ts.Public + "/health/live"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET /health/live over TLS = %v %v", resp, err)
 	}
 
-	next := newCert(t, e.serverCA, certOpts{subject: pkix.Name{CommonName: "127.0.0.1 renewed"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}, server: true})
+	next := testutil.NewCert(t, testutil.CertOptions{Parent: e.serverCA, Subject: pkix.Name{CommonName: "127.0.0.1 renewed"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
 	// Write the key first, then the certificate; a torn pair in between
 	// keeps the old one (the reload fails and is retried).
-	writeFile(t, e.dir, "server.key.tmp", next.keyPEM(t))
-	writeFile(t, e.dir, "server.crt.tmp", next.certPEM())
+	writeFile(t, e.dir, "server.key.tmp", next.KeyPEM(t))
+	writeFile(t, e.dir, "server.crt.tmp", next.CertPEM())
 	if err := os.Rename(filepath.Join(e.dir, "server.key.tmp"), e.keyFile); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(filepath.Join(e.dir, "server.crt.tmp"), e.certFile); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testutil.Eventually(t, 15*time.Second, "the renewed certificate served", func() bool {
 		st, err := dial(&tls.Config{})
-		if err == nil && st.PeerCertificates[0].SerialNumber.Cmp(next.cert.SerialNumber) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the renewed certificate was not served within 15s (last error %v)", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil && st.PeerCertificates[0].SerialNumber.Cmp(next.Cert.SerialNumber) == 0
+	})
 }
 
 // TestForwardedClientCertificate: behind a trusted proxy that ends TLS,
 // the certificate comes in a header, believed only from the proxy.
 func TestForwardedClientCertificate(t *testing.T) {
 	e := newTLSEnv(t)
-	good := newCert(t, e.clientCA, certOpts{subject: pkix.Name{CommonName: "kyc-mtls", Organization: []string{"Example"}}})
-	hdr := http.Header{"X-Ssl-Client-Cert": {url.PathEscape(string(good.certPEM()))}}
+	good := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: pkix.Name{CommonName: "kyc-mtls", Organization: []string{"Example"}}})
+	hdr := http.Header{"X-Ssl-Client-Cert": {url.PathEscape(string(good.CertPEM()))}}
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"mtls"}}
 	for _, tt := range []struct {
 		name    string
@@ -478,16 +352,16 @@ func TestForwardedClientCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := startServerNoSeed(t, authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-SSL-Client-Cert", TrustedProxies: p})
+			ts := startServer(t, authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-SSL-Client-Cert", TrustedProxies: p}, testutil.Options{NoDemo: true})
 			ts.createClient(t, map[string]any{"client_id": "mtls", "token_endpoint_auth_method": "tls_client_auth",
 				"tls_client_auth_subject_dn": "CN=kyc-mtls,O=Example"})
-			code, b := postWith(t, http.DefaultClient, ts.public+"/oauth2/token", "", "", form, tt.header)
+			code, b := postWith(t, http.DefaultClient, ts.Public+"/oauth2/token", "", "", form, tt.header)
 			if code != tt.want {
 				t.Fatalf("token = %d %s, want %d", code, b, tt.want)
 			}
 			if code == 200 {
-				if got := ts.cnfOf(t, nil, accessToken(t, b)); got != good.thumbprint() {
-					t.Errorf("cnf x5t#S256 = %q, want %q", got, good.thumbprint())
+				if got := ts.cnfOf(t, nil, accessToken(t, b)); got != good.Thumbprint() {
+					t.Errorf("cnf x5t#S256 = %q, want %q", got, good.Thumbprint())
 				}
 			}
 		})
@@ -547,7 +421,7 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	var cj authz.ClientJSON
 	_ = json.Unmarshal(b, &cj)
 	c := webClient{ClientJSON: cj, cfg: &oauth2.Config{ClientID: "mobile", RedirectURL: redirectURI,
-		Endpoint: oauth2.Endpoint{AuthURL: ts.public + "/oauth2/authorize", TokenURL: ts.public + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
+		Endpoint: oauth2.Endpoint{AuthURL: ts.Public + "/oauth2/authorize", TokenURL: ts.Public + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},
 		Scopes:   []string{"openid", "offline_access", "identity.verify"}}}
 	br := newBrowser(t)
 	br.client.Transport = e.httpClient(nil).Transport
@@ -555,23 +429,23 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	authCode := newCode(t, ts, br, c, v)
 
 	// The device's key: a self-made certificate is enough for binding.
-	device := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "device"}})
-	other := newCert(t, nil, certOpts{subject: pkix.Name{CommonName: "thief"}})
-	tokenURL := ts.public + "/oauth2/token"
+	device := testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "device"}})
+	other := testutil.NewCert(t, testutil.CertOptions{Subject: pkix.Name{CommonName: "thief"}})
+	tokenURL := ts.Public + "/oauth2/token"
 	st, body := postWith(t, e.httpClient(device), tokenURL, "", "", url.Values{"grant_type": {"authorization_code"}, "code": {authCode},
 		"redirect_uri": {redirectURI}, "client_id": {"mobile"}, "code_verifier": {v}}, nil)
 	first := decodeTokens(t, st, body)
-	if got := ts.cnfOf(t, nil, first.AccessToken); got != device.thumbprint() {
-		t.Fatalf("access token cnf = %q, want the device certificate's %q", got, device.thumbprint())
+	if got := ts.cnfOf(t, nil, first.AccessToken); got != device.Thumbprint() {
+		t.Fatalf("access token cnf = %q, want the device certificate's %q", got, device.Thumbprint())
 	}
 	// The bound access token is good at /userinfo only with the device's
 	// certificate (RFC 8705 section 3).
 	for _, tt := range []struct {
 		name string
-		cert *testCert
+		cert *testutil.Cert
 		want int
 	}{{"the device certificate", device, http.StatusOK}, {"another certificate", other, http.StatusUnauthorized}, {"no certificate", nil, http.StatusUnauthorized}} {
-		req, _ := http.NewRequest(http.MethodGet, ts.public+"/userinfo", nil)
+		req, _ := http.NewRequest(http.MethodGet, ts.Public+"/userinfo", nil)
 		req.Header.Set("Authorization", "Bearer "+first.AccessToken)
 		resp, err := e.httpClient(tt.cert).Do(req)
 		if err != nil {
@@ -586,7 +460,7 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}, "client_id": {"mobile"}}
 	for _, tt := range []struct {
 		name string
-		cert *testCert
+		cert *testutil.Cert
 	}{{"another certificate", other}, {"no certificate", nil}} {
 		st, body := postWith(t, e.httpClient(tt.cert), tokenURL, "", "", refresh, nil)
 		if ec, _ := oauthErr(t, body); st != http.StatusBadRequest || ec != "invalid_grant" {
@@ -595,8 +469,8 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	}
 	st, body = postWith(t, e.httpClient(device), tokenURL, "", "", refresh, nil)
 	second := decodeTokens(t, st, body)
-	if got := ts.cnfOf(t, nil, second.AccessToken); got != device.thumbprint() {
-		t.Errorf("refreshed access token cnf = %q, want %q", got, device.thumbprint())
+	if got := ts.cnfOf(t, nil, second.AccessToken); got != device.Thumbprint() {
+		t.Errorf("refreshed access token cnf = %q, want %q", got, device.Thumbprint())
 	}
 }
 
@@ -621,7 +495,7 @@ func TestTLSConfigRefusals(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
-			cfg.Store, cfg.Secrets, cfg.AdminToken = memoryStore(), []string{secret}, adminToken
+			cfg.Store, cfg.Secrets, cfg.AdminToken = memoryStore(), []string{testutil.Secret}, testutil.AdminToken
 			srv, err := authz.New(t.Context(), cfg)
 			if err == nil {
 				srv.Close()

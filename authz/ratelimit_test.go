@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
@@ -38,22 +39,22 @@ func requireLimited(t testing.TB, what string, code int, h http.Header, body []b
 // number of failures, refuses even the right secret from that address,
 // is audited, and leaves other clients alone.
 func TestClientAuthCoolOff(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg.ClientAuthMaxFailures = 3
 		cfg.ClientAuthWindow = time.Minute
 		ts := startServer(t, cfg)
-		svc, rs := ts.demo.Service, ts.demo.ResourceServer
+		svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
 		form := url.Values{"grant_type": {"client_credentials"}}
 		for i := range 3 {
-			if code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong", form); code != http.StatusUnauthorized {
+			if code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong", form); code != http.StatusUnauthorized {
 				t.Fatalf("failure %d = %d %s, want 401 (no cool-off before the limit)", i+1, code, body)
 			}
 		}
-		code, h, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form)
+		code, h, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form)
 		requireLimited(t, "right secret during cool-off", code, h, body, 60)
-		code, h, body = post(t, ts.public+"/oauth2/introspect", svc.ClientID, svc.ClientSecret, url.Values{"token": {"x"}})
+		code, h, body = post(t, ts.Public+"/oauth2/introspect", svc.ClientID, svc.ClientSecret, url.Values{"token": {"x"}})
 		requireLimited(t, "introspection during cool-off", code, h, body, 60)
-		if code, _, body := post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"x"}}); code != http.StatusOK {
+		if code, _, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"x"}}); code != http.StatusOK {
 			t.Errorf("another client during the cool-off = %d %s, want 200", code, body)
 		}
 		locked := ts.auditAll(t, url.Values{"type": {authz.EventClientLocked}})
@@ -71,16 +72,16 @@ func TestClientAuthCoolOffAcrossReplicas(t *testing.T) {
 	// so the test needs no waiting (the default cache bounds the lag to 1s).
 	cfg := authz.Config{DatabaseURL: dbURL, ClientAuthMaxFailures: 4, ClientAuthWindow: time.Minute, ClientLockCacheTTL: -1}
 	a := startServer(t, cfg)
-	b := startServerNoSeed(t, cfg)
-	svc := a.demo.Service
+	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	svc := a.Demo.Service
 	form := url.Values{"grant_type": {"client_credentials"}}
 	for i, ts := range []*testServer{a, b, a, b} {
-		if code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong", form); code != http.StatusUnauthorized {
+		if code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong", form); code != http.StatusUnauthorized {
 			t.Fatalf("failure %d = %d %s, want 401", i+1, code, body)
 		}
 	}
 	for name, ts := range map[string]*testServer{"a": a, "b": b} {
-		code, h, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form)
+		code, h, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form)
 		requireLimited(t, "replica "+name+" after 2+2 failures", code, h, body, 60)
 	}
 }
@@ -89,30 +90,30 @@ func TestClientAuthCoolOffAcrossReplicas(t *testing.T) {
 // client within its rate is never refused, one over it gets 429.
 func TestRateLimits(t *testing.T) {
 	ts := startServer(t, authz.Config{RateLimits: authz.RateLimits{TokenPerClient: 2, PerIP: 1000}})
-	svc := ts.demo.Service
+	svc := ts.Demo.Service
 	form := url.Values{"grant_type": {"client_credentials"}}
 	// The bucket holds 10 s of the rate: 20 requests pass at once.
 	for i := range 20 {
-		if code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form); code != http.StatusOK {
+		if code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form); code != http.StatusOK {
 			t.Fatalf("request %d within the burst = %d %s", i+1, code, body)
 		}
 	}
-	code, h, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form)
+	code, h, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, form)
 	requireLimited(t, "21st request", code, h, body, 1)
 	// Another client has its own bucket.
-	rs := ts.demo.ResourceServer
-	if code, _, body := post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"x"}}); code != http.StatusOK {
+	rs := ts.Demo.ResourceServer
+	if code, _, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"x"}}); code != http.StatusOK {
 		t.Errorf("another client = %d %s", code, body)
 	}
 
 	// Per address: a tiny limit refuses before any client work.
 	ip := startServer(t, authz.Config{RateLimits: authz.RateLimits{PerIP: 0.5}})
 	for i := range 5 {
-		if code, _, body := post(t, ip.public+"/oauth2/token", "nobody", "x", form); code == http.StatusTooManyRequests {
+		if code, _, body := post(t, ip.Public+"/oauth2/token", "nobody", "x", form); code == http.StatusTooManyRequests {
 			t.Fatalf("request %d within the address burst = 429 %s", i+1, body)
 		}
 	}
-	code, h, body = post(t, ip.public+"/oauth2/revoke", "nobody", "x", url.Values{"token": {"x"}})
+	code, h, body = post(t, ip.Public+"/oauth2/revoke", "nobody", "x", url.Values{"token": {"x"}})
 	requireLimited(t, "address over its limit", code, h, body, 2)
 }
 
@@ -120,19 +121,19 @@ func TestRateLimits(t *testing.T) {
 // pattern against the default limits: never a 429.
 func TestDefaultLimitsLetBusyClientsThrough(t *testing.T) {
 	ts := startServer(t, authz.Config{})
-	svc, rs := ts.demo.Service, ts.demo.ResourceServer
-	code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
+	code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 	if code != http.StatusOK {
 		t.Fatalf("token: %d %s", code, body)
 	}
-	tok := tokenFrom(t, body)
+	tok := accessToken(t, body)
 	for i := range 300 {
-		if code, _, body := post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}); code != http.StatusOK {
+		if code, _, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}}); code != http.StatusOK {
 			t.Fatalf("introspection %d = %d %s", i+1, code, body)
 		}
 	}
 	for i := range 50 {
-		if code, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
+		if code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}}); code != http.StatusOK {
 			t.Fatalf("token %d = %d %s", i+1, code, body)
 		}
 	}
@@ -141,7 +142,7 @@ func TestDefaultLimitsLetBusyClientsThrough(t *testing.T) {
 // scrape reads /metrics and parses it as Prometheus text exposition.
 func (ts *testServer) scrape(t testing.TB) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(ts.admin + "/metrics")
+	resp, err := http.Get(ts.Admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,15 +195,15 @@ func value(fams map[string]*dto.MetricFamily, family string, want map[string]str
 
 // TestMetrics checks that /metrics parses and moves with requests.
 func TestMetrics(t *testing.T) {
-	forBackends(t, func(t *testing.T, cfg authz.Config) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		before := ts.scrape(t)
-		svc, rs := ts.demo.Service, ts.demo.ResourceServer
-		_, _, body := post(t, ts.public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
-		tok := tokenFrom(t, body)
-		post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}})
-		post(t, ts.public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"junk"}})
-		post(t, ts.public+"/oauth2/token", svc.ClientID, "wrong", url.Values{"grant_type": {"client_credentials"}})
+		svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
+		_, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+		tok := accessToken(t, body)
+		post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {tok}})
+		post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"junk"}})
+		post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong", url.Values{"grant_type": {"client_credentials"}})
 		after := ts.scrape(t)
 		for _, c := range []struct {
 			family string
@@ -226,7 +227,7 @@ func TestMetrics(t *testing.T) {
 			len(after["idvauth_signing_key_age_seconds"].GetMetric()) < 2 {
 			t.Errorf("signing key ages = %v", after["idvauth_signing_key_age_seconds"])
 		}
-		if ts.dbURL != "" && after["idvauth_db_connections_max"] == nil {
+		if ts.DatabaseURL != "" && after["idvauth_db_connections_max"] == nil {
 			t.Error("no database pool metrics on PostgreSQL")
 		}
 		// No label holds a client secret or token.
@@ -249,8 +250,8 @@ func TestMetricsToken(t *testing.T) {
 	for _, c := range []struct {
 		auth string
 		want int
-	}{{"", 401}, {"Bearer " + adminToken, 401}, {"Bearer metrics-token-0123456789", 200}} {
-		req, _ := http.NewRequestWithContext(context.Background(), "GET", ts.admin+"/metrics", nil)
+	}{{"", 401}, {"Bearer " + testutil.AdminToken, 401}, {"Bearer metrics-token-0123456789", 200}} {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", ts.Admin+"/metrics", nil)
 		if c.auth != "" {
 			req.Header.Set("Authorization", c.auth)
 		}
@@ -267,12 +268,12 @@ func TestRefusedRequestsLimit(t *testing.T) {
 	ts := startServer(t, authz.Config{RateLimits: authz.RateLimits{FailedPerIP: 0.5}}) // a bucket of 5
 	form := url.Values{"grant_type": {"client_credentials"}}
 	for i := range 5 {
-		if code, _, body := post(t, ts.public+"/oauth2/token", "nobody-"+strconv.Itoa(i), "x", form); code != http.StatusUnauthorized {
+		if code, _, body := post(t, ts.Public+"/oauth2/token", "nobody-"+strconv.Itoa(i), "x", form); code != http.StatusUnauthorized {
 			t.Fatalf("refused request %d = %d %s, want 401", i+1, code, body)
 		}
 	}
 	for _, ep := range []string{"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"} {
-		code, h, body := post(t, ts.public+ep, "nobody", "x", url.Values{"grant_type": {"client_credentials"}, "token": {"x"}})
+		code, h, body := post(t, ts.Public+ep, "nobody", "x", url.Values{"grant_type": {"client_credentials"}, "token": {"x"}})
 		requireLimited(t, ep+" after 5 refusals", code, h, body, 3)
 	}
 	if refused := ts.auditAll(t, url.Values{"type": {authz.EventTokenRefused}}); len(refused) != 5 {

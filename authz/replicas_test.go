@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
@@ -21,7 +22,7 @@ func TestDurableAcrossRestart(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	ctx := context.Background()
 	first := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer})
-	svc, rs := first.demo.Service, first.demo.ResourceServer
+	svc := first.Demo.Service
 	live, err := first.ccConfig(svc, "identity.verify").Token(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -30,21 +31,21 @@ func TestDurableAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, _, body := post(t, first.public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {revoked.AccessToken}}); code != 200 {
+	if code, _, body := post(t, first.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {revoked.AccessToken}}); code != 200 {
 		t.Fatalf("revoke: %d %s", code, body)
 	}
 	jwksBefore := first.jwks(t)
-	if err := first.stop(); err != nil {
+	if err := first.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	// The wrong secret is a clear start-up error, never new keys.
-	_, err = authz.New(ctx, authz.Config{DatabaseURL: dbURL, Secrets: []string{"another-secret-0123456789-0123456789-0123"}, AdminToken: adminToken})
+	_, err = authz.New(ctx, authz.Config{DatabaseURL: dbURL, Secrets: []string{"another-secret-0123456789-0123456789-0123"}, AdminToken: testutil.AdminToken})
 	if err == nil || !strings.Contains(err.Error(), "IDVAUTH_SECRETS") {
 		t.Fatalf("start with a wrong secret: %v, want an error naming IDVAUTH_SECRETS", err)
 	}
 
-	second := startServerKeepingDemo(t, dbURL, svc, rs)
+	second := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, testutil.Options{ReplicaOf: first.Server})
 	if m, _ := second.introspect(t, live.AccessToken); m["active"] != true {
 		t.Fatalf("token issued before the restart: %v, want active", m)
 	}
@@ -64,28 +65,12 @@ func TestDurableAcrossRestart(t *testing.T) {
 // deployment.
 const sharedIssuer = "https://idvauth.example"
 
-// startServerKeepingDemo starts a server on dbURL without reseeding the
-// demo clients (which would rotate their secrets).
-func startServerKeepingDemo(t *testing.T, dbURL string, svc, rs authz.ClientJSON) *testServer {
-	t.Helper()
-	return startServerKeepingDemoCfg(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, svc, rs)
-}
-
-// startServerKeepingDemoCfg starts a replica with cfg that uses the demo
-// clients another replica seeded.
-func startServerKeepingDemoCfg(t *testing.T, cfg authz.Config, svc, rs authz.ClientJSON) *testServer {
-	t.Helper()
-	ts := startServerNoSeed(t, cfg)
-	ts.demo = authz.DemoClients{Service: svc, ResourceServer: rs}
-	return ts
-}
-
 func TestTwoServersOneDatabase(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	ctx := context.Background()
 	a := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer})
-	b := startServerKeepingDemo(t, dbURL, a.demo.Service, a.demo.ResourceServer)
-	svc := a.demo.Service
+	b := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, testutil.Options{ReplicaOf: a.Server})
+	svc := a.Demo.Service
 
 	tok, err := a.ccConfig(svc, "identity.verify").Token(ctx)
 	if err != nil {
@@ -98,13 +83,13 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	b.verify(t, tok.AccessToken, "ES256")
 
 	// Revoked on B: inactive on A at once.
-	if code, _, body := post(t, b.public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}}); code != 200 {
+	if code, _, body := post(t, b.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}}); code != 200 {
 		t.Fatalf("revoke on B: %d %s", code, body)
 	}
 	a.requireInactive(t, tok.AccessToken)
 
 	// A client created on A works on B; deleted on B, its tokens die on A.
-	c, err := a.srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+	c, err := a.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +97,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client from A on B: %v", err)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, b.admin+"/admin/clients/"+c.ClientID, nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	if code, _, body := do(t, req); code != http.StatusNoContent {
+	if code, body := b.adminDo(t, http.MethodDelete, "/admin/clients/"+c.ClientID, "", ""); code != http.StatusNoContent {
 		t.Fatalf("delete on B: %d %s", code, body)
 	}
 	a.requireInactive(t, tok2.AccessToken)
@@ -127,16 +110,10 @@ func TestTwoServersOneDatabase(t *testing.T) {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
 	// B hears of it through the database (LISTEN/NOTIFY) within moments.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := b.ccConfig(svc, "identity.verify").Token(ctx); err != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("B still accepts a secret rotated away on A after 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "B refusing a secret rotated away on A", func() bool {
+		_, err := b.ccConfig(svc, "identity.verify").Token(ctx)
+		return err != nil
+	})
 }
 
 // proxy forwards TCP to target and can be cut and restored, to play a
@@ -219,30 +196,20 @@ func TestReadyFollowsTheDatabase(t *testing.T) {
 	u.RawQuery = q.Encode()
 	ts := startServer(t, authz.Config{DatabaseURL: u.String()})
 	ready := func() int {
-		code, _, _ := do(t, mustReq(t, http.MethodGet, ts.public+"/health/ready"))
+		code, _, _ := do(t, mustReq(t, http.MethodGet, ts.Public+"/health/ready"))
 		return code
 	}
-	waitFor := func(want int) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for ready() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("/health/ready never became %d", want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitFor(200)
+	testutil.Eventually(t, 20*time.Second, "/health/ready answering 200", func() bool { return ready() == 200 })
 	p.down()
-	waitFor(503)
+	testutil.Eventually(t, 20*time.Second, "/health/ready answering 503 with the database down", func() bool { return ready() == 503 })
 	// Requests that need the database fail cleanly meanwhile.
-	code, _, body := post(t, ts.public+"/oauth2/token", ts.demo.Service.ClientID, ts.demo.Service.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
+	code, _, body := post(t, ts.Public+"/oauth2/token", ts.Demo.Service.ClientID, ts.Demo.Service.ClientSecret, url.Values{"grant_type": {"client_credentials"}})
 	if code < 500 || strings.Contains(string(body), "postgres") || strings.Contains(string(body), "dial") {
 		t.Errorf("token while the database is down: %d %s, want a clean 5xx", code, body)
 	}
 	p.up(t)
-	waitFor(200)
-	if _, err := ts.ccConfig(ts.demo.Service, "identity.verify").Token(context.Background()); err != nil {
+	testutil.Eventually(t, 20*time.Second, "/health/ready answering 200 with the database back", func() bool { return ready() == 200 })
+	if _, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(context.Background()); err != nil {
 		t.Fatalf("token after the database came back: %v", err)
 	}
 }

@@ -1,0 +1,158 @@
+package testutil
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/memory"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
+)
+
+// The secret and admin token of the servers Start runs, unless the
+// Config names others.
+const (
+	Secret     = "e2e-secret-0123456789-0123456789-0123456789"
+	AdminToken = "e2e-admin-token-0123456789-0123456789-01"
+)
+
+// stopTimeout bounds how long Stop waits for Serve to return.
+const stopTimeout = 30 * time.Second
+
+// Server is an authz.Server serving on loopback ports until its test ends
+// (or Stop).
+type Server struct {
+	Srv *authz.Server
+	// Public and Admin are the base URLs of the public listener (https://
+	// when the Config has a TLS certificate) and of the admin listener.
+	Public, Admin string
+	// Store is the server's store; nil when it runs on DatabaseURL.
+	Store       storage.Store
+	DatabaseURL string
+	// Demo are the demo clients the server knows (see Options).
+	Demo authz.DemoClients
+
+	stop func() error
+}
+
+// Options say which demo clients a server started by Start has. The zero
+// value seeds its own (authz.Server.SeedDemo).
+type Options struct {
+	// NoDemo starts the server without demo clients.
+	NoDemo bool
+	// ReplicaOf is another server on the same database whose demo clients
+	// this one uses: seeding them again would rotate their secrets.
+	ReplicaOf *Server
+}
+
+// Start runs a server with cfg on 127.0.0.1:0 until the test ends. Where
+// cfg leaves them empty it fills in Store (a new memory store, unless
+// DatabaseURL is set), Secrets (Secret), AdminToken (AdminToken), Issuer
+// (the public listener's URL) and Logger (the test's). opts is at most
+// one Options; without, the server seeds its demo clients.
+func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
+	t.Helper()
+	var o Options
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		t.Fatalf("testutil.Start: %d Options, want at most one", len(opts))
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		pub.Close()
+		t.Fatal(err)
+	}
+	if cfg.Store == nil && cfg.DatabaseURL == "" {
+		cfg.Store = memory.New()
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = []string{Secret}
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = AdminToken
+	}
+	scheme := "http://"
+	if cfg.TLSCertFile != "" {
+		scheme = "https://"
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = scheme + pub.Addr().String()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zaptest.NewLogger(t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := authz.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		pub.Close()
+		adm.Close()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, pub, adm) }()
+	var once sync.Once
+	var serveErr error
+	s := &Server{Srv: srv, Public: scheme + pub.Addr().String(), Admin: "http://" + adm.Addr().String(),
+		Store: cfg.Store, DatabaseURL: cfg.DatabaseURL}
+	s.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case serveErr = <-done:
+			case <-time.After(stopTimeout):
+				serveErr = fmt.Errorf("Serve did not return within %v of cancel", stopTimeout)
+			}
+			srv.Close()
+		})
+		return serveErr
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	switch {
+	case o.ReplicaOf != nil:
+		s.Demo = o.ReplicaOf.Demo
+	case !o.NoDemo:
+		if s.Demo, err = srv.SeedDemo(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// Stop stops the server (as the end of the test does) and returns what
+// Serve returned. Calls after the first return the same.
+func (s *Server) Stop() error { return s.stop() }
+
+// runner is *testing.T or *testing.B.
+type runner[T any] interface {
+	testing.TB
+	Run(name string, f func(T)) bool
+}
+
+// Backends runs fn as two subtests: "memory", on a new memory store, and
+// "postgres", on a fresh PostgreSQL schema (pgtest.URL: skipped without
+// IDVAUTH_TEST_DATABASE_URL, failed instead under
+// IDVAUTH_TEST_REQUIRE_POSTGRES=1). It is the one way to run a test or
+// benchmark on both.
+func Backends[T runner[T]](t T, fn func(t T, cfg authz.Config)) {
+	t.Run("memory", func(t T) { fn(t, authz.Config{Store: memory.New()}) })
+	t.Run("postgres", func(t T) { fn(t, authz.Config{DatabaseURL: pgtest.URL(t)}) })
+}
