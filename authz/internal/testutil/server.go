@@ -115,7 +115,7 @@ func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
 			select {
 			case serveErr = <-done:
 			case <-time.After(stopTimeout):
-				serveErr = fmt.Errorf("Serve did not return within %v of cancel", stopTimeout)
+				serveErr = fmt.Errorf("testutil: Serve did not return within %v of cancel", stopTimeout)
 			}
 			srv.Close()
 		})
