@@ -31,7 +31,7 @@ const (
 // validAuthMetadata checks the key and certificate metadata of a client
 // against its (already checked) token_endpoint_auth_method and copies it
 // into c.
-func validAuthMetadata(in clientInput, c *storage.Client) error {
+func validAuthMetadata(in clientInput, c *storage.Client) *web.Error {
 	method := c.TokenEndpointAuthMethod
 	rawJWKS := bytes.TrimSpace(in.JWKS)
 	if bytes.Equal(rawJWKS, []byte("null")) {
