@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,15 +34,8 @@ const DefaultAuditPage = 100
 // type, client_id, subject, cursor, limit (1 to storage.MaxAuditPage).
 func auditFilter(q url.Values) (storage.AuditFilter, error) {
 	f := storage.AuditFilter{Limit: DefaultAuditPage}
-	for k := range q {
-		switch k {
-		case "since", "until", "type", "client_id", "subject", "cursor", "limit":
-			if len(q[k]) > 1 {
-				return f, badRequest("The parameter '" + k + "' is given more than once.")
-			}
-		default:
-			return f, badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: since, until, type, client_id, subject, cursor, limit.")
-		}
+	if err := onlyParams(q, "since", "until", "type", "client_id", "subject", "cursor", "limit"); err != nil {
+		return f, err
 	}
 	var err error
 	for _, t := range []struct {
@@ -54,15 +48,8 @@ func auditFilter(q url.Values) (storage.AuditFilter, error) {
 			}
 		}
 	}
-	if v := q.Get("cursor"); v != "" {
-		if f.AfterSeq, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterSeq < 0 {
-			return f, badRequest("'cursor' must be the next_cursor of an earlier page.")
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > storage.MaxAuditPage {
-			return f, badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", storage.MaxAuditPage))
-		}
+	if err := auditPage(q, &f); err != nil {
+		return f, err
 	}
 	f.Type, f.ClientID, f.Subject = q.Get("type"), q.Get("client_id"), q.Get("subject")
 	for _, v := range []string{f.Type, f.ClientID, f.Subject} {
@@ -71,6 +58,37 @@ func auditFilter(q url.Values) (storage.AuditFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// auditPage reads the page of GET /admin/audit into f: cursor (the Seq
+// to list after) and limit.
+func auditPage(q url.Values, f *storage.AuditFilter) error {
+	var err error
+	if v := q.Get("cursor"); v != "" {
+		if f.AfterSeq, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterSeq < 0 {
+			return badRequest("'cursor' must be the next_cursor of an earlier page.")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > storage.MaxAuditPage {
+			return badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", storage.MaxAuditPage))
+		}
+	}
+	return nil
+}
+
+// onlyParams checks that the query q holds no parameter but the known
+// ones, each at most once.
+func onlyParams(q url.Values, known ...string) error {
+	for k, v := range q {
+		switch {
+		case !slices.Contains(known, k):
+			return badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: " + strings.Join(known, ", ") + ".")
+		case len(v) > 1:
+			return badRequest("The parameter '" + k + "' is given more than once.")
+		}
+	}
+	return nil
 }
 
 // auditList serves GET /admin/audit.
@@ -289,15 +307,8 @@ func (h *Handler) auditVerify(w http.ResponseWriter, r *http.Request) (reply, er
 
 // auditVerifyQuery reads the query of GET /admin/audit/verify.
 func auditVerifyQuery(q url.Values) (*adminapi.AuditAnchor, int64, error) {
-	for k := range q {
-		switch k {
-		case "from", "limit":
-			if len(q[k]) > 1 {
-				return nil, 0, badRequest("The parameter '" + k + "' is given more than once.")
-			}
-		default:
-			return nil, 0, badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: from, limit.")
-		}
+	if err := onlyParams(q, "from", "limit"); err != nil {
+		return nil, 0, err
 	}
 	var from *adminapi.AuditAnchor
 	if v := q.Get("from"); v != "" || q.Has("from") {
