@@ -64,26 +64,13 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, 
 		return
 	}
 	c := ar.GetClient().(*clientauth.Client)
-	form := ar.GetRequestForm()
-	prompts := strings.Fields(form.Get("prompt"))
-	maxAge := int64(-1)
-	if v := form.Get("max_age"); v != "" {
-		maxAge, _ = strconv.ParseInt(v, 10, 64) // checked by parseAuthorize
-	}
-
+	prompts := strings.Fields(ar.GetRequestForm().Get("prompt"))
 	bs, user, ok, err := h.browserSession(ctx, r)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	now := h.now()
-	needLogin := !ok
-	if ok && !st.freshLogin {
-		if slices.Contains(prompts, "login") || maxAge == 0 || (maxAge > 0 && now.Sub(bs.AuthTime) > time.Duration(maxAge)*time.Second) {
-			needLogin = true
-		}
-	}
-	if needLogin {
+	if !ok || !st.freshLogin && signInTooOld(ar.GetRequestForm(), prompts, bs.AuthTime, h.now()) {
 		if slices.Contains(prompts, "none") {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in, and prompt=none forbids asking them to."))
 			return
@@ -96,30 +83,45 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, 
 		// not ask again.
 		raw = withoutLoginPrompt(raw)
 	}
-
-	requested := ar.GetRequestedScopes()
-	if !st.consentGiven {
-		covered := false
-		if !slices.Contains(prompts, "consent") {
-			consent, err := h.store.GetConsent(ctx, user.ID, c.GetID())
-			switch {
-			case err == nil:
-				covered = isSubset(requested, consent.Scopes)
-			case !errors.Is(err, storage.ErrNotFound):
-				h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
-				return
-			}
-		}
-		if !covered {
-			if slices.Contains(prompts, "none") {
-				h.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The person has not consented to these scopes, and prompt=none forbids asking them to."))
-				return
-			}
-			h.consentPage(w, r, c, user, requested, raw)
-			return
-		}
+	if !st.consentGiven && !h.consented(w, r, ar, user, raw, prompts) {
+		return
 	}
 	h.issueCode(w, r, ar, c, user, bs, st)
+}
+
+// signInTooOld reports whether a sign-in at authTime is too old for the
+// request with form: it asks for prompt=login, or its max_age has passed.
+func signInTooOld(form url.Values, prompts []string, authTime, now time.Time) bool {
+	maxAge := int64(-1)
+	if v := form.Get("max_age"); v != "" {
+		maxAge, _ = strconv.ParseInt(v, 10, 64) // checked by parseAuthorize
+	}
+	return slices.Contains(prompts, "login") || maxAge == 0 || (maxAge > 0 && now.Sub(authTime) > time.Duration(maxAge)*time.Second)
+}
+
+// consented reports whether user's consent to ar's client covers the
+// scopes ar requests; prompt=consent asks again regardless. If not, it
+// answers itself (the consent page, or an error for prompt=none or a
+// store failure) and returns false.
+func (h *Handler) consented(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user storage.User, raw string, prompts []string) bool {
+	c := ar.GetClient().(*clientauth.Client)
+	requested := ar.GetRequestedScopes()
+	if !slices.Contains(prompts, "consent") {
+		consent, err := h.store.GetConsent(r.Context(), user.ID, c.GetID())
+		switch {
+		case err == nil && isSubset(requested, consent.Scopes):
+			return true
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+			return false
+		}
+	}
+	if slices.Contains(prompts, "none") {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The person has not consented to these scopes, and prompt=none forbids asking them to."))
+		return false
+	}
+	h.consentPage(w, r, c, user, requested, raw)
+	return false
 }
 
 // issueCode grants what was asked (the client may have it: checked by
