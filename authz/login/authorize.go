@@ -329,9 +329,12 @@ func redirectRegistered(c *clientauth.Client, requested string) bool {
 	if slices.Contains(uris, requested) {
 		return true
 	}
-	if !c.IsPublic() {
-		return false
-	}
+	return c.IsPublic() && loopbackRegistered(uris, requested)
+}
+
+// loopbackRegistered reports whether requested is an http URI on a
+// loopback IP address that differs from one of uris in its port only.
+func loopbackRegistered(uris []string, requested string) bool {
 	ru, err := url.Parse(requested)
 	if err != nil || ru.Scheme != "http" || ru.User != nil || ru.Fragment != "" {
 		return false
@@ -339,13 +342,10 @@ func redirectRegistered(c *clientauth.Client, requested string) bool {
 	if ip := net.ParseIP(ru.Hostname()); ip == nil || !ip.IsLoopback() {
 		return false
 	}
-	for _, reg := range uris {
+	return slices.ContainsFunc(uris, func(reg string) bool {
 		gu, err := url.Parse(reg)
-		if err == nil && gu.Scheme == "http" && gu.Hostname() == ru.Hostname() && gu.EscapedPath() == ru.EscapedPath() && gu.RawQuery == ru.RawQuery {
-			return true
-		}
-	}
-	return false
+		return err == nil && gu.Scheme == "http" && gu.Hostname() == ru.Hostname() && gu.EscapedPath() == ru.EscapedPath() && gu.RawQuery == ru.RawQuery
+	})
 }
 
 // authorizeHTTPRequest is a GET request for raw, for fosite to parse.
