@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,15 +34,8 @@ const DefaultAuditPage = 100
 // type, client_id, subject, cursor, limit (1 to storage.MaxAuditPage).
 func auditFilter(q url.Values) (storage.AuditFilter, error) {
 	f := storage.AuditFilter{Limit: DefaultAuditPage}
-	for k := range q {
-		switch k {
-		case "since", "until", "type", "client_id", "subject", "cursor", "limit":
-			if len(q[k]) > 1 {
-				return f, badRequest("The parameter '" + k + "' is given more than once.")
-			}
-		default:
-			return f, badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: since, until, type, client_id, subject, cursor, limit.")
-		}
+	if err := onlyParams(q, "since", "until", "type", "client_id", "subject", "cursor", "limit"); err != nil {
+		return f, err
 	}
 	var err error
 	for _, t := range []struct {
@@ -54,15 +48,8 @@ func auditFilter(q url.Values) (storage.AuditFilter, error) {
 			}
 		}
 	}
-	if v := q.Get("cursor"); v != "" {
-		if f.AfterSeq, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterSeq < 0 {
-			return f, badRequest("'cursor' must be the next_cursor of an earlier page.")
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > storage.MaxAuditPage {
-			return f, badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", storage.MaxAuditPage))
-		}
+	if err := auditPage(q, &f); err != nil {
+		return f, err
 	}
 	f.Type, f.ClientID, f.Subject = q.Get("type"), q.Get("client_id"), q.Get("subject")
 	for _, v := range []string{f.Type, f.ClientID, f.Subject} {
@@ -71,6 +58,37 @@ func auditFilter(q url.Values) (storage.AuditFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// auditPage reads the page of GET /admin/audit into f: cursor (the Seq
+// to list after) and limit.
+func auditPage(q url.Values, f *storage.AuditFilter) error {
+	var err error
+	if v := q.Get("cursor"); v != "" {
+		if f.AfterSeq, err = strconv.ParseInt(v, 10, 64); err != nil || f.AfterSeq < 0 {
+			return badRequest("'cursor' must be the next_cursor of an earlier page.")
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > storage.MaxAuditPage {
+			return badRequest(fmt.Sprintf("'limit' must be a whole number from 1 to %d.", storage.MaxAuditPage))
+		}
+	}
+	return nil
+}
+
+// onlyParams checks that the query q holds no parameter but the known
+// ones, each at most once.
+func onlyParams(q url.Values, known ...string) error {
+	for k, v := range q {
+		switch {
+		case !slices.Contains(known, k):
+			return badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: " + strings.Join(known, ", ") + ".")
+		case len(v) > 1:
+			return badRequest("The parameter '" + k + "' is given more than once.")
+		}
+	}
+	return nil
 }
 
 // auditList serves GET /admin/audit.
@@ -102,95 +120,148 @@ func (h *Handler) auditList(w http.ResponseWriter, r *http.Request) (reply, erro
 // checks at most limit entries and may answer incomplete; the next call
 // continues from its LastSeq:LastHash.
 func (h *Handler) VerifyAudit(ctx context.Context, from *adminapi.AuditAnchor, limit int64) (adminapi.AuditVerification, error) {
-	var v storage.AuditVerifier
-	var out adminapi.AuditVerification
 	// The head first: entries appended while we walk come after it.
 	headSeq, headHash, err := h.store.AuditHead(ctx)
 	if err != nil {
-		return out, fmt.Errorf("admin: read audit head: %w", err)
+		return adminapi.AuditVerification{}, fmt.Errorf("admin: read audit head: %w", err)
 	}
-	f := storage.AuditFilter{Limit: storage.MaxAuditPage}
+	w := &auditWalk{store: h.store, headSeq: headSeq, limit: limit, f: storage.AuditFilter{Limit: storage.MaxAuditPage}}
+	if err := w.run(ctx, from, headHash); err != nil {
+		return broken(w.out, err)
+	}
+	w.out.OK = true
+	return w.out, nil
+}
+
+// auditWalk is one verification of the audit chain up to headSeq. Its
+// steps return the first broken link as an *storage.AuditBreak.
+type auditWalk struct {
+	store   Store
+	headSeq int64
+	// limit > 0 bounds the entries checked.
+	limit int64
+	// f selects the next page.
+	f storage.AuditFilter
+	v storage.AuditVerifier
+	// anchored: the walk starts after an entry checked before.
+	anchored bool
+	out      adminapi.AuditVerification
+}
+
+// run checks the chain after from (or from its start), then, if it
+// reached the head, that the chain ends there with headHash.
+func (w *auditWalk) run(ctx context.Context, from *adminapi.AuditAnchor, headHash []byte) error {
 	if from != nil {
-		if from.Seq > headSeq {
-			out.BrokenAt = headSeq + 1
-			out.Reason = fmt.Sprintf("the chain head says the last entry is %d, but entry %d was checked before (entries removed from the end)", headSeq, from.Seq)
-			return out, nil
+		if err := w.anchor(ctx, *from); err != nil {
+			return err
 		}
-		page, err := h.store.ListAudit(ctx, storage.AuditFilter{AfterSeq: from.Seq - 1, Limit: 1})
-		if err != nil {
-			return out, fmt.Errorf("admin: read audit trail: %w", err)
-		}
-		if len(page) == 0 || page[0].Seq != from.Seq {
-			return out, badRequest(fmt.Sprintf("Entry %d is no longer in the audit trail: retention dropped it, or it was deleted. "+
-				"Verify the whole trail (without 'from'), which tells which.", from.Seq))
-		}
-		if err := v.Anchor(page[0], from.Hash); err != nil {
-			return broken(out, err)
-		}
-		f.AfterSeq, out.LastSeq, out.LastHash = from.Seq, from.Seq, hex.EncodeToString(from.Hash)
 	}
-walk:
-	for out.LastSeq < headSeq {
-		if limit > 0 {
-			if out.Entries == limit {
-				if _, err := v.Finish(); err != nil {
-					return broken(out, err)
-				}
-				out.OK = true
-				return out, nil
+	if err := w.walk(ctx); err != nil {
+		return err
+	}
+	if _, err := w.v.Finish(); err != nil {
+		return err
+	}
+	if !w.out.Complete {
+		return nil
+	}
+	return w.endsAtHead(headHash)
+}
+
+// anchor starts the walk after from, which must still be in the trail with
+// the hash kept for it.
+func (w *auditWalk) anchor(ctx context.Context, from adminapi.AuditAnchor) error {
+	if from.Seq > w.headSeq {
+		return &storage.AuditBreak{Seq: w.headSeq + 1,
+			Reason: fmt.Sprintf("the chain head says the last entry is %d, but entry %d was checked before (entries removed from the end)", w.headSeq, from.Seq)}
+	}
+	page, err := w.store.ListAudit(ctx, storage.AuditFilter{AfterSeq: from.Seq - 1, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("admin: read audit trail: %w", err)
+	}
+	if len(page) == 0 || page[0].Seq != from.Seq {
+		return badRequest(fmt.Sprintf("Entry %d is no longer in the audit trail: retention dropped it, or it was deleted. "+
+			"Verify the whole trail (without 'from'), which tells which.", from.Seq))
+	}
+	if err := w.v.Anchor(page[0], from.Hash); err != nil {
+		return err
+	}
+	w.anchored = true
+	w.f.AfterSeq, w.out.LastSeq, w.out.LastHash = from.Seq, from.Seq, hex.EncodeToString(from.Hash)
+	return nil
+}
+
+// walk checks the entries up to the head, page by page, and marks the
+// report complete; with a limit it stops after limit entries, incomplete.
+func (w *auditWalk) walk(ctx context.Context) error {
+	for w.out.LastSeq < w.headSeq {
+		if w.limit > 0 {
+			if w.out.Entries == w.limit {
+				return nil
 			}
-			f.Limit = int(min(limit-out.Entries, storage.MaxAuditPage))
+			w.f.Limit = int(min(w.limit-w.out.Entries, storage.MaxAuditPage))
 		}
-		page, err := h.store.ListAudit(ctx, f)
+		page, err := w.store.ListAudit(ctx, w.f)
 		if err != nil {
-			return out, fmt.Errorf("admin: read audit trail: %w", err)
+			return fmt.Errorf("admin: read audit trail: %w", err)
 		}
-		for _, e := range page {
-			if e.Seq > headSeq {
-				break walk
-			}
-			if err := v.Add(e); err != nil {
-				return broken(out, err)
-			}
-			if out.FirstSeq == 0 {
-				out.FirstSeq = e.Seq
-				if from == nil && e.Seq != 1 {
-					if err := h.vouchFor(ctx, &v, e.Seq); err != nil {
-						return out, err
-					}
-				}
-			}
-			out.LastSeq, out.LastHash = e.Seq, hex.EncodeToString(e.Hash)
-			out.Entries++
+		pastHead, err := w.add(ctx, page)
+		if err != nil {
+			return err
 		}
-		if len(page) < f.Limit {
+		if pastHead || len(page) < w.f.Limit {
 			break
 		}
-		f.AfterSeq = page[len(page)-1].Seq
+		w.f.AfterSeq = page[len(page)-1].Seq
 	}
-	out.Complete = true
-	if _, err := v.Finish(); err != nil {
-		return broken(out, err)
-	}
-	if out.LastSeq != headSeq || (headSeq > 0 && out.LastHash != hex.EncodeToString(headHash)) {
-		out.BrokenAt = out.LastSeq + 1
-		out.Reason = fmt.Sprintf("the chain head says the last entry is %d, but the trail ends at %d (entries removed from the end)", headSeq, out.LastSeq)
-		if out.LastSeq == headSeq {
-			out.BrokenAt, out.Reason = headSeq, "the last entry's hash differs from the chain head's"
+	w.out.Complete = true
+	return nil
+}
+
+// add checks the entries of page up to the head, and reports whether the
+// page went past it.
+func (w *auditWalk) add(ctx context.Context, page []storage.AuditEntry) (pastHead bool, err error) {
+	for _, e := range page {
+		if e.Seq > w.headSeq {
+			return true, nil
 		}
-		return out, nil
+		if err := w.v.Add(e); err != nil {
+			return false, err
+		}
+		if w.out.FirstSeq == 0 {
+			w.out.FirstSeq = e.Seq
+			if !w.anchored && e.Seq != 1 {
+				if err := vouchFor(ctx, w.store, &w.v, e.Seq); err != nil {
+					return false, err
+				}
+			}
+		}
+		w.out.LastSeq, w.out.LastHash = e.Seq, hex.EncodeToString(e.Hash)
+		w.out.Entries++
 	}
-	out.OK = true
-	return out, nil
+	return false, nil
+}
+
+// endsAtHead checks that a walk that reached the head ended at its entry,
+// with its hash: entries removed from the end leave no broken link.
+func (w *auditWalk) endsAtHead(headHash []byte) error {
+	switch {
+	case w.out.LastSeq != w.headSeq:
+		return &storage.AuditBreak{Seq: w.out.LastSeq + 1,
+			Reason: fmt.Sprintf("the chain head says the last entry is %d, but the trail ends at %d (entries removed from the end)", w.headSeq, w.out.LastSeq)}
+	case w.headSeq > 0 && w.out.LastHash != hex.EncodeToString(headHash):
+		return &storage.AuditBreak{Seq: w.headSeq, Reason: "the last entry's hash differs from the chain head's"}
+	}
+	return nil
 }
 
 // vouchFor finds the retention checkpoint that accounts for the entries
 // before first, the first entry v checked, so that a verification in
 // parts knows at its start whether the chain's beginning is whole.
-func (h *Handler) vouchFor(ctx context.Context, v *storage.AuditVerifier, first int64) error {
+func vouchFor(ctx context.Context, store Store, v *storage.AuditVerifier, first int64) error {
 	f := storage.AuditFilter{Type: storage.AuditCheckpoint, AfterSeq: first, Limit: storage.MaxAuditPage}
 	for {
-		page, err := h.store.ListAudit(ctx, f)
+		page, err := store.ListAudit(ctx, f)
 		if err != nil {
 			return fmt.Errorf("admin: read audit trail: %w", err)
 		}
@@ -206,6 +277,8 @@ func (h *Handler) vouchFor(ctx context.Context, v *storage.AuditVerifier, first 
 	}
 }
 
+// broken reports err, an *storage.AuditBreak, as out's first broken link;
+// any other error is returned as it is.
 func broken(out adminapi.AuditVerification, err error) (adminapi.AuditVerification, error) {
 	var b *storage.AuditBreak
 	if !errors.As(err, &b) {
@@ -234,15 +307,8 @@ func (h *Handler) auditVerify(w http.ResponseWriter, r *http.Request) (reply, er
 
 // auditVerifyQuery reads the query of GET /admin/audit/verify.
 func auditVerifyQuery(q url.Values) (*adminapi.AuditAnchor, int64, error) {
-	for k := range q {
-		switch k {
-		case "from", "limit":
-			if len(q[k]) > 1 {
-				return nil, 0, badRequest("The parameter '" + k + "' is given more than once.")
-			}
-		default:
-			return nil, 0, badRequest("Unknown parameter '" + web.Truncate(web.SafeParam(k), 64) + "'; known: from, limit.")
-		}
+	if err := onlyParams(q, "from", "limit"); err != nil {
+		return nil, 0, err
 	}
 	var from *adminapi.AuditAnchor
 	if v := q.Get("from"); v != "" || q.Has("from") {

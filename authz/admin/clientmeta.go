@@ -31,19 +31,22 @@ const (
 // validAuthMetadata checks the key and certificate metadata of a client
 // against its (already checked) token_endpoint_auth_method and copies it
 // into c.
-func validAuthMetadata(in clientInput, c *storage.Client) error {
-	method := c.TokenEndpointAuthMethod
+func validAuthMetadata(in clientInput, c *storage.Client) *web.Error {
+	if err := validKeys(in, c); err != nil {
+		return err
+	}
+	return validCertSubject(in, c)
+}
+
+// validKeys checks jwks and jwks_uri and copies them into c; a JSON null
+// jwks counts as absent.
+func validKeys(in clientInput, c *storage.Client) *web.Error {
 	rawJWKS := bytes.TrimSpace(in.JWKS)
 	if bytes.Equal(rawJWKS, []byte("null")) {
 		rawJWKS = nil
 	}
-	switch {
-	case len(rawJWKS) > 0 && in.JWKSURI != "":
-		return invalidMetadata("jwks and jwks_uri must not both be given (RFC 7591 section 2)")
-	case clientauth.KeyMethod(method) && len(rawJWKS) == 0 && in.JWKSURI == "":
-		return invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %s needs jwks or jwks_uri", method))
-	case !clientauth.KeyMethod(method) && (len(rawJWKS) > 0 || in.JWKSURI != ""):
-		return invalidMetadata(fmt.Sprintf("jwks and jwks_uri are for %s and %s clients", clientauth.MethodPrivateKeyJWT, clientauth.MethodSelfSignedTLS))
+	if err := keysFit(c.TokenEndpointAuthMethod, len(rawJWKS) > 0, in.JWKSURI != ""); err != nil {
+		return err
 	}
 	if len(rawJWKS) > 0 {
 		set, err := jwks.Parse(rawJWKS)
@@ -61,17 +64,38 @@ func validAuthMetadata(in clientInput, c *storage.Client) error {
 		}
 		c.JWKSURI = in.JWKSURI
 	}
+	return nil
+}
+
+// keysFit checks that a client of method has a key set (jwks) or its URL
+// (jwks_uri) exactly when it authenticates with a key, and not both.
+func keysFit(method string, hasJWKS, hasURI bool) *web.Error {
+	switch {
+	case hasJWKS && hasURI:
+		return invalidMetadata("jwks and jwks_uri must not both be given (RFC 7591 section 2)")
+	case clientauth.KeyMethod(method) && !hasJWKS && !hasURI:
+		return invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %s needs jwks or jwks_uri", method))
+	case !clientauth.KeyMethod(method) && (hasJWKS || hasURI):
+		return invalidMetadata(fmt.Sprintf("jwks and jwks_uri are for %s and %s clients", clientauth.MethodPrivateKeyJWT, clientauth.MethodSelfSignedTLS))
+	}
+	return nil
+}
+
+// validCertSubject checks the certificate subject of a client (exactly one
+// value for tls_client_auth, none for other methods) and copies it into c
+// in canonical form, along with tls_client_certificate_bound_access_tokens.
+func validCertSubject(in clientInput, c *storage.Client) *web.Error {
 	a := storage.TLSClientAuth{
 		SubjectDN: in.TLSClientAuthSubjectDN, SANDNS: in.TLSClientAuthSANDNS, SANURI: in.TLSClientAuthSANURI,
 		SANIP: in.TLSClientAuthSANIP, SANEmail: in.TLSClientAuthSANEmail,
 	}
 	n := 0
-	for _, v := range []string{a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail} {
+	for _, v := range subjectValues(a) {
 		if v != "" {
 			n++
 		}
 	}
-	switch {
+	switch method := c.TokenEndpointAuthMethod; {
 	case method == clientauth.MethodTLS && n != 1:
 		return invalidMetadata(clientAuthHint)
 	case method != clientauth.MethodTLS && n > 0:
@@ -83,6 +107,12 @@ func validAuthMetadata(in clientInput, c *storage.Client) error {
 	c.TLSClientAuth = a
 	c.CertificateBoundAccessTokens = in.TLSClientCertificateBoundAccessTokens
 	return nil
+}
+
+// subjectValues are the fields of a: the subject DN and each kind of
+// subject alternative name.
+func subjectValues(a storage.TLSClientAuth) []string {
+	return []string{a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail}
 }
 
 // validJWKSURI checks a jwks_uri: https, or http on a loopback host
@@ -112,8 +142,8 @@ func validJWKSURI(raw string) error {
 // validSubject checks the registered certificate subject and puts the
 // subject DN and IP address in canonical form.
 func validSubject(a *storage.TLSClientAuth) error {
-	for _, v := range []string{a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail} {
-		if len(v) > maxSubjectLen || !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+	for _, v := range subjectValues(*a) {
+		if !printable(v, maxSubjectLen) {
 			return fmt.Errorf("tls_client_auth_* values must be at most %d printable characters", maxSubjectLen)
 		}
 	}
@@ -125,11 +155,11 @@ func validSubject(a *storage.TLSClientAuth) error {
 		}
 		a.SubjectDN = dn.String()
 	case a.SANDNS != "":
-		if strings.ContainsAny(a.SANDNS, " /:@*") || strings.HasPrefix(a.SANDNS, ".") || strings.HasSuffix(a.SANDNS, ".") {
+		if !dnsName(a.SANDNS) {
 			return errors.New("tls_client_auth_san_dns must be a DNS name without wildcards")
 		}
 	case a.SANURI != "":
-		if u, err := url.Parse(a.SANURI); err != nil || !u.IsAbs() || strings.Contains(a.SANURI, " ") {
+		if !absoluteURI(a.SANURI) {
 			return errors.New("tls_client_auth_san_uri must be an absolute URI")
 		}
 	case a.SANIP != "":
@@ -139,9 +169,28 @@ func validSubject(a *storage.TLSClientAuth) error {
 		}
 		a.SANIP = ip.Unmap().String()
 	case a.SANEmail != "":
-		if addr, err := mail.ParseAddress(a.SANEmail); err != nil || addr.Address != a.SANEmail {
+		if !emailAddress(a.SANEmail) {
 			return errors.New("tls_client_auth_san_email must be an email address")
 		}
 	}
 	return nil
+}
+
+// dnsName reports whether s can be a DNS name in a certificate: no
+// wildcard, no leading or trailing dot, nothing of a URL.
+func dnsName(s string) bool {
+	return !strings.ContainsAny(s, " /:@*") && !strings.HasPrefix(s, ".") && !strings.HasSuffix(s, ".")
+}
+
+// absoluteURI reports whether s is an absolute URI without spaces.
+func absoluteURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.IsAbs() && !strings.Contains(s, " ")
+}
+
+// emailAddress reports whether s is a bare email address, without a
+// display name or angle brackets.
+func emailAddress(s string) bool {
+	addr, err := mail.ParseAddress(s)
+	return err == nil && addr.Address == s
 }

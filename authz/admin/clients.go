@@ -136,112 +136,190 @@ func nonNil(s []string) []string {
 }
 
 // validClient checks client metadata and turns it into a record (without
-// ID, secret or times).
+// ID, secret or times). The checks run in this order, each on what the
+// ones before it set in the record; the first failure is the answer.
 func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 	c := storage.Client{Name: strings.TrimSpace(in.ClientName), IntrospectionAllowed: in.IntrospectionAllowed}
-	if len(c.Name) > maxNameLen || !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0 {
-		return c, invalidMetadata(fmt.Sprintf("client_name must be at most %d printable characters", maxNameLen))
+	for _, check := range []func(clientInput, *storage.Client) *web.Error{
+		validName,
+		validAuthMethod,
+		validAuthMetadata,
+		validGrantTypes,
+		validGrantUse,
+		validResponseTypes,
+		validRedirectURIs,
+		validIDTokenAlg,
+		h.validScopes,
+		validAudiences,
+		h.validTTL,
+	} {
+		if err := check(in, &c); err != nil {
+			return c, err
+		}
 	}
+	return c, nil
+}
+
+// printable reports whether s is valid UTF-8 of at most n bytes without
+// control characters.
+func printable(s string, n int) bool {
+	return len(s) <= n && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+// validName checks the client name validClient has trimmed into c.
+func validName(_ clientInput, c *storage.Client) *web.Error {
+	if !printable(c.Name, maxNameLen) {
+		return invalidMetadata(fmt.Sprintf("client_name must be at most %d printable characters", maxNameLen))
+	}
+	return nil
+}
+
+// validAuthMethod sets the token endpoint auth method: the given one, or
+// client_secret_basic.
+func validAuthMethod(in clientInput, c *storage.Client) *web.Error {
 	switch {
 	case in.TokenEndpointAuthMethod == "":
 		c.TokenEndpointAuthMethod = clientauth.MethodBasic
 	case slices.Contains(clientauth.Supported(), in.TokenEndpointAuthMethod):
 		c.TokenEndpointAuthMethod = in.TokenEndpointAuthMethod
 	default:
-		return c, invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use one of %s)", web.Truncate(in.TokenEndpointAuthMethod, 40), strings.Join(clientauth.Supported(), ", ")))
+		return invalidMetadata(fmt.Sprintf("token_endpoint_auth_method %q is not supported (use one of %s)", web.Truncate(in.TokenEndpointAuthMethod, 40), strings.Join(clientauth.Supported(), ", ")))
 	}
-	if err := validAuthMetadata(in, &c); err != nil {
-		return c, err
-	}
-	public := c.TokenEndpointAuthMethod == clientauth.MethodNone
+	return nil
+}
+
+// validGrantTypes sets the grant types: the given ones, each known and
+// listed once; without any, authorization_code for a client with redirect
+// URIs and client_credentials for one without.
+func validGrantTypes(in clientInput, c *storage.Client) *web.Error {
 	switch {
 	case in.GrantTypes == nil && len(in.RedirectURIs) > 0:
 		c.GrantTypes = []string{adminapi.GrantAuthorizationCode}
+		return nil
 	case in.GrantTypes == nil:
 		c.GrantTypes = []string{adminapi.GrantClientCredentials}
-	default:
-		c.GrantTypes = []string{}
-		for _, g := range in.GrantTypes {
-			if !slices.Contains(adminapi.Grants(), g) {
-				return c, invalidMetadata(fmt.Sprintf("grant type %q is not supported (supported: %s)", g, strings.Join(adminapi.Grants(), ", ")))
-			}
-			if slices.Contains(c.GrantTypes, g) {
-				return c, invalidMetadata(fmt.Sprintf("grant type %q is listed twice", g))
-			}
-			c.GrantTypes = append(c.GrantTypes, g)
-		}
+		return nil
 	}
+	c.GrantTypes = []string{}
+	for _, g := range in.GrantTypes {
+		if !slices.Contains(adminapi.Grants(), g) {
+			return invalidMetadata(fmt.Sprintf("grant type %q is not supported (supported: %s)", g, strings.Join(adminapi.Grants(), ", ")))
+		}
+		if slices.Contains(c.GrantTypes, g) {
+			return invalidMetadata(fmt.Sprintf("grant type %q is listed twice", g))
+		}
+		c.GrantTypes = append(c.GrantTypes, g)
+	}
+	return nil
+}
+
+// validGrantUse checks that the grant types fit together, and fit the
+// auth method, introspection and the redirect URIs and response types.
+func validGrantUse(in clientInput, c *storage.Client) *web.Error {
+	public := c.TokenEndpointAuthMethod == clientauth.MethodNone
 	code := slices.Contains(c.GrantTypes, adminapi.GrantAuthorizationCode)
 	switch {
 	case slices.Contains(c.GrantTypes, adminapi.GrantRefreshToken) && !code:
-		return c, invalidMetadata("the refresh_token grant needs the authorization_code grant")
+		return invalidMetadata("the refresh_token grant needs the authorization_code grant")
 	case public && slices.Contains(c.GrantTypes, adminapi.GrantClientCredentials):
-		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot use client_credentials: it has no secret")
+		return invalidMetadata("a public client (token_endpoint_auth_method none) cannot use client_credentials: it has no secret")
 	case public && in.IntrospectionAllowed:
-		return c, invalidMetadata("a public client (token_endpoint_auth_method none) cannot be allowed to introspect")
+		return invalidMetadata("a public client (token_endpoint_auth_method none) cannot be allowed to introspect")
 	case code && len(in.RedirectURIs) == 0:
-		return c, invalidMetadata("the authorization_code grant needs at least one redirect_uris entry")
+		return invalidMetadata("the authorization_code grant needs at least one redirect_uris entry")
 	case !code && (len(in.RedirectURIs) > 0 || len(in.ResponseTypes) > 0):
-		return c, invalidMetadata("redirect_uris and response_types are for clients with the authorization_code grant")
+		return invalidMetadata("redirect_uris and response_types are for clients with the authorization_code grant")
 	}
-	if code {
-		switch {
-		case in.ResponseTypes == nil:
-			c.ResponseTypes = []string{"code"}
-		case len(in.ResponseTypes) == 1 && in.ResponseTypes[0] == "code":
-			c.ResponseTypes = []string{"code"}
-		default:
-			return c, invalidMetadata(`response_types must be ["code"]: the only response type this server supports`)
-		}
-	} else {
+	return nil
+}
+
+// validResponseTypes sets the response types: code for a client with the
+// authorization_code grant, none for others.
+func validResponseTypes(in clientInput, c *storage.Client) *web.Error {
+	switch {
+	case !slices.Contains(c.GrantTypes, adminapi.GrantAuthorizationCode):
 		c.ResponseTypes = []string{}
+	case in.ResponseTypes == nil || len(in.ResponseTypes) == 1 && in.ResponseTypes[0] == "code":
+		c.ResponseTypes = []string{"code"}
+	default:
+		return invalidMetadata(`response_types must be ["code"]: the only response type this server supports`)
 	}
+	return nil
+}
+
+// validRedirectURIs sets the redirect URIs: at most maxRedirectURIs, each
+// valid for the client and listed once.
+func validRedirectURIs(in clientInput, c *storage.Client) *web.Error {
 	if len(in.RedirectURIs) > maxRedirectURIs {
-		return c, invalidMetadata(fmt.Sprintf("at most %d redirect_uris", maxRedirectURIs))
+		return invalidMetadata(fmt.Sprintf("at most %d redirect_uris", maxRedirectURIs))
 	}
+	public := c.TokenEndpointAuthMethod == clientauth.MethodNone
 	c.RedirectURIs = []string{}
 	for _, u := range in.RedirectURIs {
 		if err := validRedirectURI(u, public); err != nil {
-			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q: %v", web.Truncate(u, 80), err))
+			return invalidMetadata(fmt.Sprintf("redirect_uris: %q: %v", web.Truncate(u, 80), err))
 		}
 		if slices.Contains(c.RedirectURIs, u) {
-			return c, invalidMetadata(fmt.Sprintf("redirect_uris: %q is listed twice", web.Truncate(u, 80)))
+			return invalidMetadata(fmt.Sprintf("redirect_uris: %q is listed twice", web.Truncate(u, 80)))
 		}
 		c.RedirectURIs = append(c.RedirectURIs, u)
 	}
+	return nil
+}
+
+// validIDTokenAlg sets the ID token signing algorithm: RS256, ES256, or
+// empty for the server's choice.
+func validIDTokenAlg(in clientInput, c *storage.Client) *web.Error {
 	switch in.IDTokenSignedResponseAlg {
 	case "", keys.RS256, keys.ES256:
 		c.IDTokenSignedResponseAlg = in.IDTokenSignedResponseAlg
-	default:
-		return c, invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s or %s)", web.Truncate(in.IDTokenSignedResponseAlg, 20), keys.RS256, keys.ES256))
+		return nil
 	}
+	return invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s or %s)", web.Truncate(in.IDTokenSignedResponseAlg, 20), keys.RS256, keys.ES256))
+}
+
+// validScopes sets the scopes: known ones, and offline_access only with
+// the refresh_token grant.
+func (h *Handler) validScopes(in clientInput, c *storage.Client) *web.Error {
 	sc, err := h.cfg.Scopes.Parse(in.Scope)
 	if err != nil {
-		return c, invalidMetadata(fmt.Sprintf("scope: %v (known scopes: %s)", err, strings.Join(h.cfg.Scopes.Names(), ", ")))
+		return invalidMetadata(fmt.Sprintf("scope: %v (known scopes: %s)", err, strings.Join(h.cfg.Scopes.Names(), ", ")))
 	}
 	c.Scopes = sc
 	if slices.Contains(c.Scopes, scopes.OfflineAccess) && !slices.Contains(c.GrantTypes, adminapi.GrantRefreshToken) {
-		return c, invalidMetadata("scope offline_access needs the refresh_token grant")
+		return invalidMetadata("scope offline_access needs the refresh_token grant")
 	}
+	return nil
+}
+
+// validAudiences sets the audience: at most maxAudiences values, each
+// valid and listed once.
+func validAudiences(in clientInput, c *storage.Client) *web.Error {
 	if len(in.Audience) > maxAudiences {
-		return c, invalidMetadata(fmt.Sprintf("at most %d audience values", maxAudiences))
+		return invalidMetadata(fmt.Sprintf("at most %d audience values", maxAudiences))
 	}
 	c.Audience = []string{}
 	for _, a := range in.Audience {
 		if err := ValidAudience(a); err != nil {
-			return c, invalidMetadata("audience: " + err.Error())
+			return invalidMetadata("audience: " + err.Error())
 		}
 		if slices.Contains(c.Audience, a) {
-			return c, invalidMetadata(fmt.Sprintf("audience %q is listed twice", a))
+			return invalidMetadata(fmt.Sprintf("audience %q is listed twice", a))
 		}
 		c.Audience = append(c.Audience, a)
 	}
+	return nil
+}
+
+// validTTL sets the access token lifetime: 0 (the server's default) up to
+// the configured maximum, in whole seconds.
+func (h *Handler) validTTL(in clientInput, c *storage.Client) *web.Error {
 	maxTTL := int64(h.cfg.MaxAccessTokenTTL / time.Second)
 	if in.AccessTokenTTL < 0 || in.AccessTokenTTL > maxTTL {
-		return c, invalidMetadata(fmt.Sprintf("access_token_ttl must be between 1 and %d seconds, or 0 for the server default", maxTTL))
+		return invalidMetadata(fmt.Sprintf("access_token_ttl must be between 1 and %d seconds, or 0 for the server default", maxTTL))
 	}
 	c.AccessTokenTTL = time.Duration(in.AccessTokenTTL) * time.Second
-	return c, nil
+	return nil
 }
 
 // ValidAudience checks one audience value: 1 to 256 printable characters

@@ -64,26 +64,13 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, 
 		return
 	}
 	c := ar.GetClient().(*clientauth.Client)
-	form := ar.GetRequestForm()
-	prompts := strings.Fields(form.Get("prompt"))
-	maxAge := int64(-1)
-	if v := form.Get("max_age"); v != "" {
-		maxAge, _ = strconv.ParseInt(v, 10, 64) // checked by parseAuthorize
-	}
-
+	prompts := strings.Fields(ar.GetRequestForm().Get("prompt"))
 	bs, user, ok, err := h.browserSession(ctx, r)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	now := h.now()
-	needLogin := !ok
-	if ok && !st.freshLogin {
-		if slices.Contains(prompts, "login") || maxAge == 0 || (maxAge > 0 && now.Sub(bs.AuthTime) > time.Duration(maxAge)*time.Second) {
-			needLogin = true
-		}
-	}
-	if needLogin {
+	if !ok || !st.freshLogin && signInTooOld(ar.GetRequestForm(), prompts, bs.AuthTime, h.now()) {
 		if slices.Contains(prompts, "none") {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The person is not signed in, and prompt=none forbids asking them to."))
 			return
@@ -96,30 +83,45 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, 
 		// not ask again.
 		raw = withoutLoginPrompt(raw)
 	}
-
-	requested := ar.GetRequestedScopes()
-	if !st.consentGiven {
-		covered := false
-		if !slices.Contains(prompts, "consent") {
-			consent, err := h.store.GetConsent(ctx, user.ID, c.GetID())
-			switch {
-			case err == nil:
-				covered = isSubset(requested, consent.Scopes)
-			case !errors.Is(err, storage.ErrNotFound):
-				h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
-				return
-			}
-		}
-		if !covered {
-			if slices.Contains(prompts, "none") {
-				h.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The person has not consented to these scopes, and prompt=none forbids asking them to."))
-				return
-			}
-			h.consentPage(w, r, c, user, requested, raw)
-			return
-		}
+	if !st.consentGiven && !h.consented(w, r, ar, user, raw, prompts) {
+		return
 	}
 	h.issueCode(w, r, ar, c, user, bs, st)
+}
+
+// signInTooOld reports whether a sign-in at authTime is too old for the
+// request with form: it asks for prompt=login, or its max_age has passed.
+func signInTooOld(form url.Values, prompts []string, authTime, now time.Time) bool {
+	maxAge := int64(-1)
+	if v := form.Get("max_age"); v != "" {
+		maxAge, _ = strconv.ParseInt(v, 10, 64) // checked by parseAuthorize
+	}
+	return slices.Contains(prompts, "login") || maxAge == 0 || (maxAge > 0 && now.Sub(authTime) > time.Duration(maxAge)*time.Second)
+}
+
+// consented reports whether user's consent to ar's client covers the
+// scopes ar requests; prompt=consent asks again regardless. If not, it
+// answers itself (the consent page, or an error for prompt=none or a
+// store failure) and returns false.
+func (h *Handler) consented(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, user storage.User, raw string, prompts []string) bool {
+	c := ar.GetClient().(*clientauth.Client)
+	requested := ar.GetRequestedScopes()
+	if !slices.Contains(prompts, "consent") {
+		consent, err := h.store.GetConsent(r.Context(), user.ID, c.GetID())
+		switch {
+		case err == nil && isSubset(requested, consent.Scopes):
+			return true
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+			return false
+		}
+	}
+	if slices.Contains(prompts, "none") {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The person has not consented to these scopes, and prompt=none forbids asking them to."))
+		return false
+	}
+	h.consentPage(w, r, c, user, requested, raw)
+	return false
 }
 
 // issueCode grants what was asked (the client may have it: checked by
@@ -165,83 +167,139 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Au
 // adds idvauth's rules. A returned requester whose redirect URI is not
 // valid must not be redirected to.
 func (h *Handler) parseAuthorize(ctx context.Context, r *http.Request, raw string) (fosite.AuthorizeRequester, error) {
-	if len(raw) > maxReturnLen {
-		return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHint("The authorization request is longer than 8 KiB.")
-	}
-	q, err := url.ParseQuery(raw)
+	q, err := authorizeQuery(raw)
 	if err != nil {
-		return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHint("The authorization request is not a valid query string.")
+		return fosite.NewAuthorizeRequest(), err
 	}
-	for k, v := range q {
-		if len(v) > 1 {
-			return fosite.NewAuthorizeRequest(), fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is included more than once.", web.SafeParam(k))
-		}
-	}
-	ar, err := h.cfg.Provider.NewAuthorizeRequest(ctx, authorizeHTTPRequest(r, raw))
+	ar, c, err := h.authorizeClient(ctx, r, raw, q.Get("redirect_uri"))
 	if err != nil {
 		return ar, err
 	}
-	c, ok := ar.GetClient().(*clientauth.Client)
-	if !ok {
-		return ar, fosite.ErrServerError.WithDebug("unexpected client type")
-	}
-	if !redirectRegistered(c, q.Get("redirect_uri")) {
-		// fosite matched loopback URIs on any port; only public (native)
-		// clients may use that (RFC 8252 section 7.3). No redirect.
-		return invalidRedirect(ar), fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not match any of the client's registered redirect URIs.")
-	}
+	// From here on the redirect URI is the client's: errors go back to it.
 	form := ar.GetRequestForm()
-	switch {
-	case !c.GetGrantTypes().Has("authorization_code"):
-		return ar, fosite.ErrUnauthorizedClient.WithHint("The client is not registered for the authorization_code grant.")
-	case !ar.GetResponseTypes().ExactOne("code"):
-		return ar, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
-	case form.Has("response_mode") && form.Get("response_mode") != "query":
-		return ar, fosite.ErrInvalidRequest.WithHint("Only response_mode=query is supported.")
-	case form.Has("request"):
-		return ar, fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
-	case form.Has("request_uri"):
-		return ar, fosite.ErrRequestURINotSupported.WithHint("request_uri is not supported.")
+	if err := supportedRequest(c, ar); err != nil {
+		return ar, err
 	}
-	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
-	switch {
-	case method != "" && method != "S256":
-		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be S256.")
-	case challenge != "" && method == "":
-		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be given, and S256.")
-	case challenge == "" && method != "":
-		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge is missing.")
-	case challenge == "" && c.IsPublic():
-		return ar, fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (code_challenge with code_challenge_method=S256).")
-	case challenge != "" && !pkceChallengePattern.MatchString(challenge):
-		return ar, fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge must be 43 base64url characters (the SHA-256 of the verifier).")
+	if err := validPKCE(c, form); err != nil {
+		return ar, err
 	}
-	prompts := strings.Fields(form.Get("prompt"))
-	for _, p := range prompts {
-		if p != "none" && p != "login" && p != "consent" {
-			return ar, fosite.ErrInvalidRequest.WithHint("prompt may hold none, login and consent only.")
-		}
+	if err := validSignInParams(form); err != nil {
+		return ar, err
 	}
-	if slices.Contains(prompts, "none") && len(prompts) > 1 {
-		return ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
-	}
-	if v := form.Get("max_age"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
-			return ar, fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative number of seconds.")
-		}
-	}
-	if len(form.Get("nonce")) > 512 || len(form.Get("state")) > 1024 {
-		return ar, fosite.ErrInvalidRequest.WithHint("nonce and state are limited to 512 and 1024 characters.")
-	}
-	for _, sc := range ar.GetRequestedScopes() {
-		if !h.cfg.Scopes.Allowed(c.GetScopes(), sc) {
-			return ar, fosite.ErrInvalidScope.WithHintf("The client may not request scope '%s'.", web.SafeParam(sc))
-		}
-	}
-	if err := h.cfg.AudienceAllowed(c.GetAudience(), ar.GetRequestedAudience()); err != nil {
+	if err := h.allowedTargets(c, ar); err != nil {
 		return ar, err
 	}
 	return ar, nil
+}
+
+// authorizeQuery parses raw, the query string of an authorization
+// request: at most maxReturnLen bytes, each parameter at most once.
+func authorizeQuery(raw string) (url.Values, error) {
+	if len(raw) > maxReturnLen {
+		return nil, fosite.ErrInvalidRequest.WithHint("The authorization request is longer than 8 KiB.")
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, fosite.ErrInvalidRequest.WithHint("The authorization request is not a valid query string.")
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return nil, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is included more than once.", web.SafeParam(k))
+		}
+	}
+	return q, nil
+}
+
+// authorizeClient has fosite parse the request in raw and checks that
+// redirectURI, the one requested, is registered for its client.
+func (h *Handler) authorizeClient(ctx context.Context, r *http.Request, raw, redirectURI string) (fosite.AuthorizeRequester, *clientauth.Client, error) {
+	ar, err := h.cfg.Provider.NewAuthorizeRequest(ctx, authorizeHTTPRequest(r, raw))
+	if err != nil {
+		return ar, nil, err
+	}
+	c, ok := ar.GetClient().(*clientauth.Client)
+	if !ok {
+		return ar, nil, fosite.ErrServerError.WithDebug("unexpected client type")
+	}
+	if !redirectRegistered(c, redirectURI) {
+		// fosite matched loopback URIs on any port; only public (native)
+		// clients may use that (RFC 8252 section 7.3). No redirect.
+		return invalidRedirect(ar), nil, fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not match any of the client's registered redirect URIs.")
+	}
+	return ar, c, nil
+}
+
+// supportedRequest checks that the client may use the code flow and that
+// the request asks for nothing this server does not support: only
+// response_type=code and response_mode=query, no request objects.
+func supportedRequest(c *clientauth.Client, ar fosite.AuthorizeRequester) error {
+	form := ar.GetRequestForm()
+	switch {
+	case !c.GetGrantTypes().Has("authorization_code"):
+		return fosite.ErrUnauthorizedClient.WithHint("The client is not registered for the authorization_code grant.")
+	case !ar.GetResponseTypes().ExactOne("code"):
+		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
+	case form.Has("response_mode") && form.Get("response_mode") != "query":
+		return fosite.ErrInvalidRequest.WithHint("Only response_mode=query is supported.")
+	case form.Has("request"):
+		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+	case form.Has("request_uri"):
+		return fosite.ErrRequestURINotSupported.WithHint("request_uri is not supported.")
+	}
+	return nil
+}
+
+// validPKCE checks the PKCE parameters: S256 only, both or neither, and
+// always for public clients.
+func validPKCE(c *clientauth.Client, form url.Values) error {
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case method != "" && method != "S256":
+		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be S256.")
+	case challenge != "" && method == "":
+		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be given, and S256.")
+	case challenge == "" && method != "":
+		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge is missing.")
+	case challenge == "" && c.IsPublic():
+		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (code_challenge with code_challenge_method=S256).")
+	case challenge != "" && !pkceChallengePattern.MatchString(challenge):
+		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge must be 43 base64url characters (the SHA-256 of the verifier).")
+	}
+	return nil
+}
+
+// validSignInParams checks what the request says about the sign-in:
+// prompt, max_age, and the sizes of nonce and state.
+func validSignInParams(form url.Values) error {
+	prompts := strings.Fields(form.Get("prompt"))
+	for _, p := range prompts {
+		if p != "none" && p != "login" && p != "consent" {
+			return fosite.ErrInvalidRequest.WithHint("prompt may hold none, login and consent only.")
+		}
+	}
+	if slices.Contains(prompts, "none") && len(prompts) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
+	}
+	if v := form.Get("max_age"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
+			return fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative number of seconds.")
+		}
+	}
+	if len(form.Get("nonce")) > 512 || len(form.Get("state")) > 1024 {
+		return fosite.ErrInvalidRequest.WithHint("nonce and state are limited to 512 and 1024 characters.")
+	}
+	return nil
+}
+
+// allowedTargets checks that the client may have the scopes and audience
+// it asks for.
+func (h *Handler) allowedTargets(c *clientauth.Client, ar fosite.AuthorizeRequester) error {
+	for _, sc := range ar.GetRequestedScopes() {
+		if !h.cfg.Scopes.Allowed(c.GetScopes(), sc) {
+			return fosite.ErrInvalidScope.WithHintf("The client may not request scope '%s'.", web.SafeParam(sc))
+		}
+	}
+	return h.cfg.AudienceAllowed(c.GetAudience(), ar.GetRequestedAudience())
 }
 
 // invalidRedirect marks ar so that errors are shown, never redirected.
@@ -271,9 +329,12 @@ func redirectRegistered(c *clientauth.Client, requested string) bool {
 	if slices.Contains(uris, requested) {
 		return true
 	}
-	if !c.IsPublic() {
-		return false
-	}
+	return c.IsPublic() && loopbackRegistered(uris, requested)
+}
+
+// loopbackRegistered reports whether requested is an http URI on a
+// loopback IP address that differs from one of uris in its port only.
+func loopbackRegistered(uris []string, requested string) bool {
 	ru, err := url.Parse(requested)
 	if err != nil || ru.Scheme != "http" || ru.User != nil || ru.Fragment != "" {
 		return false
@@ -281,13 +342,10 @@ func redirectRegistered(c *clientauth.Client, requested string) bool {
 	if ip := net.ParseIP(ru.Hostname()); ip == nil || !ip.IsLoopback() {
 		return false
 	}
-	for _, reg := range uris {
+	return slices.ContainsFunc(uris, func(reg string) bool {
 		gu, err := url.Parse(reg)
-		if err == nil && gu.Scheme == "http" && gu.Hostname() == ru.Hostname() && gu.EscapedPath() == ru.EscapedPath() && gu.RawQuery == ru.RawQuery {
-			return true
-		}
-	}
-	return false
+		return err == nil && gu.Scheme == "http" && gu.Hostname() == ru.Hostname() && gu.EscapedPath() == ru.EscapedPath() && gu.RawQuery == ru.RawQuery
+	})
 }
 
 // authorizeHTTPRequest is a GET request for raw, for fosite to parse.

@@ -59,99 +59,155 @@ func (h *Handler) readPageRequest(w http.ResponseWriter, r *http.Request) (strin
 // Login serves the login form's post.
 func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if ok, wait := h.cfg.LoginLimiter.Allow(clientip.LimitKey(h.cfg.IPs.Addr(r)), h.now()); !ok {
-		// A page, not JSON: a person reads this one.
-		h.cfg.OnLimited(r, "ip")
-		w.Header().Set("Retry-After", web.RetryAfter(wait))
-		h.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
-			"Too many sign-in attempts come from your network. Try again in "+humanDuration(max(wait, time.Second))+".")
+	if h.postsLimited(w, r) {
 		return
 	}
 	raw, ar, ok := h.readPageRequest(w, r)
 	if !ok {
 		return
 	}
-	c := ar.GetClient().(*clientauth.Client)
-	username := NormalizeUsername(r.PostForm.Get("username"))
+	p := loginPost{raw: raw, ar: ar, c: ar.GetClient().(*clientauth.Client), username: NormalizeUsername(r.PostForm.Get("username"))}
 	pw := r.PostForm.Get("password")
-	if username == "" || pw == "" || len(username) > MaxUsernameLen || len(pw) > password.MaxLen {
-		h.loginPage(w, r, http.StatusBadRequest, c, raw, "", "Enter your username and password.")
+	if p.username == "" || pw == "" || len(p.username) > MaxUsernameLen || len(pw) > password.MaxLen {
+		h.loginPage(w, r, http.StatusBadRequest, p.c, raw, "", "Enter your username and password.")
 		return
 	}
-	now := h.now()
-	accountKey, ipKey := h.throttleKeys(username, r)
-	if until, limited, err := h.loginLimited(ctx, accountKey, ipKey, now); err != nil {
+	p.now = h.now()
+	p.accountKey, p.ipKey = h.throttleKeys(p.username, r)
+	if until, limited, err := h.loginLimited(ctx, p.accountKey, p.ipKey, p.now); err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	} else if limited {
-		wait := max(until.Sub(now), time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		h.log.Info("login refused: too many failures", web.RequestField(ctx), clientField(c.GetID()))
-		if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
-			Outcome: "throttled"}) != nil {
-			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
-			return
-		}
-		h.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
-			"There were too many failed sign-in attempts. For your safety, signing in is paused; try again in "+humanDuration(wait)+".")
+		h.refuseThrottled(w, r, p, max(until.Sub(p.now), time.Second))
 		return
 	}
-	user, err := h.store.GetUserByUsername(ctx, username)
+	user, known, match, err := h.checkPassword(ctx, p.username, pw)
+	if err != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	if !match {
+		h.refuseLogin(w, r, p, user, known)
+		return
+	}
+	if err := h.store.ClearFailures(ctx, p.accountKey); err != nil {
+		h.log.Warn("clear login failures", web.RequestField(ctx), zap.Error(err))
+	}
+	h.startSession(w, r, p, user)
+}
+
+// loginPost is a post of the login form, with the authorization request
+// it carries, that passed the form checks.
+type loginPost struct {
+	// raw is the authorization request, ar its parsed form, c its client.
+	raw string
+	ar  fosite.AuthorizeRequester
+	c   *clientauth.Client
+	// username is normalized.
+	username string
+	now      time.Time
+	// accountKey and ipKey are the failure counters of the attempt.
+	accountKey, ipKey string
+}
+
+// postsLimited reports whether the address of r has posted the login form
+// too often; if so, it answers r.
+func (h *Handler) postsLimited(w http.ResponseWriter, r *http.Request) bool {
+	ok, wait := h.cfg.LoginLimiter.Allow(clientip.LimitKey(h.cfg.IPs.Addr(r)), h.now())
+	if ok {
+		return false
+	}
+	// A page, not JSON: a person reads this one.
+	h.cfg.OnLimited(r, "ip")
+	w.Header().Set("Retry-After", web.RetryAfter(wait))
+	h.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
+		"Too many sign-in attempts come from your network. Try again in "+humanDuration(max(wait, time.Second))+".")
+	return true
+}
+
+// refuseThrottled answers a login attempt on an account or from an
+// address that has used up its failures, for wait more.
+func (h *Handler) refuseThrottled(w http.ResponseWriter, r *http.Request, p loginPost, wait time.Duration) {
+	ctx := r.Context()
+	w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	h.log.Info("login refused: too many failures", web.RequestField(ctx), clientField(p.c.GetID()))
+	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginFailed, Actor: audit.Anonymous, ClientID: p.c.GetID(), IP: h.cfg.IPs.String(r),
+		Outcome: "throttled"}) != nil {
+		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
+		return
+	}
+	h.messagePage(w, r, http.StatusTooManyRequests, "Too many attempts",
+		"There were too many failed sign-in attempts. For your safety, signing in is paused; try again in "+humanDuration(wait)+".")
+}
+
+// checkPassword looks username up and checks pw against its password
+// hash. It returns the person, whether username is known, and whether
+// pw is theirs; err is the store's failure.
+func (h *Handler) checkPassword(ctx context.Context, username, pw string) (user storage.User, known, match bool, err error) {
+	user, err = h.store.GetUserByUsername(ctx, username)
 	hash := h.dummyHash
 	switch {
 	case err == nil:
 		hash = user.PasswordHash
 	case !errors.Is(err, storage.ErrNotFound):
-		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
-		return
+		return user, false, false, err
 	}
 	// An unknown username costs the same hash as a wrong password.
 	match, herr := password.Check(hash, pw)
-	if err != nil || herr != nil || !match {
-		if herr != nil && err == nil {
-			h.log.Error("stored password hash is malformed", web.RequestField(ctx), userField(user.ID))
+	if herr != nil && err == nil {
+		h.log.Error("stored password hash is malformed", web.RequestField(ctx), userField(user.ID))
+	}
+	return user, err == nil, err == nil && herr == nil && match, nil
+}
+
+// refuseLogin counts a failed login against the account and the address,
+// audits it, and shows the login page again. known says whether the
+// username is user's.
+func (h *Handler) refuseLogin(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User, known bool) {
+	ctx := r.Context()
+	for _, k := range []string{p.accountKey, p.ipKey} {
+		if _, ferr := h.store.AddFailure(ctx, k, p.now, h.cfg.LoginWindow); ferr != nil {
+			h.log.Warn("count failed login", web.RequestField(ctx), zap.Error(ferr))
 		}
-		for _, k := range []string{accountKey, ipKey} {
-			if _, ferr := h.store.AddFailure(ctx, k, now, h.cfg.LoginWindow); ferr != nil {
-				h.log.Warn("count failed login", web.RequestField(ctx), zap.Error(ferr))
-			}
-		}
-		h.log.Info("login failed", web.RequestField(ctx), clientField(c.GetID()))
-		e := storage.AuditEntry{Type: adminapi.EventLoginFailed, Actor: audit.Anonymous, ClientID: c.GetID(), IP: h.cfg.IPs.String(r),
-			Outcome: "unknown_user"}
-		if err == nil {
-			e.Subject, e.Outcome = user.ID, "wrong_password"
-		}
-		if h.cfg.Audit.Append(ctx, e) != nil {
-			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
-			return
-		}
-		h.loginPage(w, r, http.StatusOK, c, raw, username, "The username or password is not correct.")
+	}
+	h.log.Info("login failed", web.RequestField(ctx), clientField(p.c.GetID()))
+	e := storage.AuditEntry{Type: adminapi.EventLoginFailed, Actor: audit.Anonymous, ClientID: p.c.GetID(), IP: h.cfg.IPs.String(r),
+		Outcome: "unknown_user"}
+	if known {
+		e.Subject, e.Outcome = user.ID, "wrong_password"
+	}
+	if h.cfg.Audit.Append(ctx, e) != nil {
+		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
-	if err := h.store.ClearFailures(ctx, accountKey); err != nil {
-		h.log.Warn("clear login failures", web.RequestField(ctx), zap.Error(err))
-	}
+	h.loginPage(w, r, http.StatusOK, p.c, p.raw, p.username, "The username or password is not correct.")
+}
+
+// startSession signs user in: a new browser session (replacing the one
+// r's cookie names), audited, in a new cookie; then the authorization
+// request goes on.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User) {
+	ctx := r.Context()
 	// A new session ID at every login: an old cookie (perhaps planted)
 	// stops working.
 	if ck, err := r.Cookie(h.cookieName(sessionCookie)); err == nil {
 		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
 	}
 	value := web.RandomToken()
-	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: now, ExpiresAt: now.Add(h.cfg.SessionTTL)}
+	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: p.now, ExpiresAt: p.now.Add(h.cfg.SessionTTL)}
 	if err := h.store.CreateBrowserSession(ctx, bs); err != nil {
-		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginSucceeded, Actor: audit.User(user.ID), ClientID: c.GetID(), Subject: user.ID,
+	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginSucceeded, Actor: audit.User(user.ID), ClientID: p.c.GetID(), Subject: user.ID,
 		IP: h.cfg.IPs.String(r)}) != nil {
 		_ = h.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
-		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable)
+		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
 	h.setCookie(w, sessionCookie, value, h.cfg.SessionTTL)
-	h.log.Info("login succeeded", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
-	h.authorize(w, withSessionCookie(r, h.cookieName(sessionCookie), value), raw, flowState{freshLogin: true})
+	h.log.Info("login succeeded", web.RequestField(ctx), clientField(p.c.GetID()), userField(user.ID))
+	h.authorize(w, withSessionCookie(r, h.cookieName(sessionCookie), value), p.raw, flowState{freshLogin: true})
 }
 
 // withSessionCookie returns r as if the browser had sent the new session
