@@ -45,7 +45,7 @@ func (SecretHasher) Compare(_ context.Context, hash, data []byte) error {
 // invalid_client, so a caller learns nothing about which client IDs exist;
 // the reason goes to the debug log.
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-	id, secret, basic := r.BasicAuth()
+	id, secret, basic, basicErr := basicCredentials(r)
 	if form.Has("client_assertion") || form.Has("client_assertion_type") {
 		c, err := a.authenticateAssertion(ctx, r, form, basic)
 		if err != nil {
@@ -62,10 +62,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 		if form.Has("client_secret") {
 			return nil, fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not both HTTP Basic and client_secret in the body.")
 		}
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(id)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
+		if basicErr != nil {
 			return nil, fosite.ErrInvalidRequest.WithHint("The HTTP Basic credentials are not properly form-encoded (RFC 6749 section 2.3.1).")
 		}
 		if fid := form.Get("client_id"); fid != "" && fid != id {
@@ -170,14 +167,29 @@ func (a *Authenticator) debugAuthFailure(ctx context.Context, clientID, reason s
 	}
 }
 
-// claimedClientID is the client ID a request names (HTTP Basic user or
-// the client_id parameter), authenticated or not, for the audit trail.
+// ClaimedID is the client ID a request names (HTTP Basic user or the
+// client_id parameter), authenticated or not, for the audit trail.
 func ClaimedID(r *http.Request) string {
-	if id, _, ok := r.BasicAuth(); ok {
-		if u, err := url.QueryUnescape(id); err == nil {
-			return web.Truncate(u, audit.MaxField)
-		}
-		return ""
+	if id, _, ok, _ := basicCredentials(r); ok {
+		// id is "" if it is not form-encoded, whatever the secret.
+		return web.Truncate(id, audit.MaxField)
 	}
 	return web.Truncate(r.PostForm.Get("client_id"), audit.MaxField)
+}
+
+// basicCredentials reads the HTTP Basic credentials of r: ok reports a
+// Basic Authorization header, and id and secret are its user and
+// password form-decoded (RFC 6749 section 2.3.1). Each of id and secret
+// is "" if it is not properly form-encoded, and err reports that.
+func basicCredentials(r *http.Request) (id, secret string, ok bool, err error) {
+	rawID, rawSecret, ok := r.BasicAuth()
+	if !ok {
+		return "", "", false, nil
+	}
+	id, err1 := url.QueryUnescape(rawID)
+	secret, err2 := url.QueryUnescape(rawSecret)
+	if err1 != nil || err2 != nil {
+		return id, secret, true, errors.Join(err1, err2)
+	}
+	return id, secret, true, nil
 }
