@@ -102,25 +102,11 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Reque
 		return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the assertion's sub.")
 	}
 	ip := a.cfg.IPs.String(r)
-	if wait, err := a.clientLocked(ctx, id, ip); err != nil {
-		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
-	} else if wait > 0 {
-		a.cfg.OnLimited(r, "cooloff")
-		return nil, RateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
-	}
-	fail := func(reason string, err error) (*Client, error) {
-		a.debugAuthFailure(ctx, id, reason, err)
-		a.authFailed(ctx, id, ip)
-		return nil, fosite.ErrInvalidClient
-	}
-	c, err := a.LoadClient(ctx, id)
+	c, err := a.loadUnlocked(ctx, r, id, ip)
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fail("unknown client", err)
-		}
-		a.debugAuthFailure(ctx, id, "store error", err)
-		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+		return nil, err
 	}
+	fail := func(reason string, err error) (*Client, error) { return nil, a.fail(ctx, id, ip, reason, err) }
 	if c.Rec.TokenEndpointAuthMethod != MethodPrivateKeyJWT {
 		return fail("wrong authentication method "+MethodPrivateKeyJWT, nil)
 	}

@@ -45,40 +45,74 @@ func (SecretHasher) Compare(_ context.Context, hash, data []byte) error {
 // invalid_client, so a caller learns nothing about which client IDs exist;
 // the reason goes to the debug log.
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
-	id, secret, basic, basicErr := basicCredentials(r)
 	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		_, _, basic, _ := basicCredentials(r)
 		c, err := a.authenticateAssertion(ctx, r, form, basic)
 		if err != nil {
 			return nil, err
 		}
 		a.noteCertificate(r, c)
-		if err := a.clientRateLimit(r, c.Rec.ID); err != nil {
-			return nil, err
-		}
-		return c, nil
+		return a.admit(r, c)
 	}
-	method := MethodBasic
-	if basic {
-		if form.Has("client_secret") {
-			return nil, fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not both HTTP Basic and client_secret in the body.")
+	id, secret, method, err := secretCredentials(r, form)
+	if err != nil {
+		return nil, err
+	}
+	ip := a.cfg.IPs.String(r)
+	c, err := a.loadUnlocked(ctx, r, id, ip)
+	if err != nil {
+		return nil, err
+	}
+	if CertMethod(c.Rec.TokenEndpointAuthMethod) && method == MethodNone && a.MTLSEnabled() {
+		// RFC 8705: the client names itself with client_id and proves
+		// who it is with its TLS certificate; a secret instead is the
+		// wrong method, refused below.
+		if err := a.checkCertificate(ctx, r, c); err != nil {
+			return nil, a.fail(ctx, id, ip, "client certificate", err)
 		}
-		if basicErr != nil {
-			return nil, fosite.ErrInvalidRequest.WithHint("The HTTP Basic credentials are not properly form-encoded (RFC 6749 section 2.3.1).")
-		}
-		if fid := form.Get("client_id"); fid != "" && fid != id {
-			return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the one in the Authorization header.")
-		}
-	} else {
-		method = MethodPost
-		id, secret = form.Get("client_id"), form.Get("client_secret")
+		return a.admit(r, c)
+	}
+	if c.Rec.TokenEndpointAuthMethod != method {
+		return nil, a.fail(ctx, id, ip, "wrong authentication method "+method, nil)
+	}
+	if method != MethodNone && (SecretHasher{}).Compare(ctx, c.Rec.SecretHash, []byte(secret)) != nil {
+		return nil, a.fail(ctx, id, ip, "wrong secret", nil)
+	}
+	a.noteCertificate(r, c)
+	return a.admit(r, c)
+}
+
+// secretCredentials reads the client ID and secret of a request that
+// carries no assertion: from HTTP Basic (client_secret_basic), else from
+// the form (client_secret_post, or none for a public client that only
+// names itself).
+func secretCredentials(r *http.Request, form url.Values) (id, secret, method string, err error) {
+	id, secret, basic, basicErr := basicCredentials(r)
+	if !basic {
+		id, secret, method = form.Get("client_id"), form.Get("client_secret"), MethodPost
 		if id == "" {
-			return nil, fosite.ErrInvalidClient.WithHint("Client authentication is missing.")
+			return "", "", "", fosite.ErrInvalidClient.WithHint("Client authentication is missing.")
 		}
 		if !form.Has("client_secret") {
 			method = MethodNone
 		}
+		return id, secret, method, nil
 	}
-	ip := a.cfg.IPs.String(r)
+	switch {
+	case form.Has("client_secret"):
+		return "", "", "", fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not both HTTP Basic and client_secret in the body.")
+	case basicErr != nil:
+		return "", "", "", fosite.ErrInvalidRequest.WithHint("The HTTP Basic credentials are not properly form-encoded (RFC 6749 section 2.3.1).")
+	case form.Get("client_id") != "" && form.Get("client_id") != id:
+		return "", "", "", fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the one in the Authorization header.")
+	}
+	return id, secret, MethodBasic, nil
+}
+
+// loadUnlocked loads the client id for authentication from ip, unless
+// that client ID or address is cooling off. An unknown client counts as a
+// failed authentication; a store failure is temporarily_unavailable.
+func (a *Authenticator) loadUnlocked(ctx context.Context, r *http.Request, id, ip string) (*Client, error) {
 	if wait, err := a.clientLocked(ctx, id, ip); err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	} else if wait > 0 {
@@ -86,45 +120,41 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 		return nil, RateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
 	}
 	c, err := a.LoadClient(ctx, id)
-	if err != nil {
-		a.debugAuthFailure(ctx, id, "unknown client or store error", err)
-		if errors.Is(err, storage.ErrNotFound) {
-			a.authFailed(ctx, id, ip)
-			return nil, fosite.ErrInvalidClient
-		}
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil, a.fail(ctx, id, ip, "unknown client", err)
+	case err != nil:
+		a.debugAuthFailure(ctx, id, "store error", err)
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	}
-	if CertMethod(c.Rec.TokenEndpointAuthMethod) && method == MethodNone && a.MTLSEnabled() {
-		// RFC 8705: the client names itself with client_id and proves
-		// who it is with its TLS certificate; a secret instead is the
-		// wrong method, refused below.
-		chain, err := a.PeerCertificates(r)
-		if err == nil {
-			err = a.authenticateCertificate(ctx, c, chain)
-		}
-		if err != nil {
-			a.debugAuthFailure(ctx, id, "client certificate", err)
-			a.authFailed(ctx, id, ip)
-			return nil, fosite.ErrInvalidClient
-		}
-		c.CertThumb = certs.Thumbprint(chain[0])
-		if err := a.clientRateLimit(r, id); err != nil {
-			return nil, err
-		}
-		return c, nil
+	return c, nil
+}
+
+// checkCertificate authenticates c by the TLS client certificate of r and
+// records its thumbprint.
+func (a *Authenticator) checkCertificate(ctx context.Context, r *http.Request, c *Client) error {
+	chain, err := a.PeerCertificates(r)
+	if err == nil {
+		err = a.authenticateCertificate(ctx, c, chain)
 	}
-	if c.Rec.TokenEndpointAuthMethod != method {
-		a.debugAuthFailure(ctx, id, "wrong authentication method "+method, nil)
-		a.authFailed(ctx, id, ip)
-		return nil, fosite.ErrInvalidClient
+	if err != nil {
+		return err
 	}
-	if method != MethodNone && (SecretHasher{}).Compare(ctx, c.Rec.SecretHash, []byte(secret)) != nil {
-		a.debugAuthFailure(ctx, id, "wrong secret", nil)
-		a.authFailed(ctx, id, ip)
-		return nil, fosite.ErrInvalidClient
-	}
-	a.noteCertificate(r, c)
-	if err := a.clientRateLimit(r, id); err != nil {
+	c.CertThumb = certs.Thumbprint(chain[0])
+	return nil
+}
+
+// fail counts a failed authentication of id from ip, logs why at debug
+// level, and returns the one answer every failure gets.
+func (a *Authenticator) fail(ctx context.Context, id, ip, reason string, err error) error {
+	a.debugAuthFailure(ctx, id, reason, err)
+	a.authFailed(ctx, id, ip)
+	return fosite.ErrInvalidClient
+}
+
+// admit lets an authenticated client through its per-client rate limit.
+func (a *Authenticator) admit(r *http.Request, c *Client) (*Client, error) {
+	if err := a.clientRateLimit(r, c.Rec.ID); err != nil {
 		return nil, err
 	}
 	return c, nil
