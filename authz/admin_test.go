@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
@@ -83,7 +84,7 @@ func testAdminClientLifecycle(t *testing.T, cfg authz.Config) {
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, b)
 	}
-	var c authz.ClientJSON
+	var c adminapi.ClientJSON
 	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func testAdminClientLifecycle(t *testing.T, cfg authz.Config) {
 	if code != 200 {
 		t.Fatalf("rotate: %d %s", code, b)
 	}
-	var rotated authz.ClientJSON
+	var rotated adminapi.ClientJSON
 	_ = json.Unmarshal(b, &rotated)
 	if rotated.ClientSecret == "" || rotated.ClientSecret == c.ClientSecret {
 		t.Fatalf("rotate gave secret %q", rotated.ClientSecret)
@@ -252,7 +253,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	// The person-facing flow: a failed and a good login, consent, code,
 	// refresh, reuse, userinfo, logout.
 	user := ts.createUser(t, "logcheck")
-	web := ts.createWebClient(t, authz.ClientJSON{})
+	web := ts.createWebClient(t, adminapi.ClientJSON{})
 	br := newBrowser(t)
 	v := oauth2.GenerateVerifier()
 	nonce := randomString(20)
@@ -284,10 +285,10 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	post(t, ts.Public+"/oauth2/introspect", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
 	post(t, ts.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok.AccessToken}})
 	_, b := ts.adminDo(t, http.MethodPost, "/admin/clients", "application/json", `{"client_name":"x"}`)
-	var created authz.ClientJSON
+	var created adminapi.ClientJSON
 	_ = json.Unmarshal(b, &created)
 	_, b = ts.adminDo(t, http.MethodPost, "/admin/clients/"+created.ClientID+"/secret", "", "")
-	var rotated authz.ClientJSON
+	var rotated adminapi.ClientJSON
 	_ = json.Unmarshal(b, &rotated)
 	ts.adminDo(t, http.MethodGet, "/admin/clients", "", "")
 	// private_key_jwt: a good assertion, its replay, one signed by

@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
@@ -74,9 +75,9 @@ func assertionForm(assertion string) url.Values {
 		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}}
 }
 
-func (ts *testServer) createClient(t testing.TB, in map[string]any) authz.ClientJSON {
+func (ts *testServer) createClient(t testing.TB, in map[string]any) adminapi.ClientJSON {
 	t.Helper()
-	return adminCall[authz.ClientJSON](t, ts, http.MethodPost, "/admin/clients", in, http.StatusCreated)
+	return adminCall[adminapi.ClientJSON](t, ts, http.MethodPost, "/admin/clients", in, http.StatusCreated)
 }
 
 func TestPrivateKeyJWT(t *testing.T) {
@@ -257,7 +258,7 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		ts.requireInactive(t, tok.AccessToken)
 		// The audit entry names the client the assertion authenticated,
 		// though the form named none.
-		rv := ts.auditAll(t, url.Values{"type": {authz.EventTokenRevoked}})
+		rv := ts.auditAll(t, url.Values{"type": {adminapi.EventTokenRevoked}})
 		if len(rv) != 1 || rv[0].ClientID != c.ClientID || rv[0].Actor != "client:"+c.ClientID {
 			t.Errorf("token.revoked entries = %+v, want one by %s", rv, c.ClientID)
 		}

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -10,10 +11,10 @@ import (
 // onKeyChange audits a key lifecycle step this replica took.
 func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChange, requested bool) {
 	typ := map[string]string{
-		"next": EventKeyCreated, "active": EventKeyActivated, "retired": EventKeyRetired, "removed": EventKeyRemoved,
+		"next": adminapi.EventKeyCreated, "active": adminapi.EventKeyActivated, "retired": adminapi.EventKeyRetired, "removed": adminapi.EventKeyRemoved,
 	}[ch.To]
 	if ch.From == "" {
-		typ = EventKeyCreated
+		typ = adminapi.EventKeyCreated
 	}
 	actor := audit.System
 	if requested {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
@@ -23,9 +24,9 @@ const maxPages = 1000
 
 // auditAll reads the whole audit trail through the admin API, a few
 // entries a page so that the cursor is exercised.
-func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntryJSON {
+func (ts *testServer) auditAll(t testing.TB, query url.Values) []adminapi.AuditEntryJSON {
 	t.Helper()
-	var out []authz.AuditEntryJSON
+	var out []adminapi.AuditEntryJSON
 	q := url.Values{}
 	for k, v := range query {
 		q[k] = v
@@ -37,7 +38,7 @@ func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntr
 		if pages == maxPages {
 			t.Fatalf("GET /admin/audit: still a next cursor after %d pages", maxPages)
 		}
-		page := adminCall[authz.AuditPage](t, ts, "GET", "/admin/audit?"+q.Encode(), nil, http.StatusOK)
+		page := adminCall[adminapi.AuditPage](t, ts, "GET", "/admin/audit?"+q.Encode(), nil, http.StatusOK)
 		out = append(out, page.Entries...)
 		if page.NextCursor == "" {
 			return out
@@ -46,23 +47,23 @@ func (ts *testServer) auditAll(t testing.TB, query url.Values) []authz.AuditEntr
 	}
 }
 
-func (ts *testServer) auditVerify(t testing.TB) authz.AuditVerification {
+func (ts *testServer) auditVerify(t testing.TB) adminapi.AuditVerification {
 	t.Helper()
-	return adminCall[authz.AuditVerification](t, ts, "GET", "/admin/audit/verify", nil, http.StatusOK)
+	return adminCall[adminapi.AuditVerification](t, ts, "GET", "/admin/audit/verify", nil, http.StatusOK)
 }
 
 // auditVerifyParts verifies the trail in parts of limit entries, from
 // from ("" for the start), the way audit verify does, and returns the
 // last answer, the entries checked in all and the calls made. Every
 // part but the last must be intact and incomplete.
-func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (last authz.AuditVerification, entries int64, calls int) {
+func (ts *testServer) auditVerifyParts(t testing.TB, from string, limit int) (last adminapi.AuditVerification, entries int64, calls int) {
 	t.Helper()
 	for {
 		q := url.Values{"limit": {strconv.Itoa(limit)}}
 		if from != "" {
 			q.Set("from", from)
 		}
-		last = adminCall[authz.AuditVerification](t, ts, "GET", "/admin/audit/verify?"+q.Encode(), nil, http.StatusOK)
+		last = adminCall[adminapi.AuditVerification](t, ts, "GET", "/admin/audit/verify?"+q.Encode(), nil, http.StatusOK)
 		calls++
 		if last.Entries > int64(limit) {
 			t.Fatalf("verify with limit %d checked %d entries", limit, last.Entries)
@@ -84,8 +85,8 @@ func (ts *testServer) issueTokens(t testing.TB, n int) {
 	}
 }
 
-func ofType(es []authz.AuditEntryJSON, typ string) []authz.AuditEntryJSON {
-	var out []authz.AuditEntryJSON
+func ofType(es []adminapi.AuditEntryJSON, typ string) []adminapi.AuditEntryJSON {
+	var out []adminapi.AuditEntryJSON
 	for _, e := range es {
 		if e.Type == typ {
 			out = append(out, e)
@@ -111,7 +112,7 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 		post(t, ts.Public+"/oauth2/token", svc.ClientID, "wrong-secret", url.Values{"grant_type": {"client_credentials"}})
 		post(t, ts.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok}})
 		ts.introspect(t, tok) // inactive now, but signed by us: its jti is recorded
-		created := ts.createWebClient(t, authz.ClientJSON{ClientName: "audited app"})
+		created := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "audited app"})
 		ts.adminJSON(t, "GET", "/admin/clients", nil)
 		noAuth, _ := http.Get(ts.Admin + "/admin/clients")
 		noAuth.Body.Close()
@@ -131,7 +132,7 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 				}
 			}
 		}
-		issued := ofType(all, authz.EventTokenIssued)
+		issued := ofType(all, adminapi.EventTokenIssued)
 		if len(issued) != 1 {
 			t.Fatalf("token.issued entries = %d, want 1: %+v", len(issued), issued)
 		}
@@ -140,11 +141,11 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 			issued[0].Subject != svc.ClientID || issued[0].IP != "127.0.0.1" || issued[0].RequestID == "" {
 			t.Errorf("token.issued entry = %+v", issued[0])
 		}
-		refused := ofType(all, authz.EventTokenRefused)
+		refused := ofType(all, adminapi.EventTokenRefused)
 		if len(refused) != 1 || refused[0].Outcome != "invalid_client" || refused[0].ClientID != svc.ClientID || refused[0].IP != "127.0.0.1" {
 			t.Errorf("token.refused entries = %+v, want one invalid_client for %s", refused, svc.ClientID)
 		}
-		intro := ofType(all, authz.EventTokenIntrospected)
+		intro := ofType(all, adminapi.EventTokenIntrospected)
 		if len(intro) != 3 {
 			t.Fatalf("token.introspected entries = %d, want 3", len(intro))
 		}
@@ -154,14 +155,14 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 				t.Errorf("introspection %d = client %s details %v, want caller %s active %s jti %q", i, e.ClientID, e.Details, rs.ClientID, w.active, w.jti)
 			}
 		}
-		if rv := ofType(all, authz.EventTokenRevoked); len(rv) != 1 || rv[0].Outcome != "ok" || rv[0].ClientID != svc.ClientID {
+		if rv := ofType(all, adminapi.EventTokenRevoked); len(rv) != 1 || rv[0].Outcome != "ok" || rv[0].ClientID != svc.ClientID {
 			t.Errorf("token.revoked entries = %+v", rv)
 		}
-		if cc := ofType(all, authz.EventClientCreated); len(cc) != 1 || cc[0].ClientID != created.ClientID || cc[0].Actor != "admin" || cc[0].Details["status"] != "201" {
+		if cc := ofType(all, adminapi.EventClientCreated); len(cc) != 1 || cc[0].ClientID != created.ClientID || cc[0].Actor != "admin" || cc[0].Details["status"] != "201" {
 			t.Errorf("client.created entries = %+v, want one for %s", cc, created.ClientID)
 		}
 		var sawList, sawRefusal bool
-		for _, e := range ofType(all, authz.EventAdminRequest) {
+		for _, e := range ofType(all, adminapi.EventAdminRequest) {
 			switch {
 			case e.Details["route"] == "/admin/clients" && e.Details["method"] == "GET" && e.Outcome == "ok":
 				sawList = true
@@ -172,16 +173,16 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 		if !sawList || !sawRefusal {
 			t.Errorf("admin.request entries: list seen %v, refused call seen %v", sawList, sawRefusal)
 		}
-		if len(ofType(all, authz.EventKeyCreated)) < 2 {
-			t.Errorf("key.created entries = %d, want one per first key", len(ofType(all, authz.EventKeyCreated)))
+		if len(ofType(all, adminapi.EventKeyCreated)) < 2 {
+			t.Errorf("key.created entries = %d, want one per first key", len(ofType(all, adminapi.EventKeyCreated)))
 		}
 
 		// Filters.
-		byType := ts.auditAll(t, url.Values{"type": {authz.EventTokenIntrospected}})
+		byType := ts.auditAll(t, url.Values{"type": {adminapi.EventTokenIntrospected}})
 		if len(byType) != 3 {
 			t.Errorf("type filter: %d entries, want 3", len(byType))
 		}
-		byClient := ts.auditAll(t, url.Values{"client_id": {svc.ClientID}, "type": {authz.EventTokenIssued}})
+		byClient := ts.auditAll(t, url.Values{"client_id": {svc.ClientID}, "type": {adminapi.EventTokenIssued}})
 		if len(byClient) != 1 || byClient[0].Seq != issued[0].Seq {
 			t.Errorf("client filter: %+v", byClient)
 		}
@@ -244,7 +245,7 @@ func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		entries := ts.auditAll(t, url.Values{"type": {authz.EventTokenIssued}, "limit": {"1000"}})
+		entries := ts.auditAll(t, url.Values{"type": {adminapi.EventTokenIssued}, "limit": {"1000"}})
 		seen := map[string]int{}
 		for _, e := range entries {
 			seen[e.Details["jti"]]++
@@ -286,7 +287,7 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 	if v := ts.auditVerify(t); !v.OK {
 		t.Fatalf("clean trail: verify = %+v", v)
 	}
-	issued := ts.auditAll(t, url.Values{"type": {authz.EventTokenIssued}})
+	issued := ts.auditAll(t, url.Values{"type": {adminapi.EventTokenIssued}})
 	if len(issued) != 5 {
 		t.Fatalf("%d token.issued entries, want 5", len(issued))
 	}
@@ -328,7 +329,7 @@ func TestAuditRetention(t *testing.T) {
 		ts.issueTokens(t, 3)
 		cutoff := clock.Advance(2 * time.Hour).Add(-time.Hour)
 		ts.issueTokens(t, 1)
-		var old []authz.AuditEntryJSON
+		var old []adminapi.AuditEntryJSON
 		for _, e := range ts.auditAll(t, nil) {
 			if at, _ := time.Parse(time.RFC3339Nano, e.Time); at.Before(cutoff) {
 				old = append(old, e)
@@ -345,7 +346,7 @@ func TestAuditRetention(t *testing.T) {
 		if rest[0].Seq != old[len(old)-1].Seq+1 {
 			t.Errorf("first entry after the drop is %d, want %d", rest[0].Seq, old[len(old)-1].Seq+1)
 		}
-		cp := ofType(rest, authz.EventAuditCheckpoint)
+		cp := ofType(rest, adminapi.EventAuditCheckpoint)
 		if len(cp) != 1 || cp[0].Details["dropped_through"] != fmt.Sprint(old[len(old)-1].Seq) || cp[0].Details["last_hash"] != old[len(old)-1].Hash {
 			t.Errorf("checkpoint = %+v, want one for entries up to %d", cp, old[len(old)-1].Seq)
 		}
@@ -424,9 +425,9 @@ func TestAuditVerifyInParts(t *testing.T) {
 		if !after.OK || !after.Complete || after.FirstSeq != v.LastSeq+1 || n != after.LastSeq-v.LastSeq || n < 2 {
 			t.Errorf("verify from %s = %+v, %d entries; want ok, only the entries after it", head, after, n)
 		}
-		var kept authz.AuditEntryJSON // an entry that is not the last
+		var kept adminapi.AuditEntryJSON // an entry that is not the last
 		for _, e := range before {
-			if e.Type == authz.EventTokenIssued {
+			if e.Type == adminapi.EventTokenIssued {
 				kept = e
 			}
 		}
@@ -465,7 +466,7 @@ func TestAuditVerifyFromKeptHead(t *testing.T) {
 	ts := startServer(t, authz.Config{DatabaseURL: pgtest.URL(t)})
 	ts.issueTokens(t, 3)
 	kept := ts.auditVerify(t)
-	issued := ofType(ts.auditAll(t, nil), authz.EventTokenIssued)
+	issued := ofType(ts.auditAll(t, nil), adminapi.EventTokenIssued)
 	conn := ts.db(t)
 	ctx := context.Background()
 	for _, q := range []string{

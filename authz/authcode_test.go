@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
@@ -71,11 +72,11 @@ func authURL(c webClient, state, verifier, nonce string, extra ...oauth2.AuthCod
 
 // startCodeFlow starts a server for the code flow (codeFlowConfig) with a
 // person, "ada", a web client with the default metadata, and a browser.
-func startCodeFlow(t testing.TB, cfg authz.Config) (*testServer, authz.UserJSON, webClient, *browser) {
+func startCodeFlow(t testing.TB, cfg authz.Config) (*testServer, adminapi.UserJSON, webClient, *browser) {
 	t.Helper()
 	ts := startServer(t, codeFlowConfig(cfg))
 	user := ts.createUser(t, "ada")
-	return ts, user, ts.createWebClient(t, authz.ClientJSON{}), newBrowser(t)
+	return ts, user, ts.createWebClient(t, adminapi.ClientJSON{}), newBrowser(t)
 }
 
 func TestAuthorizationCodeFlow(t *testing.T) {
@@ -171,7 +172,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 				t.Errorf("userinfo %s = %v", method, ui)
 			}
 		}
-		if reads := ts.auditAll(t, url.Values{"type": {authz.EventUserinfoRead}}); len(reads) != 2 || reads[0].Subject != user.ID || reads[0].ClientID != c.ClientID {
+		if reads := ts.auditAll(t, url.Values{"type": {adminapi.EventUserinfoRead}}); len(reads) != 2 || reads[0].Subject != user.ID || reads[0].ClientID != c.ClientID {
 			t.Errorf("userinfo.read entries = %+v, want two for %s by %s", reads, user.ID, c.ClientID)
 		}
 
@@ -188,7 +189,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 func TestUserinfoRefusals(t *testing.T) {
 	ts := startServer(t, codeFlowConfig(authz.Config{}))
 	ts.createUser(t, "bea")
-	c := ts.createWebClient(t, authz.ClientJSON{Scope: "openid identity.verify"})
+	c := ts.createWebClient(t, adminapi.ClientJSON{Scope: "openid identity.verify"})
 	b := newBrowser(t)
 	verifier := oauth2.GenerateVerifier()
 	res := redirectedToClient(t, b.signIn(ts, authURL(c, "state-0001-abcd", verifier, "nonce-0001-abcd"), "bea", "allow"), redirectURI)
@@ -326,7 +327,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 			t.Fatalf("newest refresh token after reuse = %d %s, want refused", st, body)
 		}
 		// Another client cannot use a refresh token either.
-		other := ts.createWebClient(t, authz.ClientJSON{ClientName: "Other"})
+		other := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "Other"})
 		fresh := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
 		if st, body := ts.refresh(t, other, fresh.RefreshToken); st != 400 {
 			t.Errorf("refresh by another client = %d %s, want refused", st, body)
@@ -379,7 +380,7 @@ func TestPublicClientNeedsPKCE(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		ts.createUser(t, "ada")
-		c := ts.createWebClient(t, authz.ClientJSON{TokenEndpointAuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"}})
+		c := ts.createWebClient(t, adminapi.ClientJSON{TokenEndpointAuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"}})
 		if c.ClientSecret != "" {
 			t.Fatal("a public client got a secret")
 		}
@@ -417,7 +418,7 @@ func TestPublicClientNeedsPKCE(t *testing.T) {
 func TestRedirectURIMustMatchExactly(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
-		c := ts.createWebClient(t, authz.ClientJSON{RedirectURIs: []string{"https://app.example/callback", "http://127.0.0.1:8000/cb"}})
+		c := ts.createWebClient(t, adminapi.ClientJSON{RedirectURIs: []string{"https://app.example/callback", "http://127.0.0.1:8000/cb"}})
 		b := newBrowser(t)
 		for _, uri := range []string{
 			"https://app.example/callback/",
@@ -599,7 +600,7 @@ func TestLoginThrottling(t *testing.T) {
 		ts := startServer(t, cfg)
 		ts.createUser(t, "ada")
 		ts.createUser(t, "bea")
-		c := ts.createWebClient(t, authz.ClientJSON{})
+		c := ts.createWebClient(t, adminapi.ClientJSON{})
 		b := newBrowser(t)
 		v := oauth2.GenerateVerifier()
 		login := b.follow(ts.Public, b.get(authURL(c, "state-thr-001", v, "nonce-thr-001"))).onlyForm(t)
@@ -749,23 +750,23 @@ func TestAdminUsers(t *testing.T) {
 		wantErr  string
 		wantDesc string
 	}{
-		{"short password", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "abc"}, 400, "weak_password", "at least 12"},
-		{"common password", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "Password1234!"}, 400, "weak_password", "breach"},
-		{"repeated password", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "passwordpassword"}, 400, "weak_password", "breach"},
-		{"keyboard sequence", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "qwertyuiopasdf"}, 400, "weak_password", "sequence"},
-		{"few characters", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "abababababababab"}, 400, "weak_password", "too few"},
-		{"password holds username", "POST", "/admin/users", authz.UserInput{Username: "beatrice", Password: "beatrice-likes-tea-42"}, 400, "weak_password", "username"},
-		{"password holds email", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: "my mail is trice99 ok", Email: "trice99@example.com"}, 400, "weak_password", "email"},
-		{"no password", "POST", "/admin/users", authz.UserInput{Username: "bea"}, 400, "invalid_request", "password"},
-		{"username with space", "POST", "/admin/users", authz.UserInput{Username: "bea trice", Password: testPassword}, 400, "invalid_request", "username"},
-		{"username path", "POST", "/admin/users", authz.UserInput{Username: "../x", Password: testPassword}, 400, "invalid_request", "username"},
-		{"bad email", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: testPassword, Email: "not-an-email"}, 400, "invalid_request", "email"},
-		{"email with name", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: testPassword, Email: "Bea <bea@example.com>"}, 400, "invalid_request", "email"},
-		{"control character in name", "POST", "/admin/users", authz.UserInput{Username: "bea", Password: testPassword, Name: "Bea\u0007"}, 400, "invalid_request", "name"},
+		{"short password", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: "abc"}, 400, "weak_password", "at least 12"},
+		{"common password", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: "Password1234!"}, 400, "weak_password", "breach"},
+		{"repeated password", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: "passwordpassword"}, 400, "weak_password", "breach"},
+		{"keyboard sequence", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: "qwertyuiopasdf"}, 400, "weak_password", "sequence"},
+		{"few characters", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: "abababababababab"}, 400, "weak_password", "too few"},
+		{"password holds username", "POST", "/admin/users", adminapi.UserInput{Username: "beatrice", Password: "beatrice-likes-tea-42"}, 400, "weak_password", "username"},
+		{"password holds email", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: "my mail is trice99 ok", Email: "trice99@example.com"}, 400, "weak_password", "email"},
+		{"no password", "POST", "/admin/users", adminapi.UserInput{Username: "bea"}, 400, "invalid_request", "password"},
+		{"username with space", "POST", "/admin/users", adminapi.UserInput{Username: "bea trice", Password: testPassword}, 400, "invalid_request", "username"},
+		{"username path", "POST", "/admin/users", adminapi.UserInput{Username: "../x", Password: testPassword}, 400, "invalid_request", "username"},
+		{"bad email", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: testPassword, Email: "not-an-email"}, 400, "invalid_request", "email"},
+		{"email with name", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: testPassword, Email: "Bea <bea@example.com>"}, 400, "invalid_request", "email"},
+		{"control character in name", "POST", "/admin/users", adminapi.UserInput{Username: "bea", Password: testPassword, Name: "Bea\u0007"}, 400, "invalid_request", "name"},
 		{"unknown field", "POST", "/admin/users", map[string]any{"username": "bea", "password": testPassword, "is_admin": true}, 400, "invalid_request", "is_admin"},
 		{"password hash given", "POST", "/admin/users", map[string]any{"username": "bea", "password_hash": "$argon2id$..."}, 400, "invalid_request", "password_hash"},
-		{"duplicate username", "POST", "/admin/users", authz.UserInput{Username: "ada", Password: testPassword}, 409, "already_exists", "username"},
-		{"duplicate in other case", "POST", "/admin/users", authz.UserInput{Username: "ADA", Password: testPassword}, 409, "already_exists", "username"},
+		{"duplicate username", "POST", "/admin/users", adminapi.UserInput{Username: "ada", Password: testPassword}, 409, "already_exists", "username"},
+		{"duplicate in other case", "POST", "/admin/users", adminapi.UserInput{Username: "ADA", Password: testPassword}, 409, "already_exists", "username"},
 		{"get unknown", "GET", "/admin/users/nobody", nil, 404, "not_found", ""},
 		{"delete unknown", "DELETE", "/admin/users/nobody", nil, 404, "not_found", ""},
 		{"wrong method", "PATCH", "/admin/users", nil, 405, "method_not_allowed", ""},

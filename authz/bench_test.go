@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
@@ -30,7 +31,7 @@ func benchBackends(b *testing.B, fn func(b *testing.B, cfg authz.Config)) {
 // client-credentials client and one introspecting client (the demo
 // clients), to call in process, without the network. It logs nothing and
 // has no rate limits or janitor: they are not what is measured.
-func newBenchServer(b *testing.B, cfg authz.Config) (http.Handler, authz.ClientJSON, authz.ClientJSON) {
+func newBenchServer(b *testing.B, cfg authz.Config) (http.Handler, adminapi.ClientJSON, adminapi.ClientJSON) {
 	b.Helper()
 	cfg.Logger, cfg.JanitorInterval = zap.NewNop(), -1
 	cfg.RateLimits = authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: -1, PerIP: -1}
@@ -38,7 +39,7 @@ func newBenchServer(b *testing.B, cfg authz.Config) (http.Handler, authz.ClientJ
 	return ts.Srv.PublicHandler(), ts.Demo.Service, ts.Demo.ResourceServer
 }
 
-func tokenRequest(c authz.ClientJSON) *http.Request {
+func tokenRequest(c adminapi.ClientJSON) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&scope=identity.verify"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.SetBasicAuth(c.ClientID, c.ClientSecret)

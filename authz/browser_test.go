@@ -14,7 +14,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // A browser for end-to-end tests: a cookie jar, no automatic redirects
@@ -172,16 +172,16 @@ func (p page) isConsent() bool {
 const testPassword = "correct horse battery staple"
 
 // createUser registers a person with testPassword.
-func (ts *testServer) createUser(t testing.TB, username string) authz.UserJSON {
+func (ts *testServer) createUser(t testing.TB, username string) adminapi.UserJSON {
 	t.Helper()
-	return adminCall[authz.UserJSON](t, ts, "POST", "/admin/users", authz.UserInput{
+	return adminCall[adminapi.UserJSON](t, ts, "POST", "/admin/users", adminapi.UserInput{
 		Username: username, Password: testPassword, Name: "Ada " + username, Email: username + "@example.com",
 	}, http.StatusCreated)
 }
 
 // webClient is a registered web app and its x/oauth2 configuration.
 type webClient struct {
-	authz.ClientJSON
+	adminapi.ClientJSON
 	cfg *oauth2.Config
 }
 
@@ -189,7 +189,7 @@ const redirectURI = "https://app.example/callback"
 
 // createWebClient registers a client for the code flow with the given
 // metadata overrides.
-func (ts *testServer) createWebClient(t testing.TB, in authz.ClientJSON) webClient {
+func (ts *testServer) createWebClient(t testing.TB, in adminapi.ClientJSON) webClient {
 	t.Helper()
 	if in.RedirectURIs == nil {
 		in.RedirectURIs = []string{redirectURI}
@@ -210,7 +210,7 @@ func (ts *testServer) createWebClient(t testing.TB, in authz.ClientJSON) webClie
 	if in.IDTokenSignedResponseAlg != "" {
 		req["id_token_signed_response_alg"] = in.IDTokenSignedResponseAlg
 	}
-	c := adminCall[authz.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
+	c := adminCall[adminapi.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
 	style := oauth2.AuthStyleInHeader
 	if c.TokenEndpointAuthMethod == "none" {
 		style = oauth2.AuthStyleInParams

@@ -14,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
@@ -126,26 +127,26 @@ func testAdminClientAuthMetadata(t *testing.T, cfg authz.Config) {
 
 	accepted := []struct {
 		name, body string
-		check      func(t *testing.T, c authz.ClientJSON)
+		check      func(t *testing.T, c adminapi.ClientJSON)
 	}{
-		{"private_key_jwt jwks", `{"token_endpoint_auth_method":"private_key_jwt","jwks":` + okSet + `}`, func(t *testing.T, c authz.ClientJSON) {
+		{"private_key_jwt jwks", `{"token_endpoint_auth_method":"private_key_jwt","jwks":` + okSet + `}`, func(t *testing.T, c adminapi.ClientJSON) {
 			var set jose.JSONWebKeySet
 			if err := json.Unmarshal(c.JWKS, &set); err != nil || len(set.Keys) != 3 {
 				t.Errorf("jwks = %s (%v), want the 3 keys", c.JWKS, err)
 			}
 		}},
-		{"private_key_jwt jwks_uri", `{"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://keys.example/jwks.json"}`, func(t *testing.T, c authz.ClientJSON) {
+		{"private_key_jwt jwks_uri", `{"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://keys.example/jwks.json"}`, func(t *testing.T, c adminapi.ClientJSON) {
 			if c.JWKSURI != "https://keys.example/jwks.json" {
 				t.Errorf("jwks_uri = %q", c.JWKSURI)
 			}
 		}},
 		{"loopback http jwks_uri", `{"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"http://127.0.0.1:9/jwks"}`, nil},
-		{"tls_client_auth DN", `{"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"cn = KYC backend , o=Example\\, Inc.,c=DE","tls_client_certificate_bound_access_tokens":true}`, func(t *testing.T, c authz.ClientJSON) {
+		{"tls_client_auth DN", `{"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"cn = KYC backend , o=Example\\, Inc.,c=DE","tls_client_certificate_bound_access_tokens":true}`, func(t *testing.T, c adminapi.ClientJSON) {
 			if c.TLSClientAuthSubjectDN != `CN=KYC backend,O=Example\, Inc.,C=DE` || !c.TLSClientCertificateBoundAccessTokens {
 				t.Errorf("subject DN = %q bound %v, want the canonical form and bound", c.TLSClientAuthSubjectDN, c.TLSClientCertificateBoundAccessTokens)
 			}
 		}},
-		{"tls_client_auth SAN IP", `{"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_san_ip":"::ffff:192.0.2.1"}`, func(t *testing.T, c authz.ClientJSON) {
+		{"tls_client_auth SAN IP", `{"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_san_ip":"::ffff:192.0.2.1"}`, func(t *testing.T, c adminapi.ClientJSON) {
 			if c.TLSClientAuthSANIP != "192.0.2.1" {
 				t.Errorf("san ip = %q, want 192.0.2.1", c.TLSClientAuthSANIP)
 			}
@@ -162,7 +163,7 @@ func testAdminClientAuthMetadata(t *testing.T, cfg authz.Config) {
 			if code != http.StatusCreated {
 				t.Fatalf("create = %d %s, want 201", code, b)
 			}
-			var c authz.ClientJSON
+			var c adminapi.ClientJSON
 			if err := json.Unmarshal(b, &c); err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +174,7 @@ func testAdminClientAuthMetadata(t *testing.T, cfg authz.Config) {
 				tt.check(t, c)
 			}
 			code, b = ts.adminDo(t, "GET", "/admin/clients/"+c.ClientID, "", "")
-			var got authz.ClientJSON
+			var got adminapi.ClientJSON
 			if code != 200 || json.Unmarshal(b, &got) != nil {
 				t.Fatalf("get = %d %s", code, b)
 			}

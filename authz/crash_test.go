@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
@@ -177,7 +178,7 @@ func testAuditSurvivesSIGKILL(t *testing.T, fast bool) {
 			if err := v.Add(e); err != nil {
 				t.Fatalf("chain after SIGKILL: %v", err)
 			}
-			if e.Type == authz.EventTokenIssued {
+			if e.Type == adminapi.EventTokenIssued {
 				seen[e.Details["jti"]]++
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
@@ -46,7 +47,7 @@ func (ts *testServer) countTokens(t testing.TB) int {
 }
 
 // ccConfig is the x/oauth2 client-credentials config of a client.
-func (ts *testServer) ccConfig(c authz.ClientJSON, scopes ...string) *clientcredentials.Config {
+func (ts *testServer) ccConfig(c adminapi.ClientJSON, scopes ...string) *clientcredentials.Config {
 	return &clientcredentials.Config{
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: ts.Public + "/oauth2/token",
 		Scopes: scopes, AuthStyle: oauth2.AuthStyleInHeader,
@@ -227,7 +228,7 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 
 func TestTokenResponseHeadersAndPostAuth(t *testing.T) {
 	ts := startServer(t, authz.Config{})
-	c, err := ts.Srv.CreateClient(context.Background(), authz.ClientJSON{
+	c, err := ts.Srv.CreateClient(context.Background(), adminapi.ClientJSON{
 		ClientName: "post client", Scope: "identity.read_status", TokenEndpointAuthMethod: "client_secret_post",
 		Audience: []string{"idv-api", "billing"},
 	})
@@ -272,7 +273,7 @@ func TestTokenResponseHeadersAndPostAuth(t *testing.T) {
 
 func TestClientTokenLifetimeAndRS256(t *testing.T) {
 	ts := startServer(t, authz.Config{AccessTokenAlg: "RS256", MaxAccessTokenTTL: 30 * time.Minute})
-	c, err := ts.Srv.CreateClient(context.Background(), authz.ClientJSON{Scope: "identity.verify", AccessTokenTTL: 60})
+	c, err := ts.Srv.CreateClient(context.Background(), adminapi.ClientJSON{Scope: "identity.verify", AccessTokenTTL: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func TestClientTokenLifetimeAndRS256(t *testing.T) {
 		t.Errorf("RS256 token introspects %v", m)
 	}
 	// A ttl above the server's maximum is refused at registration.
-	if _, err := ts.Srv.CreateClient(context.Background(), authz.ClientJSON{AccessTokenTTL: 3600}); err == nil {
+	if _, err := ts.Srv.CreateClient(context.Background(), adminapi.ClientJSON{AccessTokenTTL: 3600}); err == nil {
 		t.Error("CreateClient with access_token_ttl above the maximum succeeded")
 	}
 }
@@ -311,11 +312,11 @@ func TestTokenEndpointRefusals(t *testing.T) {
 		ts := startServer(t, cfg)
 		svc := ts.Demo.Service
 		ctx := context.Background()
-		noGrant, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{ClientName: "resource server", GrantTypes: []string{}})
+		noGrant, err := ts.Srv.CreateClient(ctx, adminapi.ClientJSON{ClientName: "resource server", GrantTypes: []string{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		verifyOnly, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify", Audience: []string{"idv-api"}})
+		verifyOnly, err := ts.Srv.CreateClient(ctx, adminapi.ClientJSON{Scope: "identity.verify", Audience: []string{"idv-api"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -511,7 +512,7 @@ func TestRevocation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+		other, err := ts.Srv.CreateClient(ctx, adminapi.ClientJSON{Scope: "identity.verify"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -560,7 +561,7 @@ func TestDeletedClientTokensInactive(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
-		c, err := ts.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+		c, err := ts.Srv.CreateClient(ctx, adminapi.ClientJSON{Scope: "identity.verify"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
@@ -26,15 +27,15 @@ func TestEraseUser(t *testing.T) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		username := "zelda.erasable"
 		name, email := "Zelda Q. Erasable", "zelda.q.erasable@example.org"
-		code, b := ts.adminJSON(t, "POST", "/admin/users", authz.UserInput{Username: username, Password: testPassword, Name: name, Email: email})
+		code, b := ts.adminJSON(t, "POST", "/admin/users", adminapi.UserInput{Username: username, Password: testPassword, Name: name, Email: email})
 		if code != http.StatusCreated {
 			t.Fatalf("create user: %d %s", code, b)
 		}
-		var u authz.UserJSON
+		var u adminapi.UserJSON
 		if err := json.Unmarshal(b, &u); err != nil {
 			t.Fatal(err)
 		}
-		c := ts.createWebClient(t, authz.ClientJSON{})
+		c := ts.createWebClient(t, adminapi.ClientJSON{})
 		br := newBrowser(t)
 		// One failed login first: the failure counter is keyed by the
 		// username's keyed hash.
@@ -53,7 +54,7 @@ func TestEraseUser(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("export: %d %s", code, b)
 		}
-		var ex authz.UserExport
+		var ex adminapi.UserExport
 		if err := json.Unmarshal(b, &ex); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +91,7 @@ func TestEraseUser(t *testing.T) {
 				t.Errorf("%s %s after erasure = %d %s, want 404", req.method, req.path, code, b)
 			}
 		}
-		erased := ts.auditAll(t, url.Values{"type": {authz.EventUserErased}})
+		erased := ts.auditAll(t, url.Values{"type": {adminapi.EventUserErased}})
 		if len(erased) != 1 || erased[0].Subject != u.ID || erased[0].Actor != "admin" {
 			t.Errorf("user.erased entries = %+v", erased)
 		}

@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -17,11 +16,6 @@ import (
 // {"error","error_description"}; neither ever shows internal detail. An
 // unexpected error is logged with the request ID and answered with a fixed
 // server_error.
-
-// logFosite logs an error fosite answered with.
-func (s *Server) logFosite(ctx context.Context, endpoint string, err error) {
-	web.LogFosite(ctx, s.log, endpoint, err)
-}
 
 // writeFositeJSON writes a fosite error as a plain RFC 6749 answer (for
 // endpoints whose fosite writer does not suit).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -89,7 +90,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		oe.Write(w)
 		return
 	}
-	e := storage.AuditEntry{Type: EventTokenIntrospected, Actor: audit.Anonymous, ClientID: clientauth.ClaimedID(r), IP: s.ips.String(r)}
+	e := storage.AuditEntry{Type: adminapi.EventTokenIntrospected, Actor: audit.Anonymous, ClientID: clientauth.ClaimedID(r), IP: s.ips.String(r)}
 	if !s.introspectionCaller(w, r, &e) {
 		return
 	}
@@ -125,7 +126,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, sess, scopes...)
 	if err != nil {
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
-			s.logFosite(ctx, "introspect", err)
+			web.LogFosite(ctx, s.log, "introspect", err)
 			web.WriteUnavailable(w, "The token could not be checked; retry.")
 			return
 		}
@@ -133,7 +134,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess = ar.GetSession().(*session)
-	resp := s.introspectionOf(ar, sess)
+	resp := introspectionOf(s.cfg.Issuer, ar, sess)
 	e.Subject = sess.Subject
 	e.Details = map[string]string{"active": "true", "jti": sess.JTI, "token_client_id": resp.ClientID}
 	if s.trail.Append(ctx, e) != nil {
@@ -153,7 +154,7 @@ func (s *Server) introspectionCaller(w http.ResponseWriter, r *http.Request, e *
 	ctx := r.Context()
 	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
 	if err != nil {
-		s.logFosite(ctx, "introspect", err)
+		web.LogFosite(ctx, s.log, "introspect", err)
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
 		if e.Outcome != "too_many_requests" && s.trail.Append(ctx, *e) != nil {
 			web.WriteUnavailable(w, "The request could not be recorded; retry.")
@@ -175,15 +176,16 @@ func (s *Server) introspectionCaller(w http.ResponseWriter, r *http.Request, e *
 	return true
 }
 
-// introspectionOf is the answer for the active token ar, of session sess.
-func (s *Server) introspectionOf(ar fosite.AccessRequester, sess *session) introspection {
+// introspectionOf is the answer of the server issuer for the active token
+// ar, of session sess.
+func introspectionOf(issuer string, ar fosite.AccessRequester, sess *session) introspection {
 	resp := introspection{
 		Active:    true,
 		Scope:     strings.Join(ar.GetGrantedScopes(), " "),
 		ClientID:  ar.GetClient().GetID(),
 		Subject:   sess.Subject,
 		Audience:  ar.GetGrantedAudience(),
-		Issuer:    s.cfg.Issuer,
+		Issuer:    issuer,
 		Expiry:    sess.AccessExp.Unix(),
 		IssuedAt:  ar.GetRequestedAt().Unix(),
 		JTI:       sess.JTI,

@@ -13,17 +13,18 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
-func (ts *testServer) keyList(t testing.TB) authz.KeyList {
+func (ts *testServer) keyList(t testing.TB) adminapi.KeyList {
 	t.Helper()
-	return adminCall[authz.KeyList](t, ts, http.MethodGet, "/admin/keys", nil, http.StatusOK)
+	return adminCall[adminapi.KeyList](t, ts, http.MethodGet, "/admin/keys", nil, http.StatusOK)
 }
 
-func activeKID(t testing.TB, kl authz.KeyList, alg string) string {
+func activeKID(t testing.TB, kl adminapi.KeyList, alg string) string {
 	t.Helper()
 	for _, k := range kl.Keys {
 		if k.Alg == alg && k.State == keys.StateActive {
@@ -142,7 +143,7 @@ func TestAdminKeysRotateAndRetire(t *testing.T) {
 	})
 }
 
-func equalKeyLists(a, b authz.KeyList) bool {
+func equalKeyLists(a, b adminapi.KeyList) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/memory"
 )
@@ -418,7 +419,7 @@ func TestPublicClientBoundRefreshToken(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("create public client: %d %s", code, b)
 	}
-	var cj authz.ClientJSON
+	var cj adminapi.ClientJSON
 	_ = json.Unmarshal(b, &cj)
 	c := webClient{ClientJSON: cj, cfg: &oauth2.Config{ClientID: "mobile", RedirectURL: redirectURI,
 		Endpoint: oauth2.Endpoint{AuthURL: ts.Public + "/oauth2/authorize", TokenURL: ts.Public + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams},

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
@@ -167,7 +168,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, &session{})
 	if err != nil {
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
-			s.logFosite(ctx, "userinfo", err)
+			web.LogFosite(ctx, s.log, "userinfo", err)
 			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
 			return
 		}
@@ -195,7 +196,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 			bearerError(http.StatusUnauthorized, "invalid_token", "The access token is not active.")
 			return
 		}
-		s.logFosite(ctx, "userinfo", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		web.LogFosite(ctx, s.log, "userinfo", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The user could not be read; retry.")
 		return
 	}
@@ -207,7 +208,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		out.Email = u.Email
 	}
 	cid := ar.GetClient().GetID()
-	if s.trail.Append(ctx, storage.AuditEntry{Type: EventUserinfoRead, Actor: audit.Client(cid), ClientID: cid, Subject: u.ID,
+	if s.trail.Append(ctx, storage.AuditEntry{Type: adminapi.EventUserinfoRead, Actor: audit.Client(cid), ClientID: cid, Subject: u.ID,
 		IP: s.ips.String(r), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
 		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
@@ -57,7 +58,7 @@ func TestClientAuthCoolOff(t *testing.T) {
 		if code, _, body := post(t, ts.Public+"/oauth2/introspect", rs.ClientID, rs.ClientSecret, url.Values{"token": {"x"}}); code != http.StatusOK {
 			t.Errorf("another client during the cool-off = %d %s, want 200", code, body)
 		}
-		locked := ts.auditAll(t, url.Values{"type": {authz.EventClientLocked}})
+		locked := ts.auditAll(t, url.Values{"type": {adminapi.EventClientLocked}})
 		if len(locked) != 1 || locked[0].ClientID != svc.ClientID || locked[0].IP != "127.0.0.1" || locked[0].Details["scope"] != "client_and_ip" {
 			t.Errorf("client.locked entries = %+v, want one for %s from 127.0.0.1", locked, svc.ClientID)
 		}
@@ -276,7 +277,7 @@ func TestRefusedRequestsLimit(t *testing.T) {
 		code, h, body := post(t, ts.Public+ep, "nobody", "x", url.Values{"grant_type": {"client_credentials"}, "token": {"x"}})
 		requireLimited(t, ep+" after 5 refusals", code, h, body, 3)
 	}
-	if refused := ts.auditAll(t, url.Values{"type": {authz.EventTokenRefused}}); len(refused) != 5 {
+	if refused := ts.auditAll(t, url.Values{"type": {adminapi.EventTokenRefused}}); len(refused) != 5 {
 		t.Errorf("token.refused entries = %d, want 5 (the 429s are not audited)", len(refused))
 	}
 }

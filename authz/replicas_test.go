@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
@@ -89,7 +90,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	a.requireInactive(t, tok.AccessToken)
 
 	// A client created on A works on B; deleted on B, its tokens die on A.
-	c, err := a.Srv.CreateClient(ctx, authz.ClientJSON{Scope: "identity.verify"})
+	c, err := a.Srv.CreateClient(ctx, adminapi.ClientJSON{Scope: "identity.verify"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -37,7 +38,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	e := storage.AuditEntry{Type: EventTokenRevoked, Actor: audit.Anonymous, ClientID: cid, IP: s.ips.String(r),
+	e := storage.AuditEntry{Type: adminapi.EventTokenRevoked, Actor: audit.Anonymous, ClientID: cid, IP: s.ips.String(r),
 		Details: map[string]string{"token_type_hint": web.Truncate(r.PostForm.Get("token_type_hint"), 32)}}
 	switch {
 	case err == nil:
@@ -56,7 +57,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	case err == nil, errors.Is(err, fosite.ErrUnauthorizedClient):
 		w.WriteHeader(http.StatusOK)
 	default:
-		s.logFosite(ctx, "revoke", err)
+		web.LogFosite(ctx, s.log, "revoke", err)
 		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
 			web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be revoked; retry.")
 			return

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/admin"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
@@ -148,7 +149,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)
 	s.keeperReady.Store(s.keeper)
-	if err := s.loadTLS(); err != nil {
+	if s.tlsCert, s.clientCAs, err = loadTLS(cfg, s.log); err != nil {
 		return err
 	}
 	s.limits = newLimiters(cfg.RateLimits)
@@ -175,21 +176,20 @@ func (s *Server) assemble(ctx context.Context) error {
 	return err
 }
 
-// loadTLS reads the public listener's certificate and the client CAs, if
-// configured.
-func (s *Server) loadTLS() error {
-	var err error
-	if f := s.cfg.TLSCertFile; f != "" {
-		if s.tlsCert, err = certs.NewReloading(s.log, certs.LoadKeyPair(f, s.cfg.TLSKeyFile), f, s.cfg.TLSKeyFile); err != nil {
-			return fmt.Errorf("authz: %w", err)
+// loadTLS reads the public listener's certificate and the client CAs of
+// cfg, each if configured (nil if not).
+func loadTLS(cfg Config, log *zap.Logger) (cert *certs.Reloading[*tls.Certificate], cas *certs.Reloading[*x509.CertPool], err error) {
+	if f := cfg.TLSCertFile; f != "" {
+		if cert, err = certs.NewReloading(log, certs.LoadKeyPair(f, cfg.TLSKeyFile), f, cfg.TLSKeyFile); err != nil {
+			return nil, nil, fmt.Errorf("authz: %w", err)
 		}
 	}
-	if f := s.cfg.TLSClientCAFile; f != "" {
-		if s.clientCAs, err = certs.NewReloading(s.log, certs.LoadCertPool(f), f); err != nil {
-			return fmt.Errorf("authz: %w", err)
+	if f := cfg.TLSClientCAFile; f != "" {
+		if cas, err = certs.NewReloading(log, certs.LoadCertPool(f), f); err != nil {
+			return nil, nil, fmt.Errorf("authz: %w", err)
 		}
 	}
-	return nil
+	return cert, cas, nil
 }
 
 // assemblePeople builds the parts that serve people and operators: the
@@ -500,6 +500,6 @@ func (s *Server) AdminHandler() http.Handler {
 
 // CreateClient registers a client as POST /admin/clients does (without an
 // audit entry) and returns it with its new secret.
-func (s *Server) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, error) {
+func (s *Server) CreateClient(ctx context.Context, in adminapi.ClientJSON) (adminapi.ClientJSON, error) {
 	return s.admin.CreateClient(ctx, in)
 }

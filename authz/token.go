@@ -76,7 +76,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if iss == nil || !iss.audited {
-		if err := s.trail.Append(ctx, s.issuedEntry(r, gt, ar, resp)); err != nil {
+		if err := s.trail.Append(ctx, issuedEntry(s.ips.String(r), gt, ar, resp)); err != nil {
 			// No token leaves without its entry: take back what was stored.
 			s.revokeIssued(ctx, ar.GetID())
 			s.writeTokenError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be recorded; retry."))
@@ -146,8 +146,8 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 }
 
 // issuedEntry is the audit entry of a token response.
-func (s *Server) issuedEntry(r *http.Request, gt string, ar fosite.AccessRequester, resp fosite.AccessResponder) storage.AuditEntry {
-	e := issuedEntryOf(gt, s.ips.String(r), ar)
+func issuedEntry(ip, gt string, ar fosite.AccessRequester, resp fosite.AccessResponder) storage.AuditEntry {
+	e := issuedEntryOf(gt, ip, ar)
 	if resp.GetExtra("refresh_token") != nil {
 		e.Details["refresh_token"] = "issued"
 	}
@@ -165,7 +165,7 @@ func issuedEntryOf(gt, ip string, req fosite.Requester) storage.AuditEntry {
 	d := map[string]string{
 		"grant": gt, "scope": strings.Join(req.GetGrantedScopes(), " "), "aud": strings.Join(req.GetGrantedAudience(), " "),
 	}
-	e := storage.AuditEntry{Type: EventTokenIssued, Actor: audit.Client(cid), ClientID: cid, IP: ip, Details: d}
+	e := storage.AuditEntry{Type: adminapi.EventTokenIssued, Actor: audit.Client(cid), ClientID: cid, IP: ip, Details: d}
 	if sess != nil {
 		e.Subject = sess.Subject
 		d["jti"], d["kid"], d["exp"] = sess.JTI, sess.KeyID, audit.Time(sess.AccessExp)
@@ -220,7 +220,7 @@ func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Value
 }
 
 func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
-	s.logFosite(r.Context(), "token", err)
+	web.LogFosite(r.Context(), s.log, "token", err)
 	cid, actor := clientauth.ClaimedID(r), audit.Anonymous
 	if ar != nil && ar.GetClient() != nil && ar.GetClient().GetID() != "" {
 		cid = ar.GetClient().GetID()
@@ -231,7 +231,7 @@ func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosi
 		gt = "unsupported"
 	}
 	e := storage.AuditEntry{
-		Type: EventTokenRefused, Actor: actor, ClientID: cid, IP: s.ips.String(r),
+		Type: adminapi.EventTokenRefused, Actor: actor, ClientID: cid, IP: s.ips.String(r),
 		Outcome: fosite.ErrorToRFC6749Error(err).ErrorField, Details: map[string]string{"grant": gt},
 	}
 	// A 429 (rate limit, lock-out) is counted in the metrics, not audited:

@@ -328,3 +328,11 @@ func auditVerifyQuery(q url.Values) (*adminapi.AuditAnchor, int64, error) {
 	}
 	return from, limit, nil
 }
+
+// adminapi spells out two of the store's constants, for it imports only
+// the standard library; these fail to compile if they drift apart (a
+// duplicate map key, a negative constant converted to uint).
+var (
+	_ = map[bool]struct{}{false: {}, adminapi.EventAuditCheckpoint == storage.AuditCheckpoint: {}}
+	_ = uint(adminapi.MaxAuditPage-storage.MaxAuditPage) + uint(storage.MaxAuditPage-adminapi.MaxAuditPage)
+)
