@@ -317,6 +317,17 @@ type FailureStore interface {
 	Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error)
 	// ClearFailures forgets the failures under key.
 	ClearFailures(ctx context.Context, key string) error
+	// ReserveAttempt counts one attempt under key at now, as AddFailure
+	// does, but only while fewer than limit are counted in the current
+	// window, in one atomic step on every replica: of N concurrent callers
+	// at most limit get reserved true. It returns whether it counted, the
+	// count after it (or the count that refused it) and the window's end.
+	// An attempt is reserved before it is checked; one that succeeds is
+	// taken back with ReleaseAttempt, one that fails stays as its failure.
+	ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (reserved bool, count int, end time.Time, err error)
+	// ReleaseAttempt takes back one reserved attempt under key in the
+	// window that holds now; the count never goes below zero.
+	ReleaseAttempt(ctx context.Context, key string, now time.Time) error
 }
 
 // AssertionStore remembers used client assertions (RFC 7523 section 3

@@ -61,3 +61,36 @@ func (s *failureStore) ClearFailures(_ context.Context, key string) error {
 	delete(s.failures, key)
 	return nil
 }
+
+// ReserveAttempt implements storage.FailureStore.
+func (s *failureStore) ReserveAttempt(_ context.Context, key string, now time.Time, window time.Duration, limit int) (bool, int, time.Time, error) {
+	if window <= 0 {
+		return false, 0, time.Time{}, fmt.Errorf("memory: reserve attempt: %w", errWindow)
+	}
+	if !storable(key) {
+		return false, 0, time.Time{}, fmt.Errorf("memory: reserve attempt: key the store cannot keep: %w", storage.ErrConflict)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.failures[key]
+	if !ok || !now.Before(w.end) {
+		w = failureWindow{start: now, end: now.Add(window)}
+	}
+	if w.count >= limit {
+		return false, w.count, w.end, nil
+	}
+	w.count++
+	s.failures[key] = w
+	return true, w.count, w.end, nil
+}
+
+// ReleaseAttempt implements storage.FailureStore.
+func (s *failureStore) ReleaseAttempt(_ context.Context, key string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w, ok := s.failures[key]; ok && now.Before(w.end) && w.count > 0 {
+		w.count--
+		s.failures[key] = w
+	}
+	return nil
+}

@@ -68,3 +68,46 @@ func (s *failureStore) ClearFailures(ctx context.Context, key string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM failures WHERE key = $1`, key)
 	return mapErr("clear failures", err)
 }
+
+// ReserveAttempt implements storage.FailureStore in one conditional
+// upsert: the row lock orders concurrent callers on every replica, and
+// the WHERE refuses the one that would pass limit. A refused caller reads
+// the count that refused it.
+func (s *failureStore) ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, int, time.Time, error) {
+	if window <= 0 {
+		return false, 0, time.Time{}, fmt.Errorf("postgres: reserve attempt: %w", errWindow)
+	}
+	if !textOK(key) {
+		return false, 0, time.Time{}, fmt.Errorf("postgres: reserve attempt: key PostgreSQL cannot store: %w", storage.ErrConflict)
+	}
+	if limit < 1 {
+		n, end, err := s.Failures(ctx, key, now)
+		return false, n, end, err
+	}
+	var n int
+	var end time.Time
+	err := s.pool.QueryRow(ctx, `INSERT INTO failures AS f (key, count, window_start, window_end) VALUES ($1, 1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN f.window_end <= $2 THEN 1 ELSE f.count + 1 END,
+			window_start = CASE WHEN f.window_end <= $2 THEN $2 ELSE f.window_start END,
+			window_end = CASE WHEN f.window_end <= $2 THEN $3 ELSE f.window_end END
+		WHERE f.window_end <= $2 OR f.count < $4
+		RETURNING count, window_end`, key, now, now.Add(window), limit).Scan(&n, &end)
+	if errors.Is(err, pgx.ErrNoRows) {
+		n, end, err := s.Failures(ctx, key, now)
+		return false, n, end, err
+	}
+	if err != nil {
+		return false, 0, time.Time{}, mapErr("reserve attempt", err)
+	}
+	return true, n, end.UTC(), nil
+}
+
+// ReleaseAttempt implements storage.FailureStore.
+func (s *failureStore) ReleaseAttempt(ctx context.Context, key string, now time.Time) error {
+	if !textOK(key) {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE failures SET count = count - 1 WHERE key = $1 AND window_end > $2 AND count > 0`, key, now)
+	return mapErr("release attempt", err)
+}

@@ -65,6 +65,8 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"DeleteExpiredSessionsAndFailures", testDeleteExpiredSessionsAndFailures},
 		{"Failures", testFailures},
 		{"ConcurrentFailuresCountExactly", testConcurrentFailuresCountExactly},
+		{"ReserveAttempt", testReserveAttempt},
+		{"ConcurrentReservationsStopAtLimit", testConcurrentReservationsStopAtLimit},
 		{"ClientAuthFields", testClientAuthFields},
 		{"UseAssertion", testUseAssertion},
 		{"ConcurrentUseAssertionOneWins", testConcurrentUseAssertionOneWins},

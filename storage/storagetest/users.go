@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -702,4 +703,67 @@ func testConcurrentFailuresCountExactly(t *testing.T, s storage.Store) {
 		}
 	}
 	wantFailures(t, s, key, at, n, at.Add(time.Hour))
+}
+
+// testReserveAttempt: reservations count like failures up to the limit,
+// a release takes one back, and a new window starts afresh.
+func testReserveAttempt(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	key := id("reserve")
+	at := now()
+	for i := 1; i <= 3; i++ {
+		ok, n, end, err := s.ReserveAttempt(ctx, key, at, time.Hour, 3)
+		if err != nil || !ok || n != i || !end.Equal(at.Add(time.Hour)) {
+			t.Fatalf("ReserveAttempt #%d = %v, %d, %v, %v; want true, %d, %v", i, ok, n, end, err, i, at.Add(time.Hour))
+		}
+	}
+	if ok, n, _, err := s.ReserveAttempt(ctx, key, at, time.Hour, 3); err != nil || ok || n != 3 {
+		t.Fatalf("ReserveAttempt past the limit = %v, %d, %v; want false, 3", ok, n, err)
+	}
+	wantFailures(t, s, key, at, 3, at.Add(time.Hour))
+	if err := s.ReleaseAttempt(ctx, key, at); err != nil {
+		t.Fatal(err)
+	}
+	wantFailures(t, s, key, at, 2, at.Add(time.Hour))
+	if ok, n, _, err := s.ReserveAttempt(ctx, key, at, time.Hour, 3); err != nil || !ok || n != 3 {
+		t.Fatalf("ReserveAttempt after a release = %v, %d, %v; want true, 3", ok, n, err)
+	}
+	later := at.Add(time.Hour)
+	if ok, n, end, err := s.ReserveAttempt(ctx, key, later, time.Hour, 3); err != nil || !ok || n != 1 || !end.Equal(later.Add(time.Hour)) {
+		t.Fatalf("ReserveAttempt in a new window = %v, %d, %v, %v; want true, 1, %v", ok, n, end, err, later.Add(time.Hour))
+	}
+	other := id("reserve")
+	for range 2 {
+		if err := s.ReleaseAttempt(ctx, other, at); err != nil {
+			t.Fatalf("ReleaseAttempt of an unknown key: %v", err)
+		}
+	}
+	wantFailures(t, s, other, at, 0, time.Time{})
+	if ok, _, _, err := s.ReserveAttempt(ctx, other, at, 0, 3); err == nil || ok {
+		t.Fatalf("ReserveAttempt with a zero window = %v, %v; want an error", ok, err)
+	}
+}
+
+// testConcurrentReservationsStopAtLimit: of many concurrent reservations
+// exactly the limit get through.
+func testConcurrentReservationsStopAtLimit(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	key := id("reserve")
+	at := now()
+	const n, limit = 40, 5
+	var reserved atomic.Int32
+	won, errs := race(n, func(int) error {
+		ok, _, _, err := s.ReserveAttempt(ctx, key, at, time.Hour, limit)
+		if ok {
+			reserved.Add(1)
+		}
+		return err
+	})
+	if won != n {
+		t.Fatalf("%d of %d concurrent ReserveAttempt calls succeeded; errors: %v", won, n, errs)
+	}
+	if got := reserved.Load(); got != limit {
+		t.Fatalf("%d of %d concurrent reservations got through, want exactly %d", got, n, limit)
+	}
+	wantFailures(t, s, key, at, limit, at.Add(time.Hour))
 }
