@@ -227,28 +227,29 @@ func TestOneRotationPerPeriod(t *testing.T) {
 		}
 		return n
 	}
-	// Before the pre-publication time nothing happens.
+	// A standby key per algorithm is published from the start: nothing
+	// else happens before the rotation is due.
 	clock.Advance(time.Hour)
 	both()
-	if n := len(a.keyList(t).Keys); n != 2 {
-		t.Fatalf("%d keys an hour before the rotation is due, want 2", n)
+	if n := len(a.keyList(t).Keys); n != 4 {
+		t.Fatalf("%d keys an hour before the rotation is due, want 4 (an active key and a standby per algorithm)", n)
 	}
-	// Within it, one next key is published, by one replica.
 	clock.Advance(55 * time.Minute)
 	both()
 	if n := count(keys.StateNext); n != 1 {
 		t.Fatalf("%d next ES256 keys after both replicas tried, want 1", n)
 	}
 	if activeKID(t, a.keyList(t), "ES256") != first {
-		t.Fatal("the next key signs before the rotation is due")
+		t.Fatal("the standby key signs before the rotation is due")
 	}
-	// When due, it is activated once; both replicas sign with it.
+	// When due, it is activated once; both replicas sign with it, and
+	// one new standby is published.
 	clock.Advance(30 * time.Minute)
 	both()
 	both()
 	kl := a.keyList(t)
 	second := activeKID(t, kl, "ES256")
-	if second == first || count(keys.StateActive) != 1 || count(keys.StateRetired) != 1 || count(keys.StateNext) != 0 {
+	if second == first || count(keys.StateActive) != 1 || count(keys.StateRetired) != 1 || count(keys.StateNext) != 1 {
 		t.Fatalf("after the rotation: %+v", kl)
 	}
 	for name, s := range map[string]*testServer{"A": a, "B": b} {
@@ -260,8 +261,9 @@ func TestOneRotationPerPeriod(t *testing.T) {
 			t.Errorf("%s signs with %s after the rotation, want %s", name, got, second)
 		}
 	}
-	// RS256 follows the same schedule: one retired and one active key each.
-	if n := len(kl.Keys); n != 4 {
-		t.Errorf("%d keys after one rotation of each algorithm, want 4: %+v", n, kl)
+	// RS256 follows the same schedule: one retired, one active and one
+	// standby key each.
+	if n := len(kl.Keys); n != 6 {
+		t.Errorf("%d keys after one rotation of each algorithm, want 6: %+v", n, kl)
 	}
 }

@@ -77,7 +77,7 @@ func TestNewSealerRejectsShortOrMissingSecrets(t *testing.T) {
 	}
 }
 
-func TestOpenCreatesOneActiveKeyPerAlgorithmAndReloads(t *testing.T) {
+func TestOpenCreatesOneActiveKeyAndOneStandbyPerAlgorithmAndReloads(t *testing.T) {
 	store := memory.New()
 	r := openRing(t, store, secretA)
 	for _, alg := range Algorithms() {
@@ -90,8 +90,13 @@ func TestOpenCreatesOneActiveKeyPerAlgorithmAndReloads(t *testing.T) {
 		}
 	}
 	recs, _ := store.ListKeys(context.Background())
-	if len(recs) != 2 {
-		t.Fatalf("store holds %d keys, want 2", len(recs))
+	if len(recs) != 4 {
+		t.Fatalf("store holds %d keys, want 4 (an active key and a standby per algorithm)", len(recs))
+	}
+	for _, alg := range Algorithms() {
+		if r.cur.Load().next[alg] == nil {
+			t.Errorf("no standby %s key after Open", alg)
+		}
 	}
 	// A second ring on the same store with the same secret uses the same keys.
 	r2 := openRing(t, store, secretA)
@@ -106,8 +111,8 @@ func TestOpenCreatesOneActiveKeyPerAlgorithmAndReloads(t *testing.T) {
 	if _, err := Open(context.Background(), Config{Store: store, Sealer: newSealer(t, secretB)}); !errors.Is(err, ErrNoSecret) {
 		t.Fatalf("Open with a wrong secret: err = %v, want ErrNoSecret", err)
 	}
-	if recs, _ := store.ListKeys(context.Background()); len(recs) != 2 {
-		t.Fatalf("after a failed Open the store holds %d keys, want 2", len(recs))
+	if recs, _ := store.ListKeys(context.Background()); len(recs) != 4 {
+		t.Fatalf("after a failed Open the store holds %d keys, want 4", len(recs))
 	}
 	// Old secret listed second still decrypts.
 	openRing(t, store, secretB, secretA)

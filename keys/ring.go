@@ -126,7 +126,33 @@ func Open(ctx context.Context, cfg Config) (*Ring, error) {
 	if err := r.ensureActive(ctx); err != nil {
 		return nil, err
 	}
+	if _, err := r.ensureStandby(ctx, false); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// ensureStandby publishes a next key for every algorithm that has none:
+// the standby that the next rotation, scheduled or asked for, promotes.
+// Published from the start, it is in every resource server's cached JWKS
+// long before it signs, so that even an emergency rotation breaks no
+// verification. Replicas racing to create one leave one. It reports
+// whether it created a key; requested is passed to OnChange.
+func (r *Ring) ensureStandby(ctx context.Context, requested bool) (bool, error) {
+	created := false
+	for _, alg := range algorithms {
+		if r.cur.Load().next[alg] != nil {
+			continue
+		}
+		if _, err := r.create(ctx, alg, StateNext, requested); err != nil && !lostRace(err) {
+			return created, err
+		}
+		created = true
+	}
+	if created {
+		return true, r.Reload(ctx)
+	}
+	return false, nil
 }
 
 // ensureActive creates an active key for every algorithm that has none.
@@ -157,7 +183,8 @@ func (r *Ring) ensureActive(ctx context.Context) error {
 }
 
 // create generates, seals and stores a new key for alg in state (next or
-// active), and returns its kid; requested is passed to OnChange. ErrAlreadyExists (wrapped) if the
+// active), and returns its kid; requested is passed to OnChange.
+// ErrAlreadyExists (wrapped) if the
 // algorithm already has a key in that state.
 func (r *Ring) create(ctx context.Context, alg, state string, requested bool) (string, error) {
 	priv, err := generate(alg, r.cfg.Rand)

@@ -21,8 +21,9 @@ func lostRace(err error) bool {
 }
 
 // Maintain reloads the keys and takes every rotation step that is due by
-// the schedule: publish a next key, activate it, remove retired keys whose
-// tokens have all expired. Every replica calls it; the store lets exactly
+// the schedule: publish a standby (next) key where there is none, activate
+// it when the active key's period ends, remove retired keys whose tokens
+// have all expired. Every replica calls it; the store lets exactly
 // one make each step, and the others see the step in the reload. It
 // reports whether it changed anything.
 func (r *Ring) Maintain(ctx context.Context) (changed bool, err error) {
@@ -42,21 +43,17 @@ func (r *Ring) Maintain(ctx context.Context) (changed bool, err error) {
 		}
 		return err
 	}
+	if created, err := r.ensureStandby(ctx, false); err != nil {
+		return changed, err
+	} else if created {
+		changed, snap = true, r.cur.Load()
+	}
 	for _, alg := range algorithms {
 		act, next := snap.active[alg], snap.next[alg]
-		if sc.Every <= 0 || act == nil {
+		if sc.Every <= 0 || act == nil || next == nil {
 			continue
 		}
 		due := act.ActivatedAt.Add(sc.Every)
-		if next == nil {
-			if !now.Before(due.Add(-sc.PrePublish)) {
-				_, err := r.create(ctx, alg, StateNext, false)
-				if err := step(err); err != nil {
-					return changed, err
-				}
-			}
-			continue
-		}
 		if !now.Before(due) && !now.Before(next.CreatedAt.Add(sc.PrePublish)) {
 			if err := step(r.update(ctx, now, false, promote(act, next)...)); err != nil {
 				return changed, fmt.Errorf("keys: activate %s key %s: %w", alg, next.ID, err)
@@ -72,7 +69,11 @@ func (r *Ring) Maintain(ctx context.Context) (changed bool, err error) {
 		}
 	}
 	if changed {
-		err = r.Reload(ctx)
+		if err := r.Reload(ctx); err != nil {
+			return changed, err
+		}
+		// A promotion used up the standby: publish the next one now.
+		_, err = r.ensureStandby(ctx, false)
 	}
 	return changed, err
 }
@@ -89,9 +90,10 @@ func promote(act, next *Key) []storage.KeyChange {
 
 // RotateNow makes a new key sign for alg at once and retires the current
 // one (its tokens stay valid until they expire). The new key is the
-// published next key if there is one, since resource servers may already
-// know it, and otherwise a new key. Resource servers that have not yet
-// seen it fetch the JWKS again when they meet its kid.
+// standby, published since the last rotation, so that resource servers
+// know it already; a new standby is published at once. Only if there is
+// no standby (it was withdrawn) does a key sign unannounced, and resource
+// servers then fetch the JWKS again when they meet its kid.
 func (r *Ring) RotateNow(ctx context.Context, alg string) (*Key, error) {
 	if !ValidAlg(alg) {
 		return nil, fmt.Errorf("keys: unsupported algorithm %q", alg)
@@ -116,6 +118,9 @@ func (r *Ring) RotateNow(ctx context.Context, alg string) (*Key, error) {
 			return nil, err
 		}
 		if err == nil {
+			if _, err := r.ensureStandby(ctx, true); err != nil {
+				return nil, err
+			}
 			return r.Active(alg)
 		}
 		// Another replica changed the keys meanwhile; look again.

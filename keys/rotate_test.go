@@ -163,13 +163,84 @@ func TestRotationNeverFailsACachingResourceServer(t *testing.T) {
 	}
 }
 
-// TestRotationWithoutPrePublishFails shows that the simulation can see a
-// bad schedule: keys that sign as soon as they are published break
-// resource servers that cached the JWKS before.
-func TestRotationWithoutPrePublishFails(t *testing.T) {
-	sc := Schedule{Every: time.Hour, PrePublish: 0, Retain: time.Hour}
-	failures, _ := simulate(t, sc, 7*time.Minute, 15*time.Minute, time.Minute, 3*time.Hour)
-	if failures == 0 {
+// verifier checks tokens as a resource server with a common JOSE library
+// does: it caches the JWKS for maxAge, and meeting an unknown kid fetches
+// it again, at most once per refetch interval.
+type verifier struct {
+	resourceServer
+	refetch   time.Duration
+	refetched time.Time
+}
+
+func (v *verifier) verify(t *testing.T, now time.Time, token string) error {
+	t.Helper()
+	err := v.resourceServer.verify(t, now, token)
+	if err == nil || !strings.Contains(err.Error(), "is not in the cached JWKS") {
+		return err
+	}
+	if !v.refetched.IsZero() && now.Sub(v.refetched) < v.refetch {
+		return err
+	}
+	v.refetched, v.fetched = now, time.Time{}
+	return v.resourceServer.verify(t, now, token)
+}
+
+// emergencyRotations signs a token every second on a ring, with a
+// verifier checking each, across two emergency rotations of every
+// algorithm a minute apart; withdraw withdraws the standby before each.
+// The second algorithm rotates ten seconds after the first, within the
+// verifier's refetch interval. It returns the failed verifications.
+func emergencyRotations(t *testing.T, withdraw bool) int {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r, err := Open(ctx, Config{Store: memory.New(), Sealer: newSealer(t, secretA), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &verifier{resourceServer: resourceServer{maxAge: 15 * time.Minute, fetch: func() []byte { body, _ := r.JWKS(); return body }},
+		refetch: 30 * time.Second}
+	failures := 0
+	for s := range 5 * 60 {
+		// ES256 at 1:00 and 2:00, RS256 ten seconds after each.
+		for i, alg := range Algorithms() {
+			if s != 60+10*i && s != 120+10*i {
+				continue
+			}
+			if next := r.cur.Load().next[alg]; withdraw && next != nil {
+				if err := r.Retire(ctx, next.ID, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := r.RotateNow(ctx, alg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, alg := range Algorithms() {
+			k, _ := r.Active(alg)
+			tok, _, err := k.SignJWT(TypeAccessToken, fmt.Appendf(nil, `{"sub":"c","exp":%d}`, clk.Now().Add(5*time.Minute).Unix()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.verify(t, clk.Now(), tok); err != nil {
+				failures++
+			}
+		}
+		clk.add(time.Second)
+	}
+	return failures
+}
+
+// TestEmergencyRotationsFailNoVerification: with a standby key published
+// ahead, two emergency rotations a minute apart cost a verifier that
+// refetches on an unknown kid at most every 30 s not one verification;
+// without the standby (withdrawn), keys that sign unannounced fail some,
+// which shows the simulation can see a failure.
+func TestEmergencyRotationsFailNoVerification(t *testing.T) {
+	if n := emergencyRotations(t, false); n != 0 {
+		t.Errorf("%d verifications failed across two emergency rotations with standby keys, want 0", n)
+	}
+	if n := emergencyRotations(t, true); n == 0 {
 		t.Error("no verification failed with keys that sign unannounced; the simulation sees nothing")
 	}
 }
@@ -295,8 +366,8 @@ func TestReencrypt(t *testing.T) {
 	// "new,old": the old keys still decrypt.
 	openRing(t, store, secretA, secretB)
 	n, err := Reencrypt(ctx, store, newSealer(t, secretA, secretB))
-	if err != nil || n != 2 {
-		t.Fatalf("Reencrypt = %d, %v; want 2 keys", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("Reencrypt = %d, %v; want 4 keys", n, err)
 	}
 	// After re-encryption the new secret alone works, and the old alone not.
 	openRing(t, store, secretA)
@@ -327,7 +398,7 @@ func TestOnChangeReportsOwnStepsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "ES256:>active/schedule RS256:>active/schedule"; strings.Join(got, " ") != want {
+	if want := "ES256:>active/schedule RS256:>active/schedule ES256:>next/schedule RS256:>next/schedule"; strings.Join(got, " ") != want {
 		t.Errorf("after Open: changes %q, want %q", got, want)
 	}
 	got = nil
@@ -338,7 +409,7 @@ func TestOnChangeReportsOwnStepsOnly(t *testing.T) {
 	if _, err := r.RotateNow(ctx, RS256); err != nil {
 		t.Fatal(err)
 	}
-	if want := "RS256:>next/request RS256:active>retired/request RS256:next>active/request"; strings.Join(got, " ") != want {
+	if want := "RS256:active>retired/request RS256:next>active/request RS256:>next/request"; strings.Join(got, " ") != want {
 		t.Errorf("after rotations: changes %q, want %q (only this ring's RS256 rotation)", got, want)
 	}
 	got = nil

@@ -36,8 +36,8 @@ func TestKeysCommands(t *testing.T) {
 
 	kl := keyListOf(t, mustCLI(t, env, "keys", "list", "-o", "json"))
 	es, rs := activeOf(kl, "ES256"), activeOf(kl, "RS256")
-	if es == "" || rs == "" || len(kl.Keys) != 2 {
-		t.Fatalf("keys list on a new server: %+v", kl)
+	if es == "" || rs == "" || len(kl.Keys) != 4 {
+		t.Fatalf("keys list on a new server: %+v, want an active key and a standby per algorithm", kl)
 	}
 	table := mustCLI(t, env, "keys", "list")
 	if !strings.HasPrefix(table, "KID") || !strings.Contains(table, es) || !strings.Contains(table, "active") {
@@ -78,8 +78,8 @@ func TestKeysCommands(t *testing.T) {
 	if code, _, stderr := cli(t, wrong, "keys", "rotate"); code == 0 || !strings.Contains(stderr, "401") {
 		t.Errorf("keys rotate with a wrong admin token: exit %d, %q", code, stderr)
 	}
-	if after := keyListOf(t, mustCLI(t, env, "keys", "list", "-o", "json")); len(after.Keys) != 5 {
-		t.Errorf("%d keys after two ES256 and one RS256 rotation, want 5", len(after.Keys))
+	if after := keyListOf(t, mustCLI(t, env, "keys", "list", "-o", "json")); len(after.Keys) != 7 {
+		t.Errorf("%d keys after two ES256 and one RS256 rotation, want 7 (a standby per algorithm besides)", len(after.Keys))
 	}
 }
 
@@ -106,8 +106,8 @@ func TestKeysReencrypt(t *testing.T) {
 	}
 	env["IDVAUTH_SECRETS"] = newSecret + "," + oldSecret
 	var got map[string]int
-	if err := json.Unmarshal([]byte(mustCLI(t, env, "keys", "reencrypt", "-o", "json")), &got); err != nil || got["reencrypted"] != 2 {
-		t.Fatalf("reencrypt: %v, %v; want 2 keys", got, err)
+	if err := json.Unmarshal([]byte(mustCLI(t, env, "keys", "reencrypt", "-o", "json")), &got); err != nil || got["reencrypted"] != 4 {
+		t.Fatalf("reencrypt: %v, %v; want 4 keys", got, err)
 	}
 	if out := mustCLI(t, env, "keys", "reencrypt"); !strings.Contains(out, "re-encrypted 0 keys") {
 		t.Errorf("second reencrypt: %q", out)
