@@ -48,13 +48,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, nil, err)
 		return
 	}
+	gt := form.Get("grant_type")
 	sess := &session{}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
-		s.writeTokenError(w, r, ar, err)
+		s.writeTokenError(w, r, ar, spentGrant(gt, err))
 		return
 	}
-	gt := form.Get("grant_type")
 	if err := s.prepareGrant(ar, sess, gt); err != nil {
 		s.writeTokenError(w, r, ar, err)
 		return
@@ -68,7 +68,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		s.writeTokenError(w, r, ar, err)
+		s.writeTokenError(w, r, ar, spentGrant(gt, err))
 		return
 	}
 	if err := s.checkGrantStands(ctx, gt, form, ar); err != nil {
@@ -85,6 +85,29 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.metrics.Issued(gt)
+}
+
+// spentGrant answers invalid_grant where fosite answers a code or refresh
+// token redemption that lost a race with another use of the same code or
+// token: fosite wraps what the store said (the record already used up, or
+// gone with the grant it revoked) in server_error (a code) or in
+// invalid_request with "please retry" (a refresh token). Neither is true:
+// the grant is spent, and a retry cannot help. Other errors pass as they
+// are.
+func spentGrant(gt string, err error) error {
+	if gt != grantAuthorizationCode && gt != grantRefreshToken {
+		return err
+	}
+	switch fosite.ErrorToRFC6749Error(err).ErrorField {
+	case fosite.ErrServerError.ErrorField, fosite.ErrInvalidRequest.ErrorField:
+	default:
+		return err
+	}
+	if errors.Is(err, errTokenReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
+		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used by another request.").WithWrap(err)
+	}
+	return err
 }
 
 // checkTokenForm checks what fosite does not: the grant type is one we
