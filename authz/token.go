@@ -52,7 +52,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	sess := &session{}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
-		s.writeTokenError(w, r, ar, spentGrant(gt, err))
+		err = spentGrant(gt, err)
+		if gt == grantAuthorizationCode && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidGrant.ErrorField {
+			s.burnCode(ctx, form.Get("code"))
+		}
+		s.writeTokenError(w, r, ar, err)
 		return
 	}
 	if err := s.prepareGrant(ar, sess, gt); err != nil {
@@ -108,6 +112,30 @@ func spentGrant(gt string, err error) error {
 		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used by another request.").WithWrap(err)
 	}
 	return err
+}
+
+// burnCode uses up the authorization code of a refused redemption: one
+// that fosite refused as invalid_grant once the client had authenticated
+// (a wrong or missing PKCE verifier, another redirect_uri, a code of
+// another client). A failed attempt must end the code (RFC 9700 section
+// 4.8; RFC 7636 section 4.6), or whoever holds a stolen code could try
+// verifiers until one fits, or wait for the client's own redemption. If
+// another request redeemed the code meanwhile, what it issued is revoked
+// as for any reuse. A failed client authentication burns nothing: it
+// never reaches the code.
+func (s *Server) burnCode(ctx context.Context, code string) {
+	if code == "" {
+		return
+	}
+	sig := s.codes.AuthorizeCodeSignature(ctx, code)
+	t, err := s.store.ConsumeToken(ctx, storage.AuthorizeCode, sig, s.now())
+	switch {
+	case err == nil, isNotFound(err):
+	case errors.Is(err, storage.ErrConflict):
+		s.revokeGrant(ctx, storage.AuthorizeCode, sig, t.RequestID)
+	default:
+		s.log.Error("refused authorization code not used up", web.RequestField(ctx), zap.Error(err))
+	}
 }
 
 // checkTokenForm checks what fosite does not: the grant type is one we
