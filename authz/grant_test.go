@@ -1,10 +1,12 @@
 package authz_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
@@ -105,5 +107,75 @@ func TestRefusedRedemptionUsesUpCode(t *testing.T) {
 				t.Errorf("refresh token of the code = %d %s, want 400", st, body)
 			}
 		})
+	})
+}
+
+// refreshAnswer is a refresh token response with its scope.
+type refreshAnswer struct {
+	tokenAnswer
+	Scope string `json:"scope"`
+}
+
+// refreshScope refreshes rt for c asking for scope, and returns status
+// and body.
+func (ts *testServer) refreshScope(t testing.TB, c webClient, rt, scope string) (int, []byte) {
+	t.Helper()
+	st, _, body := post(t, ts.Public+"/oauth2/token", c.ClientID, c.ClientSecret,
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {scope}})
+	return st, body
+}
+
+// TestRefreshNarrowsScope: a refresh that names a scope gets an access
+// token with only that scope, while the new refresh token keeps the
+// grant's; a scope not granted is invalid_scope and uses nothing up
+// (RFC 6749 section 6).
+func TestRefreshNarrowsScope(t *testing.T) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, b := startCodeFlow(t, cfg)
+		v := oauth2.GenerateVerifier()
+		first := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
+		const full = "openid profile email offline_access identity.verify"
+		decode := func(st int, body []byte) refreshAnswer {
+			t.Helper()
+			var a refreshAnswer
+			a.tokenAnswer = decodeTokens(t, st, body)
+			_ = json.Unmarshal(body, &a)
+			return a
+		}
+
+		// Not granted: refused, and the refresh token still works.
+		for _, scope := range []string{"identity.read_status", "identity.verify identity.read_status", "nonsense"} {
+			st, body := ts.refreshScope(t, c, first.RefreshToken, scope)
+			if e, _ := oauthErr(t, body); st != http.StatusBadRequest || e != "invalid_scope" {
+				t.Fatalf("refresh with scope %q = %d (error %q), want 400 invalid_scope", scope, st, e)
+			}
+		}
+
+		narrow := decode(ts.refreshScope(t, c, first.RefreshToken, "identity.verify identity.verify"))
+		if narrow.Scope != "identity.verify" {
+			t.Errorf("narrowed refresh: scope = %q, want identity.verify", narrow.Scope)
+		}
+		if got := ts.verify(t, narrow.AccessToken, jose.ES256).Scope; got != "identity.verify" {
+			t.Errorf("narrowed access token: scope = %q, want identity.verify", got)
+		}
+		if m, _ := ts.introspect(t, narrow.AccessToken); m["scope"] != "identity.verify" {
+			t.Errorf("narrowed access token introspects as %v, want scope identity.verify", m)
+		}
+		if narrow.IDToken != "" {
+			t.Error("a refresh narrowed to no openid gave an ID token")
+		}
+
+		// The refresh token kept the grant's scope.
+		again := decode(ts.refresh(t, c, narrow.RefreshToken))
+		if again.Scope != full {
+			t.Errorf("refresh without scope after a narrowed one: scope = %q, want %q", again.Scope, full)
+		}
+		if got := ts.verify(t, again.AccessToken, jose.ES256).Scope; got != full {
+			t.Errorf("access token after a narrowed refresh: scope = %q, want %q", got, full)
+		}
+		withID := decode(ts.refreshScope(t, c, again.RefreshToken, "identity.verify openid"))
+		if withID.Scope != "openid identity.verify" || withID.IDToken == "" {
+			t.Errorf("refresh narrowed to openid identity.verify = scope %q, ID token %t", withID.Scope, withID.IDToken != "")
+		}
 	})
 }

@@ -30,6 +30,11 @@ type session struct {
 	// Headers are the ID token's extra JOSE headers (none today).
 	Headers *jwt.Headers `json:"-"`
 
+	// grantScope is the scope of the grant when the access token of a
+	// refresh was narrowed to fewer (see narrowScope): the new refresh
+	// token keeps it. Never stored apart from that record's scope.
+	grantScope []string
+
 	// Facts for the audit trail that travel with the request through
 	// fosite; never stored. issuance is set by the token endpoint for a
 	// token whose entry the store appends with it; introspected by the
