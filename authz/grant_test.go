@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
@@ -178,4 +180,97 @@ func TestRefreshNarrowsScope(t *testing.T) {
 			t.Errorf("refresh narrowed to openid identity.verify = scope %q, ID token %t", withID.Scope, withID.IDToken != "")
 		}
 	})
+}
+
+// refreshRecordExpiry returns when the person's usable refresh token
+// expires, as their data export shows it; it fails unless there is
+// exactly one.
+func (ts *testServer) refreshRecordExpiry(t testing.TB, userID string) time.Time {
+	t.Helper()
+	code, body := ts.adminJSON(t, http.MethodGet, "/admin/users/"+userID+"/export", nil)
+	if code != http.StatusOK {
+		t.Fatalf("export = %d %s", code, body)
+	}
+	var export struct {
+		Tokens []struct {
+			Kind       string `json:"kind"`
+			ExpiresAt  string `json:"expires_at"`
+			ConsumedAt string `json:"consumed_at"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal(body, &export); err != nil {
+		t.Fatal(err)
+	}
+	var exp []string
+	for _, tok := range export.Tokens {
+		if tok.Kind == "refresh_token" && tok.ConsumedAt == "" {
+			exp = append(exp, tok.ExpiresAt)
+		}
+	}
+	if len(exp) != 1 {
+		t.Fatalf("usable refresh tokens expire at %q, want exactly one", exp)
+	}
+	at, err := time.Parse(time.RFC3339, exp[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// TestRefreshChainHasMaxLifetime: rotating a refresh token restarts its
+// idle lifetime, but never past RefreshTokenMaxLifetime from the code's
+// redemption; a refresh after that is invalid_grant.
+func TestRefreshChainHasMaxLifetime(t *testing.T) {
+	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+		const idle, maxLife = 2 * time.Hour, 5 * time.Hour
+		clock := testutil.NewClock(time.Now().Truncate(time.Second))
+		cfg.Now = clock.Now
+		cfg.RefreshTokenTTL, cfg.RefreshTokenMaxLifetime = idle, maxLife
+		ts, user, c, b := startCodeFlow(t, cfg)
+		v := oauth2.GenerateVerifier()
+		code := newCode(t, ts, b, c, v)
+		start := clock.Now()
+		tok := ts.redeemOK(t, c, code, v)
+		if got, want := ts.refreshRecordExpiry(t, user.ID), start.Add(idle); !got.Equal(want) {
+			t.Errorf("first refresh token expires at %v, want %v", got, want)
+		}
+		// Rotating every hour keeps the chain alive, each new token for
+		// the idle lifetime, until the end of the maximum.
+		for range 4 {
+			now := clock.Advance(time.Hour)
+			st, body := ts.refresh(t, c, tok.RefreshToken)
+			tok = decodeTokens(t, st, body)
+			want := now.Add(idle)
+			if end := start.Add(maxLife); want.After(end) {
+				want = end
+			}
+			if got := ts.refreshRecordExpiry(t, user.ID); !got.Equal(want) {
+				t.Errorf("refresh token rotated at start+%v expires at start+%v, want start+%v", now.Sub(start), got.Sub(start), want.Sub(start))
+			}
+		}
+		clock.Advance(time.Hour) // start + maxLife
+		st, body := ts.refresh(t, c, tok.RefreshToken)
+		if e, _ := oauthErr(t, body); st != http.StatusBadRequest || e != "invalid_grant" {
+			t.Fatalf("refresh at the end of the maximum lifetime = %d (error %q), want 400 invalid_grant", st, e)
+		}
+	})
+}
+
+// TestRefreshMaxLifetimeAtLeastTTL: a maximum shorter than the refresh
+// token lifetime is a configuration error.
+func TestRefreshMaxLifetimeAtLeastTTL(t *testing.T) {
+	cfg := authz.Config{InMemory: true, Secrets: []string{testutil.Secret}, AdminToken: testutil.AdminToken,
+		RefreshTokenTTL: 2 * time.Hour, RefreshTokenMaxLifetime: time.Hour}
+	if srv, err := authz.New(t.Context(), cfg); err == nil {
+		srv.Close()
+		t.Fatal("New with a maximum refresh lifetime below the refresh token lifetime = a server, want an error")
+	} else if !strings.Contains(err.Error(), "refresh token maximum lifetime") {
+		t.Fatalf("New: %v, want it to name the refresh token maximum lifetime", err)
+	}
+	cfg.RefreshTokenMaxLifetime = 2 * time.Hour
+	srv, err := authz.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("New with equal lifetimes: %v", err)
+	}
+	srv.Close()
 }

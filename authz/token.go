@@ -173,7 +173,9 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 		now := s.now().Truncate(time.Second)
 		grant.AccessExp = now.Add(fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(gt), fosite.AccessToken, s.cfg.AccessTokenTTL))
 		if !grant.RefreshExp.IsZero() {
-			grant.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
+			if err := s.refreshLifetime(grant, gt, now); err != nil {
+				return err
+			}
 		}
 		if err := bindCertificate(ar, grant, gt); err != nil {
 			return err
@@ -198,6 +200,26 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 	}
 	for _, a := range aud {
 		ar.GrantAudience(a)
+	}
+	return nil
+}
+
+// refreshLifetime sets when the refresh token that grant gets at now
+// expires: RefreshTokenTTL from now, but no later than
+// RefreshTokenMaxLifetime after the grant started (its code's
+// redemption), so that rotation cannot keep a grant alive for ever. A
+// refresh past that bound is invalid_grant.
+func (s *Server) refreshLifetime(grant *session, gt string, now time.Time) error {
+	if grant.GrantStart.IsZero() {
+		grant.GrantStart = now
+	}
+	end := grant.GrantStart.Add(s.cfg.RefreshTokenMaxLifetime)
+	if gt == grantRefreshToken && !now.Before(end) {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token expired: its grant reached the longest lifetime allowed; sign in again.")
+	}
+	grant.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
+	if grant.RefreshExp.After(end) {
+		grant.RefreshExp = end
 	}
 	return nil
 }
