@@ -133,7 +133,7 @@ func (ts *testServer) refreshScope(t testing.TB, c webClient, rt, scope string) 
 // (RFC 6749 section 6).
 func TestRefreshNarrowsScope(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
-		ts, _, c, b := startCodeFlow(t, cfg)
+		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		first := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
 		const full = "openid profile email offline_access identity.verify"
@@ -168,6 +168,9 @@ func TestRefreshNarrowsScope(t *testing.T) {
 		}
 
 		// The refresh token kept the grant's scope.
+		if got := ts.usableRefreshRecord(t, user.ID).Scope; got != full {
+			t.Errorf("refresh token of a narrowed refresh: scope = %q, want %q", got, full)
+		}
 		again := decode(ts.refresh(t, c, narrow.RefreshToken))
 		if again.Scope != full {
 			t.Errorf("refresh without scope after a narrowed one: scope = %q, want %q", again.Scope, full)
@@ -182,10 +185,15 @@ func TestRefreshNarrowsScope(t *testing.T) {
 	})
 }
 
-// refreshRecordExpiry returns when the person's usable refresh token
-// expires, as their data export shows it; it fails unless there is
-// exactly one.
-func (ts *testServer) refreshRecordExpiry(t testing.TB, userID string) time.Time {
+// refreshRecord is what a person's data export shows of a refresh token.
+type refreshRecord struct {
+	Scope     string
+	ExpiresAt time.Time
+}
+
+// usableRefreshRecord returns the person's unused refresh token record
+// from their data export; it fails unless there is exactly one.
+func (ts *testServer) usableRefreshRecord(t testing.TB, userID string) refreshRecord {
 	t.Helper()
 	code, body := ts.adminJSON(t, http.MethodGet, "/admin/users/"+userID+"/export", nil)
 	if code != http.StatusOK {
@@ -194,6 +202,7 @@ func (ts *testServer) refreshRecordExpiry(t testing.TB, userID string) time.Time
 	var export struct {
 		Tokens []struct {
 			Kind       string `json:"kind"`
+			Scope      string `json:"scope"`
 			ExpiresAt  string `json:"expires_at"`
 			ConsumedAt string `json:"consumed_at"`
 		} `json:"tokens"`
@@ -201,20 +210,20 @@ func (ts *testServer) refreshRecordExpiry(t testing.TB, userID string) time.Time
 	if err := json.Unmarshal(body, &export); err != nil {
 		t.Fatal(err)
 	}
-	var exp []string
+	var out []refreshRecord
 	for _, tok := range export.Tokens {
 		if tok.Kind == "refresh_token" && tok.ConsumedAt == "" {
-			exp = append(exp, tok.ExpiresAt)
+			at, err := time.Parse(time.RFC3339, tok.ExpiresAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, refreshRecord{Scope: tok.Scope, ExpiresAt: at})
 		}
 	}
-	if len(exp) != 1 {
-		t.Fatalf("usable refresh tokens expire at %q, want exactly one", exp)
+	if len(out) != 1 {
+		t.Fatalf("usable refresh tokens = %+v, want exactly one", out)
 	}
-	at, err := time.Parse(time.RFC3339, exp[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return at
+	return out[0]
 }
 
 // TestRefreshChainHasMaxLifetime: rotating a refresh token restarts its
@@ -231,7 +240,7 @@ func TestRefreshChainHasMaxLifetime(t *testing.T) {
 		code := newCode(t, ts, b, c, v)
 		start := clock.Now()
 		tok := ts.redeemOK(t, c, code, v)
-		if got, want := ts.refreshRecordExpiry(t, user.ID), start.Add(idle); !got.Equal(want) {
+		if got, want := ts.usableRefreshRecord(t, user.ID).ExpiresAt, start.Add(idle); !got.Equal(want) {
 			t.Errorf("first refresh token expires at %v, want %v", got, want)
 		}
 		// Rotating every hour keeps the chain alive, each new token for
@@ -244,7 +253,7 @@ func TestRefreshChainHasMaxLifetime(t *testing.T) {
 			if end := start.Add(maxLife); want.After(end) {
 				want = end
 			}
-			if got := ts.refreshRecordExpiry(t, user.ID); !got.Equal(want) {
+			if got := ts.usableRefreshRecord(t, user.ID).ExpiresAt; !got.Equal(want) {
 				t.Errorf("refresh token rotated at start+%v expires at start+%v, want start+%v", now.Sub(start), got.Sub(start), want.Sub(start))
 			}
 		}
