@@ -52,6 +52,10 @@ const (
 	ClockSkew = 5 * time.Minute
 )
 
+// DefaultRefreshMaxLifetime bounds the refresh tokens of one grant,
+// however often they rotate.
+const DefaultRefreshMaxLifetime = 30 * 24 * time.Hour
+
 // Argon2 are the argon2id parameters of new password hashes.
 type Argon2 = password.Params
 
@@ -129,8 +133,14 @@ type Config struct {
 	// DefaultCodeTTL if zero, at most MaxCodeTTL.
 	CodeTTL time.Duration
 	// RefreshTokenTTL is the lifetime of a refresh token (each rotation
-	// issues a new one with a full lifetime); DefaultRefreshTTL if zero.
+	// issues a new one with a full lifetime, up to
+	// RefreshTokenMaxLifetime); DefaultRefreshTTL if zero.
 	RefreshTokenTTL time.Duration
+	// RefreshTokenMaxLifetime is how long the refresh tokens of one grant
+	// live in all, from the redemption of its code, however often they
+	// rotate; DefaultRefreshMaxLifetime if zero, at least
+	// RefreshTokenTTL.
+	RefreshTokenMaxLifetime time.Duration
 	// SessionTTL is how long a browser stays signed in;
 	// DefaultSessionTTL if zero.
 	SessionTTL time.Duration
@@ -235,6 +245,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.IDTokenTTL, DefaultIDTokenTTL)
 	setDefault(&c.CodeTTL, DefaultCodeTTL)
 	setDefault(&c.RefreshTokenTTL, DefaultRefreshTTL)
+	setDefault(&c.RefreshTokenMaxLifetime, DefaultRefreshMaxLifetime)
 	setDefault(&c.SessionTTL, DefaultSessionTTL)
 	setDefault(&c.LoginWindow, DefaultLoginWindow)
 	c.RateLimits = c.RateLimits.withDefaults()
@@ -320,6 +331,9 @@ func (c Config) validateDurations() error {
 		if d.v < time.Second {
 			errs = append(errs, fmt.Errorf("%s %s must be at least 1s", d.name, d.v))
 		}
+	}
+	if c.RefreshTokenMaxLifetime < c.RefreshTokenTTL {
+		errs = append(errs, fmt.Errorf("refresh token maximum lifetime %s must be at least the refresh token lifetime %s", c.RefreshTokenMaxLifetime, c.RefreshTokenTTL))
 	}
 	return errors.Join(errs...)
 }

@@ -81,13 +81,17 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 	default: // a code and what rides with it
 		exp = sess.CodeExp
 	}
+	scope := req.GetGrantedScopes()
+	if kind == storage.RefreshToken && sess.grantScope != nil {
+		scope = sess.grantScope // the access token's was narrowed
+	}
 	t := storage.Token{
 		Kind:      kind,
 		Signature: sig,
 		RequestID: req.GetID(),
 		ClientID:  req.GetClient().GetID(),
 		Subject:   sess.Subject,
-		Scopes:    req.GetGrantedScopes(),
+		Scopes:    scope,
 		Audience:  req.GetGrantedAudience(),
 		IssuedAt:  req.GetRequestedAt().UTC(),
 		ExpiresAt: exp.UTC(),

@@ -18,6 +18,11 @@ type session struct {
 	AccessExp  time.Time `json:"access_exp"`
 	RefreshExp time.Time `json:"refresh_exp"`
 	CodeExp    time.Time `json:"code_exp"`
+	// GrantStart is when the grant's code was redeemed: its refresh
+	// tokens, however often rotated, expire RefreshTokenMaxLifetime
+	// after it. Zero until then (and in refresh tokens stored before it
+	// was kept: their chain's bound starts at their next rotation).
+	GrantStart time.Time `json:"grant_start,omitzero"`
 	// CertThumbprint is the x5t#S256 of the client certificate the
 	// grant's tokens are bound to (RFC 8705 section 3); empty if none.
 	CertThumbprint string `json:"x5t_s256,omitempty"`
@@ -29,6 +34,11 @@ type session struct {
 	Claims *jwt.IDTokenClaims `json:"id_token_claims,omitempty"`
 	// Headers are the ID token's extra JOSE headers (none today).
 	Headers *jwt.Headers `json:"-"`
+
+	// grantScope is the scope of the grant when the access token of a
+	// refresh was narrowed to fewer (see narrowScope): the new refresh
+	// token keeps it. Never stored apart from that record's scope.
+	grantScope []string
 
 	// Facts for the audit trail that travel with the request through
 	// fosite; never stored. issuance is set by the token endpoint for a

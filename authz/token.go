@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,13 +49,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, nil, err)
 		return
 	}
+	gt := form.Get("grant_type")
 	sess := &session{}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
+		err = spentGrant(gt, err)
+		if gt == grantAuthorizationCode && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidGrant.ErrorField {
+			s.burnCode(ctx, form.Get("code"))
+		}
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
-	gt := form.Get("grant_type")
 	if err := s.prepareGrant(ar, sess, gt); err != nil {
 		s.writeTokenError(w, r, ar, err)
 		return
@@ -68,7 +73,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		s.writeTokenError(w, r, ar, err)
+		s.writeTokenError(w, r, ar, spentGrant(gt, err))
 		return
 	}
 	if err := s.checkGrantStands(ctx, gt, form, ar); err != nil {
@@ -85,6 +90,53 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.metrics.Issued(gt)
+}
+
+// spentGrant answers invalid_grant where fosite answers a code or refresh
+// token redemption that lost a race with another use of the same code or
+// token: fosite wraps what the store said (the record already used up, or
+// gone with the grant it revoked) in server_error (a code) or in
+// invalid_request with "please retry" (a refresh token). Neither is true:
+// the grant is spent, and a retry cannot help. Other errors pass as they
+// are.
+func spentGrant(gt string, err error) error {
+	if gt != grantAuthorizationCode && gt != grantRefreshToken {
+		return err
+	}
+	switch fosite.ErrorToRFC6749Error(err).ErrorField {
+	case fosite.ErrServerError.ErrorField, fosite.ErrInvalidRequest.ErrorField:
+	default:
+		return err
+	}
+	if errors.Is(err, errTokenReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
+		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used by another request.").WithWrap(err)
+	}
+	return err
+}
+
+// burnCode uses up the authorization code of a refused redemption: one
+// that fosite refused as invalid_grant once the client had authenticated
+// (a wrong or missing PKCE verifier, another redirect_uri, a code of
+// another client). A failed attempt must end the code (RFC 9700 section
+// 4.8; RFC 7636 section 4.6), or whoever holds a stolen code could try
+// verifiers until one fits, or wait for the client's own redemption. If
+// another request redeemed the code meanwhile, what it issued is revoked
+// as for any reuse. A failed client authentication burns nothing: it
+// never reaches the code.
+func (s *Server) burnCode(ctx context.Context, code string) {
+	if code == "" {
+		return
+	}
+	sig := s.codes.AuthorizeCodeSignature(ctx, code)
+	t, err := s.store.ConsumeToken(ctx, storage.AuthorizeCode, sig, s.now())
+	switch {
+	case err == nil, isNotFound(err):
+	case errors.Is(err, storage.ErrConflict):
+		s.revokeGrant(ctx, storage.AuthorizeCode, sig, t.RequestID)
+	default:
+		s.log.Error("refused authorization code not used up", web.RequestField(ctx), zap.Error(err))
+	}
 }
 
 // checkTokenForm checks what fosite does not: the grant type is one we
@@ -121,10 +173,17 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 		now := s.now().Truncate(time.Second)
 		grant.AccessExp = now.Add(fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(gt), fosite.AccessToken, s.cfg.AccessTokenTTL))
 		if !grant.RefreshExp.IsZero() {
-			grant.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
+			if err := s.refreshLifetime(grant, gt, now); err != nil {
+				return err
+			}
 		}
 		if err := bindCertificate(ar, grant, gt); err != nil {
 			return err
+		}
+		if gt == grantRefreshToken {
+			if err := narrowScope(ar, grant); err != nil {
+				return err
+			}
 		}
 	}
 	if gt != grantClientCredentials {
@@ -142,6 +201,58 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 	for _, a := range aud {
 		ar.GrantAudience(a)
 	}
+	return nil
+}
+
+// refreshLifetime sets when the refresh token that grant gets at now
+// expires: RefreshTokenTTL from now, but no later than
+// RefreshTokenMaxLifetime after the grant started (its code's
+// redemption), so that rotation cannot keep a grant alive for ever. A
+// refresh past that bound is invalid_grant.
+func (s *Server) refreshLifetime(grant *session, gt string, now time.Time) error {
+	if grant.GrantStart.IsZero() {
+		grant.GrantStart = now
+	}
+	end := grant.GrantStart.Add(s.cfg.RefreshTokenMaxLifetime)
+	if gt == grantRefreshToken && !now.Before(end) {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token expired: its grant reached the longest lifetime allowed; sign in again.")
+	}
+	grant.RefreshExp = now.Add(s.cfg.RefreshTokenTTL)
+	if grant.RefreshExp.After(end) {
+		grant.RefreshExp = end
+	}
+	return nil
+}
+
+// narrowScope gives the access token of a refresh request that names a
+// scope only that scope (RFC 6749 section 6), in the order of the grant:
+// each must have been granted (invalid_scope otherwise). fosite ignores
+// the parameter. The refresh token keeps the whole grant (grant's
+// grantScope, which fositeStore.createToken stores with it), so that a
+// later refresh may ask for more again.
+func narrowScope(ar fosite.AccessRequester, grant *session) error {
+	asked := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("scope"), " "))
+	if len(asked) == 0 {
+		return nil
+	}
+	granted := ar.GetGrantedScopes()
+	for _, sc := range asked {
+		if !slices.Contains(granted, sc) {
+			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not granted to this refresh token.", web.SafeParam(sc))
+		}
+	}
+	req, ok := ar.(*fosite.AccessRequest)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected access request type")
+	}
+	grant.grantScope = slices.Clone(granted)
+	narrow := fosite.Arguments{}
+	for _, sc := range granted {
+		if slices.Contains(asked, sc) {
+			narrow = append(narrow, sc)
+		}
+	}
+	req.GrantedScope = narrow
 	return nil
 }
 

@@ -39,6 +39,7 @@ type fileConfig struct {
 	IDTokenTTL        string        `yaml:"id_token_ttl"`
 	CodeTTL           string        `yaml:"code_ttl"`
 	RefreshTokenTTL   string        `yaml:"refresh_token_ttl"`
+	RefreshMaxLife    string        `yaml:"refresh_token_max_lifetime"`
 	SessionTTL        string        `yaml:"session_ttl"`
 	LoginMaxFailures  string        `yaml:"login_max_failures"`
 	LoginMaxFailIP    string        `yaml:"login_max_failures_per_ip"`
@@ -112,7 +113,9 @@ var (
 	sCodeTTL = setting{"code-ttl", "IDVAUTH_CODE_TTL", func(f *fileConfig) string { return f.CodeTTL },
 		authz.DefaultCodeTTL.String(), "authorization code lifetime (at most 10m)"}
 	sRefreshTTL = setting{"refresh-token-ttl", "IDVAUTH_REFRESH_TOKEN_TTL", func(f *fileConfig) string { return f.RefreshTokenTTL },
-		authz.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one)"}
+		authz.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one, up to --refresh-token-max-lifetime)"}
+	sRefreshMaxLife = setting{"refresh-token-max-lifetime", "IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME", func(f *fileConfig) string { return f.RefreshMaxLife },
+		authz.DefaultRefreshMaxLifetime.String(), "how long a grant's refresh tokens live in all, however often they rotate (at least --refresh-token-ttl)"}
 	sSessionTTL = setting{"session-ttl", "IDVAUTH_SESSION_TTL", func(f *fileConfig) string { return f.SessionTTL },
 		authz.DefaultSessionTTL.String(), "how long a browser stays signed in"}
 	sLoginMaxFail = setting{"login-max-failures", "IDVAUTH_LOGIN_MAX_FAILURES", func(f *fileConfig) string { return f.LoginMaxFailures },

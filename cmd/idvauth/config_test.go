@@ -212,6 +212,38 @@ func TestSettingsJanitorInterval(t *testing.T) {
 	}
 }
 
+// TestSettingsRefreshMaxLifetime checks the refresh token maximum
+// lifetime from each source, and its default.
+func TestSettingsRefreshMaxLifetime(t *testing.T) {
+	t.Parallel()
+	file := writeConfig(t, "refresh_token_max_lifetime: 48h\n")
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want time.Duration
+	}{
+		{"default", nil, []string{"--dev"}, authz.DefaultRefreshMaxLifetime},
+		{"file", nil, []string{"--dev", "--config", file}, 48 * time.Hour},
+		{"env", map[string]string{"IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME": "72h"}, []string{"--dev", "--config", file}, 72 * time.Hour},
+		{"flag", map[string]string{"IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME": "72h"}, []string{"--dev", "--refresh-token-max-lifetime", "96h"}, 96 * time.Hour},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := loadServe(t, tt.env, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sc.authz.RefreshTokenMaxLifetime; got != tt.want {
+				t.Errorf("RefreshTokenMaxLifetime = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	if _, err := loadServe(t, map[string]string{"IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME": "a month"}, "--dev"); err == nil ||
+		!strings.Contains(err.Error(), "IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME") {
+		t.Errorf("a malformed maximum refresh lifetime: %v, want an error naming IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME", err)
+	}
+}
+
 // TestSettingsConfigFileErrors checks that a bad config file stops start-up
 // with a message naming the file or the problem.
 func TestSettingsConfigFileErrors(t *testing.T) {

@@ -59,7 +59,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
-		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
+		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow} {
@@ -127,7 +127,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	for _, d := range []struct {
 		s   setting
 		dst *time.Duration
-	}{{sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
+	}{{sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
 		if *d.dst, err = r.duration(d.s); err != nil {
 			return sc, err
 		}
