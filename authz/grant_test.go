@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
@@ -43,8 +44,8 @@ func (ts *testServer) postAs(t testing.TB, c webClient, form url.Values) (int, [
 func TestRefusedRedemptionUsesUpCode(t *testing.T) {
 	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
-		other := ts.createWebClient(t, authz.ClientJSON{ClientName: "Other"})
-		public := ts.createWebClient(t, authz.ClientJSON{ClientName: "Public", TokenEndpointAuthMethod: "none",
+		other := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "Other"})
+		public := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "Public", TokenEndpointAuthMethod: "none",
 			RedirectURIs: []string{"http://127.0.0.1:49152/cb"}})
 		v := oauth2.GenerateVerifier()
 		for _, tt := range []struct {

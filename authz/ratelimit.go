@@ -54,17 +54,11 @@ type RateLimits struct {
 }
 
 func (rl RateLimits) withDefaults() RateLimits {
-	def := func(v, d float64) float64 {
-		if v == 0 {
-			return d
-		}
-		return v
-	}
-	rl.TokenPerClient = def(rl.TokenPerClient, DefaultRateTokenPerClient)
-	rl.IntrospectPerClient = def(rl.IntrospectPerClient, DefaultRateIntrospectPerClient)
-	rl.PerIP = def(rl.PerIP, DefaultRatePerIP)
-	rl.LoginPerIP = def(rl.LoginPerIP, DefaultRateLoginPerIP)
-	rl.FailedPerIP = def(rl.FailedPerIP, DefaultRateFailedPerIP)
+	setDefault(&rl.TokenPerClient, DefaultRateTokenPerClient)
+	setDefault(&rl.IntrospectPerClient, DefaultRateIntrospectPerClient)
+	setDefault(&rl.PerIP, DefaultRatePerIP)
+	setDefault(&rl.LoginPerIP, DefaultRateLoginPerIP)
+	setDefault(&rl.FailedPerIP, DefaultRateFailedPerIP)
 	return rl
 }
 

@@ -34,7 +34,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
 	if err == nil {
 		cid = caller.GetID()
-		err = s.revokeToken(ctx, r.PostForm.Get("token"), fosite.TokenType(r.PostForm.Get("token_type_hint")), caller)
+		err = revokeToken(ctx, s.revokers, r.PostForm.Get("token"), fosite.TokenType(r.PostForm.Get("token_type_hint")), caller)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -69,8 +69,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 // revokeToken runs the revocation handlers on token for the authenticated
 // client, as fosite's NewRevocationRequest does after it authenticated the
 // client itself: a token no handler knows is fine (RFC 7009 section 2.2).
-func (s *Server) revokeToken(ctx context.Context, token string, hint fosite.TokenType, c fosite.Client) error {
-	for _, h := range s.revokers {
+func revokeToken(ctx context.Context, handlers fosite.RevocationHandlers, token string, hint fosite.TokenType, c fosite.Client) error {
+	for _, h := range handlers {
 		if err := h.RevokeToken(ctx, token, hint, c); err != nil && !errors.Is(err, fosite.ErrUnknownRequest) {
 			return err
 		}

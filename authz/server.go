@@ -7,12 +7,10 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +28,10 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/demo"
+	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/authz/internal/rotation"
+	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/keys"
@@ -69,6 +69,8 @@ type Server struct {
 	// demo seeds the development demo and serves its callback page.
 	demo    *demo.Demo
 	metrics *metrics.Metrics
+	// janitor deletes what expired.
+	janitor janitor.Janitor
 	// trail writes the audit trail.
 	trail  *audit.Writer
 	limits limiters
@@ -96,8 +98,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, reqIDs: web.NewRequestIDs()}
 	// Metrics first: the store reports audit batches from its start.
 	s.metrics = metrics.New(cfg.Now, func() []storage.Key { return s.ring.Records() })
-	if err := s.openStore(ctx); err != nil {
-		return nil, err
+	if s.store == nil {
+		// The store reports key changes from its start, before the keeper
+		// of the ring exists: those need no reload, the ring loads after.
+		keysChanged := func() {
+			if k := s.keeperReady.Load(); k != nil {
+				k.Notify()
+			}
+		}
+		if s.store, err = dialStore(ctx, cfg, s.log, keysChanged, s.metrics.AuditBatch); err != nil {
+			return nil, err
+		}
+		s.cfg.Store = s.store
 	}
 	if err := s.assemble(ctx); err != nil {
 		if cfg.Store == nil {
@@ -108,32 +120,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// openStore opens the store Config names, unless Config gave one, and
-// routes its key-change notices to the key loop.
-func (s *Server) openStore(ctx context.Context) error {
-	if s.store != nil {
-		return nil
-	}
-	// The store reports key changes from its start, before the keeper of
-	// the ring exists: those need no reload, the ring loads after.
-	keysChanged := func() {
-		if k := s.keeperReady.Load(); k != nil {
-			k.Notify()
-		}
-	}
-	st, err := dialStore(ctx, s.cfg, s.log, keysChanged, s.metrics.AuditBatch)
-	if err != nil {
-		return err
-	}
-	s.store, s.cfg.Store = st, st
-	return nil
-}
-
 // assemble builds every part of the server on its store: the audit trail,
 // the key ring and its loop, TLS, client authentication, fosite, the
 // login pages, the admin API and the demo.
 func (s *Server) assemble(ctx context.Context) error {
 	cfg := s.cfg
+	s.janitor = janitor.Janitor{Store: s.store, Batch: cfg.JanitorBatch, Retention: cfg.AuditRetention, Now: cfg.Now, Log: s.log}
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
 		Observe: s.metrics.AuditAppend})
 	var err error
@@ -348,145 +340,29 @@ func (s *Server) Ready(ctx context.Context) error {
 // Janitor deletes expired token records in batches until none is left, and
 // returns how many it deleted. A store shared by several replicas may let
 // only one of them clean at a time; the others delete nothing.
-func (s *Server) Janitor(ctx context.Context) (int, error) {
-	return deleteExpired(ctx, s.store, s.now(), s.cfg.JanitorBatch)
-}
-
-// expiredDeleter is the store the janitor cleans.
-type expiredDeleter interface {
-	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
-}
-
-// deleteExpired deletes what expired before now from st, batch rows a
-// statement, until none is left.
-func deleteExpired(ctx context.Context, st expiredDeleter, now time.Time, batch int) (int, error) {
-	total := 0
-	for {
-		n, err := st.DeleteExpired(ctx, now, batch)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("authz: delete expired tokens: %w", err)
-		}
-		if n < batch {
-			return total, nil
-		}
-	}
-}
+func (s *Server) Janitor(ctx context.Context) (int, error) { return s.janitor.DeleteExpired(ctx) }
 
 // DropOldAudit drops the audit entries older than AuditRetention behind a
 // checkpoint entry, and returns how many it dropped; it does nothing when
 // retention is zero (keep everything).
-func (s *Server) DropOldAudit(ctx context.Context) (int, error) {
-	if s.cfg.AuditRetention <= 0 {
-		return 0, nil
-	}
-	now := s.now()
-	n, err := s.store.DropAuditBefore(ctx, now.Add(-s.cfg.AuditRetention), now)
-	if err != nil {
-		return n, fmt.Errorf("authz: audit retention: %w", err)
-	}
-	return n, nil
-}
-
-// runJanitor runs Janitor every JanitorInterval until ctx is done.
-func (s *Server) runJanitor(ctx context.Context) {
-	if s.cfg.JanitorInterval < 0 {
-		return
-	}
-	t := time.NewTicker(s.cfg.JanitorInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := s.Janitor(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Warn("janitor pass failed", zap.Error(err))
-			} else if n > 0 {
-				s.log.Debug("janitor deleted expired tokens", zap.Int("count", n))
-			}
-			if n, err := s.DropOldAudit(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("audit retention pass failed", zap.Error(err))
-			} else if n > 0 {
-				s.log.Info("audit entries past retention dropped behind a checkpoint", zap.Int("count", n))
-			}
-		}
-	}
-}
+func (s *Server) DropOldAudit(ctx context.Context) (int, error) { return s.janitor.DropOldAudit(ctx) }
 
 // Close releases the store.
 func (s *Server) Close() { s.store.Close() }
 
-// Timeouts of the HTTP servers that Serve runs.
-const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 32 << 10
-	// ShutdownTimeout bounds how long Serve waits for in-flight requests.
-	ShutdownTimeout = 20 * time.Second
-)
+// ShutdownTimeout bounds how long Serve waits for in-flight requests.
+const ShutdownTimeout = serve.ShutdownTimeout
 
-// Serve serves the public endpoints on public and the admin API on admin
-// until ctx is done, then stops accepting connections, lets in-flight
-// requests finish (at most ShutdownTimeout) and returns nil. It returns an
-// error if a listener fails.
+// Serve serves the public endpoints on public and the admin API on admin,
+// and runs the janitor and the key loop, until ctx is done; then it stops
+// accepting connections, lets in-flight requests finish (at most
+// ShutdownTimeout) and returns nil. It returns an error if a listener
+// fails.
 func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
-	mk := func(h http.Handler, name string) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: readHeaderTimeout,
-			ReadTimeout:       readTimeout,
-			WriteTimeout:      writeTimeout,
-			IdleTimeout:       idleTimeout,
-			MaxHeaderBytes:    maxHeaderBytes,
-			ErrorLog:          zap.NewStdLog(s.log.Named(name)),
-			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		}
-	}
-	servers := []*http.Server{mk(s.PublicHandler(), "public"), mk(s.AdminHandler(), "admin")}
-	listeners := []net.Listener{public, admin}
-	errc := make(chan error, len(servers))
-	for i, srv := range servers {
-		serve := srv.Serve
-		if tc := s.tlsConfig(); i == 0 && tc != nil {
-			srv.TLSConfig = tc
-			serve = func(l net.Listener) error { return srv.ServeTLS(l, "", "") }
-		}
-		go func() {
-			if err := serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-	}
-	jctx, stopJanitor := context.WithCancel(ctx)
-	janitorDone := make(chan struct{}, 2)
-	go func() { defer func() { janitorDone <- struct{}{} }(); s.runJanitor(jctx) }()
-	go func() { defer func() { janitorDone <- struct{}{} }(); s.keeper.Run(jctx) }()
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	stopJanitor()
-	<-janitorDone
-	<-janitorDone
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, srv := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if serr := srv.Shutdown(sctx); serr != nil {
-				s.log.Warn("shutdown did not finish cleanly", zap.Error(serr))
-			}
-		}()
-	}
-	wg.Wait()
-	return err
+	return serve.Run(ctx, s.log, []serve.Listener{
+		{Name: "public", Listener: public, Handler: s.PublicHandler(), TLS: certs.ServerConfig(s.tlsCert, s.clientCAs != nil)},
+		{Name: "admin", Listener: admin, Handler: s.AdminHandler()},
+	}, func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run)
 }
 
 // AdminHandler returns the handler of the admin listener: the admin API

@@ -103,3 +103,27 @@ func LoadCertPool(file string) func() (*x509.CertPool, error) {
 		return p, nil
 	}
 }
+
+// ServerConfig is the TLS configuration of a listener serving cert: TLS
+// 1.2 at least, only AEAD cipher suites with forward secrecy (TLS 1.3
+// suites are all such), the certificate read again when its files change.
+// With requestClientCerts, clients are asked for a certificate (not
+// required: each client's registered method decides). nil if cert is nil.
+func ServerConfig(cert *Reloading[*tls.Certificate], requestClientCerts bool) *tls.Config {
+	if cert == nil {
+		return nil
+	}
+	c := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.Get() },
+	}
+	if requestClientCerts {
+		c.ClientAuth = tls.RequestClientCert
+	}
+	return c
+}

@@ -1,0 +1,94 @@
+// Package janitor deletes what has expired from the store (token records,
+// used assertions, sessions) and audit entries past their retention,
+// once or on an interval. A store shared by several replicas may let only
+// one of them clean at a time; the others delete nothing.
+package janitor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Store is what the janitor cleans.
+type Store interface {
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
+	DropAuditBefore(ctx context.Context, before, now time.Time) (int, error)
+}
+
+// Janitor cleans one store. Its zero value is not usable; fill every
+// field but Retention.
+type Janitor struct {
+	Store Store
+	// Batch is how many rows one delete statement removes at most.
+	Batch int
+	// Retention is how long audit entries are kept; zero keeps them all.
+	Retention time.Duration
+	Now       func() time.Time
+	Log       *zap.Logger
+}
+
+// DeleteExpired deletes expired records in batches until none is left,
+// and returns how many it deleted.
+func (j Janitor) DeleteExpired(ctx context.Context) (int, error) {
+	now, total := j.Now().UTC(), 0
+	for {
+		n, err := j.Store.DeleteExpired(ctx, now, j.Batch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("janitor: delete expired tokens: %w", err)
+		}
+		if n < j.Batch {
+			return total, nil
+		}
+	}
+}
+
+// DropOldAudit drops the audit entries older than Retention behind a
+// checkpoint entry, and returns how many it dropped; it does nothing when
+// Retention is zero.
+func (j Janitor) DropOldAudit(ctx context.Context) (int, error) {
+	if j.Retention <= 0 {
+		return 0, nil
+	}
+	now := j.Now().UTC()
+	n, err := j.Store.DropAuditBefore(ctx, now.Add(-j.Retention), now)
+	if err != nil {
+		return n, fmt.Errorf("janitor: audit retention: %w", err)
+	}
+	return n, nil
+}
+
+// Run cleans every interval until ctx is done; a negative interval never.
+func (j Janitor) Run(ctx context.Context, interval time.Duration) {
+	if interval < 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			j.pass(ctx)
+		}
+	}
+}
+
+// pass runs one round and logs what it did.
+func (j Janitor) pass(ctx context.Context) {
+	n, err := j.DeleteExpired(ctx)
+	if err != nil && ctx.Err() == nil {
+		j.Log.Warn("janitor pass failed", zap.Error(err))
+	} else if n > 0 {
+		j.Log.Debug("janitor deleted expired tokens", zap.Int("count", n))
+	}
+	if n, err := j.DropOldAudit(ctx); err != nil && ctx.Err() == nil {
+		j.Log.Warn("audit retention pass failed", zap.Error(err))
+	} else if n > 0 {
+		j.Log.Info("audit entries past retention dropped behind a checkpoint", zap.Int("count", n))
+	}
+}
