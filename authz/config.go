@@ -62,7 +62,7 @@ const (
 	DefaultArgon2MemoryKiB = password.DefaultMemoryKiB
 	DefaultArgon2Threads   = password.DefaultThreads
 	// MaxPasswordHashConcurrency bounds PasswordHashConcurrency.
-	MaxPasswordHashConcurrency = 1024
+	MaxPasswordHashConcurrency = password.MaxConcurrency
 )
 
 // Scope is a scope registered in addition to the built-in ones.
@@ -153,8 +153,9 @@ type Config struct {
 	// memory run at once (login, and people created through the admin
 	// API); past it a request gets 503 with Retry-After without hashing.
 	// If zero, as many as fit in a quarter of the memory limit (the lowest
-	// of GOMEMLIMIT, the cgroup limit and the machine's memory), at least
-	// 1 and at most 2 per GOMAXPROCS: see password.DefaultConcurrency.
+	// of GOMEMLIMIT, the cgroup limit and the machine's memory), at most 2
+	// hashes of the default 64 MiB per GOMAXPROCS (more of smaller ones),
+	// at least 1: see password.DefaultConcurrency.
 	// The login form's per-address burst is capped to it.
 	PasswordHashConcurrency int
 	// TrustedProxies are the addresses of reverse proxies in front of the

@@ -112,26 +112,33 @@ const (
 	// MemoryShare is the share of the memory limit that password hashes
 	// may hold at once by default: one quarter.
 	MemoryShare = 4
-	// MaxConcurrencyPerCPU caps the default per usable CPU: argon2id is
-	// CPU-bound, so more hashes at once only make each one slower.
+	// MaxConcurrencyPerCPU caps the default at this many hashes of
+	// DefaultMemoryKiB per GOMAXPROCS (proportionally more of smaller
+	// ones): argon2id is CPU-bound, its work grows with its memory, and
+	// more hashes at once only make each one slower.
 	MaxConcurrencyPerCPU = 2
+	// MaxConcurrency caps the default whatever the machine.
+	MaxConcurrency = 1024
 )
 
 // DefaultConcurrency is how many hashes of memKiB run at once by default:
 // as many as fit in a quarter (MemoryShare) of the process's memory limit,
-// at least 1 and at most MaxConcurrencyPerCPU per GOMAXPROCS. The memory
-// limit is the lowest of GOMEMLIMIT (debug.SetMemoryLimit), the cgroup's
-// memory.max, and the machine's total memory.
+// at most MaxConcurrencyPerCPU hashes of DefaultMemoryKiB per GOMAXPROCS
+// (more if memKiB is smaller), at least 1 and at most MaxConcurrency. The
+// memory limit is the lowest of GOMEMLIMIT (debug.SetMemoryLimit), the
+// cgroup's memory.max, and the machine's total memory; where none is
+// known, the CPU bound alone applies.
 func DefaultConcurrency(memKiB uint32) int {
 	return concurrencyFor(MemoryLimit(), memKiB, runtime.GOMAXPROCS(0))
 }
 
 func concurrencyFor(limit uint64, memKiB uint32, procs int) int {
-	n := 1
-	if memKiB > 0 && limit > 0 {
-		n = int(min(limit/MemoryShare/(uint64(memKiB)<<10), math.MaxInt32))
+	memKiB = max(memKiB, 1)
+	n := uint64(MaxConcurrencyPerCPU*max(procs, 1)) * max(1, DefaultMemoryKiB/uint64(memKiB))
+	if limit > 0 {
+		n = min(n, limit/MemoryShare/(uint64(memKiB)<<10))
 	}
-	return max(1, min(n, MaxConcurrencyPerCPU*procs))
+	return int(max(1, min(n, MaxConcurrency)))
 }
 
 // MemoryLimit is the lowest of GOMEMLIMIT, the cgroup memory limit and the

@@ -52,7 +52,9 @@ func TestConcurrencyFor(t *testing.T) {
 		{"quarter of 1 GiB in 64 MiB hashes", gib, 64 << 10, 8, 4},
 		{"capped by CPUs", 24 * gib, 64 << 10, 2, 4},
 		{"small container still hashes", 128 << 20, 64 << 10, 2, 1},
-		{"unknown limit", 0, 64 << 10, 4, 1},
+		{"unknown limit: CPUs alone", 0, 64 << 10, 4, 8},
+		{"cheap hashes: more per CPU", 24 * gib, 64, 2, MaxConcurrency},
+		{"cheap hashes within memory", 64 << 20, 1 << 10, 2, 16},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := concurrencyFor(tc.limit, tc.memKiB, tc.procs); got != tc.want {
