@@ -363,7 +363,14 @@ func loopbackRegistered(uris []string, requested string) bool {
 }
 
 // authorizeHTTPRequest is a GET request for raw, for fosite to parse.
+// response_mode=query, the default of response_type=code that discovery
+// advertises, is left out: fosite accepts an explicit response mode only
+// from a client that lists its modes, which ours do not.
 func authorizeHTTPRequest(r *http.Request, raw string) *http.Request {
+	if q, err := url.ParseQuery(raw); err == nil && q.Get("response_mode") == string(fosite.ResponseModeQuery) {
+		q.Del("response_mode")
+		raw = q.Encode()
+	}
 	r2 := r.Clone(r.Context())
 	r2.Method = http.MethodGet
 	r2.URL = &url.URL{Path: "/oauth2/authorize", RawQuery: raw}
