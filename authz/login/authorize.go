@@ -215,6 +215,11 @@ func authorizeQuery(raw string) (url.Values, error) {
 func (h *Handler) authorizeClient(ctx context.Context, r *http.Request, raw, redirectURI string) (fosite.AuthorizeRequester, *clientauth.Client, error) {
 	ar, err := h.cfg.Provider.NewAuthorizeRequest(ctx, authorizeHTTPRequest(r, raw))
 	c, ok := clientOf(ar)
+	if err != nil && !ok && errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+		// The store could not be read (fosite calls every GetClient error
+		// "client does not exist"): 503, a page.
+		return invalidRedirect(ar), nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
 	if err != nil {
 		// fosite may have failed after taking the redirect URI by its own
 		// rules (any port on loopback): only ours let an error go there.
