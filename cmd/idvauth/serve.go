@@ -178,7 +178,7 @@ func loadPasswordSettings(r *resolver, a *authz.Config) error {
 		return err
 	}
 	a.Argon2.Threads = uint8(n)
-	if n, err = r.uint(sPasswordHashConcurrency, 10); err != nil {
+	if n, err = r.uint(sPasswordHashConcurrency, 16); err != nil {
 		return err
 	}
 	a.PasswordHashConcurrency = int(n)
