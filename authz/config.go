@@ -65,6 +65,8 @@ const (
 	DefaultArgon2Time      = password.DefaultTime
 	DefaultArgon2MemoryKiB = password.DefaultMemoryKiB
 	DefaultArgon2Threads   = password.DefaultThreads
+	// MaxPasswordHashConcurrency bounds PasswordHashConcurrency.
+	MaxPasswordHashConcurrency = password.MaxConcurrency
 )
 
 // Scope is a scope registered in addition to the built-in ones.
@@ -157,6 +159,15 @@ type Config struct {
 	// Argon2 are the parameters of new password hashes; the
 	// DefaultArgon2 constants where zero.
 	Argon2 Argon2
+	// PasswordHashConcurrency is how many password hashes of Argon2's
+	// memory run at once (login, and people created through the admin
+	// API); past it a request gets 503 with Retry-After without hashing.
+	// If zero, as many as fit in a quarter of the memory limit (the lowest
+	// of GOMEMLIMIT, the cgroup limit and the machine's memory), at most 2
+	// hashes of the default 64 MiB per GOMAXPROCS (more of smaller ones),
+	// at least 1: see password.DefaultConcurrency.
+	// The login form's per-address burst is capped to it.
+	PasswordHashConcurrency int
 	// TrustedProxies are the addresses of reverse proxies in front of the
 	// public listener. Only a request whose TCP peer is one of them has
 	// its X-Forwarded-For believed (for the client address that rate
@@ -256,6 +267,9 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.LoginMaxFailures, DefaultLoginMaxFail)
 	setDefault(&c.LoginMaxFailuresPerIP, DefaultLoginMaxFailIP)
 	c.Argon2 = c.Argon2.WithDefaults()
+	if c.PasswordHashConcurrency == 0 {
+		c.PasswordHashConcurrency = password.DefaultConcurrency(c.Argon2.MemoryKiB)
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -345,6 +359,9 @@ func (c Config) validateLogin() error {
 	}
 	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.MemoryKiB > password.MaxMemoryKiB {
 		errs = append(errs, fmt.Errorf("argon2 memory %d KiB must be between 8 KiB per thread and %d KiB", c.Argon2.MemoryKiB, password.MaxMemoryKiB))
+	}
+	if c.PasswordHashConcurrency < 1 || c.PasswordHashConcurrency > MaxPasswordHashConcurrency {
+		errs = append(errs, fmt.Errorf("password hash concurrency %d must be between 1 and %d", c.PasswordHashConcurrency, MaxPasswordHashConcurrency))
 	}
 	if err := admin.ValidAudience(c.DefaultAudience); err != nil {
 		errs = append(errs, fmt.Errorf("default audience: %w", err))

@@ -67,10 +67,14 @@ type limiters struct {
 	token, introspect, ip, login, failed *ratelimit.Limiter
 }
 
-func newLimiters(rl RateLimits) limiters {
+// newLimiters builds the buckets of rl. The login form's burst is capped
+// at hashes, the password hashes that run at once: one address cannot
+// send more logins at once than the server can hash, so it meets 429
+// before anyone meets 503.
+func newLimiters(rl RateLimits, hashes int) limiters {
 	return limiters{
 		token: ratelimit.New(rl.TokenPerClient), introspect: ratelimit.New(rl.IntrospectPerClient),
-		ip: ratelimit.New(rl.PerIP), login: ratelimit.New(rl.LoginPerIP), failed: ratelimit.New(rl.FailedPerIP),
+		ip: ratelimit.New(rl.PerIP), login: ratelimit.NewMaxBurst(rl.LoginPerIP, hashes), failed: ratelimit.New(rl.FailedPerIP),
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/demo"
 	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
+	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/rotation"
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -74,6 +75,9 @@ type Server struct {
 	// trail writes the audit trail.
 	trail  *audit.Writer
 	limits limiters
+	// hasher bounds the password hashes of the login pages and the admin
+	// API together.
+	hasher *password.Hasher
 	// revokers are the revocation handlers /oauth2/revoke runs.
 	revokers fosite.RevocationHandlers
 	// clients authenticates clients.
@@ -144,7 +148,8 @@ func (s *Server) assemble(ctx context.Context) error {
 	if s.tlsCert, s.clientCAs, err = loadTLS(cfg, s.log); err != nil {
 		return err
 	}
-	s.limits = newLimiters(cfg.RateLimits)
+	s.hasher = password.NewHasher(cfg.Argon2, cfg.PasswordHashConcurrency)
+	s.limits = newLimiters(cfg.RateLimits, s.hasher.Capacity())
 	if s.clients, err = clientauth.New(clientauth.Config{
 		Store: s.store, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, DefaultAudience: cfg.DefaultAudience,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, ClockSkew: ClockSkew,
@@ -196,14 +201,14 @@ func (s *Server) assemblePeople() error {
 		Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
-		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
+		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.admin, err = admin.New(admin.Config{
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
-		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, Argon2: cfg.Argon2,
+		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		Now:        cfg.Now, Log: s.log,
 	}); err != nil {

@@ -215,11 +215,18 @@ func (p *Pages) Error(w io.Writer, d ErrorData) error {
 //	default-src 'none'; style-src 'sha256-…'; img-src data:; base-uri 'none'; frame-ancestors 'none'
 //
 // where the hash is that of the one style element all pages share. It has
-// no form-action directive on purpose: Chrome applies form-action to the
-// redirect that follows a form post, which would block the redirect back
-// to the client.
+// no form-action directive: CSPFormAction adds it.
 func (p *Pages) CSP() string {
 	return p.csp
+}
+
+// CSPFormAction is CSP with form-action 'self' and sources, each a CSP
+// source expression (an origin such as https://app.example, or a scheme
+// such as com.example.app:). Chrome applies form-action to the redirects
+// that follow a form post, so a page whose form post may redirect back to
+// a client names that client's redirect URI origin.
+func (p *Pages) CSPFormAction(sources ...string) string {
+	return p.csp + "; form-action " + strings.Join(append([]string{"'self'"}, sources...), " ")
 }
 
 // errNotBuilt is returned when a Pages was not built by New.

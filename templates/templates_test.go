@@ -652,3 +652,18 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+func TestCSPFormAction(t *testing.T) {
+	p := newPages(t)
+	for _, tc := range []struct {
+		sources []string
+		want    string
+	}{
+		{nil, "; form-action 'self'"},
+		{[]string{"https://app.example"}, "; form-action 'self' https://app.example"},
+	} {
+		if got := p.CSPFormAction(tc.sources...); got != p.CSP()+tc.want {
+			t.Errorf("CSPFormAction(%q) = %q, want CSP() + %q", tc.sources, got, tc.want)
+		}
+	}
+}

@@ -69,6 +69,10 @@ type Config struct {
 	MaxAccessTokenTTL time.Duration
 	// Argon2 are the parameters of new password hashes.
 	Argon2 password.Params
+	// Hasher hashes new passwords within the process's hashing budget,
+	// shared with the login pages; if nil, one of Argon2 with the default
+	// concurrency.
+	Hasher *password.Hasher
 	// AccountKey names the sign-in failure counter of a username, cleared
 	// when its person is erased.
 	AccountKey func(username string) string
@@ -101,6 +105,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = password.NewHasher(cfg.Argon2, 0)
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
 	for pattern, rt := range map[string]route{

@@ -63,6 +63,11 @@ func validUser(in adminapi.UserInput) (storage.User, error) {
 	return u, nil
 }
 
+// errHashBusy answers a new password that the hashing budget has no room
+// for now: nothing was hashed or stored.
+var errHashBusy = web.NewError(http.StatusServiceUnavailable, "temporarily_unavailable",
+	"The server is busy hashing other passwords. Try again in a moment.")
+
 // newUserID returns an opaque user ID: 128 random bits, base64url.
 func newUserID() string { return "u_" + web.Random(userIDRawLength) }
 
@@ -74,7 +79,10 @@ func (h *Handler) CreateUser(ctx context.Context, in adminapi.UserInput) (admina
 		return adminapi.UserJSON{}, err
 	}
 	u.ID = newUserID()
-	if u.PasswordHash, err = h.cfg.Argon2.WithDefaults().Hash(in.Password); err != nil {
+	if u.PasswordHash, err = h.cfg.Hasher.Hash(in.Password); err != nil {
+		if errors.Is(err, password.ErrBusy) {
+			return adminapi.UserJSON{}, errHashBusy
+		}
 		return adminapi.UserJSON{}, err
 	}
 	u.CreatedAt = h.now().Truncate(time.Second)
@@ -108,6 +116,9 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request) (reply, error) {
 			return reply{}, err
 		}
 		out, err := h.CreateUser(ctx, in)
+		if errors.Is(err, errHashBusy) {
+			w.Header().Set("Retry-After", "1")
+		}
 		if err != nil {
 			return reply{}, err
 		}

@@ -214,12 +214,22 @@ func authorizeQuery(raw string) (url.Values, error) {
 // redirectURI, the one requested, is registered for its client.
 func (h *Handler) authorizeClient(ctx context.Context, r *http.Request, raw, redirectURI string) (fosite.AuthorizeRequester, *clientauth.Client, error) {
 	ar, err := h.cfg.Provider.NewAuthorizeRequest(ctx, authorizeHTTPRequest(r, raw))
+	c, ok := clientOf(ar)
+	if err != nil && !ok && errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+		// The store could not be read (fosite calls every GetClient error
+		// "client does not exist"): 503, a page.
+		return invalidRedirect(ar), nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
 	if err != nil {
+		// fosite may have failed after taking the redirect URI by its own
+		// rules (any port on loopback): only ours let an error go there.
+		if !ok || !redirectRegistered(c, redirectURI) {
+			ar = invalidRedirect(ar)
+		}
 		return ar, nil, err
 	}
-	c, ok := ar.GetClient().(*clientauth.Client)
 	if !ok {
-		return ar, nil, fosite.ErrServerError.WithDebug("unexpected client type")
+		return invalidRedirect(ar), nil, fosite.ErrServerError.WithDebug("unexpected client type")
 	}
 	if !redirectRegistered(c, redirectURI) {
 		// fosite matched loopback URIs on any port; only public (native)
@@ -227,6 +237,15 @@ func (h *Handler) authorizeClient(ctx context.Context, r *http.Request, raw, red
 		return invalidRedirect(ar), nil, fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not match any of the client's registered redirect URIs.")
 	}
 	return ar, c, nil
+}
+
+// clientOf is ar's client, if fosite found one.
+func clientOf(ar fosite.AuthorizeRequester) (*clientauth.Client, bool) {
+	if ar == nil {
+		return nil, false
+	}
+	c, ok := ar.GetClient().(*clientauth.Client)
+	return c, ok && c != nil
 }
 
 // supportedRequest checks that the client may use the code flow and that
@@ -349,7 +368,14 @@ func loopbackRegistered(uris []string, requested string) bool {
 }
 
 // authorizeHTTPRequest is a GET request for raw, for fosite to parse.
+// response_mode=query, the default of response_type=code that discovery
+// advertises, is left out: fosite accepts an explicit response mode only
+// from a client that lists its modes, which ours do not.
 func authorizeHTTPRequest(r *http.Request, raw string) *http.Request {
+	if q, err := url.ParseQuery(raw); err == nil && q.Get("response_mode") == string(fosite.ResponseModeQuery) {
+		q.Del("response_mode")
+		raw = q.Encode()
+	}
 	r2 := r.Clone(r.Context())
 	r2.Method = http.MethodGet
 	r2.URL = &url.URL{Path: "/oauth2/authorize", RawQuery: raw}

@@ -86,6 +86,10 @@ type Config struct {
 	// Argon2 are the parameters of the hash an unknown username is
 	// checked against, so that it costs what a wrong password does.
 	Argon2 password.Params
+	// Hasher checks passwords within the process's hashing budget: past
+	// it a login gets 503 without hashing. If nil, one of Argon2 with the
+	// default concurrency.
+	Hasher *password.Hasher
 	// LoginLimiter limits login form posts per address; nil: no limit.
 	LoginLimiter *ratelimit.Limiter
 	// OnLimited, if set, is called for each request refused by a limit.
@@ -127,6 +131,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.OnLimited == nil {
 		cfg.OnLimited = func(*http.Request, string) {}
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = password.NewHasher(cfg.Argon2, 0)
 	}
 	dummy, err := cfg.Argon2.WithDefaults().Hash(web.RandomToken())
 	if err != nil {

@@ -3,6 +3,9 @@ package login
 import (
 	"bytes"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -12,11 +15,12 @@ import (
 	"github.com/idvauth/idvauth/templates"
 )
 
-// pageHeaders are the headers of every HTML page.
-func (h *Handler) pageHeaders(w http.ResponseWriter) {
+// pageHeaders are the headers of every HTML page; formAction are the
+// sources, besides 'self', that its form posts may lead to.
+func (h *Handler) pageHeaders(w http.ResponseWriter, formAction ...string) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", h.cfg.Pages.CSP())
+	hd.Set("Content-Security-Policy", h.cfg.Pages.CSPFormAction(formAction...))
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-store")
@@ -26,6 +30,12 @@ func (h *Handler) pageHeaders(w http.ResponseWriter) {
 
 // renderPage renders a page into a buffer, then writes it with status.
 func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int, render func(*bytes.Buffer) error) {
+	h.renderForm(w, r, status, nil, render)
+}
+
+// renderForm is renderPage for a page whose form post may redirect to
+// the sources in formAction.
+func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, status int, formAction []string, render func(*bytes.Buffer) error) {
 	var buf bytes.Buffer
 	if err := render(&buf); err != nil {
 		h.log.Error("render page", web.RequestField(r.Context()), zap.Error(err))
@@ -34,7 +44,7 @@ func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 		_, _ = w.Write([]byte("<!doctype html><title>Error</title><p>The server met an unexpected condition.</p>\n"))
 		return
 	}
-	h.pageHeaders(w)
+	h.pageHeaders(w, formAction...)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -53,7 +63,7 @@ func (h *Handler) messagePage(w http.ResponseWriter, r *http.Request, status int
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, status int, c *clientauth.Client, raw, username, msg string) {
 	csrf := h.csrfToken(w, r)
-	h.renderPage(w, r, status, func(b *bytes.Buffer) error {
+	h.renderForm(w, r, status, redirectSource(c, raw), func(b *bytes.Buffer) error {
 		return h.cfg.Pages.Login(b, templates.LoginData{Action: LoginPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Username: username, Error: msg})
 	})
 }
@@ -69,7 +79,38 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request, c *clienta
 	if name == "" {
 		name = u.Username
 	}
-	h.renderPage(w, r, http.StatusOK, func(b *bytes.Buffer) error {
+	h.renderForm(w, r, http.StatusOK, redirectSource(c, raw), func(b *bytes.Buffer) error {
 		return h.cfg.Pages.Consent(b, templates.ConsentData{Action: ConsentPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, ClientID: c.GetID(), UserName: name, Scopes: list})
 	})
+}
+
+// cspSource matches what redirectSource may put in a CSP header: a scheme,
+// or a scheme with a host and port.
+var cspSource = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:(//[a-z0-9.-]+(:[0-9]{1,5})?|//\[[0-9a-f:.]+\](:[0-9]{1,5})?)?$`)
+
+// redirectSource is the CSP source of the redirect URI of the checked
+// authorization request raw of client c, which the login and consent
+// posts may redirect to: its origin, or its scheme for a URI without a
+// host (a native app's). None if it cannot be said safely.
+func redirectSource(c *clientauth.Client, raw string) []string {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil
+	}
+	uri := q.Get("redirect_uri")
+	if uri == "" && len(c.Rec.RedirectURIs) == 1 {
+		uri = c.Rec.RedirectURIs[0]
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme == "" {
+		return nil
+	}
+	src := strings.ToLower(u.Scheme) + ":"
+	if u.Host != "" {
+		src += "//" + strings.ToLower(u.Host)
+	}
+	if !cspSource.MatchString(src) {
+		return nil
+	}
+	return []string{src}
 }

@@ -82,6 +82,10 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, known, match, err := h.checkPassword(ctx, p.username, pw)
+	if errors.Is(err, password.ErrBusy) {
+		h.hashBusy(w, r, p)
+		return
+	}
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
@@ -125,6 +129,16 @@ func (h *Handler) postsLimited(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// hashBusy answers a login attempt that the password hashing budget has
+// no room for: nothing was hashed or counted, and the person may simply
+// try again.
+func (h *Handler) hashBusy(w http.ResponseWriter, r *http.Request, p loginPost) {
+	h.log.Info("login refused: password hashing at capacity", web.RequestField(r.Context()), clientField(p.c.GetID()))
+	w.Header().Set("Retry-After", "1")
+	h.messagePage(w, r, http.StatusServiceUnavailable, "Please try again",
+		"The server is busy right now. Try signing in again in a moment.")
+}
+
 // refuseThrottled answers a login attempt on an account or from an
 // address that has used up its failures, for wait more.
 func (h *Handler) refuseThrottled(w http.ResponseWriter, r *http.Request, p loginPost, wait time.Duration) {
@@ -153,7 +167,10 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (user 
 		return user, false, false, err
 	}
 	// An unknown username costs the same hash as a wrong password.
-	match, herr := password.Check(hash, pw)
+	match, herr := h.cfg.Hasher.Check(hash, pw)
+	if errors.Is(herr, password.ErrBusy) {
+		return user, false, false, herr
+	}
 	if herr != nil && err == nil {
 		h.log.Error("stored password hash is malformed", web.RequestField(ctx), userField(user.ID))
 	}

@@ -47,6 +47,7 @@ type fileConfig struct {
 	Argon2Time        string        `yaml:"argon2_time"`
 	Argon2MemoryKiB   string        `yaml:"argon2_memory_kib"`
 	Argon2Threads     string        `yaml:"argon2_threads"`
+	PasswordHashConc  string        `yaml:"password_hash_concurrency"`
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
 	TLSCert           string        `yaml:"tls_cert"`
 	TLSKey            string        `yaml:"tls_key"`
@@ -130,6 +131,8 @@ var (
 		fmt.Sprint(authz.DefaultArgon2MemoryKiB), "argon2id memory in KiB for new password hashes"}
 	sArgon2Threads = setting{"argon2-threads", "IDVAUTH_ARGON2_THREADS", func(f *fileConfig) string { return f.Argon2Threads },
 		fmt.Sprint(authz.DefaultArgon2Threads), "argon2id lanes for new password hashes"}
+	sPasswordHashConcurrency = setting{"password-hash-concurrency", "IDVAUTH_PASSWORD_HASH_CONCURRENCY", func(f *fileConfig) string { return f.PasswordHashConc },
+		"0", "password hashes (of --argon2-memory-kib each) run at once; past it sign-ins and new users get 503 without hashing, and the login burst per address is capped to it (0: as many as fit in a quarter of the memory limit — GOMEMLIMIT, cgroup or total memory — at most 2 of 64 MiB per CPU, at least 1)"}
 	sTrustedProxies = setting{"trusted-proxies", "IDVAUTH_TRUSTED_PROXIES", func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
 		"", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed"}
 	sTLSCert = setting{"tls-cert", "IDVAUTH_TLS_CERT", func(f *fileConfig) string { return f.TLSCert },

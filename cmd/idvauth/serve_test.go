@@ -249,6 +249,12 @@ func TestServeRefusesBadSettings(t *testing.T) {
 			want: []string{"argon2 memory 1 KiB"},
 		},
 		{
+			name: "password hash concurrency too large",
+			env:  map[string]string{"IDVAUTH_PASSWORD_HASH_CONCURRENCY": "2000"},
+			args: []string{"--dev"},
+			want: []string{"password hash concurrency 2000 must be between 1 and 1024"},
+		},
+		{
 			name: "bad log level",
 			args: []string{"--dev", "--log-level", "loud"},
 			want: []string{`IDVAUTH_LOG_LEVEL: "loud" is not a level`},

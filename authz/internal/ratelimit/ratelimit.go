@@ -45,11 +45,17 @@ type bucket struct {
 
 // New returns a limiter of perSecond requests per key, with buckets of
 // BurstSeconds times that (at least one). perSecond <= 0: no limit.
-func New(perSecond float64) *Limiter {
+func New(perSecond float64) *Limiter { return NewMaxBurst(perSecond, 0) }
+
+// NewMaxBurst is New with buckets of at most maxBurst (if positive).
+func NewMaxBurst(perSecond float64, maxBurst int) *Limiter {
 	if perSecond <= 0 {
 		return nil
 	}
 	burst := max(int(math.Ceil(perSecond*BurstSeconds)), 1)
+	if maxBurst > 0 {
+		burst = min(burst, maxBurst)
+	}
 	l := &Limiter{limit: rate.Limit(perSecond), burst: burst, seed: maphash.MakeSeed(),
 		idle: time.Duration(float64(burst) / perSecond * float64(time.Second))}
 	for i := range l.shard {

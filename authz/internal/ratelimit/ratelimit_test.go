@@ -72,3 +72,22 @@ func TestNoLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxBurst: a bucket capped below BurstSeconds of its rate holds only
+// the cap (the login form's burst is capped at the password hashes that
+// run at once).
+func TestMaxBurst(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := NewMaxBurst(10, 3)
+	for i := range 3 {
+		if ok, _ := l.Allow("k", now); !ok {
+			t.Fatalf("request %d of a burst of 3 refused", i+1)
+		}
+	}
+	if ok, wait := l.Allow("k", now); ok || wait <= 0 {
+		t.Fatalf("request 4 of a burst of 3 = %v, %v; want refused with a wait", ok, wait)
+	}
+	if ok, _ := NewMaxBurst(1, 100).Allow("k", now); !ok {
+		t.Fatal("a cap above the burst refused the first request")
+	}
+}
