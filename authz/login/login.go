@@ -46,8 +46,8 @@ type Store interface {
 	DeleteBrowserSession(ctx context.Context, id string) error
 	GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error)
 	SaveConsent(ctx context.Context, c storage.Consent) error
-	Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error)
-	AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (int, error)
+	ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, int, time.Time, error)
+	ReleaseAttempt(ctx context.Context, key string, now time.Time) error
 	ClearFailures(ctx context.Context, key string) error
 }
 

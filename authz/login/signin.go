@@ -27,9 +27,10 @@ import (
 )
 
 // throttleKeys are the failure counters of one login attempt: the account
-// and the source address.
+// and the source address (an IPv6 address by its /64, as the rate limits
+// count it, so that rotating addresses inside it does not reset the count).
 func (h *Handler) throttleKeys(username string, r *http.Request) (account, ip string) {
-	return AccountKey(h.cfg.ThrottleSecret, username), "login:ip:" + h.cfg.IPs.String(r)
+	return AccountKey(h.cfg.ThrottleSecret, username), "login:ip:" + clientip.LimitKey(h.cfg.IPs.Addr(r))
 }
 
 // AccountKey is the failure counter of the account username: a keyed hash
@@ -74,7 +75,10 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	p.now = h.now()
 	p.accountKey, p.ipKey = h.throttleKeys(p.username, r)
-	if until, limited, err := h.loginLimited(ctx, p.accountKey, p.ipKey, p.now); err != nil {
+	// The attempt is counted before the password is checked, so that N
+	// concurrent attempts never check more than the limit; one that
+	// succeeds, or is not checked after all, is taken back.
+	if until, limited, err := h.reserveAttempt(ctx, p); err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	} else if limited {
@@ -82,11 +86,12 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, known, match, err := h.checkPassword(ctx, p.username, pw)
-	if errors.Is(err, password.ErrBusy) {
-		h.hashBusy(w, r, p)
-		return
-	}
 	if err != nil {
+		h.release(ctx, p.now, p.accountKey, p.ipKey)
+		if errors.Is(err, password.ErrBusy) {
+			h.hashBusy(w, r, p)
+			return
+		}
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
@@ -97,6 +102,7 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 	if err := h.store.ClearFailures(ctx, p.accountKey); err != nil {
 		h.log.Warn("clear login failures", web.RequestField(ctx), zap.Error(err))
 	}
+	h.release(ctx, p.now, p.ipKey)
 	h.startSession(w, r, p, user)
 }
 
@@ -182,11 +188,7 @@ func (h *Handler) checkPassword(ctx context.Context, username, pw string) (user 
 // username is user's.
 func (h *Handler) refuseLogin(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User, known bool) {
 	ctx := r.Context()
-	for _, k := range []string{p.accountKey, p.ipKey} {
-		if _, ferr := h.store.AddFailure(ctx, k, p.now, h.cfg.LoginWindow); ferr != nil {
-			h.log.Warn("count failed login", web.RequestField(ctx), zap.Error(ferr))
-		}
-	}
+	// The attempt was counted when it was reserved: it stays counted.
 	h.log.Info("login failed", web.RequestField(ctx), clientField(p.c.GetID()))
 	e := storage.AuditEntry{Type: adminapi.EventLoginFailed, Actor: audit.Anonymous, ClientID: p.c.GetID(), IP: h.cfg.IPs.String(r),
 		Outcome: "unknown_user"}
@@ -243,27 +245,33 @@ func withSessionCookie(r *http.Request, name, value string) *http.Request {
 	return r2
 }
 
-// loginLimited reports whether the account or the address has used up its
-// failures, and until when.
-func (h *Handler) loginLimited(ctx context.Context, accountKey, ipKey string, now time.Time) (time.Time, bool, error) {
-	var until time.Time
-	limited := false
+// reserveAttempt counts the attempt p against its account and its
+// address, each only while under its limit (an atomic step in the store,
+// shared by every replica). If either is at its limit it counts nothing
+// and reports until when.
+func (h *Handler) reserveAttempt(ctx context.Context, p loginPost) (until time.Time, limited bool, err error) {
+	var reserved []string
 	for _, k := range []struct {
 		key   string
 		limit int
-	}{{accountKey, h.cfg.LoginMaxFailures}, {ipKey, h.cfg.LoginMaxFailuresPerIP}} {
-		n, end, err := h.store.Failures(ctx, k.key, now)
-		if err != nil {
-			return until, false, err
+	}{{p.accountKey, h.cfg.LoginMaxFailures}, {p.ipKey, h.cfg.LoginMaxFailuresPerIP}} {
+		ok, _, end, err := h.store.ReserveAttempt(ctx, k.key, p.now, h.cfg.LoginWindow, k.limit)
+		if err != nil || !ok {
+			h.release(ctx, p.now, reserved...)
+			return end, err == nil, err
 		}
-		if n >= k.limit {
-			limited = true
-			if end.After(until) {
-				until = end
-			}
+		reserved = append(reserved, k.key)
+	}
+	return time.Time{}, false, nil
+}
+
+// release takes back the attempts reserved under keys.
+func (h *Handler) release(ctx context.Context, now time.Time, keys ...string) {
+	for _, k := range keys {
+		if err := h.store.ReleaseAttempt(context.WithoutCancel(ctx), k, now); err != nil {
+			h.log.Warn("release a login attempt", web.RequestField(ctx), zap.Error(err))
 		}
 	}
-	return until, limited, nil
 }
 
 // humanDuration says d in words a person reads at a glance.
