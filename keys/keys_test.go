@@ -13,6 +13,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 )
 
@@ -311,5 +312,57 @@ func BenchmarkVerifyES256(b *testing.B) {
 		if _, _, _, err := r.Verify(tok, TypeAccessToken); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// stuckKeys is a key store whose ListKeys hangs, as on a dead connection,
+// until its context ends, once stuck is set.
+type stuckKeys struct {
+	storage.KeyStore
+	stuck atomic.Bool
+}
+
+func (s *stuckKeys) ListKeys(ctx context.Context) ([]storage.Key, error) {
+	if s.stuck.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.KeyStore.ListKeys(ctx)
+}
+
+// TestReloadHoldsNoLockAcrossTheStore: a reload stuck in the store does
+// not hold up another reload, which fails within its own deadline, nor
+// the readers of the ring.
+func TestReloadHoldsNoLockAcrossTheStore(t *testing.T) {
+	store := &stuckKeys{KeyStore: memory.New()}
+	r, err := Open(context.Background(), Config{Store: store, Sealer: newSealer(t, secretA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.stuck.Store(true)
+	hung, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- r.Reload(hung) }()
+	second := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		second <- r.Reload(ctx)
+	}()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("second Reload = %v, want its own deadline exceeded", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a Reload waited for another one stuck in the store")
+	}
+	if _, err := r.Active(ES256); err != nil {
+		t.Fatalf("Active while a reload hangs: %v", err)
+	}
+	cancel()
+	if err := <-first; err == nil {
+		t.Fatal("the stuck Reload succeeded")
 	}
 }

@@ -81,10 +81,16 @@ func (sc Schedule) Validate() error {
 // Reads (Active, Verify, JWKS) take no lock: they use an immutable snapshot
 // that Reload swaps atomically. A Ring is safe for concurrent use.
 type Ring struct {
-	cfg  Config
-	cur  atomic.Pointer[snapshot]
-	mu   sync.Mutex // serialises Reload
-	algs []jose.SignatureAlgorithm
+	cfg Config
+	cur atomic.Pointer[snapshot]
+	// mu guards swapping in a snapshot, never a read of the store: a
+	// reload stuck on a dead connection must not stall the others.
+	// reads numbers the store reads; the snapshot of an older read never
+	// replaces that of a newer one.
+	mu      sync.Mutex
+	reads   atomic.Uint64
+	swapped uint64 // the read number of cur; guarded by mu
+	algs    []jose.SignatureAlgorithm
 }
 
 type snapshot struct {
@@ -221,13 +227,19 @@ func (r *Ring) create(ctx context.Context, alg, state string, requested bool) (s
 	return k.ID, nil
 }
 
-// Reload reads the keys from the store and swaps in a new snapshot.
+// Reload reads the keys from the store and swaps in a new snapshot. The
+// store is read without a lock, so concurrent reloads each wait only for
+// their own read (bounded by their ctx); the newest read wins the swap.
 func (r *Ring) Reload(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	read := r.reads.Add(1)
 	recs, err := r.cfg.Store.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("keys: list keys: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if read < r.swapped {
+		return nil // a newer read has been swapped in already
 	}
 	old := r.cur.Load()
 	s := &snapshot{byKID: make(map[string]*Key), active: make(map[string]*Key), next: make(map[string]*Key)}
@@ -275,6 +287,7 @@ func (r *Ring) Reload(ctx context.Context) error {
 	sum := sha256.Sum256(s.jwks)
 	s.etag = `"` + b64.EncodeToString(sum[:12]) + `"`
 	r.cur.Store(s)
+	r.swapped = read
 	return nil
 }
 

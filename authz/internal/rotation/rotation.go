@@ -24,7 +24,8 @@ type Keeper struct {
 }
 
 // New returns a keeper of ring that takes due steps every interval. Wake
-// it with the function Notify returns.
+// it with Notify. Each step of Run may take at most one interval: a step
+// stuck on a dead connection is given up, and the next one tries again.
 func New(ring *keys.Ring, log *zap.Logger, every time.Duration) *Keeper {
 	return &Keeper{ring: ring, log: log, every: every, changed: make(chan struct{}, 1)}
 }
@@ -89,15 +90,18 @@ func (k *Keeper) Run(ctx context.Context) {
 	t := time.NewTicker(k.every)
 	defer t.Stop()
 	for {
-		var err error
+		var step func(context.Context) error
 		select {
 		case <-ctx.Done():
 			return
 		case <-k.changed:
-			err = k.Reload(ctx)
+			step = k.Reload
 		case <-t.C:
-			err = k.Maintain(ctx)
+			step = k.Maintain
 		}
+		sctx, cancel := context.WithTimeout(ctx, k.every)
+		err := step(sctx)
+		cancel()
 		if err != nil && ctx.Err() == nil {
 			k.log.Warn("signing keys not refreshed; retrying", zap.Error(err))
 		}
