@@ -100,9 +100,9 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 	issuer := ts.Public
 
 	for _, k := range []jose.JSONWebKey{es, ed, rs, ps} {
-		for _, aud := range []string{issuer, tokenURL} {
-			t.Run("ok "+k.Algorithm+" aud "+aud, func(t *testing.T) {
-				a := signAssertion(t, k, assertionClaims(c.ClientID, aud))
+		{
+			t.Run("ok "+k.Algorithm, func(t *testing.T) {
+				a := signAssertion(t, k, assertionClaims(c.ClientID, issuer))
 				code, _, b := post(t, tokenURL, "", "", assertionForm(a))
 				if code != http.StatusOK {
 					t.Fatalf("token with a %s assertion = %d %s, want 200", k.Algorithm, code, b)
@@ -160,6 +160,11 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		{"no exp", signAssertion(t, es, with(func(m map[string]any) { delete(m, "exp") })), nil, [2]string{}, 401},
 		{"no jti", signAssertion(t, es, with(func(m map[string]any) { delete(m, "jti") })), nil, [2]string{}, 401},
 		{"wrong aud", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = "https://other.example" })), nil, [2]string{}, 401},
+		// RFC 7523bis: only the issuer identifier, exactly, unless the
+		// client's compatibility switch is on (below).
+		{"aud token endpoint", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = tokenURL })), nil, [2]string{}, 401},
+		{"aud issuer with a slash", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = issuer + "/" })), nil, [2]string{}, 401},
+		{"aud issuer and token endpoint", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = []string{issuer, tokenURL} })), nil, [2]string{}, 401},
 		{"aud introspection endpoint", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = issuer + "/oauth2/introspect" })), nil, [2]string{}, 401},
 		{"two audiences", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = []string{issuer, "https://other.example"} })), nil, [2]string{}, 401},
 		{"iss differs from sub", signAssertion(t, es, with(func(m map[string]any) { m["iss"] = "someone-else" })), nil, [2]string{}, 401},
@@ -200,6 +205,43 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		})
 	}
 
+	t.Run("token endpoint audience by the client's switch", func(t *testing.T) {
+		k := mustKey(t, jose.ES256)
+		in := map[string]any{"client_id": "jwt-compat", "token_endpoint_auth_method": "private_key_jwt",
+			"scope": "identity.verify", "jwks": json.RawMessage(jwksJSON(t, pub(k))), "token_endpoint_audience_allowed": true}
+		cc := ts.createClient(t, in)
+		if !cc.TokenEndpointAudienceAllowed {
+			t.Fatalf("created client = %+v, want token_endpoint_audience_allowed", cc)
+		}
+		for _, tt := range []struct {
+			aud  any
+			want int
+		}{
+			{tokenURL, 200}, {issuer, 200}, {issuer + "/", 401}, {issuer + "/oauth2/introspect", 401},
+			{[]string{issuer, tokenURL}, 401}, {"https://other.example/oauth2/token", 401},
+		} {
+			m := assertionClaims(cc.ClientID, issuer)
+			m["aud"] = tt.aud
+			if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k, m))); code != tt.want {
+				t.Errorf("token with aud %v, switch on = %d %s, want %d", tt.aud, code, b, tt.want)
+			}
+		}
+		created := ts.auditAll(t, url.Values{"type": {authz.EventClientCreated}, "client_id": {cc.ClientID}})
+		if len(created) != 1 || created[0].Details["token_endpoint_audience_allowed"] != "true" {
+			t.Errorf("client.created entries = %+v, want one with token_endpoint_audience_allowed true", created)
+		}
+		in["token_endpoint_audience_allowed"] = false
+		if got := adminCall[authz.ClientJSON](t, ts, http.MethodPut, "/admin/clients/"+cc.ClientID, in, http.StatusOK); got.TokenEndpointAudienceAllowed {
+			t.Fatalf("updated client = %+v, want token_endpoint_audience_allowed off", got)
+		}
+		if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k, assertionClaims(cc.ClientID, tokenURL)))); code != http.StatusUnauthorized {
+			t.Errorf("token with aud token endpoint, switch off = %d %s, want 401", code, b)
+		}
+		// Only a private_key_jwt client has assertions to relax.
+		adminCall[map[string]any](t, ts, http.MethodPost, "/admin/clients", map[string]any{"client_id": "secret-compat",
+			"token_endpoint_audience_allowed": true}, http.StatusBadRequest)
+	})
+
 	t.Run("secret client sends an assertion", func(t *testing.T) {
 		a := signAssertion(t, es, assertionClaims(ts.Demo.Service.ClientID, issuer))
 		if code, _, b := post(t, tokenURL, "", "", assertionForm(a)); code != http.StatusUnauthorized {
@@ -239,7 +281,7 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		}
 		_ = json.Unmarshal(b, &tok)
 		form := url.Values{"token": {tok.AccessToken}, "client_assertion_type": {jwtBearer},
-			"client_assertion": {signAssertion(t, rsKey, assertionClaims(rsc.ClientID, tokenURL))}}
+			"client_assertion": {signAssertion(t, rsKey, assertionClaims(rsc.ClientID, issuer))}}
 		code, _, b = post(t, ts.Public+"/oauth2/introspect", "", "", form)
 		var m map[string]any
 		if code != 200 || json.Unmarshal(b, &m) != nil || m["active"] != true {

@@ -35,6 +35,10 @@ func validAuthMetadata(in clientInput, c *storage.Client) *web.Error {
 	if err := validKeys(in, c); err != nil {
 		return err
 	}
+	if in.TokenEndpointAudienceAllowed && c.TokenEndpointAuthMethod != clientauth.MethodPrivateKeyJWT {
+		return invalidMetadata("token_endpoint_audience_allowed is for private_key_jwt clients")
+	}
+	c.TokenEndpointAudienceAllowed = in.TokenEndpointAudienceAllowed
 	return validCertSubject(in, c)
 }
 

@@ -121,7 +121,7 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Reque
 	if err != nil {
 		return fail("assertion signature", err)
 	}
-	if err := a.checkAssertionClaims(claims); err != nil {
+	if err := a.checkAssertionClaims(claims, c.Rec.TokenEndpointAudienceAllowed); err != nil {
 		return fail("assertion claims", err)
 	}
 	// The jti is kept past the assertion's end by more than the leeway:
@@ -171,17 +171,24 @@ func keyFitsAlg(k jose.JSONWebKey, alg string) bool {
 	return false
 }
 
-// checkAssertionClaims checks the verified claims: aud names this server
-// (its issuer identifier, as draft-ietf-oauth-rfc7523bis asks, or its
-// token endpoint, as RFC 7523 and OpenID Connect Core section 9 do), and
-// the assertion is current and short-lived.
-func (a *Authenticator) checkAssertionClaims(c assertionClaims) error {
+// checkAssertionClaims checks the verified claims: aud is exactly this
+// server's issuer identifier, one value, as draft-ietf-oauth-rfc7523bis
+// asks (an assertion a client made for another server's token endpoint,
+// or any endpoint, cannot be replayed here: the audience injection of
+// CVE-2025-27370); the token endpoint URL, as RFC 7523 and OpenID
+// Connect Core section 9 allowed, only when tokenEndpointAud (the
+// client's compatibility switch) is set; and the assertion is current
+// and short-lived.
+func (a *Authenticator) checkAssertionClaims(c assertionClaims, tokenEndpointAud bool) error {
 	now := a.now()
 	if len(c.Audience) != 1 {
 		return errors.New("aud must be one value: the issuer identifier")
 	}
-	if aud := c.Audience[0]; aud != a.cfg.Issuer && aud != a.cfg.Issuer+"/" && aud != a.cfg.Issuer+"/oauth2/token" {
-		return fmt.Errorf("aud %q is neither the issuer nor the token endpoint", web.Truncate(aud, 100))
+	switch aud := c.Audience[0]; {
+	case aud == a.cfg.Issuer:
+	case tokenEndpointAud && aud == a.cfg.Issuer+"/oauth2/token":
+	default:
+		return fmt.Errorf("aud %q is not the issuer identifier", web.Truncate(aud, 100))
 	}
 	exp := c.Expiry.Time()
 	switch {

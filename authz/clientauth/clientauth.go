@@ -46,7 +46,8 @@ type Config struct {
 	// IPs finds the address a request came from.
 	IPs clientip.Resolver
 	// Issuer is the server's issuer URL: the audience client assertions
-	// must name (or Issuer + "/oauth2/token").
+	// must name (Issuer + "/oauth2/token" only for a client whose
+	// TokenEndpointAudienceAllowed is set).
 	Issuer string
 	// DefaultAudience is the audience of clients that registered none.
 	DefaultAudience string
