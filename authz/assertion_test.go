@@ -9,7 +9,9 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -304,6 +306,37 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 			t.Errorf("token.revoked entries = %+v, want one by %s", rv, c.ClientID)
 		}
 	})
+}
+
+// TestJWKSURIInternalAddress: without IDVAUTH_ALLOW_PRIVATE_OUTBOUND a
+// jwks_uri that names an internal IP address is refused at registration,
+// and one whose host name resolves to one is never connected to, so the
+// server cannot be made to call its own network (issue 17 item 13).
+// (Every other test runs with loopback allowed, testutil's default.)
+func TestJWKSURIInternalAddress(t *testing.T) {
+	k := mustKey(t, jose.ES256)
+	var fetches atomic.Int32
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(jwksJSON(t, pub(k))))
+	}))
+	t.Cleanup(keys.Close)
+	ts := startServer(t, authz.Config{AllowPrivateOutbound: []netip.Prefix{}})
+	for _, uri := range []string{keys.URL + "/jwks.json", "https://10.0.0.7/jwks.json", "https://169.254.169.254/latest", "https://[fd00::1]/jwks", "https://100.64.0.1/jwks"} {
+		adminCall[map[string]any](t, ts, http.MethodPost, "/admin/clients", map[string]any{"token_endpoint_auth_method": "private_key_jwt",
+			"jwks_uri": uri}, http.StatusBadRequest)
+	}
+	_, port, _ := strings.Cut(strings.TrimPrefix(keys.URL, "http://"), ":")
+	c := ts.createClient(t, map[string]any{"client_id": "jwt-rebind", "token_endpoint_auth_method": "private_key_jwt",
+		"scope": "identity.verify", "jwks_uri": "http://localhost:" + port + "/jwks.json"})
+	a := signAssertion(t, k, assertionClaims(c.ClientID, ts.Public))
+	if code, _, b := post(t, ts.Public+"/oauth2/token", "", "", assertionForm(a)); code != http.StatusUnauthorized {
+		t.Errorf("token with keys from a jwks_uri on localhost = %d %s, want 401", code, b)
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("the key server on loopback was reached %d times, want 0", n)
+	}
 }
 
 // TestPrivateKeyJWTFromJWKSURI: keys come from the client's jwks_uri,

@@ -145,7 +145,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 	for _, check := range []func(clientInput, *storage.Client) *web.Error{
 		validName,
 		validAuthMethod,
-		validAuthMetadata,
+		h.validAuthMetadata,
 		validGrantTypes,
 		validGrantUse,
 		validResponseTypes,

@@ -21,6 +21,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/jwks"
+	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -82,6 +83,9 @@ type Config struct {
 	// OnLimited, if set, is called for each request refused by a limit
 	// ("client" or "cooloff").
 	OnLimited func(r *http.Request, limit string)
+	// Outbound says which internal addresses a client's jwks_uri may
+	// reach; the zero value: none.
+	Outbound outbound.Policy
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives debug reasons of failures; zap.NewNop if nil.
@@ -121,7 +125,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.OnLimited == nil {
 		cfg.OnLimited = func(*http.Request, string) {}
 	}
-	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now)}, nil
+	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound)}, nil
 }
 
 // now is the clock, in UTC.

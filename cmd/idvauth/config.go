@@ -47,6 +47,7 @@ type fileConfig struct {
 	Argon2MemoryKiB   string        `yaml:"argon2_memory_kib"`
 	Argon2Threads     string        `yaml:"argon2_threads"`
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
+	AllowPrivateOut   []string      `yaml:"allow_private_outbound"`
 	TLSCert           string        `yaml:"tls_cert"`
 	TLSKey            string        `yaml:"tls_key"`
 	TLSClientCA       string        `yaml:"tls_client_ca"`
@@ -129,6 +130,8 @@ var (
 		fmt.Sprint(authz.DefaultArgon2Threads), "argon2id lanes for new password hashes"}
 	sTrustedProxies = setting{"trusted-proxies", "IDVAUTH_TRUSTED_PROXIES", func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
 		"", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed"}
+	sAllowPrivateOutbound = setting{"allow-private-outbound", "IDVAUTH_ALLOW_PRIVATE_OUTBOUND", func(f *fileConfig) string { return strings.Join(f.AllowPrivateOut, ",") },
+		"", "comma-separated CIDR ranges of internal addresses (loopback, link-local, private, shared, unspecified) that clients' jwks_uri may reach all the same"}
 	sTLSCert = setting{"tls-cert", "IDVAUTH_TLS_CERT", func(f *fileConfig) string { return f.TLSCert },
 		"", "PEM certificate (chain) of the public listener: serve HTTPS (reloaded when the file changes)"}
 	sTLSKey = setting{"tls-key", "IDVAUTH_TLS_KEY", func(f *fileConfig) string { return f.TLSKey },

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,10 @@ const (
 	Secret     = "e2e-secret-0123456789-0123456789-0123456789"
 	AdminToken = "e2e-admin-token-0123456789-0123456789-01"
 )
+
+// LoopbackOutbound allows outbound requests to loopback addresses, where
+// tests serve clients' jwks_uri.
+var LoopbackOutbound = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // stopTimeout bounds how long Stop waits for Serve to return.
 const stopTimeout = 30 * time.Second
@@ -55,8 +60,11 @@ type Options struct {
 // Start runs a server with cfg on 127.0.0.1:0 until the test ends. Where
 // cfg leaves them empty it fills in Store (a new memory store, unless
 // DatabaseURL is set), Secrets (Secret), AdminToken (AdminToken), Issuer
-// (the public listener's URL) and Logger (the test's). opts is at most
-// one Options; without, the server seeds its demo clients.
+// (the public listener's URL), Logger (the test's) and
+// AllowPrivateOutbound (LoopbackOutbound: tests serve client key sets
+// from httptest servers; an empty, non-nil slice keeps the production
+// default, no internal address). opts is at most one Options; without,
+// the server seeds its demo clients.
 func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
 	t.Helper()
 	var o Options
@@ -94,6 +102,9 @@ func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zaptest.NewLogger(t)
+	}
+	if cfg.AllowPrivateOutbound == nil {
+		cfg.AllowPrivateOutbound = LoopbackOutbound
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := authz.New(ctx, cfg)
