@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,6 +66,9 @@ func (s *clientStore) CreateClient(ctx context.Context, c storage.Client) error 
 		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
 		c.IDTokenSignedResponseAlg, string(c.JWKS), c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail,
 		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt, c.TokenEndpointAudienceAllowed)
+	// The ID may be cached as unknown; the trigger tells the other
+	// replicas.
+	s.forget(c.ID)
 	return mapErr("create client", err)
 }
 
@@ -75,15 +79,22 @@ func (s *clientStore) GetClient(ctx context.Context, id string) (storage.Client,
 	}
 	var gen uint64
 	if s.cache != nil {
-		c, ok, g := s.cache.get(id)
-		if ok {
+		c, ok, unknown, g := s.cache.get(id)
+		switch {
+		case ok:
 			return c, nil
+		case unknown:
+			return storage.Client{}, fmt.Errorf("postgres: get client: %w", storage.ErrNotFound)
 		}
 		gen = g
 	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
 	if err != nil {
-		return c, mapErr("get client", err)
+		err = mapErr("get client", err)
+		if s.cache != nil && errors.Is(err, storage.ErrNotFound) {
+			s.cache.putUnknown(id, gen)
+		}
+		return storage.Client{}, err
 	}
 	if s.cache != nil {
 		s.cache.put(c, gen)
