@@ -103,6 +103,8 @@ type Authenticator struct {
 	// self_signed_tls_client_auth).
 	parsedJWKS jwks.Cache
 	jwksFetch  *jwks.Fetcher
+	// compare checks a secret against a digest: compareSecret.
+	compare func(hash []byte, secret string) error
 }
 
 // New returns an authenticator with cfg.
@@ -125,7 +127,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.OnLimited == nil {
 		cfg.OnLimited = func(*http.Request, string) {}
 	}
-	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound)}, nil
+	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound), compare: compareSecret}, nil
 }
 
 // now is the clock, in UTC.
