@@ -104,10 +104,12 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Reque
 	ip := a.cfg.IPs.String(r)
 	c, err := a.loadUnlocked(ctx, r, id, ip)
 	if err != nil {
+		a.spendVerify(p)
 		return nil, err
 	}
 	fail := func(reason string, err error) (*Client, error) { return nil, a.fail(ctx, id, ip, reason, err) }
 	if c.Rec.TokenEndpointAuthMethod != MethodPrivateKeyJWT {
+		a.spendVerify(p)
 		return fail("wrong authentication method "+MethodPrivateKeyJWT, nil)
 	}
 	keys, err := a.clientKeys(ctx, c, p.kid)
@@ -117,7 +119,7 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Reque
 		a.debugAuthFailure(ctx, id, "client keys unavailable", err)
 		return nil, fosite.ErrInvalidClient
 	}
-	claims, err := p.verify(keys)
+	claims, err := a.verifyAssertion(p, keys)
 	if err != nil {
 		return fail("assertion signature", err)
 	}
@@ -152,6 +154,22 @@ func (p *parsedAssertion) verify(set *jose.JSONWebKeySet) (assertionClaims, erro
 		}
 	}
 	return claims, errors.New("no registered key verifies the assertion")
+}
+
+// dummyKeysJSON are public keys of each type, their private halves thrown
+// away. An assertion of an unknown client, or of a client of another
+// method, is checked against the one that fits its alg (spendVerify), so
+// that its failure costs a signature verification, as a forged assertion
+// for a private_key_jwt client does: the time must not tell which client
+// IDs exist (issue 17 item 10).
+const dummyKeysJSON = `{"keys":[{"kty":"EC","crv":"P-256","x":"mmx6iqKg1SZvE_obYrC2OlYskX6T68JMCdT_rVTBXhs","y":"UFCHzWHlPqa_uwnEVIK2JFECexDv_Q3KiSTX0xhW-6A"},{"kty":"RSA","n":"toHiwHkQ6bH0xYgjA3kxtgP51reVc2vs5mULlI68d5c5SJeFgmkmy8uWO5ezjHWHLgIWJ59oldshvbrWP65ukoXt5Uz0RZt8skETj76TJRCPTxOmzFSIwLgUzAfzm_LI6tsW_XQhJ5KfFVEOdomrOGsRxoWG6u7d9EFocUBDtAWp7T5L23rjJwZq-44R_bSUfJH10Bgs7Qs7dF2LIdFBZWyblRUCl-ZbTvOJM1SfXXL4ffQnt4-N__4aR6xBr16bYcCxd_pG8V6NV8V3H_kbEY8jL-SgMGPKPTitlfr8H4F45eDI2LnHhT-FOOb-kLiO8nDzYOP4eO4sL61u-zpQZw","e":"AQAB"},{"kty":"OKP","crv":"Ed25519","x":"jUZdXWwWoQo8eRhaLcq9sRITsWv2e4efkF2OJWknVNI"}]}`
+
+// spendVerify verifies p with the dummy key that fits its alg, ignoring
+// its kid, for the time it takes.
+func (a *Authenticator) spendVerify(p *parsedAssertion) {
+	q := *p
+	q.kid = ""
+	_, _ = a.verifyAssertion(&q, a.dummyKeys)
 }
 
 // keyFitsAlg reports whether k may verify alg: the key type fits, and

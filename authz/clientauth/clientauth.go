@@ -10,11 +10,13 @@ package clientauth
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/internal/audit"
@@ -105,6 +107,10 @@ type Authenticator struct {
 	jwksFetch  *jwks.Fetcher
 	// compare checks a secret against a digest: compareSecret.
 	compare func(hash []byte, secret string) error
+	// verifyAssertion verifies an assertion with a key set:
+	// (*parsedAssertion).verify. dummyKeys are dummyKeysJSON.
+	verifyAssertion func(p *parsedAssertion, set *jose.JSONWebKeySet) (assertionClaims, error)
+	dummyKeys       *jose.JSONWebKeySet
 }
 
 // New returns an authenticator with cfg.
@@ -127,7 +133,12 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.OnLimited == nil {
 		cfg.OnLimited = func(*http.Request, string) {}
 	}
-	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound), compare: compareSecret}, nil
+	var dummy jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(dummyKeysJSON), &dummy); err != nil {
+		return nil, fmt.Errorf("clientauth: dummy keys: %w", err)
+	}
+	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound),
+		compare: compareSecret, verifyAssertion: (*parsedAssertion).verify, dummyKeys: &dummy}, nil
 }
 
 // now is the clock, in UTC.
