@@ -9,7 +9,9 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,9 +103,9 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 	issuer := ts.Public
 
 	for _, k := range []jose.JSONWebKey{es, ed, rs, ps} {
-		for _, aud := range []string{issuer, tokenURL} {
-			t.Run("ok "+k.Algorithm+" aud "+aud, func(t *testing.T) {
-				a := signAssertion(t, k, assertionClaims(c.ClientID, aud))
+		{
+			t.Run("ok "+k.Algorithm, func(t *testing.T) {
+				a := signAssertion(t, k, assertionClaims(c.ClientID, issuer))
 				code, _, b := post(t, tokenURL, "", "", assertionForm(a))
 				if code != http.StatusOK {
 					t.Fatalf("token with a %s assertion = %d %s, want 200", k.Algorithm, code, b)
@@ -161,6 +163,11 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		{"no exp", signAssertion(t, es, with(func(m map[string]any) { delete(m, "exp") })), nil, [2]string{}, 401},
 		{"no jti", signAssertion(t, es, with(func(m map[string]any) { delete(m, "jti") })), nil, [2]string{}, 401},
 		{"wrong aud", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = "https://other.example" })), nil, [2]string{}, 401},
+		// RFC 7523bis: only the issuer identifier, exactly, unless the
+		// client's compatibility switch is on (below).
+		{"aud token endpoint", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = tokenURL })), nil, [2]string{}, 401},
+		{"aud issuer with a slash", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = issuer + "/" })), nil, [2]string{}, 401},
+		{"aud issuer and token endpoint", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = []string{issuer, tokenURL} })), nil, [2]string{}, 401},
 		{"aud introspection endpoint", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = issuer + "/oauth2/introspect" })), nil, [2]string{}, 401},
 		{"two audiences", signAssertion(t, es, with(func(m map[string]any) { m["aud"] = []string{issuer, "https://other.example"} })), nil, [2]string{}, 401},
 		{"iss differs from sub", signAssertion(t, es, with(func(m map[string]any) { m["iss"] = "someone-else" })), nil, [2]string{}, 401},
@@ -201,6 +208,43 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		})
 	}
 
+	t.Run("token endpoint audience by the client's switch", func(t *testing.T) {
+		k := mustKey(t, jose.ES256)
+		in := map[string]any{"client_id": "jwt-compat", "token_endpoint_auth_method": "private_key_jwt",
+			"scope": "identity.verify", "jwks": json.RawMessage(jwksJSON(t, pub(k))), "token_endpoint_audience_allowed": true}
+		cc := ts.createClient(t, in)
+		if !cc.TokenEndpointAudienceAllowed {
+			t.Fatalf("created client = %+v, want token_endpoint_audience_allowed", cc)
+		}
+		for _, tt := range []struct {
+			aud  any
+			want int
+		}{
+			{tokenURL, 200}, {issuer, 200}, {issuer + "/", 401}, {issuer + "/oauth2/introspect", 401},
+			{[]string{issuer, tokenURL}, 401}, {"https://other.example/oauth2/token", 401},
+		} {
+			m := assertionClaims(cc.ClientID, issuer)
+			m["aud"] = tt.aud
+			if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k, m))); code != tt.want {
+				t.Errorf("token with aud %v, switch on = %d %s, want %d", tt.aud, code, b, tt.want)
+			}
+		}
+		created := ts.auditAll(t, url.Values{"type": {adminapi.EventClientCreated}, "client_id": {cc.ClientID}})
+		if len(created) != 1 || created[0].Details["token_endpoint_audience_allowed"] != "true" {
+			t.Errorf("client.created entries = %+v, want one with token_endpoint_audience_allowed true", created)
+		}
+		in["token_endpoint_audience_allowed"] = false
+		if got := adminCall[adminapi.ClientJSON](t, ts, http.MethodPut, "/admin/clients/"+cc.ClientID, in, http.StatusOK); got.TokenEndpointAudienceAllowed {
+			t.Fatalf("updated client = %+v, want token_endpoint_audience_allowed off", got)
+		}
+		if code, _, b := post(t, tokenURL, "", "", assertionForm(signAssertion(t, k, assertionClaims(cc.ClientID, tokenURL)))); code != http.StatusUnauthorized {
+			t.Errorf("token with aud token endpoint, switch off = %d %s, want 401", code, b)
+		}
+		// Only a private_key_jwt client has assertions to relax.
+		adminCall[map[string]any](t, ts, http.MethodPost, "/admin/clients", map[string]any{"client_id": "secret-compat",
+			"token_endpoint_audience_allowed": true}, http.StatusBadRequest)
+	})
+
 	t.Run("secret client sends an assertion", func(t *testing.T) {
 		a := signAssertion(t, es, assertionClaims(ts.Demo.Service.ClientID, issuer))
 		if code, _, b := post(t, tokenURL, "", "", assertionForm(a)); code != http.StatusUnauthorized {
@@ -240,7 +284,7 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 		}
 		_ = json.Unmarshal(b, &tok)
 		form := url.Values{"token": {tok.AccessToken}, "client_assertion_type": {jwtBearer},
-			"client_assertion": {signAssertion(t, rsKey, assertionClaims(rsc.ClientID, tokenURL))}}
+			"client_assertion": {signAssertion(t, rsKey, assertionClaims(rsc.ClientID, issuer))}}
 		code, _, b = post(t, ts.Public+"/oauth2/introspect", "", "", form)
 		var m map[string]any
 		if code != 200 || json.Unmarshal(b, &m) != nil || m["active"] != true {
@@ -263,6 +307,37 @@ func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {
 			t.Errorf("token.revoked entries = %+v, want one by %s", rv, c.ClientID)
 		}
 	})
+}
+
+// TestJWKSURIInternalAddress: without IDVAUTH_ALLOW_PRIVATE_OUTBOUND a
+// jwks_uri that names an internal IP address is refused at registration,
+// and one whose host name resolves to one is never connected to, so the
+// server cannot be made to call its own network (issue 17 item 13).
+// (Every other test runs with loopback allowed, testutil's default.)
+func TestJWKSURIInternalAddress(t *testing.T) {
+	k := mustKey(t, jose.ES256)
+	var fetches atomic.Int32
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(jwksJSON(t, pub(k))))
+	}))
+	t.Cleanup(keys.Close)
+	ts := startServer(t, authz.Config{AllowPrivateOutbound: []netip.Prefix{}})
+	for _, uri := range []string{keys.URL + "/jwks.json", "https://10.0.0.7/jwks.json", "https://169.254.169.254/latest", "https://[fd00::1]/jwks", "https://100.64.0.1/jwks"} {
+		adminCall[map[string]any](t, ts, http.MethodPost, "/admin/clients", map[string]any{"token_endpoint_auth_method": "private_key_jwt",
+			"jwks_uri": uri}, http.StatusBadRequest)
+	}
+	_, port, _ := strings.Cut(strings.TrimPrefix(keys.URL, "http://"), ":")
+	c := ts.createClient(t, map[string]any{"client_id": "jwt-rebind", "token_endpoint_auth_method": "private_key_jwt",
+		"scope": "identity.verify", "jwks_uri": "http://localhost:" + port + "/jwks.json"})
+	a := signAssertion(t, k, assertionClaims(c.ClientID, ts.Public))
+	if code, _, b := post(t, ts.Public+"/oauth2/token", "", "", assertionForm(a)); code != http.StatusUnauthorized {
+		t.Errorf("token with keys from a jwks_uri on localhost = %d %s, want 401", code, b)
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("the key server on loopback was reached %d times, want 0", n)
+	}
 }
 
 // TestPrivateKeyJWTFromJWKSURI: keys come from the client's jwks_uri,

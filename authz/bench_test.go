@@ -1,11 +1,14 @@
 package authz_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -86,4 +89,70 @@ func BenchmarkIntrospectHandler(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkClientAuthFailure measures, over loopback HTTP, pairs of
+// failed client authentications: a known client with a wrong secret and
+// an unknown client (the same one each time, as a prober repeats it, or
+// a new one each time, "fresh"). Issue 17 told client IDs apart by the
+// difference. It reports the median of each and the share of pairs in
+// which the unknown client took longer (50% when they cannot be told
+// apart). Not a test: no figure is asserted.
+func BenchmarkClientAuthFailure(b *testing.B) {
+	for _, fresh := range []bool{false, true} {
+		name := "repeated"
+		if fresh {
+			name = "fresh"
+		}
+		b.Run(name, func(b *testing.B) {
+			testutil.Backends(b, func(b *testing.B, cfg authz.Config) {
+				cfg.Logger, cfg.JanitorInterval = zap.NewNop(), -1
+				cfg.RateLimits = authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: -1, PerIP: -1, FailedPerIP: -1}
+				cfg.ClientAuthMaxFailures, cfg.ClientAuthMaxFailuresPerIP = 1<<30, 1<<30
+				// The audit entry of a failure costs the same in both and
+				// its durable commit is most of the noise.
+				cfg.AuditDisabled = true
+				ts := startServer(b, cfg)
+				tokenURL := ts.Public + "/oauth2/token"
+				form := url.Values{"grant_type": {"client_credentials"}}
+				try := func(id string) time.Duration {
+					start := time.Now()
+					code, _, body := post(b, tokenURL, id, "wrong-secret", form)
+					d := time.Since(start)
+					if code != http.StatusUnauthorized {
+						b.Fatalf("token for %s with a wrong secret = %d %s, want 401", id, code, body)
+					}
+					return d
+				}
+				known := ts.Demo.Service.ClientID
+				var knownD, unknownD []time.Duration
+				slower, i := 0, 0
+				for b.Loop() {
+					unknown := "no-such-client"
+					if fresh {
+						unknown = fmt.Sprintf("no-such-client-%d", i)
+					}
+					var k, u time.Duration
+					if i%2 == 0 { // alternate the order within a pair
+						k, u = try(known), try(unknown)
+					} else {
+						u, k = try(unknown), try(known)
+					}
+					knownD, unknownD = append(knownD, k), append(unknownD, u)
+					if u > k {
+						slower++
+					}
+					i++
+				}
+				median := func(ds []time.Duration) float64 {
+					s := slices.Clone(ds)
+					slices.Sort(s)
+					return float64(s[len(s)/2].Microseconds())
+				}
+				b.ReportMetric(median(knownD), "known-µs")
+				b.ReportMetric(median(unknownD), "unknown-µs")
+				b.ReportMetric(100*float64(slower)/float64(i), "%unknown-slower")
+			})
+		})
+	}
 }

@@ -174,6 +174,14 @@ type Config struct {
 	// limits, login throttling and the audit trail use). None by default:
 	// the peer is the client.
 	TrustedProxies []netip.Prefix
+	// AllowPrivateOutbound lists internal ranges (loopback, link-local,
+	// private, shared, unspecified) that requests idvauth makes to URLs
+	// clients register (jwks_uri; back-channel logout when it exists) may
+	// reach all the same. None by default: such URLs are refused at
+	// registration when they name an internal IP address, and when their
+	// host name resolves to one at connection time (so DNS rebinding
+	// cannot reach the server's own network either).
+	AllowPrivateOutbound []netip.Prefix
 	// TLSCertFile and TLSKeyFile (PEM) make the public listener serve
 	// TLS (1.2 or later, modern cipher suites); both or neither. They are
 	// read again when they change, without a restart.

@@ -214,3 +214,26 @@ func TestReadyFollowsTheDatabase(t *testing.T) {
 		t.Fatalf("token after the database came back: %v", err)
 	}
 }
+
+// TestReplicaLearnsOfNewClient: a replica that has looked a client ID up
+// and found nothing (and cached that, issue 17 item 10) accepts the
+// client as soon as another replica creates it.
+func TestReplicaLearnsOfNewClient(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	ctx := context.Background()
+	// Refusals while B has not heard of the client yet count as failures.
+	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, ClientAuthMaxFailures: 1000, ClientAuthMaxFailuresPerIP: 1000}
+	a := startServer(t, cfg)
+	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	if _, err := b.ccConfig(adminapi.ClientJSON{ClientID: "later", ClientSecret: "not-yet"}, "identity.verify").Token(ctx); err == nil {
+		t.Fatal("B issued a token to a client that does not exist")
+	}
+	c, err := a.Srv.CreateClient(ctx, adminapi.ClientJSON{ClientID: "later", Scope: "identity.verify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "B accepting a client created on A after B looked for it", func() bool {
+		_, err := b.ccConfig(c, "identity.verify").Token(ctx)
+		return err == nil
+	})
+}

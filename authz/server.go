@@ -30,6 +30,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/demo"
 	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
+	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/rotation"
 	"github.com/idvauth/idvauth/authz/internal/serve"
@@ -158,7 +159,8 @@ func (s *Server) assemble(ctx context.Context) error {
 		Window: cfg.ClientAuthWindow, LockCacheTTL: cfg.ClientLockCacheTTL,
 		TokenLimiter: s.limits.token, IntrospectLimiter: s.limits.introspect,
 		OnFailure: s.metrics.AuthFailure, OnLimited: s.rateLimited,
-		Now: cfg.Now, Log: s.log,
+		Outbound: outbound.Policy{Allow: cfg.AllowPrivateOutbound},
+		Now:      cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
@@ -210,6 +212,7 @@ func (s *Server) assemblePeople() error {
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
+		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound},
 		Now:        cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)

@@ -63,6 +63,12 @@ type Client struct {
 	// to its TLS client certificate (RFC 8705
 	// tls_client_certificate_bound_access_tokens).
 	CertificateBoundAccessTokens bool
+	// TokenEndpointAudienceAllowed lets the client's assertions
+	// (private_key_jwt) name the token endpoint URL as aud, as RFC 7523
+	// did, besides the issuer identifier; false: only the issuer
+	// (draft-ietf-oauth-rfc7523bis). A compatibility switch for clients
+	// that cannot be changed yet.
+	TokenEndpointAudienceAllowed bool
 	CreatedAt                    time.Time
 	UpdatedAt                    time.Time
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
@@ -76,6 +77,9 @@ type Config struct {
 	// AccountKey names the sign-in failure counter of a username, cleared
 	// when its person is erased.
 	AccountKey func(username string) string
+	// Outbound says which internal addresses a client's jwks_uri may
+	// name; the zero value: none.
+	Outbound outbound.Policy
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives the API's logs; zap.NewNop if nil.

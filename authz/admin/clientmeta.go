@@ -17,6 +17,7 @@ import (
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/jwks"
+	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -31,16 +32,20 @@ const (
 // validAuthMetadata checks the key and certificate metadata of a client
 // against its (already checked) token_endpoint_auth_method and copies it
 // into c.
-func validAuthMetadata(in clientInput, c *storage.Client) *web.Error {
-	if err := validKeys(in, c); err != nil {
+func (h *Handler) validAuthMetadata(in clientInput, c *storage.Client) *web.Error {
+	if err := h.validKeys(in, c); err != nil {
 		return err
 	}
+	if in.TokenEndpointAudienceAllowed && c.TokenEndpointAuthMethod != clientauth.MethodPrivateKeyJWT {
+		return invalidMetadata("token_endpoint_audience_allowed is for private_key_jwt clients")
+	}
+	c.TokenEndpointAudienceAllowed = in.TokenEndpointAudienceAllowed
 	return validCertSubject(in, c)
 }
 
 // validKeys checks jwks and jwks_uri and copies them into c; a JSON null
 // jwks counts as absent.
-func validKeys(in clientInput, c *storage.Client) *web.Error {
+func (h *Handler) validKeys(in clientInput, c *storage.Client) *web.Error {
 	rawJWKS := bytes.TrimSpace(in.JWKS)
 	if bytes.Equal(rawJWKS, []byte("null")) {
 		rawJWKS = nil
@@ -59,7 +64,7 @@ func validKeys(in clientInput, c *storage.Client) *web.Error {
 		}
 	}
 	if in.JWKSURI != "" {
-		if err := validJWKSURI(in.JWKSURI); err != nil {
+		if err := validJWKSURI(in.JWKSURI, h.cfg.Outbound); err != nil {
 			return invalidMetadata(fmt.Sprintf("jwks_uri: %q: %v", web.Truncate(in.JWKSURI, 80), err))
 		}
 		c.JWKSURI = in.JWKSURI
@@ -117,8 +122,9 @@ func subjectValues(a storage.TLSClientAuth) []string {
 
 // validJWKSURI checks a jwks_uri: https, or http on a loopback host
 // (for local tests: nothing on the network can intercept it); no user
-// info or fragment.
-func validJWKSURI(raw string) error {
+// info or fragment; not an internal IP address that policy does not
+// allow (a host name is checked each time it is fetched).
+func validJWKSURI(raw string, policy outbound.Policy) error {
 	if len(raw) > maxJWKSURILen || !utf8.ValidString(raw) || strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return fmt.Errorf("must be at most %d characters without spaces or control characters", maxJWKSURILen)
 	}
@@ -136,7 +142,7 @@ func validJWKSURI(raw string) error {
 	default:
 		return errors.New("must use https (http only on a loopback host)")
 	}
-	return nil
+	return policy.CheckHost(u.Hostname())
 }
 
 // validSubject checks the registered certificate subject and puts the

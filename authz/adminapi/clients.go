@@ -26,14 +26,19 @@ type ClientJSON struct {
 	TLSClientAuthSANIP      string          `json:"tls_client_auth_san_ip,omitempty"`
 	TLSClientAuthSANEmail   string          `json:"tls_client_auth_san_email,omitempty"`
 	// TLSClientCertificateBoundAccessTokens: RFC 8705 section 3.4.
-	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens"`
-	Audience                              []string `json:"audience"`
-	AccessTokenTTL                        int64    `json:"access_token_ttl"`
-	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
-	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
-	ClientIDIssuedAt                      int64    `json:"client_id_issued_at,omitempty"`
-	ClientSecretExpiresAt                 int64    `json:"client_secret_expires_at"`
-	UpdatedAt                             int64    `json:"updated_at,omitempty"`
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
+	// TokenEndpointAudienceAllowed lets a private_key_jwt client's
+	// assertions name the token endpoint URL as aud besides the issuer
+	// identifier (RFC 7523 compatibility; off by default, as
+	// draft-ietf-oauth-rfc7523bis asks).
+	TokenEndpointAudienceAllowed bool     `json:"token_endpoint_audience_allowed"`
+	Audience                     []string `json:"audience"`
+	AccessTokenTTL               int64    `json:"access_token_ttl"`
+	IntrospectionAllowed         bool     `json:"introspection_allowed"`
+	IDTokenSignedResponseAlg     string   `json:"id_token_signed_response_alg,omitempty"`
+	ClientIDIssuedAt             int64    `json:"client_id_issued_at,omitempty"`
+	ClientSecretExpiresAt        int64    `json:"client_secret_expires_at"`
+	UpdatedAt                    int64    `json:"updated_at,omitempty"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -61,6 +66,7 @@ type clientRequest struct {
 	TLSClientAuthSANEmail   string          `json:"tls_client_auth_san_email,omitempty"`
 
 	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	TokenEndpointAudienceAllowed          bool     `json:"token_endpoint_audience_allowed,omitempty"`
 	Audience                              []string `json:"audience"`
 	AccessTokenTTL                        int64    `json:"access_token_ttl"`
 	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
@@ -88,6 +94,7 @@ func newClientRequest(c ClientJSON) clientRequest {
 		TLSClientAuthSANIP:                    c.TLSClientAuthSANIP,
 		TLSClientAuthSANEmail:                 c.TLSClientAuthSANEmail,
 		TLSClientCertificateBoundAccessTokens: c.TLSClientCertificateBoundAccessTokens,
+		TokenEndpointAudienceAllowed:          c.TokenEndpointAudienceAllowed,
 		Audience:                              audience,
 		AccessTokenTTL:                        c.AccessTokenTTL,
 		IntrospectionAllowed:                  c.IntrospectionAllowed,

@@ -104,10 +104,12 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Reque
 	ip := a.cfg.IPs.String(r)
 	c, err := a.loadUnlocked(ctx, r, id, ip)
 	if err != nil {
+		a.spendVerify(p)
 		return nil, err
 	}
 	fail := func(reason string, err error) (*Client, error) { return nil, a.fail(ctx, id, ip, reason, err) }
 	if c.Rec.TokenEndpointAuthMethod != MethodPrivateKeyJWT {
+		a.spendVerify(p)
 		return fail("wrong authentication method "+MethodPrivateKeyJWT, nil)
 	}
 	keys, err := a.clientKeys(ctx, c, p.kid)
@@ -117,11 +119,11 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Reque
 		a.debugAuthFailure(ctx, id, "client keys unavailable", err)
 		return nil, fosite.ErrInvalidClient
 	}
-	claims, err := p.verify(keys)
+	claims, err := a.verifyAssertion(p, keys)
 	if err != nil {
 		return fail("assertion signature", err)
 	}
-	if err := a.checkAssertionClaims(claims); err != nil {
+	if err := a.checkAssertionClaims(claims, c.Rec.TokenEndpointAudienceAllowed); err != nil {
 		return fail("assertion claims", err)
 	}
 	// The jti is kept past the assertion's end by more than the leeway:
@@ -154,6 +156,22 @@ func (p *parsedAssertion) verify(set *jose.JSONWebKeySet) (assertionClaims, erro
 	return claims, errors.New("no registered key verifies the assertion")
 }
 
+// dummyKeysJSON are public keys of each type, their private halves thrown
+// away. An assertion of an unknown client, or of a client of another
+// method, is checked against the one that fits its alg (spendVerify), so
+// that its failure costs a signature verification, as a forged assertion
+// for a private_key_jwt client does: the time must not tell which client
+// IDs exist (issue 17 item 10).
+const dummyKeysJSON = `{"keys":[{"kty":"EC","crv":"P-256","x":"mmx6iqKg1SZvE_obYrC2OlYskX6T68JMCdT_rVTBXhs","y":"UFCHzWHlPqa_uwnEVIK2JFECexDv_Q3KiSTX0xhW-6A"},{"kty":"RSA","n":"toHiwHkQ6bH0xYgjA3kxtgP51reVc2vs5mULlI68d5c5SJeFgmkmy8uWO5ezjHWHLgIWJ59oldshvbrWP65ukoXt5Uz0RZt8skETj76TJRCPTxOmzFSIwLgUzAfzm_LI6tsW_XQhJ5KfFVEOdomrOGsRxoWG6u7d9EFocUBDtAWp7T5L23rjJwZq-44R_bSUfJH10Bgs7Qs7dF2LIdFBZWyblRUCl-ZbTvOJM1SfXXL4ffQnt4-N__4aR6xBr16bYcCxd_pG8V6NV8V3H_kbEY8jL-SgMGPKPTitlfr8H4F45eDI2LnHhT-FOOb-kLiO8nDzYOP4eO4sL61u-zpQZw","e":"AQAB"},{"kty":"OKP","crv":"Ed25519","x":"jUZdXWwWoQo8eRhaLcq9sRITsWv2e4efkF2OJWknVNI"}]}`
+
+// spendVerify verifies p with the dummy key that fits its alg, ignoring
+// its kid, for the time it takes.
+func (a *Authenticator) spendVerify(p *parsedAssertion) {
+	q := *p
+	q.kid = ""
+	_, _ = a.verifyAssertion(&q, a.dummyKeys)
+}
+
 // keyFitsAlg reports whether k may verify alg: the key type fits, and
 // the key's own alg, if it names one, is alg.
 func keyFitsAlg(k jose.JSONWebKey, alg string) bool {
@@ -171,17 +189,24 @@ func keyFitsAlg(k jose.JSONWebKey, alg string) bool {
 	return false
 }
 
-// checkAssertionClaims checks the verified claims: aud names this server
-// (its issuer identifier, as draft-ietf-oauth-rfc7523bis asks, or its
-// token endpoint, as RFC 7523 and OpenID Connect Core section 9 do), and
-// the assertion is current and short-lived.
-func (a *Authenticator) checkAssertionClaims(c assertionClaims) error {
+// checkAssertionClaims checks the verified claims: aud is exactly this
+// server's issuer identifier, one value, as draft-ietf-oauth-rfc7523bis
+// asks (an assertion a client made for another server's token endpoint,
+// or any endpoint, cannot be replayed here: the audience injection of
+// CVE-2025-27370); the token endpoint URL, as RFC 7523 and OpenID
+// Connect Core section 9 allowed, only when tokenEndpointAud (the
+// client's compatibility switch) is set; and the assertion is current
+// and short-lived.
+func (a *Authenticator) checkAssertionClaims(c assertionClaims, tokenEndpointAud bool) error {
 	now := a.now()
 	if len(c.Audience) != 1 {
 		return errors.New("aud must be one value: the issuer identifier")
 	}
-	if aud := c.Audience[0]; aud != a.cfg.Issuer && aud != a.cfg.Issuer+"/" && aud != a.cfg.Issuer+"/oauth2/token" {
-		return fmt.Errorf("aud %q is neither the issuer nor the token endpoint", web.Truncate(aud, 100))
+	switch aud := c.Audience[0]; {
+	case aud == a.cfg.Issuer:
+	case tokenEndpointAud && aud == a.cfg.Issuer+"/oauth2/token":
+	default:
+		return fmt.Errorf("aud %q is not the issuer identifier", web.Truncate(aud, 100))
 	}
 	exp := c.Expiry.Time()
 	switch {

@@ -61,6 +61,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 	ip := a.cfg.IPs.String(r)
 	c, err := a.loadUnlocked(ctx, r, id, ip)
 	if err != nil {
+		a.spendCompare(method, secret)
 		return nil, err
 	}
 	if CertMethod(c.Rec.TokenEndpointAuthMethod) && method == MethodNone && a.MTLSEnabled() {
@@ -73,13 +74,34 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 		return a.admit(r, c)
 	}
 	if c.Rec.TokenEndpointAuthMethod != method {
+		a.spendCompare(method, secret)
 		return nil, a.fail(ctx, id, ip, "wrong authentication method "+method, nil)
 	}
-	if method != MethodNone && (SecretHasher{}).Compare(ctx, c.Rec.SecretHash, []byte(secret)) != nil {
+	if method != MethodNone && a.compare(c.Rec.SecretHash, secret) != nil {
 		return nil, a.fail(ctx, id, ip, "wrong secret", nil)
 	}
 	a.noteCertificate(r, c)
 	return a.admit(r, c)
+}
+
+// dummyDigest is what a secret is compared with when there is no client
+// secret to compare it with.
+var dummyDigest = sha256.Sum256([]byte("idvauth: no such client secret"))
+
+// compareSecret compares secret with the client's digest hash in constant
+// time; it is Authenticator.compare, replaced in tests.
+func compareSecret(hash []byte, secret string) error {
+	return SecretHasher{}.Compare(context.Background(), hash, []byte(secret))
+}
+
+// spendCompare does the work of checking a secret sent with method for
+// a request that fails before its secret is checked (an unknown client,
+// one that uses another method), so that such a failure takes as long
+// as a wrong secret: the time must not tell which client IDs exist.
+func (a *Authenticator) spendCompare(method, secret string) {
+	if method != MethodNone {
+		_ = a.compare(dummyDigest[:], secret)
+	}
 }
 
 // secretCredentials reads the client ID and secret of a request that

@@ -10,17 +10,20 @@ package clientauth
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/jwks"
+	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -46,7 +49,8 @@ type Config struct {
 	// IPs finds the address a request came from.
 	IPs clientip.Resolver
 	// Issuer is the server's issuer URL: the audience client assertions
-	// must name (or Issuer + "/oauth2/token").
+	// must name (Issuer + "/oauth2/token" only for a client whose
+	// TokenEndpointAudienceAllowed is set).
 	Issuer string
 	// DefaultAudience is the audience of clients that registered none.
 	DefaultAudience string
@@ -81,6 +85,9 @@ type Config struct {
 	// OnLimited, if set, is called for each request refused by a limit
 	// ("client" or "cooloff").
 	OnLimited func(r *http.Request, limit string)
+	// Outbound says which internal addresses a client's jwks_uri may
+	// reach; the zero value: none.
+	Outbound outbound.Policy
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives debug reasons of failures; zap.NewNop if nil.
@@ -98,6 +105,12 @@ type Authenticator struct {
 	// self_signed_tls_client_auth).
 	parsedJWKS jwks.Cache
 	jwksFetch  *jwks.Fetcher
+	// compare checks a secret against a digest: compareSecret.
+	compare func(hash []byte, secret string) error
+	// verifyAssertion verifies an assertion with a key set:
+	// (*parsedAssertion).verify. dummyKeys are dummyKeysJSON.
+	verifyAssertion func(p *parsedAssertion, set *jose.JSONWebKeySet) (assertionClaims, error)
+	dummyKeys       *jose.JSONWebKeySet
 }
 
 // New returns an authenticator with cfg.
@@ -120,7 +133,12 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.OnLimited == nil {
 		cfg.OnLimited = func(*http.Request, string) {}
 	}
-	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now)}, nil
+	var dummy jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(dummyKeysJSON), &dummy); err != nil {
+		return nil, fmt.Errorf("clientauth: dummy keys: %w", err)
+	}
+	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound),
+		compare: compareSecret, verifyAssertion: (*parsedAssertion).verify, dummyKeys: &dummy}, nil
 }
 
 // now is the clock, in UTC.

@@ -166,6 +166,7 @@ func addClientFlags(cmd *cobra.Command) {
 	f.String("tls-san-ip", "", "tls_client_auth: an IP address in the certificate's subjectAltName")
 	f.String("tls-san-email", "", "tls_client_auth: an email address in the certificate's subjectAltName")
 	f.Bool("cert-bound-tokens", false, "bind the client's access tokens to its TLS client certificate (RFC 8705; always on for the tls methods)")
+	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
 	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
@@ -173,8 +174,8 @@ func addClientFlags(cmd *cobra.Command) {
 }
 
 // applyClientFlags copies the flags of addClientFlags that the user set
-// onto c. A new --auth-method drops the keys and certificate subject of
-// the old one unless they are given again.
+// onto c. A new --auth-method drops the keys, certificate subject and
+// assertion audience switch of the old one unless they are given again.
 func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 	f := cmd.Flags()
 	tlsSubject := []*string{&c.TLSClientAuthSubjectDN, &c.TLSClientAuthSANDNS, &c.TLSClientAuthSANURI, &c.TLSClientAuthSANIP, &c.TLSClientAuthSANEmail}
@@ -186,6 +187,7 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 	if f.Changed("auth-method") {
 		c.JWKS, c.JWKSURI = nil, ""
 		blank(tlsSubject)
+		c.TokenEndpointAudienceAllowed = false
 	}
 	if f.Changed("jwks-file") {
 		path, _ := f.GetString("jwks-file")
@@ -216,7 +218,8 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 			*dst, _ = f.GetStringArray(name)
 		}
 	}
-	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed} {
+	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
+		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed} {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}
@@ -307,6 +310,9 @@ func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
 		}
 		if c.TLSClientCertificateBoundAccessTokens {
 			fmt.Fprintf(tw, "tls_client_certificate_bound_access_tokens\ttrue\n")
+		}
+		if c.TokenEndpointAudienceAllowed {
+			fmt.Fprintf(tw, "token_endpoint_audience_allowed\ttrue\n")
 		}
 		fmt.Fprintf(tw, "access_token_ttl\t%s\n", ttl(c.AccessTokenTTL))
 		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)

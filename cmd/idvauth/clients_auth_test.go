@@ -52,6 +52,24 @@ func TestClientsStrongAuth(t *testing.T) {
 	if c.ClientSecret != "" || c.TokenEndpointAuthMethod != "private_key_jwt" || !strings.Contains(string(c.JWKS), `"k1"`) {
 		t.Fatalf("private_key_jwt client = %+v", c)
 	}
+	if c.TokenEndpointAudienceAllowed {
+		t.Errorf("new private_key_jwt client has token_endpoint_audience_allowed, want off by default")
+	}
+	mustCLI(t, env, "clients", "update", "jwt", "--allow-token-endpoint-audience")
+	c = adminapi.ClientJSON{}
+	decodeJSON(t, "clients get (jwt)", mustCLI(t, env, "clients", "get", "jwt", "-o", "json"), &c)
+	if !c.TokenEndpointAudienceAllowed || len(c.JWKS) == 0 {
+		t.Errorf("after --allow-token-endpoint-audience = %+v, want it on and the keys kept", c)
+	}
+	if out := mustCLI(t, env, "clients", "get", "jwt"); !strings.Contains(out, "token_endpoint_audience_allowed") {
+		t.Errorf("clients get = %q, want token_endpoint_audience_allowed shown", out)
+	}
+	mustCLI(t, env, "clients", "update", "jwt", "--allow-token-endpoint-audience=false")
+	c = adminapi.ClientJSON{}
+	decodeJSON(t, "clients get (jwt)", mustCLI(t, env, "clients", "get", "jwt", "-o", "json"), &c)
+	if c.TokenEndpointAudienceAllowed {
+		t.Errorf("after --allow-token-endpoint-audience=false = %+v, want it off", c)
+	}
 	decodeJSON(t, "clients create (mtls)", mustCLI(t, env, "clients", "create", "--id", "mtls", "--auth-method", "tls_client_auth",
 		"--tls-subject-dn", "CN=kyc backend,O=Example", "--cert-bound-tokens", "-o", "json"), &c)
 	if c.TLSClientAuthSubjectDN != "CN=kyc backend,O=Example" || !c.TLSClientCertificateBoundAccessTokens || c.ClientSecret != "" {

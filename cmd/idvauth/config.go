@@ -49,6 +49,7 @@ type fileConfig struct {
 	Argon2Threads     string        `yaml:"argon2_threads"`
 	PasswordHashConc  string        `yaml:"password_hash_concurrency"`
 	TrustedProxies    []string      `yaml:"trusted_proxies"`
+	AllowPrivateOut   []string      `yaml:"allow_private_outbound"`
 	TLSCert           string        `yaml:"tls_cert"`
 	TLSKey            string        `yaml:"tls_key"`
 	TLSClientCA       string        `yaml:"tls_client_ca"`
@@ -135,6 +136,8 @@ var (
 		"0", "password hashes (of --argon2-memory-kib each) run at once; past it sign-ins and new users get 503 without hashing, and the login burst per address is capped to it (0: as many as fit in a quarter of the memory limit — GOMEMLIMIT, cgroup or total memory — at most 2 of 64 MiB per CPU, at least 1)"}
 	sTrustedProxies = setting{"trusted-proxies", "IDVAUTH_TRUSTED_PROXIES", func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
 		"", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed"}
+	sAllowPrivateOutbound = setting{"allow-private-outbound", "IDVAUTH_ALLOW_PRIVATE_OUTBOUND", func(f *fileConfig) string { return strings.Join(f.AllowPrivateOut, ",") },
+		"", "comma-separated CIDR ranges of internal addresses (loopback, link-local, private, shared, unspecified) that clients' jwks_uri may reach all the same"}
 	sTLSCert = setting{"tls-cert", "IDVAUTH_TLS_CERT", func(f *fileConfig) string { return f.TLSCert },
 		"", "PEM certificate (chain) of the public listener: serve HTTPS (reloaded when the file changes)"}
 	sTLSKey = setting{"tls-key", "IDVAUTH_TLS_KEY", func(f *fileConfig) string { return f.TLSKey },

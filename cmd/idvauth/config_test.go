@@ -333,6 +333,31 @@ func TestSettingsTrustedProxies(t *testing.T) {
 	}
 }
 
+// TestSettingsAllowPrivateOutbound checks the outbound allowance from
+// flag, env and file: none by default.
+func TestSettingsAllowPrivateOutbound(t *testing.T) {
+	t.Parallel()
+	sc, err := loadServe(t, nil, "--dev")
+	if err != nil || len(sc.authz.AllowPrivateOutbound) != 0 {
+		t.Fatalf("default AllowPrivateOutbound = %v, %v; want none", sc.authz.AllowPrivateOutbound, err)
+	}
+	sc, err = loadServe(t, map[string]string{"IDVAUTH_ALLOW_PRIVATE_OUTBOUND": "10.20.0.0/16, fd00::/8"}, "--dev")
+	if err != nil || fmt.Sprint(sc.authz.AllowPrivateOutbound) != "[10.20.0.0/16 fd00::/8]" {
+		t.Errorf("AllowPrivateOutbound from env = %v, %v", sc.authz.AllowPrivateOutbound, err)
+	}
+	sc, err = loadServe(t, nil, "--dev", "--config", writeConfig(t, "allow_private_outbound: [127.0.0.0/8]\n"))
+	if err != nil || fmt.Sprint(sc.authz.AllowPrivateOutbound) != "[127.0.0.0/8]" {
+		t.Errorf("allow_private_outbound from file = %v, %v", sc.authz.AllowPrivateOutbound, err)
+	}
+	sc, err = loadServe(t, map[string]string{"IDVAUTH_ALLOW_PRIVATE_OUTBOUND": "10.0.0.0/8"}, "--dev", "--allow-private-outbound", "192.168.0.0/16")
+	if err != nil || fmt.Sprint(sc.authz.AllowPrivateOutbound) != "[192.168.0.0/16]" {
+		t.Errorf("--allow-private-outbound over env = %v, %v", sc.authz.AllowPrivateOutbound, err)
+	}
+	if _, err := loadServe(t, nil, "--dev", "--allow-private-outbound", "keys.internal"); err == nil || !strings.Contains(err.Error(), `"keys.internal" is neither`) {
+		t.Errorf("--allow-private-outbound with a host name: %v, want an error naming it", err)
+	}
+}
+
 // TestSettingsTLS checks the TLS settings from flags, env and file, in
 // that order of precedence.
 func TestSettingsTLS(t *testing.T) {

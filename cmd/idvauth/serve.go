@@ -62,7 +62,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
-		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow} {
+		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
 		addFlag(cmd, s)
 	}
 	return cmd
@@ -136,6 +136,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, err
 	}
 	if a.TrustedProxies, err = r.prefixes(sTrustedProxies); err != nil {
+		return sc, err
+	}
+	if a.AllowPrivateOutbound, err = r.prefixes(sAllowPrivateOutbound); err != nil {
 		return sc, err
 	}
 	a.TLSCertFile, _ = r.get(sTLSCert)

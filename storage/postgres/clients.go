@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +22,7 @@ const clientCols = `id, name, secret_hash, grant_types, response_types, redirect
 	token_endpoint_auth_method, access_token_ttl_seconds, introspection_allowed, id_token_signed_response_alg,
 	jwks, jwks_uri, tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri,
 	tls_client_auth_san_ip, tls_client_auth_san_email, tls_client_certificate_bound_access_tokens,
-	created_at, updated_at`
+	created_at, updated_at, token_endpoint_audience_allowed`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
@@ -31,7 +32,7 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.ResponseTypes, &c.RedirectURIs, &c.Scopes, &c.Audience,
 		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.IDTokenSignedResponseAlg,
 		&jwks, &c.JWKSURI, &a.SubjectDN, &a.SANDNS, &a.SANURI, &a.SANIP, &a.SANEmail, &c.CertificateBoundAccessTokens,
-		&c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedAt, &c.UpdatedAt, &c.TokenEndpointAudienceAllowed)
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
 	if jwks != "" {
 		c.JWKS = []byte(jwks)
@@ -60,11 +61,14 @@ func (s *clientStore) CreateClient(ctx context.Context, c storage.Client) error 
 	}
 	a := c.TLSClientAuth
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
 		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
 		c.IDTokenSignedResponseAlg, string(c.JWKS), c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail,
-		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt)
+		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt, c.TokenEndpointAudienceAllowed)
+	// The ID may be cached as unknown; the trigger tells the other
+	// replicas.
+	s.forget(c.ID)
 	return mapErr("create client", err)
 }
 
@@ -75,15 +79,22 @@ func (s *clientStore) GetClient(ctx context.Context, id string) (storage.Client,
 	}
 	var gen uint64
 	if s.cache != nil {
-		c, ok, g := s.cache.get(id)
-		if ok {
+		c, ok, unknown, g := s.cache.get(id)
+		switch {
+		case ok:
 			return c, nil
+		case unknown:
+			return storage.Client{}, fmt.Errorf("postgres: get client: %w", storage.ErrNotFound)
 		}
 		gen = g
 	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
 	if err != nil {
-		return c, mapErr("get client", err)
+		err = mapErr("get client", err)
+		if s.cache != nil && errors.Is(err, storage.ErrNotFound) {
+			s.cache.putUnknown(id, gen)
+		}
+		return storage.Client{}, err
 	}
 	if s.cache != nil {
 		s.cache.put(c, gen)
@@ -122,11 +133,11 @@ func (s *clientStore) UpdateClient(ctx context.Context, c storage.Client) error 
 		introspection_allowed = $10, id_token_signed_response_alg = $11, updated_at = $12,
 		jwks = $13, jwks_uri = $14, tls_client_auth_subject_dn = $15, tls_client_auth_san_dns = $16,
 		tls_client_auth_san_uri = $17, tls_client_auth_san_ip = $18, tls_client_auth_san_email = $19,
-		tls_client_certificate_bound_access_tokens = $20 WHERE id = $1`,
+		tls_client_certificate_bound_access_tokens = $20, token_endpoint_audience_allowed = $21 WHERE id = $1`,
 		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
 		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt,
 		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI,
-		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertificateBoundAccessTokens)
+		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertificateBoundAccessTokens, c.TokenEndpointAudienceAllowed)
 	s.forget(c.ID)
 	return affected("update client", tag, err)
 }

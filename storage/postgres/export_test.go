@@ -24,3 +24,12 @@ func QueuedAudit(s *Store) int { return s.auditor.queued() }
 
 // SetAuditFlushers sets how many audit group appends s runs at once.
 func SetAuditFlushers(s *Store, n int) { s.auditor.max = n }
+
+// CachedUnknown reports whether s's client cache holds id as unknown.
+func CachedUnknown(s *Store, id string) bool {
+	if s.cache == nil {
+		return false
+	}
+	_, _, unknown, _ := s.cache.get(id)
+	return unknown
+}

@@ -119,3 +119,54 @@ func TestClientCacheFollowsOtherReplicas(t *testing.T) {
 		return errors.Is(err, storage.ErrNotFound)
 	})
 }
+
+// TestClientCacheRemembersUnknown: an unknown client ID is cached too, so
+// that it costs no query where a known one costs none (issue 17: client
+// IDs told apart by timing), and creating that client, through this store
+// or another replica, makes it usable at once, long before the TTL.
+func TestClientCacheRemembersUnknown(t *testing.T) {
+	u := pgtest.URL(t)
+	ctx := context.Background()
+	open := func() *postgres.Store {
+		s, err := postgres.Open(ctx, postgres.Config{URL: u, ClientCacheTTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := open(), open()
+	client := func(id string) storage.Client {
+		return storage.Client{ID: id, Name: id, SecretHash: []byte{1}, TokenEndpointAuthMethod: "client_secret_basic",
+			CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	}
+	// Once a's listener runs, a miss is cached.
+	waitFor(t, "an unknown ID to be cached", func() bool {
+		_, err := a.GetClient(ctx, "later")
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("GetClient(unknown) = %v, want ErrNotFound", err)
+		}
+		return postgres.CachedUnknown(a, "later")
+	})
+	if _, err := a.GetClient(ctx, "later"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetClient(cached unknown) = %v, want ErrNotFound", err)
+	}
+	if err := b.CreateClient(ctx, client("later")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the creation on the other replica to reach the cache", func() bool {
+		_, err := a.GetClient(ctx, "later")
+		return err == nil
+	})
+
+	waitFor(t, "another unknown ID to be cached", func() bool {
+		_, _ = a.GetClient(ctx, "mine")
+		return postgres.CachedUnknown(a, "mine")
+	})
+	if err := a.CreateClient(ctx, client("mine")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.GetClient(ctx, "mine"); err != nil {
+		t.Errorf("GetClient right after this store created it = %v, want the client", err)
+	}
+}

@@ -19,6 +19,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	c.TokenEndpointAuthMethod = "tls_client_auth"
 	c.TLSClientAuth = storage.TLSClientAuth{SubjectDN: "CN=backend,O=Example,C=DE"}
 	c.CertificateBoundAccessTokens = true
+	c.TokenEndpointAudienceAllowed = true
 	mustStoreClient(t, s, c)
 
 	upd := c
@@ -26,6 +27,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	upd.TLSClientAuth = storage.TLSClientAuth{}
 	upd.JWKS = []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`)
 	upd.CertificateBoundAccessTokens = false
+	upd.TokenEndpointAudienceAllowed = false
 	upd.UpdatedAt = now().Add(time.Second)
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)

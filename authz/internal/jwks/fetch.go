@@ -10,6 +10,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/idvauth/idvauth/authz/internal/outbound"
 )
 
 // Limits of fetching a client's jwks_uri.
@@ -49,11 +51,13 @@ type fetchEntry struct {
 	triedAt   time.Time // last fetch attempt
 }
 
-// NewFetcher returns a fetcher that reads the time from now.
-func NewFetcher(now func() time.Time) *Fetcher {
+// NewFetcher returns a fetcher that reads the time from now and
+// connects only to addresses policy allows.
+func NewFetcher(now func() time.Time, policy outbound.Policy) *Fetcher {
 	return &Fetcher{
 		client: &http.Client{
-			Timeout: fetchTimeout,
+			Timeout:   fetchTimeout,
+			Transport: policy.Transport(fetchTimeout),
 			// A redirect could lead from https to http or to another host:
 			// the registered URI is the only one fetched.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

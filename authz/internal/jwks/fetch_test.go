@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +15,12 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/idvauth/idvauth/authz/internal/outbound"
 )
+
+// loopbackAllowed lets the fetcher reach the test's httptest servers.
+var loopbackAllowed = outbound.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 
 func TestJWKSFetcher(t *testing.T) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -60,7 +66,7 @@ func TestJWKSFetcher(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			set(tt.status, tt.body)
-			f := NewFetcher(now)
+			f := NewFetcher(now, loopbackAllowed)
 			if got, err := f.Get(t.Context(), srv.URL+tt.path, ""); err == nil {
 				t.Errorf("get(%s) = %d keys, want an error", tt.name, len(got.Keys))
 			}
@@ -69,7 +75,7 @@ func TestJWKSFetcher(t *testing.T) {
 
 	t.Run("cached, stale while failing, then gone", func(t *testing.T) {
 		set(http.StatusOK, string(pubSet))
-		f := NewFetcher(now)
+		f := NewFetcher(now, loopbackAllowed)
 		uri := srv.URL + "/jwks"
 		before := hits.Load()
 		for range 3 {
@@ -90,4 +96,37 @@ func TestJWKSFetcher(t *testing.T) {
 			t.Errorf("get past the stale limit while the URI fails = nil error, want one")
 		}
 	})
+}
+
+// TestJWKSFetcherRefusesInternal: without an allowance the fetcher does
+// not connect to an internal address, whether the URI names it or a host
+// name resolves to it, and it ignores proxies from the environment.
+func TestJWKSFetcherRefusesInternal(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubSet, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &k.PublicKey, KeyID: "k1"}}})
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write(pubSet)
+	}))
+	t.Cleanup(srv.Close)
+	_, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
+	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
+	for _, uri := range []string{srv.URL + "/jwks", "http://localhost:" + port + "/jwks", "http://[::ffff:127.0.0.1]:" + port + "/jwks"} {
+		t.Run(uri, func(t *testing.T) {
+			f := NewFetcher(now, outbound.Policy{})
+			if _, err := f.Get(t.Context(), uri, ""); err == nil || !strings.Contains(err.Error(), "internal address") {
+				t.Errorf("get(%s) without an allowance = %v, want an internal address error", uri, err)
+			}
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the internal server was reached %d times, want 0", n)
+	}
+	if _, err := NewFetcher(now, loopbackAllowed).Get(t.Context(), srv.URL+"/jwks", "k1"); err != nil {
+		t.Errorf("get with 127.0.0.0/8 allowed = %v, want the set", err)
+	}
 }

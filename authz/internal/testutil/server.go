@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,10 @@ const (
 	Secret     = "e2e-secret-0123456789-0123456789-0123456789"
 	AdminToken = "e2e-admin-token-0123456789-0123456789-01"
 )
+
+// LoopbackOutbound allows outbound requests to loopback addresses, where
+// tests serve clients' jwks_uri.
+var LoopbackOutbound = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // stopTimeout bounds how long Stop waits for Serve to return.
 const stopTimeout = 30 * time.Second
@@ -55,8 +60,11 @@ type Options struct {
 // Start runs a server with cfg on 127.0.0.1:0 until the test ends. Where
 // cfg leaves them empty it fills in Store (a new memory store, unless
 // DatabaseURL is set), Secrets (Secret), AdminToken (AdminToken), Issuer
-// (the public listener's URL) and Logger (the test's). opts is at most
-// one Options; without, the server seeds its demo clients.
+// (the public listener's URL), Logger (the test's) and
+// AllowPrivateOutbound (LoopbackOutbound: tests serve client key sets
+// from httptest servers; an empty, non-nil slice keeps the production
+// default, no internal address). opts is at most one Options; without,
+// the server seeds its demo clients.
 func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
 	t.Helper()
 	var o Options
@@ -76,25 +84,11 @@ func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
 		pub.Close()
 		t.Fatal(err)
 	}
-	if cfg.Store == nil && cfg.DatabaseURL == "" {
-		cfg.Store = memory.New()
-	}
-	if cfg.Secrets == nil {
-		cfg.Secrets = []string{Secret}
-	}
-	if cfg.AdminToken == "" {
-		cfg.AdminToken = AdminToken
-	}
 	scheme := "http://"
 	if cfg.TLSCertFile != "" {
 		scheme = "https://"
 	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = scheme + pub.Addr().String()
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = zaptest.NewLogger(t)
-	}
+	cfg = testConfig(t, cfg, scheme+pub.Addr().String())
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := authz.New(ctx, cfg)
 	if err != nil {
@@ -155,4 +149,29 @@ type runner[T any] interface {
 func Backends[T runner[T]](t T, fn func(t T, cfg authz.Config)) {
 	t.Run("memory", func(t T) { fn(t, authz.Config{Store: memory.New()}) })
 	t.Run("postgres", func(t T) { fn(t, authz.Config{DatabaseURL: pgtest.URL(t)}) })
+}
+
+// testConfig fills in what a test server needs and cfg leaves out: a
+// memory store, the test secrets, issuer, a test logger, and loopback
+// outbound addresses.
+func testConfig(t testing.TB, cfg authz.Config, issuer string) authz.Config {
+	if cfg.Store == nil && cfg.DatabaseURL == "" {
+		cfg.Store = memory.New()
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = []string{Secret}
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = AdminToken
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = issuer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zaptest.NewLogger(t)
+	}
+	if cfg.AllowPrivateOutbound == nil {
+		cfg.AllowPrivateOutbound = LoopbackOutbound
+	}
+	return cfg
 }
