@@ -46,10 +46,10 @@ type ClientList struct {
 	Clients []ClientJSON `json:"clients"`
 }
 
-// clientRequest is the body of POST /admin/clients and PUT
+// ClientMetadata is the body of POST /admin/clients and PUT
 // /admin/clients/{id}: ClientJSON without the fields the server sets,
 // which it refuses as unknown.
-type clientRequest struct {
+type ClientMetadata struct {
 	ClientID                string          `json:"client_id,omitempty"`
 	ClientName              string          `json:"client_name"`
 	GrantTypes              []string        `json:"grant_types,omitzero"` // nil: the default; empty: none
@@ -73,12 +73,13 @@ type clientRequest struct {
 	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
 }
 
-func newClientRequest(c ClientJSON) clientRequest {
+// Metadata is what of c a create or update request sends.
+func (c ClientJSON) Metadata() ClientMetadata {
 	audience := c.Audience
 	if audience == nil {
 		audience = []string{}
 	}
-	return clientRequest{
+	return ClientMetadata{
 		ClientID:                              c.ClientID,
 		ClientName:                            c.ClientName,
 		GrantTypes:                            c.GrantTypes,
@@ -109,7 +110,7 @@ func newClientRequest(c ClientJSON) clientRequest {
 // one; nil GrantTypes asks for the default (client_credentials), empty
 // ones for none.
 func (c *Client) CreateClient(ctx context.Context, in ClientJSON) (ClientJSON, []byte, error) {
-	return call[ClientJSON](ctx, c, http.MethodPost, "/admin/clients", nil, newClientRequest(in))
+	return call[ClientJSON](ctx, c, http.MethodPost, "/admin/clients", nil, in.Metadata())
 }
 
 // ListClients returns every client (GET /admin/clients), never their
@@ -128,7 +129,7 @@ func (c *Client) GetClient(ctx context.Context, id string) (ClientJSON, []byte, 
 // /admin/clients/{id}), as CreateClient sends it, and returns the
 // client. Its secret does not change.
 func (c *Client) UpdateClient(ctx context.Context, id string, in ClientJSON) (ClientJSON, []byte, error) {
-	return call[ClientJSON](ctx, c, http.MethodPut, route("clients", id), nil, newClientRequest(in))
+	return call[ClientJSON](ctx, c, http.MethodPut, route("clients", id), nil, in.Metadata())
 }
 
 // DeleteClient deletes client id (DELETE /admin/clients/{id}); its tokens
