@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -28,7 +29,9 @@ listener and the admin API on the admin listener.
 
 With --dev it is a one-command demo: in-memory storage unless a database URL
 is given, a generated admin token and secrets where none is set, two demo
-clients, and curl lines to paste. Nothing persists in --dev.
+clients, and curl lines to paste. Nothing persists in --dev. It hands out
+generated credentials, so it listens on loopback only: a public or admin
+address that is not loopback is refused unless --dev-allow-remote is given.
 
 Without --dev, IDVAUTH_DATABASE_URL, IDVAUTH_SECRETS and IDVAUTH_ADMIN_TOKEN
 are required. IDVAUTH_SECRETS is a comma-separated list of secrets of at
@@ -58,6 +61,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, env) },
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
+	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
@@ -71,6 +75,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 // serveConfig is everything serve needs, resolved from flags, env and file.
 type serveConfig struct {
 	dev                 bool
+	devAllowRemote      bool
 	publicAddr          string
 	adminAddr           string
 	logLevel            zapcore.Level
@@ -92,6 +97,19 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	sc.authz.Dev = sc.dev
 	sc.publicAddr, _ = r.get(sPublicAddr)
 	sc.adminAddr, _ = r.get(sAdminAddr)
+	sc.devAllowRemote, _ = cmd.Flags().GetBool("dev-allow-remote")
+	if sc.dev && !sc.devAllowRemote {
+		for _, l := range []struct {
+			s    setting
+			addr string
+		}{{sPublicAddr, sc.publicAddr}, {sAdminAddr, sc.adminAddr}} {
+			if !loopbackOnly(l.addr) {
+				return sc, fmt.Errorf("--%s (%s) %q is not a loopback address: --dev listens on loopback only, since it hands out generated credentials "+
+					"and the demo's secrets (use 127.0.0.1:PORT, or add --dev-allow-remote to listen there anyway, only on a network you trust)",
+					l.s.flag, l.s.env, l.addr)
+			}
+		}
+	}
 	lvl, _ := r.get(sLogLevel)
 	if sc.logLevel, err = zapcore.ParseLevel(lvl); err != nil {
 		return sc, fmt.Errorf("IDVAUTH_LOG_LEVEL: %q is not a level (debug, info, warn, error)", lvl)
@@ -380,6 +398,22 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	return nil
 }
 
+// loopbackOnly reports whether the listen address addr binds loopback
+// only: a loopback IP or localhost. A wildcard ("", 0.0.0.0, ::) or any
+// other name is not. An address that does not parse is left to the
+// listener to refuse.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // devIssuer is the issuer URL of a --dev server whose public listener is
 // at addr; a wildcard host becomes loopback.
 func devIssuer(addr net.Addr) string {
@@ -409,13 +443,14 @@ func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr
 	fmt.Fprintf(w, `%s
   idvauth is running in DEVELOPMENT mode (--dev).
 %s
-  Never use --dev in production.
+  Never use --dev in production, and never let it listen beyond loopback:
+  it shows its credentials to whoever reaches it.%s
 %s
 
   Issuer       %s
   Public       %s%s
   Admin API    http://%s
-`, bar, persist, bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
+`, bar, persist, remoteWarning(sc, publicAddr, adminAddr), bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
 	if sc.generatedAdminToken {
 		fmt.Fprintf(w, "  Admin token  %s   (generated for this run)\n", sc.authz.AdminToken)
 	}
@@ -447,6 +482,7 @@ Sign a person in (authorization code + PKCE + OpenID Connect):
 
   Demo person    username %s   password %s   (new on every start)
   Demo web app   client_id %s   client_secret %s
+  PKCE verifier of the URL below   %s
 
   Open this URL in a browser, sign in, allow; the page you land on shows the
   code and the curl line that redeems it:
@@ -460,9 +496,20 @@ Sign a person in (authorization code + PKCE + OpenID Connect):
 		d.Service.ClientID, d.Service.ClientSecret, iss,
 		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
 		iss, iss,
-		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.AuthorizeURL)
+		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.Verifier, d.AuthorizeURL)
 	printDevAdminHint(w, sc, adminAddr)
 	fmt.Fprintln(w, bar)
+}
+
+// remoteWarning is the banner's warning when --dev-allow-remote let a
+// listener bind beyond loopback; empty otherwise.
+func remoteWarning(sc serveConfig, publicAddr, adminAddr string) string {
+	if !sc.devAllowRemote || (loopbackOnly(publicAddr) && loopbackOnly(adminAddr)) {
+		return ""
+	}
+	return `
+  --dev-allow-remote: THIS DEMO LISTENS BEYOND LOOPBACK. Anyone who reaches it
+  can use the demo clients and person printed below.`
 }
 
 // printDevAdminHint ends the --dev banner's examples with the CLI's admin
