@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,7 +188,8 @@ type Config struct {
 	// DefaultClientLockCacheTTL if zero, no caching if negative.
 	ClientLockCacheTTL time.Duration
 	// MetricsToken, if set, is the bearer token /metrics requires; without
-	// it /metrics on the admin listener is open.
+	// it /metrics on the admin listener is open (New logs a warning unless
+	// Dev). It must be neither the admin token nor one of the secrets.
 	MetricsToken string
 	// AuditDisabled turns the audit trail off. It is on by default; turn
 	// it off only to measure what it costs.
@@ -290,6 +292,15 @@ func (c Config) validateStore() error {
 	}
 	if len(c.AdminToken) < 32 {
 		errs = append(errs, errors.New("the admin token (IDVAUTH_ADMIN_TOKEN) must be at least 32 characters"))
+	}
+	if c.MetricsToken != "" {
+		// A scraper holds the metrics token: it must open nothing else.
+		if c.MetricsToken == c.AdminToken {
+			errs = append(errs, errors.New("the metrics token (IDVAUTH_METRICS_TOKEN) must not be the admin token"))
+		}
+		if slices.Contains(c.Secrets, c.MetricsToken) {
+			errs = append(errs, errors.New("the metrics token (IDVAUTH_METRICS_TOKEN) must not be one of the secrets (IDVAUTH_SECRETS)"))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -104,6 +104,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
+	if cfg.MetricsToken == "" && !cfg.Dev {
+		s.log.Warn("/metrics on the admin listener is open to anyone who reaches it: keep the admin listener on a network " +
+			"that only operators and the scraper reach, or set IDVAUTH_METRICS_TOKEN (32+ characters, not the admin token)")
+	}
 	return s, nil
 }
 

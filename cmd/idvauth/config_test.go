@@ -450,6 +450,20 @@ func TestSettingsAuditAndLimitsErrors(t *testing.T) {
 			"IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)"},
 		{"metrics token is the admin token", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken, "IDVAUTH_ADMIN_TOKEN": adminToken}, nil,
 			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token is the admin token, both in the file", nil,
+			[]string{"--config", writeConfig(t, "admin_token: "+adminToken+"\nmetrics_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token in the file is the admin token flag", nil,
+			[]string{"--admin-token", adminToken, "--config", writeConfig(t, "metrics_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token in the env is the admin token in the file", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken},
+			[]string{"--config", writeConfig(t, "admin_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token is a secret", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken, "IDVAUTH_SECRETS": "another-secret-0123456789abcdef0123," + adminToken}, nil,
+			"IDVAUTH_METRICS_TOKEN: must not be one of IDVAUTH_SECRETS"},
+		{"metrics token in the file is a secret in the file", nil,
+			[]string{"--config", writeConfig(t, "secrets: ["+adminToken+"]\nmetrics_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be one of IDVAUTH_SECRETS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,7 +43,9 @@ hash-chained audit trail (see 'idvauth audit'); --audit off turns it off
 (only to measure its cost) and --audit-retention drops old entries.
 IDVAUTH_METRICS_TOKEN (env or config file only: flags show in ps), if set,
 is the bearer token that /metrics on the admin listener requires; without
-it /metrics is open to whoever reaches the admin listener.
+it /metrics is open to whoever reaches the admin listener, and serve logs
+a warning at start (not with --dev). Keep the admin listener off the public
+network either way.
 
 SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`,
 		Example: `  # Demo on 127.0.0.1:8080 (public) and 127.0.0.1:8081 (admin)
@@ -232,6 +235,8 @@ func loadCredentials(r *resolver, sc *serveConfig) error {
 			return errors.New("IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)")
 		case a.MetricsToken == a.AdminToken:
 			return errors.New("IDVAUTH_METRICS_TOKEN: must not be the admin token (a scraper should not hold the keys to the admin API; e.g. openssl rand -hex 32)")
+		case slices.Contains(a.Secrets, a.MetricsToken):
+			return errors.New("IDVAUTH_METRICS_TOKEN: must not be one of IDVAUTH_SECRETS (a scraper should not hold the key that encrypts signing keys; e.g. openssl rand -hex 32)")
 		}
 	}
 	return nil
