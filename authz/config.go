@@ -27,6 +27,9 @@ const (
 	DefaultAccessTokenAlg    = keys.ES256
 	DefaultJWKSMaxAge        = 15 * time.Minute
 	DefaultJanitorInterval   = 5 * time.Minute
+	// DefaultHSTSMaxAge is the Strict-Transport-Security max-age of the
+	// public listener's HTTPS answers: one year.
+	DefaultHSTSMaxAge = 365 * 24 * time.Hour
 	DefaultJanitorBatch      = 1000
 	// DefaultKeyRotationInterval is how long a signing key signs.
 	DefaultKeyRotationInterval = 30 * 24 * time.Hour
@@ -158,6 +161,10 @@ type Config struct {
 	// TLS (1.2 or later, modern cipher suites); both or neither. They are
 	// read again when they change, without a restart.
 	TLSCertFile, TLSKeyFile string
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header
+	// on every HTTPS answer of the public listener (never on plain HTTP);
+	// DefaultHSTSMaxAge if zero, no header if negative. Whole seconds.
+	HSTSMaxAge time.Duration
 	// TLSClientCAFile (PEM) holds the CAs of tls_client_auth client
 	// certificates. With it, the public listener asks every TLS client
 	// for a certificate (without requiring one) and the mTLS client
@@ -228,6 +235,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.AccessTokenAlg, DefaultAccessTokenAlg)
 	setDefault(&c.JWKSMaxAge, DefaultJWKSMaxAge)
 	setDefault(&c.JanitorInterval, DefaultJanitorInterval)
+	setDefault(&c.HSTSMaxAge, DefaultHSTSMaxAge)
 	c.JanitorBatch = max(c.JanitorBatch, 0)
 	setDefault(&c.JanitorBatch, DefaultJanitorBatch)
 	setDefault(&c.KeyRotationInterval, DefaultKeyRotationInterval)
@@ -331,6 +339,9 @@ func (c Config) validateDurations() error {
 		if d.v < time.Second {
 			errs = append(errs, fmt.Errorf("%s %s must be at least 1s", d.name, d.v))
 		}
+	}
+	if c.HSTSMaxAge > 0 && c.HSTSMaxAge < time.Second {
+		errs = append(errs, fmt.Errorf("HSTS max-age %s must be at least 1s (or 0 to send no Strict-Transport-Security)", c.HSTSMaxAge))
 	}
 	return errors.Join(errs...)
 }

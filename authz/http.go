@@ -2,6 +2,7 @@ package authz
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,4 +62,21 @@ func endpointOf(r *http.Request) string {
 		return p
 	}
 	return "other"
+}
+
+// hsts sets Strict-Transport-Security (RFC 6797) on every answer to a
+// request that came over TLS, when Config.HSTSMaxAge is positive. Never
+// on plain HTTP: a browser ignores it there, and behind a proxy that ends
+// TLS the proxy is the one to send it.
+func (s *Server) hsts(next http.Handler) http.Handler {
+	if s.cfg.HSTSMaxAge <= 0 {
+		return next
+	}
+	value := "max-age=" + strconv.FormatInt(int64(s.cfg.HSTSMaxAge/time.Second), 10)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			w.Header().Set("Strict-Transport-Security", value)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

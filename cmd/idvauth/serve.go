@@ -67,7 +67,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
-		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
+		sArgon2Time, sArgon2Memory, sArgon2Threads, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow} {
 		addFlag(cmd, s)
@@ -163,6 +163,16 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	a.TLSKeyFile, _ = r.get(sTLSKey)
 	a.TLSClientCAFile, _ = r.get(sTLSClientCA)
 	a.TLSClientCertHeader, _ = r.get(sTLSClientCertHeader)
+	if a.HSTSMaxAge, err = r.duration(sHSTSMaxAge); err != nil {
+		return sc, err
+	}
+	switch {
+	case a.HSTSMaxAge == 0:
+		a.HSTSMaxAge = -1 // off
+	case a.HSTSMaxAge < time.Second:
+		v, _ := r.get(sHSTSMaxAge)
+		return sc, fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", sHSTSMaxAge.env, v, sHSTSMaxAge.env)
+	}
 	if err := loadAbuseSettings(r, a); err != nil {
 		return sc, err
 	}
