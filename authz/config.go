@@ -27,9 +27,6 @@ const (
 	DefaultAccessTokenAlg    = keys.ES256
 	DefaultJWKSMaxAge        = 15 * time.Minute
 	DefaultJanitorInterval   = 5 * time.Minute
-	// DefaultHSTSMaxAge is the Strict-Transport-Security max-age of the
-	// public listener's HTTPS answers: one year.
-	DefaultHSTSMaxAge = 365 * 24 * time.Hour
 	DefaultJanitorBatch      = 1000
 	// DefaultKeyRotationInterval is how long a signing key signs.
 	DefaultKeyRotationInterval = 30 * 24 * time.Hour
@@ -55,6 +52,10 @@ const (
 	// that key retention allows for.
 	ClockSkew = 5 * time.Minute
 )
+
+// DefaultHSTSMaxAge is the Strict-Transport-Security max-age of the public
+// listener's HTTPS answers: one year.
+const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // Argon2 are the argon2id parameters of new password hashes.
 type Argon2 = password.Params
