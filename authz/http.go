@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 )
@@ -41,8 +42,31 @@ func (s *Server) middleware(name string, next http.Handler) http.Handler {
 					zap.Int("status", sw.Status), zap.Duration("duration", time.Since(start)))
 			}
 		}()
+		if !framed(sw, r) {
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// framed refuses, with 400 and the connection closed, a request on a
+// connection that carried a head with both Content-Length and
+// Transfer-Encoding (request smuggling; RFC 9112 section 6.1). On TLS,
+// which package framing cannot watch, it closes the connection after any
+// HTTP/1 request with a Transfer-Encoding instead: net/http frames it by
+// the Transfer-Encoding (which a proxy in front may not have done) and
+// removes any Content-Length before handlers see it, so only closing keeps
+// what follows from being read as another request.
+func framed(w http.ResponseWriter, r *http.Request) bool {
+	if framing.Ambiguous(r.Context()) {
+		w.Header().Set("Connection", "close")
+		web.WriteError(w, http.StatusBadRequest, "invalid_request", "A request may not carry both Content-Length and Transfer-Encoding.")
+		return false
+	}
+	if r.TLS != nil && r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		w.Header().Set("Connection", "close")
+	}
+	return true
 }
 
 // publicEndpoints are the endpoint labels of the public listener.

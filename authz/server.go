@@ -29,6 +29,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/demo"
+	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/authz/internal/rotation"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -448,13 +449,14 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          zap.NewStdLog(s.log.Named(name)),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			ConnContext:       framing.ConnContext,
 		}
 	}
 	servers := []*http.Server{mk(s.PublicHandler(), "public"), mk(s.AdminHandler(), "admin")}
 	listeners := []net.Listener{public, admin}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
-		serve := srv.Serve
+		serve := func(l net.Listener) error { return srv.Serve(framing.Listen(l)) }
 		if tc := s.tlsConfig(); i == 0 && tc != nil {
 			srv.TLSConfig = tc
 			serve = func(l net.Listener) error { return srv.ServeTLS(l, "", "") }
