@@ -20,6 +20,7 @@ package framing
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -56,6 +57,20 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// CloseWrite half-closes the connection if the wrapped one can: net/http
+// does it before closing a connection with unread input, so that the
+// client gets the answer rather than a reset.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom writes what r holds to the connection, with the wrapped
+// connection's ReadFrom (sendfile, splice) where it has one.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Conn, r) }
 
 type connKey struct{}
 

@@ -1,6 +1,8 @@
 package framing
 
 import (
+	"io"
+	"net"
 	"strings"
 	"testing"
 )
@@ -70,4 +72,16 @@ func FuzzScanner(f *testing.F) {
 			t.Fatalf("split at %d: %v, whole: %v", cut, got, want)
 		}
 	})
+}
+
+// TestConnKeepsUpgrades: the wrapped connection still offers what
+// net/http looks for on a TCP connection.
+func TestConnKeepsUpgrades(t *testing.T) {
+	var c net.Conn = &conn{}
+	if _, ok := c.(interface{ CloseWrite() error }); !ok {
+		t.Error("conn has no CloseWrite: net/http would close with unread input at once, and the client may get a reset")
+	}
+	if _, ok := c.(io.ReaderFrom); !ok {
+		t.Error("conn is no io.ReaderFrom")
+	}
 }
