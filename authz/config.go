@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,10 @@ const (
 // DefaultRefreshMaxLifetime bounds the refresh tokens of one grant,
 // however often they rotate.
 const DefaultRefreshMaxLifetime = 30 * 24 * time.Hour
+
+// DefaultHSTSMaxAge is the Strict-Transport-Security max-age of the public
+// listener's HTTPS answers: one year.
+const DefaultHSTSMaxAge = 365 * 24 * time.Hour
 
 // Argon2 are the argon2id parameters of new password hashes.
 type Argon2 = password.Params
@@ -186,6 +191,10 @@ type Config struct {
 	// TLS (1.2 or later, modern cipher suites); both or neither. They are
 	// read again when they change, without a restart.
 	TLSCertFile, TLSKeyFile string
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header
+	// on every HTTPS answer of the public listener (never on plain HTTP);
+	// DefaultHSTSMaxAge if zero, no header if negative. Whole seconds.
+	HSTSMaxAge time.Duration
 	// TLSClientCAFile (PEM) holds the CAs of tls_client_auth client
 	// certificates. With it, the public listener asks every TLS client
 	// for a certificate (without requiring one) and the mTLS client
@@ -216,7 +225,8 @@ type Config struct {
 	// DefaultClientLockCacheTTL if zero, no caching if negative.
 	ClientLockCacheTTL time.Duration
 	// MetricsToken, if set, is the bearer token /metrics requires; without
-	// it /metrics on the admin listener is open.
+	// it /metrics on the admin listener is open (New logs a warning unless
+	// Dev). It must be neither the admin token nor one of the secrets.
 	MetricsToken string
 	// AuditDisabled turns the audit trail off. It is on by default; turn
 	// it off only to measure what it costs.
@@ -255,6 +265,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.AccessTokenAlg, DefaultAccessTokenAlg)
 	setDefault(&c.JWKSMaxAge, DefaultJWKSMaxAge)
 	setDefault(&c.JanitorInterval, DefaultJanitorInterval)
+	setDefault(&c.HSTSMaxAge, DefaultHSTSMaxAge)
 	c.JanitorBatch = max(c.JanitorBatch, 0)
 	setDefault(&c.JanitorBatch, DefaultJanitorBatch)
 	setDefault(&c.KeyRotationInterval, DefaultKeyRotationInterval)
@@ -324,6 +335,15 @@ func (c Config) validateStore() error {
 	if len(c.AdminToken) < 32 {
 		errs = append(errs, errors.New("the admin token (IDVAUTH_ADMIN_TOKEN) must be at least 32 characters"))
 	}
+	if c.MetricsToken != "" {
+		// A scraper holds the metrics token: it must open nothing else.
+		if c.MetricsToken == c.AdminToken {
+			errs = append(errs, errors.New("the metrics token (IDVAUTH_METRICS_TOKEN) must not be the admin token"))
+		}
+		if slices.Contains(c.Secrets, c.MetricsToken) {
+			errs = append(errs, errors.New("the metrics token (IDVAUTH_METRICS_TOKEN) must not be one of the secrets (IDVAUTH_SECRETS)"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -356,6 +376,9 @@ func (c Config) validateDurations() error {
 	}
 	if c.RefreshTokenMaxLifetime < c.RefreshTokenTTL {
 		errs = append(errs, fmt.Errorf("refresh token maximum lifetime %s must be at least the refresh token lifetime %s", c.RefreshTokenMaxLifetime, c.RefreshTokenTTL))
+	}
+	if c.HSTSMaxAge > 0 && c.HSTSMaxAge < time.Second {
+		errs = append(errs, fmt.Errorf("HSTS max-age %s must be at least 1s (or 0 to send no Strict-Transport-Security)", c.HSTSMaxAge))
 	}
 	return errors.Join(errs...)
 }

@@ -174,5 +174,5 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, http.StatusNotFound, "not_found", "No such endpoint.")
 	})
-	return s.middleware("public", s.clients.StripCertHeader(mux))
+	return s.middleware("public", web.HSTS(s.cfg.HSTSMaxAge, s.clients.StripCertHeader(mux)))
 }

@@ -5,43 +5,16 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
+	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 )
 
-// middleware gives every request an ID (echoed in X-Request-Id), turns a
-// panic into a fixed 500 answer, and writes a debug access log. The log
-// holds method, path, status and duration: never headers, query or body.
+// middleware wraps a listener's handler (see web.Middleware), counting
+// every answer in the metrics.
 func (s *Server) middleware(name string, next http.Handler) http.Handler {
-	log := s.log.Named(name)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := s.reqIDs.Next()
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(web.WithRequestID(r.Context(), id))
-		sw := &web.StatusWriter{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				log.Error("panic while serving a request", zap.String("request_id", id), zap.String("path", r.URL.Path), zap.Any("panic", p))
-				if sw.Status == 0 {
-					web.WriteServerError(sw)
-				}
-			}
-			if s.metrics != nil {
-				s.metrics.Observe(name, endpointOf(r), max(sw.Status, http.StatusOK), time.Since(start))
-			}
-			if ce := log.Check(zap.DebugLevel, "request"); ce != nil {
-				ce.Write(zap.String("request_id", id), zap.String("method", r.Method), zap.String("path", r.URL.Path),
-					zap.Int("status", sw.Status), zap.Duration("duration", time.Since(start)))
-			}
-		}()
-		next.ServeHTTP(sw, r)
-	})
+	return web.Middleware(web.MiddlewareConfig{Name: name, Log: s.log.Named(name), IDs: s.reqIDs, Guard: framing.Check,
+		Observe: func(r *http.Request, status int, d time.Duration) { s.metrics.Observe(name, endpointOf(r), status, d) }}, next)
 }
 
 // publicEndpoints are the endpoint labels of the public listener.

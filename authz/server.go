@@ -28,6 +28,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/demo"
+	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/authz/internal/outbound"
@@ -121,6 +122,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.store.Close()
 		}
 		return nil, err
+	}
+	if cfg.MetricsToken == "" && !cfg.Dev {
+		s.log.Warn("/metrics on the admin listener is open to anyone who reaches it: keep the admin listener on a network " +
+			"that only operators and the scraper reach, or set IDVAUTH_METRICS_TOKEN (32+ characters, not the admin token)")
 	}
 	return s, nil
 }
@@ -367,9 +372,15 @@ const ShutdownTimeout = serve.ShutdownTimeout
 // ShutdownTimeout) and returns nil. It returns an error if a listener
 // fails.
 func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
+	tlsConfig := certs.ServerConfig(s.tlsCert, s.clientCAs != nil)
+	if tlsConfig == nil {
+		// Plain HTTP: framing sees the raw request heads, and refuses
+		// one that carries both Content-Length and Transfer-Encoding.
+		public = framing.Listen(public)
+	}
 	return serve.Run(ctx, s.log, []serve.Listener{
-		{Name: "public", Listener: public, Handler: s.PublicHandler(), TLS: certs.ServerConfig(s.tlsCert, s.clientCAs != nil)},
-		{Name: "admin", Listener: admin, Handler: s.AdminHandler()},
+		{Name: "public", Listener: public, Handler: s.PublicHandler(), TLS: tlsConfig},
+		{Name: "admin", Listener: framing.Listen(admin), Handler: s.AdminHandler()},
 	}, func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run)
 }
 

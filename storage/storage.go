@@ -185,6 +185,16 @@ type Consent struct {
 	GrantedAt time.Time
 }
 
+// Withdrawal is what UserStore.DeleteConsents removed.
+type Withdrawal struct {
+	// Consents is how many consents were withdrawn.
+	Consents int
+	// Tokens is how many usable access tokens, refresh tokens and
+	// authorization codes were revoked (records already consumed, and the
+	// records that only accompany a code, are removed but not counted).
+	Tokens int
+}
+
 // BrowserSession is the server-side record of a signed-in browser. The
 // cookie holds a random value; the store keeps only its digest (ID).
 type BrowserSession struct {
@@ -291,8 +301,13 @@ type UserStore interface {
 	// ListConsents returns the user's consents ordered by client ID.
 	ListConsents(ctx context.Context, userID string) ([]Consent, error)
 	// DeleteConsents withdraws the user's consent to clientID, or to every
-	// client when clientID is empty, and returns how many it removed.
-	DeleteConsents(ctx context.Context, userID, clientID string) (int, error)
+	// client when clientID is empty, and in the same step revokes the
+	// grants behind it: every token record (access and refresh tokens,
+	// authorization codes and what they carry) whose Subject is userID and
+	// whose client is clientID (any client when empty). Tokens are revoked
+	// even where no consent is left to remove (a grant may outlive its
+	// consent record); an ID that is no user revokes nothing.
+	DeleteConsents(ctx context.Context, userID, clientID string) (Withdrawal, error)
 
 	// CreateBrowserSession stores a session; ErrNotFound if the user does
 	// not exist, ErrAlreadyExists if the ID is taken.

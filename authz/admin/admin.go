@@ -39,7 +39,7 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]storage.User, error)
 	DeleteUser(ctx context.Context, id string) error
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
-	DeleteConsents(ctx context.Context, userID, clientID string) (int, error)
+	DeleteConsents(ctx context.Context, userID, clientID string) (storage.Withdrawal, error)
 	ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error)
 	ListTokensBySubject(ctx context.Context, subject string) ([]storage.Token, error)
 	ClearFailures(ctx context.Context, key string) error

@@ -151,7 +151,10 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) (reply, error) {
 }
 
 // userConsents withdraws a person's consents (DELETE): to one client with
-// ?client_id=, to all otherwise. The client must ask again next time.
+// ?client_id=, to all otherwise. The client must ask again next time, and
+// the grants behind the consents end now: the store revokes the person's
+// tokens of that client (or all) in the same step. The audit entry says
+// how many consents and tokens went.
 func (h *Handler) userConsents(w http.ResponseWriter, r *http.Request) (reply, error) {
 	ctx := r.Context()
 	if r.Method != http.MethodDelete {
@@ -161,11 +164,12 @@ func (h *Handler) userConsents(w http.ResponseWriter, r *http.Request) (reply, e
 	if _, err := h.store.GetUser(ctx, id); err != nil {
 		return reply{}, err
 	}
-	n, err := h.store.DeleteConsents(ctx, id, clientID)
+	wd, err := h.store.DeleteConsents(ctx, id, clientID)
 	if err != nil {
 		return reply{}, err
 	}
-	h.log.Info("consents withdrawn", web.RequestField(ctx), userField(id), zap.Int("count", n))
-	return reply{status: http.StatusOK, body: adminapi.ConsentWithdrawal{UserID: id, Withdrawn: n},
-		event: &event{typ: adminapi.EventConsentWithdrawn, clientID: clientID, subject: id, details: map[string]string{"withdrawn": strconv.Itoa(n)}}}, nil
+	h.log.Info("consents withdrawn", web.RequestField(ctx), userField(id), zap.Int("count", wd.Consents), zap.Int("tokens_revoked", wd.Tokens))
+	return reply{status: http.StatusOK, body: adminapi.ConsentWithdrawal{UserID: id, Withdrawn: wd.Consents, TokensRevoked: wd.Tokens},
+		event: &event{typ: adminapi.EventConsentWithdrawn, clientID: clientID, subject: id,
+			details: map[string]string{"withdrawn": strconv.Itoa(wd.Consents), "tokens_revoked": strconv.Itoa(wd.Tokens)}}}, nil
 }

@@ -34,6 +34,9 @@ type UserList struct {
 type ConsentWithdrawal struct {
 	UserID    string `json:"user_id"`
 	Withdrawn int    `json:"withdrawn"`
+	// TokensRevoked is how many usable access tokens, refresh tokens and
+	// authorization codes of the withdrawn grants were revoked.
+	TokensRevoked int `json:"tokens_revoked"`
 }
 
 // UserErasure is the answer of POST /admin/users/{id}/erase.

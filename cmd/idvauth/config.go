@@ -54,6 +54,7 @@ type fileConfig struct {
 	TLSKey            string        `yaml:"tls_key"`
 	TLSClientCA       string        `yaml:"tls_client_ca"`
 	TLSClientCertHdr  string        `yaml:"tls_client_cert_header"`
+	HSTSMaxAge        string        `yaml:"hsts_max_age"`
 	Scopes            []authz.Scope `yaml:"scopes"`
 
 	Audit                   string `yaml:"audit"`
@@ -146,6 +147,8 @@ var (
 		"", "PEM CA certificates of client certificates: enables tls_client_auth and self_signed_tls_client_auth"}
 	sTLSClientCertHeader = setting{"tls-client-cert-header", "IDVAUTH_TLS_CLIENT_CERT_HEADER", func(f *fileConfig) string { return f.TLSClientCertHdr },
 		"", "header in which a trusted proxy that ends TLS forwards the client certificate (URL-encoded PEM, nginx $ssl_client_escaped_cert)"}
+	sHSTSMaxAge = setting{"hsts-max-age", "IDVAUTH_HSTS_MAX_AGE", func(f *fileConfig) string { return f.HSTSMaxAge },
+		authz.DefaultHSTSMaxAge.String(), "Strict-Transport-Security max-age on the public listener's HTTPS answers (0: none; never on plain HTTP)"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
 	sAudit = setting{"audit", "IDVAUTH_AUDIT", func(f *fileConfig) string { return f.Audit },

@@ -380,6 +380,42 @@ func TestSettingsTLS(t *testing.T) {
 	}
 }
 
+// TestSettingsHSTS checks IDVAUTH_HSTS_MAX_AGE from flag, env and file:
+// one year by default, 0 turns it off, anything under a second or not a
+// duration is refused.
+func TestSettingsHSTS(t *testing.T) {
+	t.Parallel()
+	file := writeConfig(t, "hsts_max_age: 720h\n")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want time.Duration
+	}{
+		{"default", nil, nil, authz.DefaultHSTSMaxAge},
+		{"file", nil, []string{"--config", file}, 720 * time.Hour},
+		{"env beats file", map[string]string{"IDVAUTH_HSTS_MAX_AGE": "48h"}, []string{"--config", file}, 48 * time.Hour},
+		{"flag beats env", map[string]string{"IDVAUTH_HSTS_MAX_AGE": "48h"}, []string{"--config", file, "--hsts-max-age", "1h"}, time.Hour},
+		{"0 turns it off", nil, []string{"--hsts-max-age", "0"}, -1},
+		{"0s turns it off", map[string]string{"IDVAUTH_HSTS_MAX_AGE": "0s"}, nil, -1},
+	}
+	for _, tt := range tests {
+		sc, err := loadServe(t, tt.env, append([]string{"--dev"}, tt.args...)...)
+		if err != nil || sc.authz.HSTSMaxAge != tt.want {
+			t.Errorf("%s: HSTSMaxAge = %v, %v; want %v", tt.name, sc.authz.HSTSMaxAge, err, tt.want)
+		}
+	}
+	for v, want := range map[string]string{
+		"1y":    `IDVAUTH_HSTS_MAX_AGE: "1y" is not a duration`,
+		"-1h":   `IDVAUTH_HSTS_MAX_AGE: "-1h" must be at least 1s, or 0`,
+		"500ms": `IDVAUTH_HSTS_MAX_AGE: "500ms" must be at least 1s, or 0`,
+	} {
+		if _, err := loadServe(t, map[string]string{"IDVAUTH_HSTS_MAX_AGE": v}, "--dev"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("IDVAUTH_HSTS_MAX_AGE=%s: %v, want an error with %q", v, err, want)
+		}
+	}
+}
+
 // TestSettingsAuditAndLimits checks the audit, rate limit, client
 // authentication and metrics settings from flags, env and file.
 func TestSettingsAuditAndLimits(t *testing.T) {
@@ -507,6 +543,20 @@ func TestSettingsAuditAndLimitsErrors(t *testing.T) {
 			"IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)"},
 		{"metrics token is the admin token", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken, "IDVAUTH_ADMIN_TOKEN": adminToken}, nil,
 			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token is the admin token, both in the file", nil,
+			[]string{"--config", writeConfig(t, "admin_token: "+adminToken+"\nmetrics_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token in the file is the admin token flag", nil,
+			[]string{"--admin-token", adminToken, "--config", writeConfig(t, "metrics_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token in the env is the admin token in the file", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken},
+			[]string{"--config", writeConfig(t, "admin_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be the admin token"},
+		{"metrics token is a secret", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken, "IDVAUTH_SECRETS": "another-secret-0123456789abcdef0123," + adminToken}, nil,
+			"IDVAUTH_METRICS_TOKEN: must not be one of IDVAUTH_SECRETS"},
+		{"metrics token in the file is a secret in the file", nil,
+			[]string{"--config", writeConfig(t, "secrets: ["+adminToken+"]\nmetrics_token: "+adminToken+"\n")},
+			"IDVAUTH_METRICS_TOKEN: must not be one of IDVAUTH_SECRETS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,7 +30,9 @@ listener and the admin API on the admin listener.
 
 With --dev it is a one-command demo: in-memory storage unless a database URL
 is given, a generated admin token and secrets where none is set, two demo
-clients, and curl lines to paste. Nothing persists in --dev.
+clients, and curl lines to paste. Nothing persists in --dev. It hands out
+generated credentials, so it listens on loopback only: a public or admin
+address that is not loopback is refused unless --dev-allow-remote is given.
 
 Without --dev, IDVAUTH_DATABASE_URL, IDVAUTH_SECRETS and IDVAUTH_ADMIN_TOKEN
 are required. IDVAUTH_SECRETS is a comma-separated list of secrets of at
@@ -39,7 +43,9 @@ hash-chained audit trail (see 'idvauth audit'); --audit off turns it off
 (only to measure its cost) and --audit-retention drops old entries.
 IDVAUTH_METRICS_TOKEN (env or config file only: flags show in ps), if set,
 is the bearer token that /metrics on the admin listener requires; without
-it /metrics is open to whoever reaches the admin listener.
+it /metrics is open to whoever reaches the admin listener, and serve logs
+a warning at start (not with --dev). Keep the admin listener off the public
+network either way.
 
 SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`,
 		Example: `  # Demo on 127.0.0.1:8080 (public) and 127.0.0.1:8081 (admin)
@@ -58,9 +64,10 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd, env) },
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
+	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
-		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sLogLevel,
+		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
 		addFlag(cmd, s)
@@ -71,6 +78,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 // serveConfig is everything serve needs, resolved from flags, env and file.
 type serveConfig struct {
 	dev                 bool
+	devAllowRemote      bool
 	publicAddr          string
 	adminAddr           string
 	logLevel            zapcore.Level
@@ -92,6 +100,10 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	sc.authz.Dev = sc.dev
 	sc.publicAddr, _ = r.get(sPublicAddr)
 	sc.adminAddr, _ = r.get(sAdminAddr)
+	sc.devAllowRemote, _ = cmd.Flags().GetBool("dev-allow-remote")
+	if err := checkDevListeners(sc); err != nil {
+		return sc, err
+	}
 	lvl, _ := r.get(sLogLevel)
 	if sc.logLevel, err = zapcore.ParseLevel(lvl); err != nil {
 		return sc, fmt.Errorf("IDVAUTH_LOG_LEVEL: %q is not a level (debug, info, warn, error)", lvl)
@@ -141,10 +153,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if a.AllowPrivateOutbound, err = r.prefixes(sAllowPrivateOutbound); err != nil {
 		return sc, err
 	}
-	a.TLSCertFile, _ = r.get(sTLSCert)
-	a.TLSKeyFile, _ = r.get(sTLSKey)
-	a.TLSClientCAFile, _ = r.get(sTLSClientCA)
-	a.TLSClientCertHeader, _ = r.get(sTLSClientCertHeader)
+	if err := loadTLSSettings(r, a); err != nil {
+		return sc, err
+	}
 	if err := loadAbuseSettings(r, a); err != nil {
 		return sc, err
 	}
@@ -221,6 +232,8 @@ func loadCredentials(r *resolver, sc *serveConfig) error {
 			return errors.New("IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)")
 		case a.MetricsToken == a.AdminToken:
 			return errors.New("IDVAUTH_METRICS_TOKEN: must not be the admin token (a scraper should not hold the keys to the admin API; e.g. openssl rand -hex 32)")
+		case slices.Contains(a.Secrets, a.MetricsToken):
+			return errors.New("IDVAUTH_METRICS_TOKEN: must not be one of IDVAUTH_SECRETS (a scraper should not hold the key that encrypts signing keys; e.g. openssl rand -hex 32)")
 		}
 	}
 	return nil
@@ -387,6 +400,22 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	return nil
 }
 
+// loopbackOnly reports whether the listen address addr binds loopback
+// only: a loopback IP or localhost. A wildcard ("", 0.0.0.0, ::) or any
+// other name is not. An address that does not parse is left to the
+// listener to refuse.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
 // devIssuer is the issuer URL of a --dev server whose public listener is
 // at addr; a wildcard host becomes loopback.
 func devIssuer(addr net.Addr) string {
@@ -416,13 +445,14 @@ func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr
 	fmt.Fprintf(w, `%s
   idvauth is running in DEVELOPMENT mode (--dev).
 %s
-  Never use --dev in production.
+  Never use --dev in production, and never let it listen beyond loopback:
+  it shows its credentials to whoever reaches it.%s
 %s
 
   Issuer       %s
   Public       %s%s
   Admin API    http://%s
-`, bar, persist, bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
+`, bar, persist, remoteWarning(sc, publicAddr, adminAddr), bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
 	if sc.generatedAdminToken {
 		fmt.Fprintf(w, "  Admin token  %s   (generated for this run)\n", sc.authz.AdminToken)
 	}
@@ -454,6 +484,7 @@ Sign a person in (authorization code + PKCE + OpenID Connect):
 
   Demo person    username %s   password %s   (new on every start)
   Demo web app   client_id %s   client_secret %s
+  PKCE verifier of the URL below   %s
 
   Open this URL in a browser, sign in, allow; the page you land on shows the
   code and the curl line that redeems it:
@@ -467,9 +498,20 @@ Sign a person in (authorization code + PKCE + OpenID Connect):
 		d.Service.ClientID, d.Service.ClientSecret, iss,
 		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
 		iss, iss,
-		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.AuthorizeURL)
+		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.Verifier, d.AuthorizeURL)
 	printDevAdminHint(w, sc, adminAddr)
 	fmt.Fprintln(w, bar)
+}
+
+// remoteWarning is the banner's warning when --dev-allow-remote let a
+// listener bind beyond loopback; empty otherwise.
+func remoteWarning(sc serveConfig, publicAddr, adminAddr string) string {
+	if !sc.devAllowRemote || (loopbackOnly(publicAddr) && loopbackOnly(adminAddr)) {
+		return ""
+	}
+	return `
+  --dev-allow-remote: THIS DEMO LISTENS BEYOND LOOPBACK. Anyone who reaches it
+  can use the demo clients and person printed below.`
 }
 
 // printDevAdminHint ends the --dev banner's examples with the CLI's admin
@@ -500,4 +542,45 @@ func secretList(r *resolver) []string {
 		}
 	}
 	return out
+}
+
+// checkDevListeners refuses a --dev listener beyond loopback unless
+// --dev-allow-remote: --dev hands out generated credentials and the demo's
+// secrets.
+func checkDevListeners(sc serveConfig) error {
+	if !sc.dev || sc.devAllowRemote {
+		return nil
+	}
+	for _, l := range []struct {
+		s    setting
+		addr string
+	}{{sPublicAddr, sc.publicAddr}, {sAdminAddr, sc.adminAddr}} {
+		if !loopbackOnly(l.addr) {
+			return fmt.Errorf("--%s (%s) %q is not a loopback address: --dev listens on loopback only, since it hands out generated credentials "+
+				"and the demo's secrets (use 127.0.0.1:PORT, or add --dev-allow-remote to listen there anyway, only on a network you trust)",
+				l.s.flag, l.s.env, l.addr)
+		}
+	}
+	return nil
+}
+
+// loadTLSSettings reads the TLS files, the forwarded certificate header
+// and HSTS.
+func loadTLSSettings(r *resolver, a *authz.Config) error {
+	a.TLSCertFile, _ = r.get(sTLSCert)
+	a.TLSKeyFile, _ = r.get(sTLSKey)
+	a.TLSClientCAFile, _ = r.get(sTLSClientCA)
+	a.TLSClientCertHeader, _ = r.get(sTLSClientCertHeader)
+	var err error
+	if a.HSTSMaxAge, err = r.duration(sHSTSMaxAge); err != nil {
+		return err
+	}
+	switch {
+	case a.HSTSMaxAge == 0:
+		a.HSTSMaxAge = -1 // off
+	case a.HSTSMaxAge < time.Second:
+		v, _ := r.get(sHSTSMaxAge)
+		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", sHSTSMaxAge.env, v, sHSTSMaxAge.env)
+	}
+	return nil
 }

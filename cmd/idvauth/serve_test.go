@@ -23,7 +23,7 @@ func TestServeDevBanner(t *testing.T) {
 	needTools(t, "the banner's curl lines", "bash", "curl", "sed")
 	d := startDev(t, nil)
 
-	for _, want := range []string{"DEVELOPMENT mode (--dev)", "NOTHING PERSISTS", "Never use --dev in production", "(generated for this run)"} {
+	for _, want := range []string{"DEVELOPMENT mode (--dev)", "NOTHING PERSISTS", "Never use --dev in production", "never let it listen beyond loopback", "(generated for this run)"} {
 		if !strings.Contains(d.banner, want) {
 			t.Errorf("banner lacks %q", want)
 		}
@@ -270,6 +270,21 @@ func TestServeRefusesBadSettings(t *testing.T) {
 			want: []string{`unknown command "extra"`},
 		},
 		{
+			name: "dev on every interface",
+			args: []string{"--dev", "--public-addr", "0.0.0.0:0"},
+			want: []string{`--public-addr (IDVAUTH_PUBLIC_ADDR) "0.0.0.0:0" is not a loopback address`, "--dev-allow-remote"},
+		},
+		{
+			name: "dev admin listener on every interface",
+			args: []string{"--dev", "--admin-addr", ":0"},
+			want: []string{`--admin-addr (IDVAUTH_ADMIN_ADDR) ":0" is not a loopback address`, "--dev-allow-remote"},
+		},
+		{
+			name: "dev on a host name",
+			args: []string{"--dev", "--public-addr", "example.org:0"},
+			want: []string{`"example.org:0" is not a loopback address`},
+		},
+		{
 			name: "invalid public address",
 			args: []string{"--dev", "--public-addr", "127.0.0.1:-1"},
 			want: []string{"public listener"},
@@ -303,6 +318,47 @@ func TestServeRefusesBadSettings(t *testing.T) {
 				t.Error("stderr contains a secret or the admin token")
 			}
 		})
+	}
+}
+
+// TestServeDevAllowRemote: with --dev-allow-remote, --dev listens where
+// it is told, and its banner says so loudly.
+func TestServeDevAllowRemote(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, nil, "--public-addr", "0.0.0.0:0", "--dev-allow-remote")
+	if !strings.Contains(d.banner, "THIS DEMO LISTENS BEYOND LOOPBACK") {
+		t.Errorf("banner lacks the warning about listening beyond loopback:\n%s", redact(d.banner))
+	}
+	if !strings.Contains(d.banner, "never let it listen beyond loopback") {
+		t.Error("banner lacks the rule that --dev stays on loopback")
+	}
+}
+
+// TestLoopbackOnly checks which listen addresses --dev accepts without
+// --dev-allow-remote.
+func TestLoopbackOnly(t *testing.T) {
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.53:0", true},
+		{"[::1]:8080", true},
+		{"localhost:8080", true},
+		{"LOCALHOST:0", true},
+		{"[::ffff:127.0.0.1]:0", true},
+		{"0.0.0.0:8080", false},
+		{"[::]:8080", false},
+		{":8080", false},
+		{"192.0.2.7:8080", false},
+		{"[fe80::1%eth0]:8080", false},
+		{"example.org:8080", false},
+		{"localhost.example.org:8080", false},
+	}
+	for _, tt := range tests {
+		if got := loopbackOnly(tt.addr); got != tt.want {
+			t.Errorf("loopbackOnly(%q) = %v, want %v", tt.addr, got, tt.want)
+		}
 	}
 }
 

@@ -137,8 +137,9 @@ func usersWithdrawCmd(env lookupEnv) *cobra.Command {
 		Short: "Withdraw a person's consents, to every client or to one",
 		Long: `Withdraw what a person consented to: to one client with --client, to every
 client otherwise. The client must ask for consent again the next time the
-person signs in. Tokens already issued are not revoked (delete the person to
-end those at once).`,
+person signs in. The grants behind the consents end at once, on every
+replica: the person's access tokens, refresh tokens and authorization codes
+of that client (or of every client) are revoked.`,
 		Example: `  idvauth users withdraw-consents u_3mJr7AoUXx2Wqd9KvYg5Tw
   idvauth users withdraw-consents u_3mJr7AoUXx2Wqd9KvYg5Tw --client kyc-web -o json`,
 		Args: cobra.ExactArgs(1),
@@ -149,7 +150,8 @@ end those at once).`,
 				to = " to client " + client
 			}
 			return show(a, func(w io.Writer, cw adminapi.ConsentWithdrawal) error {
-				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s\n", cw.Withdrawn, plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to)
+				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s; revoked %d %s\n", cw.Withdrawn, plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to,
+					cw.TokensRevoked, plural(cw.TokensRevoked, "token", "tokens"))
 				return err
 			})(a.api.WithdrawConsents(a.ctx, args[0], client))
 		}),

@@ -134,11 +134,11 @@ func TestUsersLifecycle(t *testing.T) {
 	}
 
 	// withdraw-consents: nothing to withdraw yet, to all or to one client.
-	if out := mustCLI(t, env, "users", "withdraw-consents", id); out != "withdrew 0 consents of user "+id+"\n" {
-		t.Errorf("users withdraw-consents = %q, want %q", out, "withdrew 0 consents of user "+id+"\n")
+	if out := mustCLI(t, env, "users", "withdraw-consents", id); out != "withdrew 0 consents of user "+id+"; revoked 0 tokens\n" {
+		t.Errorf("users withdraw-consents = %q, want %q", out, "withdrew 0 consents of user "+id+"; revoked 0 tokens\n")
 	}
 	out = mustCLI(t, env, "users", "withdraw-consents", id, "--client", authz.DemoServiceID)
-	if want := "withdrew 0 consents of user " + id + " to client " + authz.DemoServiceID + "\n"; out != want {
+	if want := "withdrew 0 consents of user " + id + " to client " + authz.DemoServiceID + "; revoked 0 tokens\n"; out != want {
 		t.Errorf("users withdraw-consents --client = %q, want %q", out, want)
 	}
 	var cw adminapi.ConsentWithdrawal

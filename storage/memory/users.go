@@ -139,18 +139,41 @@ func (s *userStore) ListConsents(_ context.Context, userID string) ([]storage.Co
 	return out, nil
 }
 
-// DeleteConsents implements storage.UserStore.
-func (s *userStore) DeleteConsents(_ context.Context, userID, clientID string) (int, error) {
+// DeleteConsents implements storage.UserStore: the consents and the
+// tokens go under one lock.
+func (s *userStore) DeleteConsents(_ context.Context, userID, clientID string) (storage.Withdrawal, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	var w storage.Withdrawal
 	for k := range s.consents {
 		if k.user == userID && (clientID == "" || k.client == clientID) {
 			delete(s.consents, k)
-			n++
+			w.Consents++
 		}
 	}
-	return n, nil
+	if _, ok := s.users[userID]; !ok {
+		return w, nil
+	}
+	maps.DeleteFunc(s.tokens, func(_ tokenKey, t storage.Token) bool {
+		if t.Subject != userID || (clientID != "" && t.ClientID != clientID) {
+			return false
+		}
+		if countsAsGrant(t) {
+			w.Tokens++
+		}
+		return true
+	})
+	return w, nil
+}
+
+// countsAsGrant is whether revoking t counts in a storage.Withdrawal: an
+// access token, refresh token or authorization code not yet used up.
+func countsAsGrant(t storage.Token) bool {
+	switch t.Kind {
+	case storage.AccessToken, storage.RefreshToken, storage.AuthorizeCode:
+		return t.ConsumedAt.IsZero()
+	}
+	return false
 }
 
 // CreateBrowserSession implements storage.UserStore.

@@ -141,16 +141,32 @@ func (s *userStore) ListConsents(ctx context.Context, userID string) ([]storage.
 	return out, mapErr("list consents", err)
 }
 
-// DeleteConsents implements storage.UserStore.
-func (s *userStore) DeleteConsents(ctx context.Context, userID, clientID string) (int, error) {
+// DeleteConsents implements storage.UserStore in one transaction: the
+// consents, then the tokens of the grants behind them (only if userID is
+// a user, as in DeleteUser). Every replica reads token rows at
+// introspection and refresh, so the revocation holds everywhere at once.
+func (s *userStore) DeleteConsents(ctx context.Context, userID, clientID string) (storage.Withdrawal, error) {
+	var w storage.Withdrawal
 	if !textOK(userID) || !textOK(clientID) {
-		return 0, nil
+		return w, nil
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM consents WHERE user_id = $1 AND ($2 = '' OR client_id = $2)`, userID, clientID)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM consents WHERE user_id = $1 AND ($2 = '' OR client_id = $2)`, userID, clientID)
+		if err != nil {
+			return err
+		}
+		w.Consents = int(tag.RowsAffected())
+		return tx.QueryRow(ctx, `WITH revoked AS (
+			DELETE FROM tokens WHERE subject = $1 AND ($2 = '' OR client_id = $2)
+				AND EXISTS (SELECT 1 FROM users WHERE id = $1)
+			RETURNING kind, consumed_at)
+		SELECT count(*) FROM revoked WHERE kind IN ($3, $4, $5) AND consumed_at IS NULL`,
+			userID, clientID, string(storage.AccessToken), string(storage.RefreshToken), string(storage.AuthorizeCode)).Scan(&w.Tokens)
+	})
 	if err != nil {
-		return 0, mapErr(fmt.Sprintf("delete consents of user %q", userID), err)
+		return storage.Withdrawal{}, mapErr(fmt.Sprintf("delete consents of user %q", userID), err)
 	}
-	return int(tag.RowsAffected()), nil
+	return w, nil
 }
 
 // CreateBrowserSession implements storage.UserStore; the foreign key

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"Consents", testConsents},
 		{"ConsentNeedsUserAndClient", testConsentNeedsUserAndClient},
 		{"DeleteClientDeletesConsents", testDeleteClientDeletesConsents},
+		{"WithdrawConsentRevokesTokens", testWithdrawConsentRevokesTokens},
 		{"BrowserSessions", testBrowserSessions},
 		{"DeleteExpiredSessionsAndFailures", testDeleteExpiredSessionsAndFailures},
 		{"Failures", testFailures},

@@ -296,8 +296,8 @@ func lookUpOddPeople(t *testing.T, s storage.Store, v string, at time.Time) {
 	if l, err := s.ListConsents(ctx, v); err != nil || len(l) != 0 {
 		t.Errorf("ListConsents(%.20q) = %d, %v; want none", v, len(l), err)
 	}
-	if n, err := s.DeleteConsents(ctx, v, v); err != nil || n != 0 {
-		t.Errorf("DeleteConsents(%.20q) = %d, %v; want 0", v, n, err)
+	if n, err := s.DeleteConsents(ctx, v, v); err != nil || n.Consents != 0 {
+		t.Errorf("DeleteConsents(%.20q) = %+v, %v; want none", v, n, err)
 	}
 	if n, end, err := s.Failures(ctx, v, at); err != nil || n != 0 || !end.IsZero() {
 		t.Errorf("Failures(%.20q) = %d, %v, %v; want none", v, n, end, err)
@@ -483,25 +483,25 @@ func saveConsentKeepsCopy(t *testing.T, s storage.Store, c storage.Consent) {
 func withdrawConsents(t *testing.T, s storage.Store, toA storage.Consent, b string, others storage.Consent) {
 	ctx := context.Background()
 	u, a := toA.UserID, toA.ClientID
-	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n != 1 {
-		t.Errorf("DeleteConsents(one) = %d, %v; want 1", n, err)
+	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n.Consents != 1 {
+		t.Errorf("DeleteConsents(one) = %+v, %v; want 1 consent", n, err)
 	}
 	wantNotFound(t, errOf(s.GetConsent(ctx, u, a)), "GetConsent after withdrawal")
-	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n != 0 {
-		t.Errorf("DeleteConsents(one, again) = %d, %v; want 0", n, err)
+	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n.Consents != 0 {
+		t.Errorf("DeleteConsents(one, again) = %+v, %v; want 0 consents", n, err)
 	}
 	wantKept(t, errOf(s.GetConsent(ctx, u, b)), "the consent to another client")
 
 	// Withdraw all: the other user's consent stays.
 	mustSaveConsent(t, s, toA)
-	if n, err := s.DeleteConsents(ctx, u, ""); err != nil || n != 2 {
-		t.Errorf("DeleteConsents(all) = %d, %v; want 2", n, err)
+	if n, err := s.DeleteConsents(ctx, u, ""); err != nil || n.Consents != 2 {
+		t.Errorf("DeleteConsents(all) = %+v, %v; want 2 consents", n, err)
 	}
 	if l, err := s.ListConsents(ctx, u); err != nil || len(l) != 0 {
 		t.Errorf("ListConsents after withdrawing all = %d, %v; want none", len(l), err)
 	}
-	if n, err := s.DeleteConsents(ctx, u, ""); err != nil || n != 0 {
-		t.Errorf("DeleteConsents(all, again) = %d, %v; want 0", n, err)
+	if n, err := s.DeleteConsents(ctx, u, ""); err != nil || n.Consents != 0 {
+		t.Errorf("DeleteConsents(all, again) = %+v, %v; want 0 consents", n, err)
 	}
 	got, err := s.GetConsent(ctx, others.UserID, others.ClientID)
 	if err != nil {
@@ -766,4 +766,52 @@ func testConcurrentReservationsStopAtLimit(t *testing.T, s storage.Store) {
 		t.Fatalf("%d of %d concurrent reservations got through, want exactly %d", got, n, limit)
 	}
 	wantFailures(t, s, key, at, limit, at.Add(time.Hour))
+}
+
+// testWithdrawConsentRevokesTokens: withdrawing a consent revokes, in the
+// same step, every token record of that person and client (counting the
+// usable access tokens, refresh tokens and codes); withdrawing all
+// revokes those of every client. Nobody else's tokens go, and an ID that
+// is no user revokes nothing.
+func testWithdrawConsentRevokesTokens(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	p := newPeople(t, s)
+	ofUA := func(kind storage.TokenKind) storage.Token {
+		tok := newToken(p.a.ID, kind)
+		tok.Subject, tok.RequestID = p.u.ID, p.tu1.RequestID
+		mustCreateToken(t, s, tok)
+		return tok
+	}
+	code, pkce, rotated := ofUA(storage.AuthorizeCode), ofUA(storage.PKCE), ofUA(storage.RefreshToken)
+	if _, err := s.ConsumeToken(ctx, rotated.Kind, rotated.Signature, now()); err != nil {
+		t.Fatalf("ConsumeToken = %v", err)
+	}
+	withdraw := func(userID, clientID string, want storage.Withdrawal) {
+		t.Helper()
+		if got, err := s.DeleteConsents(ctx, userID, clientID); err != nil || got != want {
+			t.Errorf("DeleteConsents(%s, %q) = %+v, %v; want %+v", userID, clientID, got, err, want)
+		}
+	}
+	// The access token and the code count; the used refresh token and the
+	// PKCE record go uncounted.
+	withdraw(p.u.ID, p.a.ID, storage.Withdrawal{Consents: 1, Tokens: 2})
+	for _, tok := range []storage.Token{p.tu1, code, pkce, rotated} {
+		wantNotFound(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), string(tok.Kind)+" after its consent was withdrawn")
+	}
+	for _, tok := range []storage.Token{p.tu2, p.tv, p.tc} {
+		wantKept(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "token of another client or subject ("+string(tok.Kind)+")")
+	}
+	withdraw(p.u.ID, p.a.ID, storage.Withdrawal{})
+	// A token that outlived its consent record goes too.
+	late := ofUA(storage.AccessToken)
+	withdraw(p.u.ID, p.a.ID, storage.Withdrawal{Tokens: 1})
+	wantNotFound(t, errOf(s.GetToken(ctx, late.Kind, late.Signature)), "token without a consent record, after withdrawal")
+
+	// Withdrawing all: the consent to b and its refresh token.
+	withdraw(p.u.ID, "", storage.Withdrawal{Consents: 1, Tokens: 1})
+	wantNotFound(t, errOf(s.GetToken(ctx, p.tu2.Kind, p.tu2.Signature)), "refresh token after withdrawing all")
+	wantKept(t, errOf(s.GetBrowserSession(ctx, p.su1.ID)), "the person's browser session")
+	// An ID that is no user (the subject of a client's own token).
+	withdraw(p.a.ID, "", storage.Withdrawal{})
+	wantOthersKept(t, s, p)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -141,7 +142,10 @@ func (dm *Demo) Seed(ctx context.Context) (Clients, error) {
 }
 
 // Callback serves CallbackPath, where the demo web client lands: a
-// plain-text page with the code and the curl line that redeems it.
+// plain-text page with the code and the curl line that redeems it. The
+// demo client's secret and PKCE verifier are in that line only for a
+// request from this machine (Local); anyone else who reaches the listener
+// gets the page with placeholders and a note why.
 func (dm *Demo) Callback(w http.ResponseWriter, r *http.Request) {
 	d := dm.seeded.Load()
 	if !web.AllowGet(w, r) {
@@ -164,12 +168,22 @@ func (dm *Demo) Callback(w http.ResponseWriter, r *http.Request) {
 			q.Get("error"), q.Get("error_description"), q.Get("iss"))
 		return
 	}
+	secret, verifier, note := d.Web.ClientSecret, d.Verifier, ""
+	if !Local(r) {
+		secret, verifier = "CLIENT_SECRET", "CODE_VERIFIER"
+		note = `
+This request did not come from this machine (loopback), so the demo web
+app's client secret and PKCE code verifier are not shown here: take them
+from the terminal that runs 'idvauth serve --dev'. --dev is meant to
+listen on loopback only.
+`
+	}
 	fmt.Fprintf(w, `The demo web app got an authorization code (single use, valid for %s):
 
   code   %s
   state  %s
   iss    %s
-
+%s
 Redeem it (paste into a shell):
 
   curl -s -u '%s:%s' -d grant_type=authorization_code -d code=%s \
@@ -179,9 +193,25 @@ The answer holds an access token, an ID token and a refresh token. With the
 access token, ask who signed in:
 
   curl -s -H "Authorization: Bearer ACCESS_TOKEN" %s/userinfo
-`, dm.codeTTL, q.Get("code"), q.Get("state"), q.Get("iss"),
-		d.Web.ClientID, d.Web.ClientSecret, url.QueryEscape(q.Get("code")),
-		url.QueryEscape(dm.issuer+CallbackPath), d.Verifier, dm.issuer, dm.issuer)
+`, dm.codeTTL, q.Get("code"), q.Get("state"), q.Get("iss"), note,
+		d.Web.ClientID, secret, url.QueryEscape(q.Get("code")),
+		url.QueryEscape(dm.issuer+CallbackPath), verifier, dm.issuer, dm.issuer)
+}
+
+// Local reports whether r came from this machine: its TCP peer is a
+// loopback address and it names no other client in a forwarding header
+// (a reverse proxy on this machine forwards requests from anywhere).
+// X-Forwarded-For is never believed here, even from a trusted proxy.
+func Local(r *http.Request) bool {
+	if !clientip.Peer(r).IsLoopback() {
+		return false
+	}
+	for _, k := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip"} {
+		if _, ok := r.Header[k]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // seed registers the client in, or gives it a new secret if it exists.

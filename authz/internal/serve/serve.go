@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/internal/framing"
 )
 
 // Timeouts of the HTTP servers Run starts.
@@ -52,6 +54,7 @@ func Run(ctx context.Context, log *zap.Logger, listeners []Listener, loops ...fu
 			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          zap.NewStdLog(log.Named(l.Name)),
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+			ConnContext:       framing.ConnContext,
 			TLSConfig:         l.TLS,
 		}
 		servers[i] = srv
