@@ -47,6 +47,11 @@ type Client struct {
 	AccessTokenTTL time.Duration
 	// IntrospectionAllowed lets the client call the introspection endpoint.
 	IntrospectionAllowed bool
+	// IntrospectionAudiences are the audiences of the tokens the client
+	// may see active when it introspects: a token's aud must include one.
+	// Empty means the client's Audience, or without one the server's
+	// default audience.
+	IntrospectionAudiences []string
 	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID
 	// tokens (OpenID Connect Dynamic Client Registration); empty means the
 	// server's default.

@@ -21,6 +21,7 @@ func cloneClient(c storage.Client) storage.Client {
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.Scopes = slices.Clone(c.Scopes)
 	c.Audience = slices.Clone(c.Audience)
+	c.IntrospectionAudiences = slices.Clone(c.IntrospectionAudiences)
 	c.JWKS = slices.Clone(c.JWKS)
 	return c
 }

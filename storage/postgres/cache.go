@@ -143,6 +143,7 @@ func cloneClient(c storage.Client) storage.Client {
 	c.RedirectURIs = append([]string{}, c.RedirectURIs...)
 	c.Scopes = append([]string{}, c.Scopes...)
 	c.Audience = append([]string{}, c.Audience...)
+	c.IntrospectionAudiences = append([]string{}, c.IntrospectionAudiences...)
 	if c.JWKS != nil {
 		c.JWKS = append([]byte(nil), c.JWKS...)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // testClientAuthFields: the strong-authentication metadata of a client
-// round-trips through create, get, list and update, and a secret
+// (and its introspection audiences) round-trips through create, get, list and update, and a secret
 // rotation keeps it.
 func testClientAuthFields(t *testing.T, s storage.Store) {
 	ctx := context.Background()
@@ -20,6 +20,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	c.TLSClientAuth = storage.TLSClientAuth{SubjectDN: "CN=backend,O=Example,C=DE"}
 	c.CertificateBoundAccessTokens = true
 	c.TokenEndpointAudienceAllowed = true
+	c.IntrospectionAudiences = []string{"api-a", "api-b"}
 	mustStoreClient(t, s, c)
 
 	upd := c
@@ -28,6 +29,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	upd.JWKS = []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`)
 	upd.CertificateBoundAccessTokens = false
 	upd.TokenEndpointAudienceAllowed = false
+	upd.IntrospectionAudiences = []string{"api-c"}
 	upd.UpdatedAt = now().Add(time.Second)
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)
@@ -45,6 +47,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 		wantClient(t, s, upd)
 	}
 	upd.TLSClientAuth, upd.JWKSURI = storage.TLSClientAuth{}, "https://keys.example/jwks.json"
+	upd.IntrospectionAudiences = []string{}
 	upd.TokenEndpointAuthMethod = "self_signed_tls_client_auth"
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)

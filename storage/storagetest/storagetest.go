@@ -109,6 +109,7 @@ func newClient(name string) storage.Client {
 		RedirectURIs:            []string{},
 		Scopes:                  []string{"identity.verify", "identity.read_status"},
 		Audience:                []string{"idv-api", "other"},
+		IntrospectionAudiences:  []string{},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		AccessTokenTTL:          2 * time.Minute,
 		IntrospectionAllowed:    true,
