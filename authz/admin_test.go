@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -193,6 +194,10 @@ func testAdminRefusals(t *testing.T, cfg authz.Config) {
 		{"offline_access without refresh grant", "POST", "/admin/clients", js, `{"redirect_uris":["https://app.example/cb"],"scope":"openid offline_access"}`, "", 400, "invalid_client_metadata"},
 		{"audience with space", "POST", "/admin/clients", js, `{"audience":["a b"]}`, "", 400, "invalid_client_metadata"},
 		{"duplicate audience", "POST", "/admin/clients", js, `{"audience":["a","a"]}`, "", 400, "invalid_client_metadata"},
+		{"introspection audiences without introspection", "POST", "/admin/clients", js, `{"introspection_audiences":["api"]}`, "", 400, "invalid_client_metadata"},
+		{"introspection audience with space", "POST", "/admin/clients", js, `{"introspection_allowed":true,"introspection_audiences":["a b"]}`, "", 400, "invalid_client_metadata"},
+		{"duplicate introspection audience", "POST", "/admin/clients", js, `{"introspection_allowed":true,"introspection_audiences":["a","a"]}`, "", 400, "invalid_client_metadata"},
+		{"too many introspection audiences", "POST", "/admin/clients", js, `{"introspection_allowed":true,"introspection_audiences":[` + manyAudiences(21) + `]}`, "", 400, "invalid_client_metadata"},
 		{"negative ttl", "POST", "/admin/clients", js, `{"access_token_ttl":-1}`, "", 400, "invalid_client_metadata"},
 		{"ttl over max", "POST", "/admin/clients", js, `{"access_token_ttl":999999}`, "", 400, "invalid_client_metadata"},
 		{"duplicate id", "POST", "/admin/clients", js, `{"client_id":"demo-service"}`, "", 409, "already_exists"},
@@ -200,6 +205,8 @@ func testAdminRefusals(t *testing.T, cfg authz.Config) {
 		{"update unknown", "PUT", "/admin/clients/nobody", js, `{}`, "", 404, "not_found"},
 		{"update id mismatch", "PUT", "/admin/clients/demo-service", js, `{"client_id":"other"}`, "", 400, "invalid_client_metadata"},
 		{"update bad scope", "PUT", "/admin/clients/demo-service", js, `{"scope":"nope"}`, "", 400, "invalid_client_metadata"},
+		{"update introspection audiences without introspection", "PUT", "/admin/clients/demo-service", js, `{"scope":"identity.verify","introspection_audiences":["api"]}`, "", 400, "invalid_client_metadata"},
+		{"update duplicate introspection audience", "PUT", "/admin/clients/demo-resource-server", js, `{"grant_types":[],"introspection_allowed":true,"introspection_audiences":["a","a"]}`, "", 400, "invalid_client_metadata"},
 		{"delete unknown", "DELETE", "/admin/clients/nobody", "", "", "", 404, "not_found"},
 		{"rotate unknown", "POST", "/admin/clients/nobody/secret", "", "", "", 404, "not_found"},
 		{"wrong method", "PATCH", "/admin/clients", js, `{}`, "", 405, "method_not_allowed"},
@@ -231,6 +238,15 @@ func testAdminRefusals(t *testing.T, cfg authz.Config) {
 	if after := ts.listClients(t); after != before {
 		t.Errorf("refused admin requests changed the clients:\nbefore %s\nafter  %s", before, after)
 	}
+}
+
+// manyAudiences is n distinct audience values as a JSON array's items.
+func manyAudiences(n int) string {
+	vals := make([]string, n)
+	for i := range vals {
+		vals[i] = fmt.Sprintf(`"api-%d"`, i)
+	}
+	return strings.Join(vals, ",")
 }
 
 // TestLogsHoldNoSecrets drives every flow with debug logging and fails if

@@ -90,6 +90,7 @@ func clientJSON(c storage.Client) adminapi.ClientJSON {
 		Audience:                 nonNil(c.Audience),
 		AccessTokenTTL:           int64(c.AccessTokenTTL / time.Second),
 		IntrospectionAllowed:     c.IntrospectionAllowed,
+		IntrospectionAudiences:   nonNil(c.IntrospectionAudiences),
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 		ClientIDIssuedAt:         c.CreatedAt.Unix(),
 		UpdatedAt:                c.UpdatedAt.Unix(),
@@ -130,6 +131,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 		validIDTokenAlg,
 		h.validScopes,
 		validAudiences,
+		validIntrospectionAudiences,
 		h.validTTL,
 	} {
 		if err := check(in, &c); err != nil {
@@ -274,20 +276,39 @@ func (h *Handler) validScopes(in clientInput, c *storage.Client) *web.Error {
 // validAudiences sets the audience: at most maxAudiences values, each
 // valid and listed once.
 func validAudiences(in clientInput, c *storage.Client) *web.Error {
-	if len(in.Audience) > maxAudiences {
-		return invalidMetadata(fmt.Sprintf("at most %d audience values", maxAudiences))
+	var err *web.Error
+	c.Audience, err = audienceList("audience", in.Audience)
+	return err
+}
+
+// validIntrospectionAudiences sets the introspection audiences, which
+// only a client allowed to introspect may have; checked like audience.
+func validIntrospectionAudiences(in clientInput, c *storage.Client) *web.Error {
+	if len(in.IntrospectionAudiences) > 0 && !c.IntrospectionAllowed {
+		return invalidMetadata("introspection_audiences is for clients with introspection_allowed")
 	}
-	c.Audience = []string{}
-	for _, a := range in.Audience {
+	var err *web.Error
+	c.IntrospectionAudiences, err = audienceList("introspection_audiences", in.IntrospectionAudiences)
+	return err
+}
+
+// audienceList checks the audience values in of metadata field name: at
+// most maxAudiences, each valid and listed once. The list is never nil.
+func audienceList(name string, in []string) ([]string, *web.Error) {
+	if len(in) > maxAudiences {
+		return nil, invalidMetadata(fmt.Sprintf("at most %d %s values", maxAudiences, name))
+	}
+	out := []string{}
+	for _, a := range in {
 		if err := ValidAudience(a); err != nil {
-			return invalidMetadata("audience: " + err.Error())
+			return nil, invalidMetadata(name + ": " + err.Error())
 		}
-		if slices.Contains(c.Audience, a) {
-			return invalidMetadata(fmt.Sprintf("audience %q is listed twice", a))
+		if slices.Contains(out, a) {
+			return nil, invalidMetadata(fmt.Sprintf("%s %q is listed twice", name, a))
 		}
-		c.Audience = append(c.Audience, a)
+		out = append(out, a)
 	}
-	return nil
+	return out, nil
 }
 
 // validTTL sets the access token lifetime: 0 (the server's default) up to

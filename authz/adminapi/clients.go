@@ -35,10 +35,14 @@ type ClientJSON struct {
 	Audience                     []string `json:"audience"`
 	AccessTokenTTL               int64    `json:"access_token_ttl"`
 	IntrospectionAllowed         bool     `json:"introspection_allowed"`
-	IDTokenSignedResponseAlg     string   `json:"id_token_signed_response_alg,omitempty"`
-	ClientIDIssuedAt             int64    `json:"client_id_issued_at,omitempty"`
-	ClientSecretExpiresAt        int64    `json:"client_secret_expires_at"`
-	UpdatedAt                    int64    `json:"updated_at,omitempty"`
+	// IntrospectionAudiences are the audiences of the tokens the client
+	// may see active at the introspection endpoint; empty means its
+	// audience, or without one the server's default audience.
+	IntrospectionAudiences   []string `json:"introspection_audiences"`
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
+	ClientIDIssuedAt         int64    `json:"client_id_issued_at,omitempty"`
+	ClientSecretExpiresAt    int64    `json:"client_secret_expires_at"`
+	UpdatedAt                int64    `json:"updated_at,omitempty"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -70,6 +74,7 @@ type ClientMetadata struct {
 	Audience                              []string `json:"audience"`
 	AccessTokenTTL                        int64    `json:"access_token_ttl"`
 	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
+	IntrospectionAudiences                []string `json:"introspection_audiences,omitempty"`
 	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
 }
 
@@ -99,6 +104,7 @@ func (c ClientJSON) Metadata() ClientMetadata {
 		Audience:                              audience,
 		AccessTokenTTL:                        c.AccessTokenTTL,
 		IntrospectionAllowed:                  c.IntrospectionAllowed,
+		IntrospectionAudiences:                c.IntrospectionAudiences,
 		IDTokenSignedResponseAlg:              c.IDTokenSignedResponseAlg,
 	}
 }
