@@ -83,7 +83,8 @@ const maxTokenLen = 8 << 10
 
 // handleIntrospect serves /oauth2/introspect (RFC 7662). The caller must
 // authenticate as a client with introspection_allowed. Any token that is
-// not an active token of ours is {"active": false} and nothing more.
+// not an active token of ours for one of the caller's introspection
+// audiences is {"active": false} and nothing more.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if oe := web.ReadForm(w, r); oe != nil {
@@ -91,7 +92,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := storage.AuditEntry{Type: adminapi.EventTokenIntrospected, Actor: audit.Anonymous, ClientID: clientauth.ClaimedID(r), IP: s.ips.String(r)}
-	if !s.introspectionCaller(w, r, &e) {
+	caller := s.introspectionCaller(w, r, &e)
+	if caller == nil {
 		return
 	}
 	if !r.PostForm.Has("token") {
@@ -133,6 +135,11 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		answerInactive()
 		return
 	}
+	if !slices.ContainsFunc(ar.GetGrantedAudience(), func(a string) bool { return slices.Contains(caller.IntrospectionAudiences(), a) }) {
+		e.Details["reason"] = "audience" // a token for another resource server
+		answerInactive()
+		return
+	}
 	sess = ar.GetSession().(*session)
 	resp := introspectionOf(s.cfg.Issuer, ar, sess)
 	e.Subject = sess.Subject
@@ -149,8 +156,8 @@ var inactive = []byte(`{"active":false}` + "\n")
 
 // introspectionCaller authenticates the caller of introspection, which
 // must be allowed to introspect, and completes its audit entry e. On a
-// refusal it answers (after auditing it) and returns false.
-func (s *Server) introspectionCaller(w http.ResponseWriter, r *http.Request, e *storage.AuditEntry) bool {
+// refusal it answers (after auditing it) and returns nil.
+func (s *Server) introspectionCaller(w http.ResponseWriter, r *http.Request, e *storage.AuditEntry) *clientauth.Client {
 	ctx := r.Context()
 	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
 	if err != nil {
@@ -158,22 +165,23 @@ func (s *Server) introspectionCaller(w http.ResponseWriter, r *http.Request, e *
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
 		if e.Outcome != "too_many_requests" && s.trail.Append(ctx, *e) != nil {
 			web.WriteUnavailable(w, "The request could not be recorded; retry.")
-			return false
+			return nil
 		}
 		writeFositeJSON(w, err)
-		return false
+		return nil
 	}
 	e.ClientID, e.Actor = caller.GetID(), audit.Client(caller.GetID())
-	if !caller.(*clientauth.Client).Rec.IntrospectionAllowed {
+	c := caller.(*clientauth.Client)
+	if !c.Rec.IntrospectionAllowed {
 		e.Outcome = "unauthorized_client"
 		if s.trail.Append(ctx, *e) != nil {
 			web.WriteUnavailable(w, "The request could not be recorded; retry.")
-			return false
+			return nil
 		}
 		web.WriteError(w, http.StatusUnauthorized, "unauthorized_client", "This client may not call the introspection endpoint.")
-		return false
+		return nil
 	}
-	return true
+	return c
 }
 
 // introspectionOf is the answer of the server issuer for the active token

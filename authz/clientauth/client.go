@@ -37,6 +37,16 @@ func (c *Client) GetScopes() fosite.Arguments        { return c.Rec.Scopes }
 func (c *Client) IsPublic() bool                     { return c.Rec.TokenEndpointAuthMethod == "none" }
 func (c *Client) GetAudience() fosite.Arguments      { return c.Audience }
 
+// IntrospectionAudiences are the audiences of the tokens the client may
+// see active when it introspects: its registered introspection
+// audiences, or else its (effective) Audience.
+func (c *Client) IntrospectionAudiences() []string {
+	if len(c.Rec.IntrospectionAudiences) > 0 {
+		return c.Rec.IntrospectionAudiences
+	}
+	return c.Audience
+}
+
 // GetEffectiveLifespan applies the client's access_token_ttl, capped by the
 // server's maximum.
 func (c *Client) GetEffectiveLifespan(_ fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {
