@@ -43,8 +43,13 @@ bits) and returns it once: store it now, it cannot be shown again.`,
 		Example: `  # A backend service that starts verifications
   idvauth clients create --name "KYC backend" --scope "identity.verify identity.read_status" --audience idv-api
 
-  # A resource server that may introspect tokens and get none itself
+  # A resource server that may introspect tokens and get none itself; it
+  # sees active only tokens for its audience (here the default, idv-api)
   idvauth clients create --id idv-api --name "IDV API" --grant-type '' --introspection-allowed -o json
+
+  # A resource server that introspects the tokens of two audiences
+  idvauth clients create --name "Status API" --grant-type '' --introspection-allowed \
+    --introspection-audience idv-api --introspection-audience status-api -o json
 
   # A web app that signs people in (authorization code + PKCE, refresh tokens)
   idvauth clients create --name "Onboarding web" --grant-type authorization_code --grant-type refresh_token \
@@ -171,11 +176,13 @@ func addClientFlags(cmd *cobra.Command) {
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
 	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
+	f.StringArray("introspection-audience", nil, "audience of the tokens this resource server may see active when it introspects (repeatable); none: its --audience, or the server's default audience")
 }
 
 // applyClientFlags copies the flags of addClientFlags that the user set
 // onto c. A new --auth-method drops the keys, certificate subject and
-// assertion audience switch of the old one unless they are given again.
+// assertion audience switch of the old one unless they are given again;
+// --introspection-allowed=false drops the introspection audiences.
 func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 	f := cmd.Flags()
 	tlsSubject := []*string{&c.TLSClientAuthSubjectDN, &c.TLSClientAuthSANDNS, &c.TLSClientAuthSANURI, &c.TLSClientAuthSANIP, &c.TLSClientAuthSANEmail}
@@ -213,7 +220,8 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 			*dst, _ = f.GetString(name)
 		}
 	}
-	for name, dst := range map[string]*[]string{"audience": &c.Audience, "redirect-uri": &c.RedirectURIs} {
+	for name, dst := range map[string]*[]string{"audience": &c.Audience, "redirect-uri": &c.RedirectURIs,
+		"introspection-audience": &c.IntrospectionAudiences} {
 		if f.Changed(name) {
 			*dst, _ = f.GetStringArray(name)
 		}
@@ -223,6 +231,9 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}
+	}
+	if !c.IntrospectionAllowed && !f.Changed("introspection-audience") {
+		c.IntrospectionAudiences = nil // only for introspecting clients
 	}
 	if f.Changed("grant-type") {
 		gts, _ := f.GetStringArray("grant-type")
@@ -316,6 +327,9 @@ func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
 		}
 		fmt.Fprintf(tw, "access_token_ttl\t%s\n", ttl(c.AccessTokenTTL))
 		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)
+		if c.IntrospectionAllowed || len(c.IntrospectionAudiences) > 0 {
+			fmt.Fprintf(tw, "introspection_audiences\t%s\n", dash(strings.Join(c.IntrospectionAudiences, " ")))
+		}
 		if c.ClientIDIssuedAt > 0 {
 			fmt.Fprintf(tw, "created\t%s\n", time.Unix(c.ClientIDIssuedAt, 0).UTC().Format(time.RFC3339))
 		}

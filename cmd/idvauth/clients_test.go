@@ -193,6 +193,50 @@ func TestClientsLifecycle(t *testing.T) {
 
 // TestClientsAdminToken checks the admin token: a wrong one is refused with
 // a message saying so, and --admin-token beats IDVAUTH_ADMIN_TOKEN.
+// TestClientsIntrospectionAudiences: --introspection-audience registers
+// the audiences a resource server introspects, get shows them, and the
+// server answers active only for tokens of those audiences.
+func TestClientsIntrospectionAudiences(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken})
+	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
+	rsID, svcID := "status-api-"+randHex(t), "kyc-"+randHex(t)
+	rs := decodeClient(t, mustCLI(t, env, "clients", "create", "--id", rsID, "--grant-type", "", "--introspection-allowed",
+		"--introspection-audience", "api-a", "--introspection-audience", "api-b", "-o", "json"))
+	if got := tableRows(mustCLI(t, env, "clients", "get", rsID))["introspection_audiences"]; got != "api-a api-b" {
+		t.Errorf("clients get: introspection_audiences = %q, want %q", got, "api-a api-b")
+	}
+	if got := getClient(t, env, rsID).IntrospectionAudiences; !slices.Equal(got, []string{"api-a", "api-b"}) {
+		t.Errorf("clients get -o json: introspection_audiences = %q, want [api-a api-b]", got)
+	}
+	svc := decodeClient(t, mustCLI(t, env, "clients", "create", "--id", svcID, "--scope", "identity.verify", "--audience", "api-b", "-o", "json"))
+	tok, err := ccToken(t, d, svcID, svc.ClientSecret, "identity.verify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := introspect(t, d, rsID, rs.ClientSecret, tok.AccessToken); got["active"] != true {
+		t.Errorf("introspection of a token for api-b by %s = %v, want active", rsID, got)
+	}
+	mustCLI(t, env, "clients", "update", rsID, "--introspection-audience", "api-a")
+	if got := introspect(t, d, rsID, rs.ClientSecret, tok.AccessToken); len(got) != 1 || got["active"] != false {
+		t.Errorf("introspection of a token for api-b by %s, now for api-a only = %v, want exactly active false", rsID, got)
+	}
+	// Not introspecting any more: the audiences go too.
+	mustCLI(t, env, "clients", "update", rsID, "--introspection-allowed=false")
+	if got := getClient(t, env, rsID); got.IntrospectionAllowed || len(got.IntrospectionAudiences) != 0 {
+		t.Errorf("after --introspection-allowed=false: introspection_allowed %t, introspection_audiences %q; want false, none",
+			got.IntrospectionAllowed, got.IntrospectionAudiences)
+	}
+}
+
+// decodeClient decodes the -o json output of a clients command.
+func decodeClient(t testing.TB, out string) adminapi.ClientJSON {
+	t.Helper()
+	var c adminapi.ClientJSON
+	decodeJSON(t, "clients -o json", out, &c)
+	return c
+}
+
 func TestClientsAdminToken(t *testing.T) {
 	t.Parallel()
 	d := startDev(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken})
