@@ -24,6 +24,8 @@ func FuzzClientJSON(f *testing.F) {
 		`{"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_subject_dn":"CN=backend,O=Example"}`,
 		`{"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://keys.example/jwks.json"}`,
 		`{"grant_types":[],"introspection_allowed":true,"audience":["idv-api","other"]}`,
+		`{"grant_types":[],"introspection_allowed":true,"introspection_audiences":["api-a","api-b"]}`,
+		`{"introspection_audiences":["api-a"]}`,
 		`{"access_token_ttl":3600,"id_token_signed_response_alg":"ES256"}`,
 		`{"grant_types":["password"]}`, `{"redirect_uris":["https://*.example/cb"]}`, `{"access_token_ttl":-1}`, `[]`, `null`, `{"scope":"`,
 	} {
@@ -54,6 +56,9 @@ func FuzzClientJSON(f *testing.F) {
 			if validRedirectURI(u, public) != nil {
 				t.Fatalf("accepted redirect URI %q", u)
 			}
+		}
+		if len(c.IntrospectionAudiences) > 0 && !c.IntrospectionAllowed {
+			t.Fatalf("accepted introspection_audiences %q without introspection_allowed", c.IntrospectionAudiences)
 		}
 		if c.AccessTokenTTL < 0 || c.AccessTokenTTL > h.cfg.MaxAccessTokenTTL {
 			t.Fatalf("accepted access_token_ttl %s", c.AccessTokenTTL)
