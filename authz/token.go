@@ -53,7 +53,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	sess := &session{}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
-		err = spentGrant(gt, err)
+		err = spentGrant(gt, ownCause(err))
 		if gt == grantAuthorizationCode && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidGrant.ErrorField {
 			s.burnCode(ctx, form.Get("code"))
 		}
@@ -73,7 +73,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		s.writeTokenError(w, r, ar, spentGrant(gt, err))
+		s.writeTokenError(w, r, ar, spentGrant(gt, ownCause(err)))
 		return
 	}
 	if err := s.checkGrantStands(ctx, gt, form, ar); err != nil {
@@ -111,6 +111,28 @@ func spentGrant(gt string, err error) error {
 	if errors.Is(err, errTokenReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
 		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrNotFound) {
 		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used by another request.").WithWrap(err)
+	}
+	return err
+}
+
+// ownCause returns the answer a store adapter gave, when fosite wrapped it
+// in server_error: a store outage (temporarily_unavailable, 503) or a
+// client deleted while its grant was redeemed (invalid_client) must not
+// become a 500. Other errors pass as they are.
+func ownCause(err error) error {
+	if fosite.ErrorToRFC6749Error(err).ErrorField != fosite.ErrServerError.ErrorField {
+		return err
+	}
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		var inner *fosite.RFC6749Error
+		if !errors.As(e, &inner) {
+			return err
+		}
+		switch inner.ErrorField {
+		case fosite.ErrTemporarilyUnavailable.ErrorField, fosite.ErrInvalidClient.ErrorField:
+			return inner
+		}
+		e = inner
 	}
 	return err
 }
