@@ -18,7 +18,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // adminDo makes an admin API call with the admin token and returns status
@@ -29,7 +28,7 @@ func (ts *testServer) adminDo(t testing.TB, method, path, contentType, body stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -75,7 +74,7 @@ func (ts *testServer) listClients(t testing.TB) string {
 }
 
 func TestAdminClientLifecycle(t *testing.T) {
-	testutil.Backends(t, testAdminClientLifecycle)
+	backends(t, testAdminClientLifecycle)
 }
 
 func testAdminClientLifecycle(t *testing.T, cfg authz.Config) {
@@ -147,7 +146,7 @@ func testAdminClientLifecycle(t *testing.T, cfg authz.Config) {
 }
 
 func TestAdminRefusals(t *testing.T) {
-	testutil.Backends(t, testAdminRefusals)
+	backends(t, testAdminRefusals)
 }
 
 func testAdminRefusals(t *testing.T, cfg authz.Config) {
@@ -218,7 +217,7 @@ func testAdminRefusals(t *testing.T, cfg authz.Config) {
 			req, _ := http.NewRequest(tt.method, ts.Admin+tt.path, strings.NewReader(tt.body))
 			switch tt.token {
 			case "":
-				req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
+				req.Header.Set("Authorization", "Bearer "+testAdminToken)
 			case "-":
 			default:
 				req.Header.Set("Authorization", "Bearer "+tt.token)
@@ -328,7 +327,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if logs.Len() == 0 {
 		t.Fatal("no logs observed: the test would prove nothing")
 	}
-	secrets := []string{svc.ClientSecret, rs.ClientSecret, tok.AccessToken, testutil.AdminToken, testutil.Secret, created.ClientSecret, rotated.ClientSecret,
+	secrets := []string{svc.ClientSecret, rs.ClientSecret, tok.AccessToken, testAdminToken, testSecret, created.ClientSecret, rotated.ClientSecret,
 		web.ClientSecret, testPassword, "a wrong password 123", code, v, nonce, first.AccessToken, first.RefreshToken, first.IDToken,
 		second.AccessToken, second.RefreshToken, "logcheck@example.com", user.Name, "logcheck"}
 	secrets = append(secrets, cookies...)

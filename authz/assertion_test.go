@@ -22,7 +22,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -83,7 +82,7 @@ func (ts *testServer) createClient(t testing.TB, in map[string]any) adminapi.Cli
 }
 
 func TestPrivateKeyJWT(t *testing.T) {
-	testutil.Backends(t, testPrivateKeyJWT)
+	backends(t, testPrivateKeyJWT)
 }
 
 func testPrivateKeyJWT(t *testing.T, cfg authz.Config) {

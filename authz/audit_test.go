@@ -98,7 +98,7 @@ func ofType(es []adminapi.AuditEntryJSON, typ string) []adminapi.AuditEntryJSON 
 // TestAuditTrailRecordsEvents drives issuance, introspection, revocation,
 // refusals and admin calls, and reads them back from the trail.
 func TestAuditTrailRecordsEvents(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
 		code, _, body := post(t, ts.Public+"/oauth2/token", svc.ClientID, svc.ClientSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}})
@@ -126,7 +126,7 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 				t.Errorf("entry %+v lacks a field", e)
 			}
 			raw, _ := json.Marshal(e)
-			for _, secretText := range []string{svc.ClientSecret, rs.ClientSecret, tok, created.ClientSecret, "wrong-secret", testutil.AdminToken} {
+			for _, secretText := range []string{svc.ClientSecret, rs.ClientSecret, tok, created.ClientSecret, "wrong-secret", testAdminToken} {
 				if secretText != "" && strings.Contains(string(raw), secretText) {
 					t.Errorf("entry %d holds a secret or token: %s", e.Seq, raw)
 				}
@@ -219,7 +219,7 @@ func TestAuditAdminRefusals(t *testing.T) {
 // workers and checks that each token that arrived has exactly one
 // token.issued entry, and that the chain verifies.
 func TestAuditEveryIssuedTokenHasOneEntry(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg.RateLimits.TokenPerClient = -1
 		ts := startServer(t, cfg)
 		svc := ts.Demo.Service
@@ -321,7 +321,7 @@ func TestAuditVerifyFindsTampering(t *testing.T) {
 // TestAuditRetention drops old entries behind a checkpoint: the rest
 // still verifies, and the checkpoint names what was dropped.
 func TestAuditRetention(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		clock := testutil.NewClock(time.Now())
 		cfg.Now = clock.Now
 		cfg.AuditRetention = time.Hour
@@ -405,7 +405,7 @@ func TestAuditVerifyFindsTruncation(t *testing.T) {
 // only what came after it, and a head that no longer matches, or lies
 // beyond the chain, is a broken trail.
 func TestAuditVerifyInParts(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ts.issueTokens(t, 5)
 		whole := ts.auditVerify(t)

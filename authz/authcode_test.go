@@ -17,7 +17,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // cheapArgon2 keeps password hashing fast in tests; production parameters
@@ -80,7 +79,7 @@ func startCodeFlow(t testing.TB, cfg authz.Config) (*testServer, adminapi.UserJS
 }
 
 func TestAuthorizationCodeFlow(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, user, c, b := startCodeFlow(t, cfg)
 		state, verifier, nonce := randomString(24), oauth2.GenerateVerifier(), randomString(24)
 
@@ -294,7 +293,7 @@ func newCode(t testing.TB, ts *testServer, b *browser, c webClient, verifier str
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		first := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
@@ -336,7 +335,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestCodeSingleUseAndPKCE(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 
@@ -377,7 +376,7 @@ func TestCodeSingleUseAndPKCE(t *testing.T) {
 }
 
 func TestPublicClientNeedsPKCE(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		ts.createUser(t, "ada")
 		c := ts.createWebClient(t, adminapi.ClientJSON{TokenEndpointAuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"}})
@@ -416,7 +415,7 @@ func TestPublicClientNeedsPKCE(t *testing.T) {
 }
 
 func TestRedirectURIMustMatchExactly(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		c := ts.createWebClient(t, adminapi.ClientJSON{RedirectURIs: []string{"https://app.example/callback", "http://127.0.0.1:8000/cb"}})
 		b := newBrowser(t)
@@ -452,7 +451,7 @@ func TestRedirectURIMustMatchExactly(t *testing.T) {
 }
 
 func TestPromptNoneAndLogin(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		none := oauth2.SetAuthURLParam("prompt", "none")
@@ -507,7 +506,7 @@ func TestPromptNoneAndLogin(t *testing.T) {
 }
 
 func TestConsentRememberedAndWithdrawn(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		narrow := oauth2.SetAuthURLParam("scope", "openid identity.verify")
@@ -533,7 +532,7 @@ func TestConsentRememberedAndWithdrawn(t *testing.T) {
 }
 
 func TestCSRFAndLogout(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		p := b.follow(ts.Public, b.get(authURL(c, "state-csrf-01", v, "nonce-csrf-01")))
@@ -593,7 +592,7 @@ func TestCSRFAndLogout(t *testing.T) {
 }
 
 func TestLoginThrottling(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg = codeFlowConfig(cfg)
 		cfg.LoginMaxFailures = 3
 		cfg.LoginMaxFailuresPerIP = 8
@@ -644,7 +643,7 @@ func TestLoginThrottling(t *testing.T) {
 // succeed, and since the rest are reuse, whatever was issued ends up
 // inactive.
 func TestConcurrentReuseRevokesAll(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		const n = 8
@@ -698,7 +697,7 @@ func TestConcurrentReuseRevokesAll(t *testing.T) {
 // demo person's credentials, and the dev callback page that shows how to
 // redeem the code. Seeding twice (a restart on one database) works too.
 func TestDemoSignIn(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg = codeFlowConfig(cfg)
 		cfg.Dev = true
 		ts := startServer(t, cfg)

@@ -14,16 +14,15 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // benchBackends runs fn with the audit trail on and, as "noaudit", off
 // (the ratio is what the trail costs), each on the memory store and on
-// PostgreSQL (testutil.Backends).
+// PostgreSQL (backends).
 func benchBackends(b *testing.B, fn func(b *testing.B, cfg authz.Config)) {
-	b.Run("audit", func(b *testing.B) { testutil.Backends(b, fn) })
+	b.Run("audit", func(b *testing.B) { backends(b, fn) })
 	b.Run("noaudit", func(b *testing.B) {
-		testutil.Backends(b, func(b *testing.B, cfg authz.Config) {
+		backends(b, func(b *testing.B, cfg authz.Config) {
 			cfg.AuditDisabled = true
 			fn(b, cfg)
 		})
@@ -105,7 +104,7 @@ func BenchmarkClientAuthFailure(b *testing.B) {
 			name = "fresh"
 		}
 		b.Run(name, func(b *testing.B) {
-			testutil.Backends(b, func(b *testing.B, cfg authz.Config) {
+			backends(b, func(b *testing.B, cfg authz.Config) {
 				cfg.Logger, cfg.JanitorInterval = zap.NewNop(), -1
 				cfg.RateLimits = authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: -1, PerIP: -1, FailedPerIP: -1}
 				cfg.ClientAuthMaxFailures, cfg.ClientAuthMaxFailuresPerIP = 1<<30, 1<<30

@@ -15,7 +15,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // jwksJSON is the JSON Web Key Set of keys (public or private parts, as
@@ -52,7 +51,7 @@ func mustKey(t testing.TB, alg jose.SignatureAlgorithm) jose.JSONWebKey {
 func pub(k jose.JSONWebKey) jose.JSONWebKey { return k.Public() }
 
 func TestAdminClientAuthMetadata(t *testing.T) {
-	testutil.Backends(t, testAdminClientAuthMetadata)
+	backends(t, testAdminClientAuthMetadata)
 }
 
 func testAdminClientAuthMetadata(t *testing.T, cfg authz.Config) {

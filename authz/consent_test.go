@@ -10,7 +10,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
@@ -53,7 +52,7 @@ func (ts *testServer) requireActive(t testing.TB, tok string) {
 // alone, and says in its answer and audit entry how many tokens went;
 // withdrawing all ends every grant.
 func TestConsentWithdrawalEndsGrants(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, user, c, b := startCodeFlow(t, cfg)
 		other := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "Other app"})
 		v := oauth2.GenerateVerifier()
@@ -90,7 +89,7 @@ func TestConsentWithdrawalEndsGrants(t *testing.T) {
 func TestConsentWithdrawalOnEveryReplica(t *testing.T) {
 	cfg := codeFlowConfig(authz.Config{DatabaseURL: pgtest.URL(t), Issuer: sharedIssuer})
 	a := startServer(t, cfg)
-	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	b := startServer(t, cfg, serverOptions{ReplicaOf: a.harnessServer})
 	user := a.createUser(t, "ada")
 	c := a.createWebClient(t, adminapi.ClientJSON{})
 	v := oauth2.GenerateVerifier()

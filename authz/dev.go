@@ -3,7 +3,7 @@ package authz
 import (
 	"context"
 
-	"github.com/idvauth/idvauth/authz/internal/demo"
+	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/internal/devca"
 	"github.com/idvauth/idvauth/authz/internal/web"
 )
@@ -29,20 +29,20 @@ const (
 // IssueCert makes the certificate req describes.
 func IssueCert(req CertRequest) (IssuedCert, error) { return devca.Issue(req) }
 
-// The demo of `idvauth serve --dev`; see package demo.
+// The demo of `idvauth serve --dev`; see admin.Demo.
 const (
-	DemoServiceID        = demo.ServiceID
-	DemoResourceServerID = demo.ResourceServerID
-	DemoWebID            = demo.WebID
-	DemoUsername         = demo.Username
+	DemoServiceID        = admin.DemoServiceID
+	DemoResourceServerID = admin.DemoResourceServerID
+	DemoWebID            = admin.DemoWebID
+	DemoUsername         = admin.DemoUsername
 	// DevCallbackPath is where the demo web client's browser lands
 	// (Config.Dev only).
-	DevCallbackPath = demo.CallbackPath
+	DevCallbackPath = admin.DemoCallbackPath
 )
 
 // DemoClients are the seeded demo clients with their fresh secrets, and
 // the demo person with their fresh password.
-type DemoClients = demo.Clients
+type DemoClients = admin.DemoClients
 
 // SeedDemo registers the demo clients and person of `serve --dev`. Clients
 // that exist already get new secrets, so the printed credentials always

@@ -10,9 +10,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
-	"github.com/idvauth/idvauth/authz/internal/demo"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/keys"
@@ -165,7 +165,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.ConsentPath, s.signin.Consent)
 	mux.HandleFunc(login.LogoutPath, s.signin.Logout)
 	if s.cfg.Dev {
-		mux.HandleFunc(demo.CallbackPath, s.demo.Callback)
+		mux.HandleFunc(admin.DemoCallbackPath, s.demo.Callback)
 	}
 	mux.HandleFunc("/oauth2/introspect", s.limitIP(s.handleIntrospect))
 	mux.HandleFunc("/oauth2/revoke", s.limitIP(s.handleRevoke))

@@ -25,15 +25,15 @@ import (
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
-// testServer is a server started by testutil.Start, with the requests
+// testServer is a server started by startHarness, with the requests
 // the tests make of it as methods.
-type testServer struct{ *testutil.Server }
+type testServer struct{ *harnessServer }
 
-// startServer starts a server for the test with testutil.Start; o, at
+// startServer starts a server for the test with startHarness; o, at
 // most one, says which demo clients it has (none: its own).
-func startServer(t testing.TB, cfg authz.Config, o ...testutil.Options) *testServer {
+func startServer(t testing.TB, cfg authz.Config, o ...serverOptions) *testServer {
 	t.Helper()
-	return &testServer{testutil.Start(t, cfg, o...)}
+	return &testServer{startHarness(t, cfg, o...)}
 }
 
 // countTokens returns how many token records the server's store holds.
@@ -183,7 +183,7 @@ func (ts *testServer) verify(t testing.TB, tok string, alg jose.SignatureAlgorit
 }
 
 func TestClientCredentialsEndToEnd(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
 		tok, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(ctx)
@@ -308,7 +308,7 @@ func oauthErr(t testing.TB, body []byte) (code, desc string) {
 }
 
 func TestTokenEndpointRefusals(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		svc := ts.Demo.Service
 		ctx := context.Background()
@@ -411,7 +411,7 @@ func TestTokenEndpointRefusals(t *testing.T) {
 }
 
 func TestIntrospection(t *testing.T) {
-	testutil.Backends(t, testIntrospection)
+	backends(t, testIntrospection)
 }
 
 func testIntrospection(t *testing.T, cfg authz.Config) {
@@ -505,7 +505,7 @@ func testIntrospection(t *testing.T, cfg authz.Config) {
 }
 
 func TestRevocation(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
 		a, err := ts.ccConfig(ts.Demo.Service, "identity.verify").Token(ctx)
@@ -558,7 +558,7 @@ func TestRevocation(t *testing.T) {
 }
 
 func TestDeletedClientTokensInactive(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
 		c, err := ts.Srv.CreateClient(ctx, adminapi.ClientJSON{Scope: "identity.verify"})
@@ -748,7 +748,7 @@ func TestGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 }
 
 func TestJanitorDeletesExpiredTokens(t *testing.T) {
-	testutil.Backends(t, testJanitor)
+	backends(t, testJanitor)
 }
 
 func testJanitor(t *testing.T, cfg authz.Config) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 )
@@ -23,7 +22,7 @@ import (
 // tokens, a failed login), exports their data, erases them, and checks
 // that nothing of them is left and their tokens are dead.
 func TestEraseUser(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		username := "zelda.erasable"
 		name, email := "Zelda Q. Erasable", "zelda.q.erasable@example.org"

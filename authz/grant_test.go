@@ -42,7 +42,7 @@ func (ts *testServer) postAs(t testing.TB, c webClient, form url.Values) (int, [
 // uses the code up, so that the right redemption after it fails too (RFC
 // 9700 section 4.8); a failed client authentication does not.
 func TestRefusedRedemptionUsesUpCode(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
 		other := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "Other"})
 		public := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "Public", TokenEndpointAuthMethod: "none",
@@ -133,7 +133,7 @@ func (ts *testServer) refreshScope(t testing.TB, c webClient, rt, scope string) 
 // grant's; a scope not granted is invalid_scope and uses nothing up
 // (RFC 6749 section 6).
 func TestRefreshNarrowsScope(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, user, c, b := startCodeFlow(t, cfg)
 		v := oauth2.GenerateVerifier()
 		first := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
@@ -231,7 +231,7 @@ func (ts *testServer) usableRefreshRecord(t testing.TB, userID string) refreshRe
 // idle lifetime, but never past RefreshTokenMaxLifetime from the code's
 // redemption; a refresh after that is invalid_grant.
 func TestRefreshChainHasMaxLifetime(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		const idle, maxLife = 2 * time.Hour, 5 * time.Hour
 		clock := testutil.NewClock(time.Now().Truncate(time.Second))
 		cfg.Now = clock.Now
@@ -269,7 +269,7 @@ func TestRefreshChainHasMaxLifetime(t *testing.T) {
 // TestRefreshMaxLifetimeAtLeastTTL: a maximum shorter than the refresh
 // token lifetime is a configuration error.
 func TestRefreshMaxLifetimeAtLeastTTL(t *testing.T) {
-	cfg := authz.Config{InMemory: true, Secrets: []string{testutil.Secret}, AdminToken: testutil.AdminToken,
+	cfg := authz.Config{InMemory: true, Secrets: []string{testSecret}, AdminToken: testAdminToken,
 		RefreshTokenTTL: 2 * time.Hour, RefreshTokenMaxLifetime: time.Hour}
 	if srv, err := authz.New(t.Context(), cfg); err == nil {
 		srv.Close()

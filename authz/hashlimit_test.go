@@ -15,7 +15,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // hashMiB is the argon2id memory of TestPasswordHashBudget: large enough
@@ -91,7 +90,7 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 // once: the excess get 503 with Retry-After without hashing, the heap
 // stays within a few hashes' memory, and nothing fails otherwise.
 func TestPasswordHashBudget(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		const budget, n = 2, 32
 		cfg.Argon2 = authz.Argon2{Time: 1, MemoryKiB: hashMiB << 10, Threads: 1}
 		cfg.PasswordHashConcurrency = budget
@@ -153,7 +152,7 @@ func TestPasswordHashBudget(t *testing.T) {
 			if err != nil {
 				return answer{err: err}
 			}
-			req.Header.Set("Authorization", "Bearer "+testutil.AdminToken)
+			req.Header.Set("Authorization", "Bearer "+testAdminToken)
 			req.Header.Set("Content-Type", "application/json")
 			return readAnswer(http.DefaultClient.Do(req))
 		})

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // TestHSTS: every answer of the public listener over TLS carries
@@ -36,7 +35,7 @@ func TestHSTS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile, HSTSMaxAge: tt.maxAge}, testutil.Options{NoDemo: true})
+			ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile, HSTSMaxAge: tt.maxAge}, serverOptions{NoDemo: true})
 			hc := e.httpClient(nil)
 			for _, p := range paths {
 				if got := get(hc, ts.Public+p).Get("Strict-Transport-Security"); got != tt.want {
@@ -49,7 +48,7 @@ func TestHSTS(t *testing.T) {
 		})
 	}
 	// Plain HTTP never carries it.
-	ts := startServer(t, authz.Config{HSTSMaxAge: time.Hour}, testutil.Options{NoDemo: true})
+	ts := startServer(t, authz.Config{HSTSMaxAge: time.Hour}, serverOptions{NoDemo: true})
 	if !strings.HasPrefix(ts.Public, "http://") {
 		t.Fatalf("public URL %s, want plain HTTP", ts.Public)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // TestIntrospectionAudience: a resource server sees active only the
@@ -17,7 +16,7 @@ import (
 // audience, or else the server's default audience); any other token is
 // exactly {"active":false}, audited with the reason.
 func TestIntrospectionAudience(t *testing.T) {
-	testutil.Backends(t, testIntrospectionAudience)
+	backends(t, testIntrospectionAudience)
 }
 
 func testIntrospectionAudience(t *testing.T, cfg authz.Config) {

@@ -45,7 +45,7 @@ func kidOf(t testing.TB, tok string) string {
 }
 
 func TestAdminKeysRotateAndRetire(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		ctx := context.Background()
 		svc := ts.Demo.Service
@@ -157,7 +157,7 @@ func TestKeyStepsReachEveryReplica(t *testing.T) {
 	// A long poll interval: only the notification can bring the change.
 	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, KeyCheckInterval: time.Hour}
 	a := startServer(t, cfg)
-	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	b := startServer(t, cfg, serverOptions{ReplicaOf: a.harnessServer})
 	svc := a.Demo.Service
 
 	oldKID := activeKID(t, a.keyList(t), "ES256")
@@ -202,7 +202,7 @@ func TestOneRotationPerPeriod(t *testing.T) {
 	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, Now: clock.Now,
 		KeyRotationInterval: 2 * time.Hour, JWKSMaxAge: 5 * time.Minute}
 	a := startServer(t, cfg)
-	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	b := startServer(t, cfg, serverOptions{ReplicaOf: a.harnessServer})
 	first := activeKID(t, a.keyList(t), "ES256")
 
 	both := func() {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // TestConcurrentLoginsCheckAtMostTheLimit sends 21 sign-ins to one account
@@ -19,7 +18,7 @@ import (
 // limit of 5 failures: at most 5 passwords may be checked (the rest are
 // refused before, with 429), on every backend.
 func TestConcurrentLoginsCheckAtMostTheLimit(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		// A password check slow enough that all the attempts overlap.
 		cfg.Argon2 = authz.Argon2{Time: 8, MemoryKiB: 8 << 10, Threads: 1}
 		cfg.LoginMaxFailures, cfg.LoginMaxFailuresPerIP = 5, 1000

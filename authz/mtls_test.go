@@ -112,7 +112,7 @@ func (ts *testServer) cnfOf(t testing.TB, hc *http.Client, tok string) string {
 }
 
 func TestMutualTLSClientAuth(t *testing.T) {
-	testutil.Backends(t, testMutualTLSClientAuth)
+	backends(t, testMutualTLSClientAuth)
 }
 
 func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
@@ -284,7 +284,7 @@ func testMutualTLSClientAuth(t *testing.T, cfg authz.Config) {
 // and a new certificate in the files is served without a restart.
 func TestTLSListener(t *testing.T) {
 	e := newTLSEnv(t)
-	ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile}, testutil.Options{NoDemo: true})
+	ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile}, serverOptions{NoDemo: true})
 	addr := strings.TrimPrefix(ts.Public, "https://")
 	dial := func(tc *tls.Config) (*tls.ConnectionState, error) {
 		tc.RootCAs = e.roots
@@ -353,7 +353,7 @@ func TestForwardedClientCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := startServer(t, authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-SSL-Client-Cert", TrustedProxies: p}, testutil.Options{NoDemo: true})
+			ts := startServer(t, authz.Config{TLSClientCAFile: e.clientCAFile, TLSClientCertHeader: "X-SSL-Client-Cert", TrustedProxies: p}, serverOptions{NoDemo: true})
 			ts.createClient(t, map[string]any{"client_id": "mtls", "token_endpoint_auth_method": "tls_client_auth",
 				"tls_client_auth_subject_dn": "CN=kyc-mtls,O=Example"})
 			code, b := postWith(t, http.DefaultClient, ts.Public+"/oauth2/token", "", "", form, tt.header)
@@ -496,7 +496,7 @@ func TestTLSConfigRefusals(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
-			cfg.Store, cfg.Secrets, cfg.AdminToken = memoryStore(), []string{testutil.Secret}, testutil.AdminToken
+			cfg.Store, cfg.Secrets, cfg.AdminToken = memoryStore(), []string{testSecret}, testAdminToken
 			srv, err := authz.New(t.Context(), cfg)
 			if err == nil {
 				srv.Close()

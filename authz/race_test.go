@@ -12,7 +12,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // raceAnswer is one answer of a raced request.
@@ -92,7 +91,7 @@ const raceN = 20
 // refused as a client error (the grant's reuse rules decide what the
 // winner keeps), never answered with a server error.
 func TestRacedRedemptionsAreRefusedNotFailed(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
 		tokenURL := ts.Public + "/oauth2/token"
 		v := oauth2.GenerateVerifier()

@@ -16,7 +16,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
@@ -40,7 +39,7 @@ func requireLimited(t testing.TB, what string, code int, h http.Header, body []b
 // number of failures, refuses even the right secret from that address,
 // is audited, and leaves other clients alone.
 func TestClientAuthCoolOff(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		cfg.ClientAuthMaxFailures = 3
 		cfg.ClientAuthWindow = time.Minute
 		ts := startServer(t, cfg)
@@ -73,7 +72,7 @@ func TestClientAuthCoolOffAcrossReplicas(t *testing.T) {
 	// so the test needs no waiting (the default cache bounds the lag to 1s).
 	cfg := authz.Config{DatabaseURL: dbURL, ClientAuthMaxFailures: 4, ClientAuthWindow: time.Minute, ClientLockCacheTTL: -1}
 	a := startServer(t, cfg)
-	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	b := startServer(t, cfg, serverOptions{ReplicaOf: a.harnessServer})
 	svc := a.Demo.Service
 	form := url.Values{"grant_type": {"client_credentials"}}
 	for i, ts := range []*testServer{a, b, a, b} {
@@ -196,7 +195,7 @@ func value(fams map[string]*dto.MetricFamily, family string, want map[string]str
 
 // TestMetrics checks that /metrics parses and moves with requests.
 func TestMetrics(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, cfg)
 		before := ts.scrape(t)
 		svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
@@ -251,7 +250,7 @@ func TestMetricsToken(t *testing.T) {
 	for _, c := range []struct {
 		auth string
 		want int
-	}{{"", 401}, {"Bearer " + testutil.AdminToken, 401}, {"Bearer metrics-token-0123456789", 200}} {
+	}{{"", 401}, {"Bearer " + testAdminToken, 401}, {"Bearer metrics-token-0123456789", 200}} {
 		req, _ := http.NewRequestWithContext(context.Background(), "GET", ts.Admin+"/metrics", nil)
 		if c.auth != "" {
 			req.Header.Set("Authorization", c.auth)

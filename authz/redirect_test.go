@@ -10,7 +10,6 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // TestErrorsNeverGoToUnregisteredRedirect: a request to a confidential
@@ -20,7 +19,7 @@ import (
 // posts, which parse the request again. Errors of a request to the
 // registered URI still go back to it.
 func TestErrorsNeverGoToUnregisteredRedirect(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		const registered, other = "http://127.0.0.1/cb", "http://127.0.0.1:45067/cb"
 		ts, _, _, _ := startCodeFlow(t, cfg)
 		c := ts.createWebClient(t, adminapi.ClientJSON{RedirectURIs: []string{registered}})

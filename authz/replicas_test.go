@@ -41,12 +41,12 @@ func TestDurableAcrossRestart(t *testing.T) {
 	}
 
 	// The wrong secret is a clear start-up error, never new keys.
-	_, err = authz.New(ctx, authz.Config{DatabaseURL: dbURL, Secrets: []string{"another-secret-0123456789-0123456789-0123"}, AdminToken: testutil.AdminToken})
+	_, err = authz.New(ctx, authz.Config{DatabaseURL: dbURL, Secrets: []string{"another-secret-0123456789-0123456789-0123"}, AdminToken: testAdminToken})
 	if err == nil || !strings.Contains(err.Error(), "IDVAUTH_SECRETS") {
 		t.Fatalf("start with a wrong secret: %v, want an error naming IDVAUTH_SECRETS", err)
 	}
 
-	second := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, testutil.Options{ReplicaOf: first.Server})
+	second := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, serverOptions{ReplicaOf: first.harnessServer})
 	if m, _ := second.introspect(t, live.AccessToken); m["active"] != true {
 		t.Fatalf("token issued before the restart: %v, want active", m)
 	}
@@ -70,7 +70,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	ctx := context.Background()
 	a := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer})
-	b := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, testutil.Options{ReplicaOf: a.Server})
+	b := startServer(t, authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}, serverOptions{ReplicaOf: a.harnessServer})
 	svc := a.Demo.Service
 
 	tok, err := a.ccConfig(svc, "identity.verify").Token(ctx)
@@ -224,7 +224,7 @@ func TestReplicaLearnsOfNewClient(t *testing.T) {
 	// Refusals while B has not heard of the client yet count as failures.
 	cfg := authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer, ClientAuthMaxFailures: 1000, ClientAuthMaxFailuresPerIP: 1000}
 	a := startServer(t, cfg)
-	b := startServer(t, cfg, testutil.Options{ReplicaOf: a.Server})
+	b := startServer(t, cfg, serverOptions{ReplicaOf: a.harnessServer})
 	if _, err := b.ccConfig(adminapi.ClientJSON{ClientID: "later", ClientSecret: "not-yet"}, "identity.verify").Token(ctx); err == nil {
 		t.Fatal("B issued a token to a client that does not exist")
 	}

@@ -7,14 +7,13 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // TestResponseModeQuery: discovery advertises response_mode=query, so a
 // request that says so explicitly gets its code in the query like one
 // that does not; what discovery does not list is still refused.
 func TestResponseModeQuery(t *testing.T) {
-	testutil.Backends(t, func(t *testing.T, cfg authz.Config) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, _, c, b := startCodeFlow(t, cfg)
 		verifier := oauth2.GenerateVerifier()
 		p := b.signIn(ts, authURL(c, "state-mode-0001", verifier, "nonce-mode-01", oauth2.SetAuthURLParam("response_mode", "query")), "ada", "allow")

@@ -27,7 +27,6 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
-	"github.com/idvauth/idvauth/authz/internal/demo"
 	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
@@ -70,7 +69,7 @@ type Server struct {
 	// throttleSecret keys the hash of usernames in login failure counters.
 	throttleSecret []byte
 	// demo seeds the development demo and serves its callback page.
-	demo    *demo.Demo
+	demo    *admin.Demo
 	metrics *metrics.Metrics
 	// janitor deletes what expired.
 	janitor janitor.Janitor
@@ -222,7 +221,7 @@ func (s *Server) assemblePeople() error {
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	s.demo = demo.New(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)
+	s.demo = admin.NewDemo(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz"
-	"github.com/idvauth/idvauth/authz/internal/testutil"
 )
 
 // exchange writes each step to conn and reads one answer after each but
@@ -72,7 +71,7 @@ const (
 // connection is read as another request. Requests with one of them are
 // served on a connection that stays open.
 func TestRequestWithBothLengthsRefused(t *testing.T) {
-	ts := startServer(t, authz.Config{}, testutil.Options{NoDemo: true})
+	ts := startServer(t, authz.Config{}, serverOptions{NoDemo: true})
 	addr := strings.TrimPrefix(ts.Public, "http://")
 	tests := []struct {
 		name   string
@@ -120,7 +119,7 @@ func TestRequestWithBothLengthsRefused(t *testing.T) {
 // and the connection closed, so a smuggled request after it is not read.
 func TestChunkedOverTLSClosesConnection(t *testing.T) {
 	e := newTLSEnv(t)
-	ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile}, testutil.Options{NoDemo: true})
+	ts := startServer(t, authz.Config{TLSCertFile: e.certFile, TLSKeyFile: e.keyFile}, serverOptions{NoDemo: true})
 	conn, err := tls.Dial("tcp", strings.TrimPrefix(ts.Public, "https://"), &tls.Config{RootCAs: e.roots, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
@@ -53,14 +54,8 @@ func TestStepsAreBounded(t *testing.T) {
 	for range 10 {
 		k.Notify()
 	}
-	// testutil.Eventually would import authz, which imports this package.
-	deadline := time.Now().Add(time.Minute)
-	for store.reads.Load() < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d reads of the hanging store in a minute, want 3: a step stayed stuck", store.reads.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, time.Minute, "three reads of the hanging store, each given up after an interval",
+		func() bool { return store.reads.Load() >= 3 })
 	cancel()
 	<-done
 	if _, err := ring.Active(keys.ES256); err != nil {

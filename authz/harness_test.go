@@ -1,4 +1,4 @@
-package testutil
+package authz_test
 
 import (
 	"context"
@@ -17,23 +17,23 @@ import (
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
-// The secret and admin token of the servers Start runs, unless the
+// The secret and admin token of the servers startHarness runs, unless the
 // Config names others.
 const (
-	Secret     = "e2e-secret-0123456789-0123456789-0123456789"
-	AdminToken = "e2e-admin-token-0123456789-0123456789-01"
+	testSecret     = "e2e-secret-0123456789-0123456789-0123456789"
+	testAdminToken = "e2e-admin-token-0123456789-0123456789-01"
 )
 
-// LoopbackOutbound allows outbound requests to loopback addresses, where
+// loopbackOutbound allows outbound requests to loopback addresses, where
 // tests serve clients' jwks_uri.
-var LoopbackOutbound = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+var loopbackOutbound = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // stopTimeout bounds how long Stop waits for Serve to return.
 const stopTimeout = 30 * time.Second
 
-// Server is an authz.Server serving on loopback ports until its test ends
+// harnessServer is an authz.Server serving on loopback ports until its test ends
 // (or Stop).
-type Server struct {
+type harnessServer struct {
 	Srv *authz.Server
 	// Public and Admin are the base URLs of the public listener (https://
 	// when the Config has a TLS certificate) and of the admin listener.
@@ -41,39 +41,39 @@ type Server struct {
 	// Store is the server's store; nil when it runs on DatabaseURL.
 	Store       storage.Store
 	DatabaseURL string
-	// Demo are the demo clients the server knows (see Options).
+	// Demo are the demo clients the server knows (see serverOptions).
 	Demo authz.DemoClients
 
 	stop func() error
 }
 
-// Options say which demo clients a server started by Start has. The zero
+// serverOptions say which demo clients a server started by startHarness has. The zero
 // value seeds its own (authz.Server.SeedDemo).
-type Options struct {
+type serverOptions struct {
 	// NoDemo starts the server without demo clients.
 	NoDemo bool
 	// ReplicaOf is another server on the same database whose demo clients
 	// this one uses: seeding them again would rotate their secrets.
-	ReplicaOf *Server
+	ReplicaOf *harnessServer
 }
 
-// Start runs a server with cfg on 127.0.0.1:0 until the test ends. Where
+// startHarness runs a server with cfg on 127.0.0.1:0 until the test ends. Where
 // cfg leaves them empty it fills in Store (a new memory store, unless
-// DatabaseURL is set), Secrets (Secret), AdminToken (AdminToken), Issuer
+// DatabaseURL is set), Secrets (testSecret), testAdminToken (testAdminToken), Issuer
 // (the public listener's URL), Logger (the test's) and
-// AllowPrivateOutbound (LoopbackOutbound: tests serve client key sets
+// AllowPrivateOutbound (loopbackOutbound: tests serve client key sets
 // from httptest servers; an empty, non-nil slice keeps the production
-// default, no internal address). opts is at most one Options; without,
+// default, no internal address). opts is at most one serverOptions; without,
 // the server seeds its demo clients.
-func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
+func startHarness(t testing.TB, cfg authz.Config, opts ...serverOptions) *harnessServer {
 	t.Helper()
-	var o Options
+	var o serverOptions
 	switch len(opts) {
 	case 0:
 	case 1:
 		o = opts[0]
 	default:
-		t.Fatalf("testutil.Start: %d Options, want at most one", len(opts))
+		t.Fatalf("testutil.Start: %d serverOptions, want at most one", len(opts))
 	}
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -101,7 +101,7 @@ func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
 	go func() { done <- srv.Serve(ctx, pub, adm) }()
 	var once sync.Once
 	var serveErr error
-	s := &Server{Srv: srv, Public: scheme + pub.Addr().String(), Admin: "http://" + adm.Addr().String(),
+	s := &harnessServer{Srv: srv, Public: scheme + pub.Addr().String(), Admin: "http://" + adm.Addr().String(),
 		Store: cfg.Store, DatabaseURL: cfg.DatabaseURL}
 	s.stop = func() error {
 		once.Do(func() {
@@ -133,7 +133,7 @@ func Start(t testing.TB, cfg authz.Config, opts ...Options) *Server {
 
 // Stop stops the server (as the end of the test does) and returns what
 // Serve returned. Calls after the first return the same.
-func (s *Server) Stop() error { return s.stop() }
+func (s *harnessServer) Stop() error { return s.stop() }
 
 // runner is *testing.T or *testing.B.
 type runner[T any] interface {
@@ -141,12 +141,12 @@ type runner[T any] interface {
 	Run(name string, f func(T)) bool
 }
 
-// Backends runs fn as two subtests: "memory", on a new memory store, and
+// backends runs fn as two subtests: "memory", on a new memory store, and
 // "postgres", on a fresh PostgreSQL schema (pgtest.URL: skipped without
 // IDVAUTH_TEST_DATABASE_URL, failed instead under
 // IDVAUTH_TEST_REQUIRE_POSTGRES=1). It is the one way to run a test or
 // benchmark on both.
-func Backends[T runner[T]](t T, fn func(t T, cfg authz.Config)) {
+func backends[T runner[T]](t T, fn func(t T, cfg authz.Config)) {
 	t.Run("memory", func(t T) { fn(t, authz.Config{Store: memory.New()}) })
 	t.Run("postgres", func(t T) { fn(t, authz.Config{DatabaseURL: pgtest.URL(t)}) })
 }
@@ -159,10 +159,10 @@ func testConfig(t testing.TB, cfg authz.Config, issuer string) authz.Config {
 		cfg.Store = memory.New()
 	}
 	if cfg.Secrets == nil {
-		cfg.Secrets = []string{Secret}
+		cfg.Secrets = []string{testSecret}
 	}
 	if cfg.AdminToken == "" {
-		cfg.AdminToken = AdminToken
+		cfg.AdminToken = testAdminToken
 	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = issuer
@@ -171,7 +171,7 @@ func testConfig(t testing.TB, cfg authz.Config, issuer string) authz.Config {
 		cfg.Logger = zaptest.NewLogger(t)
 	}
 	if cfg.AllowPrivateOutbound == nil {
-		cfg.AllowPrivateOutbound = LoopbackOutbound
+		cfg.AllowPrivateOutbound = loopbackOutbound
 	}
 	return cfg
 }

@@ -1,7 +1,4 @@
-// Package demo seeds the clients and the person of `idvauth serve --dev`
-// and serves the page the demo web app's browser lands on. Development
-// only.
-package demo
+package admin
 
 import (
 	"context"
@@ -24,50 +21,50 @@ import (
 
 // Demo client IDs and the demo person seeded by Seed.
 const (
-	ServiceID        = "demo-service"
-	ResourceServerID = "demo-resource-server"
-	WebID            = "demo-web"
-	Username         = "demo"
-	// CallbackPath is where the demo web client's browser lands: a page
+	DemoServiceID        = "demo-service"
+	DemoResourceServerID = "demo-resource-server"
+	DemoWebID            = "demo-web"
+	DemoUsername         = "demo"
+	// DemoCallbackPath is where the demo web client's browser lands: a page
 	// that shows the code and how to redeem it.
-	CallbackPath = "/dev/callback"
+	DemoCallbackPath = "/dev/callback"
 )
 
-// Admin registers clients and people, as the admin API does.
-type Admin interface {
+// DemoAdmin registers clients and people, as the admin API does.
+type DemoAdmin interface {
 	CreateClient(ctx context.Context, in adminapi.ClientJSON) (adminapi.ClientJSON, error)
 	RotateSecret(ctx context.Context, id string) (adminapi.ClientJSON, error)
 	CreateUser(ctx context.Context, in adminapi.UserInput) (adminapi.UserJSON, error)
 }
 
-// People finds and removes the demo person of an earlier start.
-type People interface {
+// DemoPeople finds and removes the demo person of an earlier start.
+type DemoPeople interface {
 	GetUserByUsername(ctx context.Context, username string) (storage.User, error)
 	DeleteUser(ctx context.Context, id string) error
 }
 
-// Demo seeds the demo and serves its callback page. Build it with New; it
+// Demo seeds the demo and serves its callback page. Build it with NewDemo; it
 // is safe for concurrent use.
 type Demo struct {
-	admin   Admin
-	people  People
+	admin   DemoAdmin
+	people  DemoPeople
 	issuer  string
 	codeTTL time.Duration
-	seeded  atomic.Pointer[Clients]
+	seeded  atomic.Pointer[DemoClients]
 }
 
-// New returns a demo for the server at issuer whose codes live codeTTL.
-func New(admin Admin, people People, issuer string, codeTTL time.Duration) *Demo {
+// NewDemo returns a demo for the server at issuer whose codes live codeTTL.
+func NewDemo(admin DemoAdmin, people DemoPeople, issuer string, codeTTL time.Duration) *Demo {
 	return &Demo{admin: admin, people: people, issuer: issuer, codeTTL: codeTTL}
 }
 
-// Clients are the seeded demo clients with their fresh secrets, and
+// DemoClients are the seeded demo clients with their fresh secrets, and
 // the demo person with their fresh password.
-type Clients struct {
+type DemoClients struct {
 	Service        adminapi.ClientJSON
 	ResourceServer adminapi.ClientJSON
 	// Web is a web app for the authorization-code flow; its redirect URI
-	// is the server's own CallbackPath.
+	// is the server's own DemoCallbackPath.
 	Web adminapi.ClientJSON
 	// User and Password are the demo person.
 	User     adminapi.UserJSON
@@ -80,13 +77,13 @@ type Clients struct {
 
 // Seed registers the demo clients of `serve --dev`: a backend service
 // that may get identity.verify and identity.read_status tokens, and a
-// resource server that may introspect. Clients that exist already get new
+// resource server that may introspect. DemoClients that exist already get new
 // secrets, so the printed credentials always work.
-func (dm *Demo) Seed(ctx context.Context) (Clients, error) {
-	var d Clients
+func (dm *Demo) Seed(ctx context.Context) (DemoClients, error) {
+	var d DemoClients
 	var err error
 	d.Service, err = dm.seed(ctx, adminapi.ClientJSON{
-		ClientID:   ServiceID,
+		ClientID:   DemoServiceID,
 		ClientName: "Demo backend service",
 		Scope:      scopes.Verify + " " + scopes.ReadStatus,
 	})
@@ -94,7 +91,7 @@ func (dm *Demo) Seed(ctx context.Context) (Clients, error) {
 		return d, err
 	}
 	d.ResourceServer, err = dm.seed(ctx, adminapi.ClientJSON{
-		ClientID:             ResourceServerID,
+		ClientID:             DemoResourceServerID,
 		ClientName:           "Demo IDV resource server",
 		GrantTypes:           []string{},
 		IntrospectionAllowed: true,
@@ -103,17 +100,17 @@ func (dm *Demo) Seed(ctx context.Context) (Clients, error) {
 		return d, err
 	}
 	d.Web, err = dm.seed(ctx, adminapi.ClientJSON{
-		ClientID:     WebID,
+		ClientID:     DemoWebID,
 		ClientName:   "Demo web app",
 		GrantTypes:   []string{adminapi.GrantAuthorizationCode, adminapi.GrantRefreshToken},
-		RedirectURIs: []string{dm.issuer + CallbackPath},
+		RedirectURIs: []string{dm.issuer + DemoCallbackPath},
 		Scope:        strings.Join([]string{scopes.OpenID, scopes.Profile, scopes.Email, scopes.OfflineAccess, scopes.Verify, scopes.ReadStatus}, " "),
 	})
 	if err != nil {
 		return d, err
 	}
 	// The demo person is made anew at every start, with a new password.
-	if old, err := dm.people.GetUserByUsername(ctx, Username); err == nil {
+	if old, err := dm.people.GetUserByUsername(ctx, DemoUsername); err == nil {
 		if err := dm.people.DeleteUser(ctx, old.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return d, err
 		}
@@ -121,15 +118,15 @@ func (dm *Demo) Seed(ctx context.Context) (Clients, error) {
 		return d, err
 	}
 	d.Password = web.RandomToken()[:20]
-	if d.User, err = dm.admin.CreateUser(ctx, adminapi.UserInput{Username: Username, Password: d.Password, Name: "Demo Person", Email: "demo@example.com"}); err != nil {
+	if d.User, err = dm.admin.CreateUser(ctx, adminapi.UserInput{Username: DemoUsername, Password: d.Password, Name: "Demo Person", Email: "demo@example.com"}); err != nil {
 		return d, fmt.Errorf("demo user: %w", err)
 	}
 	d.Verifier = web.RandomToken()
 	sum := sha256.Sum256([]byte(d.Verifier))
 	q := url.Values{
 		"response_type":         {"code"},
-		"client_id":             {WebID},
-		"redirect_uri":          {dm.issuer + CallbackPath},
+		"client_id":             {DemoWebID},
+		"redirect_uri":          {dm.issuer + DemoCallbackPath},
 		"scope":                 {"openid profile email offline_access identity.verify"},
 		"state":                 {web.RandomToken()[:16]},
 		"nonce":                 {web.RandomToken()[:16]},
@@ -141,7 +138,7 @@ func (dm *Demo) Seed(ctx context.Context) (Clients, error) {
 	return d, nil
 }
 
-// Callback serves CallbackPath, where the demo web client lands: a
+// Callback serves DemoCallbackPath, where the demo web client lands: a
 // plain-text page with the code and the curl line that redeems it. The
 // demo client's secret and PKCE verifier are in that line only for a
 // request from this machine (Local); anyone else who reaches the listener
@@ -195,7 +192,7 @@ access token, ask who signed in:
   curl -s -H "Authorization: Bearer ACCESS_TOKEN" %s/userinfo
 `, dm.codeTTL, q.Get("code"), q.Get("state"), q.Get("iss"), note,
 		d.Web.ClientID, secret, url.QueryEscape(q.Get("code")),
-		url.QueryEscape(dm.issuer+CallbackPath), verifier, dm.issuer, dm.issuer)
+		url.QueryEscape(dm.issuer+DemoCallbackPath), verifier, dm.issuer, dm.issuer)
 }
 
 // Local reports whether r came from this machine: its TCP peer is a
