@@ -85,17 +85,8 @@ func TestOpenBadURL(t *testing.T) {
 // TestClientCacheFollowsOtherReplicas: a change made through one store
 // reaches another store's cache through NOTIFY, long before the TTL.
 func TestClientCacheFollowsOtherReplicas(t *testing.T) {
-	u := pgtest.URL(t)
 	ctx := context.Background()
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, postgres.Config{URL: u, ClientCacheTTL: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		return s
-	}
-	a, b := open(), open()
+	a, b := twoCachingReplicas(t)
 	c := storage.Client{ID: "cached", Name: "c", SecretHash: []byte{1}, TokenEndpointAuthMethod: "client_secret_basic",
 		CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	if err := a.CreateClient(ctx, c); err != nil {
@@ -125,17 +116,8 @@ func TestClientCacheFollowsOtherReplicas(t *testing.T) {
 // IDs told apart by timing), and creating that client, through this store
 // or another replica, makes it usable at once, long before the TTL.
 func TestClientCacheRemembersUnknown(t *testing.T) {
-	u := pgtest.URL(t)
 	ctx := context.Background()
-	open := func() *postgres.Store {
-		s, err := postgres.Open(ctx, postgres.Config{URL: u, ClientCacheTTL: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		return s
-	}
-	a, b := open(), open()
+	a, b := twoCachingReplicas(t)
 	client := func(id string) storage.Client {
 		return storage.Client{ID: id, Name: id, SecretHash: []byte{1}, TokenEndpointAuthMethod: "client_secret_basic",
 			CreatedAt: time.Now(), UpdatedAt: time.Now()}
@@ -169,4 +151,20 @@ func TestClientCacheRemembersUnknown(t *testing.T) {
 	if _, err := a.GetClient(ctx, "mine"); err != nil {
 		t.Errorf("GetClient right after this store created it = %v, want the client", err)
 	}
+}
+
+// twoCachingReplicas opens two stores on one fresh database, each caching
+// clients for an hour, closed when the test ends.
+func twoCachingReplicas(t *testing.T) (a, b *postgres.Store) {
+	t.Helper()
+	u := pgtest.URL(t)
+	open := func() *postgres.Store {
+		s, err := postgres.Open(context.Background(), postgres.Config{URL: u, ClientCacheTTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}
+	return open(), open()
 }
