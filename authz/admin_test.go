@@ -18,6 +18,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 // adminDo makes an admin API call with the admin token and returns status
@@ -261,7 +262,7 @@ func mustURL(t testing.TB, s string) *url.URL {
 
 func TestLogsHoldNoSecrets(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	ts := startServer(t, authz.Config{Logger: zap.New(core), Argon2: authz.Argon2{Time: 1, MemoryKiB: 64, Threads: 1}})
+	ts := startServer(t, authz.Config{Logger: zap.New(core), Argon2: settings.Argon2{Time: 1, MemoryKiB: 64, Threads: 1}})
 	ctx := context.Background()
 	svc, rs := ts.Demo.Service, ts.Demo.ResourceServer
 

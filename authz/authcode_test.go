@@ -17,11 +17,12 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 // cheapArgon2 keeps password hashing fast in tests; production parameters
 // are the defaults.
-var cheapArgon2 = authz.Argon2{Time: 1, MemoryKiB: 64, Threads: 1}
+var cheapArgon2 = settings.Argon2{Time: 1, MemoryKiB: 64, Threads: 1}
 
 func codeFlowConfig(cfg authz.Config) authz.Config {
 	cfg.Argon2 = cheapArgon2
@@ -618,7 +619,7 @@ func TestLoginThrottling(t *testing.T) {
 		for _, user := range []string{"ada", "nobody"} {
 			p := attempt(user, testPassword)
 			ra, err := strconv.Atoi(p.header.Get("Retry-After"))
-			if p.status != http.StatusTooManyRequests || err != nil || ra < 1 || ra > int(authz.DefaultLoginWindow/time.Second) {
+			if p.status != http.StatusTooManyRequests || err != nil || ra < 1 || ra > int(settings.DefaultLoginWindow/time.Second) {
 				t.Fatalf("%s after 3 failures = %d Retry-After %q, want 429 and a delay within the window", user, p.status, p.header.Get("Retry-After"))
 			}
 			if !strings.Contains(p.body, "Too many") || p.isLogin() {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 // hashMiB is the argon2id memory of TestPasswordHashBudget: large enough
@@ -92,7 +93,7 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 func TestPasswordHashBudget(t *testing.T) {
 	backends(t, func(t *testing.T, cfg authz.Config) {
 		const budget, n = 2, 32
-		cfg.Argon2 = authz.Argon2{Time: 1, MemoryKiB: hashMiB << 10, Threads: 1}
+		cfg.Argon2 = settings.Argon2{Time: 1, MemoryKiB: hashMiB << 10, Threads: 1}
 		cfg.PasswordHashConcurrency = budget
 		cfg.RateLimits.LoginPerIP = -1 // every post reaches the hash
 		cfg.LoginMaxFailuresPerIP = 10 * n

@@ -11,6 +11,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 // TestConcurrentLoginsCheckAtMostTheLimit sends 21 sign-ins to one account
@@ -20,7 +21,7 @@ import (
 func TestConcurrentLoginsCheckAtMostTheLimit(t *testing.T) {
 	backends(t, func(t *testing.T, cfg authz.Config) {
 		// A password check slow enough that all the attempts overlap.
-		cfg.Argon2 = authz.Argon2{Time: 8, MemoryKiB: 8 << 10, Threads: 1}
+		cfg.Argon2 = settings.Argon2{Time: 8, MemoryKiB: 8 << 10, Threads: 1}
 		cfg.LoginMaxFailures, cfg.LoginMaxFailuresPerIP = 5, 1000
 		cfg.RateLimits.LoginPerIP = -1
 		cfg.PasswordHashConcurrency = 64

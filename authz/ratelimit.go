@@ -2,7 +2,6 @@ package authz
 
 import (
 	"net/http"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -10,57 +9,6 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 )
-
-// Defaults of the rate limits (requests per second; a bucket holds
-// ratelimit.BurstSeconds seconds' worth). They are far above what a well-behaved
-// service sends: a client-credentials client needs a token every few
-// minutes, and a resource server introspects once per API call.
-const (
-	DefaultRateTokenPerClient      = 100
-	DefaultRateIntrospectPerClient = 5000
-	DefaultRatePerIP               = 10000
-	DefaultRateLoginPerIP          = 10
-	// DefaultRateFailedPerIP bounds refused requests (bad credentials,
-	// malformed requests) per address: each one costs an audit entry,
-	// and the audit chain is shared by every replica.
-	DefaultRateFailedPerIP = 10
-
-	DefaultClientAuthMaxFailures      = 20
-	DefaultClientAuthMaxFailuresPerIP = 200
-	DefaultClientAuthWindow           = 15 * time.Minute
-	// DefaultClientLockCacheTTL is how long a replica trusts its last look
-	// at the shared failure counters of one client ID and address.
-	DefaultClientLockCacheTTL = time.Second
-)
-
-// RateLimits are the token-bucket limits, in requests per second; a
-// negative value turns a limit off, zero takes the default.
-type RateLimits struct {
-	// TokenPerClient limits /oauth2/token and /oauth2/revoke per
-	// authenticated client.
-	TokenPerClient float64
-	// IntrospectPerClient limits /oauth2/introspect per authenticated
-	// caller.
-	IntrospectPerClient float64
-	// PerIP limits /oauth2/token, /oauth2/introspect and /oauth2/revoke
-	// per client address, before any other work.
-	PerIP float64
-	// LoginPerIP limits posts of the login form per client address.
-	LoginPerIP float64
-	// FailedPerIP limits refused requests (4xx answers) to the token,
-	// introspection and revocation endpoints per client address: past
-	// it, the address gets 429 before any work, and no audit entry.
-	FailedPerIP float64
-}
-
-func (rl RateLimits) withDefaults() RateLimits {
-	setDefault(&rl.TokenPerClient, DefaultRateTokenPerClient)
-	setDefault(&rl.IntrospectPerClient, DefaultRateIntrospectPerClient)
-	setDefault(&rl.PerIP, DefaultRatePerIP)
-	setDefault(&rl.LoginPerIP, DefaultRateLoginPerIP)
-	setDefault(&rl.FailedPerIP, DefaultRateFailedPerIP)
-	return rl
-}
 
 // limiters are the server's buckets.
 type limiters struct {

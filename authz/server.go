@@ -36,6 +36,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
+	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -95,7 +96,7 @@ type Server struct {
 // New validates cfg, opens the key ring (creating keys on first start),
 // and composes fosite. It does not listen; see Serve.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("authz: invalid configuration:\n%w", err)
 	}
@@ -157,7 +158,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	s.limits = newLimiters(cfg.RateLimits, s.hasher.Capacity())
 	if s.clients, err = clientauth.New(clientauth.Config{
 		Store: s.store, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, DefaultAudience: cfg.DefaultAudience,
-		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, ClockSkew: ClockSkew,
+		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, ClockSkew: settings.ClockSkew,
 		TLS: s.tlsCert != nil, ClientCAs: s.clientCAs, CertHeader: cfg.TLSClientCertHeader,
 		MaxFailures: cfg.ClientAuthMaxFailures, MaxFailuresPerIP: cfg.ClientAuthMaxFailuresPerIP,
 		Window: cfg.ClientAuthWindow, LockCacheTTL: cfg.ClientLockCacheTTL,

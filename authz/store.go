@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/internal/janitor"
+	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres"
@@ -58,5 +59,5 @@ func RunJanitor(ctx context.Context, url string) (int, error) {
 		return 0, fmt.Errorf("authz: %w", err)
 	}
 	defer st.Close()
-	return janitor.Janitor{Store: st, Batch: DefaultJanitorBatch, Now: time.Now, Log: zap.NewNop()}.DeleteExpired(ctx)
+	return janitor.Janitor{Store: st, Batch: settings.DefaultJanitorBatch, Now: time.Now, Log: zap.NewNop()}.DeleteExpired(ctx)
 }

@@ -15,47 +15,47 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 // fileConfig is the YAML config file. Unknown keys are an error.
 type fileConfig struct {
-	Issuer            string        `yaml:"issuer"`
-	PublicAddr        string        `yaml:"public_addr"`
-	AdminAddr         string        `yaml:"admin_addr"`
-	DatabaseURL       string        `yaml:"database_url"`
-	Secrets           []string      `yaml:"secrets"`
-	AdminToken        string        `yaml:"admin_token"`
-	AdminURL          string        `yaml:"admin_url"`
-	AccessTokenTTL    string        `yaml:"access_token_ttl"`
-	MaxAccessTokenTTL string        `yaml:"max_access_token_ttl"`
-	DefaultAudience   string        `yaml:"default_audience"`
-	AccessTokenAlg    string        `yaml:"access_token_alg"`
-	JWKSMaxAge        string        `yaml:"jwks_max_age"`
-	LogLevel          string        `yaml:"log_level"`
-	JanitorInterval   string        `yaml:"janitor_interval"`
-	KeyRotation       string        `yaml:"key_rotation_interval"`
-	IDTokenAlg        string        `yaml:"id_token_alg"`
-	IDTokenTTL        string        `yaml:"id_token_ttl"`
-	CodeTTL           string        `yaml:"code_ttl"`
-	RefreshTokenTTL   string        `yaml:"refresh_token_ttl"`
-	RefreshMaxLife    string        `yaml:"refresh_token_max_lifetime"`
-	SessionTTL        string        `yaml:"session_ttl"`
-	LoginMaxFailures  string        `yaml:"login_max_failures"`
-	LoginMaxFailIP    string        `yaml:"login_max_failures_per_ip"`
-	LoginWindow       string        `yaml:"login_window"`
-	Argon2Time        string        `yaml:"argon2_time"`
-	Argon2MemoryKiB   string        `yaml:"argon2_memory_kib"`
-	Argon2Threads     string        `yaml:"argon2_threads"`
-	PasswordHashConc  string        `yaml:"password_hash_concurrency"`
-	TrustedProxies    []string      `yaml:"trusted_proxies"`
-	AllowPrivateOut   []string      `yaml:"allow_private_outbound"`
-	TLSCert           string        `yaml:"tls_cert"`
-	TLSKey            string        `yaml:"tls_key"`
-	TLSClientCA       string        `yaml:"tls_client_ca"`
-	TLSClientCertHdr  string        `yaml:"tls_client_cert_header"`
-	HSTSMaxAge        string        `yaml:"hsts_max_age"`
-	Scopes            []authz.Scope `yaml:"scopes"`
+	Issuer            string           `yaml:"issuer"`
+	PublicAddr        string           `yaml:"public_addr"`
+	AdminAddr         string           `yaml:"admin_addr"`
+	DatabaseURL       string           `yaml:"database_url"`
+	Secrets           []string         `yaml:"secrets"`
+	AdminToken        string           `yaml:"admin_token"`
+	AdminURL          string           `yaml:"admin_url"`
+	AccessTokenTTL    string           `yaml:"access_token_ttl"`
+	MaxAccessTokenTTL string           `yaml:"max_access_token_ttl"`
+	DefaultAudience   string           `yaml:"default_audience"`
+	AccessTokenAlg    string           `yaml:"access_token_alg"`
+	JWKSMaxAge        string           `yaml:"jwks_max_age"`
+	LogLevel          string           `yaml:"log_level"`
+	JanitorInterval   string           `yaml:"janitor_interval"`
+	KeyRotation       string           `yaml:"key_rotation_interval"`
+	IDTokenAlg        string           `yaml:"id_token_alg"`
+	IDTokenTTL        string           `yaml:"id_token_ttl"`
+	CodeTTL           string           `yaml:"code_ttl"`
+	RefreshTokenTTL   string           `yaml:"refresh_token_ttl"`
+	RefreshMaxLife    string           `yaml:"refresh_token_max_lifetime"`
+	SessionTTL        string           `yaml:"session_ttl"`
+	LoginMaxFailures  string           `yaml:"login_max_failures"`
+	LoginMaxFailIP    string           `yaml:"login_max_failures_per_ip"`
+	LoginWindow       string           `yaml:"login_window"`
+	Argon2Time        string           `yaml:"argon2_time"`
+	Argon2MemoryKiB   string           `yaml:"argon2_memory_kib"`
+	Argon2Threads     string           `yaml:"argon2_threads"`
+	PasswordHashConc  string           `yaml:"password_hash_concurrency"`
+	TrustedProxies    []string         `yaml:"trusted_proxies"`
+	AllowPrivateOut   []string         `yaml:"allow_private_outbound"`
+	TLSCert           string           `yaml:"tls_cert"`
+	TLSKey            string           `yaml:"tls_key"`
+	TLSClientCA       string           `yaml:"tls_client_ca"`
+	TLSClientCertHdr  string           `yaml:"tls_client_cert_header"`
+	HSTSMaxAge        string           `yaml:"hsts_max_age"`
+	Scopes            []settings.Scope `yaml:"scopes"`
 
 	Audit                   string `yaml:"audit"`
 	AuditRetention          string `yaml:"audit_retention"`
@@ -82,7 +82,7 @@ type setting struct {
 
 var (
 	sIssuer = setting{"issuer", "IDVAUTH_ISSUER", func(f *fileConfig) string { return f.Issuer },
-		authz.DefaultIssuer, "issuer URL: the iss of every token"}
+		settings.DefaultIssuer, "issuer URL: the iss of every token"}
 	sPublicAddr = setting{"public-addr", "IDVAUTH_PUBLIC_ADDR", func(f *fileConfig) string { return f.PublicAddr },
 		"127.0.0.1:8080", "public listener (OAuth endpoints)"}
 	sAdminAddr = setting{"admin-addr", "IDVAUTH_ADMIN_ADDR", func(f *fileConfig) string { return f.AdminAddr },
@@ -96,43 +96,43 @@ var (
 	sAdminURL = setting{"admin-url", "IDVAUTH_ADMIN_URL", func(f *fileConfig) string { return f.AdminURL },
 		"http://127.0.0.1:8081", "admin API URL"}
 	sAccessTTL = setting{"access-token-ttl", "IDVAUTH_ACCESS_TOKEN_TTL", func(f *fileConfig) string { return f.AccessTokenTTL },
-		authz.DefaultAccessTokenTTL.String(), "access token lifetime"}
+		settings.DefaultAccessTokenTTL.String(), "access token lifetime"}
 	sMaxAccessTTL = setting{"max-access-token-ttl", "IDVAUTH_MAX_ACCESS_TOKEN_TTL", func(f *fileConfig) string { return f.MaxAccessTokenTTL },
-		authz.DefaultMaxAccessTokenTTL.String(), "longest access_token_ttl a client may have"}
+		settings.DefaultMaxAccessTokenTTL.String(), "longest access_token_ttl a client may have"}
 	sDefaultAudience = setting{"default-audience", "IDVAUTH_DEFAULT_AUDIENCE", func(f *fileConfig) string { return f.DefaultAudience },
-		authz.DefaultAudience, "aud of tokens for clients that register no audience"}
+		settings.DefaultAudience, "aud of tokens for clients that register no audience"}
 	sAccessAlg = setting{"access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG", func(f *fileConfig) string { return f.AccessTokenAlg },
-		authz.DefaultAccessTokenAlg, "access token signing algorithm: ES256 or RS256"}
+		settings.DefaultAccessTokenAlg, "access token signing algorithm: ES256 or RS256"}
 	sJWKSMaxAge = setting{"jwks-max-age", "IDVAUTH_JWKS_MAX_AGE", func(f *fileConfig) string { return f.JWKSMaxAge },
-		authz.DefaultJWKSMaxAge.String(), "Cache-Control max-age of the JWKS"}
+		settings.DefaultJWKSMaxAge.String(), "Cache-Control max-age of the JWKS"}
 	sJanitorInterval = setting{"janitor-interval", "IDVAUTH_JANITOR_INTERVAL", func(f *fileConfig) string { return f.JanitorInterval },
-		authz.DefaultJanitorInterval.String(), "how often expired tokens are deleted (0 turns the janitor off)"}
+		settings.DefaultJanitorInterval.String(), "how often expired tokens are deleted (0 turns the janitor off)"}
 	sKeyRotation = setting{"key-rotation-interval", "IDVAUTH_KEY_ROTATION_INTERVAL", func(f *fileConfig) string { return f.KeyRotation },
-		authz.DefaultKeyRotationInterval.String(), "how long a signing key signs before the next one takes over (0: only by hand)"}
+		settings.DefaultKeyRotationInterval.String(), "how long a signing key signs before the next one takes over (0: only by hand)"}
 	sIDTokenAlg = setting{"id-token-alg", "IDVAUTH_ID_TOKEN_ALG", func(f *fileConfig) string { return f.IDTokenAlg },
-		authz.DefaultIDTokenAlg, "ID token signing algorithm for clients that registered none: RS256 or ES256"}
+		settings.DefaultIDTokenAlg, "ID token signing algorithm for clients that registered none: RS256 or ES256"}
 	sIDTokenTTL = setting{"id-token-ttl", "IDVAUTH_ID_TOKEN_TTL", func(f *fileConfig) string { return f.IDTokenTTL },
-		authz.DefaultIDTokenTTL.String(), "ID token lifetime"}
+		settings.DefaultIDTokenTTL.String(), "ID token lifetime"}
 	sCodeTTL = setting{"code-ttl", "IDVAUTH_CODE_TTL", func(f *fileConfig) string { return f.CodeTTL },
-		authz.DefaultCodeTTL.String(), "authorization code lifetime (at most 10m)"}
+		settings.DefaultCodeTTL.String(), "authorization code lifetime (at most 10m)"}
 	sRefreshTTL = setting{"refresh-token-ttl", "IDVAUTH_REFRESH_TOKEN_TTL", func(f *fileConfig) string { return f.RefreshTokenTTL },
-		authz.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one, up to --refresh-token-max-lifetime)"}
+		settings.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one, up to --refresh-token-max-lifetime)"}
 	sRefreshMaxLife = setting{"refresh-token-max-lifetime", "IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME", func(f *fileConfig) string { return f.RefreshMaxLife },
-		authz.DefaultRefreshMaxLifetime.String(), "how long a grant's refresh tokens live in all, however often they rotate (at least --refresh-token-ttl)"}
+		settings.DefaultRefreshMaxLifetime.String(), "how long a grant's refresh tokens live in all, however often they rotate (at least --refresh-token-ttl)"}
 	sSessionTTL = setting{"session-ttl", "IDVAUTH_SESSION_TTL", func(f *fileConfig) string { return f.SessionTTL },
-		authz.DefaultSessionTTL.String(), "how long a browser stays signed in"}
+		settings.DefaultSessionTTL.String(), "how long a browser stays signed in"}
 	sLoginMaxFail = setting{"login-max-failures", "IDVAUTH_LOGIN_MAX_FAILURES", func(f *fileConfig) string { return f.LoginMaxFailures },
-		fmt.Sprint(authz.DefaultLoginMaxFail), "failed sign-ins per account in a login window before sign-in is paused"}
+		fmt.Sprint(settings.DefaultLoginMaxFail), "failed sign-ins per account in a login window before sign-in is paused"}
 	sLoginMaxFailIP = setting{"login-max-failures-per-ip", "IDVAUTH_LOGIN_MAX_FAILURES_PER_IP", func(f *fileConfig) string { return f.LoginMaxFailIP },
-		fmt.Sprint(authz.DefaultLoginMaxFailIP), "failed sign-ins per source address in a login window"}
+		fmt.Sprint(settings.DefaultLoginMaxFailIP), "failed sign-ins per source address in a login window"}
 	sLoginWindow = setting{"login-window", "IDVAUTH_LOGIN_WINDOW", func(f *fileConfig) string { return f.LoginWindow },
-		authz.DefaultLoginWindow.String(), "window of the sign-in failure limits (and the pause)"}
+		settings.DefaultLoginWindow.String(), "window of the sign-in failure limits (and the pause)"}
 	sArgon2Time = setting{"argon2-time", "IDVAUTH_ARGON2_TIME", func(f *fileConfig) string { return f.Argon2Time },
-		fmt.Sprint(authz.DefaultArgon2Time), "argon2id passes for new password hashes"}
+		fmt.Sprint(settings.DefaultArgon2Time), "argon2id passes for new password hashes"}
 	sArgon2Memory = setting{"argon2-memory-kib", "IDVAUTH_ARGON2_MEMORY_KIB", func(f *fileConfig) string { return f.Argon2MemoryKiB },
-		fmt.Sprint(authz.DefaultArgon2MemoryKiB), "argon2id memory in KiB for new password hashes"}
+		fmt.Sprint(settings.DefaultArgon2MemoryKiB), "argon2id memory in KiB for new password hashes"}
 	sArgon2Threads = setting{"argon2-threads", "IDVAUTH_ARGON2_THREADS", func(f *fileConfig) string { return f.Argon2Threads },
-		fmt.Sprint(authz.DefaultArgon2Threads), "argon2id lanes for new password hashes"}
+		fmt.Sprint(settings.DefaultArgon2Threads), "argon2id lanes for new password hashes"}
 	sPasswordHashConcurrency = setting{"password-hash-concurrency", "IDVAUTH_PASSWORD_HASH_CONCURRENCY", func(f *fileConfig) string { return f.PasswordHashConc },
 		"0", "password hashes (of --argon2-memory-kib each) run at once; past it sign-ins and new users get 503 without hashing, and the login burst per address is capped to it (0: as many as fit in a quarter of the memory limit — GOMEMLIMIT, cgroup or total memory — at most 2 of 64 MiB per CPU, at least 1)"}
 	sTrustedProxies = setting{"trusted-proxies", "IDVAUTH_TRUSTED_PROXIES", func(f *fileConfig) string { return strings.Join(f.TrustedProxies, ",") },
@@ -148,7 +148,7 @@ var (
 	sTLSClientCertHeader = setting{"tls-client-cert-header", "IDVAUTH_TLS_CLIENT_CERT_HEADER", func(f *fileConfig) string { return f.TLSClientCertHdr },
 		"", "header in which a trusted proxy that ends TLS forwards the client certificate (URL-encoded PEM, nginx $ssl_client_escaped_cert)"}
 	sHSTSMaxAge = setting{"hsts-max-age", "IDVAUTH_HSTS_MAX_AGE", func(f *fileConfig) string { return f.HSTSMaxAge },
-		authz.DefaultHSTSMaxAge.String(), "Strict-Transport-Security max-age on the public listener's HTTPS answers (0: none; never on plain HTTP)"}
+		settings.DefaultHSTSMaxAge.String(), "Strict-Transport-Security max-age on the public listener's HTTPS answers (0: none; never on plain HTTP)"}
 	sLogLevel = setting{"log-level", "IDVAUTH_LOG_LEVEL", func(f *fileConfig) string { return f.LogLevel },
 		"info", "log level: debug, info, warn or error"}
 	sAudit = setting{"audit", "IDVAUTH_AUDIT", func(f *fileConfig) string { return f.Audit },
@@ -158,21 +158,21 @@ var (
 	sAuditRetention = setting{"audit-retention", "IDVAUTH_AUDIT_RETENTION", func(f *fileConfig) string { return f.AuditRetention },
 		"0", "how long audit entries are kept, e.g. 2160h; older ones are dropped behind a checkpoint by the janitor (0: keep everything)"}
 	sRateToken = setting{"rate-limit-token-per-client", "IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT", func(f *fileConfig) string { return f.RateTokenPerClient },
-		fmt.Sprint(authz.DefaultRateTokenPerClient), "token and revocation requests per second per client (0 or off: no limit)"}
+		fmt.Sprint(settings.DefaultRateTokenPerClient), "token and revocation requests per second per client (0 or off: no limit)"}
 	sRateIntrospect = setting{"rate-limit-introspect-per-client", "IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT", func(f *fileConfig) string { return f.RateIntrospectPerClient },
-		fmt.Sprint(authz.DefaultRateIntrospectPerClient), "introspection requests per second per caller (0 or off: no limit)"}
+		fmt.Sprint(settings.DefaultRateIntrospectPerClient), "introspection requests per second per caller (0 or off: no limit)"}
 	sRatePerIP = setting{"rate-limit-per-ip", "IDVAUTH_RATE_LIMIT_PER_IP", func(f *fileConfig) string { return f.RatePerIP },
-		fmt.Sprint(authz.DefaultRatePerIP), "token, introspection and revocation requests per second per client address (0 or off: no limit)"}
+		fmt.Sprint(settings.DefaultRatePerIP), "token, introspection and revocation requests per second per client address (0 or off: no limit)"}
 	sRateLogin = setting{"rate-limit-login-per-ip", "IDVAUTH_RATE_LIMIT_LOGIN_PER_IP", func(f *fileConfig) string { return f.RateLoginPerIP },
-		fmt.Sprint(authz.DefaultRateLoginPerIP), "login form posts per second per client address (0 or off: no limit)"}
+		fmt.Sprint(settings.DefaultRateLoginPerIP), "login form posts per second per client address (0 or off: no limit)"}
 	sRateFailed = setting{"rate-limit-failures-per-ip", "IDVAUTH_RATE_LIMIT_FAILURES_PER_IP", func(f *fileConfig) string { return f.RateFailedPerIP },
-		fmt.Sprint(authz.DefaultRateFailedPerIP), "refused token, introspection and revocation requests per second per client address (0 or off: no limit)"}
+		fmt.Sprint(settings.DefaultRateFailedPerIP), "refused token, introspection and revocation requests per second per client address (0 or off: no limit)"}
 	sClientAuthMaxFail = setting{"client-auth-max-failures", "IDVAUTH_CLIENT_AUTH_MAX_FAILURES", func(f *fileConfig) string { return f.ClientAuthMaxFailures },
-		fmt.Sprint(authz.DefaultClientAuthMaxFailures), "failed client authentications of one client ID from one address in a window before it is refused from there"}
+		fmt.Sprint(settings.DefaultClientAuthMaxFailures), "failed client authentications of one client ID from one address in a window before it is refused from there"}
 	sClientAuthMaxFailIP = setting{"client-auth-max-failures-per-ip", "IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP", func(f *fileConfig) string { return f.ClientAuthMaxFailuresIP },
-		fmt.Sprint(authz.DefaultClientAuthMaxFailuresPerIP), "failed client authentications from one address in a window, whatever the client ID"}
+		fmt.Sprint(settings.DefaultClientAuthMaxFailuresPerIP), "failed client authentications from one address in a window, whatever the client ID"}
 	sClientAuthWindow = setting{"client-auth-window", "IDVAUTH_CLIENT_AUTH_WINDOW", func(f *fileConfig) string { return f.ClientAuthWindow },
-		authz.DefaultClientAuthWindow.String(), "window of the client authentication failure limits (and the cool-off)"}
+		settings.DefaultClientAuthWindow.String(), "window of the client authentication failure limits (and the cool-off)"}
 	// sMetricsToken has no flag: flags show in ps.
 	sMetricsToken = setting{"", "IDVAUTH_METRICS_TOKEN", func(f *fileConfig) string { return f.MetricsToken },
 		"", ""}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 // writeConfig writes a YAML config file for t and returns its path.
@@ -64,8 +65,8 @@ admin_token: file-admin-token-0123456789abcdef0123456789
 		issuerSet                               bool
 	}
 	def := want{
-		issuer: authz.DefaultIssuer, publicAddr: "127.0.0.1:8080", adminAddr: "127.0.0.1:8081",
-		audience: authz.DefaultAudience, ttl: authz.DefaultAccessTokenTTL, level: zapcore.InfoLevel,
+		issuer: settings.DefaultIssuer, publicAddr: "127.0.0.1:8080", adminAddr: "127.0.0.1:8081",
+		audience: settings.DefaultAudience, ttl: settings.DefaultAccessTokenTTL, level: zapcore.InfoLevel,
 	}
 	fromFile := want{
 		issuer: "http://file.example", publicAddr: "127.0.0.1:7001", adminAddr: "127.0.0.1:7002",
@@ -223,7 +224,7 @@ func TestSettingsRefreshMaxLifetime(t *testing.T) {
 		args []string
 		want time.Duration
 	}{
-		{"default", nil, []string{"--dev"}, authz.DefaultRefreshMaxLifetime},
+		{"default", nil, []string{"--dev"}, settings.DefaultRefreshMaxLifetime},
 		{"file", nil, []string{"--dev", "--config", file}, 48 * time.Hour},
 		{"env", map[string]string{"IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME": "72h"}, []string{"--dev", "--config", file}, 72 * time.Hour},
 		{"flag", map[string]string{"IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME": "72h"}, []string{"--dev", "--refresh-token-max-lifetime", "96h"}, 96 * time.Hour},
@@ -392,7 +393,7 @@ func TestSettingsHSTS(t *testing.T) {
 		args []string
 		want time.Duration
 	}{
-		{"default", nil, nil, authz.DefaultHSTSMaxAge},
+		{"default", nil, nil, settings.DefaultHSTSMaxAge},
 		{"file", nil, []string{"--config", file}, 720 * time.Hour},
 		{"env beats file", map[string]string{"IDVAUTH_HSTS_MAX_AGE": "48h"}, []string{"--config", file}, 48 * time.Hour},
 		{"flag beats env", map[string]string{"IDVAUTH_HSTS_MAX_AGE": "48h"}, []string{"--config", file, "--hsts-max-age", "1h"}, time.Hour},
@@ -438,9 +439,9 @@ func TestSettingsAuditAndLimits(t *testing.T) {
 		return l
 	}
 	def := limits{
-		rates: authz.RateLimits{TokenPerClient: authz.DefaultRateTokenPerClient, IntrospectPerClient: authz.DefaultRateIntrospectPerClient,
-			PerIP: authz.DefaultRatePerIP, LoginPerIP: authz.DefaultRateLoginPerIP, FailedPerIP: authz.DefaultRateFailedPerIP},
-		maxFail: authz.DefaultClientAuthMaxFailures, maxFailIP: authz.DefaultClientAuthMaxFailuresPerIP, window: authz.DefaultClientAuthWindow,
+		rates: authz.RateLimits{TokenPerClient: settings.DefaultRateTokenPerClient, IntrospectPerClient: settings.DefaultRateIntrospectPerClient,
+			PerIP: settings.DefaultRatePerIP, LoginPerIP: settings.DefaultRateLoginPerIP, FailedPerIP: settings.DefaultRateFailedPerIP},
+		maxFail: settings.DefaultClientAuthMaxFailures, maxFailIP: settings.DefaultClientAuthMaxFailuresPerIP, window: settings.DefaultClientAuthWindow,
 	}
 	metricsToken := "metrics-token-0123456789abcdef0123456789"
 	file := writeConfig(t, `
@@ -456,7 +457,7 @@ client_auth_window: 30m
 metrics_token: `+metricsToken+`
 `)
 	fromFile := limits{auditOff: true, retention: 2160 * time.Hour,
-		rates:   authz.RateLimits{TokenPerClient: 20, IntrospectPerClient: 0.5, PerIP: -1, LoginPerIP: -1, FailedPerIP: authz.DefaultRateFailedPerIP},
+		rates:   authz.RateLimits{TokenPerClient: 20, IntrospectPerClient: 0.5, PerIP: -1, LoginPerIP: -1, FailedPerIP: settings.DefaultRateFailedPerIP},
 		maxFail: 5, maxFailIP: 50, window: 30 * time.Minute, metricsTokenSet: 1, metricsTokenLen: len(metricsToken)}
 	env := map[string]string{
 		"IDVAUTH_AUDIT":                            "ON",
@@ -471,13 +472,13 @@ metrics_token: `+metricsToken+`
 		"IDVAUTH_METRICS_TOKEN":                    metricsToken + "-env",
 	}
 	fromEnv := limits{retention: 90 * 24 * time.Hour,
-		rates:   authz.RateLimits{TokenPerClient: 7, IntrospectPerClient: -1, PerIP: 250.5, LoginPerIP: 2, FailedPerIP: authz.DefaultRateFailedPerIP},
+		rates:   authz.RateLimits{TokenPerClient: 7, IntrospectPerClient: -1, PerIP: 250.5, LoginPerIP: 2, FailedPerIP: settings.DefaultRateFailedPerIP},
 		maxFail: 3, maxFailIP: 30, window: time.Hour, metricsTokenSet: 1, metricsTokenLen: len(metricsToken) + 4}
 	flags := []string{"--audit", "off", "--audit-retention", "0", "--rate-limit-token-per-client", "0",
 		"--rate-limit-introspect-per-client", "1e3", "--rate-limit-per-ip", "off", "--rate-limit-login-per-ip", "0.25",
 		"--client-auth-max-failures", "10", "--client-auth-max-failures-per-ip", "100", "--client-auth-window", "5m"}
 	fromFlags := limits{auditOff: true,
-		rates:   authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: 1000, PerIP: -1, LoginPerIP: 0.25, FailedPerIP: authz.DefaultRateFailedPerIP},
+		rates:   authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: 1000, PerIP: -1, LoginPerIP: 0.25, FailedPerIP: settings.DefaultRateFailedPerIP},
 		maxFail: 10, maxFailIP: 100, window: 5 * time.Minute, metricsTokenSet: 1, metricsTokenLen: len(metricsToken) + 4}
 	tests := []struct {
 		name string
