@@ -85,7 +85,7 @@ func parseAssertion(raw string) (*parsedAssertion, error) {
 
 // authenticateAssertion is private_key_jwt client authentication (RFC
 // 7523 section 2.2 and 3, OpenID Connect Core section 9).
-func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Request, form url.Values, basic bool) (*Client, error) {
+func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Request, form url.Values, basic bool, ip string) (*Client, error) {
 	if basic || form.Has("client_secret") {
 		return nil, fosite.ErrInvalidRequest.WithHint("Use one client authentication method, not a client assertion and a secret.")
 	}
@@ -101,7 +101,6 @@ func (a *Authenticator) authenticateAssertion(ctx context.Context, r *http.Reque
 	if fid := form.Get("client_id"); fid != "" && fid != id {
 		return nil, fosite.ErrInvalidRequest.WithHint("The client_id in the body differs from the assertion's sub.")
 	}
-	ip := a.cfg.IPs.String(r)
 	c, err := a.loadUnlocked(ctx, r, id, ip)
 	if err != nil {
 		a.spendVerify(p)

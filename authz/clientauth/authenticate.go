@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
@@ -45,20 +46,20 @@ func (SecretHasher) Compare(_ context.Context, hash, data []byte) error {
 // invalid_client, so a caller learns nothing about which client IDs exist;
 // the reason goes to the debug log.
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	ip := a.cfg.IPs.String(r)
 	if form.Has("client_assertion") || form.Has("client_assertion_type") {
 		_, _, basic, _ := basicCredentials(r)
-		c, err := a.authenticateAssertion(ctx, r, form, basic)
+		c, err := a.authenticateAssertion(ctx, r, form, basic, ip)
 		if err != nil {
 			return nil, err
 		}
 		a.noteCertificate(r, c)
-		return a.admit(r, c)
+		return a.admit(ctx, r, c, ip)
 	}
 	id, secret, method, err := secretCredentials(r, form)
 	if err != nil {
 		return nil, err
 	}
-	ip := a.cfg.IPs.String(r)
 	c, err := a.loadUnlocked(ctx, r, id, ip)
 	if err != nil {
 		a.spendCompare(method, secret)
@@ -71,7 +72,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 		if err := a.checkCertificate(ctx, r, c); err != nil {
 			return nil, a.fail(ctx, id, ip, "client certificate", err)
 		}
-		return a.admit(r, c)
+		return a.admit(ctx, r, c, ip)
 	}
 	if c.Rec.TokenEndpointAuthMethod != method {
 		a.spendCompare(method, secret)
@@ -81,7 +82,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 		return nil, a.fail(ctx, id, ip, "wrong secret", nil)
 	}
 	a.noteCertificate(r, c)
-	return a.admit(r, c)
+	return a.admit(ctx, r, c, ip)
 }
 
 // dummyDigest is what a secret is compared with when there is no client
@@ -138,8 +139,7 @@ func (a *Authenticator) loadUnlocked(ctx context.Context, r *http.Request, id, i
 	if wait, err := a.clientLocked(ctx, id, ip); err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	} else if wait > 0 {
-		a.cfg.OnLimited(r, "cooloff")
-		return nil, RateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
+		return nil, a.coolingOff(r, wait)
 	}
 	c, err := a.LoadClient(ctx, id)
 	switch {
@@ -167,19 +167,39 @@ func (a *Authenticator) checkCertificate(ctx context.Context, r *http.Request, c
 }
 
 // fail counts a failed authentication of id from ip, logs why at debug
-// level, and returns the one answer every failure gets.
+// level, and returns the one answer every failure gets: invalid_client,
+// or, for a failure past a limit, the 429 of a cool-off.
 func (a *Authenticator) fail(ctx context.Context, id, ip, reason string, err error) error {
 	a.debugAuthFailure(ctx, id, reason, err)
-	a.authFailed(ctx, id, ip)
+	a.cfg.OnFailure()
+	if wait := a.countAuthFailure(ctx, id, ip); wait > 0 {
+		return a.coolingOff(nil, wait)
+	}
 	return fosite.ErrInvalidClient
 }
 
-// admit lets an authenticated client through its per-client rate limit.
-func (a *Authenticator) admit(r *http.Request, c *Client) (*Client, error) {
+// admit lets a client whose credentials were right through, unless its
+// client ID or address started cooling off while they were checked (by
+// concurrent attempts: a right secret among many wrong ones sent at once
+// is not let through past the limit), and through its rate limit.
+func (a *Authenticator) admit(ctx context.Context, r *http.Request, c *Client, ip string) (*Client, error) {
+	if wait, err := a.clientLocked(ctx, c.Rec.ID, ip); err != nil {
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	} else if wait > 0 {
+		return nil, a.coolingOff(r, wait)
+	}
 	if err := a.clientRateLimit(r, c.Rec.ID); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// coolingOff is the answer to an attempt in a cool-off.
+func (a *Authenticator) coolingOff(r *http.Request, wait time.Duration) error {
+	if r != nil {
+		a.cfg.OnLimited(r, "cooloff")
+	}
+	return RateLimitedError(wait, "Too many failed authentications of this client from this address; retry after the time in Retry-After.")
 }
 
 // noteCertificate remembers the certificate a client that authenticated
@@ -205,12 +225,6 @@ func (a *Authenticator) clientRateLimit(r *http.Request, id string) error {
 		return RateLimitedError(wait, "This client sends too many requests; retry after the time in Retry-After.")
 	}
 	return nil
-}
-
-// authFailed counts a failed client authentication.
-func (a *Authenticator) authFailed(ctx context.Context, clientID, ip string) {
-	a.cfg.OnFailure()
-	a.countAuthFailure(ctx, clientID, ip)
 }
 
 func (a *Authenticator) debugAuthFailure(ctx context.Context, clientID, reason string, err error) {

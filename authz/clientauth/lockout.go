@@ -52,9 +52,13 @@ func lockKeys(clientID, ip string) (pair, addr string) {
 }
 
 // lockCache remembers, per counter key, what the store said and when.
+// gen counts the entries dropped because a failure reached a limit: a
+// read of the store that began before such a drop is not cached, or it
+// would hide, for LockCacheTTL, the lock-out the drop was for.
 type lockCache struct {
-	mu sync.Mutex
-	m  map[string]lockState
+	mu  sync.Mutex
+	m   map[string]lockState
+	gen uint64
 }
 
 type lockState struct {
@@ -89,6 +93,7 @@ func (a *Authenticator) lockedUntil(ctx context.Context, key string, limit int, 
 	c := &a.locks
 	c.mu.Lock()
 	st, ok := c.m[key]
+	gen := c.gen
 	c.mu.Unlock()
 	if ok && now.Sub(st.checked) < a.cfg.LockCacheTTL {
 		return st.until, nil
@@ -105,7 +110,9 @@ func (a *Authenticator) lockedUntil(ctx context.Context, key string, limit int, 
 	if c.m == nil || len(c.m) > maxLockCache {
 		c.m = make(map[string]lockState)
 	}
-	c.m[key] = st
+	if c.gen == gen {
+		c.m[key] = st
+	}
 	c.mu.Unlock()
 	return st.until, nil
 }
@@ -114,8 +121,12 @@ func (a *Authenticator) lockedUntil(ctx context.Context, key string, limit int, 
 const maxLockCache = 100_000
 
 // countAuthFailure counts a failed client authentication in the shared
-// counters and audits the start of a cool-off.
-func (a *Authenticator) countAuthFailure(ctx context.Context, clientID, ip string) {
+// counters and audits the start of a cool-off. It returns how long the
+// caller must wait when this failure is past a limit: such an attempt is
+// answered 429 like one refused before it was checked, so that of any
+// number of attempts, concurrent ones included, at most the limit are
+// answered as wrong in a window (counted on every replica at once).
+func (a *Authenticator) countAuthFailure(ctx context.Context, clientID, ip string) (wait time.Duration) {
 	now := a.now()
 	pair, addr := lockKeys(clientID, ip)
 	for _, k := range []struct {
@@ -130,7 +141,15 @@ func (a *Authenticator) countAuthFailure(ctx context.Context, clientID, ip strin
 		if n >= k.limit {
 			a.locks.mu.Lock()
 			delete(a.locks.m, k.key) // look again at once
+			a.locks.gen++
 			a.locks.mu.Unlock()
+		}
+		if n > k.limit {
+			end := now.Add(a.cfg.Window)
+			if _, e, err := a.store.Failures(ctx, k.key, now); err == nil && e.After(now) {
+				end = e
+			}
+			wait = max(wait, end.Sub(now))
 		}
 		if n == k.limit {
 			a.log.Warn("client authentication cool-off started", web.RequestField(ctx), zap.String("client_id", clientID), zap.String("scope", k.scope))
@@ -138,4 +157,5 @@ func (a *Authenticator) countAuthFailure(ctx context.Context, clientID, ip strin
 				Details: map[string]string{"scope": k.scope, "failures": strconv.Itoa(n), "until": audit.Time(now.Add(a.cfg.Window))}})
 		}
 	}
+	return wait
 }
