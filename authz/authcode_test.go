@@ -332,6 +332,12 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		if st, body := ts.refresh(t, other, fresh.RefreshToken); st != 400 {
 			t.Errorf("refresh by another client = %d %s, want refused", st, body)
 		}
+		// And the token has left its client: its grant ends (RFC 9700
+		// section 4.14.2), so neither the thief nor the client can use it.
+		ts.requireInactive(t, fresh.AccessToken)
+		if st, body := ts.refresh(t, c, fresh.RefreshToken); st != 400 {
+			t.Errorf("refresh token presented by another client, then by its own = %d %s, want refused", st, body)
+		}
 	})
 }
 

@@ -54,8 +54,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		err = spentGrant(gt, ownCause(err))
-		if gt == grantAuthorizationCode && fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidGrant.ErrorField {
-			s.burnCode(ctx, form.Get("code"))
+		if fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidGrant.ErrorField {
+			switch gt {
+			case grantAuthorizationCode:
+				s.burnCode(ctx, form.Get("code"))
+			case grantRefreshToken:
+				s.burnStolenRefresh(ctx, form.Get("refresh_token"), ar)
+			}
 		}
 		s.writeTokenError(w, r, ar, err)
 		return
@@ -159,6 +164,23 @@ func (s *Server) burnCode(ctx context.Context, code string) {
 	default:
 		s.log.Error("refused authorization code not used up", web.RequestField(ctx), zap.Error(err))
 	}
+}
+
+// burnStolenRefresh ends the grant of a refresh token that another client
+// presented (and authenticated as itself to do so): the token has left
+// the client it was issued to, so whoever holds it, the thief or the
+// client, may not use it again (RFC 9700 section 4.14.2). A client that
+// failed to authenticate never reaches this.
+func (s *Server) burnStolenRefresh(ctx context.Context, token string, ar fosite.AccessRequester) {
+	if token == "" || ar == nil || ar.GetClient() == nil {
+		return
+	}
+	sig := s.codes.RefreshTokenSignature(ctx, token)
+	t, err := s.store.GetToken(ctx, storage.RefreshToken, sig)
+	if err != nil || t.ClientID == ar.GetClient().GetID() {
+		return
+	}
+	s.revokeGrant(ctx, storage.RefreshToken, sig, t.RequestID)
 }
 
 // checkTokenForm checks what fosite does not: the grant type is one we
