@@ -372,6 +372,7 @@ type Store interface {
 	ClientStore
 	TokenStore
 	AssertionStore
+	APIKeyStore
 	KeyStore
 	UserStore
 	FailureStore

@@ -29,6 +29,7 @@ type Store struct {
 	tokenStore
 	userStore
 	failureStore
+	apiKeyStore
 	keyStore
 	auditStore
 
@@ -124,6 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		tokenStore:   tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
 		userStore:    userStore{pool},
 		failureStore: failureStore{pool},
+		apiKeyStore:  apiKeyStore{pool},
 		keyStore:     keyStore{pool},
 		auditStore:   auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},
 		pool:         pool,
