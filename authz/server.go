@@ -23,6 +23,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
@@ -82,8 +83,9 @@ type Server struct {
 	hasher *password.Hasher
 	// revokers are the revocation handlers /oauth2/revoke runs.
 	revokers fosite.RevocationHandlers
-	// clients authenticates clients.
+	// clients authenticates clients; apiKeys checks their API keys.
 	clients *clientauth.Authenticator
+	apiKeys *apikeys.Checker
 	// signin serves the authorization endpoint and the login pages.
 	signin *login.Handler
 	// tlsCert is the public listener's certificate and clientCAs the CAs
@@ -156,6 +158,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	s.hasher = password.NewHasher(cfg.Argon2, cfg.PasswordHashConcurrency)
 	s.limits = newLimiters(cfg.RateLimits, s.hasher.Capacity())
+	s.apiKeys = apikeys.NewChecker(s.store, s.now)
 	if s.clients, err = clientauth.New(clientauth.Config{
 		Store: s.store, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, DefaultAudience: cfg.DefaultAudience,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, ClockSkew: settings.ClockSkew,
@@ -163,7 +166,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		MaxFailures: cfg.ClientAuthMaxFailures, MaxFailuresPerIP: cfg.ClientAuthMaxFailuresPerIP,
 		Window: cfg.ClientAuthWindow, LockCacheTTL: cfg.ClientLockCacheTTL,
 		TokenLimiter: s.limits.token, IntrospectLimiter: s.limits.introspect,
-		OnFailure: s.metrics.AuthFailure, OnLimited: s.rateLimited,
+		OnFailure: s.metrics.AuthFailure, OnLimited: s.rateLimited, APIKeys: s.apiKeys,
 		Outbound: outbound.Policy{Allow: cfg.AllowPrivateOutbound},
 		Now:      cfg.Now, Log: s.log,
 	}); err != nil {
@@ -215,7 +218,7 @@ func (s *Server) assemblePeople() error {
 	}
 	if s.admin, err = admin.New(admin.Config{
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
-		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
+		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound},
 		Now:        cfg.Now, Log: s.log,
@@ -381,7 +384,8 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	return serve.Run(ctx, s.log, []serve.Listener{
 		{Name: "public", Listener: public, Handler: s.PublicHandler(), TLS: tlsConfig},
 		{Name: "admin", Listener: framing.Listen(admin), Handler: s.AdminHandler()},
-	}, func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run)
+	}, func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run,
+		func(ctx context.Context) { s.apiKeys.Run(ctx, apiKeyUseInterval, s.apiKeyUseError) })
 }
 
 // AdminHandler returns the handler of the admin listener: the admin API

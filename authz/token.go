@@ -358,6 +358,9 @@ func issuedEntryOf(gt, ip string, req fosite.Requester) storage.AuditEntry {
 		"grant": gt, "scope": strings.Join(req.GetGrantedScopes(), " "), "aud": strings.Join(req.GetGrantedAudience(), " "),
 	}
 	e := storage.AuditEntry{Type: adminapi.EventTokenIssued, Actor: audit.Client(cid), ClientID: cid, IP: ip, Details: d}
+	if c, ok := req.GetClient().(*clientauth.Client); ok && c.APIKeyID != "" {
+		d["api_key_id"] = c.APIKeyID
+	}
 	if sess != nil {
 		e.Subject = sess.Subject
 		d["jti"], d["kid"], d["exp"] = sess.JTI, sess.KeyID, audit.Time(sess.AccessExp)
