@@ -1,6 +1,11 @@
 package adminapi
 
-import "time"
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
 
 // Events of API keys.
 const (
@@ -52,4 +57,27 @@ type APIKeyRotate struct {
 	// GracePeriod is how long, in seconds, the old key keeps working; 24
 	// hours if absent, at once if 0.
 	GracePeriod *int64 `json:"grace_period,omitempty"`
+}
+
+// CreateAPIKey makes an API key of client clientID (POST
+// /admin/clients/{id}/api-keys); the answer holds the key, this once.
+func (c *Client) CreateAPIKey(ctx context.Context, clientID string, in APIKeyCreate) (APIKeyJSON, []byte, error) {
+	return call[APIKeyJSON](ctx, c, http.MethodPost, route("clients", clientID, "/api-keys"), nil, in)
+}
+
+// ListAPIKeys lists the API keys of client clientID, never the keys.
+func (c *Client) ListAPIKeys(ctx context.Context, clientID string) (APIKeyList, []byte, error) {
+	return call[APIKeyList](ctx, c, http.MethodGet, route("clients", clientID, "/api-keys"), nil, nil)
+}
+
+// RevokeAPIKey revokes the API key keyID of client clientID at once.
+func (c *Client) RevokeAPIKey(ctx context.Context, clientID, keyID string) error {
+	_, err := c.do(ctx, http.MethodDelete, route("clients", clientID, "/api-keys/", url.PathEscape(keyID)), nil, nil)
+	return err
+}
+
+// RotateAPIKey makes a new key like keyID and returns it (shown this
+// once); the old one works for the grace period more.
+func (c *Client) RotateAPIKey(ctx context.Context, clientID, keyID string, in APIKeyRotate) (APIKeyJSON, []byte, error) {
+	return call[APIKeyJSON](ctx, c, http.MethodPost, route("clients", clientID, "/api-keys/", url.PathEscape(keyID), "/rotate"), nil, in)
 }

@@ -29,6 +29,7 @@ type fileConfig struct {
 	AdminURL          string           `yaml:"admin_url"`
 	AccessTokenTTL    string           `yaml:"access_token_ttl"`
 	MaxAccessTokenTTL string           `yaml:"max_access_token_ttl"`
+	MaxAPIKeyTTL      string           `yaml:"max_api_key_ttl"`
 	DefaultAudience   string           `yaml:"default_audience"`
 	AccessTokenAlg    string           `yaml:"access_token_alg"`
 	JWKSMaxAge        string           `yaml:"jwks_max_age"`
@@ -99,6 +100,8 @@ var (
 		settings.DefaultAccessTokenTTL.String(), "access token lifetime"}
 	sMaxAccessTTL = setting{"max-access-token-ttl", "IDVAUTH_MAX_ACCESS_TOKEN_TTL", func(f *fileConfig) string { return f.MaxAccessTokenTTL },
 		settings.DefaultMaxAccessTokenTTL.String(), "longest access_token_ttl a client may have"}
+	sMaxAPIKeyTTL = setting{"max-api-key-ttl", "IDVAUTH_MAX_API_KEY_TTL", func(f *fileConfig) string { return f.MaxAPIKeyTTL },
+		settings.DefaultMaxAPIKeyTTL.String(), "longest lifetime of an API key"}
 	sDefaultAudience = setting{"default-audience", "IDVAUTH_DEFAULT_AUDIENCE", func(f *fileConfig) string { return f.DefaultAudience },
 		settings.DefaultAudience, "aud of tokens for clients that register no audience"}
 	sAccessAlg = setting{"access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG", func(f *fileConfig) string { return f.AccessTokenAlg },
