@@ -377,6 +377,7 @@ type Store interface {
 	UserStore
 	FailureStore
 	AuditStore
+	AuditShipStore
 	// Ping reports whether the backend can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -29,6 +29,7 @@ type Store struct {
 	apiKeyStore
 	keyStore
 	auditStore
+	auditShipStore
 }
 
 var _ storage.Store = (*Store)(nil)
