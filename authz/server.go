@@ -24,6 +24,7 @@ import (
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
+	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
@@ -83,6 +84,8 @@ type Server struct {
 	hasher *password.Hasher
 	// revokers are the revocation handlers /oauth2/revoke runs.
 	revokers fosite.RevocationHandlers
+	// shipper ships the audit trail off the host; nil without a sink.
+	shipper *auditship.Shipper
 	// clients authenticates clients; apiKeys checks their API keys.
 	clients *clientauth.Authenticator
 	apiKeys *apikeys.Checker
@@ -140,6 +143,9 @@ func (s *Server) assemble(ctx context.Context) error {
 	s.janitor = janitor.Janitor{Store: s.store, Batch: cfg.JanitorBatch, Retention: cfg.AuditRetention, Now: cfg.Now, Log: s.log}
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
 		Observe: s.metrics.AuditAppend})
+	if err := s.shipAudit(); err != nil {
+		return err
+	}
 	var err error
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
 		return fmt.Errorf("authz: %w", err)
@@ -381,11 +387,17 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 		// one that carries both Content-Length and Transfer-Encoding.
 		public = framing.Listen(public)
 	}
+	loops := []func(context.Context){
+		func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run,
+		func(ctx context.Context) { s.apiKeys.Run(ctx, apiKeyUseInterval, s.apiKeyUseError) },
+	}
+	if s.shipper != nil {
+		loops = append(loops, s.shipper.Run)
+	}
 	return serve.Run(ctx, s.log, []serve.Listener{
 		{Name: "public", Listener: public, Handler: s.PublicHandler(), TLS: tlsConfig},
 		{Name: "admin", Listener: framing.Listen(admin), Handler: s.AdminHandler()},
-	}, func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run,
-		func(ctx context.Context) { s.apiKeys.Run(ctx, apiKeyUseInterval, s.apiKeyUseError) })
+	}, loops...)
 }
 
 // AdminHandler returns the handler of the admin listener: the admin API

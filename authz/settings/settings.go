@@ -116,6 +116,12 @@ type Config struct {
 	// MaxAPIKeyTTL caps the lifetime of API keys; DefaultMaxAPIKeyTTL
 	// if zero. (A key's default lifetime is 90 days, or this if less.)
 	MaxAPIKeyTTL time.Duration
+	// AuditSink, if set, is where the audit trail is shipped off the
+	// host: https://host/path (JSON lines) or syslog+tls://host:port.
+	// AuditSinkToken is a bearer token for an https sink; AuditSinkCA a
+	// PEM file of the CAs its certificate chains to (the system's roots
+	// if empty).
+	AuditSink, AuditSinkToken, AuditSinkCA string
 	// DefaultAudience is the "aud" of tokens for clients that registered
 	// no audience; DefaultAudience if empty.
 	DefaultAudience string

@@ -61,6 +61,9 @@ type fileConfig struct {
 	Audit                   string `yaml:"audit"`
 	AuditRetention          string `yaml:"audit_retention"`
 	AuditCommit             string `yaml:"audit_commit"`
+	AuditSink               string `yaml:"audit_sink"`
+	AuditSinkToken          string `yaml:"audit_sink_token"`
+	AuditSinkCA             string `yaml:"audit_sink_ca"`
 	RateTokenPerClient      string `yaml:"rate_limit_token_per_client"`
 	RateIntrospectPerClient string `yaml:"rate_limit_introspect_per_client"`
 	RatePerIP               string `yaml:"rate_limit_per_ip"`
@@ -160,6 +163,12 @@ var (
 		"durable", "when a request's audit entry counts as written: durable (flushed to disk by PostgreSQL) or fast (committed; survives a crash of idvauth, not of PostgreSQL)"}
 	sAuditRetention = setting{"audit-retention", "IDVAUTH_AUDIT_RETENTION", func(f *fileConfig) string { return f.AuditRetention },
 		"0", "how long audit entries are kept, e.g. 2160h; older ones are dropped behind a checkpoint by the janitor (0: keep everything)"}
+	sAuditSink = setting{"audit-sink", "IDVAUTH_AUDIT_SINK", func(f *fileConfig) string { return f.AuditSink },
+		"", "ship the audit trail off the host: https://host/path (JSON lines) or syslog+tls://host:port (default: not shipped)"}
+	sAuditSinkToken = setting{"audit-sink-token", "IDVAUTH_AUDIT_SINK_TOKEN", func(f *fileConfig) string { return f.AuditSinkToken },
+		"", "bearer token for an https audit sink (prefer the env variable: flags show in ps)"}
+	sAuditSinkCA = setting{"audit-sink-ca", "IDVAUTH_AUDIT_SINK_CA", func(f *fileConfig) string { return f.AuditSinkCA },
+		"", "PEM file of the CAs the audit sink's certificate chains to (default: the system's)"}
 	sRateToken = setting{"rate-limit-token-per-client", "IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT", func(f *fileConfig) string { return f.RateTokenPerClient },
 		fmt.Sprint(settings.DefaultRateTokenPerClient), "token and revocation requests per second per client (0 or off: no limit)"}
 	sRateIntrospect = setting{"rate-limit-introspect-per-client", "IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT", func(f *fileConfig) string { return f.RateIntrospectPerClient },
