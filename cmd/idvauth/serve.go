@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/tracing"
 )
 
 func newServeCmd(env lookupEnv) *cobra.Command {
@@ -368,6 +369,20 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 		if sc.authz.TLSCertFile != "" {
 			sc.authz.Issuer = "https://" + strings.TrimPrefix(sc.authz.Issuer, "http://")
 		}
+	}
+	getenv := func(k string) string { v, _ := env(k); return v }
+	if tracing.Enabled(getenv) {
+		tp, shutdown, err := tracing.FromEnv(ctx, version(), getenv)
+		if err != nil {
+			return fmt.Errorf("tracing (OTEL_EXPORTER_OTLP_*): %w", err)
+		}
+		sc.authz.TracerProvider = tp
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(sctx)
+		}()
+		log.Info("tracing on: spans go to the OTLP endpoint of the OTEL_EXPORTER_OTLP_* variables")
 	}
 	srv, err := authz.New(ctx, sc.authz)
 	if err != nil {
