@@ -144,7 +144,7 @@ func TestPagesHaveNoScript(t *testing.T) {
 func TestCSPScript(t *testing.T) {
 	p := newPages(t)
 	got := p.CSPScript("https://app.example")
-	if want := p.CSP() + "; script-src 'self'; form-action 'self' https://app.example"; got != want {
+	if want := p.CSP() + "; script-src 'self'; connect-src 'self'; form-action 'self' https://app.example"; got != want {
 		t.Errorf("CSPScript() = %q, want %q", got, want)
 	}
 	for _, bad := range []string{"unsafe-inline", "unsafe-eval", "strict-dynamic", "*", "http:", "https:"} {

@@ -12,7 +12,7 @@
 // under names that hold a content hash (Pages.Asset, Pages.AssetPath); a
 // page that needs one names it with the template function "asset" in its
 // "scripts" block and is served under Pages.CSPScript, which adds
-// script-src 'self' and nothing else. Every other page runs no script.
+// script-src 'self' and connect-src 'self' and nothing else. Every other page runs no script.
 //
 // All CSS sits in one style element, identical on every page, whose
 // SHA-256 hash Pages.CSP names, so the server can serve the pages under a

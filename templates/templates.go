@@ -249,12 +249,13 @@ func (p *Pages) CSPFormAction(sources ...string) string {
 
 // CSPScript is CSPFormAction for a page that loads script, which it may
 // only do from the static files (AssetsPath, through the template function
-// "asset"): it adds script-src 'self' and nothing else, no inline script,
-// no 'unsafe-inline', no 'unsafe-eval', no other origin. Only such a page
-// gets it; every other page is served without script-src and so runs no
-// script at all (default-src 'none').
+// "asset"): it adds script-src 'self', and connect-src 'self' for the
+// script's JSON posts (webauthn.js's fetch), and nothing else: no inline
+// script, no 'unsafe-inline', no 'unsafe-eval', no other origin. Only such
+// a page gets it; every other page is served without script-src and so
+// runs no script at all (default-src 'none').
 func (p *Pages) CSPScript(sources ...string) string {
-	return p.csp + "; script-src 'self'; form-action " + strings.Join(append([]string{"'self'"}, sources...), " ")
+	return p.csp + "; script-src 'self'; connect-src 'self'; form-action " + strings.Join(append([]string{"'self'"}, sources...), " ")
 }
 
 // errNotBuilt is returned when a Pages was not built by New.

@@ -1,6 +1,7 @@
 // webauthn.js drives passkey registration and sign-in on idvauth's pages.
 // It is served from /assets/ under the pages' Content-Security-Policy
-// (script-src 'self'): no inline script, no eval, no external asset.
+// (script-src 'self', connect-src 'self'): no inline script, no eval, no
+// external asset.
 //
 // A page opts in with a button (or any element) carrying:
 //
