@@ -240,7 +240,7 @@ func (tab *Tab) Run(t testing.TB, actions ...chromedp.Action[chromedp.Void]) {
 		err := chromedp.Do(ctx, a)
 		cancel()
 		if err != nil {
-			t.Fatalf("browsertest: step %d of %d: %v", i+1, len(actions), err)
+			t.Fatalf("browsertest: step %d of %d: %v%s", i+1, len(actions), err, tab.recorded())
 		}
 	}
 }
@@ -253,7 +253,7 @@ func Get[T any](t testing.TB, tab *Tab, a chromedp.Action[T]) T {
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
-		t.Fatalf("browsertest: %v", err)
+		t.Fatalf("browsertest: %v%s", err, tab.recorded())
 	}
 	return v
 }
@@ -277,15 +277,26 @@ func (tab *Tab) Problems(t testing.TB) []Problem {
 	return append([]Problem(nil), tab.problems...)
 }
 
+// recorded lists the problems recorded so far, for a failure message: a
+// step that times out often does so because the page broke.
+func (tab *Tab) recorded() string {
+	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	var b strings.Builder
+	if len(tab.problems) > 0 {
+		b.WriteString("; problems on the page:")
+	}
+	for _, p := range tab.problems {
+		b.WriteString("\n\t" + p.String())
+	}
+	return b.String()
+}
+
 // CheckClean fails t (without stopping it) if any problem happened on
 // the tab's pages, listing them; what names the point of the test.
 func (tab *Tab) CheckClean(t testing.TB, what string) {
 	t.Helper()
 	if ps := tab.Problems(t); len(ps) > 0 {
-		var b strings.Builder
-		for _, p := range ps {
-			b.WriteString("\n\t" + p.String())
-		}
-		t.Errorf("%s: %d problem(s) on the page:%s", what, len(ps), b.String())
+		t.Errorf("%s: %d problem(s)%s", what, len(ps), tab.recorded())
 	}
 }
