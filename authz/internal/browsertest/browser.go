@@ -48,6 +48,9 @@ func ExecPath() string {
 // Browser is one headless Chromium, started by Start and stopped when the
 // test ends. It is safe for concurrent use by the test's subtests.
 type Browser struct {
+	// ctx is chromedp's handle on the browser: chromedp keeps the
+	// browser in a context, and a tab is a context derived from it, so
+	// this one is kept (its life is the test's, ended by t.Cleanup).
 	ctx context.Context
 }
 
@@ -134,7 +137,7 @@ func (p Problem) String() string { return p.Kind + ": " + p.Text }
 // Tab is one page of a Browser in a browser context of its own. Its
 // methods are for the test goroutine that opened it.
 type Tab struct {
-	ctx context.Context
+	ctx context.Context // chromedp's handle on the tab, as Browser.ctx
 
 	mu       sync.Mutex
 	problems []Problem
