@@ -15,6 +15,7 @@ import (
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/browsertest"
+	"github.com/idvauth/idvauth/templates"
 )
 
 // callbackServer is a web app's redirect URI on loopback: it hands each
@@ -63,6 +64,10 @@ func (cb *callbackServer) next(t *testing.T) url.Values {
 // No page may violate its Content-Security-Policy or throw.
 func TestChromiumCodeFlow(t *testing.T) {
 	browser := browsertest.Start(t)
+	pages, err := templates.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts := startServer(t, codeFlowConfig(cfg))
 		user := ts.createUser(t, "ada")
@@ -71,9 +76,15 @@ func TestChromiumCodeFlow(t *testing.T) {
 		tab := browser.NewTab(t)
 
 		state, verifier, nonce := randomString(24), oauth2.GenerateVerifier(), randomString(24)
-		tab.Run(t, chromedp.Navigate(authURL(c, state, verifier, nonce)), chromedp.WaitVisible(chromedp.ID("username")))
+		resp := browsertest.Get(t, tab, chromedp.NavigateResponse(authURL(c, state, verifier, nonce)))
+		tab.Run(t, chromedp.WaitVisible(chromedp.ID("username")))
 		if loc := tab.Location(t); !strings.HasPrefix(loc, ts.Public+"/") {
 			t.Fatalf("authorization URL led to %s, want the server's login page", loc)
+		}
+		// The policy the browser enforced: no script at all, form posts
+		// to the server and the client's redirect origin only.
+		if got, want := resp.Headers["Content-Security-Policy"], pages.CSPFormAction(strings.TrimSuffix(cb.URL, "/callback")); resp.Status != http.StatusOK || got != want {
+			t.Errorf("login page: %d with CSP %q, want 200 with %q", resp.Status, got, want)
 		}
 		tab.CheckClean(t, "login page")
 
