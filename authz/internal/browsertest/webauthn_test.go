@@ -14,11 +14,18 @@ import (
 	"github.com/idvauth/idvauth/templates"
 )
 
-// TestAuthenticator: with the virtual authenticator attached, a page at
+// TestWebAuthn runs the WebAuthn cases in one browser: starting one costs
+// more than the cases.
+func TestWebAuthn(t *testing.T) {
+	b := Start(t)
+	t.Run("virtual authenticator", func(t *testing.T) { testAuthenticator(t, b) })
+	t.Run("webauthn.js", func(t *testing.T) { testWebAuthnScript(t, b) })
+}
+
+// testAuthenticator: with the virtual authenticator attached, a page at
 // http://localhost creates a discoverable credential and signs in with it
 // (no allowCredentials); the authenticator then holds it.
-func TestAuthenticator(t *testing.T) {
-	b := Start(t)
+func testAuthenticator(t *testing.T, b *Browser) {
 	base := serve(t, pages(map[string][2]string{"/": {strict, `<!doctype html><title>rp</title><p>relying party`}}))
 	tab := b.NewTab(t)
 	auth := tab.AddAuthenticator(t)
@@ -98,13 +105,12 @@ var scriptPage = template.Must(template.New("").Parse(`<!doctype html>
 <body><button id="go" data-webauthn="{{.Kind}}" data-webauthn-options="{{.Options}}" data-webauthn-finish="{{.Finish}}" data-webauthn-csrf="csrf-123" data-webauthn-status="status" hidden disabled>Passkey</button>
 <p id="status" role="alert" hidden></p></body></html>`))
 
-// TestWebAuthnScript drives templates/static/webauthn.js, served as the
+// testWebAuthnScript drives templates/static/webauthn.js, served as the
 // server serves it and under the CSP of a page with script, through a
 // registration and a sign-in with the virtual authenticator: the
 // credential JSON reaches the finish URL with the CSRF header, the
 // page follows the answer's redirect, and a refusal shows its text.
-func TestWebAuthnScript(t *testing.T) {
-	b := Start(t)
+func testWebAuthnScript(t *testing.T, b *Browser) {
 	pgs, err := templates.New()
 	if err != nil {
 		t.Fatal(err)
