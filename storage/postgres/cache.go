@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -152,20 +155,28 @@ func cloneClient(c storage.Client) storage.Client {
 
 // listener keeps a LISTEN connection open, invalidating the client cache
 // and telling onKeysChanged on every notification, and reconnecting with
-// back-off when the connection fails.
+// back-off when the connection fails. A connection silent for every is
+// pinged, with the same bound on the answer: one that a network incident
+// left dead (no FIN, no RST, so nothing ever arrives) is given up within
+// two intervals and replaced, and since notifications may have been lost
+// meanwhile, the cache starts empty and onKeysChanged is told.
 type listener struct {
 	cfg           *pgx.ConnConfig
+	every         time.Duration
 	cache         *clientCache // nil when disabled
 	onError       func(error)  // optional
 	onKeysChanged func()       // optional
 	cancel        context.CancelFunc
 	done          chan struct{} // closed when run returns
+
+	connected  atomic.Bool
+	reconnects atomic.Int64 // connections lost
 }
 
 // startListener starts a listener on cfg; stop ends it.
-func startListener(cfg *pgx.ConnConfig, cache *clientCache, onError func(error), onKeysChanged func()) *listener {
+func startListener(cfg *pgx.ConnConfig, every time.Duration, cache *clientCache, onError func(error), onKeysChanged func()) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{cfg: cfg, cache: cache, onError: onError, onKeysChanged: onKeysChanged, cancel: cancel, done: make(chan struct{})}
+	l := &listener{cfg: cfg, every: every, cache: cache, onError: onError, onKeysChanged: onKeysChanged, cancel: cancel, done: make(chan struct{})}
 	go l.run(ctx)
 	return l
 }
@@ -182,6 +193,10 @@ func (l *listener) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := l.listenOnce(ctx)
+		if l.connected.Swap(false) {
+			l.reconnects.Add(1)
+			backoff = 100 * time.Millisecond // it worked for a while
+		}
 		if l.cache != nil {
 			l.cache.setListening(false)
 		}
@@ -200,15 +215,27 @@ func (l *listener) run(ctx context.Context) {
 	}
 }
 
+// errSilent is why a listener gave up a connection that did not answer
+// its ping.
+var errSilent = errors.New("postgres: listener: the connection did not answer a ping")
+
 func (l *listener) listenOnce(ctx context.Context) error {
 	conn, err := pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+clientChannel+"; LISTEN "+keysChannel); err != nil {
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), l.every)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	lctx, cancel := context.WithTimeout(ctx, l.every)
+	_, err = conn.Exec(lctx, "LISTEN "+clientChannel+"; LISTEN "+keysChannel)
+	cancel()
+	if err != nil {
 		return err
 	}
+	l.connected.Store(true)
 	if l.cache != nil {
 		l.cache.setListening(true)
 	}
@@ -216,9 +243,21 @@ func (l *listener) listenOnce(ctx context.Context) error {
 		l.onKeysChanged()
 	}
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, l.every)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
-			return err
+			if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			// Silence: is the connection still there?
+			pctx, cancel := context.WithTimeout(ctx, l.every)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("%w: %w", errSilent, err)
+			}
+			continue
 		}
 		switch {
 		case n.Channel == keysChannel && l.onKeysChanged != nil:
