@@ -29,6 +29,8 @@ func dialStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged fun
 		OnKeysChanged:   keysChanged,
 		OnAuditBatch:    onAuditBatch,
 		AuditFastCommit: cfg.AuditFastCommit,
+		// A silent listener is checked at least as often as the keys.
+		ListenCheckInterval: min(postgres.DefaultListenCheckInterval, cfg.KeyCheckInterval),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)

@@ -65,7 +65,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
@@ -121,6 +121,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, err
 	}
 	if a.JWKSMaxAge, err = r.duration(sJWKSMaxAge); err != nil {
+		return sc, err
+	}
+	if a.DatabaseTimeout, err = r.duration(sDatabaseTimeout); err != nil {
 		return sc, err
 	}
 	if a.JanitorInterval, err = r.duration(sJanitorInterval); err != nil {

@@ -35,6 +35,7 @@ type Metrics struct {
 	auditAppend  prometheus.Histogram
 	auditBatch   prometheus.Histogram
 	auditCommit  prometheus.Histogram
+	deadlines    *prometheus.CounterVec
 }
 
 // New returns the metrics; now is the clock and keys lists the signing
@@ -72,10 +73,14 @@ func New(now func() time.Time, keys func() []storage.Key) *Metrics {
 		Name: "idvauth_audit_commit_seconds", Help: "Time to commit one audit batch (PostgreSQL).",
 		Buckets: []float64{.0002, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 	})
+	m.deadlines = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idvauth_request_deadline_exceeded_total",
+		Help: "Requests answered after their deadline (IDVAUTH_DATABASE_TIMEOUT) passed: their store calls timed out; by listener and endpoint.",
+	}, []string{"listener", "endpoint"})
 	keyAge := prometheus.NewDesc("idvauth_signing_key_age_seconds", "Age of each published signing key, by kid, algorithm and state.",
 		[]string{"kid", "alg", "state"}, nil)
 	m.reg.MustRegister(m.requests, m.latency, m.issued, m.introspected, m.authFailures, m.limited,
-		m.auditAppend, m.auditBatch, m.auditCommit,
+		m.auditAppend, m.auditBatch, m.auditCommit, m.deadlines,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{keyAge}, collect: func(ch chan<- prometheus.Metric) {
 			now := now()
@@ -133,10 +138,14 @@ func poolCollector(stats func() postgres.PoolStats) prometheus.Collector {
 	}}
 }
 
-// Observe records one answered request.
-func (m *Metrics) Observe(listener, endpoint string, status int, d time.Duration) {
+// Observe records one answered request, and whether its deadline had
+// passed by the time it was answered (its store calls gave up).
+func (m *Metrics) Observe(listener, endpoint string, status int, d time.Duration, deadlinePassed bool) {
 	m.requests.WithLabelValues(listener, endpoint, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(listener, endpoint).Observe(d.Seconds())
+	if deadlinePassed {
+		m.deadlines.WithLabelValues(listener, endpoint).Inc()
+	}
 }
 
 // RateLimited counts a request refused by the limit named limit.
