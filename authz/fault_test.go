@@ -117,6 +117,26 @@ func TestDatabaseFaults(t *testing.T) {
 	})
 
 	testutil.Eventually(t, 40*time.Second, "no goroutine left in the driver", func() bool { return driverGoroutines() <= baseline })
+
+	// The metrics tell what happened: requests past their deadline (the
+	// cut), connections found broken and the listener's lost one (the
+	// blackhole), a listener back up and keys loaded moments ago.
+	testutil.Eventually(t, 20*faultInterval, "A's listener back up", func() bool {
+		return value(a.scrape(t), "idvauth_db_listener_up", nil) == 1
+	})
+	m := a.scrape(t)
+	for _, f := range []string{"idvauth_request_deadline_exceeded_total", "idvauth_db_connections_broken_total", "idvauth_db_listener_lost_total"} {
+		if v := value(m, f, nil); v < 1 {
+			t.Errorf("%s = %v after the faults, want at least 1", f, v)
+		}
+	}
+	if v := value(m, "idvauth_signing_keys_loaded_age_seconds", nil); m["idvauth_signing_keys_loaded_age_seconds"] == nil || v > 5*faultInterval.Seconds() {
+		t.Errorf("idvauth_signing_keys_loaded_age_seconds = %v (present: %v), want a few check intervals at most",
+			v, m["idvauth_signing_keys_loaded_age_seconds"] != nil)
+	}
+	if v := value(c.scrape(t), "idvauth_db_listener_lost_total", nil); v != 0 {
+		t.Errorf("C, straight to the database, lost its listener %v times", v)
+	}
 }
 
 // followsRotation waits until A signs with newKID and finds C's tokens of

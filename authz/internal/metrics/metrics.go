@@ -101,6 +101,16 @@ func (m *Metrics) WatchPool(st any) {
 	}
 }
 
+// WatchKeyRing adds how long ago the key ring last read the store
+// (sinceLoad): past a few key check intervals, a replica may miss another
+// one's rotation.
+func (m *Metrics) WatchKeyRing(sinceLoad func() time.Duration) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "idvauth_signing_keys_loaded_age_seconds",
+		Help: "Time since the key ring last read the signing keys from the store.",
+	}, func() float64 { return sinceLoad().Seconds() }))
+}
+
 // collectorFunc is a prometheus.Collector computed at scrape time.
 type collectorFunc struct {
 	descs   []*prometheus.Desc
@@ -123,7 +133,11 @@ func poolCollector(stats func() postgres.PoolStats) prometheus.Collector {
 		d("connections_acquired", "Database connections in use."), d("connections_max", "Cap on database connections.")
 	acq, empty, wait := d("acquires_total", "Connection acquisitions."), d("acquires_waited_total", "Connection acquisitions that waited for a connection."),
 		d("acquire_seconds_total", "Time spent acquiring connections.")
-	return collectorFunc{descs: []*prometheus.Desc{total, idle, acquired, maxc, acq, empty, wait}, collect: func(ch chan<- prometheus.Metric) {
+	broken := d("connections_broken_total", "Database connections closed as broken: found dead before use, or failed (a deadline, the network, the server) during a statement.")
+	listening, lost := d("listener_up", "1 while the change listener (LISTEN/NOTIFY) holds a live connection."),
+		d("listener_lost_total", "Change listener connections lost, to errors or to silence (no answer to a ping).")
+	descs := []*prometheus.Desc{total, idle, acquired, maxc, acq, empty, wait, broken, listening, lost}
+	return collectorFunc{descs: descs, collect: func(ch chan<- prometheus.Metric) {
 		st := stats()
 		g := func(desc *prometheus.Desc, t prometheus.ValueType, v float64) {
 			ch <- prometheus.MustNewConstMetric(desc, t, v)
@@ -135,6 +149,13 @@ func poolCollector(stats func() postgres.PoolStats) prometheus.Collector {
 		g(acq, prometheus.CounterValue, float64(st.AcquireCount))
 		g(empty, prometheus.CounterValue, float64(st.EmptyAcquireCount))
 		g(wait, prometheus.CounterValue, st.AcquireDuration.Seconds())
+		g(broken, prometheus.CounterValue, float64(st.Broken))
+		up := 0.0
+		if st.ListenerUp {
+			up = 1
+		}
+		g(listening, prometheus.GaugeValue, up)
+		g(lost, prometheus.CounterValue, float64(st.ListenerLost))
 	}}
 }
 
