@@ -75,6 +75,7 @@ func TestDatabaseFaults(t *testing.T) {
 				url.Values{"grant_type": {"client_credentials"}, "scope": {"identity.verify"}})},
 			{"introspect", formRequest(t, a.Public+"/oauth2/introspect", a.Demo.ResourceServer.ClientID,
 				a.Demo.ResourceServer.ClientSecret, url.Values{"token": {tok}})},
+			{"revoke", formRequest(t, a.Public+"/oauth2/revoke", svc.ClientID, svc.ClientSecret, url.Values{"token": {tok}})},
 			{"ready", mustReq(t, http.MethodGet, a.Public+"/health/ready")},
 		} {
 			start := time.Now()
@@ -84,6 +85,10 @@ func TestDatabaseFaults(t *testing.T) {
 				t.Errorf("%s during a cut = %d Retry-After %q after %v: %s\nwant 503 with Retry-After within %v (+ margin)",
 					rq.name, code, h.Get("Retry-After"), took, body, faultDeadline)
 			}
+		}
+		// What needs no database still answers.
+		if code, _, body := doWith(t, faultClient, mustReq(t, http.MethodGet, a.Public+"/.well-known/jwks.json")); code != http.StatusOK {
+			t.Errorf("JWKS during a cut = %d %s, want 200", code, body)
 		}
 		newKID := c.rotate(t)
 		p.Restore()

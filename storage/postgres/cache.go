@@ -156,27 +156,33 @@ func cloneClient(c storage.Client) storage.Client {
 // listener keeps a LISTEN connection open, invalidating the client cache
 // and telling onKeysChanged on every notification, and reconnecting with
 // back-off when the connection fails. A connection silent for every is
-// pinged, with the same bound on the answer: one that a network incident
-// left dead (no FIN, no RST, so nothing ever arrives) is given up within
-// two intervals and replaced, and since notifications may have been lost
-// meanwhile, the cache starts empty and onKeysChanged is told.
+// pinged (the answer bounded by listenPingTimeout, or every if shorter):
+// one that a network incident left dead (no FIN, no RST, so nothing ever
+// arrives) is given up within an interval and a second and replaced, and
+// since notifications may have been lost meanwhile, the cache starts
+// empty and onKeysChanged is told.
 type listener struct {
 	cfg           *pgx.ConnConfig
 	every         time.Duration
 	cache         *clientCache // nil when disabled
 	onError       func(error)  // optional
 	onKeysChanged func()       // optional
-	cancel        context.CancelFunc
-	done          chan struct{} // closed when run returns
+	// onSilent, optional, is told when the connection did not answer
+	// its ping: what broke it (a cut, a NAT that forgot its state) has
+	// likely broken the pools' idle connections of the same age too.
+	onSilent func()
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when run returns
 
 	connected  atomic.Bool
 	reconnects atomic.Int64 // connections lost
 }
 
 // startListener starts a listener on cfg; stop ends it.
-func startListener(cfg *pgx.ConnConfig, every time.Duration, cache *clientCache, onError func(error), onKeysChanged func()) *listener {
+func startListener(cfg *pgx.ConnConfig, every time.Duration, cache *clientCache, onError func(error), onKeysChanged, onSilent func()) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{cfg: cfg, every: every, cache: cache, onError: onError, onKeysChanged: onKeysChanged, cancel: cancel, done: make(chan struct{})}
+	l := &listener{cfg: cfg, every: every, cache: cache, onError: onError, onKeysChanged: onKeysChanged, onSilent: onSilent,
+		cancel: cancel, done: make(chan struct{})}
 	go l.run(ctx)
 	return l
 }
@@ -215,6 +221,10 @@ func (l *listener) run(ctx context.Context) {
 	}
 }
 
+// listenPingTimeout bounds the answer to the listener's ping: an idle
+// connection answers in well under a millisecond.
+const listenPingTimeout = time.Second
+
 // errSilent is why a listener gave up a connection that did not answer
 // its ping.
 var errSilent = errors.New("postgres: listener: the connection did not answer a ping")
@@ -251,10 +261,13 @@ func (l *listener) listenOnce(ctx context.Context) error {
 				return err
 			}
 			// Silence: is the connection still there?
-			pctx, cancel := context.WithTimeout(ctx, l.every)
+			pctx, cancel := context.WithTimeout(ctx, min(l.every, listenPingTimeout))
 			err = conn.Ping(pctx)
 			cancel()
 			if err != nil {
+				if l.onSilent != nil && ctx.Err() == nil {
+					l.onSilent()
+				}
 				return fmt.Errorf("%w: %w", errSilent, err)
 			}
 			continue

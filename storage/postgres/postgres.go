@@ -155,7 +155,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if every <= 0 {
 			every = DefaultListenCheckInterval
 		}
-		s.listener = startListener(pc.ConnConfig.Copy(), every, s.clientStore.cache, cfg.OnListenError, cfg.OnKeysChanged)
+		// A listener connection found dead says the network broke: the
+		// pools' idle connections are closed rather than each found dead
+		// by a request (at the cost of a ping timeout).
+		reset := func() { pool.Reset(); tokenPool.Reset() }
+		s.listener = startListener(pc.ConnConfig.Copy(), every, s.clientStore.cache, cfg.OnListenError, cfg.OnKeysChanged, reset)
 	}
 	return s, nil
 }
