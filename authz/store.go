@@ -29,8 +29,11 @@ func dialStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged fun
 		OnKeysChanged:   keysChanged,
 		OnAuditBatch:    onAuditBatch,
 		AuditFastCommit: cfg.AuditFastCommit,
-		// A silent listener is checked at least as often as the keys.
-		ListenCheckInterval: min(postgres.DefaultListenCheckInterval, cfg.KeyCheckInterval),
+		// A silent listener is checked twice per key check interval, so
+		// that one found dead (after a silence, then a ping of at most a
+		// second, or the check interval) is replaced and the keys reloaded
+		// within about one interval.
+		ListenCheckInterval: min(postgres.DefaultListenCheckInterval, cfg.KeyCheckInterval/2),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
