@@ -166,6 +166,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)
 	s.keeperReady.Store(s.keeper)
+	s.metrics.WatchKeyRing(s.keeper.SinceLoad)
 	if s.tlsCert, s.clientCAs, err = loadTLS(cfg, s.log); err != nil {
 		return err
 	}
