@@ -25,6 +25,7 @@ type Store struct {
 	clientStore
 	tokenStore
 	userStore
+	factorStore
 	failureStore
 	keyStore
 	auditStore
@@ -43,6 +44,8 @@ type tables struct {
 	consents  map[consentKey]storage.Consent
 	sessions  map[string]storage.BrowserSession
 	failures  map[string]failureWindow
+	factors   map[string]storage.Factor
+	recovery  map[recoveryKey]recoveryCode
 }
 
 // New returns an empty store.
@@ -56,11 +59,14 @@ func New() *Store {
 		consents:  make(map[consentKey]storage.Consent),
 		sessions:  make(map[string]storage.BrowserSession),
 		failures:  make(map[string]failureWindow),
+		factors:   make(map[string]storage.Factor),
+		recovery:  make(map[recoveryKey]recoveryCode),
 	}
 	return &Store{
 		clientStore:  clientStore{t},
 		tokenStore:   tokenStore{t},
 		userStore:    userStore{t},
+		factorStore:  factorStore{t},
 		failureStore: failureStore{t},
 		auditStore:   auditStore{tables: t},
 	}

@@ -28,6 +28,7 @@ type Store struct {
 	clientStore
 	tokenStore
 	userStore
+	factorStore
 	failureStore
 	keyStore
 	auditStore
@@ -123,6 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clientStore:  clientStore{pool: pool},
 		tokenStore:   tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
 		userStore:    userStore{pool},
+		factorStore:  factorStore{pool},
 		failureStore: failureStore{pool},
 		keyStore:     keyStore{pool},
 		auditStore:   auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},

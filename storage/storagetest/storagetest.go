@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
+	tests = append(tests, factorTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
@@ -110,6 +111,7 @@ func newClient(name string) storage.Client {
 		Scopes:                  []string{"identity.verify", "identity.read_status"},
 		Audience:                []string{"idv-api", "other"},
 		IntrospectionAudiences:  []string{},
+		DefaultACRValues:        []string{},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		AccessTokenTTL:          2 * time.Minute,
 		IntrospectionAllowed:    true,
