@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 func newServeCmd(env lookupEnv) *cobra.Command {
@@ -66,7 +67,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
-		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
+		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
@@ -196,6 +197,12 @@ func loadPasswordSettings(r *resolver, a *authz.Config) error {
 		return err
 	}
 	a.PasswordHashConcurrency = int(n)
+	switch v, _ := r.get(sMFA); strings.ToLower(v) {
+	case settings.MFAOptional, settings.MFARequired:
+		a.MFA = strings.ToLower(v)
+	default:
+		return fmt.Errorf("%s: %q must be optional or required (example: %s=required)", sMFA.env, v, sMFA.env)
+	}
 	return nil
 }
 
