@@ -351,3 +351,77 @@ func TestMFAThrottled(t *testing.T) {
 		wantAuthn(t, browsers[1].consentAndRedeem(ts, clk, c, p, verifier), acrMFA, "otp", "mfa")
 	})
 }
+
+// createStepUpClient registers a web client with the step-up fields in
+// extra.
+func (ts *testServer) createStepUpClient(t testing.TB, extra map[string]any) webClient {
+	t.Helper()
+	req := map[string]any{"client_name": "Step-up App", "grant_types": []string{"authorization_code"}, "redirect_uris": []string{redirectURI},
+		"scope": "openid"}
+	for k, v := range extra {
+		req[k] = v
+	}
+	c := adminCall[adminapi.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
+	return webClient{ClientJSON: c, cfg: &oauth2.Config{
+		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: redirectURI, Scopes: []string{"openid"},
+		Endpoint: oauth2.Endpoint{AuthURL: ts.Public + "/oauth2/authorize", TokenURL: ts.Public + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader},
+	}}
+}
+
+// TestMFAClientFields: a client's require_mfa and default_acr_values lead
+// a password-only person to set up a second factor; a request's own
+// acr_values take the place of the defaults; bad values are refused.
+func TestMFAClientFields(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, clk, _, plain := mfaServer(t, cfg)
+		required := ts.createStepUpClient(t, map[string]any{"require_mfa": true})
+		if !required.RequireMFA || len(required.DefaultACRValues) != 0 {
+			t.Errorf("created client = %+v, want require_mfa", required.ClientJSON)
+		}
+		byDefault := ts.createStepUpClient(t, map[string]any{"default_acr_values": []string{acrMFA}})
+		if got := adminCall[adminapi.ClientJSON](t, ts, "GET", "/admin/clients/"+byDefault.ClientID, nil, http.StatusOK); len(got.DefaultACRValues) != 1 || got.DefaultACRValues[0] != acrMFA {
+			t.Errorf("read back default_acr_values = %q", got.DefaultACRValues)
+		}
+
+		// The plain client signs in with a password alone.
+		b := newBrowser(t)
+		verifier := oauth2.GenerateVerifier()
+		wantAuthn(t, b.consentAndRedeem(ts, clk, plain, b.password(ts, authURL(plain, "state-cf-0001", verifier, "nonce-1")), verifier),
+			"urn:idvauth:acr:pwd", "pwd")
+		// A request that asks for a password only, to the default_acr_values
+		// client, is met with the password.
+		p := b.follow(ts.Public, b.get(authURL(byDefault, "state-cf-0002", oauth2.GenerateVerifier(), "nonce-2",
+			oauth2.SetAuthURLParam("acr_values", "urn:idvauth:acr:pwd"))))
+		if !p.isConsent() {
+			t.Fatalf("acr_values=pwd to a default-mfa client = %d, want consent:\n%s", p.status, p.body)
+		}
+		// Without acr_values, the default asks for the second factor.
+		if p := b.follow(ts.Public, b.get(authURL(byDefault, "state-cf-0003", oauth2.GenerateVerifier(), "nonce-3"))); !p.isEnroll() {
+			t.Fatalf("default_acr_values client = %d, want enrollment:\n%s", p.status, p.body)
+		}
+		// require_mfa: enrollment, whatever the request says.
+		verifier = oauth2.GenerateVerifier()
+		p = b.follow(ts.Public, b.get(authURL(required, "state-cf-0004", verifier, "nonce-4", oauth2.SetAuthURLParam("acr_values", "urn:idvauth:acr:pwd"))))
+		_, p = b.enroll(ts, clk, p)
+		wantAuthn(t, b.consentAndRedeem(ts, clk, required, p, verifier), acrMFA, "pwd", "otp", "mfa")
+
+		for name, req := range map[string]map[string]any{
+			"unknown acr":       {"default_acr_values": []string{"urn:other"}, "grant_types": []string{"authorization_code"}, "redirect_uris": []string{redirectURI}},
+			"acr twice":         {"default_acr_values": []string{acrMFA, acrMFA}, "grant_types": []string{"authorization_code"}, "redirect_uris": []string{redirectURI}},
+			"mfa for a service": {"require_mfa": true, "grant_types": []string{"client_credentials"}},
+			"acr not a list":    {"default_acr_values": acrMFA, "grant_types": []string{"authorization_code"}, "redirect_uris": []string{redirectURI}},
+			"require_mfa text":  {"require_mfa": "yes", "grant_types": []string{"authorization_code"}, "redirect_uris": []string{redirectURI}},
+		} {
+			req["client_name"] = "Bad"
+			if code, body := ts.adminJSON(t, "POST", "/admin/clients", req); code != http.StatusBadRequest || !strings.Contains(string(body), "error") {
+				t.Errorf("%s: create = %d %s, want 400", name, code, body)
+			}
+		}
+		// Turning require_mfa off by update works.
+		in := required.Metadata()
+		in.RequireMFA = false
+		if got := adminCall[adminapi.ClientJSON](t, ts, "PUT", "/admin/clients/"+required.ClientID, in, http.StatusOK); got.RequireMFA {
+			t.Error("update kept require_mfa")
+		}
+	})
+}

@@ -177,6 +177,8 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
 	f.StringArray("introspection-audience", nil, "audience of the tokens this resource server may see active when it introspects (repeatable); none: its --audience, or the server's default audience")
+	f.StringArray("default-acr-value", nil, "default_acr_values: acr value asked for when a sign-in request names none, e.g. urn:idvauth:acr:mfa (repeatable; --default-acr-value '' for none)")
+	f.Bool("require-mfa", false, "every sign-in for this client uses a second factor (people without one set one up)")
 }
 
 // applyClientFlags copies the flags of addClientFlags that the user set
@@ -226,8 +228,17 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 			*dst, _ = f.GetStringArray(name)
 		}
 	}
+	if f.Changed("default-acr-value") {
+		vs, _ := f.GetStringArray("default-acr-value")
+		c.DefaultACRValues = []string{}
+		for _, v := range vs {
+			if v != "" {
+				c.DefaultACRValues = append(c.DefaultACRValues, v)
+			}
+		}
+	}
 	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
-		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed} {
+		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA} {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}
@@ -329,6 +340,12 @@ func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
 		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)
 		if c.IntrospectionAllowed || len(c.IntrospectionAudiences) > 0 {
 			fmt.Fprintf(tw, "introspection_audiences\t%s\n", dash(strings.Join(c.IntrospectionAudiences, " ")))
+		}
+		if len(c.DefaultACRValues) > 0 {
+			fmt.Fprintf(tw, "default_acr_values\t%s\n", strings.Join(c.DefaultACRValues, " "))
+		}
+		if c.RequireMFA {
+			fmt.Fprintf(tw, "require_mfa\ttrue\n")
 		}
 		if c.ClientIDIssuedAt > 0 {
 			fmt.Fprintf(tw, "created\t%s\n", time.Unix(c.ClientIDIssuedAt, 0).UTC().Format(time.RFC3339))
