@@ -425,3 +425,73 @@ func TestMFAClientFields(t *testing.T) {
 		}
 	})
 }
+
+// TestMFAAdminReset: an operator's reset removes the person's factors and
+// recovery codes (the next sign-in that needs one sets one up again), is
+// audited, and refuses bad requests without changing anything.
+func TestMFAAdminReset(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, clk, user, c := mfaServer(t, cfg)
+		b := newBrowser(t)
+		verifier := oauth2.GenerateVerifier()
+		e, p := b.enroll(ts, clk, b.password(ts, authURL(c, "state-ar-0001", verifier, "nonce-1", oauth2.SetAuthURLParam("acr_values", acrMFA))))
+		b.consentAndRedeem(ts, clk, c, p, verifier)
+
+		path := "/admin/users/" + user.ID + "/mfa/reset"
+		for _, tc := range []struct {
+			method, path string
+			want         int
+		}{
+			{"GET", path, http.StatusMethodNotAllowed},
+			{"DELETE", path, http.StatusMethodNotAllowed},
+			{"POST", "/admin/users/u_nobody/mfa/reset", http.StatusNotFound},
+			{"POST", "/admin/users/" + user.ID + "/mfa", http.StatusNotFound},
+		} {
+			if code, body := ts.adminJSON(t, tc.method, tc.path, nil); code != tc.want || !strings.Contains(string(body), `"error"`) {
+				t.Errorf("%s %s = %d %s, want %d with an error", tc.method, tc.path, code, body, tc.want)
+			}
+		}
+		// Without the admin token: refused.
+		req, _ := http.NewRequest("POST", ts.Admin+path, nil)
+		if code, _, _ := do(t, req); code != http.StatusUnauthorized {
+			t.Errorf("reset without the admin token = %d, want 401", code)
+		}
+		// Nothing changed so far: the factor still asks for its code.
+		b2 := newBrowser(t)
+		if p := b2.password(ts, authURL(c, "state-ar-0002", oauth2.GenerateVerifier(), "nonce-2")); !p.isMFA() {
+			t.Fatalf("before the reset = %d, want the code page", p.status)
+		}
+
+		got := adminCall[adminapi.MFAReset](t, ts, "POST", path, nil, http.StatusOK)
+		if got != (adminapi.MFAReset{UserID: user.ID, FactorsRemoved: 1}) {
+			t.Errorf("reset = %+v, want 1 factor removed", got)
+		}
+		if es := ts.auditAll(t, url.Values{"type": {adminapi.EventMFAReset}}); len(es) != 1 || es[0].Subject != user.ID || es[0].Details["factors_removed"] != "1" {
+			t.Errorf("user.mfa_reset entries = %+v", es)
+		}
+		// A password now suffices where nothing asks for more, recovery
+		// codes are gone, and a step-up leads to a new enrollment.
+		b3 := newBrowser(t)
+		verifier = oauth2.GenerateVerifier()
+		wantAuthn(t, b3.consentAndRedeem(ts, clk, c, b3.password(ts, authURL(c, "state-ar-0003", verifier, "nonce-3")), verifier),
+			"urn:idvauth:acr:pwd", "pwd")
+		verifier = oauth2.GenerateVerifier()
+		p = b3.follow(ts.Public, b3.get(authURL(c, "state-ar-0004", verifier, "nonce-4", oauth2.SetAuthURLParam("acr_values", acrMFA))))
+		if !p.isEnroll() {
+			t.Fatalf("step-up after the reset = %d, want enrollment", p.status)
+		}
+		clk.Add(30 * time.Second)
+		e2, p := b3.enroll(ts, clk, p)
+		b3.consentAndRedeem(ts, clk, c, p, verifier)
+		// The old recovery codes went with the reset; the new ones work.
+		b4 := newBrowser(t)
+		p = b4.password(ts, authURL(c, "state-ar-0005", oauth2.GenerateVerifier(), "nonce-5"))
+		form := p.onlyForm(t)
+		if p = b4.submit(ts.Public, form, url.Values{"code": {e.recovery[0]}}); !p.isMFA() {
+			t.Errorf("an old recovery code after the reset = %d, want refused", p.status)
+		}
+		if p = b4.submit(ts.Public, form, url.Values{"code": {e2.recovery[0]}}); p.status != http.StatusSeeOther {
+			t.Errorf("a new recovery code = %d, want signed in:\n%s", p.status, p.body)
+		}
+	})
+}

@@ -38,6 +38,7 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	ListUsers(ctx context.Context) ([]storage.User, error)
 	DeleteUser(ctx context.Context, id string) error
+	DeleteFactors(ctx context.Context, userID string) (int, error)
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
 	DeleteConsents(ctx context.Context, userID, clientID string) (storage.Withdrawal, error)
 	ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error)
@@ -115,20 +116,21 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
 	for pattern, rt := range map[string]route{
-		"/admin/clients":             h.clients,
-		"/admin/clients/{id}":        h.client,
-		"/admin/clients/{id}/secret": h.clientSecret,
-		"/admin/users":               h.users,
-		"/admin/users/{id}":          h.user,
-		"/admin/users/{id}/consents": h.userConsents,
-		"/admin/users/{id}/erase":    h.userErase,
-		"/admin/users/{id}/export":   h.userExport,
-		"/admin/keys":                h.keys,
-		"/admin/keys/rotate":         h.rotateKeys,
-		"/admin/keys/{kid}/retire":   h.retireKey,
-		"/admin/audit":               h.auditList,
-		"/admin/audit/verify":        h.auditVerify,
-		"/":                          notFound,
+		"/admin/clients":              h.clients,
+		"/admin/clients/{id}":         h.client,
+		"/admin/clients/{id}/secret":  h.clientSecret,
+		"/admin/users":                h.users,
+		"/admin/users/{id}":           h.user,
+		"/admin/users/{id}/consents":  h.userConsents,
+		"/admin/users/{id}/erase":     h.userErase,
+		"/admin/users/{id}/mfa/reset": h.userMFAReset,
+		"/admin/users/{id}/export":    h.userExport,
+		"/admin/keys":                 h.keys,
+		"/admin/keys/rotate":          h.rotateKeys,
+		"/admin/keys/{kid}/retire":    h.retireKey,
+		"/admin/audit":                h.auditList,
+		"/admin/audit/verify":         h.auditVerify,
+		"/":                           notFound,
 	} {
 		h.mux.HandleFunc(pattern, h.serve(rt))
 	}

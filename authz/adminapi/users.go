@@ -39,6 +39,15 @@ type ConsentWithdrawal struct {
 	TokensRevoked int `json:"tokens_revoked"`
 }
 
+// MFAReset is the answer of POST /admin/users/{id}/mfa/reset: every
+// second factor and recovery code of the person was removed.
+type MFAReset struct {
+	UserID string `json:"user_id"`
+	// FactorsRemoved is how many factors went (recovery codes not
+	// counted).
+	FactorsRemoved int `json:"factors_removed"`
+}
+
 // UserErasure is the answer of POST /admin/users/{id}/erase.
 type UserErasure struct {
 	UserID string `json:"user_id"`
@@ -116,6 +125,13 @@ func (c *Client) WithdrawConsents(ctx context.Context, id, clientID string) (Con
 		q = url.Values{"client_id": {clientID}}
 	}
 	return call[ConsentWithdrawal](ctx, c, http.MethodDelete, route("users", id, "/consents"), q, nil)
+}
+
+// ResetMFA removes every second factor of a person (POST
+// /admin/users/{id}/mfa/reset): they set one up again at their next
+// sign-in that needs one.
+func (c *Client) ResetMFA(ctx context.Context, id string) (MFAReset, []byte, error) {
+	return call[MFAReset](ctx, c, http.MethodPost, route("users", id, "/mfa/reset"), nil, nil)
 }
 
 // EraseUser erases a person for good (POST /admin/users/{id}/erase).

@@ -210,9 +210,9 @@ func (m *SecondFactor) readSecondStep(w http.ResponseWriter, r *http.Request) (l
 	return p, user, pd, true
 }
 
-// mfaKey is the failure counter of second-factor attempts on an account,
-// apart from the password's.
-func mfaKey(userID string) string { return "login:mfa:" + userID }
+// MFAFailureKey is the failure counter of second-factor attempts on the
+// account userID, apart from the password's.
+func MFAFailureKey(userID string) string { return "login:mfa:" + userID }
 
 // MFA serves the second-factor form's post: a TOTP code or a recovery
 // code, for the pending sign-in.
@@ -234,7 +234,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 	}
 	// Counted before the check, as passwords are: N concurrent wrong codes
 	// never check more than the limit.
-	key := mfaKey(user.ID)
+	key := MFAFailureKey(user.ID)
 	reserved, _, until, err := h.store.ReserveAttempt(ctx, key, p.now, h.cfg.LoginWindow, h.cfg.LoginMaxFailures)
 	if err != nil {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
