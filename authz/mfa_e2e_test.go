@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -492,6 +493,75 @@ func TestMFAAdminReset(t *testing.T) {
 		}
 		if p = b4.submit(ts.Public, form, url.Values{"code": {e2.recovery[0]}}); p.status != http.StatusSeeOther {
 			t.Errorf("a new recovery code = %d, want signed in:\n%s", p.status, p.body)
+		}
+	})
+}
+
+// TestMFANoShortcut: between the password and the code nothing is signed
+// in: the authorization endpoint asks for the password again, the pending
+// state does not work in another browser, and max_age still asks for
+// both steps again. A refreshed ID token keeps amr and acr.
+func TestMFANoShortcut(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, clk, _, c := mfaServer(t, cfg)
+		b := newBrowser(t)
+		verifier := oauth2.GenerateVerifier()
+		e, p := b.enroll(ts, clk, b.password(ts, authURL(c, "state-ns-0001", verifier, "nonce-1", oauth2.SetAuthURLParam("acr_values", acrMFA))))
+		b.consentAndRedeem(ts, clk, c, p, verifier)
+		clk.Add(30 * time.Second)
+
+		// Password done, code not yet: authorize again shows the login page.
+		b2 := newBrowser(t)
+		p = b2.password(ts, authURL(c, "state-ns-0002", oauth2.GenerateVerifier(), "nonce-2"))
+		form := p.onlyForm(t)
+		if p := b2.follow(ts.Public, b2.get(authURL(c, "state-ns-0003", oauth2.GenerateVerifier(), "nonce-3"))); !p.isLogin() {
+			t.Fatalf("authorize between the steps = %d, want the login page:\n%s", p.status, p.body)
+		}
+		// The pending cookie copied into another browser (with its own
+		// CSRF cookie) is worth nothing there: back to the login page.
+		thief := newBrowser(t)
+		pub, _ := url.Parse(ts.Public)
+		for _, ck := range b2.client.Jar.Cookies(pub) {
+			if ck.Name == "idvauth_mfa" {
+				thief.client.Jar.SetCookies(pub, []*http.Cookie{ck})
+			}
+		}
+		tp := thief.follow(ts.Public, thief.get(authURL(c, "state-ns-0004", oauth2.GenerateVerifier(), "nonce-4")))
+		if tp = thief.submit(ts.Public, form, url.Values{"csrf": {tp.onlyForm(t).values.Get("csrf")}, "code": {totpCode(t, e.secret, clk)}}); !tp.isLogin() {
+			t.Fatalf("a pending state in another browser = %d, want the login page:\n%s", tp.status, tp.body)
+		}
+		// The code in the right browser still works (the thief's try did
+		// not use it up).
+		verifier = oauth2.GenerateVerifier()
+		p = b2.password(ts, authURL(c, "state-ns-0005", verifier, "nonce-5"))
+		p = b2.submit(ts.Public, p.onlyForm(t), url.Values{"code": {totpCode(t, e.secret, clk)}})
+		if p.isConsent() {
+			p = b2.submit(ts.Public, p.onlyForm(t), url.Values{"decision": {"allow"}})
+		}
+		res := redirectedToClient(t, p, redirectURI)
+		tok, err := c.cfg.Exchange(ctxb(), res.query.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// A refreshed ID token says how the grant was signed in.
+		code, _, body := post(t, ts.Public+"/oauth2/token", c.ClientID, c.ClientSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+		var refreshed struct {
+			IDToken string `json:"id_token"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &refreshed) != nil {
+			t.Fatalf("refresh = %d %s", code, body)
+		}
+		wantAuthn(t, ts.idTokenAt(t, refreshed.IDToken, c.ClientID, clk.Now()), acrMFA, "pwd", "otp", "mfa")
+
+		// max_age=0: both steps again.
+		clk.Add(30 * time.Second)
+		p = b2.follow(ts.Public, b2.get(authURL(c, "state-ns-0006", oauth2.GenerateVerifier(), "nonce-6", oauth2.SetAuthURLParam("max_age", "0"))))
+		if !p.isLogin() {
+			t.Fatalf("max_age=0 = %d, want the login page", p.status)
+		}
+		if p = b2.submit(ts.Public, p.onlyForm(t), url.Values{"username": {"ada"}, "password": {testPassword}}); !p.isMFA() {
+			t.Fatalf("max_age=0 after the password = %d, want the code page", p.status)
 		}
 	})
 }
