@@ -236,7 +236,21 @@ func TestMFAEnrollAndSignIn(t *testing.T) {
 			t.Fatalf("a used recovery code = %d, want refused:\n%s", p.status, p.body)
 		}
 
-		// 5. Audited with the factor type, never a code.
+		// 5. The person's export lists the factor, never its secret, and
+		// the recovery codes left, never the codes.
+		code2, raw := ts.adminJSON(t, "GET", "/admin/users/"+user.ID+"/export", nil)
+		var x adminapi.UserExport
+		if code2 != http.StatusOK || json.Unmarshal(raw, &x) != nil {
+			t.Fatalf("export = %d %s", code2, raw)
+		}
+		if len(x.Factors) != 1 || x.Factors[0].Kind != "totp" || x.Factors[0].LastUsedAt == "" || x.RecoveryCodesLeft != 9 {
+			t.Errorf("export factors = %+v, %d recovery codes left; want one TOTP factor and 9", x.Factors, x.RecoveryCodesLeft)
+		}
+		if strings.Contains(string(raw), e.secret) || strings.Contains(string(raw), e.recovery[0]) {
+			t.Error("the export holds the TOTP secret or a recovery code")
+		}
+
+		// 6. Audited with the factor type, never a code.
 		ok := ts.auditAll(t, url.Values{"type": {adminapi.EventMFASucceeded}})
 		failed := ts.auditAll(t, url.Values{"type": {adminapi.EventMFAFailed}})
 		if len(ok) != 3 || ok[0].Details["action"] != "enroll" || ok[2].Details["factor"] != "recovery_code" || len(failed) != 4 {

@@ -38,6 +38,8 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	ListUsers(ctx context.Context) ([]storage.User, error)
 	DeleteUser(ctx context.Context, id string) error
+	ListFactors(ctx context.Context, userID string) ([]storage.Factor, error)
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 	DeleteFactors(ctx context.Context, userID string) (int, error)
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
 	DeleteConsents(ctx context.Context, userID, clientID string) (storage.Withdrawal, error)
