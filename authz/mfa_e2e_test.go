@@ -87,7 +87,9 @@ func (b *browser) password(ts *testServer, authURL string) page {
 
 // enrolled is what enrollment gave the person.
 type enrolled struct {
-	secret   string
+	secret string
+	// code is the code that confirmed the setup.
+	code     string
 	recovery []string
 }
 
@@ -105,8 +107,8 @@ func (b *browser) enroll(ts *testServer, clk *testClock, p page) (enrolled, page
 		t.Fatalf("enrollment page lacks the otpauth URI or the QR code:\n%s", p.body)
 	}
 	var e enrolled
-	e.secret = m[1]
-	p = b.submit(ts.Public, p.onlyForm(t), url.Values{"code": {totpCode(t, e.secret, clk)}})
+	e.secret, e.code = m[1], totpCode(t, m[1], clk)
+	p = b.submit(ts.Public, p.onlyForm(t), url.Values{"code": {e.code}})
 	for _, c := range recoveryPattern.FindAllStringSubmatch(p.body, -1) {
 		e.recovery = append(e.recovery, c[1])
 	}
@@ -209,7 +211,7 @@ func TestMFAEnrollAndSignIn(t *testing.T) {
 			t.Fatalf("password of a person with a factor = %d, want the code page:\n%s", p.status, p.body)
 		}
 		form := p.onlyForm(t)
-		if p = b2.submit(ts.Public, form, url.Values{"code": {totpCode(t, e.secret, clk)}}); !p.isMFA() || !strings.Contains(p.body, "not correct") {
+		if p = b2.submit(ts.Public, form, url.Values{"code": {e.code}}); !p.isMFA() || !strings.Contains(p.body, "not correct") {
 			t.Fatalf("the enrollment code again = %d, want refused:\n%s", p.status, p.body)
 		}
 		clk.Add(30 * time.Second)
