@@ -16,6 +16,9 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/pquerna/otp/totp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
@@ -580,4 +583,44 @@ func TestMFANoShortcut(t *testing.T) {
 			t.Fatalf("max_age=0 after the password = %d, want the code page", p.status)
 		}
 	})
+}
+
+// TestMFALogsHoldNoCodes: the second-factor flow logs no TOTP secret, code,
+// recovery code or pending state.
+func TestMFALogsHoldNoCodes(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	ts, clk, _, c := mfaServer(t, authz.Config{Logger: zap.New(core)})
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	p := b.password(ts, authURL(c, "state-lg-0001", verifier, "nonce-1", oauth2.SetAuthURLParam("acr_values", acrMFA)))
+	var secrets []string
+	pub, _ := url.Parse(ts.Public)
+	for _, ck := range b.client.Jar.Cookies(pub) {
+		secrets = append(secrets, ck.Value) // the pending state and CSRF token
+	}
+	e, p := b.enroll(ts, clk, p)
+	b.consentAndRedeem(ts, clk, c, p, verifier)
+	clk.Add(30 * time.Second)
+	b2 := newBrowser(t)
+	p = b2.password(ts, authURL(c, "state-lg-0002", oauth2.GenerateVerifier(), "nonce-2"))
+	form := p.onlyForm(t)
+	code := totpCode(t, e.secret, clk)
+	b2.submit(ts.Public, form, url.Values{"code": {"123456"}})
+	b2.submit(ts.Public, form, url.Values{"code": {code}})
+	b3 := newBrowser(t)
+	p = b3.password(ts, authURL(c, "state-lg-0003", oauth2.GenerateVerifier(), "nonce-3"))
+	b3.submit(ts.Public, p.onlyForm(t), url.Values{"code": {e.recovery[1]}})
+	if logs.FilterMessage("second factor").Len() < 4 {
+		t.Fatalf("%d second-factor log entries, want 4 or more: the test would prove nothing", logs.FilterMessage("second factor").Len())
+	}
+	secrets = append(secrets, e.secret, e.code, code, "123456")
+	secrets = append(secrets, e.recovery...)
+	for _, en := range logs.All() {
+		line, _ := json.Marshal(en.ContextMap())
+		for _, s := range secrets {
+			if strings.Contains(en.Message+string(line), s) || strings.Contains(string(line), strings.ReplaceAll(s, "-", "")) {
+				t.Fatalf("log entry %q holds a secret, code or cookie: %s", en.Message, line)
+			}
+		}
+	}
 }

@@ -376,5 +376,6 @@ func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.clearCookie(w, sessionCookie)
+	h.clearCookie(w, pendingCookie)
 	h.messagePage(w, r, http.StatusOK, "You are signed out", "You can close this window.")
 }
