@@ -170,6 +170,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.LogoutPath, s.signin.Logout)
 	mux.HandleFunc(login.MFAPath, s.signin.SecondFactor().MFA)
 	mux.HandleFunc(login.EnrollPath, s.signin.SecondFactor().Enroll)
+	mux.HandleFunc(login.AssetsPath, s.signin.Asset)
 	if s.cfg.Dev {
 		mux.HandleFunc(admin.DemoCallbackPath, s.demo.Callback)
 	}

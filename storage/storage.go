@@ -449,11 +449,13 @@ type Store interface {
 	ClientStore
 	TokenStore
 	AssertionStore
+	APIKeyStore
 	KeyStore
 	UserStore
 	FactorStore
 	FailureStore
 	AuditStore
+	AuditShipStore
 	// Ping reports whether the backend can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

@@ -27,8 +27,10 @@ type Store struct {
 	userStore
 	factorStore
 	failureStore
+	apiKeyStore
 	keyStore
 	auditStore
+	auditShipStore
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -46,6 +48,7 @@ type tables struct {
 	failures  map[string]failureWindow
 	factors   map[string]storage.Factor
 	recovery  map[recoveryKey]recoveryCode
+	apiKeys   map[string]storage.APIKey
 }
 
 // New returns an empty store.
@@ -61,6 +64,7 @@ func New() *Store {
 		failures:  make(map[string]failureWindow),
 		factors:   make(map[string]storage.Factor),
 		recovery:  make(map[recoveryKey]recoveryCode),
+		apiKeys:   make(map[string]storage.APIKey),
 	}
 	return &Store{
 		clientStore:  clientStore{t},
@@ -68,6 +72,7 @@ func New() *Store {
 		userStore:    userStore{t},
 		factorStore:  factorStore{t},
 		failureStore: failureStore{t},
+		apiKeyStore:  apiKeyStore{t},
 		auditStore:   auditStore{tables: t},
 	}
 }
