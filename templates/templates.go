@@ -196,20 +196,7 @@ func parse(fsys fs.FS) (*Pages, error) {
 	for _, a := range assets {
 		p.assetsByPath[a.Path] = a
 	}
-	for _, f := range []struct {
-		file string
-		dst  **template.Template
-		zero any
-	}{
-		{"login.html", &p.login, LoginData{}},
-		{"consent.html", &p.consent, ConsentData{}},
-		{"logout.html", &p.logout, LogoutData{}},
-		{"message.html", &p.message, MessageData{}},
-		{"error.html", &p.errorPage, ErrorData{}},
-		{"mfa.html", &p.mfa, MFAData{}},
-		{"enroll.html", &p.enroll, EnrollData{}},
-		{"recovery.html", &p.recovery, RecoveryData{}},
-	} {
+	for _, f := range p.files() {
 		t, err := page(f.file)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", f.file, err)
@@ -232,6 +219,28 @@ func parse(fsys fs.FS) (*Pages, error) {
 	p.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
 	return p, nil
+}
+
+// pageFile is one page of p: its file, where its template goes, and the
+// zero value of its data.
+type pageFile struct {
+	file string
+	dst  **template.Template
+	zero any
+}
+
+// files are the pages parse builds into p.
+func (p *Pages) files() []pageFile {
+	return []pageFile{
+		{"login.html", &p.login, LoginData{}},
+		{"consent.html", &p.consent, ConsentData{}},
+		{"logout.html", &p.logout, LogoutData{}},
+		{"message.html", &p.message, MessageData{}},
+		{"error.html", &p.errorPage, ErrorData{}},
+		{"mfa.html", &p.mfa, MFAData{}},
+		{"enroll.html", &p.enroll, EnrollData{}},
+		{"recovery.html", &p.recovery, RecoveryData{}},
+	}
 }
 
 // styleText returns the text between the first <style> and </style> of page.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -224,20 +225,12 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		}
 	}
 	for name, dst := range map[string]*[]string{"audience": &c.Audience, "redirect-uri": &c.RedirectURIs,
-		"introspection-audience": &c.IntrospectionAudiences} {
+		"introspection-audience": &c.IntrospectionAudiences, "default-acr-value": &c.DefaultACRValues} {
 		if f.Changed(name) {
 			*dst, _ = f.GetStringArray(name)
 		}
 	}
-	if f.Changed("default-acr-value") {
-		vs, _ := f.GetStringArray("default-acr-value")
-		c.DefaultACRValues = []string{}
-		for _, v := range vs {
-			if v != "" {
-				c.DefaultACRValues = append(c.DefaultACRValues, v)
-			}
-		}
-	}
+	c.DefaultACRValues = slices.DeleteFunc(c.DefaultACRValues, func(v string) bool { return v == "" }) // '' alone: none
 	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
 		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA} {
 		if f.Changed(name) {
@@ -323,7 +316,8 @@ func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
 		fmt.Fprintf(tw, "token_endpoint_auth_method\t%s\n", c.TokenEndpointAuthMethod)
 		for _, kv := range [][2]string{{"jwks_uri", c.JWKSURI}, {"tls_client_auth_subject_dn", c.TLSClientAuthSubjectDN},
 			{"tls_client_auth_san_dns", c.TLSClientAuthSANDNS}, {"tls_client_auth_san_uri", c.TLSClientAuthSANURI},
-			{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail}} {
+			{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail},
+			{"default_acr_values", strings.Join(c.DefaultACRValues, " ")}, {"require_mfa", map[bool]string{true: "true"}[c.RequireMFA]}} {
 			if kv[1] != "" {
 				fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
 			}
@@ -341,12 +335,6 @@ func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
 		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)
 		if c.IntrospectionAllowed || len(c.IntrospectionAudiences) > 0 {
 			fmt.Fprintf(tw, "introspection_audiences\t%s\n", dash(strings.Join(c.IntrospectionAudiences, " ")))
-		}
-		if len(c.DefaultACRValues) > 0 {
-			fmt.Fprintf(tw, "default_acr_values\t%s\n", strings.Join(c.DefaultACRValues, " "))
-		}
-		if c.RequireMFA {
-			fmt.Fprintf(tw, "require_mfa\ttrue\n")
 		}
 		if c.ClientIDIssuedAt > 0 {
 			fmt.Fprintf(tw, "created\t%s\n", time.Unix(c.ClientIDIssuedAt, 0).UTC().Format(time.RFC3339))

@@ -201,11 +201,9 @@ func loadPasswordSettings(r *resolver, a *authz.Config) error {
 		return err
 	}
 	a.PasswordHashConcurrency = int(n)
-	switch v, _ := r.get(sMFA); strings.ToLower(v) {
-	case settings.MFAOptional, settings.MFARequired:
-		a.MFA = strings.ToLower(v)
-	default:
-		return fmt.Errorf("%s: %q must be optional or required (example: %s=required)", sMFA.env, v, sMFA.env)
+	a.MFA, _ = r.get(sMFA)
+	if a.MFA = strings.ToLower(a.MFA); a.MFA != settings.MFAOptional && a.MFA != settings.MFARequired {
+		return fmt.Errorf("%s: %q must be optional or required (example: %s=required)", sMFA.env, a.MFA, sMFA.env)
 	}
 	return nil
 }

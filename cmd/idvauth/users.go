@@ -198,16 +198,10 @@ Nothing is asked interactively (scripts and CI have no terminal): without
 
 func usersMFAResetCmd(env lookupEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:   "mfa-reset USER_ID",
-		Short: "Remove every second factor of a person (a lost phone)",
-		Long: `Remove a person's authenticator app and recovery codes, and forget their
-wrong codes. Their password stays. At their next sign-in that needs a second
-factor (every one under IDVAUTH_MFA=required) they set up a new one.
-Check who asks first: this is what an attacker with the password would ask
-for. The reset is audited (user.mfa_reset).`,
-		Example: `  idvauth users mfa-reset u_3mJr7AoUXx2Wqd9KvYg5Tw
-  idvauth users mfa-reset u_3mJr7AoUXx2Wqd9KvYg5Tw -o json`,
-		Args: cobra.ExactArgs(1),
+		Use: "mfa-reset USER_ID", Short: "Remove every second factor of a person (a lost phone)", Args: cobra.ExactArgs(1),
+		Long: `Remove a person's authenticator app and recovery codes (audited as user.mfa_reset); they set
+up a new one at their next sign-in that needs it. Check who asks: an attacker with the password would.`,
+		Example: "  idvauth users mfa-reset u_3mJr7AoUXx2Wqd9KvYg5Tw\n  idvauth users mfa-reset u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
 			return show(a, func(w io.Writer, m adminapi.MFAReset) error {
 				_, err := fmt.Fprintf(w, "reset second factors of user %s: %d factor(s) and all recovery codes removed\n", m.UserID, m.FactorsRemoved)

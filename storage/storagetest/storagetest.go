@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/storagetest/factortest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -78,7 +79,16 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	tests = append(tests, factorTests...)
+	for _, ft := range factortest.Tests {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, s storage.Store)
+		}{ft.Name, ft.Fn})
+	}
+	tests = append(tests, struct {
+		name string
+		fn   func(t *testing.T, s storage.Store)
+	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
 	tests = append(tests, auditShipTests...)
 	for _, tt := range tests {
