@@ -15,6 +15,7 @@ import (
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
+	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -42,6 +43,7 @@ type metadata struct {
 	SubjectTypesSupported                      []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                            []string `json:"claims_supported"`
+	ACRValuesSupported                         []string `json:"acr_values_supported"`
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
@@ -74,8 +76,10 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		SubjectTypesSupported:                     []string{"public"},
 		IDTokenSigningAlgValuesSupported:          []string{s.cfg.IDTokenAlg, otherAlg(s.cfg.IDTokenAlg)},
-		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "jti",
+		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr", "jti",
 			"name", "preferred_username", "updated_at", "email"},
+		ACRValuesSupported:                         mfa.Supported(),
+		ClaimsParameterSupported:                   true,
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 		TokenEndpointAuthSigningAlgValuesSupported: clientauth.AssertionAlgs(),
 		IntrospectionEndpointAuthSigningAlgValues:  clientauth.AssertionAlgs(),
@@ -164,6 +168,8 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.LoginPath, s.signin.Login)
 	mux.HandleFunc(login.ConsentPath, s.signin.Consent)
 	mux.HandleFunc(login.LogoutPath, s.signin.Logout)
+	mux.HandleFunc(login.MFAPath, s.signin.SecondFactor().MFA)
+	mux.HandleFunc(login.EnrollPath, s.signin.SecondFactor().Enroll)
 	mux.HandleFunc(login.AssetsPath, s.signin.Asset)
 	if s.cfg.Dev {
 		mux.HandleFunc(admin.DemoCallbackPath, s.demo.Callback)

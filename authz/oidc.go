@@ -18,6 +18,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -49,6 +50,7 @@ type idClaims struct {
 	AccessTokenHash string   `json:"at_hash,omitempty"`
 	JTI             string   `json:"jti"`
 	AMR             []string `json:"amr,omitempty"`
+	ACR             string   `json:"acr,omitempty"`
 }
 
 // GenerateIDToken implements openid.OpenIDConnectTokenStrategy.
@@ -78,7 +80,7 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 	payload, err := json.Marshal(idClaims{
 		Issuer: t.s.cfg.Issuer, Subject: c.Subject, Audience: []string{id}, AuthorizedParty: id,
 		Expiry: now.Add(lifespan).Unix(), IssuedAt: now.Unix(), AuthTime: c.AuthTime.Unix(),
-		Nonce: c.Nonce, AccessTokenHash: c.AccessTokenHash, JTI: jti, AMR: []string{"pwd"},
+		Nonce: c.Nonce, AccessTokenHash: c.AccessTokenHash, JTI: jti, AMR: amrOf(c), ACR: acrOf(c),
 	})
 	if err != nil {
 		return "", fosite.ErrServerError.WithWrap(err)
@@ -88,6 +90,22 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	return token, nil
+}
+
+// amrOf and acrOf are the amr and acr of a grant's sign-in; a grant made
+// before they were kept was signed in with a password.
+func amrOf(c *jwt.IDTokenClaims) []string {
+	if len(c.AuthenticationMethodsReferences) == 0 {
+		return []string{mfa.AMRPassword}
+	}
+	return c.AuthenticationMethodsReferences
+}
+
+func acrOf(c *jwt.IDTokenClaims) string {
+	if c.AuthenticationContextClassReference == "" {
+		return mfa.ACRPassword
+	}
+	return c.AuthenticationContextClassReference
 }
 
 // hintDecoder lets fosite's OpenID Connect validator read an id_token_hint:

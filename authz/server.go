@@ -50,10 +50,12 @@ import (
 // Server is the authorization server. Build it with New; it is safe for
 // concurrent use.
 type Server struct {
-	cfg      Config
-	log      *zap.Logger
-	store    storage.Store
-	ring     *keys.Ring
+	cfg   Config
+	log   *zap.Logger
+	store storage.Store
+	ring  *keys.Ring
+	// sealer seals signing keys, TOTP secrets and pending sign-ins.
+	sealer   *keys.Sealer
 	scopes   *scopes.Registry
 	provider *fosite.Fosite
 	strategy *jwtStrategy
@@ -157,11 +159,10 @@ func (s *Server) assemble(ctx context.Context) error {
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	sealer, err := keys.NewSealer(cfg.Secrets, rand.Reader)
-	if err != nil {
+	if s.sealer, err = keys.NewSealer(cfg.Secrets, rand.Reader); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange}); err != nil {
+	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: s.sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange}); err != nil {
 		return fmt.Errorf("authz: open key ring: %w", err)
 	}
 	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)
@@ -226,6 +227,7 @@ func (s *Server) assemblePeople() error {
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
+		Factors: s.store, Sealer: s.sealer, MFARequired: cfg.MFA == settings.MFARequired,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)

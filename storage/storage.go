@@ -74,8 +74,15 @@ type Client struct {
 	// (draft-ietf-oauth-rfc7523bis). A compatibility switch for clients
 	// that cannot be changed yet.
 	TokenEndpointAudienceAllowed bool
-	CreatedAt                    time.Time
-	UpdatedAt                    time.Time
+	// DefaultACRValues are the authentication context classes asked for
+	// when a request names none (OpenID Connect Registration
+	// default_acr_values), in order of preference.
+	DefaultACRValues []string
+	// RequireMFA makes every sign-in for the client use a second factor,
+	// whatever the request asks.
+	RequireMFA bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // TLSClientAuth is the RFC 8705 section 2.1.2 subject of a client
@@ -206,9 +213,78 @@ type BrowserSession struct {
 	// ID is the digest of the cookie value.
 	ID     string
 	UserID string
-	// AuthTime is when the person last entered their password.
+	// AuthTime is when the person last authenticated: their password,
+	// or a second factor after it.
 	AuthTime  time.Time
 	ExpiresAt time.Time
+	// AMR are the RFC 8176 methods the session was authenticated with
+	// ("pwd", "otp", "mfa", ...); empty for a session made before they
+	// were kept, which counts as "pwd".
+	AMR []string
+}
+
+// FactorKind names a kind of second factor.
+type FactorKind string
+
+// Factor kinds. A passkey (WebAuthn credential) is to be one more.
+const (
+	// FactorTOTP is an RFC 6238 authenticator app: Secret is the sealed
+	// shared secret, Counter the last time step a code was accepted for.
+	FactorTOTP FactorKind = "totp"
+)
+
+// Factor is one second factor of a person. Recovery codes are kept apart
+// (RecoveryCode), since a person has a set of them.
+type Factor struct {
+	// ID is a server-made identifier, unique across people.
+	ID     string
+	UserID string
+	Kind   FactorKind
+	// Name is what the person calls it ("phone"); may be empty.
+	Name string
+	// Secret is the factor's secret as its kind keeps it: for TOTP the
+	// shared secret sealed by the caller (never in the clear). For a
+	// passkey it would be the public key credential.
+	Secret []byte
+	// Counter only goes up (AdvanceFactor): TOTP's last accepted time
+	// step, a passkey's signature counter.
+	Counter    int64
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// FactorStore keeps people's second factors and recovery codes. Deleting
+// a person (UserStore.DeleteUser) deletes them in the same step.
+type FactorStore interface {
+	// CreateFactor stores a new factor; ErrNotFound if the user does not
+	// exist, ErrAlreadyExists if the ID is taken or the user already has
+	// a factor of a kind that is one per person (TOTP).
+	CreateFactor(ctx context.Context, f Factor) error
+	// ListFactors returns the user's factors ordered by CreatedAt, then
+	// ID; empty if none (or no such user).
+	ListFactors(ctx context.Context, userID string) ([]Factor, error)
+	// AdvanceFactor sets the user's factor id's Counter to counter and
+	// LastUsedAt to now, only if counter is greater than the Counter it
+	// holds, in one atomic step on every replica: of concurrent calls
+	// with one counter exactly one succeeds. ErrConflict if the counter
+	// is not greater (a TOTP code replayed), ErrNotFound if there is no
+	// such factor of that user.
+	AdvanceFactor(ctx context.Context, userID, id string, counter int64, now time.Time) error
+	// DeleteFactors removes every factor and recovery code of the user
+	// and returns how many factors it removed (recovery codes not
+	// counted); no error if there were none.
+	DeleteFactors(ctx context.Context, userID string) (int, error)
+	// SetRecoveryCodes replaces the user's recovery codes with the codes
+	// whose digests are given (SHA-256 of high-entropy codes; never the
+	// codes); ErrNotFound if the user does not exist.
+	SetRecoveryCodes(ctx context.Context, userID string, digests [][]byte, now time.Time) error
+	// UseRecoveryCode marks the user's unused recovery code with digest
+	// used at now, in one atomic step: of concurrent calls exactly one
+	// succeeds. ErrNotFound if the user has no such unused code.
+	UseRecoveryCode(ctx context.Context, userID string, digest []byte, now time.Time) error
+	// RecoveryCodesLeft returns how many unused recovery codes the user
+	// has.
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 }
 
 // ClientStore keeps registered clients.
@@ -283,7 +359,8 @@ type KeyStore interface {
 
 // UserStore keeps people, what they consented to and their browser
 // sessions. Deleting a user deletes, in the same step, their consents,
-// their browser sessions and every token record whose Subject is their ID.
+// their browser sessions, their factors and recovery codes, and every
+// token record whose Subject is their ID.
 type UserStore interface {
 	// CreateUser stores a new user; ErrAlreadyExists if the ID or the
 	// username is taken.
@@ -294,7 +371,7 @@ type UserStore interface {
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// ListUsers returns every user ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
-	// DeleteUser removes a user with their consents, browser sessions and
+	// DeleteUser removes a user with their consents, browser sessions, factors and
 	// tokens; ErrNotFound if there is no such user.
 	DeleteUser(ctx context.Context, id string) error
 
@@ -375,6 +452,7 @@ type Store interface {
 	APIKeyStore
 	KeyStore
 	UserStore
+	FactorStore
 	FailureStore
 	AuditStore
 	AuditShipStore

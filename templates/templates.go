@@ -23,6 +23,7 @@ const styleFile = "style.css"
 // value is not usable. A Pages is immutable and safe for concurrent use.
 type Pages struct {
 	login, consent, logout, message, errorPage *template.Template
+	mfa, enroll, recovery                      *template.Template
 	csp                                        string
 	// assets are the static files by name and by URL path.
 	assets, assetsByPath map[string]Asset
@@ -44,6 +45,43 @@ type LoginData struct {
 	// Error, if set, is shown in the alert region and marks both fields
 	// invalid; empty shows no alert.
 	Error string
+}
+
+// MFAData fills the second-factor page. Its form posts the field "code"
+// (a TOTP code or a recovery code), plus "csrf" and "return".
+type MFAData struct {
+	// Action is the URL the form posts to.
+	Action string
+	// CSRF is the anti-forgery token, posted back as the field "csrf".
+	CSRF string
+	// Return is posted back unchanged as the field "return".
+	Return string
+	// ClientName, if set, adds "to continue to <ClientName>".
+	ClientName string
+	// Error, if set, is shown in the alert region.
+	Error string
+}
+
+// EnrollData fills the page that sets up an authenticator app (TOTP).
+// Its form posts "code", "csrf" and "return".
+type EnrollData struct {
+	Action, CSRF, Return string
+	// ClientName, if set, names the application that asks for it.
+	ClientName string
+	// URI is the otpauth:// URI, Secret its key, both shown as text.
+	URI, Secret string
+	// QR is the URI as an inline SVG QR code; the caller vouches that it
+	// is safe markup.
+	QR template.HTML
+	// Error, if set, is shown in the alert region.
+	Error string
+}
+
+// RecoveryData fills the page that shows new recovery codes once.
+type RecoveryData struct {
+	Codes []string
+	// Continue is where the Continue link leads (the flow goes on).
+	Continue string
 }
 
 // Scope is one requested scope as the consent page lists it.
@@ -158,17 +196,7 @@ func parse(fsys fs.FS) (*Pages, error) {
 	for _, a := range assets {
 		p.assetsByPath[a.Path] = a
 	}
-	for _, f := range []struct {
-		file string
-		dst  **template.Template
-		zero any
-	}{
-		{"login.html", &p.login, LoginData{}},
-		{"consent.html", &p.consent, ConsentData{}},
-		{"logout.html", &p.logout, LogoutData{}},
-		{"message.html", &p.message, MessageData{}},
-		{"error.html", &p.errorPage, ErrorData{}},
-	} {
+	for _, f := range p.files() {
 		t, err := page(f.file)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", f.file, err)
@@ -191,6 +219,28 @@ func parse(fsys fs.FS) (*Pages, error) {
 	p.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
 	return p, nil
+}
+
+// pageFile is one page of p: its file, where its template goes, and the
+// zero value of its data.
+type pageFile struct {
+	file string
+	dst  **template.Template
+	zero any
+}
+
+// files are the pages parse builds into p.
+func (p *Pages) files() []pageFile {
+	return []pageFile{
+		{"login.html", &p.login, LoginData{}},
+		{"consent.html", &p.consent, ConsentData{}},
+		{"logout.html", &p.logout, LogoutData{}},
+		{"message.html", &p.message, MessageData{}},
+		{"error.html", &p.errorPage, ErrorData{}},
+		{"mfa.html", &p.mfa, MFAData{}},
+		{"enroll.html", &p.enroll, EnrollData{}},
+		{"recovery.html", &p.recovery, RecoveryData{}},
+	}
 }
 
 // styleText returns the text between the first <style> and </style> of page.
@@ -226,6 +276,21 @@ func (p *Pages) Message(w io.Writer, d MessageData) error {
 // Error renders the error page to w.
 func (p *Pages) Error(w io.Writer, d ErrorData) error {
 	return render(p.errorPage, "error", w, d)
+}
+
+// MFA renders the second-factor page to w.
+func (p *Pages) MFA(w io.Writer, d MFAData) error {
+	return render(p.mfa, "mfa", w, d)
+}
+
+// Enroll renders the authenticator app setup page to w.
+func (p *Pages) Enroll(w io.Writer, d EnrollData) error {
+	return render(p.enroll, "enroll", w, d)
+}
+
+// Recovery renders the recovery codes page to w.
+func (p *Pages) Recovery(w io.Writer, d RecoveryData) error {
+	return render(p.recovery, "recovery", w, d)
 }
 
 // CSP returns the Content-Security-Policy under which every page works:

@@ -39,6 +39,9 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	ListUsers(ctx context.Context) ([]storage.User, error)
 	DeleteUser(ctx context.Context, id string) error
+	ListFactors(ctx context.Context, userID string) ([]storage.Factor, error)
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+	DeleteFactors(ctx context.Context, userID string) (int, error)
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
 	DeleteConsents(ctx context.Context, userID, clientID string) (storage.Withdrawal, error)
 	ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error)
@@ -129,6 +132,7 @@ func New(cfg Config) (*Handler, error) {
 		"/admin/users/{id}":                         h.user,
 		"/admin/users/{id}/consents":                h.userConsents,
 		"/admin/users/{id}/erase":                   h.userErase,
+		"/admin/users/{id}/mfa/reset":               h.userMFAReset,
 		"/admin/users/{id}/export":                  h.userExport,
 		"/admin/keys":                               h.keys,
 		"/admin/keys/rotate":                        h.rotateKeys,

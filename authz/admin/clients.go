@@ -21,6 +21,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -92,6 +93,8 @@ func clientJSON(c storage.Client) adminapi.ClientJSON {
 		IntrospectionAllowed:     c.IntrospectionAllowed,
 		IntrospectionAudiences:   nonNil(c.IntrospectionAudiences),
 		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+		DefaultACRValues:         nonNil(c.DefaultACRValues),
+		RequireMFA:               c.RequireMFA,
 		ClientIDIssuedAt:         c.CreatedAt.Unix(),
 		UpdatedAt:                c.UpdatedAt.Unix(),
 		JWKS:                     c.JWKS,
@@ -129,6 +132,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 		validResponseTypes,
 		validRedirectURIs,
 		validIDTokenAlg,
+		validStepUp,
 		h.validScopes,
 		validAudiences,
 		validIntrospectionAudiences,
@@ -279,6 +283,23 @@ func validAudiences(in clientInput, c *storage.Client) *web.Error {
 	var err *web.Error
 	c.Audience, err = audienceList("audience", in.Audience)
 	return err
+}
+
+// validStepUp sets default_acr_values (each a supported acr value, once)
+// and require_mfa, which are for clients that sign people in.
+func validStepUp(in clientInput, c *storage.Client) *web.Error {
+	if (len(in.DefaultACRValues) > 0 || in.RequireMFA) && !slices.Contains(c.GrantTypes, "authorization_code") {
+		return invalidMetadata("default_acr_values and require_mfa are for clients of the authorization_code grant")
+	}
+	for _, v := range in.DefaultACRValues {
+		if !mfa.ValidACR(v) || slices.Contains(c.DefaultACRValues, v) {
+			return invalidMetadata(fmt.Sprintf("default_acr_values: %q is not a supported acr value listed once (use %s)",
+				web.Truncate(v, 40), strings.Join(mfa.Supported(), " or ")))
+		}
+		c.DefaultACRValues = append(c.DefaultACRValues, v)
+	}
+	c.RequireMFA = in.RequireMFA
+	return nil
 }
 
 // validIntrospectionAudiences sets the introspection audiences, which

@@ -11,6 +11,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -27,9 +28,10 @@ func (h *Handler) EraseUser(ctx context.Context, id string) error {
 	if err := h.store.DeleteUser(ctx, id); err != nil {
 		return err
 	}
-	account := h.cfg.AccountKey(u.Username)
-	if err := h.store.ClearFailures(ctx, account); err != nil {
-		h.log.Warn("login failure counter of an erased person not cleared", web.RequestField(ctx), userField(id), zap.Error(err))
+	for _, key := range []string{h.cfg.AccountKey(u.Username), login.MFAFailureKey(id)} {
+		if err := h.store.ClearFailures(ctx, key); err != nil {
+			h.log.Warn("login failure counter of an erased person not cleared", web.RequestField(ctx), userField(id), zap.Error(err))
+		}
 	}
 	return nil
 }
@@ -57,7 +59,10 @@ func (h *Handler) ExportUser(ctx context.Context, id string) (adminapi.UserExpor
 	}
 	out.Sessions = make([]adminapi.SessionJSON, 0, len(sessions))
 	for _, bs := range sessions {
-		out.Sessions = append(out.Sessions, adminapi.SessionJSON{AuthTime: rfc3339(bs.AuthTime), ExpiresAt: rfc3339(bs.ExpiresAt)})
+		out.Sessions = append(out.Sessions, adminapi.SessionJSON{AuthTime: rfc3339(bs.AuthTime), ExpiresAt: rfc3339(bs.ExpiresAt), AMR: bs.AMR})
+	}
+	if err := h.exportFactors(ctx, id, &out); err != nil {
+		return out, err
 	}
 	tokens, err := h.store.ListTokensBySubject(ctx, id)
 	if err != nil {
@@ -89,6 +94,23 @@ func (h *Handler) ExportUser(ctx context.Context, id string) (adminapi.UserExpor
 		}
 		f.AfterSeq = page[len(page)-1].Seq
 	}
+}
+
+// exportFactors adds the person's factors (never their secrets) and how
+// many recovery codes they have left to out.
+func (h *Handler) exportFactors(ctx context.Context, id string, out *adminapi.UserExport) error {
+	factors, err := h.store.ListFactors(ctx, id)
+	if err != nil {
+		return fmt.Errorf("admin: export factors: %w", err)
+	}
+	out.Factors = make([]adminapi.FactorJSON, 0, len(factors))
+	for _, f := range factors {
+		out.Factors = append(out.Factors, adminapi.FactorJSON{Kind: string(f.Kind), Name: f.Name, CreatedAt: rfc3339(f.CreatedAt), LastUsedAt: rfc3339(f.LastUsedAt)})
+	}
+	if out.RecoveryCodesLeft, err = h.store.RecoveryCodesLeft(ctx, id); err != nil {
+		return fmt.Errorf("admin: export recovery codes: %w", err)
+	}
+	return nil
 }
 
 // userErase serves POST /admin/users/{id}/erase.

@@ -173,3 +173,28 @@ func (h *Handler) userConsents(w http.ResponseWriter, r *http.Request) (reply, e
 		event: &event{typ: adminapi.EventConsentWithdrawn, clientID: clientID, subject: id,
 			details: map[string]string{"withdrawn": strconv.Itoa(wd.Consents), "tokens_revoked": strconv.Itoa(wd.Tokens)}}}, nil
 }
+
+// userMFAReset serves POST /admin/users/{id}/mfa/reset: every second
+// factor and recovery code of the person goes, and their count of wrong
+// codes with them. Their browser sessions stay; the next sign-in that
+// needs a second factor leads them to set one up.
+func (h *Handler) userMFAReset(w http.ResponseWriter, r *http.Request) (reply, error) {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(w, "POST")
+	}
+	ctx := r.Context()
+	id := r.PathValue("id")
+	if _, err := h.store.GetUser(ctx, id); err != nil {
+		return reply{}, err
+	}
+	n, err := h.store.DeleteFactors(ctx, id)
+	if err != nil {
+		return reply{}, err
+	}
+	if err := h.store.ClearFailures(ctx, login.MFAFailureKey(id)); err != nil {
+		h.log.Warn("clear second-factor failures", web.RequestField(ctx), zap.Error(err))
+	}
+	h.log.Info("second factors reset", web.RequestField(ctx), userField(id), zap.Int("factors_removed", n))
+	return reply{status: http.StatusOK, body: adminapi.MFAReset{UserID: id, FactorsRemoved: n},
+		event: &event{typ: adminapi.EventMFAReset, subject: id, details: map[string]string{"factors_removed": strconv.Itoa(n)}}}, nil
+}

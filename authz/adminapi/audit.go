@@ -28,13 +28,19 @@ const (
 	EventClientSecret      = "client.secret_rotated"
 	// EventClientLocked: failed client authentications from one address
 	// reached the limit; that client ID is refused from there for a while.
-	EventClientLocked     = "client.locked"
-	EventKeyCreated       = "key.created"
-	EventKeyActivated     = "key.activated"
-	EventKeyRetired       = "key.retired"
-	EventKeyRemoved       = "key.removed"
-	EventLoginSucceeded   = "login.succeeded"
-	EventLoginFailed      = "login.failed"
+	EventClientLocked   = "client.locked"
+	EventKeyCreated     = "key.created"
+	EventKeyActivated   = "key.activated"
+	EventKeyRetired     = "key.retired"
+	EventKeyRemoved     = "key.removed"
+	EventLoginSucceeded = "login.succeeded"
+	EventLoginFailed    = "login.failed"
+	// EventMFASucceeded and EventMFAFailed are second-factor attempts
+	// (details: factor, and action "enroll" for an enrollment);
+	// EventMFAReset is an operator removing a person's factors.
+	EventMFASucceeded     = "login.mfa_succeeded"
+	EventMFAFailed        = "login.mfa_failed"
+	EventMFAReset         = "user.mfa_reset"
 	EventConsentGiven     = "consent.given"
 	EventConsentWithdrawn = "consent.withdrawn"
 	EventUserCreated      = "user.created"

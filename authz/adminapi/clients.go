@@ -40,9 +40,14 @@ type ClientJSON struct {
 	// audience, or without one the server's default audience.
 	IntrospectionAudiences   []string `json:"introspection_audiences"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg,omitempty"`
-	ClientIDIssuedAt         int64    `json:"client_id_issued_at,omitempty"`
-	ClientSecretExpiresAt    int64    `json:"client_secret_expires_at"`
-	UpdatedAt                int64    `json:"updated_at,omitempty"`
+	// DefaultACRValues are the acr values asked for when a sign-in
+	// request names none (OpenID Connect Registration); RequireMFA makes
+	// every sign-in for the client use a second factor.
+	DefaultACRValues      []string `json:"default_acr_values"`
+	RequireMFA            bool     `json:"require_mfa"`
+	ClientIDIssuedAt      int64    `json:"client_id_issued_at,omitempty"`
+	ClientSecretExpiresAt int64    `json:"client_secret_expires_at"`
+	UpdatedAt             int64    `json:"updated_at,omitempty"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -76,6 +81,8 @@ type ClientMetadata struct {
 	IntrospectionAllowed                  bool     `json:"introspection_allowed"`
 	IntrospectionAudiences                []string `json:"introspection_audiences,omitempty"`
 	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
+	DefaultACRValues                      []string `json:"default_acr_values,omitempty"`
+	RequireMFA                            bool     `json:"require_mfa,omitempty"`
 }
 
 // Metadata is what of c a create or update request sends.
@@ -106,6 +113,8 @@ func (c ClientJSON) Metadata() ClientMetadata {
 		IntrospectionAllowed:                  c.IntrospectionAllowed,
 		IntrospectionAudiences:                c.IntrospectionAudiences,
 		IDTokenSignedResponseAlg:              c.IDTokenSignedResponseAlg,
+		DefaultACRValues:                      c.DefaultACRValues,
+		RequireMFA:                            c.RequireMFA,
 	}
 }
 

@@ -39,6 +39,15 @@ type ConsentWithdrawal struct {
 	TokensRevoked int `json:"tokens_revoked"`
 }
 
+// MFAReset is the answer of POST /admin/users/{id}/mfa/reset: every
+// second factor and recovery code of the person was removed.
+type MFAReset struct {
+	UserID string `json:"user_id"`
+	// FactorsRemoved is how many factors went (recovery codes not
+	// counted).
+	FactorsRemoved int `json:"factors_removed"`
+}
+
 // UserErasure is the answer of POST /admin/users/{id}/erase.
 type UserErasure struct {
 	UserID string `json:"user_id"`
@@ -50,11 +59,16 @@ type UserErasure struct {
 // signatures are not kept, so they are not here; the password hash is
 // held but not exported.
 type UserExport struct {
-	User     UserJSON          `json:"user"`
-	Password string            `json:"password"`
-	Consents []ConsentJSON     `json:"consents"`
-	Sessions []SessionJSON     `json:"sessions"`
-	Tokens   []TokenRecordJSON `json:"tokens"`
+	User     UserJSON      `json:"user"`
+	Password string        `json:"password"`
+	Consents []ConsentJSON `json:"consents"`
+	Sessions []SessionJSON `json:"sessions"`
+	// Factors are the person's second factors (never their secrets);
+	// RecoveryCodesLeft how many unused recovery codes they hold (kept
+	// as digests: the codes themselves are not held).
+	Factors           []FactorJSON      `json:"factors"`
+	RecoveryCodesLeft int               `json:"recovery_codes_left"`
+	Tokens            []TokenRecordJSON `json:"tokens"`
 	// Audit holds the audit entries about the person.
 	Audit []AuditEntryJSON `json:"audit"`
 }
@@ -66,10 +80,20 @@ type ConsentJSON struct {
 	GrantedAt string `json:"granted_at"`
 }
 
-// SessionJSON is one browser session in a person's export.
+// SessionJSON is one browser session in a person's export; AMR are the
+// methods it was authenticated with.
 type SessionJSON struct {
-	AuthTime  string `json:"auth_time"`
-	ExpiresAt string `json:"expires_at"`
+	AuthTime  string   `json:"auth_time"`
+	ExpiresAt string   `json:"expires_at"`
+	AMR       []string `json:"amr,omitempty"`
+}
+
+// FactorJSON is one second factor in a person's export.
+type FactorJSON struct {
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at,omitempty"`
 }
 
 // TokenRecordJSON is the record of one token in a person's export.
@@ -116,6 +140,13 @@ func (c *Client) WithdrawConsents(ctx context.Context, id, clientID string) (Con
 		q = url.Values{"client_id": {clientID}}
 	}
 	return call[ConsentWithdrawal](ctx, c, http.MethodDelete, route("users", id, "/consents"), q, nil)
+}
+
+// ResetMFA removes every second factor of a person (POST
+// /admin/users/{id}/mfa/reset): they set one up again at their next
+// sign-in that needs one.
+func (c *Client) ResetMFA(ctx context.Context, id string) (MFAReset, []byte, error) {
+	return call[MFAReset](ctx, c, http.MethodPost, route("users", id, "/mfa/reset"), nil, nil)
 }
 
 // EraseUser erases a person for good (POST /admin/users/{id}/erase).

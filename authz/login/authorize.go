@@ -18,6 +18,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -76,6 +77,16 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, 
 			return
 		}
 		h.loginPage(w, r, http.StatusOK, c, raw, "", "")
+		return
+	}
+	if mfa.LevelOf(bs.AMR) < h.second.required(c, ar.GetRequestForm()) {
+		// Signed in, but not as strongly as the request needs: the second
+		// factor (or its setup) first.
+		if slices.Contains(prompts, "none") {
+			h.writeAuthorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The request needs a second factor, and prompt=none forbids asking for it."))
+			return
+		}
+		h.second.secondStep(w, r, ar, raw, user, pending{UserID: user.ID, AMR: mfa.AMR(bs.AMR), AuthTime: bs.AuthTime.Unix()})
 		return
 	}
 	if st.freshLogin {
@@ -150,6 +161,9 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		AuthTime:    bs.AuthTime,
 		RequestedAt: requestedAt,
 		Nonce:       ar.GetRequestForm().Get("nonce"),
+		// What the browser session was authenticated with.
+		AuthenticationMethodsReferences:     mfa.AMR(bs.AMR),
+		AuthenticationContextClassReference: mfa.ACR(bs.AMR),
 	})
 	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
@@ -184,6 +198,9 @@ func (h *Handler) parseAuthorize(ctx context.Context, r *http.Request, raw strin
 		return ar, err
 	}
 	if err := validSignInParams(form); err != nil {
+		return ar, err
+	}
+	if _, err := requestedACR(form); err != nil {
 		return ar, err
 	}
 	if err := h.allowedTargets(c, ar); err != nil {

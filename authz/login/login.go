@@ -24,6 +24,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/templates"
@@ -34,6 +35,9 @@ const (
 	LoginPath   = "/login"
 	ConsentPath = "/consent"
 	LogoutPath  = "/logout"
+	// MFAPath takes the second factor, EnrollPath sets one up.
+	MFAPath    = "/login/mfa"
+	EnrollPath = "/login/mfa/enroll"
 )
 
 // Store is what the pages read and write: people, their browser sessions
@@ -94,6 +98,14 @@ type Config struct {
 	LoginLimiter *ratelimit.Limiter
 	// OnLimited, if set, is called for each request refused by a limit.
 	OnLimited func(r *http.Request, limit string)
+	// Factors keeps people's second factors.
+	Factors FactorStore
+	// Sealer seals TOTP secrets at rest and the pending state between
+	// the two steps of a sign-in.
+	Sealer *keys.Sealer
+	// MFARequired makes every sign-in use a second factor: a person
+	// without one sets one up at their next sign-in.
+	MFARequired bool
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives the pages' logs; zap.NewNop if nil.
@@ -112,12 +124,14 @@ type Handler struct {
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string
+	// second serves the second step of a sign-in.
+	second *SecondFactor
 }
 
 // New returns a handler with cfg.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Provider == nil || cfg.NewSession == nil || cfg.Scopes == nil || cfg.AudienceAllowed == nil ||
-		cfg.Pages == nil || cfg.Audit == nil || cfg.Issuer == "" || len(cfg.ThrottleSecret) == 0 {
+		cfg.Pages == nil || cfg.Audit == nil || cfg.Issuer == "" || len(cfg.ThrottleSecret) == 0 || cfg.Factors == nil || cfg.Sealer == nil {
 		return nil, errors.New("login: incomplete configuration")
 	}
 	if cfg.SessionTTL <= 0 || cfg.LoginWindow <= 0 || cfg.LoginMaxFailures < 1 || cfg.LoginMaxFailuresPerIP < 1 {
@@ -139,8 +153,10 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, dummyHash: dummy,
-		secureCookies: strings.HasPrefix(cfg.Issuer, "https://")}, nil
+	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, dummyHash: dummy,
+		secureCookies: strings.HasPrefix(cfg.Issuer, "https://")}
+	h.second = &SecondFactor{h: h}
+	return h, nil
 }
 
 // now is the clock, in UTC.

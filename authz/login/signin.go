@@ -103,7 +103,7 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		h.log.Warn("clear login failures", web.RequestField(ctx), zap.Error(err))
 	}
 	h.release(ctx, p.now, p.ipKey)
-	h.startSession(w, r, p, user)
+	h.second.afterPassword(w, r, p, user)
 }
 
 // loginPost is a post of the login form, with the authorization request
@@ -202,10 +202,20 @@ func (h *Handler) refuseLogin(w http.ResponseWriter, r *http.Request, p loginPos
 	h.loginPage(w, r, http.StatusOK, p.c, p.raw, p.username, "The username or password is not correct.")
 }
 
-// startSession signs user in: a new browser session (replacing the one
-// r's cookie names), audited, in a new cookie; then the authorization
-// request goes on.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User) {
+// startSession signs user in with the methods amr (createSession); then
+// the authorization request goes on.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User, amr []string) {
+	value, ok := h.createSession(w, r, p, user, amr)
+	if !ok {
+		return
+	}
+	h.authorize(w, withSessionCookie(r, h.cookieName(sessionCookie), value), p.raw, flowState{freshLogin: true})
+}
+
+// createSession signs user in with the methods amr: a new browser session
+// (replacing the one r's cookie names), audited, in a new cookie, whose
+// value it returns. It answers itself and returns false on failure.
+func (h *Handler) createSession(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User, amr []string) (string, bool) {
 	ctx := r.Context()
 	// A new session ID at every login: an old cookie (perhaps planted)
 	// stops working.
@@ -213,20 +223,20 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p loginPo
 		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
 	}
 	value := web.RandomToken()
-	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: p.now, ExpiresAt: p.now.Add(h.cfg.SessionTTL)}
+	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: p.now, ExpiresAt: p.now.Add(h.cfg.SessionTTL), AMR: amr}
 	if err := h.store.CreateBrowserSession(ctx, bs); err != nil {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
-		return
+		return "", false
 	}
 	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginSucceeded, Actor: audit.User(user.ID), ClientID: p.c.GetID(), Subject: user.ID,
-		IP: h.cfg.IPs.String(r)}) != nil {
+		IP: h.cfg.IPs.String(r), Details: map[string]string{"amr": strings.Join(amr, " ")}}) != nil {
 		_ = h.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
-		return
+		return "", false
 	}
 	h.setCookie(w, sessionCookie, value, h.cfg.SessionTTL)
 	h.log.Info("login succeeded", web.RequestField(ctx), clientField(p.c.GetID()), userField(user.ID))
-	h.authorize(w, withSessionCookie(r, h.cookieName(sessionCookie), value), p.raw, flowState{freshLogin: true})
+	return value, true
 }
 
 // withSessionCookie returns r as if the browser had sent the new session
@@ -366,5 +376,6 @@ func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.clearCookie(w, sessionCookie)
+	h.clearCookie(w, pendingCookie)
 	h.messagePage(w, r, http.StatusOK, "You are signed out", "You can close this window.")
 }

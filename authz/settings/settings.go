@@ -41,13 +41,16 @@ const (
 	DefaultKeyCheckInterval = 10 * time.Second
 	// DefaultIDTokenAlg signs ID tokens of clients that registered no
 	// id_token_signed_response_alg (OpenID Connect's default).
-	DefaultIDTokenAlg   = keys.RS256
-	DefaultIDTokenTTL   = 15 * time.Minute
-	DefaultCodeTTL      = time.Minute
-	MaxCodeTTL          = 10 * time.Minute
-	DefaultRefreshTTL   = 14 * 24 * time.Hour
-	DefaultSessionTTL   = 8 * time.Hour
-	DefaultLoginWindow  = 15 * time.Minute
+	DefaultIDTokenAlg  = keys.RS256
+	DefaultIDTokenTTL  = 15 * time.Minute
+	DefaultCodeTTL     = time.Minute
+	MaxCodeTTL         = 10 * time.Minute
+	DefaultRefreshTTL  = 14 * 24 * time.Hour
+	DefaultSessionTTL  = 8 * time.Hour
+	DefaultLoginWindow = 15 * time.Minute
+	// MFAOptional and MFARequired are the values of Config.MFA.
+	MFAOptional         = "optional"
+	MFARequired         = "required"
 	DefaultLoginMaxFail = 5
 	// DefaultLoginMaxFailIP is per source address: a shared office NAT may
 	// hold many people who mistype.
@@ -188,6 +191,10 @@ type Config struct {
 	// LoginWindow is the window of the login limits; DefaultLoginWindow
 	// if zero.
 	LoginWindow time.Duration
+	// MFA is MFAOptional (a second factor for people who set one up and
+	// for clients and requests that ask for it) or MFARequired (everyone
+	// sets one up at their next sign-in); MFAOptional if empty.
+	MFA string
 	// Argon2 are the parameters of new password hashes; the
 	// DefaultArgon2 constants where zero.
 	Argon2 Argon2
@@ -308,6 +315,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.RefreshTokenMaxLifetime, DefaultRefreshMaxLifetime)
 	setDefault(&c.SessionTTL, DefaultSessionTTL)
 	setDefault(&c.LoginWindow, DefaultLoginWindow)
+	setDefault(&c.MFA, MFAOptional)
 	c.RateLimits = c.RateLimits.WithDefaults()
 	setDefault(&c.ClientAuthWindow, DefaultClientAuthWindow)
 	setDefault(&c.ClientLockCacheTTL, DefaultClientLockCacheTTL)
@@ -418,6 +426,9 @@ func (c Config) validateLogin() error {
 	var errs []error
 	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerIP < 1 {
 		errs = append(errs, errors.New("login failure limits must be at least 1"))
+	}
+	if c.MFA != MFAOptional && c.MFA != MFARequired {
+		errs = append(errs, fmt.Errorf("mfa %q must be %s or %s", c.MFA, MFAOptional, MFARequired))
 	}
 	if c.Argon2.MemoryKiB < 8*uint32(c.Argon2.Threads) || c.Argon2.MemoryKiB > password.MaxMemoryKiB {
 		errs = append(errs, fmt.Errorf("argon2 memory %d KiB must be between 8 KiB per thread and %d KiB", c.Argon2.MemoryKiB, password.MaxMemoryKiB))

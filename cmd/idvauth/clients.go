@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,6 +179,8 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
 	f.StringArray("introspection-audience", nil, "audience of the tokens this resource server may see active when it introspects (repeatable); none: its --audience, or the server's default audience")
+	f.StringArray("default-acr-value", nil, "default_acr_values: acr value asked for when a sign-in request names none, e.g. urn:idvauth:acr:mfa (repeatable; --default-acr-value '' for none)")
+	f.Bool("require-mfa", false, "every sign-in for this client uses a second factor (people without one set one up)")
 }
 
 // applyClientFlags copies the flags of addClientFlags that the user set
@@ -222,13 +225,14 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		}
 	}
 	for name, dst := range map[string]*[]string{"audience": &c.Audience, "redirect-uri": &c.RedirectURIs,
-		"introspection-audience": &c.IntrospectionAudiences} {
+		"introspection-audience": &c.IntrospectionAudiences, "default-acr-value": &c.DefaultACRValues} {
 		if f.Changed(name) {
 			*dst, _ = f.GetStringArray(name)
 		}
 	}
+	c.DefaultACRValues = slices.DeleteFunc(c.DefaultACRValues, func(v string) bool { return v == "" }) // '' alone: none
 	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
-		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed} {
+		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA} {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}
@@ -312,7 +316,8 @@ func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
 		fmt.Fprintf(tw, "token_endpoint_auth_method\t%s\n", c.TokenEndpointAuthMethod)
 		for _, kv := range [][2]string{{"jwks_uri", c.JWKSURI}, {"tls_client_auth_subject_dn", c.TLSClientAuthSubjectDN},
 			{"tls_client_auth_san_dns", c.TLSClientAuthSANDNS}, {"tls_client_auth_san_uri", c.TLSClientAuthSANURI},
-			{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail}} {
+			{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail},
+			{"default_acr_values", strings.Join(c.DefaultACRValues, " ")}, {"require_mfa", map[bool]string{true: "true"}[c.RequireMFA]}} {
 			if kv[1] != "" {
 				fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
 			}

@@ -449,3 +449,28 @@ func TestClientsWebApp(t *testing.T) {
 		t.Errorf("http redirect URI = exit %d, %q; want refused with the reason", code, errOut)
 	}
 }
+
+// TestClientsStepUp: --require-mfa and --default-acr-value register a
+// client's step-up, get shows them, update changes them, and an
+// unsupported value is refused.
+func TestClientsStepUp(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken})
+	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
+	id := "web-" + randHex(t)
+	c := decodeClient(t, mustCLI(t, env, "clients", "create", "--id", id, "--grant-type", "authorization_code",
+		"--redirect-uri", "https://app.example/cb", "--scope", "openid", "--require-mfa", "--default-acr-value", "urn:idvauth:acr:mfa", "-o", "json"))
+	if !c.RequireMFA || !slices.Equal(c.DefaultACRValues, []string{"urn:idvauth:acr:mfa"}) {
+		t.Errorf("clients create = require_mfa %t, default_acr_values %q", c.RequireMFA, c.DefaultACRValues)
+	}
+	if rows := tableRows(mustCLI(t, env, "clients", "get", id)); rows["require_mfa"] != "true" || rows["default_acr_values"] != "urn:idvauth:acr:mfa" {
+		t.Errorf("clients get = %q, want require_mfa and default_acr_values shown", rows)
+	}
+	mustCLI(t, env, "clients", "update", id, "--require-mfa=false", "--default-acr-value", "")
+	if got := getClient(t, env, id); got.RequireMFA || len(got.DefaultACRValues) != 0 {
+		t.Errorf("after update: require_mfa %t, default_acr_values %q; want false, none", got.RequireMFA, got.DefaultACRValues)
+	}
+	if code, _, errOut := cli(t, env, "clients", "update", id, "--default-acr-value", "urn:other"); code == 0 || !strings.Contains(errOut, "default_acr_values") {
+		t.Errorf("an unsupported acr value = exit %d, stderr %q; want refused, naming default_acr_values", code, errOut)
+	}
+}

@@ -46,6 +46,7 @@ type fileConfig struct {
 	LoginMaxFailures  string           `yaml:"login_max_failures"`
 	LoginMaxFailIP    string           `yaml:"login_max_failures_per_ip"`
 	LoginWindow       string           `yaml:"login_window"`
+	MFA               string           `yaml:"mfa"`
 	Argon2Time        string           `yaml:"argon2_time"`
 	Argon2MemoryKiB   string           `yaml:"argon2_memory_kib"`
 	Argon2Threads     string           `yaml:"argon2_threads"`
@@ -136,6 +137,8 @@ var (
 		fmt.Sprint(settings.DefaultLoginMaxFailIP), "failed sign-ins per source address in a login window"}
 	sLoginWindow = setting{"login-window", "IDVAUTH_LOGIN_WINDOW", func(f *fileConfig) string { return f.LoginWindow },
 		settings.DefaultLoginWindow.String(), "window of the sign-in failure limits (and the pause)"}
+	sMFA = setting{"mfa", "IDVAUTH_MFA", func(f *fileConfig) string { return f.MFA },
+		settings.MFAOptional, "second factor at sign-in: optional (for people who set one up, and clients or requests that ask) or required (everyone sets one up at their next sign-in)"}
 	sArgon2Time = setting{"argon2-time", "IDVAUTH_ARGON2_TIME", func(f *fileConfig) string { return f.Argon2Time },
 		fmt.Sprint(settings.DefaultArgon2Time), "argon2id passes for new password hashes"}
 	sArgon2Memory = setting{"argon2-memory-kib", "IDVAUTH_ARGON2_MEMORY_KIB", func(f *fileConfig) string { return f.Argon2MemoryKiB },

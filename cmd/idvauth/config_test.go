@@ -595,3 +595,28 @@ func TestSettingsAuditCommit(t *testing.T) {
 		t.Errorf("--audit-commit sometimes: %v, want an error naming the setting", err)
 	}
 }
+
+// TestSettingsMFA checks IDVAUTH_MFA: optional by default, required from
+// the flag, the environment or the config file, anything else named in
+// the error.
+func TestSettingsMFA(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, nil, "optional"},
+		{map[string]string{"IDVAUTH_MFA": "required"}, nil, "required"},
+		{nil, []string{"--mfa", "Required"}, "required"},
+		{map[string]string{"IDVAUTH_MFA": "required"}, []string{"--mfa", "optional"}, "optional"},
+	} {
+		sc, err := loadServe(t, tt.env, append([]string{"--dev"}, tt.args...)...)
+		if err != nil || sc.authz.MFA != tt.want {
+			t.Errorf("env %v args %v: MFA = %q, %v; want %q", tt.env, tt.args, sc.authz.MFA, err, tt.want)
+		}
+	}
+	if _, err := loadServe(t, nil, "--dev", "--mfa", "sometimes"); err == nil || !strings.Contains(err.Error(), `IDVAUTH_MFA: "sometimes" must be optional or required`) {
+		t.Errorf("--mfa sometimes: %v, want an error naming the setting", err)
+	}
+}

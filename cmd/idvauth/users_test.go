@@ -486,3 +486,31 @@ func TestUsersEraseExport(t *testing.T) {
 		t.Errorf("users erase -o json = %+v, want user_id %s, erased true", ue, u.ID)
 	}
 }
+
+// TestUsersMFAReset: mfa-reset answers for a person (none of whose factors
+// are left after it) and refuses an unknown ID.
+func TestUsersMFAReset(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken})
+	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
+	password := "analytical engine " + randHex(t)
+	_, out, _ := cliStdin(t, env, password+"\n", "users", "create", "--username", "ada-"+randHex(t), "-o", "json")
+	var u adminapi.UserJSON
+	decodeJSON(t, "users create -o json", out, &u)
+	if out := mustCLI(t, env, "users", "mfa-reset", u.ID); out != "reset second factors of user "+u.ID+": 0 factor(s) and all recovery codes removed\n" {
+		t.Errorf("users mfa-reset = %q", out)
+	}
+	var m adminapi.MFAReset
+	decodeJSON(t, "users mfa-reset -o json", mustCLI(t, env, "users", "mfa-reset", u.ID, "-o", "json"), &m)
+	if m != (adminapi.MFAReset{UserID: u.ID}) {
+		t.Errorf("users mfa-reset -o json = %+v", m)
+	}
+	notFound := "Error: admin API: not_found: No such resource. (HTTP 404)\n"
+	if code, out, errOut := cli(t, env, "users", "mfa-reset", "u_nobody"); code == 0 || out != "" || errOut != notFound {
+		t.Errorf("users mfa-reset of an unknown user = exit %d, %q, %q; want %q", code, out, errOut, notFound)
+	}
+	es := jsonLines(t, "audit list", mustCLI(t, env, "audit", "list", "--subject", u.ID, "--type", adminapi.EventMFAReset, "-o", "json"))
+	if len(es) != 2 {
+		t.Errorf("user.mfa_reset entries = %d, want 2", len(es))
+	}
+}

@@ -22,6 +22,7 @@ func cloneClient(c storage.Client) storage.Client {
 	c.Scopes = slices.Clone(c.Scopes)
 	c.Audience = slices.Clone(c.Audience)
 	c.IntrospectionAudiences = slices.Clone(c.IntrospectionAudiences)
+	c.DefaultACRValues = slices.Clone(c.DefaultACRValues)
 	c.JWKS = slices.Clone(c.JWKS)
 	return c
 }

@@ -25,6 +25,7 @@ type Store struct {
 	clientStore
 	tokenStore
 	userStore
+	factorStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -45,6 +46,8 @@ type tables struct {
 	consents  map[consentKey]storage.Consent
 	sessions  map[string]storage.BrowserSession
 	failures  map[string]failureWindow
+	factors   map[string]storage.Factor
+	recovery  map[recoveryKey]recoveryCode
 	apiKeys   map[string]storage.APIKey
 }
 
@@ -59,12 +62,15 @@ func New() *Store {
 		consents:  make(map[consentKey]storage.Consent),
 		sessions:  make(map[string]storage.BrowserSession),
 		failures:  make(map[string]failureWindow),
+		factors:   make(map[string]storage.Factor),
+		recovery:  make(map[recoveryKey]recoveryCode),
 		apiKeys:   make(map[string]storage.APIKey),
 	}
 	return &Store{
 		clientStore:  clientStore{t},
 		tokenStore:   tokenStore{t},
 		userStore:    userStore{t},
+		factorStore:  factorStore{t},
 		failureStore: failureStore{t},
 		apiKeyStore:  apiKeyStore{t},
 		auditStore:   auditStore{tables: t},

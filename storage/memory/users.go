@@ -26,8 +26,10 @@ func cloneConsent(c storage.Consent) storage.Consent {
 	return c
 }
 
-// cloneSession is bs: a session holds no slice or map.
-func cloneSession(bs storage.BrowserSession) storage.BrowserSession { return bs }
+func cloneSession(bs storage.BrowserSession) storage.BrowserSession {
+	bs.AMR = slices.Clone(bs.AMR)
+	return bs
+}
 
 // CreateUser implements storage.UserStore.
 func (s *userStore) CreateUser(_ context.Context, u storage.User) error {
@@ -93,6 +95,7 @@ func (s *userStore) DeleteUser(_ context.Context, id string) error {
 	maps.DeleteFunc(s.consents, func(k consentKey, _ storage.Consent) bool { return k.user == id })
 	maps.DeleteFunc(s.sessions, func(_ string, bs storage.BrowserSession) bool { return bs.UserID == id })
 	maps.DeleteFunc(s.tokens, func(_ tokenKey, t storage.Token) bool { return t.Subject == id })
+	s.deleteFactorsLocked(id)
 	return nil
 }
 
@@ -182,7 +185,7 @@ func (s *userStore) CreateBrowserSession(_ context.Context, bs storage.BrowserSe
 	if !storable(bs.UserID) {
 		return fmt.Errorf("memory: create browser session: %w", storage.ErrNotFound)
 	}
-	if !storable(bs.ID) {
+	if !storable(bs.ID) || !storable(bs.AMR...) {
 		return fmt.Errorf("memory: create browser session of user %q: text the store cannot keep: %w", bs.UserID, storage.ErrConflict)
 	}
 	s.mu.Lock()
@@ -193,7 +196,7 @@ func (s *userStore) CreateBrowserSession(_ context.Context, bs storage.BrowserSe
 	if _, ok := s.users[bs.UserID]; !ok {
 		return fmt.Errorf("memory: create browser session of user %q: no such user: %w", bs.UserID, storage.ErrNotFound)
 	}
-	s.sessions[bs.ID] = bs
+	s.sessions[bs.ID] = cloneSession(bs)
 	return nil
 }
 
@@ -203,7 +206,7 @@ func (s *userStore) GetBrowserSession(_ context.Context, id string) (storage.Bro
 	if !ok {
 		return storage.BrowserSession{}, fmt.Errorf("memory: get browser session: %w", storage.ErrNotFound)
 	}
-	return bs, nil
+	return cloneSession(bs), nil
 }
 
 // DeleteBrowserSession implements storage.UserStore.

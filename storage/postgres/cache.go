@@ -147,6 +147,7 @@ func cloneClient(c storage.Client) storage.Client {
 	c.Scopes = append([]string{}, c.Scopes...)
 	c.Audience = append([]string{}, c.Audience...)
 	c.IntrospectionAudiences = append([]string{}, c.IntrospectionAudiences...)
+	c.DefaultACRValues = append([]string{}, c.DefaultACRValues...)
 	if c.JWKS != nil {
 		c.JWKS = append([]byte(nil), c.JWKS...)
 	}

@@ -28,6 +28,7 @@ type Store struct {
 	clientStore
 	tokenStore
 	userStore
+	factorStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -141,6 +142,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clientStore:    clientStore{pool: pool},
 		tokenStore:     tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
 		userStore:      userStore{pool},
+		factorStore:    factorStore{pool},
 		failureStore:   failureStore{pool},
 		apiKeyStore:    apiKeyStore{pool},
 		auditShipStore: auditShipStore{pool},

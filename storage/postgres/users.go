@@ -67,7 +67,8 @@ func (s *userStore) ListUsers(ctx context.Context) ([]storage.User, error) {
 }
 
 // DeleteUser implements storage.UserStore in one transaction: the user
-// row (whose foreign keys delete the consents and browser sessions), then
+// row (whose foreign keys delete the consents, browser sessions, factors
+// and recovery codes), then
 // the tokens issued for them. The user goes first so that a call for an ID
 // that is no user (a client's, say) deletes no tokens.
 func (s *userStore) DeleteUser(ctx context.Context, id string) error {
@@ -176,19 +177,22 @@ func (s *userStore) CreateBrowserSession(ctx context.Context, bs storage.Browser
 		return fmt.Errorf("postgres: create browser session: %w", storage.ErrNotFound)
 	}
 	op := fmt.Sprintf("create browser session of user %q", bs.UserID)
-	if !textOK(bs.ID) {
+	if !textOK(bs.ID) || !allTextOK(bs.AMR) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO browser_sessions (id, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)`,
-		bs.ID, bs.UserID, bs.AuthTime, bs.ExpiresAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO browser_sessions (id, user_id, auth_time, expires_at, amr) VALUES ($1, $2, $3, $4, $5)`,
+		bs.ID, bs.UserID, bs.AuthTime, bs.ExpiresAt, nonNil(bs.AMR))
 	return mapErr(op, err)
 }
 
-const sessionCols = `id, user_id, auth_time, expires_at`
+const sessionCols = `id, user_id, auth_time, expires_at, amr`
 
 func scanSession(row pgx.Row) (storage.BrowserSession, error) {
 	var bs storage.BrowserSession
-	err := row.Scan(&bs.ID, &bs.UserID, &bs.AuthTime, &bs.ExpiresAt)
+	err := row.Scan(&bs.ID, &bs.UserID, &bs.AuthTime, &bs.ExpiresAt, &bs.AMR)
+	if len(bs.AMR) == 0 {
+		bs.AMR = nil
+	}
 	bs.AuthTime, bs.ExpiresAt = bs.AuthTime.UTC(), bs.ExpiresAt.UTC()
 	return bs, err
 }

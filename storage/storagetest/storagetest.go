@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/storagetest/factortest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -78,6 +79,16 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
+	for _, ft := range factortest.Tests {
+		tests = append(tests, struct {
+			name string
+			fn   func(t *testing.T, s storage.Store)
+		}{ft.Name, ft.Fn})
+	}
+	tests = append(tests, struct {
+		name string
+		fn   func(t *testing.T, s storage.Store)
+	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
 	tests = append(tests, auditShipTests...)
 	for _, tt := range tests {
@@ -112,6 +123,7 @@ func newClient(name string) storage.Client {
 		Scopes:                  []string{"identity.verify", "identity.read_status"},
 		Audience:                []string{"idv-api", "other"},
 		IntrospectionAudiences:  []string{},
+		DefaultACRValues:        []string{},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		AccessTokenTTL:          2 * time.Minute,
 		IntrospectionAllowed:    true,

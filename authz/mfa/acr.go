@@ -1,0 +1,84 @@
+package mfa
+
+import "slices"
+
+// Authentication methods (RFC 8176) a browser session records.
+const (
+	AMRPassword = "pwd"
+	AMROTP      = "otp"
+	AMRMFA      = "mfa"
+)
+
+// Authentication context classes (acr) of idvauth, weakest first.
+const (
+	ACRPassword = "urn:idvauth:acr:pwd"
+	ACRMFA      = "urn:idvauth:acr:mfa"
+	// ACRPhishingResistant is for passkeys, which are not built yet: a
+	// request for it alone is met as well as this server can (MFA).
+	ACRPhishingResistant = "urn:idvauth:acr:phr"
+)
+
+// Level is how strong a sign-in is: None < Password < MFA.
+type Level int
+
+// Levels.
+const (
+	None Level = iota
+	Password
+	MFA
+)
+
+// Supported are the acr values this server can satisfy, for discovery's
+// acr_values_supported and for checking clients' default_acr_values.
+func Supported() []string { return []string{ACRPassword, ACRMFA} }
+
+// ValidACR reports whether v is an acr value a client may register.
+func ValidACR(v string) bool { return slices.Contains(Supported(), v) }
+
+// LevelOf is the level of a sign-in with the methods amr; a session made
+// before methods were kept (none) counts as a password.
+func LevelOf(amr []string) Level {
+	if slices.Contains(amr, AMRMFA) {
+		return MFA
+	}
+	return Password
+}
+
+// ACR is the acr claim of a sign-in with the methods amr.
+func ACR(amr []string) string {
+	if LevelOf(amr) >= MFA {
+		return ACRMFA
+	}
+	return ACRPassword
+}
+
+// AMR is the amr claim of a session that recorded amr (pwd if none).
+func AMR(amr []string) []string {
+	if len(amr) == 0 {
+		return []string{AMRPassword}
+	}
+	return slices.Clone(amr)
+}
+
+// Required is the level that acceptable, a list of acr values any one of
+// which will do (acr_values, or the claims parameter's values), asks for:
+// the weakest known one. Unknown values are ignored; phr, which needs
+// passkeys, asks for MFA. None if no value is known.
+func Required(acceptable []string) Level {
+	req := None
+	for _, v := range acceptable {
+		var l Level
+		switch v {
+		case ACRPassword:
+			l = Password
+		case ACRMFA, ACRPhishingResistant:
+			l = MFA
+		default:
+			continue
+		}
+		if req == None || l < req {
+			req = l
+		}
+	}
+	return req
+}
