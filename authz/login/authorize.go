@@ -269,7 +269,8 @@ func supportedRequest(c *clientauth.Client, ar fosite.AuthorizeRequester) error 
 }
 
 // validPKCE checks the PKCE parameters: S256 only, both or neither, and
-// always for public clients.
+// always, but for a confidential client registered with require_pkce
+// false (RFC 9700 section 2.1.1).
 func validPKCE(c *clientauth.Client, form url.Values) error {
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
 	switch {
@@ -281,6 +282,8 @@ func validPKCE(c *clientauth.Client, form url.Values) error {
 		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge is missing.")
 	case challenge == "" && c.IsPublic():
 		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (code_challenge with code_challenge_method=S256).")
+	case challenge == "" && !c.Rec.PKCEOptional:
+		return fosite.ErrInvalidRequest.WithHint("This client must use PKCE (code_challenge with code_challenge_method=S256).")
 	case challenge != "" && !pkceChallengePattern.MatchString(challenge):
 		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge must be 43 base64url characters (the SHA-256 of the verifier).")
 	}
