@@ -36,6 +36,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
+	"github.com/idvauth/idvauth/authz/par"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
@@ -86,6 +87,8 @@ type Server struct {
 	clients *clientauth.Authenticator
 	// signin serves the authorization endpoint and the login pages.
 	signin *login.Handler
+	// par serves pushed authorization requests.
+	par *par.Requests
 	// tlsCert is the public listener's certificate and clientCAs the CAs
 	// of tls_client_auth clients, each reloaded when its files change;
 	// nil when not configured.
@@ -204,8 +207,15 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: s.clients.Authenticate, TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log,
+		Validate: func(ctx context.Context, r *http.Request, raw string) error {
+			return s.signin.ValidatePushed(ctx, r, raw)
+		},
+	}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
 	if s.signin, err = login.New(login.Config{
-		Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
+		Pushed: s.par, RequirePAR: cfg.RequirePAR, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,

@@ -128,7 +128,7 @@ func TestParseAuthorize(t *testing.T) {
 			hint: "Only response_type=code is supported.", redirect: true},
 		{name: "response mode", raw: conf + "&response_mode=fragment&request=x", err: "invalid_request", hint: "Only response_mode=query is supported.", redirect: true},
 		{name: "response mode query", raw: conf + "&response_mode=query&request=x", err: "request_not_supported", hint: "Request objects are not supported.", redirect: true},
-		{name: "request uri", raw: bare + "&request_uri=x&code_challenge_method=plain", err: "request_uri_not_supported", hint: "request_uri is not supported.", redirect: true},
+		{name: "request uri", raw: bare + "&request_uri=x&code_challenge_method=plain", err: "request_uri_not_supported", hint: "request_uri is supported only for pushed authorization requests (RFC 9126).", redirect: true},
 		{name: "pkce plain", raw: bare + "&code_challenge_method=plain&prompt=bogus", err: "invalid_request", hint: "The PKCE code_challenge_method must be S256.", redirect: true},
 		{name: "pkce no method", raw: bare + "&" + challenge, err: "invalid_request", hint: "The PKCE code_challenge_method must be given, and S256.", redirect: true},
 		{name: "pkce no challenge", raw: bare + "&code_challenge_method=S256", err: "invalid_request", hint: "The PKCE code_challenge is missing.", redirect: true},

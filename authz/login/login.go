@@ -67,6 +67,12 @@ type Config struct {
 	// userID, with the ID token claims of the sign-in.
 	NewSession func(userID string, claims *jwt.IDTokenClaims) fosite.Session
 	Scopes     *scopes.Registry
+	// Pushed resolves pushed authorization requests; nil: request_uri is
+	// refused.
+	Pushed Pushed
+	// RequirePAR accepts only pushed authorization requests, from every
+	// client.
+	RequirePAR bool
 	// AudienceAllowed checks requested audiences against a client's.
 	AudienceAllowed func(allowed, requested []string) error
 	Pages           *templates.Pages

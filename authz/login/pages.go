@@ -101,6 +101,21 @@ func redirectSource(c *clientauth.Client, raw string) []string {
 	if uri == "" && len(c.Rec.RedirectURIs) == 1 {
 		uri = c.Rec.RedirectURIs[0]
 	}
+	if q.Has("request_uri") {
+		// A pushed request: its redirect URI, one of the client's, is
+		// not in raw.
+		var srcs []string
+		for _, reg := range c.Rec.RedirectURIs {
+			srcs = append(srcs, uriSource(reg)...)
+		}
+		return srcs
+	}
+	return uriSource(uri)
+}
+
+// uriSource is the CSP source of uri: its origin, or its scheme for a URI
+// without a host; none if it cannot be said safely.
+func uriSource(uri string) []string {
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme == "" {
 		return nil

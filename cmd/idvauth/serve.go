@@ -66,7 +66,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
-		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
+		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
@@ -139,10 +139,13 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	for _, d := range []struct {
 		s   setting
 		dst *time.Duration
-	}{{sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
+	}{{sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sPARTTL, &a.PARTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
 		if *d.dst, err = r.duration(d.s); err != nil {
 			return sc, err
 		}
+	}
+	if a.RequirePAR, err = r.onOff(sRequirePAR); err != nil {
+		return sc, err
 	}
 	if err := loadPasswordSettings(r, a); err != nil {
 		return sc, err
