@@ -2,8 +2,10 @@
 // flow: /oauth2/authorize decides whether the person must sign in or
 // consent, and the login and consent forms post back with the original
 // request, which is parsed and checked again from scratch (a form field is
-// as untrusted as the first request). Nothing about the pending request is
-// kept on the server or in cookies; the browser session is. It also serves
+// as untrusted as the first request). Nothing about a pending request by
+// value is kept on the server or in cookies; the browser session is. A
+// pushed request (RFC 9126) is kept by its Pushed resolver, and the forms
+// carry its reference instead. It also serves
 // logout, and owns the browser session cookie, CSRF tokens, the sign-in
 // throttling and the HTML pages' security headers.
 package login
