@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
 // parAnswer is the body of a /oauth2/par answer, success or error.
@@ -322,4 +324,49 @@ func TestPARBadInput(t *testing.T) {
 			t.Errorf("records after refused pushes = %d, want %d", n, before)
 		}
 	})
+}
+
+// TestPushedRequestAcrossReplicas: a request pushed to one replica starts
+// on another, and of concurrent starts on both exactly one gets a page.
+func TestPushedRequestAcrossReplicas(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	a := startServer(t, codeFlowConfig(authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}))
+	b := startServer(t, codeFlowConfig(authz.Config{DatabaseURL: dbURL, Issuer: sharedIssuer}), serverOptions{ReplicaOf: a.harnessServer})
+	c := a.createWebClient(t, adminapi.ClientJSON{})
+	v := oauth2.GenerateVerifier()
+
+	uri := a.pushOK(t, c, parParams(c, "state-replica-1", v, "n"))
+	if p := newBrowser(t).get(b.byReference(c.ClientID, uri)); !p.isLogin() {
+		t.Fatalf("pushed to A, started on B = %d, want the login page", p.status)
+	}
+	if p := newBrowser(t).get(a.byReference(c.ClientID, uri)); p.status != http.StatusBadRequest || p.isLogin() {
+		t.Fatalf("started on B, again on A = %d, want 400", p.status)
+	}
+
+	uri = a.pushOK(t, c, parParams(c, "state-replica-2", v, "n"))
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	pages, refused := 0, 0
+	for i := range n {
+		srv := a
+		if i%2 == 1 {
+			srv = b
+		}
+		wg.Go(func() {
+			p := newBrowser(t).get(srv.byReference(c.ClientID, uri))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case p.isLogin():
+				pages++
+			case p.status == http.StatusBadRequest:
+				refused++
+			}
+		})
+	}
+	wg.Wait()
+	if pages != 1 || refused != n-1 {
+		t.Errorf("%d concurrent starts of one request_uri on two replicas: %d login pages, %d refused; want 1 and %d", n, pages, refused, n-1)
+	}
 }
