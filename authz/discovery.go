@@ -13,6 +13,7 @@ import (
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/par"
@@ -57,6 +58,8 @@ type metadata struct {
 	// the server requires it of every client.
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
+	// RFC 9449 section 5.1.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
@@ -89,6 +92,7 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		AuthorizationResponseIssParameterSupported: true,
 		PushedAuthorizationRequestEndpoint:         s.cfg.Issuer + par.Path,
 		RequirePushedAuthorizationRequests:         s.cfg.RequirePAR,
+		DPoPSigningAlgValuesSupported:              dpop.Algs(),
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

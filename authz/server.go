@@ -24,6 +24,7 @@ import (
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -89,6 +90,8 @@ type Server struct {
 	signin *login.Handler
 	// par serves pushed authorization requests.
 	par *par.Requests
+	// dpop checks DPoP proofs at the token endpoint.
+	dpop *dpop.Verifier
 	// tlsCert is the public listener's certificate and clientCAs the CAs
 	// of tls_client_auth clients, each reloaded when its files change;
 	// nil when not configured.
@@ -170,6 +173,11 @@ func (s *Server) assemble(ctx context.Context) error {
 		Outbound: outbound.Policy{Allow: cfg.AllowPrivateOutbound},
 		Now:      cfg.Now, Log: s.log,
 	}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
+	if s.dpop, err = dpop.New(dpop.Config{Now: cfg.Now, Replay: func(ctx context.Context, jkt, jti string, exp time.Time) error {
+		return s.store.UseAssertion(ctx, "dpop:"+jkt, jti, exp) // the used-assertion records, in a namespace of their own
+	}}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if err := s.compose(); err != nil {
