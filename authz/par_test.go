@@ -370,3 +370,13 @@ func TestPushedRequestAcrossReplicas(t *testing.T) {
 		t.Errorf("%d concurrent starts of one request_uri on two replicas: %d login pages, %d refused; want 1 and %d", n, pages, refused, n-1)
 	}
 }
+
+// TestPARTTLBounds: a request_uri lifetime outside 1s..10m stops New.
+func TestPARTTLBounds(t *testing.T) {
+	for _, ttl := range []time.Duration{time.Millisecond, 11 * time.Minute} {
+		cfg := testConfig(t, authz.Config{PARTTL: ttl}, "http://127.0.0.1:1")
+		if _, err := authz.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "pushed authorization request lifetime") {
+			t.Errorf("PARTTL %s: New = %v, want an error about the pushed authorization request lifetime", ttl, err)
+		}
+	}
+}
