@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
@@ -171,4 +173,32 @@ func TestDPoPProofReplayAcrossReplicas(t *testing.T) {
 			t.Errorf("proof at replica %d = %d %s, want %d", i, st, body, want)
 		}
 	}
+}
+
+// BenchmarkTokenHandlerDPoP is BenchmarkTokenHandler with a DPoP proof
+// per request (signed beforehand, outside the timer): the difference is
+// what checking a proof and remembering its jti cost the server.
+func BenchmarkTokenHandlerDPoP(b *testing.B) {
+	benchBackends(b, func(b *testing.B, cfg authz.Config) {
+		cfg.Logger, cfg.JanitorInterval = zap.NewNop(), -1
+		cfg.RateLimits = authz.RateLimits{TokenPerClient: -1, IntrospectPerClient: -1, PerIP: -1}
+		ts := startServer(b, cfg)
+		h, svc := ts.Srv.PublicHandler(), ts.Demo.Service
+		d := newDPoPKey(b)
+		proofs := make([]string, b.N)
+		for i := range proofs {
+			proofs[i] = d.proof(http.MethodPost, ts.Public+"/oauth2/token", nil)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			r := tokenRequest(svc)
+			r.Header.Set("DPoP", proofs[i])
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
 }
