@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/idvauth/idvauth/authz"
@@ -379,4 +380,40 @@ func TestPARTTLBounds(t *testing.T) {
 			t.Errorf("PARTTL %s: New = %v, want an error about the pushed authorization request lifetime", ttl, err)
 		}
 	}
+}
+
+// TestPARPrivateKeyJWT: a private_key_jwt client pushes with an assertion
+// (aud the issuer), as at the token endpoint; a replayed assertion is
+// refused there too, and stores nothing.
+func TestPARPrivateKeyJWT(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, codeFlowConfig(cfg))
+		ts.createUser(t, "ada")
+		k := mustKey(t, jose.ES256)
+		jc := ts.createClient(t, map[string]any{"client_name": "Signed app", "token_endpoint_auth_method": "private_key_jwt",
+			"grant_types": []string{"authorization_code"}, "redirect_uris": []string{redirectURI}, "scope": "openid",
+			"jwks": json.RawMessage(jwksJSON(t, pub(k)))})
+		c := webClient{ClientJSON: jc, cfg: &oauth2.Config{ClientID: jc.ClientID, RedirectURL: redirectURI, Scopes: []string{"openid"},
+			Endpoint: oauth2.Endpoint{AuthURL: ts.Public + "/oauth2/authorize", TokenURL: ts.Public + "/oauth2/token"}}}
+		v := oauth2.GenerateVerifier()
+		params := parParams(c, "state-jwt-12345", v, "n")
+		params.Set("client_assertion_type", jwtBearer)
+		params.Set("client_assertion", signAssertion(t, k, assertionClaims(jc.ClientID, ts.Public)))
+		st, _, body := post(t, ts.Public+"/oauth2/par", "", "", params)
+		var a parAnswer
+		if err := json.Unmarshal(body, &a); err != nil || st != http.StatusCreated {
+			t.Fatalf("push with private_key_jwt = %d %s", st, body)
+		}
+		before := ts.countTokens(t)
+		if st, _, body := post(t, ts.Public+"/oauth2/par", "", "", params); st != http.StatusUnauthorized || !strings.Contains(string(body), "invalid_client") {
+			t.Errorf("push with a replayed assertion = %d %s, want 401 invalid_client", st, body)
+		}
+		if n := ts.countTokens(t); n != before {
+			t.Errorf("records after a refused push = %d, want %d", n, before)
+		}
+		p := newBrowser(t).signIn(ts, ts.byReference(jc.ClientID, a.RequestURI), "ada", "allow")
+		if res := redirectedToClient(t, p, redirectURI); res.query.Get("code") == "" || res.query.Get("state") != "state-jwt-12345" {
+			t.Errorf("pushed private_key_jwt request = %s, want a code and the pushed state", res.loc)
+		}
+	})
 }
