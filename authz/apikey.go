@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/clientauth"
@@ -20,10 +19,6 @@ import (
 
 // apiKeyUseInterval is how often the last use of API keys is stored.
 const apiKeyUseInterval = 10 * time.Second
-
-func (s *Server) apiKeyUseError(err error) {
-	s.log.Warn("last use of API keys not stored; kept for the next try", zap.Error(err))
-}
 
 // introspectAPIKey answers the introspection of an API key (RFC 7662 with
 // token_type "api_key"). The resource server names the address it got the

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"go.uber.org/zap"
+
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -29,16 +32,15 @@ func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChan
 
 // --- admin API ---
 
-// shipAudit readies the shipping of the audit trail to cfg.AuditSink, if
-// one is set (Serve runs it).
-func (s *Server) shipAudit() error {
-	if s.cfg.AuditSink == "" {
-		return nil
+// newShipper readies the shipping of the audit trail to cfg.AuditSink;
+// nil if none is set (Serve runs it).
+func newShipper(cfg Config, store storage.Store, m *metrics.Metrics, log *zap.Logger) (*auditship.Shipper, error) {
+	if cfg.AuditSink == "" {
+		return nil, nil
 	}
-	sink, err := auditship.Open(auditship.SinkConfig{URL: s.cfg.AuditSink, Token: s.cfg.AuditSinkToken, CAFile: s.cfg.AuditSinkCA})
+	sink, err := auditship.Open(auditship.SinkConfig{URL: cfg.AuditSink, Token: cfg.AuditSinkToken, CAFile: cfg.AuditSinkCA})
 	if err != nil {
-		return fmt.Errorf("authz: audit sink (IDVAUTH_AUDIT_SINK): %w", err)
+		return nil, fmt.Errorf("authz: audit sink (IDVAUTH_AUDIT_SINK): %w", err)
 	}
-	s.shipper, err = auditship.New(auditship.Config{Store: s.store, Sink: sink, OnLag: s.metrics.AuditShipLag(), Now: s.cfg.Now, Log: s.log})
-	return err
+	return auditship.New(auditship.Config{Store: store, Sink: sink, OnLag: m.AuditShipLag(), Now: cfg.Now, Log: log})
 }

@@ -213,6 +213,12 @@ func (ts *testServer) createWebClient(t testing.TB, in adminapi.ClientJSON) webC
 	if in.Audience != nil {
 		req["audience"] = in.Audience
 	}
+	if in.RequirePKCE != nil {
+		req["require_pkce"] = *in.RequirePKCE
+	}
+	if in.RequirePushedAuthorizationRequests {
+		req["require_pushed_authorization_requests"] = true
+	}
 	c := adminCall[adminapi.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
 	style := oauth2.AuthStyleInHeader
 	if c.TokenEndpointAuthMethod == "none" {

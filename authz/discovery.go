@@ -13,9 +13,11 @@ import (
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/mfa"
+	"github.com/idvauth/idvauth/authz/par"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -54,6 +56,12 @@ type metadata struct {
 	// certificates without requiring them), so there are no
 	// mtls_endpoint_aliases.
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// RFC 9126 section 5; require_pushed_authorization_requests only when
+	// the server requires it of every client.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
+	// RFC 9449 section 5.1.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
@@ -86,6 +94,9 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		RevocationEndpointAuthSigningAlgValues:     clientauth.AssertionAlgs(),
 		TLSClientCertificateBoundAccessTokens:      s.clients.MTLSEnabled(),
 		AuthorizationResponseIssParameterSupported: true,
+		PushedAuthorizationRequestEndpoint:         s.cfg.Issuer + par.Path,
+		RequirePushedAuthorizationRequests:         s.cfg.RequirePAR,
+		DPoPSigningAlgValuesSupported:              dpop.Algs(),
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -164,6 +175,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("/oauth2/authorize", s.signin.Authorize)
 	mux.HandleFunc("/oauth2/token", s.limitIP(s.handleToken))
+	mux.HandleFunc(par.Path, s.limitIP(s.par.ServeHTTP))
 	mux.HandleFunc("/userinfo", s.handleUserinfo)
 	mux.HandleFunc(login.LoginPath, s.signin.Login)
 	mux.HandleFunc(login.ConsentPath, s.signin.Consent)

@@ -618,7 +618,8 @@ func TestDiscoveryAndHealth(t *testing.T) {
 			}
 		}
 		// Every advertised endpoint exists.
-		for _, k := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"} {
+		for _, k := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri",
+			"pushed_authorization_request_endpoint"} {
 			u, _ := m[k].(string)
 			if !strings.HasPrefix(u, ts.Public+"/") {
 				t.Errorf("%s = %q, not on this server", k, u)

@@ -14,6 +14,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
@@ -66,7 +67,7 @@ func (in *introspector) IntrospectToken(ctx context.Context, token string, _ fos
 	}
 	ar.Merge(requesterOf(rec))
 	if sess, ok := ar.GetSession().(*session); ok && claims.Cnf != nil { // merged: the stored grant's session
-		sess.CertThumbprint = claims.Cnf.X5tS256
+		sess.CertThumbprint, sess.DPoPJKT = claims.Cnf.X5tS256, claims.Cnf.JKT
 	}
 	return fosite.AccessToken, nil
 }
@@ -213,8 +214,11 @@ func introspectionOf(issuer string, ar fosite.AccessRequester, sess *session) in
 		JTI:       sess.JTI,
 		TokenType: "Bearer",
 	}
-	if sess.CertThumbprint != "" {
-		resp.Cnf = &cnf{X5tS256: sess.CertThumbprint}
+	if sess.CertThumbprint != "" || sess.DPoPJKT != "" {
+		resp.Cnf = &cnf{X5tS256: sess.CertThumbprint, JKT: sess.DPoPJKT}
+	}
+	if sess.DPoPJKT != "" {
+		resp.TokenType = dpop.TokenType
 	}
 	return resp
 }

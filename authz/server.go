@@ -27,6 +27,7 @@ import (
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -39,6 +40,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
+	"github.com/idvauth/idvauth/authz/par"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
 	"github.com/idvauth/idvauth/keys"
@@ -97,6 +99,10 @@ type Server struct {
 	apiKeys *apikeys.Checker
 	// signin serves the authorization endpoint and the login pages.
 	signin *login.Handler
+	// par serves pushed authorization requests.
+	par *par.Requests
+	// dpop checks DPoP proofs at the token endpoint.
+	dpop *dpop.Verifier
 	// tlsCert is the public listener's certificate and clientCAs the CAs
 	// of tls_client_auth clients, each reloaded when its files change;
 	// nil when not configured.
@@ -152,10 +158,10 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
 		Observe: s.metrics.AuditAppend, Tracer: s.tracer})
-	if err := s.shipAudit(); err != nil {
+	var err error
+	if s.shipper, err = newShipper(cfg, s.store, s.metrics, s.log); err != nil {
 		return err
 	}
-	var err error
 	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
@@ -185,6 +191,11 @@ func (s *Server) assemble(ctx context.Context) error {
 		Outbound: outbound.Policy{Allow: cfg.AllowPrivateOutbound},
 		Now:      cfg.Now, Log: s.log,
 	}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
+	if s.dpop, err = dpop.New(dpop.Config{Now: cfg.Now, Replay: func(ctx context.Context, jkt, jti string, exp time.Time) error {
+		return s.store.UseAssertion(ctx, "dpop:"+jkt, jti, exp) // the used-assertion records, in a namespace of their own
+	}}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if err := s.compose(); err != nil {
@@ -222,8 +233,15 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: s.clients.Authenticate, TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log,
+		Validate: func(ctx context.Context, r *http.Request, raw string) error {
+			return s.signin.ValidatePushed(ctx, r, raw)
+		},
+	}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
 	if s.signin, err = login.New(login.Config{
-		Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
+		Pushed: s.par, RequirePAR: cfg.RequirePAR, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
@@ -399,7 +417,11 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	}
 	loops := []func(context.Context){
 		func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run,
-		func(ctx context.Context) { s.apiKeys.Run(ctx, apiKeyUseInterval, s.apiKeyUseError) },
+		func(ctx context.Context) {
+			s.apiKeys.Run(ctx, apiKeyUseInterval, func(err error) {
+				s.log.Warn("last use of API keys not stored; kept for the next try", zap.Error(err))
+			})
+		},
 	}
 	if s.shipper != nil {
 		loops = append(loops, s.shipper.Run)

@@ -26,6 +26,9 @@ type session struct {
 	// CertThumbprint is the x5t#S256 of the client certificate the
 	// grant's tokens are bound to (RFC 8705 section 3); empty if none.
 	CertThumbprint string `json:"x5t_s256,omitempty"`
+	// DPoPJKT is the thumbprint of the DPoP key the grant's access
+	// tokens are bound to (RFC 9449 cnf.jkt); empty if none.
+	DPoPJKT string `json:"jkt,omitempty"`
 	// KeyID and JTI are set by the access-token strategy when it signs.
 	KeyID string `json:"-"`
 	JTI   string `json:"-"`

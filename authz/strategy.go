@@ -76,11 +76,7 @@ func (j *jwtStrategy) GenerateAccessToken(_ context.Context, req fosite.Requeste
 		b = append(b, `,"scope":`...)
 		b = appendJSONString(b, strings.Join(sc, " "))
 	}
-	if sess.CertThumbprint != "" {
-		b = append(b, `,"cnf":{"x5t#S256":`...)
-		b = appendJSONString(b, sess.CertThumbprint)
-		b = append(b, '}')
-	}
+	b = appendCnf(b, sess)
 	b = append(b, '}')
 	token, sig, err := key.SignJWT(keys.TypeAccessToken, b)
 	*bp = b
@@ -108,7 +104,29 @@ type accessClaims struct {
 // cnf is the RFC 7800 confirmation claim of a certificate-bound token
 // (RFC 8705 section 3.1).
 type cnf struct {
-	X5tS256 string `json:"x5t#S256"`
+	X5tS256 string `json:"x5t#S256,omitempty"`
+	// JKT: RFC 9449 section 6.1, a DPoP-bound token.
+	JKT string `json:"jkt,omitempty"`
+}
+
+// appendCnf appends the cnf claim of sess's bindings, if any, to b.
+func appendCnf(b []byte, sess *session) []byte {
+	if sess.CertThumbprint == "" && sess.DPoPJKT == "" {
+		return b
+	}
+	b = append(b, `,"cnf":{`...)
+	if sess.CertThumbprint != "" {
+		b = append(b, `"x5t#S256":`...)
+		b = appendJSONString(b, sess.CertThumbprint)
+	}
+	if sess.DPoPJKT != "" {
+		if sess.CertThumbprint != "" {
+			b = append(b, ',')
+		}
+		b = append(b, `"jkt":`...)
+		b = appendJSONString(b, sess.DPoPJKT)
+	}
+	return append(b, '}')
 }
 
 var errTokenInvalid = errors.New("token is not valid")

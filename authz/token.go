@@ -15,6 +15,7 @@ import (
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
@@ -69,6 +70,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
+	if err := s.bindProof(ctx, r, ar, gt); err != nil {
+		s.writeTokenError(w, r, ar, err)
+		return
+	}
 	// A client_credentials token is stored with its entry, in one commit
 	// (see fositeStore.createToken).
 	var iss *issuance
@@ -84,6 +89,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeTokenError(w, r, ar, err)
 		return
+	}
+	if sess, ok := ar.GetSession().(*session); ok && sess.DPoPJKT != "" {
+		resp.SetTokenType(dpop.TokenType)
 	}
 	if err := s.checkGrantStands(ctx, gt, form, ar); err != nil {
 		s.writeTokenError(w, r, ar, err)

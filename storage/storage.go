@@ -83,6 +83,15 @@ type Client struct {
 	RequireMFA bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+
+	// PKCEOptional lets a confidential client use the authorization-code
+	// grant without PKCE (require_pkce false); every other client must
+	// send an S256 code_challenge.
+	PKCEOptional bool
+	// RequirePushedAuthorizationRequests makes the client start every
+	// authorization request at the RFC 9126 pushed authorization request
+	// endpoint (RFC 9126 section 6).
+	RequirePushedAuthorizationRequests bool
 }
 
 // TLSClientAuth is the RFC 8705 section 2.1.2 subject of a client

@@ -107,6 +107,8 @@ func clientJSON(c storage.Client) adminapi.ClientJSON {
 
 		TLSClientCertificateBoundAccessTokens: c.CertificateBoundAccessTokens,
 		TokenEndpointAudienceAllowed:          c.TokenEndpointAudienceAllowed,
+		RequirePKCE:                           new(!c.PKCEOptional),
+		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
 	}
 	return out
 }
@@ -133,6 +135,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 		validRedirectURIs,
 		validIDTokenAlg,
 		validStepUp,
+		validCodeFlowRules,
 		h.validScopes,
 		validAudiences,
 		validIntrospectionAudiences,
@@ -443,6 +446,7 @@ func clientEvent(typ string, c adminapi.ClientJSON) *event {
 		// absent means off, as for every client before the switch.
 		details["token_endpoint_audience_allowed"] = "true"
 	}
+	codeFlowDetails(details, c)
 	return &event{typ: typ, clientID: c.ClientID, details: details}
 }
 

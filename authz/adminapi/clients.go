@@ -48,6 +48,13 @@ type ClientJSON struct {
 	ClientIDIssuedAt      int64    `json:"client_id_issued_at,omitempty"`
 	ClientSecretExpiresAt int64    `json:"client_secret_expires_at"`
 	UpdatedAt             int64    `json:"updated_at,omitempty"`
+
+	// RequirePKCE: the client must send an S256 code_challenge (RFC 9700
+	// section 2.1.1); the server always sets it in its answers, and nil
+	// in a request means true. Only a confidential client may have false.
+	RequirePKCE *bool `json:"require_pkce,omitempty"`
+	// RequirePushedAuthorizationRequests: RFC 9126 section 6.
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -83,6 +90,8 @@ type ClientMetadata struct {
 	IDTokenSignedResponseAlg              string   `json:"id_token_signed_response_alg,omitempty"`
 	DefaultACRValues                      []string `json:"default_acr_values,omitempty"`
 	RequireMFA                            bool     `json:"require_mfa,omitempty"`
+	RequirePKCE                           *bool    `json:"require_pkce,omitempty"` // nil: true
+	RequirePushedAuthorizationRequests    bool     `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 // Metadata is what of c a create or update request sends.
@@ -115,6 +124,8 @@ func (c ClientJSON) Metadata() ClientMetadata {
 		IDTokenSignedResponseAlg:              c.IDTokenSignedResponseAlg,
 		DefaultACRValues:                      c.DefaultACRValues,
 		RequireMFA:                            c.RequireMFA,
+		RequirePKCE:                           c.RequirePKCE,
+		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
 	}
 }
 

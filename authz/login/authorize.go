@@ -31,6 +31,24 @@ const maxReturnLen = 8 << 10
 type flowState struct {
 	freshLogin   bool
 	consentGiven bool
+	// pushed is the request_uri of a started pushed request, used up when
+	// its code is issued; empty for a request by value.
+	pushed string
+}
+
+// signedInParam marks a pushed request (carried by reference) whose person
+// has just signed in for it: withoutLoginPrompt for a request whose
+// parameters are not in the page.
+const signedInParam = "idvauth_signed_in"
+
+// Pushed resolves pushed authorization requests (RFC 9126): Begin starts
+// one at the authorization endpoint and returns the request_uri the pages
+// carry instead; Resume returns the query that one stands for; Finish
+// uses it up before its code is issued. Errors are fosite errors.
+type Pushed interface {
+	Begin(ctx context.Context, clientID, requestURI string) (string, error)
+	Resume(ctx context.Context, clientID, requestURI string) (string, error)
+	Finish(ctx context.Context, clientID, requestURI string) error
 }
 
 var pkceChallengePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -51,7 +69,29 @@ func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		raw = r.PostForm.Encode()
 	}
+	raw, ok := h.startPushed(w, r, raw)
+	if !ok {
+		return
+	}
 	h.authorize(w, r, raw, flowState{})
+}
+
+// startPushed turns an authorization request by reference (RFC 9126
+// section 4) into the request the pages carry: the client_id and the
+// started request's request_uri, every other parameter dropped. A request
+// by value is returned as it is. If not ok, it has answered.
+func (h *Handler) startPushed(w http.ResponseWriter, r *http.Request, raw string) (string, bool) {
+	q, err := authorizeQuery(raw)
+	if err != nil || h.cfg.Pushed == nil || !q.Has("request_uri") {
+		return raw, true // parseAuthorize refuses what is wrong
+	}
+	id := q.Get("client_id")
+	uri, err := h.cfg.Pushed.Begin(r.Context(), id, q.Get("request_uri"))
+	if err != nil {
+		h.writeAuthorizeError(w, r, nil, err)
+		return "", false
+	}
+	return url.Values{"client_id": {id}, "request_uri": {uri}}.Encode(), true
 }
 
 // authorize parses the authorization request in raw (a query string) and
@@ -63,6 +103,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, 
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)
 		return
+	}
+	if q, _ := url.ParseQuery(raw); h.cfg.Pushed != nil {
+		st.pushed = q.Get("request_uri")
 	}
 	c := ar.GetClient().(*clientauth.Client)
 	prompts := strings.Fields(ar.GetRequestForm().Get("prompt"))
@@ -140,6 +183,12 @@ func (h *Handler) consented(w http.ResponseWriter, r *http.Request, ar fosite.Au
 // back with a code and the RFC 9207 iss parameter.
 func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, c *clientauth.Client, user storage.User, bs storage.BrowserSession, st flowState) {
 	ctx := r.Context()
+	if st.pushed != "" {
+		if err := h.cfg.Pushed.Finish(ctx, c.GetID(), st.pushed); err != nil {
+			h.writeAuthorizeError(w, r, ar, err)
+			return
+		}
+	}
 	for _, sc := range ar.GetRequestedScopes() {
 		ar.GrantScope(sc)
 	}
@@ -178,19 +227,52 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Au
 }
 
 // parseAuthorize parses raw as an authorization request with fosite and
-// adds idvauth's rules. A returned requester whose redirect URI is not
-// valid must not be redirected to.
+// adds idvauth's rules; a started pushed request (client_id and
+// request_uri) stands for the request stored for it. A returned requester
+// whose redirect URI is not valid must not be redirected to.
 func (h *Handler) parseAuthorize(ctx context.Context, r *http.Request, raw string) (fosite.AuthorizeRequester, error) {
 	q, err := authorizeQuery(raw)
 	if err != nil {
 		return fosite.NewAuthorizeRequest(), err
 	}
+	pushed := h.cfg.Pushed != nil && q.Has("request_uri")
+	if pushed {
+		if raw, err = h.cfg.Pushed.Resume(ctx, q.Get("client_id"), q.Get("request_uri")); err != nil {
+			return fosite.NewAuthorizeRequest(), err
+		}
+		if q.Get(signedInParam) == "1" {
+			raw = withoutLoginPrompt(raw)
+		}
+		if q, err = authorizeQuery(raw); err != nil {
+			return fosite.NewAuthorizeRequest(), err
+		}
+	}
+	return h.checkAuthorize(ctx, r, raw, q, pushed)
+}
+
+// ValidatePushed checks raw, an authorization request pushed to the PAR
+// endpoint, as the authorization endpoint would check it by value.
+func (h *Handler) ValidatePushed(ctx context.Context, r *http.Request, raw string) error {
+	q, err := authorizeQuery(raw)
+	if err != nil {
+		return err
+	}
+	_, err = h.checkAuthorize(ctx, r, raw, q, true)
+	return err
+}
+
+// checkAuthorize has fosite parse raw, whose parameters are q, and checks
+// idvauth's rules; pushed says whether it came through the PAR endpoint.
+func (h *Handler) checkAuthorize(ctx context.Context, r *http.Request, raw string, q url.Values, pushed bool) (fosite.AuthorizeRequester, error) {
 	ar, c, err := h.authorizeClient(ctx, r, raw, q.Get("redirect_uri"))
 	if err != nil {
 		return ar, err
 	}
 	// From here on the redirect URI is the client's: errors go back to it.
 	form := ar.GetRequestForm()
+	if !pushed && (h.cfg.RequirePAR || c.Rec.RequirePushedAuthorizationRequests) {
+		return ar, fosite.ErrInvalidRequest.WithHint("Authorization requests must be pushed to the pushed_authorization_request_endpoint first (RFC 9126).")
+	}
 	if err := supportedRequest(c, ar); err != nil {
 		return ar, err
 	}
@@ -280,13 +362,14 @@ func supportedRequest(c *clientauth.Client, ar fosite.AuthorizeRequester) error 
 	case form.Has("request"):
 		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
 	case form.Has("request_uri"):
-		return fosite.ErrRequestURINotSupported.WithHint("request_uri is not supported.")
+		return fosite.ErrRequestURINotSupported.WithHint("request_uri is supported only for pushed authorization requests (RFC 9126).")
 	}
 	return nil
 }
 
 // validPKCE checks the PKCE parameters: S256 only, both or neither, and
-// always for public clients.
+// always, but for a confidential client registered with require_pkce
+// false (RFC 9700 section 2.1.1).
 func validPKCE(c *clientauth.Client, form url.Values) error {
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
 	switch {
@@ -298,6 +381,8 @@ func validPKCE(c *clientauth.Client, form url.Values) error {
 		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge is missing.")
 	case challenge == "" && c.IsPublic():
 		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (code_challenge with code_challenge_method=S256).")
+	case challenge == "" && !c.Rec.PKCEOptional:
+		return fosite.ErrInvalidRequest.WithHint("This client must use PKCE (code_challenge with code_challenge_method=S256).")
 	case challenge != "" && !pkceChallengePattern.MatchString(challenge):
 		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge must be 43 base64url characters (the SHA-256 of the verifier).")
 	}
@@ -410,6 +495,11 @@ func withoutLoginPrompt(raw string) string {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return raw
+	}
+	if q.Has("request_uri") {
+		// A pushed request: its parameters are not in raw.
+		q.Set(signedInParam, "1")
+		return q.Encode()
 	}
 	if p := q.Get("prompt"); p != "" {
 		kept := slices.DeleteFunc(strings.Fields(p), func(v string) bool { return v == "login" })

@@ -63,8 +63,13 @@ func stubHandler(t testing.TB) *Handler {
 	code := []string{"authorization_code"}
 	return &Handler{cfg: Config{
 		Provider: stubProvider{clients: map[string]*clientauth.Client{
-			"web":     client("web", clientauth.MethodBasic, code, "https://app.example/cb", "http://127.0.0.1/cb"),
-			"native":  client("native", clientauth.MethodNone, code, "http://127.0.0.1/cb"),
+			"web":    client("web", clientauth.MethodBasic, code, "https://app.example/cb", "http://127.0.0.1/cb"),
+			"native": client("native", clientauth.MethodNone, code, "http://127.0.0.1/cb"),
+			"web-nopkce": func() *clientauth.Client {
+				c := client("web-nopkce", clientauth.MethodBasic, code, "https://app.example/cb")
+				c.Rec.PKCEOptional = true
+				return c
+			}(),
 			"service": client("service", clientauth.MethodBasic, []string{"client_credentials"}, "https://svc.example/cb"),
 		}},
 		Scopes: reg,
@@ -84,9 +89,11 @@ func stubHandler(t testing.TB) *Handler {
 // which is named.
 func TestParseAuthorize(t *testing.T) {
 	h := stubHandler(t)
-	const conf = "client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code"
+	const bare = "client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code"
 	const public = "client_id=native&redirect_uri=http%3A%2F%2F127.0.0.1%3A4711%2Fcb&response_type=code"
 	const challenge = "code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	const conf = bare + "&" + challenge + "&code_challenge_method=S256"
+	const optional = "client_id=web-nopkce&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code"
 	for _, tc := range []struct {
 		name     string
 		raw      string
@@ -121,12 +128,16 @@ func TestParseAuthorize(t *testing.T) {
 			hint: "Only response_type=code is supported.", redirect: true},
 		{name: "response mode", raw: conf + "&response_mode=fragment&request=x", err: "invalid_request", hint: "Only response_mode=query is supported.", redirect: true},
 		{name: "response mode query", raw: conf + "&response_mode=query&request=x", err: "request_not_supported", hint: "Request objects are not supported.", redirect: true},
-		{name: "request uri", raw: conf + "&request_uri=x&code_challenge_method=plain", err: "request_uri_not_supported", hint: "request_uri is not supported.", redirect: true},
-		{name: "pkce plain", raw: conf + "&code_challenge_method=plain&prompt=bogus", err: "invalid_request", hint: "The PKCE code_challenge_method must be S256.", redirect: true},
-		{name: "pkce no method", raw: conf + "&" + challenge, err: "invalid_request", hint: "The PKCE code_challenge_method must be given, and S256.", redirect: true},
-		{name: "pkce no challenge", raw: conf + "&code_challenge_method=S256", err: "invalid_request", hint: "The PKCE code_challenge is missing.", redirect: true},
+		{name: "request uri", raw: bare + "&request_uri=x&code_challenge_method=plain", err: "request_uri_not_supported", hint: "request_uri is supported only for pushed authorization requests (RFC 9126).", redirect: true},
+		{name: "pkce plain", raw: bare + "&code_challenge_method=plain&prompt=bogus", err: "invalid_request", hint: "The PKCE code_challenge_method must be S256.", redirect: true},
+		{name: "pkce no method", raw: bare + "&" + challenge, err: "invalid_request", hint: "The PKCE code_challenge_method must be given, and S256.", redirect: true},
+		{name: "pkce no challenge", raw: bare + "&code_challenge_method=S256", err: "invalid_request", hint: "The PKCE code_challenge is missing.", redirect: true},
+		{name: "pkce confidential", raw: bare, err: "invalid_request", hint: "This client must use PKCE (code_challenge with code_challenge_method=S256).", redirect: true},
+		{name: "pkce optional", raw: optional, redirect: true},
+		{name: "pkce optional still S256", raw: optional + "&" + challenge + "&code_challenge_method=plain", err: "invalid_request",
+			hint: "The PKCE code_challenge_method must be S256.", redirect: true},
 		{name: "pkce public", raw: public, err: "invalid_request", hint: "Public clients must use PKCE (code_challenge with code_challenge_method=S256).", redirect: true},
-		{name: "pkce short", raw: conf + "&code_challenge=abc&code_challenge_method=S256", err: "invalid_request",
+		{name: "pkce short", raw: bare + "&code_challenge=abc&code_challenge_method=S256", err: "invalid_request",
 			hint: "The PKCE code_challenge must be 43 base64url characters (the SHA-256 of the verifier).", redirect: true},
 		{name: "prompt unknown", raw: conf + "&prompt=select_account&max_age=x", err: "invalid_request", hint: "prompt may hold none, login and consent only.", redirect: true},
 		{name: "prompt none and more", raw: conf + "&prompt=none+login&max_age=x", err: "invalid_request", hint: "prompt=none cannot be combined with other values.", redirect: true},

@@ -2,8 +2,10 @@
 // flow: /oauth2/authorize decides whether the person must sign in or
 // consent, and the login and consent forms post back with the original
 // request, which is parsed and checked again from scratch (a form field is
-// as untrusted as the first request). Nothing about the pending request is
-// kept on the server or in cookies; the browser session is. It also serves
+// as untrusted as the first request). Nothing about a pending request by
+// value is kept on the server or in cookies; the browser session is. A
+// pushed request (RFC 9126) is kept by its Pushed resolver, and the forms
+// carry its reference instead. It also serves
 // logout, and owns the browser session cookie, CSRF tokens, the sign-in
 // throttling and the HTML pages' security headers.
 package login
@@ -71,6 +73,12 @@ type Config struct {
 	// userID, with the ID token claims of the sign-in.
 	NewSession func(userID string, claims *jwt.IDTokenClaims) fosite.Session
 	Scopes     *scopes.Registry
+	// Pushed resolves pushed authorization requests; nil: request_uri is
+	// refused.
+	Pushed Pushed
+	// RequirePAR accepts only pushed authorization requests, from every
+	// client.
+	RequirePAR bool
 	// AudienceAllowed checks requested audiences against a client's.
 	AudienceAllowed func(allowed, requested []string) error
 	Pages           *templates.Pages
@@ -118,9 +126,9 @@ type Handler struct {
 	cfg   Config
 	store Store
 	log   *zap.Logger
-	// secureCookies: the issuer is https, so cookies are Secure and
+	// cookies: when the issuer is https, cookies are Secure and
 	// __Host- prefixed.
-	secureCookies bool
+	cookies cookies
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string
@@ -154,7 +162,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, dummyHash: dummy,
-		secureCookies: strings.HasPrefix(cfg.Issuer, "https://")}
+		cookies: cookies{secure: strings.HasPrefix(cfg.Issuer, "https://")}}
 	h.second = &SecondFactor{h: h}
 	return h, nil
 }

@@ -140,14 +140,14 @@ func (m *SecondFactor) secondStep(w http.ResponseWriter, r *http.Request, ar fos
 		pd.Enroll = secret
 	}
 	pd.Expires = h.now().Add(pendingTTL).Unix()
-	csrf := h.csrfToken(w, r)
+	csrf := h.cookies.csrfToken(w, r)
 	b, _ := json.Marshal(pd)
 	sealed, err := h.cfg.Sealer.Seal(b, pendingAAD(csrf))
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	h.setCookie(w, pendingCookie, base64.RawURLEncoding.EncodeToString(sealed), pendingTTL)
+	h.cookies.set(w, pendingCookie, base64.RawURLEncoding.EncodeToString(sealed), pendingTTL)
 	c := ar.GetClient().(*clientauth.Client)
 	if pd.Enroll != "" {
 		m.enrollPage(w, r, c, raw, csrf, user, pd.Enroll, "")
@@ -161,8 +161,8 @@ func (m *SecondFactor) secondStep(w http.ResponseWriter, r *http.Request, ar fos
 func (m *SecondFactor) openPending(r *http.Request) (pending, bool) {
 	h := m.h
 	var pd pending
-	ck, err := r.Cookie(h.cookieName(pendingCookie))
-	csrf, cerr := r.Cookie(h.cookieName(csrfCookie))
+	ck, err := r.Cookie(h.cookies.name(pendingCookie))
+	csrf, cerr := r.Cookie(h.cookies.name(csrfCookie))
 	if err != nil || cerr != nil || len(ck.Value) > 4096 {
 		return pd, false
 	}
@@ -193,14 +193,14 @@ func (m *SecondFactor) readSecondStep(w http.ResponseWriter, r *http.Request) (l
 	p := loginPost{raw: raw, ar: ar, c: ar.GetClient().(*clientauth.Client), now: h.now()}
 	pd, ok := m.openPending(r)
 	if !ok {
-		h.clearCookie(w, pendingCookie)
+		h.cookies.clear(w, pendingCookie)
 		h.authorize(w, r, raw, flowState{})
 		return p, storage.User{}, pd, false
 	}
 	user, err := h.store.GetUser(r.Context(), pd.UserID)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			h.clearCookie(w, pendingCookie)
+			h.cookies.clear(w, pendingCookie)
 			h.authorize(w, r, raw, flowState{})
 		} else {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
@@ -229,7 +229,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 	}
 	code := strings.Join(strings.Fields(r.PostForm.Get("code")), "")
 	if code == "" || len(code) > 64 {
-		m.mfaPage(w, r, p.c, p.raw, h.csrfToken(w, r), "Enter the code.")
+		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), "Enter the code.")
 		return
 	}
 	// Counted before the check, as passwords are: N concurrent wrong codes
@@ -259,7 +259,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 			h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
-		m.mfaPage(w, r, p.c, p.raw, h.csrfToken(w, r), "That code is not correct, or was used already.")
+		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), "That code is not correct, or was used already.")
 		return
 	}
 	if err := h.store.ClearFailures(ctx, key); err != nil {
@@ -269,7 +269,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
-	h.clearCookie(w, pendingCookie)
+	h.cookies.clear(w, pendingCookie)
 	h.startSession(w, r, p, user, withMFA(pd.AMR))
 }
 
@@ -339,7 +339,7 @@ func (m *SecondFactor) Enroll(w http.ResponseWriter, r *http.Request) {
 			h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
-		m.enrollPage(w, r, p.c, p.raw, h.csrfToken(w, r), user, pd.Enroll, "That code is not correct. Enter the code the app shows now.")
+		m.enrollPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), user, pd.Enroll, "That code is not correct. Enter the code the app shows now.")
 		return
 	}
 	f := storage.Factor{ID: "f_" + web.Random(16), UserID: user.ID, Kind: storage.FactorTOTP, Name: "Authenticator app",
@@ -366,7 +366,7 @@ func (m *SecondFactor) Enroll(w http.ResponseWriter, r *http.Request) {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
-	h.clearCookie(w, pendingCookie)
+	h.cookies.clear(w, pendingCookie)
 	if _, ok := h.createSession(w, r, p, user, withMFA(pd.AMR)); !ok {
 		return
 	}

@@ -91,14 +91,14 @@ func (h *Handler) messagePage(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, status int, c *clientauth.Client, raw, username, msg string) {
-	csrf := h.csrfToken(w, r)
+	csrf := h.cookies.csrfToken(w, r)
 	h.renderForm(w, r, status, redirectSource(c, raw), func(b *bytes.Buffer) error {
 		return h.cfg.Pages.Login(b, templates.LoginData{Action: LoginPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Username: username, Error: msg})
 	})
 }
 
 func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, u storage.User, requested []string, raw string) {
-	csrf := h.csrfToken(w, r)
+	csrf := h.cookies.csrfToken(w, r)
 	list := make([]templates.Scope, 0, len(requested))
 	for _, name := range requested {
 		sc, _ := h.cfg.Scopes.Get(name)
@@ -130,6 +130,21 @@ func redirectSource(c *clientauth.Client, raw string) []string {
 	if uri == "" && len(c.Rec.RedirectURIs) == 1 {
 		uri = c.Rec.RedirectURIs[0]
 	}
+	if q.Has("request_uri") {
+		// A pushed request: its redirect URI, one of the client's, is
+		// not in raw.
+		var srcs []string
+		for _, reg := range c.Rec.RedirectURIs {
+			srcs = append(srcs, uriSource(reg)...)
+		}
+		return srcs
+	}
+	return uriSource(uri)
+}
+
+// uriSource is the CSP source of uri: its origin, or its scheme for a URI
+// without a host; none if it cannot be said safely.
+func uriSource(uri string) []string {
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme == "" {
 		return nil

@@ -13,25 +13,29 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// cookie names: the __Host- prefix (secure, host-only, path /) when the
-// issuer is https.
-func (h *Handler) cookieName(base string) string {
-	if h.secureCookies {
+// cookies sets and reads the pages' cookies: HttpOnly, SameSite=Lax, and
+// when the issuer is https (secure) Secure with the __Host- prefix
+// (secure, host-only, path /).
+type cookies struct{ secure bool }
+
+// name is the cookie name of base.
+func (c cookies) name(base string) string {
+	if c.secure {
 		return "__Host-" + base
 	}
 	return base
 }
 
-func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+func (c cookies) set(w http.ResponseWriter, name, value string, maxAge time.Duration) {
 	http.SetCookie(w, &http.Cookie{
-		Name: h.cookieName(name), Value: value, Path: "/", MaxAge: int(maxAge / time.Second),
-		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode,
+		Name: c.name(name), Value: value, Path: "/", MaxAge: int(maxAge / time.Second),
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
 	})
 }
 
-func (h *Handler) clearCookie(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{Name: h.cookieName(name), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
+func (c cookies) clear(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: c.name(name), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
 }
 
 const (
@@ -48,7 +52,7 @@ func sessionID(cookie string) string {
 // browserSession returns the signed-in person of r, if any. A cookie
 // without a live record (expired, logged out, user deleted) is no session.
 func (h *Handler) browserSession(ctx context.Context, r *http.Request) (storage.BrowserSession, storage.User, bool, error) {
-	ck, err := r.Cookie(h.cookieName(sessionCookie))
+	ck, err := r.Cookie(h.cookies.name(sessionCookie))
 	if err != nil || len(ck.Value) != 43 {
 		return storage.BrowserSession{}, storage.User{}, false, nil
 	}
@@ -74,18 +78,18 @@ func (h *Handler) browserSession(ctx context.Context, r *http.Request) (storage.
 
 // csrfToken returns the browser's CSRF token, setting a new one if it has
 // none. Forms carry it in a hidden field; posts must match the cookie.
-func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(h.cookieName(csrfCookie)); err == nil && len(ck.Value) == 43 {
+func (c cookies) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(c.name(csrfCookie)); err == nil && len(ck.Value) == 43 {
 		return ck.Value
 	}
 	tok := web.RandomToken()
-	h.setCookie(w, csrfCookie, tok, 0)
+	c.set(w, csrfCookie, tok, 0)
 	return tok
 }
 
 // checkCSRF reports whether a post carries the browser's CSRF token.
-func (h *Handler) checkCSRF(r *http.Request) bool {
-	ck, err := r.Cookie(h.cookieName(csrfCookie))
+func (c cookies) checkCSRF(r *http.Request) bool {
+	ck, err := r.Cookie(c.name(csrfCookie))
 	if err != nil || len(ck.Value) != 43 {
 		return false
 	}
@@ -106,7 +110,7 @@ func (h *Handler) readPageForm(w http.ResponseWriter, r *http.Request) bool {
 		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read", "Go back to the application and start again.")
 		return false
 	}
-	if !h.checkCSRF(r) {
+	if !h.cookies.checkCSRF(r) {
 		h.errorPage(w, r, http.StatusForbidden, "The form has expired", "For your safety this form can only be sent from the page that showed it. Go back to the application and start again.")
 		return false
 	}

@@ -209,7 +209,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p loginPo
 	if !ok {
 		return
 	}
-	h.authorize(w, withSessionCookie(r, h.cookieName(sessionCookie), value), p.raw, flowState{freshLogin: true})
+	h.authorize(w, withSessionCookie(r, h.cookies.name(sessionCookie), value), p.raw, flowState{freshLogin: true})
 }
 
 // createSession signs user in with the methods amr: a new browser session
@@ -219,7 +219,7 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request, p loginP
 	ctx := r.Context()
 	// A new session ID at every login: an old cookie (perhaps planted)
 	// stops working.
-	if ck, err := r.Cookie(h.cookieName(sessionCookie)); err == nil {
+	if ck, err := r.Cookie(h.cookies.name(sessionCookie)); err == nil {
 		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
 	}
 	value := web.RandomToken()
@@ -234,7 +234,7 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request, p loginP
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return "", false
 	}
-	h.setCookie(w, sessionCookie, value, h.cfg.SessionTTL)
+	h.cookies.set(w, sessionCookie, value, h.cfg.SessionTTL)
 	h.log.Info("login succeeded", web.RequestField(ctx), clientField(p.c.GetID()), userField(user.ID))
 	return value, true
 }
@@ -359,7 +359,7 @@ func (h *Handler) Consent(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		csrf := h.csrfToken(w, r)
+		csrf := h.cookies.csrfToken(w, r)
 		h.renderPage(w, r, http.StatusOK, func(b *bytes.Buffer) error {
 			return h.cfg.Pages.Logout(b, templates.LogoutData{Action: LogoutPath, CSRF: csrf})
 		})
@@ -368,14 +368,14 @@ func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) {
 	if !h.readPageForm(w, r) {
 		return
 	}
-	if ck, err := r.Cookie(h.cookieName(sessionCookie)); err == nil {
+	if ck, err := r.Cookie(h.cookies.name(sessionCookie)); err == nil {
 		if err := h.store.DeleteBrowserSession(ctx, sessionID(ck.Value)); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			h.log.Error("end browser session", web.RequestField(ctx), zap.Error(err))
 			h.errorPage(w, r, http.StatusServiceUnavailable, "Could not sign you out", "The server cannot complete the request right now. Try again in a moment.")
 			return
 		}
 	}
-	h.clearCookie(w, sessionCookie)
-	h.clearCookie(w, pendingCookie)
+	h.cookies.clear(w, sessionCookie)
+	h.cookies.clear(w, pendingCookie)
 	h.messagePage(w, r, http.StatusOK, "You are signed out", "You can close this window.")
 }

@@ -41,10 +41,14 @@ const (
 	DefaultKeyCheckInterval = 10 * time.Second
 	// DefaultIDTokenAlg signs ID tokens of clients that registered no
 	// id_token_signed_response_alg (OpenID Connect's default).
-	DefaultIDTokenAlg  = keys.RS256
-	DefaultIDTokenTTL  = 15 * time.Minute
-	DefaultCodeTTL     = time.Minute
-	MaxCodeTTL         = 10 * time.Minute
+	DefaultIDTokenAlg = keys.RS256
+	DefaultIDTokenTTL = 15 * time.Minute
+	DefaultCodeTTL    = time.Minute
+	MaxCodeTTL        = 10 * time.Minute
+	// DefaultPARTTL is how long a pushed authorization request may be
+	// started (RFC 9126 expires_in); MaxPARTTL bounds it.
+	DefaultPARTTL      = time.Minute
+	MaxPARTTL          = 10 * time.Minute
 	DefaultRefreshTTL  = 14 * 24 * time.Hour
 	DefaultSessionTTL  = 8 * time.Hour
 	DefaultLoginWindow = 15 * time.Minute
@@ -169,6 +173,14 @@ type Config struct {
 	// CodeTTL is how long an authorization code may be redeemed;
 	// DefaultCodeTTL if zero, at most MaxCodeTTL.
 	CodeTTL time.Duration
+	// PARTTL is how long a pushed authorization request's request_uri
+	// may be started at the authorization endpoint (RFC 9126); DefaultPARTTL
+	// if zero, at most MaxPARTTL.
+	PARTTL time.Duration
+	// RequirePAR accepts only pushed authorization requests at the
+	// authorization endpoint, for every client (RFC 9126 section 5); a
+	// client's require_pushed_authorization_requests does it for one.
+	RequirePAR bool
 	// RefreshTokenTTL is the lifetime of a refresh token (each rotation
 	// issues a new one with a full lifetime, up to
 	// RefreshTokenMaxLifetime); DefaultRefreshTTL if zero.
@@ -311,6 +323,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.IDTokenAlg, DefaultIDTokenAlg)
 	setDefault(&c.IDTokenTTL, DefaultIDTokenTTL)
 	setDefault(&c.CodeTTL, DefaultCodeTTL)
+	setDefault(&c.PARTTL, DefaultPARTTL)
 	setDefault(&c.RefreshTokenTTL, DefaultRefreshTTL)
 	setDefault(&c.RefreshTokenMaxLifetime, DefaultRefreshMaxLifetime)
 	setDefault(&c.SessionTTL, DefaultSessionTTL)
@@ -398,6 +411,9 @@ func (c Config) validateTokens() error {
 	}
 	if c.CodeTTL < time.Second || c.CodeTTL > MaxCodeTTL {
 		errs = append(errs, fmt.Errorf("authorization code lifetime %s must be between 1s and %s", c.CodeTTL, MaxCodeTTL))
+	}
+	if c.PARTTL < time.Second || c.PARTTL > MaxPARTTL {
+		errs = append(errs, fmt.Errorf("pushed authorization request lifetime %s must be between 1s and %s", c.PARTTL, MaxPARTTL))
 	}
 	return errors.Join(errs...)
 }

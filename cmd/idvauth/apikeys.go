@@ -2,9 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,7 +54,7 @@ works only from those ranges. The key is printed once: store it now.`,
 				}
 				in.ExpiresIn = int64(d / time.Second)
 			}
-			return show(a, apiKeyTable)(a.api.CreateAPIKey(a.ctx, args[0], in))
+			return show(a, adminapi.WriteAPIKey)(a.api.CreateAPIKey(a.ctx, args[0], in))
 		}),
 	}
 	f := cmd.Flags()
@@ -78,7 +75,7 @@ func apiKeysListCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth clients api-keys list demo-service\n  idvauth clients api-keys list demo-service -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return show(a, apiKeyListTable)(a.api.ListAPIKeys(a.ctx, args[0]))
+			return show(a, adminapi.WriteAPIKeyList)(a.api.ListAPIKeys(a.ctx, args[0]))
 		}),
 	}
 }
@@ -115,38 +112,9 @@ once), so that the integration can switch without an outage.`,
 				secs := int64(d / time.Second)
 				in.GracePeriod = &secs
 			}
-			return show(a, apiKeyTable)(a.api.RotateAPIKey(a.ctx, args[0], args[1], in))
+			return show(a, adminapi.WriteAPIKey)(a.api.RotateAPIKey(a.ctx, args[0], args[1], in))
 		}),
 	}
 	cmd.Flags().Duration("grace", 24*time.Hour, "how long the old key keeps working")
 	return cmd
-}
-
-// apiKeyTable prints a key, with the key itself (and the note that it is
-// shown once) when the answer holds it.
-func apiKeyTable(w io.Writer, k adminapi.APIKeyJSON) error {
-	tw := newTable(w)
-	fmt.Fprintf(tw, "id\t%s\n", k.ID)
-	if k.Key != "" {
-		fmt.Fprintf(tw, "key\t%s\t(shown once: store it now)\n", k.Key)
-	}
-	fmt.Fprintf(tw, "client_id\t%s\nname\t%s\nscope\t%s\n", k.ClientID, k.Name, dash(k.Scope))
-	fmt.Fprintf(tw, "audience\t%s\nnetworks\t%s\n", dash(strings.Join(k.Audience, " ")), dash(strings.Join(k.Networks, " ")))
-	fmt.Fprintf(tw, "created_at\t%s\nexpires_at\t%s\n", k.CreatedAt.Format(time.RFC3339), k.ExpiresAt.Format(time.RFC3339))
-	return tw.Flush()
-}
-
-// apiKeyListTable prints keys a line each.
-func apiKeyListTable(w io.Writer, l adminapi.APIKeyList) error {
-	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tNETWORKS\tCREATED\tEXPIRES\tLAST_USED\tREPLACED_BY")
-	for _, k := range l.APIKeys {
-		last := "-"
-		if k.LastUsedAt != nil {
-			last = k.LastUsedAt.Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, dash(k.Scope), dash(strings.Join(k.Networks, ",")),
-			k.CreatedAt.Format(time.RFC3339), k.ExpiresAt.Format(time.RFC3339), last, dash(k.ReplacedBy))
-	}
-	return tw.Flush()
 }

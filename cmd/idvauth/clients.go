@@ -173,6 +173,8 @@ func addClientFlags(cmd *cobra.Command) {
 	f.String("tls-san-ip", "", "tls_client_auth: an IP address in the certificate's subjectAltName")
 	f.String("tls-san-email", "", "tls_client_auth: an email address in the certificate's subjectAltName")
 	f.Bool("cert-bound-tokens", false, "bind the client's access tokens to its TLS client certificate (RFC 8705; always on for the tls methods)")
+	f.Bool("require-pkce", true, "authorization_code: require PKCE (S256); only a confidential client may be registered with --require-pkce=false")
+	f.Bool("require-par", false, "authorization_code: accept only pushed authorization requests (RFC 9126 require_pushed_authorization_requests)")
 	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
@@ -232,10 +234,15 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 	}
 	c.DefaultACRValues = slices.DeleteFunc(c.DefaultACRValues, func(v string) bool { return v == "" }) // '' alone: none
 	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
-		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA} {
+		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA,
+		"require-par": &c.RequirePushedAuthorizationRequests} {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}
+	}
+	if f.Changed("require-pkce") {
+		v, _ := f.GetBool("require-pkce")
+		c.RequirePKCE = &v
 	}
 	if !c.IntrospectionAllowed && !f.Changed("introspection-audience") {
 		c.IntrospectionAudiences = nil // only for introspecting clients
@@ -330,6 +337,12 @@ func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
 		}
 		if c.TokenEndpointAudienceAllowed {
 			fmt.Fprintf(tw, "token_endpoint_audience_allowed\ttrue\n")
+		}
+		if c.RequirePKCE != nil && !*c.RequirePKCE {
+			fmt.Fprintf(tw, "require_pkce\tfalse\n")
+		}
+		if c.RequirePushedAuthorizationRequests {
+			fmt.Fprintf(tw, "require_pushed_authorization_requests\ttrue\n")
 		}
 		fmt.Fprintf(tw, "access_token_ttl\t%s\n", ttl(c.AccessTokenTTL))
 		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)

@@ -40,6 +40,8 @@ type fileConfig struct {
 	IDTokenAlg        string           `yaml:"id_token_alg"`
 	IDTokenTTL        string           `yaml:"id_token_ttl"`
 	CodeTTL           string           `yaml:"code_ttl"`
+	PARTTL            string           `yaml:"par_ttl"`
+	RequirePAR        string           `yaml:"require_par"`
 	RefreshTokenTTL   string           `yaml:"refresh_token_ttl"`
 	RefreshMaxLife    string           `yaml:"refresh_token_max_lifetime"`
 	SessionTTL        string           `yaml:"session_ttl"`
@@ -125,6 +127,10 @@ var (
 		settings.DefaultIDTokenTTL.String(), "ID token lifetime"}
 	sCodeTTL = setting{"code-ttl", "IDVAUTH_CODE_TTL", func(f *fileConfig) string { return f.CodeTTL },
 		settings.DefaultCodeTTL.String(), "authorization code lifetime (at most 10m)"}
+	sPARTTL = setting{"par-ttl", "IDVAUTH_PAR_TTL", func(f *fileConfig) string { return f.PARTTL },
+		settings.DefaultPARTTL.String(), "how long a pushed authorization request's request_uri may be started (at most 10m)"}
+	sRequirePAR = setting{"require-par", "IDVAUTH_REQUIRE_PAR", func(f *fileConfig) string { return f.RequirePAR },
+		"off", "on: the authorization endpoint takes only pushed authorization requests (RFC 9126), from every client"}
 	sRefreshTTL = setting{"refresh-token-ttl", "IDVAUTH_REFRESH_TOKEN_TTL", func(f *fileConfig) string { return f.RefreshTokenTTL },
 		settings.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one, up to --refresh-token-max-lifetime)"}
 	sRefreshMaxLife = setting{"refresh-token-max-lifetime", "IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME", func(f *fileConfig) string { return f.RefreshMaxLife },

@@ -68,7 +68,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
-		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
+		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
@@ -133,10 +133,13 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		s   setting
 		dst *time.Duration
 	}{{sAccessTTL, &a.AccessTokenTTL}, {sMaxAccessTTL, &a.MaxAccessTokenTTL}, {sMaxAPIKeyTTL, &a.MaxAPIKeyTTL}, {sJWKSMaxAge, &a.JWKSMaxAge},
-		{sDatabaseTimeout, &a.DatabaseTimeout}, {sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
+		{sDatabaseTimeout, &a.DatabaseTimeout}, {sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sPARTTL, &a.PARTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
 		if *d.dst, err = r.duration(d.s); err != nil {
 			return sc, err
 		}
+	}
+	if a.RequirePAR, err = r.onOff(sRequirePAR); err != nil {
+		return sc, err
 	}
 	if err := loadPasswordSettings(r, a); err != nil {
 		return sc, err

@@ -22,7 +22,8 @@ const clientCols = `id, name, secret_hash, grant_types, response_types, redirect
 	token_endpoint_auth_method, access_token_ttl_seconds, introspection_allowed, id_token_signed_response_alg,
 	jwks, jwks_uri, tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri,
 	tls_client_auth_san_ip, tls_client_auth_san_email, tls_client_certificate_bound_access_tokens,
-	created_at, updated_at, token_endpoint_audience_allowed, introspection_audiences, default_acr_values, require_mfa`
+	created_at, updated_at, token_endpoint_audience_allowed, introspection_audiences, default_acr_values, require_mfa,
+	pkce_optional, require_pushed_authorization_requests`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
@@ -32,7 +33,8 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.GrantTypes, &c.ResponseTypes, &c.RedirectURIs, &c.Scopes, &c.Audience,
 		&c.TokenEndpointAuthMethod, &ttl, &c.IntrospectionAllowed, &c.IDTokenSignedResponseAlg,
 		&jwks, &c.JWKSURI, &a.SubjectDN, &a.SANDNS, &a.SANURI, &a.SANIP, &a.SANEmail, &c.CertificateBoundAccessTokens,
-		&c.CreatedAt, &c.UpdatedAt, &c.TokenEndpointAudienceAllowed, &c.IntrospectionAudiences, &c.DefaultACRValues, &c.RequireMFA)
+		&c.CreatedAt, &c.UpdatedAt, &c.TokenEndpointAudienceAllowed, &c.IntrospectionAudiences, &c.DefaultACRValues, &c.RequireMFA,
+		&c.PKCEOptional, &c.RequirePushedAuthorizationRequests)
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
 	if jwks != "" {
 		c.JWKS = []byte(jwks)
@@ -61,12 +63,13 @@ func (s *clientStore) CreateClient(ctx context.Context, c storage.Client) error 
 	}
 	a := c.TLSClientAuth
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+			$25, $26, $27, $28)`,
 		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
 		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
 		c.IDTokenSignedResponseAlg, string(c.JWKS), c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail,
 		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt, c.TokenEndpointAudienceAllowed, nonNil(c.IntrospectionAudiences),
-		nonNil(c.DefaultACRValues), c.RequireMFA)
+		nonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests)
 	// The ID may be cached as unknown; the trigger tells the other
 	// replicas.
 	s.forget(c.ID)
@@ -135,12 +138,13 @@ func (s *clientStore) UpdateClient(ctx context.Context, c storage.Client) error 
 		jwks = $13, jwks_uri = $14, tls_client_auth_subject_dn = $15, tls_client_auth_san_dns = $16,
 		tls_client_auth_san_uri = $17, tls_client_auth_san_ip = $18, tls_client_auth_san_email = $19,
 		tls_client_certificate_bound_access_tokens = $20, token_endpoint_audience_allowed = $21,
-		introspection_audiences = $22, default_acr_values = $23, require_mfa = $24 WHERE id = $1`,
+		introspection_audiences = $22, default_acr_values = $23, require_mfa = $24,
+		pkce_optional = $25, require_pushed_authorization_requests = $26 WHERE id = $1`,
 		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
 		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt,
 		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI,
 		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertificateBoundAccessTokens, c.TokenEndpointAudienceAllowed,
-		nonNil(c.IntrospectionAudiences), nonNil(c.DefaultACRValues), c.RequireMFA)
+		nonNil(c.IntrospectionAudiences), nonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests)
 	s.forget(c.ID)
 	return affected("update client", tag, err)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // testClientAuthFields: the strong-authentication metadata of a client
-// (and its introspection audiences) round-trips through create, get, list and update, and a secret
+// (and its introspection audiences, PKCE and PAR switches) round-trips through create, get, list and update, and a secret
 // rotation keeps it.
 func testClientAuthFields(t *testing.T, s storage.Store) {
 	ctx := context.Background()
@@ -21,6 +21,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	c.CertificateBoundAccessTokens = true
 	c.TokenEndpointAudienceAllowed = true
 	c.IntrospectionAudiences = []string{"api-a", "api-b"}
+	c.PKCEOptional, c.RequirePushedAuthorizationRequests = true, true
 	mustStoreClient(t, s, c)
 
 	upd := c
@@ -30,6 +31,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	upd.CertificateBoundAccessTokens = false
 	upd.TokenEndpointAudienceAllowed = false
 	upd.IntrospectionAudiences = []string{"api-c"}
+	upd.PKCEOptional, upd.RequirePushedAuthorizationRequests = false, false
 	upd.UpdatedAt = now().Add(time.Second)
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)

@@ -1,0 +1,36 @@
+package admin
+
+import (
+	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// validCodeFlowRules checks the switches of the authorization-code flow
+// and copies them into c: require_pkce may be false only for a
+// confidential client (RFC 9700 section 2.1.1: a public client has
+// nothing else to bind its code to), and
+// require_pushed_authorization_requests (RFC 9126 section 6) is free.
+func validCodeFlowRules(in clientInput, c *storage.Client) *web.Error {
+	if in.RequirePKCE != nil && !*in.RequirePKCE {
+		if c.TokenEndpointAuthMethod == clientauth.MethodNone {
+			return invalidMetadata("require_pkce may be false only for a confidential client: a public client must use PKCE (RFC 9700 section 2.1.1)")
+		}
+		c.PKCEOptional = true
+	}
+	c.RequirePushedAuthorizationRequests = in.RequirePushedAuthorizationRequests
+	return nil
+}
+
+// codeFlowDetails adds to the audit details of a client change what its
+// code-flow switches relax or demand; absent means the defaults (PKCE
+// required, PAR not).
+func codeFlowDetails(details map[string]string, c adminapi.ClientJSON) {
+	if c.RequirePKCE != nil && !*c.RequirePKCE {
+		details["require_pkce"] = "false"
+	}
+	if c.RequirePushedAuthorizationRequests {
+		details["require_pushed_authorization_requests"] = "true"
+	}
+}
