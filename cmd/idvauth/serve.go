@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -434,7 +438,10 @@ func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr
 	if sc.authz.TLSCertFile != "" {
 		scheme = "https://"
 	}
+	warning := remoteWarning(sc, publicAddr, adminAddr)
+	publicAddr, adminAddr = dialAddr(publicAddr), dialAddr(adminAddr)
 	iss := scheme + publicAddr
+	curl := "curl -s" + bannerCACert(sc)
 	bar := strings.Repeat("=", 78)
 	persist := `  NOTHING PERSISTS: clients, people, tokens and signing keys live in memory and are
   gone when this process stops.`
@@ -452,11 +459,12 @@ func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr
   Issuer       %s
   Public       %s%s
   Admin API    http://%s
-`, bar, persist, remoteWarning(sc, publicAddr, adminAddr), bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
+`, bar, persist, warning, bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
 	if sc.generatedAdminToken {
 		fmt.Fprintf(w, "  Admin token  %s   (generated for this run)\n", sc.authz.AdminToken)
 	}
-	fmt.Fprintf(w, `
+	// {curl} is the curl command with the options every line needs.
+	fmt.Fprintf(w, strings.ReplaceAll(`
   Demo backend service   client_id %s   client_secret %s
   Demo resource server   client_id %s   client_secret %s
   (secrets are shown once; they are new on every start)
@@ -464,21 +472,21 @@ func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr
 Try it (paste into a shell):
 
   # 1. Get an access token (client credentials)
-  curl -s -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token
+  {curl} -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token
 
   # 2. Keep one in $TOKEN
-  TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  TOKEN=$({curl} -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 
   # 3. Introspect it as the resource server
-  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
+  {curl} -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
 
   # 4. Revoke it, then introspect again: {"active":false}
-  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/revoke
-  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
+  {curl} -u '%s:%s' -d "token=$TOKEN" %s/oauth2/revoke
+  {curl} -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
 
   # The public keys and the discovery document
-  curl -s %s/.well-known/jwks.json
-  curl -s %s/.well-known/openid-configuration
+  {curl} %s/.well-known/jwks.json
+  {curl} %s/.well-known/openid-configuration
 
 Sign a person in (authorization code + PKCE + OpenID Connect):
 
@@ -490,7 +498,7 @@ Sign a person in (authorization code + PKCE + OpenID Connect):
   code and the curl line that redeems it:
 
   %s
-`,
+`, "{curl}", strings.ReplaceAll(curl, "%", "%%")),
 		d.Service.ClientID, d.Service.ClientSecret, d.ResourceServer.ClientID, d.ResourceServer.ClientSecret,
 		d.Service.ClientID, d.Service.ClientSecret, iss,
 		d.Service.ClientID, d.Service.ClientSecret, iss,
@@ -501,6 +509,88 @@ Sign a person in (authorization code + PKCE + OpenID Connect):
 		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.Verifier, d.AuthorizeURL)
 	printDevAdminHint(w, sc, adminAddr)
 	fmt.Fprintln(w, bar)
+}
+
+// dialAddr is the address to reach a listener bound at addr: a wildcard
+// host (0.0.0.0 and :: both show as [::] once bound) becomes 127.0.0.1.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+		return addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// bannerCACert is the --cacert option that lets the banner's curl lines
+// trust the public listener's certificate: none without TLS or when the
+// system roots trust it; the client CA file when it signed the server's
+// certificate (as in the mTLS walk-through); else the certificate file
+// itself, which curl (OpenSSL, 7.68 and later) takes as a trust anchor.
+func bannerCACert(sc serveConfig) string {
+	a := sc.authz
+	if a.TLSCertFile == "" {
+		return ""
+	}
+	chain := readCerts(a.TLSCertFile)
+	if len(chain) == 0 {
+		return " --cacert " + shellQuote(absPath(a.TLSCertFile))
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := chain[0].Verify(x509.VerifyOptions{Intermediates: inter}); err == nil {
+		return ""
+	}
+	if a.TLSClientCAFile != "" {
+		roots := x509.NewCertPool()
+		for _, c := range readCerts(a.TLSClientCAFile) {
+			roots.AddCert(c)
+		}
+		if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); err == nil {
+			return " --cacert " + shellQuote(absPath(a.TLSClientCAFile))
+		}
+	}
+	return " --cacert " + shellQuote(absPath(a.TLSCertFile))
+}
+
+// readCerts returns the certificates of a PEM file; none if it cannot be
+// read (serve has loaded it already, so this does not happen).
+func readCerts(path string) []*x509.Certificate {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			return out
+		}
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil && blk.Type == "CERTIFICATE" {
+			out = append(out, c)
+		}
+	}
+}
+
+// absPath is path made absolute, so that a banner line works from any
+// directory; path itself if that fails.
+func absPath(path string) string {
+	if p, err := filepath.Abs(path); err == nil {
+		return p
+	}
+	return path
+}
+
+// shellQuote quotes s for a POSIX shell where it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // remoteWarning is the banner's warning when --dev-allow-remote let a
@@ -525,9 +615,12 @@ func printDevAdminHint(w io.Writer, sc serveConfig, adminAddr string) {
 `, sc.authz.AdminToken, adminAddr)
 		return
 	}
+	// The admin token was given (env, flag or file): the banner never
+	// echoes it, but the URL still has to be exported for the CLI.
 	fmt.Fprintf(w, `
   # Manage clients through the admin API (with your IDVAUTH_ADMIN_TOKEN set)
-  IDVAUTH_ADMIN_URL=http://%s idvauth clients list
+  export IDVAUTH_ADMIN_URL=http://%s
+  idvauth clients list
 `, adminAddr)
 }
 
