@@ -93,6 +93,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	resp.SetTokenType("Bearer") // fosite writes "bearer"; introspection and RFC 6750 say "Bearer"
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.metrics.Issued(gt)
 }

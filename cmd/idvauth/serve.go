@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 
 	"github.com/idvauth/idvauth/authz"
 )
@@ -114,6 +115,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	}
 	a := &sc.authz
 	a.Issuer, sc.issuerSet = r.get(sIssuer)
+	// Normalised once, here, so that the banner and the logs show the
+	// issuer that tokens carry (settings drops the same slash).
+	a.Issuer = strings.TrimSuffix(a.Issuer, "/")
 	a.DatabaseURL, _ = r.get(sDatabaseURL)
 	a.DefaultAudience, _ = r.get(sDefaultAudience)
 	a.AccessTokenAlg, _ = r.get(sAccessAlg)
@@ -327,7 +331,12 @@ func newLogger(dev bool, level zapcore.Level, w io.Writer) *zap.Logger {
 	var enc zapcore.Encoder
 	if dev {
 		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			// Colour codes only where a terminal shows them, not in a
+			// file or a pipe.
+			ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		enc = zapcore.NewConsoleEncoder(ec)
 	} else {
 		ec := zap.NewProductionEncoderConfig()

@@ -102,7 +102,7 @@ func runBannerCurls(t *testing.T, d *devServer) {
 		Scope       string `json:"scope"`
 	}
 	decodeJSON(t, "token curl", bash(t, token), &tok)
-	if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer") || tok.Scope != "identity.verify" {
+	if tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.Scope != "identity.verify" {
 		t.Fatalf("token curl: access_token set %t, token_type %q, scope %q; want a bearer token for identity.verify",
 			tok.AccessToken != "", tok.TokenType, tok.Scope)
 	}
@@ -545,5 +545,29 @@ func TestServeDevSignIn(t *testing.T) {
 	decodeJSON(t, "redeem curl", bash(t, line), &tok)
 	if tok.AccessToken == "" || tok.IDToken == "" || tok.RefreshToken == "" {
 		t.Errorf("redeem curl gave access %t, id %t, refresh %t; want all three", tok.AccessToken != "", tok.IDToken != "", tok.RefreshToken != "")
+	}
+}
+
+// TestServeIssuerTrailingSlash checks that an issuer given with a trailing
+// slash is shown as the tokens carry it: normalised once, at start.
+func TestServeIssuerTrailingSlash(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, nil, "--issuer", "http://localhost:9999/")
+	if d.issuer != "http://localhost:9999" {
+		t.Errorf("banner Issuer = %s, want http://localhost:9999 (as in the tokens' iss)", d.issuer)
+	}
+	if strings.Contains(d.stderr.String(), "http://localhost:9999/") {
+		t.Errorf("log names the issuer with its slash:\n%s", redact(d.stderr.String()))
+	}
+}
+
+// TestServeDevLogNoColour checks that --dev logs written to a pipe or file
+// carry no ANSI colour codes.
+func TestServeDevLogNoColour(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, nil)
+	waitFor(t, "the start log line", d.done, func() bool { return strings.Contains(d.stderr.String(), "idvauth serving") })
+	if log := d.stderr.String(); strings.Contains(log, "\x1b[") {
+		t.Errorf("dev log written to a buffer has ANSI escape codes: %q", redact(log))
 	}
 }
