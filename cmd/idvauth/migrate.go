@@ -112,10 +112,13 @@ one migrates while the others wait, then finds nothing left to do.`,
 
 func migrateStatusCmd(env lookupEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:     "status",
-		Short:   "Show which migrations are applied",
-		Long:    "Show every migration this binary has and whether the database has it.",
-		Example: "  idvauth migrate status\n  idvauth migrate status -o json",
+		Use:   "status",
+		Short: "Show which migrations are applied",
+		Long: `Show every migration this binary has and whether the database has it.
+
+Exit code: 0 when the schema is current, 3 when migrations are pending
+(like terraform plan -detailed-exitcode), 1 on any error.`,
+		Example: "  idvauth migrate status\n  idvauth migrate status -o json\n  idvauth migrate status >/dev/null || [ $? -eq 3 ] && idvauth migrate up",
 		Args:    cobra.NoArgs,
 		RunE: dbRunE(env, func(d *dbCall) error {
 			st, err := authz.MigrationStatus(d.ctx, d.url)
@@ -134,7 +137,7 @@ func migrateStatusCmd(env lookupEnv) *cobra.Command {
 					pending++
 				}
 			}
-			return d.print(map[string]any{"migrations": rows}, func(w io.Writer) error {
+			err = d.print(map[string]any{"migrations": rows, "pending": pending}, func(w io.Writer) error {
 				tw := newTable(w)
 				fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
 				for _, m := range rows {
@@ -146,6 +149,10 @@ func migrateStatusCmd(env lookupEnv) *cobra.Command {
 				_, err := fmt.Fprintf(w, "%d pending: run 'idvauth migrate up'\n", pending)
 				return err
 			})
+			if err == nil && pending > 0 {
+				return &exitError{code: exitPending}
+			}
+			return err
 		}),
 	}
 }

@@ -91,24 +91,34 @@ func TestVersion(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("idvauth version = exit %d, stderr %q; want 0 and nothing", code, errOut)
 	}
-	if !regexp.MustCompile(`^idvauth \S+ \(go\S+\)\n$`).MatchString(out) {
-		t.Errorf("idvauth version = %q, want \"idvauth VERSION (goX.Y.Z)\\n\"", out)
+	if !regexp.MustCompile(`^idvauth \S+ \((commit [0-9a-f]{12}\S*( of \S+)?, )?(built \S+, )?go\S+\)\n$`).MatchString(out) {
+		t.Errorf("idvauth version = %q, want \"idvauth VERSION ([commit C, ][built T, ]goX.Y.Z)\\n\"", out)
 	}
 	if v := version(); v == "" || !strings.Contains(out, " "+v+" ") {
 		t.Errorf("idvauth version = %q, want it to show version() = %q", out, v)
 	}
-	if code, _, errOut := cli(t, nil, "version", "extra"); code == 0 || !strings.Contains(errOut, `unknown command "extra"`) {
-		t.Errorf("idvauth version extra = exit %d, stderr %q; want non-zero and unknown command", code, errOut)
+	if code, _, errOut := cli(t, nil, "version", "extra"); code != exitUsage || !strings.Contains(errOut, `unknown command "extra"`) {
+		t.Errorf("idvauth version extra = exit %d, stderr %q; want 2 and unknown command", code, errOut)
+	}
+	var v versionInfo
+	decodeJSON(t, "version -o json", mustCLI(t, nil, "version", "-o", "json"), &v)
+	if v.Version != version() || !strings.HasPrefix(v.Go, "go") {
+		t.Errorf("version -o json = %+v, want version %q and the Go version", v, version())
 	}
 }
 
 func TestVersionLinkTime(t *testing.T) {
-	// Not parallel: it sets the package variable that -ldflags -X sets.
-	old := buildVersion
-	buildVersion = "v1.2.3"
-	t.Cleanup(func() { buildVersion = old })
-	if _, out, _ := cli(t, nil, "version"); !strings.HasPrefix(out, "idvauth v1.2.3 (") {
-		t.Errorf("idvauth version with buildVersion v1.2.3 = %q, want it shown", out)
+	// Not parallel: it sets the package variables that -ldflags -X sets.
+	oldV, oldC, oldT := buildVersion, buildCommit, buildTime
+	buildVersion, buildCommit, buildTime = "v1.2.3", "0123456789abcdef0123456789abcdef01234567", "2026-12-03T12:00:00Z"
+	t.Cleanup(func() { buildVersion, buildCommit, buildTime = oldV, oldC, oldT })
+	if _, out, _ := cli(t, nil, "version"); !strings.HasPrefix(out, "idvauth v1.2.3 (commit 0123456789ab") || !strings.Contains(out, "built 2026-12-03T12:00:00Z") {
+		t.Errorf("idvauth version with link-time values = %q, want version, commit and build time shown", out)
+	}
+	var v versionInfo
+	decodeJSON(t, "version -o json", mustCLI(t, nil, "version", "-o", "json"), &v)
+	if v.Version != "v1.2.3" || v.Commit != buildCommit || v.BuildTime != buildTime {
+		t.Errorf("version -o json = %+v, want the link-time values", v)
 	}
 }
 
@@ -120,14 +130,18 @@ func TestUnknownCommand(t *testing.T) {
 	}{
 		{[]string{"frobnicate"}, `Error: unknown command "frobnicate" for "idvauth"`},
 		{[]string{"clients", "frobnicate"}, `Error: unknown command "frobnicate" for "idvauth clients"`},
+		{[]string{"clients", "lsit"}, "Error: unknown command \"lsit\" for \"idvauth clients\"\n\nDid you mean this?\n\tlist\n"},
+		{[]string{"users", "get"}, "Error: accepts 1 arg(s), received 0"},
+		{[]string{"clients", "list", "-o", "yaml"}, `Error: --output must be table or json, not "yaml"`},
+		{[]string{"certs", "ca"}, `Error: required flag(s) "out" not set`},
 		{[]string{"migrate", "down"}, `Error: unknown command "down" for "idvauth migrate"`},
 		{[]string{"audit", "tail"}, `Error: unknown command "tail" for "idvauth audit"`},
 		{[]string{"--frobnicate"}, "Error: unknown flag: --frobnicate"},
 	}
 	for _, tt := range tests {
 		code, out, errOut := cli(t, nil, tt.args...)
-		if code == 0 || !strings.HasPrefix(errOut, tt.want) {
-			t.Errorf("idvauth %s = exit %d, stderr %q; want non-zero and %q", strings.Join(tt.args, " "), code, errOut, tt.want)
+		if code != exitUsage || !strings.HasPrefix(errOut, tt.want) {
+			t.Errorf("idvauth %s = exit %d, stderr %q; want 2 (usage) and %q", strings.Join(tt.args, " "), code, errOut, tt.want)
 		}
 		if out != "" {
 			t.Errorf("idvauth %s printed %q on stdout, want nothing", strings.Join(tt.args, " "), out)

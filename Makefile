@@ -1,0 +1,13 @@
+# make build: bin/idvauth with its version, commit and build time stamped
+# in (idvauth version). `go install ./cmd/idvauth` works too, without the
+# build time.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+.PHONY: build test
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/idvauth ./cmd/idvauth
+
+test:
+	go test -race ./...
