@@ -37,7 +37,7 @@ func newAdminClient(cmd *cobra.Command, env lookupEnv) (*adminapi.Client, error)
 	c, err := adminapi.New(adminapi.Config{BaseURL: base, Token: token})
 	switch {
 	case errors.Is(err, adminapi.ErrBaseURL):
-		return nil, fmt.Errorf("IDVAUTH_ADMIN_URL: %q is not an http(s) URL", base)
+		return nil, fmt.Errorf("%s: %q is not an http(s) URL", r.where(sAdminURL), base)
 	case errors.Is(err, adminapi.ErrNoToken):
 		return nil, errors.New("no admin token: set IDVAUTH_ADMIN_TOKEN (serve --dev prints one)")
 	}

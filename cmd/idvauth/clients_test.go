@@ -293,7 +293,7 @@ func TestClientsClientErrors(t *testing.T) {
 			name: "admin URL not http",
 			env:  map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken},
 			args: []string{"clients", "list", "--admin-url", "ftp://127.0.0.1:8081"},
-			want: []string{`Error: IDVAUTH_ADMIN_URL: "ftp://127.0.0.1:8081" is not an http(s) URL`},
+			want: []string{`Error: --admin-url: "ftp://127.0.0.1:8081" is not an http(s) URL`},
 		},
 		{
 			name: "admin URL without host",

@@ -111,7 +111,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	}
 	lvl, _ := r.get(sLogLevel)
 	if sc.logLevel, err = zapcore.ParseLevel(lvl); err != nil {
-		return sc, fmt.Errorf("IDVAUTH_LOG_LEVEL: %q is not a level (debug, info, warn, error)", lvl)
+		return sc, fmt.Errorf("%s: %q is not a level (debug, info, warn, error)", r.where(sLogLevel), lvl)
 	}
 	a := &sc.authz
 	a.Issuer, sc.issuerSet = r.get(sIssuer)
@@ -272,7 +272,7 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 		}
 		if n == 0 {
 			v, _ := r.get(l.s)
-			return fmt.Errorf("%s: %q must be at least 1 (example: %s=%s)", l.s.env, v, l.s.env, l.s.def)
+			return fmt.Errorf("%s: %q must be at least 1 (example: %s=%s)", r.where(l.s), v, l.s.env, l.s.def)
 		}
 		*l.dst = int(n)
 	}
@@ -281,7 +281,7 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 	}
 	if a.ClientAuthWindow < time.Second {
 		v, _ := r.get(sClientAuthWindow)
-		return fmt.Errorf("%s: %q must be at least 1s (example: %s=15m)", sClientAuthWindow.env, v, sClientAuthWindow.env)
+		return fmt.Errorf("%s: %q must be at least 1s (example: %s=15m)", r.where(sClientAuthWindow), v, sClientAuthWindow.env)
 	}
 	return nil
 }
@@ -299,16 +299,16 @@ func loadAuditSettings(r *resolver, a *authz.Config) error {
 	case "fast":
 		a.AuditFastCommit = true
 	default:
-		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", sAuditCommit.env, v, sAuditCommit.env)
+		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", r.where(sAuditCommit), v, sAuditCommit.env)
 	}
 	v, _ := r.get(sAuditRetention)
 	d, err := parseDays(v)
 	if err != nil || d < 0 {
-		return fmt.Errorf("%s: %q is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)", sAuditRetention.env, v)
+		return fmt.Errorf("%s: %q is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)", r.where(sAuditRetention), v)
 	}
 	a.AuditRetention = d
 	if d > 0 && a.JanitorInterval < 0 {
-		return fmt.Errorf("%s: %q needs the janitor, which drops old entries, but IDVAUTH_JANITOR_INTERVAL=0 turns it off (example: IDVAUTH_JANITOR_INTERVAL=5m)", sAuditRetention.env, v)
+		return fmt.Errorf("%s: %q needs the janitor, which drops old entries, but IDVAUTH_JANITOR_INTERVAL=0 turns it off (example: IDVAUTH_JANITOR_INTERVAL=5m)", r.where(sAuditRetention), v)
 	}
 	return nil
 }
@@ -682,7 +682,7 @@ func loadTLSSettings(r *resolver, a *authz.Config) error {
 		a.HSTSMaxAge = -1 // off
 	case a.HSTSMaxAge < time.Second:
 		v, _ := r.get(sHSTSMaxAge)
-		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", sHSTSMaxAge.env, v, sHSTSMaxAge.env)
+		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", r.where(sHSTSMaxAge), v, sHSTSMaxAge.env)
 	}
 	return nil
 }

@@ -306,7 +306,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{
 			name: "bad log level",
 			args: []string{"--dev", "--log-level", "loud"},
-			want: []string{`IDVAUTH_LOG_LEVEL: "loud" is not a level`},
+			want: []string{`--log-level: "loud" is not a level`},
 		},
 		{
 			name: "unsupported algorithm",
