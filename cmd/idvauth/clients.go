@@ -174,7 +174,7 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
-	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
+	f.Duration("access-token-ttl", 0, "access token lifetime for this client, e.g. 10m, in whole seconds (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
 	f.StringArray("introspection-audience", nil, "audience of the tokens this resource server may see active when it introspects (repeatable); none: its --audience, or the server's default audience")
 }
@@ -245,7 +245,12 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		}
 	}
 	if f.Changed("access-token-ttl") {
-		c.AccessTokenTTL, _ = f.GetInt64("access-token-ttl")
+		// A duration on the command line; whole seconds on the wire.
+		d, _ := f.GetDuration("access-token-ttl")
+		if d < 0 || d%time.Second != 0 {
+			return usageErrorf("--access-token-ttl: %s is not a whole number of seconds, 0 or more (examples: 10m, 90s, 0 for the server default)", d)
+		}
+		c.AccessTokenTTL = int64(d / time.Second)
 	}
 	return nil
 }

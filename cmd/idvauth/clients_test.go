@@ -130,7 +130,7 @@ func TestClientsLifecycle(t *testing.T) {
 	}
 
 	// update: only the flags given change.
-	out = mustCLI(t, env, "clients", "update", id, "--scope", "identity.read_status", "--access-token-ttl", "120")
+	out = mustCLI(t, env, "clients", "update", id, "--scope", "identity.read_status", "--access-token-ttl", "2m")
 	if rows := tableRows(out); rows["scope"] != "identity.read_status" || rows["access_token_ttl"] != "2m0s" {
 		t.Errorf("clients update printed scope %q, ttl %q; want identity.read_status, 2m0s", rows["scope"], rows["access_token_ttl"])
 	}
@@ -288,6 +288,19 @@ func TestClientsClientErrors(t *testing.T) {
 			env:  map[string]string{"IDVAUTH_ADMIN_URL": unreachable},
 			args: []string{"clients", "list"},
 			want: []string{"Error: no admin token: set IDVAUTH_ADMIN_TOKEN"},
+		},
+		{
+			// Durations on the command line, as everywhere else.
+			name: "ttl without unit",
+			env:  map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": unreachable},
+			args: []string{"clients", "update", "kyc", "--access-token-ttl", "120"},
+			want: []string{`Error: invalid argument "120" for "--access-token-ttl" flag: time: missing unit in duration "120"`},
+		},
+		{
+			name: "ttl not whole seconds",
+			env:  map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": unreachable},
+			args: []string{"clients", "create", "--name", "x", "--access-token-ttl", "1500ms"},
+			want: []string{`Error: --access-token-ttl: 1.5s is not a whole number of seconds`},
 		},
 		{
 			name: "admin URL not http",
