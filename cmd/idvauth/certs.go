@@ -38,7 +38,7 @@ Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
 			c.Flags().String("ca", "", "directory holding ca.crt and ca.key (from 'idvauth certs ca')")
 		}
 		_ = c.MarkFlagRequired("out")
-		addOutputFlag(c)
+		addLocalOutputFlag(c)
 		cmd.AddCommand(c)
 	}
 	return cmd

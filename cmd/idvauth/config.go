@@ -196,8 +196,45 @@ var allSettings = []setting{
 // addFlag registers the setting's flag on cmd.
 func addFlag(cmd *cobra.Command, s setting) {
 	if s.flag != "" {
-		cmd.Flags().String(s.flag, s.def, s.usage+" (env "+s.env+")")
+		v := &settingValue{v: s.def, typ: flagType(s)}
+		cmd.Flags().Var(v, s.flag, s.usage+" (env "+s.env+")")
+		cmd.Flags().Lookup(s.flag).DefValue = s.def
 	}
+}
+
+// settingValue is the flag of a setting: a string parsed later (with the
+// env variable and the file), whose help names its kind, not "string".
+type settingValue struct{ v, typ string }
+
+func (f *settingValue) String() string     { return f.v }
+func (f *settingValue) Set(v string) error { f.v = v; return nil }
+func (f *settingValue) Type() string       { return f.typ }
+
+// flagType is the kind of value s takes, for --help.
+func flagType(s setting) string {
+	switch {
+	case strings.HasPrefix(s.flag, "rate-limit-"):
+		return "rate"
+	case s.flag == "audit-retention":
+		return "duration"
+	case s.flag == "audit":
+		return "on|off"
+	case strings.HasSuffix(s.flag, "-addr"):
+		return "host:port"
+	case s.flag == "trusted-proxies" || s.flag == "allow-private-outbound":
+		return "cidrs"
+	case s.flag == "tls-cert" || s.flag == "tls-key" || s.flag == "tls-client-ca":
+		return "file"
+	case s.flag == "issuer" || strings.HasSuffix(s.flag, "-url"):
+		return "url"
+	}
+	if _, err := strconv.ParseUint(s.def, 10, 64); err == nil {
+		return "int"
+	}
+	if _, err := time.ParseDuration(s.def); err == nil {
+		return "duration"
+	}
+	return "string"
 }
 
 // resolver resolves settings in the order flag, env, file, default.

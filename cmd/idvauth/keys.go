@@ -26,7 +26,6 @@ every token it signed has expired. rotate and retire are for emergencies.`,
   idvauth keys rotate --alg ES256
   idvauth keys retire KID --revoke-tokens -o json`,
 	})
-	addAdminFlags(cmd)
 
 	list := &cobra.Command{
 		Use:     "list",
@@ -69,6 +68,8 @@ replica within a second. Use --revoke-tokens when the key may have leaked.`,
 	}
 	retire.Flags().Bool("revoke-tokens", false, "also unpublish the key and make every token it signed inactive")
 	for _, c := range []*cobra.Command{list, rotate, retire} {
+		// Not on the group: reencrypt works on the database, not the API.
+		addAdminFlags(c)
 		addOutputFlag(c)
 	}
 	cmd.AddCommand(list, rotate, retire, newReencryptCmd(env))

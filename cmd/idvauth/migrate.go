@@ -27,8 +27,8 @@ func databaseURL(cmd *cobra.Command, env lookupEnv) (string, error) {
 // addDatabaseFlags adds --database-url and -o to a command that works on
 // the database directly.
 func addDatabaseFlags(cmd *cobra.Command) {
-	cmd.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
-	addOutputFlag(cmd)
+	cmd.Flags().String(sDatabaseURL.flag, "", "PostgreSQL URL (env "+sDatabaseURL.env+")")
+	addLocalOutputFlag(cmd)
 }
 
 // dbCall is one run of a command that works on the database directly.

@@ -146,9 +146,16 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 	return root
 }
 
-// addOutputFlag adds -o, --output to cmd.
+// addOutputFlag adds -o, --output to cmd, a command that calls the admin
+// API.
 func addOutputFlag(cmd *cobra.Command) {
 	cmd.Flags().StringP("output", "o", "table", "output format: table or json (exactly what the admin API returned)")
+}
+
+// addLocalOutputFlag adds -o, --output to cmd, a command that does not
+// call the admin API.
+func addLocalOutputFlag(cmd *cobra.Command) {
+	cmd.Flags().StringP("output", "o", "table", "output format: table (text) or json")
 }
 
 // outputJSON reports whether -o asks for JSON; a command without -o

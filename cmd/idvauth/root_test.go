@@ -148,3 +148,39 @@ func TestUnknownCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpFlagTexts checks the flag help of the commands that do not call
+// the admin API: no admin API wording, no admin flags, no --dev wording,
+// and serve's flags typed by what they take.
+func TestHelpFlagTexts(t *testing.T) {
+	t.Parallel()
+	root := newRootCmd(envOf(nil))
+	find := func(path ...string) *cobra.Command {
+		c, _, err := root.Find(path)
+		if err != nil || c.Name() != path[len(path)-1] {
+			t.Fatalf("no command %q: %v", path, err)
+		}
+		return c
+	}
+	for _, path := range [][]string{{"migrate", "up"}, {"migrate", "status"}, {"janitor"}, {"keys", "reencrypt"}, {"certs", "ca"}, {"certs", "server"}, {"certs", "client"}} {
+		c := find(path...)
+		if o := c.Flag("output"); o == nil || strings.Contains(o.Usage, "admin API") {
+			t.Errorf("%s: -o %v; want one that does not speak of the admin API", c.CommandPath(), o)
+		}
+		if d := c.Flag("database-url"); d != nil && strings.Contains(d.Usage, "--dev") {
+			t.Errorf("%s: --database-url says %q; --dev is serve's", c.CommandPath(), d.Usage)
+		}
+		for _, f := range []string{"admin-url", "admin-token"} {
+			if c.Flag(f) != nil {
+				t.Errorf("%s: has --%s, which it does not use", c.CommandPath(), f)
+			}
+		}
+	}
+	serve := find("serve")
+	for _, tt := range []struct{ flag, typ string }{{"access-token-ttl", "duration"}, {"audit-retention", "duration"}, {"argon2-time", "int"},
+		{"rate-limit-per-ip", "rate"}, {"public-addr", "host:port"}, {"trusted-proxies", "cidrs"}, {"tls-cert", "file"}, {"issuer", "url"}} {
+		if f := serve.Flag(tt.flag); f == nil || f.Value.Type() != tt.typ {
+			t.Errorf("serve --%s: type %v, want %s", tt.flag, f, tt.typ)
+		}
+	}
+}
