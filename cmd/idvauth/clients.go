@@ -98,7 +98,8 @@ func clientsGetCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth clients get demo-service -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return show(a, clientTable(false))(a.api.GetClient(a.ctx, args[0]))
+			c, raw, err := a.api.GetClient(a.ctx, args[0])
+			return show(a, clientTable(false))(c, raw, named(err, "client", args[0]))
 		}),
 	}
 }
@@ -129,16 +130,22 @@ rest stays as it is. The secret is not changed (see rotate-secret).`,
 }
 
 func clientsDeleteCmd(env lookupEnv) *cobra.Command {
-	return &cobra.Command{
-		Use:     "delete CLIENT_ID",
-		Short:   "Delete a client and every token issued to it",
-		Long:    "Delete a client. Its tokens stop working at once: introspection answers active: false.",
-		Example: "  idvauth clients delete demo-service\n  idvauth clients delete demo-service -o json",
+	cmd := &cobra.Command{
+		Use:   "delete CLIENT_ID",
+		Short: "Delete a client and every token issued to it",
+		Long: `Delete a client. Its tokens stop working at once: introspection answers
+active: false.
+
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is deleted).`,
+		Example: "  idvauth clients delete demo-service\n  idvauth clients delete demo-service --yes -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return showDeleted(a, a.api.DeleteClient(a.ctx, args[0]), args[0], "client "+args[0]+" deleted")
+		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete client " + args[0] }), func(a *adminCall, args []string) error {
+			return showDeleted(a, named(a.api.DeleteClient(a.ctx, args[0]), "client", args[0]), args[0], "client "+args[0]+" deleted")
 		}),
 	}
+	addYesFlag(cmd)
+	return cmd
 }
 
 func clientsRotateCmd(env lookupEnv) *cobra.Command {

@@ -58,14 +58,24 @@ servers that have not seen it fetch the JWKS again when they meet its kid.`,
 		Long: `Stop a key signing. An active key is replaced at once (as by rotate). Its
 tokens stay valid until they expire, unless --revoke-tokens: then the key
 leaves the JWKS now and every token it signed introspects inactive, on every
-replica within a second. Use --revoke-tokens when the key may have leaked.`,
-		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw -o json\n\n  # A kid that starts with - goes after --\n  idvauth keys retire --revoke-tokens -- -xY2...Qw",
+replica within a second. Use --revoke-tokens when the key may have leaked.
+
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is retired).`,
+		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw --yes -o json\n\n  # A kid that starts with - goes after --\n  idvauth keys retire --revoke-tokens --yes -- -xY2...Qw",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+		RunE: adminRunE(env, func(cmd *cobra.Command, args []string) error {
+			action := "retire signing key " + args[0]
+			if revoke, _ := cmd.Flags().GetBool("revoke-tokens"); revoke {
+				action += " and make every token it signed inactive"
+			}
+			return confirm(cmd, action)
+		}, func(a *adminCall, args []string) error {
 			revoke, _ := a.cmd.Flags().GetBool("revoke-tokens")
 			return show(a, keyTable)(a.api.RetireKey(a.ctx, args[0], adminapi.RetireKeyRequest{RevokeTokens: revoke}))
 		}),
 	}
+	addYesFlag(retire)
 	retire.Flags().Bool("revoke-tokens", false, "also unpublish the key and make every token it signed inactive")
 	for _, c := range []*cobra.Command{list, rotate, retire} {
 		// Not on the group: reencrypt works on the database, not the API.

@@ -105,35 +105,48 @@ func usersListCmd(env lookupEnv) *cobra.Command {
 
 func usersGetCmd(env lookupEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:     "get USER_ID",
+		Use:     "get USER_ID|USERNAME",
 		Short:   "Show one person",
-		Long:    "Show one person's record (never their password).",
-		Example: "  idvauth users get u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
+		Long:    "Show one person's record (never their password), by ID or username.",
+		Example: "  idvauth users get ada\n  idvauth users get u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return show(a, userTable)(a.api.GetUser(a.ctx, args[0]))
+			id, err := userID(a, args[0])
+			if err != nil {
+				return err
+			}
+			return show(a, userTable)(a.api.GetUser(a.ctx, id))
 		}),
 	}
 }
 
 func usersDeleteCmd(env lookupEnv) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete USER_ID",
+	cmd := &cobra.Command{
+		Use:   "delete USER_ID|USERNAME",
 		Short: "Delete a person, end their sessions and revoke their tokens",
-		Long: `Delete a person with their consents. Their browser sessions end and every
-token issued for them is revoked at once: introspection answers active: false.
-There is no confirmation prompt.`,
-		Example: "  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw\n  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
+		Long: `Delete a person with their consents, by ID or username. Their browser
+sessions end and every token issued for them is revoked at once:
+introspection answers active: false.
+
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is deleted).`,
+		Example: "  idvauth users delete ada\n  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return showDeleted(a, a.api.DeleteUser(a.ctx, args[0]), args[0], "deleted user "+args[0])
+		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete user " + args[0] }), func(a *adminCall, args []string) error {
+			id, err := userID(a, args[0])
+			if err != nil {
+				return err
+			}
+			return showDeleted(a, named(a.api.DeleteUser(a.ctx, id), "user", id), id, "deleted user "+id)
 		}),
 	}
+	addYesFlag(cmd)
+	return cmd
 }
 
 func usersWithdrawCmd(env lookupEnv) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "withdraw-consents USER_ID",
+		Use:   "withdraw-consents USER_ID|USERNAME",
 		Short: "Withdraw a person's consents, to every client or to one",
 		Long: `Withdraw what a person consented to: to one client with --client, to every
 client otherwise. The client must ask for consent again the next time the
@@ -144,6 +157,10 @@ of that client (or of every client) are revoked.`,
   idvauth users withdraw-consents u_3mJr7AoUXx2Wqd9KvYg5Tw --client kyc-web -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+			id, err := userID(a, args[0])
+			if err != nil {
+				return err
+			}
 			client, _ := a.cmd.Flags().GetString("client")
 			to := ""
 			if client != "" {
@@ -153,7 +170,7 @@ of that client (or of every client) are revoked.`,
 				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s; revoked %d %s\n", cw.Withdrawn, plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to,
 					cw.TokensRevoked, plural(cw.TokensRevoked, "token", "tokens"))
 				return err
-			})(a.api.WithdrawConsents(a.ctx, args[0], client))
+			})(a.api.WithdrawConsents(a.ctx, id, client))
 		}),
 	}
 	cmd.Flags().String("client", "", "withdraw only the consent to this client_id")
@@ -162,42 +179,43 @@ of that client (or of every client) are revoked.`,
 
 func usersEraseCmd(env lookupEnv) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "erase USER_ID --yes",
-		Short: "Erase a person for good (GDPR right to erasure); needs --yes",
+		Use:   "erase USER_ID|USERNAME",
+		Short: "Erase a person for good (GDPR right to erasure)",
 		Long: `Erase a person: their profile, password hash, consents, browser sessions,
 refresh tokens and codes are removed and their access tokens stop working
 (introspection answers active: false), in one step. The audit trail keeps
 only the opaque user ID. It cannot be undone: save 'idvauth users export'
 first if the person asked for their data too.
 
-Nothing is asked interactively (scripts and CI have no terminal): without
---yes the command refuses and erases nothing.`,
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is erased).`,
 		Example: `  idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: adminRunE(env, func(cmd *cobra.Command, args []string) error {
-			if yes, _ := cmd.Flags().GetBool("yes"); !yes {
-				return fmt.Errorf("users erase removes user %s and everything held about them for good; add --yes to confirm (nothing was erased)", args[0])
+		RunE: adminRunE(env, confirmCheck(func(args []string) string {
+			return "erase user " + args[0] + " and everything held about them"
+		}), func(a *adminCall, args []string) error {
+			id, err := userID(a, args[0])
+			if err != nil {
+				return err
 			}
-			return nil
-		}, func(a *adminCall, args []string) error {
 			return show(a, func(w io.Writer, ue adminapi.UserErasure) error {
-				if !ue.Erased || ue.UserID != args[0] {
-					return fmt.Errorf("the admin API did not confirm the erasure of user %s", args[0])
+				if !ue.Erased || ue.UserID != id {
+					return fmt.Errorf("the admin API did not confirm the erasure of user %s", id)
 				}
 				_, err := fmt.Fprintf(w, "erased user %s: profile, password hash, consents, sessions and tokens removed\n", ue.UserID)
 				return err
-			})(a.api.EraseUser(a.ctx, args[0]))
+			})(a.api.EraseUser(a.ctx, id))
 		}),
 	}
-	cmd.Flags().Bool("yes", false, "confirm the erasure (required: it cannot be undone)")
+	addYesFlag(cmd)
 	return cmd
 }
 
 func usersExportCmd(env lookupEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:   "export USER_ID",
+		Use:   "export USER_ID|USERNAME",
 		Short: "Print everything held about a person, as JSON (GDPR right of access)",
 		Long: `Print everything idvauth holds about a person, as indented JSON: their
 record, consents, browser sessions, the records of their tokens (never token
@@ -210,7 +228,11 @@ It holds personal data: write it somewhere only the person and you can read.`,
   (umask 077; idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json)`,
 		Args: cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			_, raw, err := a.api.ExportUser(a.ctx, args[0])
+			id, err := userID(a, args[0])
+			if err != nil {
+				return err
+			}
+			_, raw, err := a.api.ExportUser(a.ctx, id)
 			if err != nil {
 				return err
 			}
