@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -26,7 +27,9 @@ client certificates, to try tls_client_auth, self_signed_tls_client_auth and
 certificate-bound tokens on one machine. For production use your own PKI.
 
 Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
-		Example: `  idvauth certs ca --out ./pki/ca
+		Example: `  # pki/ is git-ignored in idvauth's repository; elsewhere, certs warns
+  # when it writes keys into a git repository that does not ignore them.
+  idvauth certs ca --out ./pki/ca
   idvauth certs server --ca ./pki/ca --host 127.0.0.1 --host localhost --out ./pki/server
   idvauth certs client --ca ./pki/ca --cn kyc-backend --out ./pki/kyc-backend -o json`,
 	})
@@ -181,6 +184,10 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 			return err
 		}
 	}
+	if repo := unignoredInRepo(dir); repo != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is inside the git repository %s and not git-ignored: keep the private keys out of version control "+
+			"(add it to .gitignore, or write them outside the repository)\n", dir, repo)
+	}
 	w := cmd.OutOrStdout()
 	if asJSON {
 		b, _ := json.MarshalIndent(out, "", "  ")
@@ -193,6 +200,34 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 	}
 	fmt.Fprintf(w, "subject DN   %s\nx5t#S256     %s\nnot after    %s\n", out.SubjectDN, out.Thumbprint, out.NotAfter)
 	return nil
+}
+
+// unignoredInRepo returns the root of the git work tree that holds dir
+// when git does not ignore dir, "" otherwise (also when git is missing:
+// then it cannot be committed by mistake either).
+func unignoredInRepo(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	root := abs
+	for {
+		if _, err := os.Stat(filepath.Join(root, ".git")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return ""
+		}
+		root = parent
+	}
+	// git check-ignore exits 0 when the path is ignored, 1 when it is not.
+	cmd := exec.Command("git", "-C", root, "check-ignore", "-q", "--", abs+string(filepath.Separator))
+	var ee *exec.ExitError
+	if err := cmd.Run(); errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return root
+	}
+	return ""
 }
 
 // writeNew creates path with mode, failing if it exists.
