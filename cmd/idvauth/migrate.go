@@ -118,7 +118,7 @@ func migrateStatusCmd(env lookupEnv) *cobra.Command {
 
 Exit code: 0 when the schema is current, 3 when migrations are pending
 (like terraform plan -detailed-exitcode), 1 on any error.`,
-		Example: "  idvauth migrate status\n  idvauth migrate status -o json\n  idvauth migrate status >/dev/null || [ $? -eq 3 ] && idvauth migrate up",
+		Example: "  idvauth migrate status\n  idvauth migrate status -o json\n  idvauth migrate status >/dev/null; [ $? -eq 3 ] && idvauth migrate up",
 		Args:    cobra.NoArgs,
 		RunE: dbRunE(env, func(d *dbCall) error {
 			st, err := authz.MigrationStatus(d.ctx, d.url)
