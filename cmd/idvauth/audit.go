@@ -62,7 +62,7 @@ admin API returned it (the API's pages are followed and not shown).`,
 		Args: cobra.NoArgs,
 		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) (err error) {
 			if limit, _ = cmd.Flags().GetInt("limit"); limit < 0 {
-				return fmt.Errorf("--limit must be 0 (every entry) or more, not %d", limit)
+				return usageErrorf("--limit must be 0 (every entry) or more, not %d", limit)
 			}
 			q, err = auditQuery(cmd, time.Now())
 			return err
@@ -110,7 +110,7 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 		Args: cobra.NoArgs,
 		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) error {
 			if page, _ := cmd.Flags().GetInt64("page"); page < 1 || page > adminapi.MaxAuditVerifyLimit {
-				return fmt.Errorf("--page must be from 1 to %d", adminapi.MaxAuditVerifyLimit)
+				return usageErrorf("--page must be from 1 to %d", adminapi.MaxAuditVerifyLimit)
 			}
 			if from, _ := cmd.Flags().GetString("from"); from != "" {
 				if _, err := adminapi.ParseAuditAnchor(from); err != nil {
@@ -256,12 +256,12 @@ func auditQuery(cmd *cobra.Command, now time.Time) (adminapi.AuditQuery, error) 
 		}
 		t, err := parseWhen(v, now)
 		if err != nil {
-			return q, fmt.Errorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", b.name, v)
+			return q, usageErrorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", b.name, v)
 		}
 		*b.dst = t
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return q, errors.New("--since must be before --until")
+		return q, usageErrorf("--since must be before --until")
 	}
 	q.Type, _ = cmd.Flags().GetString("type")
 	q.ClientID, _ = cmd.Flags().GetString("client")

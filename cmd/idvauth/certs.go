@@ -75,10 +75,10 @@ IDVAUTH_TLS_KEY.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			hosts, _ := cmd.Flags().GetStringArray("host")
 			if len(hosts) == 0 {
-				return errors.New("give at least one --host (e.g. --host 127.0.0.1 --host localhost)")
+				return usageErrorf("give at least one --host (e.g. --host 127.0.0.1 --host localhost)")
 			}
 			if caDir, _ := cmd.Flags().GetString("ca"); caDir == "" {
-				return errors.New("give the test CA with --ca DIR")
+				return usageErrorf("give the test CA with --ca DIR")
 			}
 			return issue(cmd, "server", authz.CertRequest{Kind: authz.CertServer, Subject: pkix.Name{CommonName: hosts[0]}, Hosts: hosts})
 		},
@@ -107,11 +107,11 @@ client.jwks.json, the public key to register with --jwks-file
 			caDir, _ := cmd.Flags().GetString("ca")
 			switch {
 			case cn == "":
-				return errors.New("give the client's --cn")
+				return usageErrorf("give the client's --cn")
 			case self && caDir != "":
-				return errors.New("--self-signed and --ca exclude each other")
+				return usageErrorf("--self-signed and --ca exclude each other")
 			case !self && caDir == "":
-				return errors.New("give the test CA with --ca DIR, or --self-signed")
+				return usageErrorf("give the test CA with --ca DIR, or --self-signed")
 			}
 			name := pkix.Name{CommonName: cn}
 			if org != "" {

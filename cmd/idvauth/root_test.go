@@ -134,6 +134,7 @@ func TestUnknownCommand(t *testing.T) {
 		{[]string{"users", "get"}, "Error: accepts 1 arg(s), received 0"},
 		{[]string{"clients", "list", "-o", "yaml"}, `Error: --output must be table or json, not "yaml"`},
 		{[]string{"certs", "ca"}, `Error: required flag(s) "out" not set`},
+		{[]string{"certs", "client", "--cn", "x", "--out", "never-written"}, "Error: give the test CA with --ca DIR, or --self-signed"},
 		{[]string{"migrate", "down"}, `Error: unknown command "down" for "idvauth migrate"`},
 		{[]string{"audit", "tail"}, `Error: unknown command "tail" for "idvauth audit"`},
 		{[]string{"--frobnicate"}, "Error: unknown flag: --frobnicate"},
