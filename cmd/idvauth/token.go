@@ -2,38 +2,22 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz/oauthclient"
 )
 
 // This file holds `idvauth token` and `idvauth introspect`: a client of
 // the public OAuth endpoints, for trying a client's registration and for
 // scripts (what `hydra perform client-credentials` gives Hydra users).
-
-// maxAnswer bounds what is read of an answer of the public endpoints.
-const maxAnswer = 1 << 20
 
 // addClientAuthFlags adds the flags that say where the server is and how
 // the client authenticates.
@@ -51,25 +35,9 @@ func addClientAuthFlags(cmd *cobra.Command) {
 	f.String("cert-key", "", "PEM private key of --cert")
 }
 
-// oauthClient is a client of the public endpoints with its credentials.
-type oauthClient struct {
-	http      *http.Client
-	id        string
-	secret    string
-	key       *jose.JSONWebKey // private_key_jwt
-	alg       jose.SignatureAlgorithm
-	mtls      bool
-	discovery struct {
-		Issuer                string `json:"issuer"`
-		TokenEndpoint         string `json:"token_endpoint"`
-		IntrospectionEndpoint string `json:"introspection_endpoint"`
-		JWKSURI               string `json:"jwks_uri"`
-	}
-}
-
 // newOAuthClient reads the flags of addClientAuthFlags, checks that they
 // name one way to authenticate, and fetches the discovery document.
-func newOAuthClient(cmd *cobra.Command, env lookupEnv) (*oauthClient, error) {
+func newOAuthClient(cmd *cobra.Command, env lookupEnv) (*oauthclient.Client, error) {
 	f := cmd.Flags()
 	get := func(flag, envName string) string {
 		if v, _ := f.GetString(flag); v != "" {
@@ -78,32 +46,26 @@ func newOAuthClient(cmd *cobra.Command, env lookupEnv) (*oauthClient, error) {
 		v, _ := env(envName)
 		return v
 	}
-	c := &oauthClient{id: get("client-id", "IDVAUTH_CLIENT_ID"), secret: get("client-secret", "IDVAUTH_CLIENT_SECRET")}
+	cfg := oauthclient.Config{ClientID: get("client-id", "IDVAUTH_CLIENT_ID"), Secret: get("client-secret", "IDVAUTH_CLIENT_SECRET"),
+		TLS: &tls.Config{MinVersion: tls.VersionTLS12}}
 	keyFile, _ := f.GetString("key")
 	certFile, _ := f.GetString("cert")
 	certKey, _ := f.GetString("cert-key")
-	n := 0
-	for _, set := range []bool{c.secret != "", keyFile != "", certFile != ""} {
-		if set {
-			n++
-		}
-	}
 	switch {
-	case c.id == "":
+	case cfg.ClientID == "":
 		return nil, usageErrorf("give the client's --client-id (or IDVAUTH_CLIENT_ID)")
-	case n > 1:
+	case (cfg.Secret != "" && keyFile != "") || (cfg.Secret != "" && certFile != "") || (keyFile != "" && certFile != ""):
 		return nil, usageErrorf("give one way to authenticate: a client secret (IDVAUTH_CLIENT_SECRET), --key, or --cert with --cert-key")
 	case (certFile == "") != (certKey == ""):
 		return nil, usageErrorf("--cert and --cert-key go together")
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if ca, _ := f.GetString("cacert"); ca != "" {
 		pemCA, err := os.ReadFile(ca)
 		if err != nil {
 			return nil, fmt.Errorf("--cacert: %w", err)
 		}
-		tlsConf.RootCAs = x509.NewCertPool()
-		if !tlsConf.RootCAs.AppendCertsFromPEM(pemCA) {
+		cfg.TLS.RootCAs = x509.NewCertPool()
+		if !cfg.TLS.RootCAs.AppendCertsFromPEM(pemCA) {
 			return nil, fmt.Errorf("--cacert %s: no PEM certificate in it", ca)
 		}
 	}
@@ -112,172 +74,28 @@ func newOAuthClient(cmd *cobra.Command, env lookupEnv) (*oauthClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--cert, --cert-key: %w", err)
 		}
-		tlsConf.Certificates, c.mtls = []tls.Certificate{pair}, true
+		cfg.TLS.Certificates = []tls.Certificate{pair}
 	}
 	if keyFile != "" {
 		var err error
-		if c.key, c.alg, err = readSigningKey(keyFile); err != nil {
+		if cfg.Key, cfg.Alg, err = oauthclient.ReadSigningKey(keyFile); err != nil {
 			return nil, fmt.Errorf("--key %s: %w", keyFile, err)
 		}
 		if kid, _ := f.GetString("key-id"); kid != "" {
-			c.key.KeyID = kid
+			cfg.Key.KeyID = kid
 		}
 		if alg, _ := f.GetString("alg"); alg != "" {
-			c.alg = jose.SignatureAlgorithm(alg)
+			cfg.Alg = jose.SignatureAlgorithm(alg)
 		}
 	}
-	c.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment}}
-	return c, c.discover(cmd, env)
-}
-
-// discover fetches the discovery document from --url, or the issuer.
-func (c *oauthClient) discover(cmd *cobra.Command, env lookupEnv) error {
-	base, _ := cmd.Flags().GetString("url")
-	if base == "" {
+	if cfg.BaseURL, _ = f.GetString("url"); cfg.BaseURL == "" {
 		r, err := newResolver(cmd, env)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		base, _ = r.get(sIssuer)
+		cfg.BaseURL, _ = r.get(sIssuer)
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usageErrorf("%q is not an http(s) URL of the server (--url or --issuer)", base)
-	}
-	d := strings.TrimSuffix(base, "/") + "/.well-known/openid-configuration"
-	body, err := c.do(cmd.Context(), http.MethodGet, d, nil, http.StatusOK)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(body, &c.discovery); err != nil || c.discovery.TokenEndpoint == "" {
-		return fmt.Errorf("%s is not a discovery document", d)
-	}
-	return nil
-}
-
-// do sends a request and returns the body of an answer with status want;
-// an OAuth error answer becomes an error that quotes it.
-func (c *oauthClient) do(ctx context.Context, method, target string, form url.Values, want int) ([]byte, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
-	if err != nil {
-		return nil, err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if c.secret != "" {
-			req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
-		}
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach %s: %w", target, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", target, err)
-	}
-	if resp.StatusCode != want {
-		var e struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("%s: %s: %s (HTTP %d)", target, e.Error, e.Description, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("%s: HTTP %d", target, resp.StatusCode)
-	}
-	return b, nil
-}
-
-// authForm adds what authenticates the client to a form posted to the
-// token or introspection endpoint: client_id for mTLS, a signed
-// assertion for private_key_jwt (the secret goes in the Basic header).
-func (c *oauthClient) authForm(form url.Values) error {
-	switch {
-	case c.mtls:
-		form.Set("client_id", c.id)
-	case c.key != nil:
-		a, err := c.assertion()
-		if err != nil {
-			return err
-		}
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", a)
-	case c.secret == "":
-		form.Set("client_id", c.id) // a public client
-	}
-	return nil
-}
-
-// assertion signs a client assertion (RFC 7523) for the issuer: it lives
-// a minute and is used once.
-func (c *oauthClient) assertion() (string, error) {
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if c.key.KeyID != "" {
-		opts = opts.WithHeader("kid", c.key.KeyID)
-	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: c.alg, Key: c.key.Key}, opts)
-	if err != nil {
-		return "", fmt.Errorf("--key: %w", err)
-	}
-	var jti [16]byte
-	_, _ = rand.Read(jti[:])
-	now := time.Now()
-	return jwt.Signed(sig).Claims(jwt.Claims{
-		Issuer: c.id, Subject: c.id, Audience: jwt.Audience{c.discovery.Issuer},
-		ID: base64.RawURLEncoding.EncodeToString(jti[:]), IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Minute)),
-	}).Serialize()
-}
-
-// readSigningKey reads a private key from a PEM or JWK file and picks
-// its algorithm.
-func readSigningKey(path string) (*jose.JSONWebKey, jose.SignatureAlgorithm, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, "", err
-	}
-	k := &jose.JSONWebKey{}
-	if blk, _ := pem.Decode(b); blk != nil {
-		if k.Key, err = parsePrivateKey(blk.Bytes); err != nil {
-			return nil, "", err
-		}
-	} else if err := json.Unmarshal(b, k); err != nil {
-		return nil, "", errors.New("neither a PEM private key nor a JWK")
-	}
-	if k.IsPublic() {
-		return nil, "", errors.New("a public key: private_key_jwt signs with the private key")
-	}
-	if k.Algorithm != "" {
-		return k, jose.SignatureAlgorithm(k.Algorithm), nil
-	}
-	switch k.Key.(type) {
-	case *ecdsa.PrivateKey:
-		return k, jose.ES256, nil
-	case *rsa.PrivateKey:
-		return k, jose.RS256, nil
-	case ed25519.PrivateKey:
-		return k, jose.EdDSA, nil
-	}
-	return nil, "", fmt.Errorf("a %T key: want EC, RSA or Ed25519", k.Key)
-}
-
-func parsePrivateKey(der []byte) (crypto.PrivateKey, error) {
-	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParseECPrivateKey(der); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
-		return k, nil
-	}
-	return nil, errors.New("a PEM block that is no private key (PKCS #8, EC or PKCS #1)")
+	return oauthclient.New(cmd.Context(), cfg)
 }
 
 func newTokenCmd(env lookupEnv) *cobra.Command {
@@ -316,25 +134,16 @@ the server's JWKS; -o json prints the token response as the server sent it
 			if err != nil {
 				return err
 			}
-			form := url.Values{"grant_type": {"client_credentials"}}
-			if scope, _ := cmd.Flags().GetString("scope"); scope != "" {
-				form.Set("scope", scope)
-			}
-			if err := c.authForm(form); err != nil {
-				return err
-			}
-			raw, err := c.do(cmd.Context(), http.MethodPost, c.discovery.TokenEndpoint, form, http.StatusOK)
+			scope, _ := cmd.Flags().GetString("scope")
+			raw, token, err := c.Token(cmd.Context(), scope)
 			if err != nil {
 				return err
 			}
 			var resp map[string]json.RawMessage
-			var tok struct {
-				AccessToken string `json:"access_token"`
+			if err := json.Unmarshal(raw, &resp); err != nil {
+				return fmt.Errorf("token response: %w", err)
 			}
-			if json.Unmarshal(raw, &resp) != nil || json.Unmarshal(raw, &tok) != nil || tok.AccessToken == "" {
-				return errors.New("the token endpoint answered without an access_token")
-			}
-			return printToken(cmd, c, asJSON, raw, resp, tok.AccessToken)
+			return printToken(cmd, c, asJSON, raw, resp, token)
 		},
 	}
 	addClientAuthFlags(cmd)
@@ -346,10 +155,10 @@ the server's JWKS; -o json prints the token response as the server sent it
 
 // printToken prints the token (text) or the response (-o json), decoded
 // under --decode.
-func printToken(cmd *cobra.Command, c *oauthClient, asJSON bool, raw []byte, resp map[string]json.RawMessage, token string) error {
+func printToken(cmd *cobra.Command, c *oauthclient.Client, asJSON bool, raw []byte, resp map[string]json.RawMessage, token string) error {
 	w := cmd.OutOrStdout()
 	if decode, _ := cmd.Flags().GetBool("decode"); decode {
-		header, claims, err := c.verify(cmd.Context(), token)
+		header, claims, err := c.Verify(cmd.Context(), token)
 		if err != nil {
 			return err
 		}
@@ -370,35 +179,6 @@ func printToken(cmd *cobra.Command, c *oauthClient, asJSON bool, raw []byte, res
 	}
 	_, err := fmt.Fprintln(w, token)
 	return err
-}
-
-// verify checks token's signature with the server's JWKS and returns its
-// header and claims as JSON.
-func (c *oauthClient) verify(ctx context.Context, token string) (header, claims json.RawMessage, err error) {
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA})
-	if err != nil {
-		return nil, nil, fmt.Errorf("--decode: the access token is not a JWS: %w", err)
-	}
-	b, err := c.do(ctx, http.MethodGet, c.discovery.JWKSURI, nil, http.StatusOK)
-	if err != nil {
-		return nil, nil, err
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(b, &set); err != nil {
-		return nil, nil, fmt.Errorf("%s is not a JWK Set", c.discovery.JWKSURI)
-	}
-	kid := jws.Signatures[0].Header.KeyID
-	for _, k := range set.Key(kid) {
-		if payload, err := jws.Verify(k); err == nil {
-			seg := strings.SplitN(token, ".", 2)[0]
-			h, err := base64.RawURLEncoding.DecodeString(seg)
-			if err != nil {
-				return nil, nil, err
-			}
-			return h, payload, nil
-		}
-	}
-	return nil, nil, fmt.Errorf("--decode: no key of %s (kid %q) verifies the access token", c.discovery.JWKSURI, kid)
 }
 
 // indentJSON is b indented for a person to read.
@@ -439,14 +219,7 @@ the server sent it, for jq.`,
 			if err != nil {
 				return err
 			}
-			if c.discovery.IntrospectionEndpoint == "" {
-				return errors.New("the server's discovery document names no introspection_endpoint")
-			}
-			form := url.Values{"token": {token}}
-			if err := c.authForm(form); err != nil {
-				return err
-			}
-			raw, err := c.do(cmd.Context(), http.MethodPost, c.discovery.IntrospectionEndpoint, form, http.StatusOK)
+			raw, err := c.Introspect(cmd.Context(), token)
 			if err != nil {
 				return err
 			}
@@ -454,54 +227,10 @@ the server sent it, for jq.`,
 				_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\n", bytes.TrimSpace(raw))
 				return err
 			}
-			return introspectionTable(cmd.OutOrStdout(), raw)
+			return oauthclient.WriteIntrospection(cmd.OutOrStdout(), raw)
 		},
 	}
 	addClientAuthFlags(cmd)
 	addLocalOutputFlag(cmd)
 	return cmd
-}
-
-// introspectionTable prints an introspection answer, a claim a line, in
-// the order of its keys, times as RFC 3339.
-func introspectionTable(w io.Writer, raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return fmt.Errorf("introspection answer: %w", err)
-	}
-	tw := newTable(w)
-	fmt.Fprintf(tw, "active\t%v\n", m["active"])
-	keys := sortedClaimKeys(m)
-	for _, k := range keys {
-		v := m[k]
-		switch k {
-		case "exp", "iat", "nbf":
-			if n, ok := v.(json.Number); ok {
-				if sec, err := n.Int64(); err == nil {
-					v = unixTime(sec)
-				}
-			}
-		}
-		if s, ok := v.(string); ok {
-			fmt.Fprintf(tw, "%s\t%s\n", k, s)
-			continue
-		}
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(tw, "%s\t%s\n", k, b)
-	}
-	return tw.Flush()
-}
-
-// sortedClaimKeys is the keys of m but active, sorted.
-func sortedClaimKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		if k != "active" {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	return keys
 }
