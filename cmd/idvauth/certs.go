@@ -3,16 +3,15 @@ package main
 import (
 	"crypto/x509/pkix"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/devkit"
 )
 
 // newCertsCmd: a local test CA and certificates for trying mutual TLS.
@@ -159,32 +158,13 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 	if err != nil {
 		return err
 	}
-	out := issued{Certificate: filepath.Join(dir, base+".crt"), Key: filepath.Join(dir, base+".key"),
-		SubjectDN: c.SubjectDN, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
-	type file struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}
-	files := []file{{out.Key, c.KeyPEM, 0o600}, {out.Certificate, c.CertPEM, 0o644}}
-	if c.JWKS != nil {
-		out.JWKS = filepath.Join(dir, base+".jwks.json")
-		files = append(files, file{out.JWKS, c.JWKS, 0o644})
-	}
-	for _, f := range files {
-		if _, err := os.Stat(f.path); err == nil {
-			return fmt.Errorf("%s exists: not overwritten (choose another --out)", f.path)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	files, err := devkit.WriteCert(dir, base, c.CertPEM, c.KeyPEM, c.JWKS)
+	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		if err := writeNew(f.path, f.data, f.mode); err != nil {
-			return err
-		}
-	}
-	if repo := unignoredInRepo(dir); repo != "" {
+	out := issued{Certificate: files.Certificate, Key: files.Key, JWKS: files.JWKS,
+		SubjectDN: c.SubjectDN, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
+	if repo := devkit.UnignoredInRepo(dir); repo != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is inside the git repository %s and not git-ignored: keep the private keys out of version control "+
 			"(add it to .gitignore, or write them outside the repository)\n", dir, repo)
 	}
@@ -200,45 +180,4 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 	}
 	fmt.Fprintf(w, "subject DN   %s\nx5t#S256     %s\nnot after    %s\n", out.SubjectDN, out.Thumbprint, out.NotAfter)
 	return nil
-}
-
-// unignoredInRepo returns the root of the git work tree that holds dir
-// when git does not ignore dir, "" otherwise (also when git is missing:
-// then it cannot be committed by mistake either).
-func unignoredInRepo(dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return ""
-	}
-	root := abs
-	for {
-		if _, err := os.Stat(filepath.Join(root, ".git")); err == nil {
-			break
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			return ""
-		}
-		root = parent
-	}
-	// git check-ignore exits 0 when the path is ignored, 1 when it is not.
-	cmd := exec.Command("git", "-C", root, "check-ignore", "-q", "--", abs+string(filepath.Separator))
-	var ee *exec.ExitError
-	if err := cmd.Run(); errors.As(err, &ee) && ee.ExitCode() == 1 {
-		return root
-	}
-	return ""
-}
-
-// writeNew creates path with mode, failing if it exists.
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz/devkit"
 )
 
 // This file holds `idvauth config check` and the example config file,
@@ -88,7 +90,7 @@ func configCheck(cmd *cobra.Command, env lookupEnv) error {
 			return fmt.Errorf("%s, %s: %w", sTLSCert.env, sTLSKey.env, err)
 		}
 	}
-	if f := sc.authz.TLSClientCAFile; f != "" && len(readCerts(f)) == 0 {
+	if f := sc.authz.TLSClientCAFile; f != "" && len(devkit.ReadCerts(f)) == 0 {
 		return fmt.Errorf("%s: %s holds no PEM certificate", sTLSClientCA.env, f)
 	}
 	r, err := newResolver(cmd, env)
