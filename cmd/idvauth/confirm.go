@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/prompt"
 )
 
 // Destructive commands (users delete and erase, clients delete, keys
@@ -37,17 +36,12 @@ func confirm(cmd *cobra.Command, action string) error {
 		return nil
 	}
 	in := cmd.InOrStdin()
-	if _, tty := terminalFd(in); !tty {
+	if _, tty := prompt.Terminal(in); !tty {
 		return usageErrorf("%s: add --yes to confirm (no terminal to ask on; nothing was changed)", action)
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s? This cannot be undone. [y/N] ", strings.ToUpper(action[:1])+action[1:])
-	line, err := bufio.NewReader(io.LimitReader(in, 64)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read the answer: %w", err)
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return nil
+	ok, err := prompt.Confirm(in, cmd.ErrOrStderr(), strings.ToUpper(action[:1])+action[1:]+"? This cannot be undone.")
+	if err != nil || ok {
+		return err
 	}
 	return fmt.Errorf("%s: not confirmed; nothing was changed", action)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/oauthclient"
+	"github.com/idvauth/idvauth/authz/prompt"
 )
 
 // This file holds `idvauth token` and `idvauth introspect`: a client of
@@ -211,7 +212,7 @@ the server sent it, for jq.`,
 			}
 			token := args[0]
 			if token == "-" {
-				if token, err = readPasswordLine(cmd.InOrStdin()); err != nil {
+				if token, err = prompt.Line(cmd.InOrStdin()); err != nil {
 					return errors.New("no token on stdin: give it as the first line")
 				}
 			}

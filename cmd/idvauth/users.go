@@ -1,28 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/prompt"
 )
-
-// maxPasswordInput bounds the password line read from stdin. The server's
-// policy sets the real limit; this only keeps a wrong pipe from being read
-// whole.
-const maxPasswordInput = 1024
 
 func newUsersCmd(env lookupEnv) *cobra.Command {
 	cmd := group(&cobra.Command{
@@ -254,99 +243,14 @@ It holds personal data: write it somewhere only the person and you can read.`,
 // a prompt on stderr without echo.
 func readPassword(cmd *cobra.Command, username string, fromStdin bool) (string, error) {
 	in := cmd.InOrStdin()
-	fd, tty := terminalFd(in)
+	fd, tty := prompt.Terminal(in)
 	switch {
 	case fromStdin && tty:
 		return "", errors.New("--password-stdin: stdin is a terminal; pipe the password in, or leave out --password-stdin to be prompted")
 	case tty:
-		return promptPassword(cmd.Context(), fd, cmd.ErrOrStderr(), username)
+		return prompt.Password(cmd.Context(), fd, cmd.ErrOrStderr(), username)
 	}
-	return readPasswordLine(in)
-}
-
-// terminalFd returns the file descriptor of r if r is a terminal.
-func terminalFd(r io.Reader) (int, bool) {
-	f, ok := r.(interface{ Fd() uintptr })
-	if !ok {
-		return 0, false
-	}
-	fd := int(f.Fd())
-	return fd, term.IsTerminal(fd)
-}
-
-// readPasswordLine reads the first line of r, without its \n or \r\n.
-func readPasswordLine(r io.Reader) (string, error) {
-	// +2 for the line ending, +1 to see a line that is too long.
-	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordInput+3)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read the password from stdin: %w", err)
-	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	switch {
-	case line == "":
-		return "", errors.New("no password on stdin: give it as the first line of stdin, or run in a terminal to be prompted")
-	case len(line) > maxPasswordInput:
-		return "", fmt.Errorf("the password on stdin is longer than %d bytes", maxPasswordInput)
-	}
-	return line, nil
-}
-
-// promptPassword asks for the password twice on the terminal fd, without
-// echo. An interrupt restores the terminal (echo on) and ends the command
-// instead of leaving the terminal silent.
-func promptPassword(ctx context.Context, fd int, w io.Writer, username string) (string, error) {
-	state, err := term.GetState(fd)
-	if err != nil {
-		return "", fmt.Errorf("read the password from the terminal: %w", err)
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	type result struct {
-		password string
-		err      error
-	}
-	done := make(chan result, 1)
-	go func() {
-		pw, err := askTwice(fd, w, username)
-		done <- result{pw, err}
-	}()
-	select {
-	case r := <-done:
-		return r.password, r.err
-	case <-ctx.Done():
-		// The read goroutine stays blocked on the terminal; the process
-		// is about to exit.
-		_ = term.Restore(fd, state)
-		fmt.Fprintln(w)
-		return "", errors.New("interrupted: no user created")
-	}
-}
-
-func askTwice(fd int, w io.Writer, username string) (string, error) {
-	read := func(prompt string) (string, error) {
-		fmt.Fprint(w, prompt)
-		b, err := term.ReadPassword(fd)
-		fmt.Fprintln(w) // the Enter the terminal did not echo
-		if err != nil {
-			return "", fmt.Errorf("read the password from the terminal: %w", err)
-		}
-		return string(b), nil
-	}
-	pw, err := read("Password for " + username + ": ")
-	if err != nil {
-		return "", err
-	}
-	if pw == "" {
-		return "", errors.New("empty password: no user created")
-	}
-	again, err := read("Repeat the password: ")
-	if err != nil {
-		return "", err
-	}
-	if again != pw {
-		return "", errors.New("the passwords do not match: no user created")
-	}
-	return pw, nil
+	return prompt.Line(in)
 }
 
 // userTable prints a person as a two-column table.

@@ -339,46 +339,6 @@ func TestUsersWithoutServer(t *testing.T) {
 	}
 }
 
-func TestReadPasswordLine(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    string
-		wantErr string
-	}{
-		{in: "correct horse\n", want: "correct horse"},
-		{in: "correct horse\r\n", want: "correct horse"},
-		{in: "correct horse", want: "correct horse"},
-		{in: "  spaces kept  \n", want: "  spaces kept  "},
-		{in: "first line\nsecond line\n", want: "first line"},
-		{in: "ends in cr\r\r\n", want: "ends in cr\r"},
-		{in: strings.Repeat("x", maxPasswordInput) + "\r\n", want: strings.Repeat("x", maxPasswordInput)},
-		{in: strings.Repeat("x", maxPasswordInput+1) + "\n", wantErr: "longer than 1024 bytes"},
-		{in: strings.Repeat("x", 10*maxPasswordInput), wantErr: "longer than 1024 bytes"},
-		{in: "", wantErr: "no password on stdin"},
-		{in: "\n", wantErr: "no password on stdin"},
-		{in: "\r\n", wantErr: "no password on stdin"},
-	}
-	for _, tt := range tests {
-		got, err := readPasswordLine(strings.NewReader(tt.in))
-		errText := ""
-		if err != nil {
-			errText = err.Error()
-		}
-		if got != tt.want || (tt.wantErr == "") != (err == nil) || !strings.Contains(errText, tt.wantErr) {
-			t.Errorf("readPasswordLine(%.40q) = %.40q, %v; want %.40q, error containing %q", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-	if _, err := readPasswordLine(io.MultiReader(strings.NewReader("part"), errReader{})); err == nil ||
-		!strings.Contains(err.Error(), "read the password from stdin: ") {
-		t.Errorf("readPasswordLine of a failing reader = %v, want a read error", err)
-	}
-}
-
-type errReader struct{}
-
-func (errReader) Read([]byte) (int, error) { return 0, io.ErrClosedPipe }
-
 // adminGet returns the admin API's raw answer to GET path.
 func adminGet(t testing.TB, d *devServer, path string) string {
 	t.Helper()
