@@ -281,7 +281,7 @@ func (r *resolver) readFile(b []byte) error {
 			k := m[i]
 			if !slices.Contains(known, k.Value) {
 				msg := fmt.Sprintf("%s:%d: unknown key %q", r.path, k.Line, k.Value)
-				if near := nearest(k.Value, known); near != "" {
+				if near := settings.Nearest(k.Value, known); near != "" {
 					msg += fmt.Sprintf(" (did you mean %s?)", near)
 				}
 				return errors.New(msg)
@@ -326,39 +326,6 @@ func (r *resolver) where(s setting) string {
 		return fmt.Sprintf("%s:%d: %s", r.path, r.line[s.fileKey()], s.fileKey())
 	}
 	return s.env + " (default)"
-}
-
-// nearest returns the candidate closest to s in edit distance, if it is
-// close enough to be a likely typo; "" otherwise.
-func nearest(s string, candidates []string) string {
-	best, bestD := "", len(s)/2+2
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // get returns the setting's value and whether it was set anywhere (flag,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/devkit"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 // This file holds `idvauth config check` and the example config file,
@@ -145,50 +145,16 @@ func (r *resolver) source(s setting) string {
 // exampleConfig is idvauth.example.yaml: every setting of allSettings,
 // commented out at its default, with its env variable and flag.
 func exampleConfig() []byte {
-	var b bytes.Buffer
-	b.WriteString(`# idvauth.example.yaml: every setting, with its environment variable, flag
-# and default. Copy what you change into your config file (idvauth serve
-# --config FILE, or IDVAUTH_CONFIG=FILE) and uncomment it; a flag wins over
-# the environment, which wins over the file, which wins over the default.
-# Check the result with: idvauth config check --config FILE
-#
-# Generated from the settings table in cmd/idvauth; do not edit by hand:
-#   go test ./cmd/idvauth -run TestExampleConfig -update
-`)
 	lists := listKeys()
+	var entries []settings.ExampleEntry
 	for _, s := range allSettings {
-		fmt.Fprintln(&b)
 		usage := s.usage
 		if usage == "" {
 			usage = noFlagUsage[s.env]
 		}
-		for _, l := range wrap(usage, 74) {
-			fmt.Fprintf(&b, "# %s\n", l)
-		}
-		where := "env " + s.env
-		if s.flag != "" {
-			where += ", flag --" + s.flag
-		} else {
-			where += " (no flag: flags show in ps)"
-		}
-		fmt.Fprintf(&b, "# %s\n", where)
-		switch {
-		case lists[s.fileKey()]:
-			fmt.Fprintf(&b, "#%s: []\n", s.fileKey())
-		case s.def == "":
-			fmt.Fprintf(&b, "#%s: \"\"\n", s.fileKey())
-		default:
-			fmt.Fprintf(&b, "#%s: %s\n", s.fileKey(), yamlScalar(s.def))
-		}
+		entries = append(entries, settings.ExampleEntry{Key: s.fileKey(), Env: s.env, Flag: s.flag, Default: s.def, Usage: usage, List: lists[s.fileKey()]})
 	}
-	b.WriteString(`
-# The scopes clients may be granted, besides the built-in ones
-# (identity.verify, identity.read_status, openid, ...). Config file only.
-#scopes:
-#  - name: identity.read_documents
-#    description: Read the documents you submitted for verification.
-`)
-	return b.Bytes()
+	return settings.ExampleYAML(entries)
 }
 
 // noFlagUsage describes the settings that have no flag.
@@ -207,31 +173,4 @@ func listKeys() map[string]bool {
 		}
 	}
 	return out
-}
-
-// yamlScalar quotes v where YAML would read it as something else than
-// the string it is (on, off, numbers stay as they are: the file's fields
-// are strings and yaml.v3 reads them as such).
-func yamlScalar(v string) string {
-	if strings.ContainsAny(v, ":#{}[],&*!|>'\"%@`") || strings.TrimSpace(v) != v {
-		return fmt.Sprintf("%q", v)
-	}
-	return v
-}
-
-// wrap breaks s into lines of at most width runes, at spaces.
-func wrap(s string, width int) []string {
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(s) {
-		if line != "" && len([]rune(line))+1+len([]rune(w)) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += w
-	}
-	return append(lines, line)
 }
