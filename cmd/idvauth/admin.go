@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,7 +78,7 @@ func adminRunE(env lookupEnv, check func(*cobra.Command, []string) error, run fu
 // sent it with -o json, through text otherwise. A failed call's error is
 // returned as it is:
 //
-//	return show(a, userTable)(a.api.GetUser(a.ctx, id))
+//	return show(a, adminapi.WriteUser)(a.api.GetUser(a.ctx, id))
 func show[T any](a *adminCall, text func(io.Writer, T) error) func(T, []byte, error) error {
 	return func(v T, raw []byte, err error) error {
 		if err != nil {
@@ -107,31 +105,4 @@ func showDeleted(a *adminCall, err error, id, text string) error {
 		_, err = fmt.Fprintln(a.out, text)
 	}
 	return err
-}
-
-// newTable returns a tabwriter for the tables of the admin commands.
-func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
-
-// dash is s for a table cell, "-" if empty.
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// ttl shows an access_token_ttl in seconds, "default" for 0.
-func ttl(sec int64) string {
-	if sec == 0 {
-		return "default"
-	}
-	return (time.Duration(sec) * time.Second).String()
-}
-
-// unixTime shows Unix seconds as RFC 3339 UTC, "-" for none.
-func unixTime(sec int64) string {
-	if sec <= 0 {
-		return "-"
-	}
-	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
 }

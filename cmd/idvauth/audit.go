@@ -9,11 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -70,17 +66,11 @@ admin API returned it (the API's pages are followed and not shown).`,
 			if a.json {
 				return streamAudit(a, q, limit)
 			}
-			tw := newTable(a.out)
-			fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tACTOR\tCLIENT\tSUBJECT\tOUTCOME\tDETAILS")
-			_, err := a.api.ListAudit(a.ctx, q, limit, func(e adminapi.AuditEntryJSON, _ json.RawMessage) error {
-				_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, auditTime(e.Time), cell(e.Type), cell(e.Actor),
-					cell(e.ClientID), cell(e.Subject), cell(e.Outcome), details(e.Details))
-				return err
-			})
-			if err != nil {
+			w := adminapi.NewAuditTable(a.out)
+			if _, err := a.api.ListAudit(a.ctx, q, limit, func(e adminapi.AuditEntryJSON, _ json.RawMessage) error { return w.Write(e) }); err != nil {
 				return err
 			}
-			return tw.Flush()
+			return w.Flush()
 		}),
 	}
 	addAuditFilterFlags(cmd)
@@ -126,7 +116,7 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 				return err
 			}
 			if !a.json {
-				printVerification(a.out, total, from)
+				adminapi.WriteVerification(a.out, total, from)
 			}
 			if !total.OK {
 				return fmt.Errorf("audit verification failed: the chain breaks at entry %d", total.BrokenAt)
@@ -174,30 +164,6 @@ func verifyInParts(a *adminCall, from string, page int64) (adminapi.AuditVerific
 	}
 }
 
-// printVerification tells whether the trail after from ("": all of it)
-// is intact, with the head to keep, or where it breaks.
-func printVerification(w io.Writer, total adminapi.AuditVerification, from string) {
-	switch {
-	case total.OK && total.LastSeq == 0:
-		fmt.Fprintln(w, "audit trail intact: 0 entries")
-	case total.OK:
-		what := "audit trail intact"
-		if from != "" {
-			what += " after entry " + strings.SplitN(from, ":", 2)[0]
-		}
-		if total.Entries == 0 {
-			fmt.Fprintf(w, "%s: no new entries\n", what)
-		} else {
-			fmt.Fprintf(w, "%s: %d %s (seq %d..%d)\n", what, total.Entries, plural(total.Entries, "entry", "entries"),
-				total.FirstSeq, total.LastSeq)
-		}
-		fmt.Fprintf(w, "head %d:%s (keep it; next time: idvauth audit verify --from %d:%s)\n",
-			total.LastSeq, cell(total.LastHash), total.LastSeq, cell(total.LastHash))
-	default:
-		fmt.Fprintf(w, "audit trail BROKEN at entry %d: %s\n", total.BrokenAt, printable(total.Reason))
-	}
-}
-
 func auditExportCmd(env lookupEnv) *cobra.Command {
 	var q adminapi.AuditQuery // set by the check of the flags
 	cmd := &cobra.Command{
@@ -224,7 +190,7 @@ removed.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "exported %d audit %s to %s\n", n, plural(n, "entry", "entries"), path)
+			fmt.Fprintf(a.out, "exported %d audit %s to %s\n", n, adminapi.Plural(n, "entry", "entries"), path)
 			return nil
 		}),
 	}
@@ -357,75 +323,4 @@ func exportToFile(a *adminCall, q adminapi.AuditQuery, path string, force bool) 
 		return n, err
 	}
 	return n, f.Close()
-}
-
-// auditTime shows an entry's time as RFC 3339 UTC to the second.
-func auditTime(s string) string {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return cell(s)
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// cell is s for a table cell: "-" if empty, quoted if it holds blanks or
-// characters a terminal would act on (entries may hold text a caller
-// chose, such as a claimed client ID).
-func cell(s string) string {
-	if s == "" {
-		return "-"
-	}
-	if plain(s) {
-		return s
-	}
-	return strconv.Quote(s)
-}
-
-// printable is s, quoted if it holds characters a terminal would act on.
-func printable(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
-}
-
-// plain reports whether s is printable and has no blanks or quotes.
-func plain(s string) bool {
-	for _, r := range s {
-		if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' || r == '=' || r == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// details shows an entry's details as key=value pairs in key order.
-func details(m map[string]string) string {
-	if len(m) == 0 {
-		return "-"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v := m[k]
-		if !plain(v) || v == "" {
-			v = strconv.Quote(v)
-		}
-		parts = append(parts, cell(k)+"="+v)
-	}
-	return strings.Join(parts, " ")
-}
-
-// plural is one if n is 1, many otherwise.
-func plural[N int | int64](n N, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

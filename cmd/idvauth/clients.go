@@ -69,7 +69,7 @@ bits) and returns it once: store it now, it cannot be shown again.`,
 			if err := applyClientFlags(a.cmd, &c); err != nil {
 				return err
 			}
-			return show(a, clientTable(true))(a.api.CreateClient(a.ctx, c))
+			return show(a, adminapi.ClientWriter(true))(a.api.CreateClient(a.ctx, c))
 		}),
 	}
 	cmd.Flags().String("id", "", "client_id (default: generated)")
@@ -85,7 +85,7 @@ func clientsListCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth clients list\n  idvauth clients list -o json",
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
-			return show(a, clientListTable)(a.api.ListClients(a.ctx))
+			return show(a, adminapi.WriteClientList)(a.api.ListClients(a.ctx))
 		}),
 	}
 }
@@ -99,7 +99,7 @@ func clientsGetCmd(env lookupEnv) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
 			c, raw, err := a.api.GetClient(a.ctx, args[0])
-			return show(a, clientTable(false))(c, raw, named(err, "client", args[0]))
+			return show(a, adminapi.ClientWriter(false))(c, raw, named(err, "client", args[0]))
 		}),
 	}
 }
@@ -122,7 +122,7 @@ rest stays as it is. The secret is not changed (see rotate-secret).`,
 			if err := applyClientFlags(a.cmd, &c); err != nil {
 				return err
 			}
-			return show(a, clientTable(false))(a.api.UpdateClient(a.ctx, args[0], c))
+			return show(a, adminapi.ClientWriter(false))(a.api.UpdateClient(a.ctx, args[0], c))
 		}),
 	}
 	addClientFlags(cmd)
@@ -157,7 +157,7 @@ tokens already issued stay valid until they expire.`,
 		Example: "  idvauth clients rotate-secret demo-service -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return show(a, clientTable(true))(a.api.RotateClientSecret(a.ctx, args[0]))
+			return show(a, adminapi.ClientWriter(true))(a.api.RotateClientSecret(a.ctx, args[0]))
 		}),
 	}
 }
@@ -288,63 +288,4 @@ func readJWKSFile(path string) (json.RawMessage, error) {
 		return json.RawMessage(b), nil
 	}
 	return json.RawMessage(`{"keys":[` + strings.TrimSpace(string(b)) + `]}`), nil
-}
-
-// clientListTable prints a ClientList as a table, a client a line.
-func clientListTable(w io.Writer, l adminapi.ClientList) error {
-	tw := newTable(w)
-	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tGRANT_TYPES\tSCOPE\tAUDIENCE\tINTROSPECT\tTTL")
-	for _, c := range l.Clients {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\n", c.ClientID, c.ClientName, dash(strings.Join(c.GrantTypes, ",")),
-			dash(c.Scope), dash(strings.Join(c.Audience, ",")), c.IntrospectionAllowed, ttl(c.AccessTokenTTL))
-	}
-	return tw.Flush()
-}
-
-// clientTable returns what prints a client as a two-column table, with
-// its secret (and the note that it is shown once) if withSecret.
-func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
-	return func(w io.Writer, c adminapi.ClientJSON) error {
-		tw := newTable(w)
-		fmt.Fprintf(tw, "client_id\t%s\n", c.ClientID)
-		if withSecret && c.ClientSecret != "" {
-			fmt.Fprintf(tw, "client_secret\t%s\t(shown once: store it now)\n", c.ClientSecret)
-		}
-		fmt.Fprintf(tw, "client_name\t%s\n", c.ClientName)
-		fmt.Fprintf(tw, "grant_types\t%s\n", dash(strings.Join(c.GrantTypes, " ")))
-		if len(c.RedirectURIs) > 0 {
-			fmt.Fprintf(tw, "redirect_uris\t%s\n", strings.Join(c.RedirectURIs, " "))
-		}
-		if c.IDTokenSignedResponseAlg != "" {
-			fmt.Fprintf(tw, "id_token_signed_response_alg\t%s\n", c.IDTokenSignedResponseAlg)
-		}
-		fmt.Fprintf(tw, "scope\t%s\n", dash(c.Scope))
-		fmt.Fprintf(tw, "audience\t%s\n", dash(strings.Join(c.Audience, " ")))
-		fmt.Fprintf(tw, "token_endpoint_auth_method\t%s\n", c.TokenEndpointAuthMethod)
-		for _, kv := range [][2]string{{"jwks_uri", c.JWKSURI}, {"tls_client_auth_subject_dn", c.TLSClientAuthSubjectDN},
-			{"tls_client_auth_san_dns", c.TLSClientAuthSANDNS}, {"tls_client_auth_san_uri", c.TLSClientAuthSANURI},
-			{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail}} {
-			if kv[1] != "" {
-				fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
-			}
-		}
-		if len(c.JWKS) > 0 {
-			fmt.Fprintf(tw, "jwks\t%d bytes (see -o json)\n", len(c.JWKS))
-		}
-		if c.TLSClientCertificateBoundAccessTokens {
-			fmt.Fprintf(tw, "tls_client_certificate_bound_access_tokens\ttrue\n")
-		}
-		if c.TokenEndpointAudienceAllowed {
-			fmt.Fprintf(tw, "token_endpoint_audience_allowed\ttrue\n")
-		}
-		fmt.Fprintf(tw, "access_token_ttl\t%s\n", ttl(c.AccessTokenTTL))
-		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)
-		if c.IntrospectionAllowed || len(c.IntrospectionAudiences) > 0 {
-			fmt.Fprintf(tw, "introspection_audiences\t%s\n", dash(strings.Join(c.IntrospectionAudiences, " ")))
-		}
-		if c.ClientIDIssuedAt > 0 {
-			fmt.Fprintf(tw, "created\t%s\n", time.Unix(c.ClientIDIssuedAt, 0).UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
-	}
 }

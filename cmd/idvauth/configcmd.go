@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/devkit"
 	"github.com/idvauth/idvauth/authz/settings"
 )
@@ -116,10 +117,10 @@ func configCheck(cmd *cobra.Command, env lookupEnv) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(map[string]any{"ok": true, "settings": out})
 	}
-	tw := newTable(w)
+	tw := adminapi.NewTable(w)
 	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
 	for _, c := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, dash(c.Value), c.Source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, adminapi.Dash(c.Value), c.Source)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +32,7 @@ every token it signed has expired. rotate and retire are for emergencies.`,
 		Example: "  idvauth keys list\n  idvauth keys list -o json",
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
-			return show(a, keyTable)(a.api.ListKeys(a.ctx))
+			return show(a, adminapi.WriteKeyList)(a.api.ListKeys(a.ctx))
 		}),
 	}
 	rotate := &cobra.Command{
@@ -48,7 +46,7 @@ servers that have not seen it fetch the JWKS again when they meet its kid.`,
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
 			alg, _ := a.cmd.Flags().GetString("alg")
-			return show(a, keyTable)(a.api.RotateKeys(a.ctx, adminapi.RotateKeysRequest{Alg: alg}))
+			return show(a, adminapi.WriteKeyList)(a.api.RotateKeys(a.ctx, adminapi.RotateKeysRequest{Alg: alg}))
 		}),
 	}
 	rotate.Flags().String("alg", "", "rotate only this algorithm: ES256 or RS256")
@@ -72,7 +70,7 @@ and without --yes nothing is retired).`,
 			return confirm(cmd, action)
 		}, func(a *adminCall, args []string) error {
 			revoke, _ := a.cmd.Flags().GetBool("revoke-tokens")
-			return show(a, keyTable)(a.api.RetireKey(a.ctx, args[0], adminapi.RetireKeyRequest{RevokeTokens: revoke}))
+			return show(a, adminapi.WriteKeyList)(a.api.RetireKey(a.ctx, args[0], adminapi.RetireKeyRequest{RevokeTokens: revoke}))
 		}),
 	}
 	addYesFlag(retire)
@@ -84,16 +82,6 @@ and without --yes nothing is retired).`,
 	}
 	cmd.AddCommand(list, rotate, retire, newReencryptCmd(env))
 	return cmd
-}
-
-// keyTable prints a KeyList as a table, a key a line.
-func keyTable(w io.Writer, kl adminapi.KeyList) error {
-	tw := newTable(w)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED")
-	for _, k := range kl.Keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, dash(k.CreatedAt), dash(k.ActivatedAt), dash(k.RetiredAt))
-	}
-	return tw.Flush()
 }
 
 func newReencryptCmd(env lookupEnv) *cobra.Command {

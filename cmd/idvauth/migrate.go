@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // databaseURL resolves the database URL for the commands that need one.
@@ -138,7 +139,7 @@ Exit code: 0 when the schema is current, 3 when migrations are pending
 				}
 			}
 			err = d.print(map[string]any{"migrations": rows, "pending": pending}, func(w io.Writer) error {
-				tw := newTable(w)
+				tw := adminapi.NewTable(w)
 				fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
 				for _, m := range rows {
 					fmt.Fprintf(tw, "%d\t%s\t%t\n", m.Version, m.Name, m.Applied)

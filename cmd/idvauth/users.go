@@ -68,7 +68,7 @@ one, not the username or email) and keeps only an argon2id hash of it.`,
 			if in.Password, err = readPassword(a.cmd, in.Username, fromStdin); err != nil {
 				return err
 			}
-			return show(a, userTable)(a.api.CreateUser(a.ctx, in))
+			return show(a, adminapi.WriteUser)(a.api.CreateUser(a.ctx, in))
 		}),
 	}
 	cmd.Flags().String("username", "", "what the person types to sign in (stored lower-case)")
@@ -87,7 +87,7 @@ func usersListCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth users list\n  idvauth users list -o json",
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
-			return show(a, userListTable)(a.api.ListUsers(a.ctx))
+			return show(a, adminapi.WriteUserList)(a.api.ListUsers(a.ctx))
 		}),
 	}
 }
@@ -104,7 +104,7 @@ func usersGetCmd(env lookupEnv) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return show(a, userTable)(a.api.GetUser(a.ctx, id))
+			return show(a, adminapi.WriteUser)(a.api.GetUser(a.ctx, id))
 		}),
 	}
 }
@@ -156,8 +156,8 @@ of that client (or of every client) are revoked.`,
 				to = " to client " + client
 			}
 			return show(a, func(w io.Writer, cw adminapi.ConsentWithdrawal) error {
-				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s; revoked %d %s\n", cw.Withdrawn, plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to,
-					cw.TokensRevoked, plural(cw.TokensRevoked, "token", "tokens"))
+				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s; revoked %d %s\n", cw.Withdrawn, adminapi.Plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to,
+					cw.TokensRevoked, adminapi.Plural(cw.TokensRevoked, "token", "tokens"))
 				return err
 			})(a.api.WithdrawConsents(a.ctx, id, client))
 		}),
@@ -251,26 +251,4 @@ func readPassword(cmd *cobra.Command, username string, fromStdin bool) (string, 
 		return prompt.Password(cmd.Context(), fd, cmd.ErrOrStderr(), username)
 	}
 	return prompt.Line(in)
-}
-
-// userTable prints a person as a two-column table.
-func userTable(w io.Writer, u adminapi.UserJSON) error {
-	tw := newTable(w)
-	fmt.Fprintf(tw, "id\t%s\n", u.ID)
-	fmt.Fprintf(tw, "username\t%s\n", u.Username)
-	fmt.Fprintf(tw, "name\t%s\n", dash(u.Name))
-	fmt.Fprintf(tw, "email\t%s\n", dash(u.Email))
-	fmt.Fprintf(tw, "created\t%s\n", unixTime(u.CreatedAt))
-	fmt.Fprintf(tw, "updated\t%s\n", unixTime(u.UpdatedAt))
-	return tw.Flush()
-}
-
-// userListTable prints a UserList as a table, a person a line.
-func userListTable(w io.Writer, l adminapi.UserList) error {
-	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tUSERNAME\tNAME\tEMAIL\tCREATED")
-	for _, u := range l.Users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, dash(u.Name), dash(u.Email), unixTime(u.CreatedAt))
-	}
-	return tw.Flush()
 }
