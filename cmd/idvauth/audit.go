@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +61,7 @@ admin API returned it (the API's pages are followed and not shown).`,
 			return err
 		}, func(a *adminCall, _ []string) error {
 			if a.json {
-				return streamAudit(a, q, limit)
+				return a.api.WriteAuditLines(a.ctx, a.out, q, limit)
 			}
 			w := adminapi.NewAuditTable(a.out)
 			if _, err := a.api.ListAudit(a.ctx, q, limit, func(e adminapi.AuditEntryJSON, _ json.RawMessage) error { return w.Write(e) }); err != nil {
@@ -111,7 +108,12 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 		}, func(a *adminCall, _ []string) error {
 			page, _ := a.cmd.Flags().GetInt64("page")
 			from, _ := a.cmd.Flags().GetString("from")
-			total, err := verifyInParts(a, from, page)
+			var each func([]byte) error
+			if a.json {
+				var buf bytes.Buffer
+				each = func(raw []byte) error { return adminapi.WriteJSONLine(a.out, &buf, raw) }
+			}
+			total, err := a.api.VerifyAuditAll(a.ctx, from, page, each)
 			if err != nil {
 				return err
 			}
@@ -129,39 +131,6 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 	addOutputFlag(cmd)
 	cmd.Flags().Lookup("output").Usage = "output format: table or json (the admin API's answers, one JSON line per part)"
 	return cmd
-}
-
-// verifyInParts has the server verify the trail after from ("": from its
-// start) in parts of page entries, each from the head the one before
-// ended at, and adds the parts up. With -o json it prints each answer on a
-// line as it comes.
-func verifyInParts(a *adminCall, from string, page int64) (adminapi.AuditVerification, error) {
-	var total adminapi.AuditVerification
-	var buf bytes.Buffer
-	for next := from; ; {
-		v, raw, err := a.api.VerifyAudit(a.ctx, next, page)
-		if err != nil {
-			return total, err
-		}
-		if a.json {
-			if err := writeJSONLine(a.out, &buf, raw); err != nil {
-				return total, err
-			}
-		}
-		if total.FirstSeq == 0 {
-			total.FirstSeq = v.FirstSeq
-		}
-		total.OK, total.Complete, total.Entries = v.OK, v.Complete, total.Entries+v.Entries
-		total.LastSeq, total.LastHash, total.BrokenAt, total.Reason = v.LastSeq, v.LastHash, v.BrokenAt, v.Reason
-		if !v.OK || v.Complete {
-			return total, nil
-		}
-		n := fmt.Sprintf("%d:%s", v.LastSeq, v.LastHash)
-		if v.Entries == 0 || n == next {
-			return total, errors.New("the admin API's verification made no progress; is the server older than this command?")
-		}
-		next = n
-	}
 }
 
 func auditExportCmd(env lookupEnv) *cobra.Command {
@@ -183,10 +152,13 @@ removed.`,
 		}, func(a *adminCall, _ []string) error {
 			path, _ := a.cmd.Flags().GetString("output-file")
 			if path == "" {
-				return streamAudit(a, q, 0)
+				return a.api.WriteAuditLines(a.ctx, a.out, q, 0)
 			}
 			force, _ := a.cmd.Flags().GetBool("force")
-			n, err := exportToFile(a, q, path, force)
+			n, err := a.api.ExportAudit(a.ctx, q, path, force)
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s exists: choose another --output-file, or add --force to overwrite it", path)
+			}
 			if err != nil {
 				return err
 			}
@@ -252,75 +224,4 @@ func parseWhen(v string, now time.Time) (time.Time, error) {
 		return time.Time{}, errors.New("negative duration")
 	}
 	return now.Add(-d), nil
-}
-
-// streamAudit writes the entries of q as JSON lines to stdout. A call that
-// fails half-way leaves the lines already written (a stream is read as it
-// comes) and returns the error.
-func streamAudit(a *adminCall, q adminapi.AuditQuery, limit int) error {
-	w := bufio.NewWriter(a.out)
-	_, err := a.api.ListAudit(a.ctx, q, limit, jsonLine(w))
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
-	return err
-}
-
-// jsonLine writes each entry, as the admin API sent it, on a line of w.
-func jsonLine(w io.Writer) func(adminapi.AuditEntryJSON, json.RawMessage) error {
-	var buf bytes.Buffer
-	return func(_ adminapi.AuditEntryJSON, raw json.RawMessage) error { return writeJSONLine(w, &buf, raw) }
-}
-
-// writeJSONLine writes raw, compacted, on a line of w, through buf.
-func writeJSONLine(w io.Writer, buf *bytes.Buffer, raw []byte) error {
-	buf.Reset()
-	if err := json.Compact(buf, raw); err != nil {
-		return fmt.Errorf("unexpected admin API answer: %w", err)
-	}
-	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
-	return err
-}
-
-// exportToFile writes the entries of q as JSON lines to a new file at path
-// (readable by its owner only), or over an existing one if force. A
-// failed export leaves no file behind.
-func exportToFile(a *adminCall, q adminapi.AuditQuery, path string, force bool) (n int, err error) {
-	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flag, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return 0, fmt.Errorf("%s exists: choose another --output-file, or add --force to overwrite it", path)
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			if rerr := os.Remove(path); rerr == nil {
-				err = fmt.Errorf("%w (the partial export %s was removed)", err, path)
-			}
-		}
-	}()
-	if force {
-		// An existing file keeps its mode through O_TRUNC.
-		if err := f.Chmod(0o600); err != nil {
-			return 0, err
-		}
-	}
-	w := bufio.NewWriter(f)
-	if n, err = a.api.ListAudit(a.ctx, q, 0, jsonLine(w)); err != nil {
-		return n, err
-	}
-	if err := w.Flush(); err != nil {
-		return n, err
-	}
-	if err := f.Sync(); err != nil {
-		return n, err
-	}
-	return n, f.Close()
 }
