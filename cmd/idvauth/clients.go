@@ -99,7 +99,7 @@ func clientsGetCmd(env lookupEnv) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
 			c, raw, err := a.api.GetClient(a.ctx, args[0])
-			return show(a, adminapi.ClientWriter(false))(c, raw, named(err, "client", args[0]))
+			return show(a, adminapi.ClientWriter(false))(c, raw, adminapi.Named(err, "client", args[0]))
 		}),
 	}
 }
@@ -141,7 +141,7 @@ and without --yes nothing is deleted).`,
 		Example: "  idvauth clients delete demo-service\n  idvauth clients delete demo-service --yes -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete client " + args[0] }), func(a *adminCall, args []string) error {
-			return showDeleted(a, named(a.api.DeleteClient(a.ctx, args[0]), "client", args[0]), args[0], "client "+args[0]+" deleted")
+			return showDeleted(a, adminapi.Named(a.api.DeleteClient(a.ctx, args[0]), "client", args[0]), args[0], "client "+args[0]+" deleted")
 		}),
 	}
 	addYesFlag(cmd)

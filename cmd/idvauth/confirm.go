@@ -1,14 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/prompt"
 )
 
@@ -44,34 +41,4 @@ func confirm(cmd *cobra.Command, action string) error {
 		return err
 	}
 	return fmt.Errorf("%s: not confirmed; nothing was changed", action)
-}
-
-// named makes a 404 of the admin API name what was not found: "no user
-// "ada"" rather than only "No such resource.".
-func named(err error, kind, id string) error {
-	var ae *adminapi.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-		return fmt.Errorf("no %s %q: %w", kind, id, err)
-	}
-	return err
-}
-
-// userID returns the ID of the person that arg names: an ID, or else a
-// username (case-insensitive, as usernames are stored lower-case).
-func userID(a *adminCall, arg string) (string, error) {
-	_, _, err := a.api.GetUser(a.ctx, arg)
-	var ae *adminapi.Error
-	if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
-		return arg, err
-	}
-	l, _, lerr := a.api.ListUsers(a.ctx)
-	if lerr != nil {
-		return "", lerr
-	}
-	for _, u := range l.Users {
-		if strings.EqualFold(u.Username, arg) {
-			return u.ID, nil
-		}
-	}
-	return "", fmt.Errorf("no user with ID or username %q: %w", arg, err)
 }

@@ -100,7 +100,7 @@ func usersGetCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth users get ada\n  idvauth users get u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			id, err := userID(a, args[0])
+			id, err := a.api.UserID(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -122,11 +122,11 @@ and without --yes nothing is deleted).`,
 		Example: "  idvauth users delete ada\n  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete user " + args[0] }), func(a *adminCall, args []string) error {
-			id, err := userID(a, args[0])
+			id, err := a.api.UserID(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
-			return showDeleted(a, named(a.api.DeleteUser(a.ctx, id), "user", id), id, "deleted user "+id)
+			return showDeleted(a, adminapi.Named(a.api.DeleteUser(a.ctx, id), "user", id), id, "deleted user "+id)
 		}),
 	}
 	addYesFlag(cmd)
@@ -146,7 +146,7 @@ of that client (or of every client) are revoked.`,
   idvauth users withdraw-consents u_3mJr7AoUXx2Wqd9KvYg5Tw --client kyc-web -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			id, err := userID(a, args[0])
+			id, err := a.api.UserID(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -185,7 +185,7 @@ and without --yes nothing is erased).`,
 		RunE: adminRunE(env, confirmCheck(func(args []string) string {
 			return "erase user " + args[0] + " and everything held about them"
 		}), func(a *adminCall, args []string) error {
-			id, err := userID(a, args[0])
+			id, err := a.api.UserID(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -217,7 +217,7 @@ It holds personal data: write it somewhere only the person and you can read.`,
   (umask 077; idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json)`,
 		Args: cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			id, err := userID(a, args[0])
+			id, err := a.api.UserID(a.ctx, args[0])
 			if err != nil {
 				return err
 			}
