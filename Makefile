@@ -3,7 +3,8 @@
 # build time.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
-LDFLAGS := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildTime=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+PKG     := github.com/idvauth/idvauth/authz/buildinfo
+LDFLAGS := -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Time=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 .PHONY: build test
 build:

@@ -18,15 +18,6 @@ import (
 // This file holds `idvauth config check` and the example config file,
 // both made from allSettings so that they cannot drift from serve.
 
-// serveSettings are the settings serve has flags for, in its order.
-func serveSettings() []setting {
-	return []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
-		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
-		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
-		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
-		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound}
-}
-
 // secretSettings are shown as [REDACTED] by config check.
 var secretSettings = map[string]bool{sSecrets.env: true, sAdminToken.env: true, sMetricsToken.env: true}
 
@@ -57,10 +48,8 @@ code is 1 on any problem, with the problem on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return configCheck(cmd, env) },
 	}
-	check.Flags().Bool("dev", false, "check as serve --dev would (credentials may be generated, in-memory storage)")
-	for _, s := range serveSettings() {
-		addFlag(check, s)
-	}
+	// serve's own flags, --dev among them, so that the two cannot differ.
+	check.Flags().AddFlagSet(newServeCmd(env).Flags())
 	addLocalOutputFlag(check)
 	cmd.AddCommand(check)
 	return cmd

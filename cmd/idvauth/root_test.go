@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz/buildinfo"
 )
 
 // allCommands returns cmd and every command below it.
@@ -94,30 +96,30 @@ func TestVersion(t *testing.T) {
 	if !regexp.MustCompile(`^idvauth \S+ \((commit [0-9a-f]{12}\S*( of \S+)?, )?(built \S+, )?go\S+\)\n$`).MatchString(out) {
 		t.Errorf("idvauth version = %q, want \"idvauth VERSION ([commit C, ][built T, ]goX.Y.Z)\\n\"", out)
 	}
-	if v := version(); v == "" || !strings.Contains(out, " "+v+" ") {
-		t.Errorf("idvauth version = %q, want it to show version() = %q", out, v)
+	if v := buildinfo.Read().Version; v == "" || !strings.Contains(out, " "+v+" ") {
+		t.Errorf("idvauth version = %q, want it to show buildinfo.Read().Version = %q", out, v)
 	}
 	if code, _, errOut := cli(t, nil, "version", "extra"); code != exitUsage || !strings.Contains(errOut, `unknown command "extra"`) {
 		t.Errorf("idvauth version extra = exit %d, stderr %q; want 2 and unknown command", code, errOut)
 	}
-	var v versionInfo
+	var v buildinfo.Info
 	decodeJSON(t, "version -o json", mustCLI(t, nil, "version", "-o", "json"), &v)
-	if v.Version != version() || !strings.HasPrefix(v.Go, "go") {
-		t.Errorf("version -o json = %+v, want version %q and the Go version", v, version())
+	if v.Version != buildinfo.Read().Version || !strings.HasPrefix(v.Go, "go") {
+		t.Errorf("version -o json = %+v, want version %q and the Go version", v, buildinfo.Read().Version)
 	}
 }
 
 func TestVersionLinkTime(t *testing.T) {
 	// Not parallel: it sets the package variables that -ldflags -X sets.
-	oldV, oldC, oldT := buildVersion, buildCommit, buildTime
-	buildVersion, buildCommit, buildTime = "v1.2.3", "0123456789abcdef0123456789abcdef01234567", "2026-12-03T12:00:00Z"
-	t.Cleanup(func() { buildVersion, buildCommit, buildTime = oldV, oldC, oldT })
+	oldV, oldC, oldT := buildinfo.Version, buildinfo.Commit, buildinfo.Time
+	buildinfo.Version, buildinfo.Commit, buildinfo.Time = "v1.2.3", "0123456789abcdef0123456789abcdef01234567", "2026-12-03T12:00:00Z"
+	t.Cleanup(func() { buildinfo.Version, buildinfo.Commit, buildinfo.Time = oldV, oldC, oldT })
 	if _, out, _ := cli(t, nil, "version"); !strings.HasPrefix(out, "idvauth v1.2.3 (commit 0123456789ab") || !strings.Contains(out, "built 2026-12-03T12:00:00Z") {
 		t.Errorf("idvauth version with link-time values = %q, want version, commit and build time shown", out)
 	}
-	var v versionInfo
+	var v buildinfo.Info
 	decodeJSON(t, "version -o json", mustCLI(t, nil, "version", "-o", "json"), &v)
-	if v.Version != "v1.2.3" || v.Commit != buildCommit || v.BuildTime != buildTime {
+	if v.Version != "v1.2.3" || v.Commit != buildinfo.Commit || v.BuildTime != buildinfo.Time {
 		t.Errorf("version -o json = %+v, want the link-time values", v)
 	}
 }

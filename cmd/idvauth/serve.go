@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/buildinfo"
 	"github.com/idvauth/idvauth/authz/devkit"
 )
 
@@ -403,7 +404,7 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 			TLSCertFile: sc.authz.TLSCertFile, TLSClientCAFile: sc.authz.TLSClientCAFile, Persistent: sc.authz.DatabaseURL != "",
 			AdminToken: sc.authz.AdminToken, GeneratedAdminToken: sc.generatedAdminToken, AllowRemote: sc.devAllowRemote, Demo: demo}.Write(cmd.OutOrStdout())
 	}
-	log.Info("idvauth serving", zap.String("version", version()), zap.String("issuer", sc.authz.Issuer),
+	log.Info("idvauth serving", zap.String("version", buildinfo.Read().Version), zap.String("issuer", sc.authz.Issuer),
 		zap.String("public_addr", public.Addr().String()), zap.String("admin_addr", admin.Addr().String()), zap.Bool("dev", sc.dev))
 	if err := srv.Serve(ctx, public, admin); err != nil && !errors.Is(err, context.Canceled) {
 		return err
