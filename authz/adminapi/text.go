@@ -247,3 +247,32 @@ func (t *AuditTable) Write(e AuditEntryJSON) error {
 
 // Flush writes out the table.
 func (t *AuditTable) Flush() error { return t.tw.Flush() }
+
+// WriteAPIKey prints a key, with the key itself (and the note that it is
+// shown once) when the answer holds it.
+func WriteAPIKey(w io.Writer, k APIKeyJSON) error {
+	tw := NewTable(w)
+	fmt.Fprintf(tw, "id\t%s\n", k.ID)
+	if k.Key != "" {
+		fmt.Fprintf(tw, "key\t%s\t(shown once: store it now)\n", k.Key)
+	}
+	fmt.Fprintf(tw, "client_id\t%s\nname\t%s\nscope\t%s\n", k.ClientID, k.Name, Dash(k.Scope))
+	fmt.Fprintf(tw, "audience\t%s\nnetworks\t%s\n", Dash(strings.Join(k.Audience, " ")), Dash(strings.Join(k.Networks, " ")))
+	fmt.Fprintf(tw, "created_at\t%s\nexpires_at\t%s\n", k.CreatedAt.Format(time.RFC3339), k.ExpiresAt.Format(time.RFC3339))
+	return tw.Flush()
+}
+
+// WriteAPIKeyList prints keys a line each.
+func WriteAPIKeyList(w io.Writer, l APIKeyList) error {
+	tw := NewTable(w)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tNETWORKS\tCREATED\tEXPIRES\tLAST_USED\tREPLACED_BY")
+	for _, k := range l.APIKeys {
+		last := "-"
+		if k.LastUsedAt != nil {
+			last = k.LastUsedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, Dash(k.Scope), Dash(strings.Join(k.Networks, ",")),
+			k.CreatedAt.Format(time.RFC3339), k.ExpiresAt.Format(time.RFC3339), last, Dash(k.ReplacedBy))
+	}
+	return tw.Flush()
+}

@@ -17,14 +17,17 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/jwks"
 	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
+	"github.com/idvauth/idvauth/authz/tracing"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -85,9 +88,14 @@ type Config struct {
 	// OnLimited, if set, is called for each request refused by a limit
 	// ("client" or "cooloff").
 	OnLimited func(r *http.Request, limit string)
+	// APIKeys checks API keys sent at the token endpoint in place of a
+	// client's credentials; nil: API keys are refused.
+	APIKeys *apikeys.Checker
 	// Outbound says which internal addresses a client's jwks_uri may
 	// reach; the zero value: none.
 	Outbound outbound.Policy
+	// Tracer, if set, traces jwks_uri fetches.
+	Tracer trace.Tracer
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives debug reasons of failures; zap.NewNop if nil.
@@ -137,7 +145,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if err := json.Unmarshal([]byte(dummyKeysJSON), &dummy); err != nil {
 		return nil, fmt.Errorf("clientauth: dummy keys: %w", err)
 	}
-	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound),
+	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound, func(rt http.RoundTripper) http.RoundTripper { return tracing.Transport(cfg.Tracer, rt) }),
 		compare: compareSecret, verifyAssertion: (*parsedAssertion).verify, dummyKeys: &dummy}, nil
 }
 

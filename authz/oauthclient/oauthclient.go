@@ -345,3 +345,43 @@ func sortedClaimKeys(m map[string]any) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// WriteToken prints a token response to w: the access token alone, or,
+// with decode, its header and claims (signature checked with Verify)
+// instead; with asJSON the response as sent, with "header" and "claims"
+// added under decode.
+func (c *Client) WriteToken(ctx context.Context, w io.Writer, raw []byte, token string, decode, asJSON bool) error {
+	if decode {
+		header, claims, err := c.Verify(ctx, token)
+		if err != nil {
+			return err
+		}
+		if !asJSON {
+			_, err := fmt.Fprintf(w, "header\n%s\nclaims\n%s\n", indentJSON(header), indentJSON(claims))
+			return err
+		}
+		var resp map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &resp); err != nil {
+			return fmt.Errorf("token response: %w", err)
+		}
+		resp["header"], resp["claims"] = header, claims
+		if raw, err = json.Marshal(resp); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		_, err := fmt.Fprintf(w, "%s\n", bytes.TrimSpace(raw))
+		return err
+	}
+	_, err := fmt.Fprintln(w, token)
+	return err
+}
+
+// indentJSON is b indented for a person to read.
+func indentJSON(b []byte) string {
+	var out bytes.Buffer
+	if json.Indent(&out, b, "", "  ") != nil {
+		return string(b)
+	}
+	return out.String()
+}

@@ -121,3 +121,17 @@ func Confirm(r io.Reader, w io.Writer, question string) (bool, error) {
 	}
 	return false, nil
 }
+
+// ReadPassword returns the new user's password: the first line of stdin
+// when asked to or when stdin is not a terminal, otherwise typed twice at
+// a prompt on stderr without echo.
+func ReadPassword(ctx context.Context, in io.Reader, w io.Writer, username string, fromStdin bool) (string, error) {
+	fd, tty := Terminal(in)
+	switch {
+	case fromStdin && tty:
+		return "", errors.New("--password-stdin: stdin is a terminal; pipe the password in, or leave out --password-stdin to be prompted")
+	case tty:
+		return Password(ctx, fd, w, username)
+	}
+	return Line(in)
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/netip"
 	"os"
 	"reflect"
@@ -31,6 +30,7 @@ type fileConfig struct {
 	AdminURL          string           `yaml:"admin_url"`
 	AccessTokenTTL    string           `yaml:"access_token_ttl"`
 	MaxAccessTokenTTL string           `yaml:"max_access_token_ttl"`
+	MaxAPIKeyTTL      string           `yaml:"max_api_key_ttl"`
 	DefaultAudience   string           `yaml:"default_audience"`
 	AccessTokenAlg    string           `yaml:"access_token_alg"`
 	JWKSMaxAge        string           `yaml:"jwks_max_age"`
@@ -62,6 +62,9 @@ type fileConfig struct {
 	Audit                   string `yaml:"audit"`
 	AuditRetention          string `yaml:"audit_retention"`
 	AuditCommit             string `yaml:"audit_commit"`
+	AuditSink               string `yaml:"audit_sink"`
+	AuditSinkToken          string `yaml:"audit_sink_token"`
+	AuditSinkCA             string `yaml:"audit_sink_ca"`
 	RateTokenPerClient      string `yaml:"rate_limit_token_per_client"`
 	RateIntrospectPerClient string `yaml:"rate_limit_introspect_per_client"`
 	RatePerIP               string `yaml:"rate_limit_per_ip"`
@@ -101,6 +104,8 @@ var (
 		settings.DefaultAccessTokenTTL.String(), "access token lifetime"}
 	sMaxAccessTTL = setting{"max-access-token-ttl", "IDVAUTH_MAX_ACCESS_TOKEN_TTL", func(f *fileConfig) string { return f.MaxAccessTokenTTL },
 		settings.DefaultMaxAccessTokenTTL.String(), "longest access_token_ttl a client may have"}
+	sMaxAPIKeyTTL = setting{"max-api-key-ttl", "IDVAUTH_MAX_API_KEY_TTL", func(f *fileConfig) string { return f.MaxAPIKeyTTL },
+		settings.DefaultMaxAPIKeyTTL.String(), "longest lifetime of an API key"}
 	sDefaultAudience = setting{"default-audience", "IDVAUTH_DEFAULT_AUDIENCE", func(f *fileConfig) string { return f.DefaultAudience },
 		settings.DefaultAudience, "aud of tokens for clients that register no audience"}
 	sAccessAlg = setting{"access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG", func(f *fileConfig) string { return f.AccessTokenAlg },
@@ -159,6 +164,12 @@ var (
 		"durable", "when a request's audit entry counts as written: durable (flushed to disk by PostgreSQL) or fast (committed; survives a crash of idvauth, not of PostgreSQL)"}
 	sAuditRetention = setting{"audit-retention", "IDVAUTH_AUDIT_RETENTION", func(f *fileConfig) string { return f.AuditRetention },
 		"0", "how long audit entries are kept, e.g. 2160h; older ones are dropped behind a checkpoint by the janitor (0: keep everything)"}
+	sAuditSink = setting{"audit-sink", "IDVAUTH_AUDIT_SINK", func(f *fileConfig) string { return f.AuditSink },
+		"", "ship the audit trail off the host: https://host/path (JSON lines) or syslog+tls://host:port (default: not shipped)"}
+	sAuditSinkToken = setting{"audit-sink-token", "IDVAUTH_AUDIT_SINK_TOKEN", func(f *fileConfig) string { return f.AuditSinkToken },
+		"", "bearer token for an https audit sink (prefer the env variable: flags show in ps)"}
+	sAuditSinkCA = setting{"audit-sink-ca", "IDVAUTH_AUDIT_SINK_CA", func(f *fileConfig) string { return f.AuditSinkCA },
+		"", "PEM file of the CAs the audit sink's certificate chains to (default: the system's)"}
 	sRateToken = setting{"rate-limit-token-per-client", "IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT", func(f *fileConfig) string { return f.RateTokenPerClient },
 		fmt.Sprint(settings.DefaultRateTokenPerClient), "token and revocation requests per second per client (0 or off: no limit)"}
 	sRateIntrospect = setting{"rate-limit-introspect-per-client", "IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT", func(f *fileConfig) string { return f.RateIntrospectPerClient },
@@ -191,12 +202,13 @@ var allSettings = []setting{
 	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 	sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 	sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sMetricsToken,
+	sMaxAPIKeyTTL, sAuditSink, sAuditSinkToken, sAuditSinkCA,
 }
 
 // addFlag registers the setting's flag on cmd.
 func addFlag(cmd *cobra.Command, s setting) {
 	if s.flag != "" {
-		v := &settingValue{v: s.def, typ: flagType(s)}
+		v := &settingValue{v: s.def, typ: settings.FlagKind(s.flag, s.def)}
 		cmd.Flags().Var(v, s.flag, s.usage+" (env "+s.env+")")
 		cmd.Flags().Lookup(s.flag).DefValue = s.def
 	}
@@ -209,33 +221,6 @@ type settingValue struct{ v, typ string }
 func (f *settingValue) String() string     { return f.v }
 func (f *settingValue) Set(v string) error { f.v = v; return nil }
 func (f *settingValue) Type() string       { return f.typ }
-
-// flagType is the kind of value s takes, for --help.
-func flagType(s setting) string {
-	switch {
-	case strings.HasPrefix(s.flag, "rate-limit-"):
-		return "rate"
-	case s.flag == "audit-retention":
-		return "duration"
-	case s.flag == "audit":
-		return "on|off"
-	case strings.HasSuffix(s.flag, "-addr"):
-		return "host:port"
-	case s.flag == "trusted-proxies" || s.flag == "allow-private-outbound":
-		return "cidrs"
-	case s.flag == "tls-cert" || s.flag == "tls-key" || s.flag == "tls-client-ca":
-		return "file"
-	case s.flag == "issuer" || strings.HasSuffix(s.flag, "-url"):
-		return "url"
-	}
-	if _, err := strconv.ParseUint(s.def, 10, 64); err == nil {
-		return "int"
-	}
-	if _, err := time.ParseDuration(s.def); err == nil {
-		return "duration"
-	}
-	return "string"
-}
 
 // resolver resolves settings in the order flag, env, file, default.
 type resolver struct {
@@ -345,6 +330,12 @@ func (r *resolver) get(s setting) (string, bool) {
 	return s.def, false
 }
 
+// value is the setting's value, set or defaulted.
+func (r *resolver) value(s setting) string {
+	v, _ := r.get(s)
+	return v
+}
+
 // uint parses a non-negative integer setting of at most bits bits.
 func (r *resolver) uint(s setting, bits int) (uint64, error) {
 	v, _ := r.get(s)
@@ -358,38 +349,19 @@ func (r *resolver) uint(s setting, bits int) (uint64, error) {
 // prefixes parses a comma-separated list of IP addresses and CIDR ranges.
 func (r *resolver) prefixes(s setting) ([]netip.Prefix, error) {
 	v, _ := r.get(s)
-	var out []netip.Prefix
-	for _, f := range strings.Split(v, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			a, aerr := netip.ParseAddr(f)
-			if aerr != nil {
-				return nil, fmt.Errorf("%s: %q is neither an IP address nor a CIDR range (examples: 10.0.0.7, 10.0.0.0/8, fd00::/8)", r.where(s), f)
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		out = append(out, p.Masked())
+	out, bad := settings.ParsePrefixes(v)
+	if bad != "" {
+		return nil, fmt.Errorf("%s: %q is neither an IP address nor a CIDR range (examples: 10.0.0.7, 10.0.0.0/8, fd00::/8)", r.where(s), bad)
 	}
 	return out, nil
 }
 
-// rate parses a rate limit in requests per second: a decimal number, with
-// "0" or "off" for no limit (a negative value in authz.RateLimits).
+// rate parses a rate limit in requests per second (see settings.ParseRate).
 func (r *resolver) rate(s setting) (float64, error) {
 	v, _ := r.get(s)
-	if strings.EqualFold(strings.TrimSpace(v), "off") {
-		return -1, nil
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+	f, ok := settings.ParseRate(v)
+	if !ok {
 		return 0, fmt.Errorf("%s: %q is not a rate in requests per second (examples: 50, 0.5, off)", r.where(s), v)
-	}
-	if f == 0 {
-		return -1, nil
 	}
 	return f, nil
 }
@@ -397,13 +369,11 @@ func (r *resolver) rate(s setting) (float64, error) {
 // onOff parses an on/off setting (true and false are taken too).
 func (r *resolver) onOff(s setting) (bool, error) {
 	v, _ := r.get(s)
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "on", "true":
-		return true, nil
-	case "off", "false":
-		return false, nil
+	on, ok := settings.ParseOnOff(v)
+	if !ok {
+		return false, fmt.Errorf("%s: %q is neither on nor off (example: %s=off)", r.where(s), v, s.env)
 	}
-	return false, fmt.Errorf("%s: %q is neither on nor off (example: %s=off)", r.where(s), v, s.env)
+	return on, nil
 }
 
 func (r *resolver) duration(s setting) (time.Duration, error) {

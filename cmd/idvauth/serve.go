@@ -22,6 +22,7 @@ import (
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/buildinfo"
 	"github.com/idvauth/idvauth/authz/devkit"
+	"github.com/idvauth/idvauth/authz/tracing"
 )
 
 func newServeCmd(env lookupEnv) *cobra.Command {
@@ -68,10 +69,10 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
-		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
+		sAudit, sAuditCommit, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
 		addFlag(cmd, s)
 	}
@@ -113,10 +114,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	}
 	a := &sc.authz
 	a.Issuer, sc.issuerSet = r.get(sIssuer)
-	// Normalised once, here, so that the banner and the logs show the
-	// issuer that tokens carry (settings drops the same slash).
-	a.Issuer = strings.TrimSuffix(a.Issuer, "/")
-	a.DatabaseURL, _ = r.get(sDatabaseURL)
+	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.value(sDatabaseURL) // the issuer once, as tokens carry it
 	a.DefaultAudience, _ = r.get(sDefaultAudience)
 	a.AccessTokenAlg, _ = r.get(sAccessAlg)
 	a.Scopes = r.file.Scopes
@@ -124,6 +122,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, err
 	}
 	if a.MaxAccessTokenTTL, err = r.duration(sMaxAccessTTL); err != nil {
+		return sc, err
+	}
+	if a.MaxAPIKeyTTL, err = r.duration(sMaxAPIKeyTTL); err != nil {
 		return sc, err
 	}
 	if a.JWKSMaxAge, err = r.duration(sJWKSMaxAge); err != nil {
@@ -299,6 +300,9 @@ func loadAuditSettings(r *resolver, a *authz.Config) error {
 	default:
 		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", r.where(sAuditCommit), v, sAuditCommit.env)
 	}
+	a.AuditSink, _ = r.get(sAuditSink)
+	a.AuditSinkToken, _ = r.get(sAuditSinkToken)
+	a.AuditSinkCA, _ = r.get(sAuditSinkCA)
 	v, _ := r.get(sAuditRetention)
 	d, err := parseDays(v)
 	if err != nil || d < 0 {
@@ -374,6 +378,20 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 			sc.authz.Issuer = "https://" + strings.TrimPrefix(sc.authz.Issuer, "http://")
 		}
 	}
+	getenv := func(k string) string { v, _ := env(k); return v }
+	if tracing.Enabled(getenv) {
+		tp, shutdown, err := tracing.FromEnv(ctx, buildinfo.Read().Version, getenv)
+		if err != nil {
+			return fmt.Errorf("tracing (OTEL_EXPORTER_OTLP_*): %w", err)
+		}
+		sc.authz.TracerProvider = tp
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(sctx)
+		}()
+		log.Info("tracing on: spans go to the OTLP endpoint of the OTEL_EXPORTER_OTLP_* variables")
+	}
 	srv, err := authz.New(ctx, sc.authz)
 	if err != nil {
 		if public != nil {
@@ -400,9 +418,7 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 			admin.Close()
 			return fmt.Errorf("seed demo clients: %w", err)
 		}
-		devkit.Banner{Issuer: sc.authz.Issuer, PublicAddr: public.Addr().String(), AdminAddr: admin.Addr().String(),
-			TLSCertFile: sc.authz.TLSCertFile, TLSClientCAFile: sc.authz.TLSClientCAFile, Persistent: sc.authz.DatabaseURL != "",
-			AdminToken: sc.authz.AdminToken, GeneratedAdminToken: sc.generatedAdminToken, AllowRemote: sc.devAllowRemote, Demo: demo}.Write(cmd.OutOrStdout())
+		sc.banner(demo, public.Addr(), admin.Addr()).Write(cmd.OutOrStdout())
 	}
 	log.Info("idvauth serving", zap.String("version", buildinfo.Read().Version), zap.String("issuer", sc.authz.Issuer),
 		zap.String("public_addr", public.Addr().String()), zap.String("admin_addr", admin.Addr().String()), zap.Bool("dev", sc.dev))
@@ -411,6 +427,13 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	}
 	log.Info("idvauth stopped")
 	return nil
+}
+
+// banner is the --dev banner of the listeners at public and admin.
+func (sc serveConfig) banner(demo authz.DemoClients, public, admin net.Addr) devkit.Banner {
+	return devkit.Banner{Issuer: sc.authz.Issuer, PublicAddr: public.String(), AdminAddr: admin.String(),
+		TLSCertFile: sc.authz.TLSCertFile, TLSClientCAFile: sc.authz.TLSClientCAFile, Persistent: sc.authz.DatabaseURL != "",
+		AdminToken: sc.authz.AdminToken, GeneratedAdminToken: sc.generatedAdminToken, AllowRemote: sc.devAllowRemote, Demo: demo}
 }
 
 // secretList is IDVAUTH_SECRETS split at commas, blanks dropped.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -140,11 +139,8 @@ the server's JWKS; -o json prints the token response as the server sent it
 			if err != nil {
 				return err
 			}
-			var resp map[string]json.RawMessage
-			if err := json.Unmarshal(raw, &resp); err != nil {
-				return fmt.Errorf("token response: %w", err)
-			}
-			return printToken(cmd, c, asJSON, raw, resp, token)
+			decode, _ := cmd.Flags().GetBool("decode")
+			return c.WriteToken(cmd.Context(), cmd.OutOrStdout(), raw, token, decode, asJSON)
 		},
 	}
 	addClientAuthFlags(cmd)
@@ -152,43 +148,6 @@ the server's JWKS; -o json prints the token response as the server sent it
 	cmd.Flags().Bool("decode", false, "print the token's header and claims (signature checked against the JWKS) instead of the token")
 	addLocalOutputFlag(cmd)
 	return cmd
-}
-
-// printToken prints the token (text) or the response (-o json), decoded
-// under --decode.
-func printToken(cmd *cobra.Command, c *oauthclient.Client, asJSON bool, raw []byte, resp map[string]json.RawMessage, token string) error {
-	w := cmd.OutOrStdout()
-	if decode, _ := cmd.Flags().GetBool("decode"); decode {
-		header, claims, err := c.Verify(cmd.Context(), token)
-		if err != nil {
-			return err
-		}
-		if !asJSON {
-			fmt.Fprintf(w, "header\n%s\nclaims\n%s\n", indentJSON(header), indentJSON(claims))
-			return nil
-		}
-		resp["header"], resp["claims"] = header, claims
-		out, err := json.Marshal(resp)
-		if err != nil {
-			return err
-		}
-		raw = out
-	}
-	if asJSON {
-		_, err := fmt.Fprintf(w, "%s\n", bytes.TrimSpace(raw))
-		return err
-	}
-	_, err := fmt.Fprintln(w, token)
-	return err
-}
-
-// indentJSON is b indented for a person to read.
-func indentJSON(b []byte) string {
-	var out bytes.Buffer
-	if json.Indent(&out, b, "", "  ") != nil {
-		return string(b)
-	}
-	return out.String()
 }
 
 func newIntrospectCmd(env lookupEnv) *cobra.Command {

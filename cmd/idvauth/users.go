@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -65,7 +64,7 @@ one, not the username or email) and keeps only an argon2id hash of it.`,
 			in.Email, _ = f.GetString("email")
 			fromStdin, _ := f.GetBool("password-stdin")
 			var err error
-			if in.Password, err = readPassword(a.cmd, in.Username, fromStdin); err != nil {
+			if in.Password, err = prompt.ReadPassword(a.ctx, a.cmd.InOrStdin(), a.cmd.ErrOrStderr(), in.Username, fromStdin); err != nil {
 				return err
 			}
 			return show(a, adminapi.WriteUser)(a.api.CreateUser(a.ctx, in))
@@ -236,19 +235,4 @@ It holds personal data: write it somewhere only the person and you can read.`,
 			return err
 		}),
 	}
-}
-
-// readPassword returns the new user's password: the first line of stdin
-// when asked to or when stdin is not a terminal, otherwise typed twice at
-// a prompt on stderr without echo.
-func readPassword(cmd *cobra.Command, username string, fromStdin bool) (string, error) {
-	in := cmd.InOrStdin()
-	fd, tty := prompt.Terminal(in)
-	switch {
-	case fromStdin && tty:
-		return "", errors.New("--password-stdin: stdin is a terminal; pipe the password in, or leave out --password-stdin to be prompted")
-	case tty:
-		return prompt.Password(cmd.Context(), fd, cmd.ErrOrStderr(), username)
-	}
-	return prompt.Line(in)
 }

@@ -29,8 +29,10 @@ type Store struct {
 	tokenStore
 	userStore
 	failureStore
+	apiKeyStore
 	keyStore
 	auditStore
+	auditShipStore
 
 	pool *pgxpool.Pool
 	// tokenPool stores new tokens with synchronous_commit off: a token
@@ -76,6 +78,9 @@ type Config struct {
 	// last moments' may be lost if PostgreSQL itself crashes. The default
 	// waits for the flush.
 	AuditFastCommit bool
+	// Tracer, if set, traces every statement (a pgx.QueryTracer, and a
+	// pgx.BatchTracer too if it is one).
+	Tracer pgx.QueryTracer
 }
 
 // DefaultClientCacheTTL is the longest a cached client lives.
@@ -102,6 +107,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	if cfg.Tracer != nil {
+		pc.ConnConfig.Tracer = cfg.Tracer
+	}
 	tc := pc.Copy()
 	tc.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -120,14 +128,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		auditPool = tokenPool
 	}
 	s := &Store{
-		clientStore:  clientStore{pool: pool},
-		tokenStore:   tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
-		userStore:    userStore{pool},
-		failureStore: failureStore{pool},
-		keyStore:     keyStore{pool},
-		auditStore:   auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},
-		pool:         pool,
-		tokenPool:    tokenPool,
+		clientStore:    clientStore{pool: pool},
+		tokenStore:     tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
+		userStore:      userStore{pool},
+		failureStore:   failureStore{pool},
+		apiKeyStore:    apiKeyStore{pool},
+		auditShipStore: auditShipStore{pool},
+		keyStore:       keyStore{pool},
+		auditStore:     auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},
+		pool:           pool,
+		tokenPool:      tokenPool,
 	}
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()
