@@ -190,8 +190,9 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("client credentials: %v", err)
 		}
-		if tok.TokenType != "bearer" && tok.TokenType != "Bearer" {
-			t.Errorf("token_type = %q, want bearer", tok.TokenType)
+		// As in introspection answers: one spelling (fosite writes "bearer").
+		if tok.TokenType != "Bearer" {
+			t.Errorf("token_type = %q, want Bearer", tok.TokenType)
 		}
 		if got := tok.Extra("scope"); got != "identity.verify" {
 			t.Errorf("scope in token response = %v, want identity.verify", got)

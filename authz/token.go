@@ -90,6 +90,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
+	// fosite writes "bearer"; introspection and RFC 6750 say "Bearer".
+	resp.SetTokenType("Bearer")
 	if sess, ok := ar.GetSession().(*session); ok && sess.DPoPJKT != "" {
 		resp.SetTokenType(dpop.TokenType)
 	}

@@ -54,7 +54,6 @@ type Store interface {
 	SaveConsent(ctx context.Context, c storage.Consent) error
 	ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (bool, int, time.Time, error)
 	ReleaseAttempt(ctx context.Context, key string, now time.Time) error
-	ClearFailures(ctx context.Context, key string) error
 }
 
 // Provider is the part of fosite the authorization endpoint uses.

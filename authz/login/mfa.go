@@ -262,9 +262,10 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), "That code is not correct, or was used already.")
 		return
 	}
-	if err := h.store.ClearFailures(ctx, key); err != nil {
-		h.log.Warn("clear second-factor failures", web.RequestField(ctx), zap.Error(err))
-	}
+	// Only this attempt is taken back (see Login): clearing the
+	// account's count would let codes guessed at the same time past the
+	// limit.
+	h.release(ctx, p.now, key)
 	if m.auditMFA(ctx, r, p, user, adminapi.EventMFASucceeded, factor, "") != nil {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return

@@ -99,10 +99,11 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		h.refuseLogin(w, r, p, user, known)
 		return
 	}
-	if err := h.store.ClearFailures(ctx, p.accountKey); err != nil {
-		h.log.Warn("clear login failures", web.RequestField(ctx), zap.Error(err))
-	}
-	h.release(ctx, p.now, p.ipKey)
+	// Only this attempt is taken back, not the account's earlier
+	// failures: clearing them would also clear the reservations of
+	// attempts running at the same time, which could then check more
+	// passwords than the limit.
+	h.release(ctx, p.now, p.accountKey, p.ipKey)
 	h.second.afterPassword(w, r, p, user)
 }
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,7 +35,7 @@ func newAdminClient(cmd *cobra.Command, env lookupEnv) (*adminapi.Client, error)
 	c, err := adminapi.New(adminapi.Config{BaseURL: base, Token: token})
 	switch {
 	case errors.Is(err, adminapi.ErrBaseURL):
-		return nil, fmt.Errorf("IDVAUTH_ADMIN_URL: %q is not an http(s) URL", base)
+		return nil, fmt.Errorf("%s: %q is not an http(s) URL", r.where(sAdminURL), base)
 	case errors.Is(err, adminapi.ErrNoToken):
 		return nil, errors.New("no admin token: set IDVAUTH_ADMIN_TOKEN (serve --dev prints one)")
 	}
@@ -80,7 +78,7 @@ func adminRunE(env lookupEnv, check func(*cobra.Command, []string) error, run fu
 // sent it with -o json, through text otherwise. A failed call's error is
 // returned as it is:
 //
-//	return show(a, userTable)(a.api.GetUser(a.ctx, id))
+//	return show(a, adminapi.WriteUser)(a.api.GetUser(a.ctx, id))
 func show[T any](a *adminCall, text func(io.Writer, T) error) func(T, []byte, error) error {
 	return func(v T, raw []byte, err error) error {
 		if err != nil {
@@ -107,31 +105,4 @@ func showDeleted(a *adminCall, err error, id, text string) error {
 		_, err = fmt.Fprintln(a.out, text)
 	}
 	return err
-}
-
-// newTable returns a tabwriter for the tables of the admin commands.
-func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
-
-// dash is s for a table cell, "-" if empty.
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// ttl shows an access_token_ttl in seconds, "default" for 0.
-func ttl(sec int64) string {
-	if sec == 0 {
-		return "default"
-	}
-	return (time.Duration(sec) * time.Second).String()
-}
-
-// unixTime shows Unix seconds as RFC 3339 UTC, "-" for none.
-func unixTime(sec int64) string {
-	if sec <= 0 {
-		return "-"
-	}
-	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
 }

@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/settings"
 )
 
 func newAuditCmd(env lookupEnv) *cobra.Command {
@@ -62,25 +56,19 @@ admin API returned it (the API's pages are followed and not shown).`,
 		Args: cobra.NoArgs,
 		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) (err error) {
 			if limit, _ = cmd.Flags().GetInt("limit"); limit < 0 {
-				return fmt.Errorf("--limit must be 0 (every entry) or more, not %d", limit)
+				return usageErrorf("--limit must be 0 (every entry) or more, not %d", limit)
 			}
 			q, err = auditQuery(cmd, time.Now())
 			return err
 		}, func(a *adminCall, _ []string) error {
 			if a.json {
-				return streamAudit(a, q, limit)
+				return a.api.WriteAuditLines(a.ctx, a.out, q, limit)
 			}
-			tw := newTable(a.out)
-			fmt.Fprintln(tw, "SEQ\tTIME\tTYPE\tACTOR\tCLIENT\tSUBJECT\tOUTCOME\tDETAILS")
-			_, err := a.api.ListAudit(a.ctx, q, limit, func(e adminapi.AuditEntryJSON, _ json.RawMessage) error {
-				_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, auditTime(e.Time), cell(e.Type), cell(e.Actor),
-					cell(e.ClientID), cell(e.Subject), cell(e.Outcome), details(e.Details))
-				return err
-			})
-			if err != nil {
+			w := adminapi.NewAuditTable(a.out)
+			if _, err := a.api.ListAudit(a.ctx, q, limit, func(e adminapi.AuditEntryJSON, _ json.RawMessage) error { return w.Write(e) }); err != nil {
 				return err
 			}
-			return tw.Flush()
+			return w.Flush()
 		}),
 	}
 	addAuditFilterFlags(cmd)
@@ -110,7 +98,7 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 		Args: cobra.NoArgs,
 		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) error {
 			if page, _ := cmd.Flags().GetInt64("page"); page < 1 || page > adminapi.MaxAuditVerifyLimit {
-				return fmt.Errorf("--page must be from 1 to %d", adminapi.MaxAuditVerifyLimit)
+				return usageErrorf("--page must be from 1 to %d", adminapi.MaxAuditVerifyLimit)
 			}
 			if from, _ := cmd.Flags().GetString("from"); from != "" {
 				if _, err := adminapi.ParseAuditAnchor(from); err != nil {
@@ -121,12 +109,17 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 		}, func(a *adminCall, _ []string) error {
 			page, _ := a.cmd.Flags().GetInt64("page")
 			from, _ := a.cmd.Flags().GetString("from")
-			total, err := verifyInParts(a, from, page)
+			var each func([]byte) error
+			if a.json {
+				var buf bytes.Buffer
+				each = func(raw []byte) error { return adminapi.WriteJSONLine(a.out, &buf, raw) }
+			}
+			total, err := a.api.VerifyAuditAll(a.ctx, from, page, each)
 			if err != nil {
 				return err
 			}
 			if !a.json {
-				printVerification(a.out, total, from)
+				adminapi.WriteVerification(a.out, total, from)
 			}
 			if !total.OK {
 				return fmt.Errorf("audit verification failed: the chain breaks at entry %d", total.BrokenAt)
@@ -139,63 +132,6 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 	addOutputFlag(cmd)
 	cmd.Flags().Lookup("output").Usage = "output format: table or json (the admin API's answers, one JSON line per part)"
 	return cmd
-}
-
-// verifyInParts has the server verify the trail after from ("": from its
-// start) in parts of page entries, each from the head the one before
-// ended at, and adds the parts up. With -o json it prints each answer on a
-// line as it comes.
-func verifyInParts(a *adminCall, from string, page int64) (adminapi.AuditVerification, error) {
-	var total adminapi.AuditVerification
-	var buf bytes.Buffer
-	for next := from; ; {
-		v, raw, err := a.api.VerifyAudit(a.ctx, next, page)
-		if err != nil {
-			return total, err
-		}
-		if a.json {
-			if err := writeJSONLine(a.out, &buf, raw); err != nil {
-				return total, err
-			}
-		}
-		if total.FirstSeq == 0 {
-			total.FirstSeq = v.FirstSeq
-		}
-		total.OK, total.Complete, total.Entries = v.OK, v.Complete, total.Entries+v.Entries
-		total.LastSeq, total.LastHash, total.BrokenAt, total.Reason = v.LastSeq, v.LastHash, v.BrokenAt, v.Reason
-		if !v.OK || v.Complete {
-			return total, nil
-		}
-		n := fmt.Sprintf("%d:%s", v.LastSeq, v.LastHash)
-		if v.Entries == 0 || n == next {
-			return total, errors.New("the admin API's verification made no progress; is the server older than this command?")
-		}
-		next = n
-	}
-}
-
-// printVerification tells whether the trail after from ("": all of it)
-// is intact, with the head to keep, or where it breaks.
-func printVerification(w io.Writer, total adminapi.AuditVerification, from string) {
-	switch {
-	case total.OK && total.LastSeq == 0:
-		fmt.Fprintln(w, "audit trail intact: 0 entries")
-	case total.OK:
-		what := "audit trail intact"
-		if from != "" {
-			what += " after entry " + strings.SplitN(from, ":", 2)[0]
-		}
-		if total.Entries == 0 {
-			fmt.Fprintf(w, "%s: no new entries\n", what)
-		} else {
-			fmt.Fprintf(w, "%s: %d %s (seq %d..%d)\n", what, total.Entries, plural(total.Entries, "entry", "entries"),
-				total.FirstSeq, total.LastSeq)
-		}
-		fmt.Fprintf(w, "head %d:%s (keep it; next time: idvauth audit verify --from %d:%s)\n",
-			total.LastSeq, cell(total.LastHash), total.LastSeq, cell(total.LastHash))
-	default:
-		fmt.Fprintf(w, "audit trail BROKEN at entry %d: %s\n", total.BrokenAt, printable(total.Reason))
-	}
 }
 
 func auditExportCmd(env lookupEnv) *cobra.Command {
@@ -217,14 +153,17 @@ removed.`,
 		}, func(a *adminCall, _ []string) error {
 			path, _ := a.cmd.Flags().GetString("output-file")
 			if path == "" {
-				return streamAudit(a, q, 0)
+				return a.api.WriteAuditLines(a.ctx, a.out, q, 0)
 			}
 			force, _ := a.cmd.Flags().GetBool("force")
-			n, err := exportToFile(a, q, path, force)
+			n, err := a.api.ExportAudit(a.ctx, q, path, force)
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s exists: choose another --output-file, or add --force to overwrite it", path)
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "exported %d audit %s to %s\n", n, plural(n, "entry", "entries"), path)
+			fmt.Fprintf(a.out, "exported %d audit %s to %s\n", n, adminapi.Plural(n, "entry", "entries"), path)
 			return nil
 		}),
 	}
@@ -256,12 +195,12 @@ func auditQuery(cmd *cobra.Command, now time.Time) (adminapi.AuditQuery, error) 
 		}
 		t, err := parseWhen(v, now)
 		if err != nil {
-			return q, fmt.Errorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", b.name, v)
+			return q, usageErrorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", b.name, v)
 		}
 		*b.dst = t
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return q, errors.New("--since must be before --until")
+		return q, usageErrorf("--since must be before --until")
 	}
 	q.Type, _ = cmd.Flags().GetString("type")
 	q.ClientID, _ = cmd.Flags().GetString("client")
@@ -278,7 +217,7 @@ func parseWhen(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, v); err == nil {
 		return t, nil
 	}
-	d, err := parseDays(v)
+	d, err := settings.ParseDays(v)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -286,146 +225,4 @@ func parseWhen(v string, now time.Time) (time.Time, error) {
 		return time.Time{}, errors.New("negative duration")
 	}
 	return now.Add(-d), nil
-}
-
-// streamAudit writes the entries of q as JSON lines to stdout. A call that
-// fails half-way leaves the lines already written (a stream is read as it
-// comes) and returns the error.
-func streamAudit(a *adminCall, q adminapi.AuditQuery, limit int) error {
-	w := bufio.NewWriter(a.out)
-	_, err := a.api.ListAudit(a.ctx, q, limit, jsonLine(w))
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
-	return err
-}
-
-// jsonLine writes each entry, as the admin API sent it, on a line of w.
-func jsonLine(w io.Writer) func(adminapi.AuditEntryJSON, json.RawMessage) error {
-	var buf bytes.Buffer
-	return func(_ adminapi.AuditEntryJSON, raw json.RawMessage) error { return writeJSONLine(w, &buf, raw) }
-}
-
-// writeJSONLine writes raw, compacted, on a line of w, through buf.
-func writeJSONLine(w io.Writer, buf *bytes.Buffer, raw []byte) error {
-	buf.Reset()
-	if err := json.Compact(buf, raw); err != nil {
-		return fmt.Errorf("unexpected admin API answer: %w", err)
-	}
-	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
-	return err
-}
-
-// exportToFile writes the entries of q as JSON lines to a new file at path
-// (readable by its owner only), or over an existing one if force. A
-// failed export leaves no file behind.
-func exportToFile(a *adminCall, q adminapi.AuditQuery, path string, force bool) (n int, err error) {
-	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if force {
-		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flag, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return 0, fmt.Errorf("%s exists: choose another --output-file, or add --force to overwrite it", path)
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			if rerr := os.Remove(path); rerr == nil {
-				err = fmt.Errorf("%w (the partial export %s was removed)", err, path)
-			}
-		}
-	}()
-	if force {
-		// An existing file keeps its mode through O_TRUNC.
-		if err := f.Chmod(0o600); err != nil {
-			return 0, err
-		}
-	}
-	w := bufio.NewWriter(f)
-	if n, err = a.api.ListAudit(a.ctx, q, 0, jsonLine(w)); err != nil {
-		return n, err
-	}
-	if err := w.Flush(); err != nil {
-		return n, err
-	}
-	if err := f.Sync(); err != nil {
-		return n, err
-	}
-	return n, f.Close()
-}
-
-// auditTime shows an entry's time as RFC 3339 UTC to the second.
-func auditTime(s string) string {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return cell(s)
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// cell is s for a table cell: "-" if empty, quoted if it holds blanks or
-// characters a terminal would act on (entries may hold text a caller
-// chose, such as a claimed client ID).
-func cell(s string) string {
-	if s == "" {
-		return "-"
-	}
-	if plain(s) {
-		return s
-	}
-	return strconv.Quote(s)
-}
-
-// printable is s, quoted if it holds characters a terminal would act on.
-func printable(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
-}
-
-// plain reports whether s is printable and has no blanks or quotes.
-func plain(s string) bool {
-	for _, r := range s {
-		if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '"' || r == '=' || r == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// details shows an entry's details as key=value pairs in key order.
-func details(m map[string]string) string {
-	if len(m) == 0 {
-		return "-"
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v := m[k]
-		if !plain(v) || v == "" {
-			v = strconv.Quote(v)
-		}
-		parts = append(parts, cell(k)+"="+v)
-	}
-	return strings.Join(parts, " ")
-}
-
-// plural is one if n is 1, many otherwise.
-func plural[N int | int64](n N, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/x509/pkix"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/devkit"
 )
 
 // newCertsCmd: a local test CA and certificates for trying mutual TLS.
@@ -26,7 +26,9 @@ client certificates, to try tls_client_auth, self_signed_tls_client_auth and
 certificate-bound tokens on one machine. For production use your own PKI.
 
 Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
-		Example: `  idvauth certs ca --out ./pki/ca
+		Example: `  # pki/ is git-ignored in idvauth's repository; elsewhere, certs warns
+  # when it writes keys into a git repository that does not ignore them.
+  idvauth certs ca --out ./pki/ca
   idvauth certs server --ca ./pki/ca --host 127.0.0.1 --host localhost --out ./pki/server
   idvauth certs client --ca ./pki/ca --cn kyc-backend --out ./pki/kyc-backend -o json`,
 	})
@@ -38,7 +40,7 @@ Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
 			c.Flags().String("ca", "", "directory holding ca.crt and ca.key (from 'idvauth certs ca')")
 		}
 		_ = c.MarkFlagRequired("out")
-		addOutputFlag(c)
+		addLocalOutputFlag(c)
 		cmd.AddCommand(c)
 	}
 	return cmd
@@ -72,10 +74,10 @@ IDVAUTH_TLS_KEY.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			hosts, _ := cmd.Flags().GetStringArray("host")
 			if len(hosts) == 0 {
-				return errors.New("give at least one --host (e.g. --host 127.0.0.1 --host localhost)")
+				return usageErrorf("give at least one --host (e.g. --host 127.0.0.1 --host localhost)")
 			}
 			if caDir, _ := cmd.Flags().GetString("ca"); caDir == "" {
-				return errors.New("give the test CA with --ca DIR")
+				return usageErrorf("give the test CA with --ca DIR")
 			}
 			return issue(cmd, "server", authz.CertRequest{Kind: authz.CertServer, Subject: pkix.Name{CommonName: hosts[0]}, Hosts: hosts})
 		},
@@ -104,11 +106,11 @@ client.jwks.json, the public key to register with --jwks-file
 			caDir, _ := cmd.Flags().GetString("ca")
 			switch {
 			case cn == "":
-				return errors.New("give the client's --cn")
+				return usageErrorf("give the client's --cn")
 			case self && caDir != "":
-				return errors.New("--self-signed and --ca exclude each other")
+				return usageErrorf("--self-signed and --ca exclude each other")
 			case !self && caDir == "":
-				return errors.New("give the test CA with --ca DIR, or --self-signed")
+				return usageErrorf("give the test CA with --ca DIR, or --self-signed")
 			}
 			name := pkix.Name{CommonName: cn}
 			if org != "" {
@@ -156,30 +158,15 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 	if err != nil {
 		return err
 	}
-	out := issued{Certificate: filepath.Join(dir, base+".crt"), Key: filepath.Join(dir, base+".key"),
-		SubjectDN: c.SubjectDN, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
-	type file struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}
-	files := []file{{out.Key, c.KeyPEM, 0o600}, {out.Certificate, c.CertPEM, 0o644}}
-	if c.JWKS != nil {
-		out.JWKS = filepath.Join(dir, base+".jwks.json")
-		files = append(files, file{out.JWKS, c.JWKS, 0o644})
-	}
-	for _, f := range files {
-		if _, err := os.Stat(f.path); err == nil {
-			return fmt.Errorf("%s exists: not overwritten (choose another --out)", f.path)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	files, err := devkit.WriteCert(dir, base, c.CertPEM, c.KeyPEM, c.JWKS)
+	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		if err := writeNew(f.path, f.data, f.mode); err != nil {
-			return err
-		}
+	out := issued{Certificate: files.Certificate, Key: files.Key, JWKS: files.JWKS,
+		SubjectDN: c.SubjectDN, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
+	if repo := devkit.UnignoredInRepo(dir); repo != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is inside the git repository %s and not git-ignored: keep the private keys out of version control "+
+			"(add it to .gitignore, or write them outside the repository)\n", dir, repo)
 	}
 	w := cmd.OutOrStdout()
 	if asJSON {
@@ -193,17 +180,4 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 	}
 	fmt.Fprintf(w, "subject DN   %s\nx5t#S256     %s\nnot after    %s\n", out.SubjectDN, out.Thumbprint, out.NotAfter)
 	return nil
-}
-
-// writeNew creates path with mode, failing if it exists.
-func writeNew(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,5 +67,35 @@ func TestCerts(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p("client", "client.jwks.json")); strings.Contains(string(b), `"d"`) {
 		t.Errorf("client.jwks.json holds the private key")
+	}
+}
+
+// TestCertsWarnsInRepository checks that certs warns when it writes keys
+// into a git repository that does not ignore them, and only then.
+func TestCertsWarnsInRepository(t *testing.T) {
+	t.Parallel()
+	needTools(t, "the git-ignore check", "git")
+	repo := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v %s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(repo, ".gitignore"), []byte("pki/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		out  string
+		warn bool
+	}{
+		{filepath.Join(repo, "keys", "ca"), true},
+		{filepath.Join(repo, "pki", "ca"), false},
+		{filepath.Join(t.TempDir(), "ca"), false},
+	} {
+		code, _, errOut := cli(t, nil, "certs", "ca", "--out", tt.out)
+		if code != 0 {
+			t.Fatalf("certs ca --out %s = exit %d, %q", tt.out, code, errOut)
+		}
+		if got := strings.Contains(errOut, "warning: "+tt.out+" is inside the git repository"); got != tt.warn {
+			t.Errorf("certs ca --out %s: warned %t, want %t; stderr %q", tt.out, got, tt.warn, errOut)
+		}
 	}
 }

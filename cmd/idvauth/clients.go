@@ -71,7 +71,7 @@ bits) and returns it once: store it now, it cannot be shown again.`,
 			if err := applyClientFlags(a.cmd, &c); err != nil {
 				return err
 			}
-			return show(a, clientTable(true))(a.api.CreateClient(a.ctx, c))
+			return show(a, adminapi.ClientWriter(true))(a.api.CreateClient(a.ctx, c))
 		}),
 	}
 	cmd.Flags().String("id", "", "client_id (default: generated)")
@@ -87,7 +87,7 @@ func clientsListCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth clients list\n  idvauth clients list -o json",
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
-			return show(a, clientListTable)(a.api.ListClients(a.ctx))
+			return show(a, adminapi.WriteClientList)(a.api.ListClients(a.ctx))
 		}),
 	}
 }
@@ -100,7 +100,8 @@ func clientsGetCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth clients get demo-service -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return show(a, clientTable(false))(a.api.GetClient(a.ctx, args[0]))
+			c, raw, err := a.api.GetClient(a.ctx, args[0])
+			return show(a, adminapi.ClientWriter(false))(c, raw, adminapi.Named(err, "client", args[0]))
 		}),
 	}
 }
@@ -123,7 +124,7 @@ rest stays as it is. The secret is not changed (see rotate-secret).`,
 			if err := applyClientFlags(a.cmd, &c); err != nil {
 				return err
 			}
-			return show(a, clientTable(false))(a.api.UpdateClient(a.ctx, args[0], c))
+			return show(a, adminapi.ClientWriter(false))(a.api.UpdateClient(a.ctx, args[0], c))
 		}),
 	}
 	addClientFlags(cmd)
@@ -131,16 +132,22 @@ rest stays as it is. The secret is not changed (see rotate-secret).`,
 }
 
 func clientsDeleteCmd(env lookupEnv) *cobra.Command {
-	return &cobra.Command{
-		Use:     "delete CLIENT_ID",
-		Short:   "Delete a client and every token issued to it",
-		Long:    "Delete a client. Its tokens stop working at once: introspection answers active: false.",
-		Example: "  idvauth clients delete demo-service\n  idvauth clients delete demo-service -o json",
+	cmd := &cobra.Command{
+		Use:   "delete CLIENT_ID",
+		Short: "Delete a client and every token issued to it",
+		Long: `Delete a client. Its tokens stop working at once: introspection answers
+active: false.
+
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is deleted).`,
+		Example: "  idvauth clients delete demo-service\n  idvauth clients delete demo-service --yes -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return showDeleted(a, a.api.DeleteClient(a.ctx, args[0]), args[0], "client "+args[0]+" deleted")
+		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete client " + args[0] }), func(a *adminCall, args []string) error {
+			return showDeleted(a, adminapi.Named(a.api.DeleteClient(a.ctx, args[0]), "client", args[0]), args[0], "client "+args[0]+" deleted")
 		}),
 	}
+	addYesFlag(cmd)
+	return cmd
 }
 
 func clientsRotateCmd(env lookupEnv) *cobra.Command {
@@ -152,7 +159,7 @@ tokens already issued stay valid until they expire.`,
 		Example: "  idvauth clients rotate-secret demo-service -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return show(a, clientTable(true))(a.api.RotateClientSecret(a.ctx, args[0]))
+			return show(a, adminapi.ClientWriter(true))(a.api.RotateClientSecret(a.ctx, args[0]))
 		}),
 	}
 }
@@ -178,7 +185,7 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
-	f.Int64("access-token-ttl", 0, "access token lifetime in seconds for this client (0: the server default)")
+	f.Duration("access-token-ttl", 0, "access token lifetime for this client, e.g. 10m, in whole seconds (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
 	f.StringArray("introspection-audience", nil, "audience of the tokens this resource server may see active when it introspects (repeatable); none: its --audience, or the server's default audience")
 	f.StringArray("default-acr-value", nil, "default_acr_values: acr value asked for when a sign-in request names none, e.g. urn:idvauth:acr:mfa (repeatable; --default-acr-value '' for none)")
@@ -257,7 +264,12 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		}
 	}
 	if f.Changed("access-token-ttl") {
-		c.AccessTokenTTL, _ = f.GetInt64("access-token-ttl")
+		// A duration on the command line; whole seconds on the wire.
+		d, _ := f.GetDuration("access-token-ttl")
+		if d < 0 || d%time.Second != 0 {
+			return usageErrorf("--access-token-ttl: %s is not a whole number of seconds, 0 or more (examples: 10m, 90s, 0 for the server default)", d)
+		}
+		c.AccessTokenTTL = int64(d / time.Second)
 	}
 	return nil
 }
@@ -288,70 +300,4 @@ func readJWKSFile(path string) (json.RawMessage, error) {
 		return json.RawMessage(b), nil
 	}
 	return json.RawMessage(`{"keys":[` + strings.TrimSpace(string(b)) + `]}`), nil
-}
-
-// clientListTable prints a ClientList as a table, a client a line.
-func clientListTable(w io.Writer, l adminapi.ClientList) error {
-	tw := newTable(w)
-	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tGRANT_TYPES\tSCOPE\tAUDIENCE\tINTROSPECT\tTTL")
-	for _, c := range l.Clients {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\n", c.ClientID, c.ClientName, dash(strings.Join(c.GrantTypes, ",")),
-			dash(c.Scope), dash(strings.Join(c.Audience, ",")), c.IntrospectionAllowed, ttl(c.AccessTokenTTL))
-	}
-	return tw.Flush()
-}
-
-// clientTable returns what prints a client as a two-column table, with
-// its secret (and the note that it is shown once) if withSecret.
-func clientTable(withSecret bool) func(io.Writer, adminapi.ClientJSON) error {
-	return func(w io.Writer, c adminapi.ClientJSON) error {
-		tw := newTable(w)
-		fmt.Fprintf(tw, "client_id\t%s\n", c.ClientID)
-		if withSecret && c.ClientSecret != "" {
-			fmt.Fprintf(tw, "client_secret\t%s\t(shown once: store it now)\n", c.ClientSecret)
-		}
-		fmt.Fprintf(tw, "client_name\t%s\n", c.ClientName)
-		fmt.Fprintf(tw, "grant_types\t%s\n", dash(strings.Join(c.GrantTypes, " ")))
-		if len(c.RedirectURIs) > 0 {
-			fmt.Fprintf(tw, "redirect_uris\t%s\n", strings.Join(c.RedirectURIs, " "))
-		}
-		if c.IDTokenSignedResponseAlg != "" {
-			fmt.Fprintf(tw, "id_token_signed_response_alg\t%s\n", c.IDTokenSignedResponseAlg)
-		}
-		fmt.Fprintf(tw, "scope\t%s\n", dash(c.Scope))
-		fmt.Fprintf(tw, "audience\t%s\n", dash(strings.Join(c.Audience, " ")))
-		fmt.Fprintf(tw, "token_endpoint_auth_method\t%s\n", c.TokenEndpointAuthMethod)
-		for _, kv := range [][2]string{{"jwks_uri", c.JWKSURI}, {"tls_client_auth_subject_dn", c.TLSClientAuthSubjectDN},
-			{"tls_client_auth_san_dns", c.TLSClientAuthSANDNS}, {"tls_client_auth_san_uri", c.TLSClientAuthSANURI},
-			{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail},
-			{"default_acr_values", strings.Join(c.DefaultACRValues, " ")}, {"require_mfa", map[bool]string{true: "true"}[c.RequireMFA]}} {
-			if kv[1] != "" {
-				fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
-			}
-		}
-		if len(c.JWKS) > 0 {
-			fmt.Fprintf(tw, "jwks\t%d bytes (see -o json)\n", len(c.JWKS))
-		}
-		if c.TLSClientCertificateBoundAccessTokens {
-			fmt.Fprintf(tw, "tls_client_certificate_bound_access_tokens\ttrue\n")
-		}
-		if c.TokenEndpointAudienceAllowed {
-			fmt.Fprintf(tw, "token_endpoint_audience_allowed\ttrue\n")
-		}
-		if c.RequirePKCE != nil && !*c.RequirePKCE {
-			fmt.Fprintf(tw, "require_pkce\tfalse\n")
-		}
-		if c.RequirePushedAuthorizationRequests {
-			fmt.Fprintf(tw, "require_pushed_authorization_requests\ttrue\n")
-		}
-		fmt.Fprintf(tw, "access_token_ttl\t%s\n", ttl(c.AccessTokenTTL))
-		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)
-		if c.IntrospectionAllowed || len(c.IntrospectionAudiences) > 0 {
-			fmt.Fprintf(tw, "introspection_audiences\t%s\n", dash(strings.Join(c.IntrospectionAudiences, " ")))
-		}
-		if c.ClientIDIssuedAt > 0 {
-			fmt.Fprintf(tw, "created\t%s\n", time.Unix(c.ClientIDIssuedAt, 0).UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
-	}
 }

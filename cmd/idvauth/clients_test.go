@@ -130,7 +130,7 @@ func TestClientsLifecycle(t *testing.T) {
 	}
 
 	// update: only the flags given change.
-	out = mustCLI(t, env, "clients", "update", id, "--scope", "identity.read_status", "--access-token-ttl", "120")
+	out = mustCLI(t, env, "clients", "update", id, "--scope", "identity.read_status", "--access-token-ttl", "2m")
 	if rows := tableRows(out); rows["scope"] != "identity.read_status" || rows["access_token_ttl"] != "2m0s" {
 		t.Errorf("clients update printed scope %q, ttl %q; want identity.read_status, 2m0s", rows["scope"], rows["access_token_ttl"])
 	}
@@ -166,15 +166,18 @@ func TestClientsLifecycle(t *testing.T) {
 	}
 
 	// delete: then get fails with a clear message and the client is gone.
-	if out := mustCLI(t, env, "clients", "delete", id); out != "client "+id+" deleted\n" {
+	if code, _, errOut := cli(t, env, "clients", "delete", id); code != exitUsage || !strings.Contains(errOut, "add --yes to confirm") {
+		t.Errorf("clients delete without a terminal or --yes = exit %d, stderr %q; want 2 and a refusal", code, errOut)
+	}
+	if out := mustCLI(t, env, "clients", "delete", id, "--yes"); out != "client "+id+" deleted\n" {
 		t.Errorf("clients delete printed %q, want %q", out, "client "+id+" deleted\n")
 	}
 	code, out, errOut := cli(t, env, "clients", "get", id)
-	wantErr := "Error: admin API: not_found: No such resource. (HTTP 404)\n"
+	wantErr := "Error: no client \"" + id + "\": admin API: not_found: No such resource. (HTTP 404)\n"
 	if code == 0 || out != "" || errOut != wantErr {
 		t.Errorf("clients get of a deleted client = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q", code, out, errOut, wantErr)
 	}
-	if code, _, errOut := cli(t, env, "clients", "delete", id); code == 0 || errOut != wantErr {
+	if code, _, errOut := cli(t, env, "clients", "delete", id, "--yes"); code == 0 || errOut != wantErr {
 		t.Errorf("clients delete twice = exit %d, stderr %q; want non-zero, %q", code, errOut, wantErr)
 	}
 	if _, err := ccToken(t, d, id, rotated.ClientSecret, "identity.read_status"); oauthErrorCode(err) != "invalid_client" {
@@ -183,7 +186,7 @@ func TestClientsLifecycle(t *testing.T) {
 	if got := introspect(t, d, rs.ClientID, rsSecret, tok.AccessToken); got["active"] != false {
 		t.Errorf("introspection of a deleted client's token: active %v, want false", got["active"])
 	}
-	out = mustCLI(t, env, "clients", "delete", rs.ClientID, "-o", "json")
+	out = mustCLI(t, env, "clients", "delete", rs.ClientID, "--yes", "-o", "json")
 	var del map[string]string
 	decodeJSON(t, "clients delete -o json", out, &del)
 	if del["deleted"] != rs.ClientID {
@@ -247,7 +250,7 @@ func TestClientsAdminToken(t *testing.T) {
 		{"clients", "get", authz.DemoServiceID},
 		{"clients", "create", "--name", "x"},
 		{"clients", "rotate-secret", authz.DemoServiceID},
-		{"clients", "delete", authz.DemoServiceID},
+		{"clients", "delete", authz.DemoServiceID, "--yes"},
 	} {
 		code, out, errOut := cli(t, env, args...)
 		want := "Error: admin API: unauthorized: A valid admin bearer token is required. (HTTP 401)\n"
@@ -290,10 +293,23 @@ func TestClientsClientErrors(t *testing.T) {
 			want: []string{"Error: no admin token: set IDVAUTH_ADMIN_TOKEN"},
 		},
 		{
+			// Durations on the command line, as everywhere else.
+			name: "ttl without unit",
+			env:  map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": unreachable},
+			args: []string{"clients", "update", "kyc", "--access-token-ttl", "120"},
+			want: []string{`Error: invalid argument "120" for "--access-token-ttl" flag: time: missing unit in duration "120"`},
+		},
+		{
+			name: "ttl not whole seconds",
+			env:  map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": unreachable},
+			args: []string{"clients", "create", "--name", "x", "--access-token-ttl", "1500ms"},
+			want: []string{`Error: --access-token-ttl: 1.5s is not a whole number of seconds`},
+		},
+		{
 			name: "admin URL not http",
 			env:  map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken},
 			args: []string{"clients", "list", "--admin-url", "ftp://127.0.0.1:8081"},
-			want: []string{`Error: IDVAUTH_ADMIN_URL: "ftp://127.0.0.1:8081" is not an http(s) URL`},
+			want: []string{`Error: --admin-url: "ftp://127.0.0.1:8081" is not an http(s) URL`},
 		},
 		{
 			name: "admin URL without host",

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/netip"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,18 +203,44 @@ var (
 		"", ""}
 )
 
+// allSettings lists every setting, in the order of the example config
+// (idvauth.example.yaml) and of 'idvauth config check'. A setting missing
+// here fails TestExampleConfig.
+var allSettings = []setting{
+	sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sSecrets, sAdminToken, sAdminURL,
+	sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL,
+	sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency,
+	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
+	sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
+	sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sMetricsToken,
+	sMaxAPIKeyTTL, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sMFA,
+}
+
 // addFlag registers the setting's flag on cmd.
 func addFlag(cmd *cobra.Command, s setting) {
 	if s.flag != "" {
-		cmd.Flags().String(s.flag, s.def, s.usage+" (env "+s.env+")")
+		v := &settingValue{v: s.def, typ: settings.FlagKind(s.flag, s.def)}
+		cmd.Flags().Var(v, s.flag, s.usage+" (env "+s.env+")")
+		cmd.Flags().Lookup(s.flag).DefValue = s.def
 	}
 }
+
+// settingValue is the flag of a setting: a string parsed later (with the
+// env variable and the file), whose help names its kind, not "string".
+type settingValue struct{ v, typ string }
+
+func (f *settingValue) String() string     { return f.v }
+func (f *settingValue) Set(v string) error { f.v = v; return nil }
+func (f *settingValue) Type() string       { return f.typ }
 
 // resolver resolves settings in the order flag, env, file, default.
 type resolver struct {
 	cmd  *cobra.Command
 	env  lookupEnv
 	file *fileConfig
+	path string         // the config file, "" if none
+	line map[string]int // line of each top-level key of the config file
 }
 
 func newResolver(cmd *cobra.Command, env lookupEnv) (*resolver, error) {
@@ -229,12 +256,73 @@ func newResolver(cmd *cobra.Command, env lookupEnv) (*resolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config file: %w", err)
 	}
+	r.path = path
+	if err := r.readFile(b); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// readFile reads the YAML config file b into r.file, noting the line of
+// each key, and refuses an unknown key with the nearest known one.
+func (r *resolver) readFile(b []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("config file %s: %w", r.path, err)
+	}
+	r.line = map[string]int{}
+	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+		known := fileKeys()
+		m := doc.Content[0].Content
+		for i := 0; i+1 < len(m); i += 2 {
+			k := m[i]
+			if !slices.Contains(known, k.Value) {
+				msg := fmt.Sprintf("%s:%d: unknown key %q", r.path, k.Line, k.Value)
+				if near := settings.Nearest(k.Value, known); near != "" {
+					msg += fmt.Sprintf(" (did you mean %s?)", near)
+				}
+				return errors.New(msg)
+			}
+			r.line[k.Value] = k.Line
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(r.file); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return fmt.Errorf("config file %s: %w", r.path, err)
 	}
-	return r, nil
+	return nil
+}
+
+// fileKeys lists the keys of the config file, from fileConfig's tags.
+func fileKeys() []string {
+	t := reflect.TypeFor[fileConfig]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+	}
+	return keys
+}
+
+// fileKey is the config file key of s: its env name without IDVAUTH_, in
+// lower case (a test holds every setting to it).
+func (s setting) fileKey() string { return strings.ToLower(strings.TrimPrefix(s.env, "IDVAUTH_")) }
+
+// where names the source of s's value for an error message: the flag, the
+// env variable, or the config file's line; the env name for a default.
+func (r *resolver) where(s setting) string {
+	if s.flag != "" {
+		if f := r.cmd.Flags().Lookup(s.flag); f != nil && f.Changed {
+			return "--" + s.flag
+		}
+	}
+	if v, ok := r.env(s.env); ok && v != "" {
+		return s.env
+	}
+	if s.file(r.file) != "" {
+		return fmt.Sprintf("%s:%d: %s", r.path, r.line[s.fileKey()], s.fileKey())
+	}
+	return s.env + " (default)"
 }
 
 // get returns the setting's value and whether it was set anywhere (flag,
@@ -254,12 +342,18 @@ func (r *resolver) get(s setting) (string, bool) {
 	return s.def, false
 }
 
+// value is the setting's value, set or defaulted.
+func (r *resolver) value(s setting) string {
+	v, _ := r.get(s)
+	return v
+}
+
 // uint parses a non-negative integer setting of at most bits bits.
 func (r *resolver) uint(s setting, bits int) (uint64, error) {
 	v, _ := r.get(s)
 	n, err := strconv.ParseUint(v, 10, bits)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a whole number from 0 to %d", s.env, v, uint64(1)<<bits-1)
+		return 0, fmt.Errorf("%s: %q is not a whole number from 0 to %d", r.where(s), v, uint64(1)<<bits-1)
 	}
 	return n, nil
 }
@@ -267,38 +361,19 @@ func (r *resolver) uint(s setting, bits int) (uint64, error) {
 // prefixes parses a comma-separated list of IP addresses and CIDR ranges.
 func (r *resolver) prefixes(s setting) ([]netip.Prefix, error) {
 	v, _ := r.get(s)
-	var out []netip.Prefix
-	for _, f := range strings.Split(v, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			a, aerr := netip.ParseAddr(f)
-			if aerr != nil {
-				return nil, fmt.Errorf("%s: %q is neither an IP address nor a CIDR range (examples: 10.0.0.7, 10.0.0.0/8, fd00::/8)", s.env, f)
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
-		out = append(out, p.Masked())
+	out, bad := settings.ParsePrefixes(v)
+	if bad != "" {
+		return nil, fmt.Errorf("%s: %q is neither an IP address nor a CIDR range (examples: 10.0.0.7, 10.0.0.0/8, fd00::/8)", r.where(s), bad)
 	}
 	return out, nil
 }
 
-// rate parses a rate limit in requests per second: a decimal number, with
-// "0" or "off" for no limit (a negative value in authz.RateLimits).
+// rate parses a rate limit in requests per second (see settings.ParseRate).
 func (r *resolver) rate(s setting) (float64, error) {
 	v, _ := r.get(s)
-	if strings.EqualFold(strings.TrimSpace(v), "off") {
-		return -1, nil
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		return 0, fmt.Errorf("%s: %q is not a rate in requests per second (examples: 50, 0.5, off)", s.env, v)
-	}
-	if f == 0 {
-		return -1, nil
+	f, ok := settings.ParseRate(v)
+	if !ok {
+		return 0, fmt.Errorf("%s: %q is not a rate in requests per second (examples: 50, 0.5, off)", r.where(s), v)
 	}
 	return f, nil
 }
@@ -306,20 +381,18 @@ func (r *resolver) rate(s setting) (float64, error) {
 // onOff parses an on/off setting (true and false are taken too).
 func (r *resolver) onOff(s setting) (bool, error) {
 	v, _ := r.get(s)
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "on", "true":
-		return true, nil
-	case "off", "false":
-		return false, nil
+	on, ok := settings.ParseOnOff(v)
+	if !ok {
+		return false, fmt.Errorf("%s: %q is neither on nor off (example: %s=off)", r.where(s), v, s.env)
 	}
-	return false, fmt.Errorf("%s: %q is neither on nor off (example: %s=off)", s.env, v, s.env)
+	return on, nil
 }
 
 func (r *resolver) duration(s setting) (time.Duration, error) {
 	v, _ := r.get(s)
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a duration (examples: 5m, 90s, 1h)", s.env, v)
+		return 0, fmt.Errorf("%s: %q is not a duration (examples: 5m, 90s, 1h)", r.where(s), v)
 	}
 	return d, nil
 }

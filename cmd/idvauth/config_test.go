@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/settings"
@@ -255,7 +256,8 @@ func TestSettingsConfigFileErrors(t *testing.T) {
 		want string
 	}{
 		{"missing file", "", "read config file"},
-		{"unknown key", "issuer: http://x.example\nisuer: typo\n", "field isuer not found"},
+		{"unknown key", "issuer: http://x.example\nisuer: typo\n", `idvauth.yaml:2: unknown key "isuer" (did you mean issuer?)`},
+		{"unknown key far from any", "frobnicate: 1\n", `idvauth.yaml:1: unknown key "frobnicate"`},
 		{"not YAML", "issuer: [unclosed\n", "config file"},
 		{"wrong type", "secrets: not-a-list\n", "config file"},
 	}
@@ -522,7 +524,7 @@ func TestSettingsAuditAndLimitsErrors(t *testing.T) {
 		want string
 	}{
 		{"audit", map[string]string{"IDVAUTH_AUDIT": "maybe"}, nil, `IDVAUTH_AUDIT: "maybe" is neither on nor off (example: IDVAUTH_AUDIT=off)`},
-		{"audit flag", nil, []string{"--audit", "disabled"}, `IDVAUTH_AUDIT: "disabled" is neither on nor off`},
+		{"audit flag", nil, []string{"--audit", "disabled"}, `--audit: "disabled" is neither on nor off`},
 		{"retention", map[string]string{"IDVAUTH_AUDIT_RETENTION": "3 months"}, nil,
 			`IDVAUTH_AUDIT_RETENTION: "3 months" is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)`},
 		{"negative retention", map[string]string{"IDVAUTH_AUDIT_RETENTION": "-1h"}, nil, `IDVAUTH_AUDIT_RETENTION: "-1h" is not a retention period`},
@@ -531,7 +533,7 @@ func TestSettingsAuditAndLimitsErrors(t *testing.T) {
 		{"rate not a number", map[string]string{"IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT": "fast"}, nil,
 			`IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT: "fast" is not a rate in requests per second (examples: 50, 0.5, off)`},
 		{"rate negative", map[string]string{"IDVAUTH_RATE_LIMIT_PER_IP": "-5"}, nil, `IDVAUTH_RATE_LIMIT_PER_IP: "-5" is not a rate`},
-		{"rate NaN", nil, []string{"--rate-limit-login-per-ip", "NaN"}, `IDVAUTH_RATE_LIMIT_LOGIN_PER_IP: "NaN" is not a rate`},
+		{"rate NaN", nil, []string{"--rate-limit-login-per-ip", "NaN"}, `--rate-limit-login-per-ip: "NaN" is not a rate`},
 		{"rate infinite", map[string]string{"IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT": "+Inf"}, nil, `IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT: "+Inf" is not a rate`},
 		{"rate with unit", map[string]string{"IDVAUTH_RATE_LIMIT_PER_IP": "100/s"}, nil, `IDVAUTH_RATE_LIMIT_PER_IP: "100/s" is not a rate`},
 		{"max failures zero", map[string]string{"IDVAUTH_CLIENT_AUTH_MAX_FAILURES": "0"}, nil,
@@ -539,7 +541,7 @@ func TestSettingsAuditAndLimitsErrors(t *testing.T) {
 		{"max failures not a number", map[string]string{"IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP": "lots"}, nil,
 			`IDVAUTH_CLIENT_AUTH_MAX_FAILURES_PER_IP: "lots" is not a whole number`},
 		{"window", map[string]string{"IDVAUTH_CLIENT_AUTH_WINDOW": "15"}, nil, `IDVAUTH_CLIENT_AUTH_WINDOW: "15" is not a duration (examples: 5m, 90s, 1h)`},
-		{"window too short", nil, []string{"--client-auth-window", "10ms"}, `IDVAUTH_CLIENT_AUTH_WINDOW: "10ms" must be at least 1s (example: IDVAUTH_CLIENT_AUTH_WINDOW=15m)`},
+		{"window too short", nil, []string{"--client-auth-window", "10ms"}, `--client-auth-window: "10ms" must be at least 1s (example: IDVAUTH_CLIENT_AUTH_WINDOW=15m)`},
 		{"metrics token short", map[string]string{"IDVAUTH_METRICS_TOKEN": "scrape-me"}, nil,
 			"IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)"},
 		{"metrics token is the admin token", map[string]string{"IDVAUTH_METRICS_TOKEN": adminToken, "IDVAUTH_ADMIN_TOKEN": adminToken}, nil,
@@ -591,8 +593,58 @@ func TestSettingsAuditCommit(t *testing.T) {
 			t.Errorf("env %v args %v: AuditFastCommit = %v, %v; want %v", tt.env, tt.args, sc.authz.AuditFastCommit, err, tt.fast)
 		}
 	}
-	if _, err := loadServe(t, nil, "--dev", "--audit-commit", "sometimes"); err == nil || !strings.Contains(err.Error(), `IDVAUTH_AUDIT_COMMIT: "sometimes" must be durable or fast`) {
+	if _, err := loadServe(t, nil, "--dev", "--audit-commit", "sometimes"); err == nil || !strings.Contains(err.Error(), `--audit-commit: "sometimes" must be durable or fast`) {
 		t.Errorf("--audit-commit sometimes: %v, want an error naming the setting", err)
+	}
+}
+
+// TestSettingsErrorNamesSource checks that a bad value is blamed on where
+// it came from: the config file's line, the flag, or the env variable.
+func TestSettingsErrorNamesSource(t *testing.T) {
+	t.Parallel()
+	file := writeConfig(t, "issuer: http://file.example\n\naccess_token_ttl: 5 minutes\n")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"file", nil, []string{"--config", file}, file + `:3: access_token_ttl: "5 minutes" is not a duration`},
+		{"flag", nil, []string{"--access-token-ttl", "5 minutes"}, `--access-token-ttl: "5 minutes" is not a duration`},
+		{"env", map[string]string{"IDVAUTH_ACCESS_TOKEN_TTL": "5 minutes"}, nil, `IDVAUTH_ACCESS_TOKEN_TTL: "5 minutes" is not a duration`},
+		{"flag over file", nil, []string{"--config", file, "--access-token-ttl", "later"}, `--access-token-ttl: "later"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadServe(t, tt.env, append([]string{"--dev"}, tt.args...)...)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("loadServeConfig = %v, want an error starting %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSettingsFileKeys holds every setting to the config file key that
+// its env name gives (IDVAUTH_ACCESS_TOKEN_TTL: access_token_ttl), which
+// error messages and the example config rely on.
+func TestSettingsFileKeys(t *testing.T) {
+	t.Parallel()
+	keys := fileKeys()
+	for _, s := range allSettings {
+		if !slices.Contains(keys, s.fileKey()) {
+			t.Errorf("setting %s: no config file key %q", s.env, s.fileKey())
+			continue
+		}
+		r := &resolver{file: &fileConfig{}}
+		if err := yaml.Unmarshal([]byte(s.fileKey()+": [probe]\n"), r.file); err != nil {
+			if err = yaml.Unmarshal([]byte(s.fileKey()+": probe\n"), r.file); err != nil {
+				t.Fatalf("%s: %v", s.fileKey(), err)
+			}
+		}
+		if got := s.file(r.file); got != "probe" {
+			t.Errorf("setting %s reads %q from a file that sets %s: probe", s.env, got, s.fileKey())
+		}
 	}
 }
 

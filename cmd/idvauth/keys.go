@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +24,6 @@ every token it signed has expired. rotate and retire are for emergencies.`,
   idvauth keys rotate --alg ES256
   idvauth keys retire KID --revoke-tokens -o json`,
 	})
-	addAdminFlags(cmd)
 
 	list := &cobra.Command{
 		Use:     "list",
@@ -35,7 +32,7 @@ every token it signed has expired. rotate and retire are for emergencies.`,
 		Example: "  idvauth keys list\n  idvauth keys list -o json",
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
-			return show(a, keyTable)(a.api.ListKeys(a.ctx))
+			return show(a, adminapi.WriteKeyList)(a.api.ListKeys(a.ctx))
 		}),
 	}
 	rotate := &cobra.Command{
@@ -49,7 +46,7 @@ servers that have not seen it fetch the JWKS again when they meet its kid.`,
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
 			alg, _ := a.cmd.Flags().GetString("alg")
-			return show(a, keyTable)(a.api.RotateKeys(a.ctx, adminapi.RotateKeysRequest{Alg: alg}))
+			return show(a, adminapi.WriteKeyList)(a.api.RotateKeys(a.ctx, adminapi.RotateKeysRequest{Alg: alg}))
 		}),
 	}
 	rotate.Flags().String("alg", "", "rotate only this algorithm: ES256 or RS256")
@@ -59,30 +56,32 @@ servers that have not seen it fetch the JWKS again when they meet its kid.`,
 		Long: `Stop a key signing. An active key is replaced at once (as by rotate). Its
 tokens stay valid until they expire, unless --revoke-tokens: then the key
 leaves the JWKS now and every token it signed introspects inactive, on every
-replica within a second. Use --revoke-tokens when the key may have leaked.`,
-		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw -o json\n\n  # A kid that starts with - goes after --\n  idvauth keys retire --revoke-tokens -- -xY2...Qw",
+replica within a second. Use --revoke-tokens when the key may have leaked.
+
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is retired).`,
+		Example: "  idvauth keys retire 3kT0...Qw --revoke-tokens\n  idvauth keys retire 3kT0...Qw --yes -o json\n\n  # A kid that starts with - goes after --\n  idvauth keys retire --revoke-tokens --yes -- -xY2...Qw",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+		RunE: adminRunE(env, func(cmd *cobra.Command, args []string) error {
+			action := "retire signing key " + args[0]
+			if revoke, _ := cmd.Flags().GetBool("revoke-tokens"); revoke {
+				action += " and make every token it signed inactive"
+			}
+			return confirm(cmd, action)
+		}, func(a *adminCall, args []string) error {
 			revoke, _ := a.cmd.Flags().GetBool("revoke-tokens")
-			return show(a, keyTable)(a.api.RetireKey(a.ctx, args[0], adminapi.RetireKeyRequest{RevokeTokens: revoke}))
+			return show(a, adminapi.WriteKeyList)(a.api.RetireKey(a.ctx, args[0], adminapi.RetireKeyRequest{RevokeTokens: revoke}))
 		}),
 	}
+	addYesFlag(retire)
 	retire.Flags().Bool("revoke-tokens", false, "also unpublish the key and make every token it signed inactive")
 	for _, c := range []*cobra.Command{list, rotate, retire} {
+		// Not on the group: reencrypt works on the database, not the API.
+		addAdminFlags(c)
 		addOutputFlag(c)
 	}
 	cmd.AddCommand(list, rotate, retire, newReencryptCmd(env))
 	return cmd
-}
-
-// keyTable prints a KeyList as a table, a key a line.
-func keyTable(w io.Writer, kl adminapi.KeyList) error {
-	tw := newTable(w)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED")
-	for _, k := range kl.Keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, dash(k.CreatedAt), dash(k.ActivatedAt), dash(k.RetiredAt))
-	}
-	return tw.Flush()
 }
 
 func newReencryptCmd(env lookupEnv) *cobra.Command {

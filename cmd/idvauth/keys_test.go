@@ -49,7 +49,7 @@ func TestKeysCommands(t *testing.T) {
 	if es2 == "" || es2 == es || activeOf(kl, "RS256") != rs {
 		t.Fatalf("keys rotate --alg ES256: %+v", kl)
 	}
-	kl = keyListOf(t, mustCLI(t, env, "keys", "retire", "--revoke-tokens", "-o", "json", "--", es))
+	kl = keyListOf(t, mustCLI(t, env, "keys", "retire", "--revoke-tokens", "--yes", "-o", "json", "--", es))
 	for _, k := range kl.Keys {
 		if k.KID == es && (k.State != "removed" || k.RetiredAt == "") {
 			t.Errorf("retired key after --revoke-tokens: %+v", k)
@@ -65,7 +65,8 @@ func TestKeysCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"keys", "rotate", "--alg", "HS256"}, "alg must be one of"},
-		{[]string{"keys", "retire", "no-such-kid"}, "not_found"},
+		{[]string{"keys", "retire", "no-such-kid", "--yes"}, "not_found"},
+		{[]string{"keys", "retire", "some-kid"}, "retire signing key some-kid: add --yes to confirm"},
 		{[]string{"keys", "retire"}, "accepts 1 arg"},
 		{[]string{"keys", "list", "-o", "yaml"}, "yaml"},
 	} {

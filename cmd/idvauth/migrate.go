@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
 )
 
 // databaseURL resolves the database URL for the commands that need one.
@@ -27,8 +28,8 @@ func databaseURL(cmd *cobra.Command, env lookupEnv) (string, error) {
 // addDatabaseFlags adds --database-url and -o to a command that works on
 // the database directly.
 func addDatabaseFlags(cmd *cobra.Command) {
-	cmd.Flags().String(sDatabaseURL.flag, "", sDatabaseURL.usage+" (env "+sDatabaseURL.env+")")
-	addOutputFlag(cmd)
+	cmd.Flags().String(sDatabaseURL.flag, "", "PostgreSQL URL (env "+sDatabaseURL.env+")")
+	addLocalOutputFlag(cmd)
 }
 
 // dbCall is one run of a command that works on the database directly.
@@ -112,10 +113,13 @@ one migrates while the others wait, then finds nothing left to do.`,
 
 func migrateStatusCmd(env lookupEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:     "status",
-		Short:   "Show which migrations are applied",
-		Long:    "Show every migration this binary has and whether the database has it.",
-		Example: "  idvauth migrate status\n  idvauth migrate status -o json",
+		Use:   "status",
+		Short: "Show which migrations are applied",
+		Long: `Show every migration this binary has and whether the database has it.
+
+Exit code: 0 when the schema is current, 3 when migrations are pending
+(like terraform plan -detailed-exitcode), 1 on any error.`,
+		Example: "  idvauth migrate status\n  idvauth migrate status -o json\n  idvauth migrate status >/dev/null; [ $? -eq 3 ] && idvauth migrate up",
 		Args:    cobra.NoArgs,
 		RunE: dbRunE(env, func(d *dbCall) error {
 			st, err := authz.MigrationStatus(d.ctx, d.url)
@@ -134,8 +138,8 @@ func migrateStatusCmd(env lookupEnv) *cobra.Command {
 					pending++
 				}
 			}
-			return d.print(map[string]any{"migrations": rows}, func(w io.Writer) error {
-				tw := newTable(w)
+			err = d.print(map[string]any{"migrations": rows, "pending": pending}, func(w io.Writer) error {
+				tw := adminapi.NewTable(w)
 				fmt.Fprintln(tw, "VERSION\tNAME\tAPPLIED")
 				for _, m := range rows {
 					fmt.Fprintf(tw, "%d\t%s\t%t\n", m.Version, m.Name, m.Applied)
@@ -146,6 +150,10 @@ func migrateStatusCmd(env lookupEnv) *cobra.Command {
 				_, err := fmt.Fprintf(w, "%d pending: run 'idvauth migrate up'\n", pending)
 				return err
 			})
+			if err == nil && pending > 0 {
+				return &exitError{code: exitPending}
+			}
+			return err
 		}),
 	}
 }

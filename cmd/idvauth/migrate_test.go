@@ -24,8 +24,11 @@ func TestMigrateAndServe(t *testing.T) {
 	u := pgtest.Schema(t) // empty: nothing migrated
 	dbEnv := map[string]string{"IDVAUTH_DATABASE_URL": u}
 
-	// status: every migration pending.
-	out := mustCLI(t, dbEnv, "migrate", "status")
+	// status: every migration pending, exit 3 for scripts.
+	code, out, errOut := cli(t, dbEnv, "migrate", "status")
+	if code != exitPending || errOut != "" {
+		t.Fatalf("migrate status with migrations pending = exit %d, stderr %q; want 3 and nothing", code, redact(errOut))
+	}
 	applied := statusRows(t, out)
 	if len(applied) == 0 {
 		t.Fatalf("migrate status lists no migrations:\n%s", out)
@@ -46,7 +49,11 @@ func TestMigrateAndServe(t *testing.T) {
 			Applied bool   `json:"applied"`
 		} `json:"migrations"`
 	}
-	decodeJSON(t, "migrate status -o json", mustCLI(t, dbEnv, "migrate", "status", "-o", "json"), &st)
+	code, out, _ = cli(t, dbEnv, "migrate", "status", "-o", "json")
+	if code != exitPending {
+		t.Errorf("migrate status -o json with migrations pending = exit %d, want 3", code)
+	}
+	decodeJSON(t, "migrate status -o json", out, &st)
 	if int32(len(st.Migrations)) != latest {
 		t.Errorf("migrate status -o json lists %d migrations, the table %d", len(st.Migrations), latest)
 	}
@@ -224,7 +231,7 @@ func TestDatabaseCommandsNeedURL(t *testing.T) {
 	var stdout, stderr syncBuffer
 	bad := "postgres://idvauth@" + freeAddr(t) + "/idvauth?sslmode=disable&connect_timeout=5"
 	if code := run(ctx, []string{"migrate", "status"}, envOf(map[string]string{"IDVAUTH_DATABASE_URL": bad}), strings.NewReader(""), &stdout, &stderr); code == 0 ||
-		!strings.HasPrefix(stderr.String(), "Error: ") || strings.Contains(stderr.String(), "goroutine ") {
-		t.Errorf("migrate status on an unreachable database = exit %d, stderr %q; want non-zero and one error", code, stderr.String())
+		code != 1 || !strings.HasPrefix(stderr.String(), "Error: ") || strings.Contains(stderr.String(), "goroutine ") {
+		t.Errorf("migrate status on an unreachable database = exit %d, stderr %q; want 1 (not 3: pending) and one error", code, stderr.String())
 	}
 }

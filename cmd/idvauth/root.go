@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -18,18 +20,101 @@ func run(ctx context.Context, args []string, env lookupEnv, stdin io.Reader, std
 	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
-		return 1
+	markUsageErrors(cmd)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
 	}
-	return 0
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "Error:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "Error:", err)
+	if isCobraUsage(err) {
+		return exitUsage
+	}
+	return 1
+}
+
+// Exit codes: 0 success, 1 failure, 2 a command line that is wrong (as
+// in Go's flag package and most Unix tools), 3 `migrate status` with
+// migrations pending (like terraform plan -detailed-exitcode).
+const (
+	exitUsage   = 2
+	exitPending = 3
+)
+
+// exitError ends the CLI with code, printing err if it is not nil.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf is an error in the command line: exit code 2.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// isCobraUsage reports whether err is one of cobra's own command-line
+// errors that no hook of ours sees: an unknown top-level command, a
+// missing required flag.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "required flag(s) ") ||
+		strings.HasPrefix(msg, "if any flags in the group ")
+}
+
+// markUsageErrors makes every flag error and argument count error of cmd
+// and its subcommands a usage error (exit 2).
+func markUsageErrors(cmd *cobra.Command) {
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				var ee *exitError
+				if errors.As(err, &ee) {
+					return err
+				}
+				return &exitError{code: exitUsage, err: err}
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		markUsageErrors(c)
+	}
 }
 
 // group makes cmd a command group that shows its help when called alone and
-// fails on an unknown subcommand: cobra would otherwise show the help and
-// exit 0 for `idvauth migrate donw`, which scripts take for success.
+// fails on an unknown subcommand, suggesting the nearest: cobra would
+// otherwise show the help and exit 0 for `idvauth migrate donw`, which
+// scripts take for success, and suggests only at the top level.
 func group(cmd *cobra.Command) *cobra.Command {
-	cmd.Args = cobra.NoArgs
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // as cobra's own default at the top level
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return usageErrorf("%s", msg)
+	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	return cmd
 }
@@ -57,13 +142,20 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (env IDVAUTH_CONFIG)")
-	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newAuditCmd(env), newCertsCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newAuditCmd(env), newCertsCmd(), newTokenCmd(env), newIntrospectCmd(env), newConfigCmd(env), newVersionCmd())
 	return root
 }
 
-// addOutputFlag adds -o, --output to cmd.
+// addOutputFlag adds -o, --output to cmd, a command that calls the admin
+// API.
 func addOutputFlag(cmd *cobra.Command) {
 	cmd.Flags().StringP("output", "o", "table", "output format: table or json (exactly what the admin API returned)")
+}
+
+// addLocalOutputFlag adds -o, --output to cmd, a command that does not
+// call the admin API.
+func addLocalOutputFlag(cmd *cobra.Command) {
+	cmd.Flags().StringP("output", "o", "table", "output format: table (text) or json")
 }
 
 // outputJSON reports whether -o asks for JSON; a command without -o
@@ -76,5 +168,5 @@ func outputJSON(cmd *cobra.Command) (bool, error) {
 	case "json":
 		return true, nil
 	}
-	return false, fmt.Errorf("--output must be table or json, not %q", o)
+	return false, usageErrorf("--output must be table or json, not %q", o)
 }

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/netip"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +16,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/buildinfo"
+	"github.com/idvauth/idvauth/authz/devkit"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
 )
@@ -108,11 +107,11 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	}
 	lvl, _ := r.get(sLogLevel)
 	if sc.logLevel, err = zapcore.ParseLevel(lvl); err != nil {
-		return sc, fmt.Errorf("IDVAUTH_LOG_LEVEL: %q is not a level (debug, info, warn, error)", lvl)
+		return sc, fmt.Errorf("%s: %q is not a level (debug, info, warn, error)", r.where(sLogLevel), lvl)
 	}
 	a := &sc.authz
 	a.Issuer, sc.issuerSet = r.get(sIssuer)
-	a.DatabaseURL, _ = r.get(sDatabaseURL)
+	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.value(sDatabaseURL) // the issuer once, as tokens carry it
 	a.DefaultAudience, _ = r.get(sDefaultAudience)
 	a.AccessTokenAlg, _ = r.get(sAccessAlg)
 	a.Scopes = r.file.Scopes
@@ -265,7 +264,7 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 		}
 		if n == 0 {
 			v, _ := r.get(l.s)
-			return fmt.Errorf("%s: %q must be at least 1 (example: %s=%s)", l.s.env, v, l.s.env, l.s.def)
+			return fmt.Errorf("%s: %q must be at least 1 (example: %s=%s)", r.where(l.s), v, l.s.env, l.s.def)
 		}
 		*l.dst = int(n)
 	}
@@ -274,7 +273,7 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 	}
 	if a.ClientAuthWindow < time.Second {
 		v, _ := r.get(sClientAuthWindow)
-		return fmt.Errorf("%s: %q must be at least 1s (example: %s=15m)", sClientAuthWindow.env, v, sClientAuthWindow.env)
+		return fmt.Errorf("%s: %q must be at least 1s (example: %s=15m)", r.where(sClientAuthWindow), v, sClientAuthWindow.env)
 	}
 	return nil
 }
@@ -292,49 +291,21 @@ func loadAuditSettings(r *resolver, a *authz.Config) error {
 	case "fast":
 		a.AuditFastCommit = true
 	default:
-		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", sAuditCommit.env, v, sAuditCommit.env)
+		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", r.where(sAuditCommit), v, sAuditCommit.env)
 	}
 	a.AuditSink, _ = r.get(sAuditSink)
 	a.AuditSinkToken, _ = r.get(sAuditSinkToken)
 	a.AuditSinkCA, _ = r.get(sAuditSinkCA)
 	v, _ := r.get(sAuditRetention)
-	d, err := parseDays(v)
+	d, err := settings.ParseDays(v)
 	if err != nil || d < 0 {
-		return fmt.Errorf("%s: %q is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)", sAuditRetention.env, v)
+		return fmt.Errorf("%s: %q is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)", r.where(sAuditRetention), v)
 	}
 	a.AuditRetention = d
 	if d > 0 && a.JanitorInterval < 0 {
-		return fmt.Errorf("%s: %q needs the janitor, which drops old entries, but IDVAUTH_JANITOR_INTERVAL=0 turns it off (example: IDVAUTH_JANITOR_INTERVAL=5m)", sAuditRetention.env, v)
+		return fmt.Errorf("%s: %q needs the janitor, which drops old entries, but IDVAUTH_JANITOR_INTERVAL=0 turns it off (example: IDVAUTH_JANITOR_INTERVAL=5m)", r.where(sAuditRetention), v)
 	}
 	return nil
-}
-
-// parseDays parses a Go duration (90s, 2160h) or a whole number of days
-// (90d).
-func parseDays(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	if n, ok := strings.CutSuffix(v, "d"); ok {
-		days, err := strconv.ParseUint(n, 10, 16)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a whole number of days", v)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(v)
-}
-
-func newLogger(dev bool, level zapcore.Level, w io.Writer) *zap.Logger {
-	var enc zapcore.Encoder
-	if dev {
-		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
-		enc = zapcore.NewConsoleEncoder(ec)
-	} else {
-		ec := zap.NewProductionEncoderConfig()
-		ec.EncodeTime = zapcore.ISO8601TimeEncoder
-		enc = zapcore.NewJSONEncoder(ec)
-	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level))
 }
 
 func serve(cmd *cobra.Command, env lookupEnv) error {
@@ -342,7 +313,7 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(sc.dev, sc.logLevel, cmd.ErrOrStderr())
+	log := devkit.NewLogger(sc.dev, sc.logLevel, cmd.ErrOrStderr())
 	defer func() { _ = log.Sync() }()
 	sc.authz.Logger = log
 	if sc.authz.AuditDisabled {
@@ -362,14 +333,14 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 		if public, err = lc.Listen(ctx, "tcp", sc.publicAddr); err != nil {
 			return fmt.Errorf("public listener: %w", err)
 		}
-		sc.authz.Issuer = devIssuer(public.Addr())
+		sc.authz.Issuer = devkit.Issuer(public.Addr())
 		if sc.authz.TLSCertFile != "" {
 			sc.authz.Issuer = "https://" + strings.TrimPrefix(sc.authz.Issuer, "http://")
 		}
 	}
 	getenv := func(k string) string { v, _ := env(k); return v }
 	if tracing.Enabled(getenv) {
-		tp, shutdown, err := tracing.FromEnv(ctx, version(), getenv)
+		tp, shutdown, err := tracing.FromEnv(ctx, buildinfo.Read().Version, getenv)
 		if err != nil {
 			return fmt.Errorf("tracing (OTEL_EXPORTER_OTLP_*): %w", err)
 		}
@@ -407,9 +378,9 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 			admin.Close()
 			return fmt.Errorf("seed demo clients: %w", err)
 		}
-		printDevBanner(cmd.OutOrStdout(), sc, demo, public.Addr().String(), admin.Addr().String())
+		sc.banner(demo, public.Addr(), admin.Addr()).Write(cmd.OutOrStdout())
 	}
-	log.Info("idvauth serving", zap.String("version", version()), zap.String("issuer", sc.authz.Issuer),
+	log.Info("idvauth serving", zap.String("version", buildinfo.Read().Version), zap.String("issuer", sc.authz.Issuer),
 		zap.String("public_addr", public.Addr().String()), zap.String("admin_addr", admin.Addr().String()), zap.Bool("dev", sc.dev))
 	if err := srv.Serve(ctx, public, admin); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -418,135 +389,11 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 	return nil
 }
 
-// loopbackOnly reports whether the listen address addr binds loopback
-// only: a loopback IP or localhost. A wildcard ("", 0.0.0.0, ::) or any
-// other name is not. An address that does not parse is left to the
-// listener to refuse.
-func loopbackOnly(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return true
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
-
-// devIssuer is the issuer URL of a --dev server whose public listener is
-// at addr; a wildcard host becomes loopback.
-func devIssuer(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return "http://" + addr.String()
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
-}
-
-func printDevBanner(w io.Writer, sc serveConfig, d authz.DemoClients, publicAddr, adminAddr string) {
-	scheme := "http://"
-	if sc.authz.TLSCertFile != "" {
-		scheme = "https://"
-	}
-	iss := scheme + publicAddr
-	bar := strings.Repeat("=", 78)
-	persist := `  NOTHING PERSISTS: clients, people, tokens and signing keys live in memory and are
-  gone when this process stops.`
-	if sc.authz.DatabaseURL != "" {
-		persist = `  Data is kept in the database given, but the admin token and secrets may be
-  generated for this run only.`
-	}
-	fmt.Fprintf(w, `%s
-  idvauth is running in DEVELOPMENT mode (--dev).
-%s
-  Never use --dev in production, and never let it listen beyond loopback:
-  it shows its credentials to whoever reaches it.%s
-%s
-
-  Issuer       %s
-  Public       %s%s
-  Admin API    http://%s
-`, bar, persist, remoteWarning(sc, publicAddr, adminAddr), bar, sc.authz.Issuer, scheme, publicAddr, adminAddr)
-	if sc.generatedAdminToken {
-		fmt.Fprintf(w, "  Admin token  %s   (generated for this run)\n", sc.authz.AdminToken)
-	}
-	fmt.Fprintf(w, `
-  Demo backend service   client_id %s   client_secret %s
-  Demo resource server   client_id %s   client_secret %s
-  (secrets are shown once; they are new on every start)
-
-Try it (paste into a shell):
-
-  # 1. Get an access token (client credentials)
-  curl -s -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token
-
-  # 2. Keep one in $TOKEN
-  TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials -d scope=identity.verify %s/oauth2/token | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-
-  # 3. Introspect it as the resource server
-  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
-
-  # 4. Revoke it, then introspect again: {"active":false}
-  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/revoke
-  curl -s -u '%s:%s' -d "token=$TOKEN" %s/oauth2/introspect
-
-  # The public keys and the discovery document
-  curl -s %s/.well-known/jwks.json
-  curl -s %s/.well-known/openid-configuration
-
-Sign a person in (authorization code + PKCE + OpenID Connect):
-
-  Demo person    username %s   password %s   (new on every start)
-  Demo web app   client_id %s   client_secret %s
-  PKCE verifier of the URL below   %s
-
-  Open this URL in a browser, sign in, allow; the page you land on shows the
-  code and the curl line that redeems it:
-
-  %s
-`,
-		d.Service.ClientID, d.Service.ClientSecret, d.ResourceServer.ClientID, d.ResourceServer.ClientSecret,
-		d.Service.ClientID, d.Service.ClientSecret, iss,
-		d.Service.ClientID, d.Service.ClientSecret, iss,
-		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
-		d.Service.ClientID, d.Service.ClientSecret, iss,
-		d.ResourceServer.ClientID, d.ResourceServer.ClientSecret, iss,
-		iss, iss,
-		d.User.Username, d.Password, d.Web.ClientID, d.Web.ClientSecret, d.Verifier, d.AuthorizeURL)
-	printDevAdminHint(w, sc, adminAddr)
-	fmt.Fprintln(w, bar)
-}
-
-// remoteWarning is the banner's warning when --dev-allow-remote let a
-// listener bind beyond loopback; empty otherwise.
-func remoteWarning(sc serveConfig, publicAddr, adminAddr string) string {
-	if !sc.devAllowRemote || (loopbackOnly(publicAddr) && loopbackOnly(adminAddr)) {
-		return ""
-	}
-	return `
-  --dev-allow-remote: THIS DEMO LISTENS BEYOND LOOPBACK. Anyone who reaches it
-  can use the demo clients and person printed below.`
-}
-
-// printDevAdminHint ends the --dev banner's examples with the CLI's admin
-// commands, with the admin token if it was generated for this run.
-func printDevAdminHint(w io.Writer, sc serveConfig, adminAddr string) {
-	if sc.generatedAdminToken {
-		fmt.Fprintf(w, `
-  # Manage clients through the admin API
-  export IDVAUTH_ADMIN_TOKEN=%s IDVAUTH_ADMIN_URL=http://%s
-  idvauth clients list
-`, sc.authz.AdminToken, adminAddr)
-		return
-	}
-	fmt.Fprintf(w, `
-  # Manage clients through the admin API (with your IDVAUTH_ADMIN_TOKEN set)
-  IDVAUTH_ADMIN_URL=http://%s idvauth clients list
-`, adminAddr)
+// banner is the --dev banner of the listeners at public and admin.
+func (sc serveConfig) banner(demo authz.DemoClients, public, admin net.Addr) devkit.Banner {
+	return devkit.Banner{Issuer: sc.authz.Issuer, PublicAddr: public.String(), AdminAddr: admin.String(),
+		TLSCertFile: sc.authz.TLSCertFile, TLSClientCAFile: sc.authz.TLSClientCAFile, Persistent: sc.authz.DatabaseURL != "",
+		AdminToken: sc.authz.AdminToken, GeneratedAdminToken: sc.generatedAdminToken, AllowRemote: sc.devAllowRemote, Demo: demo}
 }
 
 // secretList is IDVAUTH_SECRETS split at commas, blanks dropped.
@@ -573,7 +420,7 @@ func checkDevListeners(sc serveConfig) error {
 		s    setting
 		addr string
 	}{{sPublicAddr, sc.publicAddr}, {sAdminAddr, sc.adminAddr}} {
-		if !loopbackOnly(l.addr) {
+		if !devkit.LoopbackOnly(l.addr) {
 			return fmt.Errorf("--%s (%s) %q is not a loopback address: --dev listens on loopback only, since it hands out generated credentials "+
 				"and the demo's secrets (use 127.0.0.1:PORT, or add --dev-allow-remote to listen there anyway, only on a network you trust)",
 				l.s.flag, l.s.env, l.addr)
@@ -598,7 +445,7 @@ func loadTLSSettings(r *resolver, a *authz.Config) error {
 		a.HSTSMaxAge = -1 // off
 	case a.HSTSMaxAge < time.Second:
 		v, _ := r.get(sHSTSMaxAge)
-		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", sHSTSMaxAge.env, v, sHSTSMaxAge.env)
+		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", r.where(sHSTSMaxAge), v, sHSTSMaxAge.env)
 	}
 	return nil
 }

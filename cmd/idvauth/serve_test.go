@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -37,6 +38,44 @@ func TestServeDevBanner(t *testing.T) {
 		t.Errorf("banner shows the requested port 0, want the bound ports: public %s, admin %s", d.publicURL, d.adminURL)
 	}
 
+	runBannerCurls(t, d)
+
+	// The banner's admin instructions: export ... then `idvauth clients list`.
+	m := regexp.MustCompile(`(?m)^  export IDVAUTH_ADMIN_TOKEN=(\S+) IDVAUTH_ADMIN_URL=(\S+)$`).FindStringSubmatch(d.banner)
+	if m == nil {
+		t.Fatalf("banner has no export line for the admin API:\n%s", redact(d.banner))
+	}
+	if m[2] != d.adminURL {
+		t.Errorf("export line: IDVAUTH_ADMIN_URL=%s, want %s", m[2], d.adminURL)
+	}
+	if !strings.Contains(d.banner, "  idvauth clients list\n") {
+		t.Error("banner lacks `idvauth clients list`")
+	}
+	list := mustCLI(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": m[1], "IDVAUTH_ADMIN_URL": m[2]}, "clients", "list")
+	for _, id := range []string{"demo-service", "demo-resource-server"} {
+		if !strings.Contains(list, "\n"+id+" ") {
+			t.Errorf("clients list lacks %s:\n%s", id, list)
+		}
+	}
+
+	// Cancelling the context is SIGTERM: a graceful stop and exit 0.
+	if code := d.stop(); code != 0 {
+		t.Fatalf("serve --dev after cancel = exit %d, want 0; stderr:\n%s", code, redact(d.stderr.String()))
+	}
+	if !strings.Contains(d.stderr.String(), "idvauth stopped") {
+		t.Errorf("stderr lacks the stop log line:\n%s", redact(d.stderr.String()))
+	}
+	u, _ := url.Parse(d.publicURL)
+	if c, err := net.Dial("tcp", u.Host); err == nil {
+		c.Close()
+		t.Errorf("public listener %s still accepts connections after serve returned", u.Host)
+	}
+}
+
+// runBannerCurls runs the curl lines of d's banner in bash exactly as
+// printed and checks their answers.
+func runBannerCurls(t *testing.T, d *devServer) {
+	t.Helper()
 	// The shell lines of the banner, in order: token, TOKEN=..., introspect,
 	// revoke, introspect, JWKS, discovery.
 	var lines []string
@@ -63,7 +102,7 @@ func TestServeDevBanner(t *testing.T) {
 		Scope       string `json:"scope"`
 	}
 	decodeJSON(t, "token curl", bash(t, token), &tok)
-	if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer") || tok.Scope != "identity.verify" {
+	if tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.Scope != "identity.verify" {
 		t.Fatalf("token curl: access_token set %t, token_type %q, scope %q; want a bearer token for identity.verify",
 			tok.AccessToken != "", tok.TokenType, tok.Scope)
 	}
@@ -113,35 +152,39 @@ func TestServeDevBanner(t *testing.T) {
 		t.Errorf("discovery: issuer %q, token_endpoint %q; want %s and %s/oauth2/token", disc.Issuer, disc.TokenEndpoint, d.issuer, d.publicURL)
 	}
 
-	// The banner's admin instructions: export ... then `idvauth clients list`.
-	m := regexp.MustCompile(`(?m)^  export IDVAUTH_ADMIN_TOKEN=(\S+) IDVAUTH_ADMIN_URL=(\S+)$`).FindStringSubmatch(d.banner)
-	if m == nil {
-		t.Fatalf("banner has no export line for the admin API:\n%s", redact(d.banner))
-	}
-	if m[2] != d.adminURL {
-		t.Errorf("export line: IDVAUTH_ADMIN_URL=%s, want %s", m[2], d.adminURL)
-	}
-	if !strings.Contains(d.banner, "  idvauth clients list\n") {
-		t.Error("banner lacks `idvauth clients list`")
-	}
-	list := mustCLI(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": m[1], "IDVAUTH_ADMIN_URL": m[2]}, "clients", "list")
-	for _, id := range []string{"demo-service", "demo-resource-server"} {
-		if !strings.Contains(list, "\n"+id+" ") {
-			t.Errorf("clients list lacks %s:\n%s", id, list)
-		}
-	}
+}
 
-	// Cancelling the context is SIGTERM: a graceful stop and exit 0.
-	if code := d.stop(); code != 0 {
-		t.Fatalf("serve --dev after cancel = exit %d, want 0; stderr:\n%s", code, redact(d.stderr.String()))
-	}
-	if !strings.Contains(d.stderr.String(), "idvauth stopped") {
-		t.Errorf("stderr lacks the stop log line:\n%s", redact(d.stderr.String()))
-	}
-	u, _ := url.Parse(d.publicURL)
-	if c, err := net.Dial("tcp", u.Host); err == nil {
-		c.Close()
-		t.Errorf("public listener %s still accepts connections after serve returned", u.Host)
+// TestServeDevBannerTLS runs the banner's curl lines against a --dev
+// server with TLS and a client CA, as in the README's mTLS walk-through:
+// they need --cacert, or curl exits 60 and prints nothing.
+func TestServeDevBannerTLS(t *testing.T) {
+	t.Parallel()
+	needTools(t, "the banner's curl lines", "bash", "curl", "sed")
+	dir := t.TempDir()
+	ca, srv := filepath.Join(dir, "ca"), filepath.Join(dir, "server")
+	mustCLI(t, nil, "certs", "ca", "--out", ca)
+	mustCLI(t, nil, "certs", "server", "--ca", ca, "--host", "127.0.0.1", "--out", srv)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		cacert string
+	}{
+		// The CA that signed the server's certificate is the client CA.
+		{"client CA", []string{"--tls-client-ca", filepath.Join(ca, "ca.crt")}, filepath.Join(ca, "ca.crt")},
+		// No CA known: curl takes the certificate itself as the anchor.
+		{"certificate only", nil, filepath.Join(srv, "server.crt")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := startDev(t, nil, append([]string{"--tls-cert", filepath.Join(srv, "server.crt"), "--tls-key", filepath.Join(srv, "server.key")}, tc.args...)...)
+			if !strings.HasPrefix(d.publicURL, "https://") {
+				t.Fatalf("banner Public = %s, want https://", d.publicURL)
+			}
+			if want := "curl -s --cacert " + tc.cacert + " "; !strings.Contains(d.banner, want) {
+				t.Errorf("banner lacks %q", want)
+			}
+			runBannerCurls(t, d)
+		})
 	}
 }
 
@@ -155,6 +198,12 @@ func TestServeDevOwnAdminToken(t *testing.T) {
 	}
 	if !strings.Contains(d.banner, "(with your IDVAUTH_ADMIN_TOKEN set)") {
 		t.Error("banner lacks the hint to use your own IDVAUTH_ADMIN_TOKEN")
+	}
+	// The walk-throughs say to copy the banner's export line: there is one
+	// even when the admin token was preset.
+	m := regexp.MustCompile(`(?m)^  export IDVAUTH_ADMIN_URL=(\S+)$`).FindStringSubmatch(d.banner)
+	if m == nil || m[1] != d.adminURL {
+		t.Fatalf("banner has no `export IDVAUTH_ADMIN_URL=%s` line:\n%s", d.adminURL, redact(d.banner))
 	}
 	// A given issuer is kept, even where it differs from the listener.
 	if d.issuer != "http://localhost:9999" {
@@ -257,7 +306,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{
 			name: "bad log level",
 			args: []string{"--dev", "--log-level", "loud"},
-			want: []string{`IDVAUTH_LOG_LEVEL: "loud" is not a level`},
+			want: []string{`--log-level: "loud" is not a level`},
 		},
 		{
 			name: "unsupported algorithm",
@@ -332,52 +381,10 @@ func TestServeDevAllowRemote(t *testing.T) {
 	if !strings.Contains(d.banner, "never let it listen beyond loopback") {
 		t.Error("banner lacks the rule that --dev stays on loopback")
 	}
-}
-
-// TestLoopbackOnly checks which listen addresses --dev accepts without
-// --dev-allow-remote.
-func TestLoopbackOnly(t *testing.T) {
-	tests := []struct {
-		addr string
-		want bool
-	}{
-		{"127.0.0.1:8080", true},
-		{"127.0.0.53:0", true},
-		{"[::1]:8080", true},
-		{"localhost:8080", true},
-		{"LOCALHOST:0", true},
-		{"[::ffff:127.0.0.1]:0", true},
-		{"0.0.0.0:8080", false},
-		{"[::]:8080", false},
-		{":8080", false},
-		{"192.0.2.7:8080", false},
-		{"[fe80::1%eth0]:8080", false},
-		{"example.org:8080", false},
-		{"localhost.example.org:8080", false},
-	}
-	for _, tt := range tests {
-		if got := loopbackOnly(tt.addr); got != tt.want {
-			t.Errorf("loopbackOnly(%q) = %v, want %v", tt.addr, got, tt.want)
-		}
-	}
-}
-
-// TestDevIssuer checks the issuer that --dev derives from its listener.
-func TestDevIssuer(t *testing.T) {
-	tests := []struct{ addr, want string }{
-		{"127.0.0.1:8080", "http://127.0.0.1:8080"},
-		{"0.0.0.0:9000", "http://127.0.0.1:9000"},
-		{"[::]:9000", "http://127.0.0.1:9000"},
-		{"[::1]:9000", "http://[::1]:9000"},
-	}
-	for _, tt := range tests {
-		addr, err := net.ResolveTCPAddr("tcp", tt.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := devIssuer(addr); got != tt.want {
-			t.Errorf("devIssuer(%s) = %s, want %s", tt.addr, got, tt.want)
-		}
+	// Bound to the wildcard, the listener shows as [::]: the banner's URLs
+	// name an address that can be dialled.
+	if !strings.HasPrefix(d.publicURL, "http://127.0.0.1:") || !strings.HasPrefix(d.issuer, "http://127.0.0.1:") {
+		t.Errorf("banner Public %s, Issuer %s; want http://127.0.0.1:PORT for a wildcard listener", d.publicURL, d.issuer)
 	}
 }
 
@@ -491,5 +498,29 @@ func TestServeDevSignIn(t *testing.T) {
 	decodeJSON(t, "redeem curl", bash(t, line), &tok)
 	if tok.AccessToken == "" || tok.IDToken == "" || tok.RefreshToken == "" {
 		t.Errorf("redeem curl gave access %t, id %t, refresh %t; want all three", tok.AccessToken != "", tok.IDToken != "", tok.RefreshToken != "")
+	}
+}
+
+// TestServeIssuerTrailingSlash checks that an issuer given with a trailing
+// slash is shown as the tokens carry it: normalised once, at start.
+func TestServeIssuerTrailingSlash(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, nil, "--issuer", "http://localhost:9999/")
+	if d.issuer != "http://localhost:9999" {
+		t.Errorf("banner Issuer = %s, want http://localhost:9999 (as in the tokens' iss)", d.issuer)
+	}
+	if strings.Contains(d.stderr.String(), "http://localhost:9999/") {
+		t.Errorf("log names the issuer with its slash:\n%s", redact(d.stderr.String()))
+	}
+}
+
+// TestServeDevLogNoColour checks that --dev logs written to a pipe or file
+// carry no ANSI colour codes.
+func TestServeDevLogNoColour(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, nil)
+	waitFor(t, "the start log line", d.done, func() bool { return strings.Contains(d.stderr.String(), "idvauth serving") })
+	if log := d.stderr.String(); strings.Contains(log, "\x1b[") {
+		t.Errorf("dev log written to a buffer has ANSI escape codes: %q", redact(log))
 	}
 }

@@ -1,28 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/prompt"
 )
-
-// maxPasswordInput bounds the password line read from stdin. The server's
-// policy sets the real limit; this only keeps a wrong pipe from being read
-// whole.
-const maxPasswordInput = 1024
 
 func newUsersCmd(env lookupEnv) *cobra.Command {
 	cmd := group(&cobra.Command{
@@ -77,10 +65,10 @@ one, not the username or email) and keeps only an argon2id hash of it.`,
 			in.Email, _ = f.GetString("email")
 			fromStdin, _ := f.GetBool("password-stdin")
 			var err error
-			if in.Password, err = readPassword(a.cmd, in.Username, fromStdin); err != nil {
+			if in.Password, err = prompt.ReadPassword(a.ctx, a.cmd.InOrStdin(), a.cmd.ErrOrStderr(), in.Username, fromStdin); err != nil {
 				return err
 			}
-			return show(a, userTable)(a.api.CreateUser(a.ctx, in))
+			return show(a, adminapi.WriteUser)(a.api.CreateUser(a.ctx, in))
 		}),
 	}
 	cmd.Flags().String("username", "", "what the person types to sign in (stored lower-case)")
@@ -99,42 +87,55 @@ func usersListCmd(env lookupEnv) *cobra.Command {
 		Example: "  idvauth users list\n  idvauth users list -o json",
 		Args:    cobra.NoArgs,
 		RunE: adminRunE(env, nil, func(a *adminCall, _ []string) error {
-			return show(a, userListTable)(a.api.ListUsers(a.ctx))
+			return show(a, adminapi.WriteUserList)(a.api.ListUsers(a.ctx))
 		}),
 	}
 }
 
 func usersGetCmd(env lookupEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:     "get USER_ID",
+		Use:     "get USER_ID|USERNAME",
 		Short:   "Show one person",
-		Long:    "Show one person's record (never their password).",
-		Example: "  idvauth users get u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
+		Long:    "Show one person's record (never their password), by ID or username.",
+		Example: "  idvauth users get ada\n  idvauth users get u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return show(a, userTable)(a.api.GetUser(a.ctx, args[0]))
+			id, err := a.api.UserID(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return show(a, adminapi.WriteUser)(a.api.GetUser(a.ctx, id))
 		}),
 	}
 }
 
 func usersDeleteCmd(env lookupEnv) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete USER_ID",
+	cmd := &cobra.Command{
+		Use:   "delete USER_ID|USERNAME",
 		Short: "Delete a person, end their sessions and revoke their tokens",
-		Long: `Delete a person with their consents. Their browser sessions end and every
-token issued for them is revoked at once: introspection answers active: false.
-There is no confirmation prompt.`,
-		Example: "  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw\n  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
+		Long: `Delete a person with their consents, by ID or username. Their browser
+sessions end and every token issued for them is revoked at once:
+introspection answers active: false.
+
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is deleted).`,
+		Example: "  idvauth users delete ada\n  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			return showDeleted(a, a.api.DeleteUser(a.ctx, args[0]), args[0], "deleted user "+args[0])
+		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete user " + args[0] }), func(a *adminCall, args []string) error {
+			id, err := a.api.UserID(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return showDeleted(a, adminapi.Named(a.api.DeleteUser(a.ctx, id), "user", id), id, "deleted user "+id)
 		}),
 	}
+	addYesFlag(cmd)
+	return cmd
 }
 
 func usersWithdrawCmd(env lookupEnv) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "withdraw-consents USER_ID",
+		Use:   "withdraw-consents USER_ID|USERNAME",
 		Short: "Withdraw a person's consents, to every client or to one",
 		Long: `Withdraw what a person consented to: to one client with --client, to every
 client otherwise. The client must ask for consent again the next time the
@@ -145,16 +146,20 @@ of that client (or of every client) are revoked.`,
   idvauth users withdraw-consents u_3mJr7AoUXx2Wqd9KvYg5Tw --client kyc-web -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
+			id, err := a.api.UserID(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
 			client, _ := a.cmd.Flags().GetString("client")
 			to := ""
 			if client != "" {
 				to = " to client " + client
 			}
 			return show(a, func(w io.Writer, cw adminapi.ConsentWithdrawal) error {
-				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s; revoked %d %s\n", cw.Withdrawn, plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to,
-					cw.TokensRevoked, plural(cw.TokensRevoked, "token", "tokens"))
+				_, err := fmt.Fprintf(w, "withdrew %d %s of user %s%s; revoked %d %s\n", cw.Withdrawn, adminapi.Plural(cw.Withdrawn, "consent", "consents"), cw.UserID, to,
+					cw.TokensRevoked, adminapi.Plural(cw.TokensRevoked, "token", "tokens"))
 				return err
-			})(a.api.WithdrawConsents(a.ctx, args[0], client))
+			})(a.api.WithdrawConsents(a.ctx, id, client))
 		}),
 	}
 	cmd.Flags().String("client", "", "withdraw only the consent to this client_id")
@@ -163,36 +168,37 @@ of that client (or of every client) are revoked.`,
 
 func usersEraseCmd(env lookupEnv) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "erase USER_ID --yes",
-		Short: "Erase a person for good (GDPR right to erasure); needs --yes",
+		Use:   "erase USER_ID|USERNAME",
+		Short: "Erase a person for good (GDPR right to erasure)",
 		Long: `Erase a person: their profile, password hash, consents, browser sessions,
 refresh tokens and codes are removed and their access tokens stop working
 (introspection answers active: false), in one step. The audit trail keeps
 only the opaque user ID. It cannot be undone: save 'idvauth users export'
 first if the person asked for their data too.
 
-Nothing is asked interactively (scripts and CI have no terminal): without
---yes the command refuses and erases nothing.`,
+On a terminal it asks first; scripts confirm with --yes (without a terminal
+and without --yes nothing is erased).`,
 		Example: `  idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: adminRunE(env, func(cmd *cobra.Command, args []string) error {
-			if yes, _ := cmd.Flags().GetBool("yes"); !yes {
-				return fmt.Errorf("users erase removes user %s and everything held about them for good; add --yes to confirm (nothing was erased)", args[0])
+		RunE: adminRunE(env, confirmCheck(func(args []string) string {
+			return "erase user " + args[0] + " and everything held about them"
+		}), func(a *adminCall, args []string) error {
+			id, err := a.api.UserID(a.ctx, args[0])
+			if err != nil {
+				return err
 			}
-			return nil
-		}, func(a *adminCall, args []string) error {
 			return show(a, func(w io.Writer, ue adminapi.UserErasure) error {
-				if !ue.Erased || ue.UserID != args[0] {
-					return fmt.Errorf("the admin API did not confirm the erasure of user %s", args[0])
+				if !ue.Erased || ue.UserID != id {
+					return fmt.Errorf("the admin API did not confirm the erasure of user %s", id)
 				}
 				_, err := fmt.Fprintf(w, "erased user %s: profile, password hash, consents, sessions and tokens removed\n", ue.UserID)
 				return err
-			})(a.api.EraseUser(a.ctx, args[0]))
+			})(a.api.EraseUser(a.ctx, id))
 		}),
 	}
-	cmd.Flags().Bool("yes", false, "confirm the erasure (required: it cannot be undone)")
+	addYesFlag(cmd)
 	return cmd
 }
 
@@ -213,7 +219,7 @@ up a new one at their next sign-in that needs it. Check who asks: an attacker wi
 
 func usersExportCmd(env lookupEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:   "export USER_ID",
+		Use:   "export USER_ID|USERNAME",
 		Short: "Print everything held about a person, as JSON (GDPR right of access)",
 		Long: `Print everything idvauth holds about a person, as indented JSON: their
 record, consents, browser sessions, the records of their tokens (never token
@@ -226,7 +232,11 @@ It holds personal data: write it somewhere only the person and you can read.`,
   (umask 077; idvauth users export u_3mJr7AoUXx2Wqd9KvYg5Tw > ada.json)`,
 		Args: cobra.ExactArgs(1),
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
-			_, raw, err := a.api.ExportUser(a.ctx, args[0])
+			id, err := a.api.UserID(a.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			_, raw, err := a.api.ExportUser(a.ctx, id)
 			if err != nil {
 				return err
 			}
@@ -241,126 +251,4 @@ It holds personal data: write it somewhere only the person and you can read.`,
 			return err
 		}),
 	}
-}
-
-// readPassword returns the new user's password: the first line of stdin
-// when asked to or when stdin is not a terminal, otherwise typed twice at
-// a prompt on stderr without echo.
-func readPassword(cmd *cobra.Command, username string, fromStdin bool) (string, error) {
-	in := cmd.InOrStdin()
-	fd, tty := terminalFd(in)
-	switch {
-	case fromStdin && tty:
-		return "", errors.New("--password-stdin: stdin is a terminal; pipe the password in, or leave out --password-stdin to be prompted")
-	case tty:
-		return promptPassword(cmd.Context(), fd, cmd.ErrOrStderr(), username)
-	}
-	return readPasswordLine(in)
-}
-
-// terminalFd returns the file descriptor of r if r is a terminal.
-func terminalFd(r io.Reader) (int, bool) {
-	f, ok := r.(interface{ Fd() uintptr })
-	if !ok {
-		return 0, false
-	}
-	fd := int(f.Fd())
-	return fd, term.IsTerminal(fd)
-}
-
-// readPasswordLine reads the first line of r, without its \n or \r\n.
-func readPasswordLine(r io.Reader) (string, error) {
-	// +2 for the line ending, +1 to see a line that is too long.
-	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordInput+3)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read the password from stdin: %w", err)
-	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	switch {
-	case line == "":
-		return "", errors.New("no password on stdin: give it as the first line of stdin, or run in a terminal to be prompted")
-	case len(line) > maxPasswordInput:
-		return "", fmt.Errorf("the password on stdin is longer than %d bytes", maxPasswordInput)
-	}
-	return line, nil
-}
-
-// promptPassword asks for the password twice on the terminal fd, without
-// echo. An interrupt restores the terminal (echo on) and ends the command
-// instead of leaving the terminal silent.
-func promptPassword(ctx context.Context, fd int, w io.Writer, username string) (string, error) {
-	state, err := term.GetState(fd)
-	if err != nil {
-		return "", fmt.Errorf("read the password from the terminal: %w", err)
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	type result struct {
-		password string
-		err      error
-	}
-	done := make(chan result, 1)
-	go func() {
-		pw, err := askTwice(fd, w, username)
-		done <- result{pw, err}
-	}()
-	select {
-	case r := <-done:
-		return r.password, r.err
-	case <-ctx.Done():
-		// The read goroutine stays blocked on the terminal; the process
-		// is about to exit.
-		_ = term.Restore(fd, state)
-		fmt.Fprintln(w)
-		return "", errors.New("interrupted: no user created")
-	}
-}
-
-func askTwice(fd int, w io.Writer, username string) (string, error) {
-	read := func(prompt string) (string, error) {
-		fmt.Fprint(w, prompt)
-		b, err := term.ReadPassword(fd)
-		fmt.Fprintln(w) // the Enter the terminal did not echo
-		if err != nil {
-			return "", fmt.Errorf("read the password from the terminal: %w", err)
-		}
-		return string(b), nil
-	}
-	pw, err := read("Password for " + username + ": ")
-	if err != nil {
-		return "", err
-	}
-	if pw == "" {
-		return "", errors.New("empty password: no user created")
-	}
-	again, err := read("Repeat the password: ")
-	if err != nil {
-		return "", err
-	}
-	if again != pw {
-		return "", errors.New("the passwords do not match: no user created")
-	}
-	return pw, nil
-}
-
-// userTable prints a person as a two-column table.
-func userTable(w io.Writer, u adminapi.UserJSON) error {
-	tw := newTable(w)
-	fmt.Fprintf(tw, "id\t%s\n", u.ID)
-	fmt.Fprintf(tw, "username\t%s\n", u.Username)
-	fmt.Fprintf(tw, "name\t%s\n", dash(u.Name))
-	fmt.Fprintf(tw, "email\t%s\n", dash(u.Email))
-	fmt.Fprintf(tw, "created\t%s\n", unixTime(u.CreatedAt))
-	fmt.Fprintf(tw, "updated\t%s\n", unixTime(u.UpdatedAt))
-	return tw.Flush()
-}
-
-// userListTable prints a UserList as a table, a person a line.
-func userListTable(w io.Writer, l adminapi.UserList) error {
-	tw := newTable(w)
-	fmt.Fprintln(tw, "ID\tUSERNAME\tNAME\tEMAIL\tCREATED")
-	for _, u := range l.Users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, dash(u.Name), dash(u.Email), unixTime(u.CreatedAt))
-	}
-	return tw.Flush()
 }

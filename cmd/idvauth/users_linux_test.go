@@ -247,3 +247,29 @@ func drainTTY(t testing.TB, master *os.File) string {
 	}
 	return shown.String()
 }
+
+// TestConfirmOnTerminal runs a destructive command with a pseudo-terminal
+// as stdin: it asks first, and does nothing unless the answer is yes.
+func TestConfirmOnTerminal(t *testing.T) {
+	t.Parallel()
+	d := startDev(t, map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken})
+	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
+	const prompt = "Delete client demo-resource-server? This cannot be undone. [y/N] "
+	for _, tt := range []struct {
+		answer  string
+		deleted bool
+	}{{"n\n", false}, {"\n", false}, {"yes\n", true}} {
+		master, tty := openPTY(t)
+		c := startCLI(t, t.Context(), env, tty, "clients", "delete", "demo-resource-server")
+		waitFor(t, "the confirmation prompt", c.done, func() bool { return strings.HasSuffix(c.stderr.String(), prompt) })
+		writeTTY(t, master, tt.answer)
+		<-c.done
+		if got := c.code == 0; got != tt.deleted {
+			t.Errorf("clients delete answered %q = exit %d, stderr %q; want deleted %t", tt.answer, c.code, c.stderr.String(), tt.deleted)
+		}
+		code, _, _ := cli(t, env, "clients", "get", "demo-resource-server")
+		if exists := code == 0; exists == tt.deleted {
+			t.Errorf("after answering %q the client exists: %t, want %t", tt.answer, exists, !tt.deleted)
+		}
+	}
+}

@@ -148,18 +148,31 @@ func TestUsersLifecycle(t *testing.T) {
 		t.Errorf("users withdraw-consents -o json = %+v, want user_id %s, withdrawn 0", cw, id)
 	}
 
-	// delete: then get, delete and withdraw-consents fail with not found.
-	if out := mustCLI(t, env, "users", "delete", id); out != "deleted user "+id+"\n" {
+	// get takes a username as well as an ID.
+	if got := tableRows(mustCLI(t, env, "users", "get", strings.ToUpper(username))); got["id"] != id {
+		t.Errorf("users get USERNAME = %q, want the person with ID %s", got, id)
+	}
+	// delete without a terminal and without --yes: refused, nothing deleted.
+	if code, out, errOut := cli(t, env, "users", "delete", username); code != exitUsage || out != "" ||
+		errOut != "Error: delete user "+username+": add --yes to confirm (no terminal to ask on; nothing was changed)\n" {
+		t.Errorf("users delete without --yes = exit %d, stdout %q, stderr %q; want 2 and a refusal", code, out, errOut)
+	}
+	if got := tableRows(mustCLI(t, env, "users", "get", id)); got["id"] != id {
+		t.Errorf("after a refused delete, users get = %q, want the person still there", got)
+	}
+	// delete by username: then get, delete and withdraw-consents fail with
+	// not found, naming what they looked for.
+	if out := mustCLI(t, env, "users", "delete", username, "--yes"); out != "deleted user "+id+"\n" {
 		t.Errorf("users delete = %q, want %q", out, "deleted user "+id+"\n")
 	}
-	notFound := "Error: admin API: not_found: No such resource. (HTTP 404)\n"
-	for _, args := range [][]string{{"users", "get", id}, {"users", "delete", id}, {"users", "withdraw-consents", id}} {
+	notFound := "Error: no user with ID or username \"" + id + "\": admin API: not_found: No such resource. (HTTP 404)\n"
+	for _, args := range [][]string{{"users", "get", id}, {"users", "delete", id, "--yes"}, {"users", "withdraw-consents", id}} {
 		if code, out, errOut := cli(t, env, args...); code == 0 || out != "" || errOut != notFound {
 			t.Errorf("idvauth %s after delete = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q",
 				strings.Join(args, " "), code, out, errOut, notFound)
 		}
 	}
-	out = mustCLI(t, env, "users", "delete", otherID, "-o", "json")
+	out = mustCLI(t, env, "users", "delete", otherID, "-y", "-o", "json")
 	var del map[string]string
 	decodeJSON(t, "users delete -o json", out, &del)
 	if del["deleted"] != otherID {
@@ -250,7 +263,7 @@ func TestUsersErrors(t *testing.T) {
 		{
 			name: "unknown user",
 			args: []string{"users", "get", "u_nobody"},
-			want: []string{"Error: admin API: not_found: No such resource. (HTTP 404)"},
+			want: []string{`Error: no user with ID or username "u_nobody": admin API: not_found: No such resource. (HTTP 404)`},
 		},
 		{
 			name: "get without an id",
@@ -325,46 +338,6 @@ func TestUsersWithoutServer(t *testing.T) {
 			"cannot reach, no password or token", code, out, errOut)
 	}
 }
-
-func TestReadPasswordLine(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    string
-		wantErr string
-	}{
-		{in: "correct horse\n", want: "correct horse"},
-		{in: "correct horse\r\n", want: "correct horse"},
-		{in: "correct horse", want: "correct horse"},
-		{in: "  spaces kept  \n", want: "  spaces kept  "},
-		{in: "first line\nsecond line\n", want: "first line"},
-		{in: "ends in cr\r\r\n", want: "ends in cr\r"},
-		{in: strings.Repeat("x", maxPasswordInput) + "\r\n", want: strings.Repeat("x", maxPasswordInput)},
-		{in: strings.Repeat("x", maxPasswordInput+1) + "\n", wantErr: "longer than 1024 bytes"},
-		{in: strings.Repeat("x", 10*maxPasswordInput), wantErr: "longer than 1024 bytes"},
-		{in: "", wantErr: "no password on stdin"},
-		{in: "\n", wantErr: "no password on stdin"},
-		{in: "\r\n", wantErr: "no password on stdin"},
-	}
-	for _, tt := range tests {
-		got, err := readPasswordLine(strings.NewReader(tt.in))
-		errText := ""
-		if err != nil {
-			errText = err.Error()
-		}
-		if got != tt.want || (tt.wantErr == "") != (err == nil) || !strings.Contains(errText, tt.wantErr) {
-			t.Errorf("readPasswordLine(%.40q) = %.40q, %v; want %.40q, error containing %q", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-	if _, err := readPasswordLine(io.MultiReader(strings.NewReader("part"), errReader{})); err == nil ||
-		!strings.Contains(err.Error(), "read the password from stdin: ") {
-		t.Errorf("readPasswordLine of a failing reader = %v, want a read error", err)
-	}
-}
-
-type errReader struct{}
-
-func (errReader) Read([]byte) (int, error) { return 0, io.ErrClosedPipe }
 
 // adminGet returns the admin API's raw answer to GET path.
 func adminGet(t testing.TB, d *devServer, path string) string {
@@ -449,8 +422,8 @@ func TestUsersEraseExport(t *testing.T) {
 
 	// erase without --yes: refused before any call, nothing erased.
 	code, out, errOut = cli(t, env, "users", "erase", u.ID)
-	want := "Error: users erase removes user " + u.ID + " and everything held about them for good; add --yes to confirm (nothing was erased)\n"
-	if code == 0 || out != "" || errOut != want {
+	want := "Error: erase user " + u.ID + " and everything held about them: add --yes to confirm (no terminal to ask on; nothing was changed)\n"
+	if code != exitUsage || out != "" || errOut != want {
 		t.Errorf("users erase without --yes = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q", code, out, errOut, want)
 	}
 	if got := tableRows(mustCLI(t, env, "users", "get", u.ID)); got["id"] != u.ID {
@@ -461,7 +434,7 @@ func TestUsersEraseExport(t *testing.T) {
 	if out := mustCLI(t, env, "users", "erase", u.ID, "--yes"); out != "erased user "+u.ID+": profile, password hash, consents, sessions and tokens removed\n" {
 		t.Errorf("users erase --yes = %q", out)
 	}
-	notFound := "Error: admin API: not_found: No such resource. (HTTP 404)\n"
+	notFound := "Error: no user with ID or username \"" + u.ID + "\": admin API: not_found: No such resource. (HTTP 404)\n"
 	for _, args := range [][]string{{"users", "get", u.ID}, {"users", "export", u.ID}, {"users", "erase", u.ID, "--yes"}} {
 		if code, out, errOut := cli(t, env, args...); code == 0 || out != "" || errOut != notFound {
 			t.Errorf("idvauth %s after erase = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q", strings.Join(args, " "), code, out, errOut, notFound)

@@ -1,47 +1,36 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz/buildinfo"
 )
 
-// buildVersion is set at link time: -ldflags "-X main.buildVersion=v1.2.3".
-var buildVersion = ""
-
-func version() string {
-	if buildVersion != "" {
-		return buildVersion
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			return bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return "devel-" + s.Value[:12]
-			}
-		}
-	}
-	return "devel"
-}
-
 func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the idvauth version",
-		Long:    "Print the idvauth version and the Go version it was built with.",
-		Example: "  idvauth version",
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the idvauth version",
+		Long: `Print the idvauth version, the commit it was built from (with its time, and
+"modified" if the tree had uncommitted changes), the build time when the
+binary was built with 'make build', and the Go version.`,
+		Example: "  idvauth version\n  idvauth version -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bi, _ := debug.ReadBuildInfo()
-			gov := "unknown"
-			if bi != nil {
-				gov = bi.GoVersion
+			asJSON, err := outputJSON(cmd)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "idvauth %s (%s)\n", version(), gov)
-			return nil
+			v := buildinfo.Read()
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(v)
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), "idvauth "+v.String())
+			return err
 		},
 	}
+	cmd.Flags().StringP("output", "o", "table", "output format: table (one line) or json")
+	return cmd
 }

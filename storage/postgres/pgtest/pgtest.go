@@ -9,8 +9,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +26,39 @@ import (
 
 // EnvURL names the variable with the test database URL.
 const EnvURL = "IDVAUTH_TEST_DATABASE_URL"
+
+// skipped counts the tests of this test binary that skipped for want of
+// EnvURL, for Main. It is the one mutable package variable: a test binary
+// is one process, and its tests share it.
+var skipped atomic.Int64
+
+// Main runs the tests of m, for a package's TestMain, and ends the run
+// with one line saying how many PostgreSQL tests skipped and why: 'go
+// test ./...' shows only "ok" for a package whose tests skipped. The line
+// goes to the terminal (/dev/tty) when there is one, since go test hides
+// the output of passing packages; to stderr otherwise (go test -v).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if n := skipped.Load(); n > 0 {
+		w := io.Writer(os.Stderr)
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			defer tty.Close()
+			w = tty
+		}
+		Report(w, n)
+	}
+	return code
+}
+
+// Report writes the line of Main about n skipped PostgreSQL tests.
+func Report(w io.Writer, n int64) {
+	pkg := "this package"
+	if len(os.Args) > 0 {
+		pkg = strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+	}
+	fmt.Fprintf(w, "SKIPPED %d PostgreSQL tests of %s: set %s (e.g. %s='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable') to run them\n",
+		n, pkg, EnvURL, EnvURL)
+}
 
 // BaseURL returns the test database URL, or skips (fails under
 // IDVAUTH_TEST_REQUIRE_POSTGRES=1) when there is none.
@@ -33,6 +71,7 @@ func BaseURL(t testing.TB) string {
 		if os.Getenv("IDVAUTH_TEST_REQUIRE_POSTGRES") == "1" {
 			t.Fatal(msg + " (IDVAUTH_TEST_REQUIRE_POSTGRES=1 forbids skipping)")
 		}
+		skipped.Add(1)
 		t.Skip(msg)
 	}
 	return base

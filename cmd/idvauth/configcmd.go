@@ -1,0 +1,166 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/devkit"
+	"github.com/idvauth/idvauth/authz/settings"
+)
+
+// This file holds `idvauth config check` and the example config file,
+// both made from allSettings so that they cannot drift from serve.
+
+// secretSettings are shown as [REDACTED] by config check.
+var secretSettings = map[string]bool{sSecrets.env: true, sAdminToken.env: true, sMetricsToken.env: true}
+
+func newConfigCmd(env lookupEnv) *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "config",
+		Short: "Check the settings serve would start with",
+		Long: `Check the settings: 'config check' resolves them as serve does (flags, then
+IDVAUTH_* environment variables, then the config file, then defaults) and
+validates them. idvauth.example.yaml in the repository lists every setting
+with its environment variable and default.`,
+		Example: "  idvauth config check --config /etc/idvauth.yaml\n  idvauth config check --config /etc/idvauth.yaml -o json",
+	})
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Validate the settings and print them with their sources, secrets redacted",
+		Long: `Resolve the settings as 'idvauth serve' would, with the same flags, and
+validate them as serve does before it listens: values, limits, the settings
+serve cannot start without (unless --dev), and that the TLS files load. It
+neither connects to the database nor listens.
+
+It prints every setting with its value and where the value came from (flag,
+env, file:line or default); the admin token, the secrets and the metrics
+token show as [REDACTED] and a database URL without its password. The exit
+code is 1 on any problem, with the problem on stderr.`,
+		Example: `  idvauth config check --config /etc/idvauth.yaml
+  IDVAUTH_SECRETS=... IDVAUTH_ADMIN_TOKEN=... idvauth config check --config idvauth.yaml -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return configCheck(cmd, env) },
+	}
+	// serve's own flags, --dev among them, so that the two cannot differ.
+	check.Flags().AddFlagSet(newServeCmd(env).Flags())
+	addLocalOutputFlag(check)
+	cmd.AddCommand(check)
+	return cmd
+}
+
+// checkedSetting is one line of config check.
+type checkedSetting struct {
+	Key    string `json:"key"`
+	Env    string `json:"env"`
+	Value  string `json:"value"`
+	Source string `json:"source"` // flag --x, env IDVAUTH_X, file F:LINE, or default
+}
+
+func configCheck(cmd *cobra.Command, env lookupEnv) error {
+	asJSON, err := outputJSON(cmd)
+	if err != nil {
+		return err
+	}
+	sc, err := loadServeConfig(cmd, env)
+	if err != nil {
+		return err
+	}
+	if _, err := sc.authz.WithDefaults(); err != nil {
+		return err
+	}
+	if a := sc.authz; a.TLSCertFile != "" || a.TLSKeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(a.TLSCertFile, a.TLSKeyFile); err != nil {
+			return fmt.Errorf("%s, %s: %w", sTLSCert.env, sTLSKey.env, err)
+		}
+	}
+	if f := sc.authz.TLSClientCAFile; f != "" && len(devkit.ReadCerts(f)) == 0 {
+		return fmt.Errorf("%s: %s holds no PEM certificate", sTLSClientCA.env, f)
+	}
+	r, err := newResolver(cmd, env)
+	if err != nil {
+		return err
+	}
+	var out []checkedSetting
+	for _, s := range allSettings {
+		v, _ := r.get(s)
+		switch {
+		case secretSettings[s.env] && v != "":
+			v = "[REDACTED]"
+		case s.env == sDatabaseURL.env && v != "":
+			if u, err := url.Parse(v); err == nil {
+				v = u.Redacted()
+			} else {
+				v = "[REDACTED: not a URL]"
+			}
+		}
+		out = append(out, checkedSetting{Key: s.fileKey(), Env: s.env, Value: v, Source: r.source(s)})
+	}
+	w := cmd.OutOrStdout()
+	if asJSON {
+		return json.NewEncoder(w).Encode(map[string]any{"ok": true, "settings": out})
+	}
+	tw := adminapi.NewTable(w)
+	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
+	for _, c := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Key, adminapi.Dash(c.Value), c.Source)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, "settings OK")
+	return err
+}
+
+// source names where s's value came from, for config check.
+func (r *resolver) source(s setting) string {
+	switch w := r.where(s); {
+	case strings.HasPrefix(w, "--"):
+		return "flag " + w
+	case w == s.env:
+		return "env " + w
+	case strings.HasSuffix(w, " (default)"):
+		return "default"
+	default:
+		return "file " + strings.TrimSuffix(w, ": "+s.fileKey())
+	}
+}
+
+// exampleConfig is idvauth.example.yaml: every setting of allSettings,
+// commented out at its default, with its env variable and flag.
+func exampleConfig() []byte {
+	lists := listKeys()
+	var entries []settings.ExampleEntry
+	for _, s := range allSettings {
+		usage := s.usage
+		if usage == "" {
+			usage = noFlagUsage[s.env]
+		}
+		entries = append(entries, settings.ExampleEntry{Key: s.fileKey(), Env: s.env, Flag: s.flag, Default: s.def, Usage: usage, List: lists[s.fileKey()]})
+	}
+	return settings.ExampleYAML(entries)
+}
+
+// noFlagUsage describes the settings that have no flag.
+var noFlagUsage = map[string]string{
+	sSecrets.env:      "comma-separated secrets of 32+ characters that encrypt signing keys: the first encrypts, all decrypt (required without --dev; a YAML list here)",
+	sMetricsToken.env: "bearer token that /metrics on the admin listener requires, 32+ characters (none: /metrics is open to whoever reaches the admin listener)",
+}
+
+// listKeys are the config file keys that take a YAML list.
+func listKeys() map[string]bool {
+	t := reflect.TypeFor[fileConfig]()
+	out := map[string]bool{}
+	for i := range t.NumField() {
+		if t.Field(i).Type.Kind() == reflect.Slice {
+			out[strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]] = true
+		}
+	}
+	return out
+}
