@@ -393,6 +393,10 @@ func (s *Server) AdminHandler() http.Handler {
 	return s.middleware("admin", mux)
 }
 
+// AdminRoutes returns the route patterns of the admin API, as its router
+// holds them.
+func (s *Server) AdminRoutes() []string { return s.admin.Patterns() }
+
 // CreateClient registers a client as POST /admin/clients does (without an
 // audit entry) and returns it with its new secret.
 func (s *Server) CreateClient(ctx context.Context, in adminapi.ClientJSON) (adminapi.ClientJSON, error) {

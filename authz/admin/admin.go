@@ -14,6 +14,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,8 @@ type Handler struct {
 	log       *zap.Logger
 	tokenHash [32]byte
 	mux       *http.ServeMux
+	// patterns are the route patterns mux serves, "/" aside.
+	patterns []string
 }
 
 // New returns a handler with cfg.
@@ -128,12 +131,22 @@ func New(cfg Config) (*Handler, error) {
 		"/admin/keys/{kid}/retire":   h.retireKey,
 		"/admin/audit":               h.auditList,
 		"/admin/audit/verify":        h.auditVerify,
+		"/admin/openapi.json":        h.openAPI,
 		"/":                          notFound,
 	} {
 		h.mux.HandleFunc(pattern, h.serve(rt))
+		if pattern != "/" {
+			h.patterns = append(h.patterns, pattern)
+		}
 	}
+	slices.Sort(h.patterns)
 	return h, nil
 }
+
+// Patterns returns the route patterns the handler serves, sorted, as its
+// router holds them ("/admin/clients/{id}"); which methods each takes, a
+// request with another method learns from the Allow header of its 405.
+func (h *Handler) Patterns() []string { return slices.Clone(h.patterns) }
 
 // ServeHTTP serves the admin API.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
