@@ -193,6 +193,10 @@ type resolver struct {
 }
 
 func newResolver(cmd *cobra.Command, env lookupEnv) (*resolver, error) {
+	env, err := withSecretFiles(env)
+	if err != nil {
+		return nil, err
+	}
 	r := &resolver{cmd: cmd, env: env, file: &fileConfig{}}
 	path, _ := cmd.Flags().GetString("config")
 	if path == "" {
