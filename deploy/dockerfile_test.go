@@ -231,6 +231,7 @@ func TestImageBinary(t *testing.T) {
 	if got["CGO_ENABLED"] != "0" || got["-trimpath"] != "true" {
 		t.Errorf("build info CGO_ENABLED=%q -trimpath=%q, want 0 and true", got["CGO_ENABLED"], got["-trimpath"])
 	}
+	checkNotice(t, bi)
 	if out := runBin(t, bin, nil, "version"); !strings.Contains(out, version) {
 		t.Errorf("idvauth version = %q, want the VERSION build argument %s", out, version)
 	}
@@ -371,4 +372,44 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// checkNotice checks that NOTICE names every module linked into the
+// binary that ships a NOTICE file of its own (Apache-2.0 section 4(d)
+// asks that its attribution notices travel with the binary).
+func checkNotice(t testing.TB, bi *buildinfo.BuildInfo) {
+	t.Helper()
+	notice, err := os.ReadFile(filepath.Join(root, "NOTICE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := strings.TrimSpace(string(out))
+	for _, m := range bi.Deps {
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		dir := filepath.Join(cache, escapeModule(m.Path)+"@"+m.Version)
+		files, _ := filepath.Glob(filepath.Join(dir, "NOTICE*"))
+		if len(files) > 0 && !bytes.Contains(notice, []byte(m.Path)) {
+			t.Errorf("%s %s ships %s, but NOTICE does not name it: add its attribution", m.Path, m.Version, filepath.Base(files[0]))
+		}
+	}
+}
+
+// escapeModule is a module path as the module cache spells it: each
+// upper-case letter as ! and its lower case.
+func escapeModule(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('!')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
