@@ -2,8 +2,10 @@ package authz
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -26,3 +28,17 @@ func (s *Server) onKeyChange(ctx context.Context, alg string, ch storage.KeyChan
 }
 
 // --- admin API ---
+
+// shipAudit readies the shipping of the audit trail to cfg.AuditSink, if
+// one is set (Serve runs it).
+func (s *Server) shipAudit() error {
+	if s.cfg.AuditSink == "" {
+		return nil
+	}
+	sink, err := auditship.Open(auditship.SinkConfig{URL: s.cfg.AuditSink, Token: s.cfg.AuditSinkToken, CAFile: s.cfg.AuditSinkCA})
+	if err != nil {
+		return fmt.Errorf("authz: audit sink (IDVAUTH_AUDIT_SINK): %w", err)
+	}
+	s.shipper, err = auditship.New(auditship.Config{Store: s.store, Sink: sink, OnLag: s.metrics.AuditShipLag(), Now: s.cfg.Now, Log: s.log})
+	return err
+}

@@ -210,6 +210,9 @@ func (ts *testServer) createWebClient(t testing.TB, in adminapi.ClientJSON) webC
 	if in.IDTokenSignedResponseAlg != "" {
 		req["id_token_signed_response_alg"] = in.IDTokenSignedResponseAlg
 	}
+	if in.Audience != nil {
+		req["audience"] = in.Audience
+	}
 	c := adminCall[adminapi.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
 	style := oauth2.AuthStyleInHeader
 	if c.TokenEndpointAuthMethod == "none" {

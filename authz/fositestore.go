@@ -81,9 +81,12 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 	default: // a code and what rides with it
 		exp = sess.CodeExp
 	}
-	scope := req.GetGrantedScopes()
+	scope, aud := req.GetGrantedScopes(), req.GetGrantedAudience()
 	if kind == storage.RefreshToken && sess.grantScope != nil {
 		scope = sess.grantScope // the access token's was narrowed
+	}
+	if kind == storage.RefreshToken && sess.grantAudience != nil {
+		aud = sess.grantAudience
 	}
 	t := storage.Token{
 		Kind:      kind,
@@ -92,7 +95,7 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 		ClientID:  req.GetClient().GetID(),
 		Subject:   sess.Subject,
 		Scopes:    scope,
-		Audience:  req.GetGrantedAudience(),
+		Audience:  aud,
 		IssuedAt:  req.GetRequestedAt().UTC(),
 		ExpiresAt: exp.UTC(),
 	}

@@ -284,3 +284,40 @@ func TestRefreshMaxLifetimeAtLeastTTL(t *testing.T) {
 	}
 	srv.Close()
 }
+
+// TestRefreshNarrowsAudience: a refresh that names an audience (or an RFC
+// 8707 resource) gets an access token for only that one, while the new
+// refresh token keeps the grant's; one not granted is invalid_target and
+// uses nothing up.
+func TestRefreshNarrowsAudience(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, codeFlowConfig(cfg))
+		ts.createUser(t, "ada")
+		c := ts.createWebClient(t, adminapi.ClientJSON{Audience: []string{"idv-api", "billing"}})
+		b := newBrowser(t)
+		v := oauth2.GenerateVerifier()
+		first := ts.redeemOK(t, c, newCode(t, ts, b, c, v), v)
+		if aud := ts.verify(t, first.AccessToken, jose.ES256).Audience; strings.Join(aud, " ") != "idv-api billing" {
+			t.Fatalf("access token of the code: aud = %v, want both registered audiences", aud)
+		}
+		refreshFor := func(rt, param, value string) (int, []byte) {
+			st, _, body := post(t, ts.Public+"/oauth2/token", c.ClientID, c.ClientSecret,
+				url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, param: {value}})
+			return st, body
+		}
+		st, body := refreshFor(first.RefreshToken, "resource", "https://elsewhere.example")
+		if e, _ := oauthErr(t, body); st != http.StatusBadRequest || e != "invalid_target" {
+			t.Fatalf("refresh for an audience not granted = %d (error %q), want 400 invalid_target", st, e)
+		}
+		st, body = refreshFor(first.RefreshToken, "audience", "billing")
+		narrow := decodeTokens(t, st, body)
+		if aud := ts.verify(t, narrow.AccessToken, jose.ES256).Audience; strings.Join(aud, " ") != "billing" {
+			t.Errorf("refresh for audience billing: aud = %v, want [billing]", aud)
+		}
+		st, body = refreshFor(narrow.RefreshToken, "scope", "openid offline_access identity.verify")
+		again := decodeTokens(t, st, body)
+		if aud := ts.verify(t, again.AccessToken, jose.ES256).Audience; strings.Join(aud, " ") != "idv-api billing" {
+			t.Errorf("refresh after a narrowed one: aud = %v, want the grant's [idv-api billing]", aud)
+		}
+	})
+}

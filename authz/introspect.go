@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -123,6 +124,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(token) > maxTokenLen || token == "" {
 		answerInactive()
+		return
+	}
+	if apikeys.Looks(token) {
+		if !s.introspectAPIKey(ctx, w, r, caller, token, scopes, &e) {
+			answerInactive()
+		}
 		return
 	}
 	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, sess, scopes...)

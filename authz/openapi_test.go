@@ -316,6 +316,17 @@ func driveAdminAPI(t *testing.T, api *adminapi.Client) {
 	must("rotate secret", err)
 	must("delete client", api.DeleteClient(ctx, "web"))
 
+	ak, _, err := api.CreateAPIKey(ctx, "svc", adminapi.APIKeyCreate{Name: "ci", Networks: []string{"10.0.0.0/8"}})
+	must("create API key", err)
+	_, _, err = api.ListAPIKeys(ctx, "svc")
+	must("list API keys", err)
+	grace := int64(60)
+	next, _, err := api.RotateAPIKey(ctx, "svc", ak.ID, adminapi.APIKeyRotate{GracePeriod: &grace})
+	must("rotate API key", err)
+	_, _, err = api.ListAPIKeys(ctx, "svc") // the old key, replaced_by the new
+	must("list API keys after rotation", err)
+	must("revoke API key", api.RevokeAPIKey(ctx, "svc", next.ID))
+
 	u, _, err := api.CreateUser(ctx, adminapi.UserInput{Username: "ada", Password: "correct horse battery staple", Name: "Ada", Email: "ada@example.com"})
 	must("create user", err)
 	_, _, err = api.ListUsers(ctx)

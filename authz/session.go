@@ -39,6 +39,8 @@ type session struct {
 	// refresh was narrowed to fewer (see narrowScope): the new refresh
 	// token keeps it. Never stored apart from that record's scope.
 	grantScope []string
+	// grantAudience is grantScope's twin for the audience (narrowAudience).
+	grantAudience []string
 
 	// Facts for the audit trail that travel with the request through
 	// fosite; never stored. issuance is set by the token endpoint for a

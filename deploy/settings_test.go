@@ -89,8 +89,13 @@ func readSettings(t testing.TB) settings {
 						}
 						if name.Name == "fileSettings" {
 							for _, e := range v.Elts {
-								if id, ok := e.(*ast.Ident); ok {
-									fileVars = append(fileVars, id.Name)
+								switch e := e.(type) {
+								case *ast.Ident: // sAdminToken
+									fileVars = append(fileVars, e.Name)
+								case *ast.SelectorExpr: // sAdminToken.env
+									if id, ok := e.X.(*ast.Ident); ok {
+										fileVars = append(fileVars, id.Name)
+									}
 								}
 							}
 						}

@@ -372,10 +372,12 @@ type Store interface {
 	ClientStore
 	TokenStore
 	AssertionStore
+	APIKeyStore
 	KeyStore
 	UserStore
 	FailureStore
 	AuditStore
+	AuditShipStore
 	// Ping reports whether the backend can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

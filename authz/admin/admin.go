@@ -35,6 +35,7 @@ import (
 // Store is what the admin API reads and writes.
 type Store interface {
 	storage.ClientStore
+	storage.APIKeyStore
 	CreateUser(ctx context.Context, u storage.User) error
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	ListUsers(ctx context.Context) ([]storage.User, error)
@@ -69,6 +70,9 @@ type Config struct {
 	AdminToken string
 	// MaxAccessTokenTTL caps a client's access_token_ttl.
 	MaxAccessTokenTTL time.Duration
+	// MaxAPIKeyTTL caps the lifetime of API keys; DefaultMaxAPIKeyTTL if
+	// zero.
+	MaxAPIKeyTTL time.Duration
 	// Argon2 are the parameters of new password hashes.
 	Argon2 password.Params
 	// Hasher hashes new passwords within the process's hashing budget,
@@ -118,21 +122,24 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
 	for pattern, rt := range map[string]route{
-		"/admin/clients":             h.clients,
-		"/admin/clients/{id}":        h.client,
-		"/admin/clients/{id}/secret": h.clientSecret,
-		"/admin/users":               h.users,
-		"/admin/users/{id}":          h.user,
-		"/admin/users/{id}/consents": h.userConsents,
-		"/admin/users/{id}/erase":    h.userErase,
-		"/admin/users/{id}/export":   h.userExport,
-		"/admin/keys":                h.keys,
-		"/admin/keys/rotate":         h.rotateKeys,
-		"/admin/keys/{kid}/retire":   h.retireKey,
-		"/admin/audit":               h.auditList,
-		"/admin/audit/verify":        h.auditVerify,
-		"/admin/openapi.json":        h.openAPI,
-		"/":                          notFound,
+		"/admin/clients":                            h.clients,
+		"/admin/clients/{id}":                       h.client,
+		"/admin/clients/{id}/secret":                h.clientSecret,
+		"/admin/clients/{id}/api-keys":              h.apiKeys,
+		"/admin/clients/{id}/api-keys/{key}":        h.apiKey,
+		"/admin/clients/{id}/api-keys/{key}/rotate": h.rotateAPIKey,
+		"/admin/users":                              h.users,
+		"/admin/users/{id}":                         h.user,
+		"/admin/users/{id}/consents":                h.userConsents,
+		"/admin/users/{id}/erase":                   h.userErase,
+		"/admin/users/{id}/export":                  h.userExport,
+		"/admin/keys":                               h.keys,
+		"/admin/keys/rotate":                        h.rotateKeys,
+		"/admin/keys/{kid}/retire":                  h.retireKey,
+		"/admin/audit":                              h.auditList,
+		"/admin/audit/verify":                       h.auditVerify,
+		"/admin/openapi.json":                       h.openAPI,
+		"/":                                         notFound,
 	} {
 		h.mux.HandleFunc(pattern, h.serve(rt))
 		if pattern != "/" {

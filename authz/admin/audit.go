@@ -19,13 +19,7 @@ import (
 )
 
 // auditJSON is e as the admin API shows it.
-func auditJSON(e storage.AuditEntry) adminapi.AuditEntryJSON {
-	return adminapi.AuditEntryJSON{
-		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Type: e.Type, Actor: e.Actor, RequestID: e.RequestID,
-		ClientID: e.ClientID, Subject: e.Subject, IP: e.IP, Outcome: e.Outcome, Details: e.Details,
-		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
-	}
-}
+func auditJSON(e storage.AuditEntry) adminapi.AuditEntryJSON { return adminapi.AuditEntryOf(e) }
 
 // DefaultAuditPage is the page size of GET /admin/audit without limit.
 const DefaultAuditPage = 100

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/idvauth/idvauth/storage"
 )
 
 // Audit event types: the Type of every entry the server writes, and what
@@ -63,6 +65,16 @@ type AuditEntryJSON struct {
 	Details   map[string]string `json:"details,omitempty"`
 	PrevHash  string            `json:"prev_hash"`
 	Hash      string            `json:"hash"`
+}
+
+// AuditEntryOf is e as the admin API shows it (and as audit shipping
+// sends it).
+func AuditEntryOf(e storage.AuditEntry) AuditEntryJSON {
+	return AuditEntryJSON{
+		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Type: e.Type, Actor: e.Actor, RequestID: e.RequestID,
+		ClientID: e.ClientID, Subject: e.Subject, IP: e.IP, Outcome: e.Outcome, Details: e.Details,
+		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
+	}
 }
 
 // AuditPage is the answer of GET /admin/audit: entries in order, and the

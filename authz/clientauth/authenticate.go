@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -47,6 +48,9 @@ func (SecretHasher) Compare(_ context.Context, hash, data []byte) error {
 // the reason goes to the debug log.
 func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	ip := a.cfg.IPs.String(r)
+	if key, ok := apikeys.FromHeader(r); ok {
+		return a.authenticateAPIKey(ctx, r, form, key, ip)
+	}
 	if form.Has("client_assertion") || form.Has("client_assertion_type") {
 		_, _, basic, _ := basicCredentials(r)
 		c, err := a.authenticateAssertion(ctx, r, form, basic, ip)
@@ -54,7 +58,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 			return nil, err
 		}
 		a.noteCertificate(r, c)
-		return a.admit(ctx, r, c, ip)
+		return a.admit(ctx, r, c, c.Rec.ID, ip)
 	}
 	id, secret, method, err := secretCredentials(r, form)
 	if err != nil {
@@ -72,7 +76,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 		if err := a.checkCertificate(ctx, r, c); err != nil {
 			return nil, a.fail(ctx, id, ip, "client certificate", err)
 		}
-		return a.admit(ctx, r, c, ip)
+		return a.admit(ctx, r, c, c.Rec.ID, ip)
 	}
 	if c.Rec.TokenEndpointAuthMethod != method {
 		a.spendCompare(method, secret)
@@ -82,7 +86,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request, form 
 		return nil, a.fail(ctx, id, ip, "wrong secret", nil)
 	}
 	a.noteCertificate(r, c)
-	return a.admit(ctx, r, c, ip)
+	return a.admit(ctx, r, c, c.Rec.ID, ip)
 }
 
 // dummyDigest is what a secret is compared with when there is no client
@@ -181,9 +185,10 @@ func (a *Authenticator) fail(ctx context.Context, id, ip, reason string, err err
 // admit lets a client whose credentials were right through, unless its
 // client ID or address started cooling off while they were checked (by
 // concurrent attempts: a right secret among many wrong ones sent at once
-// is not let through past the limit), and through its rate limit.
-func (a *Authenticator) admit(ctx context.Context, r *http.Request, c *Client, ip string) (*Client, error) {
-	if wait, err := a.clientLocked(ctx, c.Rec.ID, ip); err != nil {
+// is not let through past the limit), and through its rate limit. lockID
+// names the counters: the client ID, or the API key's.
+func (a *Authenticator) admit(ctx context.Context, r *http.Request, c *Client, lockID, ip string) (*Client, error) {
+	if wait, err := a.clientLocked(ctx, lockID, ip); err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
 	} else if wait > 0 {
 		return nil, a.coolingOff(r, wait)

@@ -1,6 +1,7 @@
 package clientauth
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -21,6 +22,35 @@ type Client struct {
 	// CertThumb is the x5t#S256 of the certificate the client presented
 	// on this request, if any.
 	CertThumb string
+	// APIKeyID names the API key the client authenticated with on this
+	// request, if it did.
+	APIKeyID string
+}
+
+// withAPIKey narrows c to what the API key k may do: the client_credentials
+// grant, and the key's scopes and audience, as far as the client still
+// has them.
+func (c *Client) withAPIKey(k storage.APIKey) *Client {
+	n := *c
+	n.APIKeyID = k.ID
+	n.Rec.GrantTypes = intersect([]string{"client_credentials"}, c.Rec.GrantTypes)
+	n.Rec.ResponseTypes, n.Rec.RedirectURIs = nil, nil
+	n.Rec.Scopes = intersect(k.Scopes, c.Rec.Scopes)
+	if len(k.Audience) > 0 {
+		n.Audience = intersect(k.Audience, c.Audience)
+	}
+	return &n
+}
+
+// intersect returns the values of a that b holds too, in a's order.
+func intersect(a, b []string) []string {
+	out := []string{}
+	for _, v := range a {
+		if slices.Contains(b, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 var (

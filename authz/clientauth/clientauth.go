@@ -19,6 +19,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -85,6 +86,9 @@ type Config struct {
 	// OnLimited, if set, is called for each request refused by a limit
 	// ("client" or "cooloff").
 	OnLimited func(r *http.Request, limit string)
+	// APIKeys checks API keys sent at the token endpoint in place of a
+	// client's credentials; nil: API keys are refused.
+	APIKeys *apikeys.Checker
 	// Outbound says which internal addresses a client's jwks_uri may
 	// reach; the zero value: none.
 	Outbound outbound.Policy

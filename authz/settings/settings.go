@@ -25,6 +25,7 @@ const (
 	DefaultIssuer            = "http://127.0.0.1:8080"
 	DefaultAccessTokenTTL    = 5 * time.Minute
 	DefaultMaxAccessTokenTTL = time.Hour
+	DefaultMaxAPIKeyTTL      = 365 * 24 * time.Hour
 	DefaultAudience          = "idv-api"
 	DefaultAccessTokenAlg    = keys.ES256
 	DefaultJWKSMaxAge        = 15 * time.Minute
@@ -112,6 +113,15 @@ type Config struct {
 	// MaxAccessTokenTTL caps a client's own access_token_ttl;
 	// DefaultMaxAccessTokenTTL if zero.
 	MaxAccessTokenTTL time.Duration
+	// MaxAPIKeyTTL caps the lifetime of API keys; DefaultMaxAPIKeyTTL
+	// if zero. (A key's default lifetime is 90 days, or this if less.)
+	MaxAPIKeyTTL time.Duration
+	// AuditSink, if set, is where the audit trail is shipped off the
+	// host: https://host/path (JSON lines) or syslog+tls://host:port.
+	// AuditSinkToken is a bearer token for an https sink; AuditSinkCA a
+	// PEM file of the CAs its certificate chains to (the system's roots
+	// if empty).
+	AuditSink, AuditSinkToken, AuditSinkCA string
 	// DefaultAudience is the "aud" of tokens for clients that registered
 	// no audience; DefaultAudience if empty.
 	DefaultAudience string
@@ -263,6 +273,7 @@ func (c *Config) fillDefaults() {
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	setDefault(&c.AccessTokenTTL, DefaultAccessTokenTTL)
 	setDefault(&c.MaxAccessTokenTTL, DefaultMaxAccessTokenTTL)
+	setDefault(&c.MaxAPIKeyTTL, DefaultMaxAPIKeyTTL)
 	setDefault(&c.DefaultAudience, DefaultAudience)
 	setDefault(&c.AccessTokenAlg, DefaultAccessTokenAlg)
 	setDefault(&c.JWKSMaxAge, DefaultJWKSMaxAge)
@@ -371,7 +382,8 @@ func (c Config) validateDurations() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"ID token lifetime", c.IDTokenTTL}, {"refresh token lifetime", c.RefreshTokenTTL}, {"session lifetime", c.SessionTTL}, {"login window", c.LoginWindow}} {
+	}{{"ID token lifetime", c.IDTokenTTL}, {"refresh token lifetime", c.RefreshTokenTTL}, {"session lifetime", c.SessionTTL}, {"login window", c.LoginWindow},
+		{"API key maximum lifetime", c.MaxAPIKeyTTL}} {
 		if d.v < time.Second {
 			errs = append(errs, fmt.Errorf("%s %s must be at least 1s", d.name, d.v))
 		}

@@ -87,6 +87,9 @@ type config struct {
 	// Tokens is how many distinct tokens introspect mode fetches before
 	// the run and cycles through, 1 to maxTokens.
 	Tokens int
+	// APIKey, if set, is what introspect mode introspects instead of
+	// fetched tokens (an idvauth API key); no client ID is needed then.
+	APIKey secret
 	// Transport, if not nil, replaces the loopback-only transport tuned
 	// for Workers keep-alive connections; tests use it to watch requests.
 	Transport http.RoundTripper
@@ -113,10 +116,10 @@ func (cfg *config) validate() (string, error) {
 	if cfg.Requests < 0 {
 		return "", fmt.Errorf("requests %d: want 0 (no cap) or more", cfg.Requests)
 	}
-	if cfg.ClientID == "" {
+	if cfg.ClientID == "" && (cfg.Mode == modeToken || cfg.APIKey == "") {
 		return "", errors.New("missing client id (-client-id)")
 	}
-	if cfg.ClientSecret == "" {
+	if cfg.ClientSecret == "" && (cfg.Mode == modeToken || cfg.APIKey == "") {
 		return "", fmt.Errorf("missing client secret (-client-secret or %s)", envClientSecret)
 	}
 	if cfg.Mode == modeIntrospect {
@@ -516,9 +519,11 @@ func load(ctx context.Context, cfg config) (*report, error) {
 
 	e := tokenEndpoint(client, base, &cfg)
 	if cfg.Mode == modeIntrospect {
-		tokens, err := fetchTokens(ctx, e, cfg.Tokens, cfg.Workers)
-		if err != nil {
-			return nil, err
+		tokens := []string{string(cfg.APIKey)}
+		if cfg.APIKey == "" {
+			if tokens, err = fetchTokens(ctx, e, cfg.Tokens, cfg.Workers); err != nil {
+				return nil, err
+			}
 		}
 		e = introspectEndpoint(client, base, &cfg, tokens)
 	}

@@ -201,6 +201,30 @@ func TestIntrospectMode(t *testing.T) {
 	assertNoSecrets(t, out)
 }
 
+// TestIntrospectAPIKey: with an API key in the environment, introspect
+// mode fetches no token and introspects the key.
+func TestIntrospectAPIKey(t *testing.T) {
+	f := &fakeServer{}
+	target := newFakeServer(t, f)
+	const key = "idvk_00112233445566778899_secretsecretsecretsecretsecretsecretsecre"
+	f.issued[key] = 0
+	r, out, err := runJSON(t, []string{
+		"-target", target, "-mode", "introspect", "-workers", "1", "-requests", "20", "-introspect-client-id", testIntrospectID,
+	}, env(map[string]string{envIntrospectSecret: testIntrospectSecret, envAPIKey: key}))
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := f.tokenCalls.Load(); got != 0 {
+		t.Errorf("server got %d token requests, want none", got)
+	}
+	if r.Requests != 20 || r.OK != 20 {
+		t.Errorf("report = %+v, want 20 requests, all ok", r)
+	}
+	if strings.Contains(out, key) {
+		t.Error("the output shows the API key")
+	}
+}
+
 func TestIntrospectTokenFetchFails(t *testing.T) {
 	f := &fakeServer{}
 	target := newFakeServer(t, f)

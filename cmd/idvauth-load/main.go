@@ -16,6 +16,7 @@ import (
 const (
 	envClientSecret     = "IDVAUTH_LOAD_CLIENT_SECRET"
 	envIntrospectSecret = "IDVAUTH_LOAD_INTROSPECT_SECRET"
+	envAPIKey           = "IDVAUTH_LOAD_API_KEY"
 )
 
 // errNoSuccess is returned, after the report, when no request succeeded.
@@ -106,6 +107,7 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (con
 	}
 	cfg.ClientSecret = secret(clientSecret)
 	cfg.IntrospectClientSecret = secret(introspectSecret)
+	cfg.APIKey = secret(getenv(envAPIKey))
 	return cfg, output, nil
 }
 
@@ -126,11 +128,16 @@ Examples:
   idvauth-load -mode introspect -client-id demo-service \
     -introspect-client-id demo-api -tokens 64 -requests 100000 -o json
 
+  # Introspect an API key instead of tokens
+  read -rs %[3]s && export %[3]s
+  idvauth-load -mode introspect -introspect-client-id demo-api -duration 8s
+
 Environment:
   %[1]s      secret of -client-id (a non-empty flag wins)
   %[2]s  secret of -introspect-client-id (a non-empty flag wins)
+  %[3]s            introspect mode: an API key to introspect instead of tokens
 
 Flags:
-`, envClientSecret, envIntrospectSecret)
+`, envClientSecret, envIntrospectSecret, envAPIKey)
 	fs.PrintDefaults()
 }

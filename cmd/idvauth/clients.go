@@ -31,6 +31,7 @@ and authenticated with IDVAUTH_ADMIN_TOKEN.`,
 		addOutputFlag(c)
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(newAPIKeysCmd(env))
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/idvauth/idvauth/authz/container"
 	"github.com/idvauth/idvauth/authz/settings"
 )
 
@@ -29,6 +30,7 @@ type fileConfig struct {
 	AdminURL          string           `yaml:"admin_url"`
 	AccessTokenTTL    string           `yaml:"access_token_ttl"`
 	MaxAccessTokenTTL string           `yaml:"max_access_token_ttl"`
+	MaxAPIKeyTTL      string           `yaml:"max_api_key_ttl"`
 	DefaultAudience   string           `yaml:"default_audience"`
 	AccessTokenAlg    string           `yaml:"access_token_alg"`
 	JWKSMaxAge        string           `yaml:"jwks_max_age"`
@@ -60,6 +62,9 @@ type fileConfig struct {
 	Audit                   string `yaml:"audit"`
 	AuditRetention          string `yaml:"audit_retention"`
 	AuditCommit             string `yaml:"audit_commit"`
+	AuditSink               string `yaml:"audit_sink"`
+	AuditSinkToken          string `yaml:"audit_sink_token"`
+	AuditSinkCA             string `yaml:"audit_sink_ca"`
 	RateTokenPerClient      string `yaml:"rate_limit_token_per_client"`
 	RateIntrospectPerClient string `yaml:"rate_limit_introspect_per_client"`
 	RatePerIP               string `yaml:"rate_limit_per_ip"`
@@ -99,6 +104,8 @@ var (
 		settings.DefaultAccessTokenTTL.String(), "access token lifetime"}
 	sMaxAccessTTL = setting{"max-access-token-ttl", "IDVAUTH_MAX_ACCESS_TOKEN_TTL", func(f *fileConfig) string { return f.MaxAccessTokenTTL },
 		settings.DefaultMaxAccessTokenTTL.String(), "longest access_token_ttl a client may have"}
+	sMaxAPIKeyTTL = setting{"max-api-key-ttl", "IDVAUTH_MAX_API_KEY_TTL", func(f *fileConfig) string { return f.MaxAPIKeyTTL },
+		settings.DefaultMaxAPIKeyTTL.String(), "longest lifetime of an API key"}
 	sDefaultAudience = setting{"default-audience", "IDVAUTH_DEFAULT_AUDIENCE", func(f *fileConfig) string { return f.DefaultAudience },
 		settings.DefaultAudience, "aud of tokens for clients that register no audience"}
 	sAccessAlg = setting{"access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG", func(f *fileConfig) string { return f.AccessTokenAlg },
@@ -157,6 +164,12 @@ var (
 		"durable", "when a request's audit entry counts as written: durable (flushed to disk by PostgreSQL) or fast (committed; survives a crash of idvauth, not of PostgreSQL)"}
 	sAuditRetention = setting{"audit-retention", "IDVAUTH_AUDIT_RETENTION", func(f *fileConfig) string { return f.AuditRetention },
 		"0", "how long audit entries are kept, e.g. 2160h; older ones are dropped behind a checkpoint by the janitor (0: keep everything)"}
+	sAuditSink = setting{"audit-sink", "IDVAUTH_AUDIT_SINK", func(f *fileConfig) string { return f.AuditSink },
+		"", "ship the audit trail off the host: https://host/path (JSON lines) or syslog+tls://host:port (default: not shipped)"}
+	sAuditSinkToken = setting{"audit-sink-token", "IDVAUTH_AUDIT_SINK_TOKEN", func(f *fileConfig) string { return f.AuditSinkToken },
+		"", "bearer token for an https audit sink (prefer the env variable: flags show in ps)"}
+	sAuditSinkCA = setting{"audit-sink-ca", "IDVAUTH_AUDIT_SINK_CA", func(f *fileConfig) string { return f.AuditSinkCA },
+		"", "PEM file of the CAs the audit sink's certificate chains to (default: the system's)"}
 	sRateToken = setting{"rate-limit-token-per-client", "IDVAUTH_RATE_LIMIT_TOKEN_PER_CLIENT", func(f *fileConfig) string { return f.RateTokenPerClient },
 		fmt.Sprint(settings.DefaultRateTokenPerClient), "token and revocation requests per second per client (0 or off: no limit)"}
 	sRateIntrospect = setting{"rate-limit-introspect-per-client", "IDVAUTH_RATE_LIMIT_INTROSPECT_PER_CLIENT", func(f *fileConfig) string { return f.RateIntrospectPerClient },
@@ -178,6 +191,9 @@ var (
 		"", ""}
 )
 
+// fileSettings may also be read from the file their _FILE variable names.
+var fileSettings = []string{sDatabaseURL.env, sSecrets.env, sAdminToken.env, sMetricsToken.env}
+
 // addFlag registers the setting's flag on cmd.
 func addFlag(cmd *cobra.Command, s setting) {
 	if s.flag != "" {
@@ -193,7 +209,7 @@ type resolver struct {
 }
 
 func newResolver(cmd *cobra.Command, env lookupEnv) (*resolver, error) {
-	env, err := withSecretFiles(env)
+	env, err := container.SecretFiles(env, fileSettings)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func TestHealth(t *testing.T) {
 	if code, _, errOut := cli(t, nil, "health", "--url", "http://"+freeAddr(t)); code != 1 || !strings.Contains(errOut, "health:") {
 		t.Errorf("health with nothing listening = exit %d, stderr %q; want 1 and a reason", code, errOut)
 	}
-	if code, _, errOut := cli(t, nil, "health", "--public-addr", "nonsense"); code != 1 || !strings.Contains(errOut, "IDVAUTH_PUBLIC_ADDR") {
-		t.Errorf("health --public-addr nonsense = exit %d, stderr %q; want 1 naming the setting", code, errOut)
+	if code, _, errOut := cli(t, nil, "health", "--public-addr", "nonsense"); code != 1 || !strings.Contains(errOut, "public address nonsense") {
+		t.Errorf("health --public-addr nonsense = exit %d, stderr %q; want 1 naming the address", code, errOut)
 	}
 }

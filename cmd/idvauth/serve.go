@@ -65,10 +65,10 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
-		sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
+		sAudit, sAuditCommit, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
 		addFlag(cmd, s)
 	}
@@ -118,6 +118,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, err
 	}
 	if a.MaxAccessTokenTTL, err = r.duration(sMaxAccessTTL); err != nil {
+		return sc, err
+	}
+	if a.MaxAPIKeyTTL, err = r.duration(sMaxAPIKeyTTL); err != nil {
 		return sc, err
 	}
 	if a.JWKSMaxAge, err = r.duration(sJWKSMaxAge); err != nil {
@@ -293,6 +296,9 @@ func loadAuditSettings(r *resolver, a *authz.Config) error {
 	default:
 		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", sAuditCommit.env, v, sAuditCommit.env)
 	}
+	a.AuditSink, _ = r.get(sAuditSink)
+	a.AuditSinkToken, _ = r.get(sAuditSinkToken)
+	a.AuditSinkCA, _ = r.get(sAuditSinkCA)
 	v, _ := r.get(sAuditRetention)
 	d, err := parseDays(v)
 	if err != nil || d < 0 {

@@ -98,5 +98,6 @@ func (s *clientStore) DeleteClient(_ context.Context, id string) error {
 	delete(s.clients, id)
 	maps.DeleteFunc(s.tokens, func(_ tokenKey, t storage.Token) bool { return t.ClientID == id })
 	maps.DeleteFunc(s.consents, func(k consentKey, _ storage.Consent) bool { return k.client == id })
+	s.deleteClientAPIKeys(id)
 	return nil
 }

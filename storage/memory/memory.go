@@ -26,8 +26,10 @@ type Store struct {
 	tokenStore
 	userStore
 	failureStore
+	apiKeyStore
 	keyStore
 	auditStore
+	auditShipStore
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -43,6 +45,7 @@ type tables struct {
 	consents  map[consentKey]storage.Consent
 	sessions  map[string]storage.BrowserSession
 	failures  map[string]failureWindow
+	apiKeys   map[string]storage.APIKey
 }
 
 // New returns an empty store.
@@ -56,12 +59,14 @@ func New() *Store {
 		consents:  make(map[consentKey]storage.Consent),
 		sessions:  make(map[string]storage.BrowserSession),
 		failures:  make(map[string]failureWindow),
+		apiKeys:   make(map[string]storage.APIKey),
 	}
 	return &Store{
 		clientStore:  clientStore{t},
 		tokenStore:   tokenStore{t},
 		userStore:    userStore{t},
 		failureStore: failureStore{t},
+		apiKeyStore:  apiKeyStore{t},
 		auditStore:   auditStore{tables: t},
 	}
 }

@@ -29,8 +29,10 @@ type Store struct {
 	tokenStore
 	userStore
 	failureStore
+	apiKeyStore
 	keyStore
 	auditStore
+	auditShipStore
 
 	pool *pgxpool.Pool
 	// tokenPool stores new tokens with synchronous_commit off: a token
@@ -120,14 +122,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		auditPool = tokenPool
 	}
 	s := &Store{
-		clientStore:  clientStore{pool: pool},
-		tokenStore:   tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
-		userStore:    userStore{pool},
-		failureStore: failureStore{pool},
-		keyStore:     keyStore{pool},
-		auditStore:   auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},
-		pool:         pool,
-		tokenPool:    tokenPool,
+		clientStore:    clientStore{pool: pool},
+		tokenStore:     tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
+		userStore:      userStore{pool},
+		failureStore:   failureStore{pool},
+		apiKeyStore:    apiKeyStore{pool},
+		auditShipStore: auditShipStore{pool},
+		keyStore:       keyStore{pool},
+		auditStore:     auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},
+		pool:           pool,
+		tokenPool:      tokenPool,
 	}
 	if err := s.checkSchema(ctx); err != nil {
 		s.Close()

@@ -78,6 +78,8 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
+	tests = append(tests, apiKeyTests...)
+	tests = append(tests, auditShipTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)

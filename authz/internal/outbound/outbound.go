@@ -35,13 +35,43 @@ type Policy struct {
 	Allow []netip.Prefix
 }
 
+// Translated IPv6 ranges that carry an IPv4 address a gateway reaches for
+// the sender: NAT64 (RFC 6052's well-known prefix and RFC 8215's local
+// one, the IPv4 address in the last 32 bits) and 6to4 (RFC 3056, in bits
+// 16 to 48).
+var (
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+)
+
+// effective is the address a connection to ip reaches as far as the
+// rules go: an IPv4-mapped, NAT64 or 6to4 address counts as the IPv4
+// address it carries, since a gateway on the server's network may relay
+// it there.
+func effective(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap().WithZone("")
+	if !ip.Is6() {
+		return ip
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip), nat64Local.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16]))
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6]))
+	}
+	return ip
+}
+
 // Internal reports whether ip is an address of the server's own
 // networks: unspecified, loopback, link-local (169.254/16, fe80::/10),
-// private (RFC 1918, fc00::/7), shared (100.64/10) or 0/8. An IPv4-mapped IPv6 address counts as its
-// IPv4 address.
+// private (RFC 1918, fc00::/7), shared (100.64/10), 0/8 or multicast. An
+// IPv4-mapped, NAT64 or 6to4 IPv6 address counts as the IPv4 address it
+// carries.
 func Internal(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if ip.IsUnspecified() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsPrivate() {
+	ip = effective(ip)
+	if ip.IsUnspecified() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsPrivate() || ip.IsMulticast() {
 		return true
 	}
 	for _, p := range forbidden {
@@ -54,7 +84,7 @@ func Internal(ip netip.Addr) bool {
 
 // Check returns an error if ip is internal and no allowed range holds it.
 func (p Policy) Check(ip netip.Addr) error {
-	ip = ip.Unmap().WithZone("")
+	ip = effective(ip)
 	if !Internal(ip) {
 		return nil
 	}

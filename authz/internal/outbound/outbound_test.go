@@ -19,6 +19,11 @@ func TestCheck(t *testing.T) {
 		{"100.64.0.1", true}, {"100.127.255.255", true},
 		{"0.0.0.0", true}, {"0.1.2.3", true}, {"::", true},
 		{"::ffff:127.0.0.1", true}, {"::ffff:10.0.0.1", true}, {"::ffff:169.254.169.254", true},
+		// NAT64 and 6to4 addresses carrying an internal IPv4 address.
+		{"64:ff9b::7f00:1", true}, {"64:ff9b::a9fe:a9fe", true}, {"64:ff9b:1::a00:1", true},
+		{"2002:7f00:1::", true}, {"2002:a9fe:a9fe::1", true}, {"2002:c0a8:101::1", true},
+		{"64:ff9b::808:808", false}, {"2002:808:808::1", false},
+		{"224.0.0.1", true}, {"ff02::1", true},
 		{"8.8.8.8", false}, {"172.32.0.1", false}, {"100.128.0.1", false}, {"192.0.2.1", false},
 		{"2001:db8::1", false}, {"2606:4700::1111", false}, {"::ffff:8.8.8.8", false},
 	} {
@@ -31,7 +36,7 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	p := Policy{Allow: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("127.0.0.0/8")}}
-	for ip, ok := range map[string]bool{"10.20.3.4": true, "::ffff:10.20.3.4": true, "127.0.0.1": true, "10.21.0.1": false, "::1": false, "169.254.169.254": false} {
+	for ip, ok := range map[string]bool{"10.20.3.4": true, "::ffff:10.20.3.4": true, "64:ff9b::a14:304": true, "127.0.0.1": true, "10.21.0.1": false, "::1": false, "169.254.169.254": false} {
 		if err := p.Check(netip.MustParseAddr(ip)); (err == nil) != ok {
 			t.Errorf("Check(%s) with %v allowed = %v, want allowed %t", ip, p.Allow, err, ok)
 		}
