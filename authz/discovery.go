@@ -164,6 +164,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.LoginPath, s.signin.Login)
 	mux.HandleFunc(login.ConsentPath, s.signin.Consent)
 	mux.HandleFunc(login.LogoutPath, s.signin.Logout)
+	mux.HandleFunc(login.AssetsPath, s.signin.Asset)
 	if s.cfg.Dev {
 		mux.HandleFunc(admin.DemoCallbackPath, s.demo.Callback)
 	}

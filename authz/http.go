@@ -8,13 +8,18 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
+	"github.com/idvauth/idvauth/authz/tracing"
 )
 
 // middleware wraps a listener's handler (see web.Middleware), counting
 // every answer in the metrics.
 func (s *Server) middleware(name string, next http.Handler) http.Handler {
-	return web.Middleware(web.MiddlewareConfig{Name: name, Log: s.log.Named(name), IDs: s.reqIDs, Guard: framing.Check,
+	h := web.Middleware(web.MiddlewareConfig{Name: name, Log: s.log.Named(name), IDs: s.reqIDs, Guard: framing.Check,
 		Observe: func(r *http.Request, status int, d time.Duration) { s.metrics.Observe(name, endpointOf(r), status, d) }}, next)
+	if s.tracer != nil {
+		h = tracing.Middleware(s.tracer, name, endpointOf, h)
+	}
+	return h
 }
 
 // publicEndpoints are the endpoint labels of the public listener.

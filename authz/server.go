@@ -19,6 +19,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/admin"
@@ -39,6 +40,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/settings"
+	"github.com/idvauth/idvauth/authz/tracing"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -84,6 +86,8 @@ type Server struct {
 	hasher *password.Hasher
 	// revokers are the revocation handlers /oauth2/revoke runs.
 	revokers fosite.RevocationHandlers
+	// tracer makes the server's spans; nil without tracing.
+	tracer trace.Tracer
 	// shipper ships the audit trail off the host; nil without a sink.
 	shipper *auditship.Shipper
 	// clients authenticates clients; apiKeys checks their API keys.
@@ -141,8 +145,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) assemble(ctx context.Context) error {
 	cfg := s.cfg
 	s.janitor = janitor.Janitor{Store: s.store, Batch: cfg.JanitorBatch, Retention: cfg.AuditRetention, Now: cfg.Now, Log: s.log}
+	if cfg.TracerProvider != nil {
+		s.tracer = tracing.Tracer(cfg.TracerProvider)
+	}
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
-		Observe: s.metrics.AuditAppend})
+		Observe: s.metrics.AuditAppend, Tracer: s.tracer})
 	if err := s.shipAudit(); err != nil {
 		return err
 	}
@@ -172,7 +179,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		MaxFailures: cfg.ClientAuthMaxFailures, MaxFailuresPerIP: cfg.ClientAuthMaxFailuresPerIP,
 		Window: cfg.ClientAuthWindow, LockCacheTTL: cfg.ClientLockCacheTTL,
 		TokenLimiter: s.limits.token, IntrospectLimiter: s.limits.introspect,
-		OnFailure: s.metrics.AuthFailure, OnLimited: s.rateLimited, APIKeys: s.apiKeys,
+		OnFailure: s.metrics.AuthFailure, OnLimited: s.rateLimited, APIKeys: s.apiKeys, Tracer: s.tracer,
 		Outbound: outbound.Policy{Allow: cfg.AllowPrivateOutbound},
 		Now:      cfg.Now, Log: s.log,
 	}); err != nil {

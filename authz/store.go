@@ -7,8 +7,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/settings"
+	"github.com/idvauth/idvauth/authz/tracing"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres"
@@ -29,6 +32,7 @@ func dialStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged fun
 		OnKeysChanged:   keysChanged,
 		OnAuditBatch:    onAuditBatch,
 		AuditFastCommit: cfg.AuditFastCommit,
+		Tracer:          queryTracer(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
@@ -60,4 +64,12 @@ func RunJanitor(ctx context.Context, url string) (int, error) {
 	}
 	defer st.Close()
 	return janitor.Janitor{Store: st, Batch: settings.DefaultJanitorBatch, Now: time.Now, Log: zap.NewNop()}.DeleteExpired(ctx)
+}
+
+// queryTracer is the pgx tracer of cfg's tracing; nil without tracing.
+func queryTracer(cfg Config) pgx.QueryTracer {
+	if cfg.TracerProvider == nil {
+		return nil
+	}
+	return tracing.PGX{T: tracing.Tracer(cfg.TracerProvider)}
 }

@@ -6,10 +6,17 @@
 // parsing or reading files. Every value is escaped for its context by
 // html/template, so callers pass plain strings, never HTML.
 //
-// The pages use no JavaScript, no external assets and no inline style
-// attributes. All CSS sits in one style element, identical on every page,
-// whose SHA-256 hash Pages.CSP names, so the server can serve the pages
-// under a strict Content-Security-Policy. The caller sets that header and
+// The pages use no external assets and no inline style attributes, and
+// no JavaScript but static files: the embedded static directory (e.g.
+// static/webauthn.js, the passkey ceremonies) is served at AssetsPath
+// under names that hold a content hash (Pages.Asset, Pages.AssetPath); a
+// page that needs one names it with the template function "asset" in its
+// "scripts" block and is served under Pages.CSPScript, which adds
+// script-src 'self' and connect-src 'self' and nothing else. Every other page runs no script.
+//
+// All CSS sits in one style element, identical on every page, whose
+// SHA-256 hash Pages.CSP names, so the server can serve the pages under a
+// strict Content-Security-Policy. The caller sets that header and
 // the rest of the response: for example
 //
 //	var buf bytes.Buffer

@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed *.html style.css
+//go:embed *.html style.css static
 var files embed.FS
 
 // styleFile holds the CSS inlined into every page's one style element.
@@ -24,6 +24,8 @@ const styleFile = "style.css"
 type Pages struct {
 	login, consent, logout, message, errorPage *template.Template
 	csp                                        string
+	// assets are the static files by name and by URL path.
+	assets, assetsByPath map[string]Asset
 }
 
 // LoginData fills the sign-in page.
@@ -121,7 +123,20 @@ func parse(fsys fs.FS) (*Pages, error) {
 	if bytes.Contains(css, []byte("{{")) || bytes.Contains(bytes.ToLower(css), []byte("</style")) {
 		return nil, fmt.Errorf("templates: %s holds \"{{\" or \"</style\"", styleFile)
 	}
-	base, err := template.New("base.html").ParseFS(fsys, "base.html")
+	assets, err := loadAssets(fsys)
+	if err != nil {
+		return nil, err
+	}
+	// asset gives a page the hashed URL path of a static file; an unknown
+	// name fails the render, which New does once for every page.
+	funcs := template.FuncMap{"asset": func(name string) (string, error) {
+		a, ok := assets[name]
+		if !ok {
+			return "", fmt.Errorf("no static file %q", name)
+		}
+		return a.Path, nil
+	}}
+	base, err := template.New("base.html").Funcs(funcs).ParseFS(fsys, "base.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
@@ -139,7 +154,10 @@ func parse(fsys fs.FS) (*Pages, error) {
 		}
 		return t.Lookup("base"), nil
 	}
-	p := &Pages{}
+	p := &Pages{assets: assets, assetsByPath: make(map[string]Asset, len(assets))}
+	for _, a := range assets {
+		p.assetsByPath[a.Path] = a
+	}
 	for _, f := range []struct {
 		file string
 		dst  **template.Template
@@ -227,6 +245,17 @@ func (p *Pages) CSP() string {
 // a client names that client's redirect URI origin.
 func (p *Pages) CSPFormAction(sources ...string) string {
 	return p.csp + "; form-action " + strings.Join(append([]string{"'self'"}, sources...), " ")
+}
+
+// CSPScript is CSPFormAction for a page that loads script, which it may
+// only do from the static files (AssetsPath, through the template function
+// "asset"): it adds script-src 'self', and connect-src 'self' for the
+// script's JSON posts (webauthn.js's fetch), and nothing else: no inline
+// script, no 'unsafe-inline', no 'unsafe-eval', no other origin. Only such
+// a page gets it; every other page is served without script-src and so
+// runs no script at all (default-src 'none').
+func (p *Pages) CSPScript(sources ...string) string {
+	return p.csp + "; script-src 'self'; connect-src 'self'; form-action " + strings.Join(append([]string{"'self'"}, sources...), " ")
 }
 
 // errNotBuilt is returned when a Pages was not built by New.

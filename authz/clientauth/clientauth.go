@@ -17,6 +17,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/apikeys"
@@ -26,6 +27,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/jwks"
 	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
+	"github.com/idvauth/idvauth/authz/tracing"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -92,6 +94,8 @@ type Config struct {
 	// Outbound says which internal addresses a client's jwks_uri may
 	// reach; the zero value: none.
 	Outbound outbound.Policy
+	// Tracer, if set, traces jwks_uri fetches.
+	Tracer trace.Tracer
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives debug reasons of failures; zap.NewNop if nil.
@@ -141,7 +145,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if err := json.Unmarshal([]byte(dummyKeysJSON), &dummy); err != nil {
 		return nil, fmt.Errorf("clientauth: dummy keys: %w", err)
 	}
-	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound),
+	return &Authenticator{cfg: cfg, store: cfg.Store, log: cfg.Log, jwksFetch: jwks.NewFetcher(cfg.Now, cfg.Outbound, func(rt http.RoundTripper) http.RoundTripper { return tracing.Transport(cfg.Tracer, rt) }),
 		compare: compareSecret, verifyAssertion: (*parsedAssertion).verify, dummyKeys: &dummy}, nil
 }
 

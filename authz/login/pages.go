@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -26,6 +27,34 @@ func (h *Handler) pageHeaders(w http.ResponseWriter, formAction ...string) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Pragma", "no-cache")
 	hd.Set("X-Content-Type-Options", "nosniff")
+}
+
+// AssetsPath is the URL path prefix under which Asset serves the pages'
+// static files.
+const AssetsPath = templates.AssetsPath
+
+// Asset serves the pages' static files (templates.Pages.Asset): only the
+// exact hashed paths, with GET or HEAD, cached for a year as immutable
+// (the hash in the name changes with the content) and with an ETag. Any
+// other path under AssetsPath is 404, a path with dot segments included.
+func (h *Handler) Asset(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.cfg.Pages.Asset(r.URL.Path)
+	if !ok {
+		web.WriteError(w, http.StatusNotFound, "not_found", "No such file.")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		web.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "Use GET.")
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", a.ContentType)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	hd.Set("ETag", a.ETag)
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.Body))
 }
 
 // renderPage renders a page into a buffer, then writes it with status.

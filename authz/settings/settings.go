@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/admin"
@@ -122,6 +123,10 @@ type Config struct {
 	// PEM file of the CAs its certificate chains to (the system's roots
 	// if empty).
 	AuditSink, AuditSinkToken, AuditSinkCA string
+	// TracerProvider, if set, receives the server's OpenTelemetry spans
+	// (requests, database statements, audit appends, outbound fetches);
+	// nil: no tracing, at no cost.
+	TracerProvider trace.TracerProvider
 	// DefaultAudience is the "aud" of tokens for clients that registered
 	// no audience; DefaultAudience if empty.
 	DefaultAudience string

@@ -19,6 +19,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/container"
+	"github.com/idvauth/idvauth/authz/tracing"
 )
 
 func newServeCmd(env lookupEnv) *cobra.Command {
@@ -369,6 +371,20 @@ func serve(cmd *cobra.Command, env lookupEnv) error {
 			sc.authz.Issuer = "https://" + strings.TrimPrefix(sc.authz.Issuer, "http://")
 		}
 	}
+	getenv := func(k string) string { v, _ := env(k); return v }
+	if tracing.Enabled(getenv) {
+		tp, shutdown, err := tracing.FromEnv(ctx, version(), getenv)
+		if err != nil {
+			return fmt.Errorf("tracing (OTEL_EXPORTER_OTLP_*): %w", err)
+		}
+		sc.authz.TracerProvider = tp
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(sctx)
+		}()
+		log.Info("tracing on: spans go to the OTLP endpoint of the OTEL_EXPORTER_OTLP_* variables")
+	}
 	srv, err := authz.New(ctx, sc.authz)
 	if err != nil {
 		if public != nil {
@@ -589,4 +605,24 @@ func loadTLSSettings(r *resolver, a *authz.Config) error {
 		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", sHSTSMaxAge.env, v, sHSTSMaxAge.env)
 	}
 	return nil
+}
+
+func newHealthCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{Use: "health", Short: "Check that the server on this host is ready (the image's HEALTHCHECK)",
+		Long: container.HealthDoc, Example: "  idvauth health\n  idvauth health --live --url http://10.0.0.7:8080", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := newResolver(cmd, env)
+			if err != nil {
+				return err
+			}
+			p := container.Probe{URL: cmd.Flag("url").Value.String(), Live: cmd.Flag("live").Value.String() == "true"}
+			p.Addr, _ = r.get(sPublicAddr)
+			cert, _ := r.get(sTLSCert)
+			p.TLS = cert != ""
+			return container.Health(cmd.Context(), cmd.OutOrStdout(), p)
+		}}
+	addFlag(cmd, sPublicAddr)
+	cmd.Flags().String("url", "", "base URL of the public listener (default: from --public-addr)")
+	cmd.Flags().Bool("live", false, "ask /health/live instead of /health/ready")
+	return cmd
 }

@@ -78,6 +78,9 @@ type Config struct {
 	// last moments' may be lost if PostgreSQL itself crashes. The default
 	// waits for the flush.
 	AuditFastCommit bool
+	// Tracer, if set, traces every statement (a pgx.QueryTracer, and a
+	// pgx.BatchTracer too if it is one).
+	Tracer pgx.QueryTracer
 }
 
 // DefaultClientCacheTTL is the longest a cached client lives.
@@ -103,6 +106,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.Tracer != nil {
+		pc.ConnConfig.Tracer = cfg.Tracer
 	}
 	tc := pc.Copy()
 	tc.ConnConfig.RuntimeParams["synchronous_commit"] = "off"

@@ -8,6 +8,7 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -50,6 +51,8 @@ type Config struct {
 	Log *zap.Logger
 	// Observe, if set, is told how long each append took.
 	Observe func(time.Duration)
+	// Tracer, if set, traces each append.
+	Tracer trace.Tracer
 }
 
 // Writer appends audit entries. Build it with New; it is safe for
@@ -81,6 +84,11 @@ func (w *Writer) Append(ctx context.Context, e storage.AuditEntry) error {
 		return nil
 	}
 	e = w.Complete(ctx, e)
+	if w.cfg.Tracer != nil {
+		var span trace.Span
+		ctx, span = w.cfg.Tracer.Start(ctx, "audit.append")
+		defer span.End()
+	}
 	return w.Observe(e, func() error { return w.cfg.Store.AppendAudit(ctx, e) })
 }
 

@@ -51,13 +51,17 @@ type fetchEntry struct {
 	triedAt   time.Time // last fetch attempt
 }
 
-// NewFetcher returns a fetcher that reads the time from now and
+// NewFetcher returns a fetcher (whose transport wrap may wrap, for
+// tracing) that reads the time from now and
 // connects only to addresses policy allows.
-func NewFetcher(now func() time.Time, policy outbound.Policy) *Fetcher {
+func NewFetcher(now func() time.Time, policy outbound.Policy, wrap func(http.RoundTripper) http.RoundTripper) *Fetcher {
+	if wrap == nil {
+		wrap = func(rt http.RoundTripper) http.RoundTripper { return rt }
+	}
 	return &Fetcher{
 		client: &http.Client{
 			Timeout:   fetchTimeout,
-			Transport: policy.Transport(fetchTimeout),
+			Transport: wrap(policy.Transport(fetchTimeout)),
 			// A redirect could lead from https to http or to another host:
 			// the registered URI is the only one fetched.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -66,7 +66,7 @@ func TestJWKSFetcher(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			set(tt.status, tt.body)
-			f := NewFetcher(now, loopbackAllowed)
+			f := NewFetcher(now, loopbackAllowed, nil)
 			if got, err := f.Get(t.Context(), srv.URL+tt.path, ""); err == nil {
 				t.Errorf("get(%s) = %d keys, want an error", tt.name, len(got.Keys))
 			}
@@ -75,7 +75,7 @@ func TestJWKSFetcher(t *testing.T) {
 
 	t.Run("cached, stale while failing, then gone", func(t *testing.T) {
 		set(http.StatusOK, string(pubSet))
-		f := NewFetcher(now, loopbackAllowed)
+		f := NewFetcher(now, loopbackAllowed, nil)
 		uri := srv.URL + "/jwks"
 		before := hits.Load()
 		for range 3 {
@@ -117,7 +117,7 @@ func TestJWKSFetcherRefusesInternal(t *testing.T) {
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
 	for _, uri := range []string{srv.URL + "/jwks", "http://localhost:" + port + "/jwks", "http://[::ffff:127.0.0.1]:" + port + "/jwks"} {
 		t.Run(uri, func(t *testing.T) {
-			f := NewFetcher(now, outbound.Policy{})
+			f := NewFetcher(now, outbound.Policy{}, nil)
 			if _, err := f.Get(t.Context(), uri, ""); err == nil || !strings.Contains(err.Error(), "internal address") {
 				t.Errorf("get(%s) without an allowance = %v, want an internal address error", uri, err)
 			}
@@ -126,7 +126,7 @@ func TestJWKSFetcherRefusesInternal(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the internal server was reached %d times, want 0", n)
 	}
-	if _, err := NewFetcher(now, loopbackAllowed).Get(t.Context(), srv.URL+"/jwks", "k1"); err != nil {
+	if _, err := NewFetcher(now, loopbackAllowed, nil).Get(t.Context(), srv.URL+"/jwks", "k1"); err != nil {
 		t.Errorf("get with 127.0.0.0/8 allowed = %v, want the set", err)
 	}
 }

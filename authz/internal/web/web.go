@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -329,8 +330,12 @@ func Middleware(cfg MiddlewareConfig, next http.Handler) http.Handler {
 				cfg.Observe(r, max(sw.Status, http.StatusOK), time.Since(start))
 			}
 			if ce := cfg.Log.Check(zap.DebugLevel, "request"); ce != nil {
-				ce.Write(zap.String("request_id", id), zap.String("method", r.Method), zap.String("path", r.URL.Path),
-					zap.Int("status", sw.Status), zap.Duration("duration", time.Since(start)))
+				fields := []zap.Field{zap.String("request_id", id), zap.String("method", r.Method), zap.String("path", r.URL.Path),
+					zap.Int("status", sw.Status), zap.Duration("duration", time.Since(start))}
+				if sc := trace.SpanContextFromContext(r.Context()); sc.HasTraceID() {
+					fields = append(fields, zap.String("trace_id", sc.TraceID().String()))
+				}
+				ce.Write(fields...)
 			}
 		}()
 		if cfg.Guard != nil && !cfg.Guard(sw, r) {
