@@ -114,6 +114,7 @@ func (f *fositeStore) createToken(ctx context.Context, kind storage.TokenKind, s
 	var err error
 	if iss := issuanceOf(req); iss != nil && kind == storage.AccessToken {
 		e := f.s.trail.Complete(ctx, issuedEntryOf(iss.grant, iss.ip, req))
+		iss.sig = sig
 		err = f.s.trail.Observe(e, func() error { return f.s.store.CreateTokenAudited(ctx, t, e) })
 		iss.audited = err == nil
 	} else {

@@ -6,16 +6,25 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz/internal/framing"
+	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/tracing"
 )
 
 // middleware wraps a listener's handler (see web.Middleware), counting
-// every answer in the metrics.
+// every answer in the metrics. A public request's database calls share
+// DatabaseTimeout; the admin API's, which may read the whole audit trail,
+// serve.AdminDeadline.
 func (s *Server) middleware(name string, next http.Handler) http.Handler {
-	h := web.Middleware(web.MiddlewareConfig{Name: name, Log: s.log.Named(name), IDs: s.reqIDs, Guard: framing.Check,
-		Observe: func(r *http.Request, status int, d time.Duration) { s.metrics.Observe(name, endpointOf(r), status, d) }}, next)
+	deadline := s.cfg.DatabaseTimeout
+	if name == "admin" {
+		deadline = max(deadline, serve.AdminDeadline)
+	}
+	h := web.Middleware(web.MiddlewareConfig{Name: name, Log: s.log.Named(name), IDs: s.reqIDs, Guard: framing.Check, Deadline: deadline,
+		Observe: func(r *http.Request, status int, d time.Duration, late bool) {
+			s.metrics.Observe(name, endpointOf(r), status, d, late)
+		}}, next)
 	if s.tracer != nil {
 		h = tracing.Middleware(s.tracer, name, endpointOf, h)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -34,6 +35,12 @@ var errStoreUnavailable = fosite.ErrTemporarilyUnavailable
 
 // IntrospectToken implements fosite.TokenIntrospector.
 func (in *introspector) IntrospectToken(ctx context.Context, token string, _ fosite.TokenUse, ar fosite.AccessRequester, scopes []string) (fosite.TokenUse, error) {
+	if age := in.s.keeper.SinceLoad(); age > 3*in.s.cfg.KeyCheckInterval {
+		// The ring may not know another replica's new key (its tokens
+		// would look forged) nor a key taken out: neither answer would
+		// be certain.
+		return "", errStoreUnavailable.WithDebugf("signing keys last loaded %v ago", age.Round(time.Second))
+	}
 	claims, _, sig, err := in.s.strategy.verifyAccessToken(token)
 	if err != nil {
 		return "", fosite.ErrInactiveToken.WithWrap(err)

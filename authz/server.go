@@ -166,6 +166,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	}
 	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)
 	s.keeperReady.Store(s.keeper)
+	s.metrics.WatchKeyRing(s.keeper.SinceLoad)
 	if s.tlsCert, s.clientCAs, err = loadTLS(cfg, s.log); err != nil {
 		return err
 	}
@@ -415,10 +416,6 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle("/", s.admin)
 	return s.middleware("admin", mux)
 }
-
-// AdminRoutes returns the route patterns of the admin API, as its router
-// holds them.
-func (s *Server) AdminRoutes() []string { return s.admin.Patterns() }
 
 // CreateClient registers a client as POST /admin/clients does (without an
 // audit entry) and returns it with its new secret.

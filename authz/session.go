@@ -52,10 +52,11 @@ type session struct {
 
 // issuance is what the audit entry of a client_credentials token needs
 // besides the request fosite hands the store; audited says that the store
-// appended the entry with the token.
+// appended the entry with the token, sig is the token's signature (set
+// when it was handed to the store).
 type issuance struct {
-	grant, ip string
-	audited   bool
+	grant, ip, sig string
+	audited        bool
 }
 
 // introspectedToken is what the introspector learnt of a token whose

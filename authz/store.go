@@ -33,6 +33,11 @@ func dialStore(ctx context.Context, cfg Config, log *zap.Logger, keysChanged fun
 		OnAuditBatch:    onAuditBatch,
 		AuditFastCommit: cfg.AuditFastCommit,
 		Tracer:          queryTracer(cfg),
+		// A silent listener is checked twice per key check interval, so
+		// that one found dead (after a silence, then a ping of at most a
+		// second, or the check interval) is replaced and the keys reloaded
+		// within about one interval.
+		ListenCheckInterval: min(postgres.DefaultListenCheckInterval, cfg.KeyCheckInterval/2),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)

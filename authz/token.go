@@ -78,7 +78,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		s.writeTokenError(w, r, ar, spentGrant(gt, ownCause(err)))
+		err = spentGrant(gt, ownCause(err))
+		if iss != nil && errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+			go s.takeBack(context.WithoutCancel(ctx), ar, iss.sig)
+		}
+		s.writeTokenError(w, r, ar, err)
 		return
 	}
 	if err := s.checkGrantStands(ctx, gt, form, ar); err != nil {
@@ -368,9 +372,45 @@ func issuedEntryOf(gt, ip string, req fosite.Requester) storage.AuditEntry {
 	return e
 }
 
-// revokeIssued removes the tokens a grant request just stored.
+// takeBack deletes the token (signature sig) of a client_credentials
+// request that is answered 503 because storing it with its entry failed,
+// and records token.revoked (reason "unanswered") after its
+// token.issued. Mostly nothing was stored, and then it records nothing: a
+// store that is down stores nothing, and one that gets the statement
+// after the request's deadline stores nothing either (the postgres
+// backend guards it). But a commit whose answer was lost stored the token
+// and its entry; the token never left, so nobody can use it, and the
+// entry that follows says so. It runs after the answer, within
+// DatabaseTimeout of its own; if it fails, the log names the request.
+func (s *Server) takeBack(ctx context.Context, ar fosite.AccessRequester, sig string) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DatabaseTimeout)
+	defer cancel()
+	cid, jti := ar.GetClient().GetID(), ""
+	if sess, ok := ar.GetSession().(*session); ok {
+		jti = sess.JTI
+	}
+	if sig == "" {
+		return // it never reached the store
+	}
+	err := s.store.DeleteToken(ctx, storage.AccessToken, sig)
+	if isNotFound(err) {
+		return
+	}
+	if err == nil {
+		err = s.trail.Append(ctx, storage.AuditEntry{Type: adminapi.EventTokenRevoked, Actor: audit.System, ClientID: cid,
+			Details: map[string]string{"jti": jti, "reason": "unanswered"}})
+	}
+	if err != nil {
+		s.log.Error("token of a request answered 503 not taken back; if it was stored, nobody received it",
+			web.RequestField(ctx), zap.String("client_id", cid), zap.String("jti", jti), zap.Error(err))
+	}
+}
+
+// revokeIssued removes the tokens a grant request just stored, within
+// DatabaseTimeout of its own (the request's may have passed).
 func (s *Server) revokeIssued(ctx context.Context, requestID string) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DatabaseTimeout)
+	defer cancel()
 	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
 		if err := s.store.RevokeRequest(ctx, kind, requestID); err != nil {
 			s.log.Error("tokens of an unrecorded response not revoked", web.RequestField(ctx), zap.Error(err))

@@ -99,8 +99,6 @@ type Handler struct {
 	log       *zap.Logger
 	tokenHash [32]byte
 	mux       *http.ServeMux
-	// patterns are the route patterns mux serves, "/" aside.
-	patterns []string
 }
 
 // New returns a handler with cfg.
@@ -121,7 +119,16 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Hasher = password.NewHasher(cfg.Argon2, 0)
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
-	for pattern, rt := range map[string]route{
+	for pattern, rt := range h.routes() {
+		h.mux.HandleFunc(pattern, h.serve(rt))
+	}
+	return h, nil
+}
+
+// routes is the route table of the admin API: each pattern and the
+// route of h that serves it.
+func (h *Handler) routes() map[string]route {
+	return map[string]route{
 		"/admin/clients":                            h.clients,
 		"/admin/clients/{id}":                       h.client,
 		"/admin/clients/{id}/secret":                h.clientSecret,
@@ -140,20 +147,23 @@ func New(cfg Config) (*Handler, error) {
 		"/admin/audit/verify":                       h.auditVerify,
 		"/admin/openapi.json":                       h.openAPI,
 		"/":                                         notFound,
-	} {
-		h.mux.HandleFunc(pattern, h.serve(rt))
-		if pattern != "/" {
-			h.patterns = append(h.patterns, pattern)
-		}
 	}
-	slices.Sort(h.patterns)
-	return h, nil
 }
 
-// Patterns returns the route patterns the handler serves, sorted, as its
-// router holds them ("/admin/clients/{id}"); which methods each takes, a
-// request with another method learns from the Allow header of its 405.
-func (h *Handler) Patterns() []string { return slices.Clone(h.patterns) }
+// Patterns returns the route patterns of the admin API, sorted, from the
+// table New registers ("/admin/clients/{id}"); the catch-all "/" aside.
+// Which methods each takes, a request with another method learns from the
+// Allow header of its 405.
+func Patterns() []string {
+	var out []string
+	for p := range (&Handler{}).routes() {
+		if p != "/" {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // ServeHTTP serves the admin API.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }

@@ -57,6 +57,11 @@ const (
 	ClockSkew = 5 * time.Minute
 )
 
+// DefaultDatabaseTimeout is how long a request waits for the store at
+// most: a token request takes a few milliseconds, so two seconds only
+// pass when the database is unreachable or overwhelmed.
+const DefaultDatabaseTimeout = 2 * time.Second
+
 // DefaultRefreshMaxLifetime bounds the refresh tokens of one grant,
 // however often they rotate.
 const DefaultRefreshMaxLifetime = 30 * 24 * time.Hour
@@ -101,6 +106,11 @@ type Config struct {
 	// DatabaseMaxConns caps the PostgreSQL pool when the URL sets no
 	// pool_max_conns; postgres.DefaultMaxConns() if zero.
 	DatabaseMaxConns int32
+	// DatabaseTimeout bounds what a request of the public listener waits
+	// for, the store above all: past it the request is answered 503 with
+	// Retry-After, never left hanging through an outage.
+	// DefaultDatabaseTimeout if zero.
+	DatabaseTimeout time.Duration
 	// Secrets encrypt the signing keys at rest: the first encrypts, all
 	// decrypt. Each must be at least keys.MinSecretLen characters.
 	Secrets []string
@@ -282,6 +292,8 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.DefaultAudience, DefaultAudience)
 	setDefault(&c.AccessTokenAlg, DefaultAccessTokenAlg)
 	setDefault(&c.JWKSMaxAge, DefaultJWKSMaxAge)
+	c.DatabaseTimeout = max(c.DatabaseTimeout, 0)
+	setDefault(&c.DatabaseTimeout, DefaultDatabaseTimeout)
 	setDefault(&c.JanitorInterval, DefaultJanitorInterval)
 	setDefault(&c.HSTSMaxAge, DefaultHSTSMaxAge)
 	c.JanitorBatch = max(c.JanitorBatch, 0)

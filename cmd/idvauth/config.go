@@ -25,6 +25,7 @@ type fileConfig struct {
 	PublicAddr        string           `yaml:"public_addr"`
 	AdminAddr         string           `yaml:"admin_addr"`
 	DatabaseURL       string           `yaml:"database_url"`
+	DatabaseTimeout   string           `yaml:"database_timeout"`
 	Secrets           []string         `yaml:"secrets"`
 	AdminToken        string           `yaml:"admin_token"`
 	AdminURL          string           `yaml:"admin_url"`
@@ -94,6 +95,8 @@ var (
 		"127.0.0.1:8081", "admin listener (admin API)"}
 	sDatabaseURL = setting{"database-url", "IDVAUTH_DATABASE_URL", func(f *fileConfig) string { return f.DatabaseURL },
 		"", "PostgreSQL URL (none: in-memory, only with --dev)"}
+	sDatabaseTimeout = setting{"database-timeout", "IDVAUTH_DATABASE_TIMEOUT", func(f *fileConfig) string { return f.DatabaseTimeout },
+		settings.DefaultDatabaseTimeout.String(), "longest a request waits for the database before it is answered 503"}
 	sSecrets = setting{"", "IDVAUTH_SECRETS", func(f *fileConfig) string { return strings.Join(f.Secrets, ",") },
 		"", ""}
 	sAdminToken = setting{"admin-token", "IDVAUTH_ADMIN_TOKEN", func(f *fileConfig) string { return f.AdminToken },

@@ -67,7 +67,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
@@ -116,18 +116,6 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	a.DefaultAudience, _ = r.get(sDefaultAudience)
 	a.AccessTokenAlg, _ = r.get(sAccessAlg)
 	a.Scopes = r.file.Scopes
-	if a.AccessTokenTTL, err = r.duration(sAccessTTL); err != nil {
-		return sc, err
-	}
-	if a.MaxAccessTokenTTL, err = r.duration(sMaxAccessTTL); err != nil {
-		return sc, err
-	}
-	if a.MaxAPIKeyTTL, err = r.duration(sMaxAPIKeyTTL); err != nil {
-		return sc, err
-	}
-	if a.JWKSMaxAge, err = r.duration(sJWKSMaxAge); err != nil {
-		return sc, err
-	}
 	if a.JanitorInterval, err = r.duration(sJanitorInterval); err != nil {
 		return sc, err
 	}
@@ -144,7 +132,8 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	for _, d := range []struct {
 		s   setting
 		dst *time.Duration
-	}{{sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
+	}{{sAccessTTL, &a.AccessTokenTTL}, {sMaxAccessTTL, &a.MaxAccessTokenTTL}, {sMaxAPIKeyTTL, &a.MaxAPIKeyTTL}, {sJWKSMaxAge, &a.JWKSMaxAge},
+		{sDatabaseTimeout, &a.DatabaseTimeout}, {sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
 		if *d.dst, err = r.duration(d.s); err != nil {
 			return sc, err
 		}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
@@ -86,6 +87,10 @@ func newAuditor(pool *pgxpool.Pool, onBatch func(int, time.Duration)) *auditor {
 
 const appendAuditSQL = `SELECT audit_append($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])`
 
+// appendAuditGuardedSQL is appendAuditSQL that appends nothing when its
+// transaction started at or after $7 (see deadlineGuard).
+const appendAuditGuardedSQL = appendAuditSQL + ` WHERE now() < $7`
+
 // auditArgs are the arguments of appendAuditSQL for rows.
 func auditArgs(rows []auditRow) []any {
 	n := len(rows)
@@ -117,12 +122,16 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 	// PostgreSQL runs as one implicit transaction, so the group's tokens
 	// and entries commit together (one commit, and no token without its
 	// entry) or not at all.
+	// Both statements are guarded by the same deadline on now(), which
+	// is the same for both: the transaction starts in time and stores
+	// everything, or late and stores nothing.
+	guard := deadlineGuard(ctx)
 	b := &pgx.Batch{}
 	if len(tokens) > 0 {
-		b.Queue(insertAuditedTokensSQL, tokenGroupArgs(tokens)...)
+		b.Queue(insertAuditedTokensSQL, tokenGroupArgs(tokens, guard)...)
 	}
-	b.Queue(appendAuditSQL, auditArgs(rows)...)
-	err := a.pool.SendBatch(ctx, b).Close()
+	b.Queue(appendAuditGuardedSQL, append(auditArgs(rows), guard)...)
+	err := sendGuarded(ctx, a.pool, b)
 	if len(tokens) > 0 && (isUniqueViolation(err) || isForeignKeyViolation(err)) {
 		if len(group) > 1 {
 			// Some token cannot be stored: each call alone, so that
@@ -139,6 +148,26 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 		a.onBatch(len(rows), time.Since(start))
 	}
 	return sameError(len(group), mapErr("append audit entries", err))
+}
+
+// sendGuarded sends b, whose last statement is appendAuditGuardedSQL,
+// and reports errLate if that appended nothing.
+func sendGuarded(ctx context.Context, pool *pgxpool.Pool, b *pgx.Batch) error {
+	br := pool.SendBatch(ctx, b)
+	var tag pgconn.CommandTag
+	var err error
+	for range b.Len() {
+		if tag, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && tag.RowsAffected() == 0 {
+		return errLate
+	}
+	return err
 }
 
 // auditStore is the storage.AuditStore part of Store.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -48,16 +49,25 @@ type committer[T any] struct {
 type pending[T any] struct {
 	item T
 	done chan error
+	// deadline is the caller's (zero: none): past it, nobody waits for
+	// the item.
+	deadline time.Time
 }
 
 // flushTimeout bounds one group statement. It does not come from a
-// caller's context: the group holds other callers' items too.
+// caller's context: the group holds other callers' items too. A group
+// whose callers all have deadlines is given up at the last of them: a
+// statement nobody waits for any more must not commit later (each of
+// those callers answered an error).
 const flushTimeout = 10 * time.Second
 
 // do stores item and returns when its group is committed (or failed), or
-// when ctx is done; then the item may still be stored later.
+// when ctx is done. The item is then not stored later, unless its
+// statement started just before ctx's deadline and only the answer was
+// late (see deadlineGuard).
 func (c *committer[T]) do(ctx context.Context, item T) error {
 	p := &pending[T]{item: item, done: make(chan error, 1)}
+	p.deadline, _ = ctx.Deadline()
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
 	if c.want > 0 && len(c.queue) >= c.want {
@@ -79,6 +89,11 @@ func (c *committer[T]) do(ctx context.Context, item T) error {
 	case err := <-p.done:
 		return err
 	case <-ctx.Done():
+		select {
+		case err := <-p.done: // answered at the same moment: the truth
+			return err
+		default:
+		}
 		return ctx.Err()
 	}
 }
@@ -131,22 +146,64 @@ func (c *committer[T]) next(flushed int) {
 	}()
 }
 
-// run flushes group and answers each of its callers.
+// run flushes group and answers each of its callers. An item whose
+// caller's deadline has passed is not stored (its caller has answered an
+// error); the rest are stored only if the statement starts before the
+// earliest of their deadlines (see deadlineGuard), and the flush gives up
+// then too.
 func (c *committer[T]) run(group []*pending[T]) {
 	if c.beforeFlush != nil {
 		c.beforeFlush()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
-	defer cancel()
-	items := make([]T, len(group))
-	for i, p := range group {
-		items[i] = p.item
+	now := time.Now()
+	first := now.Add(flushTimeout)
+	items := make([]T, 0, len(group))
+	live := group[:0:0]
+	for _, p := range group {
+		if !p.deadline.IsZero() && !p.deadline.After(now) {
+			p.done <- fmt.Errorf("postgres: %w", errLate)
+			continue
+		}
+		items = append(items, p.item)
+		live = append(live, p)
+		if !p.deadline.IsZero() && p.deadline.Before(first) {
+			first = p.deadline
+		}
 	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), first)
+	defer cancel()
 	errs := c.flush(ctx, items)
-	for i, p := range group {
+	for i, p := range live {
 		p.done <- errs[i]
 	}
 }
+
+// errLate is the error of an item that reached the database after its
+// caller's deadline, and was not stored.
+var errLate = fmt.Errorf("not stored: the deadline passed before the statement ran: %w", context.DeadlineExceeded)
+
+// deadlineGuard is the last moment, by the database's clock, at which a
+// statement of a flush with context ctx may still store anything:
+// statements guarded by it (a condition on now(), the start of their
+// transaction) store nothing when they start later. So a statement
+// written into a network cut and delivered after it, long after its
+// callers were answered an error, stores nothing. The grace allows for
+// clocks a little apart.
+func deadlineGuard(ctx context.Context) time.Time {
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(flushTimeout)
+	}
+	return d.Add(guardGrace)
+}
+
+// guardGrace is how far the database's clock may run ahead of ours before
+// a guarded statement refuses in time: NTP keeps clocks within
+// milliseconds.
+const guardGrace = 250 * time.Millisecond
 
 // queued is how many items wait for a flush.
 func (c *committer[T]) queued() int {
@@ -188,7 +245,8 @@ func (in *tokenInserter) insert(ctx context.Context, t storage.Token) error {
 }
 
 const insertTokenSQL = `INSERT INTO tokens (kind, signature, request_id, client_id, subject, scopes, audience,
-	key_id, jti, issued_at, expires_at, session) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	key_id, jti, issued_at, expires_at, session) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+	WHERE now() < $13`
 
 // insertTokensSelect stores a group in order; insertTokensSQL and
 // audit.go's statement end it differently.
@@ -198,6 +256,7 @@ const insertTokensSelect = `INSERT INTO tokens (kind, signature, request_id, cli
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::bytea[])
 		WITH ORDINALITY AS u(k, s, r, c, sub, sc, a, kid, j, iat, exp, sess, n)
+	WHERE now() < $13
 	ORDER BY n`
 
 // insertTokensSQL stores a group in order. Rows whose key is taken (by an
@@ -233,7 +292,7 @@ func (in *tokenInserter) flush(ctx context.Context, group []storage.Token) []err
 func insertTokenGroup(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, group []storage.Token) (map[tokenKey]bool, error) {
-	rows, err := q.Query(ctx, insertTokensSQL, tokenGroupArgs(group)...)
+	rows, err := q.Query(ctx, insertTokensSQL, tokenGroupArgs(group, deadlineGuard(ctx))...)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +310,7 @@ func insertTokenGroup(ctx context.Context, q interface {
 
 // tokenGroupArgs are the arguments of insertTokensSelect for group: one
 // array per column.
-func tokenGroupArgs(group []storage.Token) []any {
+func tokenGroupArgs(group []storage.Token, guard time.Time) []any {
 	n := len(group)
 	var (
 		kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis = make([]string, n), make([]string, n),
@@ -265,15 +324,18 @@ func tokenGroupArgs(group []storage.Token) []any {
 		scopes[i], auds[i], kids[i], jtis[i] = arrayLiteral(t.Scopes), arrayLiteral(t.Audience), t.KeyID, t.JTI
 		iats[i], exps[i], sessions[i] = t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session)
 	}
-	return []any{kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis, iats, exps, sessions}
+	return []any{kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis, iats, exps, sessions, guard}
 }
 
 type tokenKey struct{ kind, sig string }
 
 func (in *tokenInserter) insertOne(ctx context.Context, t storage.Token) error {
-	_, err := in.pool.Exec(ctx, insertTokenSQL,
+	tag, err := in.pool.Exec(ctx, insertTokenSQL,
 		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, nonNil(t.Scopes), nonNil(t.Audience),
-		t.KeyID, t.JTI, t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session))
+		t.KeyID, t.JTI, t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session), deadlineGuard(ctx))
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: create token: %w", errLate)
+	}
 	return mapErr("create token", err)
 }
 

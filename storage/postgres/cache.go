@@ -2,7 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -152,20 +155,34 @@ func cloneClient(c storage.Client) storage.Client {
 
 // listener keeps a LISTEN connection open, invalidating the client cache
 // and telling onKeysChanged on every notification, and reconnecting with
-// back-off when the connection fails.
+// back-off when the connection fails. A connection silent for every is
+// pinged (the answer bounded by listenPingTimeout, or every if shorter):
+// one that a network incident left dead (no FIN, no RST, so nothing ever
+// arrives) is given up within an interval and a second and replaced, and
+// since notifications may have been lost meanwhile, the cache starts
+// empty and onKeysChanged is told.
 type listener struct {
 	cfg           *pgx.ConnConfig
+	every         time.Duration
 	cache         *clientCache // nil when disabled
 	onError       func(error)  // optional
 	onKeysChanged func()       // optional
-	cancel        context.CancelFunc
-	done          chan struct{} // closed when run returns
+	// onSilent, optional, is told when the connection did not answer
+	// its ping: what broke it (a cut, a NAT that forgot its state) has
+	// likely broken the pools' idle connections of the same age too.
+	onSilent func()
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when run returns
+
+	connected  atomic.Bool
+	reconnects atomic.Int64 // connections lost
 }
 
 // startListener starts a listener on cfg; stop ends it.
-func startListener(cfg *pgx.ConnConfig, cache *clientCache, onError func(error), onKeysChanged func()) *listener {
+func startListener(cfg *pgx.ConnConfig, every time.Duration, cache *clientCache, onError func(error), onKeysChanged, onSilent func()) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{cfg: cfg, cache: cache, onError: onError, onKeysChanged: onKeysChanged, cancel: cancel, done: make(chan struct{})}
+	l := &listener{cfg: cfg, every: every, cache: cache, onError: onError, onKeysChanged: onKeysChanged, onSilent: onSilent,
+		cancel: cancel, done: make(chan struct{})}
 	go l.run(ctx)
 	return l
 }
@@ -182,6 +199,10 @@ func (l *listener) run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := l.listenOnce(ctx)
+		if l.connected.Swap(false) {
+			l.reconnects.Add(1)
+			backoff = 100 * time.Millisecond // it worked for a while
+		}
 		if l.cache != nil {
 			l.cache.setListening(false)
 		}
@@ -200,15 +221,31 @@ func (l *listener) run(ctx context.Context) {
 	}
 }
 
+// listenPingTimeout bounds the answer to the listener's ping: an idle
+// connection answers in well under a millisecond.
+const listenPingTimeout = time.Second
+
+// errSilent is why a listener gave up a connection that did not answer
+// its ping.
+var errSilent = errors.New("postgres: listener: the connection did not answer a ping")
+
 func (l *listener) listenOnce(ctx context.Context) error {
 	conn, err := pgx.ConnectConfig(ctx, l.cfg)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+clientChannel+"; LISTEN "+keysChannel); err != nil {
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), l.every)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	lctx, cancel := context.WithTimeout(ctx, l.every)
+	_, err = conn.Exec(lctx, "LISTEN "+clientChannel+"; LISTEN "+keysChannel)
+	cancel()
+	if err != nil {
 		return err
 	}
+	l.connected.Store(true)
 	if l.cache != nil {
 		l.cache.setListening(true)
 	}
@@ -216,9 +253,24 @@ func (l *listener) listenOnce(ctx context.Context) error {
 		l.onKeysChanged()
 	}
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, l.every)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err != nil {
-			return err
+			if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			// Silence: is the connection still there?
+			pctx, cancel := context.WithTimeout(ctx, min(l.every, listenPingTimeout))
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				if l.onSilent != nil && ctx.Err() == nil {
+					l.onSilent()
+				}
+				return fmt.Errorf("%w: %w", errSilent, err)
+			}
+			continue
 		}
 		switch {
 		case n.Channel == keysChannel && l.onKeysChanged != nil:

@@ -84,3 +84,35 @@ func TestCommitterLinger(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitterSkipsLateItems: an item whose caller's deadline has passed
+// by the time its group flushes is not flushed (its caller was answered
+// an error), and the flush's context ends at the earliest deadline of the
+// items it carries.
+func TestCommitterSkipsLateItems(t *testing.T) {
+	var flushed [][]int
+	var deadlines []time.Time
+	c := &committer[int]{max: 1, maxBatch: 10, flush: func(ctx context.Context, g []int) []error {
+		flushed = append(flushed, slices.Clone(g))
+		d, _ := ctx.Deadline()
+		deadlines = append(deadlines, d)
+		return make([]error, len(g))
+	}}
+	late, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if err := c.do(late, 1); err == nil {
+		t.Fatal("do with a deadline passed = nil, want an error")
+	}
+	if len(flushed) != 0 {
+		t.Fatalf("flushed %v, want nothing: the item's deadline had passed", flushed)
+	}
+	soon := time.Now().Add(time.Second) // before flushTimeout
+	ctx, cancel2 := context.WithDeadline(context.Background(), soon)
+	defer cancel2()
+	if err := c.do(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if len(flushed) != 1 || !deadlines[0].Equal(soon) {
+		t.Fatalf("flushed %v with deadlines %v, want [[2]] with %v", flushed, deadlines, soon)
+	}
+}

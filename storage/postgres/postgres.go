@@ -72,6 +72,11 @@ type Config struct {
 	// how long the statement (and its commit) took. It runs on the
 	// appending goroutine and must not block. Optional.
 	OnAuditBatch func(entries int, commit time.Duration)
+	// ListenCheckInterval is how long the change listener's connection
+	// may stay silent before it is pinged (with the same bound on the
+	// answer); a connection that does not answer is dropped and a new one
+	// opened, and OnKeysChanged told. DefaultListenCheckInterval if zero.
+	ListenCheckInterval time.Duration
 	// AuditFastCommit lets AppendAudit return once its batch is committed,
 	// before PostgreSQL has flushed it to disk (synchronous_commit off, as
 	// for new tokens): entries then survive any crash of idvauth, but the
@@ -85,6 +90,10 @@ type Config struct {
 
 // DefaultClientCacheTTL is the longest a cached client lives.
 const DefaultClientCacheTTL = 10 * time.Second
+
+// DefaultListenCheckInterval is how often a silent change listener checks
+// its connection.
+const DefaultListenCheckInterval = 5 * time.Second
 
 // DefaultMaxConns is the pool size used when none is configured: four
 // connections per CPU, at least eight. Token issuance and introspection
@@ -107,6 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	tune(pc, cfg.URL)
 	if cfg.Tracer != nil {
 		pc.ConnConfig.Tracer = cfg.Tracer
 	}
@@ -151,7 +161,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.clientStore.cache = newClientCache(ttl)
 	}
 	if s.clientStore.cache != nil || cfg.OnKeysChanged != nil {
-		s.listener = startListener(pc.ConnConfig.Copy(), s.clientStore.cache, cfg.OnListenError, cfg.OnKeysChanged)
+		every := cfg.ListenCheckInterval
+		if every <= 0 {
+			every = DefaultListenCheckInterval
+		}
+		// A listener connection found dead says the network broke: the
+		// pools' idle connections are closed rather than each found dead
+		// by a request (at the cost of a ping timeout).
+		reset := func() { pool.Reset(); tokenPool.Reset() }
+		s.listener = startListener(pc.ConnConfig.Copy(), every, s.clientStore.cache, cfg.OnListenError, cfg.OnKeysChanged, reset)
 	}
 	return s, nil
 }

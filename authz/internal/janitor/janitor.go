@@ -73,7 +73,11 @@ func (j Janitor) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			j.pass(ctx)
+			// A pass may take one interval: one stuck on a dead
+			// connection is given up, and the next tries again.
+			pctx, cancel := context.WithTimeout(ctx, interval)
+			j.pass(pctx)
+			cancel()
 		}
 	}
 }

@@ -35,6 +35,7 @@ type Metrics struct {
 	auditAppend  prometheus.Histogram
 	auditBatch   prometheus.Histogram
 	auditCommit  prometheus.Histogram
+	deadlines    *prometheus.CounterVec
 }
 
 // New returns the metrics; now is the clock and keys lists the signing
@@ -72,10 +73,14 @@ func New(now func() time.Time, keys func() []storage.Key) *Metrics {
 		Name: "idvauth_audit_commit_seconds", Help: "Time to commit one audit batch (PostgreSQL).",
 		Buckets: []float64{.0002, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 	})
+	m.deadlines = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idvauth_request_deadline_exceeded_total",
+		Help: "Requests answered after their deadline (IDVAUTH_DATABASE_TIMEOUT) passed: their store calls timed out; by listener and endpoint.",
+	}, []string{"listener", "endpoint"})
 	keyAge := prometheus.NewDesc("idvauth_signing_key_age_seconds", "Age of each published signing key, by kid, algorithm and state.",
 		[]string{"kid", "alg", "state"}, nil)
 	m.reg.MustRegister(m.requests, m.latency, m.issued, m.introspected, m.authFailures, m.limited,
-		m.auditAppend, m.auditBatch, m.auditCommit,
+		m.auditAppend, m.auditBatch, m.auditCommit, m.deadlines,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{keyAge}, collect: func(ch chan<- prometheus.Metric) {
 			now := now()
@@ -94,6 +99,16 @@ func (m *Metrics) WatchPool(st any) {
 	if ps, ok := st.(interface{ PoolStats() postgres.PoolStats }); ok {
 		m.reg.MustRegister(poolCollector(ps.PoolStats))
 	}
+}
+
+// WatchKeyRing adds how long ago the key ring last read the store
+// (sinceLoad): past a few key check intervals, a replica may miss another
+// one's rotation.
+func (m *Metrics) WatchKeyRing(sinceLoad func() time.Duration) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "idvauth_signing_keys_loaded_age_seconds",
+		Help: "Time since the key ring last read the signing keys from the store.",
+	}, func() float64 { return sinceLoad().Seconds() }))
 }
 
 // collectorFunc is a prometheus.Collector computed at scrape time.
@@ -118,7 +133,11 @@ func poolCollector(stats func() postgres.PoolStats) prometheus.Collector {
 		d("connections_acquired", "Database connections in use."), d("connections_max", "Cap on database connections.")
 	acq, empty, wait := d("acquires_total", "Connection acquisitions."), d("acquires_waited_total", "Connection acquisitions that waited for a connection."),
 		d("acquire_seconds_total", "Time spent acquiring connections.")
-	return collectorFunc{descs: []*prometheus.Desc{total, idle, acquired, maxc, acq, empty, wait}, collect: func(ch chan<- prometheus.Metric) {
+	broken := d("connections_broken_total", "Database connections closed as broken: found dead before use, or failed (a deadline, the network, the server) during a statement.")
+	listening, lost := d("listener_up", "1 while the change listener (LISTEN/NOTIFY) holds a live connection."),
+		d("listener_lost_total", "Change listener connections lost, to errors or to silence (no answer to a ping).")
+	descs := []*prometheus.Desc{total, idle, acquired, maxc, acq, empty, wait, broken, listening, lost}
+	return collectorFunc{descs: descs, collect: func(ch chan<- prometheus.Metric) {
 		st := stats()
 		g := func(desc *prometheus.Desc, t prometheus.ValueType, v float64) {
 			ch <- prometheus.MustNewConstMetric(desc, t, v)
@@ -130,13 +149,24 @@ func poolCollector(stats func() postgres.PoolStats) prometheus.Collector {
 		g(acq, prometheus.CounterValue, float64(st.AcquireCount))
 		g(empty, prometheus.CounterValue, float64(st.EmptyAcquireCount))
 		g(wait, prometheus.CounterValue, st.AcquireDuration.Seconds())
+		g(broken, prometheus.CounterValue, float64(st.Broken))
+		up := 0.0
+		if st.ListenerUp {
+			up = 1
+		}
+		g(listening, prometheus.GaugeValue, up)
+		g(lost, prometheus.CounterValue, float64(st.ListenerLost))
 	}}
 }
 
-// Observe records one answered request.
-func (m *Metrics) Observe(listener, endpoint string, status int, d time.Duration) {
+// Observe records one answered request, and whether its deadline had
+// passed by the time it was answered (its store calls gave up).
+func (m *Metrics) Observe(listener, endpoint string, status int, d time.Duration, deadlinePassed bool) {
 	m.requests.WithLabelValues(listener, endpoint, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(listener, endpoint).Observe(d.Seconds())
+	if deadlinePassed {
+		m.deadlines.WithLabelValues(listener, endpoint).Inc()
+	}
 }
 
 // RateLimited counts a request refused by the limit named limit.

@@ -7,6 +7,7 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,14 +22,29 @@ type Keeper struct {
 	log     *zap.Logger
 	every   time.Duration
 	changed chan struct{}
+	// loaded is when the ring last read the store (Unix nanoseconds).
+	loaded atomic.Int64
 }
 
 // New returns a keeper of ring that takes due steps every interval. Wake
 // it with Notify. Each step of Run may take at most one interval: a step
 // stuck on a dead connection is given up, and the next one tries again.
 func New(ring *keys.Ring, log *zap.Logger, every time.Duration) *Keeper {
-	return &Keeper{ring: ring, log: log, every: every, changed: make(chan struct{}, 1)}
+	k := &Keeper{ring: ring, log: log, every: every, changed: make(chan struct{}, 1)}
+	k.loaded.Store(time.Now().UnixNano()) // the ring was just opened
+	return k
 }
+
+// SinceLoad is how long ago the ring last read the keys from the store
+// (a reload, or a check of due steps). Past a few intervals, the ring may
+// miss another replica's rotation: answers that depend on it should not
+// be given as certain.
+func (k *Keeper) SinceLoad() time.Duration {
+	return time.Since(time.Unix(0, k.loaded.Load()))
+}
+
+// markLoaded records that the ring read the store now.
+func (k *Keeper) markLoaded() { k.loaded.Store(time.Now().UnixNano()) }
 
 // Notify tells the loop that the keys changed in the store; it never
 // blocks.
@@ -47,6 +63,7 @@ func (k *Keeper) Maintain(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rotation: %w", err)
 	}
+	k.markLoaded()
 	if changed {
 		k.logChange("signing keys rotated", before)
 	}
@@ -59,6 +76,7 @@ func (k *Keeper) Reload(ctx context.Context) error {
 	if err := k.ring.Reload(ctx); err != nil {
 		return fmt.Errorf("rotation: reload keys: %w", err)
 	}
+	k.markLoaded()
 	k.logChange("signing keys reloaded", before)
 	return nil
 }

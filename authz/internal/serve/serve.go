@@ -27,6 +27,10 @@ const (
 	maxHeaderBytes    = 32 << 10
 	// ShutdownTimeout bounds how long Run waits for in-flight requests.
 	ShutdownTimeout = 20 * time.Second
+	// AdminDeadline bounds an admin API request, which may read much
+	// (the whole audit trail to verify it): long, but short of the write
+	// timeout, so that a stuck request is answered rather than cut off.
+	AdminDeadline = writeTimeout - 5*time.Second
 )
 
 // Listener is one listener and what it serves.

@@ -75,12 +75,18 @@ type StatusWriter struct {
 	http.ResponseWriter
 	// Status is the status written, 0 until something is.
 	Status int
+	// RetryAfter, if set, is the Retry-After of a 503 answer that sets
+	// none itself.
+	RetryAfter string
 }
 
 // WriteHeader records code and passes it on.
 func (w *StatusWriter) WriteHeader(code int) {
 	if w.Status == 0 {
 		w.Status = code
+	}
+	if code == http.StatusServiceUnavailable && w.RetryAfter != "" && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", w.RetryAfter)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -302,20 +308,37 @@ type MiddlewareConfig struct {
 	// Guard, if set, may answer a request itself (returning false)
 	// before the handler sees it.
 	Guard func(http.ResponseWriter, *http.Request) bool
-	// Observe, if set, is told every answer's status and duration.
-	Observe func(r *http.Request, status int, d time.Duration)
+	// Observe, if set, is told every answer's status and duration, and
+	// whether the request's deadline had passed by then.
+	Observe func(r *http.Request, status int, d time.Duration, deadlinePassed bool)
+	// Deadline, if positive, bounds every request's context: what the
+	// request waits for (the store above all) gives up then, and the
+	// answer is an error rather than a hang. A 503 answer without its
+	// own Retry-After gets one of Deadline (whole seconds, at least 1).
+	Deadline time.Duration
 }
 
-// Middleware gives every request an ID (echoed in X-Request-Id), turns a
-// panic into a fixed 500 answer, and writes a debug access log. The log
-// holds method, path, status and duration: never headers, query or body.
+// Middleware gives every request an ID (echoed in X-Request-Id) and its
+// deadline, turns a panic into a fixed 500 answer, and writes a debug
+// access log. The log holds method, path, status and duration: never
+// headers, query or body.
 func Middleware(cfg MiddlewareConfig, next http.Handler) http.Handler {
+	retryAfter := ""
+	if cfg.Deadline > 0 {
+		retryAfter = RetryAfter(cfg.Deadline)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := cfg.IDs.Next()
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(WithRequestID(r.Context(), id))
-		sw := &StatusWriter{ResponseWriter: w}
+		ctx := WithRequestID(r.Context(), id)
+		if cfg.Deadline > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, cfg.Deadline)
+			defer cancel()
+		}
+		r = r.WithContext(ctx)
+		sw := &StatusWriter{ResponseWriter: w, RetryAfter: retryAfter}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -327,7 +350,7 @@ func Middleware(cfg MiddlewareConfig, next http.Handler) http.Handler {
 				}
 			}
 			if cfg.Observe != nil {
-				cfg.Observe(r, max(sw.Status, http.StatusOK), time.Since(start))
+				cfg.Observe(r, max(sw.Status, http.StatusOK), time.Since(start), errors.Is(ctx.Err(), context.DeadlineExceeded))
 			}
 			if ce := cfg.Log.Check(zap.DebugLevel, "request"); ce != nil {
 				fields := []zap.Field{zap.String("request_id", id), zap.String("method", r.Method), zap.String("path", r.URL.Path),
