@@ -14,6 +14,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxAPIKeyTTL <= 0 {
+		cfg.MaxAPIKeyTTL = DefaultMaxAPIKeyTTL
+	}
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
@@ -121,7 +125,16 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Hasher = password.NewHasher(cfg.Argon2, 0)
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
-	for pattern, rt := range map[string]route{
+	for pattern, rt := range h.routes() {
+		h.mux.HandleFunc(pattern, h.serve(rt))
+	}
+	return h, nil
+}
+
+// routes is the route table of the admin API: each pattern and the
+// route of h that serves it.
+func (h *Handler) routes() map[string]route {
+	return map[string]route{
 		"/admin/clients":                            h.clients,
 		"/admin/clients/{id}":                       h.client,
 		"/admin/clients/{id}/secret":                h.clientSecret,
@@ -139,11 +152,24 @@ func New(cfg Config) (*Handler, error) {
 		"/admin/keys/{kid}/retire":                  h.retireKey,
 		"/admin/audit":                              h.auditList,
 		"/admin/audit/verify":                       h.auditVerify,
+		"/admin/openapi.json":                       h.openAPI,
 		"/":                                         notFound,
-	} {
-		h.mux.HandleFunc(pattern, h.serve(rt))
 	}
-	return h, nil
+}
+
+// Patterns returns the route patterns of the admin API, sorted, from the
+// table New registers ("/admin/clients/{id}"); the catch-all "/" aside.
+// Which methods each takes, a request with another method learns from the
+// Allow header of its 405.
+func Patterns() []string {
+	var out []string
+	for p := range (&Handler{}).routes() {
+		if p != "/" {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ServeHTTP serves the admin API.

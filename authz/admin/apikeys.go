@@ -117,7 +117,7 @@ func (h *Handler) rotateAPIKey(w http.ResponseWriter, r *http.Request) (reply, e
 	next := old
 	key, nid, digest := apikeys.New()
 	next.ID, next.Digest, next.CreatedAt, next.LastUsedAt, next.ReplacedBy = nid, digest, now, time.Time{}, ""
-	next.ExpiresAt = now.Add(min(old.ExpiresAt.Sub(old.CreatedAt), h.maxAPIKeyTTL()))
+	next.ExpiresAt = now.Add(min(old.ExpiresAt.Sub(old.CreatedAt), h.cfg.MaxAPIKeyTTL))
 	if err := h.store.RotateAPIKey(ctx, id, now.Add(grace), next); err != nil {
 		return reply{}, err
 	}
@@ -174,22 +174,15 @@ func (h *Handler) newAPIKey(ctx context.Context, clientID string, in adminapi.AP
 	}
 	ttl := DefaultAPIKeyTTL
 	if in.ExpiresIn != 0 {
-		if in.ExpiresIn < 60 || in.ExpiresIn > int64(h.maxAPIKeyTTL()/time.Second) {
-			return storage.APIKey{}, badRequest("expires_in must be from 60 to " + strconv.FormatInt(int64(h.maxAPIKeyTTL()/time.Second), 10) + " seconds.")
+		if in.ExpiresIn < 60 || in.ExpiresIn > int64(h.cfg.MaxAPIKeyTTL/time.Second) {
+			return storage.APIKey{}, badRequest("expires_in must be from 60 to " + strconv.FormatInt(int64(h.cfg.MaxAPIKeyTTL/time.Second), 10) + " seconds.")
 		}
 		ttl = time.Duration(in.ExpiresIn) * time.Second
 	}
-	ttl = min(ttl, h.maxAPIKeyTTL())
+	ttl = min(ttl, h.cfg.MaxAPIKeyTTL)
 	k.CreatedAt = h.now().Truncate(time.Second)
 	k.ExpiresAt = k.CreatedAt.Add(ttl)
 	return k, nil
-}
-
-func (h *Handler) maxAPIKeyTTL() time.Duration {
-	if h.cfg.MaxAPIKeyTTL > 0 {
-		return h.cfg.MaxAPIKeyTTL
-	}
-	return DefaultMaxAPIKeyTTL
 }
 
 // DefaultMaxAPIKeyTTL bounds the lifetime of API keys unless configured.

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/idvauth/idvauth/authz/container"
 	"github.com/idvauth/idvauth/authz/settings"
 )
 
@@ -217,6 +218,9 @@ var allSettings = []setting{
 	sMaxAPIKeyTTL, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sMFA,
 }
 
+// fileSettings may also be read from the file their _FILE variable names.
+var fileSettings = []string{sDatabaseURL.env, sSecrets.env, sAdminToken.env, sMetricsToken.env, sAuditSinkToken.env}
+
 // addFlag registers the setting's flag on cmd.
 func addFlag(cmd *cobra.Command, s setting) {
 	if s.flag != "" {
@@ -244,6 +248,10 @@ type resolver struct {
 }
 
 func newResolver(cmd *cobra.Command, env lookupEnv) (*resolver, error) {
+	env, err := container.SecretFiles(env, fileSettings)
+	if err != nil {
+		return nil, err
+	}
 	r := &resolver{cmd: cmd, env: env, file: &fileConfig{}}
 	path, _ := cmd.Flags().GetString("config")
 	if path == "" {

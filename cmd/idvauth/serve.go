@@ -17,6 +17,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/buildinfo"
+	"github.com/idvauth/idvauth/authz/container"
 	"github.com/idvauth/idvauth/authz/devkit"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
@@ -397,17 +398,7 @@ func (sc serveConfig) banner(demo authz.DemoClients, public, admin net.Addr) dev
 }
 
 // secretList is IDVAUTH_SECRETS split at commas, blanks dropped.
-func secretList(r *resolver) []string {
-	var out []string
-	if secrets, _ := r.get(sSecrets); secrets != "" {
-		for _, s := range strings.Split(secrets, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
+func secretList(r *resolver) []string { v, _ := r.get(sSecrets); return settings.SplitList(v) }
 
 // checkDevListeners refuses a --dev listener beyond loopback unless
 // --dev-allow-remote: --dev hands out generated credentials and the demo's
@@ -448,4 +439,24 @@ func loadTLSSettings(r *resolver, a *authz.Config) error {
 		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", r.where(sHSTSMaxAge), v, sHSTSMaxAge.env)
 	}
 	return nil
+}
+
+func newHealthCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{Use: "health", Short: "Check that the server on this host is ready (the image's HEALTHCHECK)",
+		Long: container.HealthDoc, Example: "  idvauth health\n  idvauth health --live --url http://10.0.0.7:8080", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := newResolver(cmd, env)
+			if err != nil {
+				return err
+			}
+			p := container.Probe{URL: cmd.Flag("url").Value.String(), Live: cmd.Flag("live").Value.String() == "true"}
+			p.Addr, _ = r.get(sPublicAddr)
+			cert, _ := r.get(sTLSCert)
+			p.TLS = cert != ""
+			return container.Health(cmd.Context(), cmd.OutOrStdout(), p)
+		}}
+	addFlag(cmd, sPublicAddr)
+	cmd.Flags().String("url", "", "base URL of the public listener (default: from --public-addr)")
+	cmd.Flags().Bool("live", false, "ask /health/live instead of /health/ready")
+	return cmd
 }

@@ -28,6 +28,13 @@ var rules = []rule{
 		reason: "commands are the top of the graph: they turn flags and environment into a config, call a package and print; code that another package needs belongs in a package",
 	},
 	{
+		name:   "nothing imports deploy",
+		from:   []string{"..."},
+		scope:  withTests,
+		forbid: mod("deploy/..."),
+		reason: "deploy holds the deployment files and the tests that hold them to the server; it has no code for anything to use",
+	},
+	{
 		name:   "storage: standard library only",
 		from:   []string{"storage"},
 		scope:  transitive,
@@ -123,7 +130,7 @@ var rules = []rule{
 
 // roots are the trees the table places. A package outside all of them is
 // one no rule was written for.
-var roots = []string{"cmd/...", "authz/...", "storage/...", "keys/...", "scopes/...", "templates/...", "migrations/..."}
+var roots = []string{"cmd/...", "deploy/...", "authz/...", "storage/...", "keys/...", "scopes/...", "templates/...", "migrations/..."}
 
 const unplaced = "every package has a place"
 
