@@ -483,8 +483,12 @@ func TestMFAAdminReset(t *testing.T) {
 		}
 
 		got := adminCall[adminapi.MFAReset](t, ts, "POST", path, nil, http.StatusOK)
-		if got != (adminapi.MFAReset{UserID: user.ID, FactorsRemoved: 1}) {
-			t.Errorf("reset = %+v, want 1 factor removed", got)
+		if got != (adminapi.MFAReset{UserID: user.ID, FactorsRemoved: 1, SessionsEnded: 1}) {
+			t.Errorf("reset = %+v, want 1 factor removed and 1 session ended", got)
+		}
+		// The session the lost factor opened ended with it.
+		if p := b.follow(ts.Public, b.get(authURL(c, "state-ar-0006", oauth2.GenerateVerifier(), "nonce-6"))); !p.isLogin() {
+			t.Errorf("the browser signed in before the reset = %d, want the login page again", p.status)
 		}
 		if es := ts.auditAll(t, url.Values{"type": {adminapi.EventMFAReset}}); len(es) != 1 || es[0].Subject != user.ID || es[0].Details["factors_removed"] != "1" {
 			t.Errorf("user.mfa_reset entries = %+v", es)

@@ -46,6 +46,7 @@ type Store interface {
 	ListConsents(ctx context.Context, userID string) ([]storage.Consent, error)
 	DeleteConsents(ctx context.Context, userID, clientID string) (storage.Withdrawal, error)
 	ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error)
+	DeleteBrowserSession(ctx context.Context, id string) error
 	ListTokensBySubject(ctx context.Context, subject string) ([]storage.Token, error)
 	ClearFailures(ctx context.Context, key string) error
 	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEntry, error)

@@ -194,7 +194,32 @@ func (h *Handler) userMFAReset(w http.ResponseWriter, r *http.Request) (reply, e
 	if err := h.store.ClearFailures(ctx, login.MFAFailureKey(id)); err != nil {
 		h.log.Warn("clear second-factor failures", web.RequestField(ctx), zap.Error(err))
 	}
-	h.log.Info("second factors reset", web.RequestField(ctx), userField(id), zap.Int("factors_removed", n))
-	return reply{status: http.StatusOK, body: adminapi.MFAReset{UserID: id, FactorsRemoved: n},
-		event: &event{typ: adminapi.EventMFAReset, subject: id, details: map[string]string{"factors_removed": strconv.Itoa(n)}}}, nil
+	// A factor is reset because it was lost or taken: the sessions it
+	// opened end with it, so that whoever holds one signs in again.
+	ended, err := endSessions(ctx, h.store, id)
+	if err != nil {
+		return reply{}, err
+	}
+	h.log.Info("second factors reset", web.RequestField(ctx), userField(id), zap.Int("factors_removed", n), zap.Int("sessions_ended", ended))
+	return reply{status: http.StatusOK, body: adminapi.MFAReset{UserID: id, FactorsRemoved: n, SessionsEnded: ended},
+		event: &event{typ: adminapi.EventMFAReset, subject: id, details: map[string]string{"factors_removed": strconv.Itoa(n), "sessions_ended": strconv.Itoa(ended)}}}, nil
+}
+
+// endSessions ends every browser session of the person id and returns how
+// many it ended.
+func endSessions(ctx context.Context, st Store, id string) (int, error) {
+	list, err := st.ListBrowserSessions(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, bs := range list {
+		switch err := st.DeleteBrowserSession(ctx, bs.ID); {
+		case err == nil:
+			n++
+		case !errors.Is(err, storage.ErrNotFound):
+			return n, err
+		}
+	}
+	return n, nil
 }

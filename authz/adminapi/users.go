@@ -46,6 +46,9 @@ type MFAReset struct {
 	// FactorsRemoved is how many factors went (recovery codes not
 	// counted).
 	FactorsRemoved int `json:"factors_removed"`
+	// SessionsEnded is how many of the person's browser sessions ended
+	// with the reset.
+	SessionsEnded int `json:"sessions_ended"`
 }
 
 // UserErasure is the answer of POST /admin/users/{id}/erase.

@@ -210,7 +210,7 @@ up a new one at their next sign-in that needs it. Check who asks: an attacker wi
 		Example: "  idvauth users mfa-reset u_3mJr7AoUXx2Wqd9KvYg5Tw\n  idvauth users mfa-reset u_3mJr7AoUXx2Wqd9KvYg5Tw -o json",
 		RunE: adminRunE(env, nil, func(a *adminCall, args []string) error {
 			return show(a, func(w io.Writer, m adminapi.MFAReset) error {
-				_, err := fmt.Fprintf(w, "reset second factors of user %s: %d factor(s) and all recovery codes removed\n", m.UserID, m.FactorsRemoved)
+				_, err := fmt.Fprintf(w, "reset second factors of user %s: %d factor(s) and all recovery codes removed, %d session(s) ended\n", m.UserID, m.FactorsRemoved, m.SessionsEnded)
 				return err
 			})(a.api.ResetMFA(a.ctx, args[0]))
 		}),

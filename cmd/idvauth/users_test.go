@@ -470,7 +470,7 @@ func TestUsersMFAReset(t *testing.T) {
 	_, out, _ := cliStdin(t, env, password+"\n", "users", "create", "--username", "ada-"+randHex(t), "-o", "json")
 	var u adminapi.UserJSON
 	decodeJSON(t, "users create -o json", out, &u)
-	if out := mustCLI(t, env, "users", "mfa-reset", u.ID); out != "reset second factors of user "+u.ID+": 0 factor(s) and all recovery codes removed\n" {
+	if out := mustCLI(t, env, "users", "mfa-reset", u.ID); out != "reset second factors of user "+u.ID+": 0 factor(s) and all recovery codes removed, 0 session(s) ended\n" {
 		t.Errorf("users mfa-reset = %q", out)
 	}
 	var m adminapi.MFAReset
