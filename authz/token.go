@@ -293,62 +293,61 @@ func (s *Server) refreshLifetime(grant *session, gt string, now time.Time) error
 // later refresh may ask for more again.
 func narrowScope(ar fosite.AccessRequester, grant *session) error {
 	asked := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("scope"), " "))
-	if len(asked) == 0 {
-		return nil
+	narrow, err := narrowed(ar, asked, ar.GetGrantedScopes(), func(sc string) error {
+		return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not granted to this refresh token.", web.SafeParam(sc))
+	})
+	if err != nil || narrow == nil {
+		return err
 	}
-	granted := ar.GetGrantedScopes()
-	for _, sc := range asked {
-		if !slices.Contains(granted, sc) {
-			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not granted to this refresh token.", web.SafeParam(sc))
-		}
-	}
-	req, ok := ar.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
-	}
-	grant.grantScope = slices.Clone(granted)
-	narrow := fosite.Arguments{}
-	for _, sc := range granted {
-		if slices.Contains(asked, sc) {
-			narrow = append(narrow, sc)
-		}
-	}
-	req.GrantedScope = narrow
+	grant.grantScope = slices.Clone(ar.GetGrantedScopes())
+	ar.(*fosite.AccessRequest).GrantedScope = narrow
 	return nil
 }
 
 // narrowAudience gives the access token of a refresh request that names
 // an audience (or an RFC 8707 resource, copied to audience by
-// checkTokenForm) only those, in the order of the grant: each must have
-// been granted (invalid_target otherwise). fosite ignores the parameter on
-// a refresh. As with the scope, the refresh token keeps the whole grant.
+// checkTokenForm) only those, as narrowScope does for the scope
+// (invalid_target for one not granted). fosite ignores the parameter on a
+// refresh.
 func narrowAudience(ar fosite.AccessRequester, grant *session) error {
 	var asked []string
 	for _, a := range ar.GetRequestForm()["audience"] {
 		asked = append(asked, strings.Fields(a)...)
 	}
-	if len(asked) == 0 {
-		return nil
+	narrow, err := narrowed(ar, asked, ar.GetGrantedAudience(), func(a string) error {
+		return errInvalidTarget.WithHintf("The audience '%s' was not granted to this refresh token.", web.SafeParam(a))
+	})
+	if err != nil || narrow == nil {
+		return err
 	}
-	granted := ar.GetGrantedAudience()
-	for _, a := range asked {
-		if !slices.Contains(granted, a) {
-			return errInvalidTarget.WithHintf("The audience '%s' was not granted to this refresh token.", web.SafeParam(a))
-		}
-	}
-	req, ok := ar.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
-	}
-	grant.grantAudience = slices.Clone(granted)
-	narrow := fosite.Arguments{}
-	for _, a := range granted {
-		if slices.Contains(asked, a) {
-			narrow = append(narrow, a)
-		}
-	}
-	req.GrantedAudience = narrow
+	grant.grantAudience = slices.Clone(ar.GetGrantedAudience())
+	ar.(*fosite.AccessRequest).GrantedAudience = narrow
 	return nil
+}
+
+// narrowed is the values of granted that asked names, in granted's order;
+// nil when asked is empty (nothing to narrow). A value asked for but not
+// granted is refuse(value). ar must be a *fosite.AccessRequest, whose
+// granted values the caller then replaces.
+func narrowed(ar fosite.AccessRequester, asked, granted []string, refuse func(string) error) (fosite.Arguments, error) {
+	if len(asked) == 0 {
+		return nil, nil
+	}
+	for _, v := range asked {
+		if !slices.Contains(granted, v) {
+			return nil, refuse(v)
+		}
+	}
+	if _, ok := ar.(*fosite.AccessRequest); !ok {
+		return nil, fosite.ErrServerError.WithDebug("unexpected access request type")
+	}
+	narrow := fosite.Arguments{}
+	for _, v := range granted {
+		if slices.Contains(asked, v) {
+			narrow = append(narrow, v)
+		}
+	}
+	return narrow, nil
 }
 
 // issuedEntry is the audit entry of a token response.
