@@ -107,8 +107,9 @@ type PasskeysData struct {
 	Passkeys                         []PasskeyItem
 	// Passkey is the button that adds one.
 	Passkey *Passkey
-	// Error and Message, if set, say what the last change did.
-	Error, Message string
+	// Error and Message, if set, say what the last change did; Done
+	// names it ("added", "renamed", "removed") in the status element's id.
+	Error, Message, Done string
 }
 
 // PasskeyItem is one passkey as the page lists it.

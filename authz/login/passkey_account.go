@@ -72,7 +72,7 @@ func (k *Passkeys) passkeysPage(w http.ResponseWriter, r *http.Request, status i
 	csrf := h.cookies.csrfToken(w, r)
 	d := templates.PasskeysData{RenameAction: AccountPasskeysRenamePath, RemoveAction: AccountPasskeysRemovePath, CSRF: csrf, Error: msg}
 	if m, ok := map[string]string{"added": "Your passkey is set up.", "renamed": "Renamed.", "removed": "The passkey is removed."}[done]; ok {
-		d.Message = m
+		d.Message, d.Done = m, done
 	}
 	for _, p := range ps {
 		it := templates.PasskeyItem{ID: p.ID, Name: p.Name, Created: p.CreatedAt.Format("2 Jan 2006")}
