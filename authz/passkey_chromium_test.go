@@ -182,3 +182,46 @@ func TestChromiumPasskeys(t *testing.T) {
 		}
 	})
 }
+
+// TestChromiumPasskeyEnroll: with IDVAUTH_MFA=required a person who has
+// no factor is offered a passkey beside the authenticator app; setting
+// one up signs them in with it (acr phr, amr pwd, hwk|swk and mfa), and
+// the next sign-in asks for it as the second step.
+func TestChromiumPasskeyEnroll(t *testing.T) {
+	browser := browsertest.Start(t)
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		cfg.RateLimits.LoginPerIP = -1
+		cfg.MFA = "required"
+		ts := startServer(t, codeFlowConfig(cfg), serverOptions{Localhost: true})
+		ts.createUser(t, "bob")
+		cb := startCallback(t)
+		f := &passkeyFlow{t: t, ts: ts, cb: cb, c: ts.createWebClient(t, adminapi.ClientJSON{RedirectURIs: []string{cb.URL}}), tab: browser.NewTab(t)}
+		f.auth = f.tab.AddAuthenticator(t)
+		password := func() string {
+			verifier, _ := f.authorize("#password")
+			f.tab.Run(t,
+				chromedp.SendKeys(chromedp.ID("username"), "bob"),
+				chromedp.SendKeys(chromedp.ID("password"), testPassword),
+				chromedp.Click(chromedp.CSS("button[type=submit]")),
+			)
+			return verifier
+		}
+		verifier := password()
+		enroll := `button[data-webauthn="create"][data-webauthn-finish^="/login/mfa/enroll/passkey?"]`
+		f.tab.Run(t, chromedp.WaitVisible(chromedp.CSS(enroll)))
+		if n := browsertest.Get(t, f.tab, chromedp.Evaluate[int](`document.querySelectorAll("#code").length`)); n != 1 {
+			t.Error("the setup page does not offer the authenticator app beside the passkey")
+		}
+		f.tab.CheckClean(t, "setup page")
+		f.tab.Run(t, chromedp.Click(chromedp.CSS(enroll)),
+			chromedp.WaitVisible(chromedp.CSS(`button[name=decision][value=allow]`)), chromedp.Click(chromedp.CSS(`button[name=decision][value=allow]`)))
+		wantPasskeyAuthn(t, f.redeem(verifier), true)
+		f.tab.CheckClean(t, "passkey set up in the flow")
+		f.logout()
+
+		verifier = password()
+		f.tab.Run(t, chromedp.WaitVisible(chromedp.CSS(secondStepButton)), chromedp.Click(chromedp.CSS(secondStepButton)))
+		wantPasskeyAuthn(t, f.redeem(verifier), true)
+		f.tab.CheckClean(t, "second step with the new passkey")
+	})
+}
