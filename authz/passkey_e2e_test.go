@@ -118,6 +118,9 @@ func passkeySignIn(t testing.TB, ts *testServer, c webClient, auth *passkeytest.
 func TestPasskeyE2E(t *testing.T) {
 	backends(t, func(t *testing.T, cfg authz.Config) {
 		ts, user, c, auth := passkeyServer(t, cfg)
+		if acrs, _ := ts.discovery(t)["acr_values_supported"].([]any); !slices.Contains(acrs, any(mfa.ACRPhishingResistant)) {
+			t.Errorf("acr_values_supported = %v, want it to hold %s", acrs, mfa.ACRPhishingResistant)
+		}
 		newBrowser(t).addPasskey(ts, c, auth)
 		claims := passkeySignIn(t, ts, c, auth)
 		wantAuthn(t, claims, mfa.ACRPhishingResistant, "hwk", "mfa")
