@@ -21,6 +21,7 @@ import (
 
 // passkeyServer starts a server at http://localhost (passkeys on) with
 // the person ada and a web client, and a software authenticator for it.
+// The server's clock is cfg.Now if set.
 func passkeyServer(t testing.TB, cfg authz.Config) (*testServer, adminapi.UserJSON, webClient, *passkeytest.Authenticator) {
 	t.Helper()
 	cfg.RateLimits.LoginPerIP = -1
@@ -334,6 +335,49 @@ func TestPasskeyThrottled(t *testing.T) {
 		}
 		if throttled != 1 || refused != 2 {
 			t.Errorf("audit: %d refused, %d throttled; want 2 and 1", refused, throttled)
+		}
+	})
+}
+
+// TestPasskeyAccountRules: passkeys change only within 5 minutes of a
+// sign-in (a browser left signed in cannot add one), and under
+// IDVAUTH_MFA=required a person's last factor cannot be removed.
+func TestPasskeyAccountRules(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		clk := newTestClock()
+		cfg.Now = clk.Now
+		cfg.MFA = "required"
+		ts, _, c, auth := passkeyServer(t, cfg)
+		// Required: the first sign-in sets a factor up; here a passkey.
+		b := newBrowser(t)
+		verifier := oauth2.GenerateVerifier()
+		p := b.password(ts, authURL(c, "state-pk-rules", verifier, "nonce-pk-rules"))
+		code, ans := b.ceremony(ts, auth, p)
+		if code != http.StatusOK {
+			t.Fatalf("set up a passkey in the flow = %d %v", code, ans)
+		}
+		wantAuthn(t, b.consentAndRedeem(ts, clk, c, b.follow(ts.Public, b.get(ts.Public+ans["redirect"])), verifier), mfa.ACRPhishingResistant, "pwd", "hwk", "mfa")
+
+		page := b.get(ts.Public + "/account/passkeys")
+		form := page.forms[0]
+		if p := b.post(ts.Public+"/account/passkeys/remove", form.values); p.status != http.StatusConflict {
+			t.Errorf("remove the only factor under required = %d, want 409", p.status)
+		}
+
+		// Six minutes on: the page shows no add button, changes are refused.
+		clk.Add(6 * time.Minute)
+		stale := b.get(ts.Public + "/account/passkeys")
+		if _, ok := passkeyButton(t, stale); ok || !strings.Contains(stale.body, "within 5 minutes") {
+			t.Errorf("a stale sign-in's page offers to add a passkey or does not say why not")
+		}
+		if code, ans := b.ceremony(ts, auth, page); code != http.StatusForbidden {
+			t.Errorf("add with a stale sign-in = %d %v, want 403", code, ans)
+		}
+		if p := b.post(ts.Public+"/account/passkeys/rename", url.Values{"csrf": form.values["csrf"], "id": form.values["id"], "name": {"x"}}); p.status != http.StatusForbidden {
+			t.Errorf("rename with a stale sign-in = %d, want 403", p.status)
+		}
+		if n := strings.Count(b.get(ts.Public+"/account/passkeys").body, `name="id"`); n != 1 {
+			t.Errorf("the person has %d passkeys, want 1", n)
 		}
 	})
 }

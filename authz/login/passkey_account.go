@@ -2,9 +2,11 @@ package login
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -24,6 +26,9 @@ const (
 	AccountPasskeysRemovePath = "/account/passkeys/remove"
 	// maxPasskeyName bounds a passkey's name, in characters.
 	maxPasskeyName = 64
+	// RecentSignIn is how recent a sign-in must be to change passkeys: a
+	// browser left signed in cannot add a passkey for someone else.
+	RecentSignIn = 5 * time.Minute
 )
 
 // AccountPasskeys shows the signed-in person's passkeys, with a button
@@ -38,28 +43,33 @@ func (k *Passkeys) AccountPasskeys(w http.ResponseWriter, r *http.Request) {
 	k.passkeysPage(w, r, http.StatusOK, r.URL.Query().Get("done"), "")
 }
 
-// signedInPerson returns the person r's browser session is of; if there
-// is none it answers itself.
-func (k *Passkeys) signedInPerson(w http.ResponseWriter, r *http.Request) (storage.User, bool) {
+// signedInPerson returns the person r's browser session is of, and
+// whether they signed in within RecentSignIn; if there is none it
+// answers itself.
+func (k *Passkeys) signedInPerson(w http.ResponseWriter, r *http.Request) (storage.User, bool, bool) {
 	h := k.h
-	_, user, ok, err := h.browserSession(r.Context(), r)
+	bs, user, ok, err := h.browserSession(r.Context(), r)
 	if err != nil {
 		h.log.Error("read browser session", web.RequestField(r.Context()), zap.Error(err))
 		h.errorPage(w, r, http.StatusServiceUnavailable, "Please try again", "The server cannot complete the request right now.")
-		return user, false
+		return user, false, false
 	}
 	if !ok {
 		h.errorPage(w, r, http.StatusUnauthorized, "You are not signed in", "Sign in to an application first, then come back to this page.")
-		return user, false
+		return user, false, false
 	}
-	return user, true
+	return user, true, h.now().Sub(bs.AuthTime) <= RecentSignIn
 }
+
+// staleSignIn is what the page says when the sign-in is too old to change
+// passkeys.
+const staleSignIn = "For your safety, passkeys can be changed only within 5 minutes of signing in. Sign in again, then come back to this page."
 
 // passkeysPage shows the person's passkeys; done says what the last
 // change did ("added", "renamed", "removed").
 func (k *Passkeys) passkeysPage(w http.ResponseWriter, r *http.Request, status int, done, msg string) {
 	h := k.h
-	user, ok := k.signedInPerson(w, r)
+	user, ok, recent := k.signedInPerson(w, r)
 	if !ok {
 		return
 	}
@@ -81,13 +91,41 @@ func (k *Passkeys) passkeysPage(w http.ResponseWriter, r *http.Request, status i
 		}
 		d.Passkeys = append(d.Passkeys, it)
 	}
-	b, err := h.passkeys.BeginRegistration(user.ID, user.Username, ps, csrf)
-	if err != nil {
+	switch b, err := h.passkeys.BeginRegistration(user.ID, user.Username, ps, csrf); {
+	case !recent:
+		// No button: the add endpoint would refuse it.
+		d.Error = cmp.Or(d.Error, staleSignIn)
+	case err != nil:
 		k.ceremonyLog(r, err)
-	} else {
+	default:
 		d.Passkey = k.passkeyButton(w, "create", b, AccountPasskeysAddPath, "", csrf, "Add a passkey")
 	}
 	h.renderScript(w, r, status, nil, func(buf *bytes.Buffer) error { return h.cfg.Pages.Passkeys(buf, d) })
+}
+
+// lastFactor reports whether, under IDVAUTH_MFA=required, the person
+// userID has one factor left (a passkey): it may not be removed. If so,
+// or on a store failure, it answers itself.
+func (k *Passkeys) lastFactor(w http.ResponseWriter, r *http.Request, userID string) bool {
+	h := k.h
+	if !h.cfg.MFARequired {
+		return false
+	}
+	factors, err := h.cfg.Factors.ListFactors(r.Context(), userID)
+	var ps []storage.Passkey
+	if err == nil {
+		ps, err = h.cfg.Factors.ListPasskeys(r.Context(), userID)
+	}
+	if err != nil {
+		h.log.Error("list factors", web.RequestField(r.Context()), zap.Error(err))
+		h.errorPage(w, r, http.StatusServiceUnavailable, "Please try again", "The server cannot complete the request right now.")
+		return true
+	}
+	if len(factors)+len(ps) > 1 {
+		return false
+	}
+	k.passkeysPage(w, r, http.StatusConflict, "", "This is your only second factor, which this server requires: add another before you remove it.")
+	return true
 }
 
 func (k *Passkeys) ceremonyLog(r *http.Request, err error) {
@@ -103,13 +141,16 @@ func (k *Passkeys) AccountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, user, ok, err := h.browserSession(r.Context(), r)
-	if err != nil || !ok {
-		if err == nil {
-			web.WriteError(w, http.StatusUnauthorized, "login_required", "You are not signed in.")
-			return
-		}
+	bs, user, ok, err := h.browserSession(r.Context(), r)
+	switch {
+	case err != nil:
 		k.ceremonyError(w, r, err)
+		return
+	case !ok:
+		web.WriteError(w, http.StatusUnauthorized, "login_required", "You are not signed in.")
+		return
+	case h.now().Sub(bs.AuthTime) > RecentSignIn:
+		web.WriteError(w, http.StatusForbidden, "login_required", staleSignIn)
 		return
 	}
 	pk, _, err := h.passkeys.FinishRegistration(r.Context(), cp.state, cp.csrf, user.ID, "Passkey", cp.body)
@@ -167,8 +208,12 @@ func (k *Passkeys) changePasskey(w http.ResponseWriter, r *http.Request, done st
 	if !h.readPageForm(w, r) {
 		return
 	}
-	user, ok := k.signedInPerson(w, r)
+	user, ok, recent := k.signedInPerson(w, r)
 	if !ok {
+		return
+	}
+	if !recent {
+		k.passkeysPage(w, r, http.StatusForbidden, "", staleSignIn)
 		return
 	}
 	id, name := r.PostForm.Get("id"), strings.TrimSpace(r.PostForm.Get("name"))
@@ -185,6 +230,8 @@ func (k *Passkeys) changePasskey(w http.ResponseWriter, r *http.Request, done st
 			return
 		}
 		err = h.cfg.Factors.RenamePasskey(ctx, user.ID, id, name)
+	} else if k.lastFactor(w, r, user.ID) {
+		return
 	} else {
 		err = h.cfg.Factors.DeletePasskey(ctx, user.ID, id)
 	}
