@@ -183,6 +183,9 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.MFAPath, s.signin.SecondFactor().MFA)
 	mux.HandleFunc(login.EnrollPath, s.signin.SecondFactor().Enroll)
 	mux.HandleFunc(login.AssetsPath, s.signin.Asset)
+	for path, h := range s.signin.Passkeys().Routes() {
+		mux.HandleFunc(path, h)
+	}
 	if s.cfg.Dev {
 		mux.HandleFunc(admin.DemoCallbackPath, s.demo.Callback)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +56,9 @@ type serverOptions struct {
 	// ReplicaOf is another server on the same database whose demo clients
 	// this one uses: seeding them again would rotate their secrets.
 	ReplicaOf *harnessServer
+	// Localhost makes the issuer http://localhost:<port> rather than
+	// http://127.0.0.1:<port>: WebAuthn needs a domain as relying party.
+	Localhost bool
 }
 
 // startHarness runs a server with cfg on 127.0.0.1:0 until the test ends. Where
@@ -88,7 +92,11 @@ func startHarness(t testing.TB, cfg authz.Config, opts ...serverOptions) *harnes
 	if cfg.TLSCertFile != "" {
 		scheme = "https://"
 	}
-	cfg = testConfig(t, cfg, scheme+pub.Addr().String())
+	base := scheme + pub.Addr().String()
+	if o.Localhost {
+		base = scheme + "localhost:" + strconv.Itoa(pub.Addr().(*net.TCPAddr).Port)
+	}
+	cfg = testConfig(t, cfg, base)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := authz.New(ctx, cfg)
 	if err != nil {
@@ -101,7 +109,7 @@ func startHarness(t testing.TB, cfg authz.Config, opts ...serverOptions) *harnes
 	go func() { done <- srv.Serve(ctx, pub, adm) }()
 	var once sync.Once
 	var serveErr error
-	s := &harnessServer{Srv: srv, Public: scheme + pub.Addr().String(), Admin: "http://" + adm.Addr().String(),
+	s := &harnessServer{Srv: srv, Public: base, Admin: "http://" + adm.Addr().String(),
 		Store: cfg.Store, DatabaseURL: cfg.DatabaseURL}
 	s.stop = func() error {
 		once.Do(func() {

@@ -235,7 +235,8 @@ type BrowserSession struct {
 // FactorKind names a kind of second factor.
 type FactorKind string
 
-// Factor kinds. A passkey (WebAuthn credential) is to be one more.
+// Factor kinds. Passkeys (WebAuthn credentials) are kept apart, as
+// Passkey records.
 const (
 	// FactorTOTP is an RFC 6238 authenticator app: Secret is the sealed
 	// shared secret, Counter the last time step a code was accepted for.
@@ -252,8 +253,7 @@ type Factor struct {
 	// Name is what the person calls it ("phone"); may be empty.
 	Name string
 	// Secret is the factor's secret as its kind keeps it: for TOTP the
-	// shared secret sealed by the caller (never in the clear). For a
-	// passkey it would be the public key credential.
+	// shared secret sealed by the caller (never in the clear).
 	Secret []byte
 	// Counter only goes up (AdvanceFactor): TOTP's last accepted time
 	// step, a passkey's signature counter.
@@ -279,9 +279,9 @@ type FactorStore interface {
 	// is not greater (a TOTP code replayed), ErrNotFound if there is no
 	// such factor of that user.
 	AdvanceFactor(ctx context.Context, userID, id string, counter int64, now time.Time) error
-	// DeleteFactors removes every factor and recovery code of the user
-	// and returns how many factors it removed (recovery codes not
-	// counted); no error if there were none.
+	// DeleteFactors removes every factor, passkey and recovery code of
+	// the user and returns how many factors and passkeys it removed
+	// (recovery codes not counted); no error if there were none.
 	DeleteFactors(ctx context.Context, userID string) (int, error)
 	// SetRecoveryCodes replaces the user's recovery codes with the codes
 	// whose digests are given (SHA-256 of high-entropy codes; never the
@@ -294,6 +294,61 @@ type FactorStore interface {
 	// RecoveryCodesLeft returns how many unused recovery codes the user
 	// has.
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+}
+
+// Passkey is one WebAuthn credential of a person (a passkey): a factor
+// on its own, and a first factor since it is discoverable. It holds no
+// name, email or username of the person: UserHandle is a random value
+// the server chose, the same for all of a person's passkeys.
+type Passkey struct {
+	// ID is a server-made identifier, unique across people.
+	ID     string
+	UserID string
+	// CredentialID is the authenticator's credential ID (at most 1023
+	// bytes), unique across people.
+	CredentialID []byte
+	// UserHandle is the WebAuthn user.id the passkey was made with (at
+	// most 64 random bytes).
+	UserHandle []byte
+	// Name is what the person calls it ("laptop"); may be empty.
+	Name string
+	// Credential is the credential record as the WebAuthn library keeps
+	// it (public key, flags, transports); opaque to the store. Its sign
+	// counter is SignCount, not the one inside.
+	Credential []byte
+	// SignCount is the authenticator's signature counter at the last use
+	// (UsePasskey); 0 for authenticators without one.
+	SignCount  int64
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// PasskeyStore keeps people's passkeys. Deleting a person deletes them in
+// the same step, as does FactorStore.DeleteFactors.
+type PasskeyStore interface {
+	// CreatePasskey stores a new passkey; ErrNotFound if the user does not
+	// exist, ErrAlreadyExists if its ID or its CredentialID is taken.
+	CreatePasskey(ctx context.Context, p Passkey) error
+	// ListPasskeys returns the user's passkeys ordered by CreatedAt, then
+	// ID; empty if none (or no such user).
+	ListPasskeys(ctx context.Context, userID string) ([]Passkey, error)
+	// GetPasskey returns the passkey with the credential ID; ErrNotFound
+	// if none.
+	GetPasskey(ctx context.Context, credentialID []byte) (Passkey, error)
+	// UsePasskey records a use of the user's passkey id with the
+	// authenticator's counter signCount at now, in one atomic step on
+	// every replica: it sets SignCount and LastUsedAt only if signCount is
+	// greater than the SignCount held, or both are 0 (an authenticator
+	// without a counter). ErrConflict otherwise (a counter that did not
+	// go forward: a cloned authenticator, or a replay), ErrNotFound if
+	// there is no such passkey of that user.
+	UsePasskey(ctx context.Context, userID, id string, signCount int64, now time.Time) error
+	// RenamePasskey sets the name of the user's passkey id; ErrNotFound if
+	// there is no such passkey of that user.
+	RenamePasskey(ctx context.Context, userID, id, name string) error
+	// DeletePasskey removes the user's passkey id; ErrNotFound if there is
+	// no such passkey of that user.
+	DeletePasskey(ctx context.Context, userID, id string) error
 }
 
 // ClientStore keeps registered clients.
@@ -462,6 +517,7 @@ type Store interface {
 	KeyStore
 	UserStore
 	FactorStore
+	PasskeyStore
 	FailureStore
 	AuditStore
 	AuditShipStore

@@ -23,7 +23,7 @@ const styleFile = "style.css"
 // value is not usable. A Pages is immutable and safe for concurrent use.
 type Pages struct {
 	login, consent, logout, message, errorPage *template.Template
-	mfa, enroll, recovery                      *template.Template
+	mfa, enroll, recovery, passkeys            *template.Template
 	csp                                        string
 	// assets are the static files by name and by URL path.
 	assets, assetsByPath map[string]Asset
@@ -45,6 +45,22 @@ type LoginData struct {
 	// Error, if set, is shown in the alert region and marks both fields
 	// invalid; empty shows no alert.
 	Error string
+	// Passkey, if set, offers "Sign in with a passkey".
+	Passkey *Passkey
+}
+
+// Passkey is a passkey button, driven by webauthn.js (see its header):
+// hidden unless the browser has WebAuthn. A page with one loads the
+// script and must be served under Pages.CSPScript.
+type Passkey struct {
+	// Kind is "get" (sign in) or "create" (add a passkey).
+	Kind string
+	// Options is the ceremony's options as JSON.
+	Options string
+	// Finish is the URL the credential is posted to, CSRF its token.
+	Finish, CSRF string
+	// Label is the button's text.
+	Label string
 }
 
 // MFAData fills the second-factor page. Its form posts the field "code"
@@ -60,6 +76,10 @@ type MFAData struct {
 	ClientName string
 	// Error, if set, is shown in the alert region.
 	Error string
+	// Passkey, if set, offers the person's passkey; PasskeyOnly hides
+	// the code form (a request that needs a passkey).
+	Passkey     *Passkey
+	PasskeyOnly bool
 }
 
 // EnrollData fills the page that sets up an authenticator app (TOTP).
@@ -75,6 +95,28 @@ type EnrollData struct {
 	QR template.HTML
 	// Error, if set, is shown in the alert region.
 	Error string
+	// Passkey, if set, offers to set up a passkey; with Secret empty it
+	// is the only choice.
+	Passkey *Passkey
+}
+
+// PasskeysData fills the page of a signed-in person's passkeys. Its forms
+// post "id" (and "name" to rename) with "csrf".
+type PasskeysData struct {
+	RenameAction, RemoveAction, CSRF string
+	Passkeys                         []PasskeyItem
+	// Passkey is the button that adds one.
+	Passkey *Passkey
+	// Error and Message, if set, say what the last change did; Done
+	// names it ("added", "renamed", "removed") in the status element's id.
+	Error, Message, Done string
+}
+
+// PasskeyItem is one passkey as the page lists it.
+type PasskeyItem struct {
+	ID, Name string
+	// Created and LastUsed are dates as shown; LastUsed may be empty.
+	Created, LastUsed string
 }
 
 // RecoveryData fills the page that shows new recovery codes once.
@@ -240,6 +282,7 @@ func (p *Pages) files() []pageFile {
 		{"mfa.html", &p.mfa, MFAData{}},
 		{"enroll.html", &p.enroll, EnrollData{}},
 		{"recovery.html", &p.recovery, RecoveryData{}},
+		{"passkeys.html", &p.passkeys, PasskeysData{}},
 	}
 }
 
@@ -291,6 +334,11 @@ func (p *Pages) Enroll(w io.Writer, d EnrollData) error {
 // Recovery renders the recovery codes page to w.
 func (p *Pages) Recovery(w io.Writer, d RecoveryData) error {
 	return render(p.recovery, "recovery", w, d)
+}
+
+// Passkeys renders the page of a person's passkeys to w.
+func (p *Pages) Passkeys(w io.Writer, d PasskeysData) error {
+	return render(p.passkeys, "passkeys", w, d)
 }
 
 // CSP returns the Content-Security-Policy under which every page works:

@@ -26,6 +26,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/passkey"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -133,6 +134,11 @@ type Handler struct {
 	dummyHash string
 	// second serves the second step of a sign-in.
 	second *SecondFactor
+	// passkeys runs WebAuthn ceremonies; nil when the issuer's host is
+	// not a domain name, where browsers refuse passkeys.
+	passkeys *passkey.RP
+	// pk serves the passkey endpoints.
+	pk *Passkeys
 }
 
 // New returns a handler with cfg.
@@ -163,6 +169,13 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, dummyHash: dummy,
 		cookies: cookies{secure: strings.HasPrefix(cfg.Issuer, "https://")}}
 	h.second = &SecondFactor{h: h}
+	h.pk = &Passkeys{h: h}
+	h.passkeys, err = passkey.New(passkey.Config{Issuer: cfg.Issuer, Store: cfg.Factors, Sealer: cfg.Sealer, Now: cfg.Now})
+	if errors.Is(err, passkey.ErrUnavailable) {
+		cfg.Log.Info("passkeys are off: the issuer's host is not a domain name")
+	} else if err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

@@ -26,13 +26,20 @@ import (
 )
 
 // FactorStore is what the second-factor pages read and write: a person's
-// factors and recovery codes.
+// factors, passkeys and recovery codes, and used passkey challenges.
 type FactorStore interface {
 	ListFactors(ctx context.Context, userID string) ([]storage.Factor, error)
 	CreateFactor(ctx context.Context, f storage.Factor) error
 	AdvanceFactor(ctx context.Context, userID, id string, counter int64, now time.Time) error
 	SetRecoveryCodes(ctx context.Context, userID string, digests [][]byte, now time.Time) error
 	UseRecoveryCode(ctx context.Context, userID string, digest []byte, now time.Time) error
+	ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error)
+	GetPasskey(ctx context.Context, credentialID []byte) (storage.Passkey, error)
+	CreatePasskey(ctx context.Context, p storage.Passkey) error
+	UsePasskey(ctx context.Context, userID, id string, signCount int64, now time.Time) error
+	RenamePasskey(ctx context.Context, userID, id, name string) error
+	DeletePasskey(ctx context.Context, userID, id string) error
+	UseAssertion(ctx context.Context, clientID, jti string, expires time.Time) error
 }
 
 // SecondFactor serves the second step of a sign-in: the code of a
@@ -122,16 +129,26 @@ func requestedACR(form url.Values) ([]string, error) {
 
 // secondStep asks the person of pd for their second factor, or to set
 // one up if they have none: it seals pd into the pending cookie and shows
-// the page. raw is the authorization request of client c.
+// the page. raw is the authorization request of client c. A request for
+// a phishing-resistant sign-in takes a passkey only: one of theirs, or a
+// new one, set up after their authenticator app if they have one.
 func (m *SecondFactor) secondStep(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, raw string, user storage.User, pd pending) {
 	h := m.h
 	ctx := r.Context()
 	factors, err := h.cfg.Factors.ListFactors(ctx, user.ID)
+	var ps []storage.Passkey
+	if err == nil {
+		ps, err = h.cfg.Factors.ListPasskeys(ctx, user.ID)
+	}
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if !slices.ContainsFunc(factors, func(f storage.Factor) bool { return f.Kind == storage.FactorTOTP }) {
+	c := ar.GetClient().(*clientauth.Client)
+	hasTOTP := slices.ContainsFunc(factors, func(f storage.Factor) bool { return f.Kind == storage.FactorTOTP })
+	phr := m.required(c, ar.GetRequestForm()) >= mfa.PhishingResistant
+	codeFirst := phr && len(ps) == 0 && hasTOTP && !slices.Contains(pd.AMR, mfa.AMROTP)
+	if !hasTOTP && len(ps) == 0 && !phr {
 		secret, _, err := mfa.NewTOTP(h.cfg.Issuer, user.Username, rand.Reader)
 		if err != nil {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
@@ -148,12 +165,15 @@ func (m *SecondFactor) secondStep(w http.ResponseWriter, r *http.Request, ar fos
 		return
 	}
 	h.cookies.set(w, pendingCookie, base64.RawURLEncoding.EncodeToString(sealed), pendingTTL)
-	c := ar.GetClient().(*clientauth.Client)
-	if pd.Enroll != "" {
-		m.enrollPage(w, r, c, raw, csrf, user, pd.Enroll, "")
-		return
+	switch {
+	case codeFirst, !phr && hasTOTP && len(ps) == 0:
+		// No passkey to use; none is set up before the code is given.
+		m.mfaPage(w, r, c, raw, csrf, nil, false, "")
+	case len(ps) > 0:
+		m.mfaPage(w, r, c, raw, csrf, m.passkeyChoice(w, r, raw, csrf, user, ps), phr, "")
+	default:
+		m.enrollPage(w, r, c, raw, csrf, user, pd.Enroll, m.passkeyChoice(w, r, raw, csrf, user, ps), "")
 	}
-	m.mfaPage(w, r, c, raw, csrf, "")
 }
 
 // openPending returns the pending sign-in of r's browser, if it has a
@@ -229,7 +249,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 	}
 	code := strings.Join(strings.Fields(r.PostForm.Get("code")), "")
 	if code == "" || len(code) > 64 {
-		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), "Enter the code.")
+		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), nil, false, "Enter the code.")
 		return
 	}
 	// Counted before the check, as passwords are: N concurrent wrong codes
@@ -259,7 +279,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 			h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
-		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), "That code is not correct, or was used already.")
+		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), nil, false, "That code is not correct, or was used already.")
 		return
 	}
 	// Only this attempt is taken back (see Login): clearing the
@@ -340,7 +360,7 @@ func (m *SecondFactor) Enroll(w http.ResponseWriter, r *http.Request) {
 			h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
-		m.enrollPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), user, pd.Enroll, "That code is not correct. Enter the code the app shows now.")
+		m.enrollPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), user, pd.Enroll, nil, "That code is not correct. Enter the code the app shows now.")
 		return
 	}
 	f := storage.Factor{ID: "f_" + web.Random(16), UserID: user.ID, Kind: storage.FactorTOTP, Name: "Authenticator app",
@@ -406,15 +426,33 @@ func (m *SecondFactor) auditMFA(ctx context.Context, r *http.Request, p loginPos
 		IP: h.cfg.IPs.String(r), Outcome: outcome, Details: d})
 }
 
-func (m *SecondFactor) mfaPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, raw, csrf, msg string) {
+// mfaPage shows the second-factor page: the code form unless
+// passkeyOnly, and the passkey button pk if set.
+func (m *SecondFactor) mfaPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, raw, csrf string, pk *templates.Passkey, passkeyOnly bool, msg string) {
 	h := m.h
-	h.renderForm(w, r, http.StatusOK, redirectSource(c, raw), func(b *bytes.Buffer) error {
-		return h.cfg.Pages.MFA(b, templates.MFAData{Action: MFAPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Error: msg})
+	render := h.renderForm
+	if pk != nil {
+		render = h.renderScript
+	}
+	render(w, r, http.StatusOK, redirectSource(c, raw), func(b *bytes.Buffer) error {
+		return h.cfg.Pages.MFA(b, templates.MFAData{Action: MFAPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Error: msg,
+			Passkey: pk, PasskeyOnly: passkeyOnly && pk != nil})
 	})
 }
 
-func (m *SecondFactor) enrollPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, raw, csrf string, user storage.User, secret, msg string) {
+// enrollPage shows the setup page: the authenticator app of secret if
+// set, and the passkey button pk if set.
+func (m *SecondFactor) enrollPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, raw, csrf string, user storage.User, secret string, pk *templates.Passkey, msg string) {
 	h := m.h
+	render := h.renderForm
+	if pk != nil {
+		render = h.renderScript
+	}
+	d := templates.EnrollData{Action: EnrollPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Secret: secret, Passkey: pk, Error: msg}
+	if secret == "" {
+		render(w, r, http.StatusOK, redirectSource(c, raw), func(b *bytes.Buffer) error { return h.cfg.Pages.Enroll(b, d) })
+		return
+	}
 	uri := (&url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + m.issuerLabel() + ":" + user.Username,
 		RawQuery: url.Values{"secret": {secret}, "issuer": {m.issuerLabel()}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}.Encode()}).String()
 	qr, err := mfa.QRSVG(uri)
@@ -422,10 +460,8 @@ func (m *SecondFactor) enrollPage(w http.ResponseWriter, r *http.Request, c *cli
 		h.writeAuthorizeError(w, r, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	h.renderForm(w, r, http.StatusOK, redirectSource(c, raw), func(b *bytes.Buffer) error {
-		return h.cfg.Pages.Enroll(b, templates.EnrollData{Action: EnrollPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name,
-			URI: uri, Secret: secret, QR: qr, Error: msg})
-	})
+	d.URI, d.QR = uri, qr
+	render(w, r, http.StatusOK, redirectSource(c, raw), func(b *bytes.Buffer) error { return h.cfg.Pages.Enroll(b, d) })
 }
 
 // issuerLabel names this server in authenticator apps: the issuer's host.
@@ -442,11 +478,15 @@ func (m *SecondFactor) issuerLabel() string {
 func (m *SecondFactor) afterPassword(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User) {
 	h := m.h
 	factors, err := h.cfg.Factors.ListFactors(r.Context(), user.ID)
+	var ps []storage.Passkey
+	if err == nil {
+		ps, err = h.cfg.Factors.ListPasskeys(r.Context(), user.ID)
+	}
 	if err != nil {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if len(factors) == 0 && m.required(p.c, p.ar.GetRequestForm()) < mfa.MFA {
+	if len(factors) == 0 && len(ps) == 0 && m.required(p.c, p.ar.GetRequestForm()) < mfa.MFA {
 		h.startSession(w, r, p, user, []string{mfa.AMRPassword})
 		return
 	}

@@ -16,12 +16,12 @@ import (
 	"github.com/idvauth/idvauth/templates"
 )
 
-// pageHeaders are the headers of every HTML page; formAction are the
-// sources, besides 'self', that its form posts may lead to.
-func (h *Handler) pageHeaders(w http.ResponseWriter, formAction ...string) {
+// pageHeaders are the headers of every HTML page, with the
+// Content-Security-Policy csp.
+func (h *Handler) pageHeaders(w http.ResponseWriter, csp string) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", h.cfg.Pages.CSPFormAction(formAction...))
+	hd.Set("Content-Security-Policy", csp)
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-store")
@@ -65,15 +65,25 @@ func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 // renderForm is renderPage for a page whose form post may redirect to
 // the sources in formAction.
 func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, status int, formAction []string, render func(*bytes.Buffer) error) {
+	renderCSP(h, w, r, status, h.cfg.Pages.CSPFormAction(formAction...), render)
+}
+
+// renderScript is renderForm for a page that loads webauthn.js.
+func (h *Handler) renderScript(w http.ResponseWriter, r *http.Request, status int, formAction []string, render func(*bytes.Buffer) error) {
+	renderCSP(h, w, r, status, h.cfg.Pages.CSPScript(formAction...), render)
+}
+
+// renderCSP renders a page of h served under the policy csp.
+func renderCSP(h *Handler, w http.ResponseWriter, r *http.Request, status int, csp string, render func(*bytes.Buffer) error) {
 	var buf bytes.Buffer
 	if err := render(&buf); err != nil {
 		h.log.Error("render page", web.RequestField(r.Context()), zap.Error(err))
-		h.pageHeaders(w)
+		h.pageHeaders(w, h.cfg.Pages.CSP())
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = w.Write([]byte("<!doctype html><title>Error</title><p>The server met an unexpected condition.</p>\n"))
 		return
 	}
-	h.pageHeaders(w, formAction...)
+	h.pageHeaders(w, csp)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -92,8 +102,13 @@ func (h *Handler) messagePage(w http.ResponseWriter, r *http.Request, status int
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, status int, c *clientauth.Client, raw, username, msg string) {
 	csrf := h.cookies.csrfToken(w, r)
-	h.renderForm(w, r, status, redirectSource(c, raw), func(b *bytes.Buffer) error {
-		return h.cfg.Pages.Login(b, templates.LoginData{Action: LoginPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Username: username, Error: msg})
+	d := templates.LoginData{Action: LoginPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Username: username, Error: msg}
+	render := h.renderForm
+	if d.Passkey = h.pk.beginPasskey(w, r, csrf, PasskeyLoginPath, raw, "", nil); d.Passkey != nil {
+		render = h.renderScript
+	}
+	render(w, r, status, redirectSource(c, raw), func(b *bytes.Buffer) error {
+		return h.cfg.Pages.Login(b, d)
 	})
 }
 

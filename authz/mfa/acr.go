@@ -7,18 +7,24 @@ const (
 	AMRPassword = "pwd"
 	AMROTP      = "otp"
 	AMRMFA      = "mfa"
+	// AMRHardwareKey and AMRSoftwareKey are a passkey: one bound to its
+	// device, or one synced between devices.
+	AMRHardwareKey = "hwk"
+	AMRSoftwareKey = "swk"
 )
 
 // Authentication context classes (acr) of idvauth, weakest first.
 const (
 	ACRPassword = "urn:idvauth:acr:pwd"
 	ACRMFA      = "urn:idvauth:acr:mfa"
-	// ACRPhishingResistant is for passkeys, which are not built yet: a
-	// request for it alone is met as well as this server can (MFA).
+	// ACRPhishingResistant is a sign-in with a passkey (alone, or after
+	// a password): bound to this origin, so a look-alike site cannot
+	// relay it.
 	ACRPhishingResistant = "urn:idvauth:acr:phr"
 )
 
-// Level is how strong a sign-in is: None < Password < MFA.
+// Level is how strong a sign-in is: None < Password < MFA <
+// PhishingResistant.
 type Level int
 
 // Levels.
@@ -26,11 +32,12 @@ const (
 	None Level = iota
 	Password
 	MFA
+	PhishingResistant
 )
 
 // Supported are the acr values this server can satisfy, for discovery's
 // acr_values_supported and for checking clients' default_acr_values.
-func Supported() []string { return []string{ACRPassword, ACRMFA} }
+func Supported() []string { return []string{ACRPassword, ACRMFA, ACRPhishingResistant} }
 
 // ValidACR reports whether v is an acr value a client may register.
 func ValidACR(v string) bool { return slices.Contains(Supported(), v) }
@@ -38,6 +45,9 @@ func ValidACR(v string) bool { return slices.Contains(Supported(), v) }
 // LevelOf is the level of a sign-in with the methods amr; a session made
 // before methods were kept (none) counts as a password.
 func LevelOf(amr []string) Level {
+	if slices.Contains(amr, AMRMFA) && (slices.Contains(amr, AMRHardwareKey) || slices.Contains(amr, AMRSoftwareKey)) {
+		return PhishingResistant
+	}
 	if slices.Contains(amr, AMRMFA) {
 		return MFA
 	}
@@ -46,7 +56,10 @@ func LevelOf(amr []string) Level {
 
 // ACR is the acr claim of a sign-in with the methods amr.
 func ACR(amr []string) string {
-	if LevelOf(amr) >= MFA {
+	switch LevelOf(amr) {
+	case PhishingResistant:
+		return ACRPhishingResistant
+	case MFA:
 		return ACRMFA
 	}
 	return ACRPassword
@@ -62,8 +75,8 @@ func AMR(amr []string) []string {
 
 // Required is the level that acceptable, a list of acr values any one of
 // which will do (acr_values, or the claims parameter's values), asks for:
-// the weakest known one. Unknown values are ignored; phr, which needs
-// passkeys, asks for MFA. None if no value is known.
+// the weakest known one. Unknown values are ignored; phr asks for a
+// passkey. None if no value is known.
 func Required(acceptable []string) Level {
 	req := None
 	for _, v := range acceptable {
@@ -71,8 +84,10 @@ func Required(acceptable []string) Level {
 		switch v {
 		case ACRPassword:
 			l = Password
-		case ACRMFA, ACRPhishingResistant:
+		case ACRMFA:
 			l = MFA
+		case ACRPhishingResistant:
+			l = PhishingResistant
 		default:
 			continue
 		}

@@ -127,7 +127,8 @@ func TestRequired(t *testing.T) {
 		{nil, None},
 		{[]string{"urn:other"}, None},
 		{[]string{ACRMFA}, MFA},
-		{[]string{ACRPhishingResistant}, MFA},
+		{[]string{ACRPhishingResistant}, PhishingResistant},
+		{[]string{ACRPhishingResistant, ACRMFA}, MFA},
 		{[]string{ACRMFA, ACRPassword}, Password},
 		{[]string{"urn:other", ACRMFA}, MFA},
 	} {
@@ -135,7 +136,19 @@ func TestRequired(t *testing.T) {
 			t.Errorf("Required(%q) = %d, want %d", tc.in, got, tc.want)
 		}
 	}
-	if ACR(nil) != ACRPassword || ACR([]string{"pwd", "otp", "mfa"}) != ACRMFA {
-		t.Error("ACR of amr wrong")
+	for _, tc := range []struct {
+		amr  []string
+		want string
+	}{
+		{nil, ACRPassword},
+		{[]string{"pwd", "otp", "mfa"}, ACRMFA},
+		{[]string{"swk", "mfa"}, ACRPhishingResistant},
+		{[]string{"pwd", "hwk", "mfa"}, ACRPhishingResistant},
+		// A key without user verification is one factor.
+		{[]string{"hwk"}, ACRPassword},
+	} {
+		if got := ACR(tc.amr); got != tc.want {
+			t.Errorf("ACR(%q) = %s, want %s", tc.amr, got, tc.want)
+		}
 	}
 }

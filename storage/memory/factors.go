@@ -94,13 +94,14 @@ func (s *factorStore) DeleteFactors(_ context.Context, userID string) (int, erro
 	return s.deleteFactorsLocked(userID), nil
 }
 
-// deleteFactorsLocked removes the factors and recovery codes of userID
-// and returns how many factors it removed. The caller holds the lock.
+// deleteFactorsLocked removes the factors, passkeys and recovery codes
+// of userID and returns how many factors and passkeys it removed. The
+// caller holds the lock.
 func (t *tables) deleteFactorsLocked(userID string) int {
 	n := len(t.factors)
 	maps.DeleteFunc(t.factors, func(_ string, f storage.Factor) bool { return f.UserID == userID })
 	maps.DeleteFunc(t.recovery, func(k recoveryKey, _ recoveryCode) bool { return k.user == userID })
-	return n - len(t.factors)
+	return n - len(t.factors) + t.deletePasskeysLocked(userID)
 }
 
 // SetRecoveryCodes implements storage.FactorStore.

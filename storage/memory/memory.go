@@ -26,6 +26,7 @@ type Store struct {
 	tokenStore
 	userStore
 	factorStore
+	passkeyStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -48,6 +49,7 @@ type tables struct {
 	failures  map[string]failureWindow
 	factors   map[string]storage.Factor
 	recovery  map[recoveryKey]recoveryCode
+	passkeys  map[string]storage.Passkey
 	apiKeys   map[string]storage.APIKey
 }
 
@@ -64,6 +66,7 @@ func New() *Store {
 		failures:  make(map[string]failureWindow),
 		factors:   make(map[string]storage.Factor),
 		recovery:  make(map[recoveryKey]recoveryCode),
+		passkeys:  make(map[string]storage.Passkey),
 		apiKeys:   make(map[string]storage.APIKey),
 	}
 	return &Store{
@@ -71,6 +74,7 @@ func New() *Store {
 		tokenStore:   tokenStore{t},
 		userStore:    userStore{t},
 		factorStore:  factorStore{t},
+		passkeyStore: passkeyStore{t},
 		failureStore: failureStore{t},
 		apiKeyStore:  apiKeyStore{t},
 		auditStore:   auditStore{tables: t},

@@ -86,7 +86,8 @@ func (s *factorStore) AdvanceFactor(ctx context.Context, userID, id string, coun
 	return nil
 }
 
-// DeleteFactors implements storage.FactorStore in one transaction.
+// DeleteFactors implements storage.FactorStore in one transaction, with
+// the passkeys.
 func (s *factorStore) DeleteFactors(ctx context.Context, userID string) (int, error) {
 	if !textOK(userID) {
 		return 0, nil
@@ -98,6 +99,10 @@ func (s *factorStore) DeleteFactors(ctx context.Context, userID string) (int, er
 			return err
 		}
 		n = int(tag.RowsAffected())
+		if tag, err = tx.Exec(ctx, `DELETE FROM passkeys WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		n += int(tag.RowsAffected())
 		_, err = tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)
 		return err
 	})

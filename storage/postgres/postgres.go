@@ -30,6 +30,7 @@ type Store struct {
 	tokenStore
 	userStore
 	factorStore
+	passkeyStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -144,6 +145,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		tokenStore:     tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
 		userStore:      userStore{pool},
 		factorStore:    factorStore{pool},
+		passkeyStore:   passkeyStore{pool},
 		failureStore:   failureStore{pool},
 		apiKeyStore:    apiKeyStore{pool},
 		auditShipStore: auditShipStore{pool},

@@ -45,6 +45,36 @@ func (a *Authenticator) Credentials(t testing.TB) []*webauthn.Credential {
 	return call(t, a.tab, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: a.ID}).Credentials
 }
 
+// CopyCredentials replaces the authenticator's credentials with copies
+// whose signature counters start again at 0, as a cloned authenticator
+// would have them: the same keys, a counter behind the original's.
+func (a *Authenticator) CopyCredentials(t testing.TB) {
+	t.Helper()
+	creds := a.Credentials(t)
+	call(t, a.tab, webauthn.ClearCredentials, webauthn.ClearCredentialsParams{AuthenticatorID: a.ID})
+	// The protocol's own Credential type always sends a CMTG field, which
+	// the virtual authenticator refuses: only the fields a copy needs.
+	type credential struct {
+		CredentialID         []byte  `json:"credentialId"`
+		IsResidentCredential bool    `json:"isResidentCredential"`
+		RpID                 string  `json:"rpId"`
+		PrivateKey           []byte  `json:"privateKey"`
+		UserHandle           []byte  `json:"userHandle,omitempty"`
+		SignCount            float64 `json:"signCount"`
+		BackupEligibility    bool    `json:"backupEligibility"`
+		BackupState          bool    `json:"backupState"`
+	}
+	type params struct {
+		AuthenticatorID webauthn.AuthenticatorID `json:"authenticatorId"`
+		Credential      credential               `json:"credential"`
+	}
+	add := cdp.Command[params, cdp.Empty]{Method: webauthn.CommandAddCredential}
+	for _, c := range creds {
+		call(t, a.tab, add, params{AuthenticatorID: a.ID, Credential: credential{CredentialID: c.CredentialID, IsResidentCredential: c.IsResidentCredential,
+			RpID: c.RpID, PrivateKey: c.PrivateKey, UserHandle: c.UserHandle, BackupEligibility: c.BackupEligibility, BackupState: c.BackupState}})
+	}
+}
+
 // SetUserVerified makes user verification succeed (true) or fail, as a
 // person who does or does not unlock the device.
 func (a *Authenticator) SetUserVerified(t testing.TB, ok bool) {

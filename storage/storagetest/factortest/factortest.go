@@ -31,6 +31,10 @@ var Tests = []struct {
 	{"ConcurrentRecoveryCodeOneWins", testConcurrentRecoveryCodeOneWins},
 	{"DeleteUserDeletesFactors", testDeleteUserDeletesFactors},
 	{"BrowserSessionAMR", testBrowserSessionAMR},
+	{"Passkeys", testPasskeys},
+	{"PasskeyCounter", testPasskeyCounter},
+	{"ConcurrentUsePasskeyOneWins", testConcurrentUsePasskeyOneWins},
+	{"DeleteFactorsAndUserDeletePasskeys", testDeletePasskeys},
 }
 
 func newFactor(userID string) storage.Factor {
