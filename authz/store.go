@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/idvauth/idvauth/authz/internal/janitor"
+	"github.com/idvauth/idvauth/authz/seal"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
 	"github.com/idvauth/idvauth/storage"
@@ -77,4 +78,18 @@ func queryTracer(cfg Config) pgx.QueryTracer {
 		return nil
 	}
 	return tracing.PGX{T: tracing.Tracer(cfg.TracerProvider)}
+}
+
+// sealStore wraps st so that people's personal data is sealed at rest
+// under data keys wrapped by a key derived from secrets.
+func sealStore(ctx context.Context, st storage.Store, secrets []string) (*seal.Store, error) {
+	kp, err := seal.NewLocal(secrets, nil)
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	ss, err := seal.New(ctx, seal.Config{Store: st, Keys: kp, Secrets: secrets})
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	return ss, nil
 }

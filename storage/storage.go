@@ -195,6 +195,11 @@ type User struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Sealed, when not nil, is the profile as the store keeps it sealed
+	// (see Profile); Username, Name and Email are then empty in what the
+	// store is given and returns. Nil: a row kept in plain text, as before
+	// sealing (PersonStore.SealUser seals it).
+	Sealed *Profile
 }
 
 // Consent is what a person allowed one client: the union of the scopes
@@ -462,6 +467,7 @@ type Store interface {
 	KeyStore
 	UserStore
 	FactorStore
+	PersonStore
 	FailureStore
 	AuditStore
 	AuditShipStore

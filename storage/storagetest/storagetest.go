@@ -91,6 +91,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
 	tests = append(tests, auditShipTests...)
+	tests = append(tests, personTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
