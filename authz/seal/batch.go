@@ -37,6 +37,9 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 			return pr, err
 		}
 		for _, u := range page {
+			if err := ctx.Err(); err != nil {
+				return pr, err
+			}
 			next, ok, err := fix(u)
 			if err != nil {
 				return pr, err

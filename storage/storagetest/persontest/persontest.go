@@ -1,22 +1,28 @@
-package storagetest
+// Package persontest is the part of the storage contract about sealed
+// people (storage.PersonStore and sealed users in UserStore): the store
+// keeps the sealed bytes it is given, finds people by blind index only,
+// and seals or rewraps a row only if it did not change meanwhile;
+// storagetest.Run runs it with the rest.
+package persontest
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/idvauth/idvauth/storage"
 )
 
-// Contract tests of PersonStore and of sealed users in UserStore: the
-// store keeps the sealed bytes it is given, finds people by blind index
-// only, and seals or rewraps a row only if it did not change meanwhile.
-
-var personTests = []struct {
-	name string
-	fn   func(t *testing.T, s storage.Store)
+// Tests are the contract tests of sealed people; each takes a fresh,
+// empty store.
+var Tests = []struct {
+	Name string
+	Fn   func(t *testing.T, s storage.Store)
 }{
 	{"SealedUserCRUD", testSealedUserCRUD},
 	{"SealedUsernameIndexUnique", testSealedUsernameIndexUnique},
@@ -215,5 +221,46 @@ func testListUsersByIDPages(t *testing.T, s storage.Store) {
 	}
 	if !reflect.DeepEqual(seen, want) {
 		t.Errorf("pages held %v, want %v", seen, want)
+	}
+}
+
+func id(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func newUser(name string) storage.User {
+	at := time.Now().UTC().Truncate(time.Second)
+	return storage.User{ID: id("user"), Username: id(name), Name: "Person " + name, Email: name + "@example.org",
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: at, UpdatedAt: at}
+}
+
+func mustCreateUser(t testing.TB, s storage.Store, name string) storage.User {
+	t.Helper()
+	u := newUser(name)
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser(%s) = %v", u.ID, err)
+	}
+	return u
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+func wantNotFound(t testing.TB, err error, what string) {
+	t.Helper()
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("%s = %v, want ErrNotFound", what, err)
+	}
+}
+
+func equalUser(t testing.TB, got, want storage.User) {
+	t.Helper()
+	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("user times = %v/%v, want %v/%v", got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+	}
+	got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if got != want {
+		t.Errorf("user =\n%+v\nwant\n%+v", got, want)
 	}
 }
