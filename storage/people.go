@@ -45,4 +45,8 @@ type PersonStore interface {
 	// if it changed, ErrNotFound if there is no such user,
 	// ErrAlreadyExists if the username index is taken.
 	SealUser(ctx context.Context, old, u User) error
+	// SetFactorSecret replaces the Secret of the user's factor id with
+	// secret, only if it still is old; ErrConflict if it changed,
+	// ErrNotFound if there is no such factor of that user.
+	SetFactorSecret(ctx context.Context, userID, id string, old, secret []byte) error
 }

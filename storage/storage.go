@@ -242,7 +242,7 @@ type FactorKind string
 
 // Factor kinds. A passkey (WebAuthn credential) is to be one more.
 const (
-	// FactorTOTP is an RFC 6238 authenticator app: Secret is the sealed
+	// FactorTOTP is an RFC 6238 authenticator app: Secret is the
 	// shared secret, Counter the last time step a code was accepted for.
 	FactorTOTP FactorKind = "totp"
 )
@@ -257,8 +257,10 @@ type Factor struct {
 	// Name is what the person calls it ("phone"); may be empty.
 	Name string
 	// Secret is the factor's secret as its kind keeps it: for TOTP the
-	// shared secret sealed by the caller (never in the clear). For a
-	// passkey it would be the public key credential.
+	// shared secret, sealed above the store under the person's data key
+	// (authz/seal; never in the clear at rest; before sealing, rows hold
+	// it sealed under IDVAUTH_SECRETS directly). For a passkey it would be
+	// the public key credential.
 	Secret []byte
 	// Counter only goes up (AdvanceFactor): TOTP's last accepted time
 	// step, a passkey's signature counter.

@@ -18,13 +18,17 @@ type Progress struct {
 	Skipped int
 	// Left is how many rows are still plain after it.
 	Left int
+	// Factors is how many factor secrets it sealed under their person's
+	// data key (those stored before sealing).
+	Factors int
 }
 
-// walk visits every person in pages of batch rows (one read each) and
-// stores what fix returns for those it changes, each in a transaction of
-// its own that touches one row, so that nothing is locked for long and an
-// interrupted walk loses at most one person's step: a new walk starts
-// over and passes quickly over what is done.
+// walk visits every person in pages of batch rows (one read each), stores
+// what fix returns for those it changes, each in a transaction of its own
+// that touches one row, then seals their factor secrets of before (one
+// row each too). Nothing is locked for long, and an interrupted walk
+// loses at most one person's step: a new walk starts over and passes
+// quickly over what is done.
 func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (storage.User, bool, error)) (Progress, error) {
 	var pr Progress
 	if batch <= 0 {
@@ -44,15 +48,20 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 			if err != nil {
 				return pr, err
 			}
-			if !ok {
-				continue
+			if ok {
+				switch err := s.Store.SealUser(ctx, u, next); {
+				case err == nil:
+					pr.Changed++
+				case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
+					pr.Skipped++
+					continue
+				default:
+					return pr, err
+				}
 			}
-			switch err := s.Store.SealUser(ctx, u, next); {
-			case err == nil:
-				pr.Changed++
-			case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
-				pr.Skipped++
-			default:
+			n, err := s.sealFactors(ctx, u.ID)
+			pr.Factors += n
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return pr, err
 			}
 		}
@@ -66,8 +75,9 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 	return pr, err
 }
 
-// SealPlain seals every plain row, batch rows read at a time (100 if
-// batch <= 0). It may run while servers serve: they read both forms.
+// SealPlain seals every plain row and every factor secret of before,
+// batch rows read at a time (100 if batch <= 0). It may run while servers
+// serve: they read both forms.
 func (s *Store) SealPlain(ctx context.Context, batch int) (Progress, error) {
 	pr, err := s.walk(ctx, batch, func(u storage.User) (storage.User, bool, error) {
 		if u.Sealed != nil {
@@ -85,7 +95,8 @@ func (s *Store) SealPlain(ctx context.Context, batch int) (Progress, error) {
 // Rewrap wraps every data key that the current key-encryption key did
 // not wrap again under it, and recomputes every blind index under the
 // first secret, so that older secrets can be dropped afterwards. The
-// fields stay sealed under the same data keys.
+// fields stay sealed under the same data keys; factor secrets of before
+// sealing (sealed under the secrets directly) move under them.
 func (s *Store) Rewrap(ctx context.Context, batch int) (Progress, error) {
 	return s.walk(ctx, batch, func(u storage.User) (storage.User, bool, error) {
 		if u.Sealed == nil {

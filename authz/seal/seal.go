@@ -39,6 +39,10 @@ type Config struct {
 	Secrets []string
 	// Rand supplies data keys and nonces; crypto/rand.Reader if nil.
 	Rand io.Reader
+	// OpenLegacyFactor opens a factor secret stored before sealing
+	// (sealed by authz/mfa under IDVAUTH_SECRETS directly); nil: such
+	// secrets are an error.
+	OpenLegacyFactor func(userID, factorID string, sealed []byte) ([]byte, error)
 }
 
 // Store is a storage.Store whose people are sealed at rest; every method
@@ -46,9 +50,10 @@ type Config struct {
 // use.
 type Store struct {
 	storage.Store
-	keys  KeyProvider
-	index [][]byte // blind-index keys, the first secret's first
-	rand  io.Reader
+	keys   KeyProvider
+	index  [][]byte // blind-index keys, the first secret's first
+	rand   io.Reader
+	legacy func(userID, factorID string, sealed []byte) ([]byte, error)
 	// plainLeft is whether the backend held plain rows when New looked:
 	// while it does, a username is looked up in both forms.
 	plainLeft atomic.Bool
@@ -60,7 +65,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Store == nil || cfg.Keys == nil || len(cfg.Secrets) == 0 {
 		return nil, errors.New("seal: a store, a key provider and secrets are required")
 	}
-	s := &Store{Store: cfg.Store, keys: cfg.Keys, rand: cfg.Rand}
+	s := &Store{Store: cfg.Store, keys: cfg.Keys, rand: cfg.Rand, legacy: cfg.OpenLegacyFactor}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

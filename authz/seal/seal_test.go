@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
@@ -305,6 +306,121 @@ func TestSealPlainResumable(t *testing.T) {
 		}
 		if pr, err := s.SealPlain(ctx, 2); err != nil || pr.Changed != 0 {
 			t.Errorf("third SealPlain = %+v, %v; want nothing to do", pr, err)
+		}
+	})
+}
+
+// legacySealer seals factor secrets the way authz/mfa did before sealing:
+// under the secrets directly, bound to the person and the factor.
+func legacySealer(t testing.TB) (seal func(userID, factorID string, b []byte) []byte, open func(userID, factorID string, b []byte) ([]byte, error)) {
+	ks, err := keys.NewSealer([]string{secretA}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aad := func(u, f string) []byte { return []byte(u + "/" + f) }
+	return func(u, f string, b []byte) []byte {
+			out, err := ks.Seal(b, aad(u, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}, func(u, f string, b []byte) ([]byte, error) {
+			out, _, err := ks.Open(b, aad(u, f))
+			return out, err
+		}
+}
+
+func factorOf(u storage.User, secret string) storage.Factor {
+	return storage.Factor{ID: "f_" + u.ID, UserID: u.ID, Kind: storage.FactorTOTP, Secret: []byte(secret),
+		CreatedAt: time.Now().UTC().Truncate(time.Second)}
+}
+
+func wantFactorSecret(t testing.TB, s storage.FactorStore, userID, want string) {
+	t.Helper()
+	fs, err := s.ListFactors(context.Background(), userID)
+	if err != nil || len(fs) != 1 || string(fs[0].Secret) != want {
+		t.Errorf("ListFactors(%s) = %+v, %v; want the secret in the clear", userID, fs, err)
+	}
+}
+
+// TestFactorSecretsSealed checks that a factor secret goes down sealed
+// under the person's data key (bound to the person and the factor), comes
+// back in the clear, and that a copy of it made before erasure opens
+// with nothing once the person is erased.
+func TestFactorSecretsSealed(t *testing.T) {
+	backends(t, func(t *testing.T, raw storage.Store) {
+		ctx := context.Background()
+		s := newStore(t, raw, secretA)
+		u := person("totp")
+		create(t, s, u)
+		const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+		f := factorOf(u, secret)
+		if err := s.CreateFactor(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := raw.ListFactors(ctx, u.ID)
+		if err != nil || len(fs) != 1 || fs[0].Secret[0] != factorVersion || bytes.Contains(fs[0].Secret, []byte(secret)) {
+			t.Fatalf("the backend holds %+v (%v); want the secret sealed", fs, err)
+		}
+		stored := fs[0]
+		wantFactorSecret(t, s, u.ID, secret)
+		// Moved onto another factor ID, it does not open.
+		moved := stored
+		moved.ID = "f_other"
+		if err := raw.CreateFactor(ctx, storage.Factor{ID: moved.ID, UserID: u.ID, Kind: "other", Secret: moved.Secret, CreatedAt: moved.CreatedAt}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ListFactors(ctx, u.ID); !errors.Is(err, ErrSealed) {
+			t.Errorf("ListFactors with a secret moved to another factor = %v, want ErrSealed", err)
+		}
+		dek, err := s.dataKey(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.dataKey(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("the data key after erasure: %v, want none", err)
+		}
+		// The copy opens only with the data key, which is gone.
+		aead, _ := gcm(dek)
+		if b, err := aead.Open(nil, stored.Secret[1:1+nonceLen], stored.Secret[1+nonceLen:], factorAAD(u.ID, stored.ID)); err != nil || string(b) != secret {
+			t.Errorf("the copy does not open with the erased data key (%v): the check above proves nothing", err)
+		}
+	})
+}
+
+// TestSealPlainSealsLegacyFactors reads a factor secret stored before
+// sealing (under the secrets directly) and moves it under the person's
+// data key: afterwards it reads without the old form's opener.
+func TestSealPlainSealsLegacyFactors(t *testing.T) {
+	backends(t, func(t *testing.T, raw storage.Store) {
+		ctx := context.Background()
+		sealLegacy, openLegacy := legacySealer(t)
+		u := person("legacy")
+		create(t, raw, u)
+		const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+		f := factorOf(u, "")
+		f.Secret = sealLegacy(u.ID, f.ID, []byte(secret))
+		if err := raw.CreateFactor(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		kp, _ := NewLocal([]string{secretA}, nil)
+		s, err := New(ctx, Config{Store: raw, Keys: kp, Secrets: []string{secretA}, OpenLegacyFactor: openLegacy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFactorSecret(t, s, u.ID, secret)
+		pr, err := s.SealPlain(ctx, 10)
+		if err != nil || pr.Changed != 1 || pr.Factors != 1 {
+			t.Fatalf("SealPlain = %+v, %v; want one person and one factor sealed", pr, err)
+		}
+		without := newStore(t, raw, secretA) // no opener of the old form
+		wantFactorSecret(t, without, u.ID, secret)
+		wantReadable(t, without, u)
+		if pr, err := s.SealPlain(ctx, 10); err != nil || pr.Changed != 0 || pr.Factors != 0 {
+			t.Errorf("second SealPlain = %+v, %v; want nothing to do", pr, err)
 		}
 	})
 }

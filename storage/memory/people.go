@@ -123,3 +123,19 @@ func sameProfile(cur, old storage.User) bool {
 	}
 	return slices.Equal(cur.Sealed.Key, old.Sealed.Key) && cur.Sealed.KEK == old.Sealed.KEK
 }
+
+// SetFactorSecret implements storage.PersonStore under one lock.
+func (s *userStore) SetFactorSecret(_ context.Context, userID, id string, old, secret []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.factors[id]
+	if !ok || f.UserID != userID {
+		return fmt.Errorf("memory: set factor secret of user %q: %w", userID, storage.ErrNotFound)
+	}
+	if !bytes.Equal(f.Secret, old) {
+		return fmt.Errorf("memory: set factor secret of user %q: the secret changed: %w", userID, storage.ErrConflict)
+	}
+	f.Secret = bytes.Clone(secret)
+	s.factors[id] = f
+	return nil
+}

@@ -74,3 +74,23 @@ func (s *userStore) SealUser(ctx context.Context, old, u storage.User) error {
 	}
 	return fmt.Errorf("postgres: %s: the profile changed: %w", op, storage.ErrConflict)
 }
+
+// SetFactorSecret implements storage.PersonStore with one conditional
+// UPDATE.
+func (s *userStore) SetFactorSecret(ctx context.Context, userID, id string, old, secret []byte) error {
+	op := fmt.Sprintf("set factor secret of user %q", userID)
+	if !textOK(userID) || !textOK(id) {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	var set bool
+	err := s.pool.QueryRow(ctx, `WITH f AS (SELECT 1 FROM factors WHERE id = $1 AND user_id = $2),
+		u AS (UPDATE factors SET secret = $4 WHERE id = $1 AND user_id = $2 AND secret = $3 RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u) FROM f`, id, userID, old, secret).Scan(&set)
+	if err != nil {
+		return mapErr(op, err) // no row: no such factor
+	}
+	if !set {
+		return fmt.Errorf("postgres: %s: the secret changed: %w", op, storage.ErrConflict)
+	}
+	return nil
+}

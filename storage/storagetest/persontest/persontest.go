@@ -28,6 +28,7 @@ var Tests = []struct {
 	{"SealedUsernameIndexUnique", testSealedUsernameIndexUnique},
 	{"SealUserOnlyIfUnchanged", testSealUserOnlyIfUnchanged},
 	{"ListUsersByIDPages", testListUsersByIDPages},
+	{"SetFactorSecretOnlyIfUnchanged", testSetFactorSecret},
 }
 
 // newProfile returns distinct bytes standing for a sealed profile (the
@@ -263,4 +264,28 @@ func equalUser(t testing.TB, got, want storage.User) {
 	if got != want {
 		t.Errorf("user =\n%+v\nwant\n%+v", got, want)
 	}
+}
+
+func testSetFactorSecret(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "factor")
+	f := storage.Factor{ID: id("factor"), UserID: u.ID, Kind: storage.FactorTOTP, Secret: []byte{1, 0, 2},
+		CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	if err := s.CreateFactor(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	next := []byte{0x81, 0, 9, 9}
+	if err := s.SetFactorSecret(ctx, u.ID, f.ID, []byte{1, 0, 3}, next); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("SetFactorSecret from a stale secret = %v, want ErrConflict", err)
+	}
+	if err := s.SetFactorSecret(ctx, u.ID, f.ID, f.Secret, next); err != nil {
+		t.Fatalf("SetFactorSecret = %v", err)
+	}
+	fs, err := s.ListFactors(ctx, u.ID)
+	if err != nil || len(fs) != 1 || !bytes.Equal(fs[0].Secret, next) {
+		t.Errorf("ListFactors after SetFactorSecret = %+v, %v; want the new secret", fs, err)
+	}
+	other := mustCreateUser(t, s, "other")
+	wantNotFound(t, s.SetFactorSecret(ctx, other.ID, f.ID, next, f.Secret), "SetFactorSecret of another user's factor")
+	wantNotFound(t, s.SetFactorSecret(ctx, u.ID, "no-such-factor", next, f.Secret), "SetFactorSecret of no factor")
 }
