@@ -81,7 +81,29 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	s.plainLeft.Store(n > 0)
+	if err := s.checkKeys(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkKeys opens the first sealed profile among the first people by ID,
+// if any: wrong secrets are refused at start, not at each sign-in (and
+// migrate seal does not seal anyone under them beside people sealed
+// under the right ones).
+func (s *Store) checkKeys(ctx context.Context) error {
+	page, err := s.Store.ListUsersByID(ctx, "", 100)
+	if err != nil {
+		return fmt.Errorf("seal: %w", err)
+	}
+	i := slices.IndexFunc(page, func(u storage.User) bool { return u.Sealed != nil })
+	if i < 0 {
+		return nil
+	}
+	if _, _, err := s.open(ctx, page[i]); err != nil {
+		return fmt.Errorf("seal: no configured secret opens the people's data keys (is IDVAUTH_SECRETS right?): %w", err)
+	}
+	return nil
 }
 
 // blindIndex is the keyed hash of a field's value under key. Usernames

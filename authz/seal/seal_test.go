@@ -140,12 +140,24 @@ func TestSealedRoundTrip(t *testing.T) {
 				t.Errorf("open with %s = %v, want ErrSealed", what, err)
 			}
 		}
-		// Another secret opens nothing.
-		if _, err := newStore(t, raw, secretB).GetUser(ctx, a.ID); !errors.Is(err, ErrSealed) {
-			t.Errorf("GetUser under another secret = %v, want ErrSealed", err)
-		}
+		// Another secret opens nothing, and is refused at once.
+		wantRefused(t, raw, secretB)
 		wantNotFoundErr(t, errOf(s.GetUserByUsername(ctx, "nobody")), "GetUserByUsername(nobody)")
 	})
+}
+
+// wantRefused checks that a Store over raw under secrets is refused: they
+// open no data key.
+func wantRefused(t testing.TB, raw storage.Store, secrets ...string) {
+	t.Helper()
+	kp, err := NewLocal(secrets, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), Config{Store: raw, Keys: kp, Secrets: secrets}); !errors.Is(err, ErrSealed) ||
+		!strings.Contains(err.Error(), "IDVAUTH_SECRETS") {
+		t.Errorf("New under secrets that open no data key = %v, want ErrSealed naming IDVAUTH_SECRETS", err)
+	}
 }
 
 func errOf[T any](_ T, err error) error { return err }
@@ -237,9 +249,7 @@ func TestRewrap(t *testing.T) {
 		for _, u := range people {
 			wantReadable(t, current, u)
 		}
-		if _, err := newStore(t, raw, secretA).GetUser(ctx, people[0].ID); !errors.Is(err, ErrSealed) {
-			t.Errorf("GetUser under the retired secret alone = %v, want ErrSealed", err)
-		}
+		wantRefused(t, raw, secretA) // the retired secret alone
 	})
 }
 
