@@ -275,3 +275,23 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 	slices.SortFunc(us, func(a, b storage.User) int { return strings.Compare(a.Username, b.Username) })
 	return us, nil
 }
+
+// SealProfile returns u with its profile (Username, Name, Email) sealed
+// under the person's data key as stored (a new data key if the person is
+// stored in plain text): what a change of the profile writes to the
+// backend, whose wrapped key and sealed fields it then replaces together.
+// ErrNotFound if there is no such person.
+func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, error) {
+	cur, err := s.Store.GetUser(ctx, u.ID)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if cur.Sealed == nil {
+		return s.sealNew(ctx, u)
+	}
+	_, dek, err := s.open(ctx, cur)
+	if err != nil {
+		return storage.User{}, err
+	}
+	return s.seal(u, dek, cur.Sealed.Key, cur.Sealed.KEK)
+}

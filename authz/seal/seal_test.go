@@ -434,3 +434,30 @@ func TestSealPlainSealsLegacyFactors(t *testing.T) {
 		}
 	})
 }
+
+// TestSealProfile seals a changed profile under the person's own data
+// key, as an update of the profile would store it through SealUser.
+func TestSealProfile(t *testing.T) {
+	backends(t, func(t *testing.T, raw storage.Store) {
+		ctx := context.Background()
+		s := newStore(t, raw, secretA)
+		u := person("moves")
+		create(t, s, u)
+		before := dump(t, raw)[u.ID]
+		changed := u
+		changed.Name, changed.Email, changed.Username = "Moved Person", "moved@example.org", "moved.person"
+		su, err := s.SealProfile(ctx, changed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(su.Sealed.Key, before.Sealed.Key) || su.Username != "" {
+			t.Fatalf("SealProfile = %+v; want the fields sealed under the same data key", su)
+		}
+		if err := raw.SealUser(ctx, before, su); err != nil {
+			t.Fatal(err)
+		}
+		wantReadable(t, s, changed)
+		wantNotFoundErr(t, errOf(s.GetUserByUsername(ctx, u.Username)), "GetUserByUsername(old username)")
+		wantNotFoundErr(t, errOf(s.SealProfile(ctx, person("nobody"))), "SealProfile(no such person)")
+	})
+}
