@@ -152,12 +152,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // login pages, the admin API and the demo.
 func (s *Server) assemble(ctx context.Context) error {
 	cfg := s.cfg
-	var err error
 	// Everything above the store sees people in the clear; the backend
 	// keeps them sealed (cfg.Store stays the backend itself).
-	if s.store, err = sealStore(ctx, s.store, cfg.Secrets); err != nil {
+	sealed, err := sealStore(ctx, s.store, cfg.Secrets)
+	if err != nil {
 		return err
 	}
+	s.store = sealed
 	s.janitor = janitor.Janitor{Store: s.store, Batch: cfg.JanitorBatch, Retention: cfg.AuditRetention, Now: cfg.Now, Log: s.log}
 	if cfg.TracerProvider != nil {
 		s.tracer = tracing.Tracer(cfg.TracerProvider)
