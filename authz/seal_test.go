@@ -114,6 +114,7 @@ func TestReencryptRewrapsPeople(t *testing.T) {
 	c := ts.createWebClient(t, adminapi.ClientJSON{})
 	people := []adminapi.UserJSON{ts.createPerson(t, "rita.rewrapped", "Rita Rewrapped", "rita@example.org"),
 		ts.createPerson(t, "ross.rewrapped", "Ross Rewrapped", "ross@example.org")}
+	ts.signsIn(t, c, people[0])
 	kekBefore := ts.kekOf(t, people[0].ID)
 	if err := ts.Stop(); err != nil {
 		t.Fatal(err)
