@@ -152,13 +152,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // login pages, the admin API and the demo.
 func (s *Server) assemble(ctx context.Context) error {
 	cfg := s.cfg
+	// Everything above the store sees people in the clear; the backend
+	// keeps them sealed (cfg.Store stays the backend itself).
+	sealed, err := sealStore(ctx, s.store, cfg.Secrets)
+	if err != nil {
+		return err
+	}
+	s.store = sealed
 	s.janitor = janitor.Janitor{Store: s.store, Batch: cfg.JanitorBatch, Retention: cfg.AuditRetention, Now: cfg.Now, Log: s.log}
 	if cfg.TracerProvider != nil {
 		s.tracer = tracing.Tracer(cfg.TracerProvider)
 	}
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
 		Observe: s.metrics.AuditAppend, Tracer: s.tracer, ReadDelay: cfg.AuditReadDelay, OnReadWait: s.metrics.AuditReadWait})
-	var err error
 	if s.shipper, err = newShipper(cfg, s.store, s.metrics, s.log); err != nil {
 		return err
 	}
@@ -204,7 +210,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	if err := s.assemblePeople(); err != nil {
 		return err
 	}
-	s.metrics.WatchPool(s.store)
+	s.metrics.WatchPool(cfg.Store)
 	s.discovery, err = s.buildDiscovery()
 	return err
 }

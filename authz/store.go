@@ -10,8 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/idvauth/idvauth/authz/internal/janitor"
+	"github.com/idvauth/idvauth/authz/mfa"
+	"github.com/idvauth/idvauth/authz/seal"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
+	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres"
@@ -77,4 +80,28 @@ func queryTracer(cfg Config) pgx.QueryTracer {
 		return nil
 	}
 	return tracing.PGX{T: tracing.Tracer(cfg.TracerProvider)}
+}
+
+// sealStore wraps st so that people's personal data (profiles and factor
+// secrets) is sealed at rest under data keys wrapped by a key derived from
+// secrets; factor secrets of before stay readable (authz/mfa sealed them
+// under the secrets directly).
+func sealStore(ctx context.Context, st storage.Store, secrets []string) (*seal.Store, error) {
+	kp, err := seal.NewLocal(secrets, nil)
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	legacy, err := keys.NewSealer(secrets, nil)
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	ss, err := seal.New(ctx, seal.Config{Store: st, Keys: kp, Secrets: secrets,
+		OpenLegacyFactor: func(userID, factorID string, sealed []byte) ([]byte, error) {
+			s, err := mfa.OpenSecret(legacy, userID, factorID, sealed)
+			return []byte(s), err
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	return ss, nil
 }

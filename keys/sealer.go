@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,13 @@ type Sealer struct {
 // NewSealer derives one AES-256 key per secret with HKDF-SHA256. random
 // supplies nonces; crypto/rand.Reader if nil.
 func NewSealer(secrets []string, random io.Reader) (*Sealer, error) {
+	return NewSealerFor("idvauth key encryption v1", secrets, random)
+}
+
+// NewSealerFor is NewSealer with keys derived for another purpose (the
+// HKDF info label): a Sealer for one purpose cannot open what a Sealer
+// for another sealed, even under the same secrets.
+func NewSealerFor(purpose string, secrets []string, random io.Reader) (*Sealer, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("keys: no secret configured")
 	}
@@ -50,9 +58,9 @@ func NewSealer(secrets []string, random io.Reader) (*Sealer, error) {
 		if len(sec) < MinSecretLen {
 			return nil, fmt.Errorf("keys: secret %d is %d characters long; use at least %d random characters", i+1, len(sec), MinSecretLen)
 		}
-		key, err := hkdf.Key(sha256.New, []byte(sec), []byte("idvauth"), "idvauth key encryption v1", 32)
+		key, err := DeriveKey(sec, purpose)
 		if err != nil {
-			return nil, fmt.Errorf("keys: derive key: %w", err)
+			return nil, err
 		}
 		block, err := aes.NewCipher(key)
 		if err != nil {
@@ -68,6 +76,20 @@ func NewSealer(secrets []string, random io.Reader) (*Sealer, error) {
 	}
 	return s, nil
 }
+
+// DeriveKey derives a 256-bit key for purpose (an HKDF info label) from
+// one secret of IDVAUTH_SECRETS with HKDF-SHA256.
+func DeriveKey(secret, purpose string) ([]byte, error) {
+	key, err := hkdf.Key(sha256.New, []byte(secret), []byte("idvauth"), purpose, 32)
+	if err != nil {
+		return nil, fmt.Errorf("keys: derive key: %w", err)
+	}
+	return key, nil
+}
+
+// KeyID names the key Seal uses now (the first secret's derived key) by
+// its fingerprint, in hex; it tells nothing about the key.
+func (s *Sealer) KeyID() string { return hex.EncodeToString(s.fps[0]) }
 
 // Seal encrypts plaintext under the first secret, binding it to aad (the
 // key ID, so a sealed key cannot be swapped onto another record).

@@ -195,6 +195,11 @@ type User struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Sealed, when not nil, is the profile as the store keeps it sealed
+	// (see Profile); Username, Name and Email are then empty in what the
+	// store is given and returns. Nil: a row kept in plain text, as before
+	// sealing (PersonStore.SealUser seals it).
+	Sealed *Profile
 }
 
 // Consent is what a person allowed one client: the union of the scopes
@@ -238,7 +243,7 @@ type FactorKind string
 // Factor kinds. Passkeys (WebAuthn credentials) are kept apart, as
 // Passkey records.
 const (
-	// FactorTOTP is an RFC 6238 authenticator app: Secret is the sealed
+	// FactorTOTP is an RFC 6238 authenticator app: Secret is the
 	// shared secret, Counter the last time step a code was accepted for.
 	FactorTOTP FactorKind = "totp"
 )
@@ -253,7 +258,9 @@ type Factor struct {
 	// Name is what the person calls it ("phone"); may be empty.
 	Name string
 	// Secret is the factor's secret as its kind keeps it: for TOTP the
-	// shared secret sealed by the caller (never in the clear).
+	// shared secret, sealed above the store under the person's data key
+	// (authz/seal; never in the clear at rest; before sealing, rows hold
+	// it sealed under IDVAUTH_SECRETS directly).
 	Secret []byte
 	// Counter only goes up (AdvanceFactor): TOTP's last accepted time
 	// step, a passkey's signature counter.
@@ -518,6 +525,7 @@ type Store interface {
 	UserStore
 	FactorStore
 	PasskeyStore
+	PersonStore
 	FailureStore
 	AuditStore
 	AuditShipStore

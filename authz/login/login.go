@@ -106,10 +106,11 @@ type Config struct {
 	LoginLimiter *ratelimit.Limiter
 	// OnLimited, if set, is called for each request refused by a limit.
 	OnLimited func(r *http.Request, limit string)
-	// Factors keeps people's second factors.
+	// Factors keeps people's second factors; it is given and returns
+	// factor secrets in the clear and must seal them at rest (authz/seal
+	// does, under the person's data key).
 	Factors FactorStore
-	// Sealer seals TOTP secrets at rest and the pending state between
-	// the two steps of a sign-in.
+	// Sealer seals the pending state between the two steps of a sign-in.
 	Sealer *keys.Sealer
 	// MFARequired makes every sign-in use a second factor: a person
 	// without one sets one up at their next sign-in.

@@ -87,9 +87,10 @@ and without --yes nothing is retired).`,
 func newReencryptCmd(env lookupEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reencrypt",
-		Short: "Re-encrypt every signing key under the first of IDVAUTH_SECRETS",
-		Long: `Re-encrypt the private keys in the database under the first secret of
-IDVAUTH_SECRETS. To change the secret: put the new one first and keep the old
+		Short: "Re-encrypt every signing key and person key under the first of IDVAUTH_SECRETS",
+		Long: `Re-encrypt the private keys in the database, and wrap every person's data
+key again, under the first secret of IDVAUTH_SECRETS (people a page at a time,
+one short transaction each, while servers run). To change the secret: put the new one first and keep the old
 one after it ("new,old"), restart the servers, run this, then drop the old
 secret. Works on the database directly (IDVAUTH_DATABASE_URL); a key that
 none of the secrets decrypts is an error, and nothing is regenerated.`,
@@ -106,11 +107,12 @@ none of the secrets decrypts is an error, and nothing is regenerated.`,
 			if len(secrets) == 0 {
 				return errors.New("no secrets: set IDVAUTH_SECRETS (the new secret first, then the old ones)")
 			}
-			n, err := authz.Reencrypt(d.ctx, d.url, secrets)
+			n, people, err := authz.Reencrypt(d.ctx, d.url, secrets)
 			if err != nil {
 				return err
 			}
-			return d.print(map[string]int{"reencrypted": n}, textf("re-encrypted %d keys under the first secret\n", n))
+			return d.print(map[string]int{"reencrypted": n, "people_rewrapped": people},
+				textf("re-encrypted %d keys and rewrapped %d people's data keys under the first secret\n", n, people))
 		}),
 	}
 	addDatabaseFlags(cmd)

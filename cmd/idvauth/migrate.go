@@ -82,7 +82,7 @@ to start against a database whose schema is behind.`,
 		Example: `  IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate up
   idvauth migrate status -o json`,
 	})
-	for _, c := range []*cobra.Command{migrateUpCmd(env), migrateStatusCmd(env)} {
+	for _, c := range []*cobra.Command{migrateUpCmd(env), migrateStatusCmd(env), migrateSealCmd(env)} {
 		addDatabaseFlags(c)
 		cmd.AddCommand(c)
 	}
@@ -156,6 +156,38 @@ Exit code: 0 when the schema is current, 3 when migrations are pending
 			return err
 		}),
 	}
+}
+
+func migrateSealCmd(env lookupEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "seal",
+		Short: "Seal the people stored in plain text before sealing (online, resumable)",
+		Long: `Seal every person written before migration 019 (username, name and e-mail in
+plain text) under a data key of their own, wrapped under IDVAUTH_SECRETS. It
+reads --batch people at a time and seals each in a transaction of its own,
+so servers keep serving (they read both forms); if it stops, run it again.
+--status only counts the people left.`,
+		Example: `  IDVAUTH_SECRETS=... IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate seal
+  idvauth migrate seal --status -o json`,
+		Args: cobra.NoArgs,
+		RunE: dbRunE(env, func(d *dbCall) error {
+			r, err := newResolver(d.cmd, env)
+			if err != nil {
+				return err
+			}
+			batch, _ := d.cmd.Flags().GetInt("batch")
+			status, _ := d.cmd.Flags().GetBool("status")
+			pr, err := authz.SealPeople(d.ctx, d.url, secretList(r), batch, status)
+			if err != nil {
+				return err
+			}
+			return d.print(map[string]int{"sealed": pr.Changed, "skipped": pr.Skipped, "left": pr.Left},
+				textf("sealed %d people (%d changed meanwhile, left for the next run); %d left in plain text\n", pr.Changed, pr.Skipped, pr.Left))
+		}),
+	}
+	cmd.Flags().Int("batch", 100, "people read per page")
+	cmd.Flags().Bool("status", false, "only count the people left in plain text")
+	return cmd
 }
 
 func newJanitorCmd(env lookupEnv) *cobra.Command {

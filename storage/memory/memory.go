@@ -43,7 +43,8 @@ type tables struct {
 	tokens    map[tokenKey]storage.Token
 	used      map[assertionKey]time.Time
 	users     map[string]storage.User
-	usernames map[string]string // username to user ID
+	usernames map[string]string // username to user ID (plain rows)
+	indexes   map[string]string // username blind index to user ID (sealed rows)
 	consents  map[consentKey]storage.Consent
 	sessions  map[string]storage.BrowserSession
 	failures  map[string]failureWindow
@@ -61,6 +62,7 @@ func New() *Store {
 		used:      make(map[assertionKey]time.Time),
 		users:     make(map[string]storage.User),
 		usernames: make(map[string]string),
+		indexes:   make(map[string]string),
 		consents:  make(map[consentKey]storage.Consent),
 		sessions:  make(map[string]storage.BrowserSession),
 		failures:  make(map[string]failureWindow),

@@ -41,11 +41,10 @@ func (s *userStore) CreateUser(_ context.Context, u storage.User) error {
 	if _, ok := s.users[u.ID]; ok {
 		return fmt.Errorf("memory: create user %q: %w", u.ID, storage.ErrAlreadyExists)
 	}
-	if _, ok := s.usernames[u.Username]; ok {
-		return fmt.Errorf("memory: create user %q: username taken: %w", u.ID, storage.ErrAlreadyExists)
+	if err := s.claimUsernameLocked(u); err != nil {
+		return fmt.Errorf("memory: create user %q: %w", u.ID, err)
 	}
-	s.users[u.ID] = u
-	s.usernames[u.Username] = u.ID
+	s.users[u.ID] = cloneUser(u)
 	return nil
 }
 
@@ -55,14 +54,14 @@ func (s *userStore) GetUser(_ context.Context, id string) (storage.User, error) 
 	if !ok {
 		return storage.User{}, fmt.Errorf("memory: get user %q: %w", id, storage.ErrNotFound)
 	}
-	return u, nil
+	return cloneUser(u), nil
 }
 
 // GetUserByUsername implements storage.UserStore.
 func (s *userStore) GetUserByUsername(_ context.Context, username string) (storage.User, error) {
 	s.mu.RLock()
 	id, ok := s.usernames[username]
-	u := s.users[id]
+	u := cloneUser(s.users[id])
 	s.mu.RUnlock()
 	if !ok {
 		return storage.User{}, fmt.Errorf("memory: get user by username: %w", storage.ErrNotFound)
@@ -75,10 +74,18 @@ func (s *userStore) ListUsers(context.Context) ([]storage.User, error) {
 	s.mu.RLock()
 	out := make([]storage.User, 0, len(s.users))
 	for _, u := range s.users {
-		out = append(out, u)
+		out = append(out, cloneUser(u))
 	}
 	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Username < out[j].Username })
+	// Sealed rows (no plain username) after the plain ones, by ID, as in
+	// the PostgreSQL backend.
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.Sealed == nil) != (b.Sealed == nil) {
+			return a.Sealed == nil
+		}
+		return cmp.Or(strings.Compare(a.Username, b.Username), strings.Compare(a.ID, b.ID)) < 0
+	})
 	return out, nil
 }
 
@@ -91,7 +98,7 @@ func (s *userStore) DeleteUser(_ context.Context, id string) error {
 		return fmt.Errorf("memory: delete user %q: %w", id, storage.ErrNotFound)
 	}
 	delete(s.users, id)
-	delete(s.usernames, u.Username)
+	s.releaseUsernameLocked(u)
 	maps.DeleteFunc(s.consents, func(k consentKey, _ storage.Consent) bool { return k.user == id })
 	maps.DeleteFunc(s.sessions, func(_ string, bs storage.BrowserSession) bool { return bs.UserID == id })
 	maps.DeleteFunc(s.tokens, func(_ tokenKey, t storage.Token) bool { return t.Subject == id })

@@ -15,24 +15,51 @@ import (
 // ID only: never a username, an email or a session digest.
 type userStore struct{ pool *pgxpool.Pool }
 
-const userCols = `id, username, name, email, password_hash, created_at, updated_at`
+// userSelect reads a user in either form, with the person's wrapped data
+// key when sealed.
+const userSelect = `SELECT u.id, COALESCE(u.username, ''), COALESCE(u.name, ''), COALESCE(u.email, ''), u.password_hash,
+	u.created_at, u.updated_at, u.username_index, u.email_index, u.username_sealed, u.name_sealed, u.email_sealed,
+	k.wrapped, COALESCE(k.kek, '') FROM users u LEFT JOIN person_keys k ON k.user_id = u.id`
 
 func scanUser(row pgx.Row) (storage.User, error) {
 	var u storage.User
-	err := row.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt)
+	var p storage.Profile
+	err := row.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt,
+		&p.UsernameIndex, &p.EmailIndex, &p.Username, &p.Name, &p.Email, &p.Key, &p.KEK)
+	if p.Username != nil {
+		u.Sealed = &p
+	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, err
 }
 
 // CreateUser implements storage.UserStore. The primary key and the unique
-// username refuse a second user with either.
+// username (or username index) refuse a second user with either; a
+// sealed user's row and data key go in one transaction.
 func (s *userStore) CreateUser(ctx context.Context, u storage.User) error {
 	if !textOK(u.ID) || !textOK(u.Username) || !textOK(u.Name) || !textOK(u.Email) || !textOK(u.PasswordHash) {
 		return fmt.Errorf("postgres: create user %q: text PostgreSQL cannot store: %w", u.ID, storage.ErrConflict)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Username, u.Name, u.Email, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
-	return mapErr(fmt.Sprintf("create user %q", u.ID), err)
+	op := fmt.Sprintf("create user %q", u.ID)
+	if u.Sealed == nil {
+		_, err := s.pool.Exec(ctx, `INSERT INTO users (id, username, name, email, password_hash, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, u.Username, u.Name, u.Email, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
+		return mapErr(op, err)
+	}
+	if !textOK(u.Sealed.KEK) {
+		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
+	}
+	p := u.Sealed
+	return mapErr(op, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO users (id, password_hash, created_at, updated_at,
+			username_index, email_index, username_sealed, name_sealed, email_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			u.ID, u.PasswordHash, u.CreatedAt, u.UpdatedAt, p.UsernameIndex, p.EmailIndex, p.Username, p.Name, p.Email)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO person_keys (user_id, wrapped, kek) VALUES ($1, $2, $3)`, u.ID, p.Key, p.KEK)
+		return err
+	}))
 }
 
 // GetUser implements storage.UserStore.
@@ -40,25 +67,25 @@ func (s *userStore) GetUser(ctx context.Context, id string) (storage.User, error
 	if !textOK(id) {
 		return storage.User{}, fmt.Errorf("postgres: get user: %w", storage.ErrNotFound)
 	}
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.pool.QueryRow(ctx, userSelect+` WHERE u.id = $1`, id))
 	return u, mapErr(fmt.Sprintf("get user %q", id), err)
 }
 
 // GetUserByUsername implements storage.UserStore: one read of the unique
-// index.
+// index (plain rows only; sealed ones are found by GetUserByIndex).
 func (s *userStore) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
 	if !textOK(username) {
 		return storage.User{}, fmt.Errorf("postgres: get user by username: %w", storage.ErrNotFound)
 	}
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username = $1`, username))
+	u, err := scanUser(s.pool.QueryRow(ctx, userSelect+` WHERE u.username = $1`, username))
 	return u, mapErr("get user by username", err)
 }
 
 // ListUsers implements storage.UserStore. Usernames are ordered byte by
 // byte (COLLATE "C"), as in every backend, whatever the database's
-// collation.
+// collation; sealed rows (no plain username) come last, by ID.
 func (s *userStore) ListUsers(ctx context.Context) ([]storage.User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY username COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, userSelect+` ORDER BY u.username COLLATE "C", u.id COLLATE "C"`)
 	if err != nil {
 		return nil, mapErr("list users", err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
+	"github.com/idvauth/idvauth/storage/storagetest/persontest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -79,7 +80,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	for _, ft := range factortest.Tests {
+	for _, ft := range append(factortest.Tests, persontest.Tests...) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s storage.Store)

@@ -1,0 +1,96 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// GetUserByIndex implements storage.PersonStore: one read of the unique
+// username index.
+func (s *userStore) GetUserByIndex(ctx context.Context, indexes [][]byte) (storage.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, userSelect+` WHERE u.username_index = ANY($1)`, indexes))
+	return u, mapErr("get user by index", err)
+}
+
+// ListUsersByID implements storage.PersonStore: a keyset page of the
+// primary key, in the database's order of IDs (the index's), so that each
+// page is one index range scan however large the table.
+func (s *userStore) ListUsersByID(ctx context.Context, after string, limit int) ([]storage.User, error) {
+	if !textOK(after) {
+		return nil, fmt.Errorf("postgres: list users by id: text PostgreSQL cannot store: %w", storage.ErrConflict)
+	}
+	rows, err := s.pool.Query(ctx, userSelect+` WHERE u.id > $1 ORDER BY u.id LIMIT $2`, after, max(limit, 0))
+	if err != nil {
+		return nil, mapErr("list users by id", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
+	return out, mapErr("list users by id", err)
+}
+
+// CountPlainUsers implements storage.PersonStore.
+func (s *userStore) CountPlainUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE username_sealed IS NULL`).Scan(&n)
+	return n, mapErr("count plain users", err)
+}
+
+// SealUser implements storage.PersonStore in one short transaction that
+// locks one row: the conditional UPDATE of the profile, then the data key.
+func (s *userStore) SealUser(ctx context.Context, old, u storage.User) error {
+	op := fmt.Sprintf("seal user %q", u.ID)
+	if u.Sealed == nil || !textOK(u.ID) || !textOK(u.Sealed.KEK) {
+		return fmt.Errorf("postgres: %s: no sealed profile: %w", op, storage.ErrConflict)
+	}
+	p := u.Sealed
+	changed := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var oldKey []byte
+		if old.Sealed != nil {
+			oldKey = old.Sealed.Key
+		}
+		tag, err := tx.Exec(ctx, `UPDATE users u SET username = NULL, name = NULL, email = NULL,
+			username_index = $2, email_index = $3, username_sealed = $4, name_sealed = $5, email_sealed = $6
+			WHERE u.id = $1 AND CASE WHEN $7::bytea IS NULL
+				THEN u.username_sealed IS NULL AND u.username = $8 AND u.name = $9 AND u.email = $10
+				ELSE EXISTS (SELECT 1 FROM person_keys k WHERE k.user_id = u.id AND k.wrapped = $7) END`,
+			u.ID, p.UsernameIndex, p.EmailIndex, p.Username, p.Name, p.Email, oldKey, old.Username, old.Name, old.Email)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		changed = true
+		_, err = tx.Exec(ctx, `INSERT INTO person_keys (user_id, wrapped, kek) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id) DO UPDATE SET wrapped = EXCLUDED.wrapped, kek = EXCLUDED.kek`, u.ID, p.Key, p.KEK)
+		return err
+	})
+	if err != nil || changed {
+		return mapErr(op, err)
+	}
+	if _, err := s.GetUser(ctx, u.ID); err != nil {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: the profile changed: %w", op, storage.ErrConflict)
+}
+
+// SetFactorSecret implements storage.PersonStore with one conditional
+// UPDATE.
+func (s *userStore) SetFactorSecret(ctx context.Context, userID, id string, old, secret []byte) error {
+	op := fmt.Sprintf("set factor secret of user %q", userID)
+	if !textOK(userID) || !textOK(id) {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	var set bool
+	err := s.pool.QueryRow(ctx, `WITH f AS (SELECT 1 FROM factors WHERE id = $1 AND user_id = $2),
+		u AS (UPDATE factors SET secret = $4 WHERE id = $1 AND user_id = $2 AND secret = $3 RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u) FROM f`, id, userID, old, secret).Scan(&set)
+	if err != nil {
+		return mapErr(op, err) // no row: no such factor
+	}
+	if !set {
+		return fmt.Errorf("postgres: %s: the secret changed: %w", op, storage.ErrConflict)
+	}
+	return nil
+}
