@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"UserNotFound", testUserNotFound},
 		{"UserAlreadyExists", testUserAlreadyExists},
 		{"UserOddValues", testUserOddValues},
+		{"UpdateUser", testUpdateUser},
 		{"DeleteUserDeletesEverything", testDeleteUserDeletesEverything},
 		{"Consents", testConsents},
 		{"ConsentNeedsUserAndClient", testConsentNeedsUserAndClient},
