@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/account"
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
@@ -183,6 +184,8 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.MFAPath, s.signin.SecondFactor().MFA)
 	mux.HandleFunc(login.EnrollPath, s.signin.SecondFactor().Enroll)
 	mux.HandleFunc(login.AssetsPath, s.signin.Asset)
+	mux.Handle(account.Path, s.account)
+	mux.Handle(account.Path+"/", s.account)
 	if s.cfg.Dev {
 		mux.HandleFunc(admin.DemoCallbackPath, s.demo.Callback)
 	}

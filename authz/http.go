@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idvauth/idvauth/authz/account"
 	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -35,7 +36,8 @@ func (s *Server) middleware(name string, next http.Handler) http.Handler {
 var publicEndpoints = map[string]bool{
 	"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true, "/.well-known/jwks.json": true,
 	"/oauth2/authorize": true, "/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true, "/userinfo": true,
-	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, login.MFAPath: true, login.EnrollPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
+	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, login.MFAPath: true, login.EnrollPath: true, DevCallbackPath: true, "/health/live": true,
+	account.Path: true, account.ResetPath: true, login.KitSignInPath: true, login.KitSignInMFAPath: true, "/health/ready": true,
 }
 
 // endpointOf is the endpoint label of a request: its path if it is one

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
+	"github.com/idvauth/idvauth/storage/storagetest/usertest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -58,7 +60,6 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"UserNotFound", testUserNotFound},
 		{"UserAlreadyExists", testUserAlreadyExists},
 		{"UserOddValues", testUserOddValues},
-		{"UpdateUser", testUpdateUser},
 		{"DeleteUserDeletesEverything", testDeleteUserDeletesEverything},
 		{"Consents", testConsents},
 		{"ConsentNeedsUserAndClient", testConsentNeedsUserAndClient},
@@ -80,7 +81,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	for _, ft := range factortest.Tests {
+	for _, ft := range slices.Concat(factortest.Tests, usertest.Tests) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s storage.Store)

@@ -1,13 +1,59 @@
-package storagetest
+// Package usertest is the part of the storage contract about changing a
+// person in place (UserStore.UpdateUser); storagetest.Run runs it with the
+// rest.
+package usertest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/idvauth/idvauth/storage"
 )
+
+// Tests are the contract tests of UpdateUser; each takes a fresh, empty
+// store.
+var Tests = []struct {
+	Name string
+	Fn   func(t *testing.T, s storage.Store)
+}{
+	{"UpdateUser", testUpdateUser},
+}
+
+func id(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func newUser(name string) storage.User {
+	at := time.Now().UTC().Truncate(time.Second)
+	return storage.User{ID: id("user"), Username: id(name), Name: "Person " + name, Email: name + "@example.org",
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", CreatedAt: at, UpdatedAt: at}
+}
+
+func mustCreateUser(t testing.TB, s storage.Store, name string) storage.User {
+	t.Helper()
+	u := newUser(name)
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser(%s) = %v", u.ID, err)
+	}
+	return u
+}
+
+func equalUser(t testing.TB, got, want storage.User) {
+	t.Helper()
+	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("user times = %v/%v, want %v/%v", got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+	}
+	got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if got != want {
+		t.Errorf("user =\n%+v\nwant\n%+v", got, want)
+	}
+}
 
 // testUpdateUser: UpdateUser replaces the profile and the password hash,
 // keeps the ID and CreatedAt, frees the old username, refuses a username
