@@ -2,7 +2,10 @@ package adminapi
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"time"
 )
 
 // UserPatch is what PATCH /admin/users/{id} takes: the fields to change;
@@ -32,4 +35,25 @@ func (c *Client) UpdateUser(ctx context.Context, id string, in UserPatch) (UserJ
 // /admin/users/{id}/password-reset), valid 30 minutes.
 func (c *Client) PasswordReset(ctx context.Context, id string) (PasswordResetLink, []byte, error) {
 	return call[PasswordResetLink](ctx, c, http.MethodPost, route("users", id, "/password-reset"), nil, nil)
+}
+
+// WritePasswordReset prints a password-reset link and until when it works.
+func WritePasswordReset(w io.Writer, l PasswordResetLink) error {
+	_, err := fmt.Fprintf(w, "password-reset link for user %s, usable once until %s:\n%s\n",
+		l.UserID, time.Unix(l.ExpiresAt, 0).UTC().Format(time.RFC3339), l.Link)
+	return err
+}
+
+// PatchOf is the patch of the flags that were set: name, email and
+// username by the name of their flag; changed reports whether a flag was
+// given (so that an empty value can clear a field).
+func PatchOf(changed func(flag string) bool, value func(flag string) string) UserPatch {
+	var p UserPatch
+	for flag, dst := range map[string]**string{"username": &p.Username, "name": &p.Name, "email": &p.Email} {
+		if changed(flag) {
+			v := value(flag)
+			*dst = &v
+		}
+	}
+	return p
 }
