@@ -26,7 +26,7 @@ type Pages struct {
 	mfa, enroll, recovery                      *template.Template
 	// account holds the account page and its sections.
 	account, reset *template.Template
-	csp                                        string
+	csp            string
 	// assets are the static files by name and by URL path.
 	assets, assetsByPath map[string]Asset
 }
