@@ -228,7 +228,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.kit.ErrorPage(w, r, http.StatusNotFound, "Page not found", "There is no such page.")
 		return
 	}
-	if !h.kit.ReadForm(w, r) {
+	if !h.kit.ReadForm(w, r) || !single(w, r, h) {
 		return
 	}
 	v, ok := h.signedIn(w, r, Path+"#"+name)
@@ -278,6 +278,18 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, over map[string]a
 		status = cmpOr(out.Status, http.StatusBadRequest)
 	}
 	h.kit.Render(w, r, status, func(b *bytes.Buffer) error { return h.kit.Pages().Account(b, d) })
+}
+
+// single refuses a form that gives a field twice: which one counts would
+// be a guess.
+func single(w http.ResponseWriter, r *http.Request, h *Handler) bool {
+	for _, vs := range r.PostForm {
+		if len(vs) > 1 {
+			h.kit.ErrorPage(w, r, http.StatusBadRequest, "The form could not be read", "A field was sent twice. Go back and try again.")
+			return false
+		}
+	}
+	return true
 }
 
 func cmpOr(a, b int) int {

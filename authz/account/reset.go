@@ -111,7 +111,7 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
 		}
 		tok = q.Get("token")
 	default:
-		if !h.kit.ReadForm(w, r) {
+		if !h.kit.ReadForm(w, r) || !single(w, r, h) {
 			return
 		}
 		if len(r.PostForm["token"]) != 1 {
