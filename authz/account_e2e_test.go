@@ -390,7 +390,7 @@ func TestAccountBadInput(t *testing.T) {
 		{"reset garbage token", "GET", "/account/password-reset?token=AAAA", "", "", 410},
 		{"reset two tokens", "GET", "/account/password-reset?token=a&token=b", "", "", 410},
 		{"field twice", "POST", "/account/password/change", "application/x-www-form-urlencoded",
-			"csrf=" + change.values.Get("csrf") + "&current_password=" + url.QueryEscape(testPassword) + "&new_password=x&new_password=" + url.QueryEscape(newTestPassword), 400},
+			"csrf=" + change.values.Get("csrf") + "&current_password=" + url.QueryEscape(testPassword) + "&new_password=" + url.QueryEscape(newTestPassword) + "&new_password=x", 400},
 		{"confirm without pending", "POST", "/account/factors/totp-confirm", "application/x-www-form-urlencoded", "csrf=" + change.values.Get("csrf") + "&code=123456", 400},
 	}
 	for _, tc := range cases {
