@@ -105,6 +105,8 @@ var (
 		"info", "log level: debug, info, warn or error")
 	sAudit = newSetting("audit", "IDVAUTH_AUDIT",
 		"on", "audit trail: on, or off (only to measure its cost: nothing is recorded)")
+	sAuditReadDelay = newSetting("audit-read-delay", "IDVAUTH_AUDIT_READ_DELAY",
+		settings.DefaultAuditReadDelay.String(), "longest a read's audit entry (introspection, userinfo) is stored after its answer; 0: before it")
 	sAuditCommit = newSetting("audit-commit", "IDVAUTH_AUDIT_COMMIT",
 		"durable", "when a request's audit entry counts as written: durable (flushed to disk by PostgreSQL) or fast (committed; survives a crash of idvauth, not of PostgreSQL)")
 	sAuditRetention = newSetting("audit-retention", "IDVAUTH_AUDIT_RETENTION",
@@ -147,7 +149,7 @@ var allSettings = []setting{
 	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 	sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 	sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sMetricsToken,
-	sMaxAPIKeyTTL, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sMFA,
+	sMaxAPIKeyTTL, sAuditReadDelay, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sMFA,
 }
 
 // fileSettings may also be read from the file their _FILE variable names.

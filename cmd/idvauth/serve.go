@@ -71,7 +71,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
-		sAudit, sAuditCommit, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
+		sAudit, sAuditCommit, sAuditReadDelay, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
 		cliconf.AddFlag(cmd, s)
 	}
@@ -296,6 +296,12 @@ func loadAuditSettings(r *resolver, a *authz.Config) error {
 		a.AuditFastCommit = true
 	default:
 		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", r.Where(sAuditCommit), v, sAuditCommit.Env)
+	}
+	if a.AuditReadDelay, err = r.Duration(sAuditReadDelay); err != nil {
+		return err
+	}
+	if a.AuditReadDelay < 0 || a.AuditReadDelay > settings.MaxAuditReadDelay {
+		return fmt.Errorf("%s: %v is not between 0 (reads' entries stored before the answer) and %v", r.Where(sAuditReadDelay), a.AuditReadDelay, settings.MaxAuditReadDelay)
 	}
 	a.AuditSink, _ = r.Get(sAuditSink)
 	a.AuditSinkToken, _ = r.Get(sAuditSinkToken)
