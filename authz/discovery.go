@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/account"
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
@@ -186,6 +187,8 @@ func (s *Server) PublicHandler() http.Handler {
 	for path, h := range s.signin.Passkeys().Routes() {
 		mux.HandleFunc(path, h)
 	}
+	mux.Handle(account.Path, s.account)
+	mux.Handle(account.Path+"/", s.account)
 	if s.cfg.Dev {
 		mux.HandleFunc(admin.DemoCallbackPath, s.demo.Callback)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idvauth/idvauth/authz/account"
 	"github.com/idvauth/idvauth/authz/internal/framing"
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -38,6 +39,7 @@ var publicEndpoints = map[string]bool{
 	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, login.MFAPath: true, login.EnrollPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
 	login.PasskeyLoginPath: true, login.PasskeyMFAPath: true, login.PasskeyEnrollPath: true, login.AccountPasskeysPath: true,
 	login.AccountPasskeysAddPath: true, login.AccountPasskeysRenamePath: true, login.AccountPasskeysRemovePath: true,
+	account.Path: true, account.ResetPath: true, login.KitSignInPath: true, login.KitSignInMFAPath: true,
 }
 
 // endpointOf is the endpoint label of a request: its path if it is one

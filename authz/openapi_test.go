@@ -340,6 +340,11 @@ func driveAdminAPI(t *testing.T, api *adminapi.Client) {
 	must("export user", err)
 	_, _, err = api.ResetMFA(ctx, u.ID)
 	must("reset MFA", err)
+	name := "Ada Lovelace"
+	_, _, err = api.UpdateUser(ctx, u.ID, adminapi.UserPatch{Name: &name})
+	must("update user", err)
+	_, _, err = api.PasswordReset(ctx, u.ID)
+	must("password reset link", err)
 	_, _, err = api.EraseUser(ctx, u.ID)
 	must("erase user", err)
 	u2, _, err := api.CreateUser(ctx, adminapi.UserInput{Username: "grace", Password: "another long pass phrase"})

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/account"
 	"github.com/idvauth/idvauth/authz/admin"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
@@ -99,6 +100,8 @@ type Server struct {
 	apiKeys *apikeys.Checker
 	// signin serves the authorization endpoint and the login pages.
 	signin *login.Handler
+	// account serves /account and password-reset links.
+	account *account.Handler
 	// par serves pushed authorization requests.
 	par *par.Requests
 	// dpop checks DPoP proofs at the token endpoint.
@@ -260,9 +263,14 @@ func (s *Server) assemblePeople() error {
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
+		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },
 		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound},
 		Now:        cfg.Now, Log: s.log,
 	}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
+	if s.account, err = account.New(account.Config{Login: s.signin, Store: s.store, Audit: s.trail, Export: s.admin.ExportUser,
+		Issuer: cfg.Issuer, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	s.demo = admin.NewDemo(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)

@@ -442,6 +442,11 @@ type UserStore interface {
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// ListUsers returns every user ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
+	// UpdateUser replaces the profile fields and password hash of the
+	// user u.ID (Username, Name, Email, PasswordHash, UpdatedAt; ID and
+	// CreatedAt stay); ErrNotFound if there is no such user,
+	// ErrAlreadyExists if another user has the username.
+	UpdateUser(ctx context.Context, u User) error
 	// DeleteUser removes a user with their consents, browser sessions, factors and
 	// tokens; ErrNotFound if there is no such user.
 	DeleteUser(ctx context.Context, id string) error

@@ -24,7 +24,9 @@ const styleFile = "style.css"
 type Pages struct {
 	login, consent, logout, message, errorPage *template.Template
 	mfa, enroll, recovery, passkeys            *template.Template
-	csp                                        string
+	// account holds the account page and its sections.
+	account, reset *template.Template
+	csp            string
 	// assets are the static files by name and by URL path.
 	assets, assetsByPath map[string]Asset
 }
@@ -126,6 +128,52 @@ type RecoveryData struct {
 	Continue string
 }
 
+// AccountData fills the account page (/account): the sections in order,
+// each rendered beforehand with AccountSection.
+type AccountData struct {
+	// Username is the signed-in person's username.
+	Username string
+	// CSRF is the anti-forgery token of the sign-out form.
+	CSRF string
+	// LogoutAction is where the sign-out form posts.
+	LogoutAction string
+	// Notice, if set, says what the last change did (role=status);
+	// Problem, if set, why it was refused (role=alert).
+	Notice, Problem string
+	Sections        []AccountSection
+}
+
+// AccountSection is one rendered section of the account page.
+type AccountSection struct {
+	// Name is the section's id (the fragment #Name) and the suffix of its
+	// template, account_<Name>.html.
+	Name string
+	// Title is its heading.
+	Title string
+	// HTML is its body, rendered by AccountSection from the embedded
+	// template.
+	HTML template.HTML
+}
+
+// SectionData fills one section's template: {{define "account_<name>"}}
+// in templates/account_<name>.html, which every section file must define.
+type SectionData struct {
+	// Action is the path its forms post to, followed by /<action>.
+	Action string
+	// CSRF is the anti-forgery token every form posts as "csrf".
+	CSRF string
+	// Data is the section's own data.
+	Data any
+}
+
+// ResetData fills the page that sets a new password from a reset link.
+// Its form posts "new_password", "token" and "csrf".
+type ResetData struct {
+	Action, CSRF, Token string
+	// Error, if set, is shown in the alert region.
+	Error string
+}
+
 // Scope is one requested scope as the consent page lists it.
 type Scope struct {
 	// Name is the scope's name, e.g. "identity.verify", shown small.
@@ -224,12 +272,12 @@ func parse(fsys fs.FS) (*Pages, error) {
 		return nil, fmt.Errorf("templates: %s: %w", styleFile, err)
 	}
 
-	page := func(file string) (*template.Template, error) {
+	page := func(patterns ...string) (*template.Template, error) {
 		t, err := base.Clone()
 		if err != nil {
 			return nil, err
 		}
-		if _, err := t.ParseFS(fsys, file); err != nil {
+		if _, err := t.ParseFS(fsys, patterns...); err != nil {
 			return nil, err
 		}
 		return t.Lookup("base"), nil
@@ -239,7 +287,7 @@ func parse(fsys fs.FS) (*Pages, error) {
 		p.assetsByPath[a.Path] = a
 	}
 	for _, f := range p.files() {
-		t, err := page(f.file)
+		t, err := page(append([]string{f.file}, f.with...)...)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", f.file, err)
 		}
@@ -269,20 +317,24 @@ type pageFile struct {
 	file string
 	dst  **template.Template
 	zero any
+	// with are more files (patterns) parsed into the page.
+	with []string
 }
 
 // files are the pages parse builds into p.
 func (p *Pages) files() []pageFile {
 	return []pageFile{
-		{"login.html", &p.login, LoginData{}},
-		{"consent.html", &p.consent, ConsentData{}},
-		{"logout.html", &p.logout, LogoutData{}},
-		{"message.html", &p.message, MessageData{}},
-		{"error.html", &p.errorPage, ErrorData{}},
-		{"mfa.html", &p.mfa, MFAData{}},
-		{"enroll.html", &p.enroll, EnrollData{}},
-		{"recovery.html", &p.recovery, RecoveryData{}},
-		{"passkeys.html", &p.passkeys, PasskeysData{}},
+		{"login.html", &p.login, LoginData{}, nil},
+		{"consent.html", &p.consent, ConsentData{}, nil},
+		{"logout.html", &p.logout, LogoutData{}, nil},
+		{"message.html", &p.message, MessageData{}, nil},
+		{"error.html", &p.errorPage, ErrorData{}, nil},
+		{"mfa.html", &p.mfa, MFAData{}, nil},
+		{"enroll.html", &p.enroll, EnrollData{}, nil},
+		{"recovery.html", &p.recovery, RecoveryData{}, nil},
+		{"passkeys.html", &p.passkeys, PasskeysData{}, nil},
+		{"account.html", &p.account, AccountData{}, []string{"account_*.html"}},
+		{"reset.html", &p.reset, ResetData{}, nil},
 	}
 }
 
@@ -339,6 +391,28 @@ func (p *Pages) Recovery(w io.Writer, d RecoveryData) error {
 // Passkeys renders the page of a person's passkeys to w.
 func (p *Pages) Passkeys(w io.Writer, d PasskeysData) error {
 	return render(p.passkeys, "passkeys", w, d)
+}
+
+// Account renders the account page to w.
+func (p *Pages) Account(w io.Writer, d AccountData) error {
+	return render(p.account, "account", w, d)
+}
+
+// AccountSection renders the body of the account page's section name,
+// the template account_<name> of templates/account_<name>.html.
+func (p *Pages) AccountSection(w io.Writer, name string, d SectionData) error {
+	if p.account == nil {
+		return errNotBuilt
+	}
+	if err := p.account.ExecuteTemplate(w, "account_"+name, d); err != nil {
+		return fmt.Errorf("templates: render account section %s: %w", name, err)
+	}
+	return nil
+}
+
+// Reset renders the page that sets a new password from a reset link.
+func (p *Pages) Reset(w io.Writer, d ResetData) error {
+	return render(p.reset, "reset", w, d)
 }
 
 // CSP returns the Content-Security-Policy under which every page works:

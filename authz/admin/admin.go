@@ -39,6 +39,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u storage.User) error
 	GetUser(ctx context.Context, id string) (storage.User, error)
 	ListUsers(ctx context.Context) ([]storage.User, error)
+	UpdateUser(ctx context.Context, u storage.User) error
 	DeleteUser(ctx context.Context, id string) error
 	ListFactors(ctx context.Context, userID string) ([]storage.Factor, error)
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
@@ -86,6 +87,10 @@ type Config struct {
 	// AccountKey names the sign-in failure counter of a username, cleared
 	// when its person is erased.
 	AccountKey func(username string) string
+	// ResetLink makes a single-use password-reset link for a person and
+	// says until when it works; nil: POST /admin/users/{id}/password-reset
+	// answers 501.
+	ResetLink func(ctx context.Context, userID string) (string, time.Time, error)
 	// Outbound says which internal addresses a client's jwks_uri may
 	// name; the zero value: none.
 	Outbound outbound.Policy
@@ -148,13 +153,16 @@ func (h *Handler) routes() map[string]route {
 		"/admin/users/{id}/erase":                   h.userErase,
 		"/admin/users/{id}/mfa/reset":               h.userMFAReset,
 		"/admin/users/{id}/export":                  h.userExport,
-		"/admin/keys":                               h.keys,
-		"/admin/keys/rotate":                        h.rotateKeys,
-		"/admin/keys/{kid}/retire":                  h.retireKey,
-		"/admin/audit":                              h.auditList,
-		"/admin/audit/verify":                       h.auditVerify,
-		"/admin/openapi.json":                       h.openAPI,
-		"/":                                         notFound,
+		"/admin/users/{id}/password-reset": func(w http.ResponseWriter, r *http.Request) (reply, error) {
+			return passwordReset(h, w, r)
+		},
+		"/admin/keys":              h.keys,
+		"/admin/keys/rotate":       h.rotateKeys,
+		"/admin/keys/{kid}/retire": h.retireKey,
+		"/admin/audit":             h.auditList,
+		"/admin/audit/verify":      h.auditVerify,
+		"/admin/openapi.json":      h.openAPI,
+		"/":                        notFound,
 	}
 }
 

@@ -42,17 +42,8 @@ func userJSON(u storage.User) adminapi.UserJSON {
 // returns the record to store (without ID, hash and times).
 func validUser(in adminapi.UserInput) (storage.User, error) {
 	u := storage.User{Username: login.NormalizeUsername(in.Username), Name: strings.TrimSpace(in.Name), Email: strings.TrimSpace(in.Email)}
-	if !usernamePattern.MatchString(u.Username) {
-		return u, badRequest(fmt.Sprintf("username must be 1 to %d characters: letters, digits and . _ @ + - (starting with a letter or digit)", login.MaxUsernameLen))
-	}
-	if len(u.Name) > maxUserNameLen || !utf8.ValidString(u.Name) || strings.IndexFunc(u.Name, unicode.IsControl) >= 0 {
-		return u, badRequest(fmt.Sprintf("name must be at most %d printable characters", maxUserNameLen))
-	}
-	if u.Email != "" {
-		a, err := mail.ParseAddress(u.Email)
-		if err != nil || a.Address != u.Email || a.Name != "" || len(u.Email) > maxEmailLen {
-			return u, badRequest("email must be a plain address such as ada@example.com")
-		}
+	if err := checkProfile(u); err != nil {
+		return u, err
 	}
 	if in.Password == "" {
 		return u, badRequest("password is required")
@@ -61,6 +52,24 @@ func validUser(in adminapi.UserInput) (storage.User, error) {
 		return u, web.NewError(http.StatusBadRequest, "weak_password", err.Error()+".")
 	}
 	return u, nil
+}
+
+// checkProfile checks a person's username (normalized), name and email
+// (trimmed).
+func checkProfile(u storage.User) error {
+	if !usernamePattern.MatchString(u.Username) {
+		return badRequest(fmt.Sprintf("username must be 1 to %d characters: letters, digits and . _ @ + - (starting with a letter or digit)", login.MaxUsernameLen))
+	}
+	if len(u.Name) > maxUserNameLen || !utf8.ValidString(u.Name) || strings.IndexFunc(u.Name, unicode.IsControl) >= 0 {
+		return badRequest(fmt.Sprintf("name must be at most %d printable characters", maxUserNameLen))
+	}
+	if u.Email != "" {
+		a, err := mail.ParseAddress(u.Email)
+		if err != nil || a.Address != u.Email || a.Name != "" || len(u.Email) > maxEmailLen {
+			return badRequest("email must be a plain address such as ada@example.com")
+		}
+	}
+	return nil
 }
 
 // errHashBusy answers a new password that the hashing budget has no room
@@ -129,7 +138,7 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request) (reply, error) {
 	return methodNotAllowed(w, "GET, POST")
 }
 
-// user serves /admin/users/{id}: read and delete.
+// user serves /admin/users/{id}: read, change (patchUser) and delete.
 func (h *Handler) user(w http.ResponseWriter, r *http.Request) (reply, error) {
 	ctx := r.Context()
 	id := r.PathValue("id")
@@ -146,8 +155,10 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) (reply, error) {
 		}
 		h.log.Info("user deleted", web.RequestField(ctx), userField(id))
 		return reply{status: http.StatusNoContent, event: &event{typ: adminapi.EventUserDeleted, subject: id}}, nil
+	case http.MethodPatch:
+		return patchUser(h, w, r)
 	}
-	return methodNotAllowed(w, "GET, DELETE")
+	return methodNotAllowed(w, "GET, PATCH, DELETE")
 }
 
 // userConsents withdraws a person's consents (DELETE): to one client with

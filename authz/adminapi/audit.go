@@ -50,6 +50,16 @@ const (
 	EventUserinfoRead = "userinfo.read"
 	// EventUserExported: everything held about a person was read out.
 	EventUserExported = "user.exported"
+	// Changes to a person's account, by themselves on /account (details
+	// "via": "account") or by an operator: EventUserUpdated lists the
+	// changed fields' names in "fields", never their values.
+	EventUserUpdated          = "user.updated"
+	EventPasswordChanged      = "user.password_changed"
+	EventPasswordResetIssued  = "user.password_reset_issued"
+	EventFactorAdded          = "user.factor_added"
+	EventFactorRemoved        = "user.factor_removed"
+	EventRecoveryCodesRenewed = "user.recovery_codes_renewed"
+	EventSessionEnded         = "user.session_ended"
 	// EventAdminRequest is an admin API call that changed nothing (a read,
 	// or a refused change).
 	EventAdminRequest = "admin.request"

@@ -156,15 +156,11 @@ func (m *SecondFactor) secondStep(w http.ResponseWriter, r *http.Request, ar fos
 		}
 		pd.Enroll = secret
 	}
-	pd.Expires = h.now().Add(pendingTTL).Unix()
-	csrf := h.cookies.csrfToken(w, r)
-	b, _ := json.Marshal(pd)
-	sealed, err := h.cfg.Sealer.Seal(b, pendingAAD(csrf))
+	csrf, err := setPending(h, w, r, pd)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	h.cookies.set(w, pendingCookie, base64.RawURLEncoding.EncodeToString(sealed), pendingTTL)
 	switch {
 	case codeFirst, !phr && hasTOTP && len(ps) == 0:
 		// No passkey to use; none is set up before the code is given.
@@ -174,6 +170,20 @@ func (m *SecondFactor) secondStep(w http.ResponseWriter, r *http.Request, ar fos
 	default:
 		m.enrollPage(w, r, c, raw, csrf, user, pd.Enroll, m.passkeyChoice(w, r, raw, csrf, user, ps), "")
 	}
+}
+
+// setPending seals pd, live for pendingTTL, into the pending cookie of
+// r's browser, and returns the browser's CSRF token it is bound to.
+func setPending(h *Handler, w http.ResponseWriter, r *http.Request, pd pending) (string, error) {
+	pd.Expires = h.now().Add(pendingTTL).Unix()
+	csrf := h.cookies.csrfToken(w, r)
+	b, _ := json.Marshal(pd)
+	sealed, err := h.cfg.Sealer.Seal(b, pendingAAD(csrf))
+	if err != nil {
+		return "", err
+	}
+	h.cookies.set(w, pendingCookie, base64.RawURLEncoding.EncodeToString(sealed), pendingTTL)
+	return csrf, nil
 }
 
 // openPending returns the pending sign-in of r's browser, if it has a

@@ -276,6 +276,27 @@ func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
 	return us, nil
 }
 
+// UpdateUser implements storage.UserStore: u's profile goes down sealed
+// under the person's data key (a new one for a person still stored in
+// plain text). While plain rows remain, or several secrets are configured,
+// a username another person holds in the other form is refused here; the
+// unique index refuses the rest.
+func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {
+	if s.plainLeft.Load() || len(s.index) > 1 {
+		switch other, err := s.GetUserByUsername(ctx, u.Username); {
+		case err == nil && other.ID != u.ID:
+			return fmt.Errorf("seal: update user %q: username taken: %w", u.ID, storage.ErrAlreadyExists)
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return err
+		}
+	}
+	su, err := s.SealProfile(ctx, u)
+	if err != nil {
+		return err
+	}
+	return s.Store.UpdateUser(ctx, su)
+}
+
 // SealProfile returns u with its profile (Username, Name, Email) sealed
 // under the person's data key as stored (a new data key if the person is
 // stored in plain text): what a change of the profile writes to the

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
 	"github.com/idvauth/idvauth/storage/storagetest/persontest"
+	"github.com/idvauth/idvauth/storage/storagetest/usertest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -80,7 +82,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	for _, ft := range append(factortest.Tests, persontest.Tests...) {
+	for _, ft := range slices.Concat(factortest.Tests, persontest.Tests, usertest.Tests) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s storage.Store)

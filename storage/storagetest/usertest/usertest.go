@@ -1,0 +1,110 @@
+// Package usertest is the part of the storage contract about changing a
+// person in place (UserStore.UpdateUser); storagetest.Run runs it with the
+// rest.
+package usertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Tests are the contract tests of UpdateUser; each takes a fresh, empty
+// store.
+var Tests = []struct {
+	Name string
+	Fn   func(t *testing.T, s storage.Store)
+}{
+	{"UpdateUser", testUpdateUser},
+}
+
+func id(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func newUser(name string) storage.User {
+	at := time.Now().UTC().Truncate(time.Second)
+	return storage.User{ID: id("user"), Username: id(name), Name: "Person " + name, Email: name + "@example.org",
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", CreatedAt: at, UpdatedAt: at}
+}
+
+func mustCreateUser(t testing.TB, s storage.Store, name string) storage.User {
+	t.Helper()
+	u := newUser(name)
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser(%s) = %v", u.ID, err)
+	}
+	return u
+}
+
+func equalUser(t testing.TB, got, want storage.User) {
+	t.Helper()
+	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("user times = %v/%v, want %v/%v", got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
+	}
+	got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if got != want {
+		t.Errorf("user =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// testUpdateUser: UpdateUser replaces the profile and the password hash,
+// keeps the ID and CreatedAt, frees the old username, refuses a username
+// another person has (changing nothing) and an unknown ID.
+func testUpdateUser(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a := mustCreateUser(t, s, "upd-a")
+	b := mustCreateUser(t, s, "upd-b")
+
+	want := a
+	want.Username, want.Name, want.Email = id("renamed"), "Ada Lovelace", "ada@example.net"
+	want.PasswordHash = "$argon2id$v=19$m=65536,t=3,p=4$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g"
+	want.UpdatedAt = a.UpdatedAt.Add(time.Hour)
+	moved := want
+	moved.CreatedAt = a.CreatedAt.Add(-time.Hour) // must be ignored
+	if err := s.UpdateUser(ctx, moved); err != nil {
+		t.Fatalf("UpdateUser() = %v", err)
+	}
+	got, err := s.GetUser(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalUser(t, got, want)
+	if got, err := s.GetUserByUsername(ctx, want.Username); err != nil || got.ID != a.ID {
+		t.Errorf("GetUserByUsername(new) = %q, %v, want %q", got.ID, err, a.ID)
+	}
+	if _, err := s.GetUserByUsername(ctx, a.Username); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetUserByUsername(old) = %v, want ErrNotFound", err)
+	}
+
+	// The old username is free again.
+	c := newUser("upd-c")
+	c.Username = a.Username
+	if err := s.CreateUser(ctx, c); err != nil {
+		t.Errorf("CreateUser(old username) = %v", err)
+	}
+
+	taken := want
+	taken.Username, taken.Name = b.Username, "Someone else"
+	if err := s.UpdateUser(ctx, taken); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("UpdateUser(taken username) = %v, want ErrAlreadyExists", err)
+	}
+	if got, _ := s.GetUser(ctx, a.ID); got.Name != want.Name || got.Username != want.Username {
+		t.Errorf("after a refused update user = %+v, want unchanged", got)
+	}
+
+	ghost := newUser("upd-ghost")
+	if err := s.UpdateUser(ctx, ghost); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateUser(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetUser(ctx, ghost.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateUser(unknown) created it: %v", err)
+	}
+}
