@@ -31,6 +31,7 @@ type Store struct {
 	keyStore
 	auditStore
 	auditShipStore
+	logoutStore
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -49,6 +50,10 @@ type tables struct {
 	factors   map[string]storage.Factor
 	recovery  map[recoveryKey]recoveryCode
 	apiKeys   map[string]storage.APIKey
+	// grants are each browser session's grants; deliveries the
+	// back-channel logout outbox.
+	grants     map[string][]storage.SessionGrant
+	deliveries map[string]storage.LogoutDelivery
 }
 
 // New returns an empty store.
@@ -65,6 +70,8 @@ func New() *Store {
 		factors:   make(map[string]storage.Factor),
 		recovery:  make(map[recoveryKey]recoveryCode),
 		apiKeys:   make(map[string]storage.APIKey),
+		grants:     make(map[string][]storage.SessionGrant),
+		deliveries: make(map[string]storage.LogoutDelivery),
 	}
 	return &Store{
 		clientStore:  clientStore{t},
@@ -74,6 +81,7 @@ func New() *Store {
 		failureStore: failureStore{t},
 		apiKeyStore:  apiKeyStore{t},
 		auditStore:   auditStore{tables: t},
+		logoutStore:  logoutStore{t},
 	}
 }
 

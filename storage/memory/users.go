@@ -217,6 +217,7 @@ func (s *userStore) DeleteBrowserSession(_ context.Context, id string) error {
 		return fmt.Errorf("memory: delete browser session: %w", storage.ErrNotFound)
 	}
 	delete(s.sessions, id)
+	delete(s.grants, id)
 	return nil
 }
 

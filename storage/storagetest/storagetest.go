@@ -91,6 +91,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
 	tests = append(tests, auditShipTests...)
+	tests = append(tests, logoutTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
@@ -124,6 +125,7 @@ func newClient(name string) storage.Client {
 		Audience:                []string{"idv-api", "other"},
 		IntrospectionAudiences:  []string{},
 		DefaultACRValues:        []string{},
+		PostLogoutRedirectURIs:  []string{},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		AccessTokenTTL:          2 * time.Minute,
 		IntrospectionAllowed:    true,

@@ -1,0 +1,256 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Contract tests of LogoutStore and the logout fields of a client.
+var logoutTests = []struct {
+	name string
+	fn   func(t *testing.T, s storage.Store)
+}{
+	{"ClientLogoutFields", testClientLogoutFields},
+	{"SessionGrants", testSessionGrants},
+	{"EndBrowserSession", testEndBrowserSession},
+	{"ConcurrentEndOneWins", testConcurrentEndOneWins},
+	{"LogoutDeliveries", testLogoutDeliveries},
+	{"ConcurrentClaimOneWins", testConcurrentClaimOneWins},
+}
+
+func testClientLogoutFields(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := newClient("logout")
+	c.PostLogoutRedirectURIs = []string{"https://rp.example/bye", "https://rp.example/bye?x=1"}
+	c.BackchannelLogoutURI = "https://rp.example/backchannel"
+	c.BackchannelLogoutSessionRequired = true
+	mustStoreClient(t, s, c)
+	c.PostLogoutRedirectURIs = []string{}
+	c.BackchannelLogoutURI = ""
+	c.BackchannelLogoutSessionRequired = false
+	if err := s.UpdateClient(ctx, c); err != nil {
+		t.Fatalf("UpdateClient = %v", err)
+	}
+	wantClient(t, s, c)
+}
+
+// grantFixture is a person signed in to one browser session, with a client.
+func grantFixture(t *testing.T, s storage.Store) (storage.BrowserSession, storage.Client) {
+	t.Helper()
+	u := mustCreateUser(t, s, "logout")
+	c := mustCreateClient(t, s, "rp")
+	return mustCreateSession(t, s, u.ID, now().Add(time.Hour)), c
+}
+
+func mustAddGrant(t testing.TB, s storage.Store, bs storage.BrowserSession, clientID string, at time.Time) storage.SessionGrant {
+	t.Helper()
+	g := storage.SessionGrant{SessionID: bs.ID, RequestID: id("req"), ClientID: clientID, SID: id("sid"), CreatedAt: at}
+	if err := s.AddSessionGrant(context.Background(), g); err != nil {
+		t.Fatalf("AddSessionGrant = %v", err)
+	}
+	return g
+}
+
+func testSessionGrants(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bs, c := grantFixture(t, s)
+	other := mustCreateClient(t, s, "rp2")
+	at := now()
+	g1 := mustAddGrant(t, s, bs, c.ID, at)
+	g2 := mustAddGrant(t, s, bs, other.ID, at.Add(time.Second))
+	wantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: "no-such-session", RequestID: id("req"), ClientID: c.ID, SID: "x", CreatedAt: at}), "AddSessionGrant(unknown session)")
+	wantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: bs.ID, RequestID: id("req"), ClientID: "no-such-client", SID: "x", CreatedAt: at}), "AddSessionGrant(unknown client)")
+	if err := s.AddSessionGrant(ctx, g1); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("AddSessionGrant(again) = %v, want ErrAlreadyExists", err)
+	}
+	wantGrants(t, s, bs.ID, g1, g2)
+	// The grants go with their client and with their session.
+	if err := s.DeleteClient(ctx, other.ID); err != nil {
+		t.Fatalf("DeleteClient = %v", err)
+	}
+	wantGrants(t, s, bs.ID, g1)
+	if err := s.DeleteBrowserSession(ctx, bs.ID); err != nil {
+		t.Fatalf("DeleteBrowserSession = %v", err)
+	}
+	wantGrants(t, s, bs.ID)
+}
+
+func wantGrants(t testing.TB, s storage.Store, sessionID string, want ...storage.SessionGrant) {
+	t.Helper()
+	got, err := s.ListSessionGrants(context.Background(), sessionID)
+	if err != nil {
+		t.Fatalf("ListSessionGrants = %v", err)
+	}
+	equalList(t, "ListSessionGrants", got, want, func(t testing.TB, got, want storage.SessionGrant) {
+		t.Helper()
+		if !got.CreatedAt.Equal(want.CreatedAt) {
+			t.Errorf("grant created at %v, want %v", got.CreatedAt, want.CreatedAt)
+		}
+		got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
+		if got != want {
+			t.Errorf("grant = %+v, want %+v", got, want)
+		}
+	})
+}
+
+func testEndBrowserSession(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bs, c := grantFixture(t, s)
+	g := mustAddGrant(t, s, bs, c.ID, now())
+	var revoked, kept []storage.Token
+	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
+		tok := newToken(c.ID, kind)
+		tok.RequestID = g.RequestID
+		mustCreateToken(t, s, tok)
+		revoked = append(revoked, tok)
+		other := newToken(c.ID, kind) // another grant, not of this session
+		mustCreateToken(t, s, other)
+		kept = append(kept, other)
+	}
+	d := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: g.SID, NextAttempt: now(), CreatedAt: now()}
+	wantNotFound(t, s.EndBrowserSession(ctx, "no-such-session", []storage.LogoutDelivery{d}), "EndBrowserSession(unknown)")
+	if got := claimAll(t, s); len(got) != 0 {
+		t.Fatalf("after a failed EndBrowserSession %d deliveries are queued, want none", len(got))
+	}
+	if err := s.EndBrowserSession(ctx, bs.ID, []storage.LogoutDelivery{d}); err != nil {
+		t.Fatalf("EndBrowserSession = %v", err)
+	}
+	wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after the end")
+	wantGrants(t, s, bs.ID)
+	for _, tok := range revoked {
+		wantNotFound(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "GetToken("+string(tok.Kind)+" of the session)")
+	}
+	for _, tok := range kept {
+		wantKept(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "GetToken("+string(tok.Kind)+" of another grant)")
+	}
+	got := claimAll(t, s)
+	if len(got) != 1 || got[0].ID != d.ID || got[0].ClientID != c.ID || got[0].Subject != bs.UserID || got[0].SID != g.SID {
+		t.Fatalf("queued deliveries = %+v, want %+v", got, d)
+	}
+	wantNotFound(t, s.EndBrowserSession(ctx, bs.ID, nil), "EndBrowserSession(again)")
+}
+
+// claimAll claims every delivery due in the next hour.
+func claimAll(t testing.TB, s storage.Store) []storage.LogoutDelivery {
+	t.Helper()
+	got, err := s.ClaimLogoutDeliveries(context.Background(), now().Add(time.Hour), time.Minute, 100)
+	if err != nil {
+		t.Fatalf("ClaimLogoutDeliveries = %v", err)
+	}
+	return got
+}
+
+// testConcurrentEndOneWins: two logouts of one session race; one ends it,
+// and its deliveries alone are queued.
+func testConcurrentEndOneWins(t *testing.T, s storage.Store) {
+	bs, c := grantFixture(t, s)
+	mustAddGrant(t, s, bs, c.ID, now())
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			d := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: now(), CreatedAt: now()}
+			errs[i] = s.EndBrowserSession(context.Background(), bs.ID, []storage.LogoutDelivery{d})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, storage.ErrNotFound):
+			t.Errorf("EndBrowserSession = %v, want nil or ErrNotFound", err)
+		}
+	}
+	if got := claimAll(t, s); won != 1 || len(got) != 1 {
+		t.Errorf("%d of %d logouts won and %d deliveries are queued, want 1 and 1", won, n, len(got))
+	}
+}
+
+func testLogoutDeliveries(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bs, c := grantFixture(t, s)
+	at := now()
+	soon := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-1", NextAttempt: at, CreatedAt: at}
+	later := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-2", NextAttempt: at.Add(time.Hour), CreatedAt: at}
+	if err := s.EndBrowserSession(ctx, bs.ID, []storage.LogoutDelivery{soon, later}); err != nil {
+		t.Fatalf("EndBrowserSession = %v", err)
+	}
+	got, err := s.ClaimLogoutDeliveries(ctx, at, time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != soon.ID || !got[0].NextAttempt.Equal(at.Add(time.Minute)) {
+		t.Fatalf("ClaimLogoutDeliveries(now) = %+v, %v; want only %s, leased for a minute", got, err, soon.ID)
+	}
+	// Leased: not claimed again before the lease ends.
+	if got, _ := s.ClaimLogoutDeliveries(ctx, at.Add(30*time.Second), time.Minute, 10); len(got) != 0 {
+		t.Errorf("ClaimLogoutDeliveries within the lease = %+v, want none", got)
+	}
+	if err := s.RetryLogoutDelivery(ctx, soon.ID, 1, at.Add(2*time.Hour)); err != nil {
+		t.Fatalf("RetryLogoutDelivery = %v", err)
+	}
+	got, err = s.ClaimLogoutDeliveries(ctx, at.Add(3*time.Hour), time.Minute, 1)
+	if err != nil || len(got) != 1 || got[0].ID != later.ID {
+		t.Fatalf("ClaimLogoutDeliveries(limit 1) = %+v, %v; want the earliest due, %s", got, err, later.ID)
+	}
+	got, _ = s.ClaimLogoutDeliveries(ctx, at.Add(3*time.Hour), time.Minute, 10)
+	if len(got) != 1 || got[0].ID != soon.ID || got[0].Attempts != 1 || got[0].SID != "sid-1" {
+		t.Fatalf("ClaimLogoutDeliveries after the retry = %+v, want %s with 1 attempt", got, soon.ID)
+	}
+	for _, d := range []storage.LogoutDelivery{soon, later} {
+		if err := s.FinishLogoutDelivery(ctx, d.ID); err != nil {
+			t.Fatalf("FinishLogoutDelivery = %v", err)
+		}
+	}
+	wantEachNotFound(t, soon.ID, map[string]error{
+		"FinishLogoutDelivery": s.FinishLogoutDelivery(ctx, soon.ID),
+		"RetryLogoutDelivery":  s.RetryLogoutDelivery(ctx, soon.ID, 2, at),
+	})
+	if got := claimAll(t, s); len(got) != 0 {
+		t.Errorf("deliveries left after finishing = %+v, want none", got)
+	}
+}
+
+// testConcurrentClaimOneWins: replicas claiming at once get each delivery
+// exactly once.
+func testConcurrentClaimOneWins(t *testing.T, s storage.Store) {
+	bs, c := grantFixture(t, s)
+	at := now()
+	var ds []storage.LogoutDelivery
+	for range 20 {
+		ds = append(ds, storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: at, CreatedAt: at})
+	}
+	if err := s.EndBrowserSession(context.Background(), bs.ID, ds); err != nil {
+		t.Fatalf("EndBrowserSession = %v", err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			got, err := s.ClaimLogoutDeliveries(context.Background(), at, time.Minute, 5)
+			if err != nil {
+				t.Errorf("ClaimLogoutDeliveries = %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, d := range got {
+				seen[d.ID]++
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 20 {
+		t.Errorf("%d of 20 deliveries claimed, want all", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("delivery %s claimed %d times, want once", id, n)
+		}
+	}
+}
