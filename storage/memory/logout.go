@@ -115,7 +115,9 @@ func (s logoutStore) ClaimLogoutDeliveries(_ context.Context, now time.Time, lea
 		due[i].NextAttempt = now.Add(lease)
 		s.deliveries[due[i].ID] = due[i]
 	}
-	slices.SortFunc(due, func(a, b storage.LogoutDelivery) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID)) })
+	slices.SortFunc(due, func(a, b storage.LogoutDelivery) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 	return due, nil
 }
 

@@ -59,17 +59,17 @@ type tables struct {
 // New returns an empty store.
 func New() *Store {
 	t := &tables{
-		clients:   make(map[string]storage.Client),
-		tokens:    make(map[tokenKey]storage.Token),
-		used:      make(map[assertionKey]time.Time),
-		users:     make(map[string]storage.User),
-		usernames: make(map[string]string),
-		consents:  make(map[consentKey]storage.Consent),
-		sessions:  make(map[string]storage.BrowserSession),
-		failures:  make(map[string]failureWindow),
-		factors:   make(map[string]storage.Factor),
-		recovery:  make(map[recoveryKey]recoveryCode),
-		apiKeys:   make(map[string]storage.APIKey),
+		clients:    make(map[string]storage.Client),
+		tokens:     make(map[tokenKey]storage.Token),
+		used:       make(map[assertionKey]time.Time),
+		users:      make(map[string]storage.User),
+		usernames:  make(map[string]string),
+		consents:   make(map[consentKey]storage.Consent),
+		sessions:   make(map[string]storage.BrowserSession),
+		failures:   make(map[string]failureWindow),
+		factors:    make(map[string]storage.Factor),
+		recovery:   make(map[recoveryKey]recoveryCode),
+		apiKeys:    make(map[string]storage.APIKey),
 		grants:     make(map[string][]storage.SessionGrant),
 		deliveries: make(map[string]storage.LogoutDelivery),
 	}

@@ -107,7 +107,9 @@ func (s logoutStore) ClaimLogoutDeliveries(ctx context.Context, now time.Time, l
 	if err != nil {
 		return nil, mapErr("claim logout deliveries", err)
 	}
-	slices.SortFunc(out, func(a, b storage.LogoutDelivery) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID)) })
+	slices.SortFunc(out, func(a, b storage.LogoutDelivery) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
