@@ -22,6 +22,7 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
+	"github.com/idvauth/idvauth/storage/storagetest/logouttest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -79,7 +80,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	for _, ft := range factortest.Tests {
+	for _, ft := range append(factortest.Tests[:len(factortest.Tests):len(factortest.Tests)], logouttest.Tests...) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s storage.Store)
@@ -91,7 +92,6 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
 	tests = append(tests, auditShipTests...)
-	tests = append(tests, logoutTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
@@ -115,17 +115,16 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 func newClient(name string) storage.Client {
 	t := now()
 	return storage.Client{
-		ID:                      id(name),
-		Name:                    "Client " + name,
-		SecretHash:              bytes.Repeat([]byte{7}, 32),
-		GrantTypes:              []string{"client_credentials"},
-		ResponseTypes:           []string{},
-		RedirectURIs:            []string{},
-		Scopes:                  []string{"identity.verify", "identity.read_status"},
-		Audience:                []string{"idv-api", "other"},
-		IntrospectionAudiences:  []string{},
-		DefaultACRValues:        []string{},
-		PostLogoutRedirectURIs:  []string{},
+		ID:                     id(name),
+		Name:                   "Client " + name,
+		SecretHash:             bytes.Repeat([]byte{7}, 32),
+		GrantTypes:             []string{"client_credentials"},
+		ResponseTypes:          []string{},
+		RedirectURIs:           []string{},
+		Scopes:                 []string{"identity.verify", "identity.read_status"},
+		Audience:               []string{"idv-api", "other"},
+		IntrospectionAudiences: []string{},
+		DefaultACRValues:       []string{}, PostLogoutRedirectURIs: []string{},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		AccessTokenTTL:          2 * time.Minute,
 		IntrospectionAllowed:    true,
