@@ -266,8 +266,8 @@ func (s *Server) assemblePeople() error {
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
-		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound},
-		Now:        cfg.Now, Log: s.log,
+		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev,
+		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
