@@ -178,7 +178,9 @@ func signedIn(t testing.TB, b *browser, c webClient) bool {
 	return p.status == http.StatusSeeOther
 }
 
-func endSession(ts *testServer, q url.Values) string { return ts.Public + "/oauth2/logout?" + q.Encode() }
+func endSession(ts *testServer, q url.Values) string {
+	return ts.Public + "/oauth2/logout?" + q.Encode()
+}
 
 // logoutConfig is a code-flow server under --dev (http back-channel URIs
 // on loopback) with the clock cfg.Now reads skew from.
