@@ -139,7 +139,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 		validIDTokenAlg,
 		validStepUp,
 		validCodeFlowRules,
-		h.validLogout,
+		validLogout(h.cfg),
 		h.validScopes,
 		validAudiences,
 		validIntrospectionAudiences,

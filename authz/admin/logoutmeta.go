@@ -14,14 +14,19 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// validLogout checks the logout metadata and copies it into c:
+// validLogout returns the check of the logout metadata under cfg;
+// checkLogout checks the logout metadata and copies it into c:
 // post_logout_redirect_uris follow the rules of redirect_uris (matched
 // exactly, so registered exactly); backchannel_logout_uri those of
 // jwks_uri, except that plain http (on a loopback host) is for --dev
 // only: the logout token it carries names a person's session.
 // backchannel_logout_session_required needs the URI. Both are for
 // clients that sign people in (authorization_code).
-func (h *Handler) validLogout(in clientInput, c *storage.Client) *web.Error {
+func validLogout(cfg Config) func(clientInput, *storage.Client) *web.Error {
+	return func(in clientInput, c *storage.Client) *web.Error { return checkLogout(in, c, cfg.Outbound, cfg.Dev) }
+}
+
+func checkLogout(in clientInput, c *storage.Client, policy outbound.Policy, dev bool) *web.Error {
 	if len(in.PostLogoutRedirectURIs) > maxRedirectURIs {
 		return invalidMetadata(fmt.Sprintf("at most %d post_logout_redirect_uris", maxRedirectURIs))
 	}
@@ -37,7 +42,7 @@ func (h *Handler) validLogout(in clientInput, c *storage.Client) *web.Error {
 		c.PostLogoutRedirectURIs = append(c.PostLogoutRedirectURIs, u)
 	}
 	if u := in.BackchannelLogoutURI; u != "" {
-		if err := validBackchannelURI(u, h.cfg.Outbound, h.cfg.Dev); err != nil {
+		if err := validBackchannelURI(u, policy, dev); err != nil {
 			return invalidMetadata(fmt.Sprintf("backchannel_logout_uri: %q: %v", web.Truncate(u, 80), err))
 		}
 		c.BackchannelLogoutURI = u
