@@ -209,6 +209,11 @@ func TestRPInitiatedLogout(t *testing.T) {
 		// Signed in two minutes ago: the ID token (one minute) has
 		// expired since.
 		skew.Store(int64(-2 * time.Minute))
+		md := ts.discovery(t)
+		if md["end_session_endpoint"] != ts.Public+"/oauth2/logout" || md["backchannel_logout_supported"] != true || md["backchannel_logout_session_supported"] != true {
+			t.Errorf("discovery: end_session_endpoint %v, backchannel_logout_supported %v, backchannel_logout_session_supported %v",
+				md["end_session_endpoint"], md["backchannel_logout_supported"], md["backchannel_logout_session_supported"])
+		}
 		tok := signInTokens(t, ts, b, c)
 		sid := ts.idTokenSID(t, tok.IDToken, c.ClientID, time.Now().Add(-2*time.Minute))
 		for _, ck := range b.client.Jar.Cookies(mustURL(t, ts.Public)) {
