@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,15 @@ func (s logoutStore) liveGrants(id string) []storage.SessionGrant {
 		}
 	}
 	return out
+}
+
+// dropOrphanGrants forgets the grants of sessions that are gone (what the
+// foreign key does in PostgreSQL). The caller holds the write lock.
+func (t *tables) dropOrphanGrants() {
+	maps.DeleteFunc(t.grants, func(id string, _ []storage.SessionGrant) bool {
+		_, ok := t.sessions[id]
+		return !ok
+	})
 }
 
 // AddSessionGrant implements storage.LogoutStore.

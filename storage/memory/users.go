@@ -94,6 +94,7 @@ func (s *userStore) DeleteUser(_ context.Context, id string) error {
 	delete(s.usernames, u.Username)
 	maps.DeleteFunc(s.consents, func(k consentKey, _ storage.Consent) bool { return k.user == id })
 	maps.DeleteFunc(s.sessions, func(_ string, bs storage.BrowserSession) bool { return bs.UserID == id })
+	s.dropOrphanGrants()
 	maps.DeleteFunc(s.tokens, func(_ tokenKey, t storage.Token) bool { return t.Subject == id })
 	s.deleteFactorsLocked(id)
 	return nil
