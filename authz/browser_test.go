@@ -219,6 +219,12 @@ func (ts *testServer) createWebClient(t testing.TB, in adminapi.ClientJSON) webC
 	if in.RequirePushedAuthorizationRequests {
 		req["require_pushed_authorization_requests"] = true
 	}
+	if in.PostLogoutRedirectURIs != nil {
+		req["post_logout_redirect_uris"] = in.PostLogoutRedirectURIs
+	}
+	if in.BackchannelLogoutURI != "" {
+		req["backchannel_logout_uri"] = in.BackchannelLogoutURI
+	}
 	c := adminCall[adminapi.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
 	style := oauth2.AuthStyleInHeader
 	if c.TokenEndpointAuthMethod == "none" {

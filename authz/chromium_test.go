@@ -154,3 +154,36 @@ func TestChromiumCodeFlow(t *testing.T) {
 		tab.CheckClean(t, "login page after logout")
 	})
 }
+
+// TestChromiumLogoutConfirmation: in a real Chromium, RP-initiated logout
+// without a hint shows the confirmation page (no CSP violation, its form
+// allowed to lead to the client's registered URI); confirming signs the
+// browser out and lands at the post_logout_redirect_uri with state.
+func TestChromiumLogoutConfirmation(t *testing.T) {
+	browser := browsertest.Start(t)
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, codeFlowConfig(cfg))
+		ts.createUser(t, "ada")
+		cb := startCallback(t)
+		c := ts.createWebClient(t, adminapi.ClientJSON{ClientName: "Logout App", RedirectURIs: []string{cb.URL}, PostLogoutRedirectURIs: []string{cb.URL}})
+		tab := browser.NewTab(t)
+		tab.Run(t, chromedp.Navigate(authURL(c, randomString(24), oauth2.GenerateVerifier(), randomString(24))), chromedp.WaitVisible(chromedp.ID("username")),
+			chromedp.SendKeys(chromedp.ID("username"), "ada"), chromedp.SendKeys(chromedp.ID("password"), testPassword),
+			chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(`button[name=decision][value=allow]`)),
+			chromedp.Click(chromedp.CSS(`button[name=decision][value=allow]`)), chromedp.WaitVisible(chromedp.ID("callback")))
+		cb.next(t)
+
+		q := url.Values{"client_id": {c.ClientID}, "post_logout_redirect_uri": {cb.URL}, "state": {"state-logout-1"}}
+		tab.Run(t, chromedp.Navigate(ts.Public+"/oauth2/logout?"+q.Encode()), chromedp.WaitVisible(chromedp.CSS("button[type=submit]")))
+		if text := browsertest.Get(t, tab, chromedp.Text(chromedp.CSS("p.lead"))); !strings.Contains(text, "Logout App") {
+			t.Errorf("confirmation page says %q, want the client's name", text)
+		}
+		tab.CheckClean(t, "logout confirmation page")
+		tab.Run(t, chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.ID("callback")))
+		if got := cb.next(t); got.Get("state") != "state-logout-1" || got.Has("code") {
+			t.Errorf("after logout the app got %v, want only state=state-logout-1", got)
+		}
+		tab.CheckClean(t, "post-logout redirect")
+		tab.Run(t, chromedp.Navigate(authURL(c, randomString(24), oauth2.GenerateVerifier(), randomString(24))), chromedp.WaitVisible(chromedp.ID("password")))
+	})
+}

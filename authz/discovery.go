@@ -63,29 +63,36 @@ type metadata struct {
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 	// RFC 9449 section 5.1.
 	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
+	// OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
+	EndSessionEndpoint                string `json:"end_session_endpoint"`
+	BackchannelLogoutSupported        bool   `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool   `json:"backchannel_logout_session_supported"`
 }
 
 func (s *Server) buildDiscovery() ([]byte, error) {
 	methods := s.clients.Methods(false)
 	m := metadata{
-		Issuer:                            s.cfg.Issuer,
-		AuthorizationEndpoint:             s.cfg.Issuer + "/oauth2/authorize",
-		TokenEndpoint:                     s.cfg.Issuer + "/oauth2/token",
-		UserinfoEndpoint:                  s.cfg.Issuer + "/userinfo",
-		JWKSURI:                           s.cfg.Issuer + "/.well-known/jwks.json",
-		IntrospectionEndpoint:             s.cfg.Issuer + "/oauth2/introspect",
-		RevocationEndpoint:                s.cfg.Issuer + "/oauth2/revoke",
-		ScopesSupported:                   s.scopes.Names(),
-		ResponseTypesSupported:            []string{"code"},
-		GrantTypesSupported:               adminapi.Grants(),
-		TokenEndpointAuthMethodsSupported: s.clients.Methods(true),
+		Issuer:                                    s.cfg.Issuer,
+		AuthorizationEndpoint:                     s.cfg.Issuer + "/oauth2/authorize",
+		TokenEndpoint:                             s.cfg.Issuer + "/oauth2/token",
+		UserinfoEndpoint:                          s.cfg.Issuer + "/userinfo",
+		JWKSURI:                                   s.cfg.Issuer + "/.well-known/jwks.json",
+		IntrospectionEndpoint:                     s.cfg.Issuer + "/oauth2/introspect",
+		RevocationEndpoint:                        s.cfg.Issuer + "/oauth2/revoke",
+		EndSessionEndpoint:                        s.cfg.Issuer + login.EndSessionPath,
+		BackchannelLogoutSupported:                true,
+		BackchannelLogoutSessionSupported:         true,
+		ScopesSupported:                           s.scopes.Names(),
+		ResponseTypesSupported:                    []string{"code"},
+		GrantTypesSupported:                       adminapi.Grants(),
+		TokenEndpointAuthMethodsSupported:         s.clients.Methods(true),
 		IntrospectionEndpointAuthMethodsSupported: methods,
 		RevocationEndpointAuthMethodsSupported:    s.clients.Methods(true),
 		ResponseModesSupported:                    []string{"query"},
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		SubjectTypesSupported:                     []string{"public"},
 		IDTokenSigningAlgValuesSupported:          []string{s.cfg.IDTokenAlg, otherAlg(s.cfg.IDTokenAlg)},
-		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr", "jti",
+		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr", "jti", "sid",
 			"name", "preferred_username", "updated_at", "email"},
 		ACRValuesSupported:                         mfa.Supported(),
 		ClaimsParameterSupported:                   true,
@@ -181,6 +188,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.HandleFunc(login.LoginPath, s.signin.Login)
 	mux.HandleFunc(login.ConsentPath, s.signin.Consent)
 	mux.HandleFunc(login.LogoutPath, s.signin.Logout)
+	mux.HandleFunc(login.EndSessionPath, s.signin.Logout)
 	mux.HandleFunc(login.MFAPath, s.signin.SecondFactor().MFA)
 	mux.HandleFunc(login.EnrollPath, s.signin.SecondFactor().Enroll)
 	mux.HandleFunc(login.AssetsPath, s.signin.Asset)

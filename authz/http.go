@@ -36,7 +36,7 @@ func (s *Server) middleware(name string, next http.Handler) http.Handler {
 var publicEndpoints = map[string]bool{
 	"/.well-known/openid-configuration": true, "/.well-known/oauth-authorization-server": true, "/.well-known/jwks.json": true,
 	"/oauth2/authorize": true, "/oauth2/token": true, "/oauth2/introspect": true, "/oauth2/revoke": true, "/userinfo": true,
-	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, login.MFAPath: true, login.EnrollPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
+	login.LoginPath: true, login.ConsentPath: true, login.LogoutPath: true, login.EndSessionPath: true, login.MFAPath: true, login.EnrollPath: true, DevCallbackPath: true, "/health/live": true, "/health/ready": true,
 	login.PasskeyLoginPath: true, login.PasskeyMFAPath: true, login.PasskeyEnrollPath: true, login.AccountPasskeysPath: true,
 	login.AccountPasskeysAddPath: true, login.AccountPasskeysRenamePath: true, login.AccountPasskeysRemovePath: true,
 	account.Path: true, account.ResetPath: true, login.KitSignInPath: true, login.KitSignInMFAPath: true,

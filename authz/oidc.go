@@ -51,6 +51,9 @@ type idClaims struct {
 	JTI             string   `json:"jti"`
 	AMR             []string `json:"amr,omitempty"`
 	ACR             string   `json:"acr,omitempty"`
+	// SID is the browser session (OpenID Connect Back-Channel Logout
+	// 1.0 section 2.1).
+	SID string `json:"sid,omitempty"`
 }
 
 // GenerateIDToken implements openid.OpenIDConnectTokenStrategy.
@@ -80,7 +83,7 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 	payload, err := json.Marshal(idClaims{
 		Issuer: t.s.cfg.Issuer, Subject: c.Subject, Audience: []string{id}, AuthorizedParty: id,
 		Expiry: now.Add(lifespan).Unix(), IssuedAt: now.Unix(), AuthTime: c.AuthTime.Unix(),
-		Nonce: c.Nonce, AccessTokenHash: c.AccessTokenHash, JTI: jti, AMR: amrOf(c), ACR: acrOf(c),
+		Nonce: c.Nonce, AccessTokenHash: c.AccessTokenHash, JTI: jti, AMR: amrOf(c), ACR: acrOf(c), SID: sidOf(c),
 	})
 	if err != nil {
 		return "", fosite.ErrServerError.WithWrap(err)
@@ -99,6 +102,11 @@ func amrOf(c *jwt.IDTokenClaims) []string {
 		return []string{mfa.AMRPassword}
 	}
 	return c.AuthenticationMethodsReferences
+}
+
+func sidOf(c *jwt.IDTokenClaims) string {
+	sid, _ := c.Extra["sid"].(string)
+	return sid
 }
 
 func acrOf(c *jwt.IDTokenClaims) string {

@@ -41,6 +41,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
+	"github.com/idvauth/idvauth/authz/logout"
 	"github.com/idvauth/idvauth/authz/par"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
@@ -102,6 +103,8 @@ type Server struct {
 	signin *login.Handler
 	// account serves /account and password-reset links.
 	account *account.Handler
+	// logout ends browser sessions and delivers back-channel logouts.
+	logout *logout.Service
 	// par serves pushed authorization requests.
 	par *par.Requests
 	// dpop checks DPoP proofs at the token endpoint.
@@ -249,12 +252,21 @@ func (s *Server) assemblePeople() error {
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	sidKey, err := hkdf.Key(sha256.New, []byte(cfg.Secrets[0]), []byte("idvauth"), "idvauth sid v1", 32)
+	if err != nil {
+		return fmt.Errorf("authz: derive sid key: %w", err)
+	}
+	if s.logout, err = logout.New(logout.Config{Store: s.store, Keys: s.ring, Audit: s.trail, Issuer: cfg.Issuer, IDTokenAlg: cfg.IDTokenAlg,
+		SIDKey: sidKey, Outbound: outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Timeout: cfg.BackchannelLogoutTimeout,
+		RetryBase: cfg.BackchannelLogoutRetry, Now: cfg.Now, Log: s.log}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
 	if s.signin, err = login.New(login.Config{
 		Pushed: s.par, RequirePAR: cfg.RequirePAR, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
-		Factors: s.store, Sealer: s.sealer, MFARequired: cfg.MFA == settings.MFARequired,
+		Factors: s.store, Sealer: s.sealer, MFARequired: cfg.MFA == settings.MFARequired, Logout: s.logout,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
@@ -264,7 +276,7 @@ func (s *Server) assemblePeople() error {
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },
-		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound},
+		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev,
 		Now:        cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
@@ -436,7 +448,7 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 		public = framing.Listen(public)
 	}
 	loops := []func(context.Context){
-		func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run,
+		func(ctx context.Context) { s.janitor.Run(ctx, s.cfg.JanitorInterval) }, s.keeper.Run, s.logout.Run,
 		func(ctx context.Context) {
 			s.apiKeys.Run(ctx, apiKeyUseInterval, func(err error) {
 				s.log.Warn("last use of API keys not stored; kept for the next try", zap.Error(err))

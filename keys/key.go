@@ -103,7 +103,7 @@ func newKey(alg string, signer crypto.Signer, rand io.Reader) (*Key, error) {
 	}
 	pub.KeyID = b64.EncodeToString(tp)
 	k := &Key{ID: pub.KeyID, Alg: alg, signer: signer, rand: rand, public: pub, headers: make(map[string]string)}
-	for _, typ := range []string{TypeAccessToken, TypeJWT} {
+	for _, typ := range []string{TypeAccessToken, TypeJWT, TypeLogout} {
 		h, err := json.Marshal(struct {
 			Alg string `json:"alg"`
 			Kid string `json:"kid"`
@@ -121,6 +121,9 @@ func newKey(alg string, signer crypto.Signer, rand io.Reader) (*Key, error) {
 const (
 	TypeAccessToken = "at+jwt" // RFC 9068 access tokens
 	TypeJWT         = "JWT"    // ID tokens and other JWTs
+	// TypeLogout is the typ of back-channel logout tokens (OpenID Connect
+	// Back-Channel Logout 1.0 section 2.4).
+	TypeLogout = "logout+jwt"
 )
 
 // SignJWT signs payload (the JSON claims) as a compact JWS with header

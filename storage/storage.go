@@ -92,6 +92,17 @@ type Client struct {
 	// authorization request at the RFC 9126 pushed authorization request
 	// endpoint (RFC 9126 section 6).
 	RequirePushedAuthorizationRequests bool
+
+	// PostLogoutRedirectURIs are where the client may send a person back
+	// after RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0),
+	// matched exactly.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI is where a logout token is POSTed when a person
+	// who used the client signs out (OpenID Connect Back-Channel Logout
+	// 1.0); empty: none. BackchannelLogoutSessionRequired: the client
+	// needs the sid claim in it.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
 }
 
 // TLSClientAuth is the RFC 8705 section 2.1.2 subject of a client
@@ -525,6 +536,7 @@ type Store interface {
 	ClientStore
 	TokenStore
 	AssertionStore
+	LogoutStore
 	APIKeyStore
 	KeyStore
 	UserStore

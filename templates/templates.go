@@ -210,7 +210,15 @@ type LogoutData struct {
 	Action string
 	// CSRF is the anti-forgery token, posted back as the field "csrf".
 	CSRF string
+	// ClientName is the application that asked for the sign-out; empty
+	// if none did.
+	ClientName string
+	// Hidden are the request's parameters, posted back with the form.
+	Hidden []Field
 }
+
+// Field is a hidden form field.
+type Field struct{ Name, Value string }
 
 // MessageData fills the plain message page, e.g. "You are signed out".
 type MessageData struct {

@@ -93,7 +93,7 @@ var (
 			{Name: "identity.read_status", Description: "Read the status and outcome of identity verifications."},
 		},
 	}
-	sampleLogout  = LogoutData{Action: "/oauth2/logout", CSRF: "csrf-token-789"}
+	sampleLogout  = LogoutData{Action: "/oauth2/logout", CSRF: "csrf-token-789", ClientName: "Demo <App>", Hidden: []Field{{"client_id", "demo"}, {"state", "s\"<x>"}}}
 	sampleMessage = MessageData{Title: "Too many attempts", Message: "Too many attempts, try again in 15 minutes."}
 	sampleError   = ErrorData{Title: "Unknown client or redirect URI", Message: "The application that sent you here is not registered, or asked to send you back to an address it has not registered. Nothing was shared with it.", Status: 400}
 )
@@ -453,7 +453,7 @@ func TestPagesEscapeHostileValues(t *testing.T) {
 		},
 		{
 			logoutPage("logout", sampleLogout),
-			logoutPage("logout", LogoutData{Action: jsURL, CSRF: hostile}),
+			logoutPage("logout", LogoutData{Action: jsURL, CSRF: hostile, ClientName: hostile, Hidden: []Field{{hostile, hostile}, {script, jsURL}}}),
 		},
 		{
 			messagePage("message", sampleMessage),

@@ -94,6 +94,8 @@ type Config struct {
 	// Outbound says which internal addresses a client's jwks_uri may
 	// name; the zero value: none.
 	Outbound outbound.Policy
+	// Dev allows http back-channel logout URIs on a loopback host.
+	Dev bool
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives the API's logs; zap.NewNop if nil.

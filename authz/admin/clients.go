@@ -109,6 +109,9 @@ func clientJSON(c storage.Client) adminapi.ClientJSON {
 		TokenEndpointAudienceAllowed:          c.TokenEndpointAudienceAllowed,
 		RequirePKCE:                           new(!c.PKCEOptional),
 		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
+		PostLogoutRedirectURIs:                nonNil(c.PostLogoutRedirectURIs),
+		BackchannelLogoutURI:                  c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:      c.BackchannelLogoutSessionRequired,
 	}
 	return out
 }
@@ -136,6 +139,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 		validIDTokenAlg,
 		validStepUp,
 		validCodeFlowRules,
+		validLogout(h.cfg),
 		h.validScopes,
 		validAudiences,
 		validIntrospectionAudiences,
@@ -447,6 +451,7 @@ func clientEvent(typ string, c adminapi.ClientJSON) *event {
 		details["token_endpoint_audience_allowed"] = "true"
 	}
 	codeFlowDetails(details, c)
+	logoutDetails(details, c)
 	return &event{typ: typ, clientID: c.ClientID, details: details}
 }
 

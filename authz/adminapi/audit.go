@@ -63,6 +63,12 @@ const (
 	// EventAdminRequest is an admin API call that changed nothing (a read,
 	// or a refused change).
 	EventAdminRequest = "admin.request"
+	// EventLogout: a person's browser session was logged out (details:
+	// the clients told by back-channel logout). EventBackchannelLogout is
+	// one delivery of a logout token to a client (outcome: delivered,
+	// retry, failed, dropped).
+	EventLogout            = "logout.completed"
+	EventBackchannelLogout = "logout.backchannel"
 	// EventAuditCheckpoint stands for entries dropped by retention.
 	EventAuditCheckpoint = "audit.checkpoint"
 )

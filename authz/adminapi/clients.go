@@ -55,6 +55,15 @@ type ClientJSON struct {
 	RequirePKCE *bool `json:"require_pkce,omitempty"`
 	// RequirePushedAuthorizationRequests: RFC 9126 section 6.
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests"`
+
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// person back (OpenID Connect RP-Initiated Logout 1.0), matched
+	// exactly. BackchannelLogoutURI receives logout tokens and
+	// BackchannelLogoutSessionRequired says the client needs their sid
+	// (OpenID Connect Back-Channel Logout 1.0).
+	PostLogoutRedirectURIs           []string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI             string   `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -92,6 +101,9 @@ type ClientMetadata struct {
 	RequireMFA                            bool     `json:"require_mfa,omitempty"`
 	RequirePKCE                           *bool    `json:"require_pkce,omitempty"` // nil: true
 	RequirePushedAuthorizationRequests    bool     `json:"require_pushed_authorization_requests,omitempty"`
+	PostLogoutRedirectURIs                []string `json:"post_logout_redirect_uris,omitempty"`
+	BackchannelLogoutURI                  string   `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired      bool     `json:"backchannel_logout_session_required,omitempty"`
 }
 
 // Metadata is what of c a create or update request sends.
@@ -126,6 +138,9 @@ func (c ClientJSON) Metadata() ClientMetadata {
 		RequireMFA:                            c.RequireMFA,
 		RequirePKCE:                           c.RequirePKCE,
 		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
+		PostLogoutRedirectURIs:                c.PostLogoutRedirectURIs,
+		BackchannelLogoutURI:                  c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:      c.BackchannelLogoutSessionRequired,
 	}
 }
 

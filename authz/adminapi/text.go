@@ -170,7 +170,9 @@ func ClientWriter(withSecret bool) func(io.Writer, ClientJSON) error {
 		for _, kv := range [][2]string{{"jwks_uri", c.JWKSURI}, {"tls_client_auth_subject_dn", c.TLSClientAuthSubjectDN},
 			{"tls_client_auth_san_dns", c.TLSClientAuthSANDNS}, {"tls_client_auth_san_uri", c.TLSClientAuthSANURI},
 			{"tls_client_auth_san_ip", c.TLSClientAuthSANIP}, {"tls_client_auth_san_email", c.TLSClientAuthSANEmail},
-			{"default_acr_values", strings.Join(c.DefaultACRValues, " ")}, {"require_mfa", map[bool]string{true: "true"}[c.RequireMFA]}} {
+			{"default_acr_values", strings.Join(c.DefaultACRValues, " ")}, {"require_mfa", map[bool]string{true: "true"}[c.RequireMFA]},
+			{"post_logout_redirect_uris", strings.Join(c.PostLogoutRedirectURIs, " ")}, {"backchannel_logout_uri", c.BackchannelLogoutURI},
+			{"backchannel_logout_session_required", map[bool]string{true: "true"}[c.BackchannelLogoutSessionRequired]}} {
 			if kv[1] != "" {
 				fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
 			}

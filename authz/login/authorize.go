@@ -213,7 +213,15 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		// What the browser session was authenticated with.
 		AuthenticationMethodsReferences:     mfa.AMR(bs.AMR),
 		AuthenticationContextClassReference: mfa.ACR(bs.AMR),
+		// The browser session, for logout (Back-Channel Logout 1.0).
+		Extra: map[string]any{"sid": h.cfg.Logout.SID(bs.ID)},
 	})
+	// Recorded first: logging the session out revokes what the grant
+	// issues and tells the client.
+	if err := h.cfg.Logout.Granted(ctx, bs.ID, c.GetID(), ar.GetID()); err != nil {
+		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
 	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)

@@ -27,6 +27,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/passkey"
+	"github.com/idvauth/idvauth/authz/logout"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -38,6 +39,9 @@ const (
 	LoginPath   = "/login"
 	ConsentPath = "/consent"
 	LogoutPath  = "/logout"
+	// EndSessionPath is the OpenID Connect end-session endpoint; it
+	// serves the same as LogoutPath.
+	EndSessionPath = "/oauth2/logout"
 	// MFAPath takes the second factor, EnrollPath sets one up.
 	MFAPath    = "/login/mfa"
 	EnrollPath = "/login/mfa/enroll"
@@ -106,6 +110,9 @@ type Config struct {
 	LoginLimiter *ratelimit.Limiter
 	// OnLimited, if set, is called for each request refused by a limit.
 	OnLimited func(r *http.Request, limit string)
+	// Logout ends browser sessions, checks end-session requests and
+	// records the grants of each session.
+	Logout *logout.Service
 	// Factors keeps people's second factors; it is given and returns
 	// factor secrets in the clear and must seal them at rest (authz/seal
 	// does, under the person's data key).
@@ -145,7 +152,7 @@ type Handler struct {
 // New returns a handler with cfg.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Provider == nil || cfg.NewSession == nil || cfg.Scopes == nil || cfg.AudienceAllowed == nil ||
-		cfg.Pages == nil || cfg.Audit == nil || cfg.Issuer == "" || len(cfg.ThrottleSecret) == 0 || cfg.Factors == nil || cfg.Sealer == nil {
+		cfg.Pages == nil || cfg.Audit == nil || cfg.Issuer == "" || len(cfg.ThrottleSecret) == 0 || cfg.Factors == nil || cfg.Sealer == nil || cfg.Logout == nil {
 		return nil, errors.New("login: incomplete configuration")
 	}
 	if cfg.SessionTTL <= 0 || cfg.LoginWindow <= 0 || cfg.LoginMaxFailures < 1 || cfg.LoginMaxFailuresPerIP < 1 {

@@ -1,7 +1,6 @@
 package login
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -23,7 +22,6 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
-	"github.com/idvauth/idvauth/templates"
 )
 
 // throttleKeys are the failure counters of one login attempt: the account
@@ -351,32 +349,4 @@ func (h *Handler) Consent(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("consent given", web.RequestField(ctx), clientField(c.GetID()), userField(user.ID))
 	h.authorize(w, r, raw, flowState{consentGiven: true})
-}
-
-// --- logout ---
-
-// Logout shows a sign-out button (GET) and ends the browser session
-// (POST with the CSRF token).
-func (h *Handler) Logout(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		csrf := h.cookies.csrfToken(w, r)
-		h.renderPage(w, r, http.StatusOK, func(b *bytes.Buffer) error {
-			return h.cfg.Pages.Logout(b, templates.LogoutData{Action: LogoutPath, CSRF: csrf})
-		})
-		return
-	}
-	if !h.readPageForm(w, r) {
-		return
-	}
-	if ck, err := r.Cookie(h.cookies.name(sessionCookie)); err == nil {
-		if err := h.store.DeleteBrowserSession(ctx, sessionID(ck.Value)); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			h.log.Error("end browser session", web.RequestField(ctx), zap.Error(err))
-			h.errorPage(w, r, http.StatusServiceUnavailable, "Could not sign you out", "The server cannot complete the request right now. Try again in a moment.")
-			return
-		}
-	}
-	h.cookies.clear(w, sessionCookie)
-	h.cookies.clear(w, pendingCookie)
-	h.messagePage(w, r, http.StatusOK, "You are signed out", "You can close this window.")
 }

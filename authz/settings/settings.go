@@ -195,6 +195,11 @@ type Config struct {
 	// rotate; DefaultRefreshMaxLifetime if zero, at least
 	// RefreshTokenTTL.
 	RefreshTokenMaxLifetime time.Duration
+	// BackchannelLogoutTimeout bounds one back-channel logout delivery;
+	// 5s if zero. BackchannelLogoutRetry is the wait after a failed one,
+	// doubled after each further failure (5 attempts in all); 10s if zero.
+	// Not settings of the command line: for tests and embedders.
+	BackchannelLogoutTimeout, BackchannelLogoutRetry time.Duration
 	// SessionTTL is how long a browser stays signed in;
 	// DefaultSessionTTL if zero.
 	SessionTTL time.Duration
@@ -232,7 +237,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// AllowPrivateOutbound lists internal ranges (loopback, link-local,
 	// private, shared, unspecified) that requests idvauth makes to URLs
-	// clients register (jwks_uri; back-channel logout when it exists) may
+	// clients register (jwks_uri, back-channel logout deliveries) may
 	// reach all the same. None by default: such URLs are refused at
 	// registration when they name an internal IP address, and when their
 	// host name resolves to one at connection time (so DNS rebinding

@@ -55,7 +55,8 @@ bits) and returns it once: store it now, it cannot be shown again.`,
 
   # A web app that signs people in (authorization code + PKCE, refresh tokens)
   idvauth clients create --name "Onboarding web" --grant-type authorization_code --grant-type refresh_token \
-    --redirect-uri https://onboarding.example/callback --scope "openid profile email offline_access identity.verify"
+    --redirect-uri https://onboarding.example/callback --scope "openid profile email offline_access identity.verify" \
+    --post-logout-redirect-uri https://onboarding.example/signed-out --backchannel-logout-uri https://onboarding.example/backchannel-logout
 
   # A backend that authenticates with mutual TLS (RFC 8705), or with a signed JWT (RFC 7523)
   idvauth clients create --id kyc-mtls --auth-method tls_client_auth --tls-subject-dn "CN=kyc-mtls" --scope identity.verify
@@ -184,6 +185,9 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Bool("require-par", false, "authorization_code: accept only pushed authorization requests (RFC 9126 require_pushed_authorization_requests)")
 	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
+	f.StringArray("post-logout-redirect-uri", nil, "where RP-initiated logout may send the person back (repeatable; matched exactly; --post-logout-redirect-uri '' for none)")
+	f.String("backchannel-logout-uri", "", "https URL that receives back-channel logout tokens when a person who used the client logs out ('' for none)")
+	f.Bool("backchannel-logout-session-required", false, "the client needs the sid claim in logout tokens (always sent)")
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
 	f.Duration("access-token-ttl", 0, "access token lifetime for this client, e.g. 10m, in whole seconds (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
@@ -228,21 +232,23 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		}
 	}
 	for name, dst := range map[string]*string{"name": &c.ClientName, "scope": &c.Scope, "auth-method": &c.TokenEndpointAuthMethod,
-		"id-token-alg": &c.IDTokenSignedResponseAlg} {
+		"id-token-alg": &c.IDTokenSignedResponseAlg, "backchannel-logout-uri": &c.BackchannelLogoutURI} {
 		if f.Changed(name) {
 			*dst, _ = f.GetString(name)
 		}
 	}
 	for name, dst := range map[string]*[]string{"audience": &c.Audience, "redirect-uri": &c.RedirectURIs,
-		"introspection-audience": &c.IntrospectionAudiences, "default-acr-value": &c.DefaultACRValues} {
+		"introspection-audience": &c.IntrospectionAudiences, "default-acr-value": &c.DefaultACRValues,
+		"post-logout-redirect-uri": &c.PostLogoutRedirectURIs} {
 		if f.Changed(name) {
 			*dst, _ = f.GetStringArray(name)
 		}
 	}
 	c.DefaultACRValues = slices.DeleteFunc(c.DefaultACRValues, func(v string) bool { return v == "" }) // '' alone: none
+	c.PostLogoutRedirectURIs = slices.DeleteFunc(c.PostLogoutRedirectURIs, func(v string) bool { return v == "" })
 	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
 		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA,
-		"require-par": &c.RequirePushedAuthorizationRequests} {
+		"require-par": &c.RequirePushedAuthorizationRequests, "backchannel-logout-session-required": &c.BackchannelLogoutSessionRequired} {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}

@@ -23,6 +23,7 @@ func cloneClient(c storage.Client) storage.Client {
 	c.Audience = slices.Clone(c.Audience)
 	c.IntrospectionAudiences = slices.Clone(c.IntrospectionAudiences)
 	c.DefaultACRValues = slices.Clone(c.DefaultACRValues)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.JWKS = slices.Clone(c.JWKS)
 	return c
 }

@@ -32,6 +32,7 @@ type Store struct {
 	keyStore
 	auditStore
 	auditShipStore
+	logoutStore
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -52,24 +53,30 @@ type tables struct {
 	recovery  map[recoveryKey]recoveryCode
 	passkeys  map[string]storage.Passkey
 	apiKeys   map[string]storage.APIKey
+	// grants are each browser session's grants; deliveries the
+	// back-channel logout outbox.
+	grants     map[string][]storage.SessionGrant
+	deliveries map[string]storage.LogoutDelivery
 }
 
 // New returns an empty store.
 func New() *Store {
 	t := &tables{
-		clients:   make(map[string]storage.Client),
-		tokens:    make(map[tokenKey]storage.Token),
-		used:      make(map[assertionKey]time.Time),
-		users:     make(map[string]storage.User),
-		usernames: make(map[string]string),
-		indexes:   make(map[string]string),
-		consents:  make(map[consentKey]storage.Consent),
-		sessions:  make(map[string]storage.BrowserSession),
-		failures:  make(map[string]failureWindow),
-		factors:   make(map[string]storage.Factor),
-		recovery:  make(map[recoveryKey]recoveryCode),
-		passkeys:  make(map[string]storage.Passkey),
-		apiKeys:   make(map[string]storage.APIKey),
+		clients:    make(map[string]storage.Client),
+		tokens:     make(map[tokenKey]storage.Token),
+		used:       make(map[assertionKey]time.Time),
+		users:      make(map[string]storage.User),
+		usernames:  make(map[string]string),
+		indexes:    make(map[string]string),
+		consents:   make(map[consentKey]storage.Consent),
+		sessions:   make(map[string]storage.BrowserSession),
+		failures:   make(map[string]failureWindow),
+		factors:    make(map[string]storage.Factor),
+		recovery:   make(map[recoveryKey]recoveryCode),
+		passkeys:   make(map[string]storage.Passkey),
+		apiKeys:    make(map[string]storage.APIKey),
+		grants:     make(map[string][]storage.SessionGrant),
+		deliveries: make(map[string]storage.LogoutDelivery),
 	}
 	return &Store{
 		clientStore:  clientStore{t},
@@ -80,6 +87,7 @@ func New() *Store {
 		failureStore: failureStore{t},
 		apiKeyStore:  apiKeyStore{t},
 		auditStore:   auditStore{tables: t},
+		logoutStore:  logoutStore{t},
 	}
 }
 

@@ -115,6 +115,7 @@ func (s *tokenStore) ListTokensBySubject(_ context.Context, subject string) ([]s
 func (s *tokenStore) DeleteExpired(_ context.Context, before time.Time, limit int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropOrphanGrants()
 	return deleteExpired(s.tokens, before, limit, func(t storage.Token) time.Time { return t.ExpiresAt }) +
 		deleteExpired(s.sessions, before, limit, func(bs storage.BrowserSession) time.Time { return bs.ExpiresAt }) +
 		deleteExpired(s.failures, before, limit, func(w failureWindow) time.Time { return w.end }) +

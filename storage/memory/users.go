@@ -101,6 +101,7 @@ func (s *userStore) DeleteUser(_ context.Context, id string) error {
 	s.releaseUsernameLocked(u)
 	maps.DeleteFunc(s.consents, func(k consentKey, _ storage.Consent) bool { return k.user == id })
 	maps.DeleteFunc(s.sessions, func(_ string, bs storage.BrowserSession) bool { return bs.UserID == id })
+	s.dropOrphanGrants()
 	maps.DeleteFunc(s.tokens, func(_ tokenKey, t storage.Token) bool { return t.Subject == id })
 	s.deleteFactorsLocked(id)
 	return nil
@@ -224,6 +225,7 @@ func (s *userStore) DeleteBrowserSession(_ context.Context, id string) error {
 		return fmt.Errorf("memory: delete browser session: %w", storage.ErrNotFound)
 	}
 	delete(s.sessions, id)
+	delete(s.grants, id)
 	return nil
 }
 

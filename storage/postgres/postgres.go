@@ -36,6 +36,7 @@ type Store struct {
 	keyStore
 	auditStore
 	auditShipStore
+	logoutStore
 
 	pool *pgxpool.Pool
 	// tokenPool stores new tokens with synchronous_commit off: a token
@@ -149,6 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		failureStore:   failureStore{pool},
 		apiKeyStore:    apiKeyStore{pool},
 		auditShipStore: auditShipStore{pool},
+		logoutStore:    logoutStore{pool},
 		keyStore:       keyStore{pool},
 		auditStore:     auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},
 		pool:           pool,

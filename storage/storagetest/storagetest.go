@@ -25,6 +25,7 @@ import (
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
 	"github.com/idvauth/idvauth/storage/storagetest/persontest"
 	"github.com/idvauth/idvauth/storage/storagetest/usertest"
+	"github.com/idvauth/idvauth/storage/storagetest/logouttest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -82,7 +83,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	for _, ft := range slices.Concat(factortest.Tests, persontest.Tests, usertest.Tests) {
+	for _, ft := range slices.Concat(factortest.Tests, persontest.Tests, usertest.Tests, logouttest.Tests) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s storage.Store)
@@ -117,16 +118,16 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 func newClient(name string) storage.Client {
 	t := now()
 	return storage.Client{
-		ID:                      id(name),
-		Name:                    "Client " + name,
-		SecretHash:              bytes.Repeat([]byte{7}, 32),
-		GrantTypes:              []string{"client_credentials"},
-		ResponseTypes:           []string{},
-		RedirectURIs:            []string{},
-		Scopes:                  []string{"identity.verify", "identity.read_status"},
-		Audience:                []string{"idv-api", "other"},
-		IntrospectionAudiences:  []string{},
-		DefaultACRValues:        []string{},
+		ID:                     id(name),
+		Name:                   "Client " + name,
+		SecretHash:             bytes.Repeat([]byte{7}, 32),
+		GrantTypes:             []string{"client_credentials"},
+		ResponseTypes:          []string{},
+		RedirectURIs:           []string{},
+		Scopes:                 []string{"identity.verify", "identity.read_status"},
+		Audience:               []string{"idv-api", "other"},
+		IntrospectionAudiences: []string{},
+		DefaultACRValues:       []string{}, PostLogoutRedirectURIs: []string{},
 		TokenEndpointAuthMethod: "client_secret_basic",
 		AccessTokenTTL:          2 * time.Minute,
 		IntrospectionAllowed:    true,

@@ -1,0 +1,334 @@
+// Package logouttest is the part of the storage contract about logout:
+// the logout fields of a client, the grants of browser sessions and the
+// back-channel logout outbox; storagetest.Run runs it with the rest.
+package logouttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Tests are the contract tests of LogoutStore; each takes a fresh, empty
+// store.
+var Tests = []struct {
+	Name string
+	Fn   func(t *testing.T, s storage.Store)
+}{
+	{"ClientLogoutFields", testClientLogoutFields},
+	{"SessionGrants", testSessionGrants},
+	{"EndBrowserSession", testEndBrowserSession},
+	{"ConcurrentEndOneWins", testConcurrentEndOneWins},
+	{"LogoutDeliveries", testLogoutDeliveries},
+	{"ConcurrentClaimOneWins", testConcurrentClaimOneWins},
+}
+
+func testClientLogoutFields(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	c := mustCreateClient(t, s, "logout", func(c *storage.Client) {
+		c.PostLogoutRedirectURIs = []string{"https://rp.example/bye", "https://rp.example/bye?x=1"}
+		c.BackchannelLogoutURI = "https://rp.example/backchannel"
+		c.BackchannelLogoutSessionRequired = true
+	})
+	wantLogoutFields(t, s, c)
+	c.PostLogoutRedirectURIs, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired = nil, "", false
+	if err := s.UpdateClient(ctx, c); err != nil {
+		t.Fatalf("UpdateClient = %v", err)
+	}
+	wantLogoutFields(t, s, c)
+}
+
+func wantLogoutFields(t *testing.T, s storage.Store, want storage.Client) {
+	t.Helper()
+	got, err := s.GetClient(context.Background(), want.ID)
+	if err != nil {
+		t.Fatalf("GetClient = %v", err)
+	}
+	if len(got.PostLogoutRedirectURIs) != 0 || len(want.PostLogoutRedirectURIs) != 0 {
+		if !reflect.DeepEqual(got.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs) {
+			t.Errorf("PostLogoutRedirectURIs = %q, want %q", got.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs)
+		}
+	}
+	if got.BackchannelLogoutURI != want.BackchannelLogoutURI || got.BackchannelLogoutSessionRequired != want.BackchannelLogoutSessionRequired {
+		t.Errorf("back-channel logout = %q %t, want %q %t", got.BackchannelLogoutURI, got.BackchannelLogoutSessionRequired,
+			want.BackchannelLogoutURI, want.BackchannelLogoutSessionRequired)
+	}
+}
+
+// id returns a unique identifier with prefix.
+func id(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// now is a time with the precision every backend keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+func mustCreateClient(t testing.TB, s storage.Store, name string, edit ...func(*storage.Client)) storage.Client {
+	t.Helper()
+	at := now()
+	c := storage.Client{ID: id(name), Name: name, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		RedirectURIs: []string{"https://rp.example/cb"}, Scopes: []string{"openid"}, TokenEndpointAuthMethod: "client_secret_basic",
+		SecretHash: make([]byte, 32), CreatedAt: at, UpdatedAt: at}
+	for _, e := range edit {
+		e(&c)
+	}
+	if err := s.CreateClient(context.Background(), c); err != nil {
+		t.Fatalf("CreateClient = %v", err)
+	}
+	return c
+}
+
+func mustCreateSession(t testing.TB, s storage.Store) storage.BrowserSession {
+	t.Helper()
+	at := now()
+	u := storage.User{ID: id("user"), Username: id("person"), PasswordHash: "x", CreatedAt: at, UpdatedAt: at}
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser = %v", err)
+	}
+	bs := storage.BrowserSession{ID: id("bs"), UserID: u.ID, AuthTime: at, ExpiresAt: at.Add(time.Hour)}
+	if err := s.CreateBrowserSession(context.Background(), bs); err != nil {
+		t.Fatalf("CreateBrowserSession = %v", err)
+	}
+	return bs
+}
+
+func mustCreateToken(t testing.TB, s storage.Store, clientID, requestID string, kind storage.TokenKind) storage.Token {
+	t.Helper()
+	at := now()
+	tok := storage.Token{Kind: kind, Signature: id("sig"), RequestID: requestID, ClientID: clientID, Subject: "sub",
+		Scopes: []string{"openid"}, Audience: []string{"idv-api"}, IssuedAt: at, ExpiresAt: at.Add(time.Hour)}
+	if err := s.CreateToken(context.Background(), tok); err != nil {
+		t.Fatalf("CreateToken = %v", err)
+	}
+	return tok
+}
+
+func errOf[T any](_ T, err error) error { return err }
+
+func wantNotFound(t testing.TB, err error, what string) {
+	t.Helper()
+	if !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("%s = %v, want ErrNotFound", what, err)
+	}
+}
+
+// grantFixture is a person signed in to one browser session, with a client.
+func grantFixture(t *testing.T, s storage.Store) (storage.BrowserSession, storage.Client) {
+	t.Helper()
+	return mustCreateSession(t, s), mustCreateClient(t, s, "rp")
+}
+
+func mustAddGrant(t testing.TB, s storage.Store, bs storage.BrowserSession, clientID string, at time.Time) storage.SessionGrant {
+	t.Helper()
+	g := storage.SessionGrant{SessionID: bs.ID, RequestID: id("req"), ClientID: clientID, SID: id("sid"), CreatedAt: at}
+	if err := s.AddSessionGrant(context.Background(), g); err != nil {
+		t.Fatalf("AddSessionGrant = %v", err)
+	}
+	return g
+}
+
+func testSessionGrants(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bs, c := grantFixture(t, s)
+	other := mustCreateClient(t, s, "rp2")
+	at := now()
+	g1 := mustAddGrant(t, s, bs, c.ID, at)
+	g2 := mustAddGrant(t, s, bs, other.ID, at.Add(time.Second))
+	wantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: "no-such-session", RequestID: id("req"), ClientID: c.ID, SID: "x", CreatedAt: at}), "AddSessionGrant(unknown session)")
+	wantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: bs.ID, RequestID: id("req"), ClientID: "no-such-client", SID: "x", CreatedAt: at}), "AddSessionGrant(unknown client)")
+	if err := s.AddSessionGrant(ctx, g1); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("AddSessionGrant(again) = %v, want ErrAlreadyExists", err)
+	}
+	wantGrants(t, s, bs.ID, g1, g2)
+	// The grants go with their client and with their session.
+	if err := s.DeleteClient(ctx, other.ID); err != nil {
+		t.Fatalf("DeleteClient = %v", err)
+	}
+	wantGrants(t, s, bs.ID, g1)
+	if err := s.DeleteBrowserSession(ctx, bs.ID); err != nil {
+		t.Fatalf("DeleteBrowserSession = %v", err)
+	}
+	wantGrants(t, s, bs.ID)
+}
+
+func wantGrants(t testing.TB, s storage.Store, sessionID string, want ...storage.SessionGrant) {
+	t.Helper()
+	got, err := s.ListSessionGrants(context.Background(), sessionID)
+	if err != nil {
+		t.Fatalf("ListSessionGrants = %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ListSessionGrants = %d grants, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !got[i].CreatedAt.Equal(want[i].CreatedAt) {
+			t.Errorf("grant created at %v, want %v", got[i].CreatedAt, want[i].CreatedAt)
+		}
+		got[i].CreatedAt, want[i].CreatedAt = time.Time{}, time.Time{}
+		if got[i] != want[i] {
+			t.Errorf("grant = %+v, want %+v", got[i], want[i])
+		}
+	}
+}
+
+func testEndBrowserSession(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bs, c := grantFixture(t, s)
+	g := mustAddGrant(t, s, bs, c.ID, now())
+	var revoked, kept []storage.Token
+	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
+		revoked = append(revoked, mustCreateToken(t, s, c.ID, g.RequestID, kind))
+		kept = append(kept, mustCreateToken(t, s, c.ID, id("req"), kind)) // another grant, not of this session
+	}
+	d := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: g.SID, NextAttempt: now(), CreatedAt: now()}
+	wantNotFound(t, s.EndBrowserSession(ctx, "no-such-session", []storage.LogoutDelivery{d}), "EndBrowserSession(unknown)")
+	if got := claimAll(t, s); len(got) != 0 {
+		t.Fatalf("after a failed EndBrowserSession %d deliveries are queued, want none", len(got))
+	}
+	if err := s.EndBrowserSession(ctx, bs.ID, []storage.LogoutDelivery{d}); err != nil {
+		t.Fatalf("EndBrowserSession = %v", err)
+	}
+	wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after the end")
+	wantGrants(t, s, bs.ID)
+	for _, tok := range revoked {
+		wantNotFound(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "GetToken("+string(tok.Kind)+" of the session)")
+	}
+	for _, tok := range kept {
+		if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); err != nil {
+			t.Errorf("GetToken(%s of another grant) = %v, want it kept", tok.Kind, err)
+		}
+	}
+	got := claimAll(t, s)
+	if len(got) != 1 || got[0].ID != d.ID || got[0].ClientID != c.ID || got[0].Subject != bs.UserID || got[0].SID != g.SID {
+		t.Fatalf("queued deliveries = %+v, want %+v", got, d)
+	}
+	wantNotFound(t, s.EndBrowserSession(ctx, bs.ID, nil), "EndBrowserSession(again)")
+}
+
+// claimAll claims every delivery due in the next hour.
+func claimAll(t testing.TB, s storage.Store) []storage.LogoutDelivery {
+	t.Helper()
+	got, err := s.ClaimLogoutDeliveries(context.Background(), now().Add(time.Hour), time.Minute, 100)
+	if err != nil {
+		t.Fatalf("ClaimLogoutDeliveries = %v", err)
+	}
+	return got
+}
+
+// testConcurrentEndOneWins: two logouts of one session race; one ends it,
+// and its deliveries alone are queued.
+func testConcurrentEndOneWins(t *testing.T, s storage.Store) {
+	bs, c := grantFixture(t, s)
+	mustAddGrant(t, s, bs, c.ID, now())
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			d := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: now(), CreatedAt: now()}
+			errs[i] = s.EndBrowserSession(context.Background(), bs.ID, []storage.LogoutDelivery{d})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, storage.ErrNotFound):
+			t.Errorf("EndBrowserSession = %v, want nil or ErrNotFound", err)
+		}
+	}
+	if got := claimAll(t, s); won != 1 || len(got) != 1 {
+		t.Errorf("%d of %d logouts won and %d deliveries are queued, want 1 and 1", won, n, len(got))
+	}
+}
+
+func testLogoutDeliveries(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bs, c := grantFixture(t, s)
+	at := now()
+	soon := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-1", NextAttempt: at, CreatedAt: at}
+	later := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-2", NextAttempt: at.Add(time.Hour), CreatedAt: at}
+	if err := s.EndBrowserSession(ctx, bs.ID, []storage.LogoutDelivery{soon, later}); err != nil {
+		t.Fatalf("EndBrowserSession = %v", err)
+	}
+	got, err := s.ClaimLogoutDeliveries(ctx, at, time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != soon.ID || !got[0].NextAttempt.Equal(at.Add(time.Minute)) {
+		t.Fatalf("ClaimLogoutDeliveries(now) = %+v, %v; want only %s, leased for a minute", got, err, soon.ID)
+	}
+	// Leased: not claimed again before the lease ends.
+	if got, _ := s.ClaimLogoutDeliveries(ctx, at.Add(30*time.Second), time.Minute, 10); len(got) != 0 {
+		t.Errorf("ClaimLogoutDeliveries within the lease = %+v, want none", got)
+	}
+	if err := s.RetryLogoutDelivery(ctx, soon.ID, 1, at.Add(2*time.Hour)); err != nil {
+		t.Fatalf("RetryLogoutDelivery = %v", err)
+	}
+	got, err = s.ClaimLogoutDeliveries(ctx, at.Add(3*time.Hour), time.Minute, 1)
+	if err != nil || len(got) != 1 || got[0].ID != later.ID {
+		t.Fatalf("ClaimLogoutDeliveries(limit 1) = %+v, %v; want the earliest due, %s", got, err, later.ID)
+	}
+	got, _ = s.ClaimLogoutDeliveries(ctx, at.Add(3*time.Hour), time.Minute, 10)
+	if len(got) != 1 || got[0].ID != soon.ID || got[0].Attempts != 1 || got[0].SID != "sid-1" {
+		t.Fatalf("ClaimLogoutDeliveries after the retry = %+v, want %s with 1 attempt", got, soon.ID)
+	}
+	for _, d := range []storage.LogoutDelivery{soon, later} {
+		if err := s.FinishLogoutDelivery(ctx, d.ID); err != nil {
+			t.Fatalf("FinishLogoutDelivery = %v", err)
+		}
+	}
+	wantNotFound(t, s.FinishLogoutDelivery(ctx, soon.ID), fmt.Sprintf("FinishLogoutDelivery(%s) again", soon.ID))
+	wantNotFound(t, s.RetryLogoutDelivery(ctx, soon.ID, 2, at), fmt.Sprintf("RetryLogoutDelivery(%s) finished", soon.ID))
+	if got := claimAll(t, s); len(got) != 0 {
+		t.Errorf("deliveries left after finishing = %+v, want none", got)
+	}
+}
+
+// testConcurrentClaimOneWins: replicas claiming at once get each delivery
+// exactly once.
+func testConcurrentClaimOneWins(t *testing.T, s storage.Store) {
+	bs, c := grantFixture(t, s)
+	at := now()
+	var ds []storage.LogoutDelivery
+	for range 20 {
+		ds = append(ds, storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: at, CreatedAt: at})
+	}
+	if err := s.EndBrowserSession(context.Background(), bs.ID, ds); err != nil {
+		t.Fatalf("EndBrowserSession = %v", err)
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			got, err := s.ClaimLogoutDeliveries(context.Background(), at, time.Minute, 5)
+			if err != nil {
+				t.Errorf("ClaimLogoutDeliveries = %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, d := range got {
+				seen[d.ID]++
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 20 {
+		t.Errorf("%d of 20 deliveries claimed, want all", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("delivery %s claimed %d times, want once", id, n)
+		}
+	}
+}
