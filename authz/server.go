@@ -277,7 +277,7 @@ func (s *Server) assemblePeople() error {
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },
 		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev,
-		Now:        cfg.Now, Log: s.log,
+		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}

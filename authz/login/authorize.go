@@ -290,8 +290,8 @@ func (h *Handler) checkAuthorize(ctx context.Context, r *http.Request, raw strin
 	if err := validSignInParams(form); err != nil {
 		return ar, err
 	}
-	if _, err := requestedACR(form); err != nil {
-		return ar, err
+	if _, err := mfa.RequestedACR(form); err != nil {
+		return ar, fosite.ErrInvalidRequest.WithHint(err.Error())
 	}
 	if err := h.allowedTargets(c, ar); err != nil {
 		return ar, err

@@ -81,7 +81,7 @@ func pendingAAD(csrf string) []byte { return []byte("idvauth mfa pending v1\x00"
 // server's MFARequired.
 func (m *SecondFactor) required(c *clientauth.Client, form url.Values) mfa.Level {
 	h := m.h
-	acrs, _ := requestedACR(form) // checked by parseAuthorize
+	acrs, _ := mfa.RequestedACR(form) // checked by parseAuthorize
 	need := mfa.Required(acrs)
 	if need == mfa.None {
 		need = mfa.Required(c.Rec.DefaultACRValues)
@@ -90,41 +90,6 @@ func (m *SecondFactor) required(c *clientauth.Client, form url.Values) mfa.Level
 		need = max(need, mfa.MFA)
 	}
 	return need
-}
-
-// claimsRequest is the part of the OpenID Connect claims parameter idvauth
-// reads: the acr of the ID token.
-type claimsRequest struct {
-	IDToken struct {
-		ACR *struct {
-			Essential bool     `json:"essential"`
-			Value     string   `json:"value"`
-			Values    []string `json:"values"`
-		} `json:"acr"`
-	} `json:"id_token"`
-}
-
-// requestedACR returns the acr values form asks for: acr_values, and the
-// claims parameter's id_token acr value or values. An error for a claims
-// parameter that is not JSON.
-func requestedACR(form url.Values) ([]string, error) {
-	acrs := strings.Fields(form.Get("acr_values"))
-	if raw := form.Get("claims"); raw != "" {
-		var cr claimsRequest
-		if err := json.Unmarshal([]byte(raw), &cr); err != nil {
-			return nil, fosite.ErrInvalidRequest.WithHint("The claims parameter is not a JSON object.")
-		}
-		if a := cr.IDToken.ACR; a != nil {
-			if a.Value != "" {
-				acrs = append(acrs, a.Value)
-			}
-			acrs = append(acrs, a.Values...)
-		}
-	}
-	if len(acrs) > 16 {
-		return nil, fosite.ErrInvalidRequest.WithHint("At most 16 acr values may be requested.")
-	}
-	return acrs, nil
 }
 
 // secondStep asks the person of pd for their second factor, or to set

@@ -29,9 +29,9 @@ func TestRequestedACR(t *testing.T) {
 		{"too many", url.Values{"acr_values": {"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17"}}, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := requestedACR(tc.form)
+			got, err := mfa.RequestedACR(tc.form)
 			if (err != nil) != tc.wantErr || !slices.Equal(got, tc.want) {
-				t.Errorf("requestedACR(%v) = %q, %v; want %q, error %v", tc.form, got, err, tc.want, tc.wantErr)
+				t.Errorf("RequestedACR(%v) = %q, %v; want %q, error %v", tc.form, got, err, tc.want, tc.wantErr)
 			}
 		})
 	}
@@ -69,7 +69,7 @@ func FuzzRequestedACR(f *testing.F) {
 	f.Add("", `{"id_token":{"acr":null}}`)
 	f.Add("a b", `{"id_token":[]}`)
 	f.Fuzz(func(t *testing.T, acrValues, claims string) {
-		got, err := requestedACR(url.Values{"acr_values": {acrValues}, "claims": {claims}})
+		got, err := mfa.RequestedACR(url.Values{"acr_values": {acrValues}, "claims": {claims}})
 		if err == nil && len(got) > 16 {
 			t.Errorf("requestedACR accepted %d values", len(got))
 		}

@@ -1,6 +1,13 @@
 package mfa
 
-import "slices"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
 
 // Authentication methods (RFC 8176) a browser session records.
 const (
@@ -96,4 +103,43 @@ func Required(acceptable []string) Level {
 		}
 	}
 	return req
+}
+
+// claimsRequest is the part of the OpenID Connect claims parameter idvauth
+// reads: the acr of the ID token.
+type claimsRequest struct {
+	IDToken struct {
+		ACR *struct {
+			Essential bool     `json:"essential"`
+			Value     string   `json:"value"`
+			Values    []string `json:"values"`
+		} `json:"acr"`
+	} `json:"id_token"`
+}
+
+// MaxRequestedACR bounds the acr values one request may ask for.
+const MaxRequestedACR = 16
+
+// RequestedACR returns the acr values form asks for: acr_values, and the
+// claims parameter's id_token acr value or values. An error, fit for the
+// person who wrote the request, for a claims parameter that is not JSON
+// or too many values.
+func RequestedACR(form url.Values) ([]string, error) {
+	acrs := strings.Fields(form.Get("acr_values"))
+	if raw := form.Get("claims"); raw != "" {
+		var cr claimsRequest
+		if err := json.Unmarshal([]byte(raw), &cr); err != nil {
+			return nil, errors.New("The claims parameter is not a JSON object.")
+		}
+		if a := cr.IDToken.ACR; a != nil {
+			if a.Value != "" {
+				acrs = append(acrs, a.Value)
+			}
+			acrs = append(acrs, a.Values...)
+		}
+	}
+	if len(acrs) > MaxRequestedACR {
+		return nil, fmt.Errorf("At most %d acr values may be requested.", MaxRequestedACR)
+	}
+	return acrs, nil
 }

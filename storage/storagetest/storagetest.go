@@ -23,9 +23,9 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
+	"github.com/idvauth/idvauth/storage/storagetest/logouttest"
 	"github.com/idvauth/idvauth/storage/storagetest/persontest"
 	"github.com/idvauth/idvauth/storage/storagetest/usertest"
-	"github.com/idvauth/idvauth/storage/storagetest/logouttest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		{"ClientAlreadyExists", testClientAlreadyExists},
 		{"ClientOddValues", testClientOddValues},
 		{"ClientWithoutSecret", testClientWithoutSecret},
+		{"ClientStepUpFields", testClientStepUpFields},
 		{"TokenLifecycle", testTokenLifecycle},
 		{"TokenNeedsClient", testTokenNeedsClient},
 		{"TokenAlreadyExists", testTokenAlreadyExists},
@@ -89,10 +90,6 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 			fn   func(t *testing.T, s storage.Store)
 		}{ft.Name, ft.Fn})
 	}
-	tests = append(tests, struct {
-		name string
-		fn   func(t *testing.T, s storage.Store)
-	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
 	tests = append(tests, auditShipTests...)
 	for _, tt := range tests {
