@@ -233,7 +233,7 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: s.clients.Authenticate, TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log,
+	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: s.clients.Authenticate, TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log, Audit: s.trail, IPs: s.ips,
 		Validate: func(ctx context.Context, r *http.Request, raw string) error {
 			return s.signin.ValidatePushed(ctx, r, raw)
 		},
