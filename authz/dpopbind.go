@@ -6,26 +6,25 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
 )
 
-// bindProof checks the DPoP proof of a token request (RFC 9449), if it
-// carries one, and binds the access token to its key. DPoP is supported
-// for client_credentials; a proof with another grant is refused rather
-// than ignored, so that no client takes a bearer token for a bound one.
+// bindProof checks the DPoP proof of a token request (RFC 9449) against
+// its grant and binds the access token, and the grant from here on, to
+// the proof's key (see dpop.Verifier.Bind).
 func (s *Server) bindProof(ctx context.Context, r *http.Request, ar fosite.AccessRequester, gt string) error {
-	if !dpop.Present(r) {
-		return nil
+	sess, ok := ar.GetSession().(*session)
+	c, cok := ar.GetClient().(*clientauth.Client)
+	if !ok || !cok {
+		return fosite.ErrServerError.WithDebug("unexpected session or client type")
 	}
-	if gt != grantClientCredentials {
-		return dpop.ErrInvalidProof.WithHint("DPoP is supported with the client_credentials grant only.")
-	}
-	p, err := s.dpop.Check(ctx, r, s.cfg.Issuer+"/oauth2/token")
+	jkt, err := s.dpop.Bind(ctx, r, s.cfg.Issuer+"/oauth2/token", dpop.Grant{
+		Type: gt, Bound: sess.DPoPJKT, Public: c.IsPublic(), Required: c.Rec.DPoPBoundAccessTokens,
+	})
 	if err != nil {
 		return err
 	}
-	if sess, ok := ar.GetSession().(*session); ok {
-		sess.DPoPJKT = p.JKT
-	}
+	sess.DPoPJKT = jkt
 	return nil
 }

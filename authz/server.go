@@ -234,6 +234,7 @@ func (s *Server) assemblePeople() error {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: s.clients.Authenticate, TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log, Audit: s.trail, IPs: s.ips,
+		DPoP: s.dpop, Endpoint: cfg.Issuer + par.Path,
 		Validate: func(ctx context.Context, r *http.Request, raw string) error {
 			return s.signin.ValidatePushed(ctx, r, raw)
 		},

@@ -131,6 +131,9 @@ func (s *session) Clone() fosite.Session {
 	return &c
 }
 
+// BindDPoP binds the grant to the DPoP key whose thumbprint is jkt.
+func (s *session) BindDPoP(jkt string) { s.DPoPJKT = jkt }
+
 // newGrantSession is the session of a person's grant, for the login pages.
 func newGrantSession(userID string, claims *jwt.IDTokenClaims) fosite.Session {
 	return &session{Subject: userID, Claims: claims}

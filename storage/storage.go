@@ -92,6 +92,10 @@ type Client struct {
 	// authorization request at the RFC 9126 pushed authorization request
 	// endpoint (RFC 9126 section 6).
 	RequirePushedAuthorizationRequests bool
+	// DPoPBoundAccessTokens makes the client send a DPoP proof with every
+	// token request (RFC 9449 section 5.2): all its access tokens are
+	// bound to a key it holds.
+	DPoPBoundAccessTokens bool
 }
 
 // TLSClientAuth is the RFC 8705 section 2.1.2 subject of a client

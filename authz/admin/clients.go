@@ -109,6 +109,7 @@ func clientJSON(c storage.Client) adminapi.ClientJSON {
 		TokenEndpointAudienceAllowed:          c.TokenEndpointAudienceAllowed,
 		RequirePKCE:                           new(!c.PKCEOptional),
 		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:                 c.DPoPBoundAccessTokens,
 	}
 	return out
 }

@@ -11,7 +11,8 @@ import (
 // and copies them into c: require_pkce may be false only for a
 // confidential client (RFC 9700 section 2.1.1: a public client has
 // nothing else to bind its code to), and
-// require_pushed_authorization_requests (RFC 9126 section 6) is free.
+// require_pushed_authorization_requests (RFC 9126 section 6) and
+// dpop_bound_access_tokens (RFC 9449 section 5.2) are free.
 func validCodeFlowRules(in clientInput, c *storage.Client) *web.Error {
 	if in.RequirePKCE != nil && !*in.RequirePKCE {
 		if c.TokenEndpointAuthMethod == clientauth.MethodNone {
@@ -20,6 +21,7 @@ func validCodeFlowRules(in clientInput, c *storage.Client) *web.Error {
 		c.PKCEOptional = true
 	}
 	c.RequirePushedAuthorizationRequests = in.RequirePushedAuthorizationRequests
+	c.DPoPBoundAccessTokens = in.DPoPBoundAccessTokens
 	return nil
 }
 
@@ -32,5 +34,8 @@ func codeFlowDetails(details map[string]string, c adminapi.ClientJSON) {
 	}
 	if c.RequirePushedAuthorizationRequests {
 		details["require_pushed_authorization_requests"] = "true"
+	}
+	if c.DPoPBoundAccessTokens {
+		details["dpop_bound_access_tokens"] = "true"
 	}
 }

@@ -55,6 +55,9 @@ type ClientJSON struct {
 	RequirePKCE *bool `json:"require_pkce,omitempty"`
 	// RequirePushedAuthorizationRequests: RFC 9126 section 6.
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests"`
+	// DPoPBoundAccessTokens: every token request must carry a DPoP proof
+	// (RFC 9449 section 5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -92,6 +95,7 @@ type ClientMetadata struct {
 	RequireMFA                            bool     `json:"require_mfa,omitempty"`
 	RequirePKCE                           *bool    `json:"require_pkce,omitempty"` // nil: true
 	RequirePushedAuthorizationRequests    bool     `json:"require_pushed_authorization_requests,omitempty"`
+	DPoPBoundAccessTokens                 bool     `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // Metadata is what of c a create or update request sends.
@@ -126,6 +130,7 @@ func (c ClientJSON) Metadata() ClientMetadata {
 		RequireMFA:                            c.RequireMFA,
 		RequirePKCE:                           c.RequirePKCE,
 		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
+		DPoPBoundAccessTokens:                 c.DPoPBoundAccessTokens,
 	}
 }
 

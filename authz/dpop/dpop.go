@@ -219,3 +219,58 @@ func sameURI(htu, want string) bool {
 	}
 	return a.User == nil && norm(a) == norm(b)
 }
+
+// Grant is what Bind needs to know of a token request besides its proof.
+type Grant struct {
+	// Type is the grant_type.
+	Type string
+	// Bound is the thumbprint of the key the grant is bound to, if any:
+	// the dpop_jkt of the authorization request behind a code (RFC 9449
+	// section 10), or the key of the grant a refresh token belongs to.
+	Bound string
+	// Public: the client has no credentials, so its refresh tokens are
+	// bound to its DPoP key (RFC 9449 section 5).
+	Public bool
+	// Required: the client registered dpop_bound_access_tokens (RFC 9449
+	// section 5.2).
+	Required bool
+}
+
+// Bind checks the proof of the token request r, sent to htu, against g,
+// and returns the thumbprint the access token is to be bound to; "" for
+// a bearer token. A request without a proof is refused when the client
+// must send one, or when its grant is bound to a key: a bound grant
+// never turns into bearer tokens. The key of the proof must be the
+// grant's for a code bound with dpop_jkt and for a public client's
+// refresh token; a confidential client's refresh token is bound to the
+// client instead, which may move to a new key (RFC 9449 section 5).
+func (v *Verifier) Bind(ctx context.Context, r *http.Request, htu string, g Grant) (string, error) {
+	if !Present(r) {
+		switch {
+		case g.Required:
+			return "", ErrInvalidProof.WithHint("This client's access tokens are DPoP-bound (dpop_bound_access_tokens): send a DPoP proof.")
+		case g.Bound != "":
+			return "", ErrInvalidProof.WithHint("The grant is bound to a DPoP key: send a DPoP proof made with it.")
+		}
+		return "", nil
+	}
+	p, err := v.Check(ctx, r, htu)
+	if err != nil {
+		return "", err
+	}
+	if g.Bound != "" && p.JKT != g.Bound && (g.Type == "authorization_code" || g.Public) {
+		return "", ErrInvalidProof.WithHint("The DPoP proof's key is not the one the grant is bound to.")
+	}
+	return p.JKT, nil
+}
+
+// ValidJKT reports whether s has the form of a JWK SHA-256 thumbprint:
+// 43 base64url characters (the dpop_jkt parameter of RFC 9449 section
+// 10).
+func ValidJKT(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
+}

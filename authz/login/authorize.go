@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/storage"
@@ -49,6 +50,13 @@ type Pushed interface {
 	Begin(ctx context.Context, clientID, requestURI string) (string, error)
 	Resume(ctx context.Context, clientID, requestURI string) (string, error)
 	Finish(ctx context.Context, clientID, requestURI string) error
+}
+
+// DPoPBinder is a grant session that can be bound to a DPoP key: the
+// code of a request with dpop_jkt is redeemed only with a proof made with
+// that key.
+type DPoPBinder interface {
+	BindDPoP(jkt string)
 }
 
 var pkceChallengePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -214,6 +222,9 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		AuthenticationMethodsReferences:     mfa.AMR(bs.AMR),
 		AuthenticationContextClassReference: mfa.ACR(bs.AMR),
 	})
+	if b, ok := sess.(DPoPBinder); ok && ar.GetRequestForm().Get("dpop_jkt") != "" {
+		b.BindDPoP(ar.GetRequestForm().Get("dpop_jkt")) // RFC 9449 section 10: the code is bound to the key
+	}
 	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)
@@ -281,6 +292,9 @@ func (h *Handler) checkAuthorize(ctx context.Context, r *http.Request, raw strin
 	}
 	if err := validSignInParams(form); err != nil {
 		return ar, err
+	}
+	if form.Has("dpop_jkt") && !dpop.ValidJKT(form.Get("dpop_jkt")) {
+		return ar, fosite.ErrInvalidRequest.WithHint("dpop_jkt must be the JWK SHA-256 thumbprint of the client's DPoP key: 43 base64url characters (RFC 9449 section 10).")
 	}
 	if _, err := requestedACR(form); err != nil {
 		return ar, err

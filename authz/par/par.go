@@ -39,6 +39,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -84,6 +85,11 @@ type Config struct {
 	Audit *audit.Writer
 	// IPs finds the address a push came from.
 	IPs clientip.Resolver
+	// DPoP, if set, checks the DPoP proof a push may carry, sent to
+	// Endpoint (the PAR endpoint's URL): its key binds the code as
+	// dpop_jkt would (RFC 9449 section 10.1).
+	DPoP     *dpop.Verifier
+	Endpoint string
 }
 
 // Requests serves /oauth2/par and resolves what it stored. Build it with
@@ -185,6 +191,16 @@ func (p *Requests) push(ctx context.Context, r *http.Request, c *clientauth.Clie
 		q.Del(k)
 	}
 	q.Set("client_id", c.GetID())
+	if p.cfg.DPoP != nil && dpop.Present(r) {
+		proof, err := p.cfg.DPoP.Check(ctx, r, p.cfg.Endpoint)
+		if err != nil {
+			return "", err
+		}
+		if q.Has("dpop_jkt") && q.Get("dpop_jkt") != proof.JKT {
+			return "", dpop.ErrInvalidProof.WithHint("dpop_jkt is not the thumbprint of the DPoP proof's key (RFC 9449 section 10.1).")
+		}
+		q.Set("dpop_jkt", proof.JKT)
+	}
 	raw := q.Encode()
 	if err := p.cfg.Validate(ctx, r, raw); err != nil {
 		return "", err

@@ -182,6 +182,7 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Bool("cert-bound-tokens", false, "bind the client's access tokens to its TLS client certificate (RFC 8705; always on for the tls methods)")
 	f.Bool("require-pkce", true, "authorization_code: require PKCE (S256); only a confidential client may be registered with --require-pkce=false")
 	f.Bool("require-par", false, "authorization_code: accept only pushed authorization requests (RFC 9126 require_pushed_authorization_requests)")
+	f.Bool("dpop-bound-tokens", false, "every token request of the client must carry a DPoP proof, so all its access tokens are bound to its key (RFC 9449 dpop_bound_access_tokens)")
 	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
 	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
@@ -242,7 +243,7 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 	c.DefaultACRValues = slices.DeleteFunc(c.DefaultACRValues, func(v string) bool { return v == "" }) // '' alone: none
 	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
 		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA,
-		"require-par": &c.RequirePushedAuthorizationRequests} {
+		"require-par": &c.RequirePushedAuthorizationRequests, "dpop-bound-tokens": &c.DPoPBoundAccessTokens} {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}
