@@ -100,6 +100,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		oe.Write(w)
 		return
 	}
+	if !s.endpointProof(w, r, "/oauth2/introspect") {
+		return
+	}
 	e := storage.AuditEntry{Type: adminapi.EventTokenIntrospected, Actor: audit.Anonymous, ClientID: clientauth.ClaimedID(r), IP: s.ips.String(r)}
 	caller := s.introspectionCaller(w, r, &e)
 	if caller == nil {

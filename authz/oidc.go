@@ -15,6 +15,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -164,19 +165,22 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET or POST.")
 		return
 	}
+	scheme, token, ok := dpop.AccessToken(r)
 	bearerError := func(status int, code, desc string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth", error="`+code+`", error_description="`+desc+`"`)
+		if scheme == dpop.SchemeDPoP {
+			w.Header().Set("WWW-Authenticate", dpop.Challenge(code, desc))
+		}
 		web.WriteError(w, status, code, desc)
 	}
-	auth := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {
-		if auth == "" {
+		if r.Header.Get("Authorization") == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth"`)
-			web.WriteError(w, http.StatusUnauthorized, "invalid_token", "A bearer access token is required.")
+			w.Header().Add("WWW-Authenticate", dpop.Challenge("", ""))
+			web.WriteError(w, http.StatusUnauthorized, "invalid_token", "An access token is required.")
 			return
 		}
-		bearerError(http.StatusBadRequest, "invalid_request", "Send the access token as Authorization: Bearer.")
+		bearerError(http.StatusBadRequest, "invalid_request", "Send the access token as Authorization: Bearer, or DPoP with a DPoP proof.")
 		return
 	}
 	if len(token) > maxTokenLen {
@@ -201,6 +205,12 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 			bearerError(http.StatusUnauthorized, "invalid_token", "The access token is bound to a client certificate that this request did not present.")
 			return
 		}
+	}
+	if sess, ok := ar.GetSession().(*session); !ok || !s.resourceAccess(w, r, "/userinfo", scheme, token, sess) {
+		if !ok {
+			web.WriteServerError(w)
+		}
+		return
 	}
 	granted := ar.GetGrantedScopes()
 	if !granted.Has(scopes.OpenID) {

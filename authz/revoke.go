@@ -24,6 +24,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		oe.Write(w)
 		return
 	}
+	if !s.endpointProof(w, r, "/oauth2/revoke") {
+		return
+	}
 	if !r.PostForm.Has("token") {
 		web.WriteError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
 		return

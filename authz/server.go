@@ -193,10 +193,8 @@ func (s *Server) assemble(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.dpop, err = dpop.New(dpop.Config{Now: cfg.Now, Replay: func(ctx context.Context, jkt, jti string, exp time.Time) error {
-		return s.store.UseAssertion(ctx, "dpop:"+jkt, jti, exp) // the used-assertion records, in a namespace of their own
-	}}); err != nil {
-		return fmt.Errorf("authz: %w", err)
+	if s.dpop, err = newDPoP(cfg, s.store); err != nil {
+		return err
 	}
 	if err := s.compose(); err != nil {
 		return err

@@ -64,6 +64,10 @@ type Proof struct {
 	HTM string
 	HTU string
 	IAT time.Time
+	// Ath is the access token hash a proof to a resource carries; Nonce
+	// the server nonce it repeats; each "" if absent.
+	Ath   string
+	Nonce string
 }
 
 // claims are a proof's claims as sent.
@@ -72,6 +76,9 @@ type claims struct {
 	HTM string       `json:"htm"`
 	HTU string       `json:"htu"`
 	IAT *json.Number `json:"iat"`
+	Ath string       `json:"ath"`
+	// Nonce is a string when present: a proof with another type is refused.
+	Nonce *string `json:"nonce"`
 }
 
 // Parse parses proof and verifies its signature with its embedded key:
@@ -121,7 +128,11 @@ func Parse(proof string) (*Proof, error) {
 	if err != nil {
 		return nil, ErrInvalidProof.WithHint("The DPoP proof's jwk has no thumbprint.")
 	}
-	return &Proof{JKT: base64.RawURLEncoding.EncodeToString(thumb), JTI: c.JTI, HTM: c.HTM, HTU: c.HTU, IAT: time.Unix(iat, 0)}, nil
+	p := &Proof{JKT: base64.RawURLEncoding.EncodeToString(thumb), JTI: c.JTI, HTM: c.HTM, HTU: c.HTU, IAT: time.Unix(iat, 0), Ath: c.Ath}
+	if c.Nonce != nil {
+		p.Nonce = *c.Nonce
+	}
+	return p, nil
 }
 
 // Replay records that the key jkt used the proof jti, which may be
@@ -137,6 +148,9 @@ type Config struct {
 	Window time.Duration
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+	// Nonces, if set, makes every proof carry a current server nonce
+	// (RFC 9449 section 8).
+	Nonces *Nonces
 }
 
 // Verifier checks proofs. Build it with New; it is safe for concurrent
@@ -157,6 +171,14 @@ func New(cfg Config) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	return &Verifier{cfg: cfg}, nil
+}
+
+// Nonce returns the server nonce to hand out now; "" when nonces are off.
+func (v *Verifier) Nonce() string {
+	if v.cfg.Nonces == nil {
+		return ""
+	}
+	return v.cfg.Nonces.At(v.cfg.Now())
 }
 
 // Present reports whether r carries a DPoP header.
@@ -184,6 +206,9 @@ func (v *Verifier) Check(ctx context.Context, r *http.Request, htu string) (*Pro
 	now := v.cfg.Now()
 	if p.IAT.Before(now.Add(-v.cfg.Window)) || p.IAT.After(now.Add(v.cfg.Window)) {
 		return nil, ErrInvalidProof.WithHint("The DPoP proof's iat is too far from the server's time.")
+	}
+	if v.cfg.Nonces != nil && !v.cfg.Nonces.Valid(p.Nonce, now) {
+		return nil, ErrUseNonce.WithHint("Repeat the nonce of the DPoP-Nonce header in the proof.")
 	}
 	err = v.cfg.Replay(ctx, p.JKT, p.JTI, p.IAT.Add(v.cfg.Window))
 	switch {

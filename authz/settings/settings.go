@@ -181,6 +181,10 @@ type Config struct {
 	// authorization endpoint, for every client (RFC 9126 section 5); a
 	// client's require_pushed_authorization_requests does it for one.
 	RequirePAR bool
+	// DPoPNonce makes every DPoP proof repeat a server nonce (RFC 9449
+	// section 8). Nonces are HMACs of a time slot under a key derived
+	// from Secrets, so every replica accepts the others'.
+	DPoPNonce bool
 	// RefreshTokenTTL is the lifetime of a refresh token (each rotation
 	// issues a new one with a full lifetime, up to
 	// RefreshTokenMaxLifetime); DefaultRefreshTTL if zero.
