@@ -14,6 +14,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/mfa"
@@ -97,6 +98,13 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		PushedAuthorizationRequestEndpoint:         s.cfg.Issuer + par.Path,
 		RequirePushedAuthorizationRequests:         s.cfg.RequirePAR,
 		DPoPSigningAlgValuesSupported:              dpop.Algs(),
+	}
+	if s.cfg.Profile == fapi.Profile {
+		// What the profile enforces (authz/fapi).
+		m.TokenEndpointAuthMethodsSupported = fapi.OnlyAuthMethods(m.TokenEndpointAuthMethodsSupported)
+		m.IntrospectionEndpointAuthMethodsSupported = fapi.OnlyAuthMethods(m.IntrospectionEndpointAuthMethodsSupported)
+		m.RevocationEndpointAuthMethodsSupported = fapi.OnlyAuthMethods(m.RevocationEndpointAuthMethodsSupported)
+		m.RequirePushedAuthorizationRequests, m.IDTokenSigningAlgValuesSupported = true, []string{fapi.IDTokenAlg}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

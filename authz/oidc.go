@@ -16,6 +16,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -70,6 +71,9 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 	alg := t.s.cfg.IDTokenAlg
 	if cl, ok := req.GetClient().(*clientauth.Client); ok && cl.Rec.IDTokenSignedResponseAlg != "" {
 		alg = cl.Rec.IDTokenSignedResponseAlg
+	}
+	if fapi.Binds(t.s.cfg.Profile, req.GetClient()) {
+		alg = fapi.IDTokenAlg
 	}
 	key, err := t.s.ring.Active(alg)
 	if err != nil {
@@ -165,23 +169,16 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET or POST.")
 		return
 	}
-	scheme, token, ok := dpop.AccessToken(r)
+	scheme, token, ok := dpop.ReadAccessToken(w, r)
+	if !ok {
+		return
+	}
 	bearerError := func(status int, code, desc string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth", error="`+code+`", error_description="`+desc+`"`)
 		if scheme == dpop.SchemeDPoP {
 			w.Header().Set("WWW-Authenticate", dpop.Challenge(code, desc))
 		}
 		web.WriteError(w, status, code, desc)
-	}
-	if !ok {
-		if r.Header.Get("Authorization") == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth"`)
-			w.Header().Add("WWW-Authenticate", dpop.Challenge("", ""))
-			web.WriteError(w, http.StatusUnauthorized, "invalid_token", "An access token is required.")
-			return
-		}
-		bearerError(http.StatusBadRequest, "invalid_request", "Send the access token as Authorization: Bearer, or DPoP with a DPoP proof.")
-		return
 	}
 	if len(token) > maxTokenLen {
 		bearerError(http.StatusUnauthorized, "invalid_token", "The access token is not active.")
@@ -206,10 +203,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if sess, ok := ar.GetSession().(*session); !ok || !s.resourceAccess(w, r, "/userinfo", scheme, token, sess) {
-		if !ok {
-			web.WriteServerError(w)
-		}
+	if !s.dpop.Access(w, r, s.cfg.Issuer+"/userinfo", scheme, token, boundKey(ar)) {
 		return
 	}
 	granted := ar.GetGrantedScopes()

@@ -28,6 +28,7 @@ import (
 	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -231,7 +232,7 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: s.clients.Authenticate, TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log, Audit: s.trail, IPs: s.ips,
+	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: fapi.Authenticate(cfg.Profile, s.clients.Authenticate), TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log, Audit: s.trail, IPs: s.ips,
 		DPoP: s.dpop, Endpoint: cfg.Issuer + par.Path,
 		Validate: func(ctx context.Context, r *http.Request, raw string) error {
 			return s.signin.ValidatePushed(ctx, r, raw)
@@ -240,7 +241,7 @@ func (s *Server) assemblePeople() error {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.signin, err = login.New(login.Config{
-		Pushed: s.par, RequirePAR: cfg.RequirePAR, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
+		Pushed: s.par, RequirePAR: cfg.RequirePAR, Profile: cfg.Profile, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
@@ -253,8 +254,8 @@ func (s *Server) assemblePeople() error {
 		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
-		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound},
-		Now:        cfg.Now, Log: s.log,
+		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Profile: cfg.Profile,
+		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
@@ -285,7 +286,7 @@ func (s *Server) compose() error {
 		ScopeStrategy:                s.scopes.Allowed,
 		AudienceMatchingStrategy:     audienceAllowed,
 		ClientSecretsHasher:          clientauth.SecretHasher{},
-		ClientAuthenticationStrategy: s.clients.Authenticate,
+		ClientAuthenticationStrategy: fapi.Authenticate(s.cfg.Profile, s.clients.Authenticate),
 		SendDebugMessagesToClients:   false,
 		GlobalSecret:                 hmacSecrets[0],
 		RotatedGlobalSecrets:         hmacSecrets[1:],

@@ -89,6 +89,9 @@ type Config struct {
 	// Outbound says which internal addresses a client's jwks_uri may
 	// name; the zero value: none.
 	Outbound outbound.Policy
+	// Profile is the server's security profile ("fapi2" or ""): new and
+	// updated clients are checked against its rules.
+	Profile string
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives the API's logs; zap.NewNop if nil.

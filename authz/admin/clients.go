@@ -110,6 +110,7 @@ func clientJSON(c storage.Client) adminapi.ClientJSON {
 		RequirePKCE:                           new(!c.PKCEOptional),
 		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:                 c.DPoPBoundAccessTokens,
+		Profile:                               c.Profile,
 	}
 	return out
 }
@@ -141,6 +142,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 		validAudiences,
 		validIntrospectionAudiences,
 		h.validTTL,
+		profileRules(h.cfg.Profile),
 	} {
 		if err := check(in, &c); err != nil {
 			return c, err

@@ -1,8 +1,11 @@
 package admin
 
 import (
+	"fmt"
+
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -37,5 +40,25 @@ func codeFlowDetails(details map[string]string, c adminapi.ClientJSON) {
 	}
 	if c.DPoPBoundAccessTokens {
 		details["dpop_bound_access_tokens"] = "true"
+	}
+}
+
+// profileRules is the check that sets a client's security profile and
+// checks the record against the rules of the profile that binds it, its
+// own or the server's (serverProfile; fapi.Registration): each broken
+// rule is named.
+func profileRules(serverProfile string) func(clientInput, *storage.Client) *web.Error {
+	return func(in clientInput, c *storage.Client) *web.Error {
+		if !fapi.ValidProfile(in.Profile) {
+			return invalidMetadata(fmt.Sprintf("profile %q is not supported (use %q, or leave it out)", web.Truncate(in.Profile, 20), fapi.Profile))
+		}
+		c.Profile = in.Profile
+		if !fapi.Applies(serverProfile, c.Profile) {
+			return nil
+		}
+		if err := fapi.Registration(*c); err != nil {
+			return invalidMetadata(err.Error())
+		}
+		return nil
 	}
 }

@@ -58,6 +58,9 @@ type ClientJSON struct {
 	// DPoPBoundAccessTokens: every token request must carry a DPoP proof
 	// (RFC 9449 section 5.2).
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
+	// Profile: "fapi2" holds the client to the FAPI 2.0 Security Profile;
+	// empty for none (the server's profile may still apply).
+	Profile string `json:"profile,omitempty"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -96,6 +99,7 @@ type ClientMetadata struct {
 	RequirePKCE                           *bool    `json:"require_pkce,omitempty"` // nil: true
 	RequirePushedAuthorizationRequests    bool     `json:"require_pushed_authorization_requests,omitempty"`
 	DPoPBoundAccessTokens                 bool     `json:"dpop_bound_access_tokens,omitempty"`
+	Profile                               string   `json:"profile,omitempty"`
 }
 
 // Metadata is what of c a create or update request sends.
@@ -131,6 +135,7 @@ func (c ClientJSON) Metadata() ClientMetadata {
 		RequirePKCE:                           c.RequirePKCE,
 		RequirePushedAuthorizationRequests:    c.RequirePushedAuthorizationRequests,
 		DPoPBoundAccessTokens:                 c.DPoPBoundAccessTokens,
+		Profile:                               c.Profile,
 	}
 }
 

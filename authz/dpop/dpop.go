@@ -24,6 +24,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
+	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -151,6 +152,8 @@ type Config struct {
 	// Nonces, if set, makes every proof carry a current server nonce
 	// (RFC 9449 section 8).
 	Nonces *Nonces
+	// Log receives store failures; zap.NewNop if nil.
+	Log *zap.Logger
 }
 
 // Verifier checks proofs. Build it with New; it is safe for concurrent
@@ -169,6 +172,9 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
 	}
 	return &Verifier{cfg: cfg}, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/storage"
@@ -52,11 +53,30 @@ type Pushed interface {
 	Finish(ctx context.Context, clientID, requestURI string) error
 }
 
-// DPoPBinder is a grant session that can be bound to a DPoP key: the
+// GrantBinder is a grant session that can be bound to a DPoP key (the
 // code of a request with dpop_jkt is redeemed only with a proof made with
-// that key.
-type DPoPBinder interface {
+// that key), and whose code's lifetime can be cut short.
+type GrantBinder interface {
 	BindDPoP(jkt string)
+	LimitCodeLifetime(d time.Duration)
+}
+
+// fapiRules refuses a request of client c, with form, pushed or not,
+// that breaks a FAPI 2.0 rule, if the profile binds the client.
+func (h *Handler) fapiRules(c *clientauth.Client, form url.Values, pushed bool) error {
+	if !fapi.Applies(h.cfg.Profile, c.Rec.Profile) {
+		return nil
+	}
+	if err := fapi.CheckClient(c.Rec); err != nil {
+		return err
+	}
+	if !pushed {
+		return fapi.ErrPARRequired
+	}
+	if form.Get("code_challenge") == "" || form.Get("code_challenge_method") != "S256" {
+		return fapi.ErrPKCE
+	}
+	return nil
 }
 
 var pkceChallengePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -222,8 +242,13 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		AuthenticationMethodsReferences:     mfa.AMR(bs.AMR),
 		AuthenticationContextClassReference: mfa.ACR(bs.AMR),
 	})
-	if b, ok := sess.(DPoPBinder); ok && ar.GetRequestForm().Get("dpop_jkt") != "" {
-		b.BindDPoP(ar.GetRequestForm().Get("dpop_jkt")) // RFC 9449 section 10: the code is bound to the key
+	if b, ok := sess.(GrantBinder); ok {
+		if jkt := ar.GetRequestForm().Get("dpop_jkt"); jkt != "" {
+			b.BindDPoP(jkt) // RFC 9449 section 10: the code is bound to the key
+		}
+		if fapi.Applies(h.cfg.Profile, c.Rec.Profile) {
+			b.LimitCodeLifetime(fapi.MaxCodeTTL)
+		}
 	}
 	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
@@ -283,6 +308,9 @@ func (h *Handler) checkAuthorize(ctx context.Context, r *http.Request, raw strin
 	form := ar.GetRequestForm()
 	if !pushed && (h.cfg.RequirePAR || c.Rec.RequirePushedAuthorizationRequests) {
 		return ar, fosite.ErrInvalidRequest.WithHint("Authorization requests must be pushed to the pushed_authorization_request_endpoint first (RFC 9126).")
+	}
+	if err := h.fapiRules(c, form, pushed); err != nil {
+		return ar, err
 	}
 	if err := supportedRequest(c, ar); err != nil {
 		return ar, err

@@ -182,6 +182,7 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Bool("cert-bound-tokens", false, "bind the client's access tokens to its TLS client certificate (RFC 8705; always on for the tls methods)")
 	f.Bool("require-pkce", true, "authorization_code: require PKCE (S256); only a confidential client may be registered with --require-pkce=false")
 	f.Bool("require-par", false, "authorization_code: accept only pushed authorization requests (RFC 9126 require_pushed_authorization_requests)")
+	f.String("profile", "", "security profile the client is held to: fapi2 (the FAPI 2.0 Security Profile: private_key_jwt or mTLS, PAR, PKCE, DPoP or mTLS-bound tokens, https redirect URIs, ES256 ID tokens); '' for none")
 	f.Bool("dpop-bound-tokens", false, "every token request of the client must carry a DPoP proof, so all its access tokens are bound to its key (RFC 9449 dpop_bound_access_tokens)")
 	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
@@ -229,7 +230,7 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		}
 	}
 	for name, dst := range map[string]*string{"name": &c.ClientName, "scope": &c.Scope, "auth-method": &c.TokenEndpointAuthMethod,
-		"id-token-alg": &c.IDTokenSignedResponseAlg} {
+		"id-token-alg": &c.IDTokenSignedResponseAlg, "profile": &c.Profile} {
 		if f.Changed(name) {
 			*dst, _ = f.GetString(name)
 		}

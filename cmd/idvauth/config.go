@@ -45,6 +45,7 @@ type fileConfig struct {
 	PARTTL            string           `yaml:"par_ttl"`
 	RequirePAR        string           `yaml:"require_par"`
 	DPoPNonce         string           `yaml:"dpop_nonce"`
+	Profile           string           `yaml:"profile"`
 	RefreshTokenTTL   string           `yaml:"refresh_token_ttl"`
 	RefreshMaxLife    string           `yaml:"refresh_token_max_lifetime"`
 	SessionTTL        string           `yaml:"session_ttl"`
@@ -136,6 +137,8 @@ var (
 		"off", "on: the authorization endpoint takes only pushed authorization requests (RFC 9126), from every client"}
 	sDPoPNonce = setting{"dpop-nonce", "IDVAUTH_DPOP_NONCE", func(f *fileConfig) string { return f.DPoPNonce },
 		"off", "on: every DPoP proof must repeat a server nonce (RFC 9449 section 8; DPoP-Nonce header, use_dpop_nonce)"}
+	sProfile = setting{"profile", "IDVAUTH_PROFILE", func(f *fileConfig) string { return f.Profile },
+		"", "security profile every client is held to: fapi2 (the FAPI 2.0 Security Profile), or empty for none"}
 	sRefreshTTL = setting{"refresh-token-ttl", "IDVAUTH_REFRESH_TOKEN_TTL", func(f *fileConfig) string { return f.RefreshTokenTTL },
 		settings.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one, up to --refresh-token-max-lifetime)"}
 	sRefreshMaxLife = setting{"refresh-token-max-lifetime", "IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME", func(f *fileConfig) string { return f.RefreshMaxLife },
@@ -218,7 +221,7 @@ var allSettings = []setting{
 	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 	sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 	sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sMetricsToken,
-	sMaxAPIKeyTTL, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sDPoPNonce, sMFA,
+	sMaxAPIKeyTTL, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sMFA,
 }
 
 // fileSettings may also be read from the file their _FILE variable names.
