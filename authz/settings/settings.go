@@ -46,7 +46,7 @@ const (
 	DefaultCodeTTL    = time.Minute
 	// ProfileFAPI2 is the FAPI 2.0 Security Profile (authz/fapi.Profile).
 	ProfileFAPI2 = "fapi2"
-	MaxCodeTTL        = 10 * time.Minute
+	MaxCodeTTL   = 10 * time.Minute
 	// DefaultPARTTL is how long a pushed authorization request may be
 	// started (RFC 9126 expires_in); MaxPARTTL bounds it.
 	DefaultPARTTL      = time.Minute
