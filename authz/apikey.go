@@ -55,7 +55,7 @@ func (s *Server) introspectAPIKey(ctx context.Context, w http.ResponseWriter, r 
 	}
 	e.Subject = k.ClientID
 	e.Details = map[string]string{"active": "true", "api_key_id": k.ID, "token_client_id": k.ClientID}
-	if s.trail.Append(ctx, *e) != nil {
+	if s.trail.AppendRead(ctx, *e) != nil {
 		web.WriteUnavailable(w, "The request could not be recorded; retry.")
 		return true
 	}

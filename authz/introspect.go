@@ -127,7 +127,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		if t := sess.introspected; t != nil {
 			e.Details["jti"], e.Details["token_client_id"] = t.jti, t.clientID
 		}
-		if s.trail.Append(ctx, e) != nil {
+		if s.trail.AppendRead(ctx, e) != nil {
 			web.WriteUnavailable(w, "The request could not be recorded; retry.")
 			return
 		}
@@ -163,7 +163,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	resp := introspectionOf(s.cfg.Issuer, ar, sess)
 	e.Subject = sess.Subject
 	e.Details = map[string]string{"active": "true", "jti": sess.JTI, "token_client_id": resp.ClientID}
-	if s.trail.Append(ctx, e) != nil {
+	if s.trail.AppendRead(ctx, e) != nil {
 		web.WriteUnavailable(w, "The request could not be recorded; retry.")
 		return
 	}

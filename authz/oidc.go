@@ -230,7 +230,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		out.Email = u.Email
 	}
 	cid := ar.GetClient().GetID()
-	if s.trail.Append(ctx, storage.AuditEntry{Type: adminapi.EventUserinfoRead, Actor: audit.Client(cid), ClientID: cid, Subject: u.ID,
+	if s.trail.AppendRead(ctx, storage.AuditEntry{Type: adminapi.EventUserinfoRead, Actor: audit.Client(cid), ClientID: cid, Subject: u.ID,
 		IP: s.ips.String(r), Details: map[string]string{"scope": strings.Join(granted, " ")}}) != nil {
 		web.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The request could not be recorded; retry.")
 		return

@@ -158,7 +158,7 @@ func (s *Server) assemble(ctx context.Context) error {
 		s.tracer = tracing.Tracer(cfg.TracerProvider)
 	}
 	s.trail = audit.New(audit.Config{Store: s.store, Disabled: cfg.AuditDisabled, Now: cfg.Now, Log: s.log,
-		Observe: s.metrics.AuditAppend, Tracer: s.tracer})
+		Observe: s.metrics.AuditAppend, Tracer: s.tracer, ReadDelay: cfg.AuditReadDelay, OnReadWait: s.metrics.AuditReadWait})
 	var err error
 	if s.shipper, err = newShipper(cfg, s.store, s.metrics, s.log); err != nil {
 		return err
@@ -397,8 +397,14 @@ func (s *Server) Janitor(ctx context.Context) (int, error) { return s.janitor.De
 // retention is zero (keep everything).
 func (s *Server) DropOldAudit(ctx context.Context) (int, error) { return s.janitor.DropOldAudit(ctx) }
 
-// Close releases the store.
-func (s *Server) Close() { s.store.Close() }
+// Close stores the audit entries of reads still queued (see
+// Config.AuditReadDelay) and releases the store.
+func (s *Server) Close() {
+	if s.trail != nil {
+		s.trail.Close()
+	}
+	s.store.Close()
+}
 
 // ShutdownTimeout bounds how long Serve waits for in-flight requests.
 const ShutdownTimeout = serve.ShutdownTimeout

@@ -32,6 +32,11 @@ const (
 	DefaultJWKSMaxAge        = 15 * time.Minute
 	DefaultJanitorInterval   = 5 * time.Minute
 	DefaultJanitorBatch      = 1000
+	// DefaultAuditReadDelay bounds how long the audit entry of a read
+	// (introspection, userinfo) may wait after its answer (IDVAUTH_AUDIT_READ_DELAY);
+	// MaxAuditReadDelay bounds the setting.
+	DefaultAuditReadDelay = 50 * time.Millisecond
+	MaxAuditReadDelay     = 10 * time.Second
 	// DefaultKeyRotationInterval is how long a signing key signs.
 	DefaultKeyRotationInterval = 30 * 24 * time.Hour
 	// DefaultKeyCheckInterval is how often every replica reloads the keys
@@ -298,6 +303,12 @@ type Config struct {
 	// entries are dropped behind a checkpoint by the janitor. Zero keeps
 	// everything.
 	AuditRetention time.Duration
+	// AuditReadDelay, if positive, answers reads (introspection, userinfo)
+	// before their audit entries are stored, which happens within this
+	// delay: a kill of idvauth loses at most that window of read entries,
+	// never an entry of a change. Zero stores them before the answer.
+	// The command's default is DefaultAuditReadDelay.
+	AuditReadDelay time.Duration
 	// Dev serves DevCallbackPath, the page the demo web client of
 	// SeedDemo lands on. Development only.
 	Dev bool
@@ -441,6 +452,9 @@ func (c Config) validateTokens() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("profile %q is not supported (use fapi2, or leave it empty)", c.Profile))
+	}
+	if c.AuditReadDelay < 0 || c.AuditReadDelay > MaxAuditReadDelay {
+		errs = append(errs, fmt.Errorf("audit read delay %s must be between 0 and %s", c.AuditReadDelay, MaxAuditReadDelay))
 	}
 	return errors.Join(errs...)
 }

@@ -90,6 +90,9 @@ type config struct {
 	// APIKey, if set, is what introspect mode introspects instead of
 	// fetched tokens (an idvauth API key); no client ID is needed then.
 	APIKey secret
+	// ServerPID, if set, is the PID of a server on this machine whose CPU
+	// time over the run is reported (from /proc).
+	ServerPID int
 	// Transport, if not nil, replaces the loopback-only transport tuned
 	// for Workers keep-alive connections; tests use it to watch requests.
 	Transport http.RoundTripper
@@ -491,6 +494,10 @@ type report struct {
 	P90MS      float64          `json:"p90_ms"`
 	P99MS      float64          `json:"p99_ms"`
 	MaxMS      float64          `json:"max_ms"`
+	// ServerCPU is the server's CPU use over the run (with -server-pid);
+	// LoadCPU the load tool's own, which shares the machine's cores.
+	ServerCPU *cpuFigures `json:"server_cpu,omitempty"`
+	LoadCPU   *cpuFigures `json:"load_cpu,omitempty"`
 }
 
 // load runs cfg until cfg.Duration has passed, cfg.Requests requests have
@@ -528,8 +535,18 @@ func load(ctx context.Context, cfg config) (*report, error) {
 		e = introspectEndpoint(client, base, &cfg, tokens)
 	}
 
+	cpu, cpuErr := startCPU(cfg.ServerPID)
+	if cpuErr != nil && cfg.ServerPID != 0 {
+		return nil, cpuErr
+	}
 	elapsed, workers := hammer(ctx, e, cfg.Workers, cfg.Duration, cfg.Requests)
-	return summarize(cfg.Mode, elapsed, workers), nil
+	r := summarize(cfg.Mode, elapsed, workers)
+	if cpu != nil {
+		if err := cpu.finish(r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // hammer runs n workers against e for at most d and at most limit requests
@@ -657,6 +674,17 @@ func writeText(w io.Writer, r *report) error {
 		formatMS(r.P50MS), formatMS(r.P90MS), formatMS(r.P99MS), formatMS(r.MaxMS))
 	if err != nil {
 		return err
+	}
+	for _, c := range []struct {
+		who string
+		f   *cpuFigures
+	}{{"server", r.ServerCPU}, {"load", r.LoadCPU}} {
+		if c.f == nil {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "cpu %s=%.2fs per_request=%.1fus cores=%.2f\n", c.who, c.f.CPUS, c.f.USPerRequest, c.f.Cores); err != nil {
+			return err
+		}
 	}
 	for _, kc := range sortedKinds(r.ErrorKinds) {
 		if _, err := fmt.Fprintf(w, "error kind=%s count=%d\n", kc.kind, kc.count); err != nil {

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,13 +315,13 @@ func TestJSONOutput(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
-	for _, k := range []string{"mode", "workers", "duration_s", "requests", "ok", "errors", "error_kinds", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms"} {
+	for _, k := range []string{"mode", "workers", "duration_s", "requests", "ok", "errors", "error_kinds", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "load_cpu"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON output lacks %q:\n%s", k, out.String())
 		}
 	}
-	if len(m) != 12 {
-		t.Errorf("JSON output has %d fields, want 12:\n%s", len(m), out.String())
+	if len(m) != 13 {
+		t.Errorf("JSON output has %d fields, want 13 (no server_cpu without -server-pid):\n%s", len(m), out.String())
 	}
 	if kinds, ok := m["error_kinds"].(map[string]any); !ok || len(kinds) != 0 {
 		t.Errorf("error_kinds = %v, want an empty object", m["error_kinds"])
@@ -339,7 +341,7 @@ func TestTextOutput(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	re := regexp.MustCompile(`^mode=token workers=2 duration=\d+\.\d\ds requests=10 ok=10 errors=0 rps=\d+\.\d p50=[\d.]+ms p90=[\d.]+ms p99=[\d.]+ms max=[\d.]+ms\n$`)
+	re := regexp.MustCompile(`^mode=token workers=2 duration=\d+\.\d\ds requests=10 ok=10 errors=0 rps=\d+\.\d p50=[\d.]+ms p90=[\d.]+ms p99=[\d.]+ms max=[\d.]+ms\n(cpu load=[\d.]+s per_request=[\d.]+us cores=[\d.]+\n)?$`)
 	if !re.MatchString(out.String()) {
 		t.Errorf("text output = %q, want a match for %s", out.String(), re)
 	}
@@ -589,6 +591,56 @@ func TestSecretRedacted(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 		if got := fmt.Sprintf(verb, cfg); strings.Contains(got, "s3cr3t") || strings.Contains(got, "intro:spect") {
 			t.Errorf("Sprintf(%q, cfg) = %s, shows a secret", verb, got)
+		}
+	}
+}
+
+// TestServerCPU: with -server-pid, the report has the server's CPU time
+// over the run; here the server runs in the test's own process, which
+// does the load tool's work too, so its CPU is at least the load's.
+func TestServerCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc: CPU time is read from /proc/PID/stat (Linux)")
+	}
+	target := newFakeServer(t, &fakeServer{})
+	r, _, err := runJSON(t, []string{
+		"-target", target, "-workers", "4", "-requests", "3000",
+		"-client-id", testClientID, "-server-pid", strconv.Itoa(os.Getpid()),
+	}, env(map[string]string{envClientSecret: testClientSecret}))
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if r.ServerCPU == nil || r.LoadCPU == nil {
+		t.Fatalf("report = %+v, want server and load CPU figures", r)
+	}
+	if r.ServerCPU.CPUS < r.LoadCPU.CPUS || r.ServerCPU.USPerRequest <= 0 || r.ServerCPU.Cores <= 0 {
+		t.Errorf("server CPU %+v, load CPU %+v: want the server (this process) at least the load's, and positive", *r.ServerCPU, *r.LoadCPU)
+	}
+	if got := r.ServerCPU.USPerRequest; math.Abs(got-r.ServerCPU.CPUS*1e6/float64(r.Requests)) > 1 {
+		t.Errorf("server CPU per request %vus, want cpu_s/requests = %v", got, r.ServerCPU.CPUS*1e6/float64(r.Requests))
+	}
+	_, _, err = runJSON(t, []string{"-target", target, "-requests", "10", "-client-id", testClientID, "-server-pid", "999999999"},
+		env(map[string]string{envClientSecret: testClientSecret}))
+	if err == nil || !strings.Contains(err.Error(), "999999999") {
+		t.Errorf("run with the PID of no process = %v, want an error naming it", err)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want time.Duration
+		ok   bool
+	}{
+		{"42 (idvauth) S 1 42 42 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 123 0 0", 3250 * time.Millisecond, true},
+		{"42 (a (b) c) R 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 9 0 123 0 0", 30 * time.Millisecond, true},
+		{"42 idvauth S 1", 0, false},
+		{"42 (idvauth) S 1 42", 0, false},
+		{"42 (idvauth) S 1 42 42 0 -1 4194560 100 0 0 0 x 75 0 0", 0, false},
+	} {
+		got, err := parseStat([]byte(tt.line))
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseStat(%q) = %v, %v; want %v, ok %v", tt.line, got, err, tt.want, tt.ok)
 		}
 	}
 }

@@ -82,6 +82,7 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (con
 	fs.StringVar(&introspectSecret, "introspect-client-secret", "", "`secret` of -introspect-client-id; prefer "+envIntrospectSecret)
 	fs.StringVar(&cfg.Scope, "scope", "", "space-separated `scopes` to request with each token")
 	fs.IntVar(&cfg.Tokens, "tokens", 64, fmt.Sprintf("introspect mode: distinct tokens to fetch first and cycle through, 1 to %d", maxTokens))
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "`PID` of the server, on this machine: report its CPU time per request (from /proc)")
 	fs.StringVar(&output, "o", "text", "output `format`: text or json")
 	fs.Usage = func() { usage(fs) }
 
@@ -117,7 +118,9 @@ func usage(fs *flag.FlagSet) {
 	fmt.Fprintf(w, `Usage: idvauth-load [flags]
 
 Send a bounded load of OAuth 2.0 requests to an idvauth server on loopback
-and report throughput and latency (p50, p90, p99, max). The run stops by
+and report throughput, latency (p50, p90, p99, max) and the CPU time per
+request of the load tool and, with -server-pid, of the server: on a shared
+machine, the two figures say how much of its cores each took. The run stops by
 itself after -duration or -requests, whichever comes first. Targets that
 are not loopback (127.0.0.0/8, ::1, localhost) are refused.
 
@@ -127,6 +130,10 @@ Examples:
 
   idvauth-load -mode introspect -client-id demo-service \
     -introspect-client-id demo-api -tokens 64 -requests 100000 -o json
+
+  # Server and load tool CPU per request, beside throughput and latency
+  idvauth-load -mode token -workers 32 -duration 8s -client-id demo-service \
+    -server-pid "$(pgrep -x idvauth)"
 
   # Introspect an API key instead of tokens
   read -rs %[3]s && export %[3]s

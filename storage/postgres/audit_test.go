@@ -354,6 +354,42 @@ func BenchmarkAppendAudit(b *testing.B) {
 	}
 }
 
+// BenchmarkAuditChainCeiling appends entries to the one chain that every
+// replica shares from 1 to 64 concurrent appenders (each its own
+// goroutine, as requests of several replicas would be), with the group
+// commit as a server runs it, and reports entries per second: the ceiling
+// of the trail's throughput on this machine (issue 22).
+func BenchmarkAuditChainCeiling(b *testing.B) {
+	for _, appenders := range []int{1, 2, 4, 8, 16, 32, 64} {
+		b.Run(fmt.Sprintf("appenders=%d", appenders), func(b *testing.B) {
+			var entries, batches atomic.Int64
+			s, _ := openAudit(b, func(n int, _ time.Duration) { entries.Add(int64(n)); batches.Add(1) })
+			e := storage.AuditEntry{Time: time.Now(), Type: "token.introspected", Actor: "client:rs", ClientID: "rs", Outcome: "ok",
+				Details: map[string]string{"active": "true", "jti": "0123456789abcdef"}}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			start := time.Now()
+			for range appenders {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						if err := s.AppendAudit(context.Background(), e); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+			if n := batches.Load(); n > 0 {
+				b.ReportMetric(float64(entries.Load())/float64(n), "entries/batch")
+			}
+		})
+	}
+}
+
 // BenchmarkCreateTokenAudited stores a token and its entry per call, as
 // client_credentials issuance does with the trail on: one caller (every
 // call pays a whole durable commit) and 16 (grouped).

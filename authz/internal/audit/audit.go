@@ -53,12 +53,23 @@ type Config struct {
 	Observe func(time.Duration)
 	// Tracer, if set, traces each append.
 	Tracer trace.Tracer
+	// ReadDelay, if positive, lets AppendRead answer before its entry is
+	// stored: read entries are handed to the store in groups within this
+	// delay (see reads.go). Zero makes AppendRead wait like Append.
+	ReadDelay time.Duration
+	// ReadQueue bounds the read entries waiting to be stored;
+	// DefaultReadQueue if zero.
+	ReadQueue int
+	// OnReadWait, if set, is told each time a read waits for room in a
+	// full queue.
+	OnReadWait func()
 }
 
 // Writer appends audit entries. Build it with New; it is safe for
 // concurrent use.
 type Writer struct {
-	cfg Config
+	cfg   Config
+	reads *reads // nil unless ReadDelay is set
 }
 
 // New returns a writer with cfg.
@@ -69,7 +80,37 @@ func New(cfg Config) *Writer {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
-	return &Writer{cfg: cfg}
+	w := &Writer{cfg: cfg}
+	if cfg.ReadDelay > 0 && !cfg.Disabled {
+		w.reads = newReads(w)
+	}
+	return w
+}
+
+// AppendRead appends e, the entry of a read (nothing changed), to the
+// trail: with ReadDelay set it returns once e is queued, and the entry is
+// stored within ReadDelay (a kill of the process loses at most that
+// window); otherwise it is Append. An error means e was not queued (the
+// queue stayed full until ctx was done, or the writer is closed); the
+// caller must then not report success.
+func (w *Writer) AppendRead(ctx context.Context, e storage.AuditEntry) error {
+	if w.reads == nil {
+		return w.Append(ctx, e)
+	}
+	e = w.Complete(ctx, e)
+	err := w.reads.add(ctx, e)
+	if err != nil {
+		w.cfg.Log.Error("read audit entry not queued", zap.String("request_id", e.RequestID), zap.String("type", e.Type), zap.Error(err))
+	}
+	return err
+}
+
+// Close stores the read entries still queued and stops taking more; the
+// process may exit once it returns. It does nothing without ReadDelay.
+func (w *Writer) Close() {
+	if w.reads != nil {
+		w.reads.close()
+	}
 }
 
 // Enabled reports whether entries are written.

@@ -33,9 +33,12 @@ type Metrics struct {
 	authFailures prometheus.Counter
 	limited      *prometheus.CounterVec
 	auditAppend  prometheus.Histogram
-	auditBatch   prometheus.Histogram
-	auditCommit  prometheus.Histogram
-	deadlines    *prometheus.CounterVec
+	// auditReadWaits counts reads that waited for room in the queue of
+	// read audit entries.
+	auditReadWaits prometheus.Counter
+	auditBatch     prometheus.Histogram
+	auditCommit    prometheus.Histogram
+	deadlines      *prometheus.CounterVec
 }
 
 // New returns the metrics; now is the clock and keys lists the signing
@@ -65,6 +68,9 @@ func New(now func() time.Time, keys func() []storage.Key) *Metrics {
 		Name: "idvauth_audit_append_seconds", Help: "Time a request waits for its audit entry to be durable.",
 		Buckets: []float64{.0002, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 	})
+	m.auditReadWaits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "idvauth_audit_read_waits_total", Help: "Reads that waited for room in the full queue of read audit entries (back-pressure).",
+	})
 	m.auditBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "idvauth_audit_batch_entries", Help: "Audit entries committed together (group commit; PostgreSQL).",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
@@ -80,7 +86,7 @@ func New(now func() time.Time, keys func() []storage.Key) *Metrics {
 	keyAge := prometheus.NewDesc("idvauth_signing_key_age_seconds", "Age of each published signing key, by kid, algorithm and state.",
 		[]string{"kid", "alg", "state"}, nil)
 	m.reg.MustRegister(m.requests, m.latency, m.issued, m.introspected, m.authFailures, m.limited,
-		m.auditAppend, m.auditBatch, m.auditCommit, m.deadlines,
+		m.auditAppend, m.auditReadWaits, m.auditBatch, m.auditCommit, m.deadlines,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectorFunc{descs: []*prometheus.Desc{keyAge}, collect: func(ch chan<- prometheus.Metric) {
 			now := now()
@@ -217,6 +223,10 @@ func (m *Metrics) Introspected(active bool) {
 
 // AuthFailure counts a failed client authentication.
 func (m *Metrics) AuthFailure() { m.authFailures.Inc() }
+
+// AuditReadWait counts a read that waited for room in the full queue of
+// read audit entries (back-pressure).
+func (m *Metrics) AuditReadWait() { m.auditReadWaits.Inc() }
 
 // AuditAppend records how long a request waited for its audit entry.
 func (m *Metrics) AuditAppend(d time.Duration) { m.auditAppend.Observe(d.Seconds()) }
