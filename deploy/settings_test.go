@@ -79,14 +79,15 @@ func readSettings(t testing.TB) settings {
 						continue
 					}
 					switch v := n.Values[i].(type) {
-					case *ast.CompositeLit:
-						if id, ok := v.Type.(*ast.Ident); ok && id.Name == "setting" && len(v.Elts) >= 4 {
-							env, _ := lit(v.Elts[1])
+					case *ast.CallExpr: // newSetting(flag, env, def, usage)
+						if id, ok := v.Fun.(*ast.Ident); ok && id.Name == "newSetting" && len(v.Args) == 4 {
+							env, _ := lit(v.Args[1])
 							byVar[name.Name] = env
-							if def, ok := lit(v.Elts[3]); ok {
+							if def, ok := lit(v.Args[2]); ok {
 								s.defaults[env] = def
 							}
 						}
+					case *ast.CompositeLit:
 						if name.Name == "fileSettings" {
 							for _, e := range v.Elts {
 								switch e := e.(type) {
