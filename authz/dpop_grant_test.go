@@ -177,8 +177,15 @@ func TestDPoPPushedRequest(t *testing.T) {
 		}
 		params := parParams(c, "state-par-dpop-1", v, "n")
 		params.Set("dpop_jkt", other.jkt)
+		before := ts.countTokens(t)
 		if st, a := push(params, d.proof(http.MethodPost, parURL, nil)); st != http.StatusBadRequest || a.Error != "invalid_dpop_proof" {
 			t.Errorf("push with a dpop_jkt of another key than the proof's = %d %+v, want invalid_dpop_proof", st, a)
+		}
+		if st, a := push(parParams(c, "state-par-dpop-3", v, "n"), d.proof(http.MethodPost, ts.Public+"/oauth2/token", nil)); st != http.StatusBadRequest || a.Error != "invalid_dpop_proof" {
+			t.Errorf("push with a proof for the token endpoint = %d %+v, want invalid_dpop_proof", st, a)
+		}
+		if n := ts.countTokens(t); n != before {
+			t.Errorf("records after refused pushes = %d, want %d", n, before)
 		}
 		st, a := push(parParams(c, "state-par-dpop-2", v, "n"), d.proof(http.MethodPost, parURL, nil))
 		if st != http.StatusCreated {
