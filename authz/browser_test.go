@@ -225,6 +225,9 @@ func (ts *testServer) createWebClient(t testing.TB, in adminapi.ClientJSON) webC
 	if in.BackchannelLogoutURI != "" {
 		req["backchannel_logout_uri"] = in.BackchannelLogoutURI
 	}
+	if in.DPoPBoundAccessTokens {
+		req["dpop_bound_access_tokens"] = true
+	}
 	c := adminCall[adminapi.ClientJSON](t, ts, "POST", "/admin/clients", req, http.StatusCreated)
 	style := oauth2.AuthStyleInHeader
 	if c.TokenEndpointAuthMethod == "none" {

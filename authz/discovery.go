@@ -2,8 +2,6 @@ package authz
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,113 +10,18 @@ import (
 
 	"github.com/idvauth/idvauth/authz/account"
 	"github.com/idvauth/idvauth/authz/admin"
-	"github.com/idvauth/idvauth/authz/adminapi"
-	"github.com/idvauth/idvauth/authz/clientauth"
-	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/discovery"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
-	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/authz/par"
-	"github.com/idvauth/idvauth/keys"
 )
 
-// metadata is the authorization server metadata (RFC 8414) served at both
-// well-known paths. It lists only what works.
-type metadata struct {
-	Issuer                                     string   `json:"issuer"`
-	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
-	TokenEndpoint                              string   `json:"token_endpoint"`
-	UserinfoEndpoint                           string   `json:"userinfo_endpoint"`
-	JWKSURI                                    string   `json:"jwks_uri"`
-	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
-	RevocationEndpoint                         string   `json:"revocation_endpoint"`
-	ScopesSupported                            []string `json:"scopes_supported"`
-	ResponseTypesSupported                     []string `json:"response_types_supported"`
-	GrantTypesSupported                        []string `json:"grant_types_supported"`
-	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
-	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
-	IntrospectionEndpointAuthSigningAlgValues  []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
-	RevocationEndpointAuthSigningAlgValues     []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
-	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
-	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
-	ResponseModesSupported                     []string `json:"response_modes_supported"`
-	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
-	SubjectTypesSupported                      []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
-	ClaimsSupported                            []string `json:"claims_supported"`
-	ACRValuesSupported                         []string `json:"acr_values_supported"`
-	PromptValuesSupported                      []string `json:"prompt_values_supported"`
-	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
-	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
-	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
-	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"`
-	// TLSClientCertificateBoundAccessTokens: RFC 8705 section 3.3. The
-	// mTLS endpoints are the ordinary ones (the listener asks for client
-	// certificates without requiring them), so there are no
-	// mtls_endpoint_aliases.
-	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
-	// RFC 9126 section 5; require_pushed_authorization_requests only when
-	// the server requires it of every client.
-	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
-	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
-	// RFC 9449 section 5.1.
-	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
-	// OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
-	EndSessionEndpoint                string `json:"end_session_endpoint"`
-	BackchannelLogoutSupported        bool   `json:"backchannel_logout_supported"`
-	BackchannelLogoutSessionSupported bool   `json:"backchannel_logout_session_supported"`
-}
-
 func (s *Server) buildDiscovery() ([]byte, error) {
-	methods := s.clients.Methods(false)
-	m := metadata{
-		Issuer:                                    s.cfg.Issuer,
-		AuthorizationEndpoint:                     s.cfg.Issuer + "/oauth2/authorize",
-		TokenEndpoint:                             s.cfg.Issuer + "/oauth2/token",
-		UserinfoEndpoint:                          s.cfg.Issuer + "/userinfo",
-		JWKSURI:                                   s.cfg.Issuer + "/.well-known/jwks.json",
-		IntrospectionEndpoint:                     s.cfg.Issuer + "/oauth2/introspect",
-		RevocationEndpoint:                        s.cfg.Issuer + "/oauth2/revoke",
-		EndSessionEndpoint:                        s.cfg.Issuer + login.EndSessionPath,
-		BackchannelLogoutSupported:                true,
-		BackchannelLogoutSessionSupported:         true,
-		ScopesSupported:                           s.scopes.Names(),
-		ResponseTypesSupported:                    []string{"code"},
-		GrantTypesSupported:                       adminapi.Grants(),
-		TokenEndpointAuthMethodsSupported:         s.clients.Methods(true),
-		IntrospectionEndpointAuthMethodsSupported: methods,
-		RevocationEndpointAuthMethodsSupported:    s.clients.Methods(true),
-		ResponseModesSupported:                    []string{"query"},
-		CodeChallengeMethodsSupported:             []string{"S256"},
-		SubjectTypesSupported:                     []string{"public"},
-		IDTokenSigningAlgValuesSupported:          []string{s.cfg.IDTokenAlg, otherAlg(s.cfg.IDTokenAlg)},
-		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr", "jti", "sid",
-			"name", "preferred_username", "updated_at", "email"},
-		ACRValuesSupported:                         mfa.Supported(),
-		ClaimsParameterSupported:                   true,
-		PromptValuesSupported:                      []string{"none", "login", "consent"},
-		TokenEndpointAuthSigningAlgValuesSupported: clientauth.AssertionAlgs(),
-		IntrospectionEndpointAuthSigningAlgValues:  clientauth.AssertionAlgs(),
-		RevocationEndpointAuthSigningAlgValues:     clientauth.AssertionAlgs(),
-		TLSClientCertificateBoundAccessTokens:      s.clients.MTLSEnabled(),
-		AuthorizationResponseIssParameterSupported: true,
-		PushedAuthorizationRequestEndpoint:         s.cfg.Issuer + par.Path,
-		RequirePushedAuthorizationRequests:         s.cfg.RequirePAR,
-		DPoPSigningAlgValuesSupported:              dpop.Algs(),
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("authz: encode discovery: %w", err)
-	}
-	return append(b, '\n'), nil
-}
-
-// otherAlg is the signing algorithm that alg is not: the ring keeps both.
-func otherAlg(alg string) string {
-	if alg == keys.RS256 {
-		return keys.ES256
-	}
-	return keys.RS256
+	return discovery.Build(discovery.Facts{
+		Issuer: s.cfg.Issuer, Scopes: s.scopes.Names(), IDTokenAlg: s.cfg.IDTokenAlg, Profile: s.cfg.Profile,
+		TokenAuthMethods: s.clients.Methods(true), IntrospectionAuthMethods: s.clients.Methods(false),
+		MTLS: s.clients.MTLSEnabled(), RequirePAR: s.cfg.RequirePAR,
+	})
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {

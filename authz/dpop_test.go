@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -200,25 +199,6 @@ func BenchmarkTokenHandlerDPoP(b *testing.B) {
 			if w.Code != http.StatusOK {
 				b.Fatalf("status %d: %s", w.Code, w.Body)
 			}
-		}
-	})
-}
-
-// TestDPoPOnlyClientCredentials: a proof with the code grant is refused,
-// not ignored, and leaves the code for a retry without it.
-func TestDPoPOnlyClientCredentials(t *testing.T) {
-	backends(t, func(t *testing.T, cfg authz.Config) {
-		ts, _, c, b := startCodeFlow(t, cfg)
-		v := oauth2.GenerateVerifier()
-		code := redirectedToClient(t, b.signIn(ts, authURL(c, "state-dpop-code", v, "n"), "ada", "allow"), redirectURI).query.Get("code")
-		ctx := context.WithValue(t.Context(), oauth2.HTTPClient, &http.Client{Transport: newDPoPKey(t)})
-		_, err := c.cfg.Exchange(ctx, code, oauth2.VerifierOption(v))
-		var re *oauth2.RetrieveError
-		if !errors.As(err, &re) || re.ErrorCode != "invalid_dpop_proof" {
-			t.Fatalf("code exchange with a DPoP proof = %v, want invalid_dpop_proof", err)
-		}
-		if tok, err := c.cfg.Exchange(t.Context(), code, oauth2.VerifierOption(v)); err != nil || !strings.EqualFold(tok.TokenType, "bearer") {
-			t.Fatalf("the same code without a proof = %v, %v; want a Bearer token", tok, err)
 		}
 	})
 }

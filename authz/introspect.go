@@ -15,6 +15,7 @@ import (
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
@@ -100,6 +101,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		oe.Write(w)
 		return
 	}
+	if !s.dpop.CheckEndpoint(w, r, s.cfg.Issuer+"/oauth2/introspect") {
+		return
+	}
 	e := storage.AuditEntry{Type: adminapi.EventTokenIntrospected, Actor: audit.Anonymous, ClientID: clientauth.ClaimedID(r), IP: s.ips.String(r)}
 	caller := s.introspectionCaller(w, r, &e)
 	if caller == nil {
@@ -174,7 +178,7 @@ var inactive = []byte(`{"active":false}` + "\n")
 // refusal it answers (after auditing it) and returns nil.
 func (s *Server) introspectionCaller(w http.ResponseWriter, r *http.Request, e *storage.AuditEntry) *clientauth.Client {
 	ctx := r.Context()
-	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
+	caller, err := fapi.Authenticate(s.cfg.Profile, s.clients.Authenticate)(ctx, r, r.PostForm)
 	if err != nil {
 		web.LogFosite(ctx, s.log, "introspect", err)
 		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField

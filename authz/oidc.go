@@ -15,6 +15,8 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -72,6 +74,9 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 	alg := t.s.cfg.IDTokenAlg
 	if cl, ok := req.GetClient().(*clientauth.Client); ok && cl.Rec.IDTokenSignedResponseAlg != "" {
 		alg = cl.Rec.IDTokenSignedResponseAlg
+	}
+	if fapi.Binds(t.s.cfg.Profile, req.GetClient()) {
+		alg = fapi.IDTokenAlg
 	}
 	key, err := t.s.ring.Active(alg)
 	if err != nil {
@@ -172,20 +177,16 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The request method must be GET or POST.")
 		return
 	}
+	scheme, token, ok := dpop.ReadAccessToken(w, r)
+	if !ok {
+		return
+	}
 	bearerError := func(status int, code, desc string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth", error="`+code+`", error_description="`+desc+`"`)
-		web.WriteError(w, status, code, desc)
-	}
-	auth := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok {
-		if auth == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth"`)
-			web.WriteError(w, http.StatusUnauthorized, "invalid_token", "A bearer access token is required.")
-			return
+		if scheme == dpop.SchemeDPoP {
+			w.Header().Set("WWW-Authenticate", dpop.Challenge(code, desc))
 		}
-		bearerError(http.StatusBadRequest, "invalid_request", "Send the access token as Authorization: Bearer.")
-		return
+		web.WriteError(w, status, code, desc)
 	}
 	if len(token) > maxTokenLen {
 		bearerError(http.StatusUnauthorized, "invalid_token", "The access token is not active.")
@@ -209,6 +210,9 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 			bearerError(http.StatusUnauthorized, "invalid_token", "The access token is bound to a client certificate that this request did not present.")
 			return
 		}
+	}
+	if !s.dpop.Access(w, r, s.cfg.Issuer+"/userinfo", scheme, token, boundKey(ar)) {
+		return
 	}
 	granted := ar.GetGrantedScopes()
 	if !granted.Has(scopes.OpenID) {

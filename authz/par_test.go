@@ -182,6 +182,10 @@ func TestPushedRequestRefusals(t *testing.T) {
 		if p := b.get(ts.byReference(other.ClientID, uri)); p.status != http.StatusBadRequest || p.isLogin() {
 			t.Errorf("another client's request_uri = %d, want 400", p.status)
 		}
+		// ...and not burnt by it: the client it belongs to still uses it.
+		if p := b.get(ts.byReference(c.ClientID, uri)); !p.isLogin() {
+			t.Errorf("request_uri after another client presented it = %d, want the login page:\n%s", p.status, p.body)
+		}
 		if p := b.get(ts.byReference(c.ClientID, uri+"x")); p.status != http.StatusBadRequest || p.isLogin() {
 			t.Errorf("malformed request_uri = %d, want 400", p.status)
 		}
@@ -414,6 +418,43 @@ func TestPARPrivateKeyJWT(t *testing.T) {
 		p := newBrowser(t).signIn(ts, ts.byReference(jc.ClientID, a.RequestURI), "ada", "allow")
 		if res := redirectedToClient(t, p, redirectURI); res.query.Get("code") == "" || res.query.Get("state") != "state-jwt-12345" {
 			t.Errorf("pushed private_key_jwt request = %s, want a code and the pushed state", res.loc)
+		}
+	})
+}
+
+// TestPushedRequestAudited: each push of an authenticated client is in
+// the audit trail, accepted or refused, with the names of the parameters
+// and none of their values.
+func TestPushedRequestAudited(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, _ := startCodeFlow(t, cfg)
+		state, nonce := "state-audited-98765", "nonce-audited-98765"
+		ts.pushOK(t, c, parParams(c, state, oauth2.GenerateVerifier(), nonce))
+		bad := parParams(c, state, oauth2.GenerateVerifier(), nonce)
+		bad.Set("scope", "openid no-such-scope")
+		if st, _ := ts.push(t, c, bad); st != http.StatusBadRequest {
+			t.Fatalf("push with an unknown scope = %d, want 400", st)
+		}
+		var got []adminapi.AuditEntryJSON
+		for _, e := range ts.auditAll(t, url.Values{"type": {adminapi.EventRequestPushed}}) {
+			if e.Type == adminapi.EventRequestPushed {
+				got = append(got, e)
+			}
+		}
+		if len(got) != 2 {
+			t.Fatalf("push entries = %+v, want 2", got)
+		}
+		for i, want := range []string{"ok", "invalid_scope"} {
+			e := got[i]
+			if e.Outcome != want || e.ClientID != c.ClientID || e.Actor != "client:"+c.ClientID || e.IP == "" {
+				t.Errorf("push entry %d = %+v, want outcome %s for the client", i, e, want)
+			}
+			if p := e.Details["params"]; p != "code_challenge code_challenge_method nonce redirect_uri response_type scope state" {
+				t.Errorf("push entry %d params = %q, want the names of the pushed parameters", i, p)
+			}
+			if b, _ := json.Marshal(e); strings.Contains(string(b), state) || strings.Contains(string(b), nonce) || strings.Contains(string(b), c.ClientSecret) {
+				t.Errorf("push entry %d holds a pushed value: %s", i, b)
+			}
 		}
 	})
 }

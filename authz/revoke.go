@@ -9,6 +9,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
@@ -24,6 +25,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		oe.Write(w)
 		return
 	}
+	if !s.dpop.CheckEndpoint(w, r, s.cfg.Issuer+"/oauth2/revoke") {
+		return
+	}
 	if !r.PostForm.Has("token") {
 		web.WriteError(w, http.StatusBadRequest, "invalid_request", "The 'token' parameter is missing.")
 		return
@@ -31,7 +35,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	// The client authenticates here, not inside fosite, so that its ID
 	// reaches the audit entry (a client_assertion need not name it).
 	cid := clientauth.ClaimedID(r)
-	caller, err := s.clients.Authenticate(ctx, r, r.PostForm)
+	caller, err := fapi.Authenticate(s.cfg.Profile, s.clients.Authenticate)(ctx, r, r.PostForm)
 	if err == nil {
 		cid = caller.GetID()
 		err = revokeToken(ctx, s.revokers, r.PostForm.Get("token"), fosite.TokenType(r.PostForm.Get("token_type_hint")), caller)

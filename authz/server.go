@@ -29,6 +29,7 @@ import (
 	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -205,10 +206,8 @@ func (s *Server) assemble(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.dpop, err = dpop.New(dpop.Config{Now: cfg.Now, Replay: func(ctx context.Context, jkt, jti string, exp time.Time) error {
-		return s.store.UseAssertion(ctx, "dpop:"+jkt, jti, exp) // the used-assertion records, in a namespace of their own
-	}}); err != nil {
-		return fmt.Errorf("authz: %w", err)
+	if s.dpop, err = newDPoP(cfg, s.store); err != nil {
+		return err
 	}
 	if err := s.compose(); err != nil {
 		return err
@@ -245,7 +244,8 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: s.clients.Authenticate, TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log,
+	if s.par, err = par.New(par.Config{Store: s.store, Authenticate: fapi.Authenticate(cfg.Profile, s.clients.Authenticate), TTL: cfg.PARTTL, Now: cfg.Now, Log: s.log, Audit: s.trail, IPs: s.ips,
+		DPoP: s.dpop, Endpoint: cfg.Issuer + par.Path,
 		Validate: func(ctx context.Context, r *http.Request, raw string) error {
 			return s.signin.ValidatePushed(ctx, r, raw)
 		},
@@ -262,7 +262,7 @@ func (s *Server) assemblePeople() error {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.signin, err = login.New(login.Config{
-		Pushed: s.par, RequirePAR: cfg.RequirePAR, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
+		Pushed: s.par, RequirePAR: cfg.RequirePAR, Profile: cfg.Profile, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
@@ -276,7 +276,7 @@ func (s *Server) assemblePeople() error {
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },
-		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev,
+		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev, Profile: cfg.Profile,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
@@ -312,7 +312,7 @@ func (s *Server) compose() error {
 		ScopeStrategy:                s.scopes.Allowed,
 		AudienceMatchingStrategy:     audienceAllowed,
 		ClientSecretsHasher:          clientauth.SecretHasher{},
-		ClientAuthenticationStrategy: s.clients.Authenticate,
+		ClientAuthenticationStrategy: fapi.Authenticate(s.cfg.Profile, s.clients.Authenticate),
 		SendDebugMessagesToClients:   false,
 		GlobalSecret:                 hmacSecrets[0],
 		RotatedGlobalSecrets:         hmacSecrets[1:],

@@ -44,6 +44,9 @@ type session struct {
 	grantScope []string
 	// grantAudience is grantScope's twin for the audience (narrowAudience).
 	grantAudience []string
+	// codeLimit, if set, bounds the code's lifetime (a FAPI 2.0 client's
+	// under a longer server setting); never stored.
+	codeLimit time.Duration
 
 	// Facts for the audit trail that travel with the request through
 	// fosite; never stored. issuance is set by the token endpoint for a
@@ -78,6 +81,10 @@ func (s *session) SetExpiresAt(t fosite.TokenType, exp time.Time) {
 	case fosite.RefreshToken:
 		s.RefreshExp = exp
 	case fosite.AuthorizeCode:
+		// fosite sets it from its own clock: bound it by the same.
+		if limit := time.Now().UTC().Add(s.codeLimit); s.codeLimit > 0 && exp.After(limit) {
+			exp = limit
+		}
 		s.CodeExp = exp
 	}
 }
@@ -130,6 +137,12 @@ func (s *session) Clone() fosite.Session {
 	}
 	return &c
 }
+
+// BindDPoP binds the grant to the DPoP key whose thumbprint is jkt.
+func (s *session) BindDPoP(jkt string) { s.DPoPJKT = jkt }
+
+// LimitCodeLifetime makes the grant's code live at most d.
+func (s *session) LimitCodeLifetime(d time.Duration) { s.codeLimit = d }
 
 // newGrantSession is the session of a person's grant, for the login pages.
 func newGrantSession(userID string, claims *jwt.IDTokenClaims) fosite.Session {

@@ -70,7 +70,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}
-	if err := s.bindProof(ctx, r, ar, gt); err != nil {
+	if err := s.bindProof(ctx, w, r, ar, gt); err != nil {
 		s.writeTokenError(w, r, ar, err)
 		return
 	}

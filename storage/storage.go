@@ -103,6 +103,13 @@ type Client struct {
 	// needs the sid claim in it.
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
+	// DPoPBoundAccessTokens makes the client send a DPoP proof with every
+	// token request (RFC 9449 section 5.2): all its access tokens are
+	// bound to a key it holds.
+	DPoPBoundAccessTokens bool
+	// Profile is the security profile the client is held to: "fapi2"
+	// (the FAPI 2.0 Security Profile), or "" for none.
+	Profile string
 }
 
 // TLSClientAuth is the RFC 8705 section 2.1.2 subject of a client

@@ -96,6 +96,9 @@ type Config struct {
 	Outbound outbound.Policy
 	// Dev allows http back-channel logout URIs on a loopback host.
 	Dev bool
+	// Profile is the server's security profile ("fapi2" or ""): new and
+	// updated clients are checked against its rules.
+	Profile string
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log receives the API's logs; zap.NewNop if nil.

@@ -112,6 +112,8 @@ func clientJSON(c storage.Client) adminapi.ClientJSON {
 		PostLogoutRedirectURIs:                nonNil(c.PostLogoutRedirectURIs),
 		BackchannelLogoutURI:                  c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired:      c.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:                 c.DPoPBoundAccessTokens,
+		Profile:                               c.Profile,
 	}
 	return out
 }
@@ -144,6 +146,7 @@ func (h *Handler) validClient(in clientInput) (storage.Client, error) {
 		validAudiences,
 		validIntrospectionAudiences,
 		h.validTTL,
+		profileRules(h.cfg.Profile),
 	} {
 		if err := check(in, &c); err != nil {
 			return c, err

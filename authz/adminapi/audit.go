@@ -46,6 +46,10 @@ const (
 	EventUserCreated      = "user.created"
 	EventUserDeleted      = "user.deleted"
 	EventUserErased       = "user.erased"
+	// EventRequestPushed: a client pushed an authorization request
+	// (RFC 9126), accepted or refused; the entry names the parameters,
+	// never their values.
+	EventRequestPushed = "authorization_request.pushed"
 	// EventUserinfoRead: a client read a person's claims at /userinfo.
 	EventUserinfoRead = "userinfo.read"
 	// EventUserExported: everything held about a person was read out.

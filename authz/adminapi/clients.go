@@ -64,6 +64,12 @@ type ClientJSON struct {
 	PostLogoutRedirectURIs           []string `json:"post_logout_redirect_uris"`
 	BackchannelLogoutURI             string   `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
+	// DPoPBoundAccessTokens: every token request must carry a DPoP proof
+	// (RFC 9449 section 5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
+	// Profile: "fapi2" holds the client to the FAPI 2.0 Security Profile;
+	// empty for none (the server's profile may still apply).
+	Profile string `json:"profile,omitempty"`
 }
 
 // ClientList is the answer of GET /admin/clients.
@@ -104,6 +110,8 @@ type ClientMetadata struct {
 	PostLogoutRedirectURIs                []string `json:"post_logout_redirect_uris,omitempty"`
 	BackchannelLogoutURI                  string   `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired      bool     `json:"backchannel_logout_session_required,omitempty"`
+	DPoPBoundAccessTokens                 bool     `json:"dpop_bound_access_tokens,omitempty"`
+	Profile                               string   `json:"profile,omitempty"`
 }
 
 // Metadata is what of c a create or update request sends.
@@ -141,6 +149,8 @@ func (c ClientJSON) Metadata() ClientMetadata {
 		PostLogoutRedirectURIs:                c.PostLogoutRedirectURIs,
 		BackchannelLogoutURI:                  c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired:      c.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:                 c.DPoPBoundAccessTokens,
+		Profile:                               c.Profile,
 	}
 }
 

@@ -192,6 +192,12 @@ func ClientWriter(withSecret bool) func(io.Writer, ClientJSON) error {
 		if c.RequirePushedAuthorizationRequests {
 			fmt.Fprintf(tw, "require_pushed_authorization_requests\ttrue\n")
 		}
+		if c.DPoPBoundAccessTokens {
+			fmt.Fprintf(tw, "dpop_bound_access_tokens\ttrue\n")
+		}
+		if c.Profile != "" {
+			fmt.Fprintf(tw, "profile\t%s\n", c.Profile)
+		}
 		fmt.Fprintf(tw, "access_token_ttl\t%s\n", TTL(c.AccessTokenTTL))
 		fmt.Fprintf(tw, "introspection_allowed\t%t\n", c.IntrospectionAllowed)
 		if c.IntrospectionAllowed || len(c.IntrospectionAudiences) > 0 {

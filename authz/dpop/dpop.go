@@ -24,6 +24,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/ory/fosite"
+	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -64,6 +65,10 @@ type Proof struct {
 	HTM string
 	HTU string
 	IAT time.Time
+	// Ath is the access token hash a proof to a resource carries; Nonce
+	// the server nonce it repeats; each "" if absent.
+	Ath   string
+	Nonce string
 }
 
 // claims are a proof's claims as sent.
@@ -72,6 +77,9 @@ type claims struct {
 	HTM string       `json:"htm"`
 	HTU string       `json:"htu"`
 	IAT *json.Number `json:"iat"`
+	Ath string       `json:"ath"`
+	// Nonce is a string when present: a proof with another type is refused.
+	Nonce *string `json:"nonce"`
 }
 
 // Parse parses proof and verifies its signature with its embedded key:
@@ -121,7 +129,11 @@ func Parse(proof string) (*Proof, error) {
 	if err != nil {
 		return nil, ErrInvalidProof.WithHint("The DPoP proof's jwk has no thumbprint.")
 	}
-	return &Proof{JKT: base64.RawURLEncoding.EncodeToString(thumb), JTI: c.JTI, HTM: c.HTM, HTU: c.HTU, IAT: time.Unix(iat, 0)}, nil
+	p := &Proof{JKT: base64.RawURLEncoding.EncodeToString(thumb), JTI: c.JTI, HTM: c.HTM, HTU: c.HTU, IAT: time.Unix(iat, 0), Ath: c.Ath}
+	if c.Nonce != nil {
+		p.Nonce = *c.Nonce
+	}
+	return p, nil
 }
 
 // Replay records that the key jkt used the proof jti, which may be
@@ -137,6 +149,11 @@ type Config struct {
 	Window time.Duration
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+	// Nonces, if set, makes every proof carry a current server nonce
+	// (RFC 9449 section 8).
+	Nonces *Nonces
+	// Log receives store failures; zap.NewNop if nil.
+	Log *zap.Logger
 }
 
 // Verifier checks proofs. Build it with New; it is safe for concurrent
@@ -156,7 +173,18 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
 	return &Verifier{cfg: cfg}, nil
+}
+
+// Nonce returns the server nonce to hand out now; "" when nonces are off.
+func (v *Verifier) Nonce() string {
+	if v.cfg.Nonces == nil {
+		return ""
+	}
+	return v.cfg.Nonces.At(v.cfg.Now())
 }
 
 // Present reports whether r carries a DPoP header.
@@ -184,6 +212,9 @@ func (v *Verifier) Check(ctx context.Context, r *http.Request, htu string) (*Pro
 	now := v.cfg.Now()
 	if p.IAT.Before(now.Add(-v.cfg.Window)) || p.IAT.After(now.Add(v.cfg.Window)) {
 		return nil, ErrInvalidProof.WithHint("The DPoP proof's iat is too far from the server's time.")
+	}
+	if v.cfg.Nonces != nil && !v.cfg.Nonces.Valid(p.Nonce, now) {
+		return nil, ErrUseNonce.WithHint("Repeat the nonce of the DPoP-Nonce header in the proof.")
 	}
 	err = v.cfg.Replay(ctx, p.JKT, p.JTI, p.IAT.Add(v.cfg.Window))
 	switch {
@@ -218,4 +249,59 @@ func sameURI(htu, want string) bool {
 		return scheme + "://" + host + path
 	}
 	return a.User == nil && norm(a) == norm(b)
+}
+
+// Grant is what Bind needs to know of a token request besides its proof.
+type Grant struct {
+	// Type is the grant_type.
+	Type string
+	// Bound is the thumbprint of the key the grant is bound to, if any:
+	// the dpop_jkt of the authorization request behind a code (RFC 9449
+	// section 10), or the key of the grant a refresh token belongs to.
+	Bound string
+	// Public: the client has no credentials, so its refresh tokens are
+	// bound to its DPoP key (RFC 9449 section 5).
+	Public bool
+	// Required: the client registered dpop_bound_access_tokens (RFC 9449
+	// section 5.2).
+	Required bool
+}
+
+// Bind checks the proof of the token request r, sent to htu, against g,
+// and returns the thumbprint the access token is to be bound to; "" for
+// a bearer token. A request without a proof is refused when the client
+// must send one, or when its grant is bound to a key: a bound grant
+// never turns into bearer tokens. The key of the proof must be the
+// grant's for a code bound with dpop_jkt and for a public client's
+// refresh token; a confidential client's refresh token is bound to the
+// client instead, which may move to a new key (RFC 9449 section 5).
+func (v *Verifier) Bind(ctx context.Context, r *http.Request, htu string, g Grant) (string, error) {
+	if !Present(r) {
+		switch {
+		case g.Required:
+			return "", ErrInvalidProof.WithHint("This client's access tokens are DPoP-bound (dpop_bound_access_tokens): send a DPoP proof.")
+		case g.Bound != "":
+			return "", ErrInvalidProof.WithHint("The grant is bound to a DPoP key: send a DPoP proof made with it.")
+		}
+		return "", nil
+	}
+	p, err := v.Check(ctx, r, htu)
+	if err != nil {
+		return "", err
+	}
+	if g.Bound != "" && p.JKT != g.Bound && (g.Type == "authorization_code" || g.Public) {
+		return "", ErrInvalidProof.WithHint("The DPoP proof's key is not the one the grant is bound to.")
+	}
+	return p.JKT, nil
+}
+
+// ValidJKT reports whether s has the form of a JWK SHA-256 thumbprint:
+// 43 base64url characters (the dpop_jkt parameter of RFC 9449 section
+// 10).
+func ValidJKT(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
 }

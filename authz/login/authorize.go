@@ -3,10 +3,8 @@ package login
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +15,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login/internal/authreq"
 	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -51,7 +52,13 @@ type Pushed interface {
 	Finish(ctx context.Context, clientID, requestURI string) error
 }
 
-var pkceChallengePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+// GrantBinder is a grant session that can be bound to a DPoP key (the
+// code of a request with dpop_jkt is redeemed only with a proof made with
+// that key), and whose code's lifetime can be cut short.
+type GrantBinder interface {
+	BindDPoP(jkt string)
+	LimitCodeLifetime(d time.Duration)
+}
 
 // Authorize serves /oauth2/authorize (GET, or POST with a form).
 func (h *Handler) Authorize(w http.ResponseWriter, r *http.Request) {
@@ -222,6 +229,14 @@ func (h *Handler) issueCode(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
+	if b, ok := sess.(GrantBinder); ok {
+		if jkt := ar.GetRequestForm().Get("dpop_jkt"); jkt != "" {
+			b.BindDPoP(jkt) // RFC 9449 section 10: the code is bound to the key
+		}
+		if fapi.Applies(h.cfg.Profile, c.Rec.Profile) {
+			b.LimitCodeLifetime(fapi.MaxCodeTTL)
+		}
+	}
 	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		h.writeAuthorizeError(w, r, ar, err)
@@ -281,14 +296,20 @@ func (h *Handler) checkAuthorize(ctx context.Context, r *http.Request, raw strin
 	if !pushed && (h.cfg.RequirePAR || c.Rec.RequirePushedAuthorizationRequests) {
 		return ar, fosite.ErrInvalidRequest.WithHint("Authorization requests must be pushed to the pushed_authorization_request_endpoint first (RFC 9126).")
 	}
-	if err := supportedRequest(c, ar); err != nil {
+	if err := authreq.FAPI(h.cfg.Profile, c, form, pushed); err != nil {
 		return ar, err
 	}
-	if err := validPKCE(c, form); err != nil {
+	if err := authreq.SupportedRequest(c, ar); err != nil {
 		return ar, err
 	}
-	if err := validSignInParams(form); err != nil {
+	if err := authreq.ValidPKCE(c, form); err != nil {
 		return ar, err
+	}
+	if err := authreq.ValidSignInParams(form); err != nil {
+		return ar, err
+	}
+	if form.Has("dpop_jkt") && !dpop.ValidJKT(form.Get("dpop_jkt")) {
+		return ar, fosite.ErrInvalidRequest.WithHint("dpop_jkt must be the JWK SHA-256 thumbprint of the client's DPoP key: 43 base64url characters (RFC 9449 section 10).")
 	}
 	if _, err := mfa.RequestedACR(form); err != nil {
 		return ar, fosite.ErrInvalidRequest.WithHint(err.Error())
@@ -330,7 +351,7 @@ func (h *Handler) authorizeClient(ctx context.Context, r *http.Request, raw, red
 	if err != nil {
 		// fosite may have failed after taking the redirect URI by its own
 		// rules (any port on loopback): only ours let an error go there.
-		if !ok || !redirectRegistered(c, redirectURI) {
+		if !ok || !authreq.RedirectRegistered(c, redirectURI) {
 			ar = invalidRedirect(ar)
 		}
 		return ar, nil, err
@@ -338,7 +359,7 @@ func (h *Handler) authorizeClient(ctx context.Context, r *http.Request, raw, red
 	if !ok {
 		return invalidRedirect(ar), nil, fosite.ErrServerError.WithDebug("unexpected client type")
 	}
-	if !redirectRegistered(c, redirectURI) {
+	if !authreq.RedirectRegistered(c, redirectURI) {
 		// fosite matched loopback URIs on any port; only public (native)
 		// clients may use that (RFC 8252 section 7.3). No redirect.
 		return invalidRedirect(ar), nil, fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not match any of the client's registered redirect URIs.")
@@ -353,71 +374,6 @@ func clientOf(ar fosite.AuthorizeRequester) (*clientauth.Client, bool) {
 	}
 	c, ok := ar.GetClient().(*clientauth.Client)
 	return c, ok && c != nil
-}
-
-// supportedRequest checks that the client may use the code flow and that
-// the request asks for nothing this server does not support: only
-// response_type=code and response_mode=query, no request objects.
-func supportedRequest(c *clientauth.Client, ar fosite.AuthorizeRequester) error {
-	form := ar.GetRequestForm()
-	switch {
-	case !c.GetGrantTypes().Has("authorization_code"):
-		return fosite.ErrUnauthorizedClient.WithHint("The client is not registered for the authorization_code grant.")
-	case !ar.GetResponseTypes().ExactOne("code"):
-		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
-	case form.Has("response_mode") && form.Get("response_mode") != "query":
-		return fosite.ErrInvalidRequest.WithHint("Only response_mode=query is supported.")
-	case form.Has("request"):
-		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
-	case form.Has("request_uri"):
-		return fosite.ErrRequestURINotSupported.WithHint("request_uri is supported only for pushed authorization requests (RFC 9126).")
-	}
-	return nil
-}
-
-// validPKCE checks the PKCE parameters: S256 only, both or neither, and
-// always, but for a confidential client registered with require_pkce
-// false (RFC 9700 section 2.1.1).
-func validPKCE(c *clientauth.Client, form url.Values) error {
-	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
-	switch {
-	case method != "" && method != "S256":
-		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be S256.")
-	case challenge != "" && method == "":
-		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge_method must be given, and S256.")
-	case challenge == "" && method != "":
-		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge is missing.")
-	case challenge == "" && c.IsPublic():
-		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (code_challenge with code_challenge_method=S256).")
-	case challenge == "" && !c.Rec.PKCEOptional:
-		return fosite.ErrInvalidRequest.WithHint("This client must use PKCE (code_challenge with code_challenge_method=S256).")
-	case challenge != "" && !pkceChallengePattern.MatchString(challenge):
-		return fosite.ErrInvalidRequest.WithHint("The PKCE code_challenge must be 43 base64url characters (the SHA-256 of the verifier).")
-	}
-	return nil
-}
-
-// validSignInParams checks what the request says about the sign-in:
-// prompt, max_age, and the sizes of nonce and state.
-func validSignInParams(form url.Values) error {
-	prompts := strings.Fields(form.Get("prompt"))
-	for _, p := range prompts {
-		if p != "none" && p != "login" && p != "consent" {
-			return fosite.ErrInvalidRequest.WithHint("prompt may hold none, login and consent only.")
-		}
-	}
-	if slices.Contains(prompts, "none") && len(prompts) > 1 {
-		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
-	}
-	if v := form.Get("max_age"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
-			return fosite.ErrInvalidRequest.WithHint("max_age must be a non-negative number of seconds.")
-		}
-	}
-	if len(form.Get("nonce")) > 512 || len(form.Get("state")) > 1024 {
-		return fosite.ErrInvalidRequest.WithHint("nonce and state are limited to 512 and 1024 characters.")
-	}
-	return nil
 }
 
 // allowedTargets checks that the client may have the scopes and audience
@@ -444,38 +400,6 @@ func invalidRedirect(ar fosite.AuthorizeRequester) fosite.AuthorizeRequester {
 type unredirectable struct{ fosite.AuthorizeRequester }
 
 func (unredirectable) IsRedirectURIValid() bool { return false }
-
-// redirectRegistered applies exact matching: the redirect URI must be one
-// of the client's, character for character. A public client's loopback
-// URI may differ in port only (RFC 8252 section 7.3). An absent
-// redirect_uri is allowed when exactly one is registered (RFC 6749 section
-// 3.1.2.3).
-func redirectRegistered(c *clientauth.Client, requested string) bool {
-	uris := c.Rec.RedirectURIs
-	if requested == "" {
-		return len(uris) == 1
-	}
-	if slices.Contains(uris, requested) {
-		return true
-	}
-	return c.IsPublic() && loopbackRegistered(uris, requested)
-}
-
-// loopbackRegistered reports whether requested is an http URI on a
-// loopback IP address that differs from one of uris in its port only.
-func loopbackRegistered(uris []string, requested string) bool {
-	ru, err := url.Parse(requested)
-	if err != nil || ru.Scheme != "http" || ru.User != nil || ru.Fragment != "" {
-		return false
-	}
-	if ip := net.ParseIP(ru.Hostname()); ip == nil || !ip.IsLoopback() {
-		return false
-	}
-	return slices.ContainsFunc(uris, func(reg string) bool {
-		gu, err := url.Parse(reg)
-		return err == nil && gu.Scheme == "http" && gu.Hostname() == ru.Hostname() && gu.EscapedPath() == ru.EscapedPath() && gu.RawQuery == ru.RawQuery
-	})
-}
 
 // authorizeHTTPRequest is a GET request for raw, for fosite to parse.
 // response_mode=query, the default of response_type=code that discovery

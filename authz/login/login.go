@@ -83,6 +83,9 @@ type Config struct {
 	// RequirePAR accepts only pushed authorization requests, from every
 	// client.
 	RequirePAR bool
+	// Profile is the server's security profile ("fapi2" or ""); a
+	// client's own applies to it too (authz/fapi).
+	Profile string
 	// AudienceAllowed checks requested audiences against a client's.
 	AudienceAllowed func(allowed, requested []string) error
 	Pages           *templates.Pages

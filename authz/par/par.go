@@ -30,13 +30,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -75,6 +80,16 @@ type Config struct {
 	Now func() time.Time
 	// Log receives the endpoint's logs; zap.NewNop if nil.
 	Log *zap.Logger
+	// Audit records each push of an authenticated client, accepted or
+	// refused; required.
+	Audit *audit.Writer
+	// IPs finds the address a push came from.
+	IPs clientip.Resolver
+	// DPoP, if set, checks the DPoP proof a push may carry, sent to
+	// Endpoint (the PAR endpoint's URL): its key binds the code as
+	// dpop_jkt would (RFC 9449 section 10.1).
+	DPoP     *dpop.Verifier
+	Endpoint string
 }
 
 // Requests serves /oauth2/par and resolves what it stored. Build it with
@@ -85,7 +100,7 @@ type Requests struct {
 
 // New returns Requests with cfg.
 func New(cfg Config) (*Requests, error) {
-	if cfg.Store == nil || cfg.Authenticate == nil || cfg.Validate == nil {
+	if cfg.Store == nil || cfg.Authenticate == nil || cfg.Validate == nil || cfg.Audit == nil {
 		return nil, errors.New("par: incomplete configuration")
 	}
 	if cfg.TTL == 0 {
@@ -138,7 +153,7 @@ func (p *Requests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fc, err := p.cfg.Authenticate(ctx, r, form)
 	if err != nil {
-		writeError(ctx, p.cfg.Log, w, err)
+		writeError(ctx, p.cfg.Log, w, err) // clientauth audits what it refuses
 		return
 	}
 	c, ok := fc.(*clientauth.Client)
@@ -146,9 +161,27 @@ func (p *Requests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(ctx, p.cfg.Log, w, fosite.ErrServerError.WithDebug("unexpected client type"))
 		return
 	}
-	if id := form.Get("client_id"); id != "" && id != c.GetID() {
-		web.WriteError(w, http.StatusBadRequest, "invalid_request", "client_id is not the authenticated client.")
+	uri, err := p.push(ctx, r, c, form)
+	if aerr := p.audit(ctx, r, c.GetID(), form, err); aerr != nil && err == nil {
+		// No request_uri leaves without its entry; the stored request is
+		// never given out and expires unused.
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The request could not be recorded; retry.")
+	}
+	if err != nil {
+		writeError(ctx, p.cfg.Log, w, err)
 		return
+	}
+	web.WriteJSON(w, http.StatusCreated, struct {
+		RequestURI string `json:"request_uri"`
+		ExpiresIn  int64  `json:"expires_in"`
+	}{uri, int64(p.cfg.TTL / time.Second)})
+}
+
+// push validates and stores the authorization request in form of the
+// authenticated client c, and returns its request_uri.
+func (p *Requests) push(ctx context.Context, r *http.Request, c *clientauth.Client, form url.Values) (string, error) {
+	if id := form.Get("client_id"); id != "" && id != c.GetID() {
+		return "", fosite.ErrInvalidRequest.WithHint("client_id is not the authenticated client.")
 	}
 	q := url.Values{}
 	for k, v := range form {
@@ -158,21 +191,46 @@ func (p *Requests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.Del(k)
 	}
 	q.Set("client_id", c.GetID())
+	if p.cfg.DPoP != nil && dpop.Present(r) {
+		proof, err := p.cfg.DPoP.Check(ctx, r, p.cfg.Endpoint)
+		if err != nil {
+			return "", err
+		}
+		if q.Has("dpop_jkt") && q.Get("dpop_jkt") != proof.JKT {
+			return "", dpop.ErrInvalidProof.WithHint("dpop_jkt is not the thumbprint of the DPoP proof's key (RFC 9449 section 10.1).")
+		}
+		q.Set("dpop_jkt", proof.JKT)
+	}
 	raw := q.Encode()
 	if err := p.cfg.Validate(ctx, r, raw); err != nil {
-		writeError(ctx, p.cfg.Log, w, err)
-		return
+		return "", err
 	}
-	now := p.cfg.Now().UTC()
-	value, err := p.store(ctx, c.GetID(), record{Stage: stagePushed, Query: raw}, now, p.cfg.TTL)
+	value, err := p.store(ctx, c.GetID(), record{Stage: stagePushed, Query: raw}, p.cfg.Now().UTC(), p.cfg.TTL)
 	if err != nil {
-		writeError(ctx, p.cfg.Log, w, err)
-		return
+		return "", err
 	}
-	web.WriteJSON(w, http.StatusCreated, struct {
-		RequestURI string `json:"request_uri"`
-		ExpiresIn  int64  `json:"expires_in"`
-	}{URNPrefix + value, int64(p.cfg.TTL / time.Second)})
+	return URNPrefix + value, nil
+}
+
+// audit appends the entry of a push of clientID that ended with err (nil:
+// accepted). It names the parameters pushed, never their values.
+func (p *Requests) audit(ctx context.Context, r *http.Request, clientID string, form url.Values, err error) error {
+	names := make([]string, 0, len(form))
+	for k := range form {
+		if !slices.Contains(credentialParams, k) {
+			names = append(names, web.Truncate(k, 64))
+		}
+	}
+	slices.Sort(names)
+	if len(names) > 32 {
+		names = append(names[:32], "...")
+	}
+	e := storage.AuditEntry{Type: adminapi.EventRequestPushed, Actor: audit.Client(clientID), ClientID: clientID,
+		IP: p.cfg.IPs.String(r), Details: map[string]string{"params": strings.Join(names, " ")}}
+	if err != nil {
+		e.Outcome = fosite.ErrorToRFC6749Error(err).ErrorField
+	}
+	return p.cfg.Audit.Append(ctx, e)
 }
 
 // store keeps rec for clientID until now+ttl under a new random value,
@@ -211,7 +269,20 @@ func (p *Requests) Begin(ctx context.Context, clientID, requestURI string) (stri
 		return "", errInvalidURI
 	}
 	now := p.cfg.Now().UTC()
-	t, err := p.cfg.Store.ConsumeToken(ctx, storage.PushedRequest, sig, now)
+	// Another client's request_uri, or one of the wrong stage, is refused
+	// before it is consumed: whoever saw it cannot burn it for the client
+	// it belongs to.
+	t, err := p.cfg.Store.GetToken(ctx, storage.PushedRequest, sig)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return "", errInvalidURI
+	case err != nil:
+		return "", fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error())
+	}
+	if _, err := check(t, clientID, stagePushed, now); err != nil {
+		return "", err
+	}
+	t, err = p.cfg.Store.ConsumeToken(ctx, storage.PushedRequest, sig, now)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		return "", errInvalidURI.WithHint("The request_uri has been used already.")

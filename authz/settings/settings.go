@@ -49,7 +49,9 @@ const (
 	DefaultIDTokenAlg = keys.RS256
 	DefaultIDTokenTTL = 15 * time.Minute
 	DefaultCodeTTL    = time.Minute
-	MaxCodeTTL        = 10 * time.Minute
+	// ProfileFAPI2 is the FAPI 2.0 Security Profile (authz/fapi.Profile).
+	ProfileFAPI2 = "fapi2"
+	MaxCodeTTL   = 10 * time.Minute
 	// DefaultPARTTL is how long a pushed authorization request may be
 	// started (RFC 9126 expires_in); MaxPARTTL bounds it.
 	DefaultPARTTL      = time.Minute
@@ -186,6 +188,16 @@ type Config struct {
 	// authorization endpoint, for every client (RFC 9126 section 5); a
 	// client's require_pushed_authorization_requests does it for one.
 	RequirePAR bool
+	// DPoPNonce makes every DPoP proof repeat a server nonce (RFC 9449
+	// section 8). Nonces are HMACs of a time slot under a key derived
+	// from Secrets, so every replica accepts the others'.
+	DPoPNonce bool
+	// Profile holds every client to a security profile: "fapi2" (the
+	// FAPI 2.0 Security Profile, see authz/fapi), or "" for none (a
+	// client's own profile then applies to it alone). Under fapi2 the ID
+	// token algorithm defaults to ES256 and the code lifetime is at most
+	// a minute.
+	Profile string
 	// RefreshTokenTTL is the lifetime of a refresh token (each rotation
 	// issues a new one with a full lifetime, up to
 	// RefreshTokenMaxLifetime); DefaultRefreshTTL if zero.
@@ -336,6 +348,9 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.KeyRotationInterval, DefaultKeyRotationInterval)
 	c.KeyCheckInterval = max(c.KeyCheckInterval, 0)
 	setDefault(&c.KeyCheckInterval, DefaultKeyCheckInterval)
+	if c.Profile == ProfileFAPI2 {
+		setDefault(&c.IDTokenAlg, keys.ES256)
+	}
 	setDefault(&c.IDTokenAlg, DefaultIDTokenAlg)
 	setDefault(&c.IDTokenTTL, DefaultIDTokenTTL)
 	setDefault(&c.CodeTTL, DefaultCodeTTL)
@@ -430,6 +445,18 @@ func (c Config) validateTokens() error {
 	}
 	if c.PARTTL < time.Second || c.PARTTL > MaxPARTTL {
 		errs = append(errs, fmt.Errorf("pushed authorization request lifetime %s must be between 1s and %s", c.PARTTL, MaxPARTTL))
+	}
+	switch c.Profile {
+	case "":
+	case ProfileFAPI2:
+		if c.IDTokenAlg != keys.ES256 {
+			errs = append(errs, fmt.Errorf("profile fapi2: the ID token algorithm must be ES256 (FAPI 2.0 allows PS256 or ES256, not %s)", c.IDTokenAlg))
+		}
+		if c.CodeTTL > time.Minute {
+			errs = append(errs, fmt.Errorf("profile fapi2: the authorization code lifetime %s must be at most 1m (FAPI 2.0)", c.CodeTTL))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("profile %q is not supported (use fapi2, or leave it empty)", c.Profile))
 	}
 	if c.AuditReadDelay < 0 || c.AuditReadDelay > MaxAuditReadDelay {
 		errs = append(errs, fmt.Errorf("audit read delay %s must be between 0 and %s", c.AuditReadDelay, MaxAuditReadDelay))

@@ -183,6 +183,8 @@ func addClientFlags(cmd *cobra.Command) {
 	f.Bool("cert-bound-tokens", false, "bind the client's access tokens to its TLS client certificate (RFC 8705; always on for the tls methods)")
 	f.Bool("require-pkce", true, "authorization_code: require PKCE (S256); only a confidential client may be registered with --require-pkce=false")
 	f.Bool("require-par", false, "authorization_code: accept only pushed authorization requests (RFC 9126 require_pushed_authorization_requests)")
+	f.String("profile", "", "security profile the client is held to: fapi2 (the FAPI 2.0 Security Profile: private_key_jwt or mTLS, PAR, PKCE, DPoP or mTLS-bound tokens, https redirect URIs, ES256 ID tokens); '' for none")
+	f.Bool("dpop-bound-tokens", false, "every token request of the client must carry a DPoP proof, so all its access tokens are bound to its key (RFC 9449 dpop_bound_access_tokens)")
 	f.Bool("allow-token-endpoint-audience", false, "private_key_jwt: also accept assertions whose aud is the token endpoint URL (RFC 7523), not only the issuer; for clients that cannot be changed yet")
 	f.StringArray("redirect-uri", nil, "redirect URI for the authorization_code grant (repeatable; matched exactly)")
 	f.StringArray("post-logout-redirect-uri", nil, "where RP-initiated logout may send the person back (repeatable; matched exactly; --post-logout-redirect-uri '' for none)")
@@ -232,7 +234,7 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		}
 	}
 	for name, dst := range map[string]*string{"name": &c.ClientName, "scope": &c.Scope, "auth-method": &c.TokenEndpointAuthMethod,
-		"id-token-alg": &c.IDTokenSignedResponseAlg, "backchannel-logout-uri": &c.BackchannelLogoutURI} {
+		"id-token-alg": &c.IDTokenSignedResponseAlg, "backchannel-logout-uri": &c.BackchannelLogoutURI, "profile": &c.Profile} {
 		if f.Changed(name) {
 			*dst, _ = f.GetString(name)
 		}
@@ -248,7 +250,8 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 	c.PostLogoutRedirectURIs = slices.DeleteFunc(c.PostLogoutRedirectURIs, func(v string) bool { return v == "" })
 	for name, dst := range map[string]*bool{"cert-bound-tokens": &c.TLSClientCertificateBoundAccessTokens, "introspection-allowed": &c.IntrospectionAllowed,
 		"allow-token-endpoint-audience": &c.TokenEndpointAudienceAllowed, "require-mfa": &c.RequireMFA,
-		"require-par": &c.RequirePushedAuthorizationRequests, "backchannel-logout-session-required": &c.BackchannelLogoutSessionRequired} {
+		"require-par": &c.RequirePushedAuthorizationRequests, "backchannel-logout-session-required": &c.BackchannelLogoutSessionRequired,
+		"dpop-bound-tokens": &c.DPoPBoundAccessTokens} {
 		if f.Changed(name) {
 			*dst, _ = f.GetBool(name)
 		}

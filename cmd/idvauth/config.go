@@ -65,6 +65,10 @@ var (
 		settings.DefaultPARTTL.String(), "how long a pushed authorization request's request_uri may be started (at most 10m)")
 	sRequirePAR = newSetting("require-par", "IDVAUTH_REQUIRE_PAR",
 		"off", "on: the authorization endpoint takes only pushed authorization requests (RFC 9126), from every client")
+	sDPoPNonce = newSetting("dpop-nonce", "IDVAUTH_DPOP_NONCE",
+		"off", "on: every DPoP proof must repeat a server nonce (RFC 9449 section 8; DPoP-Nonce header, use_dpop_nonce)")
+	sProfile = newSetting("profile", "IDVAUTH_PROFILE",
+		"", "security profile every client is held to: fapi2 (the FAPI 2.0 Security Profile), or empty for none")
 	sRefreshTTL = newSetting("refresh-token-ttl", "IDVAUTH_REFRESH_TOKEN_TTL",
 		settings.DefaultRefreshTTL.String(), "refresh token lifetime (each rotation starts a new one, up to --refresh-token-max-lifetime)")
 	sRefreshMaxLife = newSetting("refresh-token-max-lifetime", "IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME",
@@ -149,7 +153,7 @@ var allSettings = []setting{
 	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 	sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 	sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sMetricsToken,
-	sMaxAPIKeyTTL, sAuditReadDelay, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sMFA,
+	sMaxAPIKeyTTL, sAuditReadDelay, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sMFA,
 }
 
 // fileSettings may also be read from the file their _FILE variable names.

@@ -69,7 +69,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
 	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
-		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
+		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditReadDelay, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
@@ -131,7 +131,10 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	if a.KeyRotationInterval == 0 {
 		a.KeyRotationInterval = -1 // only by hand
 	}
-	a.IDTokenAlg, _ = r.Get(sIDTokenAlg)
+	if v, set := r.Get(sIDTokenAlg); set {
+		a.IDTokenAlg = v // else settings picks: ES256 under fapi2, RS256 otherwise
+	}
+	a.Profile, _ = r.Get(sProfile)
 	for _, d := range []struct {
 		s   setting
 		dst *time.Duration
@@ -142,6 +145,9 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		}
 	}
 	if a.RequirePAR, err = r.OnOff(sRequirePAR); err != nil {
+		return sc, err
+	}
+	if a.DPoPNonce, err = r.OnOff(sDPoPNonce); err != nil {
 		return sc, err
 	}
 	if err := loadPasswordSettings(r, a); err != nil {

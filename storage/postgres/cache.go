@@ -142,6 +142,7 @@ func cloneClient(c storage.Client) storage.Client {
 	c.Audience = append([]string{}, c.Audience...)
 	c.IntrospectionAudiences = append([]string{}, c.IntrospectionAudiences...)
 	c.DefaultACRValues = append([]string{}, c.DefaultACRValues...)
+	c.PostLogoutRedirectURIs = append([]string{}, c.PostLogoutRedirectURIs...)
 	if c.JWKS != nil {
 		c.JWKS = append([]byte(nil), c.JWKS...)
 	}

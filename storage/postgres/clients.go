@@ -24,7 +24,7 @@ const clientCols = `id, name, secret_hash, grant_types, response_types, redirect
 	tls_client_auth_san_ip, tls_client_auth_san_email, tls_client_certificate_bound_access_tokens,
 	created_at, updated_at, token_endpoint_audience_allowed, introspection_audiences, default_acr_values, require_mfa,
 	pkce_optional, require_pushed_authorization_requests,
-	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required`
+	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required, dpop_bound_access_tokens, profile`
 
 func scanClient(row pgx.Row) (storage.Client, error) {
 	var c storage.Client
@@ -36,7 +36,7 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 		&jwks, &c.JWKSURI, &a.SubjectDN, &a.SANDNS, &a.SANURI, &a.SANIP, &a.SANEmail, &c.CertificateBoundAccessTokens,
 		&c.CreatedAt, &c.UpdatedAt, &c.TokenEndpointAudienceAllowed, &c.IntrospectionAudiences, &c.DefaultACRValues, &c.RequireMFA,
 		&c.PKCEOptional, &c.RequirePushedAuthorizationRequests,
-		&c.PostLogoutRedirectURIs, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
+		&c.PostLogoutRedirectURIs, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.DPoPBoundAccessTokens, &c.Profile)
 	c.AccessTokenTTL = time.Duration(ttl) * time.Second
 	if jwks != "" {
 		c.JWKS = []byte(jwks)
@@ -50,7 +50,7 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 
 func validClient(c storage.Client) error {
 	a := c.TLSClientAuth
-	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.TokenEndpointAuthMethod) || !textOK(c.IDTokenSignedResponseAlg) ||
+	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.Profile) || !textOK(c.TokenEndpointAuthMethod) || !textOK(c.IDTokenSignedResponseAlg) ||
 		!allTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience, c.IntrospectionAudiences, c.DefaultACRValues, c.PostLogoutRedirectURIs) || !textOK(string(c.JWKS)) ||
 		!allTextOK([]string{c.JWKSURI, c.BackchannelLogoutURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail}) {
 		return fmt.Errorf("postgres: client %q holds text PostgreSQL cannot store: %w", c.ID, storage.ErrConflict)
@@ -66,13 +66,13 @@ func (s *clientStore) CreateClient(ctx context.Context, c storage.Client) error 
 	a := c.TLSClientAuth
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
-			$25, $26, $27, $28, $29, $30, $31)`,
+			$25, $26, $27, $28, $29, $30, $31, $32, $33)`,
 		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
 		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
 		c.IDTokenSignedResponseAlg, string(c.JWKS), c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail,
 		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt, c.TokenEndpointAudienceAllowed, nonNil(c.IntrospectionAudiences),
 		nonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests,
-		nonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired)
+		nonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.Profile)
 	// The ID may be cached as unknown; the trigger tells the other
 	// replicas.
 	s.forget(c.ID)
@@ -143,13 +143,14 @@ func (s *clientStore) UpdateClient(ctx context.Context, c storage.Client) error 
 		tls_client_certificate_bound_access_tokens = $20, token_endpoint_audience_allowed = $21,
 		introspection_audiences = $22, default_acr_values = $23, require_mfa = $24,
 		pkce_optional = $25, require_pushed_authorization_requests = $26,
-		post_logout_redirect_uris = $27, backchannel_logout_uri = $28, backchannel_logout_session_required = $29 WHERE id = $1`,
+		post_logout_redirect_uris = $27, backchannel_logout_uri = $28, backchannel_logout_session_required = $29,
+		dpop_bound_access_tokens = $30, profile = $31 WHERE id = $1`,
 		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
 		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt,
 		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI,
 		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertificateBoundAccessTokens, c.TokenEndpointAudienceAllowed,
 		nonNil(c.IntrospectionAudiences), nonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests,
-		nonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired)
+		nonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.Profile)
 	s.forget(c.ID)
 	return affected("update client", tag, err)
 }

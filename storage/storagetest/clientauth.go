@@ -21,7 +21,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	c.CertificateBoundAccessTokens = true
 	c.TokenEndpointAudienceAllowed = true
 	c.IntrospectionAudiences = []string{"api-a", "api-b"}
-	c.PKCEOptional, c.RequirePushedAuthorizationRequests = true, true
+	c.PKCEOptional, c.RequirePushedAuthorizationRequests, c.DPoPBoundAccessTokens, c.Profile = true, true, true, "fapi2"
 	mustStoreClient(t, s, c)
 
 	upd := c
@@ -31,7 +31,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	upd.CertificateBoundAccessTokens = false
 	upd.TokenEndpointAudienceAllowed = false
 	upd.IntrospectionAudiences = []string{"api-c"}
-	upd.PKCEOptional, upd.RequirePushedAuthorizationRequests = false, false
+	upd.PKCEOptional, upd.RequirePushedAuthorizationRequests, upd.DPoPBoundAccessTokens, upd.Profile = false, false, false, ""
 	upd.UpdatedAt = now().Add(time.Second)
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)
