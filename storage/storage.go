@@ -462,6 +462,7 @@ type Store interface {
 	KeyStore
 	UserStore
 	FactorStore
+	OperatorStore
 	FailureStore
 	AuditStore
 	AuditShipStore

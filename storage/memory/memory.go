@@ -26,6 +26,7 @@ type Store struct {
 	tokenStore
 	userStore
 	factorStore
+	*operatorStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -67,13 +68,14 @@ func New() *Store {
 		apiKeys:   make(map[string]storage.APIKey),
 	}
 	return &Store{
-		clientStore:  clientStore{t},
-		tokenStore:   tokenStore{t},
-		userStore:    userStore{t},
-		factorStore:  factorStore{t},
-		failureStore: failureStore{t},
-		apiKeyStore:  apiKeyStore{t},
-		auditStore:   auditStore{tables: t},
+		clientStore:   clientStore{t},
+		tokenStore:    tokenStore{t},
+		userStore:     userStore{t},
+		factorStore:   factorStore{t},
+		operatorStore: &operatorStore{},
+		failureStore:  failureStore{t},
+		apiKeyStore:   apiKeyStore{t},
+		auditStore:    auditStore{tables: t},
 	}
 }
 

@@ -29,6 +29,7 @@ type Store struct {
 	tokenStore
 	userStore
 	factorStore
+	operatorStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -143,6 +144,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		tokenStore:     tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
 		userStore:      userStore{pool},
 		factorStore:    factorStore{pool},
+		operatorStore:  operatorStore{pool},
 		failureStore:   failureStore{pool},
 		apiKeyStore:    apiKeyStore{pool},
 		auditShipStore: auditShipStore{pool},

@@ -90,6 +90,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		fn   func(t *testing.T, s storage.Store)
 	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
+	tests = append(tests, operatorTests...)
 	tests = append(tests, auditShipTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
