@@ -250,6 +250,9 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 	if gt != grantClientCredentials {
 		return nil
 	}
+	if err := checkAdminGrant(ar); err != nil {
+		return err
+	}
 	c := ar.GetClient()
 	sess.Subject = c.GetID()
 	for _, sc := range ar.GetRequestedScopes() {

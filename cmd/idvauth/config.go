@@ -34,6 +34,7 @@ type fileConfig struct {
 	MaxAccessTokenTTL string           `yaml:"max_access_token_ttl"`
 	MaxAPIKeyTTL      string           `yaml:"max_api_key_ttl"`
 	DefaultAudience   string           `yaml:"default_audience"`
+	AdminAudience     string           `yaml:"admin_audience"`
 	AccessTokenAlg    string           `yaml:"access_token_alg"`
 	JWKSMaxAge        string           `yaml:"jwks_max_age"`
 	LogLevel          string           `yaml:"log_level"`
@@ -115,6 +116,8 @@ var (
 		settings.DefaultMaxAPIKeyTTL.String(), "longest lifetime of an API key"}
 	sDefaultAudience = setting{"default-audience", "IDVAUTH_DEFAULT_AUDIENCE", func(f *fileConfig) string { return f.DefaultAudience },
 		settings.DefaultAudience, "aud of tokens for clients that register no audience"}
+	sAdminAudience = setting{"admin-audience", "IDVAUTH_ADMIN_AUDIENCE", func(f *fileConfig) string { return f.AdminAudience },
+		"", "aud the admin API accepts in access tokens (default: the issuer followed by /admin)"}
 	sAccessAlg = setting{"access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG", func(f *fileConfig) string { return f.AccessTokenAlg },
 		settings.DefaultAccessTokenAlg, "access token signing algorithm: ES256 or RS256"}
 	sJWKSMaxAge = setting{"jwks-max-age", "IDVAUTH_JWKS_MAX_AGE", func(f *fileConfig) string { return f.JWKSMaxAge },
@@ -209,7 +212,7 @@ var (
 // here fails TestExampleConfig.
 var allSettings = []setting{
 	sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sSecrets, sAdminToken, sAdminURL,
-	sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 	sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL,
 	sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency,
 	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,

@@ -67,7 +67,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
@@ -114,6 +114,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	a.Issuer, sc.issuerSet = r.get(sIssuer)
 	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.value(sDatabaseURL) // the issuer once, as tokens carry it
 	a.DefaultAudience, _ = r.get(sDefaultAudience)
+	a.AdminAudience, _ = r.get(sAdminAudience)
 	a.AccessTokenAlg, _ = r.get(sAccessAlg)
 	a.Scopes = r.file.Scopes
 	if a.JanitorInterval, err = r.duration(sJanitorInterval); err != nil {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
+	"github.com/idvauth/idvauth/storage/storagetest/operatortest"
 )
 
 // Run runs the contract suite; newStore must return a fresh, empty store
@@ -79,7 +81,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	for _, ft := range factortest.Tests {
+	for _, ft := range slices.Concat(factortest.Tests, operatortest.Tests) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s storage.Store)
@@ -90,7 +92,6 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		fn   func(t *testing.T, s storage.Store)
 	}{"ClientStepUpFields", testClientStepUpFields})
 	tests = append(tests, apiKeyTests...)
-	tests = append(tests, operatorTests...)
 	tests = append(tests, auditShipTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,12 @@
-package storagetest
+// Package operatortest is the part of the storage contract about
+// operators; storagetest.Run runs it with the rest.
+package operatortest
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"sync"
@@ -13,10 +17,11 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// operatorTests are the contract tests of storage.OperatorStore.
-var operatorTests = []struct {
-	name string
-	fn   func(t *testing.T, s storage.Store)
+// Tests are the contract tests of storage.OperatorStore; each takes a
+// fresh, empty store.
+var Tests = []struct {
+	Name string
+	Fn   func(t *testing.T, s storage.Store)
 }{
 	{"OperatorCRUD", testOperatorCRUD},
 	{"OperatorsApartFromUsers", testOperatorsApartFromUsers},
@@ -177,3 +182,13 @@ func testConcurrentEnrollmentOneWins(t *testing.T, s storage.Store) {
 		t.Fatalf("%d concurrent uses succeeded, want 1", wins.Load())
 	}
 }
+
+// id returns a unique identifier with prefix.
+func id(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// now is a time with the precision every backend keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }

@@ -1,0 +1,59 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/ory/fosite"
+
+	"github.com/idvauth/idvauth/authz/apikeys"
+	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/scopes"
+)
+
+// adminIntrospect checks an access token for the admin API exactly as
+// introspection does (signature, expiry, its record: revoked tokens and
+// those of deleted clients have none), so that a revocation is refused at
+// once on every replica.
+func (s *Server) adminIntrospect(ctx context.Context, token string) (adminauth.Token, error) {
+	if apikeys.Looks(token) || len(token) > maxTokenLen {
+		return adminauth.Token{}, adminauth.ErrInactive // an API key is a shared secret: no admin rights
+	}
+	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, &session{})
+	if err != nil {
+		if errors.Is(err, fosite.ErrTemporarilyUnavailable) || fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
+			return adminauth.Token{}, err
+		}
+		return adminauth.Token{}, adminauth.ErrInactive
+	}
+	sess := ar.GetSession().(*session)
+	return adminauth.Token{ClientID: ar.GetClient().GetID(), Subject: sess.Subject, JTI: sess.JTI, Scopes: ar.GetGrantedScopes(),
+		Audience: ar.GetGrantedAudience(), Bound: sess.CertThumbprint != "" || sess.DPoPJKT != ""}, nil
+}
+
+// adminScopeRegistry is the scope registry entries of the admin scopes.
+func adminScopeRegistry() []scopes.Scope {
+	var out []scopes.Scope
+	for _, sc := range adminauth.Scopes() {
+		out = append(out, scopes.Scope{Name: sc, Description: "Operate idvauth through its admin API (" + sc + ")."})
+	}
+	return out
+}
+
+// checkAdminGrant refuses an admin scope to a client_credentials request
+// that did not prove a key (private_key_jwt or mTLS): a client secret or
+// an API key never carries one, whatever the client's registration says.
+func checkAdminGrant(ar fosite.AccessRequester) error {
+	if !slices.ContainsFunc(ar.GetRequestedScopes(), adminauth.IsAdminScope) {
+		return nil
+	}
+	if c, ok := ar.GetClient().(*clientauth.Client); ok && c.APIKeyID == "" {
+		switch c.Rec.TokenEndpointAuthMethod {
+		case clientauth.MethodPrivateKeyJWT, clientauth.MethodTLS, clientauth.MethodSelfSignedTLS:
+			return nil
+		}
+	}
+	return fosite.ErrInvalidScope.WithHint("Admin scopes are granted only to clients that authenticate with private_key_jwt or a TLS client certificate.")
+}
