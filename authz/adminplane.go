@@ -3,14 +3,21 @@ package authz
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ory/fosite"
+	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/scopes"
+	"github.com/idvauth/idvauth/storage"
 )
 
 // adminIntrospect checks an access token for the admin API exactly as
@@ -56,4 +63,26 @@ func checkAdminGrant(ar fosite.AccessRequester) error {
 		}
 	}
 	return fosite.ErrInvalidScope.WithHint("Admin scopes are granted only to clients that authenticate with private_key_jwt or a TLS client certificate.")
+}
+
+// CreateOperator creates an operator of role directly in the database
+// (the bootstrap of the first owner, before anyone can call the admin
+// API) and returns it with its single-use enrollment link on the admin
+// listener at adminURL. The creation is audited, by the system.
+func CreateOperator(ctx context.Context, databaseURL, username, role, adminURL string) (adminapi.Enrollment, error) {
+	st, err := dialStore(ctx, Config{DatabaseURL: databaseURL}, zap.NewNop(), nil, nil)
+	if err != nil {
+		return adminapi.Enrollment{}, err
+	}
+	defer st.Close()
+	o, token, err := operators.Create(ctx, st, username, role, time.Now())
+	if err != nil {
+		return adminapi.Enrollment{}, fmt.Errorf("authz: %w", err)
+	}
+	e := storage.AuditEntry{Type: adminapi.EventOperatorCreated, Actor: audit.System, Subject: o.ID,
+		Details: map[string]string{"role": o.Role, "via": "database"}}
+	if err := audit.New(audit.Config{Store: st}).Append(ctx, e); err != nil {
+		return adminapi.Enrollment{}, fmt.Errorf("authz: operator %s created, but its audit entry could not be written: %w", o.ID, err)
+	}
+	return operators.EnrollmentJSON(o, adminURL, token), nil
 }

@@ -104,7 +104,7 @@ func New(cfg Config) (*Authenticator, error) {
 // Answers of Authenticate and Authorize.
 var (
 	ErrUnauthorized = web.NewError(http.StatusUnauthorized, "unauthorized",
-		"A valid admin credential is required: an access token of this server for the admin API, sent as Authorization: Bearer.")
+		"A valid admin bearer token is required: an access token of this server for the admin API, or the break-glass token.")
 	errBound = web.NewError(http.StatusUnauthorized, "unauthorized",
 		"Sender-constrained (DPoP or certificate-bound) tokens are not accepted by the admin API yet; use a bearer token.")
 	errNotAdmin = web.NewError(http.StatusForbidden, "insufficient_scope",
