@@ -45,20 +45,33 @@ func (ts *testServer) bearerDo(t testing.TB, token, method, path string, in any)
 	return code, b
 }
 
+// issuer is the issuer of ts, as its discovery document says.
+func (ts *testServer) issuer(t testing.TB) string {
+	t.Helper()
+	code, _, body := do(t, mustReq(t, http.MethodGet, ts.Public+"/.well-known/openid-configuration"))
+	var d struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := json.Unmarshal(body, &d); code != http.StatusOK || err != nil {
+		t.Fatalf("discovery: %d %v", code, err)
+	}
+	return d.Issuer
+}
+
 // adminAudience is the admin API's default identifier for ts.
-func (ts *testServer) adminAudience() string { return ts.Public + "/admin" }
+func (ts *testServer) adminAudience(t testing.TB) string { return ts.issuer(t) + "/admin" }
 
 // operatorWithToken creates an operator of role through the admin API
 // and returns its ID and an access token for it carrying scopes (the
 // role's when none are given), issued through the client issuer.
-func (ts *testServer) operatorWithToken(t testing.TB, issuer, role string, scopes ...string) (string, string) {
+func (ts *testServer) operatorWithToken(t testing.TB, issuer keyClient, role string, scopes ...string) (string, string) {
 	t.Helper()
 	e := adminCall[adminapi.Enrollment](t, ts, http.MethodPost, "/admin/operators",
 		adminapi.OperatorInput{Username: "op-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + role + "-" + randomSuffix(), Role: role}, http.StatusCreated)
 	if len(scopes) == 0 {
 		scopes = adminauth.RoleScopes(role)
 	}
-	tok, err := ts.Srv.OperatorToken(context.Background(), issuer, e.Operator.ID, scopes...)
+	tok, err := ts.Srv.OperatorToken(context.Background(), issuer.ClientID, e.Operator.ID, scopes...)
 	if err != nil {
 		t.Fatalf("OperatorToken: %v", err)
 	}
@@ -76,14 +89,41 @@ func randomSuffix() string {
 	return fmt.Sprint(n)
 }
 
+// keyClient is a private_key_jwt client and its private key.
+type keyClient struct {
+	adminapi.ClientJSON
+	key jose.JSONWebKey
+}
+
 // consoleStandIn registers the client through which the tests issue
 // operator tokens, as the console's sign-in will.
-func (ts *testServer) consoleStandIn(t testing.TB) string {
+func (ts *testServer) consoleStandIn(t testing.TB) keyClient {
+	t.Helper()
+	return ts.newKeyClient(t, "identity.verify")
+}
+
+// newKeyClient registers a private_key_jwt client_credentials client with
+// scope, for the admin API's audience and the ones given.
+func (ts *testServer) newKeyClient(t testing.TB, scope string, aud ...string) keyClient {
 	t.Helper()
 	key := mustKey(t, jose.ES256)
-	c := ts.createClient(t, map[string]any{"token_endpoint_auth_method": "private_key_jwt", "scope": "identity.verify",
-		"jwks": json.RawMessage(jwksJSON(t, pub(key)))})
-	return c.ClientID
+	c := ts.createClient(t, map[string]any{"token_endpoint_auth_method": "private_key_jwt", "scope": scope,
+		"audience": append([]string{ts.adminAudience(t)}, aud...), "jwks": json.RawMessage(jwksJSON(t, pub(key)))})
+	return keyClient{c, key}
+}
+
+// assertion is a fresh client assertion of c for ts.
+func (ts *testServer) assertion(t testing.TB, c keyClient) string {
+	return signAssertion(t, c.key, assertionClaims(c.ClientID, ts.issuer(t)))
+}
+
+// revoke revokes tok at /oauth2/revoke as c, which issued it.
+func (ts *testServer) revoke(t testing.TB, c keyClient, tok string) {
+	t.Helper()
+	form := url.Values{"token": {tok}, "client_assertion_type": {jwtBearer}, "client_assertion": {ts.assertion(t, c)}}
+	if code, _, body := post(t, ts.Public+"/oauth2/revoke", "", "", form); code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
 }
 
 // adminCase is one admin route called for the role table: fixture makes
