@@ -19,8 +19,8 @@ import (
 // whose commands call the admin API.
 func addAdminFlags(group *cobra.Command) {
 	f := group.PersistentFlags()
-	f.String(sAdminURL.flag, sAdminURL.def, sAdminURL.usage+" (env "+sAdminURL.env+")")
-	f.String(sAdminToken.flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
+	f.String(sAdminURL.Flag, sAdminURL.Def, sAdminURL.Usage+" (env "+sAdminURL.Env+")")
+	f.String(sAdminToken.Flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
 }
 
 // newAdminClient builds the admin API client from the admin URL and token
@@ -30,12 +30,12 @@ func newAdminClient(cmd *cobra.Command, env lookupEnv) (*adminapi.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	base, _ := r.get(sAdminURL)
-	token, _ := r.get(sAdminToken)
+	base, _ := r.Get(sAdminURL)
+	token, _ := r.Get(sAdminToken)
 	c, err := adminapi.New(adminapi.Config{BaseURL: base, Token: token})
 	switch {
 	case errors.Is(err, adminapi.ErrBaseURL):
-		return nil, fmt.Errorf("%s: %q is not an http(s) URL", r.where(sAdminURL), base)
+		return nil, fmt.Errorf("%s: %q is not an http(s) URL", r.Where(sAdminURL), base)
 	case errors.Is(err, adminapi.ErrNoToken):
 		return nil, errors.New("no admin token: set IDVAUTH_ADMIN_TOKEN (serve --dev prints one)")
 	}

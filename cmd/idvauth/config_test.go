@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/settings"
@@ -625,25 +626,26 @@ func TestSettingsErrorNamesSource(t *testing.T) {
 	}
 }
 
-// TestSettingsFileKeys holds every setting to the config file key that
-// its env name gives (IDVAUTH_ACCESS_TOKEN_TTL: access_token_ttl), which
-// error messages and the example config rely on.
+// TestSettingsFileKeys: every setting is read from the config file key
+// that its env name gives (IDVAUTH_ACCESS_TOKEN_TTL: access_token_ttl),
+// which error messages and the example config rely on; list settings take
+// a YAML list, the others a single value.
 func TestSettingsFileKeys(t *testing.T) {
 	t.Parallel()
-	keys := fileKeys()
+	noEnv := func(string) (string, bool) { return "", false }
 	for _, s := range allSettings {
-		if !slices.Contains(keys, s.fileKey()) {
-			t.Errorf("setting %s: no config file key %q", s.env, s.fileKey())
-			continue
+		value, want := s.FileKey()+": probe\n", "probe"
+		if schema.IsList(s) {
+			value, want = s.FileKey()+": [probe, two]\n", "probe,two"
 		}
-		r := &resolver{file: &fileConfig{}}
-		if err := yaml.Unmarshal([]byte(s.fileKey()+": [probe]\n"), r.file); err != nil {
-			if err = yaml.Unmarshal([]byte(s.fileKey()+": probe\n"), r.file); err != nil {
-				t.Fatalf("%s: %v", s.fileKey(), err)
-			}
+		cmd := &cobra.Command{}
+		cmd.Flags().String("config", writeConfig(t, value), "")
+		r, err := newResolver(cmd, noEnv)
+		if err != nil {
+			t.Fatalf("%s: %v", s.FileKey(), err)
 		}
-		if got := s.file(r.file); got != "probe" {
-			t.Errorf("setting %s reads %q from a file that sets %s: probe", s.env, got, s.fileKey())
+		if got, set := r.Get(s); got != want || !set {
+			t.Errorf("setting %s reads %q (set %v) from a file that says %q", s.Env, got, set, value)
 		}
 	}
 }

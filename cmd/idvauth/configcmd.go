@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"reflect"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +17,7 @@ import (
 // both made from allSettings so that they cannot drift from serve.
 
 // secretSettings are shown as [REDACTED] by config check.
-var secretSettings = map[string]bool{sSecrets.env: true, sAdminToken.env: true, sMetricsToken.env: true}
+var secretSettings = map[string]bool{sSecrets.Env: true, sAdminToken.Env: true, sMetricsToken.Env: true}
 
 func newConfigCmd(env lookupEnv) *cobra.Command {
 	cmd := group(&cobra.Command{
@@ -77,11 +75,11 @@ func configCheck(cmd *cobra.Command, env lookupEnv) error {
 	}
 	if a := sc.authz; a.TLSCertFile != "" || a.TLSKeyFile != "" {
 		if _, err := tls.LoadX509KeyPair(a.TLSCertFile, a.TLSKeyFile); err != nil {
-			return fmt.Errorf("%s, %s: %w", sTLSCert.env, sTLSKey.env, err)
+			return fmt.Errorf("%s, %s: %w", sTLSCert.Env, sTLSKey.Env, err)
 		}
 	}
 	if f := sc.authz.TLSClientCAFile; f != "" && len(devkit.ReadCerts(f)) == 0 {
-		return fmt.Errorf("%s: %s holds no PEM certificate", sTLSClientCA.env, f)
+		return fmt.Errorf("%s: %s holds no PEM certificate", sTLSClientCA.Env, f)
 	}
 	r, err := newResolver(cmd, env)
 	if err != nil {
@@ -89,18 +87,18 @@ func configCheck(cmd *cobra.Command, env lookupEnv) error {
 	}
 	var out []checkedSetting
 	for _, s := range allSettings {
-		v, _ := r.get(s)
+		v, _ := r.Get(s)
 		switch {
-		case secretSettings[s.env] && v != "":
+		case secretSettings[s.Env] && v != "":
 			v = "[REDACTED]"
-		case s.env == sDatabaseURL.env && v != "":
+		case s.Env == sDatabaseURL.Env && v != "":
 			if u, err := url.Parse(v); err == nil {
 				v = u.Redacted()
 			} else {
 				v = "[REDACTED: not a URL]"
 			}
 		}
-		out = append(out, checkedSetting{Key: s.fileKey(), Env: s.env, Value: v, Source: r.source(s)})
+		out = append(out, checkedSetting{Key: s.FileKey(), Env: s.Env, Value: v, Source: r.Source(s)})
 	}
 	w := cmd.OutOrStdout()
 	if asJSON {
@@ -118,49 +116,22 @@ func configCheck(cmd *cobra.Command, env lookupEnv) error {
 	return err
 }
 
-// source names where s's value came from, for config check.
-func (r *resolver) source(s setting) string {
-	switch w := r.where(s); {
-	case strings.HasPrefix(w, "--"):
-		return "flag " + w
-	case w == s.env:
-		return "env " + w
-	case strings.HasSuffix(w, " (default)"):
-		return "default"
-	default:
-		return "file " + strings.TrimSuffix(w, ": "+s.fileKey())
-	}
-}
-
 // exampleConfig is idvauth.example.yaml: every setting of allSettings,
 // commented out at its default, with its env variable and flag.
 func exampleConfig() []byte {
-	lists := listKeys()
 	var entries []settings.ExampleEntry
 	for _, s := range allSettings {
-		usage := s.usage
+		usage := s.Usage
 		if usage == "" {
-			usage = noFlagUsage[s.env]
+			usage = noFlagUsage[s.Env]
 		}
-		entries = append(entries, settings.ExampleEntry{Key: s.fileKey(), Env: s.env, Flag: s.flag, Default: s.def, Usage: usage, List: lists[s.fileKey()]})
+		entries = append(entries, settings.ExampleEntry{Key: s.FileKey(), Env: s.Env, Flag: s.Flag, Default: s.Def, Usage: usage, List: schema.IsList(s)})
 	}
 	return settings.ExampleYAML(entries)
 }
 
 // noFlagUsage describes the settings that have no flag.
 var noFlagUsage = map[string]string{
-	sSecrets.env:      "comma-separated secrets of 32+ characters that encrypt signing keys: the first encrypts, all decrypt (required without --dev; a YAML list here)",
-	sMetricsToken.env: "bearer token that /metrics on the admin listener requires, 32+ characters (none: /metrics is open to whoever reaches the admin listener)",
-}
-
-// listKeys are the config file keys that take a YAML list.
-func listKeys() map[string]bool {
-	t := reflect.TypeFor[fileConfig]()
-	out := map[string]bool{}
-	for i := range t.NumField() {
-		if t.Field(i).Type.Kind() == reflect.Slice {
-			out[strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]] = true
-		}
-	}
-	return out
+	sSecrets.Env:      "comma-separated secrets of 32+ characters that encrypt signing keys: the first encrypts, all decrypt (required without --dev; a YAML list here)",
+	sMetricsToken.Env: "bearer token that /metrics on the admin listener requires, 32+ characters (none: /metrics is open to whoever reaches the admin listener)",
 }

@@ -39,12 +39,12 @@ func TestExampleConfig(t *testing.T) {
 	// a setting added to fileConfig but not to allSettings fails here.
 	var keys []string
 	for _, s := range allSettings {
-		keys = append(keys, s.fileKey())
-		if !strings.Contains(string(want), "\n# env "+s.env) {
-			t.Errorf("example lacks the env name %s", s.env)
+		keys = append(keys, s.FileKey())
+		if !strings.Contains(string(want), "\n# env "+s.Env) {
+			t.Errorf("example lacks the env name %s", s.Env)
 		}
 	}
-	for _, k := range fileKeys() {
+	for _, k := range schema.Keys() {
 		if k != "scopes" && !slices.Contains(keys, k) {
 			t.Errorf("config file key %s is not in allSettings: add its setting there", k)
 		}

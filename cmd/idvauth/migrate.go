@@ -18,7 +18,7 @@ func databaseURL(cmd *cobra.Command, env lookupEnv) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u, _ := r.get(sDatabaseURL)
+	u, _ := r.Get(sDatabaseURL)
 	if u == "" {
 		return "", fmt.Errorf("no database: set IDVAUTH_DATABASE_URL (e.g. postgres://idvauth@127.0.0.1:5432/idvauth)")
 	}
@@ -28,7 +28,7 @@ func databaseURL(cmd *cobra.Command, env lookupEnv) (string, error) {
 // addDatabaseFlags adds --database-url and -o to a command that works on
 // the database directly.
 func addDatabaseFlags(cmd *cobra.Command) {
-	cmd.Flags().String(sDatabaseURL.flag, "", "PostgreSQL URL (env "+sDatabaseURL.env+")")
+	cmd.Flags().String(sDatabaseURL.Flag, "", "PostgreSQL URL (env "+sDatabaseURL.Env+")")
 	addLocalOutputFlag(cmd)
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/cliconf"
 )
 
 // run executes the CLI with args and returns the process exit code. env
@@ -120,7 +122,7 @@ func group(cmd *cobra.Command) *cobra.Command {
 }
 
 // lookupEnv reads an environment variable; tests pass their own.
-type lookupEnv func(string) (string, bool)
+type lookupEnv = cliconf.Lookup
 
 func newRootCmd(env lookupEnv) *cobra.Command {
 	root := &cobra.Command{

@@ -21,6 +21,7 @@ import (
 	"github.com/idvauth/idvauth/authz/devkit"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/cliconf"
 )
 
 func newServeCmd(env lookupEnv) *cobra.Command {
@@ -72,7 +73,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 		sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sAllowPrivateOutbound} {
-		addFlag(cmd, s)
+		cliconf.AddFlag(cmd, s)
 	}
 	return cmd
 }
@@ -100,55 +101,57 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	}
 	sc.dev, _ = cmd.Flags().GetBool("dev")
 	sc.authz.Dev = sc.dev
-	sc.publicAddr, _ = r.get(sPublicAddr)
-	sc.adminAddr, _ = r.get(sAdminAddr)
+	sc.publicAddr, _ = r.Get(sPublicAddr)
+	sc.adminAddr, _ = r.Get(sAdminAddr)
 	sc.devAllowRemote, _ = cmd.Flags().GetBool("dev-allow-remote")
 	if err := checkDevListeners(sc); err != nil {
 		return sc, err
 	}
-	lvl, _ := r.get(sLogLevel)
+	lvl, _ := r.Get(sLogLevel)
 	if sc.logLevel, err = zapcore.ParseLevel(lvl); err != nil {
-		return sc, fmt.Errorf("%s: %q is not a level (debug, info, warn, error)", r.where(sLogLevel), lvl)
+		return sc, fmt.Errorf("%s: %q is not a level (debug, info, warn, error)", r.Where(sLogLevel), lvl)
 	}
 	a := &sc.authz
-	a.Issuer, sc.issuerSet = r.get(sIssuer)
-	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.value(sDatabaseURL) // the issuer once, as tokens carry it
-	a.DefaultAudience, _ = r.get(sDefaultAudience)
-	a.AdminAudience, _ = r.get(sAdminAudience)
-	a.AccessTokenAlg, _ = r.get(sAccessAlg)
-	a.Scopes = r.file.Scopes
-	if a.JanitorInterval, err = r.duration(sJanitorInterval); err != nil {
+	a.Issuer, sc.issuerSet = r.Get(sIssuer)
+	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.Value(sDatabaseURL) // the issuer once, as tokens carry it
+	a.DefaultAudience, _ = r.Get(sDefaultAudience)
+	a.AdminAudience, _ = r.Get(sAdminAudience)
+	a.AccessTokenAlg, _ = r.Get(sAccessAlg)
+	if err := r.Decode("scopes", &a.Scopes); err != nil {
+		return sc, err
+	}
+	if a.JanitorInterval, err = r.Duration(sJanitorInterval); err != nil {
 		return sc, err
 	}
 	if a.JanitorInterval == 0 {
 		a.JanitorInterval = -1 // off
 	}
-	if a.KeyRotationInterval, err = r.duration(sKeyRotation); err != nil {
+	if a.KeyRotationInterval, err = r.Duration(sKeyRotation); err != nil {
 		return sc, err
 	}
 	if a.KeyRotationInterval == 0 {
 		a.KeyRotationInterval = -1 // only by hand
 	}
-	a.IDTokenAlg, _ = r.get(sIDTokenAlg)
+	a.IDTokenAlg, _ = r.Get(sIDTokenAlg)
 	for _, d := range []struct {
 		s   setting
 		dst *time.Duration
 	}{{sAccessTTL, &a.AccessTokenTTL}, {sMaxAccessTTL, &a.MaxAccessTokenTTL}, {sMaxAPIKeyTTL, &a.MaxAPIKeyTTL}, {sJWKSMaxAge, &a.JWKSMaxAge},
 		{sDatabaseTimeout, &a.DatabaseTimeout}, {sIDTokenTTL, &a.IDTokenTTL}, {sCodeTTL, &a.CodeTTL}, {sPARTTL, &a.PARTTL}, {sRefreshTTL, &a.RefreshTokenTTL}, {sRefreshMaxLife, &a.RefreshTokenMaxLifetime}, {sSessionTTL, &a.SessionTTL}, {sLoginWindow, &a.LoginWindow}} {
-		if *d.dst, err = r.duration(d.s); err != nil {
+		if *d.dst, err = r.Duration(d.s); err != nil {
 			return sc, err
 		}
 	}
-	if a.RequirePAR, err = r.onOff(sRequirePAR); err != nil {
+	if a.RequirePAR, err = r.OnOff(sRequirePAR); err != nil {
 		return sc, err
 	}
 	if err := loadPasswordSettings(r, a); err != nil {
 		return sc, err
 	}
-	if a.TrustedProxies, err = r.prefixes(sTrustedProxies); err != nil {
+	if a.TrustedProxies, err = r.Prefixes(sTrustedProxies); err != nil {
 		return sc, err
 	}
-	if a.AllowPrivateOutbound, err = r.prefixes(sAllowPrivateOutbound); err != nil {
+	if a.AllowPrivateOutbound, err = r.Prefixes(sAllowPrivateOutbound); err != nil {
 		return sc, err
 	}
 	if err := loadTLSSettings(r, a); err != nil {
@@ -169,34 +172,34 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 // loadPasswordSettings reads the sign-in failure limits and the argon2id
 // parameters into a.
 func loadPasswordSettings(r *resolver, a *authz.Config) error {
-	n, err := r.uint(sLoginMaxFail, 16)
+	n, err := r.Uint(sLoginMaxFail, 16)
 	if err != nil {
 		return err
 	}
 	a.LoginMaxFailures = int(n)
-	if n, err = r.uint(sLoginMaxFailIP, 16); err != nil {
+	if n, err = r.Uint(sLoginMaxFailIP, 16); err != nil {
 		return err
 	}
 	a.LoginMaxFailuresPerIP = int(n)
-	if n, err = r.uint(sArgon2Time, 8); err != nil {
+	if n, err = r.Uint(sArgon2Time, 8); err != nil {
 		return err
 	}
 	a.Argon2.Time = uint32(n)
-	if n, err = r.uint(sArgon2Memory, 21); err != nil {
+	if n, err = r.Uint(sArgon2Memory, 21); err != nil {
 		return err
 	}
 	a.Argon2.MemoryKiB = uint32(n)
-	if n, err = r.uint(sArgon2Threads, 8); err != nil {
+	if n, err = r.Uint(sArgon2Threads, 8); err != nil {
 		return err
 	}
 	a.Argon2.Threads = uint8(n)
-	if n, err = r.uint(sPasswordHashConcurrency, 16); err != nil {
+	if n, err = r.Uint(sPasswordHashConcurrency, 16); err != nil {
 		return err
 	}
 	a.PasswordHashConcurrency = int(n)
-	a.MFA, _ = r.get(sMFA)
+	a.MFA, _ = r.Get(sMFA)
 	if a.MFA = strings.ToLower(a.MFA); a.MFA != settings.MFAOptional && a.MFA != settings.MFARequired {
-		return fmt.Errorf("%s: %q must be optional or required (example: %s=required)", sMFA.env, a.MFA, sMFA.env)
+		return fmt.Errorf("%s: %q must be optional or required (example: %s=required)", sMFA.Env, a.MFA, sMFA.Env)
 	}
 	return nil
 }
@@ -207,7 +210,7 @@ func loadPasswordSettings(r *resolver, a *authz.Config) error {
 func loadCredentials(r *resolver, sc *serveConfig) error {
 	a := &sc.authz
 	var missing []string
-	a.AdminToken, _ = r.get(sAdminToken)
+	a.AdminToken, _ = r.Get(sAdminToken)
 	if a.AdminToken == "" {
 		if !sc.dev {
 			missing = append(missing, "IDVAUTH_ADMIN_TOKEN (the admin API bearer token, 32+ characters; e.g. openssl rand -hex 32)")
@@ -228,7 +231,7 @@ func loadCredentials(r *resolver, sc *serveConfig) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("cannot start without these settings:\n  - %s", strings.Join(missing, "\n  - "))
 	}
-	if a.MetricsToken, _ = r.get(sMetricsToken); a.MetricsToken != "" {
+	if a.MetricsToken, _ = r.Get(sMetricsToken); a.MetricsToken != "" {
 		switch {
 		case len(a.MetricsToken) < 32:
 			return errors.New("IDVAUTH_METRICS_TOKEN: the metrics bearer token must be at least 32 characters (e.g. openssl rand -hex 32)")
@@ -252,7 +255,7 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 		{sRateToken, &a.RateLimits.TokenPerClient}, {sRateIntrospect, &a.RateLimits.IntrospectPerClient},
 		{sRatePerIP, &a.RateLimits.PerIP}, {sRateLogin, &a.RateLimits.LoginPerIP}, {sRateFailed, &a.RateLimits.FailedPerIP},
 	} {
-		if *rl.dst, err = r.rate(rl.s); err != nil {
+		if *rl.dst, err = r.Rate(rl.s); err != nil {
 			return err
 		}
 	}
@@ -260,22 +263,22 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 		s   setting
 		dst *int
 	}{{sClientAuthMaxFail, &a.ClientAuthMaxFailures}, {sClientAuthMaxFailIP, &a.ClientAuthMaxFailuresPerIP}} {
-		n, err := r.uint(l.s, 16)
+		n, err := r.Uint(l.s, 16)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			v, _ := r.get(l.s)
-			return fmt.Errorf("%s: %q must be at least 1 (example: %s=%s)", r.where(l.s), v, l.s.env, l.s.def)
+			v, _ := r.Get(l.s)
+			return fmt.Errorf("%s: %q must be at least 1 (example: %s=%s)", r.Where(l.s), v, l.s.Env, l.s.Def)
 		}
 		*l.dst = int(n)
 	}
-	if a.ClientAuthWindow, err = r.duration(sClientAuthWindow); err != nil {
+	if a.ClientAuthWindow, err = r.Duration(sClientAuthWindow); err != nil {
 		return err
 	}
 	if a.ClientAuthWindow < time.Second {
-		v, _ := r.get(sClientAuthWindow)
-		return fmt.Errorf("%s: %q must be at least 1s (example: %s=15m)", r.where(sClientAuthWindow), v, sClientAuthWindow.env)
+		v, _ := r.Get(sClientAuthWindow)
+		return fmt.Errorf("%s: %q must be at least 1s (example: %s=15m)", r.Where(sClientAuthWindow), v, sClientAuthWindow.Env)
 	}
 	return nil
 }
@@ -283,29 +286,29 @@ func loadAbuseSettings(r *resolver, a *authz.Config) error {
 // loadAuditSettings reads the audit trail settings into a. Retention is
 // applied by the janitor, so it needs a janitor interval.
 func loadAuditSettings(r *resolver, a *authz.Config) error {
-	on, err := r.onOff(sAudit)
+	on, err := r.OnOff(sAudit)
 	if err != nil {
 		return err
 	}
 	a.AuditDisabled = !on
-	switch v, _ := r.get(sAuditCommit); strings.ToLower(v) {
+	switch v, _ := r.Get(sAuditCommit); strings.ToLower(v) {
 	case "durable":
 	case "fast":
 		a.AuditFastCommit = true
 	default:
-		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", r.where(sAuditCommit), v, sAuditCommit.env)
+		return fmt.Errorf("%s: %q must be durable or fast (example: %s=durable)", r.Where(sAuditCommit), v, sAuditCommit.Env)
 	}
-	a.AuditSink, _ = r.get(sAuditSink)
-	a.AuditSinkToken, _ = r.get(sAuditSinkToken)
-	a.AuditSinkCA, _ = r.get(sAuditSinkCA)
-	v, _ := r.get(sAuditRetention)
+	a.AuditSink, _ = r.Get(sAuditSink)
+	a.AuditSinkToken, _ = r.Get(sAuditSinkToken)
+	a.AuditSinkCA, _ = r.Get(sAuditSinkCA)
+	v, _ := r.Get(sAuditRetention)
 	d, err := settings.ParseDays(v)
 	if err != nil || d < 0 {
-		return fmt.Errorf("%s: %q is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)", r.where(sAuditRetention), v)
+		return fmt.Errorf("%s: %q is not a retention period (examples: 2160h or 90d for 90 days, 0 to keep everything)", r.Where(sAuditRetention), v)
 	}
 	a.AuditRetention = d
 	if d > 0 && a.JanitorInterval < 0 {
-		return fmt.Errorf("%s: %q needs the janitor, which drops old entries, but IDVAUTH_JANITOR_INTERVAL=0 turns it off (example: IDVAUTH_JANITOR_INTERVAL=5m)", r.where(sAuditRetention), v)
+		return fmt.Errorf("%s: %q needs the janitor, which drops old entries, but IDVAUTH_JANITOR_INTERVAL=0 turns it off (example: IDVAUTH_JANITOR_INTERVAL=5m)", r.Where(sAuditRetention), v)
 	}
 	return nil
 }
@@ -399,7 +402,7 @@ func (sc serveConfig) banner(demo authz.DemoClients, public, admin net.Addr) dev
 }
 
 // secretList is IDVAUTH_SECRETS split at commas, blanks dropped.
-func secretList(r *resolver) []string { v, _ := r.get(sSecrets); return settings.SplitList(v) }
+func secretList(r *resolver) []string { v, _ := r.Get(sSecrets); return settings.SplitList(v) }
 
 // checkDevListeners refuses a --dev listener beyond loopback unless
 // --dev-allow-remote: --dev hands out generated credentials and the demo's
@@ -415,7 +418,7 @@ func checkDevListeners(sc serveConfig) error {
 		if !devkit.LoopbackOnly(l.addr) {
 			return fmt.Errorf("--%s (%s) %q is not a loopback address: --dev listens on loopback only, since it hands out generated credentials "+
 				"and the demo's secrets (use 127.0.0.1:PORT, or add --dev-allow-remote to listen there anyway, only on a network you trust)",
-				l.s.flag, l.s.env, l.addr)
+				l.s.Flag, l.s.Env, l.addr)
 		}
 	}
 	return nil
@@ -424,20 +427,20 @@ func checkDevListeners(sc serveConfig) error {
 // loadTLSSettings reads the TLS files, the forwarded certificate header
 // and HSTS.
 func loadTLSSettings(r *resolver, a *authz.Config) error {
-	a.TLSCertFile, _ = r.get(sTLSCert)
-	a.TLSKeyFile, _ = r.get(sTLSKey)
-	a.TLSClientCAFile, _ = r.get(sTLSClientCA)
-	a.TLSClientCertHeader, _ = r.get(sTLSClientCertHeader)
+	a.TLSCertFile, _ = r.Get(sTLSCert)
+	a.TLSKeyFile, _ = r.Get(sTLSKey)
+	a.TLSClientCAFile, _ = r.Get(sTLSClientCA)
+	a.TLSClientCertHeader, _ = r.Get(sTLSClientCertHeader)
 	var err error
-	if a.HSTSMaxAge, err = r.duration(sHSTSMaxAge); err != nil {
+	if a.HSTSMaxAge, err = r.Duration(sHSTSMaxAge); err != nil {
 		return err
 	}
 	switch {
 	case a.HSTSMaxAge == 0:
 		a.HSTSMaxAge = -1 // off
 	case a.HSTSMaxAge < time.Second:
-		v, _ := r.get(sHSTSMaxAge)
-		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", r.where(sHSTSMaxAge), v, sHSTSMaxAge.env)
+		v, _ := r.Get(sHSTSMaxAge)
+		return fmt.Errorf("%s: %q must be at least 1s, or 0 for no Strict-Transport-Security (example: %s=8760h)", r.Where(sHSTSMaxAge), v, sHSTSMaxAge.Env)
 	}
 	return nil
 }
@@ -451,12 +454,12 @@ func newHealthCmd(env lookupEnv) *cobra.Command {
 				return err
 			}
 			p := container.Probe{URL: cmd.Flag("url").Value.String(), Live: cmd.Flag("live").Value.String() == "true"}
-			p.Addr, _ = r.get(sPublicAddr)
-			cert, _ := r.get(sTLSCert)
+			p.Addr, _ = r.Get(sPublicAddr)
+			cert, _ := r.Get(sTLSCert)
 			p.TLS = cert != ""
 			return container.Health(cmd.Context(), cmd.OutOrStdout(), p)
 		}}
-	addFlag(cmd, sPublicAddr)
+	cliconf.AddFlag(cmd, sPublicAddr)
 	cmd.Flags().String("url", "", "base URL of the public listener (default: from --public-addr)")
 	cmd.Flags().Bool("live", false, "ask /health/live instead of /health/ready")
 	return cmd

@@ -24,7 +24,7 @@ import (
 func addClientAuthFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("url", "", "base URL of the public listener, where discovery is fetched (default: the issuer, --issuer or IDVAUTH_ISSUER)")
-	f.String(sIssuer.flag, sIssuer.def, sIssuer.usage+" (env "+sIssuer.env+")")
+	f.String(sIssuer.Flag, sIssuer.Def, sIssuer.Usage+" (env "+sIssuer.Env+")")
 	f.String("cacert", "", "PEM CA certificates to trust for an HTTPS server (as curl --cacert)")
 	f.String("client-id", "", "client_id (env IDVAUTH_CLIENT_ID)")
 	f.String("client-secret", "", "client secret, sent with HTTP Basic (prefer env IDVAUTH_CLIENT_SECRET: flags show in ps)")
@@ -93,7 +93,7 @@ func newOAuthClient(cmd *cobra.Command, env lookupEnv) (*oauthclient.Client, err
 		if err != nil {
 			return nil, err
 		}
-		cfg.BaseURL, _ = r.get(sIssuer)
+		cfg.BaseURL, _ = r.Get(sIssuer)
 	}
 	return oauthclient.New(cmd.Context(), cfg)
 }

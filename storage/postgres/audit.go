@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/groupcommit"
 )
 
 // auditRow is one entry as audit_append takes it: the canonical body the
@@ -46,7 +47,7 @@ func auditColumn(v string) string { return strings.ReplaceAll(v, "\x00", "\uFFFD
 type auditor struct {
 	pool    *pgxpool.Pool
 	onBatch func(entries int, commit time.Duration)
-	committer[auditItem]
+	groupcommit.Committer[auditItem]
 }
 
 // auditItem is one call's rows and, for CreateTokenAudited, its token,
@@ -70,7 +71,7 @@ const maxAuditBatch = 256
 const auditFlushers = 1
 
 // auditLinger bounds how long a flush waits, under load, for as many
-// entries as the flush before it carried (see committer.linger). Every
+// entries as the flush before it carried (see groupcommit.Committer.Linger). Every
 // durable commit costs a WAL flush, and on a busy machine that is CPU
 // (the kernel's) as well as time: idvauth-load on two cores, 32 workers,
 // audit on (median of two): no wait 2.9k tokens/s at 8.6 entries a
@@ -81,14 +82,14 @@ const auditLinger = time.Millisecond
 
 func newAuditor(pool *pgxpool.Pool, onBatch func(int, time.Duration)) *auditor {
 	a := &auditor{pool: pool, onBatch: onBatch}
-	a.committer = committer[auditItem]{max: auditFlushers, maxBatch: maxAuditBatch, linger: auditLinger, flush: a.flush}
+	a.Committer = groupcommit.Committer[auditItem]{Max: auditFlushers, MaxBatch: maxAuditBatch, Linger: auditLinger, Flush: a.flush}
 	return a
 }
 
 const appendAuditSQL = `SELECT audit_append($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])`
 
 // appendAuditGuardedSQL is appendAuditSQL that appends nothing when its
-// transaction started at or after $7 (see deadlineGuard).
+// transaction started at or after $7 (see groupcommit.DeadlineGuard).
 const appendAuditGuardedSQL = appendAuditSQL + ` WHERE now() < $7`
 
 // auditArgs are the arguments of appendAuditSQL for rows.
@@ -125,7 +126,7 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 	// Both statements are guarded by the same deadline on now(), which
 	// is the same for both: the transaction starts in time and stores
 	// everything, or late and stores nothing.
-	guard := deadlineGuard(ctx)
+	guard := groupcommit.DeadlineGuard(ctx)
 	b := &pgx.Batch{}
 	if len(tokens) > 0 {
 		b.Queue(insertAuditedTokensSQL, tokenGroupArgs(tokens, guard)...)
@@ -147,11 +148,11 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 	if err == nil && a.onBatch != nil {
 		a.onBatch(len(rows), time.Since(start))
 	}
-	return sameError(len(group), mapErr("append audit entries", err))
+	return groupcommit.SameError(len(group), mapErr("append audit entries", err))
 }
 
 // sendGuarded sends b, whose last statement is appendAuditGuardedSQL,
-// and reports errLate if that appended nothing.
+// and reports groupcommit.ErrLate if that appended nothing.
 func sendGuarded(ctx context.Context, pool *pgxpool.Pool, b *pgx.Batch) error {
 	br := pool.SendBatch(ctx, b)
 	var tag pgconn.CommandTag
@@ -165,7 +166,7 @@ func sendGuarded(ctx context.Context, pool *pgxpool.Pool, b *pgx.Batch) error {
 		err = cerr
 	}
 	if err == nil && tag.RowsAffected() == 0 {
-		return errLate
+		return groupcommit.ErrLate
 	}
 	return err
 }
@@ -191,7 +192,7 @@ func (s *auditStore) AppendAudit(ctx context.Context, entries ...storage.AuditEn
 		}
 		rows[i] = r
 	}
-	return s.auditor.do(ctx, auditItem{rows: rows})
+	return s.auditor.Do(ctx, auditItem{rows: rows})
 }
 
 // CreateTokenAudited implements storage.AuditStore: t and e go in the
@@ -205,7 +206,7 @@ func (s *auditStore) CreateTokenAudited(ctx context.Context, t storage.Token, e 
 	if err != nil {
 		return fmt.Errorf("postgres: append audit entries: %w", err)
 	}
-	return s.auditor.do(ctx, auditItem{token: &t, rows: []auditRow{r}})
+	return s.auditor.Do(ctx, auditItem{token: &t, rows: []auditRow{r}})
 }
 
 // ListAudit implements storage.AuditStore: one indexed query per page.

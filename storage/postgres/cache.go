@@ -1,14 +1,8 @@
 package postgres
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -154,130 +148,30 @@ func cloneClient(c storage.Client) storage.Client {
 	return c
 }
 
-// listener keeps a LISTEN connection open, invalidating the client cache
-// and telling onKeysChanged on every notification, and reconnecting with
-// back-off when the connection fails. A connection silent for every is
-// pinged (the answer bounded by listenPingTimeout, or every if shorter):
-// one that a network incident left dead (no FIN, no RST, so nothing ever
-// arrives) is given up within an interval and a second and replaced, and
-// since notifications may have been lost meanwhile, the cache starts
-// empty and onKeysChanged is told.
-type listener struct {
-	cfg           *pgx.ConnConfig
-	every         time.Duration
-	cache         *clientCache // nil when disabled
-	onError       func(error)  // optional
-	onKeysChanged func()       // optional
-	// onSilent, optional, is told when the connection did not answer
-	// its ping: what broke it (a cut, a NAT that forgot its state) has
-	// likely broken the pools' idle connections of the same age too.
-	onSilent func()
-	cancel   context.CancelFunc
-	done     chan struct{} // closed when run returns
-
-	connected  atomic.Bool
-	reconnects atomic.Int64 // connections lost
-}
-
-// startListener starts a listener on cfg; stop ends it.
-func startListener(cfg *pgx.ConnConfig, every time.Duration, cache *clientCache, onError func(error), onKeysChanged, onSilent func()) *listener {
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{cfg: cfg, every: every, cache: cache, onError: onError, onKeysChanged: onKeysChanged, onSilent: onSilent,
-		cancel: cancel, done: make(chan struct{})}
-	go l.run(ctx)
-	return l
-}
-
-// stop ends the listener and waits until it has.
-func (l *listener) stop() {
-	l.cancel()
-	<-l.done
-}
-
-// run listens until ctx is done.
-func (l *listener) run(ctx context.Context) {
-	defer close(l.done)
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := l.listenOnce(ctx)
-		if l.connected.Swap(false) {
-			l.reconnects.Add(1)
-			backoff = 100 * time.Millisecond // it worked for a while
-		}
-		if l.cache != nil {
-			l.cache.setListening(false)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if l.onError != nil {
-			l.onError(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// listenPingTimeout bounds the answer to the listener's ping: an idle
-// connection answers in well under a millisecond.
-const listenPingTimeout = time.Second
-
-// errSilent is why a listener gave up a connection that did not answer
-// its ping.
-var errSilent = errors.New("postgres: listener: the connection did not answer a ping")
-
-func (l *listener) listenOnce(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, l.cfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), l.every)
-		defer cancel()
-		_ = conn.Close(cctx)
-	}()
-	lctx, cancel := context.WithTimeout(ctx, l.every)
-	_, err = conn.Exec(lctx, "LISTEN "+clientChannel+"; LISTEN "+keysChannel)
-	cancel()
-	if err != nil {
-		return err
-	}
-	l.connected.Store(true)
-	if l.cache != nil {
-		l.cache.setListening(true)
-	}
-	if l.onKeysChanged != nil {
-		l.onKeysChanged()
-	}
-	for {
-		wctx, cancel := context.WithTimeout(ctx, l.every)
-		n, err := conn.WaitForNotification(wctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-				return err
-			}
-			// Silence: is the connection still there?
-			pctx, cancel := context.WithTimeout(ctx, min(l.every, listenPingTimeout))
-			err = conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				if l.onSilent != nil && ctx.Err() == nil {
-					l.onSilent()
-				}
-				return fmt.Errorf("%w: %w", errSilent, err)
-			}
-			continue
-		}
+// notified is the change listener's OnNotify: a client change forgets
+// that client, a key change tells onKeysChanged.
+func (s *Store) notified(onKeysChanged func()) func(channel, payload string) {
+	return func(channel, payload string) {
 		switch {
-		case n.Channel == keysChannel && l.onKeysChanged != nil:
-			l.onKeysChanged()
-		case n.Channel == clientChannel && l.cache != nil:
-			l.cache.invalidate(n.Payload)
+		case channel == keysChannel && onKeysChanged != nil:
+			onKeysChanged()
+		case channel == clientChannel && s.clientStore.cache != nil:
+			s.clientStore.cache.invalidate(payload)
+		}
+	}
+}
+
+// listening is the change listener's OnUp. The cache serves only while a
+// connection listens, and starts empty with each, since notifications may
+// have been lost meanwhile; for the same reason onKeysChanged is told
+// when a new connection listens.
+func (s *Store) listening(onKeysChanged func()) func(up bool) {
+	return func(up bool) {
+		if s.clientStore.cache != nil {
+			s.clientStore.cache.setListening(up)
+		}
+		if up && onKeysChanged != nil {
+			onKeysChanged()
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/listen"
 )
 
 // Store is a storage.Store on a pgxpool. It is safe for concurrent use.
@@ -43,7 +44,7 @@ type Store struct {
 	// issuance. Revocations and deletions go through pool and are durable
 	// before they are answered.
 	tokenPool *pgxpool.Pool
-	listener  *listener // nil when nothing listens
+	listener  *listen.Listener // nil when nothing listens
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -173,7 +174,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		// pools' idle connections are closed rather than each found dead
 		// by a request (at the cost of a ping timeout).
 		reset := func() { pool.Reset(); tokenPool.Reset() }
-		s.listener = startListener(pc.ConnConfig.Copy(), every, s.clientStore.cache, cfg.OnListenError, cfg.OnKeysChanged, reset)
+		s.listener = listen.Start(listen.Config{Conn: pc.ConnConfig.Copy(), Every: every,
+			Channels: []string{clientChannel, keysChannel},
+			OnNotify: s.notified(cfg.OnKeysChanged), OnUp: s.listening(cfg.OnKeysChanged),
+			OnError: cfg.OnListenError, OnSilent: reset})
 	}
 	return s, nil
 }
@@ -194,7 +198,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // Close implements storage.Store.
 func (s *Store) Close() {
 	if s.listener != nil {
-		s.listener.stop()
+		s.listener.Stop()
 	}
 	s.pool.Close()
 	s.tokenPool.Close()

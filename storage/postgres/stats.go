@@ -43,7 +43,7 @@ func (s *Store) PoolStats() PoolStats {
 		out.Broken += max(0, p.NewConnsCount()-open-p.MaxLifetimeDestroyCount()-p.MaxIdleDestroyCount())
 	}
 	if l := s.listener; l != nil {
-		out.ListenerUp, out.ListenerLost = l.connected.Load(), l.reconnects.Load()
+		out.ListenerUp, out.ListenerLost = l.Connected(), l.Reconnects()
 	}
 	return out
 }

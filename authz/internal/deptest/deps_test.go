@@ -23,9 +23,17 @@ var rules = []rule{
 	{
 		name:   "nothing imports cmd",
 		from:   []string{"..."},
+		except: []string{"cmd/idvauth"},
 		scope:  withTests,
 		forbid: mod("cmd/..."),
 		reason: "commands are the top of the graph: they turn flags and environment into a config, call a package and print; code that another package needs belongs in a package",
+	},
+	{
+		name:   "a command's internal packages serve that command only",
+		from:   []string{"cmd/idvauth"},
+		scope:  withTests,
+		forbid: allOf(mod("cmd/..."), not(mod("cmd/idvauth/internal/..."))),
+		reason: "cmd/idvauth/internal holds the CLI's own machinery (how settings are resolved from flags, env and the config file); the command may use it, and nothing else may",
 	},
 	{
 		name:   "nothing imports deploy",

@@ -1,4 +1,4 @@
-package postgres
+package groupcommit
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 func TestCommitterLinger(t *testing.T) {
 	var mu sync.Mutex
 	var groups [][]int
-	c := &committer[int]{max: 1, maxBatch: 10, linger: time.Hour, flush: func(_ context.Context, g []int) []error {
+	c := &Committer[int]{Max: 1, MaxBatch: 10, Linger: time.Hour, Flush: func(_ context.Context, g []int) []error {
 		mu.Lock()
 		groups = append(groups, slices.Clone(g))
 		mu.Unlock()
@@ -24,7 +24,7 @@ func TestCommitterLinger(t *testing.T) {
 	}}
 	hold := make(chan struct{})
 	var flushes atomic.Int32
-	c.beforeFlush = func() {
+	c.BeforeFlush = func() {
 		if flushes.Add(1) <= 2 {
 			<-hold
 		}
@@ -32,7 +32,7 @@ func TestCommitterLinger(t *testing.T) {
 	done := make(chan int, 5)
 	do := func(i int) {
 		go func() {
-			if err := c.do(context.Background(), i); err != nil {
+			if err := c.Do(context.Background(), i); err != nil {
 				t.Error(err)
 			}
 			done <- i
@@ -48,7 +48,7 @@ func TestCommitterLinger(t *testing.T) {
 	}
 	waitQueued := func(n int) {
 		t.Helper()
-		waitUntil(fmt.Sprintf("%d items queued", n), func() bool { return c.queued() == n })
+		waitUntil(fmt.Sprintf("%d items queued", n), func() bool { return c.Queued() == n })
 	}
 	do(1) // leads, held
 	waitUntil("the first flush", func() bool { return flushes.Load() > 0 })
@@ -92,7 +92,7 @@ func TestCommitterLinger(t *testing.T) {
 func TestCommitterSkipsLateItems(t *testing.T) {
 	var flushed [][]int
 	var deadlines []time.Time
-	c := &committer[int]{max: 1, maxBatch: 10, flush: func(ctx context.Context, g []int) []error {
+	c := &Committer[int]{Max: 1, MaxBatch: 10, Flush: func(ctx context.Context, g []int) []error {
 		flushed = append(flushed, slices.Clone(g))
 		d, _ := ctx.Deadline()
 		deadlines = append(deadlines, d)
@@ -100,7 +100,7 @@ func TestCommitterSkipsLateItems(t *testing.T) {
 	}}
 	late, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	if err := c.do(late, 1); err == nil {
+	if err := c.Do(late, 1); err == nil {
 		t.Fatal("do with a deadline passed = nil, want an error")
 	}
 	if len(flushed) != 0 {
@@ -109,7 +109,7 @@ func TestCommitterSkipsLateItems(t *testing.T) {
 	soon := time.Now().Add(time.Second) // before flushTimeout
 	ctx, cancel2 := context.WithDeadline(context.Background(), soon)
 	defer cancel2()
-	if err := c.do(ctx, 2); err != nil {
+	if err := c.Do(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 	if len(flushed) != 1 || !deadlines[0].Equal(soon) {
