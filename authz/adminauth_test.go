@@ -16,6 +16,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres"
@@ -282,4 +283,15 @@ func TestAdminCredentialAndOperatorRefusals(t *testing.T) {
 func sha256Sum(s string) []byte {
 	sum := sha256.Sum256([]byte(s))
 	return sum[:]
+}
+
+// TestProvesKeyMatchesClientAuth holds adminauth's list of key-proving
+// methods to the methods clientauth supports.
+func TestProvesKeyMatchesClientAuth(t *testing.T) {
+	for _, m := range clientauth.Supported() {
+		want := m == clientauth.MethodPrivateKeyJWT || m == clientauth.MethodTLS || m == clientauth.MethodSelfSignedTLS
+		if got := adminauth.ProvesKey(m); got != want {
+			t.Errorf("ProvesKey(%q) = %v, want %v", m, got, want)
+		}
+	}
 }

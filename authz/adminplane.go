@@ -56,11 +56,8 @@ func checkAdminGrant(ar fosite.AccessRequester) error {
 	if !slices.ContainsFunc(ar.GetRequestedScopes(), adminauth.IsAdminScope) {
 		return nil
 	}
-	if c, ok := ar.GetClient().(*clientauth.Client); ok && c.APIKeyID == "" {
-		switch c.Rec.TokenEndpointAuthMethod {
-		case clientauth.MethodPrivateKeyJWT, clientauth.MethodTLS, clientauth.MethodSelfSignedTLS:
-			return nil
-		}
+	if c, ok := ar.GetClient().(*clientauth.Client); ok && c.APIKeyID == "" && adminauth.ProvesKey(c.Rec.TokenEndpointAuthMethod) {
+		return nil
 	}
 	return fosite.ErrInvalidScope.WithHint("Admin scopes are granted only to clients that authenticate with private_key_jwt or a TLS client certificate.")
 }

@@ -293,8 +293,7 @@ func validAdminScopes(c *storage.Client) *web.Error {
 	if !slices.Equal(c.GrantTypes, []string{adminapi.GrantClientCredentials}) {
 		return invalidMetadata(fmt.Sprintf("scope %s: admin scopes are for clients of the client_credentials grant alone", c.Scopes[i]))
 	}
-	switch c.TokenEndpointAuthMethod {
-	case clientauth.MethodPrivateKeyJWT, clientauth.MethodTLS, clientauth.MethodSelfSignedTLS:
+	if adminauth.ProvesKey(c.TokenEndpointAuthMethod) {
 		return nil
 	}
 	return invalidMetadata(fmt.Sprintf("scope %s: a client with an admin scope must authenticate with private_key_jwt, tls_client_auth or "+

@@ -127,3 +127,12 @@ func TestRoles(t *testing.T) {
 		t.Error("an auditor reads people's personal data")
 	}
 }
+
+func TestProvesKey(t *testing.T) {
+	for m, want := range map[string]bool{"private_key_jwt": true, "tls_client_auth": true, "self_signed_tls_client_auth": true,
+		"client_secret_basic": false, "client_secret_post": false, "none": false, "": false} {
+		if got := ProvesKey(m); got != want {
+			t.Errorf("ProvesKey(%q) = %v, want %v", m, got, want)
+		}
+	}
+}

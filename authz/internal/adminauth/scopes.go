@@ -41,6 +41,18 @@ func Scopes() []string {
 // one: every scope named admin:... is kept for the admin API).
 func IsAdminScope(scope string) bool { return strings.HasPrefix(scope, scopePrefix) }
 
+// ProvesKey reports whether a client of the token endpoint auth method
+// proves a key (private_key_jwt, RFC 7523) or a certificate (RFC 8705):
+// only such clients may hold an admin scope, never one with a shared
+// secret.
+func ProvesKey(method string) bool {
+	switch method {
+	case "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth":
+		return true
+	}
+	return false
+}
+
 // The operator roles.
 const (
 	Owner   = "owner"
