@@ -158,7 +158,7 @@ func TestAuditTrailRecordsEvents(t *testing.T) {
 		if rv := ofType(all, adminapi.EventTokenRevoked); len(rv) != 1 || rv[0].Outcome != "ok" || rv[0].ClientID != svc.ClientID {
 			t.Errorf("token.revoked entries = %+v", rv)
 		}
-		if cc := ofType(all, adminapi.EventClientCreated); len(cc) != 1 || cc[0].ClientID != created.ClientID || cc[0].Actor != "admin" || cc[0].Details["status"] != "201" {
+		if cc := ofType(all, adminapi.EventClientCreated); len(cc) != 1 || cc[0].ClientID != created.ClientID || cc[0].Actor != "break-glass" || cc[0].Details["status"] != "201" {
 			t.Errorf("client.created entries = %+v, want one for %s", cc, created.ClientID)
 		}
 		var sawList, sawRefusal bool

@@ -98,7 +98,7 @@ func TestEraseUser(t *testing.T) {
 			}
 		}
 		erased := ts.auditAll(t, url.Values{"type": {adminapi.EventUserErased}})
-		if len(erased) != 1 || erased[0].Subject != u.ID || erased[0].Actor != "admin" {
+		if len(erased) != 1 || erased[0].Subject != u.ID || erased[0].Actor != "break-glass" {
 			t.Errorf("user.erased entries = %+v", erased)
 		}
 		// The person's audit entries remain, by opaque ID only.

@@ -14,6 +14,7 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/granterr"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -240,15 +241,12 @@ func (f *fositeStore) RotateRefreshToken(ctx context.Context, requestID, sig str
 	if _, err := f.s.store.ConsumeToken(ctx, storage.RefreshToken, sig, f.s.now()); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			f.s.revokeGrant(ctx, storage.RefreshToken, sig, requestID)
-			return fosite.ErrInactiveToken.WithWrap(errTokenReused)
+			return fosite.ErrInactiveToken.WithWrap(granterr.ErrReused)
 		}
 		return toFosite(err)
 	}
 	return f.RevokeAccessToken(ctx, requestID)
 }
-
-// errTokenReused marks a code or refresh token used twice.
-var errTokenReused = errors.New("token reused")
 
 // CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
 func (f *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, sig string, req fosite.Requester) error {
@@ -269,7 +267,7 @@ func (f *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, sig st
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			f.s.revokeGrant(ctx, storage.AuthorizeCode, sig, t.RequestID)
-			return fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(errTokenReused)
+			return fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(granterr.ErrReused)
 		}
 		return toFosite(err)
 	}

@@ -351,6 +351,18 @@ func driveAdminAPI(t *testing.T, api *adminapi.Client) {
 	must("create user", err)
 	must("delete user", api.DeleteUser(ctx, u2.ID))
 
+	op, _, err := api.CreateOperator(ctx, adminapi.OperatorInput{Username: "olga", Role: "support"})
+	must("create operator", err)
+	_, _, err = api.ListOperators(ctx)
+	must("list operators", err)
+	_, _, err = api.GetOperator(ctx, op.Operator.ID)
+	must("get operator", err)
+	auditor := "auditor"
+	_, _, err = api.UpdateOperator(ctx, op.Operator.ID, adminapi.OperatorUpdate{Role: &auditor})
+	must("update operator", err)
+	_, _, err = api.ResetOperatorMFA(ctx, op.Operator.ID)
+	must("reset operator MFA", err)
+
 	before, _, err := api.ListKeys(ctx)
 	must("list keys", err)
 	_, _, err = api.RotateKeys(ctx, adminapi.RotateKeysRequest{})

@@ -30,6 +30,7 @@ import (
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/fapi"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -43,6 +44,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/logout"
+	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/authz/par"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
@@ -151,6 +153,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.log.Warn("/metrics on the admin listener is open to anyone who reaches it: keep the admin listener on a network " +
 			"that only operators and the scraper reach, or set IDVAUTH_METRICS_TOKEN (32+ characters, not the admin token)")
 	}
+	if cfg.AdminToken != "" && !cfg.Dev {
+		s.log.Warn("the break-glass admin token (IDVAUTH_ADMIN_TOKEN) is set: it has owner rights on the admin API and every use is " +
+			"audited as break-glass; give operators and automation their own credentials, and keep it for emergencies")
+	}
 	return s, nil
 }
 
@@ -175,7 +181,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	if s.shipper, err = newShipper(cfg, s.store, s.metrics, s.log); err != nil {
 		return err
 	}
-	if s.scopes, err = scopes.New(cfg.Scopes); err != nil {
+	if s.scopes, err = scopes.New(append(slices.Clone(cfg.Scopes), adminauth.ScopeRegistry()...)); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.sealer, err = keys.NewSealer(cfg.Secrets, rand.Reader); err != nil {
@@ -271,8 +277,16 @@ func (s *Server) assemblePeople() error {
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	ops, err := operators.New(operators.Config{Store: s.store, Now: cfg.Now})
+	if err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
+	auth, err := adminauth.New(adminauth.Config{BreakGlass: cfg.AdminToken, Introspect: s.adminIntrospect, Audience: cfg.AdminAudience, Operators: s.store, Log: s.log})
+	if err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
 	if s.admin, err = admin.New(admin.Config{
-		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, AdminToken: cfg.AdminToken,
+		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, Auth: auth, Operators: ops,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },

@@ -17,7 +17,9 @@ import (
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/granterr"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -54,7 +56,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	sess := &session{}
 	ar, err := s.provider.NewAccessRequest(ctx, r, sess)
 	if err != nil {
-		err = spentGrant(gt, ownCause(err))
+		err = granterr.Spent(gt, granterr.OwnCause(err))
 		if fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidGrant.ErrorField {
 			switch gt {
 			case grantAuthorizationCode:
@@ -83,7 +85,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.provider.NewAccessResponse(ctx, ar)
 	if err != nil {
-		err = spentGrant(gt, ownCause(err))
+		err = granterr.Spent(gt, granterr.OwnCause(err))
 		if iss != nil && errors.Is(err, fosite.ErrTemporarilyUnavailable) {
 			go s.takeBack(context.WithoutCancel(ctx), ar, iss.sig)
 		}
@@ -109,51 +111,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.provider.WriteAccessResponse(ctx, w, ar, resp)
 	s.metrics.Issued(gt)
-}
-
-// spentGrant answers invalid_grant where fosite answers a code or refresh
-// token redemption that lost a race with another use of the same code or
-// token: fosite wraps what the store said (the record already used up, or
-// gone with the grant it revoked) in server_error (a code) or in
-// invalid_request with "please retry" (a refresh token). Neither is true:
-// the grant is spent, and a retry cannot help. Other errors pass as they
-// are.
-func spentGrant(gt string, err error) error {
-	if gt != grantAuthorizationCode && gt != grantRefreshToken {
-		return err
-	}
-	switch fosite.ErrorToRFC6749Error(err).ErrorField {
-	case fosite.ErrServerError.ErrorField, fosite.ErrInvalidRequest.ErrorField:
-	default:
-		return err
-	}
-	if errors.Is(err, errTokenReused) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) ||
-		errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrNotFound) {
-		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token was used by another request.").WithWrap(err)
-	}
-	return err
-}
-
-// ownCause returns the answer a store adapter gave, when fosite wrapped it
-// in server_error: a store outage (temporarily_unavailable, 503) or a
-// client deleted while its grant was redeemed (invalid_client) must not
-// become a 500. Other errors pass as they are.
-func ownCause(err error) error {
-	if fosite.ErrorToRFC6749Error(err).ErrorField != fosite.ErrServerError.ErrorField {
-		return err
-	}
-	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
-		var inner *fosite.RFC6749Error
-		if !errors.As(e, &inner) {
-			return err
-		}
-		switch inner.ErrorField {
-		case fosite.ErrTemporarilyUnavailable.ErrorField, fosite.ErrInvalidClient.ErrorField:
-			return inner
-		}
-		e = inner
-	}
-	return err
 }
 
 // burnCode uses up the authorization code of a refused redemption: one
@@ -249,6 +206,9 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 	}
 	if gt != grantClientCredentials {
 		return nil
+	}
+	if err := operators.CheckGrant(ar); err != nil {
+		return err
 	}
 	c := ar.GetClient()
 	sess.Subject = c.GetID()
@@ -448,7 +408,7 @@ func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Value
 	_, err := s.store.GetToken(ctx, kind, sig)
 	if isNotFound(err) {
 		s.revokeGrant(ctx, kind, sig, requestID)
-		return fosite.ErrInvalidGrant.WithHint("The grant was used twice at once and has been revoked.").WithWrap(errTokenReused)
+		return fosite.ErrInvalidGrant.WithHint("The grant was used twice at once and has been revoked.").WithWrap(granterr.ErrReused)
 	}
 	if err == nil {
 		_, err = s.store.GetUser(ctx, ar.GetSession().GetSubject())

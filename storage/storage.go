@@ -550,6 +550,7 @@ type Store interface {
 	FactorStore
 	PasskeyStore
 	PersonStore
+	OperatorStore
 	FailureStore
 	AuditStore
 	AuditShipStore

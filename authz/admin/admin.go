@@ -1,7 +1,8 @@
 // Package admin serves the admin API (/admin/...): clients, people and
-// their erasure and export, signing keys, and the audit trail. Every call
-// needs the admin bearer token and writes one audit entry, with its
-// outcome, before its answer leaves.
+// their erasure and export, signing keys, operators (authz/operators) and
+// the audit trail. Every call needs an admin credential holding the scope
+// its route needs (authz/internal/adminauth decides both) and writes one
+// audit entry, with its caller and outcome, before its answer leaves.
 //
 // Each route returns its answer and the change it made as data (a reply);
 // one wrapper checks the caller, audits the call and writes the answer, so
@@ -10,8 +11,6 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"slices"
@@ -22,11 +21,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -71,8 +72,11 @@ type Config struct {
 	Scopes *scopes.Registry
 	Audit  *audit.Writer
 	IPs    clientip.Resolver
-	// AdminToken is the bearer token every call needs.
-	AdminToken string
+	// Auth checks the credential of every call; *adminauth.Authenticator
+	// is one.
+	Auth Authenticator
+	// Operators serves /admin/operators.
+	Operators *operators.Handler
 	// MaxAccessTokenTTL caps a client's access_token_ttl.
 	MaxAccessTokenTTL time.Duration
 	// MaxAPIKeyTTL caps the lifetime of API keys; DefaultMaxAPIKeyTTL if
@@ -105,23 +109,26 @@ type Config struct {
 	Log *zap.Logger
 }
 
+// Authenticator checks the credential of an admin request and says who
+// made it; its refusals are *web.Error.
+type Authenticator interface {
+	Authenticate(r *http.Request) (adminauth.Principal, error)
+}
+
 // Handler serves the admin API. Build it with New; it is safe for
 // concurrent use.
 type Handler struct {
-	cfg       Config
-	store     Store
-	log       *zap.Logger
-	tokenHash [32]byte
-	mux       *http.ServeMux
+	cfg   Config
+	store Store
+	log   *zap.Logger
+	mux   *http.ServeMux
 }
 
 // New returns a handler with cfg.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Store == nil || cfg.Keys == nil || cfg.Scopes == nil || cfg.Audit == nil || cfg.AccountKey == nil || cfg.MaxAccessTokenTTL <= 0 {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Scopes == nil || cfg.Audit == nil || cfg.AccountKey == nil || cfg.MaxAccessTokenTTL <= 0 ||
+		cfg.Auth == nil || cfg.Operators == nil {
 		return nil, errors.New("admin: incomplete configuration")
-	}
-	if len(cfg.AdminToken) < 32 {
-		return nil, errors.New("admin: the admin token must be at least 32 characters")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -135,7 +142,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Hasher == nil {
 		cfg.Hasher = password.NewHasher(cfg.Argon2, 0)
 	}
-	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, tokenHash: sha256.Sum256([]byte(cfg.AdminToken)), mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, mux: http.NewServeMux()}
 	for pattern, rt := range h.routes() {
 		h.mux.HandleFunc(pattern, h.serve(rt))
 	}
@@ -145,7 +152,7 @@ func New(cfg Config) (*Handler, error) {
 // routes is the route table of the admin API: each pattern and the
 // route of h that serves it.
 func (h *Handler) routes() map[string]route {
-	return map[string]route{
+	table := map[string]route{
 		"/admin/clients":                            h.clients,
 		"/admin/clients/{id}":                       h.client,
 		"/admin/clients/{id}/secret":                h.clientSecret,
@@ -168,6 +175,25 @@ func (h *Handler) routes() map[string]route {
 		"/admin/audit/verify":      h.auditVerify,
 		"/admin/openapi.json":      h.openAPI,
 		"/":                        notFound,
+	}
+	for p, rt := range operators.Routes(h.cfg.Operators) {
+		table[p] = fromOperators(rt)
+	}
+	return table
+}
+
+// fromOperators is the route of an /admin/operators route.
+func fromOperators(rt operators.Route) route {
+	return func(w http.ResponseWriter, r *http.Request) (reply, error) {
+		res, err := rt(w, r)
+		if err != nil {
+			return reply{}, err
+		}
+		rep := reply{status: res.Status, body: res.Body}
+		if res.Event != "" {
+			rep.event = &event{typ: res.Event, subject: res.Subject, details: res.Details}
+		}
+		return rep, nil
 	}
 }
 
@@ -226,25 +252,20 @@ func methodNotAllowed(w http.ResponseWriter, allow string) (reply, error) {
 	return reply{}, web.NewError(http.StatusMethodNotAllowed, "method_not_allowed", "Allowed methods: "+allow+".")
 }
 
-var errUnauthorized = web.NewError(http.StatusUnauthorized, "unauthorized", "A valid admin bearer token is required.")
-
-// authorized checks the admin bearer token in constant time.
-func (h *Handler) authorized(r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	sum := sha256.Sum256([]byte(tok))
-	return ok && subtle.ConstantTimeCompare(sum[:], h.tokenHash[:]) == 1
-}
-
-// serve runs rt for an authorized caller, writes one audit entry for the
-// call with its outcome (the event rt reported, or admin.request), then
-// the answer. If the entry cannot be written the caller gets a 503 instead
+// serve runs rt for a caller whose credential holds the scope the route
+// needs (adminauth.Authorize, per method and pattern), writes one audit
+// entry for the call with its caller and outcome (the event rt reported,
+// or admin.request), then the answer. If the entry cannot be written the caller gets a 503 instead
 // of the answer (a change rt made stays made, and the failure is logged).
 func (h *Handler) serve(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var rep reply
-		var err error = errUnauthorized
-		if h.authorized(r) {
-			w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Cache-Control", "no-store")
+		caller, err := h.cfg.Auth.Authenticate(r)
+		if err == nil {
+			err = adminauth.Authorize(caller, r.Method, r.Pattern)
+		}
+		if err == nil {
 			rep, err = rt(w, r)
 		}
 		var answer *web.Error
@@ -253,15 +274,18 @@ func (h *Handler) serve(rt route) http.HandlerFunc {
 			rep = reply{status: answer.Status}
 		}
 		if h.cfg.Audit.Enabled() {
-			if aerr := h.cfg.Audit.Append(r.Context(), h.entry(r, rep, answer)); aerr != nil {
+			if aerr := h.cfg.Audit.Append(r.Context(), h.entry(r, caller, rep, answer)); aerr != nil {
 				web.WriteUnavailable(w, "The audit trail could not be written; the request may have taken effect. Check and retry.")
 				return
 			}
 		}
 		switch {
 		case answer != nil:
-			if answer.Status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth-admin"`)
+			switch answer.Status {
+			case http.StatusUnauthorized:
+				w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth-admin", error="invalid_token"`)
+			case http.StatusForbidden:
+				w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth-admin", error="insufficient_scope"`)
 			}
 			answer.Write(w)
 		case rep.body == nil:
@@ -272,10 +296,10 @@ func (h *Handler) serve(rt route) http.HandlerFunc {
 	}
 }
 
-// entry is the audit entry of one admin call.
-func (h *Handler) entry(r *http.Request, rep reply, answer *web.Error) storage.AuditEntry {
+// entry is the audit entry of one admin call by caller.
+func (h *Handler) entry(r *http.Request, caller adminauth.Principal, rep reply, answer *web.Error) storage.AuditEntry {
 	e := storage.AuditEntry{
-		Type: adminapi.EventAdminRequest, Actor: audit.Admin, IP: h.cfg.IPs.String(r), Outcome: "ok",
+		Type: adminapi.EventAdminRequest, Actor: caller.Actor, IP: h.cfg.IPs.String(r), Outcome: "ok",
 		Details: map[string]string{"method": r.Method, "route": routeOf(r), "status": strconv.Itoa(rep.status)},
 	}
 	if ev := rep.event; ev != nil {
@@ -286,7 +310,7 @@ func (h *Handler) entry(r *http.Request, rep reply, answer *web.Error) storage.A
 	}
 	if answer != nil {
 		e.Outcome = answer.Code
-		if answer.Status == http.StatusUnauthorized {
+		if e.Actor == "" {
 			e.Actor = audit.Anonymous
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -148,12 +149,16 @@ func (h *Handler) newAPIKey(ctx context.Context, clientID string, in adminapi.AP
 	if err := validKeyName(in.Name); err != nil {
 		return storage.APIKey{}, err
 	}
-	k := storage.APIKey{ClientID: clientID, Name: in.Name, Scopes: slices.Clone(c.Scopes), Audience: []string{}}
+	// An API key is a shared secret: it never carries an admin scope.
+	k := storage.APIKey{ClientID: clientID, Name: in.Name, Scopes: slices.DeleteFunc(slices.Clone(c.Scopes), adminauth.IsAdminScope), Audience: []string{}}
 	if in.Scope != "" {
 		k.Scopes = strings.Fields(in.Scope)
 		for _, sc := range k.Scopes {
 			if !slices.Contains(c.Scopes, sc) {
 				return storage.APIKey{}, badRequest("The client does not have the scope '" + web.SafeParam(sc) + "'.")
+			}
+			if adminauth.IsAdminScope(sc) {
+				return storage.APIKey{}, badRequest("An API key is a shared secret and cannot carry the admin scope '" + web.SafeParam(sc) + "'.")
 			}
 		}
 		k.Scopes = slices.Compact(k.Scopes)

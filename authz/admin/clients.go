@@ -20,6 +20,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/keys"
@@ -284,7 +285,26 @@ func (h *Handler) validScopes(in clientInput, c *storage.Client) *web.Error {
 	if slices.Contains(c.Scopes, scopes.OfflineAccess) && !slices.Contains(c.GrantTypes, adminapi.GrantRefreshToken) {
 		return invalidMetadata("scope offline_access needs the refresh_token grant")
 	}
-	return nil
+	return validAdminScopes(c)
+}
+
+// validAdminScopes checks that a client granted an admin scope is an
+// automation client that proves a key: the client_credentials grant
+// alone, and private_key_jwt or (self-signed) tls_client_auth, so that no
+// shared secret ever carries an admin scope.
+func validAdminScopes(c *storage.Client) *web.Error {
+	i := slices.IndexFunc(c.Scopes, adminauth.IsAdminScope)
+	if i < 0 {
+		return nil
+	}
+	if !slices.Equal(c.GrantTypes, []string{adminapi.GrantClientCredentials}) {
+		return invalidMetadata(fmt.Sprintf("scope %s: admin scopes are for clients of the client_credentials grant alone", c.Scopes[i]))
+	}
+	if adminauth.ProvesKey(c.TokenEndpointAuthMethod) {
+		return nil
+	}
+	return invalidMetadata(fmt.Sprintf("scope %s: a client with an admin scope must authenticate with private_key_jwt, tls_client_auth or "+
+		"self_signed_tls_client_auth, never a shared secret (token_endpoint_auth_method is %s)", c.Scopes[i], c.TokenEndpointAuthMethod))
 }
 
 // validAudiences sets the audience: at most maxAudiences values, each

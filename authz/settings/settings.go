@@ -154,6 +154,10 @@ type Config struct {
 	// DefaultAudience is the "aud" of tokens for clients that registered
 	// no audience; DefaultAudience if empty.
 	DefaultAudience string
+	// AdminAudience is the identifier of the admin API as a resource
+	// server: the admin API accepts an access token only if its "aud"
+	// names it. The issuer followed by /admin if empty.
+	AdminAudience string
 	// AccessTokenAlg signs access tokens: ES256 (default) or RS256.
 	AccessTokenAlg string
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS;
@@ -337,6 +341,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.MaxAccessTokenTTL, DefaultMaxAccessTokenTTL)
 	setDefault(&c.MaxAPIKeyTTL, DefaultMaxAPIKeyTTL)
 	setDefault(&c.DefaultAudience, DefaultAudience)
+	setDefault(&c.AdminAudience, c.Issuer+"/admin")
 	setDefault(&c.AccessTokenAlg, DefaultAccessTokenAlg)
 	setDefault(&c.JWKSMaxAge, DefaultJWKSMaxAge)
 	c.DatabaseTimeout = max(c.DatabaseTimeout, 0)
@@ -500,6 +505,9 @@ func (c Config) validateLogin() error {
 	}
 	if err := admin.ValidAudience(c.DefaultAudience); err != nil {
 		errs = append(errs, fmt.Errorf("default audience: %w", err))
+	}
+	if err := admin.ValidAudience(c.AdminAudience); err != nil {
+		errs = append(errs, fmt.Errorf("admin audience: %w", err))
 	}
 	return errors.Join(errs...)
 }

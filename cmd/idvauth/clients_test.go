@@ -253,7 +253,7 @@ func TestClientsAdminToken(t *testing.T) {
 		{"clients", "delete", authz.DemoServiceID, "--yes"},
 	} {
 		code, out, errOut := cli(t, env, args...)
-		want := "Error: admin API: unauthorized: A valid admin bearer token is required. (HTTP 401)\n"
+		want := "Error: admin API: unauthorized: A valid admin bearer token is required: an access token of this server for the admin API, or the break-glass token. (HTTP 401)\n"
 		if code == 0 || out != "" || errOut != want {
 			t.Errorf("idvauth %s with a wrong admin token = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q",
 				strings.Join(args, " "), code, redact(out), redact(errOut), want)

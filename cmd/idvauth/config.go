@@ -47,6 +47,8 @@ var (
 		settings.DefaultMaxAPIKeyTTL.String(), "longest lifetime of an API key")
 	sDefaultAudience = newSetting("default-audience", "IDVAUTH_DEFAULT_AUDIENCE",
 		settings.DefaultAudience, "aud of tokens for clients that register no audience")
+	sAdminAudience = newSetting("admin-audience", "IDVAUTH_ADMIN_AUDIENCE",
+		"", "aud the admin API accepts in access tokens (default: the issuer followed by /admin)")
 	sAccessAlg = newSetting("access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG",
 		settings.DefaultAccessTokenAlg, "access token signing algorithm: ES256 or RS256")
 	sJWKSMaxAge = newSetting("jwks-max-age", "IDVAUTH_JWKS_MAX_AGE",
@@ -147,7 +149,7 @@ var (
 // here fails TestExampleConfig.
 var allSettings = []setting{
 	sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sSecrets, sAdminToken, sAdminURL,
-	sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 	sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL,
 	sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency,
 	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,

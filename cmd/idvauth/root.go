@@ -144,7 +144,7 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (env IDVAUTH_CONFIG)")
-	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newAuditCmd(env), newCertsCmd(), newHealthCmd(env), newTokenCmd(env), newIntrospectCmd(env), newConfigCmd(env), newVersionCmd())
+	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newOperatorsCmd(env), newAuditCmd(env), newCertsCmd(), newHealthCmd(env), newTokenCmd(env), newIntrospectCmd(env), newConfigCmd(env), newVersionCmd())
 	return root
 }
 

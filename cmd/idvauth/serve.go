@@ -68,7 +68,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditReadDelay, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
@@ -115,21 +115,13 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	a.Issuer, sc.issuerSet = r.Get(sIssuer)
 	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.Value(sDatabaseURL) // the issuer once, as tokens carry it
 	a.DefaultAudience, _ = r.Get(sDefaultAudience)
+	a.AdminAudience, _ = r.Get(sAdminAudience)
 	a.AccessTokenAlg, _ = r.Get(sAccessAlg)
 	if err := r.Decode("scopes", &a.Scopes); err != nil {
 		return sc, err
 	}
-	if a.JanitorInterval, err = r.Duration(sJanitorInterval); err != nil {
+	if err := loadLoopSettings(r, a); err != nil {
 		return sc, err
-	}
-	if a.JanitorInterval == 0 {
-		a.JanitorInterval = -1 // off
-	}
-	if a.KeyRotationInterval, err = r.Duration(sKeyRotation); err != nil {
-		return sc, err
-	}
-	if a.KeyRotationInterval == 0 {
-		a.KeyRotationInterval = -1 // only by hand
 	}
 	if v, set := r.Get(sIDTokenAlg); set {
 		a.IDTokenAlg = v // else settings picks: ES256 under fapi2, RS256 otherwise
@@ -172,6 +164,25 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 		return sc, err
 	}
 	return sc, nil
+}
+
+// loadLoopSettings reads how often the janitor and the key rotation run;
+// 0 turns the janitor off and leaves rotation to the operator.
+func loadLoopSettings(r *resolver, a *authz.Config) error {
+	var err error
+	if a.JanitorInterval, err = r.Duration(sJanitorInterval); err != nil {
+		return err
+	}
+	if a.JanitorInterval == 0 {
+		a.JanitorInterval = -1 // off
+	}
+	if a.KeyRotationInterval, err = r.Duration(sKeyRotation); err != nil {
+		return err
+	}
+	if a.KeyRotationInterval == 0 {
+		a.KeyRotationInterval = -1 // only by hand
+	}
+	return nil
 }
 
 // loadPasswordSettings reads the sign-in failure limits and the argon2id

@@ -27,6 +27,7 @@ type Store struct {
 	userStore
 	factorStore
 	passkeyStore
+	*operatorStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -79,15 +80,16 @@ func New() *Store {
 		deliveries: make(map[string]storage.LogoutDelivery),
 	}
 	return &Store{
-		clientStore:  clientStore{t},
-		tokenStore:   tokenStore{t},
-		userStore:    userStore{t},
-		factorStore:  factorStore{t},
-		passkeyStore: passkeyStore{t},
-		failureStore: failureStore{t},
-		apiKeyStore:  apiKeyStore{t},
-		auditStore:   auditStore{tables: t},
-		logoutStore:  logoutStore{t},
+		clientStore:   clientStore{t},
+		tokenStore:    tokenStore{t},
+		userStore:     userStore{t},
+		factorStore:   factorStore{t},
+		operatorStore: &operatorStore{},
+		passkeyStore:  passkeyStore{t},
+		failureStore:  failureStore{t},
+		apiKeyStore:   apiKeyStore{t},
+		auditStore:    auditStore{tables: t},
+		logoutStore:   logoutStore{t},
 	}
 }
 

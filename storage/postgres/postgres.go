@@ -31,6 +31,7 @@ type Store struct {
 	userStore
 	factorStore
 	passkeyStore
+	operatorStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -147,6 +148,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		userStore:      userStore{pool},
 		factorStore:    factorStore{pool},
 		passkeyStore:   passkeyStore{pool},
+		operatorStore:  operatorStore{pool},
 		failureStore:   failureStore{pool},
 		apiKeyStore:    apiKeyStore{pool},
 		auditShipStore: auditShipStore{pool},

@@ -1,0 +1,185 @@
+package adminauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Kinds of admin callers.
+const (
+	KindBreakGlass = "break-glass"
+	KindOperator   = "operator"
+	KindClient     = "client"
+)
+
+// Principal is who made an admin request, and what it may do.
+type Principal struct {
+	// Kind is KindBreakGlass, KindOperator or KindClient.
+	Kind string
+	// ID is the operator's or the client's ID; empty for break-glass.
+	ID string
+	// Actor names the caller in the audit trail: "break-glass",
+	// "operator:<id>" or "client:<id>".
+	Actor string
+	// Scopes are the admin scopes the caller holds on this request.
+	Scopes []string
+}
+
+// Allows reports whether p holds scope ("" : any admin caller).
+func (p Principal) Allows(scope string) bool {
+	return scope == authenticated || slices.Contains(p.Scopes, scope)
+}
+
+// OperatorActor is the audit actor of the operator id.
+func OperatorActor(id string) string { return "operator:" + id }
+
+// Token is an access token of ours as introspection sees it: active
+// (signed by us, not expired, not revoked, its client not deleted).
+type Token struct {
+	ClientID string
+	Subject  string
+	JTI      string
+	Scopes   []string
+	Audience []string
+	// Bound is true when the token is sender-constrained (cnf: a DPoP key
+	// or a certificate).
+	Bound bool
+}
+
+// ErrInactive is what Introspect answers (wrapped or not) for a token
+// that is not active; any other error is a failure to check it.
+var ErrInactive = errors.New("adminauth: token not active")
+
+// Operators reads operators; storage.OperatorStore is one.
+type Operators interface {
+	GetOperator(ctx context.Context, id string) (storage.Operator, error)
+}
+
+// Config configures an Authenticator.
+type Config struct {
+	// BreakGlass is the break-glass token (IDVAUTH_ADMIN_TOKEN): owner
+	// rights, every use logged at warn; empty: none.
+	BreakGlass string
+	// Introspect checks an access token of ours. Required.
+	Introspect func(ctx context.Context, token string) (Token, error)
+	// Audience is the admin API's identifier: a token's aud must name it.
+	// Required.
+	Audience  string
+	Operators Operators
+	// Log receives the break-glass warnings; zap.NewNop if nil.
+	Log *zap.Logger
+}
+
+// Authenticator checks the credential of admin requests. Build it with
+// New; it is safe for concurrent use.
+type Authenticator struct {
+	cfg       Config
+	glassHash [32]byte
+}
+
+// New returns an authenticator of cfg.
+func New(cfg Config) (*Authenticator, error) {
+	if cfg.Introspect == nil || cfg.Audience == "" || cfg.Operators == nil {
+		return nil, errors.New("adminauth: incomplete configuration")
+	}
+	if cfg.BreakGlass != "" && len(cfg.BreakGlass) < 32 {
+		return nil, errors.New("adminauth: the admin token must be at least 32 characters")
+	}
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	return &Authenticator{cfg: cfg, glassHash: sha256.Sum256([]byte(cfg.BreakGlass))}, nil
+}
+
+// Answers of Authenticate and Authorize.
+var (
+	ErrUnauthorized = web.NewError(http.StatusUnauthorized, "unauthorized",
+		"A valid admin bearer token is required: an access token of this server for the admin API, or the break-glass token.")
+	errBound = web.NewError(http.StatusUnauthorized, "unauthorized",
+		"Sender-constrained (DPoP or certificate-bound) tokens are not accepted by the admin API yet; use a bearer token.")
+	errNotAdmin = web.NewError(http.StatusForbidden, "insufficient_scope",
+		"The token is neither an operator's nor a client's own: it carries no admin rights.")
+	errDisabled = web.NewError(http.StatusUnauthorized, "unauthorized", "The operator is disabled.")
+	errCheck    = web.NewError(http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
+)
+
+// maxTokenLen bounds the credential; our tokens are far shorter.
+const maxTokenLen = 8 << 10
+
+// Authenticate checks the credential of r and returns its principal. A
+// missing, unknown, expired or revoked credential, a token for another
+// audience or of a disabled operator is ErrUnauthorized-like (401); a
+// failure to check it is a 503. The answers are *web.Error.
+func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
+	scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > maxTokenLen || len(r.Header.Values("Authorization")) != 1 {
+		return Principal{}, ErrUnauthorized
+	}
+	if a.cfg.BreakGlass != "" {
+		sum := sha256.Sum256([]byte(tok))
+		if subtle.ConstantTimeCompare(sum[:], a.glassHash[:]) == 1 {
+			a.cfg.Log.Warn("admin request with the break-glass token", web.RequestField(r.Context()),
+				zap.String("method", r.Method), zap.String("route", r.Pattern))
+			return Principal{Kind: KindBreakGlass, Actor: breakGlassActor, Scopes: RoleScopes(Owner)}, nil
+		}
+	}
+	t, err := a.cfg.Introspect(r.Context(), tok)
+	switch {
+	case errors.Is(err, ErrInactive):
+		return Principal{}, ErrUnauthorized
+	case err != nil:
+		return Principal{}, errCheck
+	case !slices.Contains(t.Audience, a.cfg.Audience):
+		return Principal{}, ErrUnauthorized
+	case t.Bound:
+		return Principal{}, errBound
+	}
+	if t.Subject == t.ClientID {
+		return Principal{Kind: KindClient, ID: t.ClientID, Actor: "client:" + t.ClientID, Scopes: adminScopes(t.Scopes, nil)}, nil
+	}
+	o, err := a.cfg.Operators.GetOperator(r.Context(), t.Subject)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		// A person's token: people hold no admin rights, whatever
+		// scopes a client asked for them.
+		return Principal{}, errNotAdmin
+	case err != nil:
+		return Principal{}, errCheck
+	case o.Disabled:
+		return Principal{}, errDisabled
+	}
+	return Principal{Kind: KindOperator, ID: o.ID, Actor: OperatorActor(o.ID), Scopes: adminScopes(t.Scopes, roles[o.Role])}, nil
+}
+
+// adminScopes are the admin scopes of granted, within ceiling if it is
+// not nil.
+func adminScopes(granted, ceiling []string) []string {
+	var out []string
+	for _, s := range granted {
+		if IsAdminScope(s) && (ceiling == nil || slices.Contains(ceiling, s)) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Authorize checks that p may call method on the route pattern: nil if
+// it may or if the route does not serve method (it answers 405 itself),
+// else a 403 insufficient_scope naming the scope needed.
+func Authorize(p Principal, method, pattern string) error {
+	scope, ok := RouteScope(method, pattern)
+	if !ok || p.Allows(scope) {
+		return nil
+	}
+	return web.NewError(http.StatusForbidden, "insufficient_scope", "This call needs the scope "+scope+".")
+}

@@ -1,0 +1,138 @@
+package adminauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
+)
+
+type operators map[string]storage.Operator
+
+func (o operators) GetOperator(_ context.Context, id string) (storage.Operator, error) {
+	if op, ok := o[id]; ok {
+		return op, nil
+	}
+	return storage.Operator{}, storage.ErrNotFound
+}
+
+const glass = "break-glass-token-0123456789-0123456789"
+
+func TestAuthenticate(t *testing.T) {
+	tokens := map[string]Token{
+		"client":    {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead, "identity.verify"}, Audience: []string{"aud"}},
+		"operator":  {ClientID: "console", Subject: "op1", Scopes: []string{AuditRead, KeysWrite, OperatorsWrite}, Audience: []string{"aud"}},
+		"disabled":  {ClientID: "console", Subject: "op2", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
+		"person":    {ClientID: "web", Subject: "u_1", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
+		"other-aud": {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"idv-api"}},
+		"bound":     {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, Bound: true},
+	}
+	a, err := New(Config{BreakGlass: glass, Audience: "aud",
+		Operators: operators{"op1": {ID: "op1", Role: Auditor}, "op2": {ID: "op2", Role: Owner, Disabled: true}},
+		Introspect: func(_ context.Context, tok string) (Token, error) {
+			if tok == "down" {
+				return Token{}, errors.New("store down")
+			}
+			if t, ok := tokens[tok]; ok {
+				return t, nil
+			}
+			return Token{}, ErrInactive
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, header string
+		status       int // 0: accepted
+		actor        string
+		scopes       []string
+	}{
+		{"break-glass", "Bearer " + glass, 0, "break-glass", RoleScopes(Owner)},
+		{"bearer any case", "bearer client", 0, "client:svc", []string{AuditRead}},
+		{"client", "Bearer client", 0, "client:svc", []string{AuditRead}},
+		{"operator within role", "Bearer operator", 0, "operator:op1", []string{AuditRead}},
+		{"disabled operator", "Bearer disabled", 401, "", nil},
+		{"person", "Bearer person", 403, "", nil},
+		{"other audience", "Bearer other-aud", 401, "", nil},
+		{"sender-constrained", "Bearer bound", 401, "", nil},
+		{"inactive", "Bearer nope", 401, "", nil},
+		{"store down", "Bearer down", 503, "", nil},
+		{"no header", "", 401, "", nil},
+		{"basic", "Basic " + glass, 401, "", nil},
+		{"DPoP scheme", "DPoP client", 401, "", nil},
+		{"too long", "Bearer " + strings.Repeat("a", maxTokenLen+1), 401, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/admin/audit", nil)
+			if tc.header != "" {
+				r.Header.Set("Authorization", tc.header)
+			}
+			p, err := a.Authenticate(r)
+			if tc.status != 0 {
+				var we *web.Error
+				if !errors.As(err, &we) || we.Status != tc.status {
+					t.Fatalf("Authenticate = %+v, %v; want %d", p, err, tc.status)
+				}
+				return
+			}
+			if err != nil || p.Actor != tc.actor || !slices.Equal(p.Scopes, tc.scopes) {
+				t.Fatalf("Authenticate = %+v, %v; want actor %s scopes %v", p, err, tc.actor, tc.scopes)
+			}
+		})
+	}
+}
+
+func TestAuthorize(t *testing.T) {
+	p := Principal{Scopes: []string{AuditRead}}
+	for _, tc := range []struct {
+		method, pattern string
+		ok              bool
+	}{
+		{"GET", "/admin/audit", true},
+		{"GET", "/admin/openapi.json", true},
+		{"DELETE", "/admin/clients/{id}", false},
+		{"OPTIONS", "/admin/clients", true}, // not served: the route answers 405
+	} {
+		if err := Authorize(p, tc.method, tc.pattern); (err == nil) != tc.ok {
+			t.Errorf("Authorize(%s %s) = %v, want ok %v", tc.method, tc.pattern, err, tc.ok)
+		}
+	}
+}
+
+func TestRoles(t *testing.T) {
+	for _, r := range Roles() {
+		for _, s := range RoleScopes(r) {
+			if !slices.Contains(Scopes(), s) {
+				t.Errorf("role %s has unknown scope %s", r, s)
+			}
+		}
+		// Support and auditor are within admin, admin within owner.
+		above := map[string]string{Admin: Owner, Support: Admin, Auditor: Admin}[r]
+		for _, s := range RoleScopes(r) {
+			if above != "" && !slices.Contains(RoleScopes(above), s) {
+				t.Errorf("%s has %s, which %s lacks", r, s, above)
+			}
+		}
+	}
+	if !slices.Equal(RoleScopes(Owner), Scopes()) {
+		t.Errorf("owner = %v, want every admin scope", RoleScopes(Owner))
+	}
+	if slices.ContainsFunc(RoleScopes(Auditor), func(s string) bool { return strings.HasPrefix(s, "admin:people") }) {
+		t.Error("an auditor reads people's personal data")
+	}
+}
+
+func TestProvesKey(t *testing.T) {
+	for m, want := range map[string]bool{"private_key_jwt": true, "tls_client_auth": true, "self_signed_tls_client_auth": true,
+		"client_secret_basic": false, "client_secret_post": false, "none": false, "": false} {
+		if got := ProvesKey(m); got != want {
+			t.Errorf("ProvesKey(%q) = %v, want %v", m, got, want)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Operator is an account of someone who runs idvauth: it signs in to the
+// admin console and the admin API, never to a client application. It is
+// kept apart from the people (User) who sign in to client applications,
+// so that no public endpoint can make a person an operator.
+type Operator struct {
+	// ID is the opaque, server-made identifier: the sub of the
+	// operator's tokens and the actor of their audit entries.
+	ID string
+	// Username is what the operator types to sign in; unique among
+	// operators (a person may have the same one).
+	Username string
+	// Role names the operator's admin scopes (owner, admin, support,
+	// auditor).
+	Role string
+	// PasswordHash is the PHC-formatted argon2id hash of the password;
+	// empty until the operator has enrolled.
+	PasswordHash string
+	// Disabled operators are refused everywhere, at once.
+	Disabled bool
+	// TOTPSecret is the operator's authenticator-app secret, sealed by
+	// the server as people's factor secrets are (never in the clear);
+	// nil until enrolled. TOTPCounter is the last accepted time step.
+	TOTPSecret  []byte
+	TOTPCounter int64
+	// EnrollmentDigest is the SHA-256 of the single-use enrollment token
+	// (never the token), valid until EnrollmentExpiresAt; nil when no
+	// enrollment is pending.
+	EnrollmentDigest    []byte
+	EnrollmentExpiresAt time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// OperatorStore keeps operators.
+type OperatorStore interface {
+	// CreateOperator stores a new operator; ErrAlreadyExists if the ID or
+	// the username is taken.
+	CreateOperator(ctx context.Context, o Operator) error
+	// GetOperator returns the operator with id or ErrNotFound: one read
+	// of the primary key, made on every admin request.
+	GetOperator(ctx context.Context, id string) (Operator, error)
+	// GetOperatorByUsername returns the operator with username or
+	// ErrNotFound.
+	GetOperatorByUsername(ctx context.Context, username string) (Operator, error)
+	// ListOperators returns every operator ordered by username.
+	ListOperators(ctx context.Context) ([]Operator, error)
+	// UpdateOperator replaces everything of the operator o.ID but its
+	// Username and CreatedAt; ErrNotFound if there is no such operator.
+	UpdateOperator(ctx context.Context, o Operator) error
+	// UseEnrollment ends the pending enrollment whose token has digest,
+	// if it has not expired at now, and returns its operator, in one
+	// atomic step: of concurrent calls exactly one succeeds. ErrNotFound
+	// if there is no such pending enrollment (used, replaced or expired).
+	UseEnrollment(ctx context.Context, digest []byte, now time.Time) (Operator, error)
+}

@@ -1,0 +1,194 @@
+// Package operatortest is the part of the storage contract about
+// operators; storagetest.Run runs it with the rest.
+package operatortest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idvauth/idvauth/storage"
+)
+
+// Tests are the contract tests of storage.OperatorStore; each takes a
+// fresh, empty store.
+var Tests = []struct {
+	Name string
+	Fn   func(t *testing.T, s storage.Store)
+}{
+	{"OperatorCRUD", testOperatorCRUD},
+	{"OperatorsApartFromUsers", testOperatorsApartFromUsers},
+	{"EnrollmentSingleUse", testEnrollmentSingleUse},
+	{"ConcurrentEnrollmentOneWins", testConcurrentEnrollmentOneWins},
+}
+
+func newOperator(name, role string) storage.Operator {
+	t := now()
+	return storage.Operator{
+		ID: id("op"), Username: id(name), Role: role,
+		EnrollmentDigest: bytes.Repeat([]byte{byte(len(name))}, 32), EnrollmentExpiresAt: t.Add(30 * time.Minute),
+		CreatedAt: t, UpdatedAt: t,
+	}
+}
+
+// testOperatorCRUD: create, get by ID and username, list by username,
+// update (all but username and creation time), duplicates and odd values
+// refused alike, unknown IDs not found.
+func testOperatorCRUD(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a, b := newOperator("b-ann", "owner"), newOperator("a-bob", "auditor")
+	b.EnrollmentDigest = bytes.Repeat([]byte{2}, 32)
+	for _, o := range []storage.Operator{a, b} {
+		if err := s.CreateOperator(ctx, o); err != nil {
+			t.Fatalf("CreateOperator(%s) = %v", o.ID, err)
+		}
+	}
+	got, err := s.GetOperator(ctx, a.ID)
+	if err != nil || !reflect.DeepEqual(got, a) {
+		t.Fatalf("GetOperator = %+v, %v; want %+v", got, err, a)
+	}
+	if got, err := s.GetOperatorByUsername(ctx, b.Username); err != nil || got.ID != b.ID {
+		t.Fatalf("GetOperatorByUsername = %+v, %v; want %s", got, err, b.ID)
+	}
+	list, err := s.ListOperators(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != b.ID || list[1].ID != a.ID {
+		t.Fatalf("ListOperators = %+v, %v; want b then a", list, err)
+	}
+	dupID, dupName := newOperator("c", "admin"), newOperator("d", "admin")
+	dupID.ID, dupName.Username = a.ID, a.Username
+	for _, o := range []storage.Operator{dupID, dupName} {
+		if err := s.CreateOperator(ctx, o); !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("CreateOperator(duplicate) = %v, want ErrAlreadyExists", err)
+		}
+	}
+	odd := newOperator("e", "admin")
+	odd.Username = "nul\x00"
+	if err := s.CreateOperator(ctx, odd); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("CreateOperator(NUL in username) = %v, want ErrConflict", err)
+	}
+
+	upd := a
+	upd.Username, upd.CreatedAt = "ignored", a.CreatedAt.Add(time.Hour)
+	upd.Role, upd.Disabled, upd.PasswordHash = "support", true, "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA"
+	upd.TOTPSecret, upd.TOTPCounter = []byte("sealed"), 42
+	upd.EnrollmentDigest, upd.EnrollmentExpiresAt = nil, time.Time{}
+	upd.UpdatedAt = a.UpdatedAt.Add(time.Minute)
+	if err := s.UpdateOperator(ctx, upd); err != nil {
+		t.Fatalf("UpdateOperator = %v", err)
+	}
+	want := upd
+	want.Username, want.CreatedAt = a.Username, a.CreatedAt
+	if got, err := s.GetOperator(ctx, a.ID); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("GetOperator after update = %+v, %v; want %+v", got, err, want)
+	}
+	missing := newOperator("f", "admin")
+	if err := s.UpdateOperator(ctx, missing); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("UpdateOperator(unknown) = %v, want ErrNotFound", err)
+	}
+	for _, id := range []string{missing.ID, "", "bad\xff"} {
+		if _, err := s.GetOperator(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetOperator(%q) = %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.GetOperatorByUsername(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("GetOperatorByUsername(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+// testOperatorsApartFromUsers: a person and an operator with one username
+// and one ID are two records; neither store sees the other's.
+func testOperatorsApartFromUsers(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	o := newOperator("shared", "owner")
+	u := storage.User{ID: o.ID, Username: o.Username, PasswordHash: "x", CreatedAt: now(), UpdatedAt: now()}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser = %v", err)
+	}
+	if _, err := s.GetOperator(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetOperator(a person's ID) = %v, want ErrNotFound", err)
+	}
+	if err := s.CreateOperator(ctx, o); err != nil {
+		t.Fatalf("CreateOperator(a person's username and ID) = %v", err)
+	}
+	if err := s.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetOperator(ctx, o.ID); err != nil {
+		t.Fatalf("GetOperator after the person's deletion = %v", err)
+	}
+	if users, err := s.ListUsers(ctx); err != nil || len(users) != 0 {
+		t.Fatalf("ListUsers = %v, %v; want none (operators are not people)", users, err)
+	}
+}
+
+// testEnrollmentSingleUse: an enrollment token is used once, not after it
+// expired, and not with another digest.
+func testEnrollmentSingleUse(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	o := newOperator("enrol", "owner")
+	if err := s.CreateOperator(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, o.EnrollmentExpiresAt); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("UseEnrollment at expiry = %v, want ErrNotFound", err)
+	}
+	if _, err := s.UseEnrollment(ctx, bytes.Repeat([]byte{1}, 32), now()); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("UseEnrollment(other digest) = %v, want ErrNotFound", err)
+	}
+	got, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now())
+	if err != nil || got.ID != o.ID || got.EnrollmentDigest != nil || !got.EnrollmentExpiresAt.IsZero() {
+		t.Fatalf("UseEnrollment = %+v, %v; want %s with the enrollment ended", got, err, o.ID)
+	}
+	if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now()); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("UseEnrollment again = %v, want ErrNotFound", err)
+	}
+	if _, err := s.UseEnrollment(ctx, nil, now()); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("UseEnrollment(nil) = %v, want ErrNotFound", err)
+	}
+}
+
+// testConcurrentEnrollmentOneWins: of concurrent uses of one enrollment
+// token exactly one succeeds.
+func testConcurrentEnrollmentOneWins(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	o := newOperator("race", "owner")
+	if err := s.CreateOperator(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now())
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, storage.ErrNotFound):
+				t.Errorf("UseEnrollment = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d concurrent uses succeeded, want 1", wins.Load())
+	}
+}
+
+// id returns a unique identifier with prefix.
+func id(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// now is a time with the precision every backend keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
