@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -51,6 +52,12 @@ func TestChromiumAccount(t *testing.T) {
 		items := browsertest.Get(t, tab, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("ul.sessions > li")).map(li => li.textContent)`))
 		if len(items) != 2 {
 			t.Fatalf("sessions listed = %q, want 2", items)
+		}
+		// This browser is named by its summary (headless Chromium on
+		// Linux); the other signed in with Go's client, which names none.
+		if !slices.ContainsFunc(items, func(s string) bool { return strings.Contains(s, "Chrome on Linux") }) ||
+			!slices.ContainsFunc(items, func(s string) bool { return strings.Contains(s, "A browser,") }) {
+			t.Errorf("sessions listed = %q, want this browser as Chrome on Linux and the other as a browser", items)
 		}
 		tab.Run(t,
 			chromedp.Click(chromedp.CSS(`form[action="/account/sessions/end"] button`)),

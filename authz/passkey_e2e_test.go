@@ -97,6 +97,10 @@ func (b *browser) addPasskey(ts *testServer, c webClient, auth *passkeytest.Auth
 	if code, ans := b.ceremony(ts, auth, b.get(ts.Public+"/account/passkeys")); code != http.StatusOK || ans["redirect"] != "/account/passkeys?done=added" {
 		b.t.Fatalf("add a passkey = %d %v", code, ans)
 	}
+	// The account page lists it and leads to the passkeys page.
+	if p := b.get(ts.Public + "/account"); strings.Count(p.body, `<ul class="passkeys">`) != 1 || !strings.Contains(p.body, `href="/account/passkeys"`) {
+		b.t.Errorf("account page after adding a passkey: %d, want the passkey listed with a link to /account/passkeys:\n%s", p.status, p.body)
+	}
 }
 
 // passkeySignIn signs a new browser in with the passkey alone and

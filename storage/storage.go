@@ -253,6 +253,9 @@ type BrowserSession struct {
 	// ("pwd", "otp", "mfa", ...); empty for a session made before they
 	// were kept, which counts as "pwd".
 	AMR []string
+	// Device is a coarse summary of the browser ("Chrome on Linux"), never
+	// its raw User-Agent; empty if unknown.
+	Device string
 }
 
 // FactorKind names a kind of second factor.

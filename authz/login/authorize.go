@@ -312,7 +312,7 @@ func (h *Handler) checkAuthorize(ctx context.Context, r *http.Request, raw strin
 		return ar, fosite.ErrInvalidRequest.WithHint("dpop_jkt must be the JWK SHA-256 thumbprint of the client's DPoP key: 43 base64url characters (RFC 9449 section 10).")
 	}
 	if _, err := mfa.RequestedACR(form); err != nil {
-		return ar, fosite.ErrInvalidRequest.WithHint(err.Error())
+		return ar, fosite.ErrInvalidRequest.WithHintf("Malformed acr request: %s.", err)
 	}
 	if err := h.allowedTargets(c, ar); err != nil {
 		return ar, err

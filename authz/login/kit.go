@@ -251,7 +251,8 @@ func (k *Kit) finish(w http.ResponseWriter, r *http.Request, user storage.User, 
 	}
 	now := h.now()
 	value := web.RandomToken()
-	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: now, ExpiresAt: now.Add(h.cfg.SessionTTL), AMR: amr}
+	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: now, ExpiresAt: now.Add(h.cfg.SessionTTL), AMR: amr,
+		Device: web.Device(r.UserAgent())}
 	if err := h.store.CreateBrowserSession(ctx, bs); err != nil {
 		k.unavailable(w, r, err)
 		return

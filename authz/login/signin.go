@@ -222,7 +222,8 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request, p loginP
 		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
 	}
 	value := web.RandomToken()
-	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: p.now, ExpiresAt: p.now.Add(h.cfg.SessionTTL), AMR: amr}
+	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: p.now, ExpiresAt: p.now.Add(h.cfg.SessionTTL), AMR: amr,
+		Device: web.Device(r.UserAgent())}
 	if err := h.store.CreateBrowserSession(ctx, bs); err != nil {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return "", false

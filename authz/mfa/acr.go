@@ -121,15 +121,15 @@ type claimsRequest struct {
 const MaxRequestedACR = 16
 
 // RequestedACR returns the acr values form asks for: acr_values, and the
-// claims parameter's id_token acr value or values. An error, fit for the
-// person who wrote the request, for a claims parameter that is not JSON
-// or too many values.
+// claims parameter's id_token acr value or values. An error, which says
+// what is wrong for the client's developer, for a claims parameter that
+// is not JSON or too many values.
 func RequestedACR(form url.Values) ([]string, error) {
 	acrs := strings.Fields(form.Get("acr_values"))
 	if raw := form.Get("claims"); raw != "" {
 		var cr claimsRequest
 		if err := json.Unmarshal([]byte(raw), &cr); err != nil {
-			return nil, errors.New("The claims parameter is not a JSON object.")
+			return nil, errors.New("the claims parameter is not a JSON object")
 		}
 		if a := cr.IDToken.ACR; a != nil {
 			if a.Value != "" {
@@ -139,7 +139,7 @@ func RequestedACR(form url.Values) ([]string, error) {
 		}
 	}
 	if len(acrs) > MaxRequestedACR {
-		return nil, fmt.Errorf("At most %d acr values may be requested.", MaxRequestedACR)
+		return nil, fmt.Errorf("at most %d acr values may be requested", MaxRequestedACR)
 	}
 	return acrs, nil
 }

@@ -204,19 +204,19 @@ func (s *userStore) CreateBrowserSession(ctx context.Context, bs storage.Browser
 		return fmt.Errorf("postgres: create browser session: %w", storage.ErrNotFound)
 	}
 	op := fmt.Sprintf("create browser session of user %q", bs.UserID)
-	if !textOK(bs.ID) || !allTextOK(bs.AMR) {
+	if !textOK(bs.ID) || !textOK(bs.Device) || !allTextOK(bs.AMR) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO browser_sessions (id, user_id, auth_time, expires_at, amr) VALUES ($1, $2, $3, $4, $5)`,
-		bs.ID, bs.UserID, bs.AuthTime, bs.ExpiresAt, nonNil(bs.AMR))
+	_, err := s.pool.Exec(ctx, `INSERT INTO browser_sessions (id, user_id, auth_time, expires_at, amr, device) VALUES ($1, $2, $3, $4, $5, $6)`,
+		bs.ID, bs.UserID, bs.AuthTime, bs.ExpiresAt, nonNil(bs.AMR), bs.Device)
 	return mapErr(op, err)
 }
 
-const sessionCols = `id, user_id, auth_time, expires_at, amr`
+const sessionCols = `id, user_id, auth_time, expires_at, amr, device`
 
 func scanSession(row pgx.Row) (storage.BrowserSession, error) {
 	var bs storage.BrowserSession
-	err := row.Scan(&bs.ID, &bs.UserID, &bs.AuthTime, &bs.ExpiresAt, &bs.AMR)
+	err := row.Scan(&bs.ID, &bs.UserID, &bs.AuthTime, &bs.ExpiresAt, &bs.AMR, &bs.Device)
 	if len(bs.AMR) == 0 {
 		bs.AMR = nil
 	}

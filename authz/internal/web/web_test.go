@@ -271,3 +271,20 @@ func TestStatusWriter(t *testing.T) {
 		}
 	})
 }
+
+func TestDevice(t *testing.T) {
+	for _, tt := range []struct{ ua, want string }{
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36", "Chrome on Linux"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", "Edge on Windows"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15", "Safari on macOS"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1", "Safari on iOS"},
+		{"Mozilla/5.0 (Android 14; Mobile; rv:131.0) Gecko/131.0 Firefox/131.0", "Firefox on Android"},
+		{"Go-http-client/1.1", "A browser"},
+		{"", "A browser"},
+		{"curl/8.5.0 (x86_64-pc-linux-gnu) Linux", "A browser on Linux"},
+	} {
+		if got := Device(tt.ua); got != tt.want {
+			t.Errorf("Device(%q) = %q, want %q", tt.ua, got, tt.want)
+		}
+	}
+}

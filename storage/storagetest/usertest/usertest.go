@@ -21,6 +21,7 @@ var Tests = []struct {
 	Fn   func(t *testing.T, s storage.Store)
 }{
 	{"UpdateUser", testUpdateUser},
+	{"BrowserSessionDevice", testBrowserSessionDevice},
 }
 
 func id(prefix string) string {
@@ -106,5 +107,25 @@ func testUpdateUser(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.GetUser(ctx, ghost.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("UpdateUser(unknown) created it: %v", err)
+	}
+}
+
+// testBrowserSessionDevice: a session keeps its device summary, read back
+// alone and in the person's list.
+func testBrowserSessionDevice(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "device")
+	at := time.Now().UTC().Truncate(time.Second)
+	bs := storage.BrowserSession{ID: id("sess"), UserID: u.ID, AuthTime: at, ExpiresAt: at.Add(time.Hour), AMR: []string{"pwd"}, Device: "Firefox on Linux"}
+	if err := s.CreateBrowserSession(ctx, bs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetBrowserSession(ctx, bs.ID)
+	if err != nil || got.Device != bs.Device {
+		t.Fatalf("GetBrowserSession = %+v, %v; want device %q", got, err, bs.Device)
+	}
+	list, err := s.ListBrowserSessions(ctx, u.ID)
+	if err != nil || len(list) != 1 || list[0].Device != bs.Device {
+		t.Fatalf("ListBrowserSessions = %+v, %v; want one with device %q", list, err, bs.Device)
 	}
 }
