@@ -296,7 +296,7 @@ func (s *Server) assemblePeople() error {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.account, err = account.New(account.Config{Login: s.signin, Store: s.store, Audit: s.trail, Export: s.admin.ExportUser,
-		Issuer: cfg.Issuer, Log: s.log, Sections: []account.Section{account.PasskeysSection(s.store.ListPasskeys, login.AccountPasskeysPath)}}); err != nil {
+		Issuer: cfg.Issuer, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	s.demo = admin.NewDemo(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)

@@ -56,6 +56,7 @@ type Store interface {
 	DeleteFactors(ctx context.Context, userID string) (int, error)
 	SetRecoveryCodes(ctx context.Context, userID string, digests [][]byte, now time.Time) error
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+	ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error)
 }
 
 // Config configures a Handler. Every field is required unless it says

@@ -16,6 +16,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/templates"
@@ -30,6 +31,10 @@ type factorsView struct {
 	RecoveryLeft int
 	Required     bool
 	Enroll       *enrollView
+	// Passkeys is how many passkeys the person has; PasskeysPath is the
+	// page that manages them (login.AccountPasskeysPath).
+	Passkeys     int
+	PasskeysPath string
 }
 
 type factorView struct{ Added, LastUsed string }
@@ -63,7 +68,11 @@ func (h *Handler) loadFactors(ctx context.Context, v *View) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := factorsView{Required: h.kit.MFARequired()}
+	ps, err := h.store.ListPasskeys(ctx, v.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := factorsView{Required: h.kit.MFARequired(), Passkeys: len(ps), PasskeysPath: login.AccountPasskeysPath}
 	if f, ok := totpOf(list); ok {
 		out.TOTP = &factorView{Added: when(f.CreatedAt), LastUsed: when(f.LastUsedAt)}
 		if out.RecoveryLeft, err = h.store.RecoveryCodesLeft(ctx, v.User.ID); err != nil {
@@ -153,7 +162,8 @@ func (h *Handler) confirmTOTP(w http.ResponseWriter, r *http.Request, v *View) O
 		}
 		return Outcome{Problem: "That code is not correct. Enter the code the app shows now.", Data: fv}
 	}
-	// The store seals the secret under the person's data key (authz/seal).
+	// The store seals factor secrets under the person's key (authz/seal),
+	// as the login flow's setup stores them.
 	f := storage.Factor{ID: "f_" + web.Random(16), UserID: v.User.ID, Kind: storage.FactorTOTP, Name: "Authenticator app",
 		Secret: []byte(e.Secret), Counter: step, CreatedAt: v.Now, LastUsedAt: v.Now}
 	switch err := h.store.CreateFactor(ctx, f); {
@@ -214,10 +224,14 @@ func (h *Handler) removeTOTP(w http.ResponseWriter, r *http.Request, v *View) Ou
 		}
 		return Outcome{Problem: "This service requires a second step at sign-in: your last one cannot be removed.", Status: http.StatusConflict}
 	}
-	if len(list) > 1 {
-		// The store removes factors all at once; another kind must not go
-		// with the app.
-		return Outcome{Problem: "Remove your other second steps first.", Status: http.StatusConflict}
+	ps, err := h.store.ListPasskeys(ctx, v.User.ID)
+	if err != nil {
+		return h.failed(w, r, err)
+	}
+	if len(list) > 1 || len(ps) > 0 {
+		// The store removes factors and passkeys all at once; another
+		// kind must not go with the app.
+		return Outcome{Problem: "Remove your other second steps (passkeys) first.", Status: http.StatusConflict}
 	}
 	if _, err := h.store.DeleteFactors(ctx, v.User.ID); err != nil {
 		return h.failed(w, r, err)

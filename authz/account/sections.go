@@ -245,30 +245,3 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request, v *View) Outc
 
 // trimmed is s without surrounding and inner white space (a typed code).
 func trimmed(s string) string { return strings.Join(strings.Fields(s), "") }
-
-// passkeysView is the data of the passkeys section.
-type passkeysView struct {
-	Names  []string
-	Manage string // the page that adds, renames and removes them
-}
-
-// PasskeysSection is the section that lists the person's passkeys, by
-// list, and leads to manage, the page that adds, renames and removes
-// them (its ceremonies need script, which the account page has none of).
-func PasskeysSection(list func(ctx context.Context, userID string) ([]storage.Passkey, error), manage string) Section {
-	return Section{Name: "passkeys", Title: "Passkeys", Load: func(ctx context.Context, v *View) (any, error) {
-		ps, err := list(ctx, v.User.ID)
-		if err != nil {
-			return nil, err
-		}
-		out := passkeysView{Manage: manage}
-		for _, p := range ps {
-			name := p.Name
-			if name == "" {
-				name = "A passkey"
-			}
-			out.Names = append(out.Names, name+", added "+when(p.CreatedAt))
-		}
-		return out, nil
-	}}
-}
