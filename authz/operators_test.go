@@ -216,6 +216,12 @@ var adminCases = map[string]adminCase{
 	"POST /admin/users/{id}/mfa/reset": {func(t testing.TB, ts *testServer) (string, any) {
 		return "/admin/users/" + newTestUser(t, ts).ID + "/mfa/reset", nil
 	}, 200},
+	"PATCH /admin/users/{id}": {func(t testing.TB, ts *testServer) (string, any) {
+		return "/admin/users/" + newTestUser(t, ts).ID, map[string]string{"name": "Renamed"}
+	}, 200},
+	"POST /admin/users/{id}/password-reset": {func(t testing.TB, ts *testServer) (string, any) {
+		return "/admin/users/" + newTestUser(t, ts).ID + "/password-reset", nil
+	}, 200},
 	"GET /admin/audit":        {fixed("/admin/audit", nil), 200},
 	"GET /admin/audit/verify": {fixed("/admin/audit/verify", nil), 200},
 	"GET /admin/operators":    {fixed("/admin/operators", nil), 200},

@@ -117,6 +117,8 @@ var routes = map[string]string{
 	"POST /admin/users/{id}/erase":                   PeopleErase,
 	"GET /admin/users/{id}/export":                   PeopleRead,
 	"POST /admin/users/{id}/mfa/reset":               PeopleWrite,
+	"PATCH /admin/users/{id}":                        PeopleWrite,
+	"POST /admin/users/{id}/password-reset":          PeopleWrite,
 	"GET /admin/audit":                               AuditRead,
 	"GET /admin/audit/verify":                        AuditRead,
 	"GET /admin/operators":                           OperatorsWrite,
