@@ -342,3 +342,44 @@ func TestAdminRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminNoEscalationThroughClients: no caller hands a client admin
+// scopes they do not hold, or takes over (updates, deletes, re-keys) a
+// client holding some: otherwise admin:clients:write would be every admin
+// scope, by way of a private_key_jwt client with keys of one's own.
+func TestAdminNoEscalationThroughClients(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		cfg.Argon2 = fastArgon2
+		ts := startServer(t, cfg, serverOptions{NoDemo: true})
+		issuer := ts.consoleStandIn(t)
+		_, tok := ts.operatorWithToken(t, issuer, adminauth.Admin) // everything but operators:write
+		strong := ts.newKeyClient(t, adminauth.OperatorsWrite+" "+adminauth.AuditRead)
+		key := mustKey(t, jose.ES256)
+		asked := map[string]any{"token_endpoint_auth_method": "private_key_jwt", "scope": adminauth.OperatorsWrite,
+			"audience": []string{ts.adminAudience(t)}, "jwks": json.RawMessage(jwksJSON(t, pub(key)))}
+		before := ts.adminState(t)
+		for _, c := range []struct {
+			name, method, path string
+			body               any
+		}{
+			{"create with a scope not held", http.MethodPost, "/admin/clients", asked},
+			{"update a stronger client", http.MethodPut, "/admin/clients/" + strong.ClientID, map[string]any{
+				"token_endpoint_auth_method": "private_key_jwt", "scope": adminauth.AuditRead,
+				"audience": []string{ts.adminAudience(t)}, "jwks": json.RawMessage(jwksJSON(t, pub(key)))}},
+			{"delete a stronger client", http.MethodDelete, "/admin/clients/" + strong.ClientID, nil},
+			{"new secret of a stronger client", http.MethodPost, "/admin/clients/" + strong.ClientID + "/secret", nil},
+		} {
+			if code, body := ts.bearerDo(t, tok, c.method, c.path, c.body); code != http.StatusForbidden {
+				t.Errorf("%s as admin = %d %s, want 403", c.name, code, body)
+			}
+		}
+		if after := ts.adminState(t); after != before {
+			t.Errorf("refused calls changed the state:\nbefore %s\nafter  %s", before, after)
+		}
+		// Within its own scopes the admin still manages clients.
+		asked["scope"] = adminauth.AuditRead
+		if code, body := ts.bearerDo(t, tok, http.MethodPost, "/admin/clients", asked); code != http.StatusCreated {
+			t.Errorf("create with a scope held = %d %s, want 201", code, body)
+		}
+	})
+}

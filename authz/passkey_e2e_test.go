@@ -387,3 +387,34 @@ func TestPasskeyAccountRules(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordNeverPassesAPasskey: a person who has a passkey is never
+// signed in with their password alone. A session made with the password
+// before she set the passkey up does not carry her into an application
+// any more (the second step is asked), and the account page's own sign-in
+// refuses her password alone (it cannot ask for a passkey). Both let a
+// thief of the password in, and add a passkey of their own, before.
+func TestPasswordNeverPassesAPasskey(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, auth := passkeyServer(t, cfg)
+		owner := newBrowser(t)
+		owner.addPasskey(ts, c, auth) // signed in with the password while she had no factor
+		p := owner.follow(ts.Public, owner.get(authURL(c, "state-pw-after", oauth2.GenerateVerifier(), "nonce-pw-after")))
+		if loc := p.header.Get("Location"); strings.HasPrefix(loc, c.RedirectURIs[0]) {
+			t.Fatalf("a password-only session of a person with a passkey went back to the client: %s", loc)
+		}
+		if _, ok := passkeyButton(t, p); !ok {
+			t.Errorf("second step not asked (%d):\n%s", p.status, p.body)
+		}
+
+		thief := newBrowser(t)
+		a := thief.follow(ts.Public, thief.get(ts.Public+"/account"))
+		a = thief.submit(ts.Public, a.formAt(t, "/account/signin"), url.Values{"username": {"ada"}, "password": {testPassword}})
+		if a.status == http.StatusSeeOther || !strings.Contains(a.body, "signs in with a passkey") {
+			t.Errorf("account sign-in with the password of a passkey person = %d to %q, want the login page saying so", a.status, a.header.Get("Location"))
+		}
+		if !thief.signedOut(ts) {
+			t.Error("the account sign-in made a session from the password alone")
+		}
+	})
+}

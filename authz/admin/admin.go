@@ -264,6 +264,7 @@ func (h *Handler) serve(rt route) http.HandlerFunc {
 		caller, err := h.cfg.Auth.Authenticate(r)
 		if err == nil {
 			err = adminauth.Authorize(caller, r.Method, r.Pattern)
+			r = r.WithContext(adminauth.WithPrincipal(r.Context(), caller))
 		}
 		if err == nil {
 			rep, err = rt(w, r)

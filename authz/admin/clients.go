@@ -497,6 +497,9 @@ func (h *Handler) clients(w http.ResponseWriter, r *http.Request) (reply, error)
 		if err := web.DecodeJSON(w, r, &in); err != nil {
 			return reply{}, err
 		}
+		if err := callerOutranks(r, strings.Fields(in.Scope)); err != nil {
+			return reply{}, err
+		}
 		out, err := h.createClient(ctx, in)
 		if err != nil {
 			return reply{}, err
@@ -531,6 +534,9 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request) (reply, error) 
 		if err != nil {
 			return reply{}, err
 		}
+		if err := h.callerOutranksClient(r, id, c.Scopes); err != nil {
+			return reply{}, err
+		}
 		c.ID = id
 		if c.Name == "" {
 			c.Name = id
@@ -547,6 +553,9 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request) (reply, error) 
 		out := clientJSON(got)
 		return reply{status: http.StatusOK, body: out, event: clientEvent(adminapi.EventClientUpdated, out)}, nil
 	case http.MethodDelete:
+		if err := h.callerOutranksClient(r, id, nil); err != nil {
+			return reply{}, err
+		}
 		if err := h.store.DeleteClient(ctx, id); err != nil {
 			return reply{}, err
 		}
@@ -561,10 +570,40 @@ func (h *Handler) clientSecret(w http.ResponseWriter, r *http.Request) (reply, e
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(w, "POST")
 	}
+	if err := h.callerOutranksClient(r, r.PathValue("id"), nil); err != nil {
+		return reply{}, err
+	}
 	out, err := h.RotateSecret(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return reply{}, err
 	}
 	h.log.Info("client secret rotated", web.RequestField(r.Context()), clientField(out.ClientID))
 	return reply{status: http.StatusOK, body: out, event: &event{typ: adminapi.EventClientSecret, clientID: out.ClientID}}, nil
+}
+
+// callerOutranks refuses admin scopes the caller of r does not hold: no
+// one grants a client more admin rights than their own. A call from inside
+// the server (no caller) is not limited.
+func callerOutranks(r *http.Request, scopes []string) error {
+	if p, ok := adminauth.PrincipalOf(r.Context()); ok {
+		return p.Outranks(scopes)
+	}
+	return nil
+}
+
+// callerOutranksClient refuses a change of client id (to scopes, if any)
+// unless the caller holds every admin scope the client holds now and will
+// hold: whoever could replace its keys could act with its rights.
+func (h *Handler) callerOutranksClient(r *http.Request, id string, scopes []string) error {
+	if _, ok := adminauth.PrincipalOf(r.Context()); !ok {
+		return nil
+	}
+	cur, err := h.store.GetClient(r.Context(), id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return callerOutranks(r, scopes) // the route answers 404
+	case err != nil:
+		return err
+	}
+	return callerOutranks(r, append(slices.Clone(cur.Scopes), scopes...))
 }

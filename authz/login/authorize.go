@@ -129,7 +129,21 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, raw string, 
 		h.loginPage(w, r, http.StatusOK, c, raw, "", "")
 		return
 	}
-	if mfa.LevelOf(bs.AMR) < h.second.required(c, ar.GetRequestForm()) {
+	need := h.second.required(c, ar.GetRequestForm())
+	if mfa.LevelOf(bs.AMR) < mfa.MFA && need < mfa.MFA {
+		// A session signed in with a password alone stands only for a
+		// person who has no second factor now: one who has (set up since,
+		// or a session some other page made) gives it first.
+		totp, passkeys, err := h.second.factorsOf(ctx, user.ID)
+		if err != nil {
+			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
+			return
+		}
+		if totp || passkeys > 0 {
+			need = mfa.MFA
+		}
+	}
+	if mfa.LevelOf(bs.AMR) < need {
 		// Signed in, but not as strongly as the request needs: the second
 		// factor (or its setup) first.
 		if slices.Contains(prompts, "none") {

@@ -168,12 +168,19 @@ func (k *Kit) SignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.release(ctx, p.now, p.accountKey, p.ipKey)
-	factors, err := h.cfg.Factors.ListFactors(ctx, user.ID)
-	if err != nil {
+	totp, passkeys, err := h.second.factorsOf(ctx, user.ID)
+	switch {
+	case err != nil:
 		k.unavailable(w, r, err)
 		return
-	}
-	if len(factors) == 0 {
+	case !totp && passkeys > 0:
+		// This page asks for codes only: a person whose second step is a
+		// passkey signs in where the passkey is offered, never with the
+		// password alone.
+		k.loginPage(w, r, http.StatusOK, ret, p.username,
+			"Your account signs in with a passkey. Sign in through an application's login page with it, then come back here.")
+		return
+	case !totp:
 		k.finish(w, r, user, []string{mfa.AMRPassword}, ret)
 		return
 	}

@@ -441,20 +441,27 @@ func (m *SecondFactor) issuerLabel() string {
 	return "idvauth"
 }
 
+// factorsOf reports whether the person has an authenticator app and how
+// many passkeys they have.
+func (m *SecondFactor) factorsOf(ctx context.Context, userID string) (totp bool, passkeys int, err error) {
+	factors, err := m.h.cfg.Factors.ListFactors(ctx, userID)
+	if err != nil {
+		return false, 0, err
+	}
+	ps, err := m.h.cfg.Factors.ListPasskeys(ctx, userID)
+	return slices.ContainsFunc(factors, func(f storage.Factor) bool { return f.Kind == storage.FactorTOTP }), len(ps), err
+}
+
 // afterPassword goes on from a right password: to the second step if the
 // person has a factor or the request needs one, else signed in.
 func (m *SecondFactor) afterPassword(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User) {
 	h := m.h
-	factors, err := h.cfg.Factors.ListFactors(r.Context(), user.ID)
-	var ps []storage.Passkey
-	if err == nil {
-		ps, err = h.cfg.Factors.ListPasskeys(r.Context(), user.ID)
-	}
+	totp, passkeys, err := m.factorsOf(r.Context(), user.ID)
 	if err != nil {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	if len(factors) == 0 && len(ps) == 0 && m.required(p.c, p.ar.GetRequestForm()) < mfa.MFA {
+	if !totp && passkeys == 0 && m.required(p.c, p.ar.GetRequestForm()) < mfa.MFA {
 		h.startSession(w, r, p, user, []string{mfa.AMRPassword})
 		return
 	}

@@ -40,6 +40,36 @@ func (p Principal) Allows(scope string) bool {
 	return scope == authenticated || slices.Contains(p.Scopes, scope)
 }
 
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying the caller p of an admin request, for
+// the routes whose rules depend on who calls (no one grants a client admin
+// scopes they do not hold themselves).
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalOf returns the caller WithPrincipal put in ctx; false for a
+// call from inside the server (the demo seeding, tests), which no
+// credential made.
+func PrincipalOf(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Outranks refuses, with a 403, admin scopes among scopes that p does not
+// hold: no caller can hand a client (or take over one holding) more admin
+// rights than their own.
+func (p Principal) Outranks(scopes []string) error {
+	for _, s := range scopes {
+		if IsAdminScope(s) && !p.Allows(s) {
+			return web.NewError(http.StatusForbidden, "insufficient_scope",
+				"The client holds or asks for the admin scope "+s+", which the caller does not hold.")
+		}
+	}
+	return nil
+}
+
 // OperatorActor is the audit actor of the operator id.
 func OperatorActor(id string) string { return "operator:" + id }
 
@@ -60,6 +90,11 @@ type Token struct {
 // that is not active; any other error is a failure to check it.
 var ErrInactive = errors.New("adminauth: token not active")
 
+// Clients reads clients; storage.ClientStore is one.
+type Clients interface {
+	GetClient(ctx context.Context, id string) (storage.Client, error)
+}
+
 // Operators reads operators; storage.OperatorStore is one.
 type Operators interface {
 	GetOperator(ctx context.Context, id string) (storage.Operator, error)
@@ -76,6 +111,10 @@ type Config struct {
 	// Required.
 	Audience  string
 	Operators Operators
+	// Clients is read on every request of a client's token: its admin
+	// scopes are those it still holds, and only while it still
+	// authenticates with a key. Required.
+	Clients Clients
 	// Log receives the break-glass warnings; zap.NewNop if nil.
 	Log *zap.Logger
 }
@@ -89,7 +128,7 @@ type Authenticator struct {
 
 // New returns an authenticator of cfg.
 func New(cfg Config) (*Authenticator, error) {
-	if cfg.Introspect == nil || cfg.Audience == "" || cfg.Operators == nil {
+	if cfg.Introspect == nil || cfg.Audience == "" || cfg.Operators == nil || cfg.Clients == nil {
 		return nil, errors.New("adminauth: incomplete configuration")
 	}
 	if cfg.BreakGlass != "" && len(cfg.BreakGlass) < 32 {
@@ -109,8 +148,10 @@ var (
 		"Sender-constrained (DPoP or certificate-bound) tokens are not accepted by the admin API yet; use a bearer token.")
 	errNotAdmin = web.NewError(http.StatusForbidden, "insufficient_scope",
 		"The token is neither an operator's nor a client's own: it carries no admin rights.")
-	errDisabled = web.NewError(http.StatusUnauthorized, "unauthorized", "The operator is disabled.")
-	errCheck    = web.NewError(http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
+	errDisabled     = web.NewError(http.StatusUnauthorized, "unauthorized", "The operator is disabled.")
+	errSharedSecret = web.NewError(http.StatusUnauthorized, "unauthorized",
+		"The client no longer authenticates with a key (private_key_jwt or a TLS certificate): its tokens carry no admin rights.")
+	errCheck = web.NewError(http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be checked; retry.")
 )
 
 // maxTokenLen bounds the credential; our tokens are far shorter.
@@ -145,7 +186,18 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, errBound
 	}
 	if t.Subject == t.ClientID {
-		return Principal{Kind: KindClient, ID: t.ClientID, Actor: "client:" + t.ClientID, Scopes: adminScopes(t.Scopes, nil)}, nil
+		// The client as registered now: a token outlives neither an admin
+		// scope taken away nor a switch to a shared secret.
+		c, err := a.cfg.Clients.GetClient(r.Context(), t.ClientID)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return Principal{}, ErrUnauthorized
+		case err != nil:
+			return Principal{}, errCheck
+		case !ProvesKey(c.TokenEndpointAuthMethod):
+			return Principal{}, errSharedSecret
+		}
+		return Principal{Kind: KindClient, ID: t.ClientID, Actor: "client:" + t.ClientID, Scopes: adminScopes(t.Scopes, c.Scopes)}, nil
 	}
 	o, err := a.cfg.Operators.GetOperator(r.Context(), t.Subject)
 	switch {

@@ -22,6 +22,15 @@ func (o operators) GetOperator(_ context.Context, id string) (storage.Operator, 
 	return storage.Operator{}, storage.ErrNotFound
 }
 
+type clients map[string]storage.Client
+
+func (c clients) GetClient(_ context.Context, id string) (storage.Client, error) {
+	if cl, ok := c[id]; ok {
+		return cl, nil
+	}
+	return storage.Client{}, storage.ErrNotFound
+}
+
 const glass = "break-glass-token-0123456789-0123456789"
 
 func TestAuthenticate(t *testing.T) {
@@ -32,9 +41,18 @@ func TestAuthenticate(t *testing.T) {
 		"person":    {ClientID: "web", Subject: "u_1", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 		"other-aud": {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"idv-api"}},
 		"bound":     {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, Bound: true},
+		// Clients whose registration changed after their token was issued.
+		"demoted":  {ClientID: "demoted", Subject: "demoted", Scopes: []string{AuditRead, KeysRead}, Audience: []string{"aud"}},
+		"secreted": {ClientID: "secreted", Subject: "secreted", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
+		"gone":     {ClientID: "gone", Subject: "gone", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 	}
 	a, err := New(Config{BreakGlass: glass, Audience: "aud",
 		Operators: operators{"op1": {ID: "op1", Role: Auditor}, "op2": {ID: "op2", Role: Owner, Disabled: true}},
+		Clients: clients{
+			"svc":      {ID: "svc", TokenEndpointAuthMethod: "private_key_jwt", Scopes: []string{AuditRead, "identity.verify"}},
+			"demoted":  {ID: "demoted", TokenEndpointAuthMethod: "private_key_jwt", Scopes: []string{KeysRead}},
+			"secreted": {ID: "secreted", TokenEndpointAuthMethod: "client_secret_basic", Scopes: []string{AuditRead}},
+		},
 		Introspect: func(_ context.Context, tok string) (Token, error) {
 			if tok == "down" {
 				return Token{}, errors.New("store down")
@@ -63,6 +81,9 @@ func TestAuthenticate(t *testing.T) {
 		{"sender-constrained", "Bearer bound", 401, "", nil},
 		{"inactive", "Bearer nope", 401, "", nil},
 		{"store down", "Bearer down", 503, "", nil},
+		{"client lost a scope since", "Bearer demoted", 0, "client:demoted", []string{KeysRead}},
+		{"client now uses a secret", "Bearer secreted", 401, "", nil},
+		{"client deleted", "Bearer gone", 401, "", nil},
 		{"no header", "", 401, "", nil},
 		{"basic", "Basic " + glass, 401, "", nil},
 		{"DPoP scheme", "DPoP client", 401, "", nil},
