@@ -413,3 +413,23 @@ func TestAccountBadInput(t *testing.T) {
 		t.Errorf("bad input added factors: %v", f.Factors)
 	}
 }
+
+// TestAccountEndingASessionEndsItsTokens: a session ended on the account
+// page is logged out as at the end-session endpoint: the refresh token of
+// the grant made in it stops working at once.
+func TestAccountEndingASessionEndsItsTokens(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, clk, _, c := mfaServer(t, cfg)
+		other := newBrowser(t)
+		rt := other.grant(ts, c).RefreshToken
+		b := newBrowser(t)
+		p := b.accountSignIn(ts, clk, "ada", testPassword, "")
+		b.submit(ts.Public, p.formAt(t, "/account/sessions/end"), nil)
+		if !other.signedOut(ts) {
+			t.Fatal("the other session was not ended")
+		}
+		if _, status, _ := tokenRefresh(t, ts, c, rt); status != http.StatusBadRequest {
+			t.Errorf("refresh with the ended session's token = %d, want 400", status) // no body: it holds tokens
+		}
+	})
+}

@@ -290,13 +290,14 @@ func (s *Server) assemblePeople() error {
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },
+		EndSession: s.logout.End,
 		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev, Profile: cfg.Profile,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.account, err = account.New(account.Config{Login: s.signin, Store: s.store, Audit: s.trail, Export: s.admin.ExportUser,
-		Issuer: cfg.Issuer, Log: s.log}); err != nil {
+		EndSession: s.logout.End, Issuer: cfg.Issuer, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
 	s.demo = admin.NewDemo(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)

@@ -65,7 +65,11 @@ type Config struct {
 	// Login are the login pages whose kit the account pages use.
 	Login *login.Handler
 	Store Store
-	Audit *audit.Writer
+	// EndSession logs a browser session out: it and the tokens of its
+	// grants end, and its clients are told (logout.Service.End). Without
+	// it only the session record is deleted.
+	EndSession func(ctx context.Context, bs storage.BrowserSession, ip string) error
+	Audit      *audit.Writer
 	// Export gathers everything held about a person (the admin API's
 	// export), for "Download my data".
 	Export func(ctx context.Context, userID string) (adminapi.UserExport, error)
@@ -326,7 +330,21 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) Outc
 // endOthers ends every browser session of userID but keep (none if
 // empty) and, if tokens, every refresh token of theirs, and returns how many sessions
 // and how many grants with a usable refresh token (at now) it ended.
-func endOthers(ctx context.Context, st Store, userID, keep string, now time.Time, tokens bool) (sessions, refresh int, err error) {
+func endOthers(ctx context.Context, st Store, end func(context.Context, storage.BrowserSession) error, userID, keep string, now time.Time, tokens bool) (sessions, refresh int, err error) {
+	// The person's refresh grants, read first: ending a session ends its
+	// own grants' tokens too, and every grant counts once.
+	live := map[string]bool{}
+	if tokens {
+		toks, err := st.ListTokensBySubject(ctx, userID)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, t := range toks {
+			if t.Kind == storage.RefreshToken {
+				live[t.RequestID] = live[t.RequestID] || t.ConsumedAt.IsZero() && t.ExpiresAt.After(now)
+			}
+		}
+	}
 	list, err := st.ListBrowserSessions(ctx, userID)
 	if err != nil {
 		return 0, 0, err
@@ -335,24 +353,11 @@ func endOthers(ctx context.Context, st Store, userID, keep string, now time.Time
 		if bs.ID == keep {
 			continue
 		}
-		switch err := st.DeleteBrowserSession(ctx, bs.ID); {
+		switch err := end(ctx, bs); {
 		case err == nil:
 			sessions++
 		case !errors.Is(err, storage.ErrNotFound):
 			return sessions, refresh, err
-		}
-	}
-	if !tokens {
-		return sessions, 0, nil
-	}
-	toks, err := st.ListTokensBySubject(ctx, userID)
-	if err != nil {
-		return sessions, refresh, err
-	}
-	live := map[string]bool{}
-	for _, t := range toks {
-		if t.Kind == storage.RefreshToken {
-			live[t.RequestID] = live[t.RequestID] || t.ConsumedAt.IsZero() && t.ExpiresAt.After(now)
 		}
 	}
 	for req, ok := range live {
@@ -364,4 +369,16 @@ func endOthers(ctx context.Context, st Store, userID, keep string, now time.Time
 		}
 	}
 	return sessions, refresh, nil
+}
+
+// ender is how h ends a browser session of r's person: logged out (its
+// grants' tokens end and its clients are told) when the server wires
+// EndSession, else its record deleted.
+func (h *Handler) ender(r *http.Request) func(context.Context, storage.BrowserSession) error {
+	return func(ctx context.Context, bs storage.BrowserSession) error {
+		if h.cfg.EndSession != nil {
+			return h.cfg.EndSession(ctx, bs, h.kit.IP(r))
+		}
+		return h.store.DeleteBrowserSession(ctx, bs.ID)
+	}
 }

@@ -163,7 +163,7 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	sessions, grants, err := endOthers(ctx, h.store, u.ID, "", now, true)
+	sessions, grants, err := endOthers(ctx, h.store, h.ender(r), u.ID, "", now, true)
 	if err != nil {
 		h.unavailable(w, r, err)
 		return

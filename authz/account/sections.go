@@ -82,7 +82,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request, v *View
 	if err := h.store.UpdateUser(ctx, u); err != nil {
 		return h.failed(w, r, err)
 	}
-	sessions, grants, err := endOthers(ctx, h.store, u.ID, v.Session.ID, v.Now, true)
+	sessions, grants, err := endOthers(ctx, h.store, h.ender(r), u.ID, v.Session.ID, v.Now, true)
 	if err != nil {
 		return h.failed(w, r, err)
 	}
@@ -150,7 +150,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, v *View) Ou
 	if i < 0 || list[i].ID == v.Session.ID {
 		return Outcome{Problem: "There is no such session (it may have ended already). To end this one, sign out."}
 	}
-	if err := h.store.DeleteBrowserSession(ctx, list[i].ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := h.ender(r)(ctx, list[i]); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return h.failed(w, r, err)
 	}
 	if err := h.audit(r, v, adminapi.EventSessionEnded, "", "sessions_ended", "1"); err != nil {
@@ -161,7 +161,7 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, v *View) Ou
 
 // endOtherSessions ends every browser session of the person but this one.
 func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request, v *View) Outcome {
-	n, _, err := endOthers(r.Context(), h.store, v.User.ID, v.Session.ID, v.Now, false)
+	n, _, err := endOthers(r.Context(), h.store, h.ender(r), v.User.ID, v.Session.ID, v.Now, false)
 	if err != nil {
 		return h.failed(w, r, err)
 	}

@@ -95,6 +95,10 @@ type Config struct {
 	// says until when it works; nil: POST /admin/users/{id}/password-reset
 	// answers 501.
 	ResetLink func(ctx context.Context, userID string) (string, time.Time, error)
+	// EndSession logs a browser session out: it and the tokens of its
+	// grants end, and its clients are told (logout.Service.End). Without
+	// it an MFA reset only deletes the session records.
+	EndSession func(ctx context.Context, bs storage.BrowserSession, ip string) error
 	// Outbound says which internal addresses a client's jwks_uri may
 	// name; the zero value: none.
 	Outbound outbound.Policy

@@ -207,7 +207,12 @@ func (h *Handler) userMFAReset(w http.ResponseWriter, r *http.Request) (reply, e
 	}
 	// A factor is reset because it was lost or taken: the sessions it
 	// opened end with it, so that whoever holds one signs in again.
-	ended, err := endSessions(ctx, h.store, id)
+	ended, err := endSessions(ctx, h.store, id, func(ctx context.Context, bs storage.BrowserSession) error {
+		if h.cfg.EndSession != nil {
+			return h.cfg.EndSession(ctx, bs, h.cfg.IPs.String(r))
+		}
+		return h.store.DeleteBrowserSession(ctx, bs.ID)
+	})
 	if err != nil {
 		return reply{}, err
 	}
@@ -218,14 +223,14 @@ func (h *Handler) userMFAReset(w http.ResponseWriter, r *http.Request) (reply, e
 
 // endSessions ends every browser session of the person id and returns how
 // many it ended.
-func endSessions(ctx context.Context, st Store, id string) (int, error) {
+func endSessions(ctx context.Context, st Store, id string, end func(context.Context, storage.BrowserSession) error) (int, error) {
 	list, err := st.ListBrowserSessions(ctx, id)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, bs := range list {
-		switch err := st.DeleteBrowserSession(ctx, bs.ID); {
+		switch err := end(ctx, bs); {
 		case err == nil:
 			n++
 		case !errors.Is(err, storage.ErrNotFound):
