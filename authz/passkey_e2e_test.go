@@ -418,3 +418,26 @@ func TestPasswordNeverPassesAPasskey(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyWithPushedRequest: a passkey sign-in completes a pushed
+// authorization request (RFC 9126), whose parameters travel by reference:
+// the ceremony's way back resumes the started request, once.
+func TestPasskeyWithPushedRequest(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts, _, c, auth := passkeyServer(t, cfg)
+		newBrowser(t).addPasskey(ts, c, auth)
+		b := newBrowser(t)
+		v := oauth2.GenerateVerifier()
+		uri := ts.pushOK(t, c, parParams(c, "state-par-pk", v, "nonce-par-pk"))
+		code, ans := b.ceremony(ts, auth, b.get(ts.byReference(c.ClientID, uri)))
+		if code != http.StatusOK || !strings.HasPrefix(ans["redirect"], "/oauth2/authorize?") {
+			t.Fatalf("passkey sign-in of a pushed request = %d %v", code, ans)
+		}
+		claims := b.consentAndRedeem(ts, &testClock{}, c, b.follow(ts.Public, b.get(ts.Public+ans["redirect"])), v)
+		wantAuthn(t, claims, mfa.ACRPhishingResistant, "hwk", "mfa")
+		// The way back again: the request was used up by its code.
+		if p := b.get(ts.Public + ans["redirect"]); p.status == http.StatusSeeOther && strings.Contains(p.header.Get("Location"), "code=") {
+			t.Errorf("the started request gave a second code: %s", p.header.Get("Location"))
+		}
+	})
+}

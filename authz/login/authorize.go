@@ -93,6 +93,12 @@ func (h *Handler) startPushed(w http.ResponseWriter, r *http.Request, raw string
 		return raw, true // parseAuthorize refuses what is wrong
 	}
 	id := q.Get("client_id")
+	if q.Get(signedInParam) == "1" {
+		// The way back of a sign-in the pages finished in the browser (a
+		// passkey ceremony): the request was started already, and
+		// parseAuthorize resumes it only as this client's started one.
+		return url.Values{"client_id": {id}, "request_uri": {q.Get("request_uri")}, signedInParam: {"1"}}.Encode(), true
+	}
 	uri, err := h.cfg.Pushed.Begin(r.Context(), id, q.Get("request_uri"))
 	if err != nil {
 		h.writeAuthorizeError(w, r, nil, err)
