@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
+
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -24,9 +26,9 @@ var apiKeyTests = []struct {
 }
 
 func newAPIKey(clientID, name string) storage.APIKey {
-	t := now()
+	t := fixture.Now()
 	return storage.APIKey{
-		ID: id("k"), ClientID: clientID, Name: name, Digest: bytes.Repeat([]byte{9}, 32),
+		ID: fixture.ID("k"), ClientID: clientID, Name: name, Digest: bytes.Repeat([]byte{9}, 32),
 		Scopes: []string{"identity.verify"}, Audience: []string{"idv-api"}, Networks: []string{"192.0.2.0/24"},
 		CreatedAt: t, ExpiresAt: t.Add(90 * 24 * time.Hour),
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
+
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -36,7 +38,7 @@ var auditTests = []struct {
 // auditEntry is an event at at, with a request id naming it.
 func auditEntry(at time.Time, typ, clientID, subject string) storage.AuditEntry {
 	return storage.AuditEntry{
-		Time: at, Type: typ, Actor: "client:" + clientID, RequestID: id("req"), ClientID: clientID,
+		Time: at, Type: typ, Actor: "client:" + clientID, RequestID: fixture.ID("req"), ClientID: clientID,
 		Subject: subject, IP: "192.0.2.7", Outcome: "ok", Details: map[string]string{"grant": "client_credentials"},
 	}
 }
@@ -117,11 +119,11 @@ func testAuditAppendList(t *testing.T, s storage.Store) {
 	if seq, hash, err := s.AuditHead(context.Background()); err != nil || seq != 0 || !bytes.Equal(hash, storage.ZeroAuditHash()) {
 		t.Errorf("AuditHead() of an empty trail = %d, %x, %v; want 0 and the zero hash", seq, hash, err)
 	}
-	base := now().Add(-time.Hour)
+	base := fixture.Now().Add(-time.Hour)
 	in := []storage.AuditEntry{
-		auditEntry(base.Add(123456789*time.Nanosecond), "token.issued", id("c"), ""),
-		auditEntry(base.Add(time.Second), "login.failed", "", id("sub")),
-		auditEntry(base.Add(2*time.Second), "client.created", id("c"), ""),
+		auditEntry(base.Add(123456789*time.Nanosecond), "token.issued", fixture.ID("c"), ""),
+		auditEntry(base.Add(time.Second), "login.failed", "", fixture.ID("sub")),
+		auditEntry(base.Add(2*time.Second), "client.created", fixture.ID("c"), ""),
 	}
 	in[1].Outcome, in[1].Details, in[1].IP, in[1].Actor = "access_denied", nil, "", "anonymous"
 	mustAppendAudit(t, s, in[0])
@@ -160,8 +162,8 @@ func testAuditAppendList(t *testing.T, s storage.Store) {
 }
 
 func testAuditFilters(t *testing.T, s storage.Store) {
-	base := now().Add(-time.Hour)
-	c1, c2, sub1, sub2 := id("c"), id("c"), id("sub"), id("sub")
+	base := fixture.Now().Add(-time.Hour)
+	c1, c2, sub1, sub2 := fixture.ID("c"), fixture.ID("c"), fixture.ID("sub"), fixture.ID("sub")
 	in := []storage.AuditEntry{
 		auditEntry(base, "token.issued", c1, ""),                    // 1
 		auditEntry(base.Add(1*time.Second), "token.issued", c2, ""), // 2
@@ -189,7 +191,7 @@ func testAuditFilters(t *testing.T, s storage.Store) {
 		{"client, subject, cursor", storage.AuditFilter{ClientID: c1, Subject: sub1, AfterSeq: 3}, []int64{5, 6}},
 		{"type and limit", storage.AuditFilter{Type: "token.issued", Limit: 2}, []int64{1, 2}},
 		{"unknown type", storage.AuditFilter{Type: "nothing"}, nil},
-		{"unknown client", storage.AuditFilter{ClientID: id("c")}, nil},
+		{"unknown client", storage.AuditFilter{ClientID: fixture.ID("c")}, nil},
 		{"subject with NUL", storage.AuditFilter{Subject: sub1 + "\x00"}, nil},
 		{"client not UTF-8", storage.AuditFilter{ClientID: "\xff"}, nil},
 	}
@@ -207,8 +209,8 @@ func testAuditFilters(t *testing.T, s storage.Store) {
 }
 
 func testAuditPagination(t *testing.T, s storage.Store) {
-	base := now().Add(-time.Hour)
-	c := id("c")
+	base := fixture.Now().Add(-time.Hour)
+	c := fixture.ID("c")
 	var in []storage.AuditEntry
 	for i := range 23 {
 		typ := "token.issued"
@@ -261,7 +263,7 @@ func testAuditPagination(t *testing.T, s storage.Store) {
 }
 
 func testAuditPageCap(t *testing.T, s storage.Store) {
-	base := now().Add(-time.Hour)
+	base := fixture.Now().Add(-time.Hour)
 	in := make([]storage.AuditEntry, storage.MaxAuditPage+5)
 	for i := range in {
 		in[i] = auditEntry(base, "token.issued", "c", "")
@@ -280,7 +282,7 @@ func testAuditPageCap(t *testing.T, s storage.Store) {
 // testAuditOddValues stores text a database may refuse: every entry
 // reads back as its canonical form says, and the chain verifies.
 func testAuditOddValues(t *testing.T, s storage.Store) {
-	at := now().Add(-time.Minute)
+	at := fixture.Now().Add(-time.Minute)
 	tests := []struct {
 		name string
 		e    storage.AuditEntry
@@ -331,7 +333,7 @@ func testAuditOddValues(t *testing.T, s storage.Store) {
 // hold their time: the call fails and appends none of its entries.
 func testAuditTimeOutOfRange(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	good := auditEntry(now(), "token.issued", "c", "")
+	good := auditEntry(fixture.Now(), "token.issued", "c", "")
 	tests := []struct {
 		name string
 		at   time.Time
@@ -361,7 +363,7 @@ func testAuditTimeOutOfRange(t *testing.T, s storage.Store) {
 // chain without gaps, each entry once, each call's entries together.
 func testAuditConcurrentAppend(t *testing.T, s storage.Store) {
 	const workers, calls = 16, 20
-	at := now().Add(-time.Minute)
+	at := fixture.Now().Add(-time.Minute)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*calls)
 	for w := range workers {
@@ -452,14 +454,14 @@ func testAuditDrop(t *testing.T, newStore func(testing.TB) storage.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t)
 			ctx := context.Background()
-			base := now().Add(-48 * time.Hour)
+			base := fixture.Now().Add(-48 * time.Hour)
 			var in []storage.AuditEntry
 			for _, h := range tt.hours {
 				in = append(in, auditEntry(base.Add(time.Duration(h)*time.Hour), "token.issued", "c", ""))
 			}
 			mustAppendAudit(t, s, in...)
 			all := allAudit(t, s)
-			at := now()
+			at := fixture.Now()
 			n, err := s.DropAuditBefore(ctx, base.Add(time.Duration(tt.cut)*time.Hour), at)
 			if err != nil || n != tt.dropped {
 				t.Fatalf("DropAuditBefore = %d, %v; want %d", n, err, tt.dropped)
@@ -488,7 +490,7 @@ func testAuditDrop(t *testing.T, newStore func(testing.TB) storage.Store) {
 
 			// Later: new entries, then a drop of everything up to them,
 			// the first checkpoint included.
-			later := now().Add(time.Hour)
+			later := fixture.Now().Add(time.Hour)
 			mustAppendAudit(t, s, auditEntry(later, "token.issued", "c", ""), auditEntry(later.Add(time.Second), "token.issued", "c", ""))
 			before := allAudit(t, s)
 			n, err = s.DropAuditBefore(ctx, later, later)
@@ -511,7 +513,7 @@ func testAuditDrop(t *testing.T, newStore func(testing.TB) storage.Store) {
 // lands in the chain, and it verifies.
 func testAuditDropConcurrent(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	old := now().Add(-time.Hour)
+	old := fixture.Now().Add(-time.Hour)
 	for range 10 {
 		mustAppendAudit(t, s, auditEntry(old, "token.issued", "c", ""))
 	}
@@ -522,7 +524,7 @@ func testAuditDropConcurrent(t *testing.T, s storage.Store) {
 		go func() {
 			defer wg.Done()
 			for range 5 {
-				if err := s.AppendAudit(ctx, auditEntry(now(), "token.issued", "c", "")); err != nil {
+				if err := s.AppendAudit(ctx, auditEntry(fixture.Now(), "token.issued", "c", "")); err != nil {
 					errs[i] = err
 					return
 				}
@@ -532,7 +534,7 @@ func testAuditDropConcurrent(t *testing.T, s storage.Store) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, errs[8] = s.DropAuditBefore(ctx, old.Add(time.Second), now())
+		_, errs[8] = s.DropAuditBefore(ctx, old.Add(time.Second), fixture.Now())
 	}()
 	wg.Wait()
 	for i, err := range errs {
@@ -548,8 +550,8 @@ func testAuditDropConcurrent(t *testing.T, s storage.Store) {
 func testListTokensBySubject(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	c := mustCreateClient(t, s, "c")
-	sub, other := id("sub"), id("sub")
-	base := now()
+	sub, other := fixture.ID("sub"), fixture.ID("sub")
+	base := fixture.Now()
 	tok := func(kind storage.TokenKind, subject string, issued time.Duration) storage.Token {
 		tk := newToken(c.ID, kind)
 		tk.Subject, tk.IssuedAt, tk.ExpiresAt = subject, base.Add(issued), base.Add(issued+time.Minute)
@@ -574,7 +576,7 @@ func testListTokensBySubject(t *testing.T, s storage.Store) {
 
 	checkLists(t, "ListTokensBySubject", s.ListTokensBySubject, equalToken, []listCase[storage.Token]{
 		{"every record of the subject, by IssuedAt", sub, want},
-		{"unknown subject", id("sub"), nil},
+		{"unknown subject", fixture.ID("sub"), nil},
 		{"NUL", sub + "\x00", nil},
 		{"not UTF-8", "\xff", nil},
 	})
@@ -605,7 +607,7 @@ func checkLists[T any](t *testing.T, call string, list func(context.Context, str
 
 func testListBrowserSessions(t *testing.T, s storage.Store) {
 	u, other := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "o")
-	base := now()
+	base := fixture.Now()
 	want := []storage.BrowserSession{
 		mustCreateSession(t, s, u.ID, base.Add(-time.Hour)), // expired
 		mustCreateSession(t, s, u.ID, base.Add(time.Hour)),
@@ -614,7 +616,7 @@ func testListBrowserSessions(t *testing.T, s storage.Store) {
 	mustCreateSession(t, s, other.ID, base.Add(time.Hour))
 	checkLists(t, "ListBrowserSessions", s.ListBrowserSessions, equalSession, []listCase[storage.BrowserSession]{
 		{"the user's sessions by AuthTime, expired too", u.ID, want},
-		{"unknown user", id("u"), nil},
+		{"unknown user", fixture.ID("u"), nil},
 		{"NUL", u.ID + "\x00", nil},
 	})
 }
@@ -669,7 +671,7 @@ type auditedCall struct {
 func callTokenAudited(s storage.Store, client, taken string) []auditedCall {
 	ctx := context.Background()
 	const workers, calls = 16, 20
-	at := now().Add(-time.Minute)
+	at := fixture.Now().Add(-time.Minute)
 	out := make([]auditedCall, workers*calls)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -684,7 +686,7 @@ func callTokenAudited(s storage.Store, client, taken string) []auditedCall {
 				case 1:
 					r.kind, tok.Signature = "taken", taken
 				case 2:
-					r.kind, tok.ClientID = "client", id("gone")
+					r.kind, tok.ClientID = "client", fixture.ID("gone")
 				case 3:
 					r.kind, e.Time = "time", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 				case 4:

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
+
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -23,7 +25,7 @@ var auditShipTests = []struct {
 // only the holder advances, and only forward; sinks are apart.
 func testAuditShipLease(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	now := now()
+	now := fixture.Now()
 	held, shipped, err := s.LeaseAuditShip(ctx, "sink-a", "r1", now, now.Add(time.Minute))
 	if err != nil || !held || shipped != 0 {
 		t.Fatalf("LeaseAuditShip(new sink) = %t, %d, %v; want held at 0", held, shipped, err)
@@ -64,7 +66,7 @@ func testAuditShipLease(t *testing.T, s storage.Store) {
 // lease, one gets it.
 func testConcurrentAuditShipLeaseOneWins(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	now := now()
+	now := fixture.Now()
 	const n = 8
 	held := make([]bool, n)
 	var wg sync.WaitGroup

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
+
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -32,7 +34,7 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 	upd.TokenEndpointAudienceAllowed = false
 	upd.IntrospectionAudiences = []string{"api-c"}
 	upd.PKCEOptional, upd.RequirePushedAuthorizationRequests, upd.DPoPBoundAccessTokens, upd.Profile = false, false, false, ""
-	upd.UpdatedAt = now().Add(time.Second)
+	upd.UpdatedAt = fixture.Now().Add(time.Second)
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)
 	}
@@ -75,8 +77,8 @@ func testClientAuthFields(t *testing.T, s storage.Store) {
 // the janitor removes it after it expired.
 func testUseAssertion(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	exp := now().Add(time.Minute)
-	jti := id("jti")
+	exp := fixture.Now().Add(time.Minute)
+	jti := fixture.ID("jti")
 	if err := s.UseAssertion(ctx, "client-a", jti, exp); err != nil {
 		t.Fatalf("UseAssertion(first) = %v, want nil", err)
 	}
@@ -110,9 +112,9 @@ func testUseAssertion(t *testing.T, s storage.Store) {
 
 func testConcurrentUseAssertionOneWins(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	jti := id("jti")
+	jti := fixture.ID("jti")
 	won, errs := race(racers, func(int) error {
-		return s.UseAssertion(ctx, "client-race", jti, now().Add(time.Minute))
+		return s.UseAssertion(ctx, "client-race", jti, fixture.Now().Add(time.Minute))
 	})
 	if won != 1 {
 		t.Fatalf("%d of %d concurrent uses of one assertion succeeded, want exactly 1", won, racers)

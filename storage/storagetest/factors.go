@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
+
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -18,7 +20,7 @@ func testClientStepUpFields(t *testing.T, s storage.Store) {
 	mustStoreClient(t, s, c)
 	upd := c
 	upd.DefaultACRValues, upd.RequireMFA = []string{}, false
-	upd.UpdatedAt = now().Add(time.Second)
+	upd.UpdatedAt = fixture.Now().Add(time.Second)
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)
 	}

@@ -10,8 +10,6 @@ package storagetest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -20,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
@@ -103,20 +103,10 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 	t.Run("AuditDrop", func(t *testing.T) { testAuditDrop(t, newStore) })
 }
 
-// id returns a unique identifier with prefix.
-func id(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-// now is a time with the precision every backend keeps (microseconds).
-func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
-
 func newClient(name string) storage.Client {
-	t := now()
+	t := fixture.Now()
 	return storage.Client{
-		ID:                     id(name),
+		ID:                     fixture.ID(name),
 		Name:                   "Client " + name,
 		SecretHash:             bytes.Repeat([]byte{7}, 32),
 		GrantTypes:             []string{"client_credentials"},
@@ -144,17 +134,17 @@ func mustCreateClient(t testing.TB, s storage.Store, name string) storage.Client
 }
 
 func newToken(clientID string, kind storage.TokenKind) storage.Token {
-	t := now()
+	t := fixture.Now()
 	return storage.Token{
 		Kind:      kind,
-		Signature: id("sig"),
-		RequestID: id("req"),
+		Signature: fixture.ID("sig"),
+		RequestID: fixture.ID("req"),
 		ClientID:  clientID,
 		Subject:   clientID,
 		Scopes:    []string{"identity.verify"},
 		Audience:  []string{"idv-api"},
 		KeyID:     "kid-1",
-		JTI:       id("jti"),
+		JTI:       fixture.ID("jti"),
 		IssuedAt:  t,
 		ExpiresAt: t.Add(5 * time.Minute),
 	}
@@ -188,17 +178,6 @@ func wantClient(t testing.TB, s storage.Store, want storage.Client) storage.Clie
 	return got
 }
 
-// errOf is the error of a lookup, for wantNotFound and wantKept.
-func errOf[T any](_ T, err error) error { return err }
-
-// wantNotFound checks that err, the answer about what, is ErrNotFound.
-func wantNotFound(t testing.TB, err error, what string) {
-	t.Helper()
-	if !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("%s = %v, want ErrNotFound", what, err)
-	}
-}
-
 // wantKept checks that err, the answer of a lookup of what, is nil.
 func wantKept(t testing.TB, err error, what string) {
 	t.Helper()
@@ -212,7 +191,7 @@ func wantKept(t testing.TB, err error, what string) {
 func wantEachNotFound(t testing.TB, arg string, errs map[string]error) {
 	t.Helper()
 	for name, err := range errs {
-		wantNotFound(t, err, fmt.Sprintf("%s(%.20q)", name, arg))
+		fixture.WantNotFound(t, err, fmt.Sprintf("%s(%.20q)", name, arg))
 	}
 }
 
@@ -285,8 +264,8 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	upd.IntrospectionAllowed = false
 	upd.IDTokenSignedResponseAlg = "ES256"
 	upd.SecretHash = []byte("ignored by UpdateClient")
-	upd.CreatedAt = now().Add(-time.Hour)
-	upd.UpdatedAt = now().Add(time.Minute)
+	upd.CreatedAt = fixture.Now().Add(-time.Hour)
+	upd.UpdatedAt = fixture.Now().Add(time.Minute)
 	if err := s.UpdateClient(ctx, upd); err != nil {
 		t.Fatalf("UpdateClient = %v", err)
 	}
@@ -296,7 +275,7 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	wantClient(t, s, wantUpd)
 
 	newHash := bytes.Repeat([]byte{9}, 32)
-	at := now().Add(2 * time.Minute)
+	at := fixture.Now().Add(2 * time.Minute)
 	if err := s.SetClientSecret(ctx, a.ID, newHash, at); err != nil {
 		t.Fatalf("SetClientSecret = %v", err)
 	}
@@ -308,7 +287,7 @@ func testClientCRUD(t *testing.T, s storage.Store) {
 	if err := s.DeleteClient(ctx, a.ID); err != nil {
 		t.Fatalf("DeleteClient = %v", err)
 	}
-	wantNotFound(t, errOf(s.GetClient(ctx, a.ID)), "GetClient after delete")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetClient(ctx, a.ID)), "GetClient after delete")
 	if list, _ := s.ListClients(ctx); len(list) != 1 || list[0].ID != b.ID {
 		t.Errorf("ListClients after delete = %d clients", len(list))
 	}
@@ -318,9 +297,9 @@ func testClientNotFound(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	missing := newClient("missing")
 	wantEachNotFound(t, missing.ID, map[string]error{
-		"GetClient":       errOf(s.GetClient(ctx, missing.ID)),
+		"GetClient":       fixture.ErrOf(s.GetClient(ctx, missing.ID)),
 		"UpdateClient":    s.UpdateClient(ctx, missing),
-		"SetClientSecret": s.SetClientSecret(ctx, missing.ID, []byte("x"), now()),
+		"SetClientSecret": s.SetClientSecret(ctx, missing.ID, []byte("x"), fixture.Now()),
 		"DeleteClient":    s.DeleteClient(ctx, missing.ID),
 	})
 	if list, err := s.ListClients(ctx); err != nil || len(list) != 0 {
@@ -345,7 +324,7 @@ func testClientOddValues(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 10000)), "' OR 1=1 --", "%", "_"} {
 		wantEachNotFound(t, v, map[string]error{
-			"GetClient":    errOf(s.GetClient(ctx, v)),
+			"GetClient":    fixture.ErrOf(s.GetClient(ctx, v)),
 			"DeleteClient": s.DeleteClient(ctx, v),
 		})
 	}
@@ -371,23 +350,23 @@ func testTokenLifecycle(t *testing.T, s storage.Store) {
 	}
 	// An expired token is still returned: the caller decides.
 	old := newToken(c.ID, storage.AccessToken)
-	old.ExpiresAt = now().Add(-time.Hour)
+	old.ExpiresAt = fixture.Now().Add(-time.Hour)
 	mustCreateToken(t, s, old)
-	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, old.Signature)), "GetToken(expired)")
+	wantKept(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, old.Signature)), "GetToken(expired)")
 	if err := s.DeleteToken(ctx, storage.AccessToken, tok.Signature); err != nil {
 		t.Fatalf("DeleteToken = %v", err)
 	}
-	wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "GetToken after delete")
-	wantNotFound(t, s.DeleteToken(ctx, storage.AccessToken, tok.Signature), "DeleteToken twice")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "GetToken after delete")
+	fixture.WantNotFound(t, s.DeleteToken(ctx, storage.AccessToken, tok.Signature), "DeleteToken twice")
 }
 
 func testTokenNeedsClient(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	tok := newToken(id("ghost"), storage.AccessToken)
+	tok := newToken(fixture.ID("ghost"), storage.AccessToken)
 	if err := s.CreateToken(ctx, tok); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("CreateToken for a missing client = %v, want ErrNotFound", err)
 	}
-	wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "GetToken(refused token)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "GetToken(refused token)")
 }
 
 func testTokenAlreadyExists(t *testing.T, s storage.Store) {
@@ -416,8 +395,8 @@ func testTokenKindsAreSeparate(t *testing.T, s storage.Store) {
 	if err := s.RevokeRequest(ctx, storage.RefreshToken, at.RequestID); err != nil {
 		t.Fatal(err)
 	}
-	wantNotFound(t, errOf(s.GetToken(ctx, storage.RefreshToken, rt.Signature)), "refresh token after RevokeRequest(refresh)")
-	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, at.Signature)), "access token after RevokeRequest(refresh)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, storage.RefreshToken, rt.Signature)), "refresh token after RevokeRequest(refresh)")
+	wantKept(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, at.Signature)), "access token after RevokeRequest(refresh)")
 }
 
 func testRevokeRequest(t *testing.T, s storage.Store) {
@@ -434,10 +413,10 @@ func testRevokeRequest(t *testing.T, s storage.Store) {
 		t.Fatalf("RevokeRequest = %v", err)
 	}
 	for _, tok := range []storage.Token{a1, a2} {
-		wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "token of the revoked request")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "token of the revoked request")
 	}
-	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, other.Signature)), "token of another request")
-	if err := s.RevokeRequest(ctx, storage.AccessToken, id("none")); err != nil {
+	wantKept(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, other.Signature)), "token of another request")
+	if err := s.RevokeRequest(ctx, storage.AccessToken, fixture.ID("none")); err != nil {
 		t.Errorf("RevokeRequest(unknown) = %v, want nil", err)
 	}
 }
@@ -453,8 +432,8 @@ func testDeleteClientDeletesTokens(t *testing.T, s storage.Store) {
 	if err := s.DeleteClient(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, ta.Signature)), "token of a deleted client")
-	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, tb.Signature)), "token of another client")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, ta.Signature)), "token of a deleted client")
+	wantKept(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, tb.Signature)), "token of another client")
 }
 
 func testDeleteExpired(t *testing.T, s storage.Store) {
@@ -463,25 +442,25 @@ func testDeleteExpired(t *testing.T, s storage.Store) {
 	var expired []storage.Token
 	for i := 0; i < 5; i++ {
 		tok := newToken(c.ID, storage.AccessToken)
-		tok.ExpiresAt = now().Add(-time.Duration(i+1) * time.Minute)
+		tok.ExpiresAt = fixture.Now().Add(-time.Duration(i+1) * time.Minute)
 		expired = append(expired, tok)
 		mustCreateToken(t, s, tok)
 	}
 	live := newToken(c.ID, storage.AccessToken)
 	mustCreateToken(t, s, live)
-	n, err := s.DeleteExpired(ctx, now(), 3)
+	n, err := s.DeleteExpired(ctx, fixture.Now(), 3)
 	if err != nil || n != 3 {
 		t.Fatalf("DeleteExpired(limit 3) = %d, %v, want 3", n, err)
 	}
-	n, err = s.DeleteExpired(ctx, now(), 100)
+	n, err = s.DeleteExpired(ctx, fixture.Now(), 100)
 	if err != nil || n != 2 {
 		t.Fatalf("second DeleteExpired = %d, %v, want the 2 left", n, err)
 	}
 	for _, tok := range expired {
-		wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "expired token")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "expired token")
 	}
-	wantKept(t, errOf(s.GetToken(ctx, storage.AccessToken, live.Signature)), "live token")
-	if n, _ := s.DeleteExpired(ctx, now(), 100); n != 0 {
+	wantKept(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, live.Signature)), "live token")
+	if n, _ := s.DeleteExpired(ctx, fixture.Now(), 100); n != 0 {
 		t.Errorf("third DeleteExpired = %d, want 0", n)
 	}
 }
@@ -490,7 +469,7 @@ func testTokenOddLookups(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 20000)), "' OR 1=1 --"} {
 		wantEachNotFound(t, v, map[string]error{
-			"GetToken":    errOf(s.GetToken(ctx, storage.AccessToken, v)),
+			"GetToken":    fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, v)),
 			"DeleteToken": s.DeleteToken(ctx, storage.AccessToken, v),
 		})
 		if err := s.RevokeRequest(ctx, storage.AccessToken, v); err != nil {
@@ -504,9 +483,9 @@ func testKeys(t *testing.T, s storage.Store) {
 	if keys, err := s.ListKeys(ctx); err != nil || len(keys) != 0 {
 		t.Fatalf("ListKeys on an empty store = %d, %v", len(keys), err)
 	}
-	base := now()
-	k1 := storage.Key{ID: id("k1"), Alg: "ES256", State: "active", Sealed: []byte{1, 2, 3}, PublicJWK: []byte(`{"kty":"EC"}`), CreatedAt: base, ActivatedAt: base}
-	k2 := storage.Key{ID: id("k2"), Alg: "RS256", State: "next", Sealed: []byte{4}, PublicJWK: []byte(`{"kty":"RSA"}`), CreatedAt: base.Add(time.Second)}
+	base := fixture.Now()
+	k1 := storage.Key{ID: fixture.ID("k1"), Alg: "ES256", State: "active", Sealed: []byte{1, 2, 3}, PublicJWK: []byte(`{"kty":"EC"}`), CreatedAt: base, ActivatedAt: base}
+	k2 := storage.Key{ID: fixture.ID("k2"), Alg: "RS256", State: "next", Sealed: []byte{4}, PublicJWK: []byte(`{"kty":"RSA"}`), CreatedAt: base.Add(time.Second)}
 	for _, k := range []storage.Key{k2, k1} {
 		if err := s.CreateKey(ctx, k); err != nil {
 			t.Fatalf("CreateKey = %v", err)
@@ -566,7 +545,7 @@ const racers = 16
 
 func testConcurrentCreateOneWins(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	cid := id("contended")
+	cid := fixture.ID("contended")
 	won, errs := race(racers, func(i int) error {
 		c := newClient(fmt.Sprint(i))
 		c.ID = cid
@@ -581,7 +560,7 @@ func testConcurrentCreateOneWins(t *testing.T, s storage.Store) {
 		}
 	}
 	c := mustCreateClient(t, s, "tok")
-	sig := id("sig")
+	sig := fixture.ID("sig")
 	won, errs = race(racers, func(i int) error {
 		tok := newToken(c.ID, storage.AccessToken)
 		tok.Signature = sig
@@ -640,7 +619,7 @@ func testConcurrentTokensAndDelete(t *testing.T, s storage.Store) {
 		return err
 	})
 	for _, tok := range created {
-		wantNotFound(t, errOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "token created racing its client's deletion")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, storage.AccessToken, tok.Signature)), "token created racing its client's deletion")
 	}
 }
 
@@ -660,7 +639,7 @@ func testConsumeToken(t *testing.T, s storage.Store) {
 	}
 	equalToken(t, got, code)
 
-	at := now().Add(3 * time.Second)
+	at := fixture.Now().Add(3 * time.Second)
 	got, err = s.ConsumeToken(ctx, storage.AuthorizeCode, code.Signature, at)
 	if err != nil {
 		t.Fatalf("ConsumeToken = %v", err)
@@ -683,7 +662,7 @@ func testConsumeToken(t *testing.T, s storage.Store) {
 	if got, err := s.ConsumeToken(ctx, storage.PKCE, pkce.Signature, at); err != nil || got.RequestID != code.RequestID {
 		t.Errorf("ConsumeToken(PKCE) = %+v, %v; want the unused record", got, err)
 	}
-	for _, v := range []string{id("missing"), "", "a\x00b", "\xff\xfe", string(make([]byte, 20000))} {
+	for _, v := range []string{fixture.ID("missing"), "", "a\x00b", "\xff\xfe", string(make([]byte, 20000))} {
 		if _, err := s.ConsumeToken(ctx, storage.AuthorizeCode, v, at); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("ConsumeToken(%.20q) = %v, want ErrNotFound", v, err)
 		}
@@ -706,7 +685,7 @@ func testConcurrentConsumeOneWins(t *testing.T, s storage.Store) {
 			tok := newToken(c.ID, kind)
 			mustCreateToken(t, s, tok)
 			won, errs := race(racers, func(int) error {
-				_, err := s.ConsumeToken(ctx, kind, tok.Signature, now())
+				_, err := s.ConsumeToken(ctx, kind, tok.Signature, fixture.Now())
 				return err
 			})
 			if won != 1 {
@@ -729,7 +708,7 @@ func testConcurrentCreateMixed(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	c := mustCreateClient(t, s, "c")
 	odd := []string{`a,b`, `{x}`, `"q"`, `back\slash`, `NULL`, ` spaced `, "", "ünïcødé", `'; DROP TABLE tokens; --`}
-	dup := id("dup")
+	dup := fixture.ID("dup")
 	const n = 64
 	toks := make([]storage.Token, n)
 	for i := range toks {
@@ -743,7 +722,7 @@ func testConcurrentCreateMixed(t *testing.T, s storage.Store) {
 		case 3:
 			toks[i].Signature = dup
 		case 5:
-			toks[i].ClientID = id("ghost")
+			toks[i].ClientID = fixture.ID("ghost")
 		}
 	}
 	errs := make([]error, n)
@@ -791,8 +770,8 @@ func testConcurrentCreateMixed(t *testing.T, s storage.Store) {
 // every list empty.
 func testClientWithoutSecret(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	at := now()
-	c := storage.Client{ID: id("public"), Name: "public", TokenEndpointAuthMethod: "none", CreatedAt: at, UpdatedAt: at}
+	at := fixture.Now()
+	c := storage.Client{ID: fixture.ID("public"), Name: "public", TokenEndpointAuthMethod: "none", CreatedAt: at, UpdatedAt: at}
 	if err := s.CreateClient(ctx, c); err != nil {
 		t.Fatalf("CreateClient(no secret, no lists) = %v", err)
 	}
@@ -816,7 +795,7 @@ func testClientWithoutSecret(t *testing.T, s storage.Store) {
 }
 
 func newKey(alg, state string, at time.Time) storage.Key {
-	return storage.Key{ID: id("kid"), Alg: alg, State: state, Sealed: []byte("sealed"), PublicJWK: []byte(`{"kty":"EC"}`), CreatedAt: at}
+	return storage.Key{ID: fixture.ID("kid"), Alg: alg, State: state, Sealed: []byte("sealed"), PublicJWK: []byte(`{"kty":"EC"}`), CreatedAt: at}
 }
 
 func keyByID(t testing.TB, s storage.Store, kid string) storage.Key {
@@ -835,7 +814,7 @@ func keyByID(t testing.TB, s storage.Store, kid string) storage.Key {
 }
 
 func testKeyLifecycle(t *testing.T, s storage.Store) {
-	t0 := now()
+	t0 := fixture.Now()
 	active, next := createKeysOnePerState(t, s, t0)
 	t1 := t0.Add(time.Hour)
 	promoteKeys(t, s, active, next, t0, t1)
@@ -896,7 +875,7 @@ func promoteKeys(t *testing.T, s storage.Store, active, next storage.Key, t0, t1
 	}
 	// All or none: a valid change followed by a refused one changes nothing.
 	err := s.UpdateKeys(ctx, t1, storage.KeyChange{ID: active.ID, From: storage.KeyRetired, To: storage.KeyRemoved},
-		storage.KeyChange{ID: id("missing"), From: storage.KeyNext, To: storage.KeyActive})
+		storage.KeyChange{ID: fixture.ID("missing"), From: storage.KeyNext, To: storage.KeyActive})
 	if !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("UpdateKeys(with a missing key) = %v, want ErrNotFound", err)
 	}
@@ -947,7 +926,7 @@ func resealKey(t *testing.T, s storage.Store, active storage.Key, at time.Time) 
 	if k := keyByID(t, s, active.ID); string(k.Sealed) != "resealed" || k.State != storage.KeyActive {
 		t.Errorf("after SetKeySealed: sealed %q state %s", k.Sealed, k.State)
 	}
-	for _, v := range []string{id("missing"), "a\x00b", "\xff"} {
+	for _, v := range []string{fixture.ID("missing"), "a\x00b", "\xff"} {
 		wantEachNotFound(t, v, map[string]error{
 			"SetKeySealed": s.SetKeySealed(ctx, v, []byte("x")),
 			"UpdateKeys":   s.UpdateKeys(ctx, at, storage.KeyChange{ID: v, From: storage.KeyNext, To: storage.KeyActive}),
@@ -959,7 +938,7 @@ func resealKey(t *testing.T, s storage.Store, active storage.Key, at time.Time) 
 // at once (publish a next key; promote it) succeed exactly once.
 func testConcurrentKeyStepOneWins(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	t0 := now()
+	t0 := fixture.Now()
 	active := newKey("ES256", storage.KeyActive, t0)
 	active.ActivatedAt = t0
 	if err := s.CreateKey(ctx, active); err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
+
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -18,10 +20,10 @@ import (
 // algorithm of a client.
 
 func newUser(name string) storage.User {
-	t := now()
+	t := fixture.Now()
 	return storage.User{
-		ID:           id("user"),
-		Username:     id(name),
+		ID:           fixture.ID("user"),
+		Username:     fixture.ID(name),
 		Name:         "Person " + name,
 		Email:        name + "@example.org",
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
@@ -80,7 +82,7 @@ func mustSaveConsent(t testing.TB, s storage.Store, c storage.Consent) {
 
 func mustCreateSession(t testing.TB, s storage.Store, userID string, expires time.Time) storage.BrowserSession {
 	t.Helper()
-	bs := storage.BrowserSession{ID: id("bs"), UserID: userID, AuthTime: expires.Add(-8 * time.Hour), ExpiresAt: expires}
+	bs := storage.BrowserSession{ID: fixture.ID("bs"), UserID: userID, AuthTime: expires.Add(-8 * time.Hour), ExpiresAt: expires}
 	if err := s.CreateBrowserSession(context.Background(), bs); err != nil {
 		t.Fatalf("CreateBrowserSession = %v", err)
 	}
@@ -130,7 +132,7 @@ func testClientIDTokenAlg(t *testing.T, s storage.Store) {
 			}
 		}
 	}
-	if err := s.SetClientSecret(ctx, c.ID, []byte("digest"), now()); err != nil {
+	if err := s.SetClientSecret(ctx, c.ID, []byte("digest"), fixture.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.GetClient(ctx, plain.ID); got.IDTokenSignedResponseAlg != "" {
@@ -183,8 +185,8 @@ func testUserCRUD(t *testing.T, s storage.Store) {
 	if err := s.DeleteUser(ctx, alice.ID); err != nil {
 		t.Fatalf("DeleteUser = %v", err)
 	}
-	wantNotFound(t, errOf(s.GetUser(ctx, alice.ID)), "GetUser after delete")
-	wantNotFound(t, errOf(s.GetUserByUsername(ctx, alice.Username)), "GetUserByUsername after delete")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUser(ctx, alice.ID)), "GetUser after delete")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByUsername(ctx, alice.Username)), "GetUserByUsername after delete")
 	if list, _ := s.ListUsers(ctx); len(list) != 2 {
 		t.Errorf("ListUsers after delete = %d users, want 2", len(list))
 	}
@@ -202,9 +204,9 @@ func testUserCRUD(t *testing.T, s storage.Store) {
 func testUserNotFound(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	missing := newUser("missing")
-	wantNotFound(t, errOf(s.GetUser(ctx, missing.ID)), "GetUser(missing)")
-	wantNotFound(t, errOf(s.GetUserByUsername(ctx, missing.Username)), "GetUserByUsername(missing)")
-	wantNotFound(t, s.DeleteUser(ctx, missing.ID), "DeleteUser(missing)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUser(ctx, missing.ID)), "GetUser(missing)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByUsername(ctx, missing.Username)), "GetUserByUsername(missing)")
+	fixture.WantNotFound(t, s.DeleteUser(ctx, missing.ID), "DeleteUser(missing)")
 	if list, err := s.ListUsers(ctx); err != nil || len(list) != 0 {
 		t.Errorf("ListUsers on an empty store = %d, %v", len(list), err)
 	}
@@ -224,8 +226,8 @@ func testUserAlreadyExists(t *testing.T, s storage.Store) {
 	}
 	got, _ := s.GetUser(ctx, a.ID)
 	equalUser(t, got, a)
-	wantNotFound(t, errOf(s.GetUser(ctx, sameName.ID)), "GetUser(refused user)")
-	wantNotFound(t, errOf(s.GetUserByUsername(ctx, sameID.Username)), "GetUserByUsername(refused user)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUser(ctx, sameName.ID)), "GetUser(refused user)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByUsername(ctx, sameID.Username)), "GetUserByUsername(refused user)")
 	if list, _ := s.ListUsers(ctx); len(list) != 1 {
 		t.Errorf("ListUsers = %d users, want 1", len(list))
 	}
@@ -236,14 +238,14 @@ func testUserAlreadyExists(t *testing.T, s storage.Store) {
 // values up finds nothing.
 func testUserOddValues(t *testing.T, s storage.Store) {
 	refuseOddUsers(t, s)
-	at := now()
+	at := fixture.Now()
 	for _, v := range []string{"", "a\x00b", "\xff\xfe", string(make([]byte, 10000)), "' OR 1=1 --", "%", "_"} {
 		lookUpOddPeople(t, s, v, at)
 	}
 	refuseOddConsentsAndSessions(t, s, at)
 	// Unicode survives.
 	uni := newUser("unicode")
-	uni.Username = id("zoë-身份")
+	uni.Username = fixture.ID("zoë-身份")
 	uni.Name = "Zoë Ångström — 身份"
 	uni.Email = "zoë@exämple.org"
 	if err := s.CreateUser(context.Background(), uni); err != nil {
@@ -286,11 +288,11 @@ func refuseOddUsers(t *testing.T, s storage.Store) {
 func lookUpOddPeople(t *testing.T, s storage.Store, v string, at time.Time) {
 	ctx := context.Background()
 	wantEachNotFound(t, v, map[string]error{
-		"GetUser":              errOf(s.GetUser(ctx, v)),
-		"GetUserByUsername":    errOf(s.GetUserByUsername(ctx, v)),
+		"GetUser":              fixture.ErrOf(s.GetUser(ctx, v)),
+		"GetUserByUsername":    fixture.ErrOf(s.GetUserByUsername(ctx, v)),
 		"DeleteUser":           s.DeleteUser(ctx, v),
-		"GetConsent":           errOf(s.GetConsent(ctx, v, v)),
-		"GetBrowserSession":    errOf(s.GetBrowserSession(ctx, v)),
+		"GetConsent":           fixture.ErrOf(s.GetConsent(ctx, v, v)),
+		"GetBrowserSession":    fixture.ErrOf(s.GetBrowserSession(ctx, v)),
 		"DeleteBrowserSession": s.DeleteBrowserSession(ctx, v),
 	})
 	if l, err := s.ListConsents(ctx, v); err != nil || len(l) != 0 {
@@ -321,14 +323,14 @@ func refuseOddConsentsAndSessions(t *testing.T, s storage.Store, at time.Time) {
 		if err := s.SaveConsent(ctx, storage.Consent{UserID: u.ID, ClientID: c.ID, Scopes: []string{"ok", v}, GrantedAt: at}); !errors.Is(err, storage.ErrConflict) {
 			t.Errorf("SaveConsent(scope %q) = %v, want ErrConflict", v, err)
 		}
-		wantNotFound(t, s.SaveConsent(ctx, storage.Consent{UserID: v, ClientID: c.ID, GrantedAt: at}), fmt.Sprintf("SaveConsent(user %q)", v))
-		wantNotFound(t, s.CreateBrowserSession(ctx, storage.BrowserSession{ID: id("bs"), UserID: v, AuthTime: at, ExpiresAt: at}),
+		fixture.WantNotFound(t, s.SaveConsent(ctx, storage.Consent{UserID: v, ClientID: c.ID, GrantedAt: at}), fmt.Sprintf("SaveConsent(user %q)", v))
+		fixture.WantNotFound(t, s.CreateBrowserSession(ctx, storage.BrowserSession{ID: fixture.ID("bs"), UserID: v, AuthTime: at, ExpiresAt: at}),
 			fmt.Sprintf("CreateBrowserSession(user %q)", v))
 		if err := s.CreateBrowserSession(ctx, storage.BrowserSession{ID: v, UserID: u.ID, AuthTime: at, ExpiresAt: at}); !errors.Is(err, storage.ErrConflict) {
 			t.Errorf("CreateBrowserSession(id %q) = %v, want ErrConflict", v, err)
 		}
 	}
-	wantNotFound(t, errOf(s.GetConsent(ctx, u.ID, c.ID)), "GetConsent(refused consent)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetConsent(ctx, u.ID, c.ID)), "GetConsent(refused consent)")
 }
 
 // people is two clients and two users, u and v, each user with consents,
@@ -345,7 +347,7 @@ func newPeople(t *testing.T, s storage.Store) people {
 	var p people
 	p.a, p.b = mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
 	p.u, p.v = mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
-	at := now()
+	at := fixture.Now()
 	for _, c := range []storage.Consent{
 		{UserID: p.u.ID, ClientID: p.a.ID, Scopes: []string{"openid"}, GrantedAt: at},
 		{UserID: p.u.ID, ClientID: p.b.ID, Scopes: []string{"openid"}, GrantedAt: at},
@@ -378,27 +380,27 @@ func testDeleteUserDeletesEverything(t *testing.T, s storage.Store) {
 	}
 	wantUserGone(t, s, p)
 	wantOthersKept(t, s, p)
-	wantNotFound(t, s.DeleteUser(ctx, p.u.ID), "DeleteUser twice")
+	fixture.WantNotFound(t, s.DeleteUser(ctx, p.u.ID), "DeleteUser twice")
 	// An ID that is no user deletes nothing, even tokens with that subject.
-	wantNotFound(t, s.DeleteUser(ctx, p.a.ID), "DeleteUser(a client's ID)")
-	wantKept(t, errOf(s.GetToken(ctx, p.tc.Kind, p.tc.Signature)), "token of the subject of DeleteUser(no such user)")
+	fixture.WantNotFound(t, s.DeleteUser(ctx, p.a.ID), "DeleteUser(a client's ID)")
+	wantKept(t, fixture.ErrOf(s.GetToken(ctx, p.tc.Kind, p.tc.Signature)), "token of the subject of DeleteUser(no such user)")
 }
 
 // wantUserGone checks that p.u and everything of theirs is gone.
 func wantUserGone(t *testing.T, s storage.Store, p people) {
 	ctx := context.Background()
-	wantNotFound(t, errOf(s.GetUserByUsername(ctx, p.u.Username)), "GetUserByUsername(deleted)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByUsername(ctx, p.u.Username)), "GetUserByUsername(deleted)")
 	for _, cid := range []string{p.a.ID, p.b.ID} {
-		wantNotFound(t, errOf(s.GetConsent(ctx, p.u.ID, cid)), "consent of a deleted user")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetConsent(ctx, p.u.ID, cid)), "consent of a deleted user")
 	}
 	if l, _ := s.ListConsents(ctx, p.u.ID); len(l) != 0 {
 		t.Errorf("ListConsents(deleted user) = %d, want none", len(l))
 	}
 	for _, bs := range []storage.BrowserSession{p.su1, p.su2} {
-		wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "browser session of a deleted user")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, bs.ID)), "browser session of a deleted user")
 	}
 	for _, tok := range []storage.Token{p.tu1, p.tu2} {
-		wantNotFound(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), string(tok.Kind)+" of a deleted user")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, tok.Kind, tok.Signature)), string(tok.Kind)+" of a deleted user")
 	}
 }
 
@@ -411,13 +413,13 @@ func wantOthersKept(t *testing.T, s storage.Store, p people) {
 	} else {
 		equalUser(t, got, p.v)
 	}
-	wantKept(t, errOf(s.GetConsent(ctx, p.v.ID, p.a.ID)), "consent of another user")
-	wantKept(t, errOf(s.GetBrowserSession(ctx, p.sv.ID)), "browser session of another user")
+	wantKept(t, fixture.ErrOf(s.GetConsent(ctx, p.v.ID, p.a.ID)), "consent of another user")
+	wantKept(t, fixture.ErrOf(s.GetBrowserSession(ctx, p.sv.ID)), "browser session of another user")
 	for _, tok := range []storage.Token{p.tv, p.tc} {
-		wantKept(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "token of subject "+tok.Subject)
+		wantKept(t, fixture.ErrOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "token of subject "+tok.Subject)
 	}
 	for _, cid := range []string{p.a.ID, p.b.ID} {
-		wantKept(t, errOf(s.GetClient(ctx, cid)), "GetClient")
+		wantKept(t, fixture.ErrOf(s.GetClient(ctx, cid)), "GetClient")
 	}
 }
 
@@ -425,7 +427,7 @@ func testConsents(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	a, b := mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
 	u, w := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "w")
-	t0 := now()
+	t0 := fixture.Now()
 	saveConsentKeepsCopy(t, s, storage.Consent{UserID: u.ID, ClientID: a.ID, GrantedAt: t0})
 
 	// Saving again replaces: scopes and time.
@@ -486,11 +488,11 @@ func withdrawConsents(t *testing.T, s storage.Store, toA storage.Consent, b stri
 	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n.Consents != 1 {
 		t.Errorf("DeleteConsents(one) = %+v, %v; want 1 consent", n, err)
 	}
-	wantNotFound(t, errOf(s.GetConsent(ctx, u, a)), "GetConsent after withdrawal")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetConsent(ctx, u, a)), "GetConsent after withdrawal")
 	if n, err := s.DeleteConsents(ctx, u, a); err != nil || n.Consents != 0 {
 		t.Errorf("DeleteConsents(one, again) = %+v, %v; want 0 consents", n, err)
 	}
-	wantKept(t, errOf(s.GetConsent(ctx, u, b)), "the consent to another client")
+	wantKept(t, fixture.ErrOf(s.GetConsent(ctx, u, b)), "the consent to another client")
 
 	// Withdraw all: the other user's consent stays.
 	mustSaveConsent(t, s, toA)
@@ -514,15 +516,15 @@ func testConsentNeedsUserAndClient(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	c := mustCreateClient(t, s, "c")
 	u := mustCreateUser(t, s, "u")
-	ghostUser, ghostClient := id("ghost"), id("ghost")
+	ghostUser, ghostClient := fixture.ID("ghost"), fixture.ID("ghost")
 	for name, cons := range map[string]storage.Consent{
-		"missing user":   {UserID: ghostUser, ClientID: c.ID, Scopes: []string{"openid"}, GrantedAt: now()},
-		"missing client": {UserID: u.ID, ClientID: ghostClient, Scopes: []string{"openid"}, GrantedAt: now()},
+		"missing user":   {UserID: ghostUser, ClientID: c.ID, Scopes: []string{"openid"}, GrantedAt: fixture.Now()},
+		"missing client": {UserID: u.ID, ClientID: ghostClient, Scopes: []string{"openid"}, GrantedAt: fixture.Now()},
 	} {
 		if err := s.SaveConsent(ctx, cons); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("SaveConsent(%s) = %v, want ErrNotFound", name, err)
 		}
-		wantNotFound(t, errOf(s.GetConsent(ctx, cons.UserID, cons.ClientID)), "GetConsent(refused consent, "+name+")")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetConsent(ctx, cons.UserID, cons.ClientID)), "GetConsent(refused consent, "+name+")")
 	}
 	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 0 {
 		t.Errorf("ListConsents = %d, want none", len(l))
@@ -534,12 +536,12 @@ func testDeleteClientDeletesConsents(t *testing.T, s storage.Store) {
 	a, b := mustCreateClient(t, s, "a"), mustCreateClient(t, s, "b")
 	u := mustCreateUser(t, s, "u")
 	for _, cid := range []string{a.ID, b.ID} {
-		mustSaveConsent(t, s, storage.Consent{UserID: u.ID, ClientID: cid, Scopes: []string{"openid"}, GrantedAt: now()})
+		mustSaveConsent(t, s, storage.Consent{UserID: u.ID, ClientID: cid, Scopes: []string{"openid"}, GrantedAt: fixture.Now()})
 	}
 	if err := s.DeleteClient(ctx, a.ID); err != nil {
 		t.Fatalf("DeleteClient = %v", err)
 	}
-	wantNotFound(t, errOf(s.GetConsent(ctx, u.ID, a.ID)), "consent to a deleted client")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetConsent(ctx, u.ID, a.ID)), "consent to a deleted client")
 	if l, _ := s.ListConsents(ctx, u.ID); len(l) != 1 || l[0].ClientID != b.ID {
 		t.Errorf("ListConsents after DeleteClient = %+v, want only the consent to %s", l, b.ID)
 	}
@@ -549,14 +551,14 @@ func testDeleteClientDeletesConsents(t *testing.T, s storage.Store) {
 	if err := s.CreateClient(ctx, again); err != nil {
 		t.Fatal(err)
 	}
-	wantNotFound(t, errOf(s.GetConsent(ctx, u.ID, a.ID)), "consent to a re-registered client")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetConsent(ctx, u.ID, a.ID)), "consent to a re-registered client")
 }
 
 func testBrowserSessions(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "u")
-	t0 := now()
-	bs := storage.BrowserSession{ID: id("bs"), UserID: u.ID, AuthTime: t0, ExpiresAt: t0.Add(8 * time.Hour)}
+	t0 := fixture.Now()
+	bs := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: t0, ExpiresAt: t0.Add(8 * time.Hour)}
 	if err := s.CreateBrowserSession(ctx, bs); err != nil {
 		t.Fatalf("CreateBrowserSession = %v", err)
 	}
@@ -581,18 +583,18 @@ func testBrowserSessions(t *testing.T, s storage.Store) {
 		equalSession(t, got, old)
 	}
 
-	ghost := storage.BrowserSession{ID: id("bs"), UserID: id("ghost"), AuthTime: t0, ExpiresAt: t0.Add(time.Hour)}
+	ghost := storage.BrowserSession{ID: fixture.ID("bs"), UserID: fixture.ID("ghost"), AuthTime: t0, ExpiresAt: t0.Add(time.Hour)}
 	if err := s.CreateBrowserSession(ctx, ghost); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CreateBrowserSession(missing user) = %v, want ErrNotFound", err)
 	}
-	wantNotFound(t, errOf(s.GetBrowserSession(ctx, ghost.ID)), "GetBrowserSession(refused session)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, ghost.ID)), "GetBrowserSession(refused session)")
 
 	if err := s.DeleteBrowserSession(ctx, bs.ID); err != nil {
 		t.Fatalf("DeleteBrowserSession = %v", err)
 	}
-	wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after delete")
-	wantNotFound(t, s.DeleteBrowserSession(ctx, bs.ID), "DeleteBrowserSession twice")
-	wantKept(t, errOf(s.GetBrowserSession(ctx, old.ID)), "another session")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after delete")
+	fixture.WantNotFound(t, s.DeleteBrowserSession(ctx, bs.ID), "DeleteBrowserSession twice")
+	wantKept(t, fixture.ErrOf(s.GetBrowserSession(ctx, old.ID)), "another session")
 }
 
 // testDeleteExpiredSessionsAndFailures: DeleteExpired removes at most
@@ -602,7 +604,7 @@ func testDeleteExpiredSessionsAndFailures(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	c := mustCreateClient(t, s, "c")
 	u := mustCreateUser(t, s, "u")
-	t0 := now()
+	t0 := fixture.Now()
 	tok := newToken(c.ID, storage.AccessToken)
 	tok.ExpiresAt = t0.Add(-time.Minute)
 	mustCreateToken(t, s, tok)
@@ -610,12 +612,12 @@ func testDeleteExpiredSessionsAndFailures(t *testing.T, s storage.Store) {
 	var expiredKeys []string
 	for i := range 3 {
 		expiredSessions = append(expiredSessions, mustCreateSession(t, s, u.ID, t0.Add(-time.Duration(i+1)*time.Minute)))
-		key := id("fail")
+		key := fixture.ID("fail")
 		mustAddFailure(t, s, key, t0.Add(-2*time.Hour), time.Minute, 1)
 		expiredKeys = append(expiredKeys, key)
 	}
 	live := mustCreateSession(t, s, u.ID, t0.Add(time.Hour))
-	liveKey := id("fail")
+	liveKey := fixture.ID("fail")
 	mustAddFailure(t, s, liveKey, t0.Add(-time.Minute), time.Hour, 1)
 
 	// 1 token, 2 sessions, 2 windows; then 1 session, 1 window; then none.
@@ -625,20 +627,20 @@ func testDeleteExpiredSessionsAndFailures(t *testing.T, s storage.Store) {
 		}
 	}
 	for _, bs := range expiredSessions {
-		wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "expired session")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, bs.ID)), "expired session")
 	}
 	for _, key := range expiredKeys {
 		// Asked about a time inside it, a window still stored would answer.
 		wantFailures(t, s, key, t0.Add(-2*time.Hour), 0, time.Time{})
 	}
-	wantKept(t, errOf(s.GetBrowserSession(ctx, live.ID)), "live session")
+	wantKept(t, fixture.ErrOf(s.GetBrowserSession(ctx, live.ID)), "live session")
 	wantFailures(t, s, liveKey, t0, 1, t0.Add(-time.Minute).Add(time.Hour))
 }
 
 func testFailures(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	key, other := id("fail"), id("fail")
-	t0 := now()
+	key, other := fixture.ID("fail"), fixture.ID("fail")
+	t0 := fixture.Now()
 	const w = time.Minute
 	for i := range 3 {
 		mustAddFailure(t, s, key, t0.Add(time.Duration(i)*10*time.Second), w, i+1)
@@ -670,7 +672,7 @@ func testFailures(t *testing.T, s storage.Store) {
 	mustAddFailure(t, s, key, t1.Add(32*time.Second), w, 1)
 
 	// A window that would hold nothing is refused, and counts nothing.
-	fresh := id("fail")
+	fresh := fixture.ID("fail")
 	for _, bad := range []time.Duration{0, -time.Second} {
 		if _, err := s.AddFailure(ctx, fresh, t0, bad); err == nil {
 			t.Errorf("AddFailure(window %v) succeeded, want an error", bad)
@@ -684,8 +686,8 @@ func testFailures(t *testing.T, s storage.Store) {
 // repeated.
 func testConcurrentFailuresCountExactly(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	key := id("fail")
-	at := now()
+	key := fixture.ID("fail")
+	at := fixture.Now()
 	const n = 50
 	counts := make([]int, n)
 	won, errs := race(n, func(i int) error {
@@ -709,8 +711,8 @@ func testConcurrentFailuresCountExactly(t *testing.T, s storage.Store) {
 // a release takes one back, and a new window starts afresh.
 func testReserveAttempt(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	key := id("reserve")
-	at := now()
+	key := fixture.ID("reserve")
+	at := fixture.Now()
 	for i := 1; i <= 3; i++ {
 		ok, n, end, err := s.ReserveAttempt(ctx, key, at, time.Hour, 3)
 		if err != nil || !ok || n != i || !end.Equal(at.Add(time.Hour)) {
@@ -732,7 +734,7 @@ func testReserveAttempt(t *testing.T, s storage.Store) {
 	if ok, n, end, err := s.ReserveAttempt(ctx, key, later, time.Hour, 3); err != nil || !ok || n != 1 || !end.Equal(later.Add(time.Hour)) {
 		t.Fatalf("ReserveAttempt in a new window = %v, %d, %v, %v; want true, 1, %v", ok, n, end, err, later.Add(time.Hour))
 	}
-	other := id("reserve")
+	other := fixture.ID("reserve")
 	for range 2 {
 		if err := s.ReleaseAttempt(ctx, other, at); err != nil {
 			t.Fatalf("ReleaseAttempt of an unknown key: %v", err)
@@ -748,8 +750,8 @@ func testReserveAttempt(t *testing.T, s storage.Store) {
 // exactly the limit get through.
 func testConcurrentReservationsStopAtLimit(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	key := id("reserve")
-	at := now()
+	key := fixture.ID("reserve")
+	at := fixture.Now()
 	const n, limit = 40, 5
 	var reserved atomic.Int32
 	won, errs := race(n, func(int) error {
@@ -783,7 +785,7 @@ func testWithdrawConsentRevokesTokens(t *testing.T, s storage.Store) {
 		return tok
 	}
 	code, pkce, rotated := ofUA(storage.AuthorizeCode), ofUA(storage.PKCE), ofUA(storage.RefreshToken)
-	if _, err := s.ConsumeToken(ctx, rotated.Kind, rotated.Signature, now()); err != nil {
+	if _, err := s.ConsumeToken(ctx, rotated.Kind, rotated.Signature, fixture.Now()); err != nil {
 		t.Fatalf("ConsumeToken = %v", err)
 	}
 	withdraw := func(userID, clientID string, want storage.Withdrawal) {
@@ -796,21 +798,21 @@ func testWithdrawConsentRevokesTokens(t *testing.T, s storage.Store) {
 	// PKCE record go uncounted.
 	withdraw(p.u.ID, p.a.ID, storage.Withdrawal{Consents: 1, Tokens: 2})
 	for _, tok := range []storage.Token{p.tu1, code, pkce, rotated} {
-		wantNotFound(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), string(tok.Kind)+" after its consent was withdrawn")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, tok.Kind, tok.Signature)), string(tok.Kind)+" after its consent was withdrawn")
 	}
 	for _, tok := range []storage.Token{p.tu2, p.tv, p.tc} {
-		wantKept(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "token of another client or subject ("+string(tok.Kind)+")")
+		wantKept(t, fixture.ErrOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "token of another client or subject ("+string(tok.Kind)+")")
 	}
 	withdraw(p.u.ID, p.a.ID, storage.Withdrawal{})
 	// A token that outlived its consent record goes too.
 	late := ofUA(storage.AccessToken)
 	withdraw(p.u.ID, p.a.ID, storage.Withdrawal{Tokens: 1})
-	wantNotFound(t, errOf(s.GetToken(ctx, late.Kind, late.Signature)), "token without a consent record, after withdrawal")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, late.Kind, late.Signature)), "token without a consent record, after withdrawal")
 
 	// Withdrawing all: the consent to b and its refresh token.
 	withdraw(p.u.ID, "", storage.Withdrawal{Consents: 1, Tokens: 1})
-	wantNotFound(t, errOf(s.GetToken(ctx, p.tu2.Kind, p.tu2.Signature)), "refresh token after withdrawing all")
-	wantKept(t, errOf(s.GetBrowserSession(ctx, p.su1.ID)), "the person's browser session")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, p.tu2.Kind, p.tu2.Signature)), "refresh token after withdrawing all")
+	wantKept(t, fixture.ErrOf(s.GetBrowserSession(ctx, p.su1.ID)), "the person's browser session")
 	// An ID that is no user (the subject of a client's own token).
 	withdraw(p.a.ID, "", storage.Withdrawal{})
 	wantOthersKept(t, s, p)

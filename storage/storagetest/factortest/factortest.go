@@ -6,15 +6,15 @@ package factortest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -38,8 +38,8 @@ var Tests = []struct {
 }
 
 func newFactor(userID string) storage.Factor {
-	return storage.Factor{ID: id("factor"), UserID: userID, Kind: storage.FactorTOTP, Name: "phone",
-		Secret: []byte{1, 2, 3, 0, 255}, Counter: 0, CreatedAt: now()}
+	return storage.Factor{ID: fixture.ID("factor"), UserID: userID, Kind: storage.FactorTOTP, Name: "phone",
+		Secret: []byte{1, 2, 3, 0, 255}, Counter: 0, CreatedAt: fixture.Now()}
 }
 
 func mustCreateFactor(t testing.TB, s storage.Store, f storage.Factor) {
@@ -74,7 +74,7 @@ func wantFactors(t testing.TB, s storage.Store, userID string, want ...storage.F
 // person, needs its user, and its counter only goes up.
 func testFactors(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	u, v := fixture.MustCreateUser(t, s, "u"), fixture.MustCreateUser(t, s, "v")
 	wantFactors(t, s, u.ID)
 	f := newFactor(u.ID)
 	mustCreateFactor(t, s, f)
@@ -91,15 +91,15 @@ func testFactors(t *testing.T, s storage.Store) {
 	if err := s.CreateFactor(ctx, newFactor(u.ID)); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Errorf("CreateFactor(second TOTP) = %v, want ErrAlreadyExists", err)
 	}
-	if err := s.CreateFactor(ctx, newFactor(id("ghost"))); !errors.Is(err, storage.ErrNotFound) {
+	if err := s.CreateFactor(ctx, newFactor(fixture.ID("ghost"))); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("CreateFactor(missing user) = %v, want ErrNotFound", err)
 	}
-	if err := s.CreateFactor(ctx, storage.Factor{ID: id("f"), UserID: v.ID, Kind: storage.FactorTOTP, Name: "a\x00b", CreatedAt: now()}); !errors.Is(err, storage.ErrConflict) {
+	if err := s.CreateFactor(ctx, storage.Factor{ID: fixture.ID("f"), UserID: v.ID, Kind: storage.FactorTOTP, Name: "a\x00b", CreatedAt: fixture.Now()}); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("CreateFactor(NUL in name) = %v, want ErrConflict", err)
 	}
 	wantFactors(t, s, v.ID)
 
-	t1 := now().Add(time.Minute)
+	t1 := fixture.Now().Add(time.Minute)
 	if err := s.AdvanceFactor(ctx, u.ID, f.ID, 100, t1); err != nil {
 		t.Fatalf("AdvanceFactor(100) = %v", err)
 	}
@@ -111,9 +111,9 @@ func testFactors(t *testing.T, s storage.Store) {
 		}
 	}
 	wantFactors(t, s, u.ID, f)
-	wantNotFound(t, s.AdvanceFactor(ctx, v.ID, f.ID, 200, t1), "AdvanceFactor(another user's factor)")
-	wantNotFound(t, s.AdvanceFactor(ctx, u.ID, id("nofactor"), 200, t1), "AdvanceFactor(unknown factor)")
-	wantNotFound(t, s.AdvanceFactor(ctx, "a\x00b", "\xff", 200, t1), "AdvanceFactor(odd IDs)")
+	fixture.WantNotFound(t, s.AdvanceFactor(ctx, v.ID, f.ID, 200, t1), "AdvanceFactor(another user's factor)")
+	fixture.WantNotFound(t, s.AdvanceFactor(ctx, u.ID, fixture.ID("nofactor"), 200, t1), "AdvanceFactor(unknown factor)")
+	fixture.WantNotFound(t, s.AdvanceFactor(ctx, "a\x00b", "\xff", 200, t1), "AdvanceFactor(odd IDs)")
 
 	other := newFactor(v.ID)
 	mustCreateFactor(t, s, other)
@@ -132,7 +132,7 @@ func testFactors(t *testing.T, s storage.Store) {
 // testConcurrentAdvanceFactorOneWins: of concurrent advances to one
 // counter (one TOTP code sent many times at once), exactly one succeeds.
 func testConcurrentAdvanceFactorOneWins(t *testing.T, s storage.Store) {
-	u := mustCreateUser(t, s, "u")
+	u := fixture.MustCreateUser(t, s, "u")
 	f := newFactor(u.ID)
 	mustCreateFactor(t, s, f)
 	const n = 16
@@ -140,7 +140,7 @@ func testConcurrentAdvanceFactorOneWins(t *testing.T, s storage.Store) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			switch err := s.AdvanceFactor(context.Background(), u.ID, f.ID, 5, now()); {
+			switch err := s.AdvanceFactor(context.Background(), u.ID, f.ID, 5, fixture.Now()); {
 			case err == nil:
 				wins.Add(1)
 			case errors.Is(err, storage.ErrConflict):
@@ -176,33 +176,33 @@ func wantCodesLeft(t testing.TB, s storage.Store, userID string, want int) {
 // set replaces the old.
 func testRecoveryCodes(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	u, v := fixture.MustCreateUser(t, s, "u"), fixture.MustCreateUser(t, s, "v")
 	old := digests("a", "b", "c")
-	if err := s.SetRecoveryCodes(ctx, u.ID, old, now()); err != nil {
+	if err := s.SetRecoveryCodes(ctx, u.ID, old, fixture.Now()); err != nil {
 		t.Fatalf("SetRecoveryCodes = %v", err)
 	}
 	wantCodesLeft(t, s, u.ID, 3)
 	wantCodesLeft(t, s, v.ID, 0)
-	if err := s.UseRecoveryCode(ctx, u.ID, old[1], now()); err != nil {
+	if err := s.UseRecoveryCode(ctx, u.ID, old[1], fixture.Now()); err != nil {
 		t.Fatalf("UseRecoveryCode = %v", err)
 	}
 	wantCodesLeft(t, s, u.ID, 2)
-	wantNotFound(t, s.UseRecoveryCode(ctx, u.ID, old[1], now()), "UseRecoveryCode(used)")
-	wantNotFound(t, s.UseRecoveryCode(ctx, v.ID, old[0], now()), "UseRecoveryCode(another person's)")
-	wantNotFound(t, s.UseRecoveryCode(ctx, u.ID, bytes.Repeat([]byte{0}, 32), now()), "UseRecoveryCode(unknown)")
-	wantNotFound(t, s.UseRecoveryCode(ctx, u.ID, nil, now()), "UseRecoveryCode(empty)")
+	fixture.WantNotFound(t, s.UseRecoveryCode(ctx, u.ID, old[1], fixture.Now()), "UseRecoveryCode(used)")
+	fixture.WantNotFound(t, s.UseRecoveryCode(ctx, v.ID, old[0], fixture.Now()), "UseRecoveryCode(another person's)")
+	fixture.WantNotFound(t, s.UseRecoveryCode(ctx, u.ID, bytes.Repeat([]byte{0}, 32), fixture.Now()), "UseRecoveryCode(unknown)")
+	fixture.WantNotFound(t, s.UseRecoveryCode(ctx, u.ID, nil, fixture.Now()), "UseRecoveryCode(empty)")
 
 	fresh := digests("d", "e")
-	if err := s.SetRecoveryCodes(ctx, u.ID, fresh, now()); err != nil {
+	if err := s.SetRecoveryCodes(ctx, u.ID, fresh, fixture.Now()); err != nil {
 		t.Fatalf("SetRecoveryCodes(again) = %v", err)
 	}
 	wantCodesLeft(t, s, u.ID, 2)
-	wantNotFound(t, s.UseRecoveryCode(ctx, u.ID, old[0], now()), "UseRecoveryCode(replaced)")
-	wantKept(t, s.UseRecoveryCode(ctx, u.ID, fresh[0], now()), "UseRecoveryCode(new)")
+	fixture.WantNotFound(t, s.UseRecoveryCode(ctx, u.ID, old[0], fixture.Now()), "UseRecoveryCode(replaced)")
+	wantKept(t, s.UseRecoveryCode(ctx, u.ID, fresh[0], fixture.Now()), "UseRecoveryCode(new)")
 
-	for _, ghost := range []string{id("ghost"), "a\x00b"} {
-		wantNotFound(t, s.SetRecoveryCodes(ctx, ghost, digests("x"), now()), "SetRecoveryCodes(missing user)")
-		wantNotFound(t, s.SetRecoveryCodes(ctx, ghost, nil, now()), "SetRecoveryCodes(missing user, no codes)")
+	for _, ghost := range []string{fixture.ID("ghost"), "a\x00b"} {
+		fixture.WantNotFound(t, s.SetRecoveryCodes(ctx, ghost, digests("x"), fixture.Now()), "SetRecoveryCodes(missing user)")
+		fixture.WantNotFound(t, s.SetRecoveryCodes(ctx, ghost, nil, fixture.Now()), "SetRecoveryCodes(missing user, no codes)")
 	}
 	if n, err := s.DeleteFactors(ctx, u.ID); n != 0 || err != nil {
 		t.Errorf("DeleteFactors = %d, %v; want 0 factors", n, err)
@@ -213,9 +213,9 @@ func testRecoveryCodes(t *testing.T, s storage.Store) {
 // testConcurrentRecoveryCodeOneWins: one recovery code sent many times at
 // once is accepted once.
 func testConcurrentRecoveryCodeOneWins(t *testing.T, s storage.Store) {
-	u := mustCreateUser(t, s, "u")
+	u := fixture.MustCreateUser(t, s, "u")
 	d := digests("only")
-	if err := s.SetRecoveryCodes(context.Background(), u.ID, d, now()); err != nil {
+	if err := s.SetRecoveryCodes(context.Background(), u.ID, d, fixture.Now()); err != nil {
 		t.Fatal(err)
 	}
 	const n = 16
@@ -223,7 +223,7 @@ func testConcurrentRecoveryCodeOneWins(t *testing.T, s storage.Store) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			switch err := s.UseRecoveryCode(context.Background(), u.ID, d[0], now()); {
+			switch err := s.UseRecoveryCode(context.Background(), u.ID, d[0], fixture.Now()); {
 			case err == nil:
 				wins.Add(1)
 			case !errors.Is(err, storage.ErrNotFound):
@@ -241,12 +241,12 @@ func testConcurrentRecoveryCodeOneWins(t *testing.T, s storage.Store) {
 // recovery codes, and only theirs.
 func testDeleteUserDeletesFactors(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	u, v := fixture.MustCreateUser(t, s, "u"), fixture.MustCreateUser(t, s, "v")
 	fu, fv := newFactor(u.ID), newFactor(v.ID)
 	mustCreateFactor(t, s, fu)
 	mustCreateFactor(t, s, fv)
 	for _, p := range []string{u.ID, v.ID} {
-		if err := s.SetRecoveryCodes(ctx, p, digests(p+"1", p+"2"), now()); err != nil {
+		if err := s.SetRecoveryCodes(ctx, p, digests(p+"1", p+"2"), fixture.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -255,7 +255,7 @@ func testDeleteUserDeletesFactors(t *testing.T, s storage.Store) {
 	}
 	wantFactors(t, s, u.ID)
 	wantCodesLeft(t, s, u.ID, 0)
-	wantNotFound(t, s.AdvanceFactor(ctx, u.ID, fu.ID, 1, now()), "AdvanceFactor(erased person's)")
+	fixture.WantNotFound(t, s.AdvanceFactor(ctx, u.ID, fu.ID, 1, fixture.Now()), "AdvanceFactor(erased person's)")
 	wantFactors(t, s, v.ID, fv)
 	wantCodesLeft(t, s, v.ID, 2)
 	// The same ID, were it made again, starts with nothing.
@@ -271,9 +271,9 @@ func testDeleteUserDeletesFactors(t *testing.T, s storage.Store) {
 // with.
 func testBrowserSessionAMR(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u := mustCreateUser(t, s, "u")
+	u := fixture.MustCreateUser(t, s, "u")
 	for _, amr := range [][]string{{"pwd", "otp", "mfa"}, {"pwd"}, nil} {
-		bs := storage.BrowserSession{ID: id("bs"), UserID: u.ID, AuthTime: now(), ExpiresAt: now().Add(time.Hour), AMR: amr}
+		bs := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: fixture.Now(), ExpiresAt: fixture.Now().Add(time.Hour), AMR: amr}
 		if err := s.CreateBrowserSession(ctx, bs); err != nil {
 			t.Fatalf("CreateBrowserSession = %v", err)
 		}
@@ -286,38 +286,9 @@ func testBrowserSessionAMR(t *testing.T, s storage.Store) {
 			t.Fatalf("ListBrowserSessions = %v, %v", list, err)
 		}
 	}
-	bad := storage.BrowserSession{ID: id("bs"), UserID: u.ID, AuthTime: now(), ExpiresAt: now().Add(time.Hour), AMR: []string{"a\x00"}}
+	bad := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: fixture.Now(), ExpiresAt: fixture.Now().Add(time.Hour), AMR: []string{"a\x00"}}
 	if err := s.CreateBrowserSession(ctx, bad); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("CreateBrowserSession(NUL in amr) = %v, want ErrConflict", err)
-	}
-}
-
-// id returns a unique identifier with prefix.
-func id(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-// now is a time with the precision every backend keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
-
-func mustCreateUser(t testing.TB, s storage.Store, name string) storage.User {
-	t.Helper()
-	at := now()
-	u := storage.User{ID: id("user"), Username: id(name), Name: "Person " + name, PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-		CreatedAt: at, UpdatedAt: at}
-	if err := s.CreateUser(context.Background(), u); err != nil {
-		t.Fatalf("CreateUser(%s) = %v", u.ID, err)
-	}
-	return u
-}
-
-// wantNotFound checks that err, the answer about what, is ErrNotFound.
-func wantNotFound(t testing.TB, err error, what string) {
-	t.Helper()
-	if !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("%s = %v, want ErrNotFound", what, err)
 	}
 }
 

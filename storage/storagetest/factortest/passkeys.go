@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
+
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -21,8 +23,8 @@ func randomBytes(n int) []byte {
 }
 
 func newPasskey(userID string) storage.Passkey {
-	return storage.Passkey{ID: id("pk"), UserID: userID, CredentialID: randomBytes(32), UserHandle: randomBytes(32),
-		Name: "laptop", Credential: []byte(`{"publicKey":"AQID"}`), CreatedAt: now()}
+	return storage.Passkey{ID: fixture.ID("pk"), UserID: userID, CredentialID: randomBytes(32), UserHandle: randomBytes(32),
+		Name: "laptop", Credential: []byte(`{"publicKey":"AQID"}`), CreatedAt: fixture.Now()}
 }
 
 func mustCreatePasskey(t testing.TB, s storage.Store, p storage.Passkey) {
@@ -58,7 +60,7 @@ func wantPasskeys(t testing.TB, s storage.Store, userID string, want ...storage.
 // and only its owner renames or deletes it.
 func testPasskeys(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	u, v := fixture.MustCreateUser(t, s, "u"), fixture.MustCreateUser(t, s, "v")
 	wantPasskeys(t, s, u.ID)
 	p := newPasskey(u.ID)
 	mustCreatePasskey(t, s, p)
@@ -77,9 +79,9 @@ func testPasskeys(t *testing.T, s storage.Store) {
 		t.Errorf("GetPasskey = %+v, %v; want %s", got, err, q.ID)
 	}
 	_, err = s.GetPasskey(ctx, randomBytes(32))
-	wantNotFound(t, err, "GetPasskey(unknown)")
+	fixture.WantNotFound(t, err, "GetPasskey(unknown)")
 	_, err = s.GetPasskey(ctx, nil)
-	wantNotFound(t, err, "GetPasskey(empty)")
+	fixture.WantNotFound(t, err, "GetPasskey(empty)")
 
 	sameID := newPasskey(v.ID)
 	sameID.ID = p.ID
@@ -91,7 +93,7 @@ func testPasskeys(t *testing.T, s storage.Store) {
 	if err := s.CreatePasskey(ctx, sameCred); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Errorf("CreatePasskey(taken credential ID) = %v, want ErrAlreadyExists", err)
 	}
-	wantNotFound(t, s.CreatePasskey(ctx, newPasskey(id("ghost"))), "CreatePasskey(missing user)")
+	fixture.WantNotFound(t, s.CreatePasskey(ctx, newPasskey(fixture.ID("ghost"))), "CreatePasskey(missing user)")
 	bad := newPasskey(v.ID)
 	bad.Name = "a\x00b"
 	if err := s.CreatePasskey(ctx, bad); !errors.Is(err, storage.ErrConflict) {
@@ -101,17 +103,17 @@ func testPasskeys(t *testing.T, s storage.Store) {
 
 	wantKept(t, s.RenamePasskey(ctx, u.ID, q.ID, "security key"), "RenamePasskey")
 	q.Name = "security key"
-	wantNotFound(t, s.RenamePasskey(ctx, v.ID, q.ID, "mine"), "RenamePasskey(another person's)")
-	wantNotFound(t, s.RenamePasskey(ctx, u.ID, id("nopk"), "x"), "RenamePasskey(unknown)")
+	fixture.WantNotFound(t, s.RenamePasskey(ctx, v.ID, q.ID, "mine"), "RenamePasskey(another person's)")
+	fixture.WantNotFound(t, s.RenamePasskey(ctx, u.ID, fixture.ID("nopk"), "x"), "RenamePasskey(unknown)")
 	if err := s.RenamePasskey(ctx, u.ID, q.ID, "a\x00b"); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("RenamePasskey(NUL) = %v, want ErrConflict", err)
 	}
 	wantPasskeys(t, s, u.ID, p, q)
 
-	wantNotFound(t, s.DeletePasskey(ctx, v.ID, p.ID), "DeletePasskey(another person's)")
+	fixture.WantNotFound(t, s.DeletePasskey(ctx, v.ID, p.ID), "DeletePasskey(another person's)")
 	wantKept(t, s.DeletePasskey(ctx, u.ID, p.ID), "DeletePasskey")
-	wantNotFound(t, s.DeletePasskey(ctx, u.ID, p.ID), "DeletePasskey(again)")
-	wantNotFound(t, s.DeletePasskey(ctx, "a\x00b", "\xff"), "DeletePasskey(odd IDs)")
+	fixture.WantNotFound(t, s.DeletePasskey(ctx, u.ID, p.ID), "DeletePasskey(again)")
+	fixture.WantNotFound(t, s.DeletePasskey(ctx, "a\x00b", "\xff"), "DeletePasskey(odd IDs)")
 	wantPasskeys(t, s, u.ID, q)
 }
 
@@ -120,13 +122,13 @@ func testPasskeys(t *testing.T, s storage.Store) {
 // stays is refused and changes nothing.
 func testPasskeyCounter(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	u, v := fixture.MustCreateUser(t, s, "u"), fixture.MustCreateUser(t, s, "v")
 	zero, p := newPasskey(u.ID), newPasskey(u.ID)
 	p.SignCount = 5
 	mustCreatePasskey(t, s, zero)
 	mustCreatePasskey(t, s, p)
 
-	t1 := now().Add(time.Minute)
+	t1 := fixture.Now().Add(time.Minute)
 	wantKept(t, s.UsePasskey(ctx, u.ID, zero.ID, 0, t1), "UsePasskey(0 after 0)")
 	zero.LastUsedAt = t1
 	wantKept(t, s.UsePasskey(ctx, u.ID, p.ID, 6, t1), "UsePasskey(6 after 5)")
@@ -136,9 +138,9 @@ func testPasskeyCounter(t *testing.T, s storage.Store) {
 			t.Errorf("UsePasskey(%d after 6) = %v, want ErrConflict", c, err)
 		}
 	}
-	wantNotFound(t, s.UsePasskey(ctx, v.ID, p.ID, 100, t1), "UsePasskey(another person's)")
-	wantNotFound(t, s.UsePasskey(ctx, u.ID, id("nopk"), 100, t1), "UsePasskey(unknown)")
-	wantNotFound(t, s.UsePasskey(ctx, "a\x00b", "\xff", 100, t1), "UsePasskey(odd IDs)")
+	fixture.WantNotFound(t, s.UsePasskey(ctx, v.ID, p.ID, 100, t1), "UsePasskey(another person's)")
+	fixture.WantNotFound(t, s.UsePasskey(ctx, u.ID, fixture.ID("nopk"), 100, t1), "UsePasskey(unknown)")
+	fixture.WantNotFound(t, s.UsePasskey(ctx, "a\x00b", "\xff", 100, t1), "UsePasskey(odd IDs)")
 	ps, err := s.ListPasskeys(ctx, u.ID)
 	if err != nil || len(ps) != 2 {
 		t.Fatalf("ListPasskeys = %d, %v", len(ps), err)
@@ -157,7 +159,7 @@ func testPasskeyCounter(t *testing.T, s storage.Store) {
 // testConcurrentUsePasskeyOneWins: of concurrent uses with one counter
 // (one assertion sent many times at once), exactly one succeeds.
 func testConcurrentUsePasskeyOneWins(t *testing.T, s storage.Store) {
-	u := mustCreateUser(t, s, "u")
+	u := fixture.MustCreateUser(t, s, "u")
 	p := newPasskey(u.ID)
 	mustCreatePasskey(t, s, p)
 	const n = 16
@@ -165,7 +167,7 @@ func testConcurrentUsePasskeyOneWins(t *testing.T, s storage.Store) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			switch err := s.UsePasskey(context.Background(), u.ID, p.ID, 7, now()); {
+			switch err := s.UsePasskey(context.Background(), u.ID, p.ID, 7, fixture.Now()); {
 			case err == nil:
 				wins.Add(1)
 			case errors.Is(err, storage.ErrConflict):
@@ -186,7 +188,7 @@ func testConcurrentUsePasskeyOneWins(t *testing.T, s storage.Store) {
 // people's stay.
 func testDeletePasskeys(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u, v := mustCreateUser(t, s, "u"), mustCreateUser(t, s, "v")
+	u, v := fixture.MustCreateUser(t, s, "u"), fixture.MustCreateUser(t, s, "v")
 	mustCreateFactor(t, s, newFactor(u.ID))
 	mustCreatePasskey(t, s, newPasskey(u.ID))
 	mustCreatePasskey(t, s, newPasskey(u.ID))
@@ -201,5 +203,5 @@ func testDeletePasskeys(t *testing.T, s storage.Store) {
 		t.Fatalf("DeleteUser = %v", err)
 	}
 	_, err := s.GetPasskey(ctx, kept.CredentialID)
-	wantNotFound(t, err, "GetPasskey(of a deleted person)")
+	fixture.WantNotFound(t, err, "GetPasskey(of a deleted person)")
 }

@@ -5,14 +5,14 @@ package logouttest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -63,20 +63,10 @@ func wantLogoutFields(t *testing.T, s storage.Store, want storage.Client) {
 	}
 }
 
-// id returns a unique identifier with prefix.
-func id(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-// now is a time with the precision every backend keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
-
 func mustCreateClient(t testing.TB, s storage.Store, name string, edit ...func(*storage.Client)) storage.Client {
 	t.Helper()
-	at := now()
-	c := storage.Client{ID: id(name), Name: name, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+	at := fixture.Now()
+	c := storage.Client{ID: fixture.ID(name), Name: name, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
 		RedirectURIs: []string{"https://rp.example/cb"}, Scopes: []string{"openid"}, TokenEndpointAuthMethod: "client_secret_basic",
 		SecretHash: make([]byte, 32), CreatedAt: at, UpdatedAt: at}
 	for _, e := range edit {
@@ -90,12 +80,12 @@ func mustCreateClient(t testing.TB, s storage.Store, name string, edit ...func(*
 
 func mustCreateSession(t testing.TB, s storage.Store) storage.BrowserSession {
 	t.Helper()
-	at := now()
-	u := storage.User{ID: id("user"), Username: id("person"), PasswordHash: "x", CreatedAt: at, UpdatedAt: at}
+	at := fixture.Now()
+	u := storage.User{ID: fixture.ID("user"), Username: fixture.ID("person"), PasswordHash: "x", CreatedAt: at, UpdatedAt: at}
 	if err := s.CreateUser(context.Background(), u); err != nil {
 		t.Fatalf("CreateUser = %v", err)
 	}
-	bs := storage.BrowserSession{ID: id("bs"), UserID: u.ID, AuthTime: at, ExpiresAt: at.Add(time.Hour)}
+	bs := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: at, ExpiresAt: at.Add(time.Hour)}
 	if err := s.CreateBrowserSession(context.Background(), bs); err != nil {
 		t.Fatalf("CreateBrowserSession = %v", err)
 	}
@@ -104,22 +94,13 @@ func mustCreateSession(t testing.TB, s storage.Store) storage.BrowserSession {
 
 func mustCreateToken(t testing.TB, s storage.Store, clientID, requestID string, kind storage.TokenKind) storage.Token {
 	t.Helper()
-	at := now()
-	tok := storage.Token{Kind: kind, Signature: id("sig"), RequestID: requestID, ClientID: clientID, Subject: "sub",
+	at := fixture.Now()
+	tok := storage.Token{Kind: kind, Signature: fixture.ID("sig"), RequestID: requestID, ClientID: clientID, Subject: "sub",
 		Scopes: []string{"openid"}, Audience: []string{"idv-api"}, IssuedAt: at, ExpiresAt: at.Add(time.Hour)}
 	if err := s.CreateToken(context.Background(), tok); err != nil {
 		t.Fatalf("CreateToken = %v", err)
 	}
 	return tok
-}
-
-func errOf[T any](_ T, err error) error { return err }
-
-func wantNotFound(t testing.TB, err error, what string) {
-	t.Helper()
-	if !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("%s = %v, want ErrNotFound", what, err)
-	}
 }
 
 // grantFixture is a person signed in to one browser session, with a client.
@@ -130,7 +111,7 @@ func grantFixture(t *testing.T, s storage.Store) (storage.BrowserSession, storag
 
 func mustAddGrant(t testing.TB, s storage.Store, bs storage.BrowserSession, clientID string, at time.Time) storage.SessionGrant {
 	t.Helper()
-	g := storage.SessionGrant{SessionID: bs.ID, RequestID: id("req"), ClientID: clientID, SID: id("sid"), CreatedAt: at}
+	g := storage.SessionGrant{SessionID: bs.ID, RequestID: fixture.ID("req"), ClientID: clientID, SID: fixture.ID("sid"), CreatedAt: at}
 	if err := s.AddSessionGrant(context.Background(), g); err != nil {
 		t.Fatalf("AddSessionGrant = %v", err)
 	}
@@ -141,11 +122,11 @@ func testSessionGrants(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	bs, c := grantFixture(t, s)
 	other := mustCreateClient(t, s, "rp2")
-	at := now()
+	at := fixture.Now()
 	g1 := mustAddGrant(t, s, bs, c.ID, at)
 	g2 := mustAddGrant(t, s, bs, other.ID, at.Add(time.Second))
-	wantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: "no-such-session", RequestID: id("req"), ClientID: c.ID, SID: "x", CreatedAt: at}), "AddSessionGrant(unknown session)")
-	wantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: bs.ID, RequestID: id("req"), ClientID: "no-such-client", SID: "x", CreatedAt: at}), "AddSessionGrant(unknown client)")
+	fixture.WantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: "no-such-session", RequestID: fixture.ID("req"), ClientID: c.ID, SID: "x", CreatedAt: at}), "AddSessionGrant(unknown session)")
+	fixture.WantNotFound(t, s.AddSessionGrant(ctx, storage.SessionGrant{SessionID: bs.ID, RequestID: fixture.ID("req"), ClientID: "no-such-client", SID: "x", CreatedAt: at}), "AddSessionGrant(unknown client)")
 	if err := s.AddSessionGrant(ctx, g1); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Errorf("AddSessionGrant(again) = %v, want ErrAlreadyExists", err)
 	}
@@ -184,24 +165,24 @@ func wantGrants(t testing.TB, s storage.Store, sessionID string, want ...storage
 func testEndBrowserSession(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	bs, c := grantFixture(t, s)
-	g := mustAddGrant(t, s, bs, c.ID, now())
+	g := mustAddGrant(t, s, bs, c.ID, fixture.Now())
 	var revoked, kept []storage.Token
 	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
 		revoked = append(revoked, mustCreateToken(t, s, c.ID, g.RequestID, kind))
-		kept = append(kept, mustCreateToken(t, s, c.ID, id("req"), kind)) // another grant, not of this session
+		kept = append(kept, mustCreateToken(t, s, c.ID, fixture.ID("req"), kind)) // another grant, not of this session
 	}
-	d := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: g.SID, NextAttempt: now(), CreatedAt: now()}
-	wantNotFound(t, s.EndBrowserSession(ctx, "no-such-session", []storage.LogoutDelivery{d}), "EndBrowserSession(unknown)")
+	d := storage.LogoutDelivery{ID: fixture.ID("dl"), ClientID: c.ID, Subject: bs.UserID, SID: g.SID, NextAttempt: fixture.Now(), CreatedAt: fixture.Now()}
+	fixture.WantNotFound(t, s.EndBrowserSession(ctx, "no-such-session", []storage.LogoutDelivery{d}), "EndBrowserSession(unknown)")
 	if got := claimAll(t, s); len(got) != 0 {
 		t.Fatalf("after a failed EndBrowserSession %d deliveries are queued, want none", len(got))
 	}
 	if err := s.EndBrowserSession(ctx, bs.ID, []storage.LogoutDelivery{d}); err != nil {
 		t.Fatalf("EndBrowserSession = %v", err)
 	}
-	wantNotFound(t, errOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after the end")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after the end")
 	wantGrants(t, s, bs.ID)
 	for _, tok := range revoked {
-		wantNotFound(t, errOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "GetToken("+string(tok.Kind)+" of the session)")
+		fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "GetToken("+string(tok.Kind)+" of the session)")
 	}
 	for _, tok := range kept {
 		if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); err != nil {
@@ -212,13 +193,13 @@ func testEndBrowserSession(t *testing.T, s storage.Store) {
 	if len(got) != 1 || got[0].ID != d.ID || got[0].ClientID != c.ID || got[0].Subject != bs.UserID || got[0].SID != g.SID {
 		t.Fatalf("queued deliveries = %+v, want %+v", got, d)
 	}
-	wantNotFound(t, s.EndBrowserSession(ctx, bs.ID, nil), "EndBrowserSession(again)")
+	fixture.WantNotFound(t, s.EndBrowserSession(ctx, bs.ID, nil), "EndBrowserSession(again)")
 }
 
 // claimAll claims every delivery due in the next hour.
 func claimAll(t testing.TB, s storage.Store) []storage.LogoutDelivery {
 	t.Helper()
-	got, err := s.ClaimLogoutDeliveries(context.Background(), now().Add(time.Hour), time.Minute, 100)
+	got, err := s.ClaimLogoutDeliveries(context.Background(), fixture.Now().Add(time.Hour), time.Minute, 100)
 	if err != nil {
 		t.Fatalf("ClaimLogoutDeliveries = %v", err)
 	}
@@ -229,13 +210,13 @@ func claimAll(t testing.TB, s storage.Store) []storage.LogoutDelivery {
 // and its deliveries alone are queued.
 func testConcurrentEndOneWins(t *testing.T, s storage.Store) {
 	bs, c := grantFixture(t, s)
-	mustAddGrant(t, s, bs, c.ID, now())
+	mustAddGrant(t, s, bs, c.ID, fixture.Now())
 	const n = 8
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			d := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: now(), CreatedAt: now()}
+			d := storage.LogoutDelivery{ID: fixture.ID("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: fixture.Now(), CreatedAt: fixture.Now()}
 			errs[i] = s.EndBrowserSession(context.Background(), bs.ID, []storage.LogoutDelivery{d})
 		})
 	}
@@ -257,9 +238,9 @@ func testConcurrentEndOneWins(t *testing.T, s storage.Store) {
 func testLogoutDeliveries(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	bs, c := grantFixture(t, s)
-	at := now()
-	soon := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-1", NextAttempt: at, CreatedAt: at}
-	later := storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-2", NextAttempt: at.Add(time.Hour), CreatedAt: at}
+	at := fixture.Now()
+	soon := storage.LogoutDelivery{ID: fixture.ID("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-1", NextAttempt: at, CreatedAt: at}
+	later := storage.LogoutDelivery{ID: fixture.ID("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid-2", NextAttempt: at.Add(time.Hour), CreatedAt: at}
 	if err := s.EndBrowserSession(ctx, bs.ID, []storage.LogoutDelivery{soon, later}); err != nil {
 		t.Fatalf("EndBrowserSession = %v", err)
 	}
@@ -287,8 +268,8 @@ func testLogoutDeliveries(t *testing.T, s storage.Store) {
 			t.Fatalf("FinishLogoutDelivery = %v", err)
 		}
 	}
-	wantNotFound(t, s.FinishLogoutDelivery(ctx, soon.ID), fmt.Sprintf("FinishLogoutDelivery(%s) again", soon.ID))
-	wantNotFound(t, s.RetryLogoutDelivery(ctx, soon.ID, 2, at), fmt.Sprintf("RetryLogoutDelivery(%s) finished", soon.ID))
+	fixture.WantNotFound(t, s.FinishLogoutDelivery(ctx, soon.ID), fmt.Sprintf("FinishLogoutDelivery(%s) again", soon.ID))
+	fixture.WantNotFound(t, s.RetryLogoutDelivery(ctx, soon.ID, 2, at), fmt.Sprintf("RetryLogoutDelivery(%s) finished", soon.ID))
 	if got := claimAll(t, s); len(got) != 0 {
 		t.Errorf("deliveries left after finishing = %+v, want none", got)
 	}
@@ -298,10 +279,10 @@ func testLogoutDeliveries(t *testing.T, s storage.Store) {
 // exactly once.
 func testConcurrentClaimOneWins(t *testing.T, s storage.Store) {
 	bs, c := grantFixture(t, s)
-	at := now()
+	at := fixture.Now()
 	var ds []storage.LogoutDelivery
 	for range 20 {
-		ds = append(ds, storage.LogoutDelivery{ID: id("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: at, CreatedAt: at})
+		ds = append(ds, storage.LogoutDelivery{ID: fixture.ID("dl"), ClientID: c.ID, Subject: bs.UserID, SID: "sid", NextAttempt: at, CreatedAt: at})
 	}
 	if err := s.EndBrowserSession(context.Background(), bs.ID, ds); err != nil {
 		t.Fatalf("EndBrowserSession = %v", err)

@@ -5,14 +5,14 @@ package operatortest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -30,9 +30,9 @@ var Tests = []struct {
 }
 
 func newOperator(name, role string) storage.Operator {
-	t := now()
+	t := fixture.Now()
 	return storage.Operator{
-		ID: id("op"), Username: id(name), Role: role,
+		ID: fixture.ID("op"), Username: fixture.ID(name), Role: role,
 		EnrollmentDigest: bytes.Repeat([]byte{byte(len(name))}, 32), EnrollmentExpiresAt: t.Add(30 * time.Minute),
 		CreatedAt: t, UpdatedAt: t,
 	}
@@ -107,7 +107,7 @@ func testOperatorCRUD(t *testing.T, s storage.Store) {
 func testOperatorsApartFromUsers(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	o := newOperator("shared", "owner")
-	u := storage.User{ID: o.ID, Username: o.Username, PasswordHash: "x", CreatedAt: now(), UpdatedAt: now()}
+	u := storage.User{ID: o.ID, Username: o.Username, PasswordHash: "x", CreatedAt: fixture.Now(), UpdatedAt: fixture.Now()}
 	if err := s.CreateUser(ctx, u); err != nil {
 		t.Fatalf("CreateUser = %v", err)
 	}
@@ -139,17 +139,17 @@ func testEnrollmentSingleUse(t *testing.T, s storage.Store) {
 	if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, o.EnrollmentExpiresAt); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("UseEnrollment at expiry = %v, want ErrNotFound", err)
 	}
-	if _, err := s.UseEnrollment(ctx, bytes.Repeat([]byte{1}, 32), now()); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.UseEnrollment(ctx, bytes.Repeat([]byte{1}, 32), fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("UseEnrollment(other digest) = %v, want ErrNotFound", err)
 	}
-	got, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now())
+	got, err := s.UseEnrollment(ctx, o.EnrollmentDigest, fixture.Now())
 	if err != nil || got.ID != o.ID || got.EnrollmentDigest != nil || !got.EnrollmentExpiresAt.IsZero() {
 		t.Fatalf("UseEnrollment = %+v, %v; want %s with the enrollment ended", got, err, o.ID)
 	}
-	if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now()); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("UseEnrollment again = %v, want ErrNotFound", err)
 	}
-	if _, err := s.UseEnrollment(ctx, nil, now()); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.UseEnrollment(ctx, nil, fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("UseEnrollment(nil) = %v, want ErrNotFound", err)
 	}
 }
@@ -168,7 +168,7 @@ func testConcurrentEnrollmentOneWins(t *testing.T, s storage.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now())
+			_, err := s.UseEnrollment(ctx, o.EnrollmentDigest, fixture.Now())
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -182,13 +182,3 @@ func testConcurrentEnrollmentOneWins(t *testing.T, s storage.Store) {
 		t.Fatalf("%d concurrent uses succeeded, want 1", wins.Load())
 	}
 }
-
-// id returns a unique identifier with prefix.
-func id(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-// now is a time with the precision every backend keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Second) }

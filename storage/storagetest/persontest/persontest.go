@@ -8,12 +8,12 @@ package persontest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -34,13 +34,13 @@ var Tests = []struct {
 // newProfile returns distinct bytes standing for a sealed profile (the
 // store never looks inside).
 func newProfile() *storage.Profile {
-	b := func(p string) []byte { return []byte(id(p)) }
-	return &storage.Profile{Key: b("key"), KEK: "local:" + id("kek"), UsernameIndex: b("uix"), EmailIndex: b("eix"),
+	b := func(p string) []byte { return []byte(fixture.ID(p)) }
+	return &storage.Profile{Key: b("key"), KEK: "local:" + fixture.ID("kek"), UsernameIndex: b("uix"), EmailIndex: b("eix"),
 		Username: b("su"), Name: b("sn"), Email: b("se")}
 }
 
 func newSealedUser() storage.User {
-	u := newUser("sealed")
+	u := fixture.NewUser("sealed")
 	u.Username, u.Name, u.Email, u.Sealed = "", "", "", newProfile()
 	return u
 }
@@ -76,13 +76,13 @@ func testSealedUserCRUD(t *testing.T, s storage.Store) {
 	if again, _ := s.GetUser(ctx, u.ID); again.Sealed == nil || !bytes.Equal(again.Sealed.Key, u.Sealed.Key) {
 		t.Error("GetUser shares the stored bytes with its caller")
 	}
-	wantNotFound(t, errOf(s.GetUserByIndex(ctx, [][]byte{u.Sealed.EmailIndex})), "GetUserByIndex(the e-mail index)")
-	wantNotFound(t, errOf(s.GetUserByIndex(ctx, nil)), "GetUserByIndex(none)")
-	wantNotFound(t, errOf(s.GetUserByUsername(ctx, "")), "GetUserByUsername(\"\") of a sealed user")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByIndex(ctx, [][]byte{u.Sealed.EmailIndex})), "GetUserByIndex(the e-mail index)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByIndex(ctx, nil)), "GetUserByIndex(none)")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByUsername(ctx, "")), "GetUserByUsername(\"\") of a sealed user")
 	if n, err := s.CountPlainUsers(ctx); err != nil || n != 0 {
 		t.Errorf("CountPlainUsers = %d, %v; want 0", n, err)
 	}
-	plain := mustCreateUser(t, s, "plain")
+	plain := fixture.MustCreateUser(t, s, "plain")
 	if n, err := s.CountPlainUsers(ctx); err != nil || n != 1 {
 		t.Errorf("CountPlainUsers = %d, %v; want 1", n, err)
 	}
@@ -94,8 +94,8 @@ func testSealedUserCRUD(t *testing.T, s storage.Store) {
 	if err := s.DeleteUser(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	wantNotFound(t, errOf(s.GetUser(ctx, u.ID)), "GetUser after DeleteUser")
-	wantNotFound(t, errOf(s.GetUserByIndex(ctx, [][]byte{u.Sealed.UsernameIndex})), "GetUserByIndex after DeleteUser")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUser(ctx, u.ID)), "GetUser after DeleteUser")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByIndex(ctx, [][]byte{u.Sealed.UsernameIndex})), "GetUserByIndex after DeleteUser")
 	// The index is free again.
 	u2 := newSealedUser()
 	u2.Sealed.UsernameIndex = u.Sealed.UsernameIndex
@@ -115,7 +115,7 @@ func testSealedUsernameIndexUnique(t *testing.T, s storage.Store) {
 	if err := s.CreateUser(ctx, b); !errors.Is(err, storage.ErrAlreadyExists) {
 		t.Errorf("CreateUser with a taken username index = %v, want ErrAlreadyExists", err)
 	}
-	wantNotFound(t, errOf(s.GetUser(ctx, b.ID)), "GetUser of the refused user")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUser(ctx, b.ID)), "GetUser of the refused user")
 	// E-mail indexes may repeat.
 	c := newSealedUser()
 	c.Sealed.EmailIndex = a.Sealed.EmailIndex
@@ -126,7 +126,7 @@ func testSealedUsernameIndexUnique(t *testing.T, s storage.Store) {
 
 func testSealUserOnlyIfUnchanged(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	plain := mustCreateUser(t, s, "toseal")
+	plain := fixture.MustCreateUser(t, s, "toseal")
 	sealed := plain
 	sealed.Username, sealed.Name, sealed.Email, sealed.Sealed = "", "", "", newProfile()
 
@@ -146,7 +146,7 @@ func testSealUserOnlyIfUnchanged(t *testing.T, s storage.Store) {
 		t.Fatal(err)
 	}
 	equalSealed(t, got, sealed)
-	wantNotFound(t, errOf(s.GetUserByUsername(ctx, plain.Username)), "GetUserByUsername(plain username) after sealing")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByUsername(ctx, plain.Username)), "GetUserByUsername(plain username) after sealing")
 	if _, err := s.GetUserByIndex(ctx, [][]byte{sealed.Sealed.UsernameIndex}); err != nil {
 		t.Errorf("GetUserByIndex after sealing = %v", err)
 	}
@@ -154,7 +154,7 @@ func testSealUserOnlyIfUnchanged(t *testing.T, s storage.Store) {
 		t.Errorf("SealUser of a row sealed already = %v, want ErrConflict", err)
 	}
 	// A plain username is free once its row is sealed.
-	again := newUser("again")
+	again := fixture.NewUser("again")
 	again.Username = plain.Username
 	if err := s.CreateUser(ctx, again); err != nil {
 		t.Errorf("CreateUser with the username of a sealed row = %v", err)
@@ -171,7 +171,7 @@ func testSealUserOnlyIfUnchanged(t *testing.T, s storage.Store) {
 	}
 	got, _ = s.GetUser(ctx, plain.ID)
 	equalSealed(t, got, next)
-	wantNotFound(t, errOf(s.GetUserByIndex(ctx, [][]byte{sealed.Sealed.UsernameIndex})), "GetUserByIndex(old index) after rewrap")
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetUserByIndex(ctx, [][]byte{sealed.Sealed.UsernameIndex})), "GetUserByIndex(old index) after rewrap")
 
 	other := newSealedUser()
 	if err := s.CreateUser(ctx, other); err != nil {
@@ -185,16 +185,16 @@ func testSealUserOnlyIfUnchanged(t *testing.T, s storage.Store) {
 	}
 	got, _ = s.GetUser(ctx, plain.ID)
 	equalSealed(t, got, next)
-	gone := newUser("gone")
+	gone := fixture.NewUser("gone")
 	gone.Sealed = newProfile()
-	wantNotFound(t, s.SealUser(ctx, newUser("gone"), gone), "SealUser of no user")
+	fixture.WantNotFound(t, s.SealUser(ctx, fixture.NewUser("gone"), gone), "SealUser of no user")
 }
 
 func testListUsersByIDPages(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	want := map[string]bool{}
 	for i := range 7 {
-		u := newUser("page")
+		u := fixture.NewUser("page")
 		if i%2 == 0 {
 			u = newSealedUser()
 		}
@@ -225,36 +225,6 @@ func testListUsersByIDPages(t *testing.T, s storage.Store) {
 	}
 }
 
-func id(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-func newUser(name string) storage.User {
-	at := time.Now().UTC().Truncate(time.Second)
-	return storage.User{ID: id("user"), Username: id(name), Name: "Person " + name, Email: name + "@example.org",
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", CreatedAt: at, UpdatedAt: at}
-}
-
-func mustCreateUser(t testing.TB, s storage.Store, name string) storage.User {
-	t.Helper()
-	u := newUser(name)
-	if err := s.CreateUser(context.Background(), u); err != nil {
-		t.Fatalf("CreateUser(%s) = %v", u.ID, err)
-	}
-	return u
-}
-
-func errOf[T any](_ T, err error) error { return err }
-
-func wantNotFound(t testing.TB, err error, what string) {
-	t.Helper()
-	if !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("%s = %v, want ErrNotFound", what, err)
-	}
-}
-
 func equalUser(t testing.TB, got, want storage.User) {
 	t.Helper()
 	if !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
@@ -268,8 +238,8 @@ func equalUser(t testing.TB, got, want storage.User) {
 
 func testSetFactorSecret(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u := mustCreateUser(t, s, "factor")
-	f := storage.Factor{ID: id("factor"), UserID: u.ID, Kind: storage.FactorTOTP, Secret: []byte{1, 0, 2},
+	u := fixture.MustCreateUser(t, s, "factor")
+	f := storage.Factor{ID: fixture.ID("factor"), UserID: u.ID, Kind: storage.FactorTOTP, Secret: []byte{1, 0, 2},
 		CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	if err := s.CreateFactor(ctx, f); err != nil {
 		t.Fatal(err)
@@ -285,7 +255,7 @@ func testSetFactorSecret(t *testing.T, s storage.Store) {
 	if err != nil || len(fs) != 1 || !bytes.Equal(fs[0].Secret, next) {
 		t.Errorf("ListFactors after SetFactorSecret = %+v, %v; want the new secret", fs, err)
 	}
-	other := mustCreateUser(t, s, "other")
-	wantNotFound(t, s.SetFactorSecret(ctx, other.ID, f.ID, next, f.Secret), "SetFactorSecret of another user's factor")
-	wantNotFound(t, s.SetFactorSecret(ctx, u.ID, "no-such-factor", next, f.Secret), "SetFactorSecret of no factor")
+	other := fixture.MustCreateUser(t, s, "other")
+	fixture.WantNotFound(t, s.SetFactorSecret(ctx, other.ID, f.ID, next, f.Secret), "SetFactorSecret of another user's factor")
+	fixture.WantNotFound(t, s.SetFactorSecret(ctx, u.ID, "no-such-factor", next, f.Secret), "SetFactorSecret of no factor")
 }

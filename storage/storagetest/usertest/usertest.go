@@ -5,11 +5,11 @@ package usertest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/idvauth/idvauth/storage/storagetest/internal/fixture"
 
 	"github.com/idvauth/idvauth/storage"
 )
@@ -22,27 +22,6 @@ var Tests = []struct {
 }{
 	{"UpdateUser", testUpdateUser},
 	{"BrowserSessionDevice", testBrowserSessionDevice},
-}
-
-func id(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
-
-func newUser(name string) storage.User {
-	at := time.Now().UTC().Truncate(time.Second)
-	return storage.User{ID: id("user"), Username: id(name), Name: "Person " + name, Email: name + "@example.org",
-		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", CreatedAt: at, UpdatedAt: at}
-}
-
-func mustCreateUser(t testing.TB, s storage.Store, name string) storage.User {
-	t.Helper()
-	u := newUser(name)
-	if err := s.CreateUser(context.Background(), u); err != nil {
-		t.Fatalf("CreateUser(%s) = %v", u.ID, err)
-	}
-	return u
 }
 
 func equalUser(t testing.TB, got, want storage.User) {
@@ -61,11 +40,11 @@ func equalUser(t testing.TB, got, want storage.User) {
 // another person has (changing nothing) and an unknown ID.
 func testUpdateUser(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	a := mustCreateUser(t, s, "upd-a")
-	b := mustCreateUser(t, s, "upd-b")
+	a := fixture.MustCreateUser(t, s, "upd-a")
+	b := fixture.MustCreateUser(t, s, "upd-b")
 
 	want := a
-	want.Username, want.Name, want.Email = id("renamed"), "Ada Lovelace", "ada@example.net"
+	want.Username, want.Name, want.Email = fixture.ID("renamed"), "Ada Lovelace", "ada@example.net"
 	want.PasswordHash = "$argon2id$v=19$m=65536,t=3,p=4$bmV3c2FsdA$bmV3aGFzaG5ld2hhc2g"
 	want.UpdatedAt = a.UpdatedAt.Add(time.Hour)
 	moved := want
@@ -86,7 +65,7 @@ func testUpdateUser(t *testing.T, s storage.Store) {
 	}
 
 	// The old username is free again.
-	c := newUser("upd-c")
+	c := fixture.NewUser("upd-c")
 	c.Username = a.Username
 	if err := s.CreateUser(ctx, c); err != nil {
 		t.Errorf("CreateUser(old username) = %v", err)
@@ -101,7 +80,7 @@ func testUpdateUser(t *testing.T, s storage.Store) {
 		t.Errorf("after a refused update user = %+v, want unchanged", got)
 	}
 
-	ghost := newUser("upd-ghost")
+	ghost := fixture.NewUser("upd-ghost")
 	if err := s.UpdateUser(ctx, ghost); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("UpdateUser(unknown) = %v, want ErrNotFound", err)
 	}
@@ -114,9 +93,9 @@ func testUpdateUser(t *testing.T, s storage.Store) {
 // alone and in the person's list.
 func testBrowserSessionDevice(t *testing.T, s storage.Store) {
 	ctx := context.Background()
-	u := mustCreateUser(t, s, "device")
+	u := fixture.MustCreateUser(t, s, "device")
 	at := time.Now().UTC().Truncate(time.Second)
-	bs := storage.BrowserSession{ID: id("sess"), UserID: u.ID, AuthTime: at, ExpiresAt: at.Add(time.Hour), AMR: []string{"pwd"}, Device: "Firefox on Linux"}
+	bs := storage.BrowserSession{ID: fixture.ID("sess"), UserID: u.ID, AuthTime: at, ExpiresAt: at.Add(time.Hour), AMR: []string{"pwd"}, Device: "Firefox on Linux"}
 	if err := s.CreateBrowserSession(ctx, bs); err != nil {
 		t.Fatal(err)
 	}
