@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // apiKeyStore is the storage.APIKeyStore part of Store. Keys are never
@@ -33,7 +34,7 @@ func scanAPIKey(row pgx.Row) (storage.APIKey, error) {
 }
 
 func apiKeyStorable(k storage.APIKey) bool {
-	return allTextOK([]string{k.ID, k.ClientID, k.Name, k.ReplacedBy}, k.Scopes, k.Audience, k.Networks)
+	return pgconv.AllTextOK([]string{k.ID, k.ClientID, k.Name, k.ReplacedBy}, k.Scopes, k.Audience, k.Networks)
 }
 
 // execer is what a pool and a transaction share.
@@ -44,8 +45,8 @@ type execer interface {
 func insertAPIKey(ctx context.Context, q execer, k storage.APIKey) error {
 	_, err := q.Exec(ctx, `INSERT INTO api_keys (id, client_id, name, digest, scopes, audience, networks, created_at, expires_at, replaced_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		k.ID, k.ClientID, k.Name, k.Digest, nonNil(k.Scopes), nonNil(k.Audience), nonNil(k.Networks), k.CreatedAt, k.ExpiresAt, k.ReplacedBy)
-	return mapErr("create API key", err)
+		k.ID, k.ClientID, k.Name, k.Digest, pgconv.NonNil(k.Scopes), pgconv.NonNil(k.Audience), pgconv.NonNil(k.Networks), k.CreatedAt, k.ExpiresAt, k.ReplacedBy)
+	return pgconv.MapErr("create API key", err)
 }
 
 // CreateAPIKey implements storage.APIKeyStore.
@@ -58,34 +59,34 @@ func (s *apiKeyStore) CreateAPIKey(ctx context.Context, k storage.APIKey) error 
 
 // GetAPIKey implements storage.APIKeyStore.
 func (s *apiKeyStore) GetAPIKey(ctx context.Context, id string) (storage.APIKey, error) {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return storage.APIKey{}, fmt.Errorf("postgres: get API key: %w", storage.ErrNotFound)
 	}
 	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id))
-	return k, mapErr("get API key", err)
+	return k, pgconv.MapErr("get API key", err)
 }
 
 // ListAPIKeys implements storage.APIKeyStore.
 func (s *apiKeyStore) ListAPIKeys(ctx context.Context, clientID string) ([]storage.APIKey, error) {
-	if !textOK(clientID) {
+	if !pgconv.TextOK(clientID) {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE client_id = $1 ORDER BY created_at, id`, clientID)
 	if err != nil {
-		return nil, mapErr("list API keys", err)
+		return nil, pgconv.MapErr("list API keys", err)
 	}
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.APIKey, error) { return scanAPIKey(r) })
-	return keys, mapErr("list API keys", err)
+	return keys, pgconv.MapErr("list API keys", err)
 }
 
 // DeleteAPIKey implements storage.APIKeyStore.
 func (s *apiKeyStore) DeleteAPIKey(ctx context.Context, clientID, id string) error {
-	if !textOK(clientID) || !textOK(id) {
+	if !pgconv.TextOK(clientID) || !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: delete API key: %w", storage.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM api_keys WHERE id = $1 AND client_id = $2`, id, clientID)
 	if err != nil {
-		return mapErr("delete API key", err)
+		return pgconv.MapErr("delete API key", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: delete API key %q: %w", id, storage.ErrNotFound)
@@ -97,14 +98,14 @@ func (s *apiKeyStore) DeleteAPIKey(ctx context.Context, clientID, id string) err
 // key is marked replaced only if it was not already (the row lock orders
 // concurrent rotations: one wins, the others get ErrConflict).
 func (s *apiKeyStore) RotateAPIKey(ctx context.Context, old string, oldExpires time.Time, next storage.APIKey) error {
-	if !apiKeyStorable(next) || !textOK(old) {
+	if !apiKeyStorable(next) || !pgconv.TextOK(old) {
 		return fmt.Errorf("postgres: rotate API key: text PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var replacedBy string
 		err := tx.QueryRow(ctx, `SELECT replaced_by FROM api_keys WHERE id = $1 AND client_id = $2 FOR UPDATE`, old, next.ClientID).Scan(&replacedBy)
 		if err != nil {
-			return mapErr("rotate API key", err)
+			return pgconv.MapErr("rotate API key", err)
 		}
 		if replacedBy != "" {
 			return fmt.Errorf("postgres: rotate API key %q: already replaced: %w", old, storage.ErrConflict)
@@ -113,7 +114,7 @@ func (s *apiKeyStore) RotateAPIKey(ctx context.Context, old string, oldExpires t
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE api_keys SET replaced_by = $2, expires_at = LEAST(expires_at, $3) WHERE id = $1`, old, next.ID, oldExpires)
-		return mapErr("rotate API key", err)
+		return pgconv.MapErr("rotate API key", err)
 	})
 }
 
@@ -121,7 +122,7 @@ func (s *apiKeyStore) RotateAPIKey(ctx context.Context, old string, oldExpires t
 func (s *apiKeyStore) TouchAPIKeys(ctx context.Context, used map[string]time.Time) error {
 	ids, times := make([]string, 0, len(used)), make([]time.Time, 0, len(used))
 	for id, at := range used {
-		if textOK(id) {
+		if pgconv.TextOK(id) {
 			ids, times = append(ids, id), append(times, at)
 		}
 	}
@@ -131,5 +132,5 @@ func (s *apiKeyStore) TouchAPIKeys(ctx context.Context, used map[string]time.Tim
 	_, err := s.pool.Exec(ctx, `UPDATE api_keys k SET last_used_at = u.at
 		FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
 		WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`, ids, times)
-	return mapErr("touch API keys", err)
+	return pgconv.MapErr("touch API keys", err)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres/internal/groupcommit"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // auditRow is one entry as audit_append takes it: the canonical body the
@@ -133,7 +134,7 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 	}
 	b.Queue(appendAuditGuardedSQL, append(auditArgs(rows), guard)...)
 	err := sendGuarded(ctx, a.pool, b)
-	if len(tokens) > 0 && (isUniqueViolation(err) || isForeignKeyViolation(err)) {
+	if len(tokens) > 0 && (pgconv.IsUniqueViolation(err) || pgconv.IsForeignKeyViolation(err)) {
 		if len(group) > 1 {
 			// Some token cannot be stored: each call alone, so that
 			// only its own fails.
@@ -143,12 +144,12 @@ func (a *auditor) flush(ctx context.Context, group []auditItem) []error {
 			}
 			return errs
 		}
-		return []error{mapErr("create token", err)}
+		return []error{pgconv.MapErr("create token", err)}
 	}
 	if err == nil && a.onBatch != nil {
 		a.onBatch(len(rows), time.Since(start))
 	}
-	return groupcommit.SameError(len(group), mapErr("append audit entries", err))
+	return groupcommit.SameError(len(group), pgconv.MapErr("append audit entries", err))
 }
 
 // sendGuarded sends b, whose last statement is appendAuditGuardedSQL,
@@ -255,7 +256,7 @@ func (s *auditStore) ListAudit(ctx context.Context, f storage.AuditFilter) ([]st
 		args[len(args)-1] = want
 		rows, err := s.pool.Query(ctx, q, args...)
 		if err != nil {
-			return nil, mapErr("list audit entries", err)
+			return nil, pgconv.MapErr("list audit entries", err)
 		}
 		page, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.AuditEntry, error) {
 			var e storage.AuditEntry
@@ -270,7 +271,7 @@ func (s *auditStore) ListAudit(ctx context.Context, f storage.AuditFilter) ([]st
 			return e, nil
 		})
 		if err != nil {
-			return nil, mapErr("list audit entries", err)
+			return nil, pgconv.MapErr("list audit entries", err)
 		}
 		for _, e := range page {
 			if (f.Type == "" || e.Type == f.Type) && (f.ClientID == "" || e.ClientID == f.ClientID) &&
@@ -338,7 +339,7 @@ func (s *auditStore) DropAuditBefore(ctx context.Context, before, now time.Time)
 		return err
 	})
 	if err != nil {
-		return 0, mapErr("drop audit entries", err)
+		return 0, pgconv.MapErr("drop audit entries", err)
 	}
 	return dropped, nil
 }
@@ -348,7 +349,7 @@ func (s *auditStore) AuditHead(ctx context.Context) (int64, []byte, error) {
 	var seq int64
 	var hash []byte
 	if err := s.pool.QueryRow(ctx, `SELECT seq, hash FROM audit_head`).Scan(&seq, &hash); err != nil {
-		return 0, nil, mapErr("read audit head", err)
+		return 0, nil, pgconv.MapErr("read audit head", err)
 	}
 	return seq, hash, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres/internal/groupcommit"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // tokenInserter stores new token records in groups (a committer): on two
@@ -64,8 +65,8 @@ func (in *tokenInserter) flush(ctx context.Context, group []storage.Token) []err
 		return []error{in.insertOne(ctx, group[0])}
 	}
 	stored, err := insertTokenGroup(ctx, in.pool, group)
-	if err != nil && !isForeignKeyViolation(err) {
-		return groupcommit.SameError(len(group), mapErr("create token", err))
+	if err != nil && !pgconv.IsForeignKeyViolation(err) {
+		return groupcommit.SameError(len(group), pgconv.MapErr("create token", err))
 	}
 	errs := make([]error, len(group))
 	for i, t := range group {
@@ -114,7 +115,7 @@ func tokenGroupArgs(group []storage.Token, guard time.Time) []any {
 	for i, t := range group {
 		kinds[i], sigs[i], reqs[i], clients[i], subs[i] = string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject
 		scopes[i], auds[i], kids[i], jtis[i] = arrayLiteral(t.Scopes), arrayLiteral(t.Audience), t.KeyID, t.JTI
-		iats[i], exps[i], sessions[i] = t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session)
+		iats[i], exps[i], sessions[i] = t.IssuedAt, t.ExpiresAt, pgconv.NonNilBytes(t.Session)
 	}
 	return []any{kinds, sigs, reqs, clients, subs, scopes, auds, kids, jtis, iats, exps, sessions, guard}
 }
@@ -123,12 +124,12 @@ type tokenKey struct{ kind, sig string }
 
 func (in *tokenInserter) insertOne(ctx context.Context, t storage.Token) error {
 	tag, err := in.pool.Exec(ctx, insertTokenSQL,
-		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, nonNil(t.Scopes), nonNil(t.Audience),
-		t.KeyID, t.JTI, t.IssuedAt, t.ExpiresAt, nonNilBytes(t.Session), groupcommit.DeadlineGuard(ctx))
+		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, pgconv.NonNil(t.Scopes), pgconv.NonNil(t.Audience),
+		t.KeyID, t.JTI, t.IssuedAt, t.ExpiresAt, pgconv.NonNilBytes(t.Session), groupcommit.DeadlineGuard(ctx))
 	if err == nil && tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: create token: %w", groupcommit.ErrLate)
 	}
-	return mapErr("create token", err)
+	return pgconv.MapErr("create token", err)
 }
 
 // arrayLiteral writes a PostgreSQL array literal of strings, every element

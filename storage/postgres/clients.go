@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // clientStore is the storage.ClientStore part of Store.
@@ -50,9 +51,9 @@ func scanClient(row pgx.Row) (storage.Client, error) {
 
 func validClient(c storage.Client) error {
 	a := c.TLSClientAuth
-	if !textOK(c.ID) || !textOK(c.Name) || !textOK(c.Profile) || !textOK(c.TokenEndpointAuthMethod) || !textOK(c.IDTokenSignedResponseAlg) ||
-		!allTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience, c.IntrospectionAudiences, c.DefaultACRValues, c.PostLogoutRedirectURIs) || !textOK(string(c.JWKS)) ||
-		!allTextOK([]string{c.JWKSURI, c.BackchannelLogoutURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail}) {
+	if !pgconv.TextOK(c.ID) || !pgconv.TextOK(c.Name) || !pgconv.TextOK(c.Profile) || !pgconv.TextOK(c.TokenEndpointAuthMethod) || !pgconv.TextOK(c.IDTokenSignedResponseAlg) ||
+		!pgconv.AllTextOK(c.GrantTypes, c.ResponseTypes, c.RedirectURIs, c.Scopes, c.Audience, c.IntrospectionAudiences, c.DefaultACRValues, c.PostLogoutRedirectURIs) || !pgconv.TextOK(string(c.JWKS)) ||
+		!pgconv.AllTextOK([]string{c.JWKSURI, c.BackchannelLogoutURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail}) {
 		return fmt.Errorf("postgres: client %q holds text PostgreSQL cannot store: %w", c.ID, storage.ErrConflict)
 	}
 	return nil
@@ -67,21 +68,21 @@ func (s *clientStore) CreateClient(ctx context.Context, c storage.Client) error 
 	_, err := s.pool.Exec(ctx, `INSERT INTO clients (`+clientCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
 			$25, $26, $27, $28, $29, $30, $31, $32, $33)`,
-		c.ID, c.Name, nonNilBytes(c.SecretHash), nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes),
-		nonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
+		c.ID, c.Name, pgconv.NonNilBytes(c.SecretHash), pgconv.NonNil(c.GrantTypes), pgconv.NonNil(c.ResponseTypes), pgconv.NonNil(c.RedirectURIs), pgconv.NonNil(c.Scopes),
+		pgconv.NonNil(c.Audience), c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed,
 		c.IDTokenSignedResponseAlg, string(c.JWKS), c.JWKSURI, a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail,
-		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt, c.TokenEndpointAudienceAllowed, nonNil(c.IntrospectionAudiences),
-		nonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests,
-		nonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.Profile)
+		c.CertificateBoundAccessTokens, c.CreatedAt, c.UpdatedAt, c.TokenEndpointAudienceAllowed, pgconv.NonNil(c.IntrospectionAudiences),
+		pgconv.NonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests,
+		pgconv.NonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.Profile)
 	// The ID may be cached as unknown; the trigger tells the other
 	// replicas.
 	s.forget(c.ID)
-	return mapErr("create client", err)
+	return pgconv.MapErr("create client", err)
 }
 
 // GetClient implements storage.ClientStore.
 func (s *clientStore) GetClient(ctx context.Context, id string) (storage.Client, error) {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return storage.Client{}, fmt.Errorf("postgres: get client: %w", storage.ErrNotFound)
 	}
 	var gen uint64
@@ -97,7 +98,7 @@ func (s *clientStore) GetClient(ctx context.Context, id string) (storage.Client,
 	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
 	if err != nil {
-		err = mapErr("get client", err)
+		err = pgconv.MapErr("get client", err)
 		if s.cache != nil && errors.Is(err, storage.ErrNotFound) {
 			s.cache.putUnknown(id, gen)
 		}
@@ -121,15 +122,15 @@ func (s *clientStore) forget(id string) {
 func (s *clientStore) ListClients(ctx context.Context) ([]storage.Client, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY id`)
 	if err != nil {
-		return nil, mapErr("list clients", err)
+		return nil, pgconv.MapErr("list clients", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
-	return out, mapErr("list clients", err)
+	return out, pgconv.MapErr("list clients", err)
 }
 
 // UpdateClient implements storage.ClientStore.
 func (s *clientStore) UpdateClient(ctx context.Context, c storage.Client) error {
-	if !textOK(c.ID) {
+	if !pgconv.TextOK(c.ID) {
 		return fmt.Errorf("postgres: update client: %w", storage.ErrNotFound)
 	}
 	if err := validClient(c); err != nil {
@@ -145,33 +146,33 @@ func (s *clientStore) UpdateClient(ctx context.Context, c storage.Client) error 
 		pkce_optional = $25, require_pushed_authorization_requests = $26,
 		post_logout_redirect_uris = $27, backchannel_logout_uri = $28, backchannel_logout_session_required = $29,
 		dpop_bound_access_tokens = $30, profile = $31 WHERE id = $1`,
-		c.ID, c.Name, nonNil(c.GrantTypes), nonNil(c.ResponseTypes), nonNil(c.RedirectURIs), nonNil(c.Scopes), nonNil(c.Audience),
+		c.ID, c.Name, pgconv.NonNil(c.GrantTypes), pgconv.NonNil(c.ResponseTypes), pgconv.NonNil(c.RedirectURIs), pgconv.NonNil(c.Scopes), pgconv.NonNil(c.Audience),
 		c.TokenEndpointAuthMethod, int64(c.AccessTokenTTL/time.Second), c.IntrospectionAllowed, c.IDTokenSignedResponseAlg, c.UpdatedAt,
 		string(c.JWKS), c.JWKSURI, c.TLSClientAuth.SubjectDN, c.TLSClientAuth.SANDNS, c.TLSClientAuth.SANURI,
 		c.TLSClientAuth.SANIP, c.TLSClientAuth.SANEmail, c.CertificateBoundAccessTokens, c.TokenEndpointAudienceAllowed,
-		nonNil(c.IntrospectionAudiences), nonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests,
-		nonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.Profile)
+		pgconv.NonNil(c.IntrospectionAudiences), pgconv.NonNil(c.DefaultACRValues), c.RequireMFA, c.PKCEOptional, c.RequirePushedAuthorizationRequests,
+		pgconv.NonNil(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.Profile)
 	s.forget(c.ID)
-	return affected("update client", tag, err)
+	return pgconv.Affected("update client", tag, err)
 }
 
 // SetClientSecret implements storage.ClientStore.
 func (s *clientStore) SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: set client secret: %w", storage.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, nonNilBytes(hash), now)
+	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, pgconv.NonNilBytes(hash), now)
 	s.forget(id)
-	return affected("set client secret", tag, err)
+	return pgconv.Affected("set client secret", tag, err)
 }
 
 // DeleteClient implements storage.ClientStore. The foreign key deletes the
 // client's tokens in the same statement.
 func (s *clientStore) DeleteClient(ctx context.Context, id string) error {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: delete client: %w", storage.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	s.forget(id)
-	return affected("delete client", tag, err)
+	return pgconv.Affected("delete client", tag, err)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // failureStore is the storage.FailureStore part of Store. Errors never
@@ -27,7 +28,7 @@ func (s *failureStore) AddFailure(ctx context.Context, key string, now time.Time
 	if window <= 0 {
 		return 0, fmt.Errorf("postgres: add failure: %w", errWindow)
 	}
-	if !textOK(key) {
+	if !pgconv.TextOK(key) {
 		return 0, fmt.Errorf("postgres: add failure: key PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
 	var n int
@@ -38,14 +39,14 @@ func (s *failureStore) AddFailure(ctx context.Context, key string, now time.Time
 			window_end = CASE WHEN f.window_end <= $2 THEN $3 ELSE f.window_end END
 		RETURNING count`, key, now, now.Add(window)).Scan(&n)
 	if err != nil {
-		return 0, mapErr("add failure", err)
+		return 0, pgconv.MapErr("add failure", err)
 	}
 	return n, nil
 }
 
 // Failures implements storage.FailureStore.
 func (s *failureStore) Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
-	if !textOK(key) {
+	if !pgconv.TextOK(key) {
 		return 0, time.Time{}, nil
 	}
 	var n int
@@ -55,18 +56,18 @@ func (s *failureStore) Failures(ctx context.Context, key string, now time.Time) 
 		return 0, time.Time{}, nil
 	}
 	if err != nil {
-		return 0, time.Time{}, mapErr("read failures", err)
+		return 0, time.Time{}, pgconv.MapErr("read failures", err)
 	}
 	return n, end.UTC(), nil
 }
 
 // ClearFailures implements storage.FailureStore.
 func (s *failureStore) ClearFailures(ctx context.Context, key string) error {
-	if !textOK(key) {
+	if !pgconv.TextOK(key) {
 		return nil
 	}
 	_, err := s.pool.Exec(ctx, `DELETE FROM failures WHERE key = $1`, key)
-	return mapErr("clear failures", err)
+	return pgconv.MapErr("clear failures", err)
 }
 
 // ReserveAttempt implements storage.FailureStore in one conditional
@@ -77,7 +78,7 @@ func (s *failureStore) ReserveAttempt(ctx context.Context, key string, now time.
 	if window <= 0 {
 		return false, 0, time.Time{}, fmt.Errorf("postgres: reserve attempt: %w", errWindow)
 	}
-	if !textOK(key) {
+	if !pgconv.TextOK(key) {
 		return false, 0, time.Time{}, fmt.Errorf("postgres: reserve attempt: key PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
 	if limit < 1 {
@@ -98,16 +99,16 @@ func (s *failureStore) ReserveAttempt(ctx context.Context, key string, now time.
 		return false, n, end, err
 	}
 	if err != nil {
-		return false, 0, time.Time{}, mapErr("reserve attempt", err)
+		return false, 0, time.Time{}, pgconv.MapErr("reserve attempt", err)
 	}
 	return true, n, end.UTC(), nil
 }
 
 // ReleaseAttempt implements storage.FailureStore.
 func (s *failureStore) ReleaseAttempt(ctx context.Context, key string, now time.Time) error {
-	if !textOK(key) {
+	if !pgconv.TextOK(key) {
 		return nil
 	}
 	_, err := s.pool.Exec(ctx, `UPDATE failures SET count = count - 1 WHERE key = $1 AND window_end > $2 AND count > 0`, key, now)
-	return mapErr("release attempt", err)
+	return pgconv.MapErr("release attempt", err)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // keyStore is the storage.KeyStore part of Store.
@@ -18,8 +19,8 @@ type keyStore struct{ pool *pgxpool.Pool }
 func (s *keyStore) CreateKey(ctx context.Context, k storage.Key) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (id, alg, state, sealed, public_jwk, created_at, activated_at, retired_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		k.ID, k.Alg, k.State, k.Sealed, k.PublicJWK, k.CreatedAt, nullTime(k.ActivatedAt), nullTime(k.RetiredAt))
-	return mapErr("create key", err)
+		k.ID, k.Alg, k.State, k.Sealed, k.PublicJWK, k.CreatedAt, pgconv.NullTime(k.ActivatedAt), pgconv.NullTime(k.RetiredAt))
+	return pgconv.MapErr("create key", err)
 }
 
 // UpdateKeys implements storage.KeyStore in one transaction: each change
@@ -27,7 +28,7 @@ func (s *keyStore) CreateKey(ctx context.Context, k storage.Key) error {
 // next or active key of an algorithm.
 func (s *keyStore) UpdateKeys(ctx context.Context, at time.Time, changes ...storage.KeyChange) error {
 	for _, ch := range changes {
-		if !textOK(ch.ID) {
+		if !pgconv.TextOK(ch.ID) {
 			return fmt.Errorf("postgres: update key: %w", storage.ErrNotFound)
 		}
 	}
@@ -38,14 +39,14 @@ func (s *keyStore) UpdateKeys(ctx context.Context, at time.Time, changes ...stor
 				retired_at = CASE WHEN $3 = 'retired' OR ($3 = 'removed' AND retired_at IS NULL) THEN $4 ELSE retired_at END
 				WHERE id = $1 AND state = $2`, ch.ID, ch.From, ch.To, at)
 			if err != nil {
-				return mapErr("update key", err)
+				return pgconv.MapErr("update key", err)
 			}
 			if tag.RowsAffected() == 1 {
 				continue
 			}
 			var state string
 			if err := tx.QueryRow(ctx, `SELECT state FROM signing_keys WHERE id = $1`, ch.ID).Scan(&state); err != nil {
-				return mapErr("update key", err)
+				return pgconv.MapErr("update key", err)
 			}
 			return fmt.Errorf("postgres: update key %q: it is %s, not %s: %w", ch.ID, state, ch.From, storage.ErrConflict)
 		}
@@ -56,11 +57,11 @@ func (s *keyStore) UpdateKeys(ctx context.Context, at time.Time, changes ...stor
 
 // SetKeySealed implements storage.KeyStore.
 func (s *keyStore) SetKeySealed(ctx context.Context, id string, sealed []byte) error {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: set sealed key: %w", storage.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE signing_keys SET sealed = $2 WHERE id = $1`, id, sealed)
-	return affected("set sealed key", tag, err)
+	return pgconv.Affected("set sealed key", tag, err)
 }
 
 // ListKeys implements storage.KeyStore.
@@ -68,7 +69,7 @@ func (s *keyStore) ListKeys(ctx context.Context) ([]storage.Key, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, alg, state, sealed, public_jwk, created_at, activated_at, retired_at
 		FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
-		return nil, mapErr("list keys", err)
+		return nil, pgconv.MapErr("list keys", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Key, error) {
 		var k storage.Key
@@ -83,5 +84,5 @@ func (s *keyStore) ListKeys(ctx context.Context) ([]storage.Key, error) {
 		}
 		return k, err
 	})
-	return out, mapErr("list keys", err)
+	return out, pgconv.MapErr("list keys", err)
 }

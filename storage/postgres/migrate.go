@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/tern/v2/migrate"
 
 	"github.com/idvauth/idvauth/migrations"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // versionTable records the applied schema version.
@@ -36,7 +37,7 @@ type Migration struct {
 func loadMigrations(ctx context.Context, conn *pgx.Conn) (*migrate.Migrator, error) {
 	m, err := migrate.NewMigratorEx(ctx, conn, versionTable, &migrate.MigratorOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: migrator: %w", mapErr("prepare migrations", err))
+		return nil, fmt.Errorf("postgres: migrator: %w", pgconv.MapErr("prepare migrations", err))
 	}
 	if err := m.LoadMigrations(migrations.FS); err != nil {
 		return nil, fmt.Errorf("postgres: load migrations: %w", err)
@@ -68,7 +69,7 @@ func currentVersion(ctx context.Context, q interface {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, mapErr("read schema version", err)
+		return 0, pgconv.MapErr("read schema version", err)
 	}
 	return v, nil
 }
@@ -105,7 +106,7 @@ func Migrate(ctx context.Context, url string) (from, to int32, err error) {
 		return 0, 0, err
 	}
 	if from, err = m.GetCurrentVersion(ctx); err != nil {
-		return 0, 0, mapErr("read schema version", err)
+		return 0, 0, pgconv.MapErr("read schema version", err)
 	}
 	if err := m.Migrate(ctx); err != nil {
 		var me migrate.MigrationPgError
@@ -115,7 +116,7 @@ func Migrate(ctx context.Context, url string) (from, to int32, err error) {
 		return from, 0, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	if to, err = m.GetCurrentVersion(ctx); err != nil {
-		return from, 0, mapErr("read schema version", err)
+		return from, 0, pgconv.MapErr("read schema version", err)
 	}
 	return from, to, nil
 }

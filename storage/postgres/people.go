@@ -7,42 +7,43 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // GetUserByIndex implements storage.PersonStore: one read of the unique
 // username index.
 func (s *userStore) GetUserByIndex(ctx context.Context, indexes [][]byte) (storage.User, error) {
 	u, err := scanUser(s.pool.QueryRow(ctx, userSelect+` WHERE u.username_index = ANY($1)`, indexes))
-	return u, mapErr("get user by index", err)
+	return u, pgconv.MapErr("get user by index", err)
 }
 
 // ListUsersByID implements storage.PersonStore: a keyset page of the
 // primary key, in the database's order of IDs (the index's), so that each
 // page is one index range scan however large the table.
 func (s *userStore) ListUsersByID(ctx context.Context, after string, limit int) ([]storage.User, error) {
-	if !textOK(after) {
+	if !pgconv.TextOK(after) {
 		return nil, fmt.Errorf("postgres: list users by id: text PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
 	rows, err := s.pool.Query(ctx, userSelect+` WHERE u.id > $1 ORDER BY u.id LIMIT $2`, after, max(limit, 0))
 	if err != nil {
-		return nil, mapErr("list users by id", err)
+		return nil, pgconv.MapErr("list users by id", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
-	return out, mapErr("list users by id", err)
+	return out, pgconv.MapErr("list users by id", err)
 }
 
 // CountPlainUsers implements storage.PersonStore.
 func (s *userStore) CountPlainUsers(ctx context.Context) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE username_sealed IS NULL`).Scan(&n)
-	return n, mapErr("count plain users", err)
+	return n, pgconv.MapErr("count plain users", err)
 }
 
 // SealUser implements storage.PersonStore in one short transaction that
 // locks one row: the conditional UPDATE of the profile, then the data key.
 func (s *userStore) SealUser(ctx context.Context, old, u storage.User) error {
 	op := fmt.Sprintf("seal user %q", u.ID)
-	if u.Sealed == nil || !textOK(u.ID) || !textOK(u.Sealed.KEK) {
+	if u.Sealed == nil || !pgconv.TextOK(u.ID) || !pgconv.TextOK(u.Sealed.KEK) {
 		return fmt.Errorf("postgres: %s: no sealed profile: %w", op, storage.ErrConflict)
 	}
 	p := u.Sealed
@@ -67,7 +68,7 @@ func (s *userStore) SealUser(ctx context.Context, old, u storage.User) error {
 		return err
 	})
 	if err != nil || changed {
-		return mapErr(op, err)
+		return pgconv.MapErr(op, err)
 	}
 	if _, err := s.GetUser(ctx, u.ID); err != nil {
 		return err
@@ -79,7 +80,7 @@ func (s *userStore) SealUser(ctx context.Context, old, u storage.User) error {
 // UPDATE.
 func (s *userStore) SetFactorSecret(ctx context.Context, userID, id string, old, secret []byte) error {
 	op := fmt.Sprintf("set factor secret of user %q", userID)
-	if !textOK(userID) || !textOK(id) {
+	if !pgconv.TextOK(userID) || !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
 	var set bool
@@ -87,7 +88,7 @@ func (s *userStore) SetFactorSecret(ctx context.Context, userID, id string, old,
 		u AS (UPDATE factors SET secret = $4 WHERE id = $1 AND user_id = $2 AND secret = $3 RETURNING 1)
 		SELECT EXISTS (SELECT 1 FROM u) FROM f`, id, userID, old, secret).Scan(&set)
 	if err != nil {
-		return mapErr(op, err) // no row: no such factor
+		return pgconv.MapErr(op, err) // no row: no such factor
 	}
 	if !set {
 		return fmt.Errorf("postgres: %s: the secret changed: %w", op, storage.ErrConflict)

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,26 +17,29 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres/internal/listen"
+	"github.com/idvauth/idvauth/storage/postgres/internal/opstore"
+	"github.com/idvauth/idvauth/storage/postgres/internal/signin"
 )
 
 // Store is a storage.Store on a pgxpool. It is safe for concurrent use.
 //
-// It is made of one part per store interface (clientStore, tokenStore,
-// userStore, failureStore, keyStore, auditStore), each with the pools and
-// caches it uses.
+// It is made of one part per store interface, each with the pools and
+// caches it uses; the parts of sign-in (package signin) and of operators
+// (package opstore) live in packages of their own, on what every part
+// shares (package pgconv).
 type Store struct {
 	clientStore
 	tokenStore
 	userStore
-	factorStore
-	passkeyStore
-	operatorStore
+	signin.Factors
+	signin.Passkeys
+	opstore.Store
 	failureStore
 	apiKeyStore
 	keyStore
 	auditStore
 	auditShipStore
-	logoutStore
+	signin.Logout
 
 	pool *pgxpool.Pool
 	// tokenPool stores new tokens with synchronous_commit off: a token
@@ -146,13 +148,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		clientStore:    clientStore{pool: pool},
 		tokenStore:     tokenStore{pool: pool, inserter: newTokenInserter(tokenPool, tokenFlushers())},
 		userStore:      userStore{pool},
-		factorStore:    factorStore{pool},
-		passkeyStore:   passkeyStore{pool},
-		operatorStore:  operatorStore{pool},
+		Factors:        signin.Factors{Pool: pool},
+		Passkeys:       signin.Passkeys{Pool: pool},
+		Store:          opstore.Store{Pool: pool},
 		failureStore:   failureStore{pool},
 		apiKeyStore:    apiKeyStore{pool},
 		auditShipStore: auditShipStore{pool},
-		logoutStore:    logoutStore{pool},
+		Logout:         signin.Logout{Pool: pool},
 		keyStore:       keyStore{pool},
 		auditStore:     auditStore{pool: pool, auditor: newAuditor(auditPool, cfg.OnAuditBatch)},
 		pool:           pool,
@@ -210,86 +212,3 @@ func (s *Store) Close() {
 
 // Pool returns the connection pool, for metrics and tests.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// textOK reports whether v can be stored in a text column: PostgreSQL
-// refuses NUL bytes and invalid UTF-8. A lookup of such a value finds
-// nothing.
-func textOK(v string) bool {
-	return utf8.ValidString(v) && strings.IndexByte(v, 0) < 0
-}
-
-func allTextOK(vs ...[]string) bool {
-	for _, l := range vs {
-		for _, v := range l {
-			if !textOK(v) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func nonNilBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-func isForeignKeyViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23503"
-}
-
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
-// mapErr translates pgx errors to storage sentinels.
-func mapErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
-	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "23505": // unique_violation
-			return fmt.Errorf("postgres: %s: %w", op, storage.ErrAlreadyExists)
-		case "23503": // foreign_key_violation: the client is gone
-			return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
-		case "40001", "40P01": // serialization failure, deadlock
-			return fmt.Errorf("postgres: %s: %w", op, storage.ErrConflict)
-		}
-		// Keep the server's message out: it may quote values.
-		return fmt.Errorf("postgres: %s: database error %s", op, pe.Code)
-	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
-}
-
-func affected(op string, tag pgconn.CommandTag, err error) error {
-	if err != nil {
-		return mapErr(op, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
-	}
-	return nil
-}

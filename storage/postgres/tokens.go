@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // tokenStore is the storage.TokenStore and storage.AssertionStore part of
@@ -32,11 +33,11 @@ func (s *tokenStore) CreateToken(ctx context.Context, t storage.Token) error {
 
 // checkToken refuses a token whose text PostgreSQL cannot store.
 func checkToken(t storage.Token) error {
-	if !textOK(t.ClientID) {
+	if !pgconv.TextOK(t.ClientID) {
 		return fmt.Errorf("postgres: create token: %w", storage.ErrNotFound)
 	}
-	if !textOK(t.Signature) || !textOK(t.RequestID) || !textOK(t.Subject) || !textOK(t.KeyID) || !textOK(t.JTI) ||
-		!allTextOK(t.Scopes, t.Audience) {
+	if !pgconv.TextOK(t.Signature) || !pgconv.TextOK(t.RequestID) || !pgconv.TextOK(t.Subject) || !pgconv.TextOK(t.KeyID) || !pgconv.TextOK(t.JTI) ||
+		!pgconv.AllTextOK(t.Scopes, t.Audience) {
 		return fmt.Errorf("postgres: create token: text PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
 	return nil
@@ -62,26 +63,26 @@ func scanToken(row pgx.Row, t *storage.Token, lead ...any) error {
 
 // GetToken implements storage.TokenStore: one indexed read.
 func (s *tokenStore) GetToken(ctx context.Context, kind storage.TokenKind, sig string) (storage.Token, error) {
-	if !textOK(sig) {
+	if !pgconv.TextOK(sig) {
 		return storage.Token{}, fmt.Errorf("postgres: get token: %w", storage.ErrNotFound)
 	}
 	t := storage.Token{Kind: kind, Signature: sig}
 	err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE signature = $1 AND kind = $2`, sig, string(kind)), &t)
-	return t, mapErr("get token", err)
+	return t, pgconv.MapErr("get token", err)
 }
 
 // ConsumeToken implements storage.TokenStore with a conditional update:
 // concurrent callers queue on the row lock, and each one after the first
 // finds consumed_at set and updates nothing.
 func (s *tokenStore) ConsumeToken(ctx context.Context, kind storage.TokenKind, sig string, now time.Time) (storage.Token, error) {
-	if !textOK(sig) {
+	if !pgconv.TextOK(sig) {
 		return storage.Token{}, fmt.Errorf("postgres: consume token: %w", storage.ErrNotFound)
 	}
 	t := storage.Token{Kind: kind, Signature: sig}
 	err := scanToken(s.pool.QueryRow(ctx, `UPDATE tokens SET consumed_at = $3
 		WHERE signature = $1 AND kind = $2 AND consumed_at IS NULL RETURNING `+tokenCols, sig, string(kind), now), &t)
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return t, mapErr("consume token", err)
+		return t, pgconv.MapErr("consume token", err)
 	}
 	t, err = s.GetToken(ctx, kind, sig)
 	if err != nil {
@@ -92,31 +93,31 @@ func (s *tokenStore) ConsumeToken(ctx context.Context, kind storage.TokenKind, s
 
 // DeleteToken implements storage.TokenStore.
 func (s *tokenStore) DeleteToken(ctx context.Context, kind storage.TokenKind, sig string) error {
-	if !textOK(sig) {
+	if !pgconv.TextOK(sig) {
 		return fmt.Errorf("postgres: delete token: %w", storage.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE signature = $1 AND kind = $2`, sig, string(kind))
-	return affected("delete token", tag, err)
+	return pgconv.Affected("delete token", tag, err)
 }
 
 // RevokeRequest implements storage.TokenStore.
 func (s *tokenStore) RevokeRequest(ctx context.Context, kind storage.TokenKind, requestID string) error {
-	if !textOK(requestID) {
+	if !pgconv.TextOK(requestID) {
 		return nil
 	}
 	_, err := s.pool.Exec(ctx, `DELETE FROM tokens WHERE request_id = $1 AND kind = $2`, requestID, string(kind))
-	return mapErr("revoke request", err)
+	return pgconv.MapErr("revoke request", err)
 }
 
 // ListTokensBySubject implements storage.TokenStore.
 func (s *tokenStore) ListTokensBySubject(ctx context.Context, subject string) ([]storage.Token, error) {
-	if !textOK(subject) {
+	if !pgconv.TextOK(subject) {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT kind, signature, `+tokenCols+` FROM tokens WHERE subject = $1
 		ORDER BY issued_at, kind COLLATE "C", signature COLLATE "C"`, subject)
 	if err != nil {
-		return nil, mapErr("list tokens by subject", err)
+		return nil, pgconv.MapErr("list tokens by subject", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Token, error) {
 		var t storage.Token
@@ -125,7 +126,7 @@ func (s *tokenStore) ListTokensBySubject(ctx context.Context, subject string) ([
 		t.Kind = storage.TokenKind(kind)
 		return t, err
 	})
-	return out, mapErr("list tokens by subject", err)
+	return out, pgconv.MapErr("list tokens by subject", err)
 }
 
 // janitorLockClass and the current schema name form the advisory lock
@@ -149,13 +150,13 @@ var expiredDeletes = []string{
 // concurrent uses add the row. It goes through the durable pool: a
 // replayed assertion must stay refused after a crash.
 func (s *tokenStore) UseAssertion(ctx context.Context, clientID, jti string, expires time.Time) error {
-	if !textOK(clientID) || !textOK(jti) {
+	if !pgconv.TextOK(clientID) || !pgconv.TextOK(jti) {
 		return fmt.Errorf("postgres: use assertion: text PostgreSQL cannot store: %w", storage.ErrConflict)
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO used_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (client_id, jti) DO NOTHING`, clientID, jti, expires)
 	if err != nil {
-		return mapErr("use assertion", err)
+		return pgconv.MapErr("use assertion", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: use assertion of client %q: %w", clientID, storage.ErrAlreadyExists)
@@ -182,7 +183,7 @@ func (s *tokenStore) DeleteExpired(ctx context.Context, before time.Time, limit 
 		return nil
 	})
 	if err != nil {
-		return 0, mapErr("delete expired records", err)
+		return 0, pgconv.MapErr("delete expired records", err)
 	}
 	return n, nil
 }

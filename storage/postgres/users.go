@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
 // userStore is the storage.UserStore part of Store: people, their
@@ -37,20 +38,20 @@ func scanUser(row pgx.Row) (storage.User, error) {
 // username (or username index) refuse a second user with either; a
 // sealed user's row and data key go in one transaction.
 func (s *userStore) CreateUser(ctx context.Context, u storage.User) error {
-	if !textOK(u.ID) || !textOK(u.Username) || !textOK(u.Name) || !textOK(u.Email) || !textOK(u.PasswordHash) {
+	if !pgconv.TextOK(u.ID) || !pgconv.TextOK(u.Username) || !pgconv.TextOK(u.Name) || !pgconv.TextOK(u.Email) || !pgconv.TextOK(u.PasswordHash) {
 		return fmt.Errorf("postgres: create user %q: text PostgreSQL cannot store: %w", u.ID, storage.ErrConflict)
 	}
 	op := fmt.Sprintf("create user %q", u.ID)
 	if u.Sealed == nil {
 		_, err := s.pool.Exec(ctx, `INSERT INTO users (id, username, name, email, password_hash, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, u.Username, u.Name, u.Email, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
-		return mapErr(op, err)
+		return pgconv.MapErr(op, err)
 	}
-	if !textOK(u.Sealed.KEK) {
+	if !pgconv.TextOK(u.Sealed.KEK) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
 	p := u.Sealed
-	return mapErr(op, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgconv.MapErr(op, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO users (id, password_hash, created_at, updated_at,
 			username_index, email_index, username_sealed, name_sealed, email_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			u.ID, u.PasswordHash, u.CreatedAt, u.UpdatedAt, p.UsernameIndex, p.EmailIndex, p.Username, p.Name, p.Email)
@@ -64,21 +65,21 @@ func (s *userStore) CreateUser(ctx context.Context, u storage.User) error {
 
 // GetUser implements storage.UserStore.
 func (s *userStore) GetUser(ctx context.Context, id string) (storage.User, error) {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return storage.User{}, fmt.Errorf("postgres: get user: %w", storage.ErrNotFound)
 	}
 	u, err := scanUser(s.pool.QueryRow(ctx, userSelect+` WHERE u.id = $1`, id))
-	return u, mapErr(fmt.Sprintf("get user %q", id), err)
+	return u, pgconv.MapErr(fmt.Sprintf("get user %q", id), err)
 }
 
 // GetUserByUsername implements storage.UserStore: one read of the unique
 // index (plain rows only; sealed ones are found by GetUserByIndex).
 func (s *userStore) GetUserByUsername(ctx context.Context, username string) (storage.User, error) {
-	if !textOK(username) {
+	if !pgconv.TextOK(username) {
 		return storage.User{}, fmt.Errorf("postgres: get user by username: %w", storage.ErrNotFound)
 	}
 	u, err := scanUser(s.pool.QueryRow(ctx, userSelect+` WHERE u.username = $1`, username))
-	return u, mapErr("get user by username", err)
+	return u, pgconv.MapErr("get user by username", err)
 }
 
 // ListUsers implements storage.UserStore. Usernames are ordered byte by
@@ -87,10 +88,10 @@ func (s *userStore) GetUserByUsername(ctx context.Context, username string) (sto
 func (s *userStore) ListUsers(ctx context.Context) ([]storage.User, error) {
 	rows, err := s.pool.Query(ctx, userSelect+` ORDER BY u.username COLLATE "C", u.id COLLATE "C"`)
 	if err != nil {
-		return nil, mapErr("list users", err)
+		return nil, pgconv.MapErr("list users", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
-	return out, mapErr("list users", err)
+	return out, pgconv.MapErr("list users", err)
 }
 
 // DeleteUser implements storage.UserStore in one transaction: the user
@@ -99,7 +100,7 @@ func (s *userStore) ListUsers(ctx context.Context) ([]storage.User, error) {
 // the tokens issued for them. The user goes first so that a call for an ID
 // that is no user (a client's, say) deletes no tokens.
 func (s *userStore) DeleteUser(ctx context.Context, id string) error {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: delete user: %w", storage.ErrNotFound)
 	}
 	found := false
@@ -113,7 +114,7 @@ func (s *userStore) DeleteUser(ctx context.Context, id string) error {
 		return err
 	})
 	if err != nil {
-		return mapErr(fmt.Sprintf("delete user %q", id), err)
+		return pgconv.MapErr(fmt.Sprintf("delete user %q", id), err)
 	}
 	if !found {
 		return fmt.Errorf("postgres: delete user %q: %w", id, storage.ErrNotFound)
@@ -124,17 +125,17 @@ func (s *userStore) DeleteUser(ctx context.Context, id string) error {
 // SaveConsent implements storage.UserStore with one upsert; the foreign
 // keys refuse a missing user or client.
 func (s *userStore) SaveConsent(ctx context.Context, c storage.Consent) error {
-	if !textOK(c.UserID) || !textOK(c.ClientID) {
+	if !pgconv.TextOK(c.UserID) || !pgconv.TextOK(c.ClientID) {
 		return fmt.Errorf("postgres: save consent: %w", storage.ErrNotFound)
 	}
 	op := fmt.Sprintf("save consent of user %q to client %q", c.UserID, c.ClientID)
-	if !allTextOK(c.Scopes) {
+	if !pgconv.AllTextOK(c.Scopes) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = EXCLUDED.scopes, granted_at = EXCLUDED.granted_at`,
-		c.UserID, c.ClientID, nonNil(c.Scopes), c.GrantedAt)
-	return mapErr(op, err)
+		c.UserID, c.ClientID, pgconv.NonNil(c.Scopes), c.GrantedAt)
+	return pgconv.MapErr(op, err)
 }
 
 const consentCols = `user_id, client_id, scopes, granted_at`
@@ -148,25 +149,25 @@ func scanConsent(row pgx.Row) (storage.Consent, error) {
 
 // GetConsent implements storage.UserStore.
 func (s *userStore) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
-	if !textOK(userID) || !textOK(clientID) {
+	if !pgconv.TextOK(userID) || !pgconv.TextOK(clientID) {
 		return storage.Consent{}, fmt.Errorf("postgres: get consent: %w", storage.ErrNotFound)
 	}
 	c, err := scanConsent(s.pool.QueryRow(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = $1 AND client_id = $2`,
 		userID, clientID))
-	return c, mapErr(fmt.Sprintf("get consent of user %q to client %q", userID, clientID), err)
+	return c, pgconv.MapErr(fmt.Sprintf("get consent of user %q to client %q", userID, clientID), err)
 }
 
 // ListConsents implements storage.UserStore, ordered byte by byte.
 func (s *userStore) ListConsents(ctx context.Context, userID string) ([]storage.Consent, error) {
-	if !textOK(userID) {
+	if !pgconv.TextOK(userID) {
 		return []storage.Consent{}, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = $1 ORDER BY client_id COLLATE "C"`, userID)
 	if err != nil {
-		return nil, mapErr("list consents", err)
+		return nil, pgconv.MapErr("list consents", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Consent, error) { return scanConsent(r) })
-	return out, mapErr("list consents", err)
+	return out, pgconv.MapErr("list consents", err)
 }
 
 // DeleteConsents implements storage.UserStore in one transaction: the
@@ -175,7 +176,7 @@ func (s *userStore) ListConsents(ctx context.Context, userID string) ([]storage.
 // introspection and refresh, so the revocation holds everywhere at once.
 func (s *userStore) DeleteConsents(ctx context.Context, userID, clientID string) (storage.Withdrawal, error) {
 	var w storage.Withdrawal
-	if !textOK(userID) || !textOK(clientID) {
+	if !pgconv.TextOK(userID) || !pgconv.TextOK(clientID) {
 		return w, nil
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -192,7 +193,7 @@ func (s *userStore) DeleteConsents(ctx context.Context, userID, clientID string)
 			userID, clientID, string(storage.AccessToken), string(storage.RefreshToken), string(storage.AuthorizeCode)).Scan(&w.Tokens)
 	})
 	if err != nil {
-		return storage.Withdrawal{}, mapErr(fmt.Sprintf("delete consents of user %q", userID), err)
+		return storage.Withdrawal{}, pgconv.MapErr(fmt.Sprintf("delete consents of user %q", userID), err)
 	}
 	return w, nil
 }
@@ -200,16 +201,16 @@ func (s *userStore) DeleteConsents(ctx context.Context, userID, clientID string)
 // CreateBrowserSession implements storage.UserStore; the foreign key
 // refuses a missing user.
 func (s *userStore) CreateBrowserSession(ctx context.Context, bs storage.BrowserSession) error {
-	if !textOK(bs.UserID) {
+	if !pgconv.TextOK(bs.UserID) {
 		return fmt.Errorf("postgres: create browser session: %w", storage.ErrNotFound)
 	}
 	op := fmt.Sprintf("create browser session of user %q", bs.UserID)
-	if !textOK(bs.ID) || !textOK(bs.Device) || !allTextOK(bs.AMR) {
+	if !pgconv.TextOK(bs.ID) || !pgconv.TextOK(bs.Device) || !pgconv.AllTextOK(bs.AMR) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO browser_sessions (id, user_id, auth_time, expires_at, amr, device) VALUES ($1, $2, $3, $4, $5, $6)`,
-		bs.ID, bs.UserID, bs.AuthTime, bs.ExpiresAt, nonNil(bs.AMR), bs.Device)
-	return mapErr(op, err)
+		bs.ID, bs.UserID, bs.AuthTime, bs.ExpiresAt, pgconv.NonNil(bs.AMR), bs.Device)
+	return pgconv.MapErr(op, err)
 }
 
 const sessionCols = `id, user_id, auth_time, expires_at, amr, device`
@@ -226,32 +227,32 @@ func scanSession(row pgx.Row) (storage.BrowserSession, error) {
 
 // GetBrowserSession implements storage.UserStore.
 func (s *userStore) GetBrowserSession(ctx context.Context, id string) (storage.BrowserSession, error) {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return storage.BrowserSession{}, fmt.Errorf("postgres: get browser session: %w", storage.ErrNotFound)
 	}
 	bs, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM browser_sessions WHERE id = $1`, id))
-	return bs, mapErr("get browser session", err)
+	return bs, pgconv.MapErr("get browser session", err)
 }
 
 // DeleteBrowserSession implements storage.UserStore.
 func (s *userStore) DeleteBrowserSession(ctx context.Context, id string) error {
-	if !textOK(id) {
+	if !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: delete browser session: %w", storage.ErrNotFound)
 	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE id = $1`, id)
-	return affected("delete browser session", tag, err)
+	return pgconv.Affected("delete browser session", tag, err)
 }
 
 // ListBrowserSessions implements storage.UserStore.
 func (s *userStore) ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error) {
-	if !textOK(userID) {
+	if !pgconv.TextOK(userID) {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+sessionCols+` FROM browser_sessions WHERE user_id = $1
 		ORDER BY auth_time, id COLLATE "C"`, userID)
 	if err != nil {
-		return nil, mapErr("list browser sessions", err)
+		return nil, pgconv.MapErr("list browser sessions", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.BrowserSession, error) { return scanSession(r) })
-	return out, mapErr("list browser sessions", err)
+	return out, pgconv.MapErr("list browser sessions", err)
 }

@@ -1,4 +1,4 @@
-package postgres
+package signin
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/postgres/internal/pgconv"
 )
 
-// passkeyStore is the storage.PasskeyStore part of Store. Errors name
+// Passkeys is the storage.PasskeyStore part of Store. Errors name
 // people by their opaque ID only.
-type passkeyStore struct{ pool *pgxpool.Pool }
+type Passkeys struct{ Pool *pgxpool.Pool }
 
 const passkeyCols = `id, user_id, credential_id, user_handle, name, credential, sign_count, created_at, last_used_at`
 
@@ -31,60 +32,60 @@ func scanPasskey(row pgx.Row) (storage.Passkey, error) {
 // CreatePasskey implements storage.PasskeyStore. The foreign key refuses
 // a missing user; the primary key and the unique credential_id a taken
 // ID or credential.
-func (s *passkeyStore) CreatePasskey(ctx context.Context, p storage.Passkey) error {
-	if !textOK(p.UserID) {
+func (s *Passkeys) CreatePasskey(ctx context.Context, p storage.Passkey) error {
+	if !pgconv.TextOK(p.UserID) {
 		return fmt.Errorf("postgres: create passkey: %w", storage.ErrNotFound)
 	}
 	op := fmt.Sprintf("create passkey of user %q", p.UserID)
-	if !textOK(p.ID) || !textOK(p.Name) {
+	if !pgconv.TextOK(p.ID) || !pgconv.TextOK(p.Name) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
 	var used *time.Time
 	if !p.LastUsedAt.IsZero() {
 		used = &p.LastUsedAt
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO passkeys (`+passkeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		p.ID, p.UserID, nonNilBytes(p.CredentialID), nonNilBytes(p.UserHandle), p.Name, nonNilBytes(p.Credential), p.SignCount, p.CreatedAt, used)
-	return mapErr(op, err)
+	_, err := s.Pool.Exec(ctx, `INSERT INTO passkeys (`+passkeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		p.ID, p.UserID, pgconv.NonNilBytes(p.CredentialID), pgconv.NonNilBytes(p.UserHandle), p.Name, pgconv.NonNilBytes(p.Credential), p.SignCount, p.CreatedAt, used)
+	return pgconv.MapErr(op, err)
 }
 
 // ListPasskeys implements storage.PasskeyStore.
-func (s *passkeyStore) ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error) {
-	if !textOK(userID) {
+func (s *Passkeys) ListPasskeys(ctx context.Context, userID string) ([]storage.Passkey, error) {
+	if !pgconv.TextOK(userID) {
 		return []storage.Passkey{}, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY created_at, id COLLATE "C"`, userID)
+	rows, err := s.Pool.Query(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY created_at, id COLLATE "C"`, userID)
 	if err != nil {
-		return nil, mapErr("list passkeys", err)
+		return nil, pgconv.MapErr("list passkeys", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Passkey, error) { return scanPasskey(r) })
 	if err == nil && out == nil {
 		out = []storage.Passkey{}
 	}
-	return out, mapErr("list passkeys", err)
+	return out, pgconv.MapErr("list passkeys", err)
 }
 
 // GetPasskey implements storage.PasskeyStore.
-func (s *passkeyStore) GetPasskey(ctx context.Context, credentialID []byte) (storage.Passkey, error) {
-	p, err := scanPasskey(s.pool.QueryRow(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE credential_id = $1`, nonNilBytes(credentialID)))
-	return p, mapErr("get passkey", err)
+func (s *Passkeys) GetPasskey(ctx context.Context, credentialID []byte) (storage.Passkey, error) {
+	p, err := scanPasskey(s.Pool.QueryRow(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE credential_id = $1`, pgconv.NonNilBytes(credentialID)))
+	return p, pgconv.MapErr("get passkey", err)
 }
 
 // UsePasskey implements storage.PasskeyStore with one conditional UPDATE:
 // the row lock makes concurrent uses queue, and a later one sees the
 // counter the first set.
-func (s *passkeyStore) UsePasskey(ctx context.Context, userID, id string, signCount int64, now time.Time) error {
+func (s *Passkeys) UsePasskey(ctx context.Context, userID, id string, signCount int64, now time.Time) error {
 	op := fmt.Sprintf("use passkey of user %q", userID)
-	if !textOK(userID) || !textOK(id) {
+	if !pgconv.TextOK(userID) || !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
 	var used bool
-	err := s.pool.QueryRow(ctx, `WITH p AS (SELECT 1 FROM passkeys WHERE id = $1 AND user_id = $2),
+	err := s.Pool.QueryRow(ctx, `WITH p AS (SELECT 1 FROM passkeys WHERE id = $1 AND user_id = $2),
 		u AS (UPDATE passkeys SET sign_count = $3, last_used_at = $4 WHERE id = $1 AND user_id = $2
 			AND (sign_count < $3 OR (sign_count = 0 AND $3 = 0)) RETURNING 1)
 		SELECT EXISTS (SELECT 1 FROM u) FROM p`, id, userID, signCount, now).Scan(&used)
 	if err != nil {
-		return mapErr(op, err) // no row: no such passkey
+		return pgconv.MapErr(op, err) // no row: no such passkey
 	}
 	if !used {
 		return fmt.Errorf("postgres: %s: counter did not go forward: %w", op, storage.ErrConflict)
@@ -93,24 +94,24 @@ func (s *passkeyStore) UsePasskey(ctx context.Context, userID, id string, signCo
 }
 
 // RenamePasskey implements storage.PasskeyStore.
-func (s *passkeyStore) RenamePasskey(ctx context.Context, userID, id, name string) error {
+func (s *Passkeys) RenamePasskey(ctx context.Context, userID, id, name string) error {
 	op := fmt.Sprintf("rename passkey of user %q", userID)
-	if !textOK(userID) || !textOK(id) {
+	if !pgconv.TextOK(userID) || !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
-	if !textOK(name) {
+	if !pgconv.TextOK(name) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2`, id, userID, name)
-	return affected(op, tag, err)
+	tag, err := s.Pool.Exec(ctx, `UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2`, id, userID, name)
+	return pgconv.Affected(op, tag, err)
 }
 
 // DeletePasskey implements storage.PasskeyStore.
-func (s *passkeyStore) DeletePasskey(ctx context.Context, userID, id string) error {
+func (s *Passkeys) DeletePasskey(ctx context.Context, userID, id string) error {
 	op := fmt.Sprintf("delete passkey of user %q", userID)
-	if !textOK(userID) || !textOK(id) {
+	if !pgconv.TextOK(userID) || !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
-	return affected(op, tag, err)
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+	return pgconv.Affected(op, tag, err)
 }
