@@ -41,6 +41,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/password"
 	"github.com/idvauth/idvauth/authz/internal/rotation"
 	"github.com/idvauth/idvauth/authz/internal/serve"
+	"github.com/idvauth/idvauth/authz/internal/tokenreq"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/logout"
@@ -402,18 +403,10 @@ func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 func audienceAllowed(allowed []string, requested []string) error {
 	for _, a := range requested {
 		if !slices.Contains(allowed, a) {
-			return errInvalidTarget.WithHintf("The client is not registered for audience '%s'.", a)
+			return tokenreq.ErrInvalidTarget.WithHintf("The client is not registered for audience '%s'.", a)
 		}
 	}
 	return nil
-}
-
-// errInvalidTarget is RFC 8707's error for a resource or audience the
-// client may not have.
-var errInvalidTarget = &fosite.RFC6749Error{
-	ErrorField:       "invalid_target",
-	DescriptionField: "The requested resource or audience is invalid, unknown, or not allowed for this client.",
-	CodeField:        http.StatusBadRequest,
 }
 
 // Ready reports whether the server can serve requests: the store answers

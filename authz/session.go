@@ -39,10 +39,10 @@ type session struct {
 	Headers *jwt.Headers `json:"-"`
 
 	// grantScope is the scope of the grant when the access token of a
-	// refresh was narrowed to fewer (see narrowScope): the new refresh
+	// refresh was narrowed to fewer (see tokenreq.NarrowScope): the new refresh
 	// token keeps it. Never stored apart from that record's scope.
 	grantScope []string
-	// grantAudience is grantScope's twin for the audience (narrowAudience).
+	// grantAudience is grantScope's twin for the audience (tokenreq.NarrowAudience).
 	grantAudience []string
 	// codeLimit, if set, bounds the code's lifetime (a FAPI 2.0 client's
 	// under a longer server setting); never stored.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/granterr"
+	"github.com/idvauth/idvauth/authz/internal/tokenreq"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/storage"
@@ -48,7 +48,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
-	if err := checkTokenForm(form); err != nil {
+	if err := tokenreq.CheckForm(form, supportedGrant, admin.ValidAudience); err != nil {
 		s.writeTokenError(w, r, nil, err)
 		return
 	}
@@ -154,30 +154,6 @@ func (s *Server) burnStolenRefresh(ctx context.Context, token string, ar fosite.
 	s.revokeGrant(ctx, storage.RefreshToken, sig, t.RequestID)
 }
 
-// checkTokenForm checks what fosite does not: the grant type is one we
-// serve, and the audience (or RFC 8707 resource, which names it too: a
-// request may use one parameter or the other, not both) is well-formed.
-// It copies resource to audience, where fosite reads it.
-func checkTokenForm(form url.Values) error {
-	if gt := form.Get("grant_type"); gt != "" && !supportedGrant(gt) {
-		return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported by this server.", web.SafeParam(gt))
-	}
-	if res := form["resource"]; len(res) > 0 {
-		if form.Has("audience") {
-			return fosite.ErrInvalidRequest.WithHint("Use either 'audience' or 'resource', not both.")
-		}
-		form["audience"] = res
-	}
-	for _, a := range form["audience"] {
-		for _, v := range strings.Fields(a) {
-			if admin.ValidAudience(v) != nil {
-				return errInvalidTarget.WithHint("An audience or resource value is malformed.")
-			}
-		}
-	}
-	return nil
-}
-
 // prepareGrant readies the grant of access request ar before fosite issues
 // its tokens: their times from the server's clock (fosite's grant handlers
 // use time.Now), their certificate binding, and for client_credentials
@@ -196,11 +172,15 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 			return err
 		}
 		if gt == grantRefreshToken {
-			if err := narrowScope(ar, grant); err != nil {
+			if kept, err := tokenreq.NarrowScope(ar); err != nil {
 				return err
+			} else if kept != nil {
+				grant.grantScope = kept
 			}
-			if err := narrowAudience(ar, grant); err != nil {
+			if kept, err := tokenreq.NarrowAudience(ar); err != nil {
 				return err
+			} else if kept != nil {
+				grant.grantAudience = kept
 			}
 		}
 	}
@@ -243,71 +223,6 @@ func (s *Server) refreshLifetime(grant *session, gt string, now time.Time) error
 		grant.RefreshExp = end
 	}
 	return nil
-}
-
-// narrowScope gives the access token of a refresh request that names a
-// scope only that scope (RFC 6749 section 6), in the order of the grant:
-// each must have been granted (invalid_scope otherwise). fosite ignores
-// the parameter. The refresh token keeps the whole grant (grant's
-// grantScope, which fositeStore.createToken stores with it), so that a
-// later refresh may ask for more again.
-func narrowScope(ar fosite.AccessRequester, grant *session) error {
-	asked := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("scope"), " "))
-	narrow, err := narrowed(ar, asked, ar.GetGrantedScopes(), func(sc string) error {
-		return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not granted to this refresh token.", web.SafeParam(sc))
-	})
-	if err != nil || narrow == nil {
-		return err
-	}
-	grant.grantScope = slices.Clone(ar.GetGrantedScopes())
-	ar.(*fosite.AccessRequest).GrantedScope = narrow
-	return nil
-}
-
-// narrowAudience gives the access token of a refresh request that names
-// an audience (or an RFC 8707 resource, copied to audience by
-// checkTokenForm) only those, as narrowScope does for the scope
-// (invalid_target for one not granted). fosite ignores the parameter on a
-// refresh.
-func narrowAudience(ar fosite.AccessRequester, grant *session) error {
-	var asked []string
-	for _, a := range ar.GetRequestForm()["audience"] {
-		asked = append(asked, strings.Fields(a)...)
-	}
-	narrow, err := narrowed(ar, asked, ar.GetGrantedAudience(), func(a string) error {
-		return errInvalidTarget.WithHintf("The audience '%s' was not granted to this refresh token.", web.SafeParam(a))
-	})
-	if err != nil || narrow == nil {
-		return err
-	}
-	grant.grantAudience = slices.Clone(ar.GetGrantedAudience())
-	ar.(*fosite.AccessRequest).GrantedAudience = narrow
-	return nil
-}
-
-// narrowed is the values of granted that asked names, in granted's order;
-// nil when asked is empty (nothing to narrow). A value asked for but not
-// granted is refuse(value). ar must be a *fosite.AccessRequest, whose
-// granted values the caller then replaces.
-func narrowed(ar fosite.AccessRequester, asked, granted []string, refuse func(string) error) (fosite.Arguments, error) {
-	if len(asked) == 0 {
-		return nil, nil
-	}
-	for _, v := range asked {
-		if !slices.Contains(granted, v) {
-			return nil, refuse(v)
-		}
-	}
-	if _, ok := ar.(*fosite.AccessRequest); !ok {
-		return nil, fosite.ErrServerError.WithDebug("unexpected access request type")
-	}
-	narrow := fosite.Arguments{}
-	for _, v := range granted {
-		if slices.Contains(asked, v) {
-			narrow = append(narrow, v)
-		}
-	}
-	return narrow, nil
 }
 
 // issuedEntry is the audit entry of a token response.
