@@ -2,9 +2,6 @@ package authz
 
 import (
 	"context"
-	"time"
-
-	"github.com/ory/fosite"
 )
 
 // OperatorToken issues an access token for the admin API to the operator
@@ -12,24 +9,6 @@ import (
 // client_credentials grant), by the token machinery the console's sign-in
 // will use: signed by the key ring and recorded, so that introspection,
 // revocation and every replica see it as any other token.
-func (s *Server) OperatorToken(ctx context.Context, clientID, operatorID string, scopes ...string) (string, error) {
-	c, err := s.fstore.GetClient(ctx, clientID)
-	if err != nil {
-		return "", err
-	}
-	now := s.now().Truncate(time.Second)
-	sess := &session{Subject: operatorID, AccessExp: now.Add(s.cfg.AccessTokenTTL)}
-	ar := fosite.NewAccessRequest(sess)
-	ar.GrantTypes = fosite.Arguments{grantClientCredentials}
-	ar.Client, ar.RequestedAt = c, now
-	for _, sc := range scopes {
-		ar.AppendRequestedScope(sc)
-		ar.GrantScope(sc)
-	}
-	ar.GrantAudience(s.cfg.AdminAudience)
-	resp, err := s.provider.NewAccessResponse(ctx, ar)
-	if err != nil {
-		return "", err
-	}
-	return resp.GetAccessToken(), nil
+func OperatorToken(ctx context.Context, s *Server, clientID, operatorID string, scopes ...string) (string, error) {
+	return s.operatorToken(ctx, clientID, operatorID, scopes)
 }

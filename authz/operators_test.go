@@ -71,7 +71,7 @@ func (ts *testServer) operatorWithToken(t testing.TB, issuer keyClient, role str
 	if len(scopes) == 0 {
 		scopes = adminauth.RoleScopes(role)
 	}
-	tok, err := ts.Srv.OperatorToken(context.Background(), issuer.ClientID, e.Operator.ID, scopes...)
+	tok, err := authz.OperatorToken(context.Background(), ts.Srv, issuer.ClientID, e.Operator.ID, scopes...)
 	if err != nil {
 		t.Fatalf("OperatorToken: %v", err)
 	}

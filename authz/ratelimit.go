@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/internal/clientip"
+	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/authz/internal/ratelimit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 )
@@ -51,10 +52,13 @@ func (s *Server) limitIP(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// rateLimited counts and debug-logs one refused request.
-func (s *Server) rateLimited(r *http.Request, limit string) {
-	s.metrics.RateLimited(endpointOf(r), limit)
-	if ce := s.log.Check(zap.DebugLevel, "request rate limited"); ce != nil {
-		ce.Write(web.RequestField(r.Context()), zap.String("limit", limit))
+// limitReporter returns what counts in m and debug-logs on log one
+// request refused by the rate limit named limit.
+func limitReporter(m *metrics.Metrics, log *zap.Logger) func(r *http.Request, limit string) {
+	return func(r *http.Request, limit string) {
+		m.RateLimited(endpointOf(r), limit)
+		if ce := log.Check(zap.DebugLevel, "request rate limited"); ce != nil {
+			ce.Write(web.RequestField(r.Context()), zap.String("limit", limit))
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -86,6 +87,8 @@ type Server struct {
 	// demo seeds the development demo and serves its callback page.
 	demo    *admin.Demo
 	metrics *metrics.Metrics
+	// rateLimited counts and debug-logs one request refused by a limit.
+	rateLimited func(r *http.Request, limit string)
 	// janitor deletes what expired.
 	janitor janitor.Janitor
 	// trail writes the audit trail.
@@ -131,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, reqIDs: web.NewRequestIDs()}
 	// Metrics first: the store reports audit batches from its start.
 	s.metrics = metrics.New(cfg.Now, func() []storage.Key { return s.ring.Records() })
+	s.rateLimited = limitReporter(s.metrics, s.log)
 	if s.store == nil {
 		// The store reports key changes from its start, before the keeper
 		// of the ring exists: those need no reload, the ring loads after.
@@ -222,6 +226,9 @@ func (s *Server) assemble(ctx context.Context) error {
 	if err := s.assemblePeople(); err != nil {
 		return err
 	}
+	if err := operators.EnsureBuiltins(ctx, s.store, operators.Builtins(cfg.AdminAudience, cmp.Or(cfg.AdminURL, settings.DefaultAdminURL)), s.now()); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
 	s.metrics.WatchPool(cfg.Store)
 	s.discovery, err = s.buildDiscovery()
 	return err
@@ -278,7 +285,7 @@ func (s *Server) assemblePeople() error {
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	ops, err := operators.New(operators.Config{Store: s.store, Now: cfg.Now})
+	ops, err := operators.New(operators.Config{Store: s.store, BaseURL: cfg.AdminURL, Now: cfg.Now})
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}

@@ -50,6 +50,9 @@ func (h *Handler) apiKeys(w http.ResponseWriter, r *http.Request) (reply, error)
 		}
 		return ok(out)
 	case http.MethodPost:
+		if err := builtinRefused(clientID); err != nil {
+			return reply{}, err
+		}
 		var in adminapi.APIKeyCreate
 		if err := web.DecodeJSON(w, r, &in); err != nil {
 			return reply{}, err

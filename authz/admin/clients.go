@@ -23,6 +23,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/mfa"
+	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -412,6 +413,8 @@ func (h *Handler) createClient(ctx context.Context, in clientInput) (adminapi.Cl
 		c.ID = newClientID()
 	} else if !clientIDPattern.MatchString(c.ID) {
 		return adminapi.ClientJSON{}, invalidMetadata("client_id must be 1 to 128 characters: letters, digits and . _ ~ - (starting with a letter or digit)")
+	} else if operators.IsBuiltin(c.ID) {
+		return adminapi.ClientJSON{}, invalidMetadata("client_id must not start with " + operators.ReservedPrefix + " (the built-in clients' IDs do)")
 	} else if strings.HasPrefix(c.ID, "u_") {
 		// A client's tokens have its ID as subject; people's IDs start
 		// with u_, and must stay theirs alone.
@@ -595,6 +598,9 @@ func callerOutranks(r *http.Request, scopes []string) error {
 // unless the caller holds every admin scope the client holds now and will
 // hold: whoever could replace its keys could act with its rights.
 func (h *Handler) callerOutranksClient(r *http.Request, id string, scopes []string) error {
+	if err := builtinRefused(id); err != nil {
+		return err
+	}
 	if _, ok := adminauth.PrincipalOf(r.Context()); !ok {
 		return nil
 	}
@@ -606,4 +612,13 @@ func (h *Handler) callerOutranksClient(r *http.Request, id string, scopes []stri
 		return err
 	}
 	return callerOutranks(r, append(slices.Clone(cur.Scopes), scopes...))
+}
+
+// builtinRefused refuses, with a 403, a change of the built-in client id
+// (the console's, idvauth login's): idvauth sets them at every start.
+func builtinRefused(id string) error {
+	if !operators.IsBuiltin(id) {
+		return nil
+	}
+	return web.NewError(http.StatusForbidden, "builtin_client", "The client "+id+" is built in: idvauth manages it, and it cannot be changed, deleted or given API keys.")
 }

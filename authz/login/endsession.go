@@ -66,8 +66,8 @@ func (h endSession) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.cookies.clear(w, sessionCookie)
-	h.cookies.clear(w, pendingCookie)
+	h.cookies.Clear(w, sessionCookie)
+	h.cookies.Clear(w, pendingCookie)
 	if req.RedirectURI == "" {
 		h.messagePage(w, r, http.StatusOK, "You are signed out", "You can close this window.")
 		return
@@ -116,7 +116,7 @@ func (h endSession) readEndSession(w http.ResponseWriter, r *http.Request) (para
 	// The confirmation form (it carries the CSRF token); an RP's own
 	// form post has neither field.
 	if r.PostForm.Has("confirm") || r.PostForm.Has("csrf") {
-		if !h.cookies.checkCSRF(r) {
+		if !h.cookies.CheckCSRF(r) {
 			h.errorPage(w, r, http.StatusForbidden, "The form has expired", "For your safety this form can only be sent from the page that showed it. Go back to the application and start again.")
 			return nil, false, false
 		}
@@ -136,7 +136,7 @@ func (h endSession) hintFor(hint *logout.Hint, bs storage.BrowserSession) bool {
 // request needs after it (the client, its registered redirect and state;
 // never the hint).
 func (h endSession) confirmLogout(w http.ResponseWriter, r *http.Request, req logout.Request) {
-	csrf := h.cookies.csrfToken(w, r)
+	csrf := h.cookies.CSRFToken(w, r)
 	d := templates.LogoutData{Action: EndSessionPath, CSRF: csrf}
 	if req.Client != nil {
 		d.ClientName = req.Client.Name

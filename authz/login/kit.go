@@ -53,7 +53,7 @@ func (k *Kit) Session(ctx context.Context, r *http.Request) (storage.BrowserSess
 }
 
 // CSRF returns the browser's CSRF token, setting one if it has none.
-func (k *Kit) CSRF(w http.ResponseWriter, r *http.Request) string { return k.h.cookies.csrfToken(w, r) }
+func (k *Kit) CSRF(w http.ResponseWriter, r *http.Request) string { return k.h.cookies.CSRFToken(w, r) }
 
 // ReadForm parses a page's form post (POST, form-encoded, at most 16
 // KiB, CSRF token checked); if not ok it has answered.
@@ -208,13 +208,13 @@ func (k *Kit) SignInMFA(w http.ResponseWriter, r *http.Request) {
 		user, err = h.store.GetUser(ctx, pd.UserID)
 	}
 	if !ok || err != nil || pd.Enroll != "" {
-		h.cookies.clear(w, pendingCookie)
+		h.cookies.Clear(w, pendingCookie)
 		http.Redirect(w, r, KitSignInPath+"?return="+url.QueryEscape(k.back(ret)), http.StatusSeeOther)
 		return
 	}
 	code := strings.Join(strings.Fields(r.PostForm.Get("code")), "")
 	if code == "" || len(code) > 64 {
-		k.mfaPage(w, r, h.cookies.csrfToken(w, r), ret, "Enter the code.")
+		k.mfaPage(w, r, h.cookies.CSRFToken(w, r), ret, "Enter the code.")
 		return
 	}
 	now := h.now()
@@ -241,10 +241,10 @@ func (k *Kit) SignInMFA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		k.mfaPage(w, r, h.cookies.csrfToken(w, r), ret, "That code is not correct, or was used already.")
+		k.mfaPage(w, r, h.cookies.CSRFToken(w, r), ret, "That code is not correct, or was used already.")
 		return
 	}
-	h.cookies.clear(w, pendingCookie)
+	h.cookies.Clear(w, pendingCookie)
 	k.finish(w, r, user, withMFA(pd.AMR), ret)
 }
 
@@ -253,7 +253,7 @@ func (k *Kit) SignInMFA(w http.ResponseWriter, r *http.Request) {
 func (k *Kit) finish(w http.ResponseWriter, r *http.Request, user storage.User, amr []string, ret string) {
 	h := k.h
 	ctx := r.Context()
-	if ck, err := r.Cookie(h.cookies.name(sessionCookie)); err == nil {
+	if ck, err := r.Cookie(h.cookies.Name(sessionCookie)); err == nil {
 		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
 	}
 	now := h.now()
@@ -270,14 +270,14 @@ func (k *Kit) finish(w http.ResponseWriter, r *http.Request, user storage.User, 
 		k.unavailable(w, r, err)
 		return
 	}
-	h.cookies.set(w, sessionCookie, value, h.cfg.SessionTTL)
+	h.cookies.Set(w, sessionCookie, value, h.cfg.SessionTTL)
 	h.log.Info("login succeeded", web.RequestField(ctx), userField(user.ID), zap.String("via", "account"))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, k.back(ret), http.StatusSeeOther)
 }
 
 func (k *Kit) loginPage(w http.ResponseWriter, r *http.Request, status int, ret, username, msg string) {
-	csrf := k.h.cookies.csrfToken(w, r)
+	csrf := k.h.cookies.CSRFToken(w, r)
 	k.h.renderPage(w, r, status, func(b *bytes.Buffer) error {
 		return k.h.cfg.Pages.Login(b, templates.LoginData{Action: KitSignInPath, CSRF: csrf, Return: k.back(ret),
 			Username: username, Error: msg})

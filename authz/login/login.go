@@ -139,7 +139,7 @@ type Handler struct {
 	log   *zap.Logger
 	// cookies: when the issuer is https, cookies are Secure and
 	// __Host- prefixed.
-	cookies cookies
+	cookies web.Cookies
 	// dummyHash is checked against when a username is unknown, so that
 	// the answer takes as long as for a wrong password.
 	dummyHash string
@@ -178,7 +178,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, dummyHash: dummy,
-		cookies: cookies{secure: strings.HasPrefix(cfg.Issuer, "https://")}}
+		cookies: web.Cookies{Secure: strings.HasPrefix(cfg.Issuer, "https://")}}
 	h.second = &SecondFactor{h: h}
 	h.pk = &Passkeys{h: h}
 	h.passkeys, err = passkey.New(passkey.Config{Issuer: cfg.Issuer, Store: cfg.Factors, Sealer: cfg.Sealer, Now: cfg.Now})

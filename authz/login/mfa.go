@@ -141,13 +141,13 @@ func (m *SecondFactor) secondStep(w http.ResponseWriter, r *http.Request, ar fos
 // r's browser, and returns the browser's CSRF token it is bound to.
 func setPending(h *Handler, w http.ResponseWriter, r *http.Request, pd pending) (string, error) {
 	pd.Expires = h.now().Add(pendingTTL).Unix()
-	csrf := h.cookies.csrfToken(w, r)
+	csrf := h.cookies.CSRFToken(w, r)
 	b, _ := json.Marshal(pd)
 	sealed, err := h.cfg.Sealer.Seal(b, pendingAAD(csrf))
 	if err != nil {
 		return "", err
 	}
-	h.cookies.set(w, pendingCookie, base64.RawURLEncoding.EncodeToString(sealed), pendingTTL)
+	h.cookies.Set(w, pendingCookie, base64.RawURLEncoding.EncodeToString(sealed), pendingTTL)
 	return csrf, nil
 }
 
@@ -156,8 +156,8 @@ func setPending(h *Handler, w http.ResponseWriter, r *http.Request, pd pending) 
 func (m *SecondFactor) openPending(r *http.Request) (pending, bool) {
 	h := m.h
 	var pd pending
-	ck, err := r.Cookie(h.cookies.name(pendingCookie))
-	csrf, cerr := r.Cookie(h.cookies.name(csrfCookie))
+	ck, err := r.Cookie(h.cookies.Name(pendingCookie))
+	csrf, cerr := r.Cookie(h.cookies.Name(web.CSRFCookie))
 	if err != nil || cerr != nil || len(ck.Value) > 4096 {
 		return pd, false
 	}
@@ -188,14 +188,14 @@ func (m *SecondFactor) readSecondStep(w http.ResponseWriter, r *http.Request) (l
 	p := loginPost{raw: raw, ar: ar, c: ar.GetClient().(*clientauth.Client), now: h.now()}
 	pd, ok := m.openPending(r)
 	if !ok {
-		h.cookies.clear(w, pendingCookie)
+		h.cookies.Clear(w, pendingCookie)
 		h.authorize(w, r, raw, flowState{})
 		return p, storage.User{}, pd, false
 	}
 	user, err := h.store.GetUser(r.Context(), pd.UserID)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
-			h.cookies.clear(w, pendingCookie)
+			h.cookies.Clear(w, pendingCookie)
 			h.authorize(w, r, raw, flowState{})
 		} else {
 			h.writeAuthorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
@@ -224,7 +224,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 	}
 	code := strings.Join(strings.Fields(r.PostForm.Get("code")), "")
 	if code == "" || len(code) > 64 {
-		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), nil, false, "Enter the code.")
+		m.mfaPage(w, r, p.c, p.raw, h.cookies.CSRFToken(w, r), nil, false, "Enter the code.")
 		return
 	}
 	// Counted before the check, as passwords are: N concurrent wrong codes
@@ -254,7 +254,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 			h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
-		m.mfaPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), nil, false, "That code is not correct, or was used already.")
+		m.mfaPage(w, r, p.c, p.raw, h.cookies.CSRFToken(w, r), nil, false, "That code is not correct, or was used already.")
 		return
 	}
 	// Only this attempt is taken back (see Login): clearing the
@@ -265,7 +265,7 @@ func (m *SecondFactor) MFA(w http.ResponseWriter, r *http.Request) {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
-	h.cookies.clear(w, pendingCookie)
+	h.cookies.Clear(w, pendingCookie)
 	h.startSession(w, r, p, user, withMFA(pd.AMR))
 }
 
@@ -331,7 +331,7 @@ func (m *SecondFactor) Enroll(w http.ResponseWriter, r *http.Request) {
 			h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 			return
 		}
-		m.enrollPage(w, r, p.c, p.raw, h.cookies.csrfToken(w, r), user, pd.Enroll, nil, "That code is not correct. Enter the code the app shows now.")
+		m.enrollPage(w, r, p.c, p.raw, h.cookies.CSRFToken(w, r), user, pd.Enroll, nil, "That code is not correct. Enter the code the app shows now.")
 		return
 	}
 	// The store seals the secret under the person's data key (authz/seal).
@@ -355,7 +355,7 @@ func (m *SecondFactor) Enroll(w http.ResponseWriter, r *http.Request) {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return
 	}
-	h.cookies.clear(w, pendingCookie)
+	h.cookies.Clear(w, pendingCookie)
 	if _, ok := h.createSession(w, r, p, user, withMFA(pd.AMR)); !ok {
 		return
 	}

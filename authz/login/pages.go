@@ -8,26 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/templates"
 )
-
-// pageHeaders are the headers of every HTML page, with the
-// Content-Security-Policy csp.
-func (h *Handler) pageHeaders(w http.ResponseWriter, csp string) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", csp)
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Pragma", "no-cache")
-	hd.Set("X-Content-Type-Options", "nosniff")
-}
 
 // AssetsPath is the URL path prefix under which Asset serves the pages'
 // static files.
@@ -75,17 +60,7 @@ func (h *Handler) renderScript(w http.ResponseWriter, r *http.Request, status in
 
 // renderCSP renders a page of h served under the policy csp.
 func renderCSP(h *Handler, w http.ResponseWriter, r *http.Request, status int, csp string, render func(*bytes.Buffer) error) {
-	var buf bytes.Buffer
-	if err := render(&buf); err != nil {
-		h.log.Error("render page", web.RequestField(r.Context()), zap.Error(err))
-		h.pageHeaders(w, h.cfg.Pages.CSP())
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("<!doctype html><title>Error</title><p>The server met an unexpected condition.</p>\n"))
-		return
-	}
-	h.pageHeaders(w, csp)
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	web.WritePage(w, r, h.log, status, csp, h.cfg.Pages.CSP(), render)
 }
 
 func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
@@ -101,7 +76,7 @@ func (h *Handler) messagePage(w http.ResponseWriter, r *http.Request, status int
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, status int, c *clientauth.Client, raw, username, msg string) {
-	csrf := h.cookies.csrfToken(w, r)
+	csrf := h.cookies.CSRFToken(w, r)
 	d := templates.LoginData{Action: LoginPath, CSRF: csrf, Return: raw, ClientName: c.Rec.Name, Username: username, Error: msg}
 	render := h.renderForm
 	if d.Passkey = h.pk.beginPasskey(w, r, csrf, PasskeyLoginPath, raw, "", nil); d.Passkey != nil {
@@ -113,7 +88,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request, c *clientauth.Client, u storage.User, requested []string, raw string) {
-	csrf := h.cookies.csrfToken(w, r)
+	csrf := h.cookies.CSRFToken(w, r)
 	list := make([]templates.Scope, 0, len(requested))
 	for _, name := range requested {
 		sc, _ := h.cfg.Scopes.Get(name)

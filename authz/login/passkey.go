@@ -95,7 +95,7 @@ func (k *Passkeys) beginPasskey(w http.ResponseWriter, r *http.Request, csrf, fi
 
 func (k *Passkeys) passkeyButton(w http.ResponseWriter, kind string, b passkey.Begun, finish, raw, csrf, label string) *templates.Passkey {
 	h := k.h
-	h.cookies.set(w, webauthnCookie, b.State, passkey.StateTTL)
+	h.cookies.Set(w, webauthnCookie, b.State, passkey.StateTTL)
 	if raw != "" {
 		finish += "?" + url.Values{"return": {raw}}.Encode()
 	}
@@ -124,13 +124,13 @@ func (k *Passkeys) readCeremony(w http.ResponseWriter, r *http.Request) (ceremon
 		web.WriteError(w, http.StatusUnsupportedMediaType, "invalid_request", "The credential must be sent as application/json.")
 		return cp, false
 	}
-	ck, err := r.Cookie(h.cookies.name(csrfCookie))
+	ck, err := r.Cookie(h.cookies.Name(web.CSRFCookie))
 	tok := r.Header.Get("X-CSRF-Token")
 	if err != nil || len(ck.Value) != 43 || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(tok)) != 1 {
 		web.WriteError(w, http.StatusForbidden, "invalid_request", "The page has expired: reload it and try again.")
 		return cp, false
 	}
-	st, err := r.Cookie(h.cookies.name(webauthnCookie))
+	st, err := r.Cookie(h.cookies.Name(webauthnCookie))
 	if err != nil {
 		web.WriteError(w, http.StatusBadRequest, "invalid_request", "The passkey request has expired: reload the page and try again.")
 		return cp, false
@@ -209,8 +209,8 @@ func (k *Passkeys) PasskeyLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.cookies.clear(w, webauthnCookie)
-	h.cookies.clear(w, pendingCookie)
+	h.cookies.Clear(w, webauthnCookie)
+	h.cookies.Clear(w, pendingCookie)
 	if _, ok := h.createSession(w, r, p, user, res.AMR); !ok {
 		return
 	}

@@ -79,7 +79,7 @@ func (k *Passkeys) passkeysPage(w http.ResponseWriter, r *http.Request, status i
 		h.errorPage(w, r, http.StatusServiceUnavailable, "Please try again", "The server cannot complete the request right now.")
 		return
 	}
-	csrf := h.cookies.csrfToken(w, r)
+	csrf := h.cookies.CSRFToken(w, r)
 	d := templates.PasskeysData{RenameAction: AccountPasskeysRenamePath, RemoveAction: AccountPasskeysRemovePath, CSRF: csrf, Error: msg}
 	if m, ok := map[string]string{"added": "Your passkey is set up.", "renamed": "Renamed.", "removed": "The passkey is removed."}[done]; ok {
 		d.Message, d.Done = m, done
@@ -161,7 +161,7 @@ func (k *Passkeys) AccountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 	if !k.storePasskey(w, r, user, pk, "") {
 		return
 	}
-	h.cookies.clear(w, webauthnCookie)
+	h.cookies.Clear(w, webauthnCookie)
 	writeRedirect(w, AccountPasskeysPath+"?done=added")
 }
 

@@ -51,8 +51,8 @@ func (m *SecondFactor) Passkey(w http.ResponseWriter, r *http.Request) {
 // in with amr and the page goes on with the request.
 func (m *SecondFactor) signedIn(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User, amr []string) {
 	h := m.h
-	h.cookies.clear(w, webauthnCookie)
-	h.cookies.clear(w, pendingCookie)
+	h.cookies.Clear(w, webauthnCookie)
+	h.cookies.Clear(w, pendingCookie)
 	if _, ok := h.createSession(w, r, p, user, amr); !ok {
 		return
 	}

@@ -3,45 +3,15 @@ package login
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"time"
 
-	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
-// cookies sets and reads the pages' cookies: HttpOnly, SameSite=Lax, and
-// when the issuer is https (secure) Secure with the __Host- prefix
-// (secure, host-only, path /).
-type cookies struct{ secure bool }
-
-// name is the cookie name of base.
-func (c cookies) name(base string) string {
-	if c.secure {
-		return "__Host-" + base
-	}
-	return base
-}
-
-func (c cookies) set(w http.ResponseWriter, name, value string, maxAge time.Duration) {
-	http.SetCookie(w, &http.Cookie{
-		Name: c.name(name), Value: value, Path: "/", MaxAge: int(maxAge / time.Second),
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
-	})
-}
-
-func (c cookies) clear(w http.ResponseWriter, name string) {
-	http.SetCookie(w, &http.Cookie{Name: c.name(name), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
-}
-
-const (
-	sessionCookie = "idvauth_session"
-	csrfCookie    = "idvauth_csrf"
-)
+// sessionCookie holds a person's browser session.
+const sessionCookie = "idvauth_session"
 
 // sessionID is the stored ID of a session cookie value: its SHA-256.
 func sessionID(cookie string) string {
@@ -52,7 +22,7 @@ func sessionID(cookie string) string {
 // browserSession returns the signed-in person of r, if any. A cookie
 // without a live record (expired, logged out, user deleted) is no session.
 func (h *Handler) browserSession(ctx context.Context, r *http.Request) (storage.BrowserSession, storage.User, bool, error) {
-	ck, err := r.Cookie(h.cookies.name(sessionCookie))
+	ck, err := r.Cookie(h.cookies.Name(sessionCookie))
 	if err != nil || len(ck.Value) != 43 {
 		return storage.BrowserSession{}, storage.User{}, false, nil
 	}
@@ -76,26 +46,6 @@ func (h *Handler) browserSession(ctx context.Context, r *http.Request) (storage.
 	return bs, u, true, nil
 }
 
-// csrfToken returns the browser's CSRF token, setting a new one if it has
-// none. Forms carry it in a hidden field; posts must match the cookie.
-func (c cookies) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(c.name(csrfCookie)); err == nil && len(ck.Value) == 43 {
-		return ck.Value
-	}
-	tok := web.RandomToken()
-	c.set(w, csrfCookie, tok, 0)
-	return tok
-}
-
-// checkCSRF reports whether a post carries the browser's CSRF token.
-func (c cookies) checkCSRF(r *http.Request) bool {
-	ck, err := r.Cookie(c.name(csrfCookie))
-	if err != nil || len(ck.Value) != 43 {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(ck.Value), []byte(r.PostForm.Get("csrf"))) == 1
-}
-
 // readPageForm parses a person-facing form post: POST only, form-encoded,
 // at most maxReturnLen*2 bytes, CSRF token checked. It answers the error
 // itself and returns false.
@@ -110,7 +60,7 @@ func (h *Handler) readPageForm(w http.ResponseWriter, r *http.Request) bool {
 		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read", "Go back to the application and start again.")
 		return false
 	}
-	if !h.cookies.checkCSRF(r) {
+	if !h.cookies.CheckCSRF(r) {
 		h.errorPage(w, r, http.StatusForbidden, "The form has expired", "For your safety this form can only be sent from the page that showed it. Go back to the application and start again.")
 		return false
 	}

@@ -208,7 +208,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p loginPo
 	if !ok {
 		return
 	}
-	h.authorize(w, withSessionCookie(r, h.cookies.name(sessionCookie), value), p.raw, flowState{freshLogin: true})
+	h.authorize(w, withSessionCookie(r, h.cookies.Name(sessionCookie), value), p.raw, flowState{freshLogin: true})
 }
 
 // createSession signs user in with the methods amr: a new browser session
@@ -218,7 +218,7 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request, p loginP
 	ctx := r.Context()
 	// A new session ID at every login: an old cookie (perhaps planted)
 	// stops working.
-	if ck, err := r.Cookie(h.cookies.name(sessionCookie)); err == nil {
+	if ck, err := r.Cookie(h.cookies.Name(sessionCookie)); err == nil {
 		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
 	}
 	value := web.RandomToken()
@@ -234,7 +234,7 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request, p loginP
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return "", false
 	}
-	h.cookies.set(w, sessionCookie, value, h.cfg.SessionTTL)
+	h.cookies.Set(w, sessionCookie, value, h.cfg.SessionTTL)
 	h.log.Info("login succeeded", web.RequestField(ctx), clientField(p.c.GetID()), userField(user.ID))
 	return value, true
 }

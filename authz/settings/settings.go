@@ -24,6 +24,7 @@ import (
 // Defaults of the settings in Config.
 const (
 	DefaultIssuer            = "http://127.0.0.1:8080"
+	DefaultAdminURL          = "http://127.0.0.1:8081"
 	DefaultAccessTokenTTL    = 5 * time.Minute
 	DefaultMaxAccessTokenTTL = time.Hour
 	DefaultMaxAPIKeyTTL      = 365 * 24 * time.Hour
@@ -158,6 +159,12 @@ type Config struct {
 	// server: the admin API accepts an access token only if its "aud"
 	// names it. The issuer followed by /admin if empty.
 	AdminAudience string
+	// AdminURL is where browsers and the CLI reach the admin listener
+	// (its scheme, host and port): the console's redirect URI and the
+	// operators' enrollment links are built on it. If empty, links use
+	// the Host of the request that asks for them, and the console's
+	// redirect URI DefaultAdminURL.
+	AdminURL string
 	// AccessTokenAlg signs access tokens: ES256 (default) or RS256.
 	AccessTokenAlg string
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS;
@@ -342,6 +349,7 @@ func (c *Config) fillDefaults() {
 	setDefault(&c.MaxAPIKeyTTL, DefaultMaxAPIKeyTTL)
 	setDefault(&c.DefaultAudience, DefaultAudience)
 	setDefault(&c.AdminAudience, c.Issuer+"/admin")
+	c.AdminURL = strings.TrimSuffix(c.AdminURL, "/")
 	setDefault(&c.AccessTokenAlg, DefaultAccessTokenAlg)
 	setDefault(&c.JWKSMaxAge, DefaultJWKSMaxAge)
 	c.DatabaseTimeout = max(c.DatabaseTimeout, 0)
@@ -508,6 +516,9 @@ func (c Config) validateLogin() error {
 	}
 	if err := admin.ValidAudience(c.AdminAudience); err != nil {
 		errs = append(errs, fmt.Errorf("admin audience: %w", err))
+	}
+	if u, err := url.Parse(c.AdminURL); c.AdminURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil) {
+		errs = append(errs, fmt.Errorf("admin URL %q must be an http(s) URL with a host and nothing after it", c.AdminURL))
 	}
 	return errors.Join(errs...)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/operators"
 )
 
 // TestClientsLifecycle drives every clients subcommand against a running
@@ -99,14 +100,14 @@ func TestClientsLifecycle(t *testing.T) {
 			t.Errorf("clients list lacks %s", demo)
 		}
 	}
-	if len(listed) != 5 {
-		t.Errorf("clients list has %d clients, want 5 (three demo, two created)", len(listed))
+	if len(listed) != 7 || listed[operators.CLIClientID] == nil || listed[operators.ConsoleClientID] == nil {
+		t.Errorf("clients list has %d clients, want 7 (three demo, two built in, two created)", len(listed))
 	}
 	out = mustCLI(t, env, "clients", "list", "-o", "json")
 	var l adminapi.ClientList
 	decodeJSON(t, "clients list -o json", out, &l)
-	if len(l.Clients) != 5 {
-		t.Errorf("clients list -o json has %d clients, want 5", len(l.Clients))
+	if len(l.Clients) != 7 {
+		t.Errorf("clients list -o json has %d clients, want 7", len(l.Clients))
 	}
 	if strings.Contains(out, "client_secret\"") || strings.Contains(out, secret) {
 		t.Error("clients list -o json shows a client secret")
@@ -261,8 +262,8 @@ func TestClientsAdminToken(t *testing.T) {
 	}
 	// The refused calls changed nothing, and the flag beats the env.
 	out := mustCLI(t, env, "clients", "list", "--admin-token", adminToken)
-	if !strings.Contains(out, "\n"+authz.DemoServiceID+" ") || strings.Count(out, "\n") != 4 {
-		t.Errorf("clients list --admin-token (right) with a wrong env token = %q, want the three demo clients", out)
+	if !strings.Contains(out, "\n"+authz.DemoServiceID+" ") || strings.Count(out, "\n") != 6 {
+		t.Errorf("clients list --admin-token (right) with a wrong env token = %q, want the three demo and two built-in clients", out)
 	}
 	// And --admin-url beats IDVAUTH_ADMIN_URL.
 	bad := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": "http://" + freeAddr(t)}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/signal"
 	"slices"
 	"strings"
@@ -68,7 +69,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAdminURL, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditReadDelay, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
@@ -116,6 +117,10 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.Value(sDatabaseURL) // the issuer once, as tokens carry it
 	a.DefaultAudience, _ = r.Get(sDefaultAudience)
 	a.AdminAudience, _ = r.Get(sAdminAudience)
+	var adminURLSet bool
+	if a.AdminURL, adminURLSet = r.Get(sAdminURL); !adminURLSet {
+		a.AdminURL = urlOf(sc.adminAddr) // empty for port 0: links then follow the request's Host
+	}
 	a.AccessTokenAlg, _ = r.Get(sAccessAlg)
 	if err := r.Decode("scopes", &a.Scopes); err != nil {
 		return sc, err
@@ -485,4 +490,19 @@ func newHealthCmd(env lookupEnv) *cobra.Command {
 	cmd.Flags().String("url", "", "base URL of the public listener (default: from --public-addr)")
 	cmd.Flags().Bool("live", false, "ask /health/live instead of /health/ready")
 	return cmd
+}
+
+// urlOf is the http URL of the listen address addr, for links to it when
+// IDVAUTH_ADMIN_URL is not set: an unspecified host (all interfaces) is
+// reached on loopback. It is empty when the port is chosen at listening
+// (0) or addr cannot be read (the listener then says why).
+func urlOf(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -1,0 +1,81 @@
+package operators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// The built-in clients through which operators get tokens for the admin
+// API: the web console, and `idvauth login`. Both are public clients
+// (nothing to keep secret in a browser tab or on a laptop) of the
+// authorization-code grant with PKCE, served on the admin listener only:
+// the public endpoints refuse them, and no operator signs in there.
+const (
+	ConsoleClientID = "idvauth-console"
+	CLIClientID     = "idvauth-cli"
+	// ReservedPrefix starts the ID of every built-in client; the admin
+	// API registers no client with it, and changes none that has it.
+	ReservedPrefix = "idvauth-"
+)
+
+// ConsoleCallbackPath is where the console receives its authorization
+// code, on the admin listener.
+const ConsoleCallbackPath = "/console/callback"
+
+// CLIRedirectURIs are the loopback redirect URIs of `idvauth login`
+// (RFC 8252 section 7.3: any port).
+var cliRedirectURIs = []string{"http://127.0.0.1/callback", "http://[::1]/callback"}
+
+// IsBuiltin reports whether id is (or would be) a built-in client's.
+func IsBuiltin(id string) bool { return strings.HasPrefix(id, ReservedPrefix) }
+
+// Builtins are the built-in clients of a server whose admin API is the
+// resource adminAudience and whose admin listener is reached at adminURL.
+func Builtins(adminAudience, adminURL string) []storage.Client {
+	base := storage.Client{
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scopes: adminauth.Scopes(), Audience: []string{adminAudience}, TokenEndpointAuthMethod: "none",
+	}
+	console, cli := base, base
+	console.ID, console.Name = ConsoleClientID, "idvauth web console"
+	console.RedirectURIs = []string{strings.TrimSuffix(adminURL, "/") + ConsoleCallbackPath}
+	cli.ID, cli.Name = CLIClientID, "idvauth command line (idvauth login)"
+	cli.RedirectURIs = slices.Clone(cliRedirectURIs)
+	return []storage.Client{console, cli}
+}
+
+// ClientStore is what EnsureBuiltins reads and writes.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c storage.Client) error
+	UpdateClient(ctx context.Context, c storage.Client) error
+	SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error
+}
+
+// EnsureBuiltins stores each of clients, or sets the stored one back to
+// it (another replica with other settings started last, or someone
+// changed it with psql): every field, and no secret. Replicas may call it
+// at once; a change reaches every replica's client cache as any other.
+func EnsureBuiltins(ctx context.Context, st ClientStore, clients []storage.Client, now time.Time) error {
+	now = now.UTC().Truncate(time.Second)
+	for _, c := range clients {
+		c.CreatedAt, c.UpdatedAt = now, now
+		err := st.CreateClient(ctx, c)
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			err = st.UpdateClient(ctx, c)
+			if err == nil {
+				err = st.SetClientSecret(ctx, c.ID, nil, now)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("operators: store the built-in client %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
