@@ -4,17 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/authz/operators"
+	"github.com/idvauth/idvauth/authz/opsignin"
 	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/templates"
 )
 
 // adminIntrospect checks an access token for the admin API exactly as
@@ -93,4 +101,46 @@ func (s *Server) operatorToken(ctx context.Context, clientID, operatorID string,
 		return "", fmt.Errorf("authz: the operator token could not be audited: %w", err)
 	}
 	return resp.GetAccessToken(), nil
+}
+
+// subjects reads the subjects of grants.
+type subjects interface {
+	GetUser(ctx context.Context, id string) (storage.User, error)
+	GetOperator(ctx context.Context, id string) (storage.Operator, error)
+}
+
+// grantSubjectStands returns an error that wraps storage.ErrNotFound
+// when the subject of ar's grant is gone: the person, or for the admin
+// plane's built-in clients the operator, gone or disabled.
+func grantSubjectStands(ctx context.Context, st subjects, ar fosite.AccessRequester) error {
+	sub := ar.GetSession().GetSubject()
+	if !operators.IsBuiltin(ar.GetClient().GetID()) {
+		_, err := st.GetUser(ctx, sub)
+		return err
+	}
+	o, err := st.GetOperator(ctx, sub)
+	if err == nil && o.Disabled {
+		return fmt.Errorf("authz: operator %s is disabled: %w", o.ID, storage.ErrNotFound)
+	}
+	return err
+}
+
+// newOpSignin builds the sign-in of operators on the admin listener of s.
+func newOpSignin(s *Server, pages *templates.Pages) (*opsignin.Handler, error) {
+	h, err := opsignin.New(opsignin.Config{Provider: s.provider, Operators: s.store, Audience: s.cfg.AdminAudience, Issuer: s.cfg.Issuer,
+		NewSession: func(operatorID string, authTime time.Time) fosite.Session {
+			amr := []string{mfa.AMRPassword, mfa.AMROTP, mfa.AMRMFA}
+			return &session{Subject: operatorID, Claims: &jwt.IDTokenClaims{Subject: operatorID, AuthTime: authTime,
+				AuthenticationMethodsReferences: amr, AuthenticationContextClassReference: mfa.ACR(amr)}}
+		},
+		// The console's sign-in comes with the console.
+		SignedIn:  func(*http.Request) (string, time.Time, bool) { return "", time.Time{}, false },
+		SignInURL: func(next string) string { return "/console/signin?next=" + url.QueryEscape(next) },
+		Pages:     pages, Cookies: web.Cookies{Secure: strings.HasPrefix(s.cfg.AdminURL, "https://")}, Audit: s.trail,
+		Now: s.cfg.Now, Log: s.log.Named("opsignin"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	return h, nil
 }

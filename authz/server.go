@@ -47,6 +47,7 @@ import (
 	"github.com/idvauth/idvauth/authz/login"
 	"github.com/idvauth/idvauth/authz/logout"
 	"github.com/idvauth/idvauth/authz/operators"
+	"github.com/idvauth/idvauth/authz/opsignin"
 	"github.com/idvauth/idvauth/authz/par"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
@@ -84,6 +85,9 @@ type Server struct {
 	codes *oauth2.HMACSHAStrategy
 	// throttleSecret keys the hash of usernames in login failure counters.
 	throttleSecret []byte
+	// opsignin is the authorization endpoint of idvauth login, on the
+	// admin listener.
+	opsignin *opsignin.Handler
 	// demo seeds the development demo and serves its callback page.
 	demo    *admin.Demo
 	metrics *metrics.Metrics
@@ -198,8 +202,8 @@ func (s *Server) assemble(ctx context.Context) error {
 	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)
 	s.keeperReady.Store(s.keeper)
 	s.metrics.WatchKeyRing(s.keeper.SinceLoad)
-	if s.tlsCert, s.clientCAs, err = loadTLS(cfg, s.log); err != nil {
-		return err
+	if s.tlsCert, s.clientCAs, err = certs.LoadListener(s.log, cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile); err != nil {
+		return fmt.Errorf("authz: %w", err)
 	}
 	s.hasher = password.NewHasher(cfg.Argon2, cfg.PasswordHashConcurrency)
 	s.limits = newLimiters(cfg.RateLimits, s.hasher.Capacity())
@@ -234,22 +238,6 @@ func (s *Server) assemble(ctx context.Context) error {
 	return err
 }
 
-// loadTLS reads the public listener's certificate and the client CAs of
-// cfg, each if configured (nil if not).
-func loadTLS(cfg Config, log *zap.Logger) (cert *certs.Reloading[*tls.Certificate], cas *certs.Reloading[*x509.CertPool], err error) {
-	if f := cfg.TLSCertFile; f != "" {
-		if cert, err = certs.NewReloading(log, certs.LoadKeyPair(f, cfg.TLSKeyFile), f, cfg.TLSKeyFile); err != nil {
-			return nil, nil, fmt.Errorf("authz: %w", err)
-		}
-	}
-	if f := cfg.TLSClientCAFile; f != "" {
-		if cas, err = certs.NewReloading(log, certs.LoadCertPool(f), f); err != nil {
-			return nil, nil, fmt.Errorf("authz: %w", err)
-		}
-	}
-	return cert, cas, nil
-}
-
 // assemblePeople builds the parts that serve people and operators: the
 // login pages, the admin API and the demo.
 func (s *Server) assemblePeople() error {
@@ -276,7 +264,7 @@ func (s *Server) assemblePeople() error {
 		return fmt.Errorf("authz: %w", err)
 	}
 	if s.signin, err = login.New(login.Config{
-		Pushed: s.par, RequirePAR: cfg.RequirePAR, Profile: cfg.Profile, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
+		Pushed: s.par, RequirePAR: cfg.RequirePAR, Profile: cfg.Profile, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: tokenreq.AudienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginMaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, LoginWindow: cfg.LoginWindow,
 		ThrottleSecret: s.throttleSecret, Argon2: cfg.Argon2, Hasher: s.hasher, LoginLimiter: s.limits.login, OnLimited: s.rateLimited,
@@ -308,6 +296,9 @@ func (s *Server) assemblePeople() error {
 		EndSession: s.logout.End, Issuer: cfg.Issuer, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	if s.opsignin, err = newOpSignin(s, pages); err != nil {
+		return err
+	}
 	s.demo = admin.NewDemo(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)
 	return nil
 }
@@ -333,7 +324,7 @@ func (s *Server) compose() error {
 		AccessTokenIssuer:            s.cfg.Issuer,
 		TokenURL:                     s.cfg.Issuer + "/oauth2/token",
 		ScopeStrategy:                s.scopes.Allowed,
-		AudienceMatchingStrategy:     audienceAllowed,
+		AudienceMatchingStrategy:     tokenreq.AudienceAllowed,
 		ClientSecretsHasher:          clientauth.SecretHasher{},
 		ClientAuthenticationStrategy: fapi.Authenticate(s.cfg.Profile, s.clients.Authenticate),
 		SendDebugMessagesToClients:   false,
@@ -405,17 +396,6 @@ func (s *Server) revokeGrant(ctx context.Context, kind storage.TokenKind, sig, r
 // now is the server's clock, in UTC.
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 
-// audienceAllowed is fosite's audience strategy: every requested audience
-// must be registered for the client, exactly.
-func audienceAllowed(allowed []string, requested []string) error {
-	for _, a := range requested {
-		if !slices.Contains(allowed, a) {
-			return tokenreq.ErrInvalidTarget.WithHintf("The client is not registered for audience '%s'.", a)
-		}
-	}
-	return nil
-}
-
 // Ready reports whether the server can serve requests: the store answers
 // and the ring has an active key for access tokens.
 func (s *Server) Ready(ctx context.Context) error {
@@ -484,6 +464,8 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metrics.Handler(s.cfg.MetricsToken))
+	mux.Handle(opsignin.AuthorizePath, s.opsignin)
+	mux.HandleFunc(opsignin.TokenPath, s.limitIP(s.handleToken))
 	mux.Handle("/", s.admin)
 	return s.middleware("admin", mux)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/tokenreq"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/operators"
+	"github.com/idvauth/idvauth/authz/opsignin"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -66,6 +67,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.writeTokenError(w, r, ar, err)
+		return
+	}
+	if operators.IsBuiltin(ar.GetClient().GetID()) != (r.URL.Path == opsignin.TokenPath) {
+		// The admin plane's clients are served on the admin listener
+		// alone, and nothing else is there.
+		s.writeTokenError(w, r, ar, fosite.ErrInvalidClient.WithHint("This client is not served at this endpoint."))
 		return
 	}
 	if err := s.prepareGrant(ar, sess, gt); err != nil {
@@ -164,7 +171,7 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 		now := s.now().Truncate(time.Second)
 		grant.AccessExp = now.Add(fosite.GetEffectiveLifespan(ar.GetClient(), fosite.GrantType(gt), fosite.AccessToken, s.cfg.AccessTokenTTL))
 		if !grant.RefreshExp.IsZero() {
-			if err := s.refreshLifetime(grant, gt, now); err != nil {
+			if err := s.refreshLifetime(grant, gt, now, operators.GrantLifetime(ar.GetClient().GetID(), s.cfg.RefreshTokenMaxLifetime)); err != nil {
 				return err
 			}
 		}
@@ -210,11 +217,11 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 // RefreshTokenMaxLifetime after the grant started (its code's
 // redemption), so that rotation cannot keep a grant alive for ever. A
 // refresh past that bound is invalid_grant.
-func (s *Server) refreshLifetime(grant *session, gt string, now time.Time) error {
+func (s *Server) refreshLifetime(grant *session, gt string, now time.Time, maxLifetime time.Duration) error {
 	if grant.GrantStart.IsZero() {
 		grant.GrantStart = now
 	}
-	end := grant.GrantStart.Add(s.cfg.RefreshTokenMaxLifetime)
+	end := grant.GrantStart.Add(maxLifetime)
 	if gt == grantRefreshToken && !now.Before(end) {
 		return fosite.ErrInvalidGrant.WithHint("The refresh token expired: its grant reached the longest lifetime allowed; sign in again.")
 	}
@@ -326,10 +333,10 @@ func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Value
 		return fosite.ErrInvalidGrant.WithHint("The grant was used twice at once and has been revoked.").WithWrap(granterr.ErrReused)
 	}
 	if err == nil {
-		_, err = s.store.GetUser(ctx, ar.GetSession().GetSubject())
+		err = grantSubjectStands(ctx, s.store, ar)
 		if isNotFound(err) {
 			s.revokeGrant(ctx, kind, sig, requestID)
-			return fosite.ErrInvalidGrant.WithHint("The person this grant was for no longer exists.")
+			return fosite.ErrInvalidGrant.WithHint("The person or operator this grant was for no longer exists or was disabled.")
 		}
 	}
 	if err != nil {

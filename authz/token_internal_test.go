@@ -35,7 +35,7 @@ func TestRefreshLifetime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			grant := &session{GrantStart: tt.start, RefreshExp: tt.now.Add(time.Minute)}
-			err := s.refreshLifetime(grant, tt.gt, tt.now)
+			err := s.refreshLifetime(grant, tt.gt, tt.now, maxLife)
 			if tt.wantErr {
 				if fosite.ErrorToRFC6749Error(err).ErrorField != fosite.ErrInvalidGrant.ErrorField {
 					t.Fatalf("refreshLifetime = %v, want invalid_grant", err)

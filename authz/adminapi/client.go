@@ -31,9 +31,12 @@ type Config struct {
 	// slash is dropped; the routes (/admin/clients, ...) are appended.
 	// Required.
 	BaseURL string
-	// Token is the bearer token sent with every request. Required. It
-	// never appears in an error.
+	// Token is the bearer token sent with every request. It never
+	// appears in an error. Required unless TokenSource is set.
 	Token string
+	// TokenSource, if set, gives the bearer token of each request instead
+	// (an operator's token from idvauth login, refreshed as it expires).
+	TokenSource func(ctx context.Context) (string, error)
 	// HTTPClient sends the requests; nil means one with DefaultTimeout.
 	HTTPClient *http.Client
 	// MaxAnswerBytes bounds the body read from one answer; 0 means
@@ -59,6 +62,7 @@ type Client struct {
 	base  string // without a trailing slash
 	shown string // base for error messages, any password redacted
 	token string
+	src   func(ctx context.Context) (string, error)
 	http  *http.Client
 	max   int64
 }
@@ -71,10 +75,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: %q", ErrBaseURL, cfg.BaseURL)
 	}
-	if cfg.Token == "" {
+	if cfg.Token == "" && cfg.TokenSource == nil {
 		return nil, ErrNoToken
 	}
-	c := &Client{base: base, shown: u.Redacted(), token: cfg.Token, http: cfg.HTTPClient, max: cfg.MaxAnswerBytes}
+	c := &Client{base: base, shown: u.Redacted(), token: cfg.Token, src: cfg.TokenSource, http: cfg.HTTPClient, max: cfg.MaxAnswerBytes}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
@@ -124,7 +128,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, fmt.Errorf("adminapi: %s %s: %w", method, path, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	token := c.token
+	if c.src != nil {
+		if token, err = c.src(ctx); err != nil {
+			return nil, err
+		}
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

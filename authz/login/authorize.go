@@ -20,6 +20,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/login/internal/authreq"
 	"github.com/idvauth/idvauth/authz/mfa"
+	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -363,6 +364,12 @@ func authorizeQuery(raw string) (url.Values, error) {
 func (h *Handler) authorizeClient(ctx context.Context, r *http.Request, raw, redirectURI string) (fosite.AuthorizeRequester, *clientauth.Client, error) {
 	ar, err := h.cfg.Provider.NewAuthorizeRequest(ctx, authorizeHTTPRequest(r, raw))
 	c, ok := clientOf(ar)
+	if ok && operators.IsBuiltin(c.GetID()) {
+		// Operators sign in on the admin listener (authz/opsignin); a
+		// person's sign-in must never give the admin plane's clients a
+		// code, nor send anything to their redirect URIs.
+		return invalidRedirect(ar), nil, fosite.ErrInvalidClient.WithHint("This client is served on the admin listener only.")
+	}
 	if err != nil && !ok && errors.Is(err, fosite.ErrTemporarilyUnavailable) {
 		// The store could not be read (fosite calls every GetClient error
 		// "client does not exist"): 503, a page.

@@ -33,6 +33,20 @@ const ConsoleCallbackPath = "/console/callback"
 // (RFC 8252 section 7.3: any port).
 var cliRedirectURIs = []string{"http://127.0.0.1/callback", "http://[::1]/callback"}
 
+// MaxGrantLifetime bounds how long an operator's sign-in through a
+// built-in client lasts, refreshes included: a working day. A longer
+// IDVAUTH_REFRESH_TOKEN_MAX_LIFETIME applies to applications only.
+const MaxGrantLifetime = 12 * time.Hour
+
+// GrantLifetime is the longest lifetime of a grant of the client id, on
+// a server whose grants last at most serverMax.
+func GrantLifetime(id string, serverMax time.Duration) time.Duration {
+	if IsBuiltin(id) {
+		return min(serverMax, MaxGrantLifetime)
+	}
+	return serverMax
+}
+
 // IsBuiltin reports whether id is (or would be) a built-in client's.
 func IsBuiltin(id string) bool { return strings.HasPrefix(id, ReservedPrefix) }
 

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/logincmd"
 )
 
 // This file holds what every command that calls the admin API shares: its
@@ -21,6 +24,7 @@ func addAdminFlags(group *cobra.Command) {
 	f := group.PersistentFlags()
 	f.String(sAdminURL.Flag, sAdminURL.Def, sAdminURL.Usage+" (env "+sAdminURL.Env+")")
 	f.String(sAdminToken.Flag, "", "admin API bearer token (prefer env IDVAUTH_ADMIN_TOKEN: flags show in ps)")
+	f.String(sCredentials.Flag, "", sCredentials.Usage+" (env "+sCredentials.Env+")")
 }
 
 // newAdminClient builds the admin API client from the admin URL and token
@@ -31,15 +35,48 @@ func newAdminClient(cmd *cobra.Command, env lookupEnv) (*adminapi.Client, error)
 		return nil, err
 	}
 	base, _ := r.Get(sAdminURL)
+	base = strings.TrimSuffix(base, "/")
 	token, _ := r.Get(sAdminToken)
-	c, err := adminapi.New(adminapi.Config{BaseURL: base, Token: token})
+	cfg := adminapi.Config{BaseURL: base, Token: token}
+	if token == "" {
+		// The operator's own sign-in, from idvauth login.
+		if cfg.TokenSource, _, err = credentials(r).TokenSource(base); err != nil {
+			return nil, err
+		}
+	}
+	c, err := adminapi.New(cfg)
 	switch {
 	case errors.Is(err, adminapi.ErrBaseURL):
 		return nil, fmt.Errorf("%s: %q is not an http(s) URL", r.Where(sAdminURL), base)
 	case errors.Is(err, adminapi.ErrNoToken):
-		return nil, errors.New("no admin token: set IDVAUTH_ADMIN_TOKEN (serve --dev prints one)")
+		return nil, errors.New("no admin token: set IDVAUTH_ADMIN_TOKEN (serve --dev prints one), or sign in as an operator with idvauth login")
 	}
 	return c, err
+}
+
+// credentials is the file of idvauth login's tokens that r's settings
+// name.
+func credentials(r *resolver) logincmd.File {
+	p, _ := r.Get(sCredentials)
+	return logincmd.File{Path: p}
+}
+
+// newLoginCmd is idvauth login.
+func newLoginCmd(env lookupEnv) *cobra.Command {
+	var file logincmd.File
+	cmd := logincmd.New(logincmd.Deps{File: &file, AdminURL: func(cmd *cobra.Command) (string, error) {
+		r, err := newResolver(cmd, env)
+		if err != nil {
+			return "", err
+		}
+		file = credentials(r)
+		base, _ := r.Get(sAdminURL)
+		return strings.TrimSuffix(base, "/"), nil
+	}})
+	f := cmd.Flags()
+	f.String(sAdminURL.Flag, sAdminURL.Def, sAdminURL.Usage+" (env "+sAdminURL.Env+")")
+	f.String(sCredentials.Flag, "", sCredentials.Usage+" (env "+sCredentials.Env+")")
+	return cmd
 }
 
 // adminCall is one run of a command that calls the admin API.
@@ -57,7 +94,7 @@ type adminCall struct {
 // client and hands all to run.
 func adminRunE(env lookupEnv, check func(*cobra.Command, []string) error, run func(*adminCall, []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		asJSON, err := outputJSON(cmd)
+		asJSON, err := clikit.OutputJSON(cmd)
 		if err != nil {
 			return err
 		}

@@ -7,10 +7,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 func newAPIKeysCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "api-keys",
 		Short: "Manage the API keys of a client",
 		Long: `Manage the API keys of a client: long-lived credentials for simple
@@ -23,7 +24,7 @@ introspect it directly. The key is shown once, when it is made.`,
   idvauth clients api-keys revoke demo-service 3f2a...`,
 	})
 	for _, c := range []*cobra.Command{apiKeysCreateCmd(env), apiKeysListCmd(env), apiKeysRevokeCmd(env), apiKeysRotateCmd(env)} {
-		addOutputFlag(c)
+		clikit.AddOutputFlag(c)
 		cmd.AddCommand(c)
 	}
 	return cmd

@@ -12,10 +12,11 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/settings"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 func newAuditCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "audit",
 		Short: "Read, verify and export the audit trail, through the admin API",
 		Long: `Read the audit trail of a running server through its admin API: every token
@@ -56,7 +57,7 @@ admin API returned it (the API's pages are followed and not shown).`,
 		Args: cobra.NoArgs,
 		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) (err error) {
 			if limit, _ = cmd.Flags().GetInt("limit"); limit < 0 {
-				return usageErrorf("--limit must be 0 (every entry) or more, not %d", limit)
+				return clikit.UsageErrorf("--limit must be 0 (every entry) or more, not %d", limit)
 			}
 			q, err = auditQuery(cmd, time.Now())
 			return err
@@ -73,7 +74,7 @@ admin API returned it (the API's pages are followed and not shown).`,
 	}
 	addAuditFilterFlags(cmd)
 	cmd.Flags().Int("limit", 0, "show at most this many entries (0: every entry that matches)")
-	addOutputFlag(cmd)
+	clikit.AddOutputFlag(cmd)
 	cmd.Flags().Lookup("output").Usage = "output format: table or json (JSON lines: one entry per line, as the admin API returned it)"
 	return cmd
 }
@@ -98,7 +99,7 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 		Args: cobra.NoArgs,
 		RunE: adminRunE(env, func(cmd *cobra.Command, _ []string) error {
 			if page, _ := cmd.Flags().GetInt64("page"); page < 1 || page > adminapi.MaxAuditVerifyLimit {
-				return usageErrorf("--page must be from 1 to %d", adminapi.MaxAuditVerifyLimit)
+				return clikit.UsageErrorf("--page must be from 1 to %d", adminapi.MaxAuditVerifyLimit)
 			}
 			if from, _ := cmd.Flags().GetString("from"); from != "" {
 				if _, err := adminapi.ParseAuditAnchor(from); err != nil {
@@ -129,7 +130,7 @@ the last says whether the trail is intact ("ok") and whole ("complete").`,
 	}
 	cmd.Flags().String("from", "", "check only the entries after SEQ:HASH, the head a verification printed before, and that it still has that hash")
 	cmd.Flags().Int64("page", 100000, "entries the server checks per request")
-	addOutputFlag(cmd)
+	clikit.AddOutputFlag(cmd)
 	cmd.Flags().Lookup("output").Usage = "output format: table or json (the admin API's answers, one JSON line per part)"
 	return cmd
 }
@@ -195,12 +196,12 @@ func auditQuery(cmd *cobra.Command, now time.Time) (adminapi.AuditQuery, error) 
 		}
 		t, err := parseWhen(v, now)
 		if err != nil {
-			return q, usageErrorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", b.name, v)
+			return q, clikit.UsageErrorf("--%s: %q is neither an RFC 3339 time (2026-11-23T10:00:00Z), a date (2026-11-23) nor how long ago (24h, 7d)", b.name, v)
 		}
 		*b.dst = t
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return q, usageErrorf("--since must be before --until")
+		return q, clikit.UsageErrorf("--since must be before --until")
 	}
 	q.Type, _ = cmd.Flags().GetString("type")
 	q.ClientID, _ = cmd.Flags().GetString("client")

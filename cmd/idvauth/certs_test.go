@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/certscmd"
 )
 
 // TestCerts makes a CA, a server and two client certificates, checks the
@@ -19,7 +21,7 @@ func TestCerts(t *testing.T) {
 	p := func(s ...string) string { return filepath.Join(append([]string{dir}, s...)...) }
 	mustCLI(t, nil, "certs", "ca", "--out", p("ca"))
 	mustCLI(t, nil, "certs", "server", "--ca", p("ca"), "--host", "127.0.0.1", "--host", "localhost", "--out", p("server"))
-	var out issued
+	var out certscmd.Issued
 	if err := json.Unmarshal([]byte(mustCLI(t, nil, "certs", "client", "--ca", p("ca"), "--cn", "kyc-backend", "--org", "Example",
 		"--dns", "kyc.example", "--out", p("client"), "-o", "json")), &out); err != nil {
 		t.Fatal(err)

@@ -12,10 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 func newClientsCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "clients",
 		Short: "Manage OAuth 2.0 clients through the admin API",
 		Long: `Manage OAuth 2.0 clients through the admin API of a running server.
@@ -29,7 +30,7 @@ and authenticated with IDVAUTH_ADMIN_TOKEN.`,
 	addAdminFlags(cmd)
 	for _, c := range []*cobra.Command{clientsCreateCmd(env), clientsListCmd(env), clientsGetCmd(env), clientsUpdateCmd(env),
 		clientsDeleteCmd(env), clientsRotateCmd(env)} {
-		addOutputFlag(c)
+		clikit.AddOutputFlag(c)
 		cmd.AddCommand(c)
 	}
 	cmd.AddCommand(newAPIKeysCmd(env))
@@ -143,11 +144,11 @@ On a terminal it asks first; scripts confirm with --yes (without a terminal
 and without --yes nothing is deleted).`,
 		Example: "  idvauth clients delete demo-service\n  idvauth clients delete demo-service --yes -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete client " + args[0] }), func(a *adminCall, args []string) error {
+		RunE: adminRunE(env, clikit.ConfirmCheck(func(args []string) string { return "delete client " + args[0] }), func(a *adminCall, args []string) error {
 			return showDeleted(a, adminapi.Named(a.api.DeleteClient(a.ctx, args[0]), "client", args[0]), args[0], "client "+args[0]+" deleted")
 		}),
 	}
-	addYesFlag(cmd)
+	clikit.AddYesFlag(cmd)
 	return cmd
 }
 
@@ -276,7 +277,7 @@ func applyClientFlags(cmd *cobra.Command, c *adminapi.ClientJSON) error {
 		// A duration on the command line; whole seconds on the wire.
 		d, _ := f.GetDuration("access-token-ttl")
 		if d < 0 || d%time.Second != 0 {
-			return usageErrorf("--access-token-ttl: %s is not a whole number of seconds, 0 or more (examples: 10m, 90s, 0 for the server default)", d)
+			return clikit.UsageErrorf("--access-token-ttl: %s is not a whole number of seconds, 0 or more (examples: 10m, 90s, 0 for the server default)", d)
 		}
 		c.AccessTokenTTL = int64(d / time.Second)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/operators"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 // TestClientsLifecycle drives every clients subcommand against a running
@@ -167,7 +168,7 @@ func TestClientsLifecycle(t *testing.T) {
 	}
 
 	// delete: then get fails with a clear message and the client is gone.
-	if code, _, errOut := cli(t, env, "clients", "delete", id); code != exitUsage || !strings.Contains(errOut, "add --yes to confirm") {
+	if code, _, errOut := cli(t, env, "clients", "delete", id); code != clikit.ExitUsage || !strings.Contains(errOut, "add --yes to confirm") {
 		t.Errorf("clients delete without a terminal or --yes = exit %d, stderr %q; want 2 and a refusal", code, errOut)
 	}
 	if out := mustCLI(t, env, "clients", "delete", id, "--yes"); out != "client "+id+" deleted\n" {

@@ -38,7 +38,9 @@ var (
 	sAdminToken = newSetting("admin-token", "IDVAUTH_ADMIN_TOKEN",
 		"", "admin API bearer token (prefer the env variable: flags show in ps)")
 	sAdminURL = newSetting("admin-url", "IDVAUTH_ADMIN_URL",
-		"http://127.0.0.1:8081", "admin API URL")
+		"http://127.0.0.1:8081", "URL of the admin listener: where the CLI calls the admin API, and what the server builds its links and the console's redirect URI on")
+	sCredentials = newSetting("credentials", "IDVAUTH_CREDENTIALS",
+		"", "file where idvauth login keeps operators' tokens (default: idvauth/credentials.json in the user's configuration directory)")
 	sAccessTTL = newSetting("access-token-ttl", "IDVAUTH_ACCESS_TOKEN_TTL",
 		settings.DefaultAccessTokenTTL.String(), "access token lifetime")
 	sMaxAccessTTL = newSetting("max-access-token-ttl", "IDVAUTH_MAX_ACCESS_TOKEN_TTL",
@@ -148,7 +150,7 @@ var (
 // (idvauth.example.yaml) and of 'idvauth config check'. A setting missing
 // here fails TestExampleConfig.
 var allSettings = []setting{
-	sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sSecrets, sAdminToken, sAdminURL,
+	sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sSecrets, sAdminToken, sAdminURL, sCredentials,
 	sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 	sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL,
 	sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency,

@@ -11,6 +11,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/devkit"
 	"github.com/idvauth/idvauth/authz/settings"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 // This file holds `idvauth config check` and the example config file,
@@ -20,7 +21,7 @@ import (
 var secretSettings = map[string]bool{sSecrets.Env: true, sAdminToken.Env: true, sMetricsToken.Env: true}
 
 func newConfigCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "config",
 		Short: "Check the settings serve would start with",
 		Long: `Check the settings: 'config check' resolves them as serve does (flags, then
@@ -48,7 +49,7 @@ code is 1 on any problem, with the problem on stderr.`,
 	}
 	// serve's own flags, --dev among them, so that the two cannot differ.
 	check.Flags().AddFlagSet(newServeCmd(env).Flags())
-	addLocalOutputFlag(check)
+	clikit.AddLocalOutputFlag(check)
 	cmd.AddCommand(check)
 	return cmd
 }
@@ -62,7 +63,7 @@ type checkedSetting struct {
 }
 
 func configCheck(cmd *cobra.Command, env lookupEnv) error {
-	asJSON, err := outputJSON(cmd)
+	asJSON, err := clikit.OutputJSON(cmd)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -61,6 +63,15 @@ func cli(t testing.TB, env map[string]string, args ...string) (code int, stdout,
 func cliStdin(t testing.TB, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut syncBuffer
+	if _, ok := env["IDVAUTH_CREDENTIALS"]; !ok && (len(args) == 0 || args[0] != "config") {
+		// Never the credentials of whoever runs the tests ('config
+		// check' reports where each setting came from: not changed).
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["IDVAUTH_CREDENTIALS"] = filepath.Join(t.TempDir(), "credentials.json")
+	}
 	code = run(t.Context(), args, envOf(env), strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }

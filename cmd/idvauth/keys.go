@@ -7,10 +7,11 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 func newKeysCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "keys",
 		Short: "List, rotate and retire signing keys",
 		Long: `Manage the keys that sign access tokens. list, rotate and retire talk to the
@@ -67,18 +68,18 @@ and without --yes nothing is retired).`,
 			if revoke, _ := cmd.Flags().GetBool("revoke-tokens"); revoke {
 				action += " and make every token it signed inactive"
 			}
-			return confirm(cmd, action)
+			return clikit.Confirm(cmd, action)
 		}, func(a *adminCall, args []string) error {
 			revoke, _ := a.cmd.Flags().GetBool("revoke-tokens")
 			return show(a, adminapi.WriteKeyList)(a.api.RetireKey(a.ctx, args[0], adminapi.RetireKeyRequest{RevokeTokens: revoke}))
 		}),
 	}
-	addYesFlag(retire)
+	clikit.AddYesFlag(retire)
 	retire.Flags().Bool("revoke-tokens", false, "also unpublish the key and make every token it signed inactive")
 	for _, c := range []*cobra.Command{list, rotate, retire} {
 		// Not on the group: reencrypt works on the database, not the API.
 		addAdminFlags(c)
-		addOutputFlag(c)
+		clikit.AddOutputFlag(c)
 	}
 	cmd.AddCommand(list, rotate, retire, newReencryptCmd(env))
 	return cmd

@@ -10,6 +10,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 // databaseURL resolves the database URL for the commands that need one.
@@ -29,7 +30,7 @@ func databaseURL(cmd *cobra.Command, env lookupEnv) (string, error) {
 // the database directly.
 func addDatabaseFlags(cmd *cobra.Command) {
 	cmd.Flags().String(sDatabaseURL.Flag, "", "PostgreSQL URL (env "+sDatabaseURL.Env+")")
-	addLocalOutputFlag(cmd)
+	clikit.AddLocalOutputFlag(cmd)
 }
 
 // dbCall is one run of a command that works on the database directly.
@@ -45,7 +46,7 @@ type dbCall struct {
 // it reads -o and the database URL, then hands both to run.
 func dbRunE(env lookupEnv, run func(*dbCall) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
-		asJSON, err := outputJSON(cmd)
+		asJSON, err := clikit.OutputJSON(cmd)
 		if err != nil {
 			return err
 		}
@@ -74,7 +75,7 @@ func textf(format string, args ...any) func(io.Writer) error {
 }
 
 func newMigrateCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "migrate",
 		Short: "Apply or show PostgreSQL schema migrations",
 		Long: `Apply or show the schema migrations built into this binary. 'serve' refuses
@@ -151,7 +152,7 @@ Exit code: 0 when the schema is current, 3 when migrations are pending
 				return err
 			})
 			if err == nil && pending > 0 {
-				return &exitError{code: exitPending}
+				return &clikit.ExitError{Code: clikit.ExitPending}
 			}
 			return err
 		}),

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
@@ -26,7 +27,7 @@ func TestMigrateAndServe(t *testing.T) {
 
 	// status: every migration pending, exit 3 for scripts.
 	code, out, errOut := cli(t, dbEnv, "migrate", "status")
-	if code != exitPending || errOut != "" {
+	if code != clikit.ExitPending || errOut != "" {
 		t.Fatalf("migrate status with migrations pending = exit %d, stderr %q; want 3 and nothing", code, redact(errOut))
 	}
 	applied := statusRows(t, out)
@@ -50,7 +51,7 @@ func TestMigrateAndServe(t *testing.T) {
 		} `json:"migrations"`
 	}
 	code, out, _ = cli(t, dbEnv, "migrate", "status", "-o", "json")
-	if code != exitPending {
+	if code != clikit.ExitPending {
 		t.Errorf("migrate status -o json with migrations pending = exit %d, want 3", code)
 	}
 	decodeJSON(t, "migrate status -o json", out, &st)

@@ -7,10 +7,11 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 func newOperatorsCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "operators",
 		Short: "Manage the operators who run idvauth, with their roles",
 		Long: `Manage operators: the people who run idvauth, each with a role (owner, admin,
@@ -50,7 +51,7 @@ the rest goes through the admin API (IDVAUTH_ADMIN_URL, IDVAUTH_ADMIN_TOKEN).`,
 			return show(a, adminapi.WriteEnrollment)(a.api.ResetOperatorMFA(a.ctx, args[0]))
 		})
 	for _, c := range []*cobra.Command{operatorsCreateCmd(env), list, update, disable, reset} {
-		addOutputFlag(c)
+		clikit.AddOutputFlag(c)
 		cmd.AddCommand(c)
 	}
 	return cmd

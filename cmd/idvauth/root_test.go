@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/buildinfo"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 // allCommands returns cmd and every command below it.
@@ -99,7 +100,7 @@ func TestVersion(t *testing.T) {
 	if v := buildinfo.Read().Version; v == "" || !strings.Contains(out, " "+v+" ") {
 		t.Errorf("idvauth version = %q, want it to show buildinfo.Read().Version = %q", out, v)
 	}
-	if code, _, errOut := cli(t, nil, "version", "extra"); code != exitUsage || !strings.Contains(errOut, `unknown command "extra"`) {
+	if code, _, errOut := cli(t, nil, "version", "extra"); code != clikit.ExitUsage || !strings.Contains(errOut, `unknown command "extra"`) {
 		t.Errorf("idvauth version extra = exit %d, stderr %q; want 2 and unknown command", code, errOut)
 	}
 	var v buildinfo.Info
@@ -143,7 +144,7 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		code, out, errOut := cli(t, nil, tt.args...)
-		if code != exitUsage || !strings.HasPrefix(errOut, tt.want) {
+		if code != clikit.ExitUsage || !strings.HasPrefix(errOut, tt.want) {
 			t.Errorf("idvauth %s = exit %d, stderr %q; want 2 (usage) and %q", strings.Join(tt.args, " "), code, errOut, tt.want)
 		}
 		if out != "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/oauthclient"
 	"github.com/idvauth/idvauth/authz/prompt"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 // This file holds `idvauth token` and `idvauth introspect`: a client of
@@ -53,11 +54,11 @@ func newOAuthClient(cmd *cobra.Command, env lookupEnv) (*oauthclient.Client, err
 	certKey, _ := f.GetString("cert-key")
 	switch {
 	case cfg.ClientID == "":
-		return nil, usageErrorf("give the client's --client-id (or IDVAUTH_CLIENT_ID)")
+		return nil, clikit.UsageErrorf("give the client's --client-id (or IDVAUTH_CLIENT_ID)")
 	case (cfg.Secret != "" && keyFile != "") || (cfg.Secret != "" && certFile != "") || (keyFile != "" && certFile != ""):
-		return nil, usageErrorf("give one way to authenticate: a client secret (IDVAUTH_CLIENT_SECRET), --key, or --cert with --cert-key")
+		return nil, clikit.UsageErrorf("give one way to authenticate: a client secret (IDVAUTH_CLIENT_SECRET), --key, or --cert with --cert-key")
 	case (certFile == "") != (certKey == ""):
-		return nil, usageErrorf("--cert and --cert-key go together")
+		return nil, clikit.UsageErrorf("--cert and --cert-key go together")
 	}
 	if ca, _ := f.GetString("cacert"); ca != "" {
 		pemCA, err := os.ReadFile(ca)
@@ -126,7 +127,7 @@ the server's JWKS; -o json prints the token response as the server sent it
     --cert pki/kyc-backend/client.crt --cert-key pki/kyc-backend/client.key -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
+			asJSON, err := clikit.OutputJSON(cmd)
 			if err != nil {
 				return err
 			}
@@ -146,7 +147,7 @@ the server's JWKS; -o json prints the token response as the server sent it
 	addClientAuthFlags(cmd)
 	cmd.Flags().String("scope", "", "space-separated scopes to ask for (default: the client's)")
 	cmd.Flags().Bool("decode", false, "print the token's header and claims (signature checked against the JWKS) instead of the token")
-	addLocalOutputFlag(cmd)
+	clikit.AddLocalOutputFlag(cmd)
 	return cmd
 }
 
@@ -165,7 +166,7 @@ the server sent it, for jq.`,
   printf '%s\n' "$TOKEN" | idvauth introspect --client-id demo-resource-server - -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := outputJSON(cmd)
+			asJSON, err := clikit.OutputJSON(cmd)
 			if err != nil {
 				return err
 			}
@@ -191,6 +192,6 @@ the server sent it, for jq.`,
 		},
 	}
 	addClientAuthFlags(cmd)
-	addLocalOutputFlag(cmd)
+	clikit.AddLocalOutputFlag(cmd)
 	return cmd
 }

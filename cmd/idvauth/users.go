@@ -10,10 +10,11 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/prompt"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 func newUsersCmd(env lookupEnv) *cobra.Command {
-	cmd := group(&cobra.Command{
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "users",
 		Short: "Manage the people who sign in, through the admin API",
 		Long: `Manage the people who sign in at the login page (authorization_code flow)
@@ -34,7 +35,7 @@ flags: create prompts for one, or reads it from stdin.`,
 	addAdminFlags(cmd)
 	for _, c := range []*cobra.Command{usersCreateCmd(env), usersListCmd(env), usersGetCmd(env), usersDeleteCmd(env),
 		usersWithdrawCmd(env), usersEraseCmd(env), usersMFAResetCmd(env), usersUpdateCmd(env), usersPasswordResetCmd(env)} {
-		addOutputFlag(c)
+		clikit.AddOutputFlag(c)
 		cmd.AddCommand(c)
 	}
 	cmd.AddCommand(usersExportCmd(env))
@@ -123,7 +124,7 @@ On a terminal it asks first; scripts confirm with --yes (without a terminal
 and without --yes nothing is deleted).`,
 		Example: "  idvauth users delete ada\n  idvauth users delete u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json",
 		Args:    cobra.ExactArgs(1),
-		RunE: adminRunE(env, confirmCheck(func(args []string) string { return "delete user " + args[0] }), func(a *adminCall, args []string) error {
+		RunE: adminRunE(env, clikit.ConfirmCheck(func(args []string) string { return "delete user " + args[0] }), func(a *adminCall, args []string) error {
 			id, err := a.api.UserID(a.ctx, args[0])
 			if err != nil {
 				return err
@@ -131,7 +132,7 @@ and without --yes nothing is deleted).`,
 			return showDeleted(a, adminapi.Named(a.api.DeleteUser(a.ctx, id), "user", id), id, "deleted user "+id)
 		}),
 	}
-	addYesFlag(cmd)
+	clikit.AddYesFlag(cmd)
 	return cmd
 }
 
@@ -184,7 +185,7 @@ and without --yes nothing is erased).`,
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes
   idvauth users erase u_3mJr7AoUXx2Wqd9KvYg5Tw --yes -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: adminRunE(env, confirmCheck(func(args []string) string {
+		RunE: adminRunE(env, clikit.ConfirmCheck(func(args []string) string {
 			return "erase user " + args[0] + " and everything held about them"
 		}), func(a *adminCall, args []string) error {
 			id, err := a.api.UserID(a.ctx, args[0])
@@ -200,7 +201,7 @@ and without --yes nothing is erased).`,
 			})(a.api.EraseUser(a.ctx, id))
 		}),
 	}
-	addYesFlag(cmd)
+	clikit.AddYesFlag(cmd)
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 // userJSONKeys are the fields of a user answer: never a password.
@@ -153,7 +154,7 @@ func TestUsersLifecycle(t *testing.T) {
 		t.Errorf("users get USERNAME = %q, want the person with ID %s", got, id)
 	}
 	// delete without a terminal and without --yes: refused, nothing deleted.
-	if code, out, errOut := cli(t, env, "users", "delete", username); code != exitUsage || out != "" ||
+	if code, out, errOut := cli(t, env, "users", "delete", username); code != clikit.ExitUsage || out != "" ||
 		errOut != "Error: delete user "+username+": add --yes to confirm (no terminal to ask on; nothing was changed)\n" {
 		t.Errorf("users delete without --yes = exit %d, stdout %q, stderr %q; want 2 and a refusal", code, out, errOut)
 	}
@@ -423,7 +424,7 @@ func TestUsersEraseExport(t *testing.T) {
 	// erase without --yes: refused before any call, nothing erased.
 	code, out, errOut = cli(t, env, "users", "erase", u.ID)
 	want := "Error: erase user " + u.ID + " and everything held about them: add --yes to confirm (no terminal to ask on; nothing was changed)\n"
-	if code != exitUsage || out != "" || errOut != want {
+	if code != clikit.ExitUsage || out != "" || errOut != want {
 		t.Errorf("users erase without --yes = exit %d, stdout %q, stderr %q; want non-zero, nothing, %q", code, out, errOut, want)
 	}
 	if got := tableRows(mustCLI(t, env, "users", "get", u.ID)); got["id"] != u.ID {

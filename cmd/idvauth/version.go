@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/idvauth/idvauth/authz/buildinfo"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 func newVersionCmd() *cobra.Command {
@@ -19,7 +20,7 @@ binary was built with 'make build', and the Go version.`,
 		Example: "  idvauth version\n  idvauth version -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := outputJSON(cmd)
+			asJSON, err := clikit.OutputJSON(cmd)
 			if err != nil {
 				return err
 			}

@@ -127,3 +127,21 @@ func ServerConfig(cert *Reloading[*tls.Certificate], requestClientCerts bool) *t
 	}
 	return c
 }
+
+// LoadListener reads a TLS listener's certificate and key (certFile,
+// keyFile; none if certFile is empty) and the CAs of its client
+// certificates (caFile; none if empty), each reloaded when its files
+// change.
+func LoadListener(log *zap.Logger, certFile, keyFile, caFile string) (cert *Reloading[*tls.Certificate], cas *Reloading[*x509.CertPool], err error) {
+	if certFile != "" {
+		if cert, err = NewReloading(log, LoadKeyPair(certFile, keyFile), certFile, keyFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	if caFile != "" {
+		if cas, err = NewReloading(log, LoadCertPool(caFile), caFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cert, cas, nil
+}

@@ -109,3 +109,14 @@ func narrowed(ar fosite.AccessRequester, asked, granted []string, refuse func(st
 	}
 	return narrow, nil
 }
+
+// AudienceAllowed is fosite's audience strategy: every requested audience
+// must be registered for the client, exactly.
+func AudienceAllowed(allowed []string, requested []string) error {
+	for _, a := range requested {
+		if !slices.Contains(allowed, a) {
+			return ErrInvalidTarget.WithHintf("The client is not registered for audience '%s'.", a)
+		}
+	}
+	return nil
+}

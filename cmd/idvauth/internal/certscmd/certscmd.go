@@ -1,4 +1,6 @@
-package main
+// Package certscmd is `idvauth certs`: a local test CA and certificates
+// for trying mutual TLS.
+package certscmd
 
 import (
 	"crypto/x509/pkix"
@@ -12,13 +14,14 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/devkit"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
-// newCertsCmd: a local test CA and certificates for trying mutual TLS.
-// authz.IssueCert makes them; this writes the files (keys 0600, never
-// overwriting) and prints where they are.
-func newCertsCmd() *cobra.Command {
-	cmd := group(&cobra.Command{
+// New returns the certs command: a local test CA and certificates for
+// trying mutual TLS. authz.IssueCert makes them; this writes the files
+// (keys 0600, never overwriting) and prints where they are.
+func New() *cobra.Command {
+	cmd := clikit.Group(&cobra.Command{
 		Use:   "certs",
 		Short: "Make a local test CA and TLS certificates for trying mutual TLS",
 		Long: `Make a local test CA, a server certificate for the public listener and
@@ -40,7 +43,7 @@ Keys are ECDSA P-256 and written with mode 0600; no file is ever overwritten.`,
 			c.Flags().String("ca", "", "directory holding ca.crt and ca.key (from 'idvauth certs ca')")
 		}
 		_ = c.MarkFlagRequired("out")
-		addLocalOutputFlag(c)
+		clikit.AddLocalOutputFlag(c)
 		cmd.AddCommand(c)
 	}
 	return cmd
@@ -74,10 +77,10 @@ IDVAUTH_TLS_KEY.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			hosts, _ := cmd.Flags().GetStringArray("host")
 			if len(hosts) == 0 {
-				return usageErrorf("give at least one --host (e.g. --host 127.0.0.1 --host localhost)")
+				return clikit.UsageErrorf("give at least one --host (e.g. --host 127.0.0.1 --host localhost)")
 			}
 			if caDir, _ := cmd.Flags().GetString("ca"); caDir == "" {
-				return usageErrorf("give the test CA with --ca DIR")
+				return clikit.UsageErrorf("give the test CA with --ca DIR")
 			}
 			return issue(cmd, "server", authz.CertRequest{Kind: authz.CertServer, Subject: pkix.Name{CommonName: hosts[0]}, Hosts: hosts})
 		},
@@ -106,11 +109,11 @@ client.jwks.json, the public key to register with --jwks-file
 			caDir, _ := cmd.Flags().GetString("ca")
 			switch {
 			case cn == "":
-				return usageErrorf("give the client's --cn")
+				return clikit.UsageErrorf("give the client's --cn")
 			case self && caDir != "":
-				return usageErrorf("--self-signed and --ca exclude each other")
+				return clikit.UsageErrorf("--self-signed and --ca exclude each other")
 			case !self && caDir == "":
-				return usageErrorf("give the test CA with --ca DIR, or --self-signed")
+				return clikit.UsageErrorf("give the test CA with --ca DIR, or --self-signed")
 			}
 			name := pkix.Name{CommonName: cn}
 			if org != "" {
@@ -126,8 +129,8 @@ client.jwks.json, the public key to register with --jwks-file
 	return cmd
 }
 
-// issued is what the certs commands print with -o json.
-type issued struct {
+// Issued is what the certs commands print with -o json.
+type Issued struct {
 	Certificate string `json:"certificate"`
 	Key         string `json:"key"`
 	JWKS        string `json:"jwks,omitempty"`
@@ -139,7 +142,7 @@ type issued struct {
 // issue makes the certificate of req (signed by --ca when given) and
 // writes base.crt, base.key and, for clients, base.jwks.json into --out.
 func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
-	asJSON, err := outputJSON(cmd)
+	asJSON, err := clikit.OutputJSON(cmd)
 	if err != nil {
 		return err
 	}
@@ -162,7 +165,7 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 	if err != nil {
 		return err
 	}
-	out := issued{Certificate: files.Certificate, Key: files.Key, JWKS: files.JWKS,
+	out := Issued{Certificate: files.Certificate, Key: files.Key, JWKS: files.JWKS,
 		SubjectDN: c.SubjectDN, Thumbprint: c.Thumbprint, NotAfter: c.NotAfter.UTC().Format(time.RFC3339)}
 	if repo := devkit.UnignoredInRepo(dir); repo != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is inside the git repository %s and not git-ignored: keep the private keys out of version control "+
