@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,4 +144,27 @@ func newOpSignin(s *Server, pages *templates.Pages) (*opsignin.Handler, error) {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
 	return h, nil
+}
+
+// errNoAdmin is the start-up error of a server nobody could administer.
+var errNoAdmin = errors.New("authz: nobody could use the admin API: create the first owner with " +
+	"'idvauth operators create --username NAME --role owner' (it works on the database and prints an enrollment link), " +
+	"or set the break-glass token IDVAUTH_ADMIN_TOKEN (32+ characters)")
+
+// checkAdminReachable refuses a server without a break-glass token whose
+// store holds no enabled operator: its admin API would be closed to all.
+func checkAdminReachable(ctx context.Context, st interface {
+	ListOperators(ctx context.Context) ([]storage.Operator, error)
+}, breakGlass string) error {
+	if breakGlass != "" {
+		return nil
+	}
+	ops, err := st.ListOperators(ctx)
+	if err != nil {
+		return fmt.Errorf("authz: read the operators: %w", err)
+	}
+	if !slices.ContainsFunc(ops, func(o storage.Operator) bool { return !o.Disabled }) {
+		return errNoAdmin
+	}
+	return nil
 }

@@ -427,12 +427,12 @@ func (c Config) validateStore() error {
 	if len(c.Secrets) == 0 {
 		errs = append(errs, errors.New("no secrets configured (IDVAUTH_SECRETS)"))
 	}
-	if len(c.AdminToken) < 32 {
+	if c.AdminToken != "" && len(c.AdminToken) < 32 {
 		errs = append(errs, errors.New("the admin token (IDVAUTH_ADMIN_TOKEN) must be at least 32 characters"))
 	}
 	if c.MetricsToken != "" {
 		// A scraper holds the metrics token: it must open nothing else.
-		if c.MetricsToken == c.AdminToken {
+		if c.AdminToken != "" && c.MetricsToken == c.AdminToken {
 			errs = append(errs, errors.New("the metrics token (IDVAUTH_METRICS_TOKEN) must not be the admin token"))
 		}
 		if slices.Contains(c.Secrets, c.MetricsToken) {

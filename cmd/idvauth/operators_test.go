@@ -24,6 +24,12 @@ func TestOperatorsBootstrap(t *testing.T) {
 	u := pgtest.URL(t)
 	db := map[string]string{"IDVAUTH_DATABASE_URL": u, "IDVAUTH_ADMIN_URL": "https://idvauth-admin.internal"}
 	mustCLI(t, db, "migrate", "up")
+	// Without a break-glass token, serve needs an operator.
+	prod := map[string]string{"IDVAUTH_DATABASE_URL": u, "IDVAUTH_SECRETS": "test-secret-0123456789abcdef0123456789abcdef"}
+	serve := []string{"serve", "--public-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
+	if code, _, stderr := cli(t, prod, serve...); code == 0 || !strings.Contains(stderr, "idvauth operators create") {
+		t.Errorf("serve without an admin token or an operator = exit %d, %q; want refused, naming operators create", code, stderr)
+	}
 
 	var e adminapi.Enrollment
 	if err := json.Unmarshal([]byte(mustCLI(t, db, "operators", "create", "--username", "ada", "--role", "owner", "-o", "json")), &e); err != nil {
@@ -74,6 +80,15 @@ func TestOperatorsBootstrap(t *testing.T) {
 	if err != nil || len(entries) != 2 || entries[0].Actor != "system" || entries[0].Subject != o.ID {
 		t.Fatalf("operator.created entries = %+v, %v; want two by system", entries, err)
 	}
+
+	// Once one exists, serve starts without the break-glass token, and
+	// the admin API takes no static token.
+	s := startServe(t, prod, serve[1:]...)
+	waitFor(t, "serve to listen", s.done, func() bool { return strings.Contains(s.stderr.String()+s.stdout.String(), "idvauth serving") })
+	if strings.Contains(s.stderr.String()+s.stdout.String(), "break-glass") {
+		t.Errorf("serve without IDVAUTH_ADMIN_TOKEN warns of it:\n%s", redact(s.stderr.String()))
+	}
+	s.stop()
 
 	d := startDev(t, map[string]string{"IDVAUTH_DATABASE_URL": u, "IDVAUTH_ADMIN_TOKEN": adminToken})
 	api := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}

@@ -232,10 +232,9 @@ func loadCredentials(r *resolver, sc *serveConfig) error {
 	a := &sc.authz
 	var missing []string
 	a.AdminToken, _ = r.Get(sAdminToken)
-	if a.AdminToken == "" {
-		if !sc.dev {
-			missing = append(missing, "IDVAUTH_ADMIN_TOKEN (the admin API bearer token, 32+ characters; e.g. openssl rand -hex 32)")
-		}
+	if a.AdminToken == "" && sc.dev {
+		// Without --dev it is optional: the server refuses to start only
+		// when no operator could reach the admin API either.
 		a.AdminToken, sc.generatedAdminToken = authz.NewSecret(), true
 	}
 	a.Secrets = secretList(r)
