@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -104,28 +103,6 @@ func (s *Server) operatorToken(ctx context.Context, clientID, operatorID string,
 	return resp.GetAccessToken(), nil
 }
 
-// subjects reads the subjects of grants.
-type subjects interface {
-	GetUser(ctx context.Context, id string) (storage.User, error)
-	GetOperator(ctx context.Context, id string) (storage.Operator, error)
-}
-
-// grantSubjectStands returns an error that wraps storage.ErrNotFound
-// when the subject of ar's grant is gone: the person, or for the admin
-// plane's built-in clients the operator, gone or disabled.
-func grantSubjectStands(ctx context.Context, st subjects, ar fosite.AccessRequester) error {
-	sub := ar.GetSession().GetSubject()
-	if !operators.IsBuiltin(ar.GetClient().GetID()) {
-		_, err := st.GetUser(ctx, sub)
-		return err
-	}
-	o, err := st.GetOperator(ctx, sub)
-	if err == nil && o.Disabled {
-		return fmt.Errorf("authz: operator %s is disabled: %w", o.ID, storage.ErrNotFound)
-	}
-	return err
-}
-
 // newOpSignin builds the sign-in of operators on the admin listener of s.
 func newOpSignin(s *Server, pages *templates.Pages) (*opsignin.Handler, error) {
 	h, err := opsignin.New(opsignin.Config{Provider: s.provider, Operators: s.store, Audience: s.cfg.AdminAudience, Issuer: s.cfg.Issuer,
@@ -144,27 +121,4 @@ func newOpSignin(s *Server, pages *templates.Pages) (*opsignin.Handler, error) {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
 	return h, nil
-}
-
-// errNoAdmin is the start-up error of a server nobody could administer.
-var errNoAdmin = errors.New("authz: nobody could use the admin API: create the first owner with " +
-	"'idvauth operators create --username NAME --role owner' (it works on the database and prints an enrollment link), " +
-	"or set the break-glass token IDVAUTH_ADMIN_TOKEN (32+ characters)")
-
-// checkAdminReachable refuses a server without a break-glass token whose
-// store holds no enabled operator: its admin API would be closed to all.
-func checkAdminReachable(ctx context.Context, st interface {
-	ListOperators(ctx context.Context) ([]storage.Operator, error)
-}, breakGlass string) error {
-	if breakGlass != "" {
-		return nil
-	}
-	ops, err := st.ListOperators(ctx)
-	if err != nil {
-		return fmt.Errorf("authz: read the operators: %w", err)
-	}
-	if !slices.ContainsFunc(ops, func(o storage.Operator) bool { return !o.Disabled }) {
-		return errNoAdmin
-	}
-	return nil
 }

@@ -230,8 +230,8 @@ func (s *Server) assemble(ctx context.Context) error {
 	if err := s.assemblePeople(); err != nil {
 		return err
 	}
-	if err := checkAdminReachable(ctx, s.store, cfg.AdminToken); err != nil {
-		return err
+	if err := operators.CheckReachable(ctx, s.store, cfg.AdminToken); err != nil {
+		return fmt.Errorf("authz: %w", err)
 	}
 	if err := operators.EnsureBuiltins(ctx, s.store, operators.Builtins(cfg.AdminAudience, cmp.Or(cfg.AdminURL, settings.DefaultAdminURL)), s.now()); err != nil {
 		return fmt.Errorf("authz: %w", err)

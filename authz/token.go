@@ -333,7 +333,7 @@ func (s *Server) checkGrantStands(ctx context.Context, gt string, form url.Value
 		return fosite.ErrInvalidGrant.WithHint("The grant was used twice at once and has been revoked.").WithWrap(granterr.ErrReused)
 	}
 	if err == nil {
-		err = grantSubjectStands(ctx, s.store, ar)
+		err = operators.SubjectStands(ctx, s.store, ar.GetClient().GetID(), ar.GetSession().GetSubject())
 		if isNotFound(err) {
 			s.revokeGrant(ctx, kind, sig, requestID)
 			return fosite.ErrInvalidGrant.WithHint("The person or operator this grant was for no longer exists or was disabled.")

@@ -93,3 +93,48 @@ func EnsureBuiltins(ctx context.Context, st ClientStore, clients []storage.Clien
 	}
 	return nil
 }
+
+// Subjects reads the subjects of grants.
+type Subjects interface {
+	GetUser(ctx context.Context, id string) (storage.User, error)
+	GetOperator(ctx context.Context, id string) (storage.Operator, error)
+}
+
+// SubjectStands returns an error that wraps storage.ErrNotFound when
+// subject, of a grant of the client clientID, is gone: the person, or for
+// the built-in clients the operator, gone or disabled.
+func SubjectStands(ctx context.Context, st Subjects, clientID, subject string) error {
+	if !IsBuiltin(clientID) {
+		_, err := st.GetUser(ctx, subject)
+		return err
+	}
+	o, err := st.GetOperator(ctx, subject)
+	if err == nil && o.Disabled {
+		return fmt.Errorf("operators: operator %s is disabled: %w", o.ID, storage.ErrNotFound)
+	}
+	return err
+}
+
+// ErrNoAdmin is the start-up error of a server nobody could administer.
+var ErrNoAdmin = errors.New("nobody could use the admin API: create the first owner with " +
+	"'idvauth operators create --username NAME --role owner' (it works on the database and prints an enrollment link), " +
+	"or set the break-glass token IDVAUTH_ADMIN_TOKEN (32+ characters)")
+
+// CheckReachable refuses, with ErrNoAdmin, a server without a break-glass
+// token whose store holds no enabled operator: its admin API would be
+// closed to all.
+func CheckReachable(ctx context.Context, st interface {
+	ListOperators(ctx context.Context) ([]storage.Operator, error)
+}, breakGlass string) error {
+	if breakGlass != "" {
+		return nil
+	}
+	ops, err := st.ListOperators(ctx)
+	if err != nil {
+		return fmt.Errorf("operators: read the operators: %w", err)
+	}
+	if !slices.ContainsFunc(ops, func(o storage.Operator) bool { return !o.Disabled }) {
+		return ErrNoAdmin
+	}
+	return nil
+}
