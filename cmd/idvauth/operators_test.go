@@ -90,7 +90,7 @@ func TestOperatorsBootstrap(t *testing.T) {
 	}
 	s.stop()
 
-	d := startDev(t, map[string]string{"IDVAUTH_DATABASE_URL": u, "IDVAUTH_ADMIN_TOKEN": adminToken})
+	d := startDev(t, map[string]string{"IDVAUTH_DATABASE_URL": u, "IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_SECRETS": prod["IDVAUTH_SECRETS"]})
 	api := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
 	var list adminapi.OperatorList
 	if err := json.Unmarshal([]byte(mustCLI(t, api, "operators", "list", "-o", "json")), &list); err != nil || len(list.Operators) != 2 {
