@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/authz/opsignin"
+	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/templates"
 )
@@ -105,7 +107,11 @@ func (s *Server) operatorToken(ctx context.Context, clientID, operatorID string,
 
 // newOpSignin builds the sign-in of operators on the admin listener of s.
 func newOpSignin(s *Server, pages *templates.Pages) (*opsignin.Handler, error) {
-	h, err := opsignin.New(opsignin.Config{Provider: s.provider, Operators: s.store, Audience: s.cfg.AdminAudience, Issuer: s.cfg.Issuer,
+	sealer, err := keys.NewSealerFor("idvauth device grant v1", s.cfg.Secrets, rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
+	}
+	h, err := opsignin.New(opsignin.Config{Tokens: s.store, Sealer: sealer, AdminURL: s.cfg.AdminURL, Provider: s.provider, Operators: s.store, Audience: s.cfg.AdminAudience, Issuer: s.cfg.Issuer,
 		NewSession: func(operatorID string, authTime time.Time) fosite.Session {
 			amr := []string{mfa.AMRPassword, mfa.AMROTP, mfa.AMRMFA}
 			return &session{Subject: operatorID, Claims: &jwt.IDTokenClaims{Subject: operatorID, AuthTime: authTime,

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -75,6 +76,55 @@ func TestOperatorClientsStayOnTheAdminListener(t *testing.T) {
 		code, _, body = post(t, ts.Public+"/oauth2/token", "", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {"idvauth-cli"}})
 		if code < 400 || code >= 500 || strings.Contains(string(body), "access_token") {
 			t.Errorf("idvauth-cli at the public token endpoint = %d %s, want a 4xx", code, body)
+		}
+	})
+}
+
+// The device grant's endpoints before an operator acts: a device code
+// for idvauth-cli alone, pending until approved, and nothing for a code
+// nobody issued.
+func TestDeviceGrantBeforeApproval(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		da := ts.Admin + "/console/oauth2/device_authorization"
+		for _, bad := range []url.Values{
+			{"client_id": {ts.Demo.Web.ClientID}},
+			{"client_id": {"idvauth-cli"}, "scope": {"identity.verify"}},
+			{"client_id": {"idvauth-cli", "idvauth-cli"}},
+		} {
+			if code, _, body := post(t, da, "", "", bad); code < 400 || code >= 500 || !strings.Contains(string(body), `"error"`) {
+				t.Errorf("device authorization %v = %d %s, want a 4xx error", bad, code, body)
+			}
+		}
+		conf := &oauth2.Config{ClientID: "idvauth-cli", Endpoint: oauth2.Endpoint{DeviceAuthURL: da,
+			TokenURL: ts.Admin + "/console/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+		resp, err := conf.DeviceAuth(t.Context())
+		if err != nil {
+			t.Fatalf("DeviceAuth: %v", err)
+		}
+		if len(resp.UserCode) != 9 || resp.VerificationURI != ts.Admin+"/console/device" || !strings.HasPrefix(resp.VerificationURIComplete, resp.VerificationURI+"?user_code=") ||
+			resp.Interval != 5 || time.Until(resp.Expiry) > 10*time.Minute || len(resp.DeviceCode) < 40 {
+			t.Errorf("device authorization = %+v", resp)
+		}
+		poll := func(device string) (int, string) {
+			code, _, body := post(t, ts.Admin+"/console/oauth2/token", "", "", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"},
+				"device_code": {device}, "client_id": {"idvauth-cli"}})
+			return code, string(body)
+		}
+		if code, body := poll(resp.DeviceCode); code != http.StatusBadRequest || !strings.Contains(body, "authorization_pending") {
+			t.Errorf("poll before approval = %d %s, want authorization_pending", code, body)
+		}
+		if code, body := poll(resp.DeviceCode + "x"); code != http.StatusBadRequest || !strings.Contains(body, "expired_token") {
+			t.Errorf("poll with an unknown code = %d %s, want expired_token", code, body)
+		}
+		// The device page wants a signed-in operator.
+		r, err := noFollow.Get(resp.VerificationURIComplete)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if loc, _ := url.Parse(r.Header.Get("Location")); r.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != "/console/signin" {
+			t.Errorf("device page signed out = %d %q, want the console's sign-in", r.StatusCode, r.Header.Get("Location"))
 		}
 	})
 }

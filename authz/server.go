@@ -468,7 +468,9 @@ func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metrics.Handler(s.cfg.MetricsToken))
 	mux.Handle(opsignin.AuthorizePath, s.opsignin)
-	mux.HandleFunc(opsignin.TokenPath, s.limitIP(s.handleToken))
+	mux.Handle(opsignin.TokenPath, s.opsignin.Token(s.limitIP(s.handleToken)))
+	mux.HandleFunc(opsignin.DeviceAuthorizationPath, s.limitIP(s.opsignin.ServeDeviceAuthorization))
+	mux.HandleFunc(opsignin.DevicePath, s.opsignin.ServeDevice)
 	mux.Handle("/", s.admin)
 	return s.middleware("admin", mux)
 }

@@ -25,8 +25,8 @@ type Pages struct {
 	login, consent, logout, message, errorPage *template.Template
 	mfa, enroll, recovery, passkeys            *template.Template
 	// account holds the account page and its sections.
-	account, reset *template.Template
-	csp            string
+	account, reset, device *template.Template
+	csp                    string
 	// assets are the static files by name and by URL path.
 	assets, assetsByPath map[string]Asset
 }
@@ -241,6 +241,16 @@ type ErrorData struct {
 	Status int
 }
 
+// DeviceData fills the page where an operator enters the code of a
+// device that signs in (RFC 8628). Its form posts "user_code" and "csrf".
+type DeviceData struct {
+	Action, CSRF string
+	// UserCode fills the field (from verification_uri_complete).
+	UserCode string
+	// Error, if set, is shown in the alert region.
+	Error string
+}
+
 // New parses the embedded templates once; the result is safe for
 // concurrent use. An error means the embedded files are broken, which
 // a test catches before release.
@@ -343,6 +353,7 @@ func (p *Pages) files() []pageFile {
 		{"passkeys.html", &p.passkeys, PasskeysData{}, nil},
 		{"account.html", &p.account, AccountData{}, []string{"account_*.html"}},
 		{"reset.html", &p.reset, ResetData{}, nil},
+		{"device.html", &p.device, DeviceData{}, nil},
 	}
 }
 
@@ -355,6 +366,9 @@ func styleText(page string) (string, bool) {
 	css, _, ok := strings.Cut(rest, "</style>")
 	return css, ok
 }
+
+// Device renders the page that takes a device's user code to w.
+func (p *Pages) Device(w io.Writer, d DeviceData) error { return p.device.Execute(w, d) }
 
 // Login renders the sign-in page to w.
 func (p *Pages) Login(w io.Writer, d LoginData) error {

@@ -78,6 +78,14 @@ type Config struct {
 	Pages   *templates.Pages
 	Cookies web.Cookies
 	Audit   Auditor
+	// Tokens keeps the records of the device grant.
+	Tokens Tokens
+	// Sealer seals the device grant's authorization codes while they
+	// wait for their poll.
+	Sealer Sealer
+	// AdminURL is where the admin listener is reached, for the device
+	// grant's verification_uri; empty: http:// and the request's host.
+	AdminURL string
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
 	// Log is told of failures; zap.NewNop if nil.
@@ -90,7 +98,7 @@ type Handler struct{ cfg Config }
 // New returns the handler of cfg.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Provider == nil || cfg.NewSession == nil || cfg.SignedIn == nil || cfg.SignInURL == nil || cfg.Operators == nil ||
-		cfg.Audience == "" || cfg.Pages == nil || cfg.Audit == nil {
+		cfg.Audience == "" || cfg.Pages == nil || cfg.Audit == nil || cfg.Tokens == nil || cfg.Sealer == nil {
 		return nil, errors.New("opsignin: incomplete configuration")
 	}
 	if cfg.Now == nil {
@@ -239,12 +247,17 @@ func (h *Handler) parse(w http.ResponseWriter, r *http.Request, raw string) (fos
 	return ar, true
 }
 
-// operator reads the signed-in operator; a disabled one is refused.
+// operator reads the signed-in operator; a disabled one is refused (to
+// the redirect URI of ar, or with a page when ar is nil).
 func (h *Handler) operator(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, id string) (storage.Operator, bool) {
 	o, err := h.cfg.Operators.GetOperator(r.Context(), id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound) || (err == nil && o.Disabled):
-		h.cfg.Provider.WriteAuthorizeError(r.Context(), w, ar, fosite.ErrAccessDenied.WithHint("The operator is disabled."))
+		if ar == nil {
+			h.errorPage(w, r, http.StatusForbidden, "Access denied", "The operator is disabled.")
+		} else {
+			h.cfg.Provider.WriteAuthorizeError(r.Context(), w, ar, fosite.ErrAccessDenied.WithHint("The operator is disabled."))
+		}
 		return o, false
 	case err != nil:
 		h.cfg.Log.Error("read operator", web.RequestField(r.Context()), zap.Error(err))

@@ -42,7 +42,8 @@ type Deps struct {
 // listener adminURL, redirected to redirect.
 func oauthConfig(adminURL, redirect string) *oauth2.Config {
 	return &oauth2.Config{ClientID: operators.CLIClientID, RedirectURL: redirect, Endpoint: oauth2.Endpoint{
-		AuthURL: adminURL + opsignin.AuthorizePath, TokenURL: adminURL + opsignin.TokenPath, AuthStyle: oauth2.AuthStyleInParams}}
+		AuthURL: adminURL + opsignin.AuthorizePath, TokenURL: adminURL + opsignin.TokenPath,
+		DeviceAuthURL: adminURL + opsignin.DeviceAuthorizationPath, AuthStyle: oauth2.AuthStyleInParams}}
 }
 
 // New returns the login command.
@@ -59,11 +60,11 @@ silently; the sign-in lasts at most 12 hours, and ends at once when the
 operator is disabled. The token can do what the operator's role allows.
 
 The browser comes back to a listener on 127.0.0.1 that idvauth login opens
-for the purpose (RFC 8252); on a host without a browser, open the printed
-URL on a machine that can reach both the admin listener and this host's
-loopback (an SSH tunnel), or use the break-glass token.`,
+for the purpose (RFC 8252). On a host without a browser, --device uses the
+device authorization grant (RFC 8628): it prints a code that an operator
+signed in to the console enters at /console/device, on any machine.`,
 		Example: `  idvauth login
-  IDVAUTH_ADMIN_URL=https://idvauth-admin.internal:8081 idvauth login --no-browser
+  IDVAUTH_ADMIN_URL=https://idvauth-admin.internal:8081 idvauth login --device
   idvauth clients list -o json   # uses the saved token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -78,7 +79,11 @@ loopback (an SSH tunnel), or use the break-glass token.`,
 				open = OpenBrowser
 			}
 			wait, _ := cmd.Flags().GetDuration("timeout")
-			tok, err := loopbackLogin(cmd.Context(), cmd.ErrOrStderr(), adminURL, open, wait)
+			login := loopbackLogin
+			if device, _ := cmd.Flags().GetBool("device"); device {
+				login = deviceLogin
+			}
+			tok, err := login(cmd.Context(), cmd.ErrOrStderr(), adminURL, open, wait)
 			if err != nil {
 				return err
 			}
@@ -91,6 +96,7 @@ loopback (an SSH tunnel), or use the break-glass token.`,
 		},
 	}
 	cmd.Flags().Bool("no-browser", false, "print the sign-in URL instead of opening a browser")
+	cmd.Flags().Bool("device", false, "sign in from another machine with a code (RFC 8628 device grant), for hosts without a browser")
 	cmd.Flags().Duration("timeout", 5*time.Minute, "how long to wait for the sign-in in the browser")
 	return cmd
 }
@@ -131,6 +137,25 @@ func loopbackLogin(ctx context.Context, out io.Writer, adminURL string, open fun
 		}
 		return tok, nil
 	}
+}
+
+// deviceLogin runs the device authorization grant: it prints the user
+// code and where to enter it, and polls until an operator allowed it.
+func deviceLogin(ctx context.Context, out io.Writer, adminURL string, _ func(string) error, wait time.Duration) (*oauth2.Token, error) {
+	cfg := oauthConfig(adminURL, "")
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	da, err := cfg.DeviceAuth(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("login: ask for a device code: %w", err)
+	}
+	fmt.Fprintf(out, "On a machine with a browser, sign in to the console and open:\n\n  %s\n\nand enter the code  %s\n\nWaiting...\n",
+		da.VerificationURIComplete, da.UserCode)
+	tok, err := cfg.DeviceAccessToken(ctx, da)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	return tok, nil
 }
 
 type result struct {
