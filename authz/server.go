@@ -35,6 +35,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/framing"
+	"github.com/idvauth/idvauth/authz/internal/hotpath"
 	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/authz/internal/outbound"
@@ -369,6 +370,9 @@ func (s *Server) compose() error {
 		oidc,
 		&openid.OpenIDConnectRefreshHandler{IDTokenHandleHelper: idTokens, Config: fc},
 		pkceHandler,
+	}
+	for i, h := range fc.TokenEndpointHandlers {
+		fc.TokenEndpointHandlers[i] = hotpath.OwnGrant(h)
 	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&introspector{s: s}}
 	s.revokers = fosite.RevocationHandlers{
