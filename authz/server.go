@@ -347,7 +347,7 @@ func (s *Server) compose() error {
 		OmitRedirectScopeParam:         true,
 	}
 	s.fstore = &fositeStore{s: s}
-	s.strategy = &jwtStrategy{s: s}
+	s.strategy = &jwtStrategy{s: s, verified: hotpath.NewCache[verifiedToken](verifiedTokens)}
 	helper := &oauth2.HandleHelper{AccessTokenStrategy: s.strategy, AccessTokenStorage: s.fstore, Config: fc}
 	s.codes = oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
 	explicit := &oauth2.AuthorizeExplicitGrantHandler{
