@@ -1,7 +1,7 @@
 package hotpath
 
 import (
-	"hash/maphash"
+	"crypto/sha256"
 	"sync"
 )
 
@@ -9,8 +9,9 @@ import (
 // the same lock.
 const cacheShards = 16
 
-// Cache is a bounded map from a token, compared in full, to what its
-// verification found. Introspection verifies a JWT access token's
+// Cache is a bounded map from a token, known by its SHA-256 (so that the
+// cache holds no bearer token a memory dump could give away), to what its
+// verification found (which should not hold the token either). Introspection verifies a JWT access token's
 // signature, which costs more than everything else the endpoint does; a
 // resource server introspects the same token at each call it receives, and
 // the signature over the same bytes verifies the same way every time. The
@@ -20,35 +21,35 @@ const cacheShards = 16
 // garbage cannot fill it; when a shard is full, an entry picked at random
 // makes room.
 type Cache[V any] struct {
-	seed   maphash.Seed
 	per    int
 	shards [cacheShards]cacheShard[V]
 }
 
 type cacheShard[V any] struct {
 	mu sync.Mutex
-	m  map[string]V
+	m  map[[sha256.Size]byte]V
 }
 
 // NewCache returns a cache of at most size entries (at least one per
 // shard).
 func NewCache[V any](size int) *Cache[V] {
-	c := &Cache[V]{seed: maphash.MakeSeed(), per: max(1, size/cacheShards)}
+	c := &Cache[V]{per: max(1, size/cacheShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]V)
+		c.shards[i].m = make(map[[sha256.Size]byte]V)
 	}
 	return c
 }
 
-func (c *Cache[V]) shard(token string) *cacheShard[V] {
-	return &c.shards[maphash.String(c.seed, token)%cacheShards]
+func (c *Cache[V]) shard(token string) (*cacheShard[V], [sha256.Size]byte) {
+	sum := sha256.Sum256([]byte(token))
+	return &c.shards[sum[0]%cacheShards], sum
 }
 
 // Get returns the value stored for token, if any.
 func (c *Cache[V]) Get(token string) (V, bool) {
-	s := c.shard(token)
+	s, sum := c.shard(token)
 	s.mu.Lock()
-	v, ok := s.m[token]
+	v, ok := s.m[sum]
 	s.mu.Unlock()
 	return v, ok
 }
@@ -56,23 +57,23 @@ func (c *Cache[V]) Get(token string) (V, bool) {
 // Put stores v for token, evicting another entry of its shard if the
 // shard is full.
 func (c *Cache[V]) Put(token string, v V) {
-	s := c.shard(token)
+	s, sum := c.shard(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[token]; !ok && len(s.m) >= c.per {
+	if _, ok := s.m[sum]; !ok && len(s.m) >= c.per {
 		for k := range s.m {
 			delete(s.m, k)
 			break
 		}
 	}
-	s.m[token] = v
+	s.m[sum] = v
 }
 
 // Delete removes token.
 func (c *Cache[V]) Delete(token string) {
-	s := c.shard(token)
+	s, sum := c.shard(token)
 	s.mu.Lock()
-	delete(s.m, token)
+	delete(s.m, sum)
 	s.mu.Unlock()
 }
 
