@@ -27,7 +27,9 @@ import (
 // is skipped unless both are set: filling 10 million rows takes minutes.
 //
 //	IDVAUTH_BENCH_CLIENTS=1000000 IDVAUTH_BENCH_TOKENS=10000000 \
-//	  go test -run '^$' -bench LargeDatabase -benchtime 3000x -timeout 2h ./authz
+//	  go test -v -run '^$' -bench LargeDatabase -benchtime 3000x -timeout 2h ./authz
+//
+// (-v shows how long the fill took).
 //
 // Requests run 8 at a time per core (b.SetParallelism), as concurrent
 // clients do, so that commits are shared and ns/op is the inverse of the
