@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/token/jwt"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
@@ -19,11 +18,9 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
-	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/authz/opsignin"
 	"github.com/idvauth/idvauth/keys"
-	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/templates"
 )
 
@@ -57,16 +54,11 @@ func CreateOperator(ctx context.Context, databaseURL, username, role, adminURL s
 		return adminapi.Enrollment{}, err
 	}
 	defer st.Close()
-	o, token, err := operators.Create(ctx, st, username, role, time.Now())
+	e, err := operators.Bootstrap(ctx, st, audit.New(audit.Config{Store: st}), username, role, adminURL, time.Now())
 	if err != nil {
-		return adminapi.Enrollment{}, fmt.Errorf("authz: %w", err)
+		return e, fmt.Errorf("authz: %w", err)
 	}
-	e := storage.AuditEntry{Type: adminapi.EventOperatorCreated, Actor: audit.System, Subject: o.ID,
-		Details: map[string]string{"role": o.Role, "via": "database"}}
-	if err := audit.New(audit.Config{Store: st}).Append(ctx, e); err != nil {
-		return adminapi.Enrollment{}, fmt.Errorf("authz: operator %s created, but its audit entry could not be written: %w", o.ID, err)
-	}
-	return operators.EnrollmentJSON(o, adminURL, token), nil
+	return e, nil
 }
 
 // operatorToken issues an access token for the admin API to the operator
@@ -112,11 +104,7 @@ func newOpSignin(s *Server, pages *templates.Pages) (*opsignin.Handler, error) {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
 	h, err := opsignin.New(opsignin.Config{Tokens: s.store, Sealer: sealer, AdminURL: s.cfg.AdminURL, Provider: s.provider, Operators: s.store, Audience: s.cfg.AdminAudience, Issuer: s.cfg.Issuer,
-		NewSession: func(operatorID string, authTime time.Time) fosite.Session {
-			amr := []string{mfa.AMRPassword, mfa.AMROTP, mfa.AMRMFA}
-			return &session{Subject: operatorID, Claims: &jwt.IDTokenClaims{Subject: operatorID, AuthTime: authTime,
-				AuthenticationMethodsReferences: amr, AuthenticationContextClassReference: mfa.ACR(amr)}}
-		},
+		NewSession: newGrantSession,
 		// The console's sign-in comes with the console.
 		SignedIn:  func(*http.Request) (string, time.Time, bool) { return "", time.Time{}, false },
 		SignInURL: func(next string) string { return "/console/signin?next=" + url.QueryEscape(next) },

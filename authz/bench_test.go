@@ -90,6 +90,34 @@ func BenchmarkIntrospectHandler(b *testing.B) {
 	})
 }
 
+// BenchmarkIntrospectFirst measures the first introspection of each
+// token, which verifies its signature (BenchmarkIntrospectHandler
+// introspects one token again and again, which the server verifies
+// once): b.N tokens are issued before the timer starts.
+func BenchmarkIntrospectFirst(b *testing.B) {
+	benchBackends(b, func(b *testing.B, cfg authz.Config) {
+		h, svc, rs := newBenchServer(b, cfg)
+		bodies := make([]string, b.N)
+		for i := range bodies {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tokenRequest(svc))
+			bodies[i] = "token=" + url.QueryEscape(accessToken(b, w.Body.Bytes()))
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			r := httptest.NewRequest(http.MethodPost, "/oauth2/introspect", strings.NewReader(bodies[i]))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.SetBasicAuth(rs.ClientID, rs.ClientSecret)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"active":true`) {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+}
+
 // BenchmarkClientAuthFailure measures, over loopback HTTP, pairs of
 // failed client authentications: a known client with a wrong secret and
 // an unknown client (the same one each time, as a prober repeats it, or

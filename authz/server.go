@@ -36,6 +36,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
 	"github.com/idvauth/idvauth/authz/internal/framing"
+	"github.com/idvauth/idvauth/authz/internal/hotpath"
 	"github.com/idvauth/idvauth/authz/internal/janitor"
 	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/authz/internal/outbound"
@@ -347,7 +348,7 @@ func (s *Server) compose() error {
 		OmitRedirectScopeParam:         true,
 	}
 	s.fstore = &fositeStore{s: s}
-	s.strategy = &jwtStrategy{s: s}
+	s.strategy = &jwtStrategy{s: s, verified: hotpath.NewCache[verifiedToken](verifiedTokens)}
 	helper := &oauth2.HandleHelper{AccessTokenStrategy: s.strategy, AccessTokenStorage: s.fstore, Config: fc}
 	s.codes = oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
 	explicit := &oauth2.AuthorizeExplicitGrantHandler{
@@ -370,6 +371,9 @@ func (s *Server) compose() error {
 		oidc,
 		&openid.OpenIDConnectRefreshHandler{IDTokenHandleHelper: idTokens, Config: fc},
 		pkceHandler,
+	}
+	for i, h := range fc.TokenEndpointHandlers {
+		fc.TokenEndpointHandlers[i] = hotpath.OwnGrant(h)
 	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&introspector{s: s}}
 	s.revokers = fosite.RevocationHandlers{

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/idvauth/idvauth/authz/internal/hotpath"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
 )
@@ -20,6 +21,22 @@ import (
 // active key, and identifies them by their JWS signature.
 type jwtStrategy struct {
 	s *Server
+	// verified holds the tokens whose signature verified (see
+	// verifyAccessToken); nil means none are kept.
+	verified *hotpath.Cache[verifiedToken]
+}
+
+// verifiedTokens bounds the cache of verified access tokens: a few hundred
+// bytes an entry.
+const verifiedTokens = 4096
+
+// verifiedToken is what verifying a token found: its claims and the key
+// that signed it. It holds neither the token nor its signature, from which
+// with the claims the token could be rebuilt. The claims are shared: read
+// only.
+type verifiedToken struct {
+	claims accessClaims
+	key    *keys.Key
 }
 
 var _ oauth2.AccessTokenStrategy = (*jwtStrategy)(nil)
@@ -134,7 +151,21 @@ var errTokenInvalid = errors.New("token is not valid")
 // verifyAccessToken checks a JWT access token's signature against the
 // published keys, its typ, issuer and expiry. It does not consult the
 // store.
+//
+// A token verified before, byte for byte, whose key is still published, is
+// not verified again (the signature over the same bytes with the same key
+// gives the same answer); its issuer and expiry are checked as for any
+// other. The claims it returns are shared: the caller must not modify them.
 func (j *jwtStrategy) verifyAccessToken(token string) (accessClaims, *keys.Key, string, error) {
+	if j.verified != nil {
+		if v, ok := j.verified.Get(token); ok && j.s.ring.Publishes(v.key.ID) {
+			if j.s.now().Unix() >= v.claims.Expiry {
+				j.verified.Delete(token)
+				return v.claims, nil, "", errTokenInvalid
+			}
+			return v.claims, v.key, keys.SignatureOf(token), nil
+		}
+	}
 	var c accessClaims
 	payload, key, sig, err := j.s.ring.Verify(token, keys.TypeAccessToken)
 	if err != nil {
@@ -145,6 +176,9 @@ func (j *jwtStrategy) verifyAccessToken(token string) (accessClaims, *keys.Key, 
 	}
 	if c.Issuer != j.s.cfg.Issuer || c.ClientID == "" || c.JTI == "" || j.s.now().Unix() >= c.Expiry {
 		return c, nil, "", errTokenInvalid
+	}
+	if j.verified != nil {
+		j.verified.Put(token, verifiedToken{claims: c, key: key})
 	}
 	return c, key, sig, nil
 }

@@ -335,6 +335,10 @@ func (r *Ring) Active(alg string) (*Key, error) {
 // Keys returns the published keys in JWKS order.
 func (r *Ring) Keys() []*Key { return append([]*Key(nil), r.cur.Load().keys...) }
 
+// Publishes reports whether the key kid is published now, so that tokens
+// it signed still verify.
+func (r *Ring) Publishes(kid string) bool { return r.cur.Load().byKID[kid] != nil }
+
 // JWKS returns the JSON Web Key Set of the published keys (public parts
 // only) and its entity tag. The caller must not modify the bytes.
 func (r *Ring) JWKS() (body []byte, etag string) {

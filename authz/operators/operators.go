@@ -21,6 +21,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -132,3 +133,25 @@ func lastOwner(ctx context.Context, st Store, o storage.Operator) (bool, error) 
 
 var errLastOwner = web.NewError(http.StatusConflict, "last_owner",
 	"This is the last enabled owner: make another operator owner first.")
+
+// Auditor appends audit entries.
+type Auditor interface {
+	Append(ctx context.Context, e storage.AuditEntry) error
+}
+
+// Bootstrap creates an operator of role directly in the store st (the
+// first owner, before anyone can call the admin API) and returns it with
+// its single-use enrollment link on the admin listener at adminURL. The
+// creation is audited on a, by the system.
+func Bootstrap(ctx context.Context, st Store, a Auditor, username, role, adminURL string, now time.Time) (adminapi.Enrollment, error) {
+	o, token, err := Create(ctx, st, username, role, now)
+	if err != nil {
+		return adminapi.Enrollment{}, err
+	}
+	e := storage.AuditEntry{Type: adminapi.EventOperatorCreated, Actor: audit.System, Subject: o.ID,
+		Details: map[string]string{"role": o.Role, "via": "database"}}
+	if err := a.Append(ctx, e); err != nil {
+		return adminapi.Enrollment{}, fmt.Errorf("operator %s created, but its audit entry could not be written: %w", o.ID, err)
+	}
+	return EnrollmentJSON(o, adminURL, token), nil
+}

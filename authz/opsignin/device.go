@@ -285,7 +285,7 @@ func (h *Handler) approve(ctx context.Context, rec storage.Token, deviceSig stri
 	}
 	ar.GrantScope(scopes.OfflineAccess)
 	ar.GrantAudience(h.cfg.Audience)
-	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, h.cfg.NewSession(o.ID, authTime))
+	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, h.session(o.ID, authTime))
 	if err != nil {
 		return nil, err
 	}

@@ -20,10 +20,12 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/authz/mfa"
 	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
@@ -61,9 +63,9 @@ type Auditor interface {
 // is required.
 type Config struct {
 	Provider Provider
-	// NewSession makes the fosite session of an operator's grant: the
-	// operator, and when they signed in.
-	NewSession func(operatorID string, authTime time.Time) fosite.Session
+	// NewSession makes the fosite session of a grant for subject, with
+	// the claims of the sign-in.
+	NewSession func(subject string, claims *jwt.IDTokenClaims) fosite.Session
 	// SignedIn says which operator is signed in to the console on r, and
 	// since when.
 	SignedIn func(r *http.Request) (operatorID string, authTime time.Time, ok bool)
@@ -187,7 +189,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	ar.GrantScope(scopes.OfflineAccess) // idvauth login refreshes silently
 	ar.GrantAudience(h.cfg.Audience)
-	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, h.cfg.NewSession(o.ID, authTime))
+	resp, err := h.cfg.Provider.NewAuthorizeResponse(ctx, ar, h.session(o.ID, authTime))
 	if err != nil {
 		h.cfg.Provider.WriteAuthorizeError(ctx, w, ar, err)
 		return
@@ -265,6 +267,14 @@ func (h *Handler) operator(w http.ResponseWriter, r *http.Request, ar fosite.Aut
 		return o, false
 	}
 	return o, true
+}
+
+// session is the fosite session of a grant of the operator id, who
+// signed in at authTime with a password and a second factor.
+func (h *Handler) session(id string, authTime time.Time) fosite.Session {
+	amr := []string{mfa.AMRPassword, mfa.AMROTP, mfa.AMRMFA}
+	return h.cfg.NewSession(id, &jwt.IDTokenClaims{Subject: id, AuthTime: authTime,
+		AuthenticationMethodsReferences: amr, AuthenticationContextClassReference: mfa.ACR(amr)})
 }
 
 // grantable are the admin scopes of requested that role holds; all of
