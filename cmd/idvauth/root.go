@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/cmd/idvauth/internal/cliconf"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/requests"
 )
 
 // run executes the CLI with args and returns the process exit code. env
@@ -145,6 +147,8 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (env IDVAUTH_CONFIG)")
 	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newOperatorsCmd(env), newAuditCmd(env), newCertsCmd(), newHealthCmd(env), newTokenCmd(env), newIntrospectCmd(env), newConfigCmd(env), newVersionCmd())
+	root.AddCommand(requests.Command(requests.Config{Group: group, AddAdminFlags: addAdminFlags, AddOutputFlag: addOutputFlag, JSON: outputJSON,
+		Client: func(cmd *cobra.Command) (*adminapi.Client, error) { return newAdminClient(cmd, env) }, Usage: usageErrorf}))
 	return root
 }
 
