@@ -136,10 +136,10 @@ func TestFourEyes(t *testing.T) {
 		feRefused(t, fe, bobTok, http.MethodPost, "/admin/requests/"+req.ID+"/approve", nil, http.StatusConflict, "request_decided")
 		feRefused(t, fe, aliceTok, http.MethodPost, "/admin/requests/"+req.ID+"/reject", nil, http.StatusConflict, "request_decided")
 		if es := fe.auditEntries(t, adminapi.EventUserErased); len(es) != 1 || es[0].Actor != bob || es[0].Subject != person.ID ||
-			es[0].Details["requested_by"] != alice || es[0].Details["request_id"] != req.ID {
+			es[0].Details["requested_by"] != alice || es[0].Details["four_eyes_request"] != req.ID {
 			t.Errorf("user.erased entries = %+v; want one, by %s, naming %s and the request", es, bob, alice)
 		}
-		if es := fe.auditEntries(t, adminapi.EventRequestCreated); len(es) != 2 || es[0].Actor != alice || es[0].Details["request_id"] != req.ID {
+		if es := fe.auditEntries(t, adminapi.EventRequestCreated); len(es) != 2 || es[0].Actor != alice || es[0].Details["four_eyes_request"] != req.ID {
 			t.Errorf("four_eyes.requested entries = %+v; want two by %s, the first for %s", es, alice, req.ID)
 		}
 		if es := fe.auditEntries(t, adminapi.EventRequestApproved); len(es) != 1 || es[0].Actor != bob || es[0].Details["requested_by"] != alice ||

@@ -62,7 +62,7 @@ func (g gate) hold(w http.ResponseWriter, r *http.Request, rt route, caller admi
 // operators.
 func withApproval(e storage.AuditEntry, a *storage.Approval) storage.AuditEntry {
 	if a != nil {
-		e.Details["request_id"], e.Details["requested_by"] = a.ID, a.RequestedBy
+		e.Details["four_eyes_request"], e.Details["requested_by"] = a.ID, a.RequestedBy
 	}
 	return e
 }

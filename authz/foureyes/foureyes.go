@@ -138,8 +138,8 @@ func (s *Service) Hold(r *http.Request, caller adminauth.Principal) (operators.R
 		return operators.Result{}, false, err
 	}
 	s.cfg.Log.Info("sensitive admin call held for a second operator", web.RequestField(r.Context()),
-		zap.String("request_id", a.ID), zap.String("action", a.Action), zap.String("actor", a.RequestedBy))
-	w := map[string]string{"request_id": a.ID, "action": a.Action, "target": a.Target}
+		zap.String("four_eyes_request", a.ID), zap.String("action", a.Action), zap.String("actor", a.RequestedBy))
+	w := map[string]string{"four_eyes_request": a.ID, "action": a.Action, "target": a.Target}
 	for k, v := range h.details {
 		w[k] = v
 	}

@@ -160,7 +160,7 @@ func principal(r *http.Request) adminauth.Principal {
 
 // details is the audit details of a decision on a.
 func details(a storage.Approval) map[string]string {
-	return map[string]string{"request_id": a.ID, "action": a.Action, "target": a.Target, "requested_by": a.RequestedBy}
+	return map[string]string{"four_eyes_request": a.ID, "action": a.Action, "target": a.Target, "requested_by": a.RequestedBy}
 }
 
 // approve serves POST /admin/requests/{id}/approve: the action runs once,
@@ -187,7 +187,7 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request) (operators.Res
 		if len(body) > 0 && json.Valid(body) {
 			out.Answer = json.RawMessage(body)
 		}
-		s.cfg.Log.Info("four-eyes request approved", web.RequestField(r.Context()), zap.String("request_id", a.ID), zap.String("action", a.Action))
+		s.cfg.Log.Info("four-eyes request approved", web.RequestField(r.Context()), zap.String("four_eyes_request", a.ID), zap.String("action", a.Action))
 		return operators.Result{Status: http.StatusOK, Body: out, Event: adminapi.EventRequestApproved, Subject: a.Target, Details: d}, nil
 	}
 	refusal := &web.Error{Status: status}
@@ -198,7 +198,7 @@ func (s *Service) approve(w http.ResponseWriter, r *http.Request) (operators.Res
 	if err := s.cfg.Store.FinishApproval(r.Context(), a.ID, a.State, a.Result); err != nil {
 		return operators.Result{}, fmt.Errorf("foureyes: request %s failed, and could not be recorded so: %w", a.ID, err)
 	}
-	s.cfg.Log.Info("four-eyes request approved, its action failed", web.RequestField(r.Context()), zap.String("request_id", a.ID),
+	s.cfg.Log.Info("four-eyes request approved, its action failed", web.RequestField(r.Context()), zap.String("four_eyes_request", a.ID),
 		zap.String("action", a.Action), zap.Int("status", status))
 	refusal.Description = "The request was approved but its action failed, so the request is closed as failed: " + refusal.Description
 	if status < 400 || status > 599 {
@@ -218,7 +218,7 @@ func (s *Service) reject(w http.ResponseWriter, r *http.Request) (operators.Resu
 	if a, err = s.decide(r, caller, a, storage.ApprovalRejected); err != nil {
 		return operators.Result{}, err
 	}
-	s.cfg.Log.Info("four-eyes request rejected", web.RequestField(r.Context()), zap.String("request_id", a.ID), zap.String("action", a.Action))
+	s.cfg.Log.Info("four-eyes request rejected", web.RequestField(r.Context()), zap.String("four_eyes_request", a.ID), zap.String("action", a.Action))
 	return operators.Result{Status: http.StatusOK, Body: adminapi.RequestDecision{Request: JSON(a)},
 		Event: adminapi.EventRequestRejected, Subject: a.Target, Details: details(a)}, nil
 }
