@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/settings"
+	"github.com/idvauth/idvauth/storage"
 )
 
 // fastArgon2 keeps the people the role table creates cheap to hash.
@@ -134,6 +136,29 @@ type adminCase struct {
 	ok      int
 }
 
+// caseNeeds is the scope that the call of an adminCases case needs
+// beyond its route's own: deciding on a four-eyes request needs the scope
+// of its action (the cases' requests delete a client).
+var caseNeeds = map[string]string{
+	"POST /admin/requests/{id}/approve": adminauth.ClientsWrite,
+	"POST /admin/requests/{id}/reject":  adminauth.ClientsWrite,
+}
+
+// newTestRequest stores a pending four-eyes request, by another operator,
+// to delete a new client (as if four-eyes were on: the routes serve the
+// requests whatever the setting).
+func newTestRequest(t testing.TB, ts *testServer) storage.Approval {
+	t.Helper()
+	c := newTestClient(t, ts)
+	now := time.Now().UTC().Truncate(time.Second)
+	a := storage.Approval{ID: "req_t" + randomSuffix(), Action: adminapi.ActionClientDelete, Target: c.ClientID, Method: http.MethodDelete,
+		Path: "/admin/clients/" + c.ClientID, RequestedBy: "operator:op_someone", CreatedAt: now, ExpiresAt: now.Add(time.Hour), State: storage.ApprovalPending}
+	if err := ts.Srv.StoreForTest().CreateApproval(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func fixed(path string, body any) func(testing.TB, *testServer) (string, any) {
 	return func(testing.TB, *testServer) (string, any) { return path, body }
 }
@@ -238,6 +263,16 @@ var adminCases = map[string]adminCase{
 		return "/admin/operators/" + newTestOperator(t, ts).ID + "/mfa/reset", nil
 	}, 200},
 	"GET /admin/openapi.json": {fixed("/admin/openapi.json", nil), 200},
+	"GET /admin/requests":     {fixed("/admin/requests?state=pending", nil), 200},
+	"GET /admin/requests/{id}": {func(t testing.TB, ts *testServer) (string, any) {
+		return "/admin/requests/" + newTestRequest(t, ts).ID, nil
+	}, 200},
+	"POST /admin/requests/{id}/approve": {func(t testing.TB, ts *testServer) (string, any) {
+		return "/admin/requests/" + newTestRequest(t, ts).ID + "/approve", nil
+	}, 200},
+	"POST /admin/requests/{id}/reject": {func(t testing.TB, ts *testServer) (string, any) {
+		return "/admin/requests/" + newTestRequest(t, ts).ID + "/reject", nil
+	}, 200},
 }
 
 // adminState is what the admin API shows of everything a call could
@@ -245,7 +280,7 @@ var adminCases = map[string]adminCase{
 func (ts *testServer) adminState(t testing.TB) string {
 	t.Helper()
 	var b strings.Builder
-	for _, p := range []string{"/admin/clients", "/admin/users", "/admin/keys", "/admin/operators"} {
+	for _, p := range []string{"/admin/clients", "/admin/users", "/admin/keys", "/admin/operators", "/admin/requests"} {
 		code, body := ts.adminDo(t, http.MethodGet, p, "", "")
 		if code != http.StatusOK {
 			t.Fatalf("GET %s = %d %s", p, code, body)
@@ -319,6 +354,9 @@ func TestAdminRoles(t *testing.T) {
 					c := adminCases[op]
 					method, _, _ := strings.Cut(op, " ")
 					scope, _ := adminauth.RouteScope(method, strings.TrimPrefix(op, method+" "))
+					if needs, ok := caseNeeds[op]; ok {
+						scope = needs
+					}
 					path, body := c.fixture(t, ts)
 					before := ts.adminState(t)
 					code, resp := ts.bearerDo(t, tok, method, path, body)

@@ -31,6 +31,7 @@ import (
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/fapi"
+	"github.com/idvauth/idvauth/authz/foureyes"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/certs"
@@ -285,8 +286,15 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	fourEyes, err := foureyes.New(foureyes.Config{Store: s.store, Keys: s.ring, On: cfg.FourEyes, Now: cfg.Now, Log: s.log,
+		Run: func(r *http.Request, p adminauth.Principal, a storage.Approval) (int, []byte) {
+			return admin.Replay(s.admin)(r, p, a)
+		}})
+	if err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
 	if s.admin, err = admin.New(admin.Config{
-		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, Auth: auth, Operators: ops,
+		Store: s.store, Keys: s.ring, Scopes: s.scopes, Audit: s.trail, IPs: s.ips, Auth: auth, Operators: ops, FourEyes: fourEyes,
 		MaxAccessTokenTTL: cfg.MaxAccessTokenTTL, MaxAPIKeyTTL: cfg.MaxAPIKeyTTL, Argon2: cfg.Argon2, Hasher: s.hasher,
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },

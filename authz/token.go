@@ -175,7 +175,8 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 				return err
 			}
 		}
-		if err := bindCertificate(ar, grant, gt); err != nil {
+		var err error
+		if grant.CertThumbprint, err = clientauth.BindCertificate(ar, grant.CertThumbprint, gt == grantRefreshToken); err != nil {
 			return err
 		}
 		if gt == grantRefreshToken {

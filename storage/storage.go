@@ -554,6 +554,7 @@ type Store interface {
 	PasskeyStore
 	PersonStore
 	OperatorStore
+	ApprovalStore
 	FailureStore
 	AuditStore
 	AuditShipStore

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/foureyes"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/clientip"
@@ -77,6 +78,9 @@ type Config struct {
 	Auth Authenticator
 	// Operators serves /admin/operators.
 	Operators *operators.Handler
+	// FourEyes holds the sensitive calls for a second operator when it
+	// is on, and serves /admin/requests.
+	FourEyes *foureyes.Service
 	// MaxAccessTokenTTL caps a client's access_token_ttl.
 	MaxAccessTokenTTL time.Duration
 	// MaxAPIKeyTTL caps the lifetime of API keys; DefaultMaxAPIKeyTTL if
@@ -126,12 +130,13 @@ type Handler struct {
 	store Store
 	log   *zap.Logger
 	mux   *http.ServeMux
+	gate  gate
 }
 
 // New returns a handler with cfg.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Keys == nil || cfg.Scopes == nil || cfg.Audit == nil || cfg.AccountKey == nil || cfg.MaxAccessTokenTTL <= 0 ||
-		cfg.Auth == nil || cfg.Operators == nil {
+		cfg.Auth == nil || cfg.Operators == nil || cfg.FourEyes == nil {
 		return nil, errors.New("admin: incomplete configuration")
 	}
 	if cfg.Now == nil {
@@ -147,6 +152,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Hasher = password.NewHasher(cfg.Argon2, 0)
 	}
 	h := &Handler{cfg: cfg, store: cfg.Store, log: cfg.Log, mux: http.NewServeMux()}
+	h.gate = gate{auth: cfg.Auth, fourEyes: cfg.FourEyes, mux: h.mux}
 	for pattern, rt := range h.routes() {
 		h.mux.HandleFunc(pattern, h.serve(rt))
 	}
@@ -183,22 +189,30 @@ func (h *Handler) routes() map[string]route {
 	for p, rt := range operators.Routes(h.cfg.Operators) {
 		table[p] = fromOperators(rt)
 	}
+	for p, rt := range foureyes.Routes(h.cfg.FourEyes) {
+		table[p] = fromOperators(rt)
+	}
 	return table
 }
 
-// fromOperators is the route of an /admin/operators route.
+// fromOperators is the route of an /admin/operators or /admin/requests
+// route.
 func fromOperators(rt operators.Route) route {
 	return func(w http.ResponseWriter, r *http.Request) (reply, error) {
 		res, err := rt(w, r)
 		if err != nil {
 			return reply{}, err
 		}
-		rep := reply{status: res.Status, body: res.Body}
-		if res.Event != "" {
-			rep.event = &event{typ: res.Event, subject: res.Subject, details: res.Details}
-		}
-		return rep, nil
+		return fromResult(res), nil
 	}
+}
+
+func fromResult(res operators.Result) reply {
+	rep := reply{status: res.Status, body: res.Body}
+	if res.Event != "" {
+		rep.event = &event{typ: res.Event, subject: res.Subject, details: res.Details}
+	}
+	return rep
 }
 
 // Patterns returns the route patterns of the admin API, sorted, from the
@@ -265,13 +279,13 @@ func (h *Handler) serve(rt route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var rep reply
 		w.Header().Set("Cache-Control", "no-store")
-		caller, err := h.cfg.Auth.Authenticate(r)
+		caller, approved, err := h.gate.caller(r)
 		if err == nil {
 			err = adminauth.Authorize(caller, r.Method, r.Pattern)
 			r = r.WithContext(adminauth.WithPrincipal(r.Context(), caller))
 		}
 		if err == nil {
-			rep, err = rt(w, r)
+			rep, err = h.gate.hold(w, r, rt, caller, approved)
 		}
 		var answer *web.Error
 		if err != nil {
@@ -279,7 +293,7 @@ func (h *Handler) serve(rt route) http.HandlerFunc {
 			rep = reply{status: answer.Status}
 		}
 		if h.cfg.Audit.Enabled() {
-			if aerr := h.cfg.Audit.Append(r.Context(), h.entry(r, caller, rep, answer)); aerr != nil {
+			if aerr := h.cfg.Audit.Append(r.Context(), withApproval(h.entry(r, caller, rep, answer), approved)); aerr != nil {
 				web.WriteUnavailable(w, "The audit trail could not be written; the request may have taken effect. Check and retry.")
 				return
 			}

@@ -57,7 +57,8 @@ var (
 // decoded and as sent (the raw JSON, byte for byte, for callers that show
 // it). Their errors are an *Error when the server refused; otherwise the
 // server was not reached, or its answer was too large or not the JSON
-// expected.
+// expected. A call that the server held for a second operator's
+// approval (four-eyes) fails with a *Pending.
 type Client struct {
 	base  string // without a trailing slash
 	shown string // base for error messages, any password redacted
@@ -156,6 +157,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if int64(len(out)) > c.max {
 		return nil, fmt.Errorf("unexpected admin API answer: larger than %d bytes", c.max)
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		// Held for a second operator (four-eyes): not done yet.
+		p := &Pending{Raw: out}
+		if err := json.Unmarshal(out, &p.Request); err != nil {
+			return nil, errAnswer(err)
+		}
+		return nil, p
 	}
 	return out, nil
 }

@@ -85,3 +85,28 @@ func (c *Client) GetEffectiveLifespan(_ fosite.GrantType, tt fosite.TokenType, f
 	}
 	return fallback
 }
+
+// BindCertificate decides the certificate binding (RFC 8705 section 3)
+// of the tokens a token request ar issues, before they are issued, and
+// returns the thumbprint they are bound to ("": none). bound is the
+// binding of the grant so far; refresh says ar is a refresh. A client
+// that authenticated with a certificate, or registered
+// tls_client_certificate_bound_access_tokens, gets tokens bound to the
+// certificate it presented; a public client's refresh token stays bound
+// to the certificate its grant began with.
+func BindCertificate(ar fosite.AccessRequester, bound string, refresh bool) (string, error) {
+	c, ok := ar.GetClient().(*Client)
+	if !ok {
+		return bound, nil
+	}
+	if refresh && c.IsPublic() && bound != "" && bound != c.CertThumb {
+		return bound, fosite.ErrInvalidGrant.WithHint("The refresh token is bound to another client certificate.")
+	}
+	if !CertMethod(c.Rec.TokenEndpointAuthMethod) && !c.Rec.CertificateBoundAccessTokens {
+		return "", nil
+	}
+	if c.CertThumb == "" {
+		return bound, fosite.ErrInvalidRequest.WithHint("This client's tokens are bound to its TLS client certificate: connect with it.")
+	}
+	return c.CertThumb, nil
+}

@@ -236,6 +236,10 @@ type Config struct {
 	// LoginWindow is the window of the login limits; DefaultLoginWindow
 	// if zero.
 	LoginWindow time.Duration
+	// FourEyes holds the sensitive admin calls (erasing a person,
+	// retiring a key with its tokens, granting owner or admin, deleting a
+	// client) until a second operator approves them; see authz/foureyes.
+	FourEyes bool
 	// MFA is MFAOptional (a second factor for people who set one up and
 	// for clients and requests that ask for it) or MFARequired (everyone
 	// sets one up at their next sign-in); MFAOptional if empty.

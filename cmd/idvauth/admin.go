@@ -119,7 +119,7 @@ func adminRunE(env lookupEnv, check func(*cobra.Command, []string) error, run fu
 func show[T any](a *adminCall, text func(io.Writer, T) error) func(T, []byte, error) error {
 	return func(v T, raw []byte, err error) error {
 		if err != nil {
-			return err
+			return held(a, err)
 		}
 		if a.json {
 			_, err := a.out.Write(raw)
@@ -134,12 +134,26 @@ func show[T any](a *adminCall, text func(io.Writer, T) error) func(T, []byte, er
 // {"deleted":"ID"}.
 func showDeleted(a *adminCall, err error, id, text string) error {
 	if err != nil {
-		return err
+		return held(a, err)
 	}
 	if a.json {
 		_, err = fmt.Fprintf(a.out, "{\"deleted\":%s}\n", strconv.Quote(id))
 	} else {
 		_, err = fmt.Fprintln(a.out, text)
+	}
+	return err
+}
+
+// held prints, with -o json, the pending request of a call that the
+// server held for a second operator (four-eyes), and returns err: the
+// call has not happened, so the command fails (the error says how to
+// approve it).
+func held(a *adminCall, err error) error {
+	var p *adminapi.Pending
+	if a.json && errors.As(err, &p) {
+		if _, werr := a.out.Write(p.Raw); werr != nil {
+			return werr
+		}
 	}
 	return err
 }

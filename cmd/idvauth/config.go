@@ -87,6 +87,8 @@ var (
 		settings.DefaultLoginWindow.String(), "window of the sign-in failure limits (and the pause)")
 	sMFA = newSetting("mfa", "IDVAUTH_MFA",
 		settings.MFAOptional, "second factor at sign-in: optional (for people who set one up, and clients or requests that ask) or required (everyone sets one up at their next sign-in)")
+	sFourEyes = newSetting("four-eyes", "IDVAUTH_FOUR_EYES",
+		"off", "four-eyes: on holds erasing a person, retiring a key with its tokens, granting owner or admin and deleting a client until a second operator approves (idvauth requests)")
 	sArgon2Time = newSetting("argon2-time", "IDVAUTH_ARGON2_TIME",
 		fmt.Sprint(settings.DefaultArgon2Time), "argon2id passes for new password hashes")
 	sArgon2Memory = newSetting("argon2-memory-kib", "IDVAUTH_ARGON2_MEMORY_KIB",
@@ -157,7 +159,7 @@ var allSettings = []setting{
 	sTrustedProxies, sAllowPrivateOutbound, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 	sAudit, sAuditCommit, sAuditRetention, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
 	sClientAuthMaxFail, sClientAuthMaxFailIP, sClientAuthWindow, sMetricsToken,
-	sMaxAPIKeyTTL, sAuditReadDelay, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sMFA,
+	sMaxAPIKeyTTL, sAuditReadDelay, sAuditSink, sAuditSinkToken, sAuditSinkCA, sDatabaseTimeout, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sMFA, sFourEyes,
 }
 
 // fileSettings may also be read from the file their _FILE variable names.

@@ -9,9 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/cmd/idvauth/internal/certscmd"
 	"github.com/idvauth/idvauth/cmd/idvauth/internal/cliconf"
 	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
+	"github.com/idvauth/idvauth/cmd/idvauth/internal/requests"
 )
 
 // run executes the CLI with args and returns the process exit code. env
@@ -97,5 +99,7 @@ config file (--config), then defaults. See 'idvauth serve --help'.`,
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (env IDVAUTH_CONFIG)")
 	root.AddCommand(newServeCmd(env), newMigrateCmd(env), newJanitorCmd(env), newClientsCmd(env), newKeysCmd(env), newUsersCmd(env), newOperatorsCmd(env), newLoginCmd(env), newAuditCmd(env), certscmd.New(), newHealthCmd(env), newTokenCmd(env), newIntrospectCmd(env), newConfigCmd(env), newVersionCmd())
+	root.AddCommand(requests.Command(requests.Config{Group: clikit.Group, AddAdminFlags: addAdminFlags, AddOutputFlag: clikit.AddOutputFlag, JSON: clikit.OutputJSON,
+		Client: func(cmd *cobra.Command) (*adminapi.Client, error) { return newAdminClient(cmd, env) }, Usage: clikit.UsageErrorf}))
 	return root
 }

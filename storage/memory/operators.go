@@ -11,12 +11,14 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// operatorStore is the storage.OperatorStore part of Store, with a lock
-// of its own: no other record refers to an operator.
+// operatorStore is the storage.OperatorStore and storage.ApprovalStore
+// part of Store, with a lock of its own: no other record refers to an
+// operator or a request.
 type operatorStore struct {
 	mu        sync.RWMutex
 	operators map[string]storage.Operator
 	usernames map[string]string // username to operator ID
+	approvals map[string]storage.Approval
 }
 
 func cloneOperator(o storage.Operator) storage.Operator {

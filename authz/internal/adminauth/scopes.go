@@ -127,6 +127,12 @@ var routes = map[string]string{
 	"PUT /admin/operators/{id}":                      OperatorsWrite,
 	"POST /admin/operators/{id}/mfa/reset":           OperatorsWrite,
 	"GET /admin/openapi.json":                        authenticated,
+	// Four-eyes requests: any role may see them; deciding on one needs
+	// the scope of its action, which authz/foureyes checks per request.
+	"GET /admin/requests":               AuditRead,
+	"GET /admin/requests/{id}":          AuditRead,
+	"POST /admin/requests/{id}/approve": authenticated,
+	"POST /admin/requests/{id}/reject":  authenticated,
 }
 
 // RouteScope returns the scope that method on the route pattern needs

@@ -1,4 +1,5 @@
-// Package opstore is the operators part of the PostgreSQL store.
+// Package opstore is the operators part of the PostgreSQL store: the
+// operators, and their four-eyes requests (approvals).
 package opstore
 
 import (
