@@ -41,10 +41,10 @@ type verifiedToken struct {
 
 var _ oauth2.AccessTokenStrategy = (*jwtStrategy)(nil)
 
-// AccessTokenSignature returns the JWS signature part, the token's key in
-// storage.
+// AccessTokenSignature returns the token's key in storage
+// (keys.RecordKey: a digest of its signature, never the signature).
 func (j *jwtStrategy) AccessTokenSignature(_ context.Context, token string) string {
-	return keys.SignatureOf(token)
+	return keys.RecordKey(token)
 }
 
 // bufPool recycles claim buffers: the hot path builds claims by appending.
@@ -95,14 +95,14 @@ func (j *jwtStrategy) GenerateAccessToken(_ context.Context, req fosite.Requeste
 	}
 	b = appendCnf(b, sess)
 	b = append(b, '}')
-	token, sig, err := key.SignJWT(keys.TypeAccessToken, b)
+	token, _, err := key.SignJWT(keys.TypeAccessToken, b)
 	*bp = b
 	bufPool.Put(bp)
 	if err != nil {
 		return "", "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	sess.KeyID, sess.JTI, sess.AccessExp = key.ID, jti, exp
-	return token, sig, nil
+	return token, keys.RecordKey(token), nil
 }
 
 // accessClaims are the claims of our access tokens.
@@ -163,11 +163,11 @@ func (j *jwtStrategy) verifyAccessToken(token string) (accessClaims, *keys.Key, 
 				j.verified.Delete(token)
 				return v.claims, nil, "", errTokenInvalid
 			}
-			return v.claims, v.key, keys.SignatureOf(token), nil
+			return v.claims, v.key, keys.RecordKey(token), nil
 		}
 	}
 	var c accessClaims
-	payload, key, sig, err := j.s.ring.Verify(token, keys.TypeAccessToken)
+	payload, key, _, err := j.s.ring.Verify(token, keys.TypeAccessToken)
 	if err != nil {
 		return c, nil, "", err
 	}
@@ -180,7 +180,7 @@ func (j *jwtStrategy) verifyAccessToken(token string) (accessClaims, *keys.Key, 
 	if j.verified != nil {
 		j.verified.Put(token, verifiedToken{claims: c, key: key})
 	}
-	return c, key, sig, nil
+	return c, key, keys.RecordKey(token), nil
 }
 
 // ValidateAccessToken implements oauth2.AccessTokenStrategy.

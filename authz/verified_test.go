@@ -2,6 +2,7 @@ package authz_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
+	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -100,4 +102,34 @@ func removeKey(t *testing.T, ts *testServer, kid string) {
 	if _, err := conn.Exec(ctx, `UPDATE signing_keys SET state = 'removed' WHERE id = $1`, kid); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// An access token's record is kept under a digest of its signature, never
+// the signature: with the claims beside it, the signature would let a
+// copy of the token table rebuild the token.
+func TestTokenRecordHoldsNoSignature(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		ts := startServer(t, cfg)
+		svc := ts.Demo.Service
+		tok, err := ts.ccConfig(svc, "identity.verify").Token(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := tok.AccessToken[strings.LastIndexByte(tok.AccessToken, '.')+1:]
+		recs, err := ts.Srv.StoreForTest().ListTokensBySubject(t.Context(), svc.ClientID)
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("records of %s = %v, %v", svc.ClientID, recs, err)
+		}
+		for _, r := range recs {
+			if strings.Contains(r.Signature, sig) || strings.Contains(string(r.Session), sig) {
+				t.Errorf("a %s record holds the token's signature", r.Kind)
+			}
+		}
+		if recs[len(recs)-1].Signature != keys.RecordKey(tok.AccessToken) {
+			t.Errorf("record key = %q, want keys.RecordKey of the token", recs[len(recs)-1].Signature)
+		}
+		if m, _ := ts.introspect(t, tok.AccessToken); m["active"] != true {
+			t.Errorf("introspection = %v, want active", m)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -372,6 +373,16 @@ func (r *Ring) Verify(token, typ string) (payload []byte, key *Key, signature st
 	}
 	dot := lastDot(token)
 	return payload, k, token[dot+1:], nil
+}
+
+// RecordKey is the key under which the record of the JWT token is kept:
+// the SHA-256 of its signature part, base64url. Not the signature itself:
+// our claims are serialised deterministically, so a copy of the token
+// table that held the signature beside the claims could rebuild every
+// live token. It does not verify anything.
+func RecordKey(token string) string {
+	sum := sha256.Sum256([]byte(SignatureOf(token)))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // SignatureOf returns the signature part of a compact JWS, or "" if token
