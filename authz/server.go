@@ -282,7 +282,8 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	auth, err := adminauth.New(adminauth.Config{BreakGlass: cfg.AdminToken, Introspect: s.adminIntrospect, Audience: cfg.AdminAudience, Operators: s.store, Clients: s.store, Log: s.log})
+	auth, err := adminauth.New(adminauth.Config{BreakGlass: cfg.AdminToken, Introspect: s.adminIntrospect, Audience: cfg.AdminAudience, Operators: s.store, Clients: s.store,
+		CheckDPoP: s.dpop.ResourceCheck(cfg.AdminURL), Log: s.log})
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}

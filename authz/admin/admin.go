@@ -300,10 +300,12 @@ func (h *Handler) serve(rt route) http.HandlerFunc {
 		}
 		switch {
 		case answer != nil:
-			switch answer.Status {
-			case http.StatusUnauthorized:
+			switch {
+			case answer.Header.Get("WWW-Authenticate") != "":
+				// A challenge of its own (DPoP's).
+			case answer.Status == http.StatusUnauthorized:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth-admin", error="invalid_token"`)
-			case http.StatusForbidden:
+			case answer.Status == http.StatusForbidden:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="idvauth-admin", error="insufficient_scope"`)
 			}
 			answer.Write(w)

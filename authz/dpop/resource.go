@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -116,4 +117,32 @@ func (v *Verifier) resourceError(err error) error {
 		return &ResourceError{Code: rfc.ErrorField, Description: rfc.GetDescription()}
 	}
 	return err
+}
+
+// ResourceCheck returns what checks, as CheckAccess, how a request to a
+// resource server on base (its scheme, host and port; empty: http:// and
+// the request's host) presents its access token, whose cnf.jkt is jkt.
+// Its refusals are *web.Error answers with the DPoP challenge (and nonce)
+// in their headers; the admin API uses it.
+func (v *Verifier) ResourceCheck(base string) func(r *http.Request, scheme, tok, jkt string) error {
+	return func(r *http.Request, scheme, tok, jkt string) error {
+		b := base
+		if b == "" {
+			b = "http://" + r.Host
+		}
+		err := v.CheckAccess(r.Context(), r, b+r.URL.Path, scheme, tok, jkt)
+		var re *ResourceError
+		switch {
+		case errors.As(err, &re):
+			h := http.Header{}
+			h.Set("WWW-Authenticate", Challenge(re.Code, re.Description))
+			if re.Nonce != "" {
+				h.Set(NonceHeader, re.Nonce)
+			}
+			return &web.Error{Status: http.StatusUnauthorized, Code: re.Code, Description: re.Description, Header: h}
+		case err != nil:
+			return web.NewError(http.StatusServiceUnavailable, "temporarily_unavailable", "The DPoP proof could not be checked; retry.")
+		}
+		return nil
+	}
 }

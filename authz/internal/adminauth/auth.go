@@ -81,9 +81,12 @@ type Token struct {
 	JTI      string
 	Scopes   []string
 	Audience []string
-	// Bound is true when the token is sender-constrained (cnf: a DPoP key
-	// or a certificate).
-	Bound bool
+	// CertBound is true when the token is bound to a TLS client
+	// certificate (cnf x5t#S256).
+	CertBound bool
+	// JKT is the thumbprint of the DPoP key the token is bound to (cnf
+	// jkt); empty if none.
+	JKT string
 }
 
 // ErrInactive is what Introspect answers (wrapped or not) for a token
@@ -115,6 +118,12 @@ type Config struct {
 	// scopes are those it still holds, and only while it still
 	// authenticates with a key. Required.
 	Clients Clients
+	// CheckDPoP checks how r presents the token tok, with the scheme
+	// "Bearer" or "DPoP", whose cnf.jkt is jkt (empty: not DPoP-bound):
+	// a DPoP-bound token needs the DPoP scheme and a valid proof for
+	// r's method and URL whose ath is tok's hash, from the bound key. Its
+	// refusals are *web.Error answers. nil: DPoP is refused.
+	CheckDPoP func(r *http.Request, scheme, tok, jkt string) error
 	// Log receives the break-glass warnings; zap.NewNop if nil.
 	Log *zap.Logger
 }
@@ -144,8 +153,9 @@ func New(cfg Config) (*Authenticator, error) {
 var (
 	ErrUnauthorized = web.NewError(http.StatusUnauthorized, "unauthorized",
 		"A valid admin bearer token is required: an access token of this server for the admin API, or the break-glass token.")
-	errBound = web.NewError(http.StatusUnauthorized, "unauthorized",
-		"Sender-constrained (DPoP or certificate-bound) tokens are not accepted by the admin API yet; use a bearer token.")
+	errCertBound = web.NewError(http.StatusUnauthorized, "unauthorized",
+		"Certificate-bound tokens are not accepted by the admin API (its listener has no TLS client certificates); use a bearer or a DPoP-bound token.")
+	errNoDPoP   = web.NewError(http.StatusUnauthorized, "unauthorized", "DPoP is not accepted by this admin API; use a bearer token.")
 	errNotAdmin = web.NewError(http.StatusForbidden, "insufficient_scope",
 		"The token is neither an operator's nor a client's own: it carries no admin rights.")
 	errDisabled     = web.NewError(http.StatusUnauthorized, "unauthorized", "The operator is disabled.")
@@ -163,10 +173,11 @@ const maxTokenLen = 8 << 10
 // failure to check it is a 503. The answers are *web.Error.
 func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !found || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > maxTokenLen || len(r.Header.Values("Authorization")) != 1 {
+	dpop := strings.EqualFold(scheme, "DPoP")
+	if !found || (!strings.EqualFold(scheme, "Bearer") && !dpop) || tok == "" || len(tok) > maxTokenLen || len(r.Header.Values("Authorization")) != 1 {
 		return Principal{}, ErrUnauthorized
 	}
-	if a.cfg.BreakGlass != "" {
+	if a.cfg.BreakGlass != "" && !dpop {
 		sum := sha256.Sum256([]byte(tok))
 		if subtle.ConstantTimeCompare(sum[:], a.glassHash[:]) == 1 {
 			a.cfg.Log.Warn("admin request with the break-glass token", web.RequestField(r.Context()),
@@ -182,8 +193,20 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, errCheck
 	case !slices.Contains(t.Audience, a.cfg.Audience):
 		return Principal{}, ErrUnauthorized
-	case t.Bound:
-		return Principal{}, errBound
+	case t.CertBound:
+		return Principal{}, errCertBound
+	}
+	if dpop || t.JKT != "" {
+		if a.cfg.CheckDPoP == nil {
+			return Principal{}, errNoDPoP
+		}
+		scheme = "Bearer"
+		if dpop {
+			scheme = "DPoP"
+		}
+		if err := a.cfg.CheckDPoP(r, scheme, tok, t.JKT); err != nil {
+			return Principal{}, err
+		}
 	}
 	if t.Subject == t.ClientID {
 		// The client as registered now: a token outlives neither an admin

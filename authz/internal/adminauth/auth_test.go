@@ -40,7 +40,8 @@ func TestAuthenticate(t *testing.T) {
 		"disabled":  {ClientID: "console", Subject: "op2", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 		"person":    {ClientID: "web", Subject: "u_1", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 		"other-aud": {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"idv-api"}},
-		"bound":     {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, Bound: true},
+		"bound":     {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, CertBound: true},
+		"dpop":      {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, JKT: "k1"},
 		// Clients whose registration changed after their token was issued.
 		"demoted":  {ClientID: "demoted", Subject: "demoted", Scopes: []string{AuditRead, KeysRead}, Audience: []string{"aud"}},
 		"secreted": {ClientID: "secreted", Subject: "secreted", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
@@ -52,6 +53,13 @@ func TestAuthenticate(t *testing.T) {
 			"svc":      {ID: "svc", TokenEndpointAuthMethod: "private_key_jwt", Scopes: []string{AuditRead, "identity.verify"}},
 			"demoted":  {ID: "demoted", TokenEndpointAuthMethod: "private_key_jwt", Scopes: []string{KeysRead}},
 			"secreted": {ID: "secreted", TokenEndpointAuthMethod: "client_secret_basic", Scopes: []string{AuditRead}},
+		},
+		// A stand-in for the DPoP verifier: the proof "good" is of the key k1.
+		CheckDPoP: func(r *http.Request, scheme, _, jkt string) error {
+			if scheme == "DPoP" && jkt == "k1" && r.Header.Get("DPoP") == "good" || scheme == "Bearer" && jkt == "" {
+				return nil
+			}
+			return web.NewError(http.StatusUnauthorized, "invalid_token", "bad proof")
 		},
 		Introspect: func(_ context.Context, tok string) (Token, error) {
 			if tok == "down" {
@@ -78,7 +86,9 @@ func TestAuthenticate(t *testing.T) {
 		{"disabled operator", "Bearer disabled", 401, "", nil},
 		{"person", "Bearer person", 403, "", nil},
 		{"other audience", "Bearer other-aud", 401, "", nil},
-		{"sender-constrained", "Bearer bound", 401, "", nil},
+		{"certificate-bound", "Bearer bound", 401, "", nil},
+		{"DPoP-bound as bearer", "Bearer dpop", 401, "", nil},
+		{"DPoP-bound, another proof", "DPoP dpop", 401, "", nil},
 		{"inactive", "Bearer nope", 401, "", nil},
 		{"store down", "Bearer down", 503, "", nil},
 		{"client lost a scope since", "Bearer demoted", 0, "client:demoted", []string{KeysRead}},
@@ -86,11 +96,17 @@ func TestAuthenticate(t *testing.T) {
 		{"client deleted", "Bearer gone", 401, "", nil},
 		{"no header", "", 401, "", nil},
 		{"basic", "Basic " + glass, 401, "", nil},
-		{"DPoP scheme", "DPoP client", 401, "", nil},
+		{"DPoP scheme, unbound token", "DPoP client", 401, "", nil},
+		{"break-glass with DPoP", "DPoP " + glass, 401, "", nil},
 		{"too long", "Bearer " + strings.Repeat("a", maxTokenLen+1), 401, "", nil},
+		{"DPoP-bound with its proof", "DPoP dpop good", 0, "client:svc", []string{AuditRead}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/admin/audit", nil)
+			if h, proof, ok := strings.Cut(tc.header, " good"); ok && proof == "" {
+				tc.header = h
+				r.Header.Set("DPoP", "good")
+			}
 			if tc.header != "" {
 				r.Header.Set("Authorization", tc.header)
 			}

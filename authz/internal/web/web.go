@@ -108,6 +108,9 @@ type Error struct {
 	Status      int    `json:"-"`
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+	// Header, if set, is added to the answer (a WWW-Authenticate
+	// challenge, a DPoP-Nonce).
+	Header http.Header `json:"-"`
 }
 
 // NewError returns the error answer status, code, desc.
@@ -118,7 +121,14 @@ func NewError(status int, code, desc string) *Error {
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
 
 // Write answers e.
-func (e *Error) Write(w http.ResponseWriter) { WriteError(w, e.Status, e.Code, e.Description) }
+func (e *Error) Write(w http.ResponseWriter) {
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	WriteError(w, e.Status, e.Code, e.Description)
+}
 
 // WriteError writes {"error","error_description"} with status, not to be
 // cached. A 401 without a WWW-Authenticate header gets the Basic one.
