@@ -268,6 +268,7 @@ func (s *Server) assemblePeople() error {
 		RetryBase: cfg.BackchannelLogoutRetry, Now: cfg.Now, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	s.janitor.Sessions = s.logout
 	if s.signin, err = login.New(login.Config{
 		Pushed: s.par, RequirePAR: cfg.RequirePAR, Profile: cfg.Profile, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: audienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
@@ -292,6 +293,7 @@ func (s *Server) assemblePeople() error {
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },
 		EndSession: s.logout.End,
+		EndPerson:  s.logout.EndAll,
 		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev, Profile: cfg.Profile,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {

@@ -76,6 +76,15 @@ func (h *Handler) browserSession(ctx context.Context, r *http.Request) (storage.
 	return bs, u, true, nil
 }
 
+// sessionID returns the stored ID of the session r's cookie names; empty
+// if none.
+func (c cookies) sessionID(r *http.Request) string {
+	if ck, err := r.Cookie(c.name(sessionCookie)); err == nil && len(ck.Value) == 43 {
+		return sessionID(ck.Value)
+	}
+	return ""
+}
+
 // csrfToken returns the browser's CSRF token, setting a new one if it has
 // none. Forms carry it in a hidden field; posts must match the cookie.
 func (c cookies) csrfToken(w http.ResponseWriter, r *http.Request) string {
