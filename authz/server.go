@@ -451,7 +451,11 @@ const ShutdownTimeout = serve.ShutdownTimeout
 // ShutdownTimeout) and returns nil. It returns an error if a listener
 // fails.
 func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
-	tlsConfig := certs.ServerConfig(s.tlsCert, s.clientCAs != nil)
+	var suites []uint16
+	if s.cfg.Profile == fapi.Profile {
+		suites = fapi.TLS12CipherSuites()
+	}
+	tlsConfig := certs.ServerConfig(s.tlsCert, s.clientCAs != nil, suites)
 	if tlsConfig == nil {
 		// Plain HTTP: framing sees the raw request heads, and refuses
 		// one that carries both Content-Length and Transfer-Encoding.

@@ -11,10 +11,13 @@
 // authorization codes valid at most MaxCodeTTL; ID tokens signed with
 // ES256 (PS256 is not offered by idvauth's key ring; RS256 is refused).
 // The RFC 9207 iss response parameter is sent to every client already.
+// Where idvauth terminates TLS, TLS 1.2 is served with TLS12CipherSuites
+// only.
 package fapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/url"
@@ -37,6 +40,20 @@ const MaxCodeTTL = time.Minute
 
 // IDTokenAlg is the ID token algorithm of the profile's clients.
 const IDTokenAlg = "ES256"
+
+// TLS12CipherSuites are the only TLS 1.2 cipher suites a listener that
+// idvauth terminates offers under the profile (FAPI 2.0 section 5.2.1:
+// those recommended by BCP 195, RFC 9325 section 4.2): ECDHE with
+// AES-GCM, for RSA and ECDSA certificates. The DHE_RSA suites the RFC
+// also lists are not implemented by Go's TLS; CHACHA20_POLY1305, which
+// idvauth offers otherwise, is not on the list. TLS 1.3 suites are all
+// allowed.
+func TLS12CipherSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	}
+}
 
 // AuthMethods are the token_endpoint_auth_method values the profile
 // allows.
