@@ -610,7 +610,7 @@ func TestDiscoveryAndHealth(t *testing.T) {
 			"code_challenge_methods_supported":                 `["S256"]`,
 			"authorization_response_iss_parameter_supported":   `true`,
 			"request_parameter_supported":                      `false`,
-			"id_token_signing_alg_values_supported":            `["RS256","ES256"]`,
+			"id_token_signing_alg_values_supported":            `["RS256","ES256","PS256"]`,
 			"token_endpoint_auth_methods_supported":            `["client_secret_basic","client_secret_post","private_key_jwt","none"]`,
 			"token_endpoint_auth_signing_alg_values_supported": `["ES256","RS256","PS256","EdDSA"]`,
 		} {

@@ -40,7 +40,7 @@ func TestFAPI2Registration(t *testing.T) {
 		meta := ts.discovery(t)
 		methods, _ := json.Marshal(meta["token_endpoint_auth_methods_supported"])
 		if strings.Contains(string(methods), "client_secret") || strings.Contains(string(methods), `"none"`) || !strings.Contains(string(methods), "private_key_jwt") ||
-			meta["require_pushed_authorization_requests"] != true || !slices.Equal(anyStrings(meta["id_token_signing_alg_values_supported"]), []string{"ES256"}) {
+			meta["require_pushed_authorization_requests"] != true || !slices.Equal(anyStrings(meta["id_token_signing_alg_values_supported"]), []string{"ES256", "PS256"}) {
 			t.Errorf("fapi2 discovery: methods %s, require PAR %v, ID token algs %v", methods, meta["require_pushed_authorization_requests"], meta["id_token_signing_alg_values_supported"])
 		}
 		k := mustKey(t, jose.ES256)
@@ -102,16 +102,19 @@ func anyStrings(v any) []string {
 // way, each naming the rule: a request by value, an assertion whose aud
 // is the token endpoint, a token request without a proof (the code stays
 // usable), a refresh without one. The ID token is ES256; the code comes
-// back with iss.
+// back with iss. A client that registered PS256 gets PS256 ID tokens.
 func TestFAPI2Flow(t *testing.T) {
-	for _, mode := range []string{"server", "client"} {
+	for _, mode := range []string{"server", "client", "server-ps256"} {
 		t.Run(mode, func(t *testing.T) {
 			backends(t, func(t *testing.T, cfg authz.Config) {
 				in := map[string]any{}
-				if mode == "server" {
-					cfg.Profile = "fapi2"
-				} else {
+				if mode == "client" {
 					in["profile"] = "fapi2"
+				} else {
+					cfg.Profile = "fapi2"
+				}
+				if mode == "server-ps256" {
+					in["id_token_signed_response_alg"] = "PS256"
 				}
 				fapi2Flow(t, cfg, in)
 			})
@@ -177,7 +180,11 @@ func fapi2Flow(t *testing.T, cfg authz.Config, extra map[string]any) {
 		t.Fatalf("compliant redemption = %v, %v; want a DPoP token", tok, err)
 	}
 	idt, _ := tok.Extra("id_token").(string)
-	ts.verifyIDToken(t, idt, jc.ClientID, "ES256")
+	alg := jose.ES256
+	if extra["id_token_signed_response_alg"] == "PS256" {
+		alg = jose.PS256
+	}
+	ts.verifyIDToken(t, idt, jc.ClientID, alg)
 	if st, _, e := ts.userinfoCall(t, "DPoP "+tok.AccessToken, d.proof(http.MethodGet, ts.Public+"/userinfo", map[string]any{"ath": ath(tok.AccessToken)})); st != http.StatusOK {
 		t.Errorf("userinfo with the fapi2 token = %d %s", st, e)
 	}

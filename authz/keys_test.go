@@ -231,8 +231,8 @@ func TestOneRotationPerPeriod(t *testing.T) {
 	// else happens before the rotation is due.
 	clock.Advance(time.Hour)
 	both()
-	if n := len(a.keyList(t).Keys); n != 4 {
-		t.Fatalf("%d keys an hour before the rotation is due, want 4 (an active key and a standby per algorithm)", n)
+	if n := len(a.keyList(t).Keys); n != 2*len(keys.Algorithms()) {
+		t.Fatalf("%d keys an hour before the rotation is due, want %d (an active key and a standby per algorithm)", n, 2*len(keys.Algorithms()))
 	}
 	clock.Advance(55 * time.Minute)
 	both()
@@ -261,9 +261,9 @@ func TestOneRotationPerPeriod(t *testing.T) {
 			t.Errorf("%s signs with %s after the rotation, want %s", name, got, second)
 		}
 	}
-	// RS256 follows the same schedule: one retired, one active and one
-	// standby key each.
-	if n := len(kl.Keys); n != 6 {
-		t.Errorf("%d keys after one rotation of each algorithm, want 6: %+v", n, kl)
+	// RS256 and PS256 follow the same schedule: one retired, one active
+	// and one standby key each.
+	if n := len(kl.Keys); n != 3*len(keys.Algorithms()) {
+		t.Errorf("%d keys after one rotation of each algorithm, want %d: %+v", n, 3*len(keys.Algorithms()), kl)
 	}
 }

@@ -76,7 +76,7 @@ func (t *idTokenStrategy) GenerateIDToken(_ context.Context, lifespan time.Durat
 		alg = cl.Rec.IDTokenSignedResponseAlg
 	}
 	if fapi.Binds(t.s.cfg.Profile, req.GetClient()) {
-		alg = fapi.IDTokenAlg
+		alg = fapi.IDTokenAlgOf(alg)
 	}
 	key, err := t.s.ring.Active(alg)
 	if err != nil {

@@ -268,6 +268,7 @@ func (s *Server) assemblePeople() error {
 		RetryBase: cfg.BackchannelLogoutRetry, Now: cfg.Now, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	s.janitor.Sessions = s.logout
 	if s.signin, err = login.New(login.Config{
 		Pushed: s.par, RequirePAR: cfg.RequirePAR, Profile: cfg.Profile, Store: s.store, Provider: s.provider, NewSession: newGrantSession, Scopes: s.scopes, AudienceAllowed: tokenreq.AudienceAllowed,
 		Pages: pages, Audit: s.trail, IPs: s.ips, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL,
@@ -300,6 +301,7 @@ func (s *Server) assemblePeople() error {
 		AccountKey: func(username string) string { return login.AccountKey(s.throttleSecret, username) },
 		ResetLink:  func(ctx context.Context, id string) (string, time.Time, error) { return s.account.ResetLink(ctx, id) },
 		EndSession: s.logout.End,
+		EndPerson:  s.logout.EndAll,
 		Outbound:   outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Dev: cfg.Dev, Profile: cfg.Profile,
 		Now: cfg.Now, Log: s.log,
 	}); err != nil {
@@ -452,7 +454,11 @@ const ShutdownTimeout = serve.ShutdownTimeout
 // ShutdownTimeout) and returns nil. It returns an error if a listener
 // fails.
 func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
-	tlsConfig := certs.ServerConfig(s.tlsCert, s.clientCAs != nil)
+	var suites []uint16
+	if s.cfg.Profile == fapi.Profile {
+		suites = fapi.TLS12CipherSuites()
+	}
+	tlsConfig := certs.ServerConfig(s.tlsCert, s.clientCAs != nil, suites)
 	if tlsConfig == nil {
 		// Plain HTTP: framing sees the raw request heads, and refuses
 		// one that carries both Content-Length and Transfer-Encoding.

@@ -23,17 +23,20 @@ import (
 const (
 	ES256 = "ES256"
 	RS256 = "RS256"
+	// PS256 is RSASSA-PSS with SHA-256 and a 32-byte salt (RFC 7518
+	// section 3.5), on RSA keys of its own: a JWK names one alg.
+	PS256 = "PS256"
 )
 
 // Algorithms lists the supported algorithms; the ring keeps one active key
 // for each.
-var algorithms = []string{ES256, RS256}
+var algorithms = []string{ES256, RS256, PS256}
 
 // Algorithms returns the supported signing algorithms.
 func Algorithms() []string { return append([]string(nil), algorithms...) }
 
 // ValidAlg reports whether alg is a supported signing algorithm.
-func ValidAlg(alg string) bool { return alg == ES256 || alg == RS256 }
+func ValidAlg(alg string) bool { return alg == ES256 || alg == RS256 || alg == PS256 }
 
 // Key lifecycle states.
 const (
@@ -43,7 +46,7 @@ const (
 	StateRemoved = storage.KeyRemoved // unpublished: its tokens no longer verify
 )
 
-// rsaBits is the RSA modulus size of generated RS256 keys.
+// rsaBits is the RSA modulus size of generated RS256 and PS256 keys.
 const rsaBits = 2048
 
 var b64 = base64.RawURLEncoding
@@ -74,7 +77,7 @@ func generate(alg string, rand io.Reader) (crypto.Signer, error) {
 	switch alg {
 	case ES256:
 		return ecdsa.GenerateKey(elliptic.P256(), rand)
-	case RS256:
+	case RS256, PS256:
 		return rsa.GenerateKey(rand, rsaBits)
 	}
 	return nil, fmt.Errorf("keys: unsupported algorithm %q", alg)
@@ -90,7 +93,7 @@ func newKey(alg string, signer crypto.Signer, rand io.Reader) (*Key, error) {
 			return nil, fmt.Errorf("keys: an EC key cannot sign %s", alg)
 		}
 	case *rsa.PrivateKey:
-		if alg != RS256 {
+		if alg != RS256 && alg != PS256 {
 			return nil, fmt.Errorf("keys: an RSA key cannot sign %s", alg)
 		}
 	default:
@@ -171,7 +174,11 @@ func (k *Key) SignJWT(typ string, payload []byte) (token, signature string, err 
 		s.FillBytes(raw[32:])
 		sig = raw[:]
 	case *rsa.PrivateKey:
-		sig, err = rsa.SignPKCS1v15(k.rand, priv, crypto.SHA256, digest[:])
+		if k.Alg == PS256 {
+			sig, err = rsa.SignPSS(k.rand, priv, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		} else {
+			sig, err = rsa.SignPKCS1v15(k.rand, priv, crypto.SHA256, digest[:])
+		}
 		if err != nil {
 			return "", "", fmt.Errorf("keys: sign: %w", err)
 		}

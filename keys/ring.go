@@ -126,7 +126,7 @@ func Open(ctx context.Context, cfg Config) (*Ring, error) {
 	if err := cfg.Schedule.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Ring{cfg: cfg, algs: []jose.SignatureAlgorithm{jose.ES256, jose.RS256}}
+	r := &Ring{cfg: cfg, algs: []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256}}
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}

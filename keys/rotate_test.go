@@ -52,7 +52,7 @@ func (rs *resourceServer) verify(t *testing.T, now time.Time, token string) erro
 		}
 		rs.fetched = now
 	}
-	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256})
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func simulate(t *testing.T, sc Schedule, maxAge, ttl, lag, hours time.Duration) 
 	}
 	a, b := open(), open()
 	rs := &resourceServer{maxAge: maxAge, fetch: func() []byte { body, _ := b.JWKS(); return body }}
-	signers = map[string]map[string]bool{ES256: {}, RS256: {}}
+	signers = map[string]map[string]bool{ES256: {}, RS256: {}, PS256: {}}
 	var live []issued
 	start := clk.Now()
 	for clk.Now().Sub(start) < hours {
@@ -366,8 +366,8 @@ func TestReencrypt(t *testing.T) {
 	// "new,old": the old keys still decrypt.
 	openRing(t, store, secretA, secretB)
 	n, err := Reencrypt(ctx, store, newSealer(t, secretA, secretB))
-	if err != nil || n != 4 {
-		t.Fatalf("Reencrypt = %d, %v; want 4 keys", n, err)
+	if err != nil || n != 2*len(Algorithms()) {
+		t.Fatalf("Reencrypt = %d, %v; want %d keys", n, err, 2*len(Algorithms()))
 	}
 	// After re-encryption the new secret alone works, and the old alone not.
 	openRing(t, store, secretA)
@@ -398,7 +398,7 @@ func TestOnChangeReportsOwnStepsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "ES256:>active/schedule RS256:>active/schedule ES256:>next/schedule RS256:>next/schedule"; strings.Join(got, " ") != want {
+	if want := "ES256:>active/schedule RS256:>active/schedule PS256:>active/schedule ES256:>next/schedule RS256:>next/schedule PS256:>next/schedule"; strings.Join(got, " ") != want {
 		t.Errorf("after Open: changes %q, want %q", got, want)
 	}
 	got = nil

@@ -53,6 +53,25 @@ type LogoutStore interface {
 	// refresh token issued from the grants, and queues deliveries. If
 	// the session does not exist it is ErrNotFound and nothing changes.
 	EndBrowserSession(ctx context.Context, sessionID string, deliveries []LogoutDelivery) error
+	// ExpireBrowserSession ends an expired browser session in one step:
+	// it deletes the session and its grants and queues deliveries, as
+	// EndBrowserSession does, but leaves the grants' tokens alone (a
+	// refresh token is offline access, meant to outlive the session). If
+	// the session does not exist it is ErrNotFound and nothing changes.
+	ExpireBrowserSession(ctx context.Context, sessionID string, deliveries []LogoutDelivery) error
+	// ListExpiredBrowserSessions returns at most limit browser sessions
+	// that expired before before and still have grants, earliest expiry
+	// first (then by ID): the sessions whose clients are told of the
+	// expiry before the janitor deletes them.
+	ListExpiredBrowserSessions(ctx context.Context, before time.Time, limit int) ([]BrowserSession, error)
+	// ReplaceBrowserSession signs a browser in again as the same person:
+	// in one step it creates bs, moves the grants of the session oldID
+	// to it (unchanged: they keep their SID, the one their clients
+	// know) and deletes oldID. If oldID does not exist it only creates
+	// bs. ErrAlreadyExists if bs.ID exists, ErrNotFound if bs.UserID
+	// does not, ErrConflict if oldID belongs to another person; nothing
+	// changes then.
+	ReplaceBrowserSession(ctx context.Context, oldID string, bs BrowserSession) error
 	// ClaimLogoutDeliveries returns at most limit deliveries due at now,
 	// oldest first, and moves their NextAttempt to now+lease in the same
 	// step, so that no other caller (replica) gets them before the lease

@@ -424,7 +424,9 @@ type TokenStore interface {
 	ListTokensBySubject(ctx context.Context, subject string) ([]Token, error)
 	// DeleteExpired removes at most limit token records, and at most
 	// limit browser sessions, failure windows and used assertions, that
-	// expired before before, and returns how many it removed.
+	// expired before before, and returns how many it removed. A browser
+	// session with grants is left for LogoutStore.ExpireBrowserSession,
+	// which tells its clients first.
 	DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 

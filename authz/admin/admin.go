@@ -103,6 +103,11 @@ type Config struct {
 	// grants end, and its clients are told (logout.Service.End). Without
 	// it an MFA reset only deletes the session records.
 	EndSession func(ctx context.Context, bs storage.BrowserSession, ip string) error
+	// EndPerson logs out every browser session of a person about to be
+	// deleted or erased (why: "deleted", "erased"), so that their clients
+	// are told while the person exists (logout.Service.EndAll). If nil,
+	// the sessions only go with the person.
+	EndPerson func(ctx context.Context, userID, why string) error
 	// Outbound says which internal addresses a client's jwks_uri may
 	// name; the zero value: none.
 	Outbound outbound.Policy
@@ -138,6 +143,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil || cfg.Keys == nil || cfg.Scopes == nil || cfg.Audit == nil || cfg.AccountKey == nil || cfg.MaxAccessTokenTTL <= 0 ||
 		cfg.Auth == nil || cfg.Operators == nil || cfg.FourEyes == nil {
 		return nil, errors.New("admin: incomplete configuration")
+	}
+	if cfg.EndPerson == nil {
+		cfg.EndPerson = func(context.Context, string, string) error { return nil }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

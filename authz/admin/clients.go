@@ -264,15 +264,15 @@ func validRedirectURIs(in clientInput, c *storage.Client) *web.Error {
 	return nil
 }
 
-// validIDTokenAlg sets the ID token signing algorithm: RS256, ES256, or
-// empty for the server's choice.
+// validIDTokenAlg sets the ID token signing algorithm: one of the key
+// ring's (RS256, ES256, PS256), or empty for the server's choice.
 func validIDTokenAlg(in clientInput, c *storage.Client) *web.Error {
-	switch in.IDTokenSignedResponseAlg {
-	case "", keys.RS256, keys.ES256:
+	if in.IDTokenSignedResponseAlg == "" || keys.ValidAlg(in.IDTokenSignedResponseAlg) {
 		c.IDTokenSignedResponseAlg = in.IDTokenSignedResponseAlg
 		return nil
 	}
-	return invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s or %s)", web.Truncate(in.IDTokenSignedResponseAlg, 20), keys.RS256, keys.ES256))
+	return invalidMetadata(fmt.Sprintf("id_token_signed_response_alg %q is not supported (use %s)", web.Truncate(in.IDTokenSignedResponseAlg, 20),
+		strings.Join(keys.Algorithms(), ", ")))
 }
 
 // validScopes sets the scopes: known ones, and offline_access only with

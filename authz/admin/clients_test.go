@@ -92,7 +92,7 @@ func TestValidClientRefuses(t *testing.T) {
 		{"redirect private scheme confidential", `{"redirect_uris":["com.example.app:/cb"]}`,
 			`redirect_uris: "com.example.app:/cb": private-use URI schemes are for public (native) clients only`},
 		{"redirect twice", `{"redirect_uris":["https://a.example/cb","https://a.example/cb"]}`, `redirect_uris: "https://a.example/cb" is listed twice`},
-		{"id token alg", `{"id_token_signed_response_alg":"none","scope":"nope"}`, `id_token_signed_response_alg "none" is not supported (use RS256 or ES256)`},
+		{"id token alg", `{"id_token_signed_response_alg":"none","scope":"nope"}`, `id_token_signed_response_alg "none" is not supported (use ES256, RS256, PS256)`},
 		{"scope unknown", `{"scope":"openid nope","audience":[""]}`, `scope: unknown scope "nope" (known scopes: ` + strings.Join(h.cfg.Scopes.Names(), ", ") + ")"},
 		{"offline without refresh", `{"redirect_uris":["https://a.example/cb"],"scope":"openid offline_access"}`, "scope offline_access needs the refresh_token grant"},
 		{"too many audiences", `{"audience":[` + strings.Repeat(`"a",`, maxAudiences) + `"b"],"access_token_ttl":-1}`, "at most 20 audience values"},

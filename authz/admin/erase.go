@@ -15,14 +15,18 @@ import (
 	"github.com/idvauth/idvauth/storage"
 )
 
-// EraseUser erases a person: profile, password hash, consents, browser
-// sessions, refresh tokens and codes are removed and their access tokens
-// made inactive, in one store transaction; their login failure counter is
-// forgotten. The audit trail keeps only the opaque ID. ErrNotFound (wrapped)
-// if there is no such person.
+// EraseUser erases a person: their browser sessions are logged out first
+// (their clients told, EndPerson), then profile, password hash, consents,
+// browser sessions, refresh tokens and codes are removed and their access
+// tokens made inactive, in one store transaction; their login failure
+// counter is forgotten. The audit trail keeps only the opaque ID.
+// ErrNotFound (wrapped) if there is no such person.
 func (h *Handler) EraseUser(ctx context.Context, id string) error {
 	u, err := h.store.GetUser(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := h.cfg.EndPerson(ctx, id, "erased"); err != nil {
 		return err
 	}
 	if err := h.store.DeleteUser(ctx, id); err != nil {

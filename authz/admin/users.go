@@ -150,6 +150,12 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) (reply, error) {
 		}
 		return ok(userJSON(u))
 	case http.MethodDelete:
+		if _, err := h.store.GetUser(ctx, id); err != nil {
+			return reply{}, err
+		}
+		if err := h.cfg.EndPerson(ctx, id, "deleted"); err != nil {
+			return reply{}, err
+		}
 		if err := h.store.DeleteUser(ctx, id); err != nil {
 			return reply{}, err
 		}

@@ -69,7 +69,7 @@ type metadata struct {
 type Facts struct {
 	Issuer     string
 	Scopes     []string
-	IDTokenAlg string // for clients that registered none; the other is offered too
+	IDTokenAlg string // for clients that registered none; the ring's others are offered too
 	Profile    string // the server-wide security profile ("fapi2" or "")
 	// TokenAuthMethods are the client authentication methods of the token
 	// and revocation endpoints; IntrospectionAuthMethods those of
@@ -101,7 +101,7 @@ func Build(f Facts) ([]byte, error) {
 		ResponseModesSupported:                    []string{"query"},
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		SubjectTypesSupported:                     []string{"public"},
-		IDTokenSigningAlgValuesSupported:          []string{f.IDTokenAlg, otherAlg(f.IDTokenAlg)},
+		IDTokenSigningAlgValuesSupported:          firstOf(f.IDTokenAlg, keys.Algorithms()),
 		ClaimsSupported: []string{"iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr", "jti", "sid",
 			"name", "preferred_username", "updated_at", "email"},
 		ACRValuesSupported:                         mfa.Supported(),
@@ -121,7 +121,7 @@ func Build(f Facts) ([]byte, error) {
 		m.TokenEndpointAuthMethodsSupported = fapi.OnlyAuthMethods(m.TokenEndpointAuthMethodsSupported)
 		m.IntrospectionEndpointAuthMethodsSupported = fapi.OnlyAuthMethods(m.IntrospectionEndpointAuthMethodsSupported)
 		m.RevocationEndpointAuthMethodsSupported = fapi.OnlyAuthMethods(m.RevocationEndpointAuthMethodsSupported)
-		m.RequirePushedAuthorizationRequests, m.IDTokenSigningAlgValuesSupported = true, []string{fapi.IDTokenAlg}
+		m.RequirePushedAuthorizationRequests, m.IDTokenSigningAlgValuesSupported = true, firstOf(f.IDTokenAlg, fapi.IDTokenAlgs())
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -130,10 +130,14 @@ func Build(f Facts) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// otherAlg is the signing algorithm that alg is not: the ring keeps both.
-func otherAlg(alg string) string {
-	if alg == keys.RS256 {
-		return keys.ES256
+// firstOf returns algs with alg, the default, moved first (the ring keeps
+// a key for each).
+func firstOf(alg string, algs []string) []string {
+	out := []string{alg}
+	for _, a := range algs {
+		if a != alg {
+			out = append(out, a)
+		}
 	}
-	return keys.RS256
+	return out
 }

@@ -9,12 +9,15 @@
 // assertions with the issuer alone as aud; sender-constrained access
 // tokens (DPoP or mTLS); response_type code; redirect URIs https;
 // authorization codes valid at most MaxCodeTTL; ID tokens signed with
-// ES256 (PS256 is not offered by idvauth's key ring; RS256 is refused).
+// ES256 or PS256 (RS256 is refused).
 // The RFC 9207 iss response parameter is sent to every client already.
+// Where idvauth terminates TLS, TLS 1.2 is served with TLS12CipherSuites
+// only.
 package fapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/url"
@@ -35,8 +38,36 @@ const Profile = "fapi2"
 // profile (FAPI 2.0 section 5.3.2.1).
 const MaxCodeTTL = time.Minute
 
-// IDTokenAlg is the ID token algorithm of the profile's clients.
+// IDTokenAlg is the ID token algorithm of the profile's clients that
+// register none, or one the profile refuses.
 const IDTokenAlg = "ES256"
+
+// IDTokenAlgs are the ID token algorithms the profile allows (FAPI 2.0
+// section 5.4.1: PS256 or ES256).
+func IDTokenAlgs() []string { return []string{"ES256", "PS256"} }
+
+// IDTokenAlgOf is the ID token algorithm of a client bound by the profile
+// that registered alg: alg if the profile allows it, else IDTokenAlg.
+func IDTokenAlgOf(alg string) string {
+	if slices.Contains(IDTokenAlgs(), alg) {
+		return alg
+	}
+	return IDTokenAlg
+}
+
+// TLS12CipherSuites are the only TLS 1.2 cipher suites a listener that
+// idvauth terminates offers under the profile (FAPI 2.0 section 5.2.1:
+// those recommended by BCP 195, RFC 9325 section 4.2): ECDHE with
+// AES-GCM, for RSA and ECDSA certificates. The DHE_RSA suites the RFC
+// also lists are not implemented by Go's TLS; CHACHA20_POLY1305, which
+// idvauth offers otherwise, is not on the list. TLS 1.3 suites are all
+// allowed.
+func TLS12CipherSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	}
+}
 
 // AuthMethods are the token_endpoint_auth_method values the profile
 // allows.
@@ -74,8 +105,8 @@ func Registration(c storage.Client) error {
 			return errors.New("FAPI 2.0: redirect_uris must be https")
 		}
 	}
-	if c.IDTokenSignedResponseAlg != "" && c.IDTokenSignedResponseAlg != IDTokenAlg {
-		return errors.New("FAPI 2.0: id_token_signed_response_alg must be ES256 (PS256 or ES256 are allowed; RS256 is refused, and idvauth does not sign with PS256)")
+	if c.IDTokenSignedResponseAlg != "" && !slices.Contains(IDTokenAlgs(), c.IDTokenSignedResponseAlg) {
+		return errors.New("FAPI 2.0: id_token_signed_response_alg must be ES256 or PS256 (RS256 is refused)")
 	}
 	return nil
 }

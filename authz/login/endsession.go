@@ -2,7 +2,7 @@ package login
 
 import (
 	"bytes"
-	"crypto/subtle"
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -56,9 +56,16 @@ func (h endSession) serve(w http.ResponseWriter, r *http.Request) {
 		h.logoutUnavailable(w, r, err)
 		return
 	}
-	if signedIn && !confirmed && !h.hintFor(req.Hint, bs) {
-		h.confirmLogout(w, r, req)
-		return
+	if signedIn && !confirmed {
+		ours, err := h.hintFor(ctx, req.Hint, bs)
+		if err != nil {
+			h.logoutUnavailable(w, r, err)
+			return
+		}
+		if !ours {
+			h.confirmLogout(w, r, req)
+			return
+		}
 	}
 	if signedIn {
 		if err := h.cfg.Logout.End(ctx, bs, h.cfg.IPs.String(r)); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -126,10 +133,13 @@ func (h endSession) readEndSession(w http.ResponseWriter, r *http.Request) (para
 }
 
 // hintFor reports whether hint is an ID token issued in the browser
-// session bs, to its person.
-func (h endSession) hintFor(hint *logout.Hint, bs storage.BrowserSession) bool {
-	return hint != nil && hint.SID != "" && hint.Subject == bs.UserID &&
-		subtle.ConstantTimeCompare([]byte(hint.SID), []byte(h.cfg.Logout.SID(bs.ID))) == 1
+// session bs (or in one of the same person's that bs replaced), to its
+// person.
+func (h endSession) hintFor(ctx context.Context, hint *logout.Hint, bs storage.BrowserSession) (bool, error) {
+	if hint == nil || hint.SID == "" || hint.Subject != bs.UserID {
+		return false, nil
+	}
+	return h.cfg.Logout.InSession(ctx, bs, hint.SID)
 }
 
 // confirmLogout asks the person to confirm; the form carries what the

@@ -253,20 +253,18 @@ func (k *Kit) SignInMFA(w http.ResponseWriter, r *http.Request) {
 func (k *Kit) finish(w http.ResponseWriter, r *http.Request, user storage.User, amr []string, ret string) {
 	h := k.h
 	ctx := r.Context()
-	if ck, err := r.Cookie(h.cookies.Name(sessionCookie)); err == nil {
-		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
-	}
 	now := h.now()
 	value := web.RandomToken()
 	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: now, ExpiresAt: now.Add(h.cfg.SessionTTL), AMR: amr,
 		Device: web.Device(r.UserAgent())}
-	if err := h.store.CreateBrowserSession(ctx, bs); err != nil {
+	undo, err := h.cfg.Logout.Replace(ctx, sessionOf(h.cookies, r), bs, h.cfg.IPs.String(r))
+	if err != nil {
 		k.unavailable(w, r, err)
 		return
 	}
 	if err := h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginSucceeded, Actor: audit.User(user.ID), Subject: user.ID,
 		IP: h.cfg.IPs.String(r), Details: map[string]string{"amr": strings.Join(amr, " "), "via": "account"}}); err != nil {
-		_ = h.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
+		undo(context.WithoutCancel(ctx))
 		k.unavailable(w, r, err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -44,6 +45,15 @@ func (h *Handler) browserSession(ctx context.Context, r *http.Request) (storage.
 		return bs, u, false, err
 	}
 	return bs, u, true, nil
+}
+
+// sessionOf returns the stored ID of the session that r's cookie (of c)
+// names; empty if none.
+func sessionOf(c web.Cookies, r *http.Request) string {
+	if ck, err := r.Cookie(c.Name(sessionCookie)); err == nil && len(ck.Value) == 43 {
+		return sessionID(ck.Value)
+	}
+	return ""
 }
 
 // readPageForm parses a person-facing form post: POST only, form-encoded,

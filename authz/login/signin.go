@@ -217,20 +217,19 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, p loginPo
 func (h *Handler) createSession(w http.ResponseWriter, r *http.Request, p loginPost, user storage.User, amr []string) (string, bool) {
 	ctx := r.Context()
 	// A new session ID at every login: an old cookie (perhaps planted)
-	// stops working.
-	if ck, err := r.Cookie(h.cookies.Name(sessionCookie)); err == nil {
-		_ = h.store.DeleteBrowserSession(ctx, sessionID(ck.Value))
-	}
+	// stops working; the session it named hands its grants on (same
+	// person) or is logged out (another person).
 	value := web.RandomToken()
 	bs := storage.BrowserSession{ID: sessionID(value), UserID: user.ID, AuthTime: p.now, ExpiresAt: p.now.Add(h.cfg.SessionTTL), AMR: amr,
 		Device: web.Device(r.UserAgent())}
-	if err := h.store.CreateBrowserSession(ctx, bs); err != nil {
+	undo, err := h.cfg.Logout.Replace(ctx, sessionOf(h.cookies, r), bs, h.cfg.IPs.String(r))
+	if err != nil {
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable.WithWrap(err).WithDebug(err.Error()))
 		return "", false
 	}
 	if h.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLoginSucceeded, Actor: audit.User(user.ID), ClientID: p.c.GetID(), Subject: user.ID,
 		IP: h.cfg.IPs.String(r), Details: map[string]string{"amr": strings.Join(amr, " ")}}) != nil {
-		_ = h.store.DeleteBrowserSession(context.WithoutCancel(ctx), bs.ID)
+		undo(context.WithoutCancel(ctx))
 		h.writeAuthorizeError(w, r, p.ar, fosite.ErrTemporarilyUnavailable)
 		return "", false
 	}

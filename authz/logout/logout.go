@@ -26,6 +26,10 @@ import (
 type Store interface {
 	storage.LogoutStore
 	GetClient(ctx context.Context, id string) (storage.Client, error)
+	ListBrowserSessions(ctx context.Context, userID string) ([]storage.BrowserSession, error)
+	GetBrowserSession(ctx context.Context, id string) (storage.BrowserSession, error)
+	CreateBrowserSession(ctx context.Context, bs storage.BrowserSession) error
+	DeleteBrowserSession(ctx context.Context, id string) error
 }
 
 // Keys signs logout tokens and verifies ID token hints: the key ring.
@@ -132,6 +136,20 @@ func (s *Service) SID(sessionID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:24])
 }
 
+// InSession reports whether sid is the sid of the browser session bs, or
+// of a session of the same person that bs replaced (its grants, moved to
+// bs by Replace, keep it).
+func (s *Service) InSession(ctx context.Context, bs storage.BrowserSession, sid string) (bool, error) {
+	if hmac.Equal([]byte(sid), []byte(s.SID(bs.ID))) {
+		return true, nil
+	}
+	grants, err := s.cfg.Store.ListSessionGrants(ctx, bs.ID)
+	if err != nil {
+		return false, fmt.Errorf("logout: %w", err)
+	}
+	return slices.ContainsFunc(grants, func(g storage.SessionGrant) bool { return hmac.Equal([]byte(sid), []byte(g.SID)) }), nil
+}
+
 // Granted records that the browser session sessionID was used to grant
 // clientID the request requestID (whose tokens share it).
 func (s *Service) Granted(ctx context.Context, sessionID, clientID, requestID string) error {
@@ -145,15 +163,31 @@ func (s *Service) Granted(ctx context.Context, sessionID, clientID, requestID st
 // deliveries start in the background. ErrNotFound (wrapped) if the
 // session was already gone.
 func (s *Service) End(ctx context.Context, bs storage.BrowserSession, ip string) error {
+	return s.end(ctx, bs, ending{actor: audit.User(bs.UserID), ip: ip, outcome: "ok", store: s.cfg.Store.EndBrowserSession})
+}
+
+// ending is how a browser session ends: who ends it, the audit outcome,
+// and the store step (EndBrowserSession or ExpireBrowserSession).
+type ending struct {
+	actor, ip, outcome string
+	store              func(ctx context.Context, sessionID string, deliveries []storage.LogoutDelivery) error
+}
+
+func (s *Service) end(ctx context.Context, bs storage.BrowserSession, how ending) error {
 	grants, err := s.cfg.Store.ListSessionGrants(ctx, bs.ID)
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	now := s.now()
-	var told []string
+	// One logout token per client and sid: the grants a session took
+	// over from an earlier one of the same person (ReplaceBrowserSession)
+	// keep the sid their clients know.
+	type told struct{ client, sid string }
+	var sent []told
+	var clients []string
 	var deliveries []storage.LogoutDelivery
 	for _, g := range grants {
-		if slices.Contains(told, g.ClientID) {
+		if slices.Contains(sent, told{g.ClientID, g.SID}) {
 			continue
 		}
 		c, err := s.cfg.Store.GetClient(ctx, g.ClientID)
@@ -163,24 +197,69 @@ func (s *Service) End(ctx context.Context, bs storage.BrowserSession, ip string)
 		if err != nil {
 			return fmt.Errorf("logout: %w", err)
 		}
-		told = append(told, g.ClientID)
+		sent = append(sent, told{g.ClientID, g.SID})
+		if !slices.Contains(clients, g.ClientID) {
+			clients = append(clients, g.ClientID)
+		}
 		deliveries = append(deliveries, storage.LogoutDelivery{ID: web.Random(16), ClientID: g.ClientID, Subject: bs.UserID, SID: g.SID,
 			NextAttempt: now, CreatedAt: now})
 	}
-	if err := s.cfg.Store.EndBrowserSession(ctx, bs.ID, deliveries); err != nil {
+	if err := how.store(ctx, bs.ID, deliveries); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	details := map[string]string{}
-	if len(told) > 0 {
-		details["backchannel_clients"] = strings.Join(told, " ")
+	if len(clients) > 0 {
+		details["backchannel_clients"] = strings.Join(clients, " ")
 	}
-	if err := s.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLogout, Actor: audit.User(bs.UserID), Subject: bs.UserID,
-		IP: ip, Outcome: "ok", Details: details}); err != nil {
+	if err := s.cfg.Audit.Append(ctx, storage.AuditEntry{Type: adminapi.EventLogout, Actor: how.actor, Subject: bs.UserID,
+		IP: how.ip, Outcome: how.outcome, Details: details}); err != nil {
 		s.cfg.Log.Error("audit logout", web.RequestField(ctx), zap.Error(err))
 	}
-	s.cfg.Log.Info("browser session logged out", web.RequestField(ctx), zap.String("user_id", bs.UserID), zap.Int("backchannel_clients", len(told)))
+	s.cfg.Log.Info("browser session logged out", web.RequestField(ctx), zap.String("user_id", bs.UserID), zap.String("outcome", how.outcome),
+		zap.Int("backchannel_clients", len(clients)))
 	if len(deliveries) > 0 {
 		s.Wake()
+	}
+	return nil
+}
+
+// EndExpired ends at most limit browser sessions that expired before
+// before and have grants: their clients with a back-channel logout URI
+// are queued a logout token, and the session goes with its grants (the
+// grants' tokens stay: a refresh token is offline access, meant to
+// outlive the session). It returns how many sessions it found; the
+// janitor calls it until fewer than limit are found, before it deletes
+// what has expired. A session another replica ended meanwhile is
+// skipped.
+func (s *Service) EndExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	expired, err := s.cfg.Store.ListExpiredBrowserSessions(ctx, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("logout: list expired sessions: %w", err)
+	}
+	var errs []error
+	for _, bs := range expired {
+		err := s.end(ctx, bs, ending{actor: audit.System, outcome: "expired", store: s.cfg.Store.ExpireBrowserSession})
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			errs = append(errs, err) // the others are still ended
+		}
+	}
+	return len(expired), errors.Join(errs...)
+}
+
+// EndAll logs every browser session of the person userID out (End), as
+// erasing them does first: their clients are queued logout tokens, which
+// carry only the opaque subject and the sid, so they are delivered after
+// the person's data is gone. outcome is the audit entries' outcome.
+func (s *Service) EndAll(ctx context.Context, userID, outcome string) error {
+	sessions, err := s.cfg.Store.ListBrowserSessions(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("logout: list sessions: %w", err)
+	}
+	for _, bs := range sessions {
+		err := s.end(ctx, bs, ending{actor: audit.System, outcome: outcome, store: s.cfg.Store.EndBrowserSession})
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
 	}
 	return nil
 }

@@ -452,10 +452,10 @@ func (c Config) validateTokens() error {
 		errs = append(errs, fmt.Errorf("access token lifetime %s must be between 1s and the maximum %s", c.AccessTokenTTL, c.MaxAccessTokenTTL))
 	}
 	if !keys.ValidAlg(c.AccessTokenAlg) {
-		errs = append(errs, fmt.Errorf("access token algorithm %q is not supported (use ES256 or RS256)", c.AccessTokenAlg))
+		errs = append(errs, fmt.Errorf("access token algorithm %q is not supported (use ES256, RS256 or PS256)", c.AccessTokenAlg))
 	}
 	if !keys.ValidAlg(c.IDTokenAlg) {
-		errs = append(errs, fmt.Errorf("ID token algorithm %q is not supported (use RS256 or ES256)", c.IDTokenAlg))
+		errs = append(errs, fmt.Errorf("ID token algorithm %q is not supported (use RS256, ES256 or PS256)", c.IDTokenAlg))
 	}
 	if c.CodeTTL < time.Second || c.CodeTTL > MaxCodeTTL {
 		errs = append(errs, fmt.Errorf("authorization code lifetime %s must be between 1s and %s", c.CodeTTL, MaxCodeTTL))
@@ -466,8 +466,8 @@ func (c Config) validateTokens() error {
 	switch c.Profile {
 	case "":
 	case ProfileFAPI2:
-		if c.IDTokenAlg != keys.ES256 {
-			errs = append(errs, fmt.Errorf("profile fapi2: the ID token algorithm must be ES256 (FAPI 2.0 allows PS256 or ES256, not %s)", c.IDTokenAlg))
+		if c.IDTokenAlg != keys.ES256 && c.IDTokenAlg != keys.PS256 {
+			errs = append(errs, fmt.Errorf("profile fapi2: the ID token algorithm must be ES256 or PS256 (FAPI 2.0), not %s", c.IDTokenAlg))
 		}
 		if c.CodeTTL > time.Minute {
 			errs = append(errs, fmt.Errorf("profile fapi2: the authorization code lifetime %s must be at most 1m (FAPI 2.0)", c.CodeTTL))

@@ -191,7 +191,7 @@ func addClientFlags(cmd *cobra.Command) {
 	f.StringArray("post-logout-redirect-uri", nil, "where RP-initiated logout may send the person back (repeatable; matched exactly; --post-logout-redirect-uri '' for none)")
 	f.String("backchannel-logout-uri", "", "https URL that receives back-channel logout tokens when a person who used the client logs out ('' for none)")
 	f.Bool("backchannel-logout-session-required", false, "the client needs the sid claim in logout tokens (always sent)")
-	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256 or ES256 (default: the server's)")
+	f.String("id-token-alg", "", "id_token_signed_response_alg: RS256, ES256 or PS256 (default: the server's)")
 	f.Duration("access-token-ttl", 0, "access token lifetime for this client, e.g. 10m, in whole seconds (0: the server default)")
 	f.Bool("introspection-allowed", false, "let this client call the introspection endpoint (resource servers)")
 	f.StringArray("introspection-audience", nil, "audience of the tokens this resource server may see active when it introspects (repeatable); none: its --audience, or the server's default audience")

@@ -52,7 +52,7 @@ var (
 	sAdminAudience = newSetting("admin-audience", "IDVAUTH_ADMIN_AUDIENCE",
 		"", "aud the admin API accepts in access tokens (default: the issuer followed by /admin)")
 	sAccessAlg = newSetting("access-token-alg", "IDVAUTH_ACCESS_TOKEN_ALG",
-		settings.DefaultAccessTokenAlg, "access token signing algorithm: ES256 or RS256")
+		settings.DefaultAccessTokenAlg, "access token signing algorithm: ES256, RS256 or PS256")
 	sJWKSMaxAge = newSetting("jwks-max-age", "IDVAUTH_JWKS_MAX_AGE",
 		settings.DefaultJWKSMaxAge.String(), "Cache-Control max-age of the JWKS")
 	sJanitorInterval = newSetting("janitor-interval", "IDVAUTH_JANITOR_INTERVAL",
@@ -60,7 +60,7 @@ var (
 	sKeyRotation = newSetting("key-rotation-interval", "IDVAUTH_KEY_ROTATION_INTERVAL",
 		settings.DefaultKeyRotationInterval.String(), "how long a signing key signs before the next one takes over (0: only by hand)")
 	sIDTokenAlg = newSetting("id-token-alg", "IDVAUTH_ID_TOKEN_ALG",
-		settings.DefaultIDTokenAlg, "ID token signing algorithm for clients that registered none: RS256 or ES256")
+		settings.DefaultIDTokenAlg, "ID token signing algorithm for clients that registered none: RS256, ES256 or PS256")
 	sIDTokenTTL = newSetting("id-token-ttl", "IDVAUTH_ID_TOKEN_TTL",
 		settings.DefaultIDTokenTTL.String(), "ID token lifetime")
 	sCodeTTL = newSetting("code-ttl", "IDVAUTH_CODE_TTL",

@@ -50,7 +50,7 @@ servers that have not seen it fetch the JWKS again when they meet its kid.`,
 			return show(a, adminapi.WriteKeyList)(a.api.RotateKeys(a.ctx, adminapi.RotateKeysRequest{Alg: alg}))
 		}),
 	}
-	rotate.Flags().String("alg", "", "rotate only this algorithm: ES256 or RS256")
+	rotate.Flags().String("alg", "", "rotate only this algorithm: ES256, RS256 or PS256")
 	retire := &cobra.Command{
 		Use:   "retire KID",
 		Short: "Stop a key signing; with --revoke-tokens, unpublish it and kill its tokens",

@@ -35,8 +35,8 @@ func TestKeysCommands(t *testing.T) {
 	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_ADMIN_URL": d.adminURL}
 
 	kl := keyListOf(t, mustCLI(t, env, "keys", "list", "-o", "json"))
-	es, rs := activeOf(kl, "ES256"), activeOf(kl, "RS256")
-	if es == "" || rs == "" || len(kl.Keys) != 4 {
+	es, rs, ps := activeOf(kl, "ES256"), activeOf(kl, "RS256"), activeOf(kl, "PS256")
+	if es == "" || rs == "" || ps == "" || len(kl.Keys) != 6 {
 		t.Fatalf("keys list on a new server: %+v, want an active key and a standby per algorithm", kl)
 	}
 	table := mustCLI(t, env, "keys", "list")
@@ -79,8 +79,8 @@ func TestKeysCommands(t *testing.T) {
 	if code, _, stderr := cli(t, wrong, "keys", "rotate"); code == 0 || !strings.Contains(stderr, "401") {
 		t.Errorf("keys rotate with a wrong admin token: exit %d, %q", code, stderr)
 	}
-	if after := keyListOf(t, mustCLI(t, env, "keys", "list", "-o", "json")); len(after.Keys) != 7 {
-		t.Errorf("%d keys after two ES256 and one RS256 rotation, want 7 (a standby per algorithm besides)", len(after.Keys))
+	if after := keyListOf(t, mustCLI(t, env, "keys", "list", "-o", "json")); len(after.Keys) != 10 {
+		t.Errorf("%d keys after two ES256 rotations and one of RS256 and PS256, want 10 (a standby per algorithm besides)", len(after.Keys))
 	}
 }
 
@@ -107,8 +107,8 @@ func TestKeysReencrypt(t *testing.T) {
 	}
 	env["IDVAUTH_SECRETS"] = newSecret + "," + oldSecret
 	var got map[string]int
-	if err := json.Unmarshal([]byte(mustCLI(t, env, "keys", "reencrypt", "-o", "json")), &got); err != nil || got["reencrypted"] != 4 {
-		t.Fatalf("reencrypt: %v, %v; want 4 keys", got, err)
+	if err := json.Unmarshal([]byte(mustCLI(t, env, "keys", "reencrypt", "-o", "json")), &got); err != nil || got["reencrypted"] != 6 {
+		t.Fatalf("reencrypt: %v, %v; want 6 keys", got, err)
 	}
 	if out := mustCLI(t, env, "keys", "reencrypt"); !strings.Contains(out, "re-encrypted 0 keys") {
 		t.Errorf("second reencrypt: %q", out)

@@ -77,24 +77,35 @@ func (s logoutStore) ListSessionGrants(_ context.Context, sessionID string) ([]s
 
 // EndBrowserSession implements storage.LogoutStore.
 func (s logoutStore) EndBrowserSession(_ context.Context, sessionID string, deliveries []storage.LogoutDelivery) error {
+	return s.end("end browser session", sessionID, deliveries, true)
+}
+
+// ExpireBrowserSession implements storage.LogoutStore.
+func (s logoutStore) ExpireBrowserSession(_ context.Context, sessionID string, deliveries []storage.LogoutDelivery) error {
+	return s.end("expire browser session", sessionID, deliveries, false)
+}
+
+// end deletes a session and its grants, and queues deliveries; revoke
+// also deletes the access and refresh tokens of the grants.
+func (s logoutStore) end(op, sessionID string, deliveries []storage.LogoutDelivery, revoke bool) error {
 	for _, d := range deliveries {
 		if !storable(d.ID, d.ClientID, d.Subject, d.SID) {
-			return fmt.Errorf("memory: end browser session: text the store cannot keep: %w", storage.ErrConflict)
+			return fmt.Errorf("memory: %s: text the store cannot keep: %w", op, storage.ErrConflict)
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.sessions[sessionID]; !ok {
-		return fmt.Errorf("memory: end browser session: %w", storage.ErrNotFound)
+		return fmt.Errorf("memory: %s: %w", op, storage.ErrNotFound)
 	}
 	for _, d := range deliveries {
 		if _, ok := s.deliveries[d.ID]; ok {
-			return fmt.Errorf("memory: end browser session: delivery: %w", storage.ErrAlreadyExists)
+			return fmt.Errorf("memory: %s: delivery: %w", op, storage.ErrAlreadyExists)
 		}
 	}
 	for _, g := range s.liveGrants(sessionID) {
 		for k, t := range s.tokens {
-			if t.RequestID == g.RequestID && (t.Kind == storage.AccessToken || t.Kind == storage.RefreshToken) {
+			if revoke && t.RequestID == g.RequestID && (t.Kind == storage.AccessToken || t.Kind == storage.RefreshToken) {
 				delete(s.tokens, k)
 			}
 		}
@@ -104,6 +115,60 @@ func (s logoutStore) EndBrowserSession(_ context.Context, sessionID string, deli
 	for _, d := range deliveries {
 		s.deliveries[d.ID] = d
 	}
+	return nil
+}
+
+// ListExpiredBrowserSessions implements storage.LogoutStore.
+func (s logoutStore) ListExpiredBrowserSessions(_ context.Context, before time.Time, limit int) ([]storage.BrowserSession, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []storage.BrowserSession
+	for id, bs := range s.sessions {
+		if bs.ExpiresAt.Before(before) && len(s.liveGrants(id)) > 0 {
+			out = append(out, cloneSession(bs))
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.BrowserSession) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ID, b.ID))
+	})
+	return out[:min(len(out), max(limit, 0))], nil
+}
+
+// ReplaceBrowserSession implements storage.LogoutStore.
+func (s logoutStore) ReplaceBrowserSession(_ context.Context, oldID string, bs storage.BrowserSession) error {
+	// Checks in the order the PostgreSQL backend makes them.
+	if !storable(bs.UserID) {
+		return fmt.Errorf("memory: replace browser session: %w", storage.ErrNotFound)
+	}
+	if !storable(bs.ID) || !storable(bs.AMR...) || !storable(bs.Device) {
+		return fmt.Errorf("memory: replace browser session of user %q: text the store cannot keep: %w", bs.UserID, storage.ErrConflict)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[bs.ID]; ok {
+		return fmt.Errorf("memory: replace browser session of user %q: %w", bs.UserID, storage.ErrAlreadyExists)
+	}
+	if _, ok := s.users[bs.UserID]; !ok {
+		return fmt.Errorf("memory: replace browser session of user %q: no such user: %w", bs.UserID, storage.ErrNotFound)
+	}
+	old, ok := s.sessions[oldID]
+	if ok && old.UserID != bs.UserID {
+		return fmt.Errorf("memory: replace browser session of user %q: the old session is another person's: %w", bs.UserID, storage.ErrConflict)
+	}
+	s.sessions[bs.ID] = cloneSession(bs)
+	if !ok {
+		return nil
+	}
+	var moved []storage.SessionGrant
+	for _, g := range s.grants[oldID] {
+		g.SessionID = bs.ID
+		moved = append(moved, g)
+	}
+	if len(moved) > 0 {
+		s.grants[bs.ID] = moved
+	}
+	delete(s.grants, oldID)
+	delete(s.sessions, oldID)
 	return nil
 }
 

@@ -117,7 +117,12 @@ func (s *tokenStore) DeleteExpired(_ context.Context, before time.Time, limit in
 	defer s.mu.Unlock()
 	defer s.dropOrphanGrants()
 	return deleteExpired(s.tokens, before, limit, func(t storage.Token) time.Time { return t.ExpiresAt }) +
-		deleteExpired(s.sessions, before, limit, func(bs storage.BrowserSession) time.Time { return bs.ExpiresAt }) +
+		deleteExpired(s.sessions, before, limit, func(bs storage.BrowserSession) time.Time {
+			if len(logoutStore{s.tables}.liveGrants(bs.ID)) > 0 {
+				return before // kept for ExpireBrowserSession
+			}
+			return bs.ExpiresAt
+		}) +
 		deleteExpired(s.failures, before, limit, func(w failureWindow) time.Time { return w.end }) +
 		deleteExpired(s.used, before, limit, func(t time.Time) time.Time { return t }) +
 		deleteExpired(s.apiKeys, before, limit, func(k storage.APIKey) time.Time { return k.ExpiresAt }), nil

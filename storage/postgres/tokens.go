@@ -134,12 +134,14 @@ func (s *tokenStore) ListTokensBySubject(ctx context.Context, subject string) ([
 const janitorLockClass int32 = 0x69647661 // "idva"
 
 // expiredDeletes remove at most $2 expired rows each: token records,
-// browser sessions, failure windows, used assertions, API keys. A failure window
+// browser sessions without grants (those with grants are ended by
+// ExpireBrowserSession, which tells their clients), failure windows, used assertions, API keys. A failure window
 // restarted by a concurrent AddFailure is rechecked on its new version
 // (the outer window_end condition) and kept.
 var expiredDeletes = []string{
 	`DELETE FROM tokens WHERE ctid IN (SELECT ctid FROM tokens WHERE expires_at < $1 LIMIT $2)`,
-	`DELETE FROM browser_sessions WHERE ctid IN (SELECT ctid FROM browser_sessions WHERE expires_at < $1 LIMIT $2)`,
+	`DELETE FROM browser_sessions WHERE ctid IN (SELECT ctid FROM browser_sessions s WHERE expires_at < $1
+		AND NOT EXISTS (SELECT 1 FROM session_grants g WHERE g.session_id = s.id) LIMIT $2)`,
 	`DELETE FROM failures WHERE ctid IN (SELECT ctid FROM failures WHERE window_end < $1 LIMIT $2) AND window_end < $1`,
 	`DELETE FROM used_assertions WHERE ctid IN (SELECT ctid FROM used_assertions WHERE expires_at < $1 LIMIT $2)`,
 	`DELETE FROM api_keys WHERE ctid IN (SELECT ctid FROM api_keys WHERE expires_at < $1 LIMIT $2)`,

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,19 +108,24 @@ func LoadCertPool(file string) func() (*x509.CertPool, error) {
 // ServerConfig is the TLS configuration of a listener serving cert: TLS
 // 1.2 at least, only AEAD cipher suites with forward secrecy (TLS 1.3
 // suites are all such), the certificate read again when its files change.
-// With requestClientCerts, clients are asked for a certificate (not
-// required: each client's registered method decides). nil if cert is nil.
-func ServerConfig(cert *Reloading[*tls.Certificate], requestClientCerts bool) *tls.Config {
+// suites, if not nil, replaces the TLS 1.2 suites (a profile's stricter
+// list); TLS 1.3 is not affected. With requestClientCerts, clients are
+// asked for a certificate (not required: each client's registered method
+// decides). nil if cert is nil.
+func ServerConfig(cert *Reloading[*tls.Certificate], requestClientCerts bool, suites []uint16) *tls.Config {
 	if cert == nil {
 		return nil
 	}
-	c := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		CipherSuites: []uint16{
+	if suites == nil {
+		suites = []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
+		}
+	}
+	c := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		CipherSuites:   slices.Clone(suites),
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.Get() },
 	}
 	if requestClientCerts {

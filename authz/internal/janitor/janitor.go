@@ -6,6 +6,7 @@ package janitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,10 +19,22 @@ type Store interface {
 	DropAuditBefore(ctx context.Context, before, now time.Time) (int, error)
 }
 
+// Sessions ends the browser sessions that expired with grants, telling
+// their clients (back-channel logout); the logout service.
+type Sessions interface {
+	// EndExpired ends at most limit sessions that expired before
+	// before, and returns how many it found.
+	EndExpired(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
 // Janitor cleans one store. Its zero value is not usable; fill every
-// field but Retention.
+// field but Retention and Sessions.
 type Janitor struct {
 	Store Store
+	// Sessions, if set, ends the expired browser sessions with grants
+	// first; without it they stay (the store deletes only those without
+	// grants) until a janitor with one runs.
+	Sessions Sessions
 	// Batch is how many rows one delete statement removes at most.
 	Batch int
 	// Retention is how long audit entries are kept; zero keeps them all.
@@ -30,18 +43,33 @@ type Janitor struct {
 	Log       *zap.Logger
 }
 
-// DeleteExpired deletes expired records in batches until none is left,
-// and returns how many it deleted.
+// DeleteExpired ends the expired browser sessions with grants (Sessions),
+// then deletes expired records in batches until none is left, and
+// returns how many it ended and deleted.
 func (j Janitor) DeleteExpired(ctx context.Context) (int, error) {
 	now, total := j.Now().UTC(), 0
+	// A failure here does not stop the deletes below: the store keeps
+	// the sessions with grants for the next pass.
+	var sessionsErr error
+	for j.Sessions != nil {
+		n, err := j.Sessions.EndExpired(ctx, now, j.Batch)
+		total += n
+		if err != nil {
+			sessionsErr = fmt.Errorf("janitor: end expired browser sessions: %w", err)
+			break
+		}
+		if n < j.Batch {
+			break
+		}
+	}
 	for {
 		n, err := j.Store.DeleteExpired(ctx, now, j.Batch)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("janitor: delete expired tokens: %w", err)
+			return total, errors.Join(sessionsErr, fmt.Errorf("janitor: delete expired tokens: %w", err))
 		}
 		if n < j.Batch {
-			return total, nil
+			return total, sessionsErr
 		}
 	}
 }

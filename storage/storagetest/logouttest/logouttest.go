@@ -27,6 +27,10 @@ var Tests = []struct {
 	{"SessionGrants", testSessionGrants},
 	{"EndBrowserSession", testEndBrowserSession},
 	{"ConcurrentEndOneWins", testConcurrentEndOneWins},
+	{"ExpireBrowserSession", testExpireBrowserSession},
+	{"ListExpiredBrowserSessions", testListExpiredBrowserSessions},
+	{"ReplaceBrowserSession", testReplaceBrowserSession},
+	{"ConcurrentReplaceAndEnd", testConcurrentReplaceAndEnd},
 	{"LogoutDeliveries", testLogoutDeliveries},
 	{"ConcurrentClaimOneWins", testConcurrentClaimOneWins},
 }
@@ -310,6 +314,190 @@ func testConcurrentClaimOneWins(t *testing.T, s storage.Store) {
 	for id, n := range seen {
 		if n != 1 {
 			t.Errorf("delivery %s claimed %d times, want once", id, n)
+		}
+	}
+}
+
+// sessionOf creates a browser session of user u expiring at exp.
+func sessionOf(t testing.TB, s storage.Store, u storage.User, exp time.Time) storage.BrowserSession {
+	t.Helper()
+	bs := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: exp.Add(-time.Hour), ExpiresAt: exp, AMR: []string{"pwd"}, Device: "Firefox on Linux"}
+	if err := s.CreateBrowserSession(context.Background(), bs); err != nil {
+		t.Fatalf("CreateBrowserSession = %v", err)
+	}
+	return bs
+}
+
+// testExpireBrowserSession: an expired session goes with its grants and
+// its deliveries are queued, but the grants' tokens stay (offline
+// access outlives the session).
+func testExpireBrowserSession(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bs, c := grantFixture(t, s)
+	g := mustAddGrant(t, s, bs, c.ID, fixture.Now())
+	var kept []storage.Token
+	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
+		kept = append(kept, mustCreateToken(t, s, c.ID, g.RequestID, kind))
+	}
+	d := storage.LogoutDelivery{ID: fixture.ID("dl"), ClientID: c.ID, Subject: bs.UserID, SID: g.SID, NextAttempt: fixture.Now(), CreatedAt: fixture.Now()}
+	fixture.WantNotFound(t, s.ExpireBrowserSession(ctx, "no-such-session", []storage.LogoutDelivery{d}), "ExpireBrowserSession(unknown)")
+	if got := claimAll(t, s); len(got) != 0 {
+		t.Fatalf("after a failed ExpireBrowserSession %d deliveries are queued, want none", len(got))
+	}
+	if err := s.ExpireBrowserSession(ctx, bs.ID, []storage.LogoutDelivery{d}); err != nil {
+		t.Fatalf("ExpireBrowserSession = %v", err)
+	}
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, bs.ID)), "GetBrowserSession after expiry")
+	wantGrants(t, s, bs.ID)
+	for _, tok := range kept {
+		if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); err != nil {
+			t.Errorf("GetToken(%s of the expired session) = %v, want it kept", tok.Kind, err)
+		}
+	}
+	if got := claimAll(t, s); len(got) != 1 || got[0].ID != d.ID || got[0].SID != g.SID {
+		t.Fatalf("queued deliveries = %+v, want %+v", got, d)
+	}
+	fixture.WantNotFound(t, s.ExpireBrowserSession(ctx, bs.ID, nil), "ExpireBrowserSession(again)")
+}
+
+// testListExpiredBrowserSessions: only sessions expired before the time
+// and with grants, earliest expiry first, at most limit.
+func testListExpiredBrowserSessions(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	u := fixture.MustCreateUser(t, s, "expiry")
+	c := mustCreateClient(t, s, "rp")
+	now := fixture.Now()
+	late := sessionOf(t, s, u, now.Add(-time.Minute))
+	early := sessionOf(t, s, u, now.Add(-time.Hour))
+	bare := sessionOf(t, s, u, now.Add(-2*time.Hour)) // no grant: not listed
+	live := sessionOf(t, s, u, now.Add(time.Hour))
+	atNow := sessionOf(t, s, u, now) // not before now
+	for _, bs := range []storage.BrowserSession{late, early, live, atNow} {
+		mustAddGrant(t, s, bs, c.ID, now)
+	}
+	got, err := s.ListExpiredBrowserSessions(ctx, now, 10)
+	if err != nil || len(got) != 2 || got[0].ID != early.ID || got[1].ID != late.ID {
+		t.Fatalf("ListExpiredBrowserSessions = %+v, %v; want %s then %s", got, err, early.ID, late.ID)
+	}
+	if got[0].UserID != u.ID || !got[0].ExpiresAt.Equal(early.ExpiresAt) || got[0].Device != early.Device || !reflect.DeepEqual(got[0].AMR, early.AMR) {
+		t.Errorf("listed session = %+v, want %+v", got[0], early)
+	}
+	if got, err := s.ListExpiredBrowserSessions(ctx, now, 1); err != nil || len(got) != 1 || got[0].ID != early.ID {
+		t.Errorf("ListExpiredBrowserSessions(limit 1) = %+v, %v; want %s", got, err, early.ID)
+	}
+	if got, err := s.ListExpiredBrowserSessions(ctx, now.Add(-3*time.Hour), 10); err != nil || len(got) != 0 {
+		t.Errorf("ListExpiredBrowserSessions(before all) = %+v, %v; want none", got, err)
+	}
+	// DeleteExpired leaves the expired sessions with grants to
+	// ExpireBrowserSession; the one without goes.
+	if _, err := s.DeleteExpired(ctx, now, 100); err != nil {
+		t.Fatalf("DeleteExpired = %v", err)
+	}
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, bare.ID)), "GetBrowserSession(expired, no grant) after DeleteExpired")
+	for _, bs := range []storage.BrowserSession{early, late} {
+		if _, err := s.GetBrowserSession(ctx, bs.ID); err != nil {
+			t.Errorf("GetBrowserSession(expired with grants) after DeleteExpired = %v, want it kept", err)
+		}
+	}
+	if got, err := s.ListExpiredBrowserSessions(ctx, now, 10); err != nil || len(got) != 2 {
+		t.Errorf("ListExpiredBrowserSessions after DeleteExpired = %d, %v; want 2", len(got), err)
+	}
+}
+
+// testReplaceBrowserSession: the grants move to the new session of the
+// same person with their SID; the old session goes; refusals change
+// nothing.
+func testReplaceBrowserSession(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	u := fixture.MustCreateUser(t, s, "again")
+	other := fixture.MustCreateUser(t, s, "other")
+	c := mustCreateClient(t, s, "rp")
+	now := fixture.Now()
+	old := sessionOf(t, s, u, now.Add(time.Hour))
+	g1 := mustAddGrant(t, s, old, c.ID, now)
+	g2 := mustAddGrant(t, s, old, c.ID, now.Add(time.Second))
+	tok := mustCreateToken(t, s, c.ID, g1.RequestID, storage.RefreshToken)
+	next := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(2 * time.Hour), AMR: []string{"pwd", "otp"}, Device: "Chrome on Mac"}
+
+	// Refusals: nothing changes.
+	if err := s.ReplaceBrowserSession(ctx, old.ID, storage.BrowserSession{ID: fixture.ID("bs"), UserID: other.ID, AuthTime: now, ExpiresAt: now.Add(time.Hour)}); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("ReplaceBrowserSession(another person's) = %v, want ErrConflict", err)
+	}
+	if err := s.ReplaceBrowserSession(ctx, old.ID, storage.BrowserSession{ID: old.ID, UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(time.Hour)}); !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Errorf("ReplaceBrowserSession(existing ID) = %v, want ErrAlreadyExists", err)
+	}
+	fixture.WantNotFound(t, s.ReplaceBrowserSession(ctx, old.ID, storage.BrowserSession{ID: fixture.ID("bs"), UserID: "no-such-user", AuthTime: now, ExpiresAt: now.Add(time.Hour)}), "ReplaceBrowserSession(unknown user)")
+	wantGrants(t, s, old.ID, g1, g2)
+	if sessions, err := s.ListBrowserSessions(ctx, other.ID); err != nil || len(sessions) != 0 {
+		t.Fatalf("sessions of the other person after a refused replace = %d, %v; want none", len(sessions), err)
+	}
+
+	if err := s.ReplaceBrowserSession(ctx, old.ID, next); err != nil {
+		t.Fatalf("ReplaceBrowserSession = %v", err)
+	}
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetBrowserSession(ctx, old.ID)), "GetBrowserSession(replaced)")
+	got, err := s.GetBrowserSession(ctx, next.ID)
+	if err != nil || got.UserID != u.ID || !got.ExpiresAt.Equal(next.ExpiresAt) || got.Device != next.Device || !reflect.DeepEqual(got.AMR, next.AMR) {
+		t.Fatalf("GetBrowserSession(new) = %+v, %v; want %+v", got, err, next)
+	}
+	wantGrants(t, s, old.ID)
+	g1.SessionID, g2.SessionID = next.ID, next.ID
+	wantGrants(t, s, next.ID, g1, g2)
+	if _, err := s.GetToken(ctx, tok.Kind, tok.Signature); err != nil {
+		t.Errorf("GetToken(refresh token of a moved grant) = %v, want it kept", err)
+	}
+	// Ending the new session revokes the moved grants' tokens.
+	if err := s.EndBrowserSession(ctx, next.ID, nil); err != nil {
+		t.Fatalf("EndBrowserSession = %v", err)
+	}
+	fixture.WantNotFound(t, fixture.ErrOf(s.GetToken(ctx, tok.Kind, tok.Signature)), "GetToken(refresh token after the new session ended)")
+
+	// No old session: only the new one is created.
+	fresh := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.ReplaceBrowserSession(ctx, "no-such-session", fresh); err != nil {
+		t.Fatalf("ReplaceBrowserSession(no old session) = %v", err)
+	}
+	if _, err := s.GetBrowserSession(ctx, fresh.ID); err != nil {
+		t.Errorf("GetBrowserSession(fresh) = %v", err)
+	}
+	wantGrants(t, s, fresh.ID)
+}
+
+// testConcurrentReplaceAndEnd: a sign-in that replaces a session races
+// its logout; either the logout ends the old session (and the new one
+// has no grant) or the grants move (and the logout finds nothing), never
+// both, never neither.
+func testConcurrentReplaceAndEnd(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	u := fixture.MustCreateUser(t, s, "race")
+	c := mustCreateClient(t, s, "rp")
+	now := fixture.Now()
+	for range 5 {
+		old := sessionOf(t, s, u, now.Add(time.Hour))
+		mustAddGrant(t, s, old, c.ID, now)
+		next := storage.BrowserSession{ID: fixture.ID("bs"), UserID: u.ID, AuthTime: now, ExpiresAt: now.Add(time.Hour)}
+		var endErr, replaceErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { endErr = s.EndBrowserSession(ctx, old.ID, nil) })
+		wg.Go(func() { replaceErr = s.ReplaceBrowserSession(ctx, old.ID, next) })
+		wg.Wait()
+		if replaceErr != nil && !errors.Is(replaceErr, storage.ErrConflict) {
+			t.Fatalf("ReplaceBrowserSession = %v", replaceErr)
+		}
+		if replaceErr != nil {
+			continue // serialization conflict: the caller retries
+		}
+		moved, err := s.ListSessionGrants(ctx, next.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case endErr == nil && len(moved) != 0:
+			t.Errorf("the logout ended the old session and %d grants moved too", len(moved))
+		case errors.Is(endErr, storage.ErrNotFound) && len(moved) != 1:
+			t.Errorf("the logout found no session but %d grants moved, want 1", len(moved))
+		case endErr != nil && !errors.Is(endErr, storage.ErrNotFound):
+			t.Errorf("EndBrowserSession = %v", endErr)
 		}
 	}
 }
