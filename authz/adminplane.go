@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
+	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/operators"
@@ -69,6 +71,15 @@ func (s *Server) operatorToken(ctx context.Context, clientID, operatorID string,
 	c, err := s.fstore.GetClient(ctx, clientID)
 	if err != nil {
 		return "", err
+	}
+	// The built-in public clients have no client_credentials grant (the
+	// token endpoint refuses public clients that grant anyway): this
+	// in-process issuance, for an operator the console checked, uses a
+	// copy that has it, for this one request.
+	if cc, ok := c.(*clientauth.Client); ok && !slices.Contains(cc.Rec.GrantTypes, grantClientCredentials) {
+		cp := *cc
+		cp.Rec.GrantTypes = append(slices.Clone(cc.Rec.GrantTypes), grantClientCredentials)
+		c = &cp
 	}
 	now := s.now().Truncate(time.Second)
 	sess := &session{Subject: operatorID, AccessExp: now.Add(fosite.GetEffectiveLifespan(c, fosite.GrantType(grantAuthorizationCode), fosite.AccessToken, s.cfg.AccessTokenTTL))}

@@ -29,6 +29,7 @@ import (
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/console"
 	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
@@ -69,8 +70,9 @@ type Server struct {
 	provider *fosite.Fosite
 	strategy *jwtStrategy
 	fstore   *fositeStore
-	// admin serves the admin API.
+	// admin serves the admin API; console the web console over it.
 	admin     *admin.Handler
+	console   *console.Handler
 	discovery []byte
 	reqIDs    *web.RequestIDs
 	// ips finds the address a request came from.
@@ -308,6 +310,15 @@ func (s *Server) assemblePeople() error {
 		EndSession: s.logout.End, Issuer: cfg.Issuer, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
+	if s.console, err = console.New(console.Config{Store: s.store, API: s.admin, TokenTTL: cfg.AccessTokenTTL,
+		Token: func(ctx context.Context, id string, sc []string) (string, error) {
+			return s.operatorToken(ctx, operators.ConsoleClientID, id, sc)
+		},
+		Sealer: s.sealer, Hasher: s.hasher, Audit: s.trail, IPs: s.ips, AdminURL: cfg.AdminURL, ThrottleSecret: s.throttleSecret,
+		MaxFailures: cfg.LoginMaxFailures, MaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, Window: cfg.LoginWindow, Now: cfg.Now, Log: s.log,
+	}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
 	s.demo = admin.NewDemo(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)
 	return nil
 }
@@ -479,11 +490,13 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	}, loops...)
 }
 
-// AdminHandler returns the handler of the admin listener: the admin API
-// and /metrics.
+// AdminHandler returns the handler of the admin listener: the admin API,
+// the web console and /metrics.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metrics.Handler(s.cfg.MetricsToken))
+	mux.Handle(console.Prefix+"/", s.console)
+	mux.Handle(console.Prefix, s.console)
 	mux.Handle("/", s.admin)
 	return s.middleware("admin", mux)
 }
