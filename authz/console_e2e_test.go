@@ -57,12 +57,10 @@ func breakGlassAPI(t testing.TB, ts *testServer) *adminapi.Client {
 	return api
 }
 
-// enrollOperator creates an operator of role (on PostgreSQL as
-// `idvauth operators create` does, straight on the database; on memory
-// through the admin API) and enrolls them through the console in b:
-// the link, a password, the authenticator app confirmed with a code.
-// They end signed in.
-func enrollOperator(t *testing.T, ts *testServer, clk *testClock, b *browser, username, role string) consoleOperator {
+// createOperator creates an operator of role and returns its enrollment
+// link: on PostgreSQL as `idvauth operators create` does, straight on the
+// database; on memory through the admin API.
+func createOperator(t testing.TB, ts *testServer, username, role string) adminapi.Enrollment {
 	t.Helper()
 	ctx := context.Background()
 	var e adminapi.Enrollment
@@ -75,6 +73,17 @@ func enrollOperator(t *testing.T, ts *testServer, clk *testClock, b *browser, us
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// enrollOperator creates an operator of role (on PostgreSQL as
+// `idvauth operators create` does, straight on the database; on memory
+// through the admin API) and enrolls them through the console in b:
+// the link, a password, the authenticator app confirmed with a code.
+// They end signed in.
+func enrollOperator(t *testing.T, ts *testServer, clk *testClock, b *browser, username, role string) consoleOperator {
+	t.Helper()
+	e := createOperator(t, ts, username, role)
 	if !strings.HasPrefix(e.EnrollmentURL, ts.Admin+"/console/enroll?token=") {
 		t.Fatalf("enrollment link %s, want %s/console/enroll?token=...", e.EnrollmentURL, ts.Admin)
 	}
