@@ -554,6 +554,7 @@ type Store interface {
 	PasskeyStore
 	PersonStore
 	OperatorStore
+	OperatorSessionStore
 	FailureStore
 	AuditStore
 	AuditShipStore
