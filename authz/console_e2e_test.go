@@ -153,11 +153,21 @@ func TestConsoleEndToEnd(t *testing.T) {
 			t.Fatalf("operators after enrollment = %+v, %v; want olive enrolled, no link pending", ops, err)
 		}
 
-		// Sign out, then in again: password, then code.
+		// Sign out, then in again: password, then code. Signing out ends
+		// the session on the server: a copy of its cookie is refused.
+		adminURL, _ := url.Parse(ts.Admin)
+		stolen := newBrowser(t)
+		stolen.client.Jar.SetCookies(adminURL, b.client.Jar.Cookies(adminURL))
+		if q := stolen.get(ts.Admin + "/console/"); q.status != http.StatusOK {
+			t.Fatalf("a copy of the session cookie before sign-out: %d, want 200", q.status)
+		}
 		p = b.get(ts.Admin + "/console/")
 		p = b.submit(ts.Admin, p.formAt(t, "/console/signout"), nil)
 		if p.status != http.StatusSeeOther || b.get(ts.Admin+"/console/").status != http.StatusSeeOther {
 			t.Fatalf("sign-out: %d; the dashboard still answers", p.status)
+		}
+		if q := stolen.get(ts.Admin + "/console/"); q.status != http.StatusSeeOther {
+			t.Errorf("a copy of the session cookie after sign-out: %d, want 303 to the sign-in page", q.status)
 		}
 		p = consoleSignIn(t, ts, clk, b, owner, "/console/people?q=ada")
 		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/people?q=ada" {

@@ -65,13 +65,18 @@ func (h *Handler) routes() {
 func (h *Handler) signedIn(page func(w http.ResponseWriter, r *http.Request, c *op)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		st, ok := h.readSession(r)
-		if !ok {
+		st, rec, ok, err := h.readSession(r)
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		} else if !ok {
+			h.clear(w, sessionCookie)
 			h.toSignIn(w, r)
 			return
 		}
-		o, err := h.cfg.Store.GetOperator(ctx, st.Op)
+		o, err := h.cfg.Store.GetOperator(ctx, rec.OperatorID)
 		if errors.Is(err, storage.ErrNotFound) || (err == nil && (o.Disabled || len(o.TOTPSecret) == 0)) {
+			_ = h.cfg.Store.DeleteOperatorSession(ctx, digest(st.ID))
 			h.clear(w, sessionCookie)
 			h.toSignIn(w, r)
 			return
@@ -88,11 +93,10 @@ func (h *Handler) signedIn(page func(w http.ResponseWriter, r *http.Request, c *
 				return
 			}
 			st.Tok, st.Scopes, st.TokExp = tok, scopes, now.Add(h.cfg.TokenTTL-h.tokenMargin()).Unix()
-		}
-		st.Seen = now.Unix()
-		if err := h.setSealed(w, sessionCookie, st, AbsoluteTimeout); err != nil {
-			h.unavailable(w, r, err)
-			return
+			if err := h.setSealed(w, sessionCookie, st, rec.ExpiresAt.Sub(now)); err != nil {
+				h.unavailable(w, r, err)
+				return
+			}
 		}
 		if r.Method == http.MethodPost && !h.readForm(w, r) {
 			return

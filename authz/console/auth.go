@@ -81,7 +81,7 @@ func (h *Handler) dummy() string {
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	next := LocalPath(r.URL.Query().Get("next"))
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if _, ok := h.readSession(r); ok {
+		if _, _, ok, _ := h.readSession(r); ok {
 			http.Redirect(w, r, cmpOr(next, Prefix+"/"), http.StatusSeeOther)
 			return
 		}
@@ -220,15 +220,15 @@ func (h *Handler) signInTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.clear(w, pendingCookie)
-	if err := h.startSession(w, o.ID); err != nil {
+	if err := h.startSession(w, r, o.ID); err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
 	http.Redirect(w, r, cmpOr(p.Next, Prefix+"/"), http.StatusSeeOther)
 }
 
-// signOut ends the browser's session. The access token it held is not
-// revoked: it expires within TokenTTL.
+// signOut ends the browser's session, on the server. The access token it
+// held is not revoked: it expires within TokenTTL.
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		web.MethodNotAllowed(w, http.MethodPost)
@@ -237,8 +237,12 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 	if !h.readForm(w, r) {
 		return
 	}
-	if st, ok := h.readSession(r); ok {
-		_ = h.auditOp(r.Context(), r, adminapi.EventOperatorSignedOut, st.Op, "success")
+	if st, rec, ok, _ := h.readSession(r); ok {
+		if err := h.cfg.Store.DeleteOperatorSession(r.Context(), digest(st.ID)); err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+		_ = h.auditOp(r.Context(), r, adminapi.EventOperatorSignedOut, rec.OperatorID, "success")
 	}
 	h.clear(w, sessionCookie)
 	http.Redirect(w, r, SignInPath, http.StatusSeeOther)
@@ -393,7 +397,7 @@ func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.clear(w, enrollCookie)
-	if err := h.startSession(w, o.ID); err != nil {
+	if err := h.startSession(w, r, o.ID); err != nil {
 		h.unavailable(w, r, err)
 		return
 	}

@@ -8,14 +8,15 @@
 // (Config.Token), so that the API's role rules are the only ones. Pages
 // hide what the role cannot do, but the API refuses it anyway.
 //
-// The browser session is a cookie sealed under the server's secrets
-// (AES-GCM, keys.Sealer), HttpOnly and SameSite=Strict, Secure with the
-// __Host- prefix when the admin URL is https. It carries the operator's
-// ID, the sign-in time, the last request's time (30 minutes idle and 12
-// hours in all end it) and the operator's current access token, which
-// never reaches a page. Every request reads the operator again: a
-// disabled or deleted operator is signed out at once, and a role change
-// gets a token of the new role's scopes on the next request.
+// The browser session is kept on the server (storage.OperatorSession:
+// 30 minutes idle and 12 hours in all end it, signing out ends it at
+// once). The browser holds its ID, with the operator's current access
+// token, in a cookie sealed under the server's secrets (AES-GCM,
+// keys.Sealer), HttpOnly and SameSite=Strict, Secure with the __Host-
+// prefix when the admin URL is https; the token never reaches a page.
+// Every request reads the operator again: a disabled or deleted operator
+// is signed out at once, and a role change gets a token of the new role's
+// scopes on the next request.
 package console
 
 import (
@@ -63,6 +64,10 @@ type Store interface {
 	GetOperatorByUsername(ctx context.Context, username string) (storage.Operator, error)
 	UpdateOperator(ctx context.Context, o storage.Operator) error
 	UseEnrollment(ctx context.Context, digest []byte, now time.Time) (storage.Operator, error)
+	CreateOperatorSession(ctx context.Context, s storage.OperatorSession) error
+	TouchOperatorSession(ctx context.Context, digest []byte, now time.Time, idle time.Duration) (storage.OperatorSession, error)
+	DeleteOperatorSession(ctx context.Context, digest []byte) error
+	DeleteOperatorSessions(ctx context.Context, operatorID string) (int, error)
 	ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration, limit int) (reserved bool, count int, end time.Time, err error)
 	ReleaseAttempt(ctx context.Context, key string, now time.Time) error
 }
@@ -144,15 +149,15 @@ func (h *Handler) now() time.Time { return h.cfg.Now().UTC() }
 // when they signed in; ok false if none is (no session, expired, or the
 // operator is disabled or gone).
 func (h *Handler) SignedIn(r *http.Request) (operatorID string, authTime time.Time, ok bool) {
-	st, ok := h.readSession(r)
-	if !ok {
+	_, rec, ok, err := h.readSession(r)
+	if !ok || err != nil {
 		return "", time.Time{}, false
 	}
-	o, err := h.cfg.Store.GetOperator(r.Context(), st.Op)
+	o, err := h.cfg.Store.GetOperator(r.Context(), rec.OperatorID)
 	if err != nil || o.Disabled || len(o.TOTPSecret) == 0 {
 		return "", time.Time{}, false
 	}
-	return o.ID, time.Unix(st.Auth, 0).UTC(), true
+	return o.ID, rec.CreatedAt, true
 }
 
 // SignInURL is the path of the sign-in page that returns to next (a

@@ -1,11 +1,16 @@
 package console
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
 )
 
 // Cookie base names (web.Cookies adds __Host- over https).
@@ -15,11 +20,11 @@ const (
 	enrollCookie  = "idvauth_console_enroll"
 )
 
-// session is the sealed state of a signed-in operator's browser.
+// session is the sealed state of a signed-in operator's browser: the
+// session ID (its digest is the server-side record's key) and the
+// operator's token.
 type session struct {
-	Op   string `json:"op"`
-	Auth int64  `json:"auth"` // sign-in time, Unix seconds
-	Seen int64  `json:"seen"` // last request, Unix seconds
+	ID string `json:"id"`
 	// Tok is the operator's current admin API token, for Scopes, valid
 	// until TokExp (with a margin); never shown.
 	Tok    string   `json:"tok,omitempty"`
@@ -85,24 +90,37 @@ func (h *Handler) clear(w http.ResponseWriter, name string) {
 		HttpOnly: true, Secure: h.cookies.Secure, SameSite: http.SameSiteStrictMode})
 }
 
-// readSession returns r's session if it is within its idle and absolute
-// lifetimes.
-func (h *Handler) readSession(r *http.Request) (session, bool) {
+// readSession returns r's session and its server-side record, renewed,
+// if it is within its idle and absolute lifetimes and not ended; err is
+// the store's failure.
+func (h *Handler) readSession(r *http.Request) (session, storage.OperatorSession, bool, error) {
 	var st session
-	if !h.readSealed(r, sessionCookie, &st) || st.Op == "" {
-		return session{}, false
+	if !h.readSealed(r, sessionCookie, &st) || len(st.ID) != 43 {
+		return session{}, storage.OperatorSession{}, false, nil
 	}
-	now := h.now().Unix()
-	if now >= st.Seen+int64(IdleTimeout/time.Second) || now >= st.Auth+int64(AbsoluteTimeout/time.Second) || st.Seen > now+60 {
-		return session{}, false
+	rec, err := h.cfg.Store.TouchOperatorSession(r.Context(), digest(st.ID), h.now(), IdleTimeout)
+	if errors.Is(err, storage.ErrNotFound) {
+		return session{}, storage.OperatorSession{}, false, nil
 	}
-	return st, true
+	return st, rec, err == nil, err
 }
 
-// startSession signs the operator op in.
-func (h *Handler) startSession(w http.ResponseWriter, op string) error {
-	now := h.now().Unix()
-	return h.setSealed(w, sessionCookie, session{Op: op, Auth: now, Seen: now}, AbsoluteTimeout)
+// digest is the key of a session ID in the store.
+func digest(id string) []byte {
+	sum := sha256.Sum256([]byte(id))
+	return sum[:]
+}
+
+// startSession signs the operator op in: a new server-side session, its
+// ID in the sealed cookie.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, op string) error {
+	now := h.now().Truncate(time.Second)
+	id := web.RandomToken()
+	if err := h.cfg.Store.CreateOperatorSession(r.Context(), storage.OperatorSession{Digest: digest(id), OperatorID: op,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(AbsoluteTimeout)}); err != nil {
+		return err
+	}
+	return h.setSealed(w, sessionCookie, session{ID: id}, AbsoluteTimeout)
 }
 
 // tokenFresh reports whether st's token serves scopes for a while more.
