@@ -230,10 +230,6 @@ func (h *Handler) signInTOTP(w http.ResponseWriter, r *http.Request) {
 // signOut ends the browser's session, on the server. The access token it
 // held is not revoked: it expires within TokenTTL.
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		web.MethodNotAllowed(w, http.MethodPost)
-		return
-	}
 	if !h.readForm(w, r) {
 		return
 	}
