@@ -29,7 +29,7 @@ func (c *op) data(title string) pageData {
 }
 
 func (h *Handler) routes() {
-	m := h.mux
+	m, v := h.mux, views{h}
 	m.HandleFunc(SignInPath, h.signIn)
 	m.HandleFunc(SignInTOTPPath, h.signInTOTP)
 	m.HandleFunc(SignOutPath, h.signOut)
@@ -39,20 +39,20 @@ func (h *Handler) routes() {
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 	})
-	m.Handle("GET "+Prefix+"/{$}", h.signedIn(h.dashboard))
-	m.Handle("GET "+Prefix+"/clients", h.signedIn(h.clients))
-	m.Handle("POST "+Prefix+"/clients", h.signedIn(h.createClient))
-	m.Handle("GET "+Prefix+"/clients/{id}", h.signedIn(h.client))
-	m.Handle("POST "+Prefix+"/clients/{id}/delete", h.signedIn(h.deleteClient))
-	m.Handle("POST "+Prefix+"/clients/{id}/rotate", h.signedIn(h.rotateClient))
-	m.Handle("GET "+Prefix+"/people", h.signedIn(h.people))
-	m.Handle("GET "+Prefix+"/people/{id}", h.signedIn(h.person))
-	m.Handle("POST "+Prefix+"/people/{id}/erase", h.signedIn(h.erasePerson))
-	m.Handle("POST "+Prefix+"/people/{id}/mfa-reset", h.signedIn(h.resetPersonMFA))
-	m.Handle("POST "+Prefix+"/people/{id}/reset-link", h.signedIn(h.personResetLink))
-	m.Handle("GET "+Prefix+"/keys", h.signedIn(h.keys))
-	m.Handle("GET "+Prefix+"/audit", h.signedIn(h.audit))
-	m.Handle("GET "+Prefix+"/operators", h.signedIn(h.operators))
+	m.Handle("GET "+Prefix+"/{$}", h.signedIn(v.dashboard))
+	m.Handle("GET "+Prefix+"/clients", h.signedIn(v.clients))
+	m.Handle("POST "+Prefix+"/clients", h.signedIn(v.createClient))
+	m.Handle("GET "+Prefix+"/clients/{id}", h.signedIn(v.client))
+	m.Handle("POST "+Prefix+"/clients/{id}/delete", h.signedIn(v.deleteClient))
+	m.Handle("POST "+Prefix+"/clients/{id}/rotate", h.signedIn(v.rotateClient))
+	m.Handle("GET "+Prefix+"/people", h.signedIn(v.people))
+	m.Handle("GET "+Prefix+"/people/{id}", h.signedIn(v.person))
+	m.Handle("POST "+Prefix+"/people/{id}/erase", h.signedIn(v.erasePerson))
+	m.Handle("POST "+Prefix+"/people/{id}/mfa-reset", h.signedIn(v.resetPersonMFA))
+	m.Handle("POST "+Prefix+"/people/{id}/reset-link", h.signedIn(v.personResetLink))
+	m.Handle("GET "+Prefix+"/keys", h.signedIn(v.keys))
+	m.Handle("GET "+Prefix+"/audit", h.signedIn(v.audit))
+	m.Handle("GET "+Prefix+"/operators", h.signedIn(v.operators))
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such console page.")
 	})

@@ -286,19 +286,13 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
 	if resumed {
 		o, err = h.cfg.Store.GetOperator(ctx, e.Op)
 	} else {
-		sum := sha256.Sum256([]byte(token))
-		o, err = h.cfg.Store.UseEnrollment(ctx, sum[:], now)
+		o, e, err = h.useLink(ctx, token, now)
 		if errors.Is(err, storage.ErrNotFound) {
 			_ = h.auditOp(ctx, r, adminapi.EventOperatorEnrollFailed, "", "invalid_link")
 			h.message(w, r, http.StatusBadRequest, "Enrollment link not valid",
 				"This enrollment link was used, replaced or has expired. Ask an owner for a new one.")
 			return
 		}
-		exp := o.EnrollmentExpiresAt
-		if exp.Before(now) || exp.After(now.Add(time.Hour)) {
-			exp = now.Add(30 * time.Minute)
-		}
-		e = enrollment{Op: o.ID, Exp: exp.Unix()}
 	}
 	if err != nil {
 		h.unavailable(w, r, err)
@@ -328,6 +322,22 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, EnrollTOTPPath, http.StatusSeeOther)
+}
+
+// useLink uses the enrollment link of token, once, and returns its
+// operator and the enrollment it starts, which ends when the link would
+// have.
+func (h *Handler) useLink(ctx context.Context, token string, now time.Time) (storage.Operator, enrollment, error) {
+	sum := sha256.Sum256([]byte(token))
+	o, err := h.cfg.Store.UseEnrollment(ctx, sum[:], now)
+	if err != nil {
+		return o, enrollment{}, err
+	}
+	exp := o.EnrollmentExpiresAt
+	if exp.Before(now) || exp.After(now.Add(time.Hour)) {
+		exp = now.Add(30 * time.Minute)
+	}
+	return o, enrollment{Op: o.ID, Exp: exp.Unix()}, nil
 }
 
 // enrollTOTP shows the new authenticator app secret and confirms it with

@@ -11,10 +11,13 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 )
 
+// views are the signed-in pages, over the admin API.
+type views struct{ *Handler }
+
 // maxQuery bounds a search.
 const maxQuery = 200
 
-func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) dashboard(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	d := c.data("Dashboard")
@@ -40,11 +43,11 @@ func search(r *http.Request) string {
 
 func contains(s, q string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(q)) }
 
-func (h *Handler) clients(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) clients(w http.ResponseWriter, r *http.Request, c *op) {
 	h.clientList(w, r, c, http.StatusOK, "")
 }
 
-func (h *Handler) clientList(w http.ResponseWriter, r *http.Request, c *op, status int, msg string) {
+func (h views) clientList(w http.ResponseWriter, r *http.Request, c *op, status int, msg string) {
 	ctx, cancel := within(r)
 	defer cancel()
 	d := c.data("Clients")
@@ -64,7 +67,7 @@ func (h *Handler) clientList(w http.ResponseWriter, r *http.Request, c *op, stat
 
 // createClient registers a client from the form and shows its secret,
 // once.
-func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) createClient(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	f := r.PostForm
@@ -94,7 +97,7 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c *op) {
 	h.render(w, r, http.StatusCreated, "client", d)
 }
 
-func (h *Handler) client(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) client(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	cl, _, err := c.api.GetClient(ctx, r.PathValue("id"))
@@ -109,7 +112,7 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request, c *op) {
 }
 
 // deleteClient deletes a client once its ID was typed to confirm.
-func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) deleteClient(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	id := r.PathValue("id")
@@ -126,7 +129,7 @@ func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, c *op) {
 	http.Redirect(w, r, Prefix+"/clients?deleted="+url.QueryEscape(id), http.StatusSeeOther)
 }
 
-func (h *Handler) rotateClient(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) rotateClient(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	out, _, err := c.api.RotateClientSecret(ctx, r.PathValue("id"))
@@ -140,7 +143,7 @@ func (h *Handler) rotateClient(w http.ResponseWriter, r *http.Request, c *op) {
 	h.render(w, r, http.StatusOK, "client", d)
 }
 
-func (h *Handler) people(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) people(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	d := c.data("People")
@@ -163,11 +166,11 @@ func (h *Handler) people(w http.ResponseWriter, r *http.Request, c *op) {
 	h.render(w, r, http.StatusOK, "people", d)
 }
 
-func (h *Handler) person(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) person(w http.ResponseWriter, r *http.Request, c *op) {
 	h.personPage(w, r, c, http.StatusOK, "", "")
 }
 
-func (h *Handler) personPage(w http.ResponseWriter, r *http.Request, c *op, status int, notice, link string) {
+func (h views) personPage(w http.ResponseWriter, r *http.Request, c *op, status int, notice, link string) {
 	ctx, cancel := within(r)
 	defer cancel()
 	ex, _, err := c.api.ExportUser(ctx, r.PathValue("id"))
@@ -184,7 +187,7 @@ func (h *Handler) personPage(w http.ResponseWriter, r *http.Request, c *op, stat
 }
 
 // erasePerson erases a person once their username was typed to confirm.
-func (h *Handler) erasePerson(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) erasePerson(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	id := r.PathValue("id")
@@ -206,7 +209,7 @@ func (h *Handler) erasePerson(w http.ResponseWriter, r *http.Request, c *op) {
 	http.Redirect(w, r, Prefix+"/people?erased=1", http.StatusSeeOther)
 }
 
-func (h *Handler) resetPersonMFA(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) resetPersonMFA(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	if _, _, err := c.api.ResetMFA(ctx, r.PathValue("id")); err != nil {
@@ -216,7 +219,7 @@ func (h *Handler) resetPersonMFA(w http.ResponseWriter, r *http.Request, c *op) 
 	h.personPage(w, r, c, http.StatusOK, "Second factors removed and sessions ended.", "")
 }
 
-func (h *Handler) personResetLink(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) personResetLink(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	l, _, err := c.api.PasswordReset(ctx, r.PathValue("id"))
@@ -227,7 +230,7 @@ func (h *Handler) personResetLink(w http.ResponseWriter, r *http.Request, c *op)
 	h.personPage(w, r, c, http.StatusOK, "Password-reset link made; give it to the person. It is shown once.", l.Link)
 }
 
-func (h *Handler) keys(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) keys(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	kl, _, err := c.api.ListKeys(ctx)
@@ -240,7 +243,7 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request, c *op) {
 	h.render(w, r, http.StatusOK, "keys", d)
 }
 
-func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) audit(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	d := c.data("Audit trail")
@@ -257,7 +260,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *op) {
 	h.render(w, r, http.StatusOK, "audit", d)
 }
 
-func (h *Handler) operators(w http.ResponseWriter, r *http.Request, c *op) {
+func (h views) operators(w http.ResponseWriter, r *http.Request, c *op) {
 	ctx, cancel := within(r)
 	defer cancel()
 	l, _, err := c.api.ListOperators(ctx)
