@@ -5,8 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/apikeys"
+	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/console"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
@@ -72,6 +73,15 @@ func (s *Server) operatorToken(ctx context.Context, clientID, operatorID string,
 	if err != nil {
 		return "", err
 	}
+	// The built-in public clients have no client_credentials grant (the
+	// token endpoint refuses public clients that grant anyway): this
+	// in-process issuance, for an operator the console checked, uses a
+	// copy that has it, for this one request.
+	if cc, ok := c.(*clientauth.Client); ok && !slices.Contains(cc.Rec.GrantTypes, grantClientCredentials) {
+		cp := *cc
+		cp.Rec.GrantTypes = append(slices.Clone(cc.Rec.GrantTypes), grantClientCredentials)
+		c = &cp
+	}
 	now := s.now().Truncate(time.Second)
 	sess := &session{Subject: operatorID, AccessExp: now.Add(fosite.GetEffectiveLifespan(c, fosite.GrantType(grantAuthorizationCode), fosite.AccessToken, s.cfg.AccessTokenTTL))}
 	ar := fosite.NewAccessRequest(sess)
@@ -105,14 +115,31 @@ func newOpSignin(s *Server, pages *templates.Pages) (*opsignin.Handler, error) {
 	}
 	h, err := opsignin.New(opsignin.Config{Tokens: s.store, Sealer: sealer, AdminURL: s.cfg.AdminURL, Provider: s.provider, Operators: s.store, Audience: s.cfg.AdminAudience, Issuer: s.cfg.Issuer,
 		NewSession: newGrantSession,
-		// The console's sign-in comes with the console.
-		SignedIn:  func(*http.Request) (string, time.Time, bool) { return "", time.Time{}, false },
-		SignInURL: func(next string) string { return "/console/signin?next=" + url.QueryEscape(next) },
-		Pages:     pages, Cookies: web.Cookies{Secure: strings.HasPrefix(s.cfg.AdminURL, "https://")}, Audit: s.trail,
+		SignedIn:   s.console.SignedIn, SignInURL: console.SignInURL,
+		Pages: pages, Cookies: web.Cookies{Secure: strings.HasPrefix(s.cfg.AdminURL, "https://")}, Audit: s.trail,
 		Now: s.cfg.Now, Log: s.log.Named("opsignin"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}
 	return h, nil
+}
+
+// assembleOperatorPages builds the operators' pages on the admin
+// listener: the console, and the sign-in of idvauth login.
+func assembleOperatorPages(s *Server, pages *templates.Pages) (err error) {
+	cfg := s.cfg
+	if s.console, err = console.New(console.Config{Store: s.store, API: s.admin, TokenTTL: cfg.AccessTokenTTL,
+		Token: func(ctx context.Context, id string, sc []string) (string, error) {
+			return s.operatorToken(ctx, operators.ConsoleClientID, id, sc)
+		},
+		Sealer: s.sealer, Hasher: s.hasher, Audit: s.trail, IPs: s.ips, AdminURL: cfg.AdminURL, ThrottleSecret: s.throttleSecret,
+		MaxFailures: cfg.LoginMaxFailures, MaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, Window: cfg.LoginWindow, Now: cfg.Now, Log: s.log,
+	}); err != nil {
+		return fmt.Errorf("authz: %w", err)
+	}
+	if s.opsignin, err = newOpSignin(s, pages); err != nil {
+		return err
+	}
+	return nil
 }

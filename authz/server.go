@@ -29,6 +29,7 @@ import (
 	"github.com/idvauth/idvauth/authz/apikeys"
 	"github.com/idvauth/idvauth/authz/auditship"
 	"github.com/idvauth/idvauth/authz/clientauth"
+	"github.com/idvauth/idvauth/authz/console"
 	"github.com/idvauth/idvauth/authz/dpop"
 	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/foureyes"
@@ -72,8 +73,9 @@ type Server struct {
 	provider *fosite.Fosite
 	strategy *jwtStrategy
 	fstore   *fositeStore
-	// admin serves the admin API.
+	// admin serves the admin API; console the web console over it.
 	admin     *admin.Handler
+	console   *console.Handler
 	discovery []byte
 	reqIDs    *web.RequestIDs
 	// ips finds the address a request came from.
@@ -311,7 +313,7 @@ func (s *Server) assemblePeople() error {
 		EndSession: s.logout.End, Issuer: cfg.Issuer, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.opsignin, err = newOpSignin(s, pages); err != nil {
+	if err := assembleOperatorPages(s, pages); err != nil {
 		return err
 	}
 	s.demo = admin.NewDemo(s.admin, s.store, cfg.Issuer, cfg.CodeTTL)
@@ -481,8 +483,8 @@ func (s *Server) Serve(ctx context.Context, public, admin net.Listener) error {
 	}, loops...)
 }
 
-// AdminHandler returns the handler of the admin listener: the admin API
-// and /metrics.
+// AdminHandler returns the handler of the admin listener: the admin API,
+// the web console and /metrics.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.metrics.Handler(s.cfg.MetricsToken))
@@ -490,6 +492,8 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle(opsignin.TokenPath, s.opsignin.Token(s.limitIP(s.handleToken)))
 	mux.HandleFunc(opsignin.DeviceAuthorizationPath, s.limitIP(s.opsignin.ServeDeviceAuthorization))
 	mux.HandleFunc(opsignin.DevicePath, s.opsignin.ServeDevice)
+	mux.Handle(console.Prefix+"/", s.console)
+	mux.Handle(console.Prefix, s.console)
 	mux.Handle("/", s.admin)
 	return s.middleware("admin", mux)
 }

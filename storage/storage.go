@@ -557,6 +557,7 @@ type Store interface {
 	PersonStore
 	OperatorStore
 	ApprovalStore
+	OperatorSessionStore
 	FailureStore
 	AuditStore
 	AuditShipStore

@@ -12,6 +12,15 @@ const (
 	EventOperatorCreated  = "operator.created"
 	EventOperatorUpdated  = "operator.updated"
 	EventOperatorMFAReset = "operator.mfa_reset"
+	// The console's events about an operator's own account: enrollment
+	// (link used, factor confirmed), sign-in (password step failures,
+	// second step failures, success) and sign-out.
+	EventOperatorEnrolled     = "operator.enrolled"
+	EventOperatorEnrollFailed = "operator.enroll_failed"
+	EventOperatorSignedIn     = "operator.signed_in"
+	EventOperatorSignInFailed = "operator.sign_in_failed"
+	EventOperatorMFAFailed    = "operator.mfa_failed"
+	EventOperatorSignedOut    = "operator.signed_out"
 )
 
 // OperatorJSON is an operator as the admin API shows them: never the

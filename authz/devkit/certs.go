@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/idvauth/idvauth/authz/internal/devca"
 )
 
 // CertFiles are the paths WriteCert wrote.
@@ -85,3 +87,24 @@ func writeNew(path string, data []byte, mode os.FileMode) error {
 	}
 	return f.Close()
 }
+
+// The development CA of `idvauth certs`, for trying mutual TLS on one
+// machine; see package devca.
+type (
+	// CertKind is what IssueCert makes.
+	CertKind = devca.Kind
+	// CertRequest describes a certificate for IssueCert.
+	CertRequest = devca.Request
+	// IssuedCert is what IssueCert made.
+	IssuedCert = devca.Issued
+)
+
+// Certificate kinds.
+const (
+	CertCA     = devca.CA
+	CertServer = devca.Server
+	CertClient = devca.Client
+)
+
+// IssueCert makes the certificate req describes.
+func IssueCert(req CertRequest) (IssuedCert, error) { return devca.Issue(req) }

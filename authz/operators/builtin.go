@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/scopes"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -55,7 +56,7 @@ func IsBuiltin(id string) bool { return strings.HasPrefix(id, ReservedPrefix) }
 func Builtins(adminAudience, adminURL string) []storage.Client {
 	base := storage.Client{
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
-		Scopes: adminauth.Scopes(), Audience: []string{adminAudience}, TokenEndpointAuthMethod: "none",
+		Scopes: append(adminauth.Scopes(), scopes.OfflineAccess), Audience: []string{adminAudience}, TokenEndpointAuthMethod: "none",
 	}
 	console, cli := base, base
 	console.ID, console.Name = ConsoleClientID, "idvauth web console"

@@ -28,6 +28,7 @@ type Store struct {
 	factorStore
 	passkeyStore
 	*operatorStore
+	*opSessionStore
 	failureStore
 	apiKeyStore
 	keyStore
@@ -80,16 +81,17 @@ func New() *Store {
 		deliveries: make(map[string]storage.LogoutDelivery),
 	}
 	return &Store{
-		clientStore:   clientStore{t},
-		tokenStore:    tokenStore{t},
-		userStore:     userStore{t},
-		factorStore:   factorStore{t},
-		operatorStore: &operatorStore{},
-		passkeyStore:  passkeyStore{t},
-		failureStore:  failureStore{t},
-		apiKeyStore:   apiKeyStore{t},
-		auditStore:    auditStore{tables: t},
-		logoutStore:   logoutStore{t},
+		clientStore:    clientStore{t},
+		tokenStore:     tokenStore{t},
+		userStore:      userStore{t},
+		factorStore:    factorStore{t},
+		operatorStore:  &operatorStore{},
+		opSessionStore: &opSessionStore{},
+		passkeyStore:   passkeyStore{t},
+		failureStore:   failureStore{t},
+		apiKeyStore:    apiKeyStore{t},
+		auditStore:     auditStore{tables: t},
+		logoutStore:    logoutStore{t},
 	}
 }
 

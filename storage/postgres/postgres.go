@@ -17,6 +17,7 @@ import (
 
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/postgres/internal/listen"
+	"github.com/idvauth/idvauth/storage/postgres/internal/opsessions"
 	"github.com/idvauth/idvauth/storage/postgres/internal/opstore"
 	"github.com/idvauth/idvauth/storage/postgres/internal/signin"
 )
@@ -34,6 +35,7 @@ type Store struct {
 	signin.Factors
 	signin.Passkeys
 	opstore.Store
+	opsessions.Sessions
 	failureStore
 	apiKeyStore
 	keyStore
@@ -151,6 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Factors:        signin.Factors{Pool: pool},
 		Passkeys:       signin.Passkeys{Pool: pool},
 		Store:          opstore.Store{Pool: pool},
+		Sessions:       opsessions.Sessions{Pool: pool},
 		failureStore:   failureStore{pool},
 		apiKeyStore:    apiKeyStore{pool},
 		auditShipStore: auditShipStore{pool},

@@ -26,6 +26,7 @@ import (
 	"github.com/idvauth/idvauth/storage/storagetest/factortest"
 	"github.com/idvauth/idvauth/storage/storagetest/logouttest"
 	"github.com/idvauth/idvauth/storage/storagetest/operatortest"
+	"github.com/idvauth/idvauth/storage/storagetest/opsessiontest"
 	"github.com/idvauth/idvauth/storage/storagetest/persontest"
 	"github.com/idvauth/idvauth/storage/storagetest/usertest"
 )
@@ -86,7 +87,7 @@ func Run(t *testing.T, newStore func(t testing.TB) storage.Store) {
 		}},
 	}
 	tests = append(tests, auditTests...)
-	for _, ft := range slices.Concat(factortest.Tests, persontest.Tests, usertest.Tests, logouttest.Tests, operatortest.Tests, approvaltest.Tests) {
+	for _, ft := range slices.Concat(factortest.Tests, persontest.Tests, usertest.Tests, logouttest.Tests, operatortest.Tests, approvaltest.Tests, opsessiontest.Tests) {
 		tests = append(tests, struct {
 			name string
 			fn   func(t *testing.T, s storage.Store)

@@ -27,7 +27,7 @@ type Cert struct {
 // valid from an hour ago for a day.
 //
 // The tests do not use the development CA of `idvauth certs`
-// (authz.IssueCert): they also need what it must never make, such as
+// (devkit.IssueCert): they also need what it must never make, such as
 // expired certificates and a second certificate for one key.
 type CertOptions struct {
 	Subject     pkix.Name

@@ -12,13 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/devkit"
 	"github.com/idvauth/idvauth/cmd/idvauth/internal/clikit"
 )
 
 // New returns the certs command: a local test CA and certificates for
-// trying mutual TLS. authz.IssueCert makes them; this writes the files
+// trying mutual TLS. devkit.IssueCert makes them; this writes the files
 // (keys 0600, never overwriting) and prints where they are.
 func New() *cobra.Command {
 	cmd := clikit.Group(&cobra.Command{
@@ -58,7 +57,7 @@ func certsCACmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cn, _ := cmd.Flags().GetString("cn")
-			return issue(cmd, "ca", authz.CertRequest{Kind: authz.CertCA, Subject: pkix.Name{CommonName: cn}})
+			return issue(cmd, "ca", devkit.CertRequest{Kind: devkit.CertCA, Subject: pkix.Name{CommonName: cn}})
 		},
 	}
 	cmd.Flags().String("cn", "idvauth test CA", "the CA's common name")
@@ -82,7 +81,7 @@ IDVAUTH_TLS_KEY.`,
 			if caDir, _ := cmd.Flags().GetString("ca"); caDir == "" {
 				return clikit.UsageErrorf("give the test CA with --ca DIR")
 			}
-			return issue(cmd, "server", authz.CertRequest{Kind: authz.CertServer, Subject: pkix.Name{CommonName: hosts[0]}, Hosts: hosts})
+			return issue(cmd, "server", devkit.CertRequest{Kind: devkit.CertServer, Subject: pkix.Name{CommonName: hosts[0]}, Hosts: hosts})
 		},
 	}
 	cmd.Flags().StringArray("host", nil, "DNS name or IP address the server is reached at (repeatable)")
@@ -119,7 +118,7 @@ client.jwks.json, the public key to register with --jwks-file
 			if org != "" {
 				name.Organization = []string{org}
 			}
-			return issue(cmd, "client", authz.CertRequest{Kind: authz.CertClient, Subject: name, Hosts: dns})
+			return issue(cmd, "client", devkit.CertRequest{Kind: devkit.CertClient, Subject: name, Hosts: dns})
 		},
 	}
 	cmd.Flags().String("cn", "", "the client's common name, e.g. its client_id")
@@ -141,7 +140,7 @@ type Issued struct {
 
 // issue makes the certificate of req (signed by --ca when given) and
 // writes base.crt, base.key and, for clients, base.jwks.json into --out.
-func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
+func issue(cmd *cobra.Command, base string, req devkit.CertRequest) error {
 	asJSON, err := clikit.OutputJSON(cmd)
 	if err != nil {
 		return err
@@ -157,7 +156,7 @@ func issue(cmd *cobra.Command, base string, req authz.CertRequest) error {
 			return fmt.Errorf("--ca: %w", err)
 		}
 	}
-	c, err := authz.IssueCert(req)
+	c, err := devkit.IssueCert(req)
 	if err != nil {
 		return err
 	}

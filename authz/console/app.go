@@ -1,0 +1,192 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/authz/operators"
+	"github.com/idvauth/idvauth/storage"
+)
+
+// op is the signed-in operator of a page request, with an admin API
+// client that acts as them.
+type op struct {
+	o   storage.Operator
+	api *adminapi.Client
+	can map[string]bool
+}
+
+// data is the page data every signed-in page starts from.
+func (c *op) data(title string) pageData {
+	me := operators.JSON(c.o)
+	return pageData{Title: title, Me: &me, Can: c.can}
+}
+
+func (h *Handler) routes() {
+	m, v := h.mux, views{h}
+	m.HandleFunc(SignInPath, h.signIn)
+	m.HandleFunc(SignInTOTPPath, h.signInTOTP)
+	m.HandleFunc(SignOutPath, h.signOut)
+	m.HandleFunc(EnrollPath, h.enroll)
+	m.HandleFunc(EnrollTOTPPath, h.enrollTOTP)
+	m.HandleFunc(Prefix+"/static/", h.serveScript)
+	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+	})
+	m.Handle("GET "+Prefix+"/{$}", h.signedIn(v.dashboard))
+	m.Handle("GET "+Prefix+"/clients", h.signedIn(v.clients))
+	m.Handle("POST "+Prefix+"/clients", h.signedIn(v.createClient))
+	m.Handle("GET "+Prefix+"/clients/{id}", h.signedIn(v.client))
+	m.Handle("POST "+Prefix+"/clients/{id}/delete", h.signedIn(v.deleteClient))
+	m.Handle("POST "+Prefix+"/clients/{id}/rotate", h.signedIn(v.rotateClient))
+	m.Handle("GET "+Prefix+"/people", h.signedIn(v.people))
+	m.Handle("GET "+Prefix+"/people/{id}", h.signedIn(v.person))
+	m.Handle("POST "+Prefix+"/people/{id}/erase", h.signedIn(v.erasePerson))
+	m.Handle("POST "+Prefix+"/people/{id}/mfa-reset", h.signedIn(v.resetPersonMFA))
+	m.Handle("POST "+Prefix+"/people/{id}/reset-link", h.signedIn(v.personResetLink))
+	m.Handle("GET "+Prefix+"/keys", h.signedIn(v.keys))
+	m.Handle("GET "+Prefix+"/audit", h.signedIn(v.audit))
+	m.Handle("GET "+Prefix+"/operators", h.signedIn(v.operators))
+	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		h.message(w, r, http.StatusNotFound, "Not found", "There is no such console page.")
+	})
+}
+
+// signedIn runs page for the operator signed in on r, or sends the
+// browser to the sign-in page. It checks the operator on every request,
+// renews the idle lifetime and the operator's token when needed, and
+// reads a post's form (CSRF checked).
+func (h *Handler) signedIn(page func(w http.ResponseWriter, r *http.Request, c *op)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		st, rec, ok, err := h.readSession(r)
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		} else if !ok {
+			h.clear(w, sessionCookie)
+			h.toSignIn(w, r)
+			return
+		}
+		o, err := h.cfg.Store.GetOperator(ctx, rec.OperatorID)
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && (o.Disabled || len(o.TOTPSecret) == 0)) {
+			_ = h.cfg.Store.DeleteOperatorSession(ctx, digest(st.ID))
+			h.clear(w, sessionCookie)
+			h.toSignIn(w, r)
+			return
+		} else if err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+		scopes := adminauth.RoleScopes(o.Role)
+		now := h.now()
+		if !h.tokenFresh(st, scopes) {
+			tok, err := h.cfg.Token(ctx, o.ID, scopes)
+			if err != nil {
+				h.unavailable(w, r, err)
+				return
+			}
+			st.Tok, st.Scopes, st.TokExp = tok, scopes, now.Add(h.cfg.TokenTTL-h.tokenMargin()).Unix()
+			if err := h.setSealed(w, sessionCookie, st, rec.ExpiresAt.Sub(now)); err != nil {
+				h.unavailable(w, r, err)
+				return
+			}
+		}
+		if r.Method == http.MethodPost && !h.readForm(w, r) {
+			return
+		}
+		api, err := adminapi.New(adminapi.Config{BaseURL: "http://console.internal", Token: st.Tok,
+			HTTPClient: &http.Client{Transport: inProcess{api: h.cfg.API, from: r}, Timeout: adminapi.DefaultTimeout}})
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+		can := map[string]bool{}
+		for _, s := range scopes {
+			can[s] = true
+		}
+		page(w, r, &op{o: o, api: api, can: can})
+	})
+}
+
+// toSignIn sends the browser to the sign-in page, to come back to r's
+// page (a GET) after it.
+func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request) {
+	next := ""
+	if r.Method == http.MethodGet {
+		next = r.URL.RequestURI()
+	}
+	http.Redirect(w, r, SignInURL(next), http.StatusSeeOther)
+}
+
+// inProcess serves the admin API's requests in-process, as from the
+// browser's request from (its address, for the audit trail).
+type inProcess struct {
+	api  http.Handler
+	from *http.Request
+}
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.RemoteAddr = t.from.RemoteAddr
+	for _, k := range []string{"X-Forwarded-For", "Forwarded", "User-Agent"} {
+		if v := t.from.Header.Values(k); len(v) > 0 {
+			req.Header[k] = v
+		}
+	}
+	req.RequestURI = req.URL.RequestURI()
+	rec := &recorder{header: http.Header{}}
+	t.api.ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return &http.Response{StatusCode: rec.status, Status: http.StatusText(rec.status), Header: rec.header,
+		Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())), ContentLength: int64(rec.body.Len()),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req}, nil
+}
+
+// recorder keeps an in-process answer.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+
+// apiError answers a refusal or failure of the admin API on a page.
+func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, c *op, err error) {
+	var ae *adminapi.Error
+	if errors.As(err, &ae) && ae.Status < 500 {
+		d := c.data("Not done")
+		d.Error = ae.Description
+		if d.Error == "" {
+			d.Error = ae.Code
+		}
+		h.render(w, r, ae.Status, "message", d)
+		return
+	}
+	h.unavailable(w, r, err)
+}
+
+// within bounds the admin API calls of one page.
+func within(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 30*time.Second)
+}
