@@ -59,4 +59,10 @@ type OperatorStore interface {
 	// atomic step: of concurrent calls exactly one succeeds. ErrNotFound
 	// if there is no such pending enrollment (used, replaced or expired).
 	UseEnrollment(ctx context.Context, digest []byte, now time.Time) (Operator, error)
+	// AdvanceOperatorTOTP sets the operator id's TOTPCounter to counter
+	// and UpdatedAt to now, only if counter is greater than the stored
+	// one, and changes nothing else: of concurrent sign-ins with one code
+	// exactly one succeeds, and the others get ErrConflict. ErrNotFound if
+	// there is no such operator.
+	AdvanceOperatorTOTP(ctx context.Context, id string, counter int64, now time.Time) error
 }

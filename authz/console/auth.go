@@ -209,12 +209,17 @@ func (h *Handler) signInTOTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "That code is not right. Enter the code your app shows now.")
 		return
 	}
-	h.release(ctx, now, keys...)
-	o.TOTPCounter, o.UpdatedAt = step, now.Truncate(time.Second)
-	if err := h.cfg.Store.UpdateOperator(ctx, o); err != nil {
+	// Only the counter: the operator read above may be stale (disabled or
+	// demoted since), and of two sign-ins with one code one wins.
+	if err := h.cfg.Store.AdvanceOperatorTOTP(ctx, o.ID, step, now.Truncate(time.Second)); errors.Is(err, storage.ErrConflict) {
+		_ = h.auditOp(ctx, r, adminapi.EventOperatorMFAFailed, o.ID, "replayed")
+		fail(http.StatusUnauthorized, "That code is not right. Enter the code your app shows now.")
+		return
+	} else if err != nil {
 		h.unavailable(w, r, err)
 		return
 	}
+	h.release(ctx, now, keys...)
 	if err := h.auditOp(ctx, r, adminapi.EventOperatorSignedIn, o.ID, "success"); err != nil {
 		h.unavailable(w, r, err)
 		return

@@ -98,6 +98,22 @@ func (s *operatorStore) UpdateOperator(_ context.Context, o storage.Operator) er
 	return nil
 }
 
+// AdvanceOperatorTOTP implements storage.OperatorStore.
+func (s *operatorStore) AdvanceOperatorTOTP(_ context.Context, id string, counter int64, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.operators[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("memory: advance operator %q: %w", id, storage.ErrNotFound)
+	case counter <= o.TOTPCounter:
+		return fmt.Errorf("memory: advance operator %q: code used already: %w", id, storage.ErrConflict)
+	}
+	o.TOTPCounter, o.UpdatedAt = counter, now
+	s.operators[id] = o
+	return nil
+}
+
 // UseEnrollment implements storage.OperatorStore.
 func (s *operatorStore) UseEnrollment(_ context.Context, digest []byte, now time.Time) (storage.Operator, error) {
 	s.mu.Lock()

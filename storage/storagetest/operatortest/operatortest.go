@@ -27,6 +27,7 @@ var Tests = []struct {
 	{"OperatorsApartFromUsers", testOperatorsApartFromUsers},
 	{"EnrollmentSingleUse", testEnrollmentSingleUse},
 	{"ConcurrentEnrollmentOneWins", testConcurrentEnrollmentOneWins},
+	{"ConcurrentTOTPOneWins", testConcurrentTOTPOneWins},
 }
 
 func newOperator(name, role string) storage.Operator {
@@ -180,5 +181,51 @@ func testConcurrentEnrollmentOneWins(t *testing.T, s storage.Store) {
 	wg.Wait()
 	if wins.Load() != 1 {
 		t.Fatalf("%d concurrent uses succeeded, want 1", wins.Load())
+	}
+}
+
+// testConcurrentTOTPOneWins: of concurrent sign-ins with one code exactly
+// one advances the counter; it changes nothing else of the operator (a
+// concurrent disable stays), and no lower step is taken after.
+func testConcurrentTOTPOneWins(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	o := newOperator("totp", "admin")
+	o.TOTPCounter = 100
+	if err := s.CreateOperator(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	disabled := o
+	disabled.Disabled = true
+	if err := s.UpdateOperator(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.AdvanceOperatorTOTP(ctx, o.ID, 101, fixture.Now())
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, storage.ErrConflict):
+				t.Errorf("AdvanceOperatorTOTP = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d concurrent advances succeeded, want 1", wins.Load())
+	}
+	got, err := s.GetOperator(ctx, o.ID)
+	if err != nil || got.TOTPCounter != 101 || !got.Disabled || got.Role != "admin" {
+		t.Fatalf("after the advance = %+v, %v; want counter 101, still disabled", got, err)
+	}
+	if err := s.AdvanceOperatorTOTP(ctx, o.ID, 100, fixture.Now()); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("an older step = %v, want ErrConflict", err)
+	}
+	if err := s.AdvanceOperatorTOTP(ctx, "op_none", 5, fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an unknown operator = %v, want ErrNotFound", err)
 	}
 }

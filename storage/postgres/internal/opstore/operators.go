@@ -109,3 +109,24 @@ func (s *Store) UseEnrollment(ctx context.Context, digest []byte, now time.Time)
 		WHERE enrollment_digest = $1 AND enrollment_expires_at > $2 RETURNING `+operatorCols, digest, now))
 	return o, pgconv.MapErr("use enrollment", err)
 }
+
+// AdvanceOperatorTOTP implements storage.OperatorStore with one
+// conditional UPDATE: the row lock lets one of concurrent calls raise the
+// counter, and the others then find it as high.
+func (s *Store) AdvanceOperatorTOTP(ctx context.Context, id string, counter int64, now time.Time) error {
+	op := fmt.Sprintf("advance operator %q", id)
+	if !pgconv.TextOK(id) {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	tag, err := s.Pool.Exec(ctx, `UPDATE operators SET totp_counter = $2, updated_at = $3 WHERE id = $1 AND totp_counter < $2`, id, counter, now)
+	if err != nil {
+		return pgconv.MapErr(op, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := s.GetOperator(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: code used already: %w", op, storage.ErrConflict)
+}
