@@ -265,7 +265,7 @@ func (s *Server) assemblePeople() error {
 	if err != nil {
 		return fmt.Errorf("authz: derive sid key: %w", err)
 	}
-	if s.logout, err = logout.New(logout.Config{Store: s.store, Keys: s.ring, Audit: s.trail, Issuer: cfg.Issuer, IDTokenAlg: cfg.IDTokenAlg,
+	if s.logout, err = logout.New(logout.Config{Store: s.store, Keys: s.ring, Audit: s.trail, Issuer: cfg.Issuer, IDTokenAlg: cfg.IDTokenAlg, Profile: cfg.Profile,
 		SIDKey: sidKey, Outbound: outbound.Policy{Allow: cfg.AllowPrivateOutbound}, Timeout: cfg.BackchannelLogoutTimeout,
 		RetryBase: cfg.BackchannelLogoutRetry, Now: cfg.Now, Log: s.log}); err != nil {
 		return fmt.Errorf("authz: %w", err)

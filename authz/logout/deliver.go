@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/keys"
@@ -177,6 +178,9 @@ func (s *Service) Token(c storage.Client, subject, sid string) (token, jti strin
 	alg := s.cfg.IDTokenAlg
 	if c.IDTokenSignedResponseAlg != "" {
 		alg = c.IDTokenSignedResponseAlg
+	}
+	if fapi.Applies(s.cfg.Profile, c.Profile) {
+		alg = fapi.IDTokenAlgOf(alg) // as its ID tokens (a registration older than the profile)
 	}
 	key, err := s.cfg.Keys.Active(alg)
 	if err != nil {

@@ -48,6 +48,9 @@ type Config struct {
 	// IDTokenAlg signs the logout tokens of clients that register no
 	// id_token_signed_response_alg.
 	IDTokenAlg string
+	// Profile is the server's profile (IDVAUTH_PROFILE): under fapi2, a
+	// client's logout tokens use the algorithms its ID tokens may.
+	Profile string
 	// SIDKey keys the sid of browser sessions (at least 32 bytes).
 	SIDKey []byte
 	// Outbound says which internal addresses deliveries may reach.
@@ -250,15 +253,25 @@ func (s *Service) EndExpired(ctx context.Context, before time.Time, limit int) (
 // erasing them does first: their clients are queued logout tokens, which
 // carry only the opaque subject and the sid, so they are delivered after
 // the person's data is gone. outcome is the audit entries' outcome.
+//
+// A sign-in of the person in one of those browsers meanwhile replaces the
+// session listed with a new one holding its grants: the list is read
+// again until no session is left (a few rounds at most), so that those
+// clients are told too.
 func (s *Service) EndAll(ctx context.Context, userID, outcome string) error {
-	sessions, err := s.cfg.Store.ListBrowserSessions(ctx, userID)
-	if err != nil {
-		return fmt.Errorf("logout: list sessions: %w", err)
-	}
-	for _, bs := range sessions {
-		err := s.end(ctx, bs, ending{actor: audit.System, outcome: outcome, store: s.cfg.Store.EndBrowserSession})
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
+	for range 3 {
+		sessions, err := s.cfg.Store.ListBrowserSessions(ctx, userID)
+		if err != nil {
+			return fmt.Errorf("logout: list sessions: %w", err)
+		}
+		if len(sessions) == 0 {
+			return nil
+		}
+		for _, bs := range sessions {
+			err := s.end(ctx, bs, ending{actor: audit.System, outcome: outcome, store: s.cfg.Store.EndBrowserSession})
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
 		}
 	}
 	return nil
