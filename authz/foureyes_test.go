@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
@@ -261,7 +263,11 @@ func TestFourEyesActions(t *testing.T) {
 		feCall[adminapi.OperatorJSON](t, fe, ownerTok, http.MethodPut, "/admin/operators/"+target.ID, map[string]any{"role": "auditor"}, http.StatusOK)
 		// An admin holds no admin:operators:write: only an owner approves a grant.
 		feRefused(t, fe, adminTok, http.MethodPost, "/admin/requests/"+grant.ID+"/approve", nil, http.StatusForbidden, "insufficient_scope")
-		adminCall[adminapi.RequestDecision](t, fe.testServer, http.MethodPost, "/admin/requests/"+grant.ID+"/approve", nil, http.StatusOK) // break-glass
+		// Nor does the break-glass token, or a client: a second pair of eyes
+		// is a second operator.
+		feRefused(t, fe, testAdminToken, http.MethodPost, "/admin/requests/"+grant.ID+"/approve", nil, http.StatusForbidden, "operator_required")
+		_, secondOwnerTok := fe.operator(t, adminauth.Owner)
+		feCall[adminapi.RequestDecision](t, fe, secondOwnerTok, http.MethodPost, "/admin/requests/"+grant.ID+"/approve", nil, http.StatusOK)
 		if got := adminCall[adminapi.OperatorJSON](t, fe.testServer, http.MethodGet, "/admin/operators/"+target.ID, nil, http.StatusOK); got.Role != adminauth.Owner {
 			t.Errorf("role after the approval = %q, want owner", got.Role)
 		}
@@ -291,4 +297,24 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// An operator cannot approve their own request through a client they
+// register for the purpose: only an operator approves.
+func TestFourEyesClientCannotApprove(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		fe := startFourEyes(t, cfg)
+		_, aliceTok := fe.operator(t, adminauth.Admin)
+		person := newTestUser(t, fe.testServer)
+		req := feCall[adminapi.RequestJSON](t, fe, aliceTok, http.MethodPost, "/admin/users/"+person.ID+"/erase", nil, http.StatusAccepted)
+		key := mustKey(t, jose.ES256)
+		c := feCall[adminapi.ClientJSON](t, fe, aliceTok, http.MethodPost, "/admin/clients", map[string]any{
+			"token_endpoint_auth_method": "private_key_jwt", "scope": adminauth.PeopleErase,
+			"audience": []string{fe.adminAudience(t)}, "jwks": json.RawMessage(jwksJSON(t, pub(key)))}, http.StatusCreated)
+		tok := fe.keyClientTokenFor(t, keyClient{c, key}, adminauth.PeopleErase, "")
+		feRefused(t, fe, tok, http.MethodPost, "/admin/requests/"+req.ID+"/approve", nil, http.StatusForbidden, "operator_required")
+		if code, _ := fe.bearerDo(t, aliceTok, http.MethodGet, "/admin/users/"+person.ID, nil); code != http.StatusOK {
+			t.Errorf("the person after the refused approval: GET = %d, want 200", code)
+		}
+	})
 }

@@ -105,6 +105,20 @@ func TestOperatorLoginFlows(t *testing.T) {
 			t.Errorf("the device code redeemed twice: %d %s", st, body)
 		}
 
+		// A reset of the second factor ends the command line's sign-ins
+		// at once: a new factor revives nothing.
+		if _, _, err := breakGlassAPI(t, ts).ResetOperatorMFA(ctx, op.id); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := ts.bearerDo(t, dtok.AccessToken, http.MethodGet, "/admin/keys", nil); st != http.StatusUnauthorized {
+			t.Errorf("a token after the MFA reset = %d, want 401", st)
+		}
+		stale = *dtok
+		stale.Expiry = time.Now().Add(-time.Minute)
+		if _, err := conf.TokenSource(ctx, &stale).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Errorf("a refresh after the MFA reset = %v, want invalid_grant", err)
+		}
+
 		// Disabled: the tokens and the refresh end at once.
 		yes := true
 		if _, _, err := breakGlassAPI(t, ts).UpdateOperator(ctx, op.id, adminapi.OperatorUpdate{Disabled: &yes}); err != nil {

@@ -281,7 +281,7 @@ func (s *Server) assemblePeople() error {
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	ops, err := operators.New(operators.Config{Store: s.store, BaseURL: cfg.AdminURL, Now: cfg.Now})
+	ops, err := operators.New(operators.Config{Store: s.store, SignOuts: s.store, BaseURL: cfg.AdminURL, Now: cfg.Now})
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}

@@ -96,8 +96,8 @@ func (s *Service) one(w http.ResponseWriter, r *http.Request) (operators.Result,
 }
 
 // decidable returns the pending request of r's path that caller may
-// decide: it holds the scope of its action, and, to approve, did not ask
-// for it.
+// decide: it holds the scope of its action, and, to approve, is an
+// operator who did not ask for it.
 func (s *Service) decidable(w http.ResponseWriter, r *http.Request, caller adminauth.Principal, approve bool) (storage.Approval, error) {
 	if r.Method != http.MethodPost {
 		_, err := methodNotAllowed(w, "POST")
@@ -117,11 +117,20 @@ func (s *Service) decidable(w http.ResponseWriter, r *http.Request, caller admin
 		return storage.Approval{}, web.NewError(http.StatusForbidden, "insufficient_scope",
 			"Deciding on this request needs the scope of its action, "+scope+".")
 	}
+	if approve && caller.Kind != adminauth.KindOperator {
+		// A second pair of eyes is a second person: a client (which the
+		// requester may have registered for the purpose) or the
+		// break-glass token (whoever holds it) cannot be one.
+		return storage.Approval{}, errNotOperator
+	}
 	if approve && caller.Actor == a.RequestedBy {
 		return storage.Approval{}, errSelf
 	}
 	return a, nil
 }
+
+var errNotOperator = web.NewError(http.StatusForbidden, "operator_required",
+	"Only an operator, signed in with their own account, approves a four-eyes request: not a client, not the break-glass token.")
 
 // stateError is the refusal to decide on a, which is no longer pending;
 // nil if it is.

@@ -1,12 +1,14 @@
 package operators
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/web"
+	"github.com/idvauth/idvauth/storage"
 )
 
 // Result is a route's answer and the change it made, for the admin API's
@@ -32,8 +34,45 @@ type Config struct {
 	// BaseURL is where operators reach the admin listener, for the
 	// enrollment links; if empty, http:// and the request's Host.
 	BaseURL string
+	// SignOuts, if set, ends an operator's sign-ins when their second
+	// factor is reset or they are disabled: console sessions, and the
+	// grants of the built-in clients (idvauth login), so that re-enabling
+	// them or a new second factor revives nothing.
+	SignOuts SignOuts
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+}
+
+// SignOuts ends operators' sign-ins; storage.Store is one.
+type SignOuts interface {
+	DeleteOperatorSessions(ctx context.Context, operatorID string) (int, error)
+	ListTokensBySubject(ctx context.Context, subject string) ([]storage.Token, error)
+	RevokeRequest(ctx context.Context, kind storage.TokenKind, requestID string) error
+}
+
+// signOut ends the sign-ins of the operator id (Config.SignOuts).
+func (h *Handler) signOut(ctx context.Context, id string) error {
+	if h.cfg.SignOuts == nil {
+		return nil
+	}
+	if _, err := h.cfg.SignOuts.DeleteOperatorSessions(ctx, id); err != nil {
+		return err
+	}
+	toks, err := h.cfg.SignOuts.ListTokensBySubject(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if !IsBuiltin(t.ClientID) {
+			continue
+		}
+		for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
+			if err := h.cfg.SignOuts.RevokeRequest(ctx, kind, t.RequestID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Handler serves /admin/operators. It is safe for concurrent use.
@@ -157,6 +196,11 @@ func (h *Handler) one(w http.ResponseWriter, r *http.Request) (Result, error) {
 		if err := h.cfg.Store.UpdateOperator(ctx, next); err != nil {
 			return Result{}, err
 		}
+		if next.Disabled && !o.Disabled {
+			if err := h.signOut(ctx, o.ID); err != nil {
+				return Result{}, err
+			}
+		}
 		details["role"] = next.Role
 		details["disabled"] = boolText(next.Disabled)
 		return Result{Status: http.StatusOK, Body: JSON(next), Event: adminapi.EventOperatorUpdated, Subject: o.ID, Details: details}, nil
@@ -179,6 +223,9 @@ func (h *Handler) mfaReset(w http.ResponseWriter, r *http.Request) (Result, erro
 	o.TOTPSecret, o.TOTPCounter, o.UpdatedAt = nil, 0, now
 	token := startEnrollment(&o, now)
 	if err := h.cfg.Store.UpdateOperator(ctx, o); err != nil {
+		return Result{}, err
+	}
+	if err := h.signOut(ctx, o.ID); err != nil {
 		return Result{}, err
 	}
 	return Result{Status: http.StatusOK, Body: EnrollmentJSON(o, h.base(r), token), Event: adminapi.EventOperatorMFAReset, Subject: o.ID}, nil
