@@ -65,4 +65,10 @@ type OperatorStore interface {
 	// exactly one succeeds, and the others get ErrConflict. ErrNotFound if
 	// there is no such operator.
 	AdvanceOperatorTOTP(ctx context.Context, id string, counter int64, now time.Time) error
+	// SetOperatorAccess sets the operator id's Role and Disabled (and
+	// UpdatedAt to now), changing nothing else, unless it was an enabled
+	// owner and none other remains: then ErrConflict. Of concurrent
+	// changes that would each leave the other owner alone, one fails. ErrNotFound if there
+	// is no such operator.
+	SetOperatorAccess(ctx context.Context, id, role string, disabled bool, now time.Time) error
 }

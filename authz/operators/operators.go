@@ -41,6 +41,7 @@ type Store interface {
 	GetOperator(ctx context.Context, id string) (storage.Operator, error)
 	ListOperators(ctx context.Context) ([]storage.Operator, error)
 	UpdateOperator(ctx context.Context, o storage.Operator) error
+	SetOperatorAccess(ctx context.Context, id, role string, disabled bool, now time.Time) error
 }
 
 // ErrInvalid is wrapped by the errors of input that breaks a rule.
@@ -112,23 +113,6 @@ func JSON(o storage.Operator) adminapi.OperatorJSON {
 // EnrollmentJSON is the answer that shows o's enrollment token once.
 func EnrollmentJSON(o storage.Operator, base, token string) adminapi.Enrollment {
 	return adminapi.Enrollment{Operator: JSON(o), EnrollmentURL: EnrollmentURL(base, token), EnrollmentExpiresAt: o.EnrollmentExpiresAt.Unix()}
-}
-
-// lastOwner reports whether o is the only enabled owner.
-func lastOwner(ctx context.Context, st Store, o storage.Operator) (bool, error) {
-	if o.Role != adminauth.Owner || o.Disabled {
-		return false, nil
-	}
-	all, err := st.ListOperators(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, other := range all {
-		if other.ID != o.ID && other.Role == adminauth.Owner && !other.Disabled {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 var errLastOwner = web.NewError(http.StatusConflict, "last_owner",

@@ -185,17 +185,15 @@ func (h *Handler) one(w http.ResponseWriter, r *http.Request) (Result, error) {
 		if in.Disabled != nil {
 			next.Disabled = *in.Disabled
 		}
-		if next.Role != o.Role || next.Disabled {
-			if last, err := lastOwner(ctx, h.cfg.Store, o); err != nil {
-				return Result{}, err
-			} else if last {
-				return Result{}, errLastOwner
-			}
-		}
-		next.UpdatedAt = h.now()
-		if err := h.cfg.Store.UpdateOperator(ctx, next); err != nil {
+		// One step that keeps an enabled owner: two owners demoting each
+		// other at once leave one.
+		err = h.cfg.Store.SetOperatorAccess(ctx, o.ID, next.Role, next.Disabled, h.now())
+		if errors.Is(err, storage.ErrConflict) {
+			return Result{}, errLastOwner
+		} else if err != nil {
 			return Result{}, err
 		}
+		next.UpdatedAt = h.now()
 		if next.Disabled && !o.Disabled {
 			if err := h.signOut(ctx, o.ID); err != nil {
 				return Result{}, err

@@ -114,6 +114,26 @@ func (s *operatorStore) AdvanceOperatorTOTP(_ context.Context, id string, counte
 	return nil
 }
 
+// SetOperatorAccess implements storage.OperatorStore.
+func (s *operatorStore) SetOperatorAccess(_ context.Context, id, role string, disabled bool, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.operators[id]
+	if !ok {
+		return fmt.Errorf("memory: set operator access %q: %w", id, storage.ErrNotFound)
+	}
+	owner := role == "owner" && !disabled || o.Role != "owner" || o.Disabled // not the last owner if it was none
+	for other, p := range s.operators {
+		owner = owner || other != id && p.Role == "owner" && !p.Disabled
+	}
+	if !owner {
+		return fmt.Errorf("memory: set operator access %q: no enabled owner would remain: %w", id, storage.ErrConflict)
+	}
+	o.Role, o.Disabled, o.UpdatedAt = role, disabled, now
+	s.operators[id] = o
+	return nil
+}
+
 // UseEnrollment implements storage.OperatorStore.
 func (s *operatorStore) UseEnrollment(_ context.Context, digest []byte, now time.Time) (storage.Operator, error) {
 	s.mu.Lock()

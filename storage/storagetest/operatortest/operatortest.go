@@ -28,6 +28,7 @@ var Tests = []struct {
 	{"EnrollmentSingleUse", testEnrollmentSingleUse},
 	{"ConcurrentEnrollmentOneWins", testConcurrentEnrollmentOneWins},
 	{"ConcurrentTOTPOneWins", testConcurrentTOTPOneWins},
+	{"LastOwnerRace", testLastOwnerRace},
 }
 
 func newOperator(name, role string) storage.Operator {
@@ -226,6 +227,52 @@ func testConcurrentTOTPOneWins(t *testing.T, s storage.Store) {
 		t.Errorf("an older step = %v, want ErrConflict", err)
 	}
 	if err := s.AdvanceOperatorTOTP(ctx, "op_none", 5, fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an unknown operator = %v, want ErrNotFound", err)
+	}
+}
+
+// testLastOwnerRace: two owners demoting each other at once leave one
+// owner; an operator's access change touches nothing else.
+func testLastOwnerRace(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	a, b := newOperator("owner-a", "owner"), newOperator("owner-bb", "owner") // names of other lengths: other enrollment digests
+	a.TOTPCounter = 7
+	for _, o := range []storage.Operator{a, b} {
+		if err := s.CreateOperator(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 5 {
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for _, id := range []string{a.ID, b.ID} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.SetOperatorAccess(ctx, id, "admin", false, fixture.Now())
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case !errors.Is(err, storage.ErrConflict):
+					t.Errorf("SetOperatorAccess = %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d demotions succeeded, want 1", round, wins.Load())
+		}
+		for _, id := range []string{a.ID, b.ID} {
+			if err := s.SetOperatorAccess(ctx, id, "owner", false, fixture.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got, err := s.GetOperator(ctx, a.ID)
+	if err != nil || got.TOTPCounter != 7 || got.Role != "owner" || got.Disabled {
+		t.Fatalf("after the changes = %+v, %v", got, err)
+	}
+	if err := s.SetOperatorAccess(ctx, "op_none", "owner", false, fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("an unknown operator = %v, want ErrNotFound", err)
 	}
 }

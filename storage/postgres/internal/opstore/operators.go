@@ -4,7 +4,9 @@ package opstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -129,4 +131,41 @@ func (s *Store) AdvanceOperatorTOTP(ctx context.Context, id string, counter int6
 		return err
 	}
 	return fmt.Errorf("postgres: %s: code used already: %w", op, storage.ErrConflict)
+}
+
+// SetOperatorAccess implements storage.OperatorStore. The enabled owners'
+// rows are locked first: of two transactions that would each leave the
+// other owner alone, the second reads the owners again once the first
+// commits, and finds none left but the one it changes.
+func (s *Store) SetOperatorAccess(ctx context.Context, id, role string, disabled bool, now time.Time) error {
+	op := fmt.Sprintf("set operator access %q", id)
+	if !pgconv.TextOK(id) {
+		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	}
+	if !pgconv.TextOK(role) {
+		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
+	}
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM operators WHERE role = 'owner' AND NOT disabled ORDER BY id FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		stays := role == "owner" && !disabled
+		if slices.Contains(owners, id) && !stays && !slices.ContainsFunc(owners, func(o string) bool { return o != id }) {
+			return fmt.Errorf("postgres: %s: no enabled owner would remain: %w", op, storage.ErrConflict)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE operators SET role = $2, disabled = $3, updated_at = $4 WHERE id = $1`, id, role, disabled, now)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+		}
+		return err
+	})
+	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return pgconv.MapErr(op, err)
 }
