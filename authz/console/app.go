@@ -53,6 +53,8 @@ func (h *Handler) routes() {
 	m.Handle("GET "+Prefix+"/keys", h.signedIn(v.keys))
 	m.Handle("GET "+Prefix+"/audit", h.signedIn(v.audit))
 	m.Handle("GET "+Prefix+"/operators", h.signedIn(v.operators))
+	h.manageRoutes(m, v)
+	h.operatorRoutes(m, v)
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, "Not found", "There is no such console page.")
 	})

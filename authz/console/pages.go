@@ -120,6 +120,9 @@ type pageData struct {
 	Audit     []adminapi.AuditEntryJSON
 	Operators []adminapi.OperatorJSON
 	Link      string
+
+	manageData
+	operatorData
 }
 
 func (p *pages) cspFor(d pageData) string {
