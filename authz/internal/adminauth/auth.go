@@ -236,12 +236,13 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	return Principal{Kind: KindOperator, ID: o.ID, Actor: OperatorActor(o.ID), Scopes: adminScopes(t.Scopes, roles[o.Role])}, nil
 }
 
-// adminScopes are the admin scopes of granted, within ceiling if it is
-// not nil.
+// adminScopes are the admin scopes of granted within ceiling. No ceiling
+// (a role this build does not know, a client registered without scopes)
+// grants nothing: a missing rule never widens rights.
 func adminScopes(granted, ceiling []string) []string {
 	var out []string
 	for _, s := range granted {
-		if IsAdminScope(s) && (ceiling == nil || slices.Contains(ceiling, s)) {
+		if IsAdminScope(s) && slices.Contains(ceiling, s) {
 			out = append(out, s)
 		}
 	}

@@ -46,13 +46,19 @@ func TestAuthenticate(t *testing.T) {
 		"demoted":  {ClientID: "demoted", Subject: "demoted", Scopes: []string{AuditRead, KeysRead}, Audience: []string{"aud"}},
 		"secreted": {ClientID: "secreted", Subject: "secreted", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 		"gone":     {ClientID: "gone", Subject: "gone", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
+		// No ceiling is no right: a role this build does not know and a
+		// client registered without scopes hold no admin scope.
+		"unknown-role": {ClientID: "console", Subject: "op3", Scopes: []string{AuditRead, KeysWrite}, Audience: []string{"aud"}},
+		"unscoped":     {ClientID: "unscoped", Subject: "unscoped", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 	}
 	a, err := New(Config{BreakGlass: glass, Audience: "aud",
-		Operators: operators{"op1": {ID: "op1", Role: Auditor}, "op2": {ID: "op2", Role: Owner, Disabled: true}},
+		Operators: operators{"op1": {ID: "op1", Role: Auditor}, "op2": {ID: "op2", Role: Owner, Disabled: true},
+			"op3": {ID: "op3", Role: "superuser"}},
 		Clients: clients{
 			"svc":      {ID: "svc", TokenEndpointAuthMethod: "private_key_jwt", Scopes: []string{AuditRead, "identity.verify"}},
 			"demoted":  {ID: "demoted", TokenEndpointAuthMethod: "private_key_jwt", Scopes: []string{KeysRead}},
 			"secreted": {ID: "secreted", TokenEndpointAuthMethod: "client_secret_basic", Scopes: []string{AuditRead}},
+			"unscoped": {ID: "unscoped", TokenEndpointAuthMethod: "private_key_jwt"},
 		},
 		// A stand-in for the DPoP verifier: the proof "good" is of the key k1.
 		CheckDPoP: func(r *http.Request, scheme, _, jkt string) error {
@@ -94,6 +100,8 @@ func TestAuthenticate(t *testing.T) {
 		{"client lost a scope since", "Bearer demoted", 0, "client:demoted", []string{KeysRead}},
 		{"client now uses a secret", "Bearer secreted", 401, "", nil},
 		{"client deleted", "Bearer gone", 401, "", nil},
+		{"operator of an unknown role", "Bearer unknown-role", 0, "operator:op3", nil},
+		{"client without scopes", "Bearer unscoped", 0, "client:unscoped", nil},
 		{"no header", "", 401, "", nil},
 		{"basic", "Basic " + glass, 401, "", nil},
 		{"DPoP scheme, unbound token", "DPoP client", 401, "", nil},
