@@ -7,6 +7,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/foureyes"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
 
@@ -91,30 +92,7 @@ func (g gate) replay(r *http.Request, approver adminauth.Principal, a storage.Ap
 	if len(a.Body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	rec := &recorder{header: http.Header{}}
+	rec := web.NewRecorder()
 	g.mux.ServeHTTP(rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return rec.status, rec.body.Bytes()
-}
-
-// recorder is the http.ResponseWriter of a replayed call.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (rec *recorder) Header() http.Header { return rec.header }
-
-func (rec *recorder) WriteHeader(status int) {
-	if rec.status == 0 {
-		rec.status = status
-	}
-}
-
-func (rec *recorder) Write(b []byte) (int, error) {
-	rec.WriteHeader(http.StatusOK)
-	return rec.body.Write(b)
+	return rec.Status(), rec.Body()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
+	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/authz/operators"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -143,34 +144,12 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	req.RequestURI = req.URL.RequestURI()
-	rec := &recorder{header: http.Header{}}
+	rec := web.NewRecorder()
 	t.api.ServeHTTP(rec, req)
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return &http.Response{StatusCode: rec.status, Status: http.StatusText(rec.status), Header: rec.header,
-		Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())), ContentLength: int64(rec.body.Len()),
+	body := rec.Body()
+	return &http.Response{StatusCode: rec.Status(), Status: http.StatusText(rec.Status()), Header: rec.Header(),
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req}, nil
-}
-
-// recorder keeps an in-process answer.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.body.Write(b)
 }
 
 // apiError answers a refusal or failure of the admin API on a page.

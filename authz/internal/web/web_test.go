@@ -288,3 +288,17 @@ func TestDevice(t *testing.T) {
 		}
 	}
 }
+
+func TestRecorder(t *testing.T) {
+	rec := NewRecorder()
+	if rec.Status() != http.StatusOK || len(rec.Body()) != 0 {
+		t.Fatalf("empty recorder: %d %q", rec.Status(), rec.Body())
+	}
+	rec.Header().Set("X-A", "1")
+	rec.WriteHeader(http.StatusAccepted)
+	rec.WriteHeader(http.StatusTeapot) // the first status stays
+	_, _ = rec.Write([]byte("ok"))
+	if rec.Status() != http.StatusAccepted || string(rec.Body()) != "ok" || rec.Header().Get("X-A") != "1" {
+		t.Fatalf("recorder: %d %q %v", rec.Status(), rec.Body(), rec.Header())
+	}
+}
