@@ -42,7 +42,7 @@ func (s *Server) adminIntrospect(ctx context.Context, token string) (adminauth.T
 	}
 	sess := ar.GetSession().(*session)
 	return adminauth.Token{ClientID: ar.GetClient().GetID(), Subject: sess.Subject, JTI: sess.JTI, Scopes: ar.GetGrantedScopes(),
-		Audience: ar.GetGrantedAudience(), CertBound: sess.CertThumbprint != "", JKT: sess.DPoPJKT}, nil
+		Audience: ar.GetGrantedAudience(), CertThumbprint: sess.CertThumbprint, JKT: sess.DPoPJKT}, nil
 }
 
 // CreateOperator creates an operator of role directly in the database

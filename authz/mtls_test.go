@@ -26,6 +26,7 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage/memory"
 )
@@ -510,3 +511,63 @@ func TestTLSConfigRefusals(t *testing.T) {
 }
 
 func memoryStore() *memory.Store { return memory.New() }
+
+// TestAdminCertificateBoundToken: an automation client that authenticates
+// with its certificate gets a certificate-bound token for the admin API;
+// the admin listener ends no TLS, so the token is accepted only with its
+// certificate forwarded by the trusted proxy (RFC 8705 section 3), and
+// refused without it or with another one.
+func TestAdminCertificateBoundToken(t *testing.T) {
+	e := newTLSEnv(t)
+	p, err := netipPrefix("127.0.0.1/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		cfg.TLSClientCAFile, cfg.TLSClientCertHeader, cfg.TrustedProxies = e.clientCAFile, "X-SSL-Client-Cert", p
+		ts := startServer(t, cfg, serverOptions{NoDemo: true})
+		good := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: pkix.Name{CommonName: "kyc-mtls", Organization: []string{"Example"}}})
+		other := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: pkix.Name{CommonName: "kyc-mtls", Organization: []string{"Example"}}})
+		ts.createClient(t, map[string]any{"client_id": "mtls-admin", "token_endpoint_auth_method": "tls_client_auth",
+			"tls_client_auth_subject_dn": "CN=kyc-mtls,O=Example", "scope": adminauth.AuditRead, "audience": []string{ts.adminAudience(t)}})
+		fwd := func(c *testutil.Cert) http.Header {
+			return http.Header{"X-Ssl-Client-Cert": {url.PathEscape(string(c.CertPEM()))}}
+		}
+		code, b := postWith(t, http.DefaultClient, ts.Public+"/oauth2/token", "", "",
+			url.Values{"grant_type": {"client_credentials"}, "client_id": {"mtls-admin"}, "scope": {adminauth.AuditRead}}, fwd(good))
+		if code != http.StatusOK {
+			t.Fatalf("token = %d %s", code, b)
+		}
+		tok := accessToken(t, b)
+		if got := ts.cnfOf(t, nil, tok); got != good.Thumbprint() {
+			t.Fatalf("cnf x5t#S256 = %q, want %q", got, good.Thumbprint())
+		}
+		for _, tc := range []struct {
+			name   string
+			header http.Header
+			want   int
+		}{
+			{"its certificate", fwd(good), http.StatusOK},
+			{"no certificate", nil, http.StatusUnauthorized},
+			{"another certificate", fwd(other), http.StatusUnauthorized},
+		} {
+			req, err := http.NewRequest(http.MethodGet, ts.Admin+"/admin/audit", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header[k] = v
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s: GET /admin/audit = %d %s, want %d", tc.name, resp.StatusCode, body, tc.want)
+			}
+		}
+	})
+}

@@ -286,7 +286,7 @@ func (s *Server) assemblePeople() error {
 		return fmt.Errorf("authz: %w", err)
 	}
 	auth, err := adminauth.New(adminauth.Config{BreakGlass: cfg.AdminToken, Introspect: s.adminIntrospect, Audience: cfg.AdminAudience, Operators: s.store, Clients: s.store,
-		CheckDPoP: s.dpop.ResourceCheck(cfg.AdminURL), Log: s.log})
+		CheckDPoP: s.dpop.ResourceCheck(cfg.AdminURL), PeerCertificates: s.clients.PeerCertificates, Log: s.log})
 	if err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -81,9 +83,9 @@ type Token struct {
 	JTI      string
 	Scopes   []string
 	Audience []string
-	// CertBound is true when the token is bound to a TLS client
-	// certificate (cnf x5t#S256).
-	CertBound bool
+	// CertThumbprint is the x5t#S256 of the TLS client certificate the
+	// token is bound to (cnf x5t#S256); empty if none.
+	CertThumbprint string
 	// JKT is the thumbprint of the DPoP key the token is bound to (cnf
 	// jkt); empty if none.
 	JKT string
@@ -124,6 +126,11 @@ type Config struct {
 	// r's method and URL whose ath is tok's hash, from the bound key. Its
 	// refusals are *web.Error answers. nil: DPoP is refused.
 	CheckDPoP func(r *http.Request, scheme, tok, jkt string) error
+	// PeerCertificates returns the TLS client certificate chain of r,
+	// leaf first (from a trusted proxy's header: the admin listener ends
+	// no TLS itself). A certificate-bound token is accepted only with its
+	// certificate (RFC 8705 section 3); nil: such tokens are refused.
+	PeerCertificates func(r *http.Request) ([]*x509.Certificate, error)
 	// Log receives the break-glass warnings; zap.NewNop if nil.
 	Log *zap.Logger
 }
@@ -154,7 +161,7 @@ var (
 	ErrUnauthorized = web.NewError(http.StatusUnauthorized, "unauthorized",
 		"A valid admin bearer token is required: an access token of this server for the admin API, or the break-glass token.")
 	errCertBound = web.NewError(http.StatusUnauthorized, "unauthorized",
-		"Certificate-bound tokens are not accepted by the admin API (its listener has no TLS client certificates); use a bearer or a DPoP-bound token.")
+		"The token is bound to a TLS client certificate that this request did not present (through a trusted proxy: the admin listener ends no TLS).")
 	errNoDPoP   = web.NewError(http.StatusUnauthorized, "unauthorized", "DPoP is not accepted by this admin API; use a bearer token.")
 	errNotAdmin = web.NewError(http.StatusForbidden, "insufficient_scope",
 		"The token is neither an operator's nor a client's own: it carries no admin rights.")
@@ -193,7 +200,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, errCheck
 	case !slices.Contains(t.Audience, a.cfg.Audience):
 		return Principal{}, ErrUnauthorized
-	case t.CertBound:
+	case t.CertThumbprint != "" && !a.presents(r, t.CertThumbprint):
 		return Principal{}, errCertBound
 	}
 	if dpop || t.JKT != "" {
@@ -234,6 +241,19 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, errDisabled
 	}
 	return Principal{Kind: KindOperator, ID: o.ID, Actor: OperatorActor(o.ID), Scopes: adminScopes(t.Scopes, roles[o.Role])}, nil
+}
+
+// presents reports whether r comes with the client certificate whose
+// x5t#S256 is thumbprint.
+func (a *Authenticator) presents(r *http.Request, thumbprint string) bool {
+	if a.cfg.PeerCertificates == nil {
+		return false
+	}
+	chain, err := a.cfg.PeerCertificates(r)
+	if err != nil || len(chain) == 0 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(certs.Thumbprint(chain[0])), []byte(thumbprint)) == 1
 }
 
 // adminScopes are the admin scopes of granted within ceiling. No ceiling

@@ -2,13 +2,21 @@ package adminauth
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/idvauth/idvauth/authz/internal/certs"
 	"github.com/idvauth/idvauth/authz/internal/web"
 	"github.com/idvauth/idvauth/storage"
 )
@@ -34,13 +42,17 @@ func (c clients) GetClient(_ context.Context, id string) (storage.Client, error)
 const glass = "break-glass-token-0123456789-0123456789"
 
 func TestAuthenticate(t *testing.T) {
+	// The certificates a trusted proxy forwards: the header X-Test-Cert
+	// names which.
+	mine, other := selfSigned(t), selfSigned(t)
+	forwarded := map[string]*x509.Certificate{"mine": mine, "other": other}
 	tokens := map[string]Token{
 		"client":    {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead, "identity.verify"}, Audience: []string{"aud"}},
 		"operator":  {ClientID: "console", Subject: "op1", Scopes: []string{AuditRead, KeysWrite, OperatorsWrite}, Audience: []string{"aud"}},
 		"disabled":  {ClientID: "console", Subject: "op2", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 		"person":    {ClientID: "web", Subject: "u_1", Scopes: []string{AuditRead}, Audience: []string{"aud"}},
 		"other-aud": {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"idv-api"}},
-		"bound":     {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, CertBound: true},
+		"bound":     {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, CertThumbprint: certs.Thumbprint(mine)},
 		"dpop":      {ClientID: "svc", Subject: "svc", Scopes: []string{AuditRead}, Audience: []string{"aud"}, JKT: "k1"},
 		// Clients whose registration changed after their token was issued.
 		"demoted":  {ClientID: "demoted", Subject: "demoted", Scopes: []string{AuditRead, KeysRead}, Audience: []string{"aud"}},
@@ -67,6 +79,12 @@ func TestAuthenticate(t *testing.T) {
 			}
 			return web.NewError(http.StatusUnauthorized, "invalid_token", "bad proof")
 		},
+		PeerCertificates: func(r *http.Request) ([]*x509.Certificate, error) {
+			if c, ok := forwarded[r.Header.Get("X-Test-Cert")]; ok {
+				return []*x509.Certificate{c}, nil
+			}
+			return nil, nil
+		},
 		Introspect: func(_ context.Context, tok string) (Token, error) {
 			if tok == "down" {
 				return Token{}, errors.New("store down")
@@ -92,7 +110,9 @@ func TestAuthenticate(t *testing.T) {
 		{"disabled operator", "Bearer disabled", 401, "", nil},
 		{"person", "Bearer person", 403, "", nil},
 		{"other audience", "Bearer other-aud", 401, "", nil},
-		{"certificate-bound", "Bearer bound", 401, "", nil},
+		{"certificate-bound without its certificate", "Bearer bound", 401, "", nil},
+		{"certificate-bound with another certificate", "Bearer bound cert:other", 401, "", nil},
+		{"certificate-bound with its certificate", "Bearer bound cert:mine", 0, "client:svc", []string{AuditRead}},
 		{"DPoP-bound as bearer", "Bearer dpop", 401, "", nil},
 		{"DPoP-bound, another proof", "DPoP dpop", 401, "", nil},
 		{"inactive", "Bearer nope", 401, "", nil},
@@ -111,6 +131,10 @@ func TestAuthenticate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/admin/audit", nil)
+			if h, c, ok := strings.Cut(tc.header, " cert:"); ok {
+				tc.header = h
+				r.Header.Set("X-Test-Cert", c)
+			}
 			if h, proof, ok := strings.Cut(tc.header, " good"); ok && proof == "" {
 				tc.header = h
 				r.Header.Set("DPoP", "good")
@@ -187,4 +211,24 @@ func TestProvesKey(t *testing.T) {
 			t.Errorf("ProvesKey(%q) = %v, want %v", m, got, want)
 		}
 	}
+}
+
+// selfSigned returns a fresh self-signed certificate.
+func selfSigned(t *testing.T) *x509.Certificate {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "svc"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
