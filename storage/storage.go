@@ -423,7 +423,8 @@ type TokenStore interface {
 	// data export).
 	ListTokensBySubject(ctx context.Context, subject string) ([]Token, error)
 	// DeleteExpired removes at most limit token records, and at most
-	// limit browser sessions, failure windows and used assertions, that
+	// limit browser sessions, failure windows, used assertions, API keys
+	// and operators' console sessions, that
 	// expired before before, and returns how many it removed. A browser
 	// session with grants is left for LogoutStore.ExpireBrowserSession,
 	// which tells its clients first.

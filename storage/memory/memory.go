@@ -39,6 +39,13 @@ type Store struct {
 
 var _ storage.Store = (*Store)(nil)
 
+// DeleteExpired implements storage.TokenStore: the token part's records,
+// and the operators' console sessions past their absolute end.
+func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.tokenStore.DeleteExpired(ctx, before, limit)
+	return n + s.opSessionStore.deleteExpired(before, limit), err
+}
+
 // tables are the records of the parts that share a lock.
 type tables struct {
 	mu        sync.RWMutex

@@ -74,3 +74,10 @@ func (s *opSessionStore) DeleteOperatorSessions(_ context.Context, operatorID st
 	}
 	return n, nil
 }
+
+// deleteExpired removes at most limit sessions past their absolute end.
+func (s *opSessionStore) deleteExpired(before time.Time, limit int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return deleteExpired(s.sessions, before, limit, func(os storage.OperatorSession) time.Time { return os.ExpiresAt })
+}

@@ -135,7 +135,8 @@ const janitorLockClass int32 = 0x69647661 // "idva"
 
 // expiredDeletes remove at most $2 expired rows each: token records,
 // browser sessions without grants (those with grants are ended by
-// ExpireBrowserSession, which tells their clients), failure windows, used assertions, API keys. A failure window
+// ExpireBrowserSession, which tells their clients), failure windows, used
+// assertions, API keys, operators' console sessions. A failure window
 // restarted by a concurrent AddFailure is rechecked on its new version
 // (the outer window_end condition) and kept.
 var expiredDeletes = []string{
@@ -145,6 +146,7 @@ var expiredDeletes = []string{
 	`DELETE FROM failures WHERE ctid IN (SELECT ctid FROM failures WHERE window_end < $1 LIMIT $2) AND window_end < $1`,
 	`DELETE FROM used_assertions WHERE ctid IN (SELECT ctid FROM used_assertions WHERE expires_at < $1 LIMIT $2)`,
 	`DELETE FROM api_keys WHERE ctid IN (SELECT ctid FROM api_keys WHERE expires_at < $1 LIMIT $2)`,
+	`DELETE FROM operator_sessions WHERE ctid IN (SELECT ctid FROM operator_sessions WHERE expires_at < $1 LIMIT $2)`,
 }
 
 // UseAssertion implements storage.AssertionStore with one insert that

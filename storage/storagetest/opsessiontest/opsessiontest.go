@@ -24,6 +24,7 @@ var Tests = []struct {
 	{"OperatorSessionLifetimes", testLifetimes},
 	{"OperatorSessionsEnd", testEnd},
 	{"ConcurrentTouchOfIdleSession", testConcurrentTouch},
+	{"ExpiredOperatorSessionsDeleted", testDeleteExpired},
 }
 
 // operator stores an operator for sessions to belong to.
@@ -139,5 +140,27 @@ func testConcurrentTouch(t *testing.T, s storage.Store) {
 	wg.Wait()
 	if n := found.Load(); n != 0 {
 		t.Errorf("%d touches renewed a session idle for an hour", n)
+	}
+}
+
+// testDeleteExpired: the janitor's DeleteExpired removes the sessions
+// past their absolute end, once, and leaves the others.
+func testDeleteExpired(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	op, now := operator(t, s), fixture.Now()
+	old, live := session(op, 1, now.Add(-13*time.Hour)), session(op, 2, now)
+	for _, os := range []storage.OperatorSession{old, live} {
+		if err := s.CreateOperatorSession(ctx, os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.DeleteExpired(ctx, now, 100); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired = %d, %v; want the one expired session", n, err)
+	}
+	if n, err := s.DeleteExpired(ctx, now, 100); err != nil || n != 0 {
+		t.Errorf("second DeleteExpired = %d, %v; want 0", n, err)
+	}
+	if _, err := s.TouchOperatorSession(ctx, live.Digest, now.Add(time.Minute), 30*time.Minute); err != nil {
+		t.Errorf("live session after DeleteExpired: %v", err)
 	}
 }
