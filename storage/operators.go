@@ -38,6 +38,16 @@ type Operator struct {
 	UpdatedAt           time.Time
 }
 
+// OperatorCredentials are what an operator signs in with, and the
+// enrollment that sets them.
+type OperatorCredentials struct {
+	PasswordHash        string
+	TOTPSecret          []byte
+	TOTPCounter         int64
+	EnrollmentDigest    []byte
+	EnrollmentExpiresAt time.Time
+}
+
 // OperatorStore keeps operators.
 type OperatorStore interface {
 	// CreateOperator stores a new operator; ErrAlreadyExists if the ID or
@@ -51,9 +61,13 @@ type OperatorStore interface {
 	GetOperatorByUsername(ctx context.Context, username string) (Operator, error)
 	// ListOperators returns every operator ordered by username.
 	ListOperators(ctx context.Context) ([]Operator, error)
-	// UpdateOperator replaces everything of the operator o.ID but its
-	// Username and CreatedAt; ErrNotFound if there is no such operator.
-	UpdateOperator(ctx context.Context, o Operator) error
+	// SetOperatorCredentials sets the operator id's credentials c (and
+	// UpdatedAt to now), changing nothing else: a role change or a
+	// disable made meanwhile stays. With enrolling, it changes only an
+	// enabled operator with no second factor and no pending enrollment
+	// (the enrollment that a link started and that now ends), else
+	// ErrConflict. ErrNotFound if there is no such operator.
+	SetOperatorCredentials(ctx context.Context, id string, c OperatorCredentials, enrolling bool, now time.Time) error
 	// UseEnrollment ends the pending enrollment whose token has digest,
 	// if it has not expired at now, and returns its operator, in one
 	// atomic step: of concurrent calls exactly one succeeds. ErrNotFound

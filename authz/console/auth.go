@@ -398,8 +398,15 @@ func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	}
-	o.PasswordHash, o.TOTPSecret, o.TOTPCounter, o.UpdatedAt = e.Hash, sealed, step, now.Truncate(time.Second)
-	if err := h.cfg.Store.UpdateOperator(ctx, o); err != nil {
+	// Conditional in the store: disabled, enrolled or sent a new link
+	// since the read above, the operator is left as it is.
+	err = h.cfg.Store.SetOperatorCredentials(ctx, o.ID, storage.OperatorCredentials{PasswordHash: e.Hash, TOTPSecret: sealed, TOTPCounter: step},
+		true, now.Truncate(time.Second))
+	if errors.Is(err, storage.ErrConflict) {
+		h.clear(w, enrollCookie)
+		h.message(w, r, http.StatusBadRequest, "Enrollment ended", "This enrollment has ended. Ask an owner for a new enrollment link.")
+		return
+	} else if err != nil {
 		h.unavailable(w, r, err)
 		return
 	}

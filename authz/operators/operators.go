@@ -40,7 +40,7 @@ type Store interface {
 	CreateOperator(ctx context.Context, o storage.Operator) error
 	GetOperator(ctx context.Context, id string) (storage.Operator, error)
 	ListOperators(ctx context.Context) ([]storage.Operator, error)
-	UpdateOperator(ctx context.Context, o storage.Operator) error
+	SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrolling bool, now time.Time) error
 	SetOperatorAccess(ctx context.Context, id, role string, disabled bool, now time.Time) error
 }
 

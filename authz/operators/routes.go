@@ -220,7 +220,10 @@ func (h *Handler) mfaReset(w http.ResponseWriter, r *http.Request) (Result, erro
 	now := h.now()
 	o.TOTPSecret, o.TOTPCounter, o.UpdatedAt = nil, 0, now
 	token := startEnrollment(&o, now)
-	if err := h.cfg.Store.UpdateOperator(ctx, o); err != nil {
+	// The credentials alone: a role change or a disable made since the
+	// read above stays.
+	if err := h.cfg.Store.SetOperatorCredentials(ctx, o.ID, storage.OperatorCredentials{PasswordHash: o.PasswordHash,
+		EnrollmentDigest: o.EnrollmentDigest, EnrollmentExpiresAt: o.EnrollmentExpiresAt}, false, now); err != nil {
 		return Result{}, err
 	}
 	if err := h.signOut(ctx, o.ID); err != nil {

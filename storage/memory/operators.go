@@ -82,19 +82,23 @@ func (s *operatorStore) ListOperators(context.Context) ([]storage.Operator, erro
 	return out, nil
 }
 
-// UpdateOperator implements storage.OperatorStore.
-func (s *operatorStore) UpdateOperator(_ context.Context, o storage.Operator) error {
-	if !storable(o.Role, o.PasswordHash) {
-		return fmt.Errorf("memory: update operator %q: text PostgreSQL cannot store: %w", o.ID, storage.ErrConflict)
+// SetOperatorCredentials implements storage.OperatorStore.
+func (s *operatorStore) SetOperatorCredentials(_ context.Context, id string, c storage.OperatorCredentials, enrolling bool, now time.Time) error {
+	if !storable(c.PasswordHash) {
+		return fmt.Errorf("memory: set operator credentials %q: text PostgreSQL cannot store: %w", id, storage.ErrConflict)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.operators[o.ID]
-	if !ok {
-		return fmt.Errorf("memory: update operator %q: %w", o.ID, storage.ErrNotFound)
+	o, ok := s.operators[id]
+	switch {
+	case !ok:
+		return fmt.Errorf("memory: set operator credentials %q: %w", id, storage.ErrNotFound)
+	case enrolling && (o.Disabled || len(o.TOTPSecret) > 0 || len(o.EnrollmentDigest) > 0):
+		return fmt.Errorf("memory: set operator credentials %q: the enrollment has ended: %w", id, storage.ErrConflict)
 	}
-	o.Username, o.CreatedAt = old.Username, old.CreatedAt
-	s.operators[o.ID] = cloneOperator(o)
+	o.PasswordHash, o.TOTPSecret, o.TOTPCounter = c.PasswordHash, c.TOTPSecret, c.TOTPCounter
+	o.EnrollmentDigest, o.EnrollmentExpiresAt, o.UpdatedAt = c.EnrollmentDigest, c.EnrollmentExpiresAt, now
+	s.operators[id] = cloneOperator(o)
 	return nil
 }
 

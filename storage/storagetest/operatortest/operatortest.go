@@ -29,6 +29,7 @@ var Tests = []struct {
 	{"ConcurrentEnrollmentOneWins", testConcurrentEnrollmentOneWins},
 	{"ConcurrentTOTPOneWins", testConcurrentTOTPOneWins},
 	{"LastOwnerRace", testLastOwnerRace},
+	{"EnrollingOnlyWhileEnrollmentLasts", testEnrolling},
 }
 
 func newOperator(name, role string) storage.Operator {
@@ -76,23 +77,27 @@ func testOperatorCRUD(t *testing.T, s storage.Store) {
 		t.Errorf("CreateOperator(NUL in username) = %v, want ErrConflict", err)
 	}
 
-	upd := a
-	upd.Username, upd.CreatedAt = "ignored", a.CreatedAt.Add(time.Hour)
-	upd.Role, upd.Disabled, upd.PasswordHash = "support", true, "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA"
-	upd.TOTPSecret, upd.TOTPCounter = []byte("sealed"), 42
-	upd.EnrollmentDigest, upd.EnrollmentExpiresAt = nil, time.Time{}
-	upd.UpdatedAt = a.UpdatedAt.Add(time.Minute)
-	if err := s.UpdateOperator(ctx, upd); err != nil {
-		t.Fatalf("UpdateOperator = %v", err)
+	// Access and credentials change apart: neither undoes the other.
+	at := a.UpdatedAt.Add(time.Minute)
+	if err := s.SetOperatorAccess(ctx, b.ID, "support", true, at); err != nil {
+		t.Fatalf("SetOperatorAccess = %v", err)
 	}
-	want := upd
-	want.Username, want.CreatedAt = a.Username, a.CreatedAt
-	if got, err := s.GetOperator(ctx, a.ID); err != nil || !reflect.DeepEqual(got, want) {
+	creds := storage.OperatorCredentials{PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", TOTPSecret: []byte("sealed"), TOTPCounter: 42}
+	if err := s.SetOperatorCredentials(ctx, b.ID, creds, false, at.Add(time.Minute)); err != nil {
+		t.Fatalf("SetOperatorCredentials = %v", err)
+	}
+	want := b
+	want.Role, want.Disabled, want.PasswordHash, want.TOTPSecret, want.TOTPCounter = "support", true, creds.PasswordHash, creds.TOTPSecret, 42
+	want.EnrollmentDigest, want.EnrollmentExpiresAt, want.UpdatedAt = nil, time.Time{}, at.Add(time.Minute)
+	if got, err := s.GetOperator(ctx, b.ID); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("GetOperator after update = %+v, %v; want %+v", got, err, want)
 	}
 	missing := newOperator("f", "admin")
-	if err := s.UpdateOperator(ctx, missing); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("UpdateOperator(unknown) = %v, want ErrNotFound", err)
+	if err := s.SetOperatorCredentials(ctx, missing.ID, creds, false, at); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("SetOperatorCredentials(unknown) = %v, want ErrNotFound", err)
+	}
+	if err := s.SetOperatorCredentials(ctx, a.ID, storage.OperatorCredentials{PasswordHash: "nul\x00"}, false, at); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("SetOperatorCredentials(NUL in hash) = %v, want ErrConflict", err)
 	}
 	for _, id := range []string{missing.ID, "", "bad\xff"} {
 		if _, err := s.GetOperator(ctx, id); !errors.Is(err, storage.ErrNotFound) {
@@ -197,7 +202,7 @@ func testConcurrentTOTPOneWins(t *testing.T, s storage.Store) {
 	}
 	disabled := o
 	disabled.Disabled = true
-	if err := s.UpdateOperator(ctx, disabled); err != nil {
+	if err := s.SetOperatorAccess(ctx, o.ID, o.Role, true, o.UpdatedAt); err != nil {
 		t.Fatal(err)
 	}
 	var wins atomic.Int32
@@ -274,5 +279,54 @@ func testLastOwnerRace(t *testing.T, s storage.Store) {
 	}
 	if err := s.SetOperatorAccess(ctx, "op_none", "owner", false, fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("an unknown operator = %v, want ErrNotFound", err)
+	}
+}
+
+// testEnrolling: the end of an enrollment sets the credentials only of an
+// enabled operator with no second factor and no pending enrollment: an
+// operator disabled, enrolled, or sent a new link meanwhile is refused
+// and keeps what it has.
+func testEnrolling(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	now := fixture.Now()
+	creds := storage.OperatorCredentials{PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", TOTPSecret: []byte("sealed"), TOTPCounter: 7}
+	fresh := func(name string) storage.Operator {
+		o := newOperator(name, "admin")
+		if err := s.CreateOperator(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	ok := fresh("enrolls")
+	if err := s.SetOperatorCredentials(ctx, ok.ID, creds, true, now); err != nil {
+		t.Fatalf("enrolling = %v", err)
+	}
+	// Enrolled now: a second enrollment from an older copy is refused.
+	if err := s.SetOperatorCredentials(ctx, ok.ID, storage.OperatorCredentials{PasswordHash: "other"}, true, now); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("enrolling twice = %v, want ErrConflict", err)
+	}
+	if got, _ := s.GetOperator(ctx, ok.ID); got.PasswordHash != creds.PasswordHash {
+		t.Errorf("second enrollment changed the password hash")
+	}
+	gone := fresh("disabled-meanwhile")
+	if err := s.SetOperatorAccess(ctx, gone.ID, "admin", true, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOperatorCredentials(ctx, gone.ID, creds, true, now); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("enrolling a disabled operator = %v, want ErrConflict", err)
+	}
+	if got, _ := s.GetOperator(ctx, gone.ID); !got.Disabled || len(got.TOTPSecret) != 0 {
+		t.Errorf("refused enrollment changed the operator: %+v", got)
+	}
+	relinked := fresh("new-link-meanwhile")
+	if err := s.SetOperatorCredentials(ctx, relinked.ID, storage.OperatorCredentials{EnrollmentDigest: bytes.Repeat([]byte{9}, 32),
+		EnrollmentExpiresAt: now.Add(time.Hour)}, false, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOperatorCredentials(ctx, relinked.ID, creds, true, now); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("enrolling with a newer link pending = %v, want ErrConflict", err)
 	}
 }

@@ -78,26 +78,33 @@ func (s *Store) ListOperators(ctx context.Context) ([]storage.Operator, error) {
 	return out, pgconv.MapErr("list operators", err)
 }
 
-// UpdateOperator implements storage.OperatorStore.
-func (s *Store) UpdateOperator(ctx context.Context, o storage.Operator) error {
-	op := fmt.Sprintf("update operator %q", o.ID)
-	if !pgconv.TextOK(o.ID) {
+// SetOperatorCredentials implements storage.OperatorStore with one
+// UPDATE of the credential columns alone, conditional when enrolling.
+func (s *Store) SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrolling bool, now time.Time) error {
+	op := fmt.Sprintf("set operator credentials %q", id)
+	if !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
 	}
-	if !pgconv.TextOK(o.Role) || !pgconv.TextOK(o.PasswordHash) {
+	if !pgconv.TextOK(c.PasswordHash) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
-	tag, err := s.Pool.Exec(ctx, `UPDATE operators SET role = $2, password_hash = $3, disabled = $4, totp_secret = $5,
-		totp_counter = $6, enrollment_digest = $7, enrollment_expires_at = $8, updated_at = $9 WHERE id = $1`,
-		o.ID, o.Role, o.PasswordHash, o.Disabled, pgconv.NullBytes(o.TOTPSecret), o.TOTPCounter,
-		pgconv.NullBytes(o.EnrollmentDigest), pgconv.NullTime(o.EnrollmentExpiresAt), o.UpdatedAt)
+	q := `UPDATE operators SET password_hash = $2, totp_secret = $3, totp_counter = $4, enrollment_digest = $5,
+		enrollment_expires_at = $6, updated_at = $7 WHERE id = $1`
+	if enrolling {
+		q += ` AND NOT disabled AND totp_secret IS NULL AND enrollment_digest IS NULL`
+	}
+	tag, err := s.Pool.Exec(ctx, q, id, c.PasswordHash, pgconv.NullBytes(c.TOTPSecret), c.TOTPCounter,
+		pgconv.NullBytes(c.EnrollmentDigest), pgconv.NullTime(c.EnrollmentExpiresAt), now)
 	if err != nil {
 		return pgconv.MapErr(op, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
+	if tag.RowsAffected() == 1 {
+		return nil
 	}
-	return nil
+	if _, err := s.GetOperator(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: the enrollment has ended: %w", op, storage.ErrConflict)
 }
 
 // UseEnrollment implements storage.OperatorStore with one conditional
