@@ -160,6 +160,16 @@ func TestConsoleOperators(t *testing.T) {
 			t.Error("eve was created by a refused post")
 		}
 
+		// The last owner cannot demote themselves.
+		selfPath := "/console/operators/" + owner.id
+		p = b.get(ts.Admin + selfPath)
+		if q := b.submit(ts.Admin, p.formAt(t, selfPath+"/role"), url.Values{"role": {"support"}}); q.status/100 != 4 {
+			t.Errorf("the last owner demoting themselves: %d, want a 4xx", q.status)
+		}
+		if o, _ := operatorNamed(t, api, "olive"); o.Role != "owner" {
+			t.Errorf("after a refused self-demotion olive is %s", o.Role)
+		}
+
 		// Support: no link, 403 on every operators' page and post, and
 		// nothing changes.
 		q := sb.get(ts.Admin + "/console/")
@@ -334,6 +344,18 @@ func TestConsoleFourEyes(t *testing.T) {
 		}
 		if o, _ := operatorNamed(t, api, "sam"); o.Role != "support" {
 			t.Errorf("after the rejection sam is %s, want support", o.Role)
+		}
+
+		// An owner who steps down (not held) lands on the dashboard in
+		// their new role.
+		oscar, _ := operatorNamed(t, api, "oscar")
+		p = xb.get(ts.Admin + "/console/operators/" + oscar.ID)
+		p = xb.submit(ts.Admin, p.formAt(t, "/console/operators/"+oscar.ID+"/role"), url.Values{"role": {"support"}})
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/" {
+			t.Fatalf("stepping down: %d to %q, want 303 to the dashboard", p.status, p.header.Get("Location"))
+		}
+		if q := xb.get(ts.Admin + "/console/"); !strings.Contains(q.body, `<span id="me">oscar (support)</span>`) {
+			t.Errorf("oscar's dashboard after stepping down:\n%s", q.body)
 		}
 	})
 }

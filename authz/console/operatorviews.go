@@ -98,7 +98,21 @@ func (h operatorViews) changeRole(w http.ResponseWriter, r *http.Request, c *op)
 		h.apiError(w, r, c, err)
 		return
 	}
+	if h.toDashboardIfSelf(w, r, c, o.ID) {
+		return
+	}
 	h.operatorPage(w, r, c, "The role of "+o.Username+" is now "+o.Role+".")
+}
+
+// toDashboardIfSelf sends an operator who changed their own role or
+// state to the dashboard: their token may no longer read operators, and
+// the header shows their new role. False if id is another operator.
+func (h operatorViews) toDashboardIfSelf(w http.ResponseWriter, r *http.Request, c *op, id string) bool {
+	if id != c.o.ID {
+		return false
+	}
+	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+	return true
 }
 
 // confirmed reads the operator of r's path and checks that the form's
@@ -142,6 +156,9 @@ func (h operatorViews) setDisabled(w http.ResponseWriter, r *http.Request, c *op
 		return
 	} else if err != nil {
 		h.apiError(w, r, c, err)
+		return
+	}
+	if h.toDashboardIfSelf(w, r, c, id) {
 		return
 	}
 	h.operatorPage(w, r, c, notice)
