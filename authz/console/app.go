@@ -137,7 +137,9 @@ type inProcess struct {
 
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
-	req.RemoteAddr = t.from.RemoteAddr
+	// The browser's address, for the audit trail, and the host it
+	// reached us on, for the links the API builds from it.
+	req.RemoteAddr, req.Host = t.from.RemoteAddr, t.from.Host
 	for _, k := range []string{"X-Forwarded-For", "Forwarded", "User-Agent"} {
 		if v := t.from.Header.Values(k); len(v) > 0 {
 			req.Header[k] = v

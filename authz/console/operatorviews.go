@@ -9,10 +9,6 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
 )
 
-// inProcessBase is the base URL of the console's in-process admin API
-// client (see signedIn).
-const inProcessBase = "http://console.internal"
-
 // operatorViews are the pages that manage operators (an owner's, by
 // admin:operators:write) and decide on four-eyes requests. Like every
 // page they act through the admin API as the signed-in operator: the
@@ -56,12 +52,6 @@ func (h operatorViews) operatorList(w http.ResponseWriter, r *http.Request, c *o
 
 // showEnrollment shows an operator with their new enrollment link, once.
 func (h operatorViews) showEnrollment(w http.ResponseWriter, r *http.Request, c *op, status int, title string, e adminapi.Enrollment) {
-	if rest, ok := strings.CutPrefix(e.EnrollmentURL, inProcessBase+"/"); ok && h.cfg.AdminURL == "" {
-		// With no admin URL configured the API builds the link from the
-		// host it was called on, which for the console is in-process:
-		// the browser's host is the one the new operator can reach.
-		e.EnrollmentURL = "http://" + r.Host + "/" + rest
-	}
 	d := c.data(title)
 	d.Ops.Target, d.Ops.Enrollment, d.Ops.Roles, d.Script = &e.Operator, &e, adminauth.Roles(), h.pages.scriptPath
 	h.render(w, r, status, "operator", d)
