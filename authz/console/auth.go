@@ -68,6 +68,15 @@ func (h *Handler) auditOp(ctx context.Context, r *http.Request, typ, op, outcome
 		Details: map[string]string{"via": "console"}})
 }
 
+// auditRefusal appends the entry of a refused or ended step, whose answer
+// does not wait on the trail: a failure to store it is logged, as the
+// trail's gap must be seen.
+func (h *Handler) auditRefusal(ctx context.Context, r *http.Request, typ, op, outcome string) {
+	if err := h.auditOp(ctx, r, typ, op, outcome); err != nil {
+		h.log.Error("audit entry not stored", web.RequestField(ctx), zap.String("type", typ), zap.String("outcome", outcome), zap.Error(err))
+	}
+}
+
 func (h *Handler) dummy() string {
 	h.dummyOnce.Do(func() {
 		b := make([]byte, 16)
@@ -107,7 +116,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	} else if limited {
-		_ = h.auditOp(ctx, r, adminapi.EventOperatorSignInFailed, "", "throttled")
+		h.auditRefusal(ctx, r, adminapi.EventOperatorSignInFailed, "", "throttled")
 		fail(http.StatusTooManyRequests, "Too many failed attempts. Try again later.")
 		return
 	}
@@ -140,9 +149,9 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 			outcome = "wrong_password"
 		}
 		if known {
-			_ = h.auditOp(ctx, r, adminapi.EventOperatorSignInFailed, o.ID, outcome)
+			h.auditRefusal(ctx, r, adminapi.EventOperatorSignInFailed, o.ID, outcome)
 		} else {
-			_ = h.auditOp(ctx, r, adminapi.EventOperatorSignInFailed, "", outcome)
+			h.auditRefusal(ctx, r, adminapi.EventOperatorSignInFailed, "", outcome)
 		}
 		fail(http.StatusUnauthorized, genericFailure)
 		return
@@ -189,7 +198,7 @@ func (h *Handler) signInTOTP(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, r, err)
 		return
 	} else if limited {
-		_ = h.auditOp(ctx, r, adminapi.EventOperatorMFAFailed, o.ID, "throttled")
+		h.auditRefusal(ctx, r, adminapi.EventOperatorMFAFailed, o.ID, "throttled")
 		fail(http.StatusTooManyRequests, "Too many failed attempts. Try again later.")
 		return
 	}
@@ -205,14 +214,14 @@ func (h *Handler) signInTOTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, mfa.ErrReplayed) {
 			outcome = "replayed"
 		}
-		_ = h.auditOp(ctx, r, adminapi.EventOperatorMFAFailed, o.ID, outcome)
+		h.auditRefusal(ctx, r, adminapi.EventOperatorMFAFailed, o.ID, outcome)
 		fail(http.StatusUnauthorized, "That code is not right. Enter the code your app shows now.")
 		return
 	}
 	// Only the counter: the operator read above may be stale (disabled or
 	// demoted since), and of two sign-ins with one code one wins.
 	if err := h.cfg.Store.AdvanceOperatorTOTP(ctx, o.ID, step, now.Truncate(time.Second)); errors.Is(err, storage.ErrConflict) {
-		_ = h.auditOp(ctx, r, adminapi.EventOperatorMFAFailed, o.ID, "replayed")
+		h.auditRefusal(ctx, r, adminapi.EventOperatorMFAFailed, o.ID, "replayed")
 		fail(http.StatusUnauthorized, "That code is not right. Enter the code your app shows now.")
 		return
 	} else if err != nil {
@@ -243,7 +252,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 			h.unavailable(w, r, err)
 			return
 		}
-		_ = h.auditOp(r.Context(), r, adminapi.EventOperatorSignedOut, rec.OperatorID, "success")
+		h.auditRefusal(r.Context(), r, adminapi.EventOperatorSignedOut, rec.OperatorID, "success")
 	}
 	h.clear(w, sessionCookie)
 	http.Redirect(w, r, SignInPath, http.StatusSeeOther)
@@ -293,7 +302,7 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
 	} else {
 		o, e, err = h.useLink(ctx, token, now)
 		if errors.Is(err, storage.ErrNotFound) {
-			_ = h.auditOp(ctx, r, adminapi.EventOperatorEnrollFailed, "", "invalid_link")
+			h.auditRefusal(ctx, r, adminapi.EventOperatorEnrollFailed, "", "invalid_link")
 			h.message(w, r, http.StatusBadRequest, "Enrollment link not valid",
 				"This enrollment link was used, replaced or has expired. Ask an owner for a new one.")
 			return
@@ -382,7 +391,7 @@ func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 	now := h.now()
 	step, ok, _ := mfa.MatchTOTP(e.Secret, r.PostForm.Get("code"), now, -1)
 	if !ok {
-		_ = h.auditOp(ctx, r, adminapi.EventOperatorEnrollFailed, o.ID, "wrong_code")
+		h.auditRefusal(ctx, r, adminapi.EventOperatorEnrollFailed, o.ID, "wrong_code")
 		show(http.StatusBadRequest, "That code is not right. Enter the code your app shows now.")
 		return
 	}
