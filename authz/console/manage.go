@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/keys"
 )
 
@@ -101,4 +102,32 @@ func plural(n int64, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// renewToken gives the operator of r a new admin API token now, in their
+// session cookie and in c: the one they hold may have just stopped
+// working (signed by a key whose tokens they revoked).
+func (h *Handler) renewToken(w http.ResponseWriter, r *http.Request, c *op) error {
+	st, rec, ok, err := h.readSession(r)
+	if err != nil {
+		return err
+	} else if !ok {
+		return errors.New("console: the session ended")
+	}
+	scopes, now := adminauth.RoleScopes(c.o.Role), h.now()
+	tok, err := h.cfg.Token(r.Context(), c.o.ID, scopes)
+	if err != nil {
+		return err
+	}
+	st.Tok, st.Scopes, st.TokExp = tok, scopes, now.Add(h.cfg.TokenTTL-h.tokenMargin()).Unix()
+	if err := h.setSealed(w, sessionCookie, st, rec.ExpiresAt.Sub(now)); err != nil {
+		return err
+	}
+	api, err := adminapi.New(adminapi.Config{BaseURL: "http://console.internal", Token: tok,
+		HTTPClient: &http.Client{Transport: inProcess{api: h.cfg.API, from: r}, Timeout: adminapi.DefaultTimeout}})
+	if err != nil {
+		return err
+	}
+	c.api = api
+	return nil
 }

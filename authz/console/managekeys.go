@@ -130,6 +130,11 @@ func (h views) retireKey(w http.ResponseWriter, r *http.Request, c *op) {
 	notice := "Key " + kid + " is retired: it signs no more, and stays published until the tokens it signed expire."
 	if revoke {
 		notice = "Key " + kid + " is retired and withdrawn: every token it signed stops working."
+		// The console's own token may be one of them.
+		if err := h.renewToken(w, r, c); err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
 	}
 	h.keysPage(w, r, c, http.StatusOK, notice, nil)
 }
