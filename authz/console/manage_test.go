@@ -54,9 +54,9 @@ func TestReadAuditFilter(t *testing.T) {
 		want                  time.Time
 	}{
 		{"", "2026-12-02T12:34", "", time.Date(2026, 12, 2, 12, 34, 0, 0, time.UTC)},
-		{"since=2026-11-23T10:00", "2026-11-23T10:00", "", time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)},
-		{"since=2026-11-23", "2026-11-23", "", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)},
-		{"since=2026-11-23T10:00:00%2B01:00", "2026-11-23T10:00:00+01:00", "", time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
+		{"since=2026-11-23T10:00", "2026-11-23T10:00:00", "", time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)},
+		{"since=2026-11-23", "2026-11-23T00:00:00", "", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)},
+		{"since=2026-11-23T10:00:00%2B01:00", "2026-11-23T09:00:00", "", time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)},
 		{"since=yesterday", "yesterday", "Since must be", time.Time{}},
 		{"cursor=-1", "", "page link", time.Time{}},
 		{"cursor=x1", "", "page link", time.Time{}},

@@ -46,7 +46,8 @@ func readAuditFilter(q url.Values, now time.Time) (auditFilter, adminapi.AuditQu
 	}
 	for _, l := range sinceLayouts {
 		if t, err := time.ParseInLocation(l, f.Since, time.UTC); err == nil {
-			aq.Since = t
+			// Shown back in the form's datetime-local field, in UTC.
+			aq.Since, f.Since = t, t.UTC().Format(sinceLayouts[1])
 			return f, aq, ""
 		}
 	}
