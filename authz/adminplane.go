@@ -135,6 +135,7 @@ func assembleOperatorPages(s *Server, pages *templates.Pages) (err error) {
 		},
 		Sealer: s.sealer, Hasher: s.hasher, Audit: s.trail, IPs: s.ips, AdminURL: cfg.AdminURL, ThrottleSecret: s.throttleSecret,
 		MaxFailures: cfg.LoginMaxFailures, MaxFailuresPerIP: cfg.LoginMaxFailuresPerIP, Window: cfg.LoginWindow, Now: cfg.Now, Log: s.log,
+		Manage: console.Manage{Stats: s.metrics.TokensLastHour, KeySchedule: cfg.KeySchedule()},
 	}); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}

@@ -389,6 +389,16 @@ func driveAdminAPI(t *testing.T, api *adminapi.Client) {
 	}
 	_, _, err = api.VerifyAudit(ctx, strconv.FormatInt(last.Seq, 10)+":"+last.Hash, 10)
 	must("verify audit from", err)
+	head, _, err := adminapi.AuditHead(ctx, api)
+	must("audit head", err)
+	if head.Seq <= last.Seq || len(head.Hash) != 64 {
+		t.Errorf("audit head %+v, want after entry %d (the reads since are audited)", head, last.Seq)
+	}
+	p, _, err := adminapi.AuditPageOf(ctx, api, adminapi.AuditQuery{}, strconv.FormatInt(last.Seq-2, 10), 1)
+	must("audit page", err)
+	if len(p.Entries) != 1 || p.Entries[0].Seq != last.Seq-1 || p.NextCursor != strconv.FormatInt(last.Seq-1, 10) {
+		t.Errorf("audit page after %d: %+v, want entry %d and its cursor", last.Seq-2, p, last.Seq-1)
+	}
 }
 
 // driveFourEyes drives the four-eyes answers on a server of its own

@@ -249,6 +249,7 @@ var adminCases = map[string]adminCase{
 	}, 200},
 	"GET /admin/audit":        {fixed("/admin/audit", nil), 200},
 	"GET /admin/audit/verify": {fixed("/admin/audit/verify", nil), 200},
+	"GET /admin/audit/head":   {fixed("/admin/audit/head", nil), 200},
 	"GET /admin/operators":    {fixed("/admin/operators", nil), 200},
 	"POST /admin/operators": {func(testing.TB, *testServer) (string, any) {
 		return "/admin/operators", adminapi.OperatorInput{Username: "new" + randomSuffix(), Role: "auditor"}

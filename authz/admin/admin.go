@@ -191,8 +191,11 @@ func (h *Handler) routes() map[string]route {
 		"/admin/keys/{kid}/retire": h.retireKey,
 		"/admin/audit":             h.auditList,
 		"/admin/audit/verify":      h.auditVerify,
-		"/admin/openapi.json":      h.openAPI,
-		"/":                        notFound,
+		"/admin/audit/head": func(w http.ResponseWriter, r *http.Request) (reply, error) {
+			return auditHead(h, w, r)
+		},
+		"/admin/openapi.json": h.openAPI,
+		"/":                   notFound,
 	}
 	for p, rt := range operators.Routes(h.cfg.Operators) {
 		table[p] = fromOperators(rt)

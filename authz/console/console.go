@@ -83,6 +83,8 @@ type Config struct {
 	Token func(ctx context.Context, operatorID string, scopes []string) (string, error)
 	// TokenTTL is the lifetime of the tokens Token issues.
 	TokenTTL time.Duration
+	// Manage feeds the management pages (manage.go); optional.
+	Manage Manage
 	// Sealer seals the session cookies and the operators' TOTP secrets.
 	Sealer *keys.Sealer
 	Hasher *password.Hasher

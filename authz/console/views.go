@@ -1,11 +1,9 @@
 package console
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/internal/adminauth"
@@ -28,6 +26,10 @@ func (h views) dashboard(w http.ResponseWriter, r *http.Request, c *op) {
 			return
 		}
 		d.Keys = kl.Keys
+	}
+	if err := h.dashboardFigures(ctx, c, &d); err != nil {
+		h.apiError(w, r, c, err)
+		return
 	}
 	h.render(w, r, http.StatusOK, "dashboard", d)
 }
@@ -231,33 +233,11 @@ func (h views) personResetLink(w http.ResponseWriter, r *http.Request, c *op) {
 }
 
 func (h views) keys(w http.ResponseWriter, r *http.Request, c *op) {
-	ctx, cancel := within(r)
-	defer cancel()
-	kl, _, err := c.api.ListKeys(ctx)
-	if err != nil {
-		h.apiError(w, r, c, err)
-		return
-	}
-	d := c.data("Signing keys")
-	d.Keys = kl.Keys
-	h.render(w, r, http.StatusOK, "keys", d)
+	h.keysPage(w, r, c, http.StatusOK, "", nil)
 }
 
 func (h views) audit(w http.ResponseWriter, r *http.Request, c *op) {
-	ctx, cancel := within(r)
-	defer cancel()
-	d := c.data("Audit trail")
-	qv := r.URL.Query()
-	d.Query = qv.Get("type")
-	q := adminapi.AuditQuery{Since: h.now().Add(-24 * time.Hour), Type: d.Query, ClientID: qv.Get("client_id"), Subject: qv.Get("subject")}
-	if _, err := c.api.ListAudit(ctx, q, 100, func(e adminapi.AuditEntryJSON, _ json.RawMessage) error {
-		d.Audit = append(d.Audit, e)
-		return nil
-	}); err != nil {
-		h.apiError(w, r, c, err)
-		return
-	}
-	h.render(w, r, http.StatusOK, "audit", d)
+	h.auditPage(w, r, c)
 }
 
 func (h views) operators(w http.ResponseWriter, r *http.Request, c *op) {

@@ -121,6 +121,7 @@ var routes = map[string]string{
 	"POST /admin/users/{id}/password-reset":          PeopleWrite,
 	"GET /admin/audit":                               AuditRead,
 	"GET /admin/audit/verify":                        AuditRead,
+	"GET /admin/audit/head":                          AuditRead,
 	"GET /admin/operators":                           OperatorsWrite,
 	"POST /admin/operators":                          OperatorsWrite,
 	"GET /admin/operators/{id}":                      OperatorsWrite,

@@ -39,12 +39,16 @@ type Metrics struct {
 	auditBatch     prometheus.Histogram
 	auditCommit    prometheus.Histogram
 	deadlines      *prometheus.CounterVec
+	// now, issuedHour and refusedHour count the token endpoint's answers
+	// of the last hour, for the console (TokensLastHour).
+	now                     func() time.Time
+	issuedHour, refusedHour window
 }
 
 // New returns the metrics; now is the clock and keys lists the signing
 // keys whose ages are reported.
 func New(now func() time.Time, keys func() []storage.Key) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), now: now}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "idvauth_http_requests_total", Help: "HTTP requests answered, by listener, endpoint and status code.",
 	}, []string{"listener", "endpoint", "code"})
@@ -173,6 +177,21 @@ func (m *Metrics) Observe(listener, endpoint string, status int, d time.Duration
 	if deadlinePassed {
 		m.deadlines.WithLabelValues(listener, endpoint).Inc()
 	}
+	if listener == "public" && endpoint == TokenEndpoint && status >= 400 {
+		m.refusedHour.add(m.now())
+	}
+}
+
+// TokenEndpoint is the endpoint label of the token endpoint (on the
+// listener named "public").
+const TokenEndpoint = "/oauth2/token"
+
+// TokensLastHour returns how many token responses this server sent in
+// the last hour (Issued), and how many token requests it refused (any
+// error answer of TokenEndpoint, 429s included).
+func (m *Metrics) TokensLastHour() (issued, refused int64) {
+	now := m.now()
+	return m.issuedHour.sum(now), m.refusedHour.sum(now)
 }
 
 // RateLimited counts a request refused by the limit named limit.
@@ -214,7 +233,10 @@ func (m *Metrics) AuditBatch(entries int, commit time.Duration) {
 }
 
 // Issued counts a token response of grant.
-func (m *Metrics) Issued(grant string) { m.issued.WithLabelValues(grant).Inc() }
+func (m *Metrics) Issued(grant string) {
+	m.issued.WithLabelValues(grant).Inc()
+	m.issuedHour.add(m.now())
+}
 
 // Introspected counts an introspection answer.
 func (m *Metrics) Introspected(active bool) {
