@@ -346,6 +346,22 @@ func TestConsoleFourEyes(t *testing.T) {
 			t.Errorf("after the rejection sam is %s, want support", o.Role)
 		}
 
+		// A client's deletion from its page, held: 202 with the request,
+		// not an error page, and the client still there.
+		cl, _, err := api.CreateClient(ctx, adminapi.ClientJSON{ClientName: "held", GrantTypes: []string{"client_credentials"},
+			TokenEndpointAuthMethod: "client_secret_basic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = ob.get(ts.Admin + "/console/clients/" + cl.ClientID)
+		p = ob.submit(ts.Admin, p.formAt(t, "/console/clients/"+cl.ClientID+"/delete"), url.Values{"confirm": {cl.ClientID}})
+		if p.status != http.StatusAccepted || heldPattern.FindStringSubmatch(p.body) == nil {
+			t.Errorf("client deletion under four-eyes: %d, want 202 with the held request\n%s", p.status, p.body)
+		}
+		if _, _, err := api.GetClient(ctx, cl.ClientID); err != nil {
+			t.Errorf("held deletion: the client is gone: %v", err)
+		}
+
 		// An owner who steps down (not held) lands on the dashboard in
 		// their new role.
 		oscar, _ := operatorNamed(t, api, "oscar")

@@ -156,6 +156,11 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // apiError answers a refusal or failure of the admin API on a page.
 func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, c *op, err error) {
+	// Held for a second operator (four-eyes, 202): nothing was done yet;
+	// the page says so and shows the request.
+	if (operatorViews{views{h}}).held(w, r, c, err) {
+		return
+	}
 	var ae *adminapi.Error
 	if errors.As(err, &ae) && ae.Status < 500 {
 		d := c.data("Not done")
