@@ -286,6 +286,15 @@ func TestConsoleManage(t *testing.T) {
 			if q := b.get(ts.Admin + "/console/keys"); q.status != http.StatusOK {
 				t.Errorf("keys page after revoking the console token's key: %d, want 200", q.status)
 			}
+			// Another operator's token of that key: their next page is sent
+			// back once (303) with a new token, and then works; a post
+			// says nothing was done.
+			if q := ab.get(ts.Admin + "/console/keys"); q.status != http.StatusSeeOther || q.header.Get("Location") != "/console/keys" {
+				t.Errorf("auditor's keys page after the revocation: %d to %q, want 303 to the same page", q.status, q.header.Get("Location"))
+			}
+			if q := ab.get(ts.Admin + "/console/keys"); q.status != http.StatusOK {
+				t.Errorf("auditor's keys page with the renewed token: %d, want 200", q.status)
+			}
 			// A plain retirement needs no typing.
 			q = csrfPost(t, ts, b, p, "/console/keys/"+next+"/retire", nil)
 			if q.status != http.StatusOK || keyStates(t, api)[next] != "retired" {

@@ -21,6 +21,8 @@ type op struct {
 	o   storage.Operator
 	api *adminapi.Client
 	can map[string]bool
+	// fresh: the token was issued on this request.
+	fresh bool
 }
 
 // data is the page data every signed-in page starts from.
@@ -87,25 +89,18 @@ func (h *Handler) signedIn(page func(w http.ResponseWriter, r *http.Request, c *
 			h.unavailable(w, r, err)
 			return
 		}
-		scopes := adminauth.RoleScopes(o.Role)
-		now := h.now()
+		scopes, fresh := adminauth.RoleScopes(o.Role), false
 		if !h.tokenFresh(st, scopes) {
-			tok, err := h.cfg.Token(ctx, o.ID, scopes)
-			if err != nil {
+			if err := h.issueToken(w, r, &st, rec, o, scopes); err != nil {
 				h.unavailable(w, r, err)
 				return
 			}
-			st.Tok, st.Scopes, st.TokExp = tok, scopes, now.Add(h.cfg.TokenTTL-h.tokenMargin()).Unix()
-			if err := h.setSealed(w, sessionCookie, st, rec.ExpiresAt.Sub(now)); err != nil {
-				h.unavailable(w, r, err)
-				return
-			}
+			fresh = true
 		}
 		if r.Method == http.MethodPost && !h.readForm(w, r) {
 			return
 		}
-		api, err := adminapi.New(adminapi.Config{BaseURL: "http://console.internal", Token: st.Tok,
-			HTTPClient: &http.Client{Transport: inProcess{api: h.cfg.API, from: r}, Timeout: adminapi.DefaultTimeout}})
+		api, err := h.apiAs(r, st.Tok)
 		if err != nil {
 			h.unavailable(w, r, err)
 			return
@@ -114,8 +109,27 @@ func (h *Handler) signedIn(page func(w http.ResponseWriter, r *http.Request, c *
 		for _, s := range scopes {
 			can[s] = true
 		}
-		page(w, r, &op{o: o, api: api, can: can})
+		page(w, r, &op{o: o, api: api, can: can, fresh: fresh})
 	})
+}
+
+// issueToken gives the session st of rec a new admin API token for o
+// with scopes, and stores it in the session cookie.
+func (h *Handler) issueToken(w http.ResponseWriter, r *http.Request, st *session, rec storage.OperatorSession, o storage.Operator, scopes []string) error {
+	now := h.now()
+	tok, err := h.cfg.Token(r.Context(), o.ID, scopes)
+	if err != nil {
+		return err
+	}
+	st.Tok, st.Scopes, st.TokExp = tok, scopes, now.Add(h.cfg.TokenTTL-h.tokenMargin()).Unix()
+	return h.setSealed(w, sessionCookie, *st, rec.ExpiresAt.Sub(now))
+}
+
+// apiAs is an admin API client that calls with tok, served in-process
+// as from the browser's request r.
+func (h *Handler) apiAs(r *http.Request, tok string) (*adminapi.Client, error) {
+	return adminapi.New(adminapi.Config{BaseURL: "http://console.internal", Token: tok,
+		HTTPClient: &http.Client{Transport: inProcess{api: h.cfg.API, from: r}, Timeout: adminapi.DefaultTimeout}})
 }
 
 // toSignIn sends the browser to the sign-in page, to come back to r's
@@ -162,6 +176,22 @@ func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, c *op, err er
 		return
 	}
 	var ae *adminapi.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && !c.fresh {
+		// The token stopped working before its time (its key's tokens
+		// were revoked): nothing was done; a new one, and again.
+		if err := h.renewToken(w, r, c); err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
+		if r.Method == http.MethodGet {
+			http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
+			return
+		}
+		d := c.data("Not done")
+		d.Error = "Your console access was renewed. Nothing was done: submit again."
+		h.render(w, r, http.StatusConflict, "message", d)
+		return
+	}
 	if errors.As(err, &ae) && ae.Status < 500 {
 		d := c.data("Not done")
 		d.Error = ae.Description

@@ -114,20 +114,13 @@ func (h *Handler) renewToken(w http.ResponseWriter, r *http.Request, c *op) erro
 	} else if !ok {
 		return errors.New("console: the session ended")
 	}
-	scopes, now := adminauth.RoleScopes(c.o.Role), h.now()
-	tok, err := h.cfg.Token(r.Context(), c.o.ID, scopes)
+	if err := h.issueToken(w, r, &st, rec, c.o, adminauth.RoleScopes(c.o.Role)); err != nil {
+		return err
+	}
+	api, err := h.apiAs(r, st.Tok)
 	if err != nil {
 		return err
 	}
-	st.Tok, st.Scopes, st.TokExp = tok, scopes, now.Add(h.cfg.TokenTTL-h.tokenMargin()).Unix()
-	if err := h.setSealed(w, sessionCookie, st, rec.ExpiresAt.Sub(now)); err != nil {
-		return err
-	}
-	api, err := adminapi.New(adminapi.Config{BaseURL: "http://console.internal", Token: tok,
-		HTTPClient: &http.Client{Transport: inProcess{api: h.cfg.API, from: r}, Timeout: adminapi.DefaultTimeout}})
-	if err != nil {
-		return err
-	}
-	c.api = api
+	c.api, c.fresh = api, true
 	return nil
 }
