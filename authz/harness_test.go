@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/internal/testutil"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
@@ -181,5 +182,11 @@ func testConfig(t testing.TB, cfg authz.Config, issuer string) authz.Config {
 	if cfg.AllowPrivateOutbound == nil {
 		cfg.AllowPrivateOutbound = loopbackOutbound
 	}
+	if cfg.GenerateKey == nil {
+		cfg.GenerateKey = testKeys.Generate
+	}
 	return cfg
 }
+
+// testKeys are the signing keys of the test servers, RSA ones made once.
+var testKeys testutil.KeyPool

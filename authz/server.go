@@ -200,7 +200,8 @@ func (s *Server) assemble(ctx context.Context) error {
 	if s.sealer, err = keys.NewSealer(cfg.Secrets, rand.Reader); err != nil {
 		return fmt.Errorf("authz: %w", err)
 	}
-	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: s.sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange}); err != nil {
+	if s.ring, err = keys.Open(ctx, keys.Config{Store: s.store, Sealer: s.sealer, Now: cfg.Now, Schedule: cfg.KeySchedule(), OnChange: s.onKeyChange,
+		Generate: cfg.GenerateKey}); err != nil {
 		return fmt.Errorf("authz: open key ring: %w", err)
 	}
 	s.keeper = rotation.New(s.ring, s.log, cfg.KeyCheckInterval)

@@ -3,6 +3,7 @@
 package settings
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -336,6 +337,9 @@ type Config struct {
 	Logger *zap.Logger
 	// Now returns the current time; time.Now if nil.
 	Now func() time.Time
+	// GenerateKey makes the private key of a new signing key of alg;
+	// nil: a fresh random one. For tests (keys.Config.Generate).
+	GenerateKey func(alg string) (crypto.Signer, error)
 }
 
 // WithDefaults fills in defaults and validates the result.
