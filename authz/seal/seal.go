@@ -34,6 +34,10 @@ type Config struct {
 	Store storage.Store
 	// Keys wraps the data keys; required.
 	Keys KeyProvider
+	// Vault keeps the wrapped data keys of people sealed from now on, apart
+	// from Store (see vault.go); nil: they are kept in Store, and a copy of
+	// Store taken before an erasure keeps the erased person's key.
+	Vault storage.PersonKeyStore
 	// Secrets are IDVAUTH_SECRETS: they derive the blind-index keys, the
 	// first for what is written, every one for lookups; required.
 	Secrets []string
@@ -51,6 +55,7 @@ type Config struct {
 type Store struct {
 	storage.Store
 	keys   KeyProvider
+	vault  storage.PersonKeyStore
 	index  [][]byte // blind-index keys, the first secret's first
 	rand   io.Reader
 	legacy func(userID, factorID string, sealed []byte) ([]byte, error)
@@ -65,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Store == nil || cfg.Keys == nil || len(cfg.Secrets) == 0 {
 		return nil, errors.New("seal: a store, a key provider and secrets are required")
 	}
-	s := &Store{Store: cfg.Store, keys: cfg.Keys, rand: cfg.Rand, legacy: cfg.OpenLegacyFactor}
+	s := &Store{Store: cfg.Store, keys: cfg.Keys, vault: cfg.Vault, rand: cfg.Rand, legacy: cfg.OpenLegacyFactor}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
@@ -81,6 +86,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	s.plainLeft.Store(n > 0)
+	if _, elsewhere, err := cfg.Store.CountKeyPlaces(ctx); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	} else if elsewhere > 0 && s.vault == nil {
+		return nil, fmt.Errorf("seal: %d people's data keys are in a person-key store, and none is configured "+
+			"(set IDVAUTH_PERSON_KEYS_DATABASE_URL)", elsewhere)
+	}
 	if err := s.checkKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -144,14 +155,14 @@ func gcm(dek []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// seal returns u with its profile sealed under dek (wrapped and kek:
-// how the store keeps dek).
-func (s *Store) seal(u storage.User, dek, wrapped []byte, kek string) (storage.User, error) {
+// seal returns u with its profile sealed under dek; at says where the
+// wrapped dek is kept (the profile's Key, KEK and KeyRef).
+func (s *Store) seal(u storage.User, dek []byte, at storage.Profile) (storage.User, error) {
 	aead, err := gcm(dek)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("seal: %w", err)
 	}
-	p := &storage.Profile{Key: wrapped, KEK: kek,
+	p := &storage.Profile{Key: at.Key, KEK: at.KEK, KeyRef: at.KeyRef,
 		UsernameIndex: blindIndex(s.index[0], "username", u.Username), EmailIndex: blindIndex(s.index[0], "email", u.Email)}
 	for _, f := range []struct {
 		name, value string
@@ -168,7 +179,9 @@ func (s *Store) seal(u storage.User, dek, wrapped []byte, kek string) (storage.U
 	return u, nil
 }
 
-// sealNew seals u under a new data key.
+// sealNew seals u under a new data key, which it stores in the vault if
+// there is one (ErrConflict if the vault has a key of u already: another
+// step seals u at the same time).
 func (s *Store) sealNew(ctx context.Context, u storage.User) (storage.User, error) {
 	dek := make([]byte, dekLen)
 	if _, err := io.ReadFull(s.rand, dek); err != nil {
@@ -178,7 +191,16 @@ func (s *Store) sealNew(ctx context.Context, u storage.User) (storage.User, erro
 	if err != nil {
 		return storage.User{}, fmt.Errorf("seal: wrap the data key of user %q: %w", u.ID, err)
 	}
-	return s.seal(u, dek, wrapped, kek)
+	if s.vault == nil {
+		return s.seal(u, dek, storage.Profile{Key: wrapped, KEK: kek})
+	}
+	switch err := s.vault.CreatePersonKey(ctx, storage.PersonKey{UserID: u.ID, Wrapped: wrapped, KEK: kek}); {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return storage.User{}, fmt.Errorf("seal: user %q has a data key already: %w", u.ID, storage.ErrConflict)
+	case err != nil:
+		return storage.User{}, fmt.Errorf("seal: store the data key of user %q: %w", u.ID, err)
+	}
+	return s.seal(u, dek, storage.Profile{KeyRef: vaultRef})
 }
 
 // open returns u with its profile in the clear (u as is if it is plain)
@@ -188,10 +210,11 @@ func (s *Store) open(ctx context.Context, u storage.User) (storage.User, []byte,
 	if p == nil {
 		return u, nil, nil
 	}
-	if p.Key == nil {
-		return storage.User{}, nil, fmt.Errorf("seal: user %q: no data key: %w", u.ID, ErrSealed)
+	wrapped, kek, err := s.wrappedKey(ctx, u.ID, p)
+	if err != nil {
+		return storage.User{}, nil, err
 	}
-	dek, err := s.keys.Unwrap(ctx, p.Key, p.KEK, keyAAD(u.ID))
+	dek, err := s.keys.Unwrap(ctx, wrapped, kek, keyAAD(u.ID))
 	if err != nil {
 		return storage.User{}, nil, fmt.Errorf("seal: user %q: unwrap the data key: %w: %w", u.ID, ErrSealed, err)
 	}
@@ -242,7 +265,11 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateUser(ctx, su)
+	if err := s.Store.CreateUser(ctx, su); err != nil {
+		s.dropNewKey(ctx, su)
+		return err
+	}
+	return nil
 }
 
 // GetUser implements storage.UserStore.
@@ -290,11 +317,17 @@ func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {
 			return err
 		}
 	}
-	su, err := s.SealProfile(ctx, u)
+	cur, su, err := s.sealProfile(ctx, u)
 	if err != nil {
 		return err
 	}
-	return s.Store.UpdateUser(ctx, su)
+	if err := s.Store.UpdateUser(ctx, su); err != nil {
+		if cur.Sealed == nil { // a new data key, for a row that stays plain
+			s.dropNewKey(ctx, su)
+		}
+		return err
+	}
+	return nil
 }
 
 // SealProfile returns u with its profile (Username, Name, Email) sealed
@@ -303,16 +336,24 @@ func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {
 // backend, whose wrapped key and sealed fields it then replaces together.
 // ErrNotFound if there is no such person.
 func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, error) {
-	cur, err := s.Store.GetUser(ctx, u.ID)
-	if err != nil {
-		return storage.User{}, err
+	_, su, err := s.sealProfile(ctx, u)
+	return su, err
+}
+
+// sealProfile is SealProfile, and returns the row it read too.
+func (s *Store) sealProfile(ctx context.Context, u storage.User) (cur, su storage.User, err error) {
+	if cur, err = s.Store.GetUser(ctx, u.ID); err != nil {
+		return cur, su, err
 	}
 	if cur.Sealed == nil {
-		return s.sealNew(ctx, u)
+		su, err = s.sealNew(ctx, u)
+		return cur, su, err
 	}
 	_, dek, err := s.open(ctx, cur)
 	if err != nil {
-		return storage.User{}, err
+		return cur, su, err
 	}
-	return s.seal(u, dek, cur.Sealed.Key, cur.Sealed.KEK)
+	p := cur.Sealed
+	su, err = s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
+	return cur, su, err
 }
