@@ -43,6 +43,9 @@ type Config struct {
 	Secrets []string
 	// Rand supplies data keys and nonces; crypto/rand.Reader if nil.
 	Rand io.Reader
+	// CloseVault, if set, is called by Close: Vault was opened for this
+	// Store.
+	CloseVault func()
 	// OpenLegacyFactor opens a factor secret stored before sealing
 	// (sealed by authz/mfa under IDVAUTH_SECRETS directly); nil: such
 	// secrets are an error.
@@ -56,6 +59,7 @@ type Store struct {
 	storage.Store
 	keys   KeyProvider
 	vault  storage.PersonKeyStore
+	closeV func()
 	index  [][]byte // blind-index keys, the first secret's first
 	rand   io.Reader
 	legacy func(userID, factorID string, sealed []byte) ([]byte, error)
@@ -70,7 +74,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Store == nil || cfg.Keys == nil || len(cfg.Secrets) == 0 {
 		return nil, errors.New("seal: a store, a key provider and secrets are required")
 	}
-	s := &Store{Store: cfg.Store, keys: cfg.Keys, vault: cfg.Vault, rand: cfg.Rand, legacy: cfg.OpenLegacyFactor}
+	s := &Store{Store: cfg.Store, keys: cfg.Keys, vault: cfg.Vault, closeV: cfg.CloseVault, rand: cfg.Rand, legacy: cfg.OpenLegacyFactor}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
@@ -96,6 +100,20 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Close implements storage.Store: the backend, and the vault if it was
+// opened for s.
+func (s *Store) Close() {
+	s.Store.Close()
+	s.CloseVault()
+}
+
+// CloseVault closes the vault if it was opened for s, and nothing else.
+func (s *Store) CloseVault() {
+	if s.closeV != nil {
+		s.closeV()
+	}
 }
 
 // checkKeys opens the first sealed profile among the first people by ID,
