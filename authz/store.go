@@ -86,7 +86,7 @@ func queryTracer(cfg Config) pgx.QueryTracer {
 // cfg.Secrets, and kept in the person-key store cfg names (authz/personkeys).
 func sealStore(ctx context.Context, st storage.Store, cfg Config, log *zap.Logger) (*seal.Store, error) {
 	ss, err := personkeys.Open(ctx, personkeys.Config{Store: st, Secrets: cfg.Secrets, Vault: cfg.PersonKeys, URL: cfg.PersonKeysDatabaseURL,
-		Memory: cfg.InMemory && cfg.DatabaseURL == "", Tracer: queryTracer(cfg), Warn: func(m string) { log.Warn(m) }})
+		Memory: cfg.InMemory && cfg.DatabaseURL == "", MaxConns: cfg.DatabaseMaxConns, Tracer: queryTracer(cfg), Warn: func(m string) { log.Warn(m) }})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}

@@ -33,6 +33,8 @@ type Config struct {
 	// Memory asks for a memory person-key store when neither Vault nor URL
 	// is set (a server on its own memory store: serve --dev).
 	Memory bool
+	// MaxConns bounds the person-key store's pool (see vault.Config).
+	MaxConns int32
 	// Tracer traces the person-key store's queries; nil for none.
 	Tracer pgx.QueryTracer
 	// Warn is told what an operator must know (nil: nothing is told).
@@ -58,7 +60,7 @@ func Open(ctx context.Context, cfg Config) (*seal.Store, error) {
 	switch {
 	case sc.Vault != nil:
 	case cfg.URL != "":
-		v, err := vault.Open(ctx, vault.Config{URL: cfg.URL, Tracer: cfg.Tracer})
+		v, err := vault.Open(ctx, vault.Config{URL: cfg.URL, MaxConns: cfg.MaxConns, Tracer: cfg.Tracer})
 		if err != nil {
 			return nil, fmt.Errorf("personkeys: the person-key store (IDVAUTH_PERSON_KEYS_DATABASE_URL): %w", err)
 		}

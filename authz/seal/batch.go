@@ -59,7 +59,7 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 				case err == nil:
 					pr.Changed++
 				case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
-					s.afterSkip(ctx, u, next, err)
+					s.afterSkip(ctx, u, err)
 					pr.Skipped++
 					continue
 				default:
@@ -86,17 +86,12 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 }
 
 // afterSkip cleans the vault after a walk's SealUser of u found the row
-// changed (ErrConflict) or gone (ErrNotFound): a person gone has no key
-// left there, and a key made for a plain row that stays plain is
-// dropped. A key moved there for a row that still keeps its own stays:
-// it is the same data key, which the next run of MoveKeys finds.
-func (s *Store) afterSkip(ctx context.Context, u, next storage.User, err error) {
-	switch {
-	case s.vault == nil:
-	case errors.Is(err, storage.ErrNotFound):
+// gone (ErrNotFound): a person gone keeps no key there. A key stored for a
+// row that changed meanwhile (ErrConflict) stays: it holds that person's
+// data key, which the next step sealing them takes.
+func (s *Store) afterSkip(ctx context.Context, u storage.User, err error) {
+	if s.vault != nil && errors.Is(err, storage.ErrNotFound) {
 		_ = s.vault.DeletePersonKey(ctx, u.ID)
-	case u.Sealed == nil:
-		s.dropNewKey(ctx, next)
 	}
 }
 

@@ -197,9 +197,11 @@ func (s *Store) seal(u storage.User, dek []byte, at storage.Profile) (storage.Us
 	return u, nil
 }
 
-// sealNew seals u under a new data key, which it stores in the vault if
-// there is one (ErrConflict if the vault has a key of u already: another
-// step seals u at the same time).
+// sealNew seals u (a new person, or one stored in plain text) under a
+// new data key. With a vault the key is created there first; if the vault
+// has a key of u already (a concurrent step sealing u, or one that was
+// interrupted), u is sealed under that key instead, so that every row
+// written for u names the one key there.
 func (s *Store) sealNew(ctx context.Context, u storage.User) (storage.User, error) {
 	dek := make([]byte, dekLen)
 	if _, err := io.ReadFull(s.rand, dek); err != nil {
@@ -214,7 +216,9 @@ func (s *Store) sealNew(ctx context.Context, u storage.User) (storage.User, erro
 	}
 	switch err := s.vault.CreatePersonKey(ctx, storage.PersonKey{UserID: u.ID, Wrapped: wrapped, KEK: kek}); {
 	case errors.Is(err, storage.ErrAlreadyExists):
-		return storage.User{}, fmt.Errorf("seal: user %q has a data key already: %w", u.ID, storage.ErrConflict)
+		if dek, err = s.vaultKey(ctx, u.ID); err != nil {
+			return storage.User{}, err
+		}
 	case err != nil:
 		return storage.User{}, fmt.Errorf("seal: store the data key of user %q: %w", u.ID, err)
 	}
@@ -284,7 +288,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 		return err
 	}
 	if err := s.Store.CreateUser(ctx, su); err != nil {
-		s.dropNewKey(ctx, su)
+		s.dropNewKey(ctx, su.ID)
 		return err
 	}
 	return nil
@@ -335,17 +339,11 @@ func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {
 			return err
 		}
 	}
-	cur, su, err := s.sealProfile(ctx, u)
+	su, err := s.SealProfile(ctx, u)
 	if err != nil {
 		return err
 	}
-	if err := s.Store.UpdateUser(ctx, su); err != nil {
-		if cur.Sealed == nil { // a new data key, for a row that stays plain
-			s.dropNewKey(ctx, su)
-		}
-		return err
-	}
-	return nil
+	return s.Store.UpdateUser(ctx, su)
 }
 
 // SealProfile returns u with its profile (Username, Name, Email) sealed
@@ -354,24 +352,17 @@ func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {
 // backend, whose wrapped key and sealed fields it then replaces together.
 // ErrNotFound if there is no such person.
 func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, error) {
-	_, su, err := s.sealProfile(ctx, u)
-	return su, err
-}
-
-// sealProfile is SealProfile, and returns the row it read too.
-func (s *Store) sealProfile(ctx context.Context, u storage.User) (cur, su storage.User, err error) {
-	if cur, err = s.Store.GetUser(ctx, u.ID); err != nil {
-		return cur, su, err
+	cur, err := s.Store.GetUser(ctx, u.ID)
+	if err != nil {
+		return storage.User{}, err
 	}
 	if cur.Sealed == nil {
-		su, err = s.sealNew(ctx, u)
-		return cur, su, err
+		return s.sealNew(ctx, u)
 	}
 	_, dek, err := s.open(ctx, cur)
 	if err != nil {
-		return cur, su, err
+		return storage.User{}, err
 	}
 	p := cur.Sealed
-	su, err = s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
-	return cur, su, err
+	return s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
 }

@@ -48,12 +48,31 @@ func (s *Store) wrappedKey(ctx context.Context, id string, p *storage.Profile) (
 	return k.Wrapped, k.KEK, nil
 }
 
-// dropNewKey deletes from the vault the key that sealNew stored for su
-// when su could not be written: no row names it. Best effort: a key left
-// behind opens nothing.
-func (s *Store) dropNewKey(ctx context.Context, su storage.User) {
-	if s.vault != nil && su.Sealed != nil && su.Sealed.KeyRef == vaultRef {
-		_ = s.vault.DeletePersonKey(ctx, su.ID)
+// vaultKey returns the data key the vault holds for the user id.
+func (s *Store) vaultKey(ctx context.Context, id string) ([]byte, error) {
+	k, err := s.vault.GetPersonKey(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("seal: user %q: read the data key: %w", id, err)
+	}
+	dek, err := s.keys.Unwrap(ctx, k.Wrapped, k.KEK, keyAAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("seal: user %q: unwrap the data key in the person-key store: %w: %w", id, ErrSealed, err)
+	}
+	return dek, nil
+}
+
+// dropNewKey deletes from the vault the key that sealNew stored for a new
+// person whose row could not be created, unless a row of that ID exists
+// (which no new person's random ID should meet). A key of a person that
+// exists is never dropped on a failed write: a concurrent step may have
+// written a row that names it. Best effort: a key left behind opens
+// nothing, and is taken by the next sealing of that ID.
+func (s *Store) dropNewKey(ctx context.Context, id string) {
+	if s.vault == nil {
+		return
+	}
+	if _, err := s.Store.GetUser(ctx, id); errors.Is(err, storage.ErrNotFound) {
+		_ = s.vault.DeletePersonKey(ctx, id)
 	}
 }
 
@@ -119,15 +138,9 @@ func (s *Store) MoveKeys(ctx context.Context, batch int) (Progress, error) {
 // sameKey checks that the vault's key of the user id unwraps to dek;
 // ErrConflict if it does not (or went meanwhile).
 func (s *Store) sameKey(ctx context.Context, id string, dek []byte) error {
-	k, err := s.vault.GetPersonKey(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("seal: user %q: the key in the person-key store went: %w", id, storage.ErrConflict)
-	} else if err != nil {
-		return fmt.Errorf("seal: user %q: read the data key: %w", id, err)
-	}
-	got, err := s.keys.Unwrap(ctx, k.Wrapped, k.KEK, keyAAD(id))
+	got, err := s.vaultKey(ctx, id)
 	if err != nil || !bytes.Equal(got, dek) {
-		return fmt.Errorf("seal: user %q: the person-key store holds another data key: %w", id, storage.ErrConflict)
+		return fmt.Errorf("seal: user %q: the person-key store holds another data key, or none: %w", id, storage.ErrConflict)
 	}
 	return nil
 }

@@ -212,3 +212,36 @@ func TestMoveRacesErasure(t *testing.T) {
 		wantVaultKeys(t, v, 0)
 	})
 }
+
+// TestSealPlainIntoVault: people stored in plain text are sealed with
+// their keys in the vault; one whose key an interrupted run left there
+// is sealed under that very key (adopted, not replaced), so that a row a
+// concurrent step wrote naming it stays readable.
+func TestSealPlainIntoVault(t *testing.T) {
+	vaultBackends(t, func(t *testing.T, raw storage.Store, v storage.PersonKeyStore) {
+		ctx := context.Background()
+		a, b := person("plainA"), person("plainB")
+		create(t, raw, a) // plain: straight into the backend
+		create(t, raw, b)
+		s := newVaultStore(t, raw, v, secretA)
+		kp, _ := NewLocal([]string{secretA}, nil)
+		w, kek, err := kp.Wrap(ctx, []byte("0123456789abcdef0123456789abcdef"), keyAAD(a.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.CreatePersonKey(ctx, storage.PersonKey{UserID: a.ID, Wrapped: w, KEK: kek}); err != nil {
+			t.Fatal(err)
+		}
+		pr, err := s.SealPlain(ctx, 1)
+		if err != nil || pr.Changed != 2 || pr.Left != 0 || pr.KeysLeft != 0 {
+			t.Fatalf("SealPlain = %+v, %v; want 2 sealed into the vault", pr, err)
+		}
+		for _, u := range []storage.User{a, b} {
+			wantReadable(t, s, u)
+		}
+		if k, err := v.GetPersonKey(ctx, a.ID); err != nil || string(k.Wrapped) != string(w) {
+			t.Errorf("the key left in the vault was replaced: %v", err)
+		}
+		wantVaultKeys(t, v, 2)
+	})
+}

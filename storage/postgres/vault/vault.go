@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,7 +29,8 @@ import (
 type Config struct {
 	// URL is the PostgreSQL connection URL of the person-key database.
 	URL string
-	// MaxConns bounds the pool (4 if zero): one read per person read.
+	// MaxConns bounds the pool when the URL sets no pool_max_conns
+	// (pgxpool's default if zero); every read of a person is one read here.
 	MaxConns int32
 	// Tracer traces the queries; nil for none.
 	Tracer pgx.QueryTracer
@@ -60,9 +62,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("vault: invalid person-key database URL: %w", err)
 	}
-	pc.MaxConns = cfg.MaxConns
-	if pc.MaxConns <= 0 {
-		pc.MaxConns = 4
+	if cfg.MaxConns > 0 && !strings.Contains(cfg.URL, "pool_max_conns") {
+		pc.MaxConns = cfg.MaxConns
 	}
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
