@@ -143,6 +143,15 @@ func TestErasureReachesDumps(t *testing.T) {
 		t.Errorf("the dump's other person reads %+v, %v; want them", p, err)
 	}
 	ts.signsIn(t, c, kept)
+
+	// A server on the restored dump (a disaster recovery from a backup of
+	// before the erasure) starts, serves the others, and lists no erased
+	// person.
+	rs := startServer(t, codeFlowConfig(authz.Config{DatabaseURL: restored, PersonKeysDatabaseURL: vaultURL}), serverOptions{NoDemo: true})
+	rs.signsIn(t, rs.createWebClient(t, adminapi.ClientJSON{}), kept)
+	if code, b := rs.adminJSON(t, "GET", "/admin/users", nil); code != 200 || !strings.Contains(string(b), kept.ID) || strings.Contains(string(b), gone.ID) {
+		t.Errorf("list on the restored dump: %d %s; want %s and not %s", code, b, kept.ID, gone.ID)
+	}
 }
 
 // TestPersonKeyStoreMemory: on the memory backend with a memory person-key

@@ -119,18 +119,25 @@ func (s *Store) CloseVault() {
 // checkKeys opens the first sealed profile among the first people by ID,
 // if any: wrong secrets are refused at start, not at each sign-in (and
 // migrate seal does not seal anyone under them beside people sealed
-// under the right ones).
+// under the right ones). People whose key is gone from the vault (erased,
+// their row back from a restored backup of the main store) prove
+// nothing and are passed over.
 func (s *Store) checkKeys(ctx context.Context) error {
 	page, err := s.Store.ListUsersByID(ctx, "", 100)
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
 	}
-	i := slices.IndexFunc(page, func(u storage.User) bool { return u.Sealed != nil })
-	if i < 0 {
-		return nil
-	}
-	if _, _, err := s.open(ctx, page[i]); err != nil {
-		return fmt.Errorf("seal: no configured secret opens the people's data keys (is IDVAUTH_SECRETS right?): %w", err)
+	for _, u := range page {
+		if u.Sealed == nil {
+			continue
+		}
+		_, _, err := s.open(ctx, u)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("seal: no configured secret opens the people's data keys (is IDVAUTH_SECRETS right?): %w", err)
+		}
 	}
 	return nil
 }
@@ -310,14 +317,20 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage
 	return s.openUser(ctx, u, err)
 }
 
-// ListUsers implements storage.UserStore, ordered by username.
+// ListUsers implements storage.UserStore, ordered by username. People
+// whose key is gone from the vault (see checkKeys) are left out, as
+// GetUser finds them not.
 func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
-	us, err := s.Store.ListUsers(ctx)
+	all, err := s.Store.ListUsers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for i := range us {
-		if us[i], _, err = s.open(ctx, us[i]); err != nil {
+	us := all[:0]
+	for _, u := range all {
+		switch u, _, err := s.open(ctx, u); {
+		case err == nil:
+			us = append(us, u)
+		case !errors.Is(err, storage.ErrNotFound):
 			return nil, err
 		}
 	}

@@ -81,6 +81,22 @@ func TestVaultShredsDumps(t *testing.T) {
 		wantNotFoundErr(t, errOf(s.GetUserByUsername(ctx, a.Username)), "GetUserByUsername(erased)")
 		// A retried erasure finds no row, and still leaves no key.
 		wantNotFoundErr(t, s.DeleteUser(ctx, a.ID), "DeleteUser(erased)")
+
+		// The main store restored from the copy: the erased row is back
+		// without a key. A server starts on it (the check of the secrets
+		// passes over that row), finds the erased person nowhere, and
+		// reads the others.
+		create(t, raw, old)
+		restored := newVaultStore(t, raw, v, secretA)
+		wantNotFoundErr(t, errOf(restored.GetUser(ctx, a.ID)), "GetUser(erased, restored row)")
+		list, err := restored.ListUsers(ctx)
+		if err != nil || len(list) != 1 || list[0].ID != b.ID {
+			t.Errorf("ListUsers over the restored rows = %+v, %v; want only %s", list, err, b.ID)
+		}
+		wantReadable(t, restored, b)
+		if err := restored.DeleteUser(ctx, a.ID); err != nil {
+			t.Errorf("erasing the restored row again = %v", err)
+		}
 	})
 }
 
