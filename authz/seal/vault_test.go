@@ -59,6 +59,13 @@ func TestVaultShredsDumps(t *testing.T) {
 		create(t, s, b)
 		wantReadable(t, s, a)
 		wantVaultKeys(t, v, 2)
+		// A person the backend refuses (a username taken) leaves no key.
+		dup := person("dup")
+		dup.Username = b.Username
+		if err := s.CreateUser(ctx, dup); !errors.Is(err, storage.ErrAlreadyExists) {
+			t.Errorf("CreateUser with a taken username = %v, want ErrAlreadyExists", err)
+		}
+		wantVaultKeys(t, v, 2)
 		before := dump(t, raw)
 		old := before[a.ID]
 		if old.Sealed == nil || old.Sealed.Key != nil || old.Sealed.KEK != "" || old.Sealed.KeyRef != vaultRef {
