@@ -122,11 +122,11 @@ func TestReencryptRewrapsPeople(t *testing.T) {
 
 	ts = start(newSecret, oldSecret)
 	c = ts.createWebClient(t, adminapi.ClientJSON{}) // this server's URLs
-	keyCount, n, err := authz.Reencrypt(context.Background(), u, []string{newSecret, oldSecret})
+	keyCount, n, err := authz.Reencrypt(context.Background(), u, "", []string{newSecret, oldSecret})
 	if err != nil || keyCount == 0 || n != len(people) {
 		t.Fatalf("Reencrypt = %d keys, %d people, %v; want every key and %d people", keyCount, n, err, len(people))
 	}
-	if _, n, err := authz.Reencrypt(context.Background(), u, []string{newSecret, oldSecret}); err != nil || n != 0 {
+	if _, n, err := authz.Reencrypt(context.Background(), u, "", []string{newSecret, oldSecret}); err != nil || n != 0 {
 		t.Errorf("second Reencrypt rewrapped %d people (%v), want 0", n, err)
 	}
 	ts.signsIn(t, c, people[0]) // the running server reads both

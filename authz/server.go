@@ -180,7 +180,7 @@ func (s *Server) assemble(ctx context.Context) error {
 	cfg := s.cfg
 	// Everything above the store sees people in the clear; the backend
 	// keeps them sealed (cfg.Store stays the backend itself).
-	sealed, err := sealStore(ctx, s.store, cfg.Secrets)
+	sealed, err := sealStore(ctx, s.store, cfg, s.log)
 	if err != nil {
 		return err
 	}

@@ -10,11 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/idvauth/idvauth/authz/internal/janitor"
-	"github.com/idvauth/idvauth/authz/mfa"
+	"github.com/idvauth/idvauth/authz/personkeys"
 	"github.com/idvauth/idvauth/authz/seal"
 	"github.com/idvauth/idvauth/authz/settings"
 	"github.com/idvauth/idvauth/authz/tracing"
-	"github.com/idvauth/idvauth/keys"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres"
@@ -84,22 +83,10 @@ func queryTracer(cfg Config) pgx.QueryTracer {
 
 // sealStore wraps st so that people's personal data (profiles and factor
 // secrets) is sealed at rest under data keys wrapped by a key derived from
-// secrets; factor secrets of before stay readable (authz/mfa sealed them
-// under the secrets directly).
-func sealStore(ctx context.Context, st storage.Store, secrets []string) (*seal.Store, error) {
-	kp, err := seal.NewLocal(secrets, nil)
-	if err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
-	}
-	legacy, err := keys.NewSealer(secrets, nil)
-	if err != nil {
-		return nil, fmt.Errorf("authz: %w", err)
-	}
-	ss, err := seal.New(ctx, seal.Config{Store: st, Keys: kp, Secrets: secrets,
-		OpenLegacyFactor: func(userID, factorID string, sealed []byte) ([]byte, error) {
-			s, err := mfa.OpenSecret(legacy, userID, factorID, sealed)
-			return []byte(s), err
-		}})
+// cfg.Secrets, and kept in the person-key store cfg names (authz/personkeys).
+func sealStore(ctx context.Context, st storage.Store, cfg Config, log *zap.Logger) (*seal.Store, error) {
+	ss, err := personkeys.Open(ctx, personkeys.Config{Store: st, Secrets: cfg.Secrets, Vault: cfg.PersonKeys, URL: cfg.PersonKeysDatabaseURL,
+		Memory: cfg.InMemory && cfg.DatabaseURL == "", MaxConns: cfg.DatabaseMaxConns, Tracer: queryTracer(cfg), Warn: func(m string) { log.Warn(m) }})
 	if err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
 	}

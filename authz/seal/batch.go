@@ -18,6 +18,9 @@ type Progress struct {
 	Skipped int
 	// Left is how many rows are still plain after it.
 	Left int
+	// KeysLeft is how many sealed rows still keep their data key in the
+	// main store after it (MoveKeys moves them to the vault).
+	KeysLeft int
 	// Factors is how many factor secrets it sealed under their person's
 	// data key (those stored before sealing).
 	Factors int
@@ -45,7 +48,10 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 				return pr, err
 			}
 			next, ok, err := fix(u)
-			if err != nil {
+			if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+				pr.Skipped++
+				continue
+			} else if err != nil {
 				return pr, err
 			}
 			if ok {
@@ -53,6 +59,7 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 				case err == nil:
 					pr.Changed++
 				case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
+					s.afterSkip(ctx, u, err)
 					pr.Skipped++
 					continue
 				default:
@@ -72,7 +79,20 @@ func (s *Store) walk(ctx context.Context, batch int, fix func(storage.User) (sto
 	}
 	left, err := s.Store.CountPlainUsers(ctx)
 	pr.Left = left
+	if err == nil {
+		pr.KeysLeft, _, err = s.Store.CountKeyPlaces(ctx)
+	}
 	return pr, err
+}
+
+// afterSkip cleans the vault after a walk's SealUser of u found the row
+// gone (ErrNotFound): a person gone keeps no key there. A key stored for a
+// row that changed meanwhile (ErrConflict) stays: it holds that person's
+// data key, which the next step sealing them takes.
+func (s *Store) afterSkip(ctx context.Context, u storage.User, err error) {
+	if s.vault != nil && errors.Is(err, storage.ErrNotFound) {
+		_ = s.vault.DeletePersonKey(ctx, u.ID)
+	}
 }
 
 // SealPlain seals every plain row and every factor secret of before,
@@ -93,12 +113,14 @@ func (s *Store) SealPlain(ctx context.Context, batch int) (Progress, error) {
 }
 
 // Rewrap wraps every data key that the current key-encryption key did
-// not wrap again under it, and recomputes every blind index under the
-// first secret, so that older secrets can be dropped afterwards. The
-// fields stay sealed under the same data keys; factor secrets of before
-// sealing (sealed under the secrets directly) move under them.
+// not wrap again under it, in the main store and in the vault, and
+// recomputes every blind index under the first secret, so that older
+// secrets can be dropped afterwards. The fields stay sealed under the
+// same data keys; factor secrets of before sealing (sealed under the
+// secrets directly) move under them.
 func (s *Store) Rewrap(ctx context.Context, batch int) (Progress, error) {
-	return s.walk(ctx, batch, func(u storage.User) (storage.User, bool, error) {
+	vaultOnly := 0 // people whose key in the vault alone was rewrapped
+	pr, err := s.walk(ctx, batch, func(u storage.User) (storage.User, bool, error) {
 		if u.Sealed == nil {
 			return u, false, nil
 		}
@@ -107,19 +129,30 @@ func (s *Store) Rewrap(ctx context.Context, batch int) (Progress, error) {
 			return u, false, fmt.Errorf("%w (is IDVAUTH_SECRETS right?)", err)
 		}
 		p := u.Sealed
-		if p.KEK == s.keys.Current() && bytes.Equal(p.UsernameIndex, blindIndex(s.index[0], "username", pu.Username)) &&
+		rewrapped := false
+		if p.KeyRef != "" {
+			if rewrapped, err = s.rewrapVaulted(ctx, u.ID, dek); err != nil {
+				return u, false, err
+			}
+		}
+		if (p.KeyRef != "" || p.KEK == s.keys.Current()) && bytes.Equal(p.UsernameIndex, blindIndex(s.index[0], "username", pu.Username)) &&
 			bytes.Equal(p.EmailIndex, blindIndex(s.index[0], "email", pu.Email)) {
+			if rewrapped {
+				vaultOnly++
+			}
 			return u, false, nil
 		}
-		wrapped, kek := p.Key, p.KEK
-		if kek != s.keys.Current() {
-			if wrapped, kek, err = s.keys.Wrap(ctx, dek, keyAAD(u.ID)); err != nil {
+		at := storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef}
+		if p.KeyRef == "" && p.KEK != s.keys.Current() {
+			if at.Key, at.KEK, err = s.keys.Wrap(ctx, dek, keyAAD(u.ID)); err != nil {
 				return u, false, fmt.Errorf("seal: wrap the data key of user %q: %w", u.ID, err)
 			}
 		}
-		su, err := s.seal(pu, dek, wrapped, kek)
+		su, err := s.seal(pu, dek, at)
 		return su, err == nil, err
 	})
+	pr.Changed += vaultOnly
+	return pr, err
 }
 
 // PlainLeft returns how many rows are not sealed yet.

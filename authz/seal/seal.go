@@ -34,11 +34,18 @@ type Config struct {
 	Store storage.Store
 	// Keys wraps the data keys; required.
 	Keys KeyProvider
+	// Vault keeps the wrapped data keys of people sealed from now on, apart
+	// from Store (see vault.go); nil: they are kept in Store, and a copy of
+	// Store taken before an erasure keeps the erased person's key.
+	Vault storage.PersonKeyStore
 	// Secrets are IDVAUTH_SECRETS: they derive the blind-index keys, the
 	// first for what is written, every one for lookups; required.
 	Secrets []string
 	// Rand supplies data keys and nonces; crypto/rand.Reader if nil.
 	Rand io.Reader
+	// CloseVault, if set, is called by Close: Vault was opened for this
+	// Store.
+	CloseVault func()
 	// OpenLegacyFactor opens a factor secret stored before sealing
 	// (sealed by authz/mfa under IDVAUTH_SECRETS directly); nil: such
 	// secrets are an error.
@@ -51,6 +58,8 @@ type Config struct {
 type Store struct {
 	storage.Store
 	keys   KeyProvider
+	vault  storage.PersonKeyStore
+	closeV func()
 	index  [][]byte // blind-index keys, the first secret's first
 	rand   io.Reader
 	legacy func(userID, factorID string, sealed []byte) ([]byte, error)
@@ -65,7 +74,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Store == nil || cfg.Keys == nil || len(cfg.Secrets) == 0 {
 		return nil, errors.New("seal: a store, a key provider and secrets are required")
 	}
-	s := &Store{Store: cfg.Store, keys: cfg.Keys, rand: cfg.Rand, legacy: cfg.OpenLegacyFactor}
+	s := &Store{Store: cfg.Store, keys: cfg.Keys, vault: cfg.Vault, closeV: cfg.CloseVault, rand: cfg.Rand, legacy: cfg.OpenLegacyFactor}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
@@ -81,27 +90,54 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	s.plainLeft.Store(n > 0)
+	if _, elsewhere, err := cfg.Store.CountKeyPlaces(ctx); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	} else if elsewhere > 0 && s.vault == nil {
+		return nil, fmt.Errorf("seal: %d people's data keys are in a person-key store, and none is configured "+
+			"(set IDVAUTH_PERSON_KEYS_DATABASE_URL)", elsewhere)
+	}
 	if err := s.checkKeys(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
+// Close implements storage.Store: the backend, and the vault if it was
+// opened for s.
+func (s *Store) Close() {
+	s.Store.Close()
+	s.CloseVault()
+}
+
+// CloseVault closes the vault if it was opened for s, and nothing else.
+func (s *Store) CloseVault() {
+	if s.closeV != nil {
+		s.closeV()
+	}
+}
+
 // checkKeys opens the first sealed profile among the first people by ID,
 // if any: wrong secrets are refused at start, not at each sign-in (and
 // migrate seal does not seal anyone under them beside people sealed
-// under the right ones).
+// under the right ones). People whose key is gone from the vault (erased,
+// their row back from a restored backup of the main store) prove
+// nothing and are passed over.
 func (s *Store) checkKeys(ctx context.Context) error {
 	page, err := s.Store.ListUsersByID(ctx, "", 100)
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
 	}
-	i := slices.IndexFunc(page, func(u storage.User) bool { return u.Sealed != nil })
-	if i < 0 {
-		return nil
-	}
-	if _, _, err := s.open(ctx, page[i]); err != nil {
-		return fmt.Errorf("seal: no configured secret opens the people's data keys (is IDVAUTH_SECRETS right?): %w", err)
+	for _, u := range page {
+		if u.Sealed == nil {
+			continue
+		}
+		_, _, err := s.open(ctx, u)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("seal: no configured secret opens the people's data keys (is IDVAUTH_SECRETS right?): %w", err)
+		}
 	}
 	return nil
 }
@@ -144,14 +180,14 @@ func gcm(dek []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// seal returns u with its profile sealed under dek (wrapped and kek:
-// how the store keeps dek).
-func (s *Store) seal(u storage.User, dek, wrapped []byte, kek string) (storage.User, error) {
+// seal returns u with its profile sealed under dek; at says where the
+// wrapped dek is kept (the profile's Key, KEK and KeyRef).
+func (s *Store) seal(u storage.User, dek []byte, at storage.Profile) (storage.User, error) {
 	aead, err := gcm(dek)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("seal: %w", err)
 	}
-	p := &storage.Profile{Key: wrapped, KEK: kek,
+	p := &storage.Profile{Key: at.Key, KEK: at.KEK, KeyRef: at.KeyRef,
 		UsernameIndex: blindIndex(s.index[0], "username", u.Username), EmailIndex: blindIndex(s.index[0], "email", u.Email)}
 	for _, f := range []struct {
 		name, value string
@@ -168,7 +204,11 @@ func (s *Store) seal(u storage.User, dek, wrapped []byte, kek string) (storage.U
 	return u, nil
 }
 
-// sealNew seals u under a new data key.
+// sealNew seals u (a new person, or one stored in plain text) under a
+// new data key. With a vault the key is created there first; if the vault
+// has a key of u already (a concurrent step sealing u, or one that was
+// interrupted), u is sealed under that key instead, so that every row
+// written for u names the one key there.
 func (s *Store) sealNew(ctx context.Context, u storage.User) (storage.User, error) {
 	dek := make([]byte, dekLen)
 	if _, err := io.ReadFull(s.rand, dek); err != nil {
@@ -178,7 +218,18 @@ func (s *Store) sealNew(ctx context.Context, u storage.User) (storage.User, erro
 	if err != nil {
 		return storage.User{}, fmt.Errorf("seal: wrap the data key of user %q: %w", u.ID, err)
 	}
-	return s.seal(u, dek, wrapped, kek)
+	if s.vault == nil {
+		return s.seal(u, dek, storage.Profile{Key: wrapped, KEK: kek})
+	}
+	switch err := s.vault.CreatePersonKey(ctx, storage.PersonKey{UserID: u.ID, Wrapped: wrapped, KEK: kek}); {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		if dek, err = s.vaultKey(ctx, u.ID); err != nil {
+			return storage.User{}, err
+		}
+	case err != nil:
+		return storage.User{}, fmt.Errorf("seal: store the data key of user %q: %w", u.ID, err)
+	}
+	return s.seal(u, dek, storage.Profile{KeyRef: vaultRef})
 }
 
 // open returns u with its profile in the clear (u as is if it is plain)
@@ -188,10 +239,11 @@ func (s *Store) open(ctx context.Context, u storage.User) (storage.User, []byte,
 	if p == nil {
 		return u, nil, nil
 	}
-	if p.Key == nil {
-		return storage.User{}, nil, fmt.Errorf("seal: user %q: no data key: %w", u.ID, ErrSealed)
+	wrapped, kek, err := s.wrappedKey(ctx, u.ID, p)
+	if err != nil {
+		return storage.User{}, nil, err
 	}
-	dek, err := s.keys.Unwrap(ctx, p.Key, p.KEK, keyAAD(u.ID))
+	dek, err := s.keys.Unwrap(ctx, wrapped, kek, keyAAD(u.ID))
 	if err != nil {
 		return storage.User{}, nil, fmt.Errorf("seal: user %q: unwrap the data key: %w: %w", u.ID, ErrSealed, err)
 	}
@@ -242,7 +294,11 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.CreateUser(ctx, su)
+	if err := s.Store.CreateUser(ctx, su); err != nil {
+		s.dropNewKey(ctx, su.ID)
+		return err
+	}
+	return nil
 }
 
 // GetUser implements storage.UserStore.
@@ -261,14 +317,20 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (storage
 	return s.openUser(ctx, u, err)
 }
 
-// ListUsers implements storage.UserStore, ordered by username.
+// ListUsers implements storage.UserStore, ordered by username. People
+// whose key is gone from the vault (see checkKeys) are left out, as
+// GetUser finds them not.
 func (s *Store) ListUsers(ctx context.Context) ([]storage.User, error) {
-	us, err := s.Store.ListUsers(ctx)
+	all, err := s.Store.ListUsers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for i := range us {
-		if us[i], _, err = s.open(ctx, us[i]); err != nil {
+	us := all[:0]
+	for _, u := range all {
+		switch u, _, err := s.open(ctx, u); {
+		case err == nil:
+			us = append(us, u)
+		case !errors.Is(err, storage.ErrNotFound):
 			return nil, err
 		}
 	}
@@ -314,5 +376,6 @@ func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, 
 	if err != nil {
 		return storage.User{}, err
 	}
-	return s.seal(u, dek, cur.Sealed.Key, cur.Sealed.KEK)
+	p := cur.Sealed
+	return s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
 }

@@ -119,6 +119,15 @@ type Config struct {
 	// DatabaseURL is the PostgreSQL connection URL; its schema must be
 	// migrated (Migrate).
 	DatabaseURL string
+	// PersonKeysDatabaseURL is the PostgreSQL database of the person-key
+	// store: people's wrapped data keys, apart from the main database, so
+	// that an erasure reaches the main database's backups
+	// (docs/sealing.md). Empty: the keys stay in the main database (a
+	// warning at start), or, with InMemory, in a memory store of their own.
+	PersonKeysDatabaseURL string
+	// PersonKeys is a person-key store the caller opened (tests); it takes
+	// the place of PersonKeysDatabaseURL and is not closed by the server.
+	PersonKeys storage.PersonKeyStore
 	// DatabaseMaxConns caps the PostgreSQL pool when the URL sets no
 	// pool_max_conns; postgres.DefaultMaxConns() if zero.
 	DatabaseMaxConns int32

@@ -31,6 +31,8 @@ var (
 		"127.0.0.1:8081", "admin listener (admin API)")
 	sDatabaseURL = newSetting("database-url", "IDVAUTH_DATABASE_URL",
 		"", "PostgreSQL URL (none: in-memory, only with --dev)")
+	sPersonKeysURL = newSetting("person-keys-database-url", "IDVAUTH_PERSON_KEYS_DATABASE_URL",
+		"", "PostgreSQL URL of the person-key store: people's data keys, apart from the main database, so that erasures reach its backups (none: kept in the main database)")
 	sDatabaseTimeout = newSetting("database-timeout", "IDVAUTH_DATABASE_TIMEOUT",
 		settings.DefaultDatabaseTimeout.String(), "longest a request waits for the database before it is answered 503")
 	sSecrets = newSetting("", "IDVAUTH_SECRETS",
@@ -152,7 +154,7 @@ var (
 // (idvauth.example.yaml) and of 'idvauth config check'. A setting missing
 // here fails TestExampleConfig.
 var allSettings = []setting{
-	sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sSecrets, sAdminToken, sAdminURL, sCredentials,
+	sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sPersonKeysURL, sSecrets, sAdminToken, sAdminURL, sCredentials,
 	sAccessTTL, sMaxAccessTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 	sIDTokenAlg, sIDTokenTTL, sCodeTTL, sRefreshTTL, sRefreshMaxLife, sSessionTTL,
 	sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency,
@@ -163,7 +165,7 @@ var allSettings = []setting{
 }
 
 // fileSettings may also be read from the file their _FILE variable names.
-var fileSettings = []string{sDatabaseURL.Env, sSecrets.Env, sAdminToken.Env, sMetricsToken.Env, sAuditSinkToken.Env}
+var fileSettings = []string{sDatabaseURL.Env, sPersonKeysURL.Env, sSecrets.Env, sAdminToken.Env, sMetricsToken.Env, sAuditSinkToken.Env}
 
 // schema is what the config file may hold: every setting, and the
 // scopes table.

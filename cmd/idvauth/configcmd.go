@@ -92,7 +92,7 @@ func configCheck(cmd *cobra.Command, env lookupEnv) error {
 		switch {
 		case secretSettings[s.Env] && v != "":
 			v = "[REDACTED]"
-		case s.Env == sDatabaseURL.Env && v != "":
+		case (s.Env == sDatabaseURL.Env || s.Env == sPersonKeysURL.Env) && v != "":
 			if u, err := url.Parse(v); err == nil {
 				v = u.Redacted()
 			} else {

@@ -80,12 +80,13 @@ func TestConfigCheck(t *testing.T) {
 	t.Parallel()
 	const secret = "test-secret-0123456789abcdef0123456789abcdef"
 	file := writeConfig(t, "issuer: https://auth.example.com\n\naccess_token_ttl: 10m\nsecrets: ["+secret+"]\n")
-	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_DATABASE_URL": "postgres://idvauth:pa55word@db:5432/idvauth"}
+	env := map[string]string{"IDVAUTH_ADMIN_TOKEN": adminToken, "IDVAUTH_DATABASE_URL": "postgres://idvauth:pa55word@db:5432/idvauth",
+		"IDVAUTH_PERSON_KEYS_DATABASE_URL": "postgres://keys:k3ysword@keys:5432/keys"}
 	code, out, errOut := cli(t, env, "config", "check", "--config", file, "--log-level", "warn")
 	if code != 0 {
 		t.Fatalf("config check = exit %d, stderr %q", code, redact(errOut))
 	}
-	for _, leak := range []string{secret, adminToken, "pa55word"} {
+	for _, leak := range []string{secret, adminToken, "pa55word", "k3ysword"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("config check prints a secret:\n%s", redact(out))
 		}
@@ -96,6 +97,7 @@ func TestConfigCheck(t *testing.T) {
 		`(?m)^secrets +\[REDACTED\] +file `,
 		`(?m)^admin_token +\[REDACTED\] +env IDVAUTH_ADMIN_TOKEN$`,
 		`(?m)^database_url +postgres://idvauth:xxxxx@db:5432/idvauth +env IDVAUTH_DATABASE_URL$`,
+		`(?m)^person_keys_database_url +postgres://keys:xxxxx@keys:5432/keys +env IDVAUTH_PERSON_KEYS_DATABASE_URL$`,
 		`(?m)^log_level +warn +flag --log-level$`,
 		`(?m)^code_ttl +1m0s +default$`,
 		`(?m)^settings OK$`,

@@ -93,7 +93,8 @@ func newReencryptCmd(env lookupEnv) *cobra.Command {
 key again, under the first secret of IDVAUTH_SECRETS (people a page at a time,
 one short transaction each, while servers run). To change the secret: put the new one first and keep the old
 one after it ("new,old"), restart the servers, run this, then drop the old
-secret. Works on the database directly (IDVAUTH_DATABASE_URL); a key that
+secret. Works on the database directly (IDVAUTH_DATABASE_URL, and the
+person-key store at IDVAUTH_PERSON_KEYS_DATABASE_URL if set); a key that
 none of the secrets decrypts is an error, and nothing is regenerated.`,
 		Example: `  IDVAUTH_SECRETS="$NEW,$OLD" IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth \
     idvauth keys reencrypt
@@ -108,7 +109,7 @@ none of the secrets decrypts is an error, and nothing is regenerated.`,
 			if len(secrets) == 0 {
 				return errors.New("no secrets: set IDVAUTH_SECRETS (the new secret first, then the old ones)")
 			}
-			n, people, err := authz.Reencrypt(d.ctx, d.url, secrets)
+			n, people, err := authz.Reencrypt(d.ctx, d.url, r.Value(sPersonKeysURL), secrets)
 			if err != nil {
 				return err
 			}
@@ -117,5 +118,6 @@ none of the secrets decrypts is an error, and nothing is regenerated.`,
 		}),
 	}
 	addDatabaseFlags(cmd)
+	cmd.Flags().String(sPersonKeysURL.Flag, "", "PostgreSQL URL of the person-key store (env "+sPersonKeysURL.Env+")")
 	return cmd
 }

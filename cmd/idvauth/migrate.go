@@ -167,7 +167,9 @@ func migrateSealCmd(env lookupEnv) *cobra.Command {
 plain text) under a data key of their own, wrapped under IDVAUTH_SECRETS. It
 reads --batch people at a time and seals each in a transaction of its own,
 so servers keep serving (they read both forms); if it stops, run it again.
---status only counts the people left.`,
+With IDVAUTH_PERSON_KEYS_DATABASE_URL set, it then moves the data keys kept
+in the main database to that person-key store, the same way. --status only
+counts the people left.`,
 		Example: `  IDVAUTH_SECRETS=... IDVAUTH_DATABASE_URL=postgres://idvauth@127.0.0.1:5432/idvauth idvauth migrate seal
   idvauth migrate seal --status -o json`,
 		Args: cobra.NoArgs,
@@ -178,16 +180,18 @@ so servers keep serving (they read both forms); if it stops, run it again.
 			}
 			batch, _ := d.cmd.Flags().GetInt("batch")
 			status, _ := d.cmd.Flags().GetBool("status")
-			pr, err := authz.SealPeople(d.ctx, d.url, secretList(r), batch, status)
+			pr, err := authz.SealPeople(d.ctx, d.url, r.Value(sPersonKeysURL), secretList(r), batch, status)
 			if err != nil {
 				return err
 			}
-			return d.print(map[string]int{"sealed": pr.Changed, "skipped": pr.Skipped, "left": pr.Left},
-				textf("sealed %d people (%d changed meanwhile, left for the next run); %d left in plain text\n", pr.Changed, pr.Skipped, pr.Left))
+			return d.print(map[string]int{"sealed": pr.Changed, "skipped": pr.Skipped, "left": pr.Left, "keys_left": pr.KeysLeft},
+				textf("sealed or moved the keys of %d people (%d changed meanwhile, left for the next run); %d left in plain text, "+
+					"%d with their data key in the main database\n", pr.Changed, pr.Skipped, pr.Left, pr.KeysLeft))
 		}),
 	}
 	cmd.Flags().Int("batch", 100, "people read per page")
 	cmd.Flags().Bool("status", false, "only count the people left in plain text")
+	cmd.Flags().String(sPersonKeysURL.Flag, "", "PostgreSQL URL of the person-key store (env "+sPersonKeysURL.Env+")")
 	return cmd
 }
 

@@ -54,6 +54,25 @@ func TestMigrateSeal(t *testing.T) {
 	if out := mustCLI(t, env, "migrate", "seal", "--status"); !strings.Contains(out, "0 left in plain text") {
 		t.Errorf("status line = %q", out)
 	}
+	// With a person-key store: the same command moves the data keys there.
+	vault := pgtest.VaultURL(t)
+	for _, step := range []struct {
+		args []string
+		want map[string]int
+	}{
+		{[]string{"migrate", "seal", "--status", "-o", "json"}, map[string]int{"left": 0, "keys_left": 5}},
+		{[]string{"migrate", "seal", "--batch", "2", "--person-keys-database-url", vault, "-o", "json"}, map[string]int{"sealed": 5, "keys_left": 0}},
+		{[]string{"migrate", "seal", "--person-keys-database-url", vault, "-o", "json"}, map[string]int{"sealed": 0, "keys_left": 0}},
+	} {
+		if err := json.Unmarshal([]byte(mustCLI(t, env, step.args...)), &got); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range step.want {
+			if got[k] != v {
+				t.Errorf("%s: %s = %d, want %d (%v)", strings.Join(step.args, " "), k, got[k], v, got)
+			}
+		}
+	}
 	delete(env, "IDVAUTH_SECRETS")
 	if code, _, stderr := cli(t, env, "migrate", "seal"); code == 0 || !strings.Contains(stderr, "secret") {
 		t.Errorf("migrate seal without secrets: exit %d, %q", code, stderr)

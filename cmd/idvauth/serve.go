@@ -69,7 +69,7 @@ SIGINT or SIGTERM stops the server: in-flight requests finish, then it exits 0.`
 	}
 	cmd.Flags().Bool("dev", false, "development mode: in-memory, generated credentials, demo clients")
 	cmd.Flags().Bool("dev-allow-remote", false, "let --dev listen on addresses other than loopback (never on a network you do not trust)")
-	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sDatabaseTimeout, sAdminToken, sAdminURL, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
+	for _, s := range []setting{sIssuer, sPublicAddr, sAdminAddr, sDatabaseURL, sPersonKeysURL, sDatabaseTimeout, sAdminToken, sAdminURL, sAccessTTL, sMaxAccessTTL, sMaxAPIKeyTTL, sDefaultAudience, sAdminAudience, sAccessAlg, sJWKSMaxAge, sJanitorInterval, sKeyRotation,
 		sIDTokenAlg, sIDTokenTTL, sCodeTTL, sPARTTL, sRequirePAR, sDPoPNonce, sProfile, sRefreshTTL, sRefreshMaxLife, sSessionTTL, sLoginMaxFail, sLoginMaxFailIP, sLoginWindow, sMFA, sFourEyes,
 		sArgon2Time, sArgon2Memory, sArgon2Threads, sPasswordHashConcurrency, sTrustedProxies, sTLSCert, sTLSKey, sTLSClientCA, sTLSClientCertHeader, sHSTSMaxAge, sLogLevel,
 		sAudit, sAuditCommit, sAuditReadDelay, sAuditRetention, sAuditSink, sAuditSinkToken, sAuditSinkCA, sRateToken, sRateIntrospect, sRatePerIP, sRateLogin, sRateFailed,
@@ -115,6 +115,7 @@ func loadServeConfig(cmd *cobra.Command, env lookupEnv) (serveConfig, error) {
 	a := &sc.authz
 	a.Issuer, sc.issuerSet = r.Get(sIssuer)
 	a.Issuer, a.DatabaseURL = strings.TrimSuffix(a.Issuer, "/"), r.Value(sDatabaseURL) // the issuer once, as tokens carry it
+	a.PersonKeysDatabaseURL = r.Value(sPersonKeysURL)
 	a.DefaultAudience, _ = r.Get(sDefaultAudience)
 	a.AdminAudience, _ = r.Get(sAdminAudience)
 	var adminURLSet bool

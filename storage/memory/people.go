@@ -113,7 +113,8 @@ func (s *userStore) SealUser(_ context.Context, old, u storage.User) error {
 }
 
 // sameProfile reports whether the stored user cur still holds old's
-// profile: the plain fields, or the wrapped data key.
+// profile: the plain fields, the wrapped data key, or the reference to
+// a key elsewhere and the sealed fields.
 func sameProfile(cur, old storage.User) bool {
 	if (cur.Sealed == nil) != (old.Sealed == nil) {
 		return false
@@ -121,7 +122,27 @@ func sameProfile(cur, old storage.User) bool {
 	if cur.Sealed == nil {
 		return cur.Username == old.Username && cur.Name == old.Name && cur.Email == old.Email
 	}
-	return slices.Equal(cur.Sealed.Key, old.Sealed.Key) && cur.Sealed.KEK == old.Sealed.KEK
+	c, o := cur.Sealed, old.Sealed
+	if o.KeyRef != "" {
+		return c.KeyRef == o.KeyRef && slices.Equal(c.Username, o.Username) && slices.Equal(c.Name, o.Name) && slices.Equal(c.Email, o.Email)
+	}
+	return c.KeyRef == "" && slices.Equal(c.Key, o.Key) && c.KEK == o.KEK
+}
+
+// CountKeyPlaces implements storage.PersonStore.
+func (s *userStore) CountKeyPlaces(context.Context) (here, elsewhere int, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, u := range s.users {
+		switch {
+		case u.Sealed == nil:
+		case u.Sealed.KeyRef != "":
+			elsewhere++
+		default:
+			here++
+		}
+	}
+	return here, elsewhere, nil
 }
 
 // SetFactorSecret implements storage.PersonStore under one lock.

@@ -39,30 +39,48 @@ func (s *userStore) CountPlainUsers(ctx context.Context) (int, error) {
 	return n, pgconv.MapErr("count plain users", err)
 }
 
+// CountKeyPlaces implements storage.PersonStore.
+func (s *userStore) CountKeyPlaces(ctx context.Context) (here, elsewhere int, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE key_ref IS NULL), count(*) FILTER (WHERE key_ref IS NOT NULL)
+		FROM users WHERE username_sealed IS NOT NULL`).Scan(&here, &elsewhere)
+	return here, elsewhere, pgconv.MapErr("count key places", err)
+}
+
+// sealUserSQL is SealUser's conditional UPDATE: $7 is old's wrapped key
+// (NULL for a plain row), $11 old's key reference; for a key elsewhere,
+// the sealed fields must be old's too ($12 to $14).
+const sealUserSQL = `UPDATE users u SET username = NULL, name = NULL, email = NULL,
+	username_index = $2, email_index = $3, username_sealed = $4, name_sealed = $5, email_sealed = $6, key_ref = NULLIF($15, '')
+	WHERE u.id = $1 AND CASE
+		WHEN $11 <> '' THEN u.key_ref = $11 AND u.username_sealed = $12 AND u.name_sealed = $13 AND u.email_sealed = $14
+		WHEN $7::bytea IS NULL THEN u.username_sealed IS NULL AND u.username = $8 AND u.name = $9 AND u.email = $10
+		ELSE u.key_ref IS NULL AND EXISTS (SELECT 1 FROM person_keys k WHERE k.user_id = u.id AND k.wrapped = $7) END`
+
 // SealUser implements storage.PersonStore in one short transaction that
-// locks one row: the conditional UPDATE of the profile, then the data key.
+// locks one row: the conditional UPDATE of the profile, then the data key
+// (stored, or deleted when u's key is in the person-key store).
 func (s *userStore) SealUser(ctx context.Context, old, u storage.User) error {
 	op := fmt.Sprintf("seal user %q", u.ID)
-	if u.Sealed == nil || !pgconv.TextOK(u.ID) || !pgconv.TextOK(u.Sealed.KEK) {
+	if u.Sealed == nil || !pgconv.TextOK(u.ID) || !pgconv.TextOK(u.Sealed.KEK) || !pgconv.TextOK(u.Sealed.KeyRef) {
 		return fmt.Errorf("postgres: %s: no sealed profile: %w", op, storage.ErrConflict)
 	}
 	p := u.Sealed
+	o := old.Sealed
+	if o == nil {
+		o = &storage.Profile{}
+	}
 	changed := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var oldKey []byte
-		if old.Sealed != nil {
-			oldKey = old.Sealed.Key
-		}
-		tag, err := tx.Exec(ctx, `UPDATE users u SET username = NULL, name = NULL, email = NULL,
-			username_index = $2, email_index = $3, username_sealed = $4, name_sealed = $5, email_sealed = $6
-			WHERE u.id = $1 AND CASE WHEN $7::bytea IS NULL
-				THEN u.username_sealed IS NULL AND u.username = $8 AND u.name = $9 AND u.email = $10
-				ELSE EXISTS (SELECT 1 FROM person_keys k WHERE k.user_id = u.id AND k.wrapped = $7) END`,
-			u.ID, p.UsernameIndex, p.EmailIndex, p.Username, p.Name, p.Email, oldKey, old.Username, old.Name, old.Email)
+		tag, err := tx.Exec(ctx, sealUserSQL, u.ID, p.UsernameIndex, p.EmailIndex, p.Username, p.Name, p.Email,
+			o.Key, old.Username, old.Name, old.Email, o.KeyRef, o.Username, o.Name, o.Email, p.KeyRef)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
 		changed = true
+		if p.KeyRef != "" {
+			_, err = tx.Exec(ctx, `DELETE FROM person_keys WHERE user_id = $1`, u.ID)
+			return err
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO person_keys (user_id, wrapped, kek) VALUES ($1, $2, $3)
 			ON CONFLICT (user_id) DO UPDATE SET wrapped = EXCLUDED.wrapped, kek = EXCLUDED.kek`, u.ID, p.Key, p.KEK)
 		return err

@@ -17,16 +17,16 @@ import (
 type userStore struct{ pool *pgxpool.Pool }
 
 // userSelect reads a user in either form, with the person's wrapped data
-// key when sealed.
+// key when sealed (or the reference to the person-key store that has it).
 const userSelect = `SELECT u.id, COALESCE(u.username, ''), COALESCE(u.name, ''), COALESCE(u.email, ''), u.password_hash,
 	u.created_at, u.updated_at, u.username_index, u.email_index, u.username_sealed, u.name_sealed, u.email_sealed,
-	k.wrapped, COALESCE(k.kek, '') FROM users u LEFT JOIN person_keys k ON k.user_id = u.id`
+	k.wrapped, COALESCE(k.kek, ''), COALESCE(u.key_ref, '') FROM users u LEFT JOIN person_keys k ON k.user_id = u.id`
 
 func scanUser(row pgx.Row) (storage.User, error) {
 	var u storage.User
 	var p storage.Profile
 	err := row.Scan(&u.ID, &u.Username, &u.Name, &u.Email, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt,
-		&p.UsernameIndex, &p.EmailIndex, &p.Username, &p.Name, &p.Email, &p.Key, &p.KEK)
+		&p.UsernameIndex, &p.EmailIndex, &p.Username, &p.Name, &p.Email, &p.Key, &p.KEK, &p.KeyRef)
 	if p.Username != nil {
 		u.Sealed = &p
 	}
@@ -47,15 +47,15 @@ func (s *userStore) CreateUser(ctx context.Context, u storage.User) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, u.ID, u.Username, u.Name, u.Email, u.PasswordHash, u.CreatedAt, u.UpdatedAt)
 		return pgconv.MapErr(op, err)
 	}
-	if !pgconv.TextOK(u.Sealed.KEK) {
+	if !pgconv.TextOK(u.Sealed.KEK) || !pgconv.TextOK(u.Sealed.KeyRef) {
 		return fmt.Errorf("postgres: %s: text PostgreSQL cannot store: %w", op, storage.ErrConflict)
 	}
 	p := u.Sealed
 	return pgconv.MapErr(op, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO users (id, password_hash, created_at, updated_at,
-			username_index, email_index, username_sealed, name_sealed, email_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			u.ID, u.PasswordHash, u.CreatedAt, u.UpdatedAt, p.UsernameIndex, p.EmailIndex, p.Username, p.Name, p.Email)
-		if err != nil {
+			username_index, email_index, username_sealed, name_sealed, email_sealed, key_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, ''))`,
+			u.ID, u.PasswordHash, u.CreatedAt, u.UpdatedAt, p.UsernameIndex, p.EmailIndex, p.Username, p.Name, p.Email, p.KeyRef)
+		if err != nil || p.KeyRef != "" {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO person_keys (user_id, wrapped, kek) VALUES ($1, $2, $3)`, u.ID, p.Key, p.KEK)

@@ -81,7 +81,48 @@ func BaseURL(t testing.TB) string {
 // connections use it. The schema is dropped when the test ends.
 func Schema(t testing.TB) string {
 	t.Helper()
+	return schemaIn(t, BaseURL(t))
+}
+
+// VaultDatabase is the database of the test cluster that person-key
+// stores of tests live in, apart from the test database as a real one is.
+const VaultDatabase = "idvauth_vault_test"
+
+// VaultURL returns the URL of an empty schema of its own in VaultDatabase
+// (created if missing): a fresh person-key store's database. The schema
+// is dropped when the test ends.
+func VaultURL(t testing.TB) string {
+	t.Helper()
 	base := BaseURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", EnvURL, err)
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, VaultDatabase).Scan(&exists); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if !exists {
+		// Another test binary may create it at the same time: 42P04
+		// (duplicate_database) is as good as success.
+		if _, err := conn.Exec(ctx, `CREATE DATABASE `+VaultDatabase); err != nil && !strings.Contains(err.Error(), "42P04") {
+			t.Fatalf("pgtest: create database %s: %v", VaultDatabase, err)
+		}
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("pgtest: %s must be a postgres:// URL: %v", EnvURL, err)
+	}
+	u.Path = "/" + VaultDatabase
+	return schemaIn(t, u.String())
+}
+
+// schemaIn is Schema in the database base names.
+func schemaIn(t testing.TB, base string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)

@@ -29,6 +29,7 @@ var Tests = []struct {
 	{"SealUserOnlyIfUnchanged", testSealUserOnlyIfUnchanged},
 	{"ListUsersByIDPages", testListUsersByIDPages},
 	{"SetFactorSecretOnlyIfUnchanged", testSetFactorSecret},
+	{"KeyElsewhere", testKeyElsewhere},
 }
 
 // newProfile returns distinct bytes standing for a sealed profile (the
