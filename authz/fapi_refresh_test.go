@@ -22,6 +22,7 @@ const fapiSignedOut = "https://bank.example/signed-out"
 // redemption.
 type fapiGrant struct {
 	c   keyClient
+	wc  webClient
 	d   *dpopKey
 	tok *oauth2.Token
 	// now is the clock of the server, if not time.Now: the assertions
@@ -50,7 +51,7 @@ func (g fapiGrant) proof(u string) string {
 // newFAPIGrant registers a FAPI 2.0 client on ts with extra metadata,
 // and runs PAR, the sign-in of "ada" (who must exist) in b and the
 // code's redemption with a DPoP proof.
-func newFAPIGrant(t *testing.T, ts *testServer, b *browser, extra map[string]any) fapiGrant {
+func newFAPIGrant(t testing.TB, ts *testServer, b *browser, extra map[string]any) fapiGrant {
 	t.Helper()
 	k := mustKey(t, jose.ES256)
 	in := fapiClientMetadata(t, k)
@@ -78,7 +79,7 @@ func newFAPIGrant(t *testing.T, ts *testServer, b *browser, extra map[string]any
 	if err != nil || tok.RefreshToken == "" {
 		t.Fatalf("redemption = %v, %v; want tokens with a refresh token", tok, err)
 	}
-	return fapiGrant{c: keyClient{jc, k}, d: d, tok: tok}
+	return fapiGrant{c: keyClient{jc, k}, wc: c, d: d, tok: tok}
 }
 
 // refresh refreshes rt at ts as g's client, with proof in the DPoP header
