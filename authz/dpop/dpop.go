@@ -12,7 +12,6 @@
 package dpop
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/base64"
@@ -85,22 +84,36 @@ type claims struct {
 
 // Parse parses proof and verifies its signature with its embedded key:
 // checks 2 to 7 of RFC 9449 section 4.3, and the presence of jti, htm,
-// htu and iat. It reads no clock and no store. The common shape of an
-// ES256 proof takes a path of its own (parseES256); every other proof,
-// and every malformed one, is go-jose's.
+// htu and iat. It reads no clock and no store.
 func Parse(proof string) (*Proof, error) {
 	if proof == "" || len(proof) > MaxProofLen {
 		return nil, ErrInvalidProof.WithHint("The DPoP proof is missing or too long.")
 	}
-	payload, jkt, ok, err := parseES256(proof)
-	if !ok {
-		payload, jkt, err = parseJOSE(proof)
+	algs := make([]jose.SignatureAlgorithm, 0, 4)
+	for _, a := range Algs() {
+		algs = append(algs, jose.SignatureAlgorithm(a))
 	}
+	jws, err := jose.ParseSignedCompact(proof, algs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, ErrInvalidProof.WithHint("The DPoP proof is not a compact JWS of an accepted algorithm (ES256, EdDSA, PS256, RS256).")
+	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders["typ"].(string); typ != "dpop+jwt" {
+		return nil, ErrInvalidProof.WithHint("The DPoP proof's typ must be dpop+jwt.")
+	}
+	jwk := h.JSONWebKey
+	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
+		return nil, ErrInvalidProof.WithHint("The DPoP proof must carry its public key in the jwk header.")
+	}
+	if _, sym := jwk.Key.([]byte); sym {
+		return nil, ErrInvalidProof.WithHint("The DPoP proof must carry its public key in the jwk header.")
+	}
+	payload, err := jws.Verify(jwk)
 	if err != nil {
-		return nil, err
+		return nil, ErrInvalidProof.WithHint("The DPoP proof's signature does not verify with its jwk.")
 	}
 	var c claims
-	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec := json.NewDecoder(strings.NewReader(string(payload)))
 	dec.UseNumber()
 	if err := dec.Decode(&c); err != nil {
 		return nil, ErrInvalidProof.WithHint("The DPoP proof's claims are not a JSON object.")
@@ -112,44 +125,15 @@ func Parse(proof string) (*Proof, error) {
 	if err != nil {
 		return nil, ErrInvalidProof.WithHint("The DPoP proof's iat must be a number of seconds.")
 	}
-	p := &Proof{JKT: jkt, JTI: c.JTI, HTM: c.HTM, HTU: c.HTU, IAT: time.Unix(iat, 0), Ath: c.Ath}
+	thumb, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, ErrInvalidProof.WithHint("The DPoP proof's jwk has no thumbprint.")
+	}
+	p := &Proof{JKT: base64.RawURLEncoding.EncodeToString(thumb), JTI: c.JTI, HTM: c.HTM, HTU: c.HTU, IAT: time.Unix(iat, 0), Ath: c.Ath}
 	if c.Nonce != nil {
 		p.Nonce = *c.Nonce
 	}
 	return p, nil
-}
-
-// parseJOSE parses proof with go-jose and verifies it with its embedded
-// key (checks 2 to 6 of RFC 9449 section 4.3), and returns its payload
-// and the key's thumbprint.
-func parseJOSE(proof string) (payload []byte, jkt string, err error) {
-	algs := make([]jose.SignatureAlgorithm, 0, 4)
-	for _, a := range Algs() {
-		algs = append(algs, jose.SignatureAlgorithm(a))
-	}
-	jws, err := jose.ParseSignedCompact(proof, algs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, "", ErrInvalidProof.WithHint("The DPoP proof is not a compact JWS of an accepted algorithm (ES256, EdDSA, PS256, RS256).")
-	}
-	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders["typ"].(string); typ != "dpop+jwt" {
-		return nil, "", ErrInvalidProof.WithHint("The DPoP proof's typ must be dpop+jwt.")
-	}
-	jwk := h.JSONWebKey
-	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
-		return nil, "", ErrInvalidProof.WithHint("The DPoP proof must carry its public key in the jwk header.")
-	}
-	if _, sym := jwk.Key.([]byte); sym {
-		return nil, "", ErrInvalidProof.WithHint("The DPoP proof must carry its public key in the jwk header.")
-	}
-	if payload, err = jws.Verify(jwk); err != nil {
-		return nil, "", ErrInvalidProof.WithHint("The DPoP proof's signature does not verify with its jwk.")
-	}
-	thumb, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return nil, "", ErrInvalidProof.WithHint("The DPoP proof's jwk has no thumbprint.")
-	}
-	return payload, base64.RawURLEncoding.EncodeToString(thumb), nil
 }
 
 // Replay records that the key jkt used the proof jti, which may be

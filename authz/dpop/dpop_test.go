@@ -191,7 +191,6 @@ func FuzzParse(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, proof string) {
-		sameAsJOSE(t, proof)
 		p, err := Parse(proof)
 		if err != nil {
 			if rfc := fosite.ErrorToRFC6749Error(err); rfc.ErrorField != "invalid_dpop_proof" {
@@ -201,78 +200,6 @@ func FuzzParse(f *testing.F) {
 		}
 		if p.JKT == "" || p.JTI == "" || p.HTM == "" || p.HTU == "" {
 			t.Fatalf("Parse(%q) = %+v: a required claim is empty", proof, p)
-		}
-	})
-}
-
-// sameAsJOSE fails if the ES256 path decides proof and go-jose decides it
-// otherwise: another payload, another thumbprint, or one accepts what
-// the other refuses.
-func sameAsJOSE(t *testing.T, proof string) {
-	t.Helper()
-	payload, jkt, ok, err := parseES256(proof)
-	if !ok {
-		return
-	}
-	jp, jjkt, jerr := parseJOSE(proof)
-	if (err == nil) != (jerr == nil) || err == nil && (string(payload) != string(jp) || jkt != jjkt) {
-		t.Fatalf("ES256 path: %q %s %v; go-jose: %q %s %v", payload, jkt, err, jp, jjkt, jerr)
-	}
-}
-
-// TestParseES256: proofs of the common ES256 shape take the fast path and
-// it decides them as go-jose does (payload, thumbprint, a signature that
-// does not verify); any other shape is left to go-jose.
-func TestParseES256(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	good := sign(t, ec, jose.ES256, nil, goodClaims(now))
-	if _, jkt, ok, err := parseES256(good); !ok || err != nil || jkt != thumb(t, ec) {
-		t.Errorf("a common ES256 proof: ok %v, err %v, jkt %s; want the fast path and the key's thumbprint", ok, err, jkt)
-	}
-	sameAsJOSE(t, good)
-	parts := strings.Split(good, ".")
-	forged := sign(t, other, jose.ES256, nil, goodClaims(now))
-	tampered := parts[0] + "." + parts[1] + "." + strings.Split(forged, ".")[2]
-	if _, _, ok, err := parseES256(tampered); !ok || !isInvalid(err, "signature") {
-		t.Errorf("another key's signature: ok %v, err %v; want refused on the fast path", ok, err)
-	}
-	sameAsJOSE(t, tampered)
-	for name, proof := range map[string]string{
-		"kid":     sign(t, ec, jose.ES256, map[jose.HeaderKey]any{"kid": "k1"}, goodClaims(now)),
-		"typ JWT": sign(t, ec, jose.ES256, map[jose.HeaderKey]any{"typ": "JWT"}, goodClaims(now)),
-		"private": sign(t, ec, jose.ES256, map[jose.HeaderKey]any{"jwk": jose.JSONWebKey{Key: ec}}, goodClaims(now)),
-		"EdDSA":   sign(t, ed25519.NewKeyFromSeed(make([]byte, 32)), jose.EdDSA, nil, goodClaims(now)),
-		"four":    good + ".x",
-	} {
-		if _, _, ok, _ := parseES256(proof); ok {
-			t.Errorf("%s: took the fast path, want go-jose's", name)
-		}
-	}
-	if _, err := Parse(sign(t, ec, jose.ES256, map[jose.HeaderKey]any{"kid": "k1"}, goodClaims(now))); err != nil {
-		t.Errorf("an ES256 proof with a kid (go-jose's path): %v", err)
-	}
-}
-
-// BenchmarkParse compares the two paths of a common ES256 proof: the
-// ES256 path Parse takes and go-jose's, which it took before. The
-// signature's verification is in both.
-func BenchmarkParse(b *testing.B) {
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	proof := sign(b, ec, jose.ES256, nil, goodClaims(time.Unix(1_800_000_000, 0)))
-	b.Run("es256", func(b *testing.B) {
-		for b.Loop() {
-			if _, _, ok, err := parseES256(proof); !ok || err != nil {
-				b.Fatal(ok, err)
-			}
-		}
-	})
-	b.Run("jose", func(b *testing.B) {
-		for b.Loop() {
-			if _, _, err := parseJOSE(proof); err != nil {
-				b.Fatal(err)
-			}
 		}
 	})
 }
