@@ -1,6 +1,7 @@
 package authz_test
 
 import (
+	"crypto/x509/pkix"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -236,5 +237,59 @@ func TestFAPI2RefreshLifetime(t *testing.T) {
 		clock.Advance(time.Hour)
 		st, m := g.refresh(t, ts, g.tok.RefreshToken, g.proof(ts.Public+"/oauth2/token"))
 		wantGrantRefused(t, "refresh at the end of the lifetime", st, m)
+	})
+}
+
+// TestFAPI2RefreshKeptCertificate: a FAPI 2.0 client authenticated with
+// its TLS certificate (tls_client_auth) refreshes twice with the same
+// refresh token, each access token bound to the certificate; another
+// certificate of the same client (its subject DN, so it authenticates)
+// is refused: the kept refresh token stays bound to the certificate its
+// grant began with.
+func TestFAPI2RefreshKeptCertificate(t *testing.T) {
+	backends(t, func(t *testing.T, cfg authz.Config) {
+		e := newTLSEnv(t)
+		cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile = e.certFile, e.keyFile, e.clientCAFile
+		ts := startServer(t, codeFlowConfig(cfg), serverOptions{NoDemo: true})
+		ts.createUser(t, "ada")
+		jc := ts.createClient(t, map[string]any{"client_name": "Bank", "token_endpoint_auth_method": "tls_client_auth",
+			"tls_client_auth_subject_dn": "CN=bank,O=Example", "grant_types": []string{"authorization_code", "refresh_token"},
+			"redirect_uris": []string{fapiRedirect}, "scope": "openid offline_access", "profile": "fapi2"})
+		subject := pkix.Name{CommonName: "bank", Organization: []string{"Example"}}
+		cert := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: subject})
+		renewed := testutil.NewCert(t, testutil.CertOptions{Parent: e.clientCA, Subject: subject})
+		c := webClient{ClientJSON: jc, cfg: &oauth2.Config{ClientID: jc.ClientID, RedirectURL: fapiRedirect, Scopes: []string{"openid", "offline_access"}}}
+		v := oauth2.GenerateVerifier()
+		params := parParams(c, randomString(16), v, randomString(16))
+		params.Set("client_id", jc.ClientID)
+		st, body := postWith(t, e.httpClient(cert), ts.Public+"/oauth2/par", "", "", params, nil)
+		var a parAnswer
+		if err := json.Unmarshal(body, &a); err != nil || st != http.StatusCreated {
+			t.Fatalf("push = %d %s", st, body)
+		}
+		br := newBrowser(t)
+		br.client.Transport = e.httpClient(nil).Transport
+		code := redirectedToClient(t, br.signIn(ts, ts.byReference(jc.ClientID, a.RequestURI), "ada", "allow"), fapiRedirect).query.Get("code")
+		tokenURL := ts.Public + "/oauth2/token"
+		st, body = postWith(t, e.httpClient(cert), tokenURL, "", "", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {fapiRedirect}, "client_id": {jc.ClientID}, "code_verifier": {v}}, nil)
+		first := decodeTokens(t, st, body)
+		if first.RefreshToken == "" || ts.cnfOf(t, nil, first.AccessToken) != cert.Thumbprint() {
+			t.Fatalf("redemption: refresh token %t, cnf %q; want one, bound to the certificate", first.RefreshToken != "", ts.cnfOf(t, nil, first.AccessToken))
+		}
+		refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken}, "client_id": {jc.ClientID}}
+		for i := range 2 {
+			st, body := postWith(t, e.httpClient(cert), tokenURL, "", "", refresh, nil)
+			tok := decodeTokens(t, st, body)
+			if tok.RefreshToken != "" || ts.cnfOf(t, nil, tok.AccessToken) != cert.Thumbprint() {
+				t.Errorf("refresh %d: refresh_token %t, cnf %q; want none, and the certificate's", i+1, tok.RefreshToken != "", ts.cnfOf(t, nil, tok.AccessToken))
+			}
+		}
+		st, body = postWith(t, e.httpClient(renewed), tokenURL, "", "", refresh, nil)
+		if ec, _ := oauthErr(t, body); st != http.StatusBadRequest || ec != "invalid_grant" {
+			t.Errorf("refresh with another certificate of the client = %d %q, want 400 invalid_grant", st, ec)
+		}
+		st, body = postWith(t, e.httpClient(cert), tokenURL, "", "", refresh, nil)
+		decodeTokens(t, st, body)
 	})
 }
