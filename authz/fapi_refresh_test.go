@@ -213,8 +213,8 @@ func TestFAPI2RefreshKept(t *testing.T) {
 }
 
 // TestFAPI2RefreshLifetime: a kept refresh token's expiry is not moved by
-// its use, and no refresh passes RefreshTokenMaxLifetime from the code's
-// redemption.
+// its use, each refresh ends the grant's earlier access token, and no
+// refresh passes RefreshTokenMaxLifetime from the code's redemption.
 func TestFAPI2RefreshLifetime(t *testing.T) {
 	backends(t, func(t *testing.T, cfg authz.Config) {
 		const life = 3 * time.Hour
@@ -233,6 +233,9 @@ func TestFAPI2RefreshLifetime(t *testing.T) {
 			if got := ts.usableRefreshRecord(t, user.ID).ExpiresAt; !got.Equal(start.Add(life)) {
 				t.Errorf("kept refresh token expires at start+%v, want start+%v", got.Sub(start), life)
 			}
+		}
+		if n := ts.accessTokenRecords(t, user.ID); n != 1 {
+			t.Errorf("access token records after two refreshes = %d, want 1: each refresh ends the earlier one", n)
 		}
 		clock.Advance(time.Hour)
 		st, m := g.refresh(t, ts, g.tok.RefreshToken, g.proof(ts.Public+"/oauth2/token"))
@@ -292,4 +295,26 @@ func TestFAPI2RefreshKeptCertificate(t *testing.T) {
 		st, body = postWith(t, e.httpClient(cert), tokenURL, "", "", refresh, nil)
 		decodeTokens(t, st, body)
 	})
+}
+
+// accessTokenRecords counts the access token records in the person's data
+// export.
+func (ts *testServer) accessTokenRecords(t testing.TB, userID string) int {
+	t.Helper()
+	code, body := ts.adminJSON(t, http.MethodGet, "/admin/users/"+userID+"/export", nil)
+	var export struct {
+		Tokens []struct {
+			Kind string `json:"kind"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal(body, &export); err != nil || code != http.StatusOK {
+		t.Fatalf("export = %d %s", code, body)
+	}
+	n := 0
+	for _, tok := range export.Tokens {
+		if tok.Kind == "access_token" {
+			n++
+		}
+	}
+	return n
 }
