@@ -25,7 +25,7 @@ func (s *Server) bindProof(ctx context.Context, w http.ResponseWriter, r *http.R
 		return fosite.ErrServerError.WithDebug("unexpected session or client type")
 	}
 	jkt, err := s.dpop.Bind(ctx, r, s.cfg.Issuer+"/oauth2/token", dpop.Grant{
-		Type: gt, Bound: sess.DPoPJKT, Public: c.IsPublic(), Required: c.Rec.DPoPBoundAccessTokens,
+		Type: gt, Bound: sess.DPoPJKT, Public: c.IsPublic(), Kept: fapi.Binds(s.cfg.Profile, c), Required: c.Rec.DPoPBoundAccessTokens,
 	})
 	if err == nil && jkt == "" && sess.CertThumbprint == "" && fapi.Binds(s.cfg.Profile, c) {
 		err = fapi.ErrUnbound

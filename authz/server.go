@@ -43,6 +43,7 @@ import (
 	"github.com/idvauth/idvauth/authz/internal/metrics"
 	"github.com/idvauth/idvauth/authz/internal/outbound"
 	"github.com/idvauth/idvauth/authz/internal/password"
+	"github.com/idvauth/idvauth/authz/internal/refresh"
 	"github.com/idvauth/idvauth/authz/internal/rotation"
 	"github.com/idvauth/idvauth/authz/internal/serve"
 	"github.com/idvauth/idvauth/authz/internal/tokenreq"
@@ -381,7 +382,7 @@ func (s *Server) compose() error {
 	fc.TokenEndpointHandlers = fosite.TokenEndpointHandlers{
 		&oauth2.ClientCredentialsGrantHandler{HandleHelper: helper, Config: fc},
 		explicit,
-		&oauth2.RefreshTokenGrantHandler{AccessTokenStrategy: s.strategy, RefreshTokenStrategy: s.codes, TokenRevocationStorage: s.fstore, Config: fc},
+		refresh.Keeping(&oauth2.RefreshTokenGrantHandler{AccessTokenStrategy: s.strategy, RefreshTokenStrategy: s.codes, TokenRevocationStorage: s.fstore, Config: fc}, fapi.KeepsRefresh(s.cfg.Profile)),
 		oidc,
 		&openid.OpenIDConnectRefreshHandler{IDTokenHandleHelper: idTokens, Config: fc},
 		pkceHandler,

@@ -15,6 +15,7 @@ import (
 	"github.com/idvauth/idvauth/authz/adminapi"
 	"github.com/idvauth/idvauth/authz/clientauth"
 	"github.com/idvauth/idvauth/authz/dpop"
+	"github.com/idvauth/idvauth/authz/fapi"
 	"github.com/idvauth/idvauth/authz/internal/audit"
 	"github.com/idvauth/idvauth/authz/internal/granterr"
 	"github.com/idvauth/idvauth/authz/internal/tokenreq"
@@ -31,16 +32,6 @@ const (
 	grantRefreshToken      = adminapi.GrantRefreshToken
 )
 
-// supportedGrant reports whether the token endpoint serves the grant type
-// gt.
-func supportedGrant(gt string) bool {
-	switch gt {
-	case grantClientCredentials, grantAuthorizationCode, grantRefreshToken:
-		return true
-	}
-	return false
-}
-
 // handleToken serves /oauth2/token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -49,7 +40,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
-	if err := tokenreq.CheckForm(form, supportedGrant, admin.ValidAudience); err != nil {
+	if err := tokenreq.CheckForm(form, tokenreq.SupportedGrant, admin.ValidAudience); err != nil {
 		s.writeTokenError(w, r, nil, err)
 		return
 	}
@@ -176,7 +167,7 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 			}
 		}
 		var err error
-		if grant.CertThumbprint, err = clientauth.BindCertificate(ar, grant.CertThumbprint, gt == grantRefreshToken); err != nil {
+		if grant.CertThumbprint, err = clientauth.BindCertificate(ar, grant.CertThumbprint, gt == grantRefreshToken, fapi.Binds(s.cfg.Profile, ar.GetClient())); err != nil {
 			return err
 		}
 		if gt == grantRefreshToken {
@@ -354,7 +345,7 @@ func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosi
 		actor = audit.Client(cid)
 	}
 	gt := r.PostForm.Get("grant_type")
-	if !supportedGrant(gt) {
+	if !tokenreq.SupportedGrant(gt) {
 		gt = "unsupported"
 	}
 	e := storage.AuditEntry{

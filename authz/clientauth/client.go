@@ -89,17 +89,18 @@ func (c *Client) GetEffectiveLifespan(_ fosite.GrantType, tt fosite.TokenType, f
 // BindCertificate decides the certificate binding (RFC 8705 section 3)
 // of the tokens a token request ar issues, before they are issued, and
 // returns the thumbprint they are bound to ("": none). bound is the
-// binding of the grant so far; refresh says ar is a refresh. A client
+// binding of the grant so far; refresh says ar is a refresh, kept that
+// the grant's refresh token is not rotated (a FAPI 2.0 client's). A client
 // that authenticated with a certificate, or registered
 // tls_client_certificate_bound_access_tokens, gets tokens bound to the
-// certificate it presented; a public client's refresh token stays bound
-// to the certificate its grant began with.
-func BindCertificate(ar fosite.AccessRequester, bound string, refresh bool) (string, error) {
+// certificate it presented; a public client's refresh token, and a kept
+// one, stays bound to the certificate its grant began with.
+func BindCertificate(ar fosite.AccessRequester, bound string, refresh, kept bool) (string, error) {
 	c, ok := ar.GetClient().(*Client)
 	if !ok {
 		return bound, nil
 	}
-	if refresh && c.IsPublic() && bound != "" && bound != c.CertThumb {
+	if refresh && (c.IsPublic() || kept) && bound != "" && bound != c.CertThumb {
 		return bound, fosite.ErrInvalidGrant.WithHint("The refresh token is bound to another client certificate.")
 	}
 	if !CertMethod(c.Rec.TokenEndpointAuthMethod) && !c.Rec.CertificateBoundAccessTokens {

@@ -262,6 +262,10 @@ type Grant struct {
 	// Public: the client has no credentials, so its refresh tokens are
 	// bound to its DPoP key (RFC 9449 section 5).
 	Public bool
+	// Kept: the grant's refresh token is not rotated (a FAPI 2.0
+	// client's, see authz/internal/refresh), so it stays bound to the key
+	// it was issued with, as a public client's does.
+	Kept bool
 	// Required: the client registered dpop_bound_access_tokens (RFC 9449
 	// section 5.2).
 	Required bool
@@ -273,8 +277,9 @@ type Grant struct {
 // must send one, or when its grant is bound to a key: a bound grant
 // never turns into bearer tokens. The key of the proof must be the
 // grant's for a code bound with dpop_jkt and for a public client's
-// refresh token; a confidential client's refresh token is bound to the
-// client instead, which may move to a new key (RFC 9449 section 5).
+// refresh token, or a kept one; a confidential client's rotated refresh
+// token is bound to the client instead, which may move to a new key (RFC
+// 9449 section 5).
 func (v *Verifier) Bind(ctx context.Context, r *http.Request, htu string, g Grant) (string, error) {
 	if !Present(r) {
 		switch {
@@ -289,7 +294,7 @@ func (v *Verifier) Bind(ctx context.Context, r *http.Request, htu string, g Gran
 	if err != nil {
 		return "", err
 	}
-	if g.Bound != "" && p.JKT != g.Bound && (g.Type == "authorization_code" || g.Public) {
+	if g.Bound != "" && p.JKT != g.Bound && (g.Type == "authorization_code" || g.Public || g.Kept) {
 		return "", ErrInvalidProof.WithHint("The DPoP proof's key is not the one the grant is bound to.")
 	}
 	return p.JKT, nil

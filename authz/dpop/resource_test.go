@@ -153,6 +153,8 @@ func TestBind(t *testing.T) {
 		{"public refresh, another key", true, Grant{Type: "refresh_token", Bound: other, Public: true}, "refused"},
 		{"confidential refresh, another key", true, Grant{Type: "refresh_token", Bound: other}, jkt},
 		{"confidential refresh, none", false, Grant{Type: "refresh_token", Bound: other}, "refused"},
+		{"kept refresh, another key", true, Grant{Type: "refresh_token", Bound: other, Kept: true}, "refused"},
+		{"kept refresh, its key", true, Grant{Type: "refresh_token", Bound: jkt, Kept: true}, jkt},
 	} {
 		v, _ := New(Config{Replay: (&memReplay{seen: map[string]bool{}}).use, Now: func() time.Time { return now }})
 		r := httptest.NewRequest(http.MethodPost, htu, nil)

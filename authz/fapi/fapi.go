@@ -9,7 +9,8 @@
 // assertions with the issuer alone as aud; sender-constrained access
 // tokens (DPoP or mTLS); response_type code; redirect URIs https;
 // authorization codes valid at most MaxCodeTTL; ID tokens signed with
-// ES256 or PS256 (RS256 is refused).
+// ES256 or PS256 (RS256 is refused); refresh tokens sender-constrained and
+// not rotated (KeepsRefresh).
 // The RFC 9207 iss response parameter is sent to every client already.
 // Where idvauth terminates TLS, TLS 1.2 is served with TLS12CipherSuites
 // only.
@@ -135,6 +136,14 @@ func CheckClient(c storage.Client) error {
 func Binds(serverProfile string, fc fosite.Client) bool {
 	c, ok := fc.(*clientauth.Client)
 	return ok && Applies(serverProfile, c.Rec.Profile)
+}
+
+// KeepsRefresh returns whether the profile, on a server whose profile is
+// serverProfile, keeps the refresh tokens of a client: they are not
+// rotated (section 5.3.2.1: refresh token rotation only in extraordinary
+// circumstances), and stay bound to the grant's DPoP key or certificate.
+func KeepsRefresh(serverProfile string) func(c fosite.Client) bool {
+	return func(c fosite.Client) bool { return Binds(serverProfile, c) }
 }
 
 // AuthenticateFunc authenticates the client of a request, as

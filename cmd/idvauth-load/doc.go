@@ -9,7 +9,11 @@
 //   - token: every request is a client_credentials grant, a POST to
 //     {target}/oauth2/token authenticated with client_secret_basic as
 //     -client-id. A request succeeds on HTTP 200 with an "access_token" in
-//     the body.
+//     the body. With -dpop each request also carries a DPoP proof (RFC
+//     9449): every worker has an ES256 key of its own and signs a fresh
+//     proof per request (a random jti, iat now, htm POST, htu the target's
+//     token URL, so -target must be the issuer's URL and server nonces
+//     off); a request succeeds only if the answer's token_type is DPoP.
 //   - introspect: idvauth-load first fetches -tokens access tokens as
 //     -client-id, then POSTs them round-robin to {target}/oauth2/introspect,
 //     authenticated with HTTP Basic as -introspect-client-id. A request

@@ -84,6 +84,10 @@ type config struct {
 	IntrospectClientSecret secret
 	// Scope, if not empty, is sent as the scope of token requests.
 	Scope string
+	// DPoP sends a DPoP proof (RFC 9449) with each token request, each
+	// worker with a key of its own, and expects DPoP tokens; token mode
+	// only.
+	DPoP bool
 	// Tokens is how many distinct tokens introspect mode fetches before
 	// the run and cycles through, 1 to maxTokens.
 	Tokens int
@@ -124,6 +128,9 @@ func (cfg *config) validate() (string, error) {
 	}
 	if cfg.ClientSecret == "" && (cfg.Mode == modeToken || cfg.APIKey == "") {
 		return "", fmt.Errorf("missing client secret (-client-secret or %s)", envClientSecret)
+	}
+	if cfg.DPoP && cfg.Mode != modeToken {
+		return "", errors.New("-dpop: token mode only")
 	}
 	if cfg.Mode == modeIntrospect {
 		if cfg.IntrospectClientID == "" {
@@ -242,6 +249,9 @@ type endpoint struct {
 	bodies [][]byte
 	// check returns "" for a successful answer, or the error kind.
 	check func(status int, body []byte) string
+	// dpop says each request carries a DPoP proof for url, made by its
+	// worker's prover.
+	dpop bool
 }
 
 // tokenEndpoint returns the client_credentials grant of cfg.
@@ -250,13 +260,17 @@ func tokenEndpoint(c *http.Client, base string, cfg *config) *endpoint {
 	if scope := strings.Join(strings.Fields(cfg.Scope), " "); scope != "" {
 		form.Set("scope", scope)
 	}
-	return &endpoint{
+	e := &endpoint{
 		client: c,
 		url:    base + "/oauth2/token",
 		header: formHeader(basicAuth(cfg.ClientID, cfg.ClientSecret)),
 		bodies: [][]byte{[]byte(form.Encode())},
 		check:  checkToken,
 	}
+	if cfg.DPoP {
+		e.dpop, e.check = true, checkDPoPToken
+	}
+	return e
 }
 
 // introspectEndpoint returns the introspection of tokens, in turn, by the
@@ -326,14 +340,14 @@ func transportKind(err error) string {
 	}
 }
 
-// post sends body to e and reads the whole answer into buf, keeping at most
+// post sends body to e, with header h, and reads the whole answer into buf, keeping at most
 // maxBody bytes, so that the connection goes back to the pool.
-func post(ctx context.Context, e *endpoint, body []byte, buf *bytes.Buffer) (status int, err error) {
+func post(ctx context.Context, e *endpoint, h http.Header, body []byte, buf *bytes.Buffer) (status int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
-	req.Header = e.header
+	req.Header = h
 	resp, err := e.client.Do(req)
 	if err != nil {
 		return 0, err
@@ -395,7 +409,7 @@ func fetchTokens(ctx context.Context, tokens *endpoint, n, par int) ([]string, e
 
 // fetchToken obtains one access token from tokens.
 func fetchToken(ctx context.Context, tokens *endpoint, buf *bytes.Buffer) (string, error) {
-	status, err := post(ctx, tokens, tokens.bodies[0], buf)
+	status, err := post(ctx, tokens, tokens.header, tokens.bodies[0], buf)
 	if err != nil {
 		return "", err
 	}
@@ -449,17 +463,32 @@ type worker struct {
 	ok        int64
 	kinds     map[string]int64
 	buf       bytes.Buffer
+	// prover makes the DPoP proofs of an endpoint with dpop, header is
+	// the worker's copy of the endpoint's headers that carries them.
+	prover *prover
+	header http.Header
 }
 
 // run sends requests to e, taking its bodies in turn from index first,
 // until ctx ends or q runs out.
 func (w *worker) run(ctx context.Context, e *endpoint, q *quota, first int) {
 	i := first
+	h := e.header
+	if w.prover != nil {
+		h = w.header
+	}
 	for ctx.Err() == nil && q.take() {
 		body := e.bodies[i%len(e.bodies)]
 		i++
+		if w.prover != nil {
+			var err error
+			if h["Dpop"][0], err = w.prover.proof(time.Now()); err != nil {
+				w.kinds["dpop_proof"]++ // not sent: no latency
+				continue
+			}
+		}
 		began := time.Now()
-		status, err := post(ctx, e, body, &w.buf)
+		status, err := post(ctx, e, h, body, &w.buf)
 		took := time.Since(began)
 		var kind string
 		switch {
@@ -539,7 +568,18 @@ func load(ctx context.Context, cfg config) (*report, error) {
 	if cpuErr != nil && cfg.ServerPID != 0 {
 		return nil, cpuErr
 	}
-	elapsed, workers := hammer(ctx, e, cfg.Workers, cfg.Duration, cfg.Requests)
+	var provers []*prover
+	for range cfg.Workers {
+		if !e.dpop {
+			break
+		}
+		p, err := newProver(e.url)
+		if err != nil {
+			return nil, err
+		}
+		provers = append(provers, p)
+	}
+	elapsed, workers := hammer(ctx, e, provers, cfg.Workers, cfg.Duration, cfg.Requests)
 	r := summarize(cfg.Mode, elapsed, workers)
 	if cpu != nil {
 		if err := cpu.finish(r); err != nil {
@@ -551,7 +591,8 @@ func load(ctx context.Context, cfg config) (*report, error) {
 
 // hammer runs n workers against e for at most d and at most limit requests
 // (zero: no cap), and returns the time it took with what each measured.
-func hammer(ctx context.Context, e *endpoint, n int, d time.Duration, limit int64) (time.Duration, []*worker) {
+// With provers (one per worker), worker i proves with provers[i].
+func hammer(ctx context.Context, e *endpoint, provers []*prover, n int, d time.Duration, limit int64) (time.Duration, []*worker) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	hint := 1 << 12
@@ -566,6 +607,9 @@ func hammer(ctx context.Context, e *endpoint, n int, d time.Duration, limit int6
 		w := &worker{
 			latencies: make([]time.Duration, 0, hint),
 			kinds:     make(map[string]int64),
+		}
+		if i < len(provers) {
+			w.prover, w.header = provers[i], dpopHeader(e.header)
 		}
 		workers[i] = w
 		wg.Go(func() { w.run(ctx, e, q, i) })

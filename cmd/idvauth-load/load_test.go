@@ -473,6 +473,7 @@ func TestInvalidArgs(t *testing.T) {
 		{"unknown flag", []string{"-bogus"}, "flag provided but not defined"},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 		{"introspect client", []string{"-mode", "introspect"}, "-introspect-client-id"},
+		{"dpop in introspect mode", []string{"-mode", "introspect", "-introspect-client-id", "x", "-introspect-client-secret", "y", "-dpop"}, "-dpop: token mode only"},
 		{"tokens", []string{"-mode", "introspect", "-introspect-client-id", "x", "-introspect-client-secret", "y", "-tokens", "0"}, "tokens 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

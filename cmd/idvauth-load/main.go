@@ -81,6 +81,7 @@ func parseArgs(args []string, getenv func(string) string, stdout io.Writer) (con
 	fs.StringVar(&cfg.IntrospectClientID, "introspect-client-id", "", "`client` that calls introspection in introspect mode")
 	fs.StringVar(&introspectSecret, "introspect-client-secret", "", "`secret` of -introspect-client-id; prefer "+envIntrospectSecret)
 	fs.StringVar(&cfg.Scope, "scope", "", "space-separated `scopes` to request with each token")
+	fs.BoolVar(&cfg.DPoP, "dpop", false, "token mode: send a DPoP proof (RFC 9449, ES256, one key per worker, a fresh proof per request) and expect DPoP tokens; -target must be the issuer's URL (the proofs' htu)")
 	fs.IntVar(&cfg.Tokens, "tokens", 64, fmt.Sprintf("introspect mode: distinct tokens to fetch first and cycle through, 1 to %d", maxTokens))
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "`PID` of the server, on this machine: report its CPU time per request (from /proc)")
 	fs.StringVar(&output, "o", "text", "output `format`: text or json")

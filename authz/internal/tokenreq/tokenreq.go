@@ -22,6 +22,16 @@ var ErrInvalidTarget = &fosite.RFC6749Error{
 	CodeField:        http.StatusBadRequest,
 }
 
+// SupportedGrant reports whether the token endpoint serves the grant type
+// gt.
+func SupportedGrant(gt string) bool {
+	switch fosite.GrantType(gt) {
+	case fosite.GrantTypeClientCredentials, fosite.GrantTypeAuthorizationCode, fosite.GrantTypeRefreshToken:
+		return true
+	}
+	return false
+}
+
 // CheckForm checks what fosite does not: the grant type is one
 // supported says we serve, and the audience (or RFC 8707 resource, which names it too: a
 // request may use one parameter or the other, not both) is well-formed.
