@@ -271,6 +271,20 @@ func TestFourEyesActions(t *testing.T) {
 		if got := adminCall[adminapi.OperatorJSON](t, fe.testServer, http.MethodGet, "/admin/operators/"+target.ID, nil, http.StatusOK); got.Role != adminauth.Owner {
 			t.Errorf("role after the approval = %q, want owner", got.Role)
 		}
+		// Rights by the back door are grants too: a new enrollment link of
+		// an owner (whoever holds it becomes them), and enabling a
+		// disabled owner. A support operator's reset is not held.
+		reset := feCall[adminapi.RequestJSON](t, fe, ownerTok, http.MethodPost, "/admin/operators/"+target.ID+"/mfa/reset", nil, http.StatusAccepted)
+		if reset.Action != adminapi.ActionOperatorGrant || reset.Target != target.ID {
+			t.Errorf("held MFA reset of an owner = %+v", reset)
+		}
+		feCall[adminapi.OperatorJSON](t, fe, ownerTok, http.MethodPut, "/admin/operators/"+target.ID, map[string]any{"disabled": true}, http.StatusOK)
+		feCall[adminapi.RequestJSON](t, fe, ownerTok, http.MethodPut, "/admin/operators/"+target.ID, map[string]any{"disabled": false}, http.StatusAccepted)
+		if got := adminCall[adminapi.OperatorJSON](t, fe.testServer, http.MethodGet, "/admin/operators/"+target.ID, nil, http.StatusOK); !got.Disabled {
+			t.Errorf("an owner's re-enabling was carried out before any approval")
+		}
+		plain := newTestOperator(t, fe.testServer)
+		feCall[adminapi.Enrollment](t, fe, ownerTok, http.MethodPost, "/admin/operators/"+plain.ID+"/mfa/reset", nil, http.StatusOK)
 
 		// Bad input to the requests' routes: a clear 4xx, nothing changed.
 		before := feCall[adminapi.RequestList](t, fe, adminTok, http.MethodGet, "/admin/requests", nil, http.StatusOK)

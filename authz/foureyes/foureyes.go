@@ -178,15 +178,35 @@ func (s *Service) classify(r *http.Request) (held, bool, error) {
 		return held{action: adminapi.ActionOperatorGrant, target: in.Username, body: mustJSON(in), details: map[string]string{"role": in.Role}}, true, nil
 	case "PUT /admin/operators/{id}":
 		var in adminapi.OperatorUpdate
-		if !peekJSON(r, &in) || in.Role == nil || !grants(*in.Role) {
+		if !peekJSON(r, &in) {
 			return held{}, false, nil
 		}
 		id := r.PathValue("id")
 		o, err := s.cfg.Store.GetOperator(ctx, id)
-		if err == nil && o.Role == *in.Role {
-			return held{}, false, nil // not a grant: the role stays
+		if err != nil {
+			return found(held{}, err)
 		}
-		return found(held{action: adminapi.ActionOperatorGrant, target: id, body: mustJSON(in), details: map[string]string{"role": *in.Role, "old_role": o.Role}}, err)
+		role := o.Role
+		if in.Role != nil {
+			role = *in.Role
+		}
+		// A grant: owner or admin rights to one who does not hold them
+		// now, by a new role or by enabling a disabled operator.
+		enables := in.Disabled != nil && !*in.Disabled && o.Disabled
+		if !grants(role) || (role == o.Role && !enables) {
+			return held{}, false, nil
+		}
+		return held{action: adminapi.ActionOperatorGrant, target: id, body: mustJSON(in), details: map[string]string{"role": role, "old_role": o.Role}}, true, nil
+	case "POST /admin/operators/{id}/mfa/reset":
+		// A new enrollment link of an owner or admin is their rights, to
+		// whoever holds the link: it goes to the approver, not to the
+		// requester.
+		id := r.PathValue("id")
+		o, err := s.cfg.Store.GetOperator(ctx, id)
+		if err == nil && !grants(o.Role) {
+			return held{}, false, nil
+		}
+		return found(held{action: adminapi.ActionOperatorGrant, target: id, details: map[string]string{"role": o.Role, "reset": "mfa"}}, err)
 	}
 	return held{}, false, nil
 }
