@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
 	"time"
 )
 
@@ -38,6 +39,18 @@ type Operator struct {
 	UpdatedAt           time.Time
 }
 
+// UsedEnrollment is the marker that UseEnrollment leaves of a used link
+// with digest: shorter than a digest, so no link matches it, and bound to
+// that link, so that only the enrollment it started can end, and not
+// once a newer link replaced it.
+func UsedEnrollment(digest []byte) []byte {
+	sum := sha256.Sum256(append([]byte("idvauth used enrollment\x00"), digest...))
+	return sum[:16]
+}
+
+// EnrollmentPending reports whether o has an enrollment link not used yet.
+func (o Operator) EnrollmentPending() bool { return len(o.EnrollmentDigest) == sha256.Size }
+
 // OperatorCredentials are what an operator signs in with, and the
 // enrollment that sets them.
 type OperatorCredentials struct {
@@ -63,13 +76,15 @@ type OperatorStore interface {
 	ListOperators(ctx context.Context) ([]Operator, error)
 	// SetOperatorCredentials sets the operator id's credentials c (and
 	// UpdatedAt to now), changing nothing else: a role change or a
-	// disable made meanwhile stays. With enrolling, it changes only an
-	// enabled operator with no second factor and no pending enrollment
-	// (the enrollment that a link started and that now ends), else
-	// ErrConflict. ErrNotFound if there is no such operator.
-	SetOperatorCredentials(ctx context.Context, id string, c OperatorCredentials, enrolling bool, now time.Time) error
-	// UseEnrollment ends the pending enrollment whose token has digest,
-	// if it has not expired at now, and returns its operator, in one
+	// disable made meanwhile stays. With a non-empty enrollment (the
+	// marker UseEnrollment left: the end of the enrollment that link
+	// started), it changes only an enabled operator with no second
+	// factor whose EnrollmentDigest is still that marker (no newer link
+	// since), else ErrConflict. ErrNotFound if there is no such operator.
+	SetOperatorCredentials(ctx context.Context, id string, c OperatorCredentials, enrollment []byte, now time.Time) error
+	// UseEnrollment uses the pending enrollment whose token has digest,
+	// if it has not expired at now: it replaces the digest with
+	// UsedEnrollment(digest), and returns the operator so changed, in one
 	// atomic step: of concurrent calls exactly one succeeds. ErrNotFound
 	// if there is no such pending enrollment (used, replaced or expired).
 	UseEnrollment(ctx context.Context, digest []byte, now time.Time) (Operator, error)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -351,7 +352,7 @@ func (h *Handler) useLink(ctx context.Context, token string, now time.Time) (sto
 	if exp.Before(now) || exp.After(now.Add(time.Hour)) {
 		exp = now.Add(30 * time.Minute)
 	}
-	return o, enrollment{Op: o.ID, Exp: exp.Unix()}, nil
+	return o, enrollment{Op: o.ID, Exp: exp.Unix(), Used: o.EnrollmentDigest}, nil
 }
 
 // enrollTOTP shows the new authenticator app secret and confirms it with
@@ -397,7 +398,8 @@ func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Once only: an operator who enrolled, or got a new link since, is
 	// not enrolled again from an older copy of this cookie.
-	if o.Disabled || len(o.TOTPSecret) > 0 || len(o.EnrollmentDigest) > 0 {
+	if o.Disabled || len(o.TOTPSecret) > 0 || len(e.Used) == 0 || !bytes.Equal(o.EnrollmentDigest, e.Used) {
+		h.auditRefusal(ctx, r, adminapi.EventOperatorEnrollFailed, o.ID, "ended")
 		h.clear(w, enrollCookie)
 		h.message(w, r, http.StatusBadRequest, "Enrollment ended", "This enrollment has ended. Ask an owner for a new enrollment link.")
 		return
@@ -410,8 +412,9 @@ func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request) {
 	// Conditional in the store: disabled, enrolled or sent a new link
 	// since the read above, the operator is left as it is.
 	err = h.cfg.Store.SetOperatorCredentials(ctx, o.ID, storage.OperatorCredentials{PasswordHash: e.Hash, TOTPSecret: sealed, TOTPCounter: step},
-		true, now.Truncate(time.Second))
+		e.Used, now.Truncate(time.Second))
 	if errors.Is(err, storage.ErrConflict) {
+		h.auditRefusal(ctx, r, adminapi.EventOperatorEnrollFailed, o.ID, "ended")
 		h.clear(w, enrollCookie)
 		h.message(w, r, http.StatusBadRequest, "Enrollment ended", "This enrollment has ended. Ask an owner for a new enrollment link.")
 		return

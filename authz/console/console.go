@@ -62,7 +62,7 @@ const (
 type Store interface {
 	GetOperator(ctx context.Context, id string) (storage.Operator, error)
 	GetOperatorByUsername(ctx context.Context, username string) (storage.Operator, error)
-	SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrolling bool, now time.Time) error
+	SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrollment []byte, now time.Time) error
 	AdvanceOperatorTOTP(ctx context.Context, id string, counter int64, now time.Time) error
 	UseEnrollment(ctx context.Context, digest []byte, now time.Time) (storage.Operator, error)
 	CreateOperatorSession(ctx context.Context, s storage.OperatorSession) error

@@ -42,7 +42,10 @@ type pending struct {
 // enrollment is the sealed state of an enrollment whose link was used:
 // the new password's hash and TOTP secret, until the code confirms them.
 type enrollment struct {
-	Op     string `json:"op"`
+	Op string `json:"op"`
+	// Used is the marker of the link that started this enrollment
+	// (storage.UsedEnrollment): a newer link ends it.
+	Used   []byte `json:"used"`
 	Exp    int64  `json:"exp"`
 	Hash   string `json:"hash"`
 	Secret string `json:"secret"`

@@ -40,7 +40,7 @@ type Store interface {
 	CreateOperator(ctx context.Context, o storage.Operator) error
 	GetOperator(ctx context.Context, id string) (storage.Operator, error)
 	ListOperators(ctx context.Context) ([]storage.Operator, error)
-	SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrolling bool, now time.Time) error
+	SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrollment []byte, now time.Time) error
 	SetOperatorAccess(ctx context.Context, id, role string, disabled bool, now time.Time) error
 }
 
@@ -106,7 +106,7 @@ func EnrollmentURL(base, token string) string {
 // JSON is o as the admin API shows it.
 func JSON(o storage.Operator) adminapi.OperatorJSON {
 	return adminapi.OperatorJSON{ID: o.ID, Username: o.Username, Role: o.Role, Disabled: o.Disabled,
-		MFAEnrolled: len(o.TOTPSecret) > 0, EnrollmentPending: len(o.EnrollmentDigest) > 0,
+		MFAEnrolled: len(o.TOTPSecret) > 0, EnrollmentPending: o.EnrollmentPending(),
 		CreatedAt: o.CreatedAt.Unix(), UpdatedAt: o.UpdatedAt.Unix()}
 }
 

@@ -218,12 +218,12 @@ func (h *Handler) mfaReset(w http.ResponseWriter, r *http.Request) (Result, erro
 		return Result{}, err
 	}
 	now := h.now()
-	o.TOTPSecret, o.TOTPCounter, o.UpdatedAt = nil, 0, now
+	o.PasswordHash, o.TOTPSecret, o.TOTPCounter, o.UpdatedAt = "", nil, 0, now
 	token := startEnrollment(&o, now)
 	// The credentials alone: a role change or a disable made since the
 	// read above stays.
-	if err := h.cfg.Store.SetOperatorCredentials(ctx, o.ID, storage.OperatorCredentials{PasswordHash: o.PasswordHash,
-		EnrollmentDigest: o.EnrollmentDigest, EnrollmentExpiresAt: o.EnrollmentExpiresAt}, false, now); err != nil {
+	if err := h.cfg.Store.SetOperatorCredentials(ctx, o.ID, storage.OperatorCredentials{
+		EnrollmentDigest: o.EnrollmentDigest, EnrollmentExpiresAt: o.EnrollmentExpiresAt}, nil, now); err != nil {
 		return Result{}, err
 	}
 	if err := h.signOut(ctx, o.ID); err != nil {

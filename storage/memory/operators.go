@@ -83,7 +83,7 @@ func (s *operatorStore) ListOperators(context.Context) ([]storage.Operator, erro
 }
 
 // SetOperatorCredentials implements storage.OperatorStore.
-func (s *operatorStore) SetOperatorCredentials(_ context.Context, id string, c storage.OperatorCredentials, enrolling bool, now time.Time) error {
+func (s *operatorStore) SetOperatorCredentials(_ context.Context, id string, c storage.OperatorCredentials, enrollment []byte, now time.Time) error {
 	if !storable(c.PasswordHash) {
 		return fmt.Errorf("memory: set operator credentials %q: text PostgreSQL cannot store: %w", id, storage.ErrConflict)
 	}
@@ -93,7 +93,7 @@ func (s *operatorStore) SetOperatorCredentials(_ context.Context, id string, c s
 	switch {
 	case !ok:
 		return fmt.Errorf("memory: set operator credentials %q: %w", id, storage.ErrNotFound)
-	case enrolling && (o.Disabled || len(o.TOTPSecret) > 0 || len(o.EnrollmentDigest) > 0):
+	case len(enrollment) > 0 && (o.Disabled || len(o.TOTPSecret) > 0 || !bytes.Equal(o.EnrollmentDigest, enrollment)):
 		return fmt.Errorf("memory: set operator credentials %q: the enrollment has ended: %w", id, storage.ErrConflict)
 	}
 	o.PasswordHash, o.TOTPSecret, o.TOTPCounter = c.PasswordHash, c.TOTPSecret, c.TOTPCounter
@@ -144,7 +144,7 @@ func (s *operatorStore) UseEnrollment(_ context.Context, digest []byte, now time
 	defer s.mu.Unlock()
 	for id, o := range s.operators {
 		if len(digest) > 0 && bytes.Equal(o.EnrollmentDigest, digest) && o.EnrollmentExpiresAt.After(now) {
-			o.EnrollmentDigest, o.EnrollmentExpiresAt = nil, time.Time{}
+			o.EnrollmentDigest = storage.UsedEnrollment(digest)
 			s.operators[id] = o
 			return cloneOperator(o), nil
 		}

@@ -83,7 +83,7 @@ func testOperatorCRUD(t *testing.T, s storage.Store) {
 		t.Fatalf("SetOperatorAccess = %v", err)
 	}
 	creds := storage.OperatorCredentials{PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", TOTPSecret: []byte("sealed"), TOTPCounter: 42}
-	if err := s.SetOperatorCredentials(ctx, b.ID, creds, false, at.Add(time.Minute)); err != nil {
+	if err := s.SetOperatorCredentials(ctx, b.ID, creds, nil, at.Add(time.Minute)); err != nil {
 		t.Fatalf("SetOperatorCredentials = %v", err)
 	}
 	want := b
@@ -93,10 +93,10 @@ func testOperatorCRUD(t *testing.T, s storage.Store) {
 		t.Fatalf("GetOperator after update = %+v, %v; want %+v", got, err, want)
 	}
 	missing := newOperator("f", "admin")
-	if err := s.SetOperatorCredentials(ctx, missing.ID, creds, false, at); !errors.Is(err, storage.ErrNotFound) {
+	if err := s.SetOperatorCredentials(ctx, missing.ID, creds, nil, at); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("SetOperatorCredentials(unknown) = %v, want ErrNotFound", err)
 	}
-	if err := s.SetOperatorCredentials(ctx, a.ID, storage.OperatorCredentials{PasswordHash: "nul\x00"}, false, at); !errors.Is(err, storage.ErrConflict) {
+	if err := s.SetOperatorCredentials(ctx, a.ID, storage.OperatorCredentials{PasswordHash: "nul\x00"}, nil, at); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("SetOperatorCredentials(NUL in hash) = %v, want ErrConflict", err)
 	}
 	for _, id := range []string{missing.ID, "", "bad\xff"} {
@@ -150,8 +150,9 @@ func testEnrollmentSingleUse(t *testing.T, s storage.Store) {
 		t.Fatalf("UseEnrollment(other digest) = %v, want ErrNotFound", err)
 	}
 	got, err := s.UseEnrollment(ctx, o.EnrollmentDigest, fixture.Now())
-	if err != nil || got.ID != o.ID || got.EnrollmentDigest != nil || !got.EnrollmentExpiresAt.IsZero() {
-		t.Fatalf("UseEnrollment = %+v, %v; want %s with the enrollment ended", got, err, o.ID)
+	if err != nil || got.ID != o.ID || got.EnrollmentPending() || !bytes.Equal(got.EnrollmentDigest, storage.UsedEnrollment(o.EnrollmentDigest)) ||
+		!got.EnrollmentExpiresAt.Equal(o.EnrollmentExpiresAt) {
+		t.Fatalf("UseEnrollment = %+v, %v; want %s with the link used", got, err, o.ID)
 	}
 	if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, fixture.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("UseEnrollment again = %v, want ErrNotFound", err)
@@ -283,50 +284,74 @@ func testLastOwnerRace(t *testing.T, s storage.Store) {
 }
 
 // testEnrolling: the end of an enrollment sets the credentials only of an
-// enabled operator with no second factor and no pending enrollment: an
-// operator disabled, enrolled, or sent a new link meanwhile is refused
-// and keeps what it has.
+// enabled operator with no second factor whose used link is still the
+// last one: an operator disabled, enrolled, or sent a new link meanwhile
+// is refused and keeps what it has, even once the new link is used too.
 func testEnrolling(t *testing.T, s storage.Store) {
 	ctx := context.Background()
 	now := fixture.Now()
 	creds := storage.OperatorCredentials{PasswordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", TOTPSecret: []byte("sealed"), TOTPCounter: 7}
-	fresh := func(name string) storage.Operator {
+	use := func(o storage.Operator, digest []byte) []byte {
+		t.Helper()
+		got, err := s.UseEnrollment(ctx, digest, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.EnrollmentPending() || !bytes.Equal(got.EnrollmentDigest, storage.UsedEnrollment(digest)) {
+			t.Fatalf("after UseEnrollment: digest %x, want the used marker", got.EnrollmentDigest)
+		}
+		return got.EnrollmentDigest
+	}
+	n := byte(100)
+	fresh := func(name string) (storage.Operator, []byte) {
 		o := newOperator(name, "admin")
+		n++
+		o.EnrollmentDigest = bytes.Repeat([]byte{n}, 32) // one link each
 		if err := s.CreateOperator(ctx, o); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.UseEnrollment(ctx, o.EnrollmentDigest, now); err != nil {
-			t.Fatal(err)
-		}
-		return o
+		return o, use(o, o.EnrollmentDigest)
 	}
-	ok := fresh("enrolls")
-	if err := s.SetOperatorCredentials(ctx, ok.ID, creds, true, now); err != nil {
+	ok, used := fresh("enrolls")
+	if err := s.SetOperatorCredentials(ctx, ok.ID, creds, used, now); err != nil {
 		t.Fatalf("enrolling = %v", err)
 	}
+	if got, _ := s.GetOperator(ctx, ok.ID); len(got.EnrollmentDigest) != 0 || got.PasswordHash != creds.PasswordHash {
+		t.Errorf("after enrolling: %+v", got)
+	}
 	// Enrolled now: a second enrollment from an older copy is refused.
-	if err := s.SetOperatorCredentials(ctx, ok.ID, storage.OperatorCredentials{PasswordHash: "other"}, true, now); !errors.Is(err, storage.ErrConflict) {
+	if err := s.SetOperatorCredentials(ctx, ok.ID, storage.OperatorCredentials{PasswordHash: "other"}, used, now); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("enrolling twice = %v, want ErrConflict", err)
 	}
 	if got, _ := s.GetOperator(ctx, ok.ID); got.PasswordHash != creds.PasswordHash {
 		t.Errorf("second enrollment changed the password hash")
 	}
-	gone := fresh("disabled-meanwhile")
+	gone, goneUsed := fresh("disabled-meanwhile")
 	if err := s.SetOperatorAccess(ctx, gone.ID, "admin", true, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetOperatorCredentials(ctx, gone.ID, creds, true, now); !errors.Is(err, storage.ErrConflict) {
+	if err := s.SetOperatorCredentials(ctx, gone.ID, creds, goneUsed, now); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("enrolling a disabled operator = %v, want ErrConflict", err)
 	}
 	if got, _ := s.GetOperator(ctx, gone.ID); !got.Disabled || len(got.TOTPSecret) != 0 {
 		t.Errorf("refused enrollment changed the operator: %+v", got)
 	}
-	relinked := fresh("new-link-meanwhile")
-	if err := s.SetOperatorCredentials(ctx, relinked.ID, storage.OperatorCredentials{EnrollmentDigest: bytes.Repeat([]byte{9}, 32),
-		EnrollmentExpiresAt: now.Add(time.Hour)}, false, now); err != nil {
+	// A used link L1 (its holder keeps the enrollment going), then a new
+	// link L2, used by the real operator: L1's enrollment stays refused.
+	relinked, stale := fresh("new-link-meanwhile")
+	l2 := bytes.Repeat([]byte{9}, 32)
+	if err := s.SetOperatorCredentials(ctx, relinked.ID, storage.OperatorCredentials{EnrollmentDigest: l2,
+		EnrollmentExpiresAt: now.Add(time.Hour)}, nil, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetOperatorCredentials(ctx, relinked.ID, creds, true, now); !errors.Is(err, storage.ErrConflict) {
+	if err := s.SetOperatorCredentials(ctx, relinked.ID, creds, stale, now); !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("enrolling with a newer link pending = %v, want ErrConflict", err)
+	}
+	current := use(relinked, l2)
+	if err := s.SetOperatorCredentials(ctx, relinked.ID, creds, stale, now); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("enrolling from the older link once the newer one is used = %v, want ErrConflict", err)
+	}
+	if err := s.SetOperatorCredentials(ctx, relinked.ID, creds, current, now); err != nil {
+		t.Errorf("enrolling from the newer link = %v", err)
 	}
 }

@@ -80,7 +80,7 @@ func (s *Store) ListOperators(ctx context.Context) ([]storage.Operator, error) {
 
 // SetOperatorCredentials implements storage.OperatorStore with one
 // UPDATE of the credential columns alone, conditional when enrolling.
-func (s *Store) SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrolling bool, now time.Time) error {
+func (s *Store) SetOperatorCredentials(ctx context.Context, id string, c storage.OperatorCredentials, enrollment []byte, now time.Time) error {
 	op := fmt.Sprintf("set operator credentials %q", id)
 	if !pgconv.TextOK(id) {
 		return fmt.Errorf("postgres: %s: %w", op, storage.ErrNotFound)
@@ -90,11 +90,13 @@ func (s *Store) SetOperatorCredentials(ctx context.Context, id string, c storage
 	}
 	q := `UPDATE operators SET password_hash = $2, totp_secret = $3, totp_counter = $4, enrollment_digest = $5,
 		enrollment_expires_at = $6, updated_at = $7 WHERE id = $1`
-	if enrolling {
-		q += ` AND NOT disabled AND totp_secret IS NULL AND enrollment_digest IS NULL`
+	args := []any{id, c.PasswordHash, pgconv.NullBytes(c.TOTPSecret), c.TOTPCounter,
+		pgconv.NullBytes(c.EnrollmentDigest), pgconv.NullTime(c.EnrollmentExpiresAt), now}
+	if len(enrollment) > 0 {
+		q += ` AND NOT disabled AND totp_secret IS NULL AND enrollment_digest = $8`
+		args = append(args, enrollment)
 	}
-	tag, err := s.Pool.Exec(ctx, q, id, c.PasswordHash, pgconv.NullBytes(c.TOTPSecret), c.TOTPCounter,
-		pgconv.NullBytes(c.EnrollmentDigest), pgconv.NullTime(c.EnrollmentExpiresAt), now)
+	tag, err := s.Pool.Exec(ctx, q, args...)
 	if err != nil {
 		return pgconv.MapErr(op, err)
 	}
@@ -114,8 +116,8 @@ func (s *Store) UseEnrollment(ctx context.Context, digest []byte, now time.Time)
 	if len(digest) == 0 {
 		return storage.Operator{}, fmt.Errorf("postgres: use enrollment: %w", storage.ErrNotFound)
 	}
-	o, err := scanOperator(s.Pool.QueryRow(ctx, `UPDATE operators SET enrollment_digest = NULL, enrollment_expires_at = NULL
-		WHERE enrollment_digest = $1 AND enrollment_expires_at > $2 RETURNING `+operatorCols, digest, now))
+	o, err := scanOperator(s.Pool.QueryRow(ctx, `UPDATE operators SET enrollment_digest = $3
+		WHERE enrollment_digest = $1 AND enrollment_expires_at > $2 RETURNING `+operatorCols, digest, now, storage.UsedEnrollment(digest)))
 	return o, pgconv.MapErr("use enrollment", err)
 }
 
