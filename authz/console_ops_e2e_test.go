@@ -315,7 +315,11 @@ func TestConsoleFourEyes(t *testing.T) {
 		if p.status != http.StatusOK {
 			t.Fatalf("approval: %d\n%s", p.status, p.body)
 		}
-		enrollmentLink(t, p)
+		// The link is on the host the approver reached (no admin URL is
+		// set here): the approved call was replayed with it.
+		if l := enrollmentLink(t, p); !strings.HasPrefix(l, ts.Admin+"/console/enroll?token=") {
+			t.Errorf("enrollment link after approval = %q, want one on %s", l, ts.Admin)
+		}
 		if nina, n := operatorNamed(t, api, "nina"); n != 1 || nina.Role != "admin" {
 			t.Fatalf("after approval: %d nina, %+v", n, nina)
 		}

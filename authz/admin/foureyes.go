@@ -83,7 +83,9 @@ func (g gate) replay(r *http.Request, approver adminauth.Principal, a storage.Ap
 	if err != nil {
 		return http.StatusInternalServerError, nil
 	}
-	req.RemoteAddr = r.RemoteAddr // the approver's address, for the entry
+	// The approver's address, for the entry, and the host they called,
+	// for the links the call builds (an enrollment link).
+	req.RemoteAddr, req.Host = r.RemoteAddr, r.Host
 	for _, k := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip"} {
 		if v, ok := r.Header[k]; ok {
 			req.Header[k] = v
