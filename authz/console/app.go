@@ -176,20 +176,7 @@ func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, c *op, err er
 		return
 	}
 	var ae *adminapi.Error
-	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && !c.fresh {
-		// The token stopped working before its time (its key's tokens
-		// were revoked): nothing was done; a new one, and again.
-		if err := h.renewToken(w, r, c); err != nil {
-			h.unavailable(w, r, err)
-			return
-		}
-		if r.Method == http.MethodGet {
-			http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
-			return
-		}
-		d := c.data("Not done")
-		d.Error = "Your console access was renewed. Nothing was done: submit again."
-		h.render(w, r, http.StatusConflict, "message", d)
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && !c.fresh && h.renewOnce(w, r, c) {
 		return
 	}
 	if errors.As(err, &ae) && ae.Status < 500 {
@@ -202,6 +189,34 @@ func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, c *op, err er
 		return
 	}
 	h.unavailable(w, r, err)
+}
+
+// renewOnce answers a refusal of the operator's token before its time
+// (its key's tokens were revoked) with a new token: a GET is sent back to
+// itself, a post is told to check what it did (the refusal may have come
+// after the action: a key retired with its tokens ends the token that
+// retired it). A page refused again right after (the short-lived cookie
+// says so) is not renewed again, so no loop of reloads: false, and the
+// caller shows the refusal.
+func (h *Handler) renewOnce(w http.ResponseWriter, r *http.Request, c *op) bool {
+	if _, err := r.Cookie(h.cookies.Name(renewedCookie)); err == nil {
+		h.clear(w, renewedCookie)
+		return false
+	}
+	if err := h.renewToken(w, r, c); err != nil {
+		h.unavailable(w, r, err)
+		return true
+	}
+	if r.Method == http.MethodGet {
+		http.SetCookie(w, &http.Cookie{Name: h.cookies.Name(renewedCookie), Value: "1", Path: "/", MaxAge: 10,
+			HttpOnly: true, Secure: h.cookies.Secure, SameSite: http.SameSiteStrictMode})
+		http.Redirect(w, r, r.URL.RequestURI(), http.StatusSeeOther)
+		return true
+	}
+	d := c.data("Access renewed")
+	d.Error = "Your console access was renewed while this was submitted. Check the page before you submit again: it may have been done."
+	h.render(w, r, http.StatusConflict, "message", d)
+	return true
 }
 
 // within bounds the admin API calls of one page.

@@ -18,6 +18,9 @@ const (
 	sessionCookie = "idvauth_console"
 	pendingCookie = "idvauth_console_pending"
 	enrollCookie  = "idvauth_console_enroll"
+	// renewedCookie marks, for a few seconds, a page just reloaded with
+	// a renewed token.
+	renewedCookie = "idvauth_console_renewed"
 )
 
 // session is the sealed state of a signed-in operator's browser: the
