@@ -166,6 +166,7 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 				return err
 			}
 		}
+		grant.storedBound = grant.CertThumbprint != "" || grant.DPoPJKT != ""
 		var err error
 		if grant.CertThumbprint, err = clientauth.BindCertificate(ar, grant.CertThumbprint, gt == grantRefreshToken, fapi.Binds(s.cfg.Profile, ar.GetClient())); err != nil {
 			return err
