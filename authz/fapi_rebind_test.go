@@ -1,10 +1,17 @@
 package authz_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/idvauth/idvauth/authz"
+	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/memory"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
 )
 
 // TestFAPI2RefreshRebindsUnboundGrant: a grant that began without a
@@ -58,6 +65,50 @@ func TestFAPI2RefreshRebindsUnboundGrant(t *testing.T) {
 				st, m = g.refresh(t, ts, old, g.proof(tokenURL))
 				wantGrantRefused(t, "refresh with the rotated-out token", st, m)
 			})
+		})
+	}
+}
+
+// failIssuedAudit fails the next append holding a token.issued entry,
+// once armed.
+type failIssuedAudit struct {
+	storage.Store
+	armed atomic.Bool
+}
+
+func (s *failIssuedAudit) AppendAudit(ctx context.Context, es ...storage.AuditEntry) error {
+	for _, e := range es {
+		if e.Type == adminapi.EventTokenIssued && s.armed.CompareAndSwap(true, false) {
+			return errors.New("audit append failed")
+		}
+	}
+	return s.Store.AppendAudit(ctx, es...)
+}
+
+// TestFAPI2RefreshUnrecordedKeepsToken: a refresh of a kept refresh token
+// whose token.issued entry cannot be appended is answered 503 "retry", and
+// the retry with the same refresh token succeeds: taking back what the
+// failed refresh stored leaves the kept token, the client's only one.
+func TestFAPI2RefreshUnrecordedKeepsToken(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		open func(t *testing.T) storage.Store
+	}{
+		{"memory", func(*testing.T) storage.Store { return memory.New() }},
+		{"postgres", func(t *testing.T) storage.Store { return pgtest.Open(t) }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			store := &failIssuedAudit{Store: b.open(t)}
+			ts := startServer(t, codeFlowConfig(authz.Config{Store: store, Profile: "fapi2"}), serverOptions{NoDemo: true})
+			ts.createUser(t, "ada")
+			g := newFAPIGrant(t, ts, newBrowser(t), nil)
+			store.armed.Store(true)
+			st, m := g.refresh(t, ts, g.tok.RefreshToken, g.proof(ts.Public+"/oauth2/token"))
+			if st != http.StatusServiceUnavailable || m["access_token"] != nil || store.armed.Load() {
+				t.Fatalf("refresh with the audit append failing = %d %v, want 503 and no token", st, m["error"])
+			}
+			g.refreshOK(t, ts, "retry of the refresh")
+			g.refreshOK(t, ts, "refresh after the retry")
 		})
 	}
 }
