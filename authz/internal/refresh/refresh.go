@@ -76,11 +76,12 @@ func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.A
 	}
 	stored := ar.Sanitize(nil)
 	stored.SetID(ar.GetID())
-	// A grant has one live access token, as under rotation (whose
-	// RotateRefreshToken ends the earlier ones): a token whose answer was
-	// lost, or that the client replaces, stops working. Of two refreshes
-	// at once, the earlier answer's token may end with the later one's
-	// revocation; the later answer's stands (under rotation, the two
+	// Each refresh ends the grant's earlier access tokens, as under
+	// rotation (whose RotateRefreshToken ends them): a token whose answer
+	// was lost, or that the client replaces, stops working. Revoking and
+	// creating are not one step: of refreshes that overlap, each may
+	// revoke before the others create, so each of their tokens may stay
+	// live, for at most the access-token lifetime (under rotation, the two
 	// would end the whole grant as a reuse).
 	if err := h.TokenRevocationStorage.RevokeAccessToken(ctx, ar.GetID()); err != nil && !errors.Is(err, fosite.ErrNotFound) {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
