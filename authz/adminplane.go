@@ -101,7 +101,7 @@ func (s *Server) operatorToken(ctx context.Context, clientID, operatorID string,
 	}
 	e := issuedEntryOf("console", "", ar)
 	if err := s.trail.Append(ctx, e); err != nil {
-		s.revokeIssued(ctx, ar.GetID())
+		s.revokeIssued(ctx, ar.GetID(), false)
 		return "", fmt.Errorf("authz: the operator token could not be audited: %w", err)
 	}
 	return resp.GetAccessToken(), nil

@@ -26,6 +26,8 @@ type fapiGrant struct {
 	wc  webClient
 	d   *dpopKey
 	tok *oauth2.Token
+	// meta is the client's registered metadata.
+	meta map[string]any
 	// now is the clock of the server, if not time.Now: the assertions
 	// and proofs of refreshes are made at its time.
 	now func() time.Time
@@ -54,6 +56,13 @@ func (g fapiGrant) proof(u string) string {
 // code's redemption with a DPoP proof.
 func newFAPIGrant(t testing.TB, ts *testServer, b *browser, extra map[string]any) fapiGrant {
 	t.Helper()
+	return newFAPIGrantWith(t, ts, b, extra, newDPoPKey(t))
+}
+
+// newFAPIGrantWith is newFAPIGrant with the proofs of d, or none (a
+// bearer grant) if d is nil.
+func newFAPIGrantWith(t testing.TB, ts *testServer, b *browser, extra map[string]any, d *dpopKey) fapiGrant {
+	t.Helper()
 	k := mustKey(t, jose.ES256)
 	in := fapiClientMetadata(t, k)
 	in["post_logout_redirect_uris"] = []string{fapiSignedOut}
@@ -73,14 +82,17 @@ func newFAPIGrant(t testing.TB, ts *testServer, b *browser, extra map[string]any
 		t.Fatalf("push = %d %s", st, body)
 	}
 	code := redirectedToClient(t, b.signIn(ts, ts.byReference(jc.ClientID, a.RequestURI), "ada", "allow"), fapiRedirect).query.Get("code")
-	d := newDPoPKey(t)
-	tok, err := c.cfg.Exchange(dpopContext(t, d), code, oauth2.VerifierOption(v),
+	ctx := t.Context()
+	if d != nil {
+		ctx = dpopContext(t, d)
+	}
+	tok, err := c.cfg.Exchange(ctx, code, oauth2.VerifierOption(v),
 		oauth2.SetAuthURLParam("client_assertion_type", jwtBearer),
 		oauth2.SetAuthURLParam("client_assertion", signAssertion(t, k, assertionClaims(jc.ClientID, ts.Public))))
 	if err != nil || tok.RefreshToken == "" {
 		t.Fatalf("redemption = %v, %v; want tokens with a refresh token", tok, err)
 	}
-	return fapiGrant{c: keyClient{jc, k}, wc: c, d: d, tok: tok}
+	return fapiGrant{c: keyClient{jc, k}, wc: c, d: d, tok: tok, meta: in}
 }
 
 // refresh refreshes rt at ts as g's client, with proof in the DPoP header

@@ -44,6 +44,9 @@ type session struct {
 	grantScope []string
 	// grantAudience is grantScope's twin for the audience (tokenreq.NarrowAudience).
 	grantAudience []string
+	// storedBound: the refresh token presented was stored bound to a DPoP
+	// key or a certificate (see refresh.Bindable); never stored.
+	storedBound bool
 	// codeLimit, if set, bounds the code's lifetime (a FAPI 2.0 client's
 	// under a longer server setting); never stored.
 	codeLimit time.Duration
@@ -140,6 +143,9 @@ func (s *session) Clone() fosite.Session {
 
 // BindDPoP binds the grant to the DPoP key whose thumbprint is jkt.
 func (s *session) BindDPoP(jkt string) { s.DPoPJKT = jkt }
+
+// StoredBound implements refresh.Bindable.
+func (s *session) StoredBound() bool { return s.storedBound }
 
 // LimitCodeLifetime makes the grant's code live at most d.
 func (s *session) LimitCodeLifetime(d time.Duration) { s.codeLimit = d }

@@ -101,8 +101,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if iss == nil || !iss.audited {
 		if err := s.trail.Append(ctx, issuedEntry(s.ips.String(r), gt, ar, resp)); err != nil {
-			// No token leaves without its entry: take back what was stored.
-			s.revokeIssued(ctx, ar.GetID())
+			// No token leaves without its entry: take back what was stored;
+			// not a kept refresh token (none new issued), for the retry.
+			s.revokeIssued(ctx, ar.GetID(), gt == grantRefreshToken && resp.GetExtra("refresh_token") == nil)
 			s.writeTokenError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be recorded; retry."))
 			return
 		}
@@ -166,6 +167,7 @@ func (s *Server) prepareGrant(ar fosite.AccessRequester, sess *session, gt strin
 				return err
 			}
 		}
+		grant.storedBound = grant.CertThumbprint != "" || grant.DPoPJKT != ""
 		var err error
 		if grant.CertThumbprint, err = clientauth.BindCertificate(ar, grant.CertThumbprint, gt == grantRefreshToken, fapi.Binds(s.cfg.Profile, ar.GetClient())); err != nil {
 			return err
@@ -290,11 +292,16 @@ func (s *Server) takeBack(ctx context.Context, ar fosite.AccessRequester, sig st
 }
 
 // revokeIssued removes the tokens a grant request just stored, within
-// DatabaseTimeout of its own (the request's may have passed).
-func (s *Server) revokeIssued(ctx context.Context, requestID string) {
+// DatabaseTimeout of its own (the request's may have passed); with kept,
+// its access token alone: its refresh token is the one presented.
+func (s *Server) revokeIssued(ctx context.Context, requestID string, kept bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DatabaseTimeout)
 	defer cancel()
-	for _, kind := range []storage.TokenKind{storage.AccessToken, storage.RefreshToken} {
+	kinds := []storage.TokenKind{storage.AccessToken, storage.RefreshToken}
+	if kept {
+		kinds = kinds[:1]
+	}
+	for _, kind := range kinds {
 		if err := s.store.RevokeRequest(ctx, kind, requestID); err != nil {
 			s.log.Error("tokens of an unrecorded response not revoked", web.RequestField(ctx), zap.Error(err))
 		}

@@ -15,6 +15,12 @@
 // client: the client's authentication and grant type, the token found,
 // unexpired and issued to that client, offline_access, the scopes and
 // audience still allowed.
+//
+// A refresh token is kept only if it was stored bound to a DPoP key or a
+// certificate. One stored unbound (its grant began before the profile
+// applied to its client) is rotated once more: the new one is stored with
+// the binding of the request, and kept from then on. Kept unbound, it
+// would refresh with any key, each time another.
 package refresh
 
 import (
@@ -37,6 +43,21 @@ type Handler struct {
 
 var _ fosite.TokenEndpointHandler = (*Handler)(nil)
 
+// Bindable is the session of a grant whose tokens may be bound to a DPoP
+// key or a client certificate.
+type Bindable interface {
+	// StoredBound reports whether the refresh token presented was stored
+	// bound to either.
+	StoredBound() bool
+}
+
+// keeps reports whether the refresh token of ar is kept: its client's
+// are, and it is bound (a session that cannot say is taken as unbound).
+func (h *Handler) keeps(ar fosite.Requester) bool {
+	b, ok := ar.GetSession().(Bindable)
+	return ok && b.StoredBound() && h.Keep(ar.GetClient())
+}
+
 // Keeping returns h, which rotates refresh tokens, as a handler that keeps
 // those of the clients keep names.
 func Keeping(h *oauth2.RefreshTokenGrantHandler, keep func(c fosite.Client) bool) *Handler {
@@ -44,9 +65,9 @@ func Keeping(h *oauth2.RefreshTokenGrantHandler, keep func(c fosite.Client) bool
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler:
-// fosite's, which rotates, unless the client keeps its refresh token.
+// fosite's, which rotates, unless the refresh token is kept.
 func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
-	if !h.CanHandleTokenEndpointRequest(ctx, ar) || !h.Keep(ar.GetClient()) {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) || !h.keeps(ar) {
 		return h.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, ar, resp)
 	}
 	token, sig, err := h.AccessTokenStrategy.GenerateAccessToken(ctx, ar)
@@ -55,11 +76,12 @@ func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.A
 	}
 	stored := ar.Sanitize(nil)
 	stored.SetID(ar.GetID())
-	// A grant has one live access token, as under rotation (whose
-	// RotateRefreshToken ends the earlier ones): a token whose answer was
-	// lost, or that the client replaces, stops working. Of two refreshes
-	// at once, the earlier answer's token may end with the later one's
-	// revocation; the later answer's stands (under rotation, the two
+	// Each refresh ends the grant's earlier access tokens, as under
+	// rotation (whose RotateRefreshToken ends them): a token whose answer
+	// was lost, or that the client replaces, stops working. Revoking and
+	// creating are not one step: of refreshes that overlap, each may
+	// revoke before the others create, so each of their tokens may stay
+	// live, for at most the access-token lifetime (under rotation, the two
 	// would end the whole grant as a reuse).
 	if err := h.TokenRevocationStorage.RevokeAccessToken(ctx, ar.GetID()); err != nil && !errors.Is(err, fosite.ErrNotFound) {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
