@@ -165,3 +165,14 @@ func (s *Store) rewrapVaulted(ctx context.Context, id string, dek []byte) (bool,
 	}
 	return true, nil
 }
+
+// FindUserRow answers nil if the backend holds a row of the user id,
+// whether or not its profile opens, and ErrNotFound (wrapped) if it holds
+// none. A row whose key is gone from the vault (an erasure that failed
+// after the key was deleted, or a row back from a restored backup of the
+// main store) is found here though GetUser finds it not: what erases or
+// deletes a person checks this, so that such a row can be deleted too.
+func (s *Store) FindUserRow(ctx context.Context, id string) error {
+	_, err := s.Store.GetUser(ctx, id)
+	return err
+}
