@@ -1,0 +1,57 @@
+package seal
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/idvauth/idvauth/storage"
+	"github.com/idvauth/idvauth/storage/memory"
+	"github.com/idvauth/idvauth/storage/postgres/pgtest"
+	"github.com/idvauth/idvauth/storage/postgres/vault"
+)
+
+// TestWrongVaultRefused: a store whose rows name the person-key store is
+// refused with an empty person-key store (a new database, or the wrong
+// one) and with one that holds other people's keys only, naming the
+// setting to check; with its own it starts.
+func TestWrongVaultRefused(t *testing.T) {
+	run := func(t *testing.T, raw storage.Store, newVault func() storage.PersonKeyStore) {
+		ctx := context.Background()
+		kp, err := NewLocal([]string{secretA}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := newVault()
+		s := newVaultStore(t, raw, own, secretA)
+		create(t, s, person("vaulted"))
+		create(t, s, person("vaulted"))
+
+		other := newVault()
+		if err := other.CreatePersonKey(ctx, storage.PersonKey{UserID: "u_someone_else", Wrapped: []byte("wrapped"), KEK: "k"}); err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]storage.PersonKeyStore{"empty": newVault(), "another's": other} {
+			_, err := New(ctx, Config{Store: raw, Keys: kp, Secrets: []string{secretA}, Vault: v})
+			if err == nil || !strings.Contains(err.Error(), "IDVAUTH_PERSON_KEYS_DATABASE_URL") {
+				t.Errorf("New with %s person-key store = %v; want it refused, naming IDVAUTH_PERSON_KEYS_DATABASE_URL", name, err)
+			}
+		}
+		if _, err := New(ctx, Config{Store: raw, Keys: kp, Secrets: []string{secretA}, Vault: own}); err != nil {
+			t.Errorf("New with its own person-key store = %v", err)
+		}
+	}
+	t.Run("memory", func(t *testing.T) {
+		run(t, memory.New(), func() storage.PersonKeyStore { return memory.NewPersonKeys() })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		run(t, pgtest.Open(t), func() storage.PersonKeyStore {
+			v, err := vault.Open(context.Background(), vault.Config{URL: pgtest.VaultURL(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(v.Close)
+			return v
+		})
+	})
+}
