@@ -82,8 +82,15 @@ func (s *Store) dropNewKey(ctx context.Context, id string) {
 // failed; the second catches a key that a concurrent MoveKeys stored after
 // the first. A person whose row is gone already still has their key
 // deleted (a retried erasure).
+//
+// Without a vault, a person whose row names one (moved there after this
+// server started) is not deleted: the key would outlive the erasure.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if s.vault == nil {
+		if u, err := s.Store.GetUser(ctx, id); err == nil && u.Sealed != nil && u.Sealed.KeyRef != "" {
+			return fmt.Errorf("seal: user %q: the data key is in a person-key store that is not configured "+
+				"(set IDVAUTH_PERSON_KEYS_DATABASE_URL): not deleted, the key would outlive the erasure", id)
+		}
 		return s.Store.DeleteUser(ctx, id)
 	}
 	if err := s.vault.DeletePersonKey(ctx, id); err != nil {

@@ -55,3 +55,26 @@ func TestWrongVaultRefused(t *testing.T) {
 		})
 	})
 }
+
+// TestDeleteWithoutVaultRefused: a server without the person-key store
+// (started before the keys moved) refuses to delete a person whose key is
+// there, rather than delete the row and leave the key behind.
+func TestDeleteWithoutVaultRefused(t *testing.T) {
+	vaultBackends(t, func(t *testing.T, raw storage.Store, v storage.PersonKeyStore) {
+		ctx := context.Background()
+		bare := newStore(t, raw, secretA)
+		s := newVaultStore(t, raw, v, secretA)
+		p := person("vaulted")
+		create(t, s, p)
+		err := bare.DeleteUser(ctx, p.ID)
+		if err == nil || !strings.Contains(err.Error(), "IDVAUTH_PERSON_KEYS_DATABASE_URL") {
+			t.Errorf("DeleteUser without the person-key store = %v; want it refused, naming the setting", err)
+		}
+		wantReadable(t, s, p)
+		wantVaultKeys(t, v, 1)
+		if err := s.DeleteUser(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantVaultKeys(t, v, 0)
+	})
+}
