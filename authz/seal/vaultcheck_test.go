@@ -2,6 +2,7 @@ package seal
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -76,5 +77,36 @@ func TestDeleteWithoutVaultRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantVaultKeys(t, v, 0)
+	})
+}
+
+// TestSealUserKeepsConcurrentUpdate: a move of a key kept in the main
+// store (MoveKeys, or Rewrap) read the row before a profile change that
+// kept the key; its write is refused, not let undo the change.
+func TestSealUserKeepsConcurrentUpdate(t *testing.T) {
+	backends(t, func(t *testing.T, raw storage.Store) {
+		ctx := context.Background()
+		s := newStore(t, raw, secretA)
+		p := person("racing")
+		create(t, s, p)
+		old, err := raw.GetUser(ctx, p.ID)
+		if err != nil || old.Sealed == nil || old.Sealed.Key == nil {
+			t.Fatalf("the row = %+v, %v; want its key in the main store", old, err)
+		}
+		changed := p
+		changed.Email = "changed@example.org"
+		if err := s.UpdateUser(ctx, changed); err != nil {
+			t.Fatal(err)
+		}
+		moved := old
+		q := *old.Sealed
+		q.Key, q.KEK, q.KeyRef = nil, "", vaultRef
+		moved.Sealed = &q
+		if err := raw.SealUser(ctx, old, moved); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("SealUser over a profile changed meanwhile = %v; want ErrConflict", err)
+		}
+		if got, err := s.GetUser(ctx, p.ID); err != nil || got.Email != changed.Email {
+			t.Errorf("after the refused move the person reads %+v, %v; want the changed email", got, err)
+		}
 	})
 }
