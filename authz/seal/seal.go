@@ -385,14 +385,22 @@ func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.UpdateUser(ctx, su)
+	err = s.Store.UpdateUser(ctx, su)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.dropNewKey(ctx, u.ID) // erased meanwhile: the key SealProfile stored goes too
+	}
+	return err
 }
 
 // SealProfile returns u with its profile (Username, Name, Email) sealed
 // under the person's data key as stored (a new data key if the person is
 // stored in plain text): what a change of the profile writes to the
 // backend, whose wrapped key and sealed fields it then replaces together.
-// ErrNotFound if there is no such person.
+// With a vault, a key still in the main store is stored in the vault
+// first and the profile names it there: the write, which is not
+// conditional, then cannot put back in the main store a key that a
+// concurrent MoveKeys moved after the read. ErrNotFound if there is no
+// such person.
 func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, error) {
 	cur, err := s.Store.GetUser(ctx, u.ID)
 	if err != nil {
@@ -406,5 +414,15 @@ func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, 
 		return storage.User{}, err
 	}
 	p := cur.Sealed
-	return s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
+	if p.KeyRef != "" || s.vault == nil {
+		return s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
+	}
+	err = s.vault.CreatePersonKey(ctx, storage.PersonKey{UserID: u.ID, Wrapped: p.Key, KEK: p.KEK})
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		err = s.sameKey(ctx, u.ID, dek) // a concurrent MoveKeys stored it
+	}
+	if err != nil {
+		return storage.User{}, fmt.Errorf("seal: move the data key of user %q to the person-key store: %w", u.ID, err)
+	}
+	return s.seal(u, dek, storage.Profile{KeyRef: vaultRef})
 }

@@ -110,3 +110,35 @@ func TestSealUserKeepsConcurrentUpdate(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateRacingMoveKeepsKeyInVault: a profile change that read the row
+// while its key was in the main store, written after MoveKeys moved the
+// key, does not put the key back in the main store (where backups would
+// keep it past an erasure); the person stays readable.
+func TestUpdateRacingMoveKeepsKeyInVault(t *testing.T) {
+	vaultBackends(t, func(t *testing.T, raw storage.Store, v storage.PersonKeyStore) {
+		ctx := context.Background()
+		p := person("racing")
+		create(t, newStore(t, raw, secretA), p) // key in the main store
+		s := newVaultStore(t, raw, v, secretA)
+		changed := p
+		changed.Name = "Changed Name"
+		su, err := s.SealProfile(ctx, changed) // the update's read
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.MoveKeys(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.UpdateUser(ctx, su); err != nil { // the update's write
+			t.Fatal(err)
+		}
+		if here, _, err := raw.CountKeyPlaces(ctx); err != nil || here != 0 {
+			t.Errorf("%d data keys in the main store after the update (%v); want 0", here, err)
+		}
+		if got, err := s.GetUser(ctx, p.ID); err != nil || got.Name != changed.Name {
+			t.Errorf("the person reads %+v, %v; want the changed name", got, err)
+		}
+		wantVaultKeys(t, v, 1)
+	})
+}
