@@ -9,9 +9,11 @@ import (
 
 	"github.com/idvauth/idvauth/authz"
 	"github.com/idvauth/idvauth/authz/adminapi"
+	"github.com/idvauth/idvauth/authz/internal/adminauth"
 	"github.com/idvauth/idvauth/storage"
 	"github.com/idvauth/idvauth/storage/memory"
 	"github.com/idvauth/idvauth/storage/postgres/pgtest"
+	"github.com/idvauth/idvauth/storage/postgres/vault"
 )
 
 // failingDelete is a store whose DeleteUser fails while fail is set: an
@@ -77,5 +79,44 @@ func TestErasureRetriedAfterKeyGone(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		run(t, pgtest.Open(t), authz.Config{PersonKeysDatabaseURL: pgtest.VaultURL(t)})
+	})
+}
+
+// TestFourEyesErasureOfRowWithoutKey: under four-eyes, the erasure of a
+// person whose row remains though their key is gone from the person-key
+// store (a half-failed erasure, a restored backup) is held, not answered
+// 404, and its approval removes the row.
+func TestFourEyesErasureOfRowWithoutKey(t *testing.T) {
+	run := func(t *testing.T, raw storage.Store, cfg authz.Config, pk storage.PersonKeyStore) {
+		ctx := context.Background()
+		cfg.Store = raw
+		fe := startFourEyes(t, cfg)
+		_, aliceTok := fe.operator(t, adminauth.Admin)
+		_, bobTok := fe.operator(t, adminauth.Admin)
+		person := fe.createPerson(t, "kay.keyless", "Kay Keyless", "kay@example.org")
+		if err := pk.DeletePersonKey(ctx, person.ID); err != nil {
+			t.Fatal(err)
+		}
+		req := feCall[adminapi.RequestJSON](t, fe, aliceTok, http.MethodPost, "/admin/users/"+person.ID+"/erase", nil, http.StatusAccepted)
+		d := feCall[adminapi.RequestDecision](t, fe, bobTok, http.MethodPost, "/admin/requests/"+req.ID+"/approve", nil, http.StatusOK)
+		if d.Status != http.StatusOK {
+			t.Errorf("approval = %+v (answer %s); want the erasure done", d, d.Answer)
+		}
+		if _, err := raw.GetUser(ctx, person.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("the row of %s is still there after the approved erasure: %v", person.ID, err)
+		}
+	}
+	t.Run("memory", func(t *testing.T) {
+		pk := memory.NewPersonKeys()
+		run(t, memory.New(), authz.Config{PersonKeys: pk}, pk)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		u := pgtest.VaultURL(t)
+		v, err := vault.Open(context.Background(), vault.Config{URL: u})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(v.Close)
+		run(t, pgtest.Open(t), authz.Config{PersonKeysDatabaseURL: u}, v)
 	})
 }
