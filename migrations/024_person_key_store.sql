@@ -6,7 +6,7 @@
 -- deleting the key there shreds every such copy at once.
 --
 -- A nullable column without a default changes the catalogue only. Rows
--- move one at a time (`idvauth migrate person-keys`); servers read both
+-- move one at a time (`idvauth migrate seal`); servers read both
 -- forms meanwhile.
 
 ALTER TABLE users ADD COLUMN key_ref text;
@@ -14,5 +14,5 @@ ALTER TABLE users ADD COLUMN key_ref text;
 ---- create above / drop below ----
 
 -- Rows whose key has moved cannot be read without the person-key store:
--- run this only where `idvauth migrate person-keys` has not run.
+-- run this only where `idvauth migrate seal` has not moved any key.
 ALTER TABLE users DROP COLUMN key_ref;

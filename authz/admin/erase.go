@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,9 +21,14 @@ import (
 // browser sessions, refresh tokens and codes are removed and their access
 // tokens made inactive, in one store transaction; their login failure
 // counter is forgotten. The audit trail keeps only the opaque ID.
-// ErrNotFound (wrapped) if there is no such person.
+// ErrNotFound (wrapped) if there is no such person. A person whose row
+// remains though their profile no longer opens (see RowFinder) is erased
+// too: their row and what hangs on it go.
 func (h *Handler) EraseUser(ctx context.Context, id string) error {
 	u, err := h.store.GetUser(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		u, err = storage.User{}, findUserRow(ctx, h.store, id)
+	}
 	if err != nil {
 		return err
 	}
@@ -32,12 +38,40 @@ func (h *Handler) EraseUser(ctx context.Context, id string) error {
 	if err := h.store.DeleteUser(ctx, id); err != nil {
 		return err
 	}
-	for _, key := range []string{h.cfg.AccountKey(u.Username), login.MFAFailureKey(id)} {
+	keys := []string{login.MFAFailureKey(id)}
+	if u.Username != "" { // unknown if the profile no longer opened
+		keys = append(keys, h.cfg.AccountKey(u.Username))
+	}
+	for _, key := range keys {
 		if err := h.store.ClearFailures(ctx, key); err != nil {
 			h.log.Warn("login failure counter of an erased person not cleared", web.RequestField(ctx), userField(id), zap.Error(err))
 		}
 	}
 	return nil
+}
+
+// RowFinder is a Store that finds a person's row even when their profile
+// no longer opens: a sealed profile whose data key is gone from the
+// person-key store, after an erasure that failed half-way or in a row
+// back from a restored backup. GetUser answers ErrNotFound for such a
+// row; erasing or deleting the person must still find it, or the row,
+// its password hash, consents and tokens could never be removed.
+// *seal.Store is one.
+type RowFinder interface {
+	// FindUserRow answers nil if a row of the person id exists,
+	// ErrNotFound (wrapped) if none does.
+	FindUserRow(ctx context.Context, id string) error
+}
+
+// findUserRow answers nil if the store holds a row of the person id,
+// opened or not (RowFinder); a store that is no RowFinder keeps no
+// profile it cannot open, and answers through GetUser.
+func findUserRow(ctx context.Context, store Store, id string) error {
+	if rf, ok := store.(RowFinder); ok {
+		return rf.FindUserRow(ctx, id)
+	}
+	_, err := store.GetUser(ctx, id)
+	return err
 }
 
 // ExportUser gathers everything held about a person.

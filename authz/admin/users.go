@@ -150,7 +150,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) (reply, error) {
 		}
 		return ok(userJSON(u))
 	case http.MethodDelete:
-		if _, err := h.store.GetUser(ctx, id); err != nil {
+		if err := findUserRow(ctx, h.store, id); err != nil {
 			return reply{}, err
 		}
 		if err := h.cfg.EndPerson(ctx, id, "deleted"); err != nil {

@@ -90,11 +90,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
 	s.plainLeft.Store(n > 0)
-	if _, elsewhere, err := cfg.Store.CountKeyPlaces(ctx); err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
-	} else if elsewhere > 0 && s.vault == nil {
-		return nil, fmt.Errorf("seal: %d people's data keys are in a person-key store, and none is configured "+
-			"(set IDVAUTH_PERSON_KEYS_DATABASE_URL)", elsewhere)
+	if err := s.checkVault(ctx); err != nil {
+		return nil, err
 	}
 	if err := s.checkKeys(ctx); err != nil {
 		return nil, err
@@ -116,17 +113,44 @@ func (s *Store) CloseVault() {
 	}
 }
 
+// checkVault refuses a store whose rows name a person-key store when none
+// is configured, or when the configured one holds no key at all: a wrong
+// or new, empty database, in which every person would be as if erased.
+func (s *Store) checkVault(ctx context.Context) error {
+	_, elsewhere, err := s.Store.CountKeyPlaces(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("seal: %w", err)
+	case elsewhere == 0:
+		return nil
+	case s.vault == nil:
+		return fmt.Errorf("seal: %d people's data keys are in a person-key store, and none is configured "+
+			"(set IDVAUTH_PERSON_KEYS_DATABASE_URL)", elsewhere)
+	}
+	n, err := s.vault.CountPersonKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("seal: count the keys in the person-key store: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("seal: %d people's data keys are in a person-key store, and the configured one holds none "+
+			"(is IDVAUTH_PERSON_KEYS_DATABASE_URL the right database?)", elsewhere)
+	}
+	return nil
+}
+
 // checkKeys opens the first sealed profile among the first people by ID,
 // if any: wrong secrets are refused at start, not at each sign-in (and
 // migrate seal does not seal anyone under them beside people sealed
-// under the right ones). People whose key is gone from the vault (erased,
-// their row back from a restored backup of the main store) prove
-// nothing and are passed over.
+// under the right ones). A person whose key is gone from the vault
+// (erased, their row back from a restored backup of the main store)
+// proves nothing and is passed over; but if the vault holds the key of
+// none of them, it is the wrong person-key store, and is refused.
 func (s *Store) checkKeys(ctx context.Context) error {
 	page, err := s.Store.ListUsersByID(ctx, "", 100)
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
 	}
+	missing := 0
 	for _, u := range page {
 		if u.Sealed == nil {
 			continue
@@ -138,6 +162,11 @@ func (s *Store) checkKeys(ctx context.Context) error {
 		if !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("seal: no configured secret opens the people's data keys (is IDVAUTH_SECRETS right?): %w", err)
 		}
+		missing++
+	}
+	if missing > 0 {
+		return fmt.Errorf("seal: the person-key store holds the data key of none of the %d people sampled "+
+			"(is IDVAUTH_PERSON_KEYS_DATABASE_URL the right database?)", missing)
 	}
 	return nil
 }
@@ -356,14 +385,22 @@ func (s *Store) UpdateUser(ctx context.Context, u storage.User) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.UpdateUser(ctx, su)
+	err = s.Store.UpdateUser(ctx, su)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.dropNewKey(ctx, u.ID) // erased meanwhile: the key SealProfile stored goes too
+	}
+	return err
 }
 
 // SealProfile returns u with its profile (Username, Name, Email) sealed
 // under the person's data key as stored (a new data key if the person is
 // stored in plain text): what a change of the profile writes to the
 // backend, whose wrapped key and sealed fields it then replaces together.
-// ErrNotFound if there is no such person.
+// With a vault, a key still in the main store is stored in the vault
+// first and the profile names it there: the write, which is not
+// conditional, then cannot put back in the main store a key that a
+// concurrent MoveKeys moved after the read. ErrNotFound if there is no
+// such person.
 func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, error) {
 	cur, err := s.Store.GetUser(ctx, u.ID)
 	if err != nil {
@@ -377,5 +414,15 @@ func (s *Store) SealProfile(ctx context.Context, u storage.User) (storage.User, 
 		return storage.User{}, err
 	}
 	p := cur.Sealed
-	return s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
+	if p.KeyRef != "" || s.vault == nil {
+		return s.seal(u, dek, storage.Profile{Key: p.Key, KEK: p.KEK, KeyRef: p.KeyRef})
+	}
+	err = s.vault.CreatePersonKey(ctx, storage.PersonKey{UserID: u.ID, Wrapped: p.Key, KEK: p.KEK})
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		err = s.sameKey(ctx, u.ID, dek) // a concurrent MoveKeys stored it
+	}
+	if err != nil {
+		return storage.User{}, fmt.Errorf("seal: move the data key of user %q to the person-key store: %w", u.ID, err)
+	}
+	return s.seal(u, dek, storage.Profile{KeyRef: vaultRef})
 }

@@ -82,8 +82,15 @@ func (s *Store) dropNewKey(ctx context.Context, id string) {
 // failed; the second catches a key that a concurrent MoveKeys stored after
 // the first. A person whose row is gone already still has their key
 // deleted (a retried erasure).
+//
+// Without a vault, a person whose row names one (moved there after this
+// server started) is not deleted: the key would outlive the erasure.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if s.vault == nil {
+		if u, err := s.Store.GetUser(ctx, id); err == nil && u.Sealed != nil && u.Sealed.KeyRef != "" {
+			return fmt.Errorf("seal: user %q: the data key is in a person-key store that is not configured "+
+				"(set IDVAUTH_PERSON_KEYS_DATABASE_URL): not deleted, the key would outlive the erasure", id)
+		}
 		return s.Store.DeleteUser(ctx, id)
 	}
 	if err := s.vault.DeletePersonKey(ctx, id); err != nil {
@@ -164,4 +171,15 @@ func (s *Store) rewrapVaulted(ctx context.Context, id string, dek []byte) (bool,
 		return false, fmt.Errorf("seal: rewrap the data key of user %q: %w", id, err)
 	}
 	return true, nil
+}
+
+// FindUserRow answers nil if the backend holds a row of the user id,
+// whether or not its profile opens, and ErrNotFound (wrapped) if it holds
+// none. A row whose key is gone from the vault (an erasure that failed
+// after the key was deleted, or a row back from a restored backup of the
+// main store) is found here though GetUser finds it not: what erases or
+// deletes a person checks this, so that such a row can be deleted too.
+func (s *Store) FindUserRow(ctx context.Context, id string) error {
+	_, err := s.Store.GetUser(ctx, id)
+	return err
 }

@@ -113,8 +113,9 @@ func (s *userStore) SealUser(_ context.Context, old, u storage.User) error {
 }
 
 // sameProfile reports whether the stored user cur still holds old's
-// profile: the plain fields, the wrapped data key, or the reference to
-// a key elsewhere and the sealed fields.
+// profile: the plain fields, or the sealed fields and the wrapped data key
+// or the reference to a key elsewhere. The sealed fields count for a key
+// kept here too: a profile change made meanwhile keeps the key.
 func sameProfile(cur, old storage.User) bool {
 	if (cur.Sealed == nil) != (old.Sealed == nil) {
 		return false
@@ -123,8 +124,11 @@ func sameProfile(cur, old storage.User) bool {
 		return cur.Username == old.Username && cur.Name == old.Name && cur.Email == old.Email
 	}
 	c, o := cur.Sealed, old.Sealed
+	if !slices.Equal(c.Username, o.Username) || !slices.Equal(c.Name, o.Name) || !slices.Equal(c.Email, o.Email) {
+		return false
+	}
 	if o.KeyRef != "" {
-		return c.KeyRef == o.KeyRef && slices.Equal(c.Username, o.Username) && slices.Equal(c.Name, o.Name) && slices.Equal(c.Email, o.Email)
+		return c.KeyRef == o.KeyRef
 	}
 	return c.KeyRef == "" && slices.Equal(c.Key, o.Key) && c.KEK == o.KEK
 }

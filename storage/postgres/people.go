@@ -47,14 +47,15 @@ func (s *userStore) CountKeyPlaces(ctx context.Context) (here, elsewhere int, er
 }
 
 // sealUserSQL is SealUser's conditional UPDATE: $7 is old's wrapped key
-// (NULL for a plain row), $11 old's key reference; for a key elsewhere,
-// the sealed fields must be old's too ($12 to $14).
+// (NULL for a plain row), $11 old's key reference; for a sealed row, the
+// sealed fields must be old's too ($12 to $14), or a profile change made
+// meanwhile under the same key would be lost.
 const sealUserSQL = `UPDATE users u SET username = NULL, name = NULL, email = NULL,
 	username_index = $2, email_index = $3, username_sealed = $4, name_sealed = $5, email_sealed = $6, key_ref = NULLIF($15, '')
 	WHERE u.id = $1 AND CASE
 		WHEN $11 <> '' THEN u.key_ref = $11 AND u.username_sealed = $12 AND u.name_sealed = $13 AND u.email_sealed = $14
 		WHEN $7::bytea IS NULL THEN u.username_sealed IS NULL AND u.username = $8 AND u.name = $9 AND u.email = $10
-		ELSE u.key_ref IS NULL AND EXISTS (SELECT 1 FROM person_keys k WHERE k.user_id = u.id AND k.wrapped = $7) END`
+		ELSE u.key_ref IS NULL AND u.username_sealed = $12 AND u.name_sealed = $13 AND u.email_sealed = $14 AND EXISTS (SELECT 1 FROM person_keys k WHERE k.user_id = u.id AND k.wrapped = $7) END`
 
 // SealUser implements storage.PersonStore in one short transaction that
 // locks one row: the conditional UPDATE of the profile, then the data key

@@ -7,7 +7,9 @@
 // short time only (docs/sealing.md).
 //
 // The store creates its one table at Open if it is missing, so it needs no
-// migration of its own; the role needs CREATE on the schema the first time.
+// migration of its own; the role needs CREATE on the schema the first time
+// only: once the table exists, Open runs no DDL, and a role with USAGE on
+// the schema and SELECT, INSERT, UPDATE, DELETE on the table starts.
 package vault
 
 import (
@@ -73,14 +75,32 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, schema)
-		return err
-	}); err != nil {
+	if err := createTable(ctx, pool); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("vault: %w", mapErr("create the table", err))
+		return nil, err
 	}
 	return &Store{pool: pool}, nil
+}
+
+// createTable creates the store's table if it is missing. It looks first,
+// so that a start on an existing table needs no CREATE on the schema and
+// depends on no DDL.
+func createTable(ctx context.Context, pool *pgxpool.Pool) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('vault_person_keys') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("vault: %w", mapErr("look for the table", err))
+	}
+	if exists {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, schema)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("vault: %w", mapErr("create the table", err))
+	}
+	return nil
 }
 
 // Close releases the connections.
