@@ -241,14 +241,5 @@ func (h views) audit(w http.ResponseWriter, r *http.Request, c *op) {
 }
 
 func (h views) operators(w http.ResponseWriter, r *http.Request, c *op) {
-	ctx, cancel := within(r)
-	defer cancel()
-	l, _, err := c.api.ListOperators(ctx)
-	if err != nil {
-		h.apiError(w, r, c, err)
-		return
-	}
-	d := c.data("Operators")
-	d.Operators = l.Operators
-	h.render(w, r, http.StatusOK, "operators", d)
+	operatorViews{h}.operatorList(w, r, c, http.StatusOK, "")
 }
